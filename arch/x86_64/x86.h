@@ -1,0 +1,104 @@
+/* x86: the x86_64 implementation's internal contract — pure builders that unit tests call directly. */
+#ifndef HULL_ARCH_X86_64_X86_H
+#define HULL_ARCH_X86_64_X86_H
+
+#include <asm/bootparam.h>
+#include <linux/kvm.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arch/x86_64/layout.h"
+#include "boot/boot.h"
+#include "vmm/gmem.h"
+
+/* --- CPUID ------------------------------------------------------------------------ */
+
+/*
+ * Make KVM's supported CPUID describe vCPU index of ncpus: APIC id and
+ * topology (one socket, ncpus cores, one thread each), the hypervisor bit.
+ * KVM's own leaves 0x40000000-0x400000ff are left exactly as KVM gave them.
+ */
+void x86_cpuid_fixup(struct kvm_cpuid_entry2 *e, unsigned int n, unsigned int index,
+		     unsigned int ncpus);
+
+/* --- memory map -------------------------------------------------------------------- */
+
+#define E820_MAX 16
+#define E820_RAM 1
+#define E820_RESERVED 2
+
+struct e820_entry {
+	uint64_t addr;
+	uint64_t size;
+	uint32_t type;
+};
+
+/*
+ * The guest's memory map from its RAM regions: RAM below the EBDA, the
+ * BIOS/ACPI area reserved, RAM from 1 MiB, RAM above 4 GiB. Returns the
+ * number of entries, or -ENOSPC when out[max] is too small.
+ */
+int x86_e820_build(const struct gmem *m, struct e820_entry *out, unsigned int max);
+
+/* --- boot structures --------------------------------------------------------------- */
+
+/* GDT selectors hull loads before entry. */
+#define SEL_CODE64 0x10 /* __BOOT_CS of the 64-bit boot protocol */
+#define SEL_DATA 0x18   /* __BOOT_DS */
+#define SEL_CODE32 0x20 /* PVH entry: flat 32-bit code */
+#define SEL_TSS 0x28
+#define GDT_ENTRIES 6
+
+/* Identity-map the first 4 GiB with 2 MiB pages at LAYOUT_PML4; write the GDT and IDT. */
+int x86_write_pagetables(const struct gmem *m);
+int x86_write_gdt(const struct gmem *m);
+
+/* Fill sregs for 64-bit long mode (64-bit boot protocol) or flat 32-bit protected mode (PVH). */
+void x86_sregs_long_mode(struct kvm_sregs *s);
+void x86_sregs_protected_mode(struct kvm_sregs *s);
+
+/*
+ * Fill a zero page for a 64-bit-protocol boot: the kernel's setup header
+ * (bzImage) or a minimal synthetic one (ELF), command line, initrd, e820,
+ * RSDP address.
+ */
+int x86_zeropage_build(struct boot_params *bp, const struct boot_image *img, uint64_t cmdline_gpa,
+		       uint64_t initrd_gpa, uint64_t initrd_len, const struct e820_entry *e820,
+		       unsigned int ne820, uint64_t rsdp_gpa);
+
+/* PVH start info (xen/interface/hvm/start_info.h, version 1). */
+#define PVH_START_MAGIC 0x336ec578
+
+struct pvh_start_info {
+	uint32_t magic;
+	uint32_t version;
+	uint32_t flags;
+	uint32_t nr_modules;
+	uint64_t modlist_paddr;
+	uint64_t cmdline_paddr;
+	uint64_t rsdp_paddr;
+	uint64_t memmap_paddr;
+	uint32_t memmap_entries;
+	uint32_t reserved;
+};
+
+struct pvh_module {
+	uint64_t paddr;
+	uint64_t size;
+	uint64_t cmdline_paddr;
+	uint64_t reserved;
+};
+
+struct pvh_memmap_entry {
+	uint64_t addr;
+	uint64_t size;
+	uint32_t type;
+	uint32_t reserved;
+};
+
+/* Write start info, module list and memory map at LAYOUT_PVH_INFO. */
+int x86_pvh_write(const struct gmem *m, uint64_t cmdline_gpa, uint64_t initrd_gpa,
+		  uint64_t initrd_len, const struct e820_entry *e820, unsigned int ne820,
+		  uint64_t rsdp_gpa);
+
+#endif

@@ -1,0 +1,47 @@
+/* cmdline: join the user's command line with the options hull adds. */
+#include "boot/boot.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* Append s (with a separating space unless out is empty); -E2BIG past max. */
+static int append(char *out, size_t *pos, size_t max, const char *s)
+{
+	size_t n, sep;
+
+	if (!s || !*s)
+		return 0;
+	n = strlen(s);
+	sep = *pos ? 1 : 0;
+	if (n > max - *pos || sep > max - *pos - n)
+		return -E2BIG;
+	if (sep)
+		out[(*pos)++] = ' ';
+	memcpy(out + *pos, s, n);
+	*pos += n;
+	return 0;
+}
+
+int boot_cmdline_build(char *out, size_t cap, size_t max_len, const char *base,
+		       const char *const *extra, size_t nextra)
+{
+	size_t pos = 0, max, i;
+	int err;
+
+	if (!out || cap == 0)
+		return -E2BIG;
+	if (nextra && !extra)
+		return -EINVAL;
+	/* The result and its NUL must fit in cap, and the kernel takes max_len. */
+	max = cap - 1 < max_len ? cap - 1 : max_len;
+
+	err = append(out, &pos, max, base);
+	for (i = 0; !err && i < nextra; i++)
+		err = append(out, &pos, max, extra[i]);
+	if (err) {
+		out[0] = '\0';
+		return err;
+	}
+	out[pos] = '\0';
+	return 0;
+}

@@ -1,0 +1,32 @@
+/* loader: recognise a kernel image by its content and hand it to the right loader. */
+#include "boot/boot.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* bzImage: boot sector signature, then the "HdrS" setup header magic. */
+#define BZ_SIG_OFF   0x1fe
+#define BZ_MAGIC_OFF 0x202
+
+static int is_elf(const uint8_t *img, size_t len)
+{
+	return len >= 4 && memcmp(img, "\x7f" "ELF", 4) == 0;
+}
+
+static int is_bzimage(const uint8_t *img, size_t len)
+{
+	return len >= BZ_MAGIC_OFF + 4 && img[BZ_SIG_OFF] == 0x55 && img[BZ_SIG_OFF + 1] == 0xaa &&
+	       memcmp(img + BZ_MAGIC_OFF, "HdrS", 4) == 0;
+}
+
+int boot_load_kernel(const struct gmem *m, const uint8_t *img, size_t len, uint64_t min_addr,
+		     struct boot_image *out, const char **msg)
+{
+	if (img && is_elf(img, len))
+		return boot_load_elf(m, img, len, min_addr, out, msg);
+	if (img && is_bzimage(img, len))
+		return boot_load_bzimage(m, img, len, min_addr, out, msg);
+	if (msg)
+		*msg = "not an ELF or bzImage kernel";
+	return -ENOEXEC;
+}

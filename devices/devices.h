@@ -1,0 +1,115 @@
+/* devices: legacy and pseudo devices (8250 UART, i8042, CMOS RTC, ACPI PM, boot timer). */
+#ifndef HULL_DEVICES_DEVICES_H
+#define HULL_DEVICES_DEVICES_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "vmm/bus.h"
+
+/* What a device asks of the VM: a change of an interrupt line, or the end of the VM. */
+enum dev_event {
+	DEV_POWEROFF, /* guest powered off */
+	DEV_RESET,    /* guest asked for a CPU/system reset */
+};
+
+struct dev_host {
+	void (*irq)(void *opaque, unsigned int irq, int level);
+	void (*event)(void *opaque, enum dev_event ev);
+	void *opaque;
+};
+
+/* --- 8250/16550A UART ------------------------------------------------------- */
+
+#define SERIAL_RX_FIFO 4096
+
+struct serial {
+	pthread_mutex_t lock;
+	uint8_t ier, lcr, mcr, lsr, msr, scr, dll, dlm, fcr;
+	bool thri_pending; /* transmitter-empty interrupt armed, not yet read via IIR */
+	int irq_level;
+	uint8_t rx[SERIAL_RX_FIFO];
+	unsigned int rx_head, rx_len;
+	int out_fd;       /* guest output goes here, synchronously (bounded memory) */
+	int room_fd;      /* eventfd written when the RX FIFO drains; -1 for none */
+	unsigned int irq;
+	struct dev_host host;
+};
+
+extern const struct bus_ops serial_ops;
+void serial_init(struct serial *s, unsigned int irq, int out_fd, int room_fd,
+		 const struct dev_host *host);
+void serial_destroy(struct serial *s);
+/* Queue guest input; returns how many bytes fit (the rest must wait for room_fd). */
+size_t serial_input(struct serial *s, const uint8_t *buf, size_t len);
+/* Free space in the RX FIFO. */
+size_t serial_rx_room(struct serial *s);
+
+/* --- i8042 keyboard controller: only what reset and a probing guest need ----- */
+
+struct i8042 {
+	pthread_mutex_t lock;
+	uint8_t ctr;      /* controller configuration byte */
+	uint8_t outport;
+	uint8_t pending;  /* command waiting for its data byte, or 0 */
+	uint8_t obuf[4];
+	unsigned int olen;
+	struct dev_host host;
+};
+
+extern const struct bus_ops i8042_data_ops; /* port 0x60 */
+extern const struct bus_ops i8042_cmd_ops;  /* port 0x64 */
+void i8042_init(struct i8042 *k, const struct dev_host *host);
+void i8042_destroy(struct i8042 *k);
+
+/* --- MC146818 CMOS RTC (index port + data port) ------------------------------ */
+
+struct rtc {
+	pthread_mutex_t lock;
+	uint8_t index;
+	uint8_t ram[128];
+	int64_t offset; /* guest time minus host time, seconds (the guest may set its clock) */
+	time_t (*now)(void); /* host clock; NULL at init means time(NULL) */
+};
+
+extern const struct bus_ops rtc_ops;
+void rtc_init(struct rtc *r, time_t (*now)(void));
+void rtc_destroy(struct rtc *r);
+/*
+ * Encode t (UTC) into the time registers of ram per register B's format bits
+ * (binary vs BCD, 12 vs 24 hour), and decode them back; pure functions.
+ */
+void rtc_encode(uint8_t ram[128], time_t t);
+int rtc_decode(const uint8_t ram[128], time_t *t);
+
+/* --- ACPI hardware-reduced sleep control/status and reset registers ---------- */
+
+struct acpi_pm {
+	uint8_t s5_typ;
+	uint8_t reset_value;
+	struct dev_host host;
+};
+
+extern const struct bus_ops acpi_pm_ops;
+void acpi_pm_init(struct acpi_pm *p, uint8_t s5_typ, uint8_t reset_value,
+		  const struct dev_host *host);
+
+/* --- Boot timer: the guest writes 123 at offset 0 when it has booted ---------- */
+
+#define BOOT_TIMER_MAGIC 123
+
+struct boot_timer {
+	struct timespec start_wall; /* CLOCK_MONOTONIC at hull's start */
+	struct timespec start_cpu;  /* CLOCK_PROCESS_CPUTIME_ID at hull's start */
+	atomic_int fired;           /* only the first write reports */
+};
+
+extern const struct bus_ops boot_timer_ops;
+void boot_timer_init(struct boot_timer *t, const struct timespec *start_wall,
+		     const struct timespec *start_cpu);
+
+#endif

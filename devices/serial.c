@@ -1,0 +1,225 @@
+/* serial: an 8250/16550A UART joined to hull's stdin and stdout. */
+#include "devices/devices.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#define UART_LSR_DR 0x01
+#define UART_LSR_THRE 0x20
+#define UART_LSR_TEMT 0x40
+#define UART_IER_RDI 0x01
+#define UART_IER_THRI 0x02
+#define UART_IIR_NO_INT 0x01
+#define UART_IIR_THRI 0x02
+#define UART_IIR_RDI 0x04
+#define UART_IIR_FIFO 0xc0
+#define UART_LCR_DLAB 0x80
+#define UART_MCR_LOOP 0x10
+#define UART_MSR_IDLE 0xb0 /* DCD | DSR | CTS: a modem that is always ready */
+
+void serial_init(struct serial *s, unsigned int irq, int out_fd, int room_fd,
+		 const struct dev_host *host)
+{
+	memset(s, 0, sizeof(*s));
+	pthread_mutex_init(&s->lock, NULL);
+	s->lsr = UART_LSR_THRE | UART_LSR_TEMT;
+	s->msr = UART_MSR_IDLE;
+	s->mcr = 0x08; /* OUT2: interrupts reach the PIC */
+	s->irq = irq;
+	s->out_fd = out_fd;
+	s->room_fd = room_fd;
+	s->host = *host;
+}
+
+void serial_destroy(struct serial *s)
+{
+	pthread_mutex_destroy(&s->lock);
+}
+
+static uint8_t iir(const struct serial *s)
+{
+	uint8_t fifo = (s->fcr & 1) ? UART_IIR_FIFO : 0;
+
+	if ((s->ier & UART_IER_RDI) && (s->lsr & UART_LSR_DR))
+		return UART_IIR_RDI | fifo;
+	if ((s->ier & UART_IER_THRI) && s->thri_pending)
+		return UART_IIR_THRI | fifo;
+	return UART_IIR_NO_INT | fifo;
+}
+
+/* Called with the lock held after any state change that may move the line. */
+static void update_irq(struct serial *s)
+{
+	int level = !(iir(s) & UART_IIR_NO_INT);
+
+	if (level != s->irq_level) {
+		s->irq_level = level;
+		s->host.irq(s->host.opaque, s->irq, level);
+	}
+}
+
+static void rx_push(struct serial *s, uint8_t c)
+{
+	if (s->rx_len == SERIAL_RX_FIFO)
+		return;
+	s->rx[(s->rx_head + s->rx_len) % SERIAL_RX_FIFO] = c;
+	s->rx_len++;
+	s->lsr |= UART_LSR_DR;
+}
+
+static uint8_t rx_pop(struct serial *s)
+{
+	uint8_t c;
+
+	if (!s->rx_len)
+		return 0;
+	c = s->rx[s->rx_head];
+	s->rx_head = (s->rx_head + 1) % SERIAL_RX_FIFO;
+	if (--s->rx_len == 0) {
+		s->lsr &= (uint8_t)~UART_LSR_DR;
+		if (s->room_fd >= 0 && eventfd_write(s->room_fd, 1) < 0)
+			return c; /* the loop polls room on its next input anyway */
+	}
+	return c;
+}
+
+static void transmit(struct serial *s, uint8_t c)
+{
+	if (s->mcr & UART_MCR_LOOP) {
+		rx_push(s, c);
+		return;
+	}
+	/* Synchronous: a flooding guest is slowed down, never buffered in hull. */
+	for (;;) {
+		ssize_t n = write(s->out_fd, &c, 1);
+
+		if (n == 1 || (n < 0 && errno != EINTR && errno != EAGAIN))
+			return;
+	}
+}
+
+static void serial_read(void *dev, uint64_t off, uint8_t *data, uint32_t len)
+{
+	struct serial *s = dev;
+	uint8_t v = 0xff;
+
+	memset(data, 0xff, len);
+	pthread_mutex_lock(&s->lock);
+	switch (off) {
+	case 0:
+		v = (s->lcr & UART_LCR_DLAB) ? s->dll : rx_pop(s);
+		break;
+	case 1:
+		v = (s->lcr & UART_LCR_DLAB) ? s->dlm : s->ier;
+		break;
+	case 2:
+		v = iir(s);
+		if ((v & 0x0f) == UART_IIR_THRI)
+			s->thri_pending = false;
+		break;
+	case 3:
+		v = s->lcr;
+		break;
+	case 4:
+		v = s->mcr;
+		break;
+	case 5:
+		v = s->lsr;
+		break;
+	case 6:
+		if (s->mcr & UART_MCR_LOOP) {
+			/* Loopback: modem inputs mirror the outputs (DTR->DSR, RTS->CTS, OUT1->RI, OUT2->DCD). */
+			v = (uint8_t)(((s->mcr & 0x01) << 5) | ((s->mcr & 0x02) << 3) |
+				      ((s->mcr & 0x04) << 4) | ((s->mcr & 0x08) << 4));
+		} else {
+			v = s->msr;
+		}
+		break;
+	case 7:
+		v = s->scr;
+		break;
+	default:
+		break;
+	}
+	data[0] = v;
+	update_irq(s);
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void serial_write(void *dev, uint64_t off, const uint8_t *data, uint32_t len)
+{
+	struct serial *s = dev;
+	uint8_t v = data[0];
+
+	(void)len;
+	pthread_mutex_lock(&s->lock);
+	switch (off) {
+	case 0:
+		if (s->lcr & UART_LCR_DLAB) {
+			s->dll = v;
+		} else {
+			transmit(s, v);
+			s->thri_pending = true;
+		}
+		break;
+	case 1:
+		if (s->lcr & UART_LCR_DLAB) {
+			s->dlm = v;
+		} else {
+			/* Enabling THRI with an empty transmitter raises it at once, as on real parts. */
+			if ((v & UART_IER_THRI) && !(s->ier & UART_IER_THRI))
+				s->thri_pending = true;
+			s->ier = v & 0x0f;
+		}
+		break;
+	case 2:
+		s->fcr = v;
+		if (v & 0x02) { /* clear RX FIFO */
+			s->rx_len = 0;
+			s->lsr &= (uint8_t)~UART_LSR_DR;
+		}
+		break;
+	case 3:
+		s->lcr = v;
+		break;
+	case 4:
+		s->mcr = v & 0x1f;
+		break;
+	case 7:
+		s->scr = v;
+		break;
+	default:
+		break; /* LSR and MSR are read-only */
+	}
+	update_irq(s);
+	pthread_mutex_unlock(&s->lock);
+}
+
+const struct bus_ops serial_ops = {
+	.read = serial_read,
+	.write = serial_write,
+};
+
+size_t serial_input(struct serial *s, const uint8_t *buf, size_t len)
+{
+	size_t i;
+
+	pthread_mutex_lock(&s->lock);
+	for (i = 0; i < len && s->rx_len < SERIAL_RX_FIFO; i++)
+		rx_push(s, buf[i]);
+	update_irq(s);
+	pthread_mutex_unlock(&s->lock);
+	return i;
+}
+
+size_t serial_rx_room(struct serial *s)
+{
+	size_t room;
+
+	pthread_mutex_lock(&s->lock);
+	room = SERIAL_RX_FIFO - s->rx_len;
+	pthread_mutex_unlock(&s->lock);
+	return room;
+}

@@ -1,0 +1,86 @@
+/* Unit tests for command-line joining and its length limits. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <string.h>
+
+#include "boot/boot.h"
+
+static void test_joins(void **state)
+{
+	const char *const extra[] = { "quiet", NULL, "", "virtio_mmio.device=4K@0xfe001000:5" };
+	char out[256];
+
+	(void)state;
+	assert_int_equal(boot_cmdline_build(out, sizeof(out), 255, "console=ttyS0", extra, 4), 0);
+	assert_string_equal(out, "console=ttyS0 quiet virtio_mmio.device=4K@0xfe001000:5");
+	assert_int_equal(boot_cmdline_build(out, sizeof(out), 255, NULL, extra, 4), 0);
+	assert_string_equal(out, "quiet virtio_mmio.device=4K@0xfe001000:5");
+	assert_int_equal(boot_cmdline_build(out, sizeof(out), 255, "", extra, 1), 0);
+	assert_string_equal(out, "quiet");
+	assert_int_equal(boot_cmdline_build(out, sizeof(out), 255, "root=/dev/vda", NULL, 0), 0);
+	assert_string_equal(out, "root=/dev/vda");
+	assert_int_equal(boot_cmdline_build(out, sizeof(out), 255, NULL, NULL, 0), 0);
+	assert_string_equal(out, "");
+}
+
+static void test_max_len(void **state)
+{
+	const char *const extra[] = { "bb" };
+	char out[64];
+
+	(void)state;
+	/* "aaaa bb" is 7 characters. */
+	assert_int_equal(boot_cmdline_build(out, sizeof(out), 7, "aaaa", extra, 1), 0);
+	assert_string_equal(out, "aaaa bb");
+	assert_int_equal(boot_cmdline_build(out, sizeof(out), 6, "aaaa", extra, 1), -E2BIG);
+	assert_string_equal(out, "");
+	/* The separator alone can be the byte too many. */
+	assert_int_equal(boot_cmdline_build(out, sizeof(out), 5, "aaaa", extra, 1), -E2BIG);
+	assert_int_equal(boot_cmdline_build(out, sizeof(out), 4, "aaaa", NULL, 0), 0);
+	assert_int_equal(boot_cmdline_build(out, sizeof(out), 3, "aaaa", NULL, 0), -E2BIG);
+}
+
+static void test_cap(void **state)
+{
+	const char *const extra[] = { "bb" };
+	char out[8];
+
+	(void)state;
+	/* 7 characters and the NUL fill cap exactly; max_len is not the limit here. */
+	assert_int_equal(boot_cmdline_build(out, 8, 1000, "aaaa", extra, 1), 0);
+	assert_string_equal(out, "aaaa bb");
+	assert_int_equal(boot_cmdline_build(out, 7, 1000, "aaaa", extra, 1), -E2BIG);
+	assert_int_equal(boot_cmdline_build(out, 0, 1000, "aaaa", NULL, 0), -E2BIG);
+	assert_int_equal(boot_cmdline_build(out, 1, 0, "", NULL, 0), 0);
+	assert_string_equal(out, "");
+}
+
+static void test_kernel_sized(void **state)
+{
+	static char out[4096], base[2048];
+	const char *const extra[] = { "y" };
+
+	(void)state;
+	memset(base, 'x', 2047);
+	base[2047] = '\0';
+	assert_int_equal(boot_cmdline_build(out, sizeof(out), 2047, base, NULL, 0), 0);
+	assert_int_equal(strlen(out), 2047);
+	base[2046] = '\0';
+	assert_int_equal(boot_cmdline_build(out, sizeof(out), 2047, base, extra, 1), -E2BIG);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_joins),
+		cmocka_unit_test(test_max_len),
+		cmocka_unit_test(test_cap),
+		cmocka_unit_test(test_kernel_sized),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,155 @@
+/* cli: hull's command line — subcommands, flags, help and version. */
+#include "vmm/cli.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "arch/arch.h"
+#include "vmm/log.h"
+
+static const char usage_top[] =
+	"usage: hull <command> [options]\n"
+	"\n"
+	"hull is a minimal KVM virtual machine monitor.\n"
+	"\n"
+	"commands:\n"
+	"  vm        boot a Linux microVM (see 'hull vm --help')\n"
+	"\n"
+	"options:\n"
+	"  -h, --help     show this help\n"
+	"  -V, --version  show the version\n";
+
+static const char usage_vm[] =
+	"usage: hull vm [options]\n"
+	"\n"
+	"Boot a Linux microVM on /dev/kvm; its serial console is hull's stdin and stdout.\n"
+	"\n"
+	"  --kernel PATH     bzImage or ELF vmlinux (PVH entry used when present)\n"
+	"                    (default: $HULL_KERNEL, else build/guest/bzImage beside hull)\n"
+	"  --initrd PATH     initramfs image; 'none' for no initramfs\n"
+	"                    (default: hull's built-in demo initramfs)\n"
+	"  --cmdline STR     kernel command line, replacing the default:\n"
+	"                    \"%s\"\n"
+	"  --cpus N          number of vCPUs, 1-255 and at most KVM's limit (default 1)\n"
+	"  --memory SIZE     guest RAM: bytes or K/M/G suffix, multiple of 4K, 32M-1T\n"
+	"                    (default 512M; above 3G, RAM continues above 4 GiB)\n"
+	"  --boot-timer      report the time until the guest writes 123 to the boot\n"
+	"                    timer at 0xfe000000 (Firecracker-compatible)\n"
+	"  --config FILE     JSON object with the same fields: kernel, initrd, cmdline,\n"
+	"                    cpus, memory, boot_timer; flags given too override it\n"
+	"  -v, --verbose     more diagnostics on stderr\n"
+	"  -h, --help        show this help\n"
+	"\n"
+	"On a terminal, Ctrl-A x stops the VM (exit 0); Ctrl-A Ctrl-A sends Ctrl-A.\n"
+	"Exit status: 0 when the guest powers off or reboots; 128+N on signal N\n"
+	"(SIGINT 130, SIGTERM 143, SIGHUP 129); 1 when the VM fails (KVM error,\n"
+	"triple fault); 2 for bad input.\n";
+
+enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_BOOT_TIMER, OPT_CONFIG };
+
+static const struct option vm_opts[] = {
+	{ "kernel", required_argument, NULL, OPT_KERNEL },
+	{ "initrd", required_argument, NULL, OPT_INITRD },
+	{ "cmdline", required_argument, NULL, OPT_CMDLINE },
+	{ "cpus", required_argument, NULL, OPT_CPUS },
+	{ "memory", required_argument, NULL, OPT_MEMORY },
+	{ "boot-timer", no_argument, NULL, OPT_BOOT_TIMER },
+	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const char *const opt_keys[] = {
+	[OPT_KERNEL - OPT_KERNEL] = "kernel",   [OPT_INITRD - OPT_KERNEL] = "initrd",
+	[OPT_CMDLINE - OPT_KERNEL] = "cmdline", [OPT_CPUS - OPT_KERNEL] = "cpus",
+	[OPT_MEMORY - OPT_KERNEL] = "memory",
+};
+
+static enum cli_action bad_option(int argc, char **argv, int opt)
+{
+	const char *arg = optind - 1 < argc ? argv[optind - 1] : "?";
+
+	if (opt == ':')
+		log_msg("vm: option '%s' needs a value", arg);
+	else
+		log_msg("vm: unknown option '%s' (see 'hull vm --help')", arg);
+	return CLI_EXIT_USAGE;
+}
+
+static enum cli_action parse_vm(int argc, char **argv, struct vm_config *cfg, bool *verbose)
+{
+	char err[256];
+	int opt, pass;
+
+	/* Two passes: --config first, wherever it stands, so other flags override it. */
+	for (pass = 0; pass < 2; pass++) {
+		optind = 0;
+		opterr = 0;
+		while ((opt = getopt_long(argc, argv, "+:vh", vm_opts, NULL)) != -1) {
+			switch (opt) {
+			case 'h':
+				if (pass == 0) {
+					printf(usage_vm, arch_default_cmdline());
+					return CLI_EXIT_OK;
+				}
+				break;
+			case 'v':
+				*verbose = true;
+				break;
+			case OPT_CONFIG:
+				if (pass == 0 && config_load_file(cfg, optarg, err, sizeof(err))) {
+					log_msg("config %s: %s", optarg, err);
+					return CLI_EXIT_USAGE;
+				}
+				break;
+			case OPT_BOOT_TIMER:
+				cfg->boot_timer = true;
+				break;
+			case OPT_KERNEL:
+			case OPT_INITRD:
+			case OPT_CMDLINE:
+			case OPT_CPUS:
+			case OPT_MEMORY:
+				if (pass == 1 &&
+				    config_set(cfg, opt_keys[opt - OPT_KERNEL], optarg, err, sizeof(err))) {
+					log_msg("--%s", err);
+					return CLI_EXIT_USAGE;
+				}
+				break;
+			default:
+				return bad_option(argc, argv, opt);
+			}
+		}
+	}
+	if (optind < argc) {
+		log_msg("vm: unexpected argument '%s' (see 'hull vm --help')", argv[optind]);
+		return CLI_EXIT_USAGE;
+	}
+	if (config_validate(cfg, err, sizeof(err))) {
+		log_msg("%s", err);
+		return CLI_EXIT_USAGE;
+	}
+	return CLI_RUN_VM;
+}
+
+enum cli_action cli_parse(int argc, char **argv, struct vm_config *cfg, bool *verbose)
+{
+	if (argc < 2) {
+		fputs(usage_top, stderr);
+		return CLI_EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+		fputs(usage_top, stdout);
+		return CLI_EXIT_OK;
+	}
+	if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")) {
+		printf("hull %s\n", HULL_VERSION);
+		return CLI_EXIT_OK;
+	}
+	if (!strcmp(argv[1], "vm"))
+		return parse_vm(argc - 1, argv + 1, cfg, verbose);
+	log_msg("unknown command '%s' (see 'hull --help')", argv[1]);
+	return CLI_EXIT_USAGE;
+}

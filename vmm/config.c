@@ -1,0 +1,247 @@
+/* config: the VM's configuration as plain data, from flags and/or a JSON file, validated in one place. */
+#include "vmm/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vmm/parse.h"
+
+#define CONFIG_FILE_MAX (1 << 20)
+
+void config_init(struct vm_config *c)
+{
+	*c = (struct vm_config){ .cpus = CONFIG_DEFAULT_CPUS, .mem = CONFIG_DEFAULT_MEM };
+}
+
+void config_free(struct vm_config *c)
+{
+	free(c->kernel);
+	free(c->initrd);
+	free(c->cmdline);
+	config_init(c);
+}
+
+static int set_string(char **field, const char *value)
+{
+	char *copy = strdup(value);
+
+	if (!copy)
+		return -ENOMEM;
+	free(*field);
+	*field = copy;
+	return 0;
+}
+
+int config_set(struct vm_config *c, const char *key, const char *value, char *err, size_t errlen)
+{
+	uint64_t v;
+	int b, ret;
+
+	if (!strcmp(key, "kernel") || !strcmp(key, "initrd") || !strcmp(key, "cmdline")) {
+		char **field = key[0] == 'k' ? &c->kernel : key[0] == 'i' ? &c->initrd : &c->cmdline;
+
+		if (key[0] != 'c' && !value[0]) {
+			snprintf(err, errlen, "%s: empty path", key);
+			return -EINVAL;
+		}
+		return set_string(field, value);
+	}
+	if (!strcmp(key, "cpus")) {
+		ret = parse_uint(value, 0, UINT32_MAX, &v);
+		if (ret) {
+			snprintf(err, errlen, "cpus '%s': not a CPU count", value);
+			return -EINVAL;
+		}
+		c->cpus = (unsigned int)v;
+		return 0;
+	}
+	if (!strcmp(key, "memory")) {
+		ret = parse_size(value, &v);
+		if (ret) {
+			snprintf(err, errlen, "memory '%s': %s", value,
+				 ret == -ERANGE ? "too large" : "not a size (use e.g. 512M, 4G)");
+			return -EINVAL;
+		}
+		c->mem = v;
+		return 0;
+	}
+	if (!strcmp(key, "boot_timer")) {
+		if (parse_bool(value, &b)) {
+			snprintf(err, errlen, "boot_timer '%s': not on/off", value);
+			return -EINVAL;
+		}
+		c->boot_timer = b;
+		return 0;
+	}
+	snprintf(err, errlen, "unknown setting '%s'", key);
+	return -EINVAL;
+}
+
+/* Turn one JSON member into the string form config_set() takes. */
+static int json_member(struct vm_config *c, const char *key, struct json_object *val, char *err,
+		       size_t errlen)
+{
+	char num[32];
+
+	if (!strcmp(key, "cpus") || !strcmp(key, "memory")) {
+		if (json_object_is_type(val, json_type_int)) {
+			int64_t n = json_object_get_int64(val);
+
+			if (n < 0) {
+				snprintf(err, errlen, "%s: must not be negative", key);
+				return -EINVAL;
+			}
+			snprintf(num, sizeof(num), "%" PRId64, n);
+			return config_set(c, key, num, err, errlen);
+		}
+		if (!strcmp(key, "memory") && json_object_is_type(val, json_type_string))
+			return config_set(c, key, json_object_get_string(val), err, errlen);
+		snprintf(err, errlen, "%s: expected %s", key,
+			 key[0] == 'c' ? "an integer" : "a size string or an integer");
+		return -EINVAL;
+	}
+	if (!strcmp(key, "boot_timer")) {
+		if (!json_object_is_type(val, json_type_boolean)) {
+			snprintf(err, errlen, "boot_timer: expected true or false");
+			return -EINVAL;
+		}
+		c->boot_timer = json_object_get_boolean(val);
+		return 0;
+	}
+	if (!strcmp(key, "kernel") || !strcmp(key, "initrd") || !strcmp(key, "cmdline")) {
+		if (!json_object_is_type(val, json_type_string)) {
+			snprintf(err, errlen, "%s: expected a string", key);
+			return -EINVAL;
+		}
+		return config_set(c, key, json_object_get_string(val), err, errlen);
+	}
+	snprintf(err, errlen, "unknown field '%s'", key);
+	return -EINVAL;
+}
+
+int config_load_json(struct vm_config *c, const char *text, size_t len, char *err, size_t errlen)
+{
+	struct json_tokener *tok;
+	struct json_object *root;
+	enum json_tokener_error jerr;
+	size_t end;
+	int ret = 0;
+
+	if (len > CONFIG_FILE_MAX || len > INT32_MAX) {
+		snprintf(err, errlen, "too large (limit %d bytes)", CONFIG_FILE_MAX);
+		return -EFBIG;
+	}
+	tok = json_tokener_new();
+	if (!tok)
+		return -ENOMEM;
+	root = json_tokener_parse_ex(tok, text, (int)len);
+	if (!root) {
+		jerr = json_tokener_get_error(tok);
+		if (jerr == json_tokener_continue)
+			jerr = json_tokener_error_parse_eof;
+		snprintf(err, errlen, "not valid JSON: %s at byte %zu", json_tokener_error_desc(jerr),
+			 json_tokener_get_parse_end(tok));
+		ret = -EINVAL;
+		goto out;
+	}
+	for (end = json_tokener_get_parse_end(tok); end < len && isspace((unsigned char)text[end]); end++)
+		;
+	if (end != len) {
+		snprintf(err, errlen, "not valid JSON: trailing data at byte %zu", end);
+		ret = -EINVAL;
+		goto out;
+	}
+	if (!json_object_is_type(root, json_type_object)) {
+		snprintf(err, errlen, "expected a JSON object at the top level");
+		ret = -EINVAL;
+		goto out;
+	}
+	json_object_object_foreach(root, key, val) {
+		ret = json_member(c, key, val, err, errlen);
+		if (ret)
+			goto out;
+	}
+out:
+	json_object_put(root);
+	json_tokener_free(tok);
+	return ret;
+}
+
+int config_load_file(struct vm_config *c, const char *path, char *err, size_t errlen)
+{
+	char *text = NULL;
+	struct stat st;
+	size_t got = 0;
+	int fd, ret;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "%s", strerror(errno));
+		return ret;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		ret = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+		snprintf(err, errlen, "%s", S_ISDIR(st.st_mode) ? strerror(EISDIR) : "not a regular file");
+		goto out;
+	}
+	if (st.st_size > CONFIG_FILE_MAX) {
+		ret = -EFBIG;
+		snprintf(err, errlen, "too large (limit %d bytes)", CONFIG_FILE_MAX);
+		goto out;
+	}
+	text = malloc((size_t)st.st_size + 1);
+	if (!text) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	while (got < (size_t)st.st_size) {
+		ssize_t n = read(fd, text + got, (size_t)st.st_size - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			ret = n < 0 ? -errno : -EIO;
+			snprintf(err, errlen, "%s", n < 0 ? strerror(errno) : "short read");
+			goto out;
+		}
+		got += (size_t)n;
+	}
+	text[got] = '\0';
+	ret = config_load_json(c, text, got, err, errlen);
+out:
+	free(text);
+	close(fd);
+	return ret;
+}
+
+int config_validate(const struct vm_config *c, char *err, size_t errlen)
+{
+	if (c->cpus == 0 || c->cpus > CONFIG_MAX_CPUS) {
+		snprintf(err, errlen, "cpus %u: must be between 1 and %d", c->cpus, CONFIG_MAX_CPUS);
+		return -EINVAL;
+	}
+	if (c->mem < CONFIG_MIN_MEM) {
+		snprintf(err, errlen, "memory %" PRIu64 " bytes: too small (minimum %lluM)", c->mem,
+			 CONFIG_MIN_MEM >> 20);
+		return -EINVAL;
+	}
+	if (c->mem > CONFIG_MAX_MEM) {
+		snprintf(err, errlen, "memory %" PRIu64 " bytes: too large (maximum %lluG)", c->mem,
+			 CONFIG_MAX_MEM >> 30);
+		return -EINVAL;
+	}
+	if (c->mem & 0xfff) {
+		snprintf(err, errlen, "memory %" PRIu64 " bytes: not a multiple of 4K", c->mem);
+		return -EINVAL;
+	}
+	return 0;
+}

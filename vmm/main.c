@@ -1,0 +1,35 @@
+/* main: hull's entry point — parse the command line, run the VM, exit with its status. */
+#include <stdlib.h>
+#include <time.h>
+
+#include "vmm/cli.h"
+#include "vmm/log.h"
+#include "vmm/vm.h"
+
+int main(int argc, char **argv)
+{
+	struct timespec start_wall, start_cpu;
+	struct vm_config cfg;
+	bool verbose = getenv("HULL_DEBUG") != NULL;
+	int status;
+
+	/* Taken first: the boot timer measures from here. */
+	clock_gettime(CLOCK_MONOTONIC, &start_wall);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &start_cpu);
+	config_init(&cfg);
+	switch (cli_parse(argc, argv, &cfg, &verbose)) {
+	case CLI_EXIT_OK:
+		status = 0;
+		break;
+	case CLI_EXIT_USAGE:
+		status = VM_EXIT_USAGE;
+		break;
+	case CLI_RUN_VM:
+	default:
+		log_set_verbose(verbose);
+		status = vm_main(&cfg, &start_wall, &start_cpu);
+		break;
+	}
+	config_free(&cfg);
+	return status;
+}

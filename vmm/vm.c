@@ -1,0 +1,618 @@
+/* vm: build a VM from its config as a table of stages, run it, and tear it down in reverse. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <linux/prctl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "arch/arch.h"
+#include "vmm/log.h"
+#include "vmm/vm.h"
+
+/* Largest kernel image hull reads (a bzImage is ~10 MiB; an unstripped vmlinux can be ~500). */
+#define KERNEL_FILE_MAX (1ULL << 30)
+
+void vm_request_stop(struct vm *vm, enum vm_state why, int status)
+{
+	int running = VM_RUNNING;
+
+	if (atomic_compare_exchange_strong(&vm->state, &running, (int)why)) {
+		vm->exit_status = status;
+		if (eventfd_write(vm->stop_fd, 1) < 0)
+			log_msg("cannot wake the event loop: %s", strerror(errno));
+	}
+}
+
+static void on_irq(void *opaque, unsigned int irq, int level)
+{
+	struct vm *vm = opaque;
+	struct kvm_irq_level l = { .irq = irq, .level = level };
+
+	if (ioctl(vm->vm_fd, KVM_IRQ_LINE, &l) < 0)
+		log_debug("irq %u: KVM_IRQ_LINE: %s", irq, strerror(errno));
+}
+
+static void on_event(void *opaque, enum dev_event ev)
+{
+	struct vm *vm = opaque;
+
+	vm_request_stop(vm, ev == DEV_POWEROFF ? VM_POWEROFF : VM_REBOOT, 0);
+}
+
+/* --- stage: KVM ------------------------------------------------------------------- */
+
+static int kvm_init(struct vm *vm)
+{
+	int ret, version;
+
+	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (vm->kvm_fd < 0) {
+		ret = -errno;
+		log_msg("/dev/kvm: %s", strerror(errno));
+		return ret;
+	}
+	version = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
+	if (version != KVM_API_VERSION) {
+		log_msg("/dev/kvm: API version %d, hull needs %d", version, KVM_API_VERSION);
+		return -ENOTSUP;
+	}
+	ret = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (ret < (int)sizeof(struct kvm_run)) {
+		log_msg("/dev/kvm: bad vCPU mmap size %d", ret);
+		return -ENOTSUP;
+	}
+	vm->run_size = (size_t)ret;
+	vm->max_vcpus = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
+	if (vm->max_vcpus <= 0)
+		vm->max_vcpus = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS);
+	if (vm->max_vcpus <= 0)
+		vm->max_vcpus = 4; /* the documented floor when neither capability exists */
+	if (vm->ncpus > (unsigned int)vm->max_vcpus) {
+		log_msg("cpus %u: more than KVM's limit of %d on this host", vm->ncpus,
+			vm->max_vcpus);
+		vm->exit_status = VM_EXIT_USAGE;
+		return -EINVAL;
+	}
+	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	if (vm->vm_fd < 0) {
+		ret = -errno;
+		log_msg("KVM_CREATE_VM: %s", strerror(errno));
+		return ret;
+	}
+	return arch_vm_create(vm);
+}
+
+static void kvm_exit(struct vm *vm)
+{
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	vm->vm_fd = vm->kvm_fd = -1;
+}
+
+/* --- stage: guest memory -------------------------------------------------------- */
+
+static int memory_init(struct vm *vm)
+{
+	struct arch_ram_range ranges[ARCH_MAX_RAM_RANGES];
+	unsigned int i, n = arch_ram_layout(vm->cfg->mem, ranges);
+	int ret;
+
+	for (i = 0; i < n; i++) {
+		struct kvm_userspace_memory_region region;
+		void *host = mmap(NULL, ranges[i].size, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+		if (host == MAP_FAILED) {
+			ret = -errno;
+			log_msg("guest memory: cannot map %" PRIu64 " MiB: %s", ranges[i].size >> 20,
+				strerror(errno));
+			return ret;
+		}
+		vm->ram[i] = host;
+		vm->ram_size[i] = ranges[i].size;
+		vm->nram = i + 1;
+		/* Named, so tools (and the boot benchmark) can tell guest RAM from hull's own. */
+		prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, (unsigned long)host, ranges[i].size,
+		      (unsigned long)"hull-guest-ram");
+		region = (struct kvm_userspace_memory_region){
+			.slot = i,
+			.guest_phys_addr = ranges[i].gpa,
+			.memory_size = ranges[i].size,
+			.userspace_addr = (uintptr_t)host,
+		};
+		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
+			ret = -errno;
+			log_msg("guest memory: KVM_SET_USER_MEMORY_REGION at 0x%" PRIx64 ": %s",
+				ranges[i].gpa, strerror(errno));
+			return ret;
+		}
+		ret = gmem_add(&vm->mem, ranges[i].gpa, ranges[i].size, host);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static void memory_exit(struct vm *vm)
+{
+	unsigned int i;
+
+	for (i = 0; i < vm->nram; i++)
+		munmap(vm->ram[i], vm->ram_size[i]);
+	vm->nram = 0;
+}
+
+/* --- stage: devices ----------------------------------------------------------------- */
+
+static int devices_init(struct vm *vm)
+{
+	vm->host = (struct dev_host){ .irq = on_irq, .event = on_event, .opaque = vm };
+	bus_init(&vm->pio, "pio");
+	bus_init(&vm->mmio, "mmio");
+	vm->room_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->room_fd < 0)
+		return -errno;
+	serial_init(&vm->serial, 0, STDOUT_FILENO, vm->room_fd, &vm->host);
+	i8042_init(&vm->i8042, &vm->host);
+	rtc_init(&vm->rtc, NULL);
+	boot_timer_init(&vm->timer, &vm->start_wall, &vm->start_cpu);
+	return arch_devices_init(vm);
+}
+
+static void devices_exit(struct vm *vm)
+{
+	serial_destroy(&vm->serial);
+	i8042_destroy(&vm->i8042);
+	rtc_destroy(&vm->rtc);
+	if (vm->room_fd >= 0)
+		close(vm->room_fd);
+	vm->room_fd = -1;
+}
+
+/* --- stage: kernel and initrd ---------------------------------------------------------- */
+
+/* Read all of path (at most max bytes) into a new buffer; messages name the file. */
+static int read_file(const char *what, const char *path, uint64_t max, uint8_t **out, size_t *len)
+{
+	struct stat st;
+	uint8_t *buf = NULL;
+	size_t got = 0;
+	int fd, ret;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		log_msg("%s %s: %s", what, path, strerror(errno));
+		return ret;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		ret = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+		log_msg("%s %s: %s", what, path, S_ISDIR(st.st_mode) ? strerror(EISDIR) : "not a regular file");
+		goto out;
+	}
+	if ((uint64_t)st.st_size > max) {
+		ret = -EFBIG;
+		log_msg("%s %s: %" PRIu64 " bytes, more than the %" PRIu64 " MiB limit", what, path,
+			(uint64_t)st.st_size, max >> 20);
+		goto out;
+	}
+	buf = malloc(st.st_size ? (size_t)st.st_size : 1);
+	if (!buf) {
+		ret = -ENOMEM;
+		log_msg("%s %s: %s", what, path, strerror(ENOMEM));
+		goto out;
+	}
+	while (got < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			ret = n < 0 ? -errno : -EIO;
+			log_msg("%s %s: %s", what, path, n < 0 ? strerror(errno) : "file shrank while reading");
+			goto out;
+		}
+		got += (size_t)n;
+	}
+	*out = buf;
+	*len = got;
+	buf = NULL;
+	ret = 0;
+out:
+	free(buf);
+	close(fd);
+	return ret;
+}
+
+static int place_initrd(struct vm *vm, const char *what, uint64_t len)
+{
+	uint64_t floor = (vm->boot.load_end + 0xfff) & ~0xfffULL;
+	uint64_t ram_end = arch_initrd_ram_end(vm);
+	int ret = boot_place_initrd(floor, ram_end, (uint64_t)vm->boot.initrd_addr_max + 1, len,
+				    &vm->initrd_gpa);
+
+	if (ret) {
+		log_msg("%s: %" PRIu64 " KiB does not fit between the kernel's end (0x%" PRIx64
+			") and 0x%" PRIx64 " in %" PRIu64 " MiB of guest memory",
+			what, len >> 10, floor, ram_end < (uint64_t)vm->boot.initrd_addr_max + 1 ?
+			ram_end : (uint64_t)vm->boot.initrd_addr_max + 1, vm->cfg->mem >> 20);
+		vm->exit_status = VM_EXIT_USAGE;
+		return ret;
+	}
+	vm->initrd_len = len;
+	return 0;
+}
+
+static int load_demo_initrd(struct vm *vm)
+{
+	struct cpio c;
+	void *dst;
+	int ret;
+
+	boot_cpio_init(&c);
+	ret = boot_demo_initramfs(&c);
+	if (ret) {
+		log_msg("demo initramfs: %s", strerror(-ret));
+		goto out;
+	}
+	ret = place_initrd(vm, "demo initramfs", c.len);
+	if (ret)
+		goto out;
+	dst = gmem_ptr(&vm->mem, vm->initrd_gpa, c.len);
+	if (!dst) {
+		ret = -EFAULT;
+		goto out;
+	}
+	memcpy(dst, c.buf, c.len);
+out:
+	boot_cpio_free(&c);
+	return ret;
+}
+
+static int load_initrd(struct vm *vm)
+{
+	const char *path = vm->cfg->initrd;
+	struct stat st;
+	uint64_t got = 0;
+	uint8_t *dst;
+	int fd, ret;
+
+	if (!path)
+		return load_demo_initrd(vm);
+	if (!strcmp(path, CONFIG_INITRD_NONE))
+		return 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		ret = -errno;
+		log_msg("initrd %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size == 0) {
+		ret = -EINVAL;
+		log_msg("initrd %s: %s", path, S_ISDIR(st.st_mode) ? strerror(EISDIR) :
+			st.st_size == 0 ? "empty file" : "not a regular file");
+		vm->exit_status = VM_EXIT_USAGE;
+		goto out;
+	}
+	{
+		char what[PATH_MAX + 16];
+
+		snprintf(what, sizeof(what), "initrd %s", path);
+		ret = place_initrd(vm, what, (uint64_t)st.st_size);
+		if (ret)
+			goto out;
+	}
+	dst = gmem_ptr(&vm->mem, vm->initrd_gpa, vm->initrd_len);
+	if (!dst) {
+		ret = -EFAULT;
+		goto out;
+	}
+	/* Straight into guest memory: no second copy of a large initrd in hull. */
+	while (got < vm->initrd_len) {
+		ssize_t n = read(fd, dst + got, vm->initrd_len - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			ret = n < 0 ? -errno : -EIO;
+			log_msg("initrd %s: %s", path, n < 0 ? strerror(errno) : "file shrank while reading");
+			goto out;
+		}
+		got += (uint64_t)n;
+	}
+	ret = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+/* The default kernel: $HULL_KERNEL, else build/guest/bzImage next to the hull binary. */
+static int default_kernel(char *out, size_t cap)
+{
+	const char *env = getenv("HULL_KERNEL");
+	char exe[PATH_MAX];
+	ssize_t n;
+	char *slash;
+
+	if (env && env[0]) {
+		snprintf(out, cap, "%s", env);
+		return 0;
+	}
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n < 0)
+		return -errno;
+	exe[n] = '\0';
+	slash = strrchr(exe, '/');
+	if (slash)
+		*slash = '\0';
+	if ((size_t)snprintf(out, cap, "%s/build/guest/bzImage", exe) >= cap)
+		return -ENAMETOOLONG;
+	if (access(out, R_OK) < 0) {
+		log_msg("no --kernel given and the default kernel %s is missing (%s): run 'make guest-kernel'",
+			out, strerror(errno));
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static int kernel_init(struct vm *vm)
+{
+	char path[PATH_MAX];
+	const char *msg = NULL;
+	uint8_t *img = NULL;
+	size_t len = 0;
+	int ret;
+
+	if (vm->cfg->kernel) {
+		snprintf(path, sizeof(path), "%s", vm->cfg->kernel);
+	} else {
+		ret = default_kernel(path, sizeof(path));
+		if (ret)
+			return ret;
+	}
+	ret = read_file("kernel", path, KERNEL_FILE_MAX, &img, &len);
+	if (ret) {
+		vm->exit_status = VM_EXIT_USAGE;
+		return ret;
+	}
+	ret = boot_load_kernel(&vm->mem, img, len, arch_kernel_min_addr(), &vm->boot, &msg);
+	free(img);
+	if (ret) {
+		log_msg("kernel %s: %s", path, msg ? msg : strerror(-ret));
+		vm->exit_status = VM_EXIT_USAGE;
+		return ret;
+	}
+	return load_initrd(vm);
+}
+
+/* --- stage: boot structures -------------------------------------------------------- */
+
+static int boot_init(struct vm *vm)
+{
+	const char *base = vm->cfg->cmdline ? vm->cfg->cmdline : arch_default_cmdline();
+	size_t max = vm->boot.cmdline_size;
+	int ret;
+
+	vm->cmdline = malloc(max + 1);
+	if (!vm->cmdline)
+		return -ENOMEM;
+	ret = boot_cmdline_build(vm->cmdline, max + 1, max, base, NULL, 0);
+	if (ret) {
+		log_msg("cmdline: %zu bytes, longer than the kernel's limit of %zu", strlen(base), max);
+		vm->exit_status = VM_EXIT_USAGE;
+		return ret;
+	}
+	ret = arch_boot_setup(vm, &vm->boot, vm->initrd_gpa, vm->initrd_len, vm->cmdline);
+	if (ret)
+		log_msg("boot setup: %s", strerror(-ret));
+	return ret;
+}
+
+static void boot_exit(struct vm *vm)
+{
+	free(vm->cmdline);
+	vm->cmdline = NULL;
+}
+
+/* --- stage: vCPUs ------------------------------------------------------------------- */
+
+static int vcpus_init(struct vm *vm)
+{
+	unsigned int i;
+	int ret;
+
+	vm->vcpus = calloc(vm->ncpus, sizeof(*vm->vcpus));
+	if (!vm->vcpus)
+		return -ENOMEM;
+	for (i = 0; i < vm->ncpus; i++)
+		vm->vcpus[i].fd = -1;
+	for (i = 0; i < vm->ncpus; i++) {
+		ret = vcpu_create(vm, &vm->vcpus[i], i);
+		if (ret) {
+			log_msg("vcpu %u: KVM_CREATE_VCPU: %s", i, strerror(-ret));
+			return ret;
+		}
+		ret = arch_vcpu_setup(vm, &vm->vcpus[i], &vm->boot);
+		if (ret) {
+			log_msg("vcpu %u: setup: %s", i, strerror(-ret));
+			return ret;
+		}
+	}
+	return 0;
+}
+
+static void vcpus_exit(struct vm *vm)
+{
+	unsigned int i;
+
+	for (i = 0; vm->vcpus && i < vm->ncpus; i++)
+		vcpu_destroy(&vm->vcpus[i]);
+	free(vm->vcpus);
+	vm->vcpus = NULL;
+}
+
+/* --- stage: event loop, signals, console --------------------------------------------- */
+
+static void on_stop(struct loop *l, struct loop_handler *h, uint32_t events)
+{
+	(void)h;
+	(void)events;
+	loop_stop(l);
+}
+
+static void on_signal(struct loop *l, struct loop_handler *h, uint32_t events)
+{
+	struct vm *vm = h->opaque;
+	struct signalfd_siginfo si;
+
+	(void)l;
+	(void)events;
+	if (read(vm->sig_fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	log_msg("%s: stopping the VM", strsignal((int)si.ssi_signo));
+	vm_request_stop(vm, VM_SIGNAL, 128 + (int)si.ssi_signo);
+}
+
+static void on_quit(void *opaque)
+{
+	struct vm *vm = opaque;
+
+	vm_request_stop(vm, VM_SIGNAL, 0);
+}
+
+static int loop_stage_init(struct vm *vm)
+{
+	sigset_t set;
+	int ret;
+
+	ret = loop_init(&vm->loop);
+	if (ret)
+		return ret;
+	vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->stop_fd < 0)
+		return -errno;
+	vm->stop_h = (struct loop_handler){ .fd = vm->stop_fd, .cb = on_stop, .opaque = vm };
+	ret = loop_add(&vm->loop, &vm->stop_h, EPOLLIN);
+	if (ret)
+		return ret;
+	/* Blocked in every thread (vCPU threads inherit this), taken only through the signalfd. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL))
+		return -EINVAL;
+	signal(SIGPIPE, SIG_IGN);
+	vm->sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (vm->sig_fd < 0)
+		return -errno;
+	vm->sig_h = (struct loop_handler){ .fd = vm->sig_fd, .cb = on_signal, .opaque = vm };
+	ret = loop_add(&vm->loop, &vm->sig_h, EPOLLIN);
+	if (ret)
+		return ret;
+	return console_init(&vm->console, &vm->loop, STDIN_FILENO, &vm->serial, vm->room_fd,
+			    on_quit, vm);
+}
+
+static void loop_stage_exit(struct vm *vm)
+{
+	console_restore(&vm->console);
+	if (vm->sig_fd >= 0)
+		close(vm->sig_fd);
+	if (vm->stop_fd >= 0)
+		close(vm->stop_fd);
+	vm->sig_fd = vm->stop_fd = -1;
+	loop_destroy(&vm->loop);
+}
+
+/* --- stage: running vCPUs ---------------------------------------------------------------- */
+
+static int start_init(struct vm *vm)
+{
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < vm->ncpus; i++) {
+		ret = vcpu_start(&vm->vcpus[i]);
+		if (ret) {
+			log_msg("vcpu %u: cannot start its thread: %s", i, strerror(-ret));
+			vm_request_stop(vm, VM_ERROR, VM_EXIT_ERROR);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+static void start_exit(struct vm *vm)
+{
+	unsigned int i;
+
+	for (i = 0; i < vm->ncpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
+	for (i = 0; i < vm->ncpus; i++)
+		vcpu_join(&vm->vcpus[i]);
+}
+
+static const struct stage vm_stages[] = {
+	{ "kvm", kvm_init, kvm_exit },
+	{ "memory", memory_init, memory_exit },
+	{ "devices", devices_init, devices_exit },
+	{ "kernel", kernel_init, NULL },
+	{ "boot", boot_init, boot_exit },
+	{ "vcpus", vcpus_init, vcpus_exit },
+	{ "loop", loop_stage_init, loop_stage_exit },
+	{ "start", start_init, start_exit },
+};
+
+int vm_main(const struct vm_config *cfg, const struct timespec *start_wall,
+	    const struct timespec *start_cpu)
+{
+	unsigned int n = sizeof(vm_stages) / sizeof(vm_stages[0]), done = 0;
+	struct vm *vm;
+	int ret, status;
+
+	vm = calloc(1, sizeof(*vm));
+	if (!vm) {
+		log_msg("%s", strerror(ENOMEM));
+		return VM_EXIT_ERROR;
+	}
+	vm->cfg = cfg;
+	vm->ncpus = cfg->cpus;
+	vm->kvm_fd = vm->vm_fd = vm->stop_fd = vm->sig_fd = vm->room_fd = -1;
+	vm->loop.epfd = -1;
+	vm->start_wall = *start_wall;
+	vm->start_cpu = *start_cpu;
+	atomic_init(&vm->state, VM_RUNNING);
+	vm->exit_status = VM_EXIT_ERROR;
+
+	ret = stages_run(vm_stages, n, vm, &done);
+	if (ret) {
+		status = vm->exit_status ? vm->exit_status : VM_EXIT_ERROR;
+		free(vm);
+		return status;
+	}
+	ret = loop_run(&vm->loop);
+	if (ret) {
+		log_msg("event loop: %s", strerror(-ret));
+		vm_request_stop(vm, VM_ERROR, VM_EXIT_ERROR);
+	}
+	stages_unwind(vm_stages, done, vm);
+	status = vm->exit_status;
+	free(vm);
+	return status;
+}

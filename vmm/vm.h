@@ -1,0 +1,175 @@
+/* vm: one virtual machine — KVM handles, guest memory, buses, devices, vCPU threads, event loop. */
+#ifndef HULL_VMM_VM_H
+#define HULL_VMM_VM_H
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <termios.h>
+#include <time.h>
+
+#include "arch/arch.h"
+#include "boot/boot.h"
+#include "devices/devices.h"
+#include "vmm/bus.h"
+#include "vmm/config.h"
+#include "vmm/gmem.h"
+
+/* --- event loop: epoll over fds, one thread ------------------------------------- */
+
+struct loop;
+struct loop_handler {
+	int fd;
+	void (*cb)(struct loop *l, struct loop_handler *h, uint32_t events);
+	void *opaque;
+};
+
+struct loop {
+	int epfd;
+	bool stop;
+};
+
+int loop_init(struct loop *l);
+void loop_destroy(struct loop *l);
+/* h must stay valid until removed or the loop is destroyed. */
+int loop_add(struct loop *l, struct loop_handler *h, uint32_t events);
+int loop_mod(struct loop *l, struct loop_handler *h, uint32_t events);
+int loop_del(struct loop *l, struct loop_handler *h);
+/* Dispatch events until loop_stop(); -errno on an epoll failure. */
+int loop_run(struct loop *l);
+void loop_stop(struct loop *l);
+
+/* --- console: hull's stdin to the guest UART, raw terminal, escape to quit ------- */
+
+#define CONSOLE_ESCAPE 0x01 /* Ctrl-A, then 'x' quits, Ctrl-A again sends one Ctrl-A */
+
+struct console {
+	int in_fd;
+	bool is_tty, raw, escape, eof;
+	struct termios saved;
+	struct loop_handler in, room;
+	int room_fd;
+	struct serial *serial;
+	void (*quit)(void *opaque);
+	void *opaque;
+};
+
+int console_init(struct console *c, struct loop *l, int in_fd, struct serial *serial, int room_fd,
+		 void (*quit)(void *), void *opaque);
+void console_restore(struct console *c);
+/* Feed bytes typed by the user through escape handling into the UART (exposed for tests). */
+size_t console_feed(struct console *c, const uint8_t *buf, size_t len);
+
+/* --- vCPUs ---------------------------------------------------------------------- */
+
+struct vm;
+
+struct vcpu {
+	struct vm *vm;
+	unsigned int index;
+	int fd;
+	struct kvm_run *run;
+	size_t run_size;
+	pthread_t thread;
+	bool started;
+};
+
+/* What the vCPU thread does after an exit was handled. */
+enum vcpu_action {
+	VCPU_CONTINUE,
+	VCPU_STOP,
+};
+
+/* Create vCPU fd and map its kvm_run. */
+int vcpu_create(struct vm *vm, struct vcpu *vcpu, unsigned int index);
+void vcpu_destroy(struct vcpu *vcpu);
+/* Issue KVM_RUN once: 0, or -errno (-EINTR when kicked). */
+int vcpu_run(struct vcpu *vcpu);
+/*
+ * Decide what an exit means, from vcpu->run alone (tests feed made-up
+ * exits). Device accesses go to vm's buses; guest power events and
+ * failures become vm_request_stop().
+ */
+enum vcpu_action vcpu_handle_exit(struct vm *vm, struct vcpu *vcpu);
+/* Start the thread ("hull-vcpu N"); it runs until the VM stops. */
+int vcpu_start(struct vcpu *vcpu);
+/* Make a running vCPU leave KVM_RUN soon, and join it. */
+void vcpu_kick(struct vcpu *vcpu);
+void vcpu_join(struct vcpu *vcpu);
+
+/* --- the VM ----------------------------------------------------------------------- */
+
+enum vm_state {
+	VM_RUNNING,
+	VM_POWEROFF, /* guest powered off: exit 0 */
+	VM_REBOOT,   /* guest rebooted: exit 0, the VM ends */
+	VM_SIGNAL,   /* SIGTERM/SIGINT/SIGHUP or the console escape: 128+signal */
+	VM_ERROR,    /* KVM or device failure, triple fault: exit 1 */
+};
+
+#define VM_EXIT_ERROR 1
+#define VM_EXIT_USAGE 2
+
+struct vm {
+	const struct vm_config *cfg;
+	int kvm_fd, vm_fd;
+	int max_vcpus;
+	size_t run_size;
+	struct gmem mem;
+	void *ram[ARCH_MAX_RAM_RANGES];
+	uint64_t ram_size[ARCH_MAX_RAM_RANGES];
+	unsigned int nram;
+	struct bus pio, mmio;
+	unsigned int ncpus;
+	struct vcpu *vcpus;
+
+	struct serial serial;
+	struct i8042 i8042;
+	struct rtc rtc;
+	struct acpi_pm pm;
+	struct boot_timer timer;
+	struct dev_host host;
+
+	struct loop loop;
+	struct console console;
+	struct loop_handler stop_h, sig_h;
+	int stop_fd, sig_fd, room_fd;
+
+	atomic_int state;     /* enum vm_state; the first stop reason wins */
+	int exit_status;
+	unsigned int unclaimed_logged;
+
+	struct timespec start_wall, start_cpu;
+	struct boot_image boot;
+	uint64_t initrd_gpa, initrd_len;
+	char *cmdline;
+};
+
+/*
+ * Record why the VM ends (first caller wins) and wake the event loop, which
+ * stops the vCPUs. Safe from any thread.
+ */
+void vm_request_stop(struct vm *vm, enum vm_state why, int status);
+
+/*
+ * Build the VM from a validated config and run it until it stops. Returns
+ * the process exit status: 0 on guest poweroff/reboot, 128+N on signal N,
+ * 1 on a VM failure, 2 on bad input (messages already printed).
+ */
+int vm_main(const struct vm_config *cfg, const struct timespec *start_wall,
+	    const struct timespec *start_cpu);
+
+/* Lifecycle as data: stages run in order, unwound in reverse. */
+struct stage {
+	const char *name;
+	int (*init)(struct vm *vm);
+	void (*exit)(struct vm *vm); /* may be NULL */
+};
+
+/* Run stages[0..n) in order; on failure unwind the ones done and return the error. */
+int stages_run(const struct stage *stages, unsigned int n, struct vm *vm, unsigned int *done);
+void stages_unwind(const struct stage *stages, unsigned int done, struct vm *vm);
+
+#endif
