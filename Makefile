@@ -42,7 +42,7 @@ MAIN_OBJS := $(MAIN_SRCS:%.c=$(O)/%.o)
 SAN_OBJS := $(LIB_SRCS:%.c=$(O)/san/%.o)
 
 # --- unit tests (cmocka, ASan+UBSan, no KVM): tests/unit/test_NAME.c ---
-UNIT_TESTS := gmem bus parse config exit serial cmos i8042 e820 zeropage cpuid \
+UNIT_TESTS := gmem bus parse config exit serial rtc i8042 e820 zeropage cpuid \
 	acpi aml bzimage elf initrd cmdline cpio
 UNIT_BINS := $(UNIT_TESTS:%=$(O)/san/tests/unit/test_%)
 
@@ -54,7 +54,7 @@ FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE -g -O1 -I. -MMD -MP -Wall -Wextra -Werror
 	-DHULL_TESTING $(shell pkg-config --cflags $(PKGS))
 FUZZ_SECONDS ?= 20
 
-.PHONY: all clean check unit fuzz fuzz-build guest-kernel test demo bench
+.PHONY: all clean check unit fuzz fuzz-build guest-kernel guests
 all: hull
 
 hull: $(MAIN_OBJS) $(LIB_OBJS) $(DEMO_BLOB)
@@ -86,6 +86,16 @@ $(DEMO_BLOB): boot/demo/blob.S $(DEMO_INIT)
 	@mkdir -p $(dir $@)
 	@echo "  AS      $<"
 	$(Q)$(CC) -c -DDEMO_INIT_PATH='"$(DEMO_INIT)"' -o $@ $<
+
+# Test guests: tiny programs that run without a Linux kernel (tests/guests/).
+TINY_GUEST := $(O)/guests/tiny-pvh.elf
+$(TINY_GUEST): tests/guests/tiny-pvh.S tests/guests/tiny-pvh.ld
+	@mkdir -p $(dir $@)
+	@echo "  GUEST   $@"
+	$(Q)$(CC) -c -o $(@:.elf=.o) $<
+	$(Q)ld -m elf_x86_64 -static -nostdlib -T tests/guests/tiny-pvh.ld -o $@ $(@:.elf=.o)
+
+guests: $(TINY_GUEST)
 
 $(O)/san/libhull.a: $(SAN_OBJS) $(DEMO_BLOB)
 	$(Q)rm -f $@ && ar rcs $@ $^
