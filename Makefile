@@ -54,6 +54,7 @@ FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE -g -O1 -I. -MMD -MP -Wall -Wextra -Werror
 	-DHULL_TESTING $(shell pkg-config --cflags $(PKGS))
 FUZZ_SECONDS ?= 20
 
+.SECONDARY:
 .PHONY: all clean check unit unit-build fuzz fuzz-build guest-kernel guests
 all: hull
 

@@ -57,30 +57,48 @@ void rtc_encode(uint8_t ram[128], time_t t)
 #undef ENC
 }
 
+/* One register as a number: BCD digits must be decimal; -1 when they are not. */
+static int field(uint8_t v, int binary)
+{
+	if (binary)
+		return v;
+	if ((v & 0x0f) > 9 || (v >> 4) > 9)
+		return -1;
+	return (int)from_bcd(v);
+}
+
 int rtc_decode(const uint8_t ram[128], time_t *t)
 {
 	int binary = ram[RTC_REG_B] & RTC_B_DM_BINARY;
-	unsigned int hour;
-	struct tm tm;
+	int h24 = ram[RTC_REG_B] & RTC_B_24H;
+	int hour, century, year;
+	struct tm tm, check;
 	time_t v;
 
-#define DEC(x) (binary ? (unsigned int)(x) : from_bcd(x))
 	memset(&tm, 0, sizeof(tm));
-	tm.tm_sec = (int)DEC(ram[RTC_SEC]);
-	tm.tm_min = (int)DEC(ram[RTC_MIN]);
-	hour = DEC(ram[RTC_HOUR] & 0x7f);
-	if (!(ram[RTC_REG_B] & RTC_B_24H))
+	tm.tm_sec = field(ram[RTC_SEC], binary);
+	tm.tm_min = field(ram[RTC_MIN], binary);
+	tm.tm_mday = field(ram[RTC_MDAY], binary);
+	tm.tm_mon = field(ram[RTC_MON], binary) - 1;
+	year = field(ram[RTC_YEAR], binary);
+	century = field(ram[RTC_CENTURY], binary);
+	/* Bit 7 of the hour register is the PM flag in 12-hour mode and must be clear otherwise. */
+	hour = field(ram[RTC_HOUR] & (h24 ? 0xff : 0x7f), binary);
+	if (!h24) {
+		if (hour < 1 || hour > 12)
+			return -EINVAL;
 		hour = (hour % 12) + ((ram[RTC_HOUR] & 0x80) ? 12 : 0);
-	tm.tm_hour = (int)hour;
-	tm.tm_mday = (int)DEC(ram[RTC_MDAY]);
-	tm.tm_mon = (int)DEC(ram[RTC_MON]) - 1;
-	tm.tm_year = (int)(DEC(ram[RTC_CENTURY]) * 100 + DEC(ram[RTC_YEAR])) - 1900;
-#undef DEC
-	if (tm.tm_sec > 59 || tm.tm_min > 59 || tm.tm_hour > 23 || tm.tm_mday < 1 ||
-	    tm.tm_mday > 31 || tm.tm_mon < 0 || tm.tm_mon > 11)
+	}
+	tm.tm_hour = hour;
+	if (tm.tm_sec < 0 || tm.tm_sec > 59 || tm.tm_min < 0 || tm.tm_min > 59 || hour < 0 ||
+	    hour > 23 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_mon < 0 || tm.tm_mon > 11 ||
+	    year < 0 || year > 99 || century < 0 || century > 99)
 		return -EINVAL;
+	tm.tm_year = century * 100 + year - 1900;
+	check = tm;
 	v = timegm(&tm);
-	if (v == (time_t)-1)
+	/* timegm() normalises 30 February into 1 March: reject dates that do not round-trip. */
+	if (v == (time_t)-1 || tm.tm_mday != check.tm_mday || tm.tm_mon != check.tm_mon)
 		return -EINVAL;
 	*t = v;
 	return 0;

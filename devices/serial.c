@@ -69,6 +69,14 @@ static void rx_push(struct serial *s, uint8_t c)
 	s->lsr |= UART_LSR_DR;
 }
 
+/* Tell the console the FIFO has drained, so it reads stdin again. */
+static void signal_room(struct serial *s)
+{
+	/* A failed write means the counter is saturated: a wakeup is pending anyway. */
+	if (s->room_fd >= 0)
+		(void)!eventfd_write(s->room_fd, 1);
+}
+
 static uint8_t rx_pop(struct serial *s)
 {
 	uint8_t c;
@@ -79,8 +87,7 @@ static uint8_t rx_pop(struct serial *s)
 	s->rx_head = (s->rx_head + 1) % SERIAL_RX_FIFO;
 	if (--s->rx_len == 0) {
 		s->lsr &= (uint8_t)~UART_LSR_DR;
-		if (s->room_fd >= 0 && eventfd_write(s->room_fd, 1) < 0)
-			return c; /* the loop polls room on its next input anyway */
+		signal_room(s);
 	}
 	return c;
 }
@@ -176,9 +183,10 @@ static void serial_write(void *dev, uint64_t off, const uint8_t *data, uint32_t 
 		break;
 	case 2:
 		s->fcr = v;
-		if (v & 0x02) { /* clear RX FIFO */
+		if ((v & 0x02) && s->rx_len) { /* clear RX FIFO */
 			s->rx_len = 0;
 			s->lsr &= (uint8_t)~UART_LSR_DR;
+			signal_room(s);
 		}
 		break;
 	case 3:

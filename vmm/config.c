@@ -89,17 +89,15 @@ int config_set(struct vm_config *c, const char *key, const char *value, char *er
 static int json_member(struct vm_config *c, const char *key, struct json_object *val, char *err,
 		       size_t errlen)
 {
-	char num[32];
-
 	if (!strcmp(key, "cpus") || !strcmp(key, "memory")) {
 		if (json_object_is_type(val, json_type_int)) {
-			int64_t n = json_object_get_int64(val);
+			/* json-c's own rendering keeps values past INT64_MAX exact; parse_* range-checks. */
+			const char *num = json_object_to_json_string_ext(val, JSON_C_TO_STRING_PLAIN);
 
-			if (n < 0) {
+			if (num[0] == '-') {
 				snprintf(err, errlen, "%s: must not be negative", key);
 				return -EINVAL;
 			}
-			snprintf(num, sizeof(num), "%" PRId64, n);
 			return config_set(c, key, num, err, errlen);
 		}
 		if (!strcmp(key, "memory") && json_object_is_type(val, json_type_string))
@@ -127,6 +125,26 @@ static int json_member(struct vm_config *c, const char *key, struct json_object 
 	return -EINVAL;
 }
 
+/*
+ * json-c's strict mode still takes single-quoted strings; JSON does not. Returns the offset of
+ * the first quote outside a double-quoted string, or len.
+ */
+static size_t single_quote_at(const char *text, size_t len)
+{
+	bool in_string = false;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (in_string && text[i] == '\\')
+			i++;
+		else if (text[i] == '"')
+			in_string = !in_string;
+		else if (!in_string && text[i] == '\'')
+			return i;
+	}
+	return len;
+}
+
 int config_load_json(struct vm_config *c, const char *text, size_t len, char *err, size_t errlen)
 {
 	struct json_tokener *tok;
@@ -139,9 +157,15 @@ int config_load_json(struct vm_config *c, const char *text, size_t len, char *er
 		snprintf(err, errlen, "too large (limit %d bytes)", CONFIG_FILE_MAX);
 		return -EFBIG;
 	}
+	end = single_quote_at(text, len);
+	if (end != len) {
+		snprintf(err, errlen, "not valid JSON: single quote at byte %zu", end);
+		return -EINVAL;
+	}
 	tok = json_tokener_new();
 	if (!tok)
 		return -ENOMEM;
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
 	root = json_tokener_parse_ex(tok, text, (int)len);
 	if (!root) {
 		jerr = json_tokener_get_error(tok);
@@ -188,7 +212,12 @@ int config_load_file(struct vm_config *c, const char *path, char *err, size_t er
 		snprintf(err, errlen, "%s", strerror(errno));
 		return ret;
 	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+	if (fstat(fd, &st) < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "%s", strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
 		ret = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
 		snprintf(err, errlen, "%s", S_ISDIR(st.st_mode) ? strerror(EISDIR) : "not a regular file");
 		goto out;

@@ -59,7 +59,8 @@ void x86_cpuid_fixup(struct kvm_cpuid_entry2 *e, unsigned int n, unsigned int in
 		case 0x4:
 			/* Cores per package - 1, threads sharing this cache - 1 (none). */
 			if (e->eax & 0x1f)
-				e->eax = (e->eax & 0x3ffu) | ((ncpus - 1) << 26);
+				e->eax = (e->eax & 0x3ffu) |
+					 ((ncpus > 64 ? 63u : ncpus - 1) << 26); /* 6-bit field */
 			break;
 		case 0xb:
 		case 0x1f:

@@ -11,7 +11,6 @@
 #include "vmm/log.h"
 #include "vmm/vm.h"
 
-#define MSR_IA32_TSC 0x10
 #define MSR_IA32_SYSENTER_CS 0x174
 #define MSR_IA32_SYSENTER_ESP 0x175
 #define MSR_IA32_SYSENTER_EIP 0x176
@@ -190,30 +189,30 @@ static int setup_msrs(struct vcpu *vcpu)
 		{ MSR_IA32_SYSENTER_CS, 0 }, { MSR_IA32_SYSENTER_ESP, 0 },
 		{ MSR_IA32_SYSENTER_EIP, 0 }, { MSR_STAR, 0 }, { MSR_CSTAR, 0 },
 		{ MSR_KERNEL_GS_BASE, 0 }, { MSR_SYSCALL_MASK, 0 }, { MSR_LSTAR, 0 },
-		{ MSR_IA32_TSC, 0 }, { MSR_IA32_MISC_ENABLE, MISC_ENABLE_FAST_STRING },
+		{ MSR_IA32_MISC_ENABLE, MISC_ENABLE_FAST_STRING },
 		{ MSR_MTRR_DEF_TYPE, MTRR_ENABLE_WB },
 	};
 	enum { N = sizeof(boot_msrs) / sizeof(boot_msrs[0]) };
-	struct {
-		struct kvm_msrs hdr;
-		struct kvm_msr_entry e[N];
-	} msrs;
+	struct kvm_msrs *msrs;
 	unsigned int i;
-	int set;
+	int set, ret = 0;
 
-	memset(&msrs, 0, sizeof(msrs));
-	msrs.hdr.nmsrs = N;
+	msrs = calloc(1, sizeof(*msrs) + N * sizeof(msrs->entries[0]));
+	if (!msrs)
+		return -ENOMEM;
+	msrs->nmsrs = N;
 	for (i = 0; i < N; i++) {
-		msrs.e[i].index = boot_msrs[i].index;
-		msrs.e[i].data = boot_msrs[i].data;
+		msrs->entries[i].index = boot_msrs[i].index;
+		msrs->entries[i].data = boot_msrs[i].data;
 	}
-	set = ioctl(vcpu->fd, KVM_SET_MSRS, &msrs);
+	set = ioctl(vcpu->fd, KVM_SET_MSRS, msrs);
 	if (set < 0)
-		return -errno;
+		ret = -errno;
 	/* KVM stops at the first MSR it refuses; some hosts (PVM) lack a few. Not fatal. */
-	if (set < N)
-		log_debug("vcpu %u: KVM refused MSR 0x%x", vcpu->index, msrs.e[set].index);
-	return 0;
+	else if (set < N)
+		log_debug("vcpu %u: KVM refused MSR 0x%x", vcpu->index, msrs->entries[set].index);
+	free(msrs);
+	return ret;
 }
 
 static int setup_lapic(struct vcpu *vcpu)

@@ -31,6 +31,8 @@ int x86_zeropage_build(struct boot_params *bp, const struct boot_image *img, uin
 	h->type_of_loader = 0xff; /* undefined boot loader */
 	h->loadflags |= LOADED_HIGH;
 	h->cmd_line_ptr = (uint32_t)cmdline_gpa;
+	h->ramdisk_image = 0;
+	h->ramdisk_size = 0;
 	if (initrd_len) {
 		h->ramdisk_image = (uint32_t)initrd_gpa;
 		h->ramdisk_size = (uint32_t)initrd_len;

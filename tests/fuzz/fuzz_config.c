@@ -1,0 +1,33 @@
+/* libFuzzer target: arbitrary bytes as a JSON config file, then validation; must never crash or leak. */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmm/config.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct vm_config c;
+	char err[256];
+	int ret;
+
+	config_init(&c);
+	err[0] = '\0';
+	ret = config_load_json(&c, (const char *)data, size, err, sizeof(err));
+	/* Every failure says why, in a terminated string. */
+	if (ret && (ret > 0 || !err[0] || !memchr(err, '\0', sizeof(err))))
+		abort();
+	if (!ret && config_validate(&c, err, sizeof(err)) == 0) {
+		/* Whatever validation passes is inside hull's limits. */
+		if (c.cpus < 1 || c.cpus > CONFIG_MAX_CPUS || c.mem < CONFIG_MIN_MEM ||
+		    c.mem > CONFIG_MAX_MEM || (c.mem & 0xfff))
+			abort();
+		if ((c.kernel && !c.kernel[0]) || (c.initrd && !c.initrd[0]))
+			abort();
+	}
+	config_free(&c);
+	return 0;
+}

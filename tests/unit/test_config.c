@@ -1,0 +1,459 @@
+/* Unit tests for the VM configuration: settings, JSON loading, files and validation. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vmm/config.h"
+
+static struct vm_config c;
+static char err[256];
+
+static int setup(void **state)
+{
+	(void)state;
+	config_init(&c);
+	memset(err, 0, sizeof(err));
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	config_free(&c);
+	return 0;
+}
+
+static int load(const char *json)
+{
+	err[0] = '\0';
+	return config_load_json(&c, json, strlen(json), err, sizeof(err));
+}
+
+/* The error names the field (or says what is wrong) so the user can find it. */
+static void assert_err_has(const char *needle)
+{
+	if (!strstr(err, needle))
+		fail_msg("error \"%s\" does not mention \"%s\"", err, needle);
+}
+
+static void test_defaults(void **state)
+{
+	(void)state;
+	assert_null(c.kernel);
+	assert_null(c.initrd);
+	assert_null(c.cmdline);
+	assert_int_equal(c.cpus, CONFIG_DEFAULT_CPUS);
+	assert_int_equal(c.mem, CONFIG_DEFAULT_MEM);
+	assert_false(c.boot_timer);
+	assert_int_equal(config_validate(&c, err, sizeof(err)), 0);
+}
+
+static void test_set(void **state)
+{
+	(void)state;
+	assert_int_equal(config_set(&c, "kernel", "/boot/vmlinuz", err, sizeof(err)), 0);
+	assert_string_equal(c.kernel, "/boot/vmlinuz");
+	assert_int_equal(config_set(&c, "kernel", "/other", err, sizeof(err)), 0);
+	assert_string_equal(c.kernel, "/other");
+	assert_int_equal(config_set(&c, "initrd", "none", err, sizeof(err)), 0);
+	assert_string_equal(c.initrd, CONFIG_INITRD_NONE);
+	assert_int_equal(config_set(&c, "cmdline", "", err, sizeof(err)), 0);
+	assert_string_equal(c.cmdline, "");
+	assert_int_equal(config_set(&c, "cpus", "4", err, sizeof(err)), 0);
+	assert_int_equal(c.cpus, 4);
+	assert_int_equal(config_set(&c, "memory", "1G", err, sizeof(err)), 0);
+	assert_int_equal(c.mem, 1ULL << 30);
+	assert_int_equal(config_set(&c, "boot_timer", "on", err, sizeof(err)), 0);
+	assert_true(c.boot_timer);
+
+	assert_int_equal(config_set(&c, "kernel", "", err, sizeof(err)), -EINVAL);
+	assert_err_has("kernel");
+	assert_string_equal(c.kernel, "/other");
+	assert_int_equal(config_set(&c, "initrd", "", err, sizeof(err)), -EINVAL);
+	assert_err_has("initrd");
+	assert_int_equal(config_set(&c, "cpus", "four", err, sizeof(err)), -EINVAL);
+	assert_err_has("cpus");
+	assert_int_equal(config_set(&c, "cpus", "4294967296", err, sizeof(err)), -EINVAL);
+	assert_err_has("cpus");
+	assert_int_equal(c.cpus, 4);
+	assert_int_equal(config_set(&c, "memory", "lots", err, sizeof(err)), -EINVAL);
+	assert_err_has("memory");
+	assert_int_equal(config_set(&c, "memory", "18446744073709551616", err, sizeof(err)), -EINVAL);
+	assert_err_has("memory");
+	assert_int_equal(c.mem, 1ULL << 30);
+	assert_int_equal(config_set(&c, "boot_timer", "maybe", err, sizeof(err)), -EINVAL);
+	assert_err_has("boot_timer");
+	assert_true(c.boot_timer);
+	assert_int_equal(config_set(&c, "disk", "x", err, sizeof(err)), -EINVAL);
+	assert_err_has("disk");
+}
+
+static void test_json_full(void **state)
+{
+	(void)state;
+	assert_int_equal(load("{\"kernel\": \"/k\", \"initrd\": \"/i.cpio\", \"cmdline\": \"quiet\","
+			      " \"cpus\": 2, \"memory\": \"1G\", \"boot_timer\": true}"),
+			 0);
+	assert_string_equal(c.kernel, "/k");
+	assert_string_equal(c.initrd, "/i.cpio");
+	assert_string_equal(c.cmdline, "quiet");
+	assert_int_equal(c.cpus, 2);
+	assert_int_equal(c.mem, 1ULL << 30);
+	assert_true(c.boot_timer);
+	assert_int_equal(config_validate(&c, err, sizeof(err)), 0);
+}
+
+static void test_json_partial_keeps_others(void **state)
+{
+	(void)state;
+	assert_int_equal(config_set(&c, "kernel", "/flag-kernel", err, sizeof(err)), 0);
+	assert_int_equal(load("{\"cpus\": 3}"), 0);
+	assert_string_equal(c.kernel, "/flag-kernel");
+	assert_int_equal(c.cpus, 3);
+	assert_int_equal(c.mem, CONFIG_DEFAULT_MEM);
+	assert_int_equal(load("{}"), 0);
+	assert_int_equal(load("  {}\n\t \r\n"), 0); /* trailing whitespace is fine */
+	assert_int_equal(c.cpus, 3);
+}
+
+static void test_json_memory_forms(void **state)
+{
+	(void)state;
+	assert_int_equal(load("{\"memory\": \"256MiB\"}"), 0);
+	assert_int_equal(c.mem, 256ULL << 20);
+	assert_int_equal(load("{\"memory\": 134217728}"), 0);
+	assert_int_equal(c.mem, 128ULL << 20);
+	assert_int_equal(load("{\"memory\": \"12Q\"}"), -EINVAL);
+	assert_err_has("memory");
+	assert_int_equal(load("{\"memory\": \"99999999999999999999T\"}"), -EINVAL);
+	assert_err_has("memory");
+	assert_int_equal(load("{\"memory\": -1}"), -EINVAL);
+	assert_err_has("memory");
+	assert_int_equal(load("{\"memory\": 1.5}"), -EINVAL);
+	assert_err_has("memory");
+	assert_int_equal(c.mem, 128ULL << 20);
+}
+
+static void test_json_wrong_types(void **state)
+{
+	static const struct {
+		const char *json, *field;
+	} cases[] = {
+		{ "{\"kernel\": 1}", "kernel" },
+		{ "{\"kernel\": null}", "kernel" },
+		{ "{\"kernel\": [\"/k\"]}", "kernel" },
+		{ "{\"initrd\": false}", "initrd" },
+		{ "{\"cmdline\": {}}", "cmdline" },
+		{ "{\"cpus\": \"2\"}", "cpus" },
+		{ "{\"cpus\": 2.0}", "cpus" },
+		{ "{\"cpus\": true}", "cpus" },
+		{ "{\"cpus\": null}", "cpus" },
+		{ "{\"memory\": true}", "memory" },
+		{ "{\"memory\": [1]}", "memory" },
+		{ "{\"boot_timer\": 1}", "boot_timer" },
+		{ "{\"boot_timer\": \"on\"}", "boot_timer" },
+		{ "{\"boot_timer\": null}", "boot_timer" },
+		{ "{\"kernel\": \"\"}", "kernel" },
+	};
+	unsigned int i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		config_free(&c);
+		if (load(cases[i].json) != -EINVAL)
+			fail_msg("%s: accepted", cases[i].json);
+		assert_err_has(cases[i].field);
+	}
+}
+
+static void test_json_negative_cpus(void **state)
+{
+	(void)state;
+	assert_int_equal(load("{\"cpus\": -1}"), -EINVAL);
+	assert_err_has("cpus");
+	assert_int_equal(load("{\"cpus\": 4294967296}"), -EINVAL);
+	assert_err_has("cpus");
+	assert_int_equal(c.cpus, CONFIG_DEFAULT_CPUS);
+}
+
+static void test_json_unknown_field(void **state)
+{
+	(void)state;
+	assert_int_equal(load("{\"cpus\": 2, \"disks\": []}"), -EINVAL);
+	assert_err_has("disks");
+	assert_int_equal(load("{\"Kernel\": \"/k\"}"), -EINVAL);
+	assert_err_has("Kernel");
+}
+
+static void test_json_malformed(void **state)
+{
+	static const char *const cases[] = {
+		"",
+		"   ",
+		"{",
+		"{\"cpus\": 2",
+		"{\"cpus\" 2}",
+		"{} x",
+		"{}{}",
+		"{\"cpus\": 2} // comment",
+		"[]",
+		"[{\"cpus\": 2}]",
+		"\"string\"",
+		"42",
+		"null",
+		"true",
+		"{\"kernel\": \"/k\x01\"}x",
+	};
+	unsigned int i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		config_free(&c);
+		if (load(cases[i]) != -EINVAL)
+			fail_msg("'%s': accepted", cases[i]);
+		assert_true(err[0] != '\0');
+	}
+	assert_int_equal(load("[]"), -EINVAL);
+	assert_err_has("object");
+	assert_int_equal(load("{} x"), -EINVAL);
+	assert_err_has("byte 3");
+}
+
+/*
+ * Only JSON is JSON: json-c's default (non-strict) tokener also takes
+ * trailing commas, single quotes, comments and leading zeros, so a typo'd
+ * file is silently read differently from how any other tool reads it.
+ */
+static void test_json_strict_syntax(void **state)
+{
+	static const char *const cases[] = {
+		"{\"cpus\": 2,}",
+		"{'cpus': 2}",
+		"/* comment */ {\"cpus\": 2}",
+		"{\"cpus\": 010}",
+	};
+	unsigned int i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		config_free(&c);
+		if (load(cases[i]) != -EINVAL)
+			fail_msg("'%s': accepted as JSON (cpus=%u)", cases[i], c.cpus);
+	}
+}
+
+/* An integer json-c cannot hold in int64 must not silently become a different number. */
+static void test_json_huge_integer(void **state)
+{
+	int ret;
+
+	(void)state;
+	ret = load("{\"memory\": 18446744073709551615}");
+	if (ret == 0 && c.mem != UINT64_MAX)
+		fail_msg("memory 18446744073709551615 read as %llu", (unsigned long long)c.mem);
+	ret = load("{\"cpus\": 18446744073709551615}");
+	assert_int_equal(ret, -EINVAL);
+	assert_err_has("cpus");
+	if (strstr(err, "9223372036854775807"))
+		fail_msg("error reports a different number: %s", err);
+}
+
+static void test_json_embedded_nul(void **state)
+{
+	static const char text[] = "{\"cpus\": 2}\0{\"cpus\": 3}";
+
+	(void)state;
+	/* Bytes after a NUL are still part of the input and are not whitespace. */
+	assert_int_equal(config_load_json(&c, text, sizeof(text) - 1, err, sizeof(err)), -EINVAL);
+}
+
+static void test_json_deep_nesting(void **state)
+{
+	static const char head[] = "{\"cmdline\": ";
+	size_t depth = 10000, hl = sizeof(head) - 1;
+	char *s = malloc(hl + 2 * depth + 2);
+
+	(void)state;
+	assert_non_null(s);
+	memcpy(s, head, hl);
+	memset(s + hl, '[', depth);
+	memset(s + hl + depth, ']', depth);
+	strcpy(s + hl + 2 * depth, "}");
+	assert_int_equal(load(s), -EINVAL);
+	assert_null(c.cmdline);
+	free(s);
+}
+
+static void test_json_too_large(void **state)
+{
+	size_t len = (1 << 20) + 1;
+	char *s = malloc(len);
+
+	(void)state;
+	assert_non_null(s);
+	memset(s, ' ', len);
+	s[0] = '{';
+	s[len - 1] = '}';
+	assert_int_equal(config_load_json(&c, s, len, err, sizeof(err)), -EFBIG);
+	/* Exactly at the limit is allowed. */
+	s[len - 2] = '}';
+	assert_int_equal(config_load_json(&c, s, len - 1, err, sizeof(err)), 0);
+	free(s);
+}
+
+static void test_json_err_truncated(void **state)
+{
+	char small[8];
+
+	(void)state;
+	memset(small, 'x', sizeof(small));
+	assert_int_equal(config_load_json(&c, "{\"kernel\": 1}", 13, small, sizeof(small)), -EINVAL);
+	assert_int_equal(small[sizeof(small) - 1], '\0');
+	/* No err buffer at all. */
+	assert_int_equal(config_load_json(&c, "{\"kernel\": 1}", 13, NULL, 0), -EINVAL);
+}
+
+/* Write text to a fresh temporary file; the caller unlinks path. */
+static void temp_file(char *path, const void *text, size_t len)
+{
+	FILE *f;
+	int fd;
+
+	strcpy(path, "/tmp/hull-test-config-XXXXXX");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	assert_non_null(f);
+	assert_int_equal(fwrite(text, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+}
+
+static void test_file_ok(void **state)
+{
+	static const char json[] = "{\"cpus\": 8, \"memory\": \"2G\", \"kernel\": \"/vmlinux\"}\n";
+	char path[64];
+
+	(void)state;
+	temp_file(path, json, strlen(json));
+	assert_int_equal(config_load_file(&c, path, err, sizeof(err)), 0);
+	unlink(path);
+	assert_int_equal(c.cpus, 8);
+	assert_int_equal(c.mem, 2ULL << 30);
+	assert_string_equal(c.kernel, "/vmlinux");
+}
+
+static void test_file_bad_json(void **state)
+{
+	static const char json[] = "{\"cpus\": 8, \"mem\": \"2G\"}";
+	char path[64];
+
+	(void)state;
+	temp_file(path, json, strlen(json));
+	assert_int_equal(config_load_file(&c, path, err, sizeof(err)), -EINVAL);
+	unlink(path);
+	assert_err_has("mem");
+}
+
+static void test_file_errors(void **state)
+{
+	char path[64];
+	size_t len = (1 << 20) + 1;
+	char *big = malloc(len);
+
+	(void)state;
+	assert_int_equal(config_load_file(&c, "/nonexistent/hull.json", err, sizeof(err)), -ENOENT);
+	assert_true(err[0] != '\0');
+	assert_int_equal(config_load_file(&c, "/tmp", err, sizeof(err)), -EISDIR);
+	assert_true(err[0] != '\0');
+	assert_int_equal(config_load_file(&c, "/dev/null", err, sizeof(err)), -EINVAL);
+
+	assert_non_null(big);
+	memset(big, ' ', len);
+	big[0] = '{';
+	big[len - 1] = '}';
+	temp_file(path, big, len);
+	free(big);
+	assert_int_equal(config_load_file(&c, path, err, sizeof(err)), -EFBIG);
+	unlink(path);
+	assert_err_has("too large");
+
+	temp_file(path, "", 0);
+	assert_int_equal(config_load_file(&c, path, err, sizeof(err)), -EINVAL);
+	unlink(path);
+}
+
+static void expect_invalid(const char *field)
+{
+	err[0] = '\0';
+	assert_int_equal(config_validate(&c, err, sizeof(err)), -EINVAL);
+	assert_err_has(field);
+}
+
+static void test_validate(void **state)
+{
+	(void)state;
+	c.cpus = 0;
+	expect_invalid("cpus");
+	c.cpus = 256;
+	expect_invalid("cpus");
+	c.cpus = UINT32_MAX;
+	expect_invalid("cpus");
+	c.cpus = 255;
+	assert_int_equal(config_validate(&c, err, sizeof(err)), 0);
+	c.cpus = 1;
+
+	c.mem = CONFIG_MIN_MEM - 4096;
+	expect_invalid("memory");
+	c.mem = 0;
+	expect_invalid("memory");
+	c.mem = CONFIG_MIN_MEM;
+	assert_int_equal(config_validate(&c, err, sizeof(err)), 0);
+	c.mem = CONFIG_MAX_MEM;
+	assert_int_equal(config_validate(&c, err, sizeof(err)), 0);
+	c.mem = CONFIG_MAX_MEM + 4096;
+	expect_invalid("memory");
+	c.mem = UINT64_MAX;
+	expect_invalid("memory");
+	c.mem = (64ULL << 20) + 512;
+	expect_invalid("memory");
+	assert_err_has("4K");
+	c.mem = (64ULL << 20) + 4096;
+	assert_int_equal(config_validate(&c, err, sizeof(err)), 0);
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_defaults),
+		T(test_set),
+		T(test_json_full),
+		T(test_json_partial_keeps_others),
+		T(test_json_memory_forms),
+		T(test_json_wrong_types),
+		T(test_json_negative_cpus),
+		T(test_json_unknown_field),
+		T(test_json_malformed),
+		T(test_json_strict_syntax),
+		T(test_json_huge_integer),
+		T(test_json_embedded_nul),
+		T(test_json_deep_nesting),
+		T(test_json_too_large),
+		T(test_json_err_truncated),
+		T(test_file_ok),
+		T(test_file_bad_json),
+		T(test_file_errors),
+		T(test_validate),
+	};
+#undef T
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
