@@ -38,6 +38,15 @@ static void leaf_topology(struct kvm_cpuid_entry2 *e, unsigned int index, unsign
 	}
 }
 
+void x86_cpuid_tsc_deadline(struct kvm_cpuid_entry2 *e, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		if (e[i].function == 0x1)
+			e[i].ecx |= 1u << 24;
+}
+
 void x86_cpuid_fixup(struct kvm_cpuid_entry2 *e, unsigned int n, unsigned int index,
 		     unsigned int ncpus)
 {

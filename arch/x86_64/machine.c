@@ -174,6 +174,8 @@ static int setup_cpuid(struct vm *vm, struct vcpu *vcpu)
 		goto out;
 	}
 	x86_cpuid_fixup(cpuid->entries, cpuid->nent, vcpu->index, vm->ncpus);
+	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0)
+		x86_cpuid_tsc_deadline(cpuid->entries, cpuid->nent);
 	if (ioctl(vcpu->fd, KVM_SET_CPUID2, cpuid) < 0) {
 		ret = -errno;
 		log_msg("vcpu %u: KVM_SET_CPUID2: %s", vcpu->index, strerror(errno));

@@ -21,6 +21,13 @@
 void x86_cpuid_fixup(struct kvm_cpuid_entry2 *e, unsigned int n, unsigned int index,
 		     unsigned int ncpus);
 
+/*
+ * Advertise the LAPIC TSC-deadline timer (leaf 1 ECX bit 24). KVM emulates it
+ * with the in-kernel LAPIC but leaves it out of KVM_GET_SUPPORTED_CPUID;
+ * callers check KVM_CAP_TSC_DEADLINE_TIMER first.
+ */
+void x86_cpuid_tsc_deadline(struct kvm_cpuid_entry2 *e, unsigned int n);
+
 /* --- memory map -------------------------------------------------------------------- */
 
 #define E820_MAX 16

@@ -228,6 +228,21 @@ static void test_empty_table(void **state)
 	assert_int_equal(e[0].eax, 0x5a5a5a5a);
 }
 
+/* The TSC-deadline bit goes into leaf 1 only; the hypervisor leaves stay as KVM gave them. */
+static void test_tsc_deadline(void **state)
+{
+	struct kvm_cpuid_entry2 e[N], ref[N];
+
+	(void)state;
+	make_table(e);
+	e[L1].ecx &= ~(1u << 24);
+	memcpy(ref, e, sizeof(e));
+	x86_cpuid_tsc_deadline(e, N);
+	assert_int_equal(e[L1].ecx, ref[L1].ecx | (1u << 24));
+	e[L1].ecx = ref[L1].ecx;
+	assert_memory_equal(e, ref, sizeof(e));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -239,6 +254,7 @@ int main(void)
 		cmocka_unit_test(test_amd_leaves),
 		cmocka_unit_test(test_hypervisor_leaves_untouched),
 		cmocka_unit_test(test_empty_table),
+		cmocka_unit_test(test_tsc_deadline),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
