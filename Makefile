@@ -42,7 +42,7 @@ MAIN_OBJS := $(MAIN_SRCS:%.c=$(O)/%.o)
 SAN_OBJS := $(LIB_SRCS:%.c=$(O)/san/%.o)
 
 # --- unit tests (cmocka, ASan+UBSan, no KVM): tests/unit/test_NAME.c ---
-UNIT_TESTS := gmem bus parse config exit serial rtc i8042 e820 zeropage cpuid \
+UNIT_TESTS := gmem bus parse config cli exit serial rtc i8042 e820 zeropage cpuid \
 	acpi aml bzimage elf initrd cmdline cpio
 UNIT_BINS := $(UNIT_TESTS:%=$(O)/san/tests/unit/test_%)
 

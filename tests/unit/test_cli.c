@@ -1,0 +1,119 @@
+/* Unit tests for hull's command line: subcommands, flags, config-file precedence, errors. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vmm/cli.h"
+
+static struct vm_config cfg;
+static bool verbose;
+
+static enum cli_action parse(int argc, const char **argv)
+{
+	config_free(&cfg);
+	verbose = false;
+	return cli_parse(argc, (char **)(uintptr_t)argv, &cfg, &verbose);
+}
+
+#define PARSE(...)                                                                   \
+	({                                                                           \
+		const char *argv_[] = { "hull", __VA_ARGS__, NULL };                 \
+		parse((int)(sizeof(argv_) / sizeof(argv_[0])) - 1, argv_);          \
+	})
+
+static void test_top_level(void **state)
+{
+	const char *none[] = { "hull", NULL };
+
+	(void)state;
+	assert_int_equal(parse(1, none), CLI_EXIT_USAGE);
+	assert_int_equal(PARSE("--version"), CLI_EXIT_OK);
+	assert_int_equal(PARSE("-V"), CLI_EXIT_OK);
+	assert_int_equal(PARSE("--help"), CLI_EXIT_OK);
+	assert_int_equal(PARSE("frobnicate"), CLI_EXIT_USAGE);
+	assert_int_equal(PARSE("vm", "--help"), CLI_EXIT_OK);
+}
+
+static void test_vm_flags(void **state)
+{
+	(void)state;
+	assert_int_equal(PARSE("vm", "--kernel", "/k", "--initrd", "/i", "--cmdline", "a b",
+			       "--cpus", "4", "--memory", "4G", "--boot-timer", "-v"),
+			 CLI_RUN_VM);
+	assert_string_equal(cfg.kernel, "/k");
+	assert_string_equal(cfg.initrd, "/i");
+	assert_string_equal(cfg.cmdline, "a b");
+	assert_int_equal(cfg.cpus, 4);
+	assert_int_equal(cfg.mem, 4ULL << 30);
+	assert_true(cfg.boot_timer);
+	assert_true(verbose);
+
+	assert_int_equal(PARSE("vm"), CLI_RUN_VM);
+	assert_null(cfg.kernel);
+	assert_null(cfg.initrd);
+	assert_int_equal(cfg.cpus, CONFIG_DEFAULT_CPUS);
+	assert_int_equal(cfg.mem, CONFIG_DEFAULT_MEM);
+	assert_false(cfg.boot_timer);
+}
+
+static void test_vm_errors(void **state)
+{
+	(void)state;
+	assert_int_equal(PARSE("vm", "--bogus"), CLI_EXIT_USAGE);
+	assert_int_equal(PARSE("vm", "--kernel"), CLI_EXIT_USAGE);
+	assert_int_equal(PARSE("vm", "--cpus", "0"), CLI_EXIT_USAGE);
+	assert_int_equal(PARSE("vm", "--cpus", "256"), CLI_EXIT_USAGE);
+	assert_int_equal(PARSE("vm", "--cpus", "two"), CLI_EXIT_USAGE);
+	assert_int_equal(PARSE("vm", "--memory", "12Q"), CLI_EXIT_USAGE);
+	assert_int_equal(PARSE("vm", "--memory", "16M"), CLI_EXIT_USAGE);
+	assert_int_equal(PARSE("vm", "--memory", "100001"), CLI_EXIT_USAGE);
+	assert_int_equal(PARSE("vm", "--kernel", ""), CLI_EXIT_USAGE);
+	assert_int_equal(PARSE("vm", "stray"), CLI_EXIT_USAGE);
+	assert_int_equal(PARSE("vm", "--config", "/nonexistent/hull.json"), CLI_EXIT_USAGE);
+}
+
+/* --config applies first wherever it stands; the other flags override it. */
+static void test_config_precedence(void **state)
+{
+	char path[] = "/tmp/hull-test-cli-XXXXXX";
+	const char json[] = "{\"cpus\": 3, \"memory\": \"1G\", \"kernel\": \"/from/file\"}";
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, json, sizeof(json) - 1), (ssize_t)(sizeof(json) - 1));
+	close(fd);
+	assert_int_equal(PARSE("vm", "--cpus", "2", "--config", path), CLI_RUN_VM);
+	assert_int_equal(cfg.cpus, 2);
+	assert_int_equal(cfg.mem, 1ULL << 30);
+	assert_string_equal(cfg.kernel, "/from/file");
+	assert_int_equal(PARSE("vm", "--config", path, "--kernel", "/flag"), CLI_RUN_VM);
+	assert_string_equal(cfg.kernel, "/flag");
+	assert_int_equal(cfg.cpus, 3);
+	unlink(path);
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	config_free(&cfg);
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_top_level),
+		cmocka_unit_test(test_vm_flags),
+		cmocka_unit_test(test_vm_errors),
+		cmocka_unit_test(test_config_precedence),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, teardown);
+}
