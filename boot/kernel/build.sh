@@ -53,6 +53,7 @@ fi
 
 mkdir -p "$cache_root"
 tmp=$(mktemp -d "$cache_root/.build-$key.XXXXXX")
+chmod 0755 "$tmp"
 trap 'rm -rf "$tmp"' EXIT
 
 echo "guest kernel: building $src_pkg $src_ver with $(basename "$fragment") in $dest"
@@ -63,8 +64,11 @@ srcdir=$(find "$tmp" -mindepth 1 -maxdepth 1 -type d -name 'linux-source-*' | he
 mv "$srcdir" "$tmp/src"
 cp "$fragment" "$tmp/fragment"
 
+# Independent of the make that ran us: its flags and command-line variables (O=, V=, -j)
+# travel in MAKEFLAGS and would redirect or throttle the kernel build.
 kmake() {
-	make -C "$tmp/src" KBUILD_BUILD_USER=hull KBUILD_BUILD_HOST=hull "$@"
+	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u MAKEOVERRIDES \
+		make -C "$tmp/src" KBUILD_BUILD_USER=hull KBUILD_BUILD_HOST=hull "$@"
 }
 
 kmake -s allnoconfig KCONFIG_ALLCONFIG="$tmp/fragment"
@@ -102,6 +106,10 @@ cp "$tmp/src/.config" "$tmp/config"
 if mv -T "$tmp" "$dest" 2>/dev/null; then
 	trap - EXIT
 	echo "guest kernel: built in $((SECONDS - start)) s"
+	# Older keys keep their images but not their 1.7 GB source and object trees.
+	for old in "$cache_root"/*/src; do
+		[[ $old == "$dest/src" ]] || rm -rf "$old"
+	done
 else
 	echo "guest kernel: a concurrent build already published $dest, using it"
 fi

@@ -32,10 +32,16 @@ die() {
 
 while (($#)); do
 	case $1 in
-	--smp) smp=${2:?}; shift 2 ;;
-	--mem) mem=${2:?}; shift 2 ;;
-	--timeout) timeout=${2:?}; shift 2 ;;
-	--share) share=${2:?}; shift 2 ;;
+	--smp | --mem | --timeout | --share)
+		(($# >= 2)) || usage
+		case $1 in
+		--smp) smp=$2 ;;
+		--mem) mem=$2 ;;
+		--timeout) timeout=$2 ;;
+		--share) share=$2 ;;
+		esac
+		shift 2
+		;;
 	--) shift; break ;;
 	-h | --help) usage ;;
 	*) usage ;;
@@ -98,17 +104,18 @@ mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,cache=none work "/newr
 	fail "cannot mount the work share"
 mount --bind /lab /newroot/run/hull-lab
 
+# The command's stdio is ttyS1 (the host's stdout); ttyS0 keeps the kernel's console.
+# Redirect inside a subshell: ash would print "Killed" & co. into a redirection it holds itself.
 tty=/newroot/dev/ttyS1
+run="chroot /newroot /usr/bin/env -i /bin/sh /run/hull-lab/cmd.sh"
 if [ -e /lab/interactive ]; then
-	stty -F $tty sane -onlcr  # the host terminal (QEMU keeps OPOST) adds the CR
-	# shellcheck disable=SC2046
+	stty -F $tty sane -onlcr # the host terminal adds the CR (QEMU keeps its OPOST)
 	[ -s /lab/winsize ] && stty -F $tty $(cat /lab/winsize)
-	setsid -c chroot /newroot /usr/bin/env -i /bin/sh /run/hull-lab/cmd.sh \
-		<>$tty >&0 2>&0
+	(exec setsid -c $run <>$tty >&0 2>&0)
 	status=$?
 else
 	stty -F $tty raw -echo
-	chroot /newroot /usr/bin/env -i /bin/sh /run/hull-lab/cmd.sh </newroot/dev/null >$tty 2>&1
+	(exec $run </newroot/dev/null >$tty 2>&1)
 	status=$?
 fi
 echo "$status" >/lab/status.tmp && mv /lab/status.tmp /lab/status
@@ -194,8 +201,38 @@ build_initramfs() {
 	mv -f "$tmp/initramfs.cpio" "$initramfs"
 	rm -rf "$tmp"
 	tmp_initramfs=
+	# Images of older kernels or init scripts: drop them once they are a day old.
+	find "$cache" -maxdepth 1 \( -name 'initramfs-*.cpio' -o -name 'vmlinux-*' \) -mtime +0 \
+		-delete 2>/dev/null || true
 }
 [[ -s $initramfs ]] || build_initramfs
+
+# Boot L1 from the uncompressed vmlinux through its PVH entry: decompressing the bzImage under
+# TCG costs seconds on every run. The payload's place is in the bzImage setup header.
+extract_vmlinux() {
+	local sects off len tmp
+	payload() { dd if="$kernel" iflag=skip_bytes,count_bytes skip="$off" count="$len" status=none; }
+	sects=$(od -An -t u1 -j $((0x1f1)) -N1 "$kernel" | tr -d ' ')
+	((sects)) || sects=4
+	read -r off len < <(od -An -t u4 -j $((0x248)) -N8 "$kernel")
+	off=$(((sects + 1) * 512 + off))
+	tmp=$(mktemp "$cache/.vmlinux.XXXXXX")
+	tmp_initramfs=$tmp
+	case $(od -An -t x1 -j "$off" -N4 "$kernel" | tr -d ' ') in
+	fd377a58) payload | xz -dc --single-stream >"$tmp" ;;
+	28b52ffd) payload | zstd -qdc >"$tmp" ;;
+	*) false ;;
+	esac || { rm -f "$tmp"; tmp_initramfs=; return 1; }
+	chmod 0644 "$tmp"
+	mv -f "$tmp" "$vmlinux"
+	tmp_initramfs=
+}
+vmlinux=$cache/vmlinux-$kver-$(stat -c %Y "$kernel")
+if [[ -s $vmlinux ]] || extract_vmlinux 2>/dev/null; then
+	l1_kernel=$vmlinux
+else
+	l1_kernel=$kernel
+fi
 
 # --- per-run directory: command, environment, exit status ----------------------------------
 run=$(mktemp -d "${TMPDIR:-/tmp}/hull-lab.XXXXXX")
@@ -238,7 +275,7 @@ esc() { printf '%s' "${1//,/,,}"; }
 qemu=(
 	qemu-system-x86_64 -accel "$accel" -cpu "EPYC,+svm" -M q35 -m "$mem" -smp "$smp"
 	-nodefaults -no-user-config -display none -no-reboot -nic none
-	-kernel "$kernel" -initrd "$initramfs"
+	-kernel "$l1_kernel" -initrd "$initramfs"
 	-append "console=ttyS0 panic=-1 quiet loglevel=1"
 	-chardev "file,id=klog,path=$(esc "$run/console.log")" -serial chardev:klog
 	-chardev "stdio,id=out,mux=off" -serial chardev:out
