@@ -51,6 +51,12 @@ int boot_load_elf(const struct gmem *m, const uint8_t *img, size_t len, uint64_t
 		  struct boot_image *out, const char **msg);
 
 /*
+ * For the loaders: point *msg (when msg is not NULL) at a formatted reason,
+ * kept per thread until the next failure, and return err.
+ */
+int boot_fail(const char **msg, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/*
  * Choose where an initrd of len bytes goes: the highest 4 KiB-aligned address
  * such that it ends at or below min(limit, ram_end) and starts at or above
  * floor. limit is the kernel's initrd_addr_max + 1. Returns 0 or -ENOMEM.

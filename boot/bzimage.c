@@ -27,25 +27,6 @@
 #define FIELD_END(f) (HDR_OFF + offsetof(struct setup_header, f) + \
 		      sizeof(((struct setup_header *)0)->f))
 
-/*
- * The caller's msg is a plain const char * with no room for numbers, so a
- * formatted reason lives here, one per thread, until the next load.
- */
-static _Thread_local char why[128];
-
-__attribute__((format(printf, 3, 4)))
-static int fail(const char **msg, int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (msg) {
-		va_start(ap, fmt);
-		vsnprintf(why, sizeof(why), fmt, ap);
-		va_end(ap);
-		*msg = why;
-	}
-	return err;
-}
 
 static int is_pow2(uint64_t x)
 {
@@ -74,10 +55,10 @@ static int pick_load(const struct setup_header *h, uint64_t min_addr, uint64_t *
 		return 0;
 	}
 	if (!h->relocatable_kernel)
-		return fail(msg, -ENOMEM, "bzImage: kernel is not relocatable and 0x%llx is reserved",
+		return boot_fail(msg, -ENOMEM, "bzImage: kernel is not relocatable and 0x%llx is reserved",
 			    (unsigned long long)LAYOUT_HIMEM);
 	if (align_up(min_addr, le32toh(h->kernel_alignment), load))
-		return fail(msg, -ENOMEM, "bzImage: no aligned load address above 0x%llx",
+		return boot_fail(msg, -ENOMEM, "bzImage: no aligned load address above 0x%llx",
 			    (unsigned long long)min_addr);
 	return 0;
 }
@@ -105,7 +86,7 @@ static int pick_runtime(const struct setup_header *h, uint64_t load, uint64_t *r
 
 static int no_room(const char **msg, uint64_t bytes, uint64_t at)
 {
-	return fail(msg, -ENOMEM, "kernel does not fit in guest memory (needs %llu bytes at 0x%llx)",
+	return boot_fail(msg, -ENOMEM, "kernel does not fit in guest memory (needs %llu bytes at 0x%llx)",
 		    (unsigned long long)bytes, (unsigned long long)at);
 }
 
@@ -120,37 +101,37 @@ int boot_load_bzimage(const struct gmem *m, const uint8_t *img, size_t len, uint
 	int err;
 
 	if (!img || len < FIELD_END(version))
-		return fail(msg, -ENOEXEC, "bzImage: truncated setup header");
+		return boot_fail(msg, -ENOEXEC, "bzImage: truncated setup header");
 	memset(&h, 0, sizeof(h));
 	memcpy(&h, img + HDR_OFF, FIELD_END(version) - HDR_OFF);
 	if (le16toh(h.boot_flag) != BOOT_FLAG || le32toh(h.header) != HDR_MAGIC)
-		return fail(msg, -ENOEXEC, "bzImage: no HdrS setup header");
+		return boot_fail(msg, -ENOEXEC, "bzImage: no HdrS setup header");
 	version = le16toh(h.version);
 	if (version < PROTO_MIN)
-		return fail(msg, -ENOEXEC, "bzImage: boot protocol %u.%02u too old (need 2.12)",
+		return boot_fail(msg, -ENOEXEC, "bzImage: boot protocol %u.%02u too old (need 2.12)",
 			    version >> 8, version & 0xff);
 
 	/* The header says how long it is; it must cover every field read below. */
 	hdr_end = 0x202 + (size_t)img[JUMP_LEN_OFF];
 	if (hdr_end > len || hdr_end < FIELD_END(init_size))
-		return fail(msg, -ENOEXEC, "bzImage: truncated setup header");
+		return boot_fail(msg, -ENOEXEC, "bzImage: truncated setup header");
 	hdr_len = hdr_end - HDR_OFF;
 	if (hdr_len > sizeof(out->setup_header))
 		hdr_len = sizeof(out->setup_header);
 	memcpy(&h, img + HDR_OFF, hdr_len < sizeof(h) ? hdr_len : sizeof(h));
 
 	if (!(h.loadflags & LOADED_HIGH))
-		return fail(msg, -ENOEXEC, "bzImage: kernel does not load high (zImage?)");
+		return boot_fail(msg, -ENOEXEC, "bzImage: kernel does not load high (zImage?)");
 	if (!(le16toh(h.xloadflags) & XLF_KERNEL_64))
-		return fail(msg, -ENOEXEC, "bzImage: not a 64-bit kernel");
+		return boot_fail(msg, -ENOEXEC, "bzImage: not a 64-bit kernel");
 	if (h.relocatable_kernel && !is_pow2(le32toh(h.kernel_alignment)))
-		return fail(msg, -ENOEXEC, "bzImage: kernel_alignment 0x%x is not a power of two",
+		return boot_fail(msg, -ENOEXEC, "bzImage: kernel_alignment 0x%x is not a power of two",
 			    le32toh(h.kernel_alignment));
 
 	/* At most 256 sectors, so this cannot overflow; the header sits inside it. */
 	setup_len = ((size_t)(h.setup_sects ? h.setup_sects : 4) + 1) * SECTOR;
 	if (setup_len >= len || len - setup_len <= ENTRY64_OFF)
-		return fail(msg, -ENOEXEC, "bzImage: truncated protected-mode kernel");
+		return boot_fail(msg, -ENOEXEC, "bzImage: truncated protected-mode kernel");
 	payload = len - setup_len;
 
 	err = pick_load(&h, min_addr, &load, msg);
@@ -167,7 +148,7 @@ int boot_load_bzimage(const struct gmem *m, const uint8_t *img, size_t len, uint
 		if (pick_runtime(&h, load, &run))
 			return no_room(msg, init_size, load);
 		if (run < min_addr)
-			return fail(msg, -ENOMEM, "bzImage: kernel runs at 0x%llx, below 0x%llx",
+			return boot_fail(msg, -ENOMEM, "bzImage: kernel runs at 0x%llx, below 0x%llx",
 				    (unsigned long long)run, (unsigned long long)min_addr);
 		if (!gmem_ptr(m, run, init_size))
 			return no_room(msg, init_size, run);

@@ -26,25 +26,6 @@
 #define PVH_INITRD_MAX   0xffffffffU
 #define ELF_CMDLINE_SIZE 2047U
 
-/*
- * The caller's msg is a plain const char * with no room for numbers, so a
- * formatted reason lives here, one per thread, until the next load.
- */
-static _Thread_local char why[128];
-
-__attribute__((format(printf, 3, 4)))
-static int fail(const char **msg, int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (msg) {
-		va_start(ap, fmt);
-		vsnprintf(why, sizeof(why), fmt, ap);
-		va_end(ap);
-		*msg = why;
-	}
-	return err;
-}
 
 /* [off, off+size) lies inside a file of len bytes, with no wrap. */
 static int in_file(uint64_t off, uint64_t size, size_t len)
@@ -55,16 +36,16 @@ static int in_file(uint64_t off, uint64_t size, size_t len)
 static int check_ehdr(const Elf64_Ehdr *eh, size_t len, const char **msg)
 {
 	if (eh->e_ident[EI_CLASS] != ELFCLASS64 || eh->e_ident[EI_DATA] != ELFDATA2LSB)
-		return fail(msg, -ENOEXEC, "ELF: not a little-endian ELF64 image");
+		return boot_fail(msg, -ENOEXEC, "ELF: not a little-endian ELF64 image");
 	if (eh->e_machine != EM_X86_64)
-		return fail(msg, -ENOEXEC, "ELF: machine %u is not x86_64", eh->e_machine);
+		return boot_fail(msg, -ENOEXEC, "ELF: machine %u is not x86_64", eh->e_machine);
 	if (eh->e_type != ET_EXEC)
-		return fail(msg, -ENOEXEC, "ELF: type %u is not an executable", eh->e_type);
+		return boot_fail(msg, -ENOEXEC, "ELF: type %u is not an executable", eh->e_type);
 	if (eh->e_phentsize != sizeof(Elf64_Phdr) || eh->e_phnum == 0 || eh->e_phnum > MAX_PHDRS)
-		return fail(msg, -ENOEXEC, "ELF: bad program header table (%u entries of %u bytes)",
+		return boot_fail(msg, -ENOEXEC, "ELF: bad program header table (%u entries of %u bytes)",
 			    eh->e_phnum, eh->e_phentsize);
 	if (!in_file(eh->e_phoff, (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr), len))
-		return fail(msg, -ENOEXEC, "ELF: program header table outside the file");
+		return boot_fail(msg, -ENOEXEC, "ELF: program header table outside the file");
 	return 0;
 }
 
@@ -73,19 +54,19 @@ static int check_load(const struct gmem *m, const Elf64_Phdr *p, size_t len, uin
 		      const char **msg)
 {
 	if (p->p_filesz > p->p_memsz)
-		return fail(msg, -ENOEXEC, "ELF: segment at 0x%llx has p_filesz > p_memsz",
+		return boot_fail(msg, -ENOEXEC, "ELF: segment at 0x%llx has p_filesz > p_memsz",
 			    (unsigned long long)p->p_paddr);
 	if (!in_file(p->p_offset, p->p_filesz, len))
-		return fail(msg, -ENOEXEC, "ELF: segment at 0x%llx extends past the file",
+		return boot_fail(msg, -ENOEXEC, "ELF: segment at 0x%llx extends past the file",
 			    (unsigned long long)p->p_paddr);
 	if (p->p_memsz > UINT64_MAX - p->p_paddr)
-		return fail(msg, -ENOEXEC, "ELF: segment at 0x%llx wraps the address space",
+		return boot_fail(msg, -ENOEXEC, "ELF: segment at 0x%llx wraps the address space",
 			    (unsigned long long)p->p_paddr);
 	if (p->p_paddr < min_addr)
-		return fail(msg, -ENOEXEC, "ELF: segment at 0x%llx is below 0x%llx",
+		return boot_fail(msg, -ENOEXEC, "ELF: segment at 0x%llx is below 0x%llx",
 			    (unsigned long long)p->p_paddr, (unsigned long long)min_addr);
 	if (!gmem_ptr(m, p->p_paddr, p->p_memsz))
-		return fail(msg, -ENOMEM,
+		return boot_fail(msg, -ENOMEM,
 			    "kernel does not fit in guest memory (needs %llu bytes at 0x%llx)",
 			    (unsigned long long)p->p_memsz, (unsigned long long)p->p_paddr);
 	return 0;
@@ -113,7 +94,7 @@ static int scan_notes(const uint8_t *p, uint64_t n, uint64_t *entry, int *found,
 		name_sz = ((uint64_t)nh.n_namesz + 3) & ~3ULL;
 		desc_sz = ((uint64_t)nh.n_descsz + 3) & ~3ULL;
 		if (name_sz > n - off || nh.n_descsz > n - off - name_sz)
-			return fail(msg, -ENOEXEC, "ELF: truncated note");
+			return boot_fail(msg, -ENOEXEC, "ELF: truncated note");
 		if (nh.n_namesz == 4 && memcmp(p + off, "Xen", 4) == 0 &&
 		    nh.n_type == XEN_ELFNOTE_PHYS32_ENTRY) {
 			if (nh.n_descsz == 4) {
@@ -122,11 +103,11 @@ static int scan_notes(const uint8_t *p, uint64_t n, uint64_t *entry, int *found,
 			} else if (nh.n_descsz == 8) {
 				memcpy(&val, p + off + name_sz, 8);
 			} else {
-				return fail(msg, -ENOEXEC, "ELF: PVH entry note of %u bytes",
+				return boot_fail(msg, -ENOEXEC, "ELF: PVH entry note of %u bytes",
 					    nh.n_descsz);
 			}
 			if (val > UINT32_MAX)
-				return fail(msg, -ENOEXEC, "ELF: PVH entry 0x%llx above 4 GiB",
+				return boot_fail(msg, -ENOEXEC, "ELF: PVH entry 0x%llx above 4 GiB",
 					    (unsigned long long)val);
 			*entry = val;
 			*found = 1;
@@ -150,10 +131,10 @@ int boot_load_elf(const struct gmem *m, const uint8_t *img, size_t len, uint64_t
 	uint8_t *dst;
 
 	if (!img || len < sizeof(eh))
-		return fail(msg, -ENOEXEC, "ELF: truncated header");
+		return boot_fail(msg, -ENOEXEC, "ELF: truncated header");
 	memcpy(&eh, img, sizeof(eh));
 	if (memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0)
-		return fail(msg, -ENOEXEC, "ELF: bad magic");
+		return boot_fail(msg, -ENOEXEC, "ELF: bad magic");
 	err = check_ehdr(&eh, len, msg);
 	if (err)
 		return err;
@@ -163,7 +144,7 @@ int boot_load_elf(const struct gmem *m, const uint8_t *img, size_t len, uint64_t
 	for (i = 0; i < eh.e_phnum; i++) {
 		if (ph[i].p_type == PT_NOTE) {
 			if (!in_file(ph[i].p_offset, ph[i].p_filesz, len))
-				return fail(msg, -ENOEXEC, "ELF: note segment outside the file");
+				return boot_fail(msg, -ENOEXEC, "ELF: note segment outside the file");
 			err = scan_notes(img + ph[i].p_offset, ph[i].p_filesz, &pvh_entry, &pvh, msg);
 			if (err)
 				return err;
@@ -176,14 +157,14 @@ int boot_load_elf(const struct gmem *m, const uint8_t *img, size_t len, uint64_t
 			return err;
 		for (j = 0; j < i; j++) {
 			if (ph[j].p_type == PT_LOAD && ph[j].p_memsz && overlaps(&ph[i], &ph[j]))
-				return fail(msg, -ENOEXEC, "ELF: segments at 0x%llx and 0x%llx overlap",
+				return boot_fail(msg, -ENOEXEC, "ELF: segments at 0x%llx and 0x%llx overlap",
 					    (unsigned long long)ph[j].p_paddr,
 					    (unsigned long long)ph[i].p_paddr);
 		}
 		nload++;
 	}
 	if (!nload)
-		return fail(msg, -ENOEXEC, "ELF: no loadable segments");
+		return boot_fail(msg, -ENOEXEC, "ELF: no loadable segments");
 
 	/* An entry outside what we load would run whatever the guest RAM held. */
 	entry = pvh ? pvh_entry : eh.e_entry;
@@ -193,7 +174,7 @@ int boot_load_elf(const struct gmem *m, const uint8_t *img, size_t len, uint64_t
 			entry_ok = 1;
 	}
 	if (!entry_ok)
-		return fail(msg, -ENOEXEC, "ELF: entry point 0x%llx outside the loaded segments",
+		return boot_fail(msg, -ENOEXEC, "ELF: entry point 0x%llx outside the loaded segments",
 			    (unsigned long long)entry);
 
 	for (i = 0; i < eh.e_phnum; i++) {
@@ -201,7 +182,7 @@ int boot_load_elf(const struct gmem *m, const uint8_t *img, size_t len, uint64_t
 			continue;
 		dst = gmem_ptr(m, ph[i].p_paddr, ph[i].p_memsz);
 		if (!dst) /* checked above; kept so no path writes through NULL */
-			return fail(msg, -ENOMEM, "ELF: segment left guest memory");
+			return boot_fail(msg, -ENOMEM, "ELF: segment left guest memory");
 		memcpy(dst, img + ph[i].p_offset, ph[i].p_filesz);
 		memset(dst + ph[i].p_filesz, 0, ph[i].p_memsz - ph[i].p_filesz);
 		if (ph[i].p_paddr < lo)

@@ -2,6 +2,8 @@
 #include "boot/boot.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 /* bzImage: boot sector signature, then the "HdrS" setup header magic. */
@@ -17,6 +19,25 @@ static int is_bzimage(const uint8_t *img, size_t len)
 {
 	return len >= BZ_MAGIC_OFF + 4 && img[BZ_SIG_OFF] == 0x55 && img[BZ_SIG_OFF + 1] == 0xaa &&
 	       memcmp(img + BZ_MAGIC_OFF, "HdrS", 4) == 0;
+}
+
+/*
+ * The caller's msg is a plain const char * with no room for numbers, so a
+ * formatted reason lives here, one per thread, until the next load.
+ */
+static _Thread_local char why[128];
+
+int boot_fail(const char **msg, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (msg) {
+		va_start(ap, fmt);
+		vsnprintf(why, sizeof(why), fmt, ap);
+		va_end(ap);
+		*msg = why;
+	}
+	return err;
 }
 
 int boot_load_kernel(const struct gmem *m, const uint8_t *img, size_t len, uint64_t min_addr,

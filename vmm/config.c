@@ -3,15 +3,13 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
+#include "vmm/file.h"
 #include "vmm/parse.h"
 
 #define CONFIG_FILE_MAX (1 << 20)
@@ -201,54 +199,17 @@ out:
 
 int config_load_file(struct vm_config *c, const char *path, char *err, size_t errlen)
 {
-	char *text = NULL;
-	struct stat st;
-	size_t got = 0;
-	int fd, ret;
+	uint8_t *text;
+	size_t len;
+	int ret;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		ret = -errno;
-		snprintf(err, errlen, "%s", strerror(errno));
+	ret = file_read_all(path, CONFIG_FILE_MAX, &text, &len);
+	if (ret) {
+		snprintf(err, errlen, "%s", ret == -EFBIG ? "too large (limit 1 MiB)" : file_strerror(ret));
 		return ret;
 	}
-	if (fstat(fd, &st) < 0) {
-		ret = -errno;
-		snprintf(err, errlen, "%s", strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		ret = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
-		snprintf(err, errlen, "%s", S_ISDIR(st.st_mode) ? strerror(EISDIR) : "not a regular file");
-		goto out;
-	}
-	if (st.st_size > CONFIG_FILE_MAX) {
-		ret = -EFBIG;
-		snprintf(err, errlen, "too large (limit %d bytes)", CONFIG_FILE_MAX);
-		goto out;
-	}
-	text = malloc((size_t)st.st_size + 1);
-	if (!text) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, text + got, (size_t)st.st_size - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			ret = n < 0 ? -errno : -EIO;
-			snprintf(err, errlen, "%s", n < 0 ? strerror(errno) : "short read");
-			goto out;
-		}
-		got += (size_t)n;
-	}
-	text[got] = '\0';
-	ret = config_load_json(c, text, got, err, errlen);
-out:
+	ret = config_load_json(c, (const char *)text, len, err, errlen);
 	free(text);
-	close(fd);
 	return ret;
 }
 

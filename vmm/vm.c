@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "arch/arch.h"
+#include "vmm/file.h"
 #include "vmm/log.h"
 #include "vmm/vm.h"
 
@@ -185,59 +186,6 @@ static void devices_exit(struct vm *vm)
 
 /* --- stage: kernel and initrd ---------------------------------------------------------- */
 
-/* Read all of path (at most max bytes) into a new buffer; messages name the file. */
-static int read_file(const char *what, const char *path, uint64_t max, uint8_t **out, size_t *len)
-{
-	struct stat st;
-	uint8_t *buf = NULL;
-	size_t got = 0;
-	int fd, ret;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		ret = -errno;
-		log_msg("%s %s: %s", what, path, strerror(errno));
-		return ret;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		ret = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
-		log_msg("%s %s: %s", what, path, S_ISDIR(st.st_mode) ? strerror(EISDIR) : "not a regular file");
-		goto out;
-	}
-	if ((uint64_t)st.st_size > max) {
-		ret = -EFBIG;
-		log_msg("%s %s: %" PRIu64 " bytes, more than the %" PRIu64 " MiB limit", what, path,
-			(uint64_t)st.st_size, max >> 20);
-		goto out;
-	}
-	buf = malloc(st.st_size ? (size_t)st.st_size : 1);
-	if (!buf) {
-		ret = -ENOMEM;
-		log_msg("%s %s: %s", what, path, strerror(ENOMEM));
-		goto out;
-	}
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			ret = n < 0 ? -errno : -EIO;
-			log_msg("%s %s: %s", what, path, n < 0 ? strerror(errno) : "file shrank while reading");
-			goto out;
-		}
-		got += (size_t)n;
-	}
-	*out = buf;
-	*len = got;
-	buf = NULL;
-	ret = 0;
-out:
-	free(buf);
-	close(fd);
-	return ret;
-}
-
 static int place_initrd(struct vm *vm, const char *what, uint64_t len)
 {
 	uint64_t floor = (vm->boot.load_end + 0xfff) & ~0xfffULL;
@@ -385,8 +333,10 @@ static int kernel_init(struct vm *vm)
 		if (ret)
 			return ret;
 	}
-	ret = read_file("kernel", path, KERNEL_FILE_MAX, &img, &len);
+	ret = file_read_all(path, KERNEL_FILE_MAX, &img, &len);
 	if (ret) {
+		log_msg("kernel %s: %s", path, ret == -EFBIG ? "larger than the 1 GiB limit" :
+			file_strerror(ret));
 		vm->exit_status = VM_EXIT_USAGE;
 		return ret;
 	}

@@ -1,0 +1,19 @@
+/* file: read a whole user-named file into memory, with a size limit. */
+#ifndef HULL_VMM_FILE_H
+#define HULL_VMM_FILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Read all of path into a new NUL-terminated buffer (*out, freed by the
+ * caller; *len excludes the NUL). Errors: -errno from open/fstat/read,
+ * -EISDIR, -EINVAL for something that is not a regular file, -EFBIG past
+ * max bytes, -EIO when the file shrinks while being read.
+ */
+int file_read_all(const char *path, uint64_t max, uint8_t **out, size_t *len);
+
+/* A message for file_read_all()'s error codes ("not a regular file", "file too large", ...). */
+const char *file_strerror(int err);
+
+#endif
