@@ -247,6 +247,7 @@ static int load_initrd(struct vm *vm)
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		ret = -errno;
 		log_msg("initrd %s: %s", path, strerror(errno));
+		vm->exit_status = VM_EXIT_USAGE;
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode) || st.st_size == 0) {
