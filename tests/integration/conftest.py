@@ -1,0 +1,171 @@
+"""conftest: artifacts, the busybox initramfs, environment checks and a hull process helper.
+
+Two groups of tests, chosen with -m:
+
+  -m host   runs on the development host itself (a PVM /dev/kvm, where guest kernel code is
+            about 1000x slower): bad-input handling, the tiny PVH guest, SIGTERM on a slow boot.
+            /usr/bin/python3 -m pytest -q -m host tests/integration
+  -m lab    boots Linux guests; runs only inside the lab (hardware-style KVM):
+            tests/lab/lab.sh --smp 2 --mem 6144 -- /usr/bin/python3 -m pytest -q -m lab tests/integration
+
+Without -m, the group matching this machine runs and the other one is deselected (said so in
+the report header). A lab test run outside the lab FAILS with a message; it never skips.
+"""
+
+import hashlib
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import initramfs  # noqa: E402
+import scripts  # noqa: E402
+from harness import REPO, Hull, guest_cmdline, in_lab, pvm_host  # noqa: E402
+
+BUILD_HINT = {
+    "hull": "make",
+    "build/guests/tiny-pvh.elf": "make guests",
+    "build/guest/bzImage": "make guest-kernel",
+    "build/guest/vmlinux": "make guest-kernel",
+}
+
+
+def pytest_report_header(config):
+    where = "the lab (hardware-style KVM)" if in_lab() else (
+        "a PVM host" if pvm_host() else "a machine without PVM or lab markers")
+    lines = [f"hull integration: running on {where}; repository {REPO}"]
+    if not config.option.markexpr:
+        lines.append(f"hull integration: no -m given: running the '{_default_group()}' group only "
+                     "(use -m host on the host, -m lab inside tests/lab/lab.sh)")
+    return lines
+
+
+def _default_group():
+    return "lab" if in_lab() else "host"
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        groups = {"host", "lab"} & {m.name for m in item.iter_markers()}
+        if len(groups) != 1:
+            raise pytest.UsageError(f"{item.nodeid}: mark it with exactly one of host, lab")
+    if config.option.markexpr:
+        return
+    group = _default_group()
+    keep = [i for i in items if i.get_closest_marker(group)]
+    dropped = [i for i in items if not i.get_closest_marker(group)]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+
+
+@pytest.fixture(autouse=True)
+def _environment(request):
+    """Fail (never skip) a lab test outside the lab; fail a host test that needs PVM without it."""
+    if request.node.get_closest_marker("lab") and not in_lab():
+        pytest.fail("this test boots Linux and must run inside the lab, where /dev/kvm is "
+                    "hardware-style KVM (kvm_amd/kvm_intel loaded, no kvm_pvm, HULL_LAB=1): "
+                    "tests/lab/lab.sh --smp 2 --mem 6144 -- /usr/bin/python3 -m pytest -q "
+                    "-m lab tests/integration", pytrace=False)
+    if not Path("/dev/kvm").exists():
+        pytest.fail("no /dev/kvm on this machine", pytrace=False)
+
+
+# --- artifacts -------------------------------------------------------------------------------
+
+def _artifact(rel):
+    path = REPO / rel
+    if not path.is_file() or path.stat().st_size == 0:
+        pytest.fail(f"missing artifact {path}: build it with `{BUILD_HINT[rel]}` in {REPO}",
+                    pytrace=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def hull_bin():
+    return _artifact("hull")
+
+
+@pytest.fixture(scope="session")
+def tiny_pvh():
+    return _artifact("build/guests/tiny-pvh.elf")
+
+
+@pytest.fixture(scope="session")
+def project_bzimage():
+    return _artifact("build/guest/bzImage")
+
+
+@pytest.fixture(scope="session")
+def project_vmlinux():
+    return _artifact("build/guest/vmlinux")
+
+
+@pytest.fixture(scope="session")
+def cloud_kernel():
+    found = sorted(Path("/boot").glob("vmlinuz-*-cloud-amd64"))
+    if not found:
+        pytest.fail("no /boot/vmlinuz-*-cloud-amd64: apt-get install linux-image-cloud-amd64",
+                    pytrace=False)
+    return found[-1]
+
+
+@pytest.fixture(scope="session")
+def kernels(project_bzimage, project_vmlinux, cloud_kernel):
+    return {"bzimage": project_bzimage, "vmlinux": project_vmlinux, "cloud": cloud_kernel}
+
+
+@pytest.fixture(scope="session")
+def busybox_initrd(tmp_path_factory):
+    """The busybox initramfs with every script of scripts.SCRIPTS under /tests (built once)."""
+    bb = Path("/bin/busybox")
+    if not bb.is_file():
+        pytest.fail("no /bin/busybox: apt-get install busybox-static", pytrace=False)
+    image = initramfs.busybox_image(bb, scripts.SCRIPTS)
+    path = tmp_path_factory.mktemp("initrd") / (
+        "busybox-%s.cpio" % hashlib.sha256(image).hexdigest()[:12])
+    path.write_bytes(image)
+    return path
+
+
+@pytest.fixture
+def hull(hull_bin):
+    """Factory: hull(args...) starts `hull vm ARGS`; every started hull is killed at teardown."""
+    started = []
+
+    def start(*args, cwd=REPO):
+        h = Hull(hull_bin, args, cwd=cwd)
+        started.append(h)
+        return h
+
+    yield start
+    for h in started:
+        h.kill()
+
+
+@pytest.fixture
+def boot(hull, busybox_initrd):
+    """Factory: boot(kernel, test=NAME, ...) runs the busybox guest's /tests/NAME.sh to the end.
+
+    Returns the finished Hull; asserts exit 0 and that the script ran to completion unless
+    check=False.
+    """
+
+    def run(kernel, test, cpus=1, memory="256M", extra="", timeout=60, check=True, args=()):
+        h = hull("--kernel", kernel, "--initrd", busybox_initrd, "--cpus", cpus,
+                 "--memory", memory, "--cmdline", guest_cmdline(test, extra), *args)
+        rc = h.wait(timeout)
+        if check:
+            assert f"HULL-INIT: start test={test}" in h.stdout, h.describe()
+            assert "HULL-INIT: done status=0" in h.stdout, h.describe()
+            assert rc == 0, h.describe()
+        return h
+
+    return run
+
+
+def pytest_addoption(parser):
+    parser.addoption("--pvm-wait", default="20",
+                     help="seconds a PVM-host boot runs before the SIGTERM test signals it")

@@ -1,0 +1,101 @@
+"""initramfs: write cpio "newc" archives (directories, files, symlinks, device nodes) from Python.
+
+The integration tests build their busybox initramfs with this instead of cpio(1), so the image is
+byte-for-byte reproducible and does not depend on the tools installed in the lab.
+"""
+
+import stat
+
+TRAILER = "TRAILER!!!"
+
+
+def _pad4(blob):
+    return blob + b"\0" * ((4 - len(blob) % 4) % 4)
+
+
+def _record(ino, name, mode, data, nlink, mtime, rdev):
+    """One newc record: header, NUL-terminated name and data, each padded to 4 bytes."""
+    fields = (ino, mode, 0, 0, nlink, mtime, len(data), 0, 0, rdev[0], rdev[1],
+              len(name.encode()) + 1, 0)
+    hdr = b"070701" + b"".join(b"%08X" % f for f in fields)
+    return _pad4(hdr + name.encode() + b"\0") + _pad4(data)
+
+
+class Newc:
+    """An in-memory newc archive. Add entries parent-first; call bytes() to get the image."""
+
+    def __init__(self, mtime=0):
+        self._out = bytearray()
+        self._ino = 1
+        self._mtime = mtime
+        self._names = set()
+
+    def _entry(self, name, mode, data=b"", nlink=1, rdev=(0, 0)):
+        name = name.strip("/")
+        if not name or name in self._names:
+            raise ValueError(f"cpio: bad or duplicate name {name!r}")
+        self._names.add(name)
+        self._out += _record(self._ino, name, mode, data, nlink, self._mtime, rdev)
+        self._ino += 1
+
+    def dir(self, name, perm=0o755):
+        self._entry(name, stat.S_IFDIR | perm, nlink=2)
+
+    def file(self, name, data, perm=0o644):
+        if isinstance(data, str):
+            data = data.encode()
+        self._entry(name, stat.S_IFREG | perm, data)
+
+    def symlink(self, name, target):
+        self._entry(name, stat.S_IFLNK | 0o777, target.encode())
+
+    def chardev(self, name, major, minor, perm=0o600):
+        self._entry(name, stat.S_IFCHR | perm, rdev=(major, minor))
+
+    def bytes(self):
+        """The archive with its trailer, padded to 512 bytes as cpio(1) does."""
+        blob = bytes(self._out) + _record(0, TRAILER, 0, b"", 1, 0, (0, 0))
+        return blob + b"\0" * ((512 - len(blob) % 512) % 512)
+
+
+# The guest's PID 1. It runs /tests/NAME.sh for `hull.test=NAME` on the kernel command line and
+# powers off afterwards (a test script may power off or reboot by itself). Markers are printed on
+# the serial console so the tests can tell "init ran" from "the kernel printed something".
+INIT = r"""#!/bin/busybox sh
+/bin/busybox --install -s
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+name=default
+for arg in $(cat /proc/cmdline); do
+	case $arg in hull.test=*) name=${arg#hull.test=} ;; esac
+done
+echo "HULL-INIT: start test=$name"
+if [ -f "/tests/$name.sh" ]; then
+	sh "/tests/$name.sh"
+	echo "HULL-INIT: done status=$?"
+else
+	echo "HULL-INIT: no such test script /tests/$name.sh"
+fi
+poweroff -f
+sleep 1000
+"""
+
+
+def busybox_image(busybox_path, scripts):
+    """A busybox initramfs: /init above, /bin/busybox, and /tests/NAME.sh for each scripts[NAME]."""
+    with open(busybox_path, "rb") as f:
+        busybox = f.read()
+    a = Newc()
+    for d in ("bin", "sbin", "usr", "usr/bin", "usr/sbin", "dev", "proc", "sys", "tmp", "root",
+              "tests"):
+        a.dir(d)
+    a.chardev("dev/console", 5, 1)
+    a.chardev("dev/null", 1, 3, 0o666)
+    a.file("bin/busybox", busybox, 0o755)
+    a.symlink("bin/sh", "busybox")
+    a.file("init", INIT, 0o755)
+    for name, text in sorted(scripts.items()):
+        a.file(f"tests/{name}.sh", text, 0o755)
+    return a.bytes()

@@ -1,0 +1,84 @@
+"""Bad input: each is refused before the guest runs, with exit 2 and one line "hull: ..."."""
+
+import json
+import os
+import subprocess
+
+import pytest
+
+pytestmark = pytest.mark.host
+
+
+def _files(d, cloud, vmlinux):
+    """Create the bad inputs in d; return name -> path."""
+    (d / "dir").mkdir()
+    (d / "empty").write_bytes(b"")
+    (d / "garbage").write_bytes(os.urandom(64 * 1024))
+    (d / "trunc-bzimage").write_bytes(cloud.read_bytes()[:4096])
+    (d / "trunc-vmlinux").write_bytes(vmlinux.read_bytes()[:1024])
+    with open(d / "big-initrd", "wb") as f:
+        f.truncate(100 << 20)  # sparse: 100 MiB that cost nothing
+    (d / "broken.json").write_text('{"cpus": 2,')
+    (d / "wrong-type.json").write_text(json.dumps({"cpus": "two"}))
+    (d / "wrong-type-bool.json").write_text(json.dumps({"boot_timer": "yes"}))
+    (d / "unknown-field.json").write_text(json.dumps({"cpus": 1, "frobnicate": True}))
+    (d / "not-object.json").write_text("[1, 2]")
+    return d
+
+
+# (id, args with {placeholders}, words the message must contain)
+CASES = [
+    ("missing-kernel", ["--kernel", "{d}/nonexistent"], ["nonexistent", "No such file"]),
+    ("kernel-directory", ["--kernel", "{d}/dir"], ["dir", "directory"]),
+    ("kernel-empty", ["--kernel", "{d}/empty"], ["empty"]),
+    ("kernel-garbage", ["--kernel", "{d}/garbage"], ["garbage", "not an ELF or bzImage"]),
+    ("kernel-truncated-bzimage", ["--kernel", "{d}/trunc-bzimage"], ["trunc-bzimage", "truncated"]),
+    ("kernel-truncated-vmlinux", ["--kernel", "{d}/trunc-vmlinux"], ["trunc-vmlinux", "ELF"]),
+    ("initrd-missing", ["--kernel", "{bz}", "--initrd", "{d}/nonexistent"],
+     ["initrd", "nonexistent"]),
+    ("initrd-directory", ["--kernel", "{bz}", "--initrd", "{d}/dir"], ["initrd", "directory"]),
+    ("initrd-too-big", ["--kernel", "{bz}", "--initrd", "{d}/big-initrd", "--memory", "64M"],
+     ["initrd", "big-initrd", "fit"]),
+    ("memory-too-small", ["--kernel", "{bz}", "--memory", "16M"], ["memory", "too small"]),
+    ("memory-unparsable", ["--kernel", "{bz}", "--memory", "12Q"], ["memory", "12Q"]),
+    ("memory-too-large", ["--kernel", "{bz}", "--memory", "2T"], ["memory", "too large"]),
+    ("memory-unaligned", ["--kernel", "{bz}", "--memory", "33554433"], ["memory", "4K"]),
+    ("cpus-zero", ["--kernel", "{bz}", "--cpus", "0"], ["cpus", "0"]),
+    ("cpus-huge", ["--kernel", "{bz}", "--cpus", "100000"], ["cpus", "100000"]),
+    ("cpus-not-a-number", ["--kernel", "{bz}", "--cpus", "two"], ["cpus", "two"]),
+    ("cmdline-too-long", ["--kernel", "{bz}", "--cmdline", "console=ttyS0 " + "x" * 5000],
+     ["cmdline", "2047"]),
+    ("unknown-option", ["--kernel", "{bz}", "--frobnicate"], ["--frobnicate"]),
+    ("missing-value", ["--kernel"], ["--kernel"]),
+    ("stray-argument", ["--kernel", "{bz}", "extra"], ["extra"]),
+    ("config-invalid-json", ["--config", "{d}/broken.json"], ["broken.json", "JSON"]),
+    ("config-wrong-type", ["--config", "{d}/wrong-type.json"], ["wrong-type.json", "cpus"]),
+    ("config-wrong-type-bool", ["--config", "{d}/wrong-type-bool.json"], ["boot_timer"]),
+    ("config-unknown-field", ["--config", "{d}/unknown-field.json"], ["frobnicate"]),
+    ("config-not-object", ["--config", "{d}/not-object.json"], ["object"]),
+    ("config-missing", ["--config", "{d}/nonexistent.json"], ["nonexistent.json", "No such file"]),
+    ("config-directory", ["--config", "{d}/dir"], ["dir", "directory"]),
+]
+
+
+@pytest.fixture(scope="module")
+def bad_dir(tmp_path_factory, cloud_kernel, project_vmlinux):
+    return _files(tmp_path_factory.mktemp("bad"), cloud_kernel, project_vmlinux)
+
+
+@pytest.mark.parametrize("args,words", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_input(hull_bin, bad_dir, project_bzimage, args, words):
+    """hull refuses the input with exit 2 and exactly one stderr line "hull: ..." naming it."""
+    argv = [a.format(d=bad_dir, bz=project_bzimage) for a in args]
+    p = subprocess.run([hull_bin, "vm", *argv], stdin=subprocess.DEVNULL, capture_output=True,
+                       timeout=20)
+    err = p.stderr.decode(errors="replace")
+    what = f"hull vm {' '.join(a[:80] for a in argv)}\nexit {p.returncode}\nstderr:\n{err}"
+    assert p.returncode >= 0, f"killed by signal {-p.returncode}\n{what}"
+    assert "Sanitizer" not in err and "runtime error" not in err, what
+    assert p.returncode == 2, what
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("hull: "), what
+    for w in words:
+        assert w in lines[0], f"message does not name {w!r}\n{what}"
+    assert p.stdout == b"", f"nothing may reach the console\n{what}"

@@ -1,0 +1,142 @@
+"""Lab group: boot Linux guests under hull on hardware-style KVM and check what they see."""
+
+import re
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from harness import guest_cmdline
+
+pytestmark = pytest.mark.lab
+
+GiB = 1 << 30
+MiB = 1 << 20
+
+
+@pytest.mark.parametrize("which", ["cloud", "bzimage", "vmlinux"])
+def test_boot_to_userspace(boot, kernels, which):
+    """Each kernel (Debian cloud bzImage, project bzImage, project vmlinux via PVH) runs init."""
+    h = boot(kernels[which], "hello")
+    m = re.search(r"HULL-HELLO: userspace reached, kernel (\S+)$", h.stdout, re.M)
+    assert m, h.describe()
+    if which == "cloud":
+        assert m.group(1).endswith("-cloud-amd64"), h.describe()
+
+
+@pytest.mark.parametrize("which,cpus", [("bzimage", 1), ("bzimage", 2), ("bzimage", 4),
+                                        ("cloud", 2)])
+def test_cpu_count(boot, kernels, which, cpus):
+    """/proc/cpuinfo lists exactly --cpus processors."""
+    h = boot(kernels[which], "cpuinfo", cpus=cpus)
+    m = re.search(r"HULL-CPUS: (\d+)", h.stdout)
+    assert m and int(m.group(1)) == cpus, h.describe()
+
+
+@pytest.mark.parametrize("memory,size", [("256M", 256 * MiB), ("4G", 4 * GiB)])
+def test_memory_size(boot, project_bzimage, memory, size):
+    """MemTotal is 85-100% of --memory; with 4G it exceeds 3 GiB, so RAM above 4 GiB is used."""
+    h = boot(project_bzimage, "meminfo", memory=memory)
+    m = re.search(r"HULL-MEMTOTAL: (\d+)", h.stdout)
+    assert m, h.describe()
+    total = int(m.group(1)) * 1024
+    assert 0.85 * size <= total <= size, f"MemTotal {total} for --memory {memory}\n{h.describe()}"
+    if size > 3 * GiB:
+        assert total > 3 * GiB, f"MemTotal {total}: no RAM above the 32-bit hole\n{h.describe()}"
+
+
+def test_cmdline_arrives(boot, project_bzimage):
+    """A unique token given with --cmdline shows up in the guest's /proc/cmdline."""
+    token = f"hull_token_{time.time_ns()}"
+    h = boot(project_bzimage, "cmdline", extra=f"{token}=1")
+    m = re.search(r"HULL-CMDLINE: (.*)", h.stdout)
+    assert m and f"{token}=1" in m.group(1).split(), h.describe()
+    assert "console=ttyS0" in m.group(1), h.describe()
+
+
+def test_stdin_reaches_guest(hull, busybox_initrd, project_bzimage):
+    """A line written to hull's stdin is read by a guest shell, whose answer comes back out."""
+
+    h = hull("--kernel", project_bzimage, "--initrd", busybox_initrd,
+             "--cmdline", guest_cmdline("echo"))
+    h.expect(r"HULL-READY", 30)
+    token = f"typed-{time.time_ns()}"
+    h.send(token + "\n")
+    h.expect(rf"HULL-GOT: {token}\n", 30)
+    assert h.wait(30) == 0, h.describe()
+
+
+@pytest.mark.parametrize("which", ["poweroff", "reboot"])
+def test_guest_shutdown(boot, project_bzimage, which):
+    """`poweroff -f` and `reboot -f` in the guest both end hull with exit 0."""
+    h = boot(project_bzimage, which, check=False, timeout=30)
+    assert f"HULL-BYE: {which}" in h.stdout, h.describe()
+    assert "HULL-INIT: done" not in h.stdout, h.describe()
+    assert h.rc == 0, h.describe()
+
+
+@pytest.mark.parametrize("name,sig,status", [("SIGTERM", signal.SIGTERM, 143),
+                                             ("SIGINT", signal.SIGINT, 130),
+                                             ("SIGHUP", signal.SIGHUP, 129)])
+def test_signal_exit(hull, busybox_initrd, project_bzimage, name, sig, status):
+    """A signal to hull while the guest sleeps stops it promptly with 128+N; no process is left."""
+
+    h = hull("--kernel", project_bzimage, "--initrd", busybox_initrd, "--cpus", 2,
+             "--cmdline", guest_cmdline("sleep"))
+    h.expect(r"HULL-SLEEPING", 30)
+    pid = h.proc.pid
+    t0 = time.monotonic()
+    h.proc.send_signal(sig)
+    rc = h.wait(10)
+    took = time.monotonic() - t0
+    assert rc == status, h.describe()
+    assert took < 5, f"{took:.1f} s to stop after {name}\n{h.describe()}"
+    assert re.search(r"^hull: .*stopping the VM$", h.stderr, re.M), h.describe()
+    assert not Path(f"/proc/{pid}").exists(), f"hull pid {pid} still exists after {name}"
+
+
+BOOT_TIMER = re.compile(r"^hull: boot timer: guest booted in (\d+(?:\.\d+)?) ms wall, "
+                        r"(\d+(?:\.\d+)?) ms cpu since hull started$", re.M)
+
+
+def test_boot_timer_demo(hull, project_bzimage):
+    """--boot-timer with the built-in demo initramfs reports the boot time once."""
+    h = hull("--kernel", project_bzimage, "--boot-timer")
+    assert h.wait(30) == 0, h.describe()
+    assert "hull demo guest:" in h.stdout, h.describe()
+    found = BOOT_TIMER.findall(h.stderr)
+    assert len(found) == 1, h.describe()
+    wall = float(found[0][0])
+    assert 0 < wall < h.elapsed * 1000, h.describe()
+
+
+def test_boot_timer_devmem(boot, project_bzimage):
+    """busybox `devmem 0xfe000000 8 123` triggers the boot timer report; the guest carries on."""
+    h = boot(project_bzimage, "devmem", args=["--boot-timer"])
+    assert "HULL-TIMER-WRITTEN" in h.stdout, h.describe()
+    assert len(BOOT_TIMER.findall(h.stderr)) == 1, h.describe()
+
+
+def test_no_boot_timer_without_flag(boot, project_bzimage):
+    """Without --boot-timer the same write is ignored: no report."""
+    h = boot(project_bzimage, "devmem")
+    assert not BOOT_TIMER.search(h.stderr), h.describe()
+
+
+@pytest.mark.parametrize("which", ["bzimage", "cloud"])
+def test_guest_clock(boot, kernels, which):
+    """The guest's clock, set from the CMOS RTC, is within 5 s of the host's; rtc_cmos is quick."""
+    h = boot(kernels[which], "date", extra="initcall_debug log_buf_len=4M")
+    host_now = time.time()
+    m = re.search(r"HULL-DATE: (\d+)", h.stdout)
+    assert m, h.describe()
+    guest = int(m.group(1))
+    # The line was printed before hull exited; allow for the time since then.
+    assert abs(guest - host_now) < 5 + h.elapsed, f"guest {guest} host {host_now:.0f}\n" + h.describe()
+    assert guest <= host_now + 5 and guest >= host_now - h.elapsed - 5, h.describe()
+    assert re.search(r"HULL-DMESG: .*rtc_cmos.*registered as rtc0", h.stdout), h.describe()
+    assert re.search(r"HULL-DMESG: .*setting system clock to \d{4}-", h.stdout), h.describe()
+    m = re.search(r"HULL-DMESG: .*initcall cmos_init\S* returned \S+ after (\d+) usecs", h.stdout)
+    assert m, h.describe()
+    assert int(m.group(1)) < 1_000_000, f"rtc_cmos took {m.group(1)} us to probe\n{h.describe()}"
