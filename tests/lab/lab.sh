@@ -276,7 +276,7 @@ qemu=(
 	qemu-system-x86_64 -accel "$accel" -cpu "EPYC,+svm" -M q35 -m "$mem" -smp "$smp"
 	-nodefaults -no-user-config -display none -no-reboot -nic none
 	-kernel "$l1_kernel" -initrd "$initramfs"
-	-append "console=ttyS0 panic=-1 quiet loglevel=1"
+	-append "console=ttyS0 panic=-1 quiet loglevel=${HULL_LAB_LOGLEVEL:-1}"
 	-chardev "file,id=klog,path=$(esc "$run/console.log")" -serial chardev:klog
 	-chardev "stdio,id=out,mux=off" -serial chardev:out
 	-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
