@@ -22,7 +22,7 @@ SANFLAGS := $(BASEFLAGS) -O1 -fno-omit-frame-pointer -fsanitize=address,undefine
 LIBS := $(shell pkg-config --libs $(PKGS)) -lpthread
 
 # --- sources, by subsystem (explicit lists) ---
-VMM_SRCS := vmm/gmem.c vmm/bus.c vmm/log.c vmm/parse.c vmm/file.c vmm/config.c vmm/cli.c vmm/vm.c \
+VMM_SRCS := vmm/gmem.c vmm/bus.c vmm/log.c vmm/parse.c vmm/file.c vmm/config.c vmm/cli.c vmm/vm.c vmm/load.c \
 	vmm/vcpu.c vmm/exit.c vmm/loop.c vmm/console.c vmm/stages.c
 ARCH_SRCS := arch/x86_64/cpuid.c arch/x86_64/regs.c arch/x86_64/e820.c arch/x86_64/zeropage.c \
 	arch/x86_64/pvh.c arch/x86_64/machine.c

@@ -161,6 +161,13 @@ void vm_request_stop(struct vm *vm, enum vm_state why, int status);
 int vm_main(const struct vm_config *cfg, const struct timespec *start_wall,
 	    const struct timespec *start_cpu);
 
+/*
+ * The "kernel" stage: load the kernel (--kernel or the default one) and the
+ * initrd (a file, the built-in demo, or none) into guest memory, filling
+ * vm->boot, vm->initrd_gpa and vm->initrd_len. Bad images set exit status 2.
+ */
+int vm_load_kernel(struct vm *vm);
+
 /* Lifecycle as data: stages run in order, unwound in reverse. */
 struct stage {
 	const char *name;
