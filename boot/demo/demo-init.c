@@ -70,8 +70,8 @@ int main(void)
 	read_line("/proc/meminfo", "MemTotal:", mem, sizeof(mem));
 	read_line("/proc/cmdline", NULL, cmdline, sizeof(cmdline));
 	uptime[strcspn(uptime, " ")] = '\0';
-	printf("hull demo guest: Linux %s (%s), %ld vCPU(s), memory%s\n", u.release, u.machine, cpus,
-	       mem);
+	printf("hull demo guest: Linux %s (%s), %ld vCPU(s), memory %s\n", u.release, u.machine, cpus,
+	       mem + strspn(mem, " "));
 	printf("hull demo guest: userspace reached %s s after the kernel started\n", uptime);
 	printf("hull demo guest: command line: %s\n", cmdline);
 	printf("hull demo guest: powering off\n");
