@@ -6,7 +6,7 @@ Two groups of tests, chosen with -m:
             about 1000x slower): bad-input handling, the tiny PVH guest, SIGTERM on a slow boot.
             /usr/bin/python3 -m pytest -q -m host tests/integration
   -m lab    boots Linux guests; runs only inside the lab (hardware-style KVM):
-            tests/lab/lab.sh --smp 2 --mem 6144 -- /usr/bin/python3 -m pytest -q -m lab tests/integration
+            tests/lab/lab.sh --mem 6144 -- /usr/bin/python3 -m pytest -q -m lab tests/integration
 
 Without -m, the group matching this machine runs and the other one is deselected (said so in
 the report header). A lab test run outside the lab FAILS with a message; it never skips.
@@ -67,7 +67,7 @@ def _environment(request):
     if request.node.get_closest_marker("lab") and not in_lab():
         pytest.fail("this test boots Linux and must run inside the lab, where /dev/kvm is "
                     "hardware-style KVM (kvm_amd/kvm_intel loaded, no kvm_pvm, HULL_LAB=1): "
-                    "tests/lab/lab.sh --smp 2 --mem 6144 -- /usr/bin/python3 -m pytest -q "
+                    "tests/lab/lab.sh --mem 6144 -- /usr/bin/python3 -m pytest -q "
                     "-m lab tests/integration", pytrace=False)
     if not Path("/dev/kvm").exists():
         pytest.fail("no /dev/kvm on this machine", pytrace=False)
