@@ -26,7 +26,7 @@ static const char usage_vm[] =
 	"Boot a Linux microVM on /dev/kvm; its serial console is hull's stdin and stdout.\n"
 	"\n"
 	"  --kernel PATH     bzImage or ELF vmlinux (PVH entry used when present)\n"
-	"                    (default: $HULL_KERNEL, else build/guest/bzImage beside hull)\n"
+	"                    (default: $HULL_KERNEL, else build/guest/vmlinux beside hull)\n"
 	"  --initrd PATH     initramfs image; 'none' for no initramfs\n"
 	"                    (default: hull's built-in demo initramfs)\n"
 	"  --cmdline STR     kernel command line, replacing the default:\n"

@@ -121,7 +121,10 @@ out:
 	return ret;
 }
 
-/* The default kernel: $HULL_KERNEL, else build/guest/bzImage next to the hull binary. */
+/*
+ * The default kernel: $HULL_KERNEL, else build/guest/vmlinux next to the hull binary, booted
+ * through its PVH entry: no decompression, the fastest way in.
+ */
 static int default_kernel(char *out, size_t cap)
 {
 	const char *env = getenv("HULL_KERNEL");
@@ -140,7 +143,7 @@ static int default_kernel(char *out, size_t cap)
 	slash = strrchr(exe, '/');
 	if (slash)
 		*slash = '\0';
-	if ((size_t)snprintf(out, cap, "%s/build/guest/bzImage", exe) >= cap)
+	if ((size_t)snprintf(out, cap, "%s/build/guest/vmlinux", exe) >= cap)
 		return -ENAMETOOLONG;
 	if (access(out, R_OK) < 0) {
 		log_msg("no --kernel given and the default kernel %s is missing (%s): run 'make guest-kernel'",

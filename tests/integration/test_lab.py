@@ -111,6 +111,15 @@ def test_boot_timer_demo(hull, project_bzimage):
     assert 0 < wall < h.elapsed * 1000, h.describe()
 
 
+def test_default_kernel_and_demo(hull):
+    """With no options, hull boots its default kernel (PVH vmlinux) and the demo initramfs."""
+    h = hull()
+    assert h.wait(30) == 0, h.describe()
+    assert re.search(r"^hull demo guest: Linux \S+ \(x86_64\), 1 vCPU\(s\)", h.stdout, re.M), \
+        h.describe()
+    assert "hull demo guest: powering off" in h.stdout, h.describe()
+
+
 def test_boot_timer_devmem(boot, project_bzimage):
     """busybox `devmem 0xfe000000 8 123` triggers the boot timer report; the guest carries on."""
     h = boot(project_bzimage, "devmem", args=["--boot-timer"])
