@@ -1,0 +1,305 @@
+/* virtio: split virtqueues, the generic device, the MMIO transport, and the devices on it. */
+#ifndef HULL_VIRTIO_VIRTIO_H
+#define HULL_VIRTIO_VIRTIO_H
+
+#include <linux/virtio_config.h>
+#include <linux/virtio_ring.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "devices/devices.h"
+#include "vmm/bus.h"
+#include "vmm/gmem.h"
+#include "vmm/loop.h"
+
+/*
+ * ---- Split virtqueue -------------------------------------------------------
+ *
+ * The one parser of guest rings. Everything in the rings is hostile and may
+ * change under our feet (other vCPUs write it concurrently): every field is
+ * read once into a local before it is checked and used.
+ *
+ * Rules (any violation makes the ring "broken": virtq_pop returns -EIO, sets
+ * q->broken and the device must fail with virtio_dev_fail()):
+ *  - avail->idx may run ahead of the last index taken by at most q->size;
+ *  - a head, and every next index, is below q->size;
+ *  - a head may not be made available again while it is still in flight;
+ *  - a chain has at most q->size descriptors (the hop budget), counting the
+ *    entries of an indirect table too; loops and self-loops therefore end;
+ *  - device-writable descriptors come after all device-readable ones;
+ *  - indirect descriptors only when VIRTIO_RING_F_INDIRECT_DESC was
+ *    negotiated, never with NEXT, never inside an indirect table; the table's
+ *    length is a non-zero multiple of 16 and at most VIRTQ_MAX_INDIRECT
+ *    entries; the table itself lies in RAM;
+ *  - every buffer is translated with gmem_ptr(): zero length, address+length
+ *    wrap, and any byte in the MMIO hole or past RAM are rejected;
+ *  - the chain fits the caller's iovec array (cap entries).
+ */
+
+#define VIRTQ_MAX_SIZE 1024     /* largest QueueNumMax a hull device offers */
+#define VIRTQ_MAX_INDIRECT 1024 /* entries in one indirect table */
+
+struct virtq {
+	/* Set by virtq_enable(), constant while the queue is enabled. */
+	uint16_t size;                 /* power of two, 1..VIRTQ_MAX_SIZE */
+	bool enabled;
+	bool event_idx;                /* VIRTIO_RING_F_EVENT_IDX negotiated */
+	bool indirect;                 /* VIRTIO_RING_F_INDIRECT_DESC negotiated */
+	struct vring_desc *desc;       /* host views of the three areas (checked at enable) */
+	struct vring_avail *avail;
+	struct vring_used *used;
+	const struct gmem *mem;
+
+	/* Device-side state. */
+	uint16_t last_avail;           /* next avail ring slot to take */
+	uint16_t used_idx;             /* next used ring slot to fill (shadow of used->idx) */
+	uint16_t signalled_used;       /* used_idx when the guest was last interrupted */
+	bool signalled_valid;
+	bool broken;
+	char why[96];                  /* what broke the ring, for the device's message */
+	unsigned int inflight;         /* heads popped and not yet pushed */
+	uint64_t inflight_map[VIRTQ_MAX_SIZE / 64];
+};
+
+/* One popped request: iov[0..nout) are device-readable, iov[nout..nout+nin) device-writable. */
+struct virtq_chain {
+	uint16_t head;
+	unsigned int nout, nin;
+	size_t out_len, in_len;        /* byte totals of each part */
+	struct iovec *iov;             /* caller's array ... */
+	unsigned int cap;              /* ... and its capacity */
+};
+
+/*
+ * Check and map a queue: size a power of two in 1..VIRTQ_MAX_SIZE, desc
+ * 16-byte aligned, avail 2-byte, used 4-byte aligned, each whole area in RAM
+ * (the avail/used areas include the event words when event_idx is set).
+ * features are the negotiated ones (event_idx/indirect are taken from them).
+ * -EINVAL on any violation, leaving q disabled.
+ */
+int virtq_enable(struct virtq *q, const struct gmem *mem, uint16_t size, uint64_t desc_gpa,
+		 uint64_t avail_gpa, uint64_t used_gpa, uint64_t features);
+
+/* Forget everything: disabled, indices zero, nothing in flight. */
+void virtq_reset(struct virtq *q);
+
+/*
+ * Take the next available chain into c (c->iov and c->cap set by the
+ * caller). Returns 1 with c filled and the head marked in flight, 0 when
+ * nothing is available (with EVENT_IDX, avail_event is published first so a
+ * buffer added concurrently is never missed), or -EIO when the ring is broken
+ * (q->broken is set; every later call returns -EIO until virtq_reset()).
+ */
+int virtq_pop(struct virtq *q, struct virtq_chain *c);
+
+/*
+ * Return a chain taken with virtq_pop: writes the used element (len = bytes
+ * the device wrote) and publishes used->idx with release ordering. -EINVAL
+ * (nothing written) when head is not in flight: a device bug, not the guest's.
+ */
+int virtq_push(struct virtq *q, uint16_t head, uint32_t len);
+
+/*
+ * After one or more virtq_push calls: does the guest want an interrupt?
+ * Honours used_event (EVENT_IDX) or VRING_AVAIL_F_NO_INTERRUPT.
+ */
+bool virtq_should_notify(struct virtq *q);
+
+/* Copy between a chain's buffers and a flat buffer, at byte offset off of that part. */
+size_t virtq_read_out(const struct virtq_chain *c, size_t off, void *dst, size_t len);
+size_t virtq_write_in(const struct virtq_chain *c, size_t off, const void *src, size_t len);
+
+/*
+ * ---- Generic device ----------------------------------------------------------
+ *
+ * A virtio device embeds struct virtio_dev and fills in a static const ops
+ * table; container_of() gets the device back. d->lock serialises the
+ * transport (vCPU threads) and queue processing (the event loop thread): every
+ * op below is called with it held.
+ */
+
+#define VIRTIO_MAX_QUEUES 8
+
+#define container_of(p, type, member) ((type *)(void *)((char *)(p) - offsetof(type, member)))
+
+/* Transport feature bits every hull device offers. */
+#define VIRTIO_TRANSPORT_FEATURES                                                           \
+	((1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_RING_F_INDIRECT_DESC) |               \
+	 (1ULL << VIRTIO_RING_F_EVENT_IDX))
+
+struct virtio_dev;
+
+struct virtio_dev_ops {
+	const char *type; /* "blk", "rng": for messages */
+	uint32_t device_id;
+	/* Config space access, off + len <= d->config_size (the transport checks). */
+	void (*config_read)(struct virtio_dev *d, uint32_t off, uint8_t *data, uint32_t len);
+	void (*config_write)(struct virtio_dev *d, uint32_t off, const uint8_t *data, uint32_t len);
+	/* The driver set DRIVER_OK. 0, or -errno: the device then needs a reset. May be NULL. */
+	int (*activate)(struct virtio_dev *d);
+	/* Queue q was notified (event loop thread). Only called on a live, ready queue. */
+	void (*notify)(struct virtio_dev *d, unsigned int q);
+	/*
+	 * Back to the initial state: finish or cancel in-flight work without
+	 * touching guest memory afterwards, drop held buffers. Called on a guest
+	 * reset (status 0) from a vCPU thread, and before destroy. May be NULL.
+	 */
+	void (*reset)(struct virtio_dev *d);
+};
+
+/* What a device needs from the VM; tests pass vm_fd -1 and their own loop and memory. */
+struct virtio_host {
+	const struct gmem *mem;
+	struct loop *loop;
+	struct bus *mmio;
+	int vm_fd;                    /* -1: no ioeventfd/irqfd, the transport signals by itself */
+	const struct dev_host *lines; /* interrupt fallback when irqfd is unavailable */
+};
+
+struct virtio_queue_cfg { /* what the driver wrote before QueueReady */
+	uint16_t num;
+	uint64_t desc, avail, used;
+};
+
+struct virtio_dev {
+	const struct virtio_dev_ops *ops;
+	char name[48];                 /* for messages, e.g. "virtio-blk 0 (/srv/a.img)" */
+	pthread_mutex_t lock;
+	const struct virtio_host *host;
+
+	uint64_t host_features;        /* offered (device bits | VIRTIO_TRANSPORT_FEATURES) */
+	uint64_t driver_features;      /* as written by the driver */
+	uint64_t features;             /* negotiated, valid from FEATURES_OK */
+	uint32_t status;
+	atomic_uint isr;               /* VIRTIO_MMIO_INT_VRING | VIRTIO_MMIO_INT_CONFIG */
+	uint32_t config_generation;
+	uint32_t config_size;
+	unsigned int nqueues;
+	uint16_t queue_max;            /* QueueNumMax of every queue */
+	struct virtio_queue_cfg qcfg[VIRTIO_MAX_QUEUES];
+	struct virtq vq[VIRTIO_MAX_QUEUES];
+
+	/* MMIO transport registers and host plumbing. */
+	uint64_t base;
+	uint32_t gsi;
+	uint32_t queue_sel, dev_features_sel, drv_features_sel;
+	int irq_fd;                    /* eventfd bound as irqfd to gsi (if irqfd_ok) */
+	bool irqfd_ok;
+	int kick_fd[VIRTIO_MAX_QUEUES];/* eventfds, bound as ioeventfds (if ioeventfd_ok) */
+	bool ioeventfd_ok;
+	struct loop_handler kick_h[VIRTIO_MAX_QUEUES];
+};
+
+/*
+ * Initialise the generic part: ops, name, nqueues (1..VIRTIO_MAX_QUEUES),
+ * queue_max (power of two <= VIRTQ_MAX_SIZE), device feature bits, config
+ * space size. Fds start at -1. 0 or -errno.
+ */
+int virtio_dev_init(struct virtio_dev *d, const struct virtio_dev_ops *ops, const char *name,
+		    unsigned int nqueues, uint16_t queue_max, uint64_t device_features,
+		    uint32_t config_size);
+
+/*
+ * The guest broke this device (a broken ring, an impossible state): log
+ * once, set DEVICE_NEEDS_RESET, raise a config interrupt, and stop serving
+ * its queues until the driver resets it. Lock held.
+ */
+void virtio_dev_fail(struct virtio_dev *d, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* True between DRIVER_OK and reset, unless the device failed. Lock held. */
+bool virtio_dev_live(const struct virtio_dev *d);
+
+/* Tell the guest: used buffers (VIRTIO_MMIO_INT_VRING) or a config change (..._INT_CONFIG). */
+void virtio_dev_interrupt(struct virtio_dev *d, uint32_t why);
+
+/* After pushes on queue q: interrupt the guest if virtq_should_notify says so. */
+void virtio_dev_queue_done(struct virtio_dev *d, unsigned int q);
+
+/* Reset the device to its initial state (ops->reset, queues, features, status, isr). Lock held. */
+void virtio_dev_reset(struct virtio_dev *d);
+
+/*
+ * ---- MMIO transport (virtio 1.2, version 2) -------------------------------------
+ *
+ * Registers d at [base, base + VIRTIO_MMIO_SIZE) on host->mmio, creates the
+ * interrupt eventfd (KVM_IRQFD to gsi) and one eventfd per queue
+ * (KVM_IOEVENTFD on QueueNotify with datamatch = queue index), and adds the
+ * queue eventfds to host->loop. When KVM refuses irqfd or ioeventfd (or
+ * vm_fd is -1) the transport falls back to host->lines and to signalling
+ * the queue eventfd from the MMIO write itself. 0 or -errno.
+ */
+#define VIRTIO_MMIO_SIZE 0x1000
+#define VIRTIO_MMIO_VENDOR 0x4c4c5548 /* "HULL" */
+
+int virtio_mmio_attach(struct virtio_dev *d, const struct virtio_host *host, uint64_t base,
+		       uint32_t gsi);
+/* Undo attach: deregister eventfds from KVM and the loop, close them; calls virtio_dev_reset. */
+void virtio_mmio_detach(struct virtio_dev *d);
+
+/* The register file, for the bus and for tests: off relative to base. */
+extern const struct bus_ops virtio_mmio_ops;
+
+/*
+ * ---- virtio-blk ----------------------------------------------------------------------
+ */
+
+enum vblk_cache {
+	VBLK_CACHE_WRITEBACK, /* default: page cache, FLUSH -> fdatasync */
+	VBLK_CACHE_UNSAFE,    /* page cache, FLUSH not offered */
+	VBLK_CACHE_NONE,      /* O_DIRECT, FLUSH -> fdatasync */
+};
+
+#define VBLK_SERIAL_MAX 20 /* VIRTIO_BLK_ID_BYTES */
+
+struct vblk_config {
+	char *path;
+	bool ro;
+	enum vblk_cache cache;
+	char serial[VBLK_SERIAL_MAX + 1]; /* "" when not given */
+};
+
+/*
+ * Parse "path=FILE[,ro=on|off][,cache=unsafe|writeback|none][,serial=ID]"
+ * (also the JSON object's string fields go through vblk_config_set). 0, or
+ * -EINVAL with a one-line reason in err. c->path is malloc'd.
+ */
+int vblk_parse(struct vblk_config *c, const char *spec, char *err, size_t errlen);
+int vblk_config_set(struct vblk_config *c, const char *key, const char *value, char *err,
+		    size_t errlen);
+void vblk_config_free(struct vblk_config *c);
+
+struct vblk;
+
+/*
+ * Open the image (O_DIRECT for cache=none; O_RDONLY when ro), take an OFD
+ * lock (write lock when writable, read lock when read-only) failing with
+ * -EBUSY and "disk PATH: locked by another process (another hull using
+ * it?)", set up io_uring, and attach the device at base/gsi. Every failure
+ * logs "disk PATH: cause". 0 or -errno; *out is set on success. Needs about
+ * 2 MiB per disk (the preallocated request pool).
+ */
+int vblk_create(const struct vblk_config *c, unsigned int index, const struct virtio_host *host,
+		uint64_t base, uint32_t gsi, struct vblk **out);
+/* Reset (waiting for in-flight I/O), detach, release the lock, close, free. NULL is fine. */
+void vblk_destroy(struct vblk *b);
+
+/*
+ * ---- virtio-rng ----------------------------------------------------------------------
+ */
+
+#define VRNG_RATE_BYTES 1048576 /* per second, per device; excess requests wait */
+
+struct vrng;
+int vrng_create(const struct virtio_host *host, uint64_t base, uint32_t gsi, struct vrng **out);
+void vrng_destroy(struct vrng *r);
+#ifdef HULL_TESTING
+/* Tests: rate (bytes/s and burst, 1..2^32, bucket refilled) and clock (ns; NULL: monotonic). */
+int vrng_test_set(struct vrng *r, uint64_t rate, uint64_t (*now_ns)(void));
+#endif
+
+#endif
