@@ -1,0 +1,252 @@
+/* virtio-rng: guest entropy from getrandom(), bounded by a token bucket per device. */
+#include "virtio/virtio.h"
+
+#include <errno.h>
+#include <linux/virtio_ids.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/random.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vmm/log.h"
+
+#define VRNG_QUEUE_MAX 64
+#define VRNG_IOV 16        /* buffers per request; longer chains make the ring broken */
+#define VRNG_RESUME_DIV 64 /* sleep until 1/64 s worth of bytes is back, not for each byte */
+#define NSEC 1000000000ULL
+
+struct vrng {
+	struct virtio_dev dev;
+	int timer_fd;
+	struct loop_handler timer_h;
+	bool timer_armed;
+	/* Token bucket: up to rate bytes (one second's worth), refilled at rate bytes/s. */
+	uint64_t rate;
+	uint64_t tokens;
+	uint64_t last_ns;
+	uint64_t (*now)(void);
+};
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * NSEC + (uint64_t)ts.tv_nsec;
+}
+
+static void refill(struct vrng *r)
+{
+	uint64_t now = r->now(), elapsed, add;
+
+	if (now <= r->last_ns)
+		return;
+	elapsed = now - r->last_ns;
+	/* elapsed < 1 s here and rate <= 2^32, so the product cannot overflow. */
+	add = elapsed >= NSEC ? r->rate : elapsed * r->rate / NSEC;
+	if (r->tokens + add >= r->rate) {
+		r->tokens = r->rate;
+		r->last_ns = now;
+		return;
+	}
+	r->tokens += add;
+	/* Advance only by the time those bytes took, so fractions of a byte are not lost. */
+	r->last_ns += add * NSEC / r->rate;
+}
+
+static void arm_timer(struct vrng *r)
+{
+	uint64_t want = r->rate / VRNG_RESUME_DIV ? r->rate / VRNG_RESUME_DIV : 1;
+	uint64_t ns = (want * NSEC + r->rate - 1) / r->rate;
+	struct itimerspec its = { .it_value = { .tv_sec = (time_t)(ns / NSEC),
+						.tv_nsec = (long)(ns % NSEC) } };
+
+	/* Armed once: re-arming on every kick would let a busy guest push the wake-up away. */
+	if (r->timer_armed)
+		return;
+	if (timerfd_settime(r->timer_fd, 0, &its, NULL) < 0) {
+		log_msg("%s: timerfd_settime: %s", r->dev.name, strerror(errno));
+		return;
+	}
+	r->timer_armed = true;
+}
+
+/* Fill the writable part of one request; returns the bytes written (the used length). */
+static uint32_t fill(struct vrng *r, const struct virtq_chain *c)
+{
+	size_t want = c->in_len, done = 0;
+	unsigned int i;
+
+	if (c->nout || !c->nin)
+		return 0;
+	if (want > r->tokens)
+		want = r->tokens;
+	if (want > UINT32_MAX)
+		want = UINT32_MAX;
+	for (i = c->nout; i < c->nout + c->nin && done < want; i++) {
+		size_t n = c->iov[i].iov_len < want - done ? c->iov[i].iov_len : want - done;
+		ssize_t got = getrandom(c->iov[i].iov_base, n, GRND_NONBLOCK);
+
+		if (got <= 0) {
+			log_debug("%s: getrandom: %s", r->dev.name,
+				  got ? strerror(errno) : "no bytes");
+			break;
+		}
+		done += (size_t)got;
+		if ((size_t)got < n)
+			break;
+	}
+	r->tokens -= done;
+	return (uint32_t)done;
+}
+
+/* Serve requests while the bucket has tokens; lock held, queue live. */
+static void serve(struct vrng *r)
+{
+	struct virtio_dev *d = &r->dev;
+	struct virtq *vq = &d->vq[0];
+	struct iovec iov[VRNG_IOV];
+	struct virtq_chain c;
+	unsigned int budget = vq->size;
+	bool pushed = false;
+	int ret;
+
+	refill(r);
+	while (r->tokens) {
+		if (!budget--) {
+			/* A guest refilling as fast as we serve must not starve the loop. */
+			if (eventfd_write(d->kick_fd[0], 1) < 0)
+				log_debug("%s: requeue: %s", d->name, strerror(errno));
+			break;
+		}
+		c = (struct virtq_chain){ .iov = iov, .cap = VRNG_IOV };
+		ret = virtq_pop(vq, &c);
+		if (!ret)
+			break;
+		if (ret < 0) {
+			virtio_dev_fail(d, "queue 0: %s", d->vq[0].why);
+			break;
+		}
+		if (virtq_push(vq, c.head, fill(r, &c)) < 0)
+			log_msg("%s: head %u could not be returned", d->name, c.head);
+		pushed = true;
+	}
+	if (!r->tokens)
+		arm_timer(r);
+	if (pushed)
+		virtio_dev_queue_done(d, 0);
+}
+
+static void vrng_notify(struct virtio_dev *d, unsigned int q)
+{
+	(void)q;
+	serve(container_of(d, struct vrng, dev));
+}
+
+static void vrng_reset(struct virtio_dev *d)
+{
+	struct vrng *r = container_of(d, struct vrng, dev);
+	struct itimerspec off = { 0 };
+
+	/* The bucket is kept: resetting must not buy a guest more entropy per second. */
+	timerfd_settime(r->timer_fd, 0, &off, NULL);
+	r->timer_armed = false;
+}
+
+/* Event loop thread: tokens are back, serve what waited. */
+static void on_timer(struct loop *l, struct loop_handler *h, uint32_t events)
+{
+	struct vrng *r = h->opaque;
+	struct virtio_dev *d = &r->dev;
+	uint64_t ticks;
+
+	(void)l;
+	(void)events;
+	if (read(h->fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+		log_debug("%s: timerfd read: %s", d->name, strerror(errno));
+	pthread_mutex_lock(&d->lock);
+	r->timer_armed = false;
+	if (virtio_dev_live(d) && d->vq[0].enabled && !d->vq[0].broken)
+		serve(r);
+	pthread_mutex_unlock(&d->lock);
+}
+
+static const struct virtio_dev_ops vrng_ops = {
+	.type = "rng",
+	.device_id = VIRTIO_ID_RNG,
+	.notify = vrng_notify,
+	.reset = vrng_reset,
+};
+
+int vrng_create(const struct virtio_host *host, uint64_t base, uint32_t gsi, struct vrng **out)
+{
+	struct vrng *r = calloc(1, sizeof(*r));
+	int ret;
+
+	if (!r)
+		return -ENOMEM;
+	ret = virtio_dev_init(&r->dev, &vrng_ops, "virtio-rng", 1, VRNG_QUEUE_MAX, 0, 0);
+	if (ret)
+		goto err_free;
+	r->rate = VRNG_RATE_BYTES;
+	r->tokens = r->rate;
+	r->now = mono_ns;
+	r->last_ns = r->now();
+	r->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (r->timer_fd < 0) {
+		ret = -errno;
+		log_msg("%s: timerfd_create: %s", r->dev.name, strerror(-ret));
+		goto err_mutex;
+	}
+	r->timer_h = (struct loop_handler){ .fd = r->timer_fd, .cb = on_timer, .opaque = r };
+	ret = loop_add(host->loop, &r->timer_h, EPOLLIN);
+	if (ret) {
+		log_msg("%s: event loop: %s", r->dev.name, strerror(-ret));
+		goto err_timer;
+	}
+	ret = virtio_mmio_attach(&r->dev, host, base, gsi);
+	if (ret)
+		goto err_loop;
+	*out = r;
+	return 0;
+
+err_loop:
+	loop_del(host->loop, &r->timer_h);
+err_timer:
+	close(r->timer_fd);
+err_mutex:
+	pthread_mutex_destroy(&r->dev.lock);
+err_free:
+	free(r);
+	return ret;
+}
+
+void vrng_destroy(struct vrng *r)
+{
+	if (!r)
+		return;
+	virtio_mmio_detach(&r->dev);
+	loop_del(r->dev.host->loop, &r->timer_h);
+	close(r->timer_fd);
+	pthread_mutex_destroy(&r->dev.lock);
+	free(r);
+}
+
+#ifdef HULL_TESTING
+int vrng_test_set(struct vrng *r, uint64_t rate, uint64_t (*now_ns)(void))
+{
+	if (!rate || rate > (1ULL << 32))
+		return -EINVAL;
+	pthread_mutex_lock(&r->dev.lock);
+	r->rate = rate;
+	r->tokens = rate;
+	r->now = now_ns ? now_ns : mono_ns;
+	r->last_ns = r->now();
+	pthread_mutex_unlock(&r->dev.lock);
+	return 0;
+}
+#endif
