@@ -30,7 +30,10 @@ ACPI_SRCS := arch/x86_64/acpi.c arch/x86_64/aml.c
 BOOT_SRCS := boot/bzimage.c boot/elf.c boot/loader.c boot/initrd.c boot/cmdline.c boot/cpio.c
 DEMO_SRCS := boot/demo.c
 DEV_SRCS := devices/serial.c devices/i8042.c devices/rtc.c devices/boot_timer.c devices/acpi_pm.c
-LIB_SRCS := $(VMM_SRCS) $(ARCH_SRCS) $(ACPI_SRCS) $(BOOT_SRCS) $(DEMO_SRCS) $(DEV_SRCS)
+VIRTIO_SRCS := virtio/virtq.c virtio/dev.c virtio/mmio.c virtio/blk_config.c virtio/blk.c \
+	virtio/blk_io.c virtio/rng.c
+LIB_SRCS := $(VMM_SRCS) $(ARCH_SRCS) $(ACPI_SRCS) $(BOOT_SRCS) $(DEMO_SRCS) $(DEV_SRCS) \
+	$(VIRTIO_SRCS)
 MAIN_SRCS := vmm/main.c
 
 # The demo guest's /init: a static program embedded in hull (see boot/demo/).
@@ -43,11 +46,11 @@ SAN_OBJS := $(LIB_SRCS:%.c=$(O)/san/%.o)
 
 # --- unit tests (cmocka, ASan+UBSan, no KVM): tests/unit/test_NAME.c ---
 UNIT_TESTS := gmem bus parse config cli exit serial rtc i8042 e820 zeropage cpuid \
-	acpi aml bzimage elf initrd cmdline cpio
+	acpi aml bzimage elf initrd cmdline cpio virtq mmio blk rng
 UNIT_BINS := $(UNIT_TESTS:%=$(O)/san/tests/unit/test_%)
 
 # --- fuzz targets (libFuzzer): tests/fuzz/fuzz_NAME.c ---
-FUZZ_TARGETS := kernel config
+FUZZ_TARGETS := kernel config virtq mmio blk
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(O)/fuzz/fuzz_%)
 FUZZ_OBJS := $(LIB_SRCS:%.c=$(O)/fuzz/%.o)
 FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE -g -O1 -I. -MMD -MP -Wall -Wextra -Werror -fsanitize=fuzzer-no-link,address,undefined \

@@ -32,6 +32,14 @@ uint64_t arch_initrd_ram_end(const struct vm *vm);
 /* After KVM_CREATE_VM, before memory: interrupt controllers, timers, VM-wide KVM state. */
 int arch_vm_create(struct vm *vm);
 
+/*
+ * Where virtio-mmio device i lives: its MMIO base and interrupt line (GSI).
+ * -ENOSPC past the machine's last slot. Slots are announced to the guest in
+ * the firmware tables (arch_boot_setup, for vm->nvirtio slots) and by generic
+ * code on the kernel command line.
+ */
+int arch_virtio_slot(unsigned int i, uint64_t *base, uint32_t *gsi);
+
 /* Register the platform's devices on vm's buses (UART, reset, RTC, ...). */
 int arch_devices_init(struct vm *vm);
 

@@ -34,10 +34,22 @@ static const char usage_vm[] =
 	"  --cpus N          number of vCPUs, 1-255 and at most KVM's limit (default 1)\n"
 	"  --memory SIZE     guest RAM: bytes or K/M/G suffix, multiple of 4K, 32M-1T\n"
 	"                    (default 512M; above 3G, RAM continues above 4 GiB)\n"
+	"  --disk path=FILE[,ro=on][,cache=writeback|unsafe|none][,serial=ID]\n"
+	"                    a virtio-blk disk: raw image or block device; repeatable,\n"
+	"                    at most %d; the guest sees them as /dev/vda, /dev/vdb, ...\n"
+	"                    ro=on: read-only; cache=writeback (default) uses the host\n"
+	"                    page cache and flushes on request, unsafe never flushes,\n"
+	"                    none uses O_DIRECT; serial= up to 20 characters;\n"
+	"                    ',,' in a value is a literal comma. Writable images are\n"
+	"                    locked: a second hull cannot use them at the same time\n"
+	"  --rng on|off      virtio-rng entropy device fed by getrandom(), at most\n"
+	"                    1 MiB/s (default on)\n"
 	"  --boot-timer      report the time until the guest writes 123 to the boot\n"
 	"                    timer at 0xfe000000 (Firecracker-compatible)\n"
 	"  --config FILE     JSON object with the same fields: kernel, initrd, cmdline,\n"
-	"                    cpus, memory, boot_timer; flags given too override it\n"
+	"                    cpus, memory, boot_timer, rng (true/false), disks (array\n"
+	"                    of {\"path\", \"ro\", \"cache\", \"serial\"}); flags given\n"
+	"                    too override it (any --disk replaces the file's disks)\n"
 	"  -v, --verbose     more diagnostics on stderr\n"
 	"  -h, --help        show this help\n"
 	"\n"
@@ -46,7 +58,8 @@ static const char usage_vm[] =
 	"(SIGINT 130, SIGTERM 143, SIGHUP 129); 1 when the VM fails (KVM error,\n"
 	"triple fault); 2 for bad input.\n";
 
-enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_BOOT_TIMER, OPT_CONFIG };
+enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_BOOT_TIMER, OPT_CONFIG,
+       OPT_DISK, OPT_RNG };
 
 static const struct option vm_opts[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -56,6 +69,8 @@ static const struct option vm_opts[] = {
 	{ "memory", required_argument, NULL, OPT_MEMORY },
 	{ "boot-timer", no_argument, NULL, OPT_BOOT_TIMER },
 	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "disk", required_argument, NULL, OPT_DISK },
+	{ "rng", required_argument, NULL, OPT_RNG },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -80,6 +95,7 @@ static enum cli_action bad_option(int argc, char **argv, int opt)
 
 static enum cli_action parse_vm(int argc, char **argv, struct vm_config *cfg, bool *verbose)
 {
+	bool disks_given = false;
 	char err[256];
 	int opt, pass;
 
@@ -91,7 +107,7 @@ static enum cli_action parse_vm(int argc, char **argv, struct vm_config *cfg, bo
 			switch (opt) {
 			case 'h':
 				if (pass == 0) {
-					printf(usage_vm, arch_default_cmdline());
+					printf(usage_vm, arch_default_cmdline(), CONFIG_MAX_DISKS);
 					return CLI_EXIT_OK;
 				}
 				break;
@@ -106,6 +122,23 @@ static enum cli_action parse_vm(int argc, char **argv, struct vm_config *cfg, bo
 				break;
 			case OPT_BOOT_TIMER:
 				cfg->boot_timer = true;
+				break;
+			case OPT_DISK:
+				if (pass == 0)
+					break;
+				if (!disks_given)
+					config_clear_disks(cfg);
+				disks_given = true;
+				if (config_set(cfg, "disk", optarg, err, sizeof(err))) {
+					log_msg("--%s", err);
+					return CLI_EXIT_USAGE;
+				}
+				break;
+			case OPT_RNG:
+				if (pass == 1 && config_set(cfg, "rng", optarg, err, sizeof(err))) {
+					log_msg("--%s", err);
+					return CLI_EXIT_USAGE;
+				}
 				break;
 			case OPT_KERNEL:
 			case OPT_INITRD:

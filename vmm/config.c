@@ -16,11 +16,21 @@
 
 void config_init(struct vm_config *c)
 {
-	*c = (struct vm_config){ .cpus = CONFIG_DEFAULT_CPUS, .mem = CONFIG_DEFAULT_MEM };
+	*c = (struct vm_config){ .cpus = CONFIG_DEFAULT_CPUS, .mem = CONFIG_DEFAULT_MEM, .rng = true };
+}
+
+void config_clear_disks(struct vm_config *c)
+{
+	unsigned int i;
+
+	for (i = 0; i < c->ndisks; i++)
+		vblk_config_free(&c->disks[i]);
+	c->ndisks = 0;
 }
 
 void config_free(struct vm_config *c)
 {
+	config_clear_disks(c);
 	free(c->kernel);
 	free(c->initrd);
 	free(c->cmdline);
@@ -71,16 +81,110 @@ int config_set(struct vm_config *c, const char *key, const char *value, char *er
 		c->mem = v;
 		return 0;
 	}
-	if (!strcmp(key, "boot_timer")) {
+	if (!strcmp(key, "boot_timer") || !strcmp(key, "rng")) {
 		if (parse_bool(value, &b)) {
-			snprintf(err, errlen, "boot_timer '%s': not on/off", value);
+			snprintf(err, errlen, "%s '%s': not on/off", key, value);
 			return -EINVAL;
 		}
-		c->boot_timer = b;
+		*(key[0] == 'b' ? &c->boot_timer : &c->rng) = b;
 		return 0;
 	}
+	if (!strcmp(key, "disk"))
+		return config_add_disk(c, value, err, errlen);
 	snprintf(err, errlen, "unknown setting '%s'", key);
 	return -EINVAL;
+}
+
+static int disk_slot(struct vm_config *c, char *err, size_t errlen)
+{
+	if (c->ndisks == CONFIG_MAX_DISKS) {
+		snprintf(err, errlen, "disk: at most %d disks", CONFIG_MAX_DISKS);
+		return -ENOSPC;
+	}
+	return 0;
+}
+
+int config_add_disk(struct vm_config *c, const char *spec, char *err, size_t errlen)
+{
+	char why[200];
+	int ret = disk_slot(c, err, errlen);
+
+	if (ret)
+		return ret;
+	ret = vblk_parse(&c->disks[c->ndisks], spec, why, sizeof(why));
+	if (ret) {
+		if (ret == -EINVAL)
+			snprintf(err, errlen, "disk %s", why);
+		return ret;
+	}
+	c->ndisks++;
+	return 0;
+}
+
+/* One element of "disks": an object of path/cache/serial strings and an ro boolean. */
+static int json_disk(struct vm_config *c, unsigned int i, struct json_object *obj, char *err,
+		     size_t errlen)
+{
+	struct vblk_config *d = &c->disks[c->ndisks];
+	char why[200];
+	int ret;
+
+	if (!json_object_is_type(obj, json_type_object)) {
+		snprintf(err, errlen, "disks[%u]: expected an object", i);
+		return -EINVAL;
+	}
+	ret = disk_slot(c, err, errlen);
+	if (ret)
+		return ret;
+	*d = (struct vblk_config){ .cache = VBLK_CACHE_WRITEBACK };
+	json_object_object_foreach(obj, key, val) {
+		bool is_bool = !strcmp(key, "ro");
+		const char *v;
+
+		if (is_bool ? !json_object_is_type(val, json_type_boolean)
+			    : !json_object_is_type(val, json_type_string)) {
+			snprintf(err, errlen, "disks[%u].%s: expected %s", i, key,
+				 is_bool ? "true or false" : "a string");
+			ret = -EINVAL;
+			goto fail;
+		}
+		v = is_bool ? (json_object_get_boolean(val) ? "on" : "off") : json_object_get_string(val);
+		ret = vblk_config_set(d, key, v, why, sizeof(why));
+		if (ret) {
+			if (ret == -EINVAL)
+				snprintf(err, errlen, "disks[%u]: %s", i, why);
+			goto fail;
+		}
+	}
+	if (!d->path) {
+		snprintf(err, errlen, "disks[%u]: no \"path\"", i);
+		ret = -EINVAL;
+		goto fail;
+	}
+	c->ndisks++;
+	return 0;
+fail:
+	vblk_config_free(d);
+	return ret;
+}
+
+static int json_disks(struct vm_config *c, struct json_object *val, char *err, size_t errlen)
+{
+	size_t i, n;
+	int ret;
+
+	if (!json_object_is_type(val, json_type_array)) {
+		snprintf(err, errlen, "disks: expected an array of objects");
+		return -EINVAL;
+	}
+	config_clear_disks(c);
+	n = json_object_array_length(val);
+	for (i = 0; i < n; i++) {
+		ret = json_disk(c, (unsigned int)i, json_object_array_get_idx(val, i), err, errlen);
+		if (ret)
+			return ret;
+	}
+	return 0;
 }
 
 /* Turn one JSON member into the string form config_set() takes. */
@@ -104,14 +208,16 @@ static int json_member(struct vm_config *c, const char *key, struct json_object 
 			 key[0] == 'c' ? "an integer" : "a size string or an integer");
 		return -EINVAL;
 	}
-	if (!strcmp(key, "boot_timer")) {
+	if (!strcmp(key, "boot_timer") || !strcmp(key, "rng")) {
 		if (!json_object_is_type(val, json_type_boolean)) {
-			snprintf(err, errlen, "boot_timer: expected true or false");
+			snprintf(err, errlen, "%s: expected true or false", key);
 			return -EINVAL;
 		}
-		c->boot_timer = json_object_get_boolean(val);
+		*(key[0] == 'b' ? &c->boot_timer : &c->rng) = json_object_get_boolean(val);
 		return 0;
 	}
+	if (!strcmp(key, "disks"))
+		return json_disks(c, val, err, errlen);
 	if (!strcmp(key, "kernel") || !strcmp(key, "initrd") || !strcmp(key, "cmdline")) {
 		if (!json_object_is_type(val, json_type_string)) {
 			snprintf(err, errlen, "%s: expected a string", key);

@@ -6,12 +6,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "virtio/virtio.h"
+
 #define CONFIG_DEFAULT_CPUS 1
 #define CONFIG_DEFAULT_MEM (512ULL << 20)
 #define CONFIG_MIN_MEM (32ULL << 20)
 #define CONFIG_MAX_MEM (1ULL << 40) /* keeps every guest address below 2^43 */
 #define CONFIG_MAX_CPUS 255         /* xAPIC ids; KVM's own limit is checked at VM creation */
 #define CONFIG_INITRD_NONE "none"
+#define CONFIG_MAX_DISKS 8 /* virtio-mmio interrupt lines are the limit; see arch_virtio_slot() */
 
 struct vm_config {
 	char *kernel;  /* NULL: hull's default kernel */
@@ -20,24 +23,36 @@ struct vm_config {
 	unsigned int cpus;
 	uint64_t mem;
 	bool boot_timer;
+	struct vblk_config disks[CONFIG_MAX_DISKS]; /* --disk, in order: vda, vdb, ... */
+	unsigned int ndisks;
+	bool rng; /* virtio-rng device (default on) */
 };
 
-/* Defaults: 1 vCPU, 512 MiB, default kernel, demo initramfs, default command line. */
+/* Defaults: 1 vCPU, 512 MiB, default kernel, demo initramfs, default command line, rng on. */
 void config_init(struct vm_config *c);
 void config_free(struct vm_config *c);
 
 /*
  * Read a JSON object with the same fields as the flags: "kernel", "initrd",
  * "cmdline" (strings), "cpus" (integer), "memory" (string like "512M" or
- * integer bytes), "boot_timer" (boolean). Unknown fields and wrong types are
- * errors. Fields present in the file replace those in c. On error returns
- * -errno and writes a one-line reason naming the field into err.
+ * integer bytes), "boot_timer" and "rng" (booleans), "disks" (array of
+ * objects with "path", "cache", "serial" strings and "ro" boolean). Unknown
+ * fields and wrong types are errors. Fields present in the file replace those
+ * in c. On error returns -errno and writes a one-line reason naming the field
+ * into err.
  */
 int config_load_json(struct vm_config *c, const char *text, size_t len, char *err, size_t errlen);
 int config_load_file(struct vm_config *c, const char *path, char *err, size_t errlen);
 
 /* Apply one "key=value"-style setting by field name (shared by flags and JSON). */
 int config_set(struct vm_config *c, const char *key, const char *value, char *err, size_t errlen);
+
+/*
+ * Append a disk from a --disk spec ("path=FILE,ro=on,..."): -EINVAL with a
+ * reason in err, -ENOSPC past CONFIG_MAX_DISKS.
+ */
+int config_add_disk(struct vm_config *c, const char *spec, char *err, size_t errlen);
+void config_clear_disks(struct vm_config *c);
 
 /* Check ranges that do not need KVM: cpus, memory size and alignment. */
 int config_validate(const struct vm_config *c, char *err, size_t errlen);

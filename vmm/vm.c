@@ -178,20 +178,98 @@ static void devices_exit(struct vm *vm)
 	vm->room_fd = -1;
 }
 
+/* --- stage: virtio devices ------------------------------------------------------------ */
+
+/* Take the next virtio-mmio slot, or fail naming the device that did not fit. */
+static int virtio_slot(struct vm *vm, const char *what, uint64_t *base, uint32_t *gsi)
+{
+	if (arch_virtio_slot(vm->nvirtio, base, gsi)) {
+		log_msg("%s: no room for another virtio device (this machine has %u)", what,
+			vm->nvirtio);
+		vm->exit_status = VM_EXIT_USAGE;
+		return -ENOSPC;
+	}
+	vm->nvirtio++;
+	return 0;
+}
+
+static int virtio_init(struct vm *vm)
+{
+	uint64_t base;
+	uint32_t gsi;
+	unsigned int i;
+	int ret;
+
+	vm->vhost = (struct virtio_host){ .mem = &vm->mem, .loop = &vm->loop, .mmio = &vm->mmio,
+					  .vm_fd = vm->vm_fd, .lines = &vm->host };
+	for (i = 0; i < vm->cfg->ndisks; i++) {
+		const struct vblk_config *d = &vm->cfg->disks[i];
+
+		ret = virtio_slot(vm, d->path, &base, &gsi);
+		if (ret)
+			return ret;
+		ret = vblk_create(d, i, &vm->vhost, base, gsi, &vm->disks[i]);
+		if (ret) {
+			/* vblk_create named the disk and the cause; a bad disk is bad input. */
+			vm->exit_status = VM_EXIT_USAGE;
+			return ret;
+		}
+		vm->ndisks = i + 1;
+	}
+	if (vm->cfg->rng) {
+		ret = virtio_slot(vm, "rng", &base, &gsi);
+		if (!ret)
+			ret = vrng_create(&vm->vhost, base, gsi, &vm->rng);
+		if (ret) {
+			log_msg("rng: %s", strerror(-ret));
+			return ret;
+		}
+	}
+	return 0;
+}
+
+static void virtio_exit(struct vm *vm)
+{
+	unsigned int i;
+
+	if (vm->rng)
+		vrng_destroy(vm->rng);
+	vm->rng = NULL;
+	for (i = 0; i < vm->ndisks; i++)
+		vblk_destroy(vm->disks[i]);
+	vm->ndisks = 0;
+}
+
 /* --- stage: boot structures -------------------------------------------------------- */
+
+/* "virtio_mmio.device=4K@0xfe001000:5" for each device, for kernels that look there. */
+#define VIRTIO_CMDLINE_ITEM 48
 
 static int boot_init(struct vm *vm)
 {
 	const char *base = vm->cfg->cmdline ? vm->cfg->cmdline : arch_default_cmdline();
+	char items[CONFIG_MAX_DISKS + 1][VIRTIO_CMDLINE_ITEM];
+	const char *extra[CONFIG_MAX_DISKS + 1];
 	size_t max = vm->boot.cmdline_size;
+	unsigned int i;
 	int ret;
 
+	for (i = 0; i < vm->nvirtio; i++) {
+		uint64_t addr;
+		uint32_t gsi;
+
+		arch_virtio_slot(i, &addr, &gsi);
+		snprintf(items[i], sizeof(items[i]), "virtio_mmio.device=4K@0x%" PRIx64 ":%u", addr,
+			 gsi);
+		extra[i] = items[i];
+	}
 	vm->cmdline = malloc(max + 1);
 	if (!vm->cmdline)
 		return -ENOMEM;
-	ret = boot_cmdline_build(vm->cmdline, max + 1, max, base, NULL, 0);
+	ret = boot_cmdline_build(vm->cmdline, max + 1, max, base, extra, vm->nvirtio);
 	if (ret) {
-		log_msg("cmdline: %zu bytes, longer than the kernel's limit of %zu", strlen(base), max);
+		log_msg("cmdline: longer than the kernel's limit of %zu bytes with hull's device "
+			"list appended", max);
 		vm->exit_status = VM_EXIT_USAGE;
 		return ret;
 	}
@@ -244,7 +322,7 @@ static void vcpus_exit(struct vm *vm)
 	vm->vcpus = NULL;
 }
 
-/* --- stage: event loop, signals, console --------------------------------------------- */
+/* --- stages: event loop and signals; console --------------------------------------------- */
 
 static void on_stop(struct loop *l, struct loop_handler *h, uint32_t events)
 {
@@ -300,22 +378,28 @@ static int loop_stage_init(struct vm *vm)
 	if (vm->sig_fd < 0)
 		return -errno;
 	vm->sig_h = (struct loop_handler){ .fd = vm->sig_fd, .cb = on_signal, .opaque = vm };
-	ret = loop_add(&vm->loop, &vm->sig_h, EPOLLIN);
-	if (ret)
-		return ret;
-	return console_init(&vm->console, &vm->loop, STDIN_FILENO, &vm->serial, vm->room_fd,
-			    on_quit, vm);
+	return loop_add(&vm->loop, &vm->sig_h, EPOLLIN);
 }
 
 static void loop_stage_exit(struct vm *vm)
 {
-	console_restore(&vm->console);
 	if (vm->sig_fd >= 0)
 		close(vm->sig_fd);
 	if (vm->stop_fd >= 0)
 		close(vm->stop_fd);
 	vm->sig_fd = vm->stop_fd = -1;
 	loop_destroy(&vm->loop);
+}
+
+static int console_stage_init(struct vm *vm)
+{
+	return console_init(&vm->console, &vm->loop, STDIN_FILENO, &vm->serial, vm->room_fd,
+			    on_quit, vm);
+}
+
+static void console_stage_exit(struct vm *vm)
+{
+	console_restore(&vm->console);
 }
 
 /* --- stage: running vCPUs ---------------------------------------------------------------- */
@@ -349,11 +433,13 @@ static void start_exit(struct vm *vm)
 static const struct stage vm_stages[] = {
 	{ "kvm", kvm_init, kvm_exit },
 	{ "memory", memory_init, memory_exit },
+	{ "loop", loop_stage_init, loop_stage_exit },
 	{ "devices", devices_init, devices_exit },
+	{ "virtio", virtio_init, virtio_exit },
 	{ "kernel", vm_load_kernel, NULL },
 	{ "boot", boot_init, boot_exit },
 	{ "vcpus", vcpus_init, vcpus_exit },
-	{ "loop", loop_stage_init, loop_stage_exit },
+	{ "console", console_stage_init, console_stage_exit },
 	{ "start", start_init, start_exit },
 };
 

@@ -16,30 +16,8 @@
 #include "vmm/bus.h"
 #include "vmm/config.h"
 #include "vmm/gmem.h"
-
-/* --- event loop: epoll over fds, one thread ------------------------------------- */
-
-struct loop;
-struct loop_handler {
-	int fd;
-	void (*cb)(struct loop *l, struct loop_handler *h, uint32_t events);
-	void *opaque;
-};
-
-struct loop {
-	int epfd;
-	bool stop;
-};
-
-int loop_init(struct loop *l);
-void loop_destroy(struct loop *l);
-/* h must stay valid until removed or the loop is destroyed. */
-int loop_add(struct loop *l, struct loop_handler *h, uint32_t events);
-int loop_mod(struct loop *l, struct loop_handler *h, uint32_t events);
-int loop_del(struct loop *l, struct loop_handler *h);
-/* Dispatch events until loop_stop(); -errno on an epoll failure. */
-int loop_run(struct loop *l);
-void loop_stop(struct loop *l);
+#include "vmm/loop.h"
+#include "virtio/virtio.h"
 
 /* --- console: hull's stdin to the guest UART, raw terminal, escape to quit ------- */
 
@@ -131,6 +109,12 @@ struct vm {
 	struct acpi_pm pm;
 	struct boot_timer timer;
 	struct dev_host host;
+
+	struct virtio_host vhost;          /* what virtio devices get from the VM */
+	struct vblk *disks[CONFIG_MAX_DISKS];
+	unsigned int ndisks;
+	struct vrng *rng;
+	unsigned int nvirtio;              /* virtio-mmio slots in use: 0..nvirtio-1 */
 
 	struct loop loop;
 	struct console console;

@@ -109,8 +109,30 @@ int arch_devices_init(struct vm *vm)
 	return ret;
 }
 
+/*
+ * ISA interrupt lines no other device uses: COM1 is 4, the RTC 8, the SCI 9;
+ * the timer takes 0/2 and 1 stays the keyboard's. 12 (the PS/2 mouse) is free
+ * because hull announces no i8042 and Linux's driver never binds. Below 16
+ * because without an MP table Linux maps only the ISA IRQs up front, which
+ * kernels finding devices on the command line rely on. Edge-triggered,
+ * active high: irqfd pulses the line.
+ */
+static const uint8_t virtio_gsis[] = { 5, 6, 7, 10, 11, 12, 14, 15, 3 };
+
+int arch_virtio_slot(unsigned int i, uint64_t *base, uint32_t *gsi)
+{
+	if (i >= sizeof(virtio_gsis))
+		return -ENOSPC;
+	*base = LAYOUT_VIRTIO_MMIO + (uint64_t)i * 0x1000;
+	*gsi = virtio_gsis[i];
+	return 0;
+}
+
 static int write_acpi(struct vm *vm)
 {
+	struct acpi_mmio_dev devs[sizeof(virtio_gsis)];
+	unsigned int i;
+
 	struct acpi_config cfg = {
 		.ncpus = vm->ncpus,
 		.ioapic_addr = (uint32_t)LAYOUT_IOAPIC,
@@ -118,12 +140,22 @@ static int write_acpi(struct vm *vm)
 		.pm_port = PORT_ACPI_PM,
 		.reset_value = ACPI_RESET_VALUE,
 		.s5_slp_typ = ACPI_S5_SLP_TYP,
+		.devs = devs,
 	};
 	uint8_t *buf = gmem_ptr(&vm->mem, LAYOUT_ACPI, LAYOUT_ACPI_SIZE);
 	size_t used;
 
 	if (!buf)
 		return -EFAULT;
+	for (i = 0; i < vm->nvirtio && i < sizeof(virtio_gsis); i++) {
+		uint64_t base;
+		uint32_t gsi;
+
+		arch_virtio_slot(i, &base, &gsi);
+		devs[i] = (struct acpi_mmio_dev){ .hid = "LNRO0005", .addr = (uint32_t)base,
+						  .size = 0x1000, .gsi = gsi };
+	}
+	cfg.ndevs = i;
 	return acpi_build(buf, LAYOUT_ACPI_SIZE, LAYOUT_ACPI, &cfg, &used);
 }
 

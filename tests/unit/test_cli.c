@@ -99,6 +99,38 @@ static void test_config_precedence(void **state)
 	unlink(path);
 }
 
+static void test_disks_and_rng(void **state)
+{
+	char path[] = "/tmp/hull-test-cli-XXXXXX";
+	const char json[] = "{\"disks\": [{\"path\": \"/file/a\"}, {\"path\": \"/file/b\"}]}";
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_int_equal(PARSE("vm", "--disk", "path=/a", "--disk", "path=/b,ro=on", "--rng", "off"),
+			 CLI_RUN_VM);
+	assert_int_equal(cfg.ndisks, 2);
+	assert_string_equal(cfg.disks[0].path, "/a");
+	assert_true(cfg.disks[1].ro);
+	assert_false(cfg.rng);
+	assert_int_equal(PARSE("vm"), CLI_RUN_VM);
+	assert_int_equal(cfg.ndisks, 0);
+	assert_true(cfg.rng);
+	assert_int_equal(PARSE("vm", "--disk", "/a"), CLI_EXIT_USAGE);
+	assert_int_equal(PARSE("vm", "--disk"), CLI_EXIT_USAGE);
+	assert_int_equal(PARSE("vm", "--rng", "maybe"), CLI_EXIT_USAGE);
+
+	/* The file's disks stay unless a --disk flag is given, which replaces them all. */
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, json, sizeof(json) - 1), (ssize_t)(sizeof(json) - 1));
+	close(fd);
+	assert_int_equal(PARSE("vm", "--config", path), CLI_RUN_VM);
+	assert_int_equal(cfg.ndisks, 2);
+	assert_int_equal(PARSE("vm", "--disk", "path=/flag", "--config", path), CLI_RUN_VM);
+	assert_int_equal(cfg.ndisks, 1);
+	assert_string_equal(cfg.disks[0].path, "/flag");
+	unlink(path);
+}
+
 static int teardown(void **state)
 {
 	(void)state;
@@ -113,6 +145,7 @@ int main(void)
 		cmocka_unit_test(test_vm_flags),
 		cmocka_unit_test(test_vm_errors),
 		cmocka_unit_test(test_config_precedence),
+		cmocka_unit_test(test_disks_and_rng),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, teardown);

@@ -53,6 +53,8 @@ static void test_defaults(void **state)
 	assert_int_equal(c.cpus, CONFIG_DEFAULT_CPUS);
 	assert_int_equal(c.mem, CONFIG_DEFAULT_MEM);
 	assert_false(c.boot_timer);
+	assert_true(c.rng);
+	assert_int_equal(c.ndisks, 0);
 	assert_int_equal(config_validate(&c, err, sizeof(err)), 0);
 }
 
@@ -187,8 +189,8 @@ static void test_json_negative_cpus(void **state)
 static void test_json_unknown_field(void **state)
 {
 	(void)state;
-	assert_int_equal(load("{\"cpus\": 2, \"disks\": []}"), -EINVAL);
-	assert_err_has("disks");
+	assert_int_equal(load("{\"cpus\": 2, \"disk\": []}"), -EINVAL);
+	assert_err_has("disk");
 	assert_int_equal(load("{\"Kernel\": \"/k\"}"), -EINVAL);
 	assert_err_has("Kernel");
 }
@@ -429,6 +431,101 @@ static void test_validate(void **state)
 	assert_int_equal(config_validate(&c, err, sizeof(err)), 0);
 }
 
+static void test_disk_spec(void **state)
+{
+	(void)state;
+	assert_int_equal(config_add_disk(&c, "path=/srv/a.img", err, sizeof(err)), 0);
+	assert_int_equal(config_add_disk(&c, "path=/srv/b,,c.img,ro=on,cache=none,serial=B-1", err,
+					 sizeof(err)),
+			 0);
+	assert_int_equal(config_add_disk(&c, "cache=unsafe,path=x", err, sizeof(err)), 0);
+	assert_int_equal(c.ndisks, 3);
+	assert_string_equal(c.disks[0].path, "/srv/a.img");
+	assert_false(c.disks[0].ro);
+	assert_int_equal(c.disks[0].cache, VBLK_CACHE_WRITEBACK);
+	assert_string_equal(c.disks[0].serial, "");
+	assert_string_equal(c.disks[1].path, "/srv/b,c.img");
+	assert_true(c.disks[1].ro);
+	assert_int_equal(c.disks[1].cache, VBLK_CACHE_NONE);
+	assert_string_equal(c.disks[1].serial, "B-1");
+	assert_int_equal(c.disks[2].cache, VBLK_CACHE_UNSAFE);
+}
+
+static void test_disk_spec_errors(void **state)
+{
+	static const struct {
+		const char *spec, *needle;
+	} bad[] = {
+		{ "", "key=value" },
+		{ "/srv/a.img", "key=value" },
+		{ "path=", "empty" },
+		{ "ro=on", "no path" },
+		{ "path=a,ro=maybe", "ro" },
+		{ "path=a,cache=fast", "cache" },
+		{ "path=a,serial=123456789012345678901", "20" },
+		{ "path=a,serial=has space", "printable" },
+		{ "path=a,path=b", "twice" },
+		{ "path=a,size=1G", "size" },
+		{ "path=a,", "key=value" },
+	};
+	unsigned int i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		if (config_add_disk(&c, bad[i].spec, err, sizeof(err)) != -EINVAL)
+			fail_msg("disk spec '%s' was accepted", bad[i].spec);
+		assert_err_has(bad[i].needle);
+		assert_int_equal(c.ndisks, 0);
+	}
+}
+
+static void test_disk_limit(void **state)
+{
+	unsigned int i;
+
+	(void)state;
+	for (i = 0; i < CONFIG_MAX_DISKS; i++)
+		assert_int_equal(config_add_disk(&c, "path=x", err, sizeof(err)), 0);
+	assert_int_equal(config_add_disk(&c, "path=x", err, sizeof(err)), -ENOSPC);
+	assert_err_has("at most");
+}
+
+static void test_json_disks_rng(void **state)
+{
+	(void)state;
+	assert_int_equal(load("{\"disks\": [{\"path\": \"/a\"}, {\"path\": \"/b\", \"ro\": true, "
+			      "\"cache\": \"none\", \"serial\": \"S\"}], \"rng\": false}"),
+			 0);
+	assert_int_equal(c.ndisks, 2);
+	assert_string_equal(c.disks[1].path, "/b");
+	assert_true(c.disks[1].ro);
+	assert_int_equal(c.disks[1].cache, VBLK_CACHE_NONE);
+	assert_string_equal(c.disks[1].serial, "S");
+	assert_false(c.rng);
+	/* A second "disks" replaces the list. */
+	assert_int_equal(load("{\"disks\": [{\"path\": \"/c\"}]}"), 0);
+	assert_int_equal(c.ndisks, 1);
+	assert_string_equal(c.disks[0].path, "/c");
+
+	assert_int_equal(load("{\"disks\": {\"path\": \"/a\"}}"), -EINVAL);
+	assert_err_has("array");
+	assert_int_equal(load("{\"disks\": [\"/a\"]}"), -EINVAL);
+	assert_err_has("disks[0]");
+	assert_int_equal(load("{\"disks\": [{\"ro\": true}]}"), -EINVAL);
+	assert_err_has("path");
+	assert_int_equal(load("{\"disks\": [{\"path\": \"/a\", \"ro\": \"on\"}]}"), -EINVAL);
+	assert_err_has("disks[0].ro");
+	assert_int_equal(load("{\"disks\": [{\"path\": 5}]}"), -EINVAL);
+	assert_err_has("disks[0].path");
+	assert_int_equal(load("{\"disks\": [{\"path\": \"/a\", \"cache\": \"x\"}]}"), -EINVAL);
+	assert_err_has("cache");
+	assert_int_equal(load("{\"disks\": [{\"path\": \"/a\", \"sise\": \"1\"}]}"), -EINVAL);
+	assert_err_has("sise");
+	assert_int_equal(load("{\"rng\": 1}"), -EINVAL);
+	assert_err_has("rng");
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -452,6 +549,10 @@ int main(void)
 		T(test_file_bad_json),
 		T(test_file_errors),
 		T(test_validate),
+		T(test_disk_spec),
+		T(test_disk_spec_errors),
+		T(test_disk_limit),
+		T(test_json_disks_rng),
 	};
 #undef T
 
