@@ -276,7 +276,8 @@ qemu=(
 	qemu-system-x86_64 -accel "$accel" -cpu "EPYC,+svm" -M q35 -m "$mem" -smp "$smp"
 	-nodefaults -no-user-config -display none -no-reboot -nic none
 	-kernel "$l1_kernel" -initrd "$initramfs"
-	-append "console=ttyS0 panic=-1 quiet loglevel=${HULL_LAB_LOGLEVEL:-1}"
+	-append "console=ttyS0 panic=-1 quiet loglevel=${HULL_LAB_LOGLEVEL:-1} ${HULL_LAB_APPEND:-}"
+	-monitor "unix:$(esc "$run/monitor.sock"),server=on,wait=off"
 	-chardev "file,id=klog,path=$(esc "$run/console.log")" -serial chardev:klog
 	-chardev "stdio,id=out,mux=off" -serial chardev:out
 	-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
@@ -289,7 +290,30 @@ else
 	"${qemu[@]}" </dev/null 2>"$run/qemu.log" &
 fi
 qpid=$!
-sleep "$timeout" &
+
+# Nested SVM under TCG sometimes freezes L1 for good: its one CPU halts with interrupts pending
+# and never wakes, not even for an NMI, and QEMU stops using CPU time. A working L1 always uses
+# some (timer ticks, even when idle), so $freeze seconds without any means it froze: give up
+# then instead of waiting for the timeout. Both exit 124.
+freeze=${HULL_LAB_FREEZE:-60}
+watchdog() {
+	local start=$SECONDS last=-1 still=0 cpu
+	while ((SECONDS - start < timeout)); do
+		sleep 5
+		cpu=$(awk '{print $14 + $15}' "/proc/$qpid/stat" 2>/dev/null) || return 0
+		if [[ $cpu == "$last" ]]; then
+			still=$((still + 5))
+			if ((still >= freeze)); then
+				: >"$run/frozen"
+				return 0
+			fi
+		else
+			still=0
+		fi
+		last=$cpu
+	done
+}
+watchdog &
 spid=$!
 
 set +e
@@ -297,7 +321,11 @@ wait -n "$qpid" "$spid"
 set -e
 if kill -0 "$qpid" 2>/dev/null; then
 	kill_qemu
-	echo "lab: timeout after $timeout s: killed L1 QEMU; command: $*" >&2
+	if [[ -e $run/frozen ]]; then
+		echo "lab: L1 froze (no CPU time for $freeze s; nested SVM under TCG, see tests/lab/README.md): killed it; command: $*" >&2
+	else
+		echo "lab: timeout after $timeout s: killed L1 QEMU; command: $*" >&2
+	fi
 	exit 124
 fi
 qpid=
