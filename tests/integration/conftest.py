@@ -10,10 +10,18 @@ Two groups of tests, chosen with -m:
 
 Without -m, the group matching this machine runs and the other one is deselected (said so in
 the report header). A lab test run outside the lab FAILS with a message; it never skips.
+
+The disk tests (test_blk.py) boot the cached Debian 12 image that tests/images/debian-rootfs.sh
+builds on the host (tests/run does it in its build step). HULL_TEST_VMM=qemu runs them under
+QEMU microvm instead of hull, to check the tests and the image themselves.
 """
 
+import gzip
 import hashlib
+import lzma
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -22,7 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import initramfs  # noqa: E402
 import scripts  # noqa: E402
-from harness import REPO, Hull, guest_cmdline, in_lab, pvm_host  # noqa: E402
+from harness import (REPO, Hull, guest_cmdline, in_lab, pvm_host, qemu_argv,  # noqa: E402
+                     vmm_under_test)
 
 BUILD_HINT = {
     "hull": "make",
@@ -164,6 +173,155 @@ def boot(hull, busybox_initrd):
         return h
 
     return run
+
+
+# --- virtio-blk: the Debian image, the initramfs that boots into it, disks -------------------
+
+DEBIAN_IMAGE_SCRIPT = REPO / "tests" / "images" / "debian-rootfs.sh"
+
+# What the cloud kernel needs as modules to see hull's devices (ext4 is built in there; a name
+# modprobe reports as builtin is skipped).
+CLOUD_MODULES = ("virtio_mmio", "virtio_blk", "virtio_rng", "ext4")
+
+
+@pytest.fixture(scope="session")
+def debian_image():
+    """The cached Debian 12 rootfs image (built on the host by tests/images/debian-rootfs.sh)."""
+    path = subprocess.run([DEBIAN_IMAGE_SCRIPT, "--path"], check=True, capture_output=True,
+                          text=True).stdout.strip()
+    if not Path(path).is_file():
+        pytest.fail(f"missing the Debian image {path}: build it on the host (as root) with "
+                    f"{DEBIAN_IMAGE_SCRIPT} (tests/run does it in its build step)", pytrace=False)
+    return Path(path)
+
+
+def module_files(kver, names):
+    """(file name, contents) of the modules names and their dependencies, in load order.
+
+    One `modprobe --show-depends` call per module (its output order is the load order);
+    compressed modules are unpacked, as busybox insmod may not read them.
+    """
+    out, seen = [], set()
+    for name in names:
+        p = subprocess.run(["modprobe", "-S", kver, "--show-depends", name], capture_output=True,
+                           text=True)
+        if p.returncode != 0:
+            pytest.fail(f"modprobe -S {kver} --show-depends {name}: {p.stderr.strip()}",
+                        pytrace=False)
+        for line in p.stdout.splitlines():
+            fields = line.split()
+            if not fields or fields[0] != "insmod":
+                continue  # "builtin NAME"
+            path = Path(fields[1])
+            base = path.name
+            for ext in (".xz", ".zst", ".gz"):
+                base = base.removesuffix(ext)
+            if base in seen:
+                continue
+            seen.add(base)
+            if path.suffix == ".xz":
+                blob = lzma.decompress(path.read_bytes())
+            elif path.suffix == ".zst":
+                blob = subprocess.run(["zstd", "-qdc", path], check=True,
+                                      capture_output=True).stdout
+            elif path.suffix == ".gz":
+                blob = gzip.decompress(path.read_bytes())
+            else:
+                blob = path.read_bytes()
+            out.append((base, blob))
+    return out
+
+
+@pytest.fixture(scope="session")
+def blk_initrd(tmp_path_factory, cloud_kernel):
+    """Factory: blk_initrd(kernel_name) is the path of the virtio-blk tests' initramfs for that
+    kernel ("cloud" gets the cloud kernel's virtio modules), built once per flavour."""
+    bb = Path("/bin/busybox")
+    if not bb.is_file():
+        pytest.fail("no /bin/busybox: apt-get install busybox-static", pytrace=False)
+    made = {}
+
+    def get(which):
+        flavour = "cloud" if which == "cloud" else "project"
+        if flavour not in made:
+            mods = ()
+            if flavour == "cloud":
+                kver = cloud_kernel.name.removeprefix("vmlinuz-")
+                mods = module_files(kver, CLOUD_MODULES)
+            image = initramfs.blk_image(bb, scripts.BLK_SCRIPTS, mods)
+            path = tmp_path_factory.mktemp("blk-initrd") / (
+                "blk-%s-%s.cpio" % (flavour, hashlib.sha256(image).hexdigest()[:12]))
+            path.write_bytes(image)
+            made[flavour] = path
+        return made[flavour]
+
+    return get
+
+
+@pytest.fixture
+def vm(hull_bin):
+    """Factory like hull(), but runs QEMU microvm instead when HULL_TEST_VMM=qemu."""
+    started = []
+    vmm = vmm_under_test()
+
+    def start(*args, cwd=REPO):
+        if vmm == "qemu":
+            h = Hull(None, args, cwd=cwd, argv=qemu_argv(args))
+        else:
+            h = Hull(hull_bin, args, cwd=cwd)
+        started.append(h)
+        return h
+
+    yield start
+    for h in started:
+        h.kill()
+
+
+@pytest.fixture
+def scratch(tmp_path):
+    """Factory: scratch(name, mib=128, where=None) is a new sparse raw image (in tmp_path)."""
+
+    def make(name, mib=128, where=None):
+        path = Path(where or tmp_path) / f"{name}.img"
+        with open(path, "wb") as f:
+            f.truncate(mib << 20)
+        return path
+
+    return make
+
+
+def _run(*cmd):
+    p = subprocess.run(list(map(str, cmd)), capture_output=True, text=True)
+    if p.returncode != 0:
+        raise RuntimeError(f"{' '.join(map(str, cmd))}: exit {p.returncode}: "
+                           f"{p.stderr.strip() or p.stdout.strip()}")
+    return p.stdout
+
+
+@pytest.fixture(scope="session")
+def direct_dir():
+    """A directory where O_DIRECT works (for cache=none): ext4 on a loop device over a tmpfs
+    file, since the lab's /tmp is tmpfs (no O_DIRECT before Linux 6.6). Removed afterwards."""
+    top = Path(tempfile.mkdtemp(prefix="hull-direct-", dir="/tmp"))
+    backing, mnt = top / "backing.img", top / "mnt"
+    mnt.mkdir()
+    loop = None
+    try:
+        subprocess.run(["modprobe", "-a", "loop", "ext4"], capture_output=True)
+        with open(backing, "wb") as f:
+            f.truncate(1 << 30)
+        loop = _run("losetup", "--find", "--show", backing).strip()
+        _run("mkfs.ext4", "-q", "-F", loop)
+        _run("mount", "-t", "ext4", loop, mnt)
+    except (RuntimeError, OSError) as e:
+        if loop:
+            subprocess.run(["losetup", "-d", loop])
+        subprocess.run(["rm", "-rf", top])
+        pytest.fail(f"cannot set up an ext4 directory on a loop device: {e}", pytrace=False)
+    yield mnt
+    subprocess.run(["umount", mnt])
+    subprocess.run(["losetup", "-d", loop])
+    subprocess.run(["rm", "-rf", top])
 
 
 def pytest_addoption(parser):

@@ -46,8 +46,8 @@ def in_lab():
 class Hull:
     """A running `hull vm`: its output is collected as it comes; stdin is a pipe by default."""
 
-    def __init__(self, hull_bin, args, cwd=REPO, stdin=subprocess.PIPE):
-        self.args = [str(hull_bin), "vm", *map(str, args)]
+    def __init__(self, hull_bin, args, cwd=REPO, stdin=subprocess.PIPE, argv=None):
+        self.args = argv or [str(hull_bin), "vm", *map(str, args)]
         self.start = time.monotonic()
         self.proc = subprocess.Popen(self.args, cwd=cwd, stdin=stdin,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -128,3 +128,62 @@ class Hull:
         return (f"command: {' '.join(self.args)}\nexit status: {self.proc.poll()}\n"
                 f"--- stderr ---\n{self.stderr[-4000:]}\n--- console (last 6000 chars) ---\n"
                 f"{self.stdout[-6000:]}")
+
+
+# --- QEMU in hull's place --------------------------------------------------------------------
+
+def vmm_under_test():
+    """"hull", or "qemu" when HULL_TEST_VMM=qemu: the virtio-blk tests then run the same guests
+    under QEMU microvm, which checks the tests, the image and the guest scripts themselves."""
+    vmm = os.environ.get("HULL_TEST_VMM", "hull")
+    if vmm not in ("hull", "qemu"):
+        pytest.fail(f"HULL_TEST_VMM={vmm}: want hull or qemu", pytrace=False)
+    return vmm
+
+
+def parse_disk(spec):
+    """--disk path=FILE[,ro=on][,cache=MODE][,serial=ID] as a dict (path given, the rest as is)."""
+    fields = dict(kv.split("=", 1) for kv in spec.split(","))
+    if "path" not in fields:
+        raise ValueError(f"--disk {spec}: no path=")
+    return fields
+
+
+def qemu_argv(args):
+    """The QEMU microvm command equivalent to `hull vm ARGS` for the options the tests use
+    (the disks come out as vda, vdb, ... in the order given, as with hull)."""
+    it = iter(map(str, args))
+    opts = {"--cpus": "1", "--memory": "512M", "--rng": "on"}
+    disks = []
+    for a in it:
+        if a == "--disk":
+            disks.append(parse_disk(next(it)))
+        elif a in ("--kernel", "--initrd", "--cmdline", "--cpus", "--memory", "--rng"):
+            opts[a] = next(it)
+        else:
+            raise ValueError(f"qemu_argv: no QEMU equivalent for hull option {a}")
+    argv = ["qemu-system-x86_64", "-M", "microvm,rtc=on,acpi=on", "-accel", "kvm", "-cpu", "host",
+            "-smp", opts["--cpus"], "-m", opts["--memory"], "-nodefaults", "-no-user-config",
+            "-display", "none", "-serial", "stdio", "-no-reboot",
+            "-global", "virtio-mmio.force-legacy=false", "-kernel", opts["--kernel"],
+            "-append", opts.get("--cmdline", DEFAULT_CMDLINE)]
+    if opts.get("--initrd", "none") != "none":
+        argv += ["-initrd", opts["--initrd"]]
+    devices = []
+    for i, d in enumerate(disks):
+        drive = (f"file={d['path']},if=none,id=d{i},format=raw,"
+                 f"cache={d.get('cache', 'writeback')}")
+        if d.get("ro") == "on":
+            drive += ",readonly=on"
+        if d.get("cache") == "none":
+            drive += ",aio=io_uring"
+        dev = f"virtio-blk-device,drive=d{i}"
+        if "serial" in d:
+            dev += f",serial={d['serial']}"
+        devices.append(["-drive", drive, "-device", dev])
+    if opts["--rng"] == "on":
+        devices.append(["-object", "rng-random,id=rng0,filename=/dev/urandom",
+                        "-device", "virtio-rng-device,rng=rng0"])
+    for dev in devices:
+        argv += dev
+    return argv

@@ -99,3 +99,94 @@ def busybox_image(busybox_path, scripts):
     for name, text in sorted(scripts.items()):
         a.file(f"tests/{name}.sh", text, 0o755)
     return a.bytes()
+
+
+# The PID 1 of the virtio-blk tests. It loads the modules in /modules/order (the cloud kernel's
+# virtio drivers; the project kernel has everything built in), mounts the Debian image on
+# /dev/vda read-only and switches into it:
+#   hull.test=root   runs the image's own /usr/local/sbin/hull-lab-init (the rootfs test);
+#   hull.test=NAME   runs /tests/NAME.sh with Debian's bash and tools, wrapped by /run/test.sh
+#                    (tmpfs /run and /tmp; /run/busybox for `poweroff -f`).
+BLK_INIT = r"""#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+name=default
+for arg in $(cat /proc/cmdline); do
+	case $arg in hull.test=*) name=${arg#hull.test=} ;; esac
+done
+echo "HULL-INIT: start test=$name"
+fail() {
+	echo "HULL-INIT: $*"
+	dmesg | tail -n 40 | sed 's/^/HULL-DMESG: /'
+	poweroff -f
+	sleep 1000
+}
+if [ -s /modules/order ]; then
+	while read -r m; do
+		insmod "/modules/$m" || echo "HULL-INIT: insmod $m failed"
+	done </modules/order
+fi
+i=0
+while [ ! -b /dev/vda ]; do
+	i=$((i + 1))
+	[ $i -le 100 ] || fail "no /dev/vda after 10 s"
+	sleep 0.1
+done
+mkdir -p /newroot
+mount -t ext4 -o ro /dev/vda /newroot || fail "cannot mount /dev/vda read-only"
+if [ "$name" = root ]; then
+	mount --move /dev /newroot/dev
+	umount /proc /sys
+	exec switch_root /newroot /usr/local/sbin/hull-lab-init
+fi
+[ -f "/tests/$name.sh" ] || fail "no such test script /tests/$name.sh"
+mount -t tmpfs -o mode=0755 tmpfs /newroot/run || fail "cannot mount /newroot/run"
+mount -t tmpfs -o mode=1777 tmpfs /newroot/tmp || fail "cannot mount /newroot/tmp"
+cp /bin/busybox /newroot/run/busybox
+cp "/tests/$name.sh" /newroot/run/body.sh
+cp /blk/test.sh /newroot/run/test.sh
+for d in proc sys dev; do
+	mount --move "/$d" "/newroot/$d"
+done
+exec switch_root /newroot /bin/bash /run/test.sh
+"""
+
+# PID 1 after switch_root: the test body runs with Debian's userspace; then power off.
+BLK_WRAPPER = r"""#!/bin/bash
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+cd /run
+. /etc/os-release
+echo "HULL-TEST: $PRETTY_NAME, kernel $(uname -r)"
+bash /run/body.sh
+echo "HULL-INIT: done status=$?"
+sync
+/run/busybox poweroff -f
+sleep 1000
+"""
+
+
+def blk_image(busybox_path, scripts, modules=()):
+    """The virtio-blk tests' initramfs: BLK_INIT, busybox, /tests/NAME.sh, /modules/*.ko.
+
+    modules: (file name, contents) pairs, loaded with insmod in this order.
+    """
+    with open(busybox_path, "rb") as f:
+        busybox = f.read()
+    a = Newc()
+    for d in ("bin", "dev", "proc", "sys", "tmp", "blk", "tests", "modules"):
+        a.dir(d)
+    a.chardev("dev/console", 5, 1)
+    a.chardev("dev/null", 1, 3, 0o666)
+    a.file("bin/busybox", busybox, 0o755)
+    a.symlink("bin/sh", "busybox")
+    a.file("init", BLK_INIT, 0o755)
+    a.file("blk/test.sh", BLK_WRAPPER, 0o755)
+    for name, text in sorted(scripts.items()):
+        a.file(f"tests/{name}.sh", text, 0o755)
+    for name, blob in modules:
+        a.file(f"modules/{name}", blob)
+    a.file("modules/order", "".join(f"{name}\n" for name, _ in modules))
+    return a.bytes()

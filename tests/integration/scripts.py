@@ -25,3 +25,112 @@ SCRIPTS = {
              'echo "HULL-RTC: $(cat /sys/class/rtc/rtc0/name 2>/dev/null) '
              'since_epoch=$(cat /sys/class/rtc/rtc0/since_epoch 2>/dev/null)"\n'),
 }
+
+
+# The virtio-blk tests' bodies: run by bash inside the Debian image (initramfs.BLK_INIT), with
+# the image on /dev/vda (read-only) and the test's disks on /dev/vdb, /dev/vdc. They only report
+# what they see, as "HULL-KV key=value" (one per line) and "HULL-SUM sha256 path" lines; the
+# tests decide.
+# `set -e`: a failing step ends the body, and "HULL-INIT: done status=N" shows it.
+BLK_SCRIPTS = {
+    # a. A blank disk gets an ext4 filesystem and three files; the sums are read back after a
+    # remount, so they come from the disk, not from the page cache.
+    "fs_write": r"""set -ex
+dev=/dev/vdb
+echo "HULL-KV ro=$(blockdev --getro $dev)"
+echo "HULL-KV size=$(blockdev --getsize64 $dev)"
+mkfs.ext4 -q -F -L hull-scratch $dev
+mkdir /run/mnt
+mount -t ext4 $dev /run/mnt
+head -c 1048576 /dev/urandom >/run/mnt/a
+head -c 3000001 /dev/urandom >/run/mnt/b
+mkdir /run/mnt/dir
+head -c 12345 /dev/urandom >/run/mnt/dir/c
+umount /run/mnt
+echo 3 >/proc/sys/vm/drop_caches
+mount -t ext4 -o ro $dev /run/mnt
+(cd /run/mnt && sha256sum a b dir/c) | sed 's/^/HULL-SUM /'
+umount /run/mnt
+""",
+    # a. The "reboot": the filesystem written by fs_write mounts and its files read back.
+    "fs_verify": r"""set -ex
+mkdir /run/mnt
+mount -t ext4 /dev/vdb /run/mnt
+(cd /run/mnt && sha256sum a b dir/c) | sed 's/^/HULL-SUM /'
+umount /run/mnt
+""",
+    # b. A read-only disk: every way of writing is refused; reading works.
+    "ro_disk": r"""set -x
+dev=/dev/vdb
+echo "HULL-KV getro=$(blockdev --getro $dev)"
+if dd status=none if=/dev/zero of=$dev bs=4096 count=1 oflag=direct 2>/run/err; then
+	echo "HULL-KV rawwrite=ok"
+else
+	echo "HULL-KV rawwrite=refused $(tail -n1 /run/err)"
+fi
+mkdir /run/mnt
+if mount -t ext4 -o rw $dev /run/mnt 2>/run/err; then
+	echo "HULL-KV mountrw=$(awk '$2 == "/run/mnt" { split($4, o, ","); print o[1] }' /proc/mounts)"
+	umount /run/mnt
+else
+	echo "HULL-KV mountrw=refused $(tail -n1 /run/err)"
+fi
+mount -t ext4 -o ro $dev /run/mnt || exit 1
+if echo x >/run/mnt/new 2>/run/err; then
+	echo "HULL-KV filewrite=ok"
+else
+	echo "HULL-KV filewrite=refused $(tail -n1 /run/err)"
+fi
+(cd /run/mnt && sha256sum data) | sed 's/^/HULL-SUM /'
+umount /run/mnt
+""",
+    # c. Two disks besides the root: serials and sizes, a tag in each one's first block, and
+    # 8 MiB written to both at once and read back.
+    "two_disks": r"""set -ex
+head -c 8388608 /dev/urandom >/run/data
+for d in vda vdb vdc; do
+	echo "HULL-KV $d.serial=$(cat /sys/block/$d/serial)"
+	echo "HULL-KV $d.size=$(blockdev --getsize64 /dev/$d)"
+done
+for d in vdb vdc; do
+	printf 'hull-tag-%s\n' $d | dd status=none of=/dev/$d bs=4096 conv=sync,fsync oflag=direct
+done
+dd status=none if=/run/data of=/dev/vdb bs=1M seek=1 oflag=direct conv=fsync &
+b=$!
+dd status=none if=/run/data of=/dev/vdc bs=1M seek=1 oflag=direct conv=fsync &
+c=$!
+wait $b
+wait $c
+for d in vdb vdc; do
+	echo "HULL-KV $d.tag=$(dd status=none if=/dev/$d bs=4096 count=1 iflag=direct | tr -d '\0\n')"
+	dd status=none if=/dev/$d bs=1M skip=1 count=8 iflag=direct | sha256sum |
+		sed "s|-\$|$d|;s/^/HULL-SUM /"
+done
+sha256sum /run/data | sed 's/^/HULL-SUM /'
+""",
+    # e. Data written and synced before hull is killed (SIGKILL on HULL-SYNCED): 2 MiB raw at
+    # the start of /dev/vdb and a file on an ext4 filesystem on /dev/vdc.
+    "synced_kill": r"""set -ex
+head -c 2097152 /dev/urandom >/run/raw
+dd status=none if=/run/raw of=/dev/vdb bs=1M
+mkfs.ext4 -q -F /dev/vdc
+mkdir /run/mnt
+mount -t ext4 /dev/vdc /run/mnt
+head -c 3000000 /dev/urandom >/run/mnt/file
+sync
+sha256sum /run/raw /run/mnt/file | sed 's/^/HULL-SUM /'
+echo HULL-SYNCED
+sleep 600
+""",
+    # g. The entropy device: which hwrng the kernel uses, the virtio device ids, 64 bytes.
+    "rng": r"""hw=/sys/class/misc/hw_random
+echo "HULL-KV rng_available=$(cat $hw/rng_available 2>&1 | tr ' ' ,)"
+echo "HULL-KV rng_current=$(cat $hw/rng_current 2>&1)"
+echo "HULL-KV virtio_ids=$(cat /sys/bus/virtio/devices/*/device 2>/dev/null | tr '\n' ,)"
+if timeout 20 od -An -v -tx1 -N64 /dev/hwrng >/run/rng 2>/run/err; then
+	echo "HULL-KV hwrng=$(tr -d ' \n' </run/rng)"
+else
+	echo "HULL-KV hwrng=error $(tail -n1 /run/err)"
+fi
+""",
+}
