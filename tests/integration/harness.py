@@ -76,14 +76,25 @@ class Hull:
 
     def expect(self, pattern, timeout):
         """Wait until stdout matches the regex; return the match. Fails with the output so far."""
+        m = self.wait_for(pattern, timeout)
+        if m is None:
+            pytest.fail(f"no /{pattern}/ on the console: hull ended first\n{self.describe()}",
+                        pytrace=False)
+        return m
+
+    def wait_for(self, pattern, timeout):
+        """Like expect(), but returns None instead of failing when hull ends first (all its
+        output read); still fails (and kills hull) on timeout."""
         deadline = time.monotonic() + timeout
         rx = re.compile(pattern)
         while True:
             m = rx.search(self.stdout)
             if m:
                 return m
+            if not self.sel.get_map() and self.proc.poll() is not None:
+                return None
             left = deadline - time.monotonic()
-            if left <= 0 or (not self.sel.get_map() and self.proc.poll() is not None):
+            if left <= 0:
                 self.kill()
                 pytest.fail(f"no /{pattern}/ on the console after {timeout} s\n{self.describe()}",
                             pytrace=False)

@@ -319,13 +319,25 @@ def test_disk_lock(hull, hull_bin, tiny_pvh, tmp_path):
     assert re.search(rf"disk {re.escape(str(img))}: locked by another process", p.stderr), msg
     assert first.proc.poll() is None, first.describe()
 
+    # After SIGKILL the lock may outlive the process for a moment (io_uring tears its ring
+    # down, and drops its hold on the image, asynchronously; writes still in flight land until
+    # then), so the image must be free again soon, not at once.
+    def start_when_free(spec, within=5.0):
+        deadline = time.monotonic() + within
+        while True:
+            h = hull(*base, "--disk", spec)
+            if h.wait_for(r"hull tiny guest: hello from PVH", 30):
+                return h
+            assert "locked by another process" in h.stderr, h.describe()
+            assert time.monotonic() < deadline, \
+                f"{img} still locked {within} s after its hull was killed\n{h.describe()}"
+            time.sleep(0.05)
+
     first.kill()
-    again = hull(*base, "--disk", f"path={img}")
-    again.expect(r"hull tiny guest: hello from PVH", 30)
+    again = start_when_free(f"path={img}")
     again.kill()
 
-    ro1 = hull(*base, "--disk", f"path={img},ro=on")
-    ro1.expect(r"hull tiny guest: hello from PVH", 30)
+    ro1 = start_when_free(f"path={img},ro=on")
     ro2 = hull(*base, "--disk", f"path={img},ro=on")
     ro2.expect(r"hull tiny guest: hello from PVH", 30)
     time.sleep(0.5)
