@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/unit/virtio_env.h"
 #include "virtio/blk.h"
 
 #define BASE 0xd0000000ULL
@@ -41,12 +42,7 @@
 #define BIT(n) (1ULL << (n))
 
 static struct env {
-	uint8_t *ram;
-	struct gmem mem;
-	struct bus mmio;
-	struct loop loop;
-	struct dev_host lines;
-	struct virtio_host host;
+	struct virtio_env v;
 	unsigned int pulses;
 	char path[64], path2[64];
 	struct vblk *b, *b2;
@@ -90,17 +86,8 @@ static int setup(void **state)
 {
 	(void)state;
 	memset(&e, 0, sizeof(e));
-	e.ram = aligned_alloc(4096, RAM_SIZE);
-	if (!e.ram)
+	if (virtio_env_init(&e.v, RAM_GPA, RAM_SIZE, rec_irq, &e))
 		return -1;
-	memset(e.ram, 0, RAM_SIZE);
-	if (gmem_add(&e.mem, RAM_GPA, RAM_SIZE, e.ram) || loop_init(&e.loop))
-		return -1;
-	bus_init(&e.mmio, "mmio");
-	e.lines = (struct dev_host){ .irq = rec_irq, .opaque = &e };
-	e.host = (struct virtio_host){
-		.mem = &e.mem, .loop = &e.loop, .mmio = &e.mmio, .vm_fd = -1, .lines = &e.lines
-	};
 	return make_image(e.path, "/tmp", IMG_SIZE);
 }
 
@@ -112,8 +99,7 @@ static int teardown(void **state)
 	unlink(e.path);
 	if (e.path2[0])
 		unlink(e.path2);
-	loop_destroy(&e.loop);
-	free(e.ram);
+	virtio_env_fini(&e.v);
 	return 0;
 }
 
@@ -123,7 +109,7 @@ static int create(const char *path, bool ro, enum vblk_cache cache, const char *
 	struct vblk_config c = { .path = (char *)(uintptr_t)path, .ro = ro, .cache = cache };
 
 	snprintf(c.serial, sizeof(c.serial), "%s", serial);
-	return vblk_create(&c, 0, &e.host, base, GSI, out);
+	return vblk_create(&c, 0, &e.v.host, base, GSI, out);
 }
 
 /* ---- stderr capture, to check the messages users see ---- */
@@ -170,7 +156,7 @@ static void wr(uint64_t off, uint32_t v)
 
 static void *gpa(uint64_t a)
 {
-	return gmem_ptr(&e.mem, a, 1);
+	return gmem_ptr(&e.v.mem, a, 1);
 }
 
 static uint64_t device_features(void)
@@ -256,18 +242,9 @@ static uint16_t used_idx(void)
 	return __atomic_load_n(&((struct vring_used *)gpa(USED))->idx, __ATOMIC_ACQUIRE);
 }
 
-/* Dispatch the loop's ready handlers (kicks, completions), waiting up to ms. */
 static int dispatch(int ms)
 {
-	struct epoll_event ev[8];
-	int i, n = epoll_wait(e.loop.epfd, ev, 8, ms);
-
-	for (i = 0; i < n; i++) {
-		struct loop_handler *h = ev[i].data.ptr;
-
-		h->cb(&e.loop, h, ev[i].events);
-	}
-	return n;
+	return virtio_env_dispatch(&e.v, ms);
 }
 
 /* Kick and run the loop until n more chains are used (or 10 s pass). */
@@ -820,7 +797,7 @@ static void test_reset_in_flight(void **state)
 	{
 		struct loop_handler *k = &e.b->dev.kick_h[0];
 
-		k->cb(&e.loop, k, EPOLLIN);
+		k->cb(&e.v.loop, k, EPOLLIN);
 	}
 	assert_int_equal(e.b->inflight, n);
 	assert_int_equal(e.b->nfree, VBLK_QUEUE_MAX - n);
@@ -999,7 +976,7 @@ static void test_ring_restricted(void **state)
 static void *loop_thread(void *arg)
 {
 	(void)arg;
-	loop_run(&e.loop);
+	loop_run(&e.v.loop);
 	return NULL;
 }
 
@@ -1025,7 +1002,7 @@ static void test_threads(void **state)
 	open_dev(false, VBLK_CACHE_NONE, "");
 	stop.fd = eventfd(0, EFD_CLOEXEC);
 	assert_true(stop.fd >= 0);
-	assert_int_equal(loop_add(&e.loop, &stop, EPOLLIN), 0);
+	assert_int_equal(loop_add(&e.v.loop, &stop, EPOLLIN), 0);
 	assert_int_equal(pthread_create(&t, NULL, loop_thread, NULL), 0);
 	for (round = 0; round < 30; round++) {
 		driver_init(0);
@@ -1053,7 +1030,7 @@ static void test_threads(void **state)
 	}
 	eventfd_write(stop.fd, 1);
 	pthread_join(t, NULL);
-	loop_del(&e.loop, &stop);
+	loop_del(&e.v.loop, &stop);
 	close(stop.fd);
 	assert_int_equal(ok, 10);
 }

@@ -14,6 +14,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "tests/unit/virtio_env.h"
 #include "virtio/virtio.h"
 
 #define BASE 0xd0000000ULL
@@ -45,12 +46,7 @@ struct fake {
 };
 
 static struct env {
-	uint8_t *ram;
-	struct gmem mem;
-	struct bus mmio;
-	struct loop loop;
-	struct dev_host lines;
-	struct virtio_host host;
+	struct virtio_env v;
 	struct fake f;
 	unsigned int pulses, wrong_gsi, level;
 	uint16_t avail_idx, next_desc;
@@ -142,22 +138,13 @@ static int setup(void **state)
 {
 	(void)state;
 	memset(&e, 0, sizeof(e));
-	e.ram = aligned_alloc(4096, RAM_SIZE);
-	if (!e.ram)
+	if (virtio_env_init(&e.v, RAM_GPA, RAM_SIZE, rec_irq, &e))
 		return -1;
-	memset(e.ram, 0, RAM_SIZE);
-	if (gmem_add(&e.mem, RAM_GPA, RAM_SIZE, e.ram) || loop_init(&e.loop))
-		return -1;
-	bus_init(&e.mmio, "mmio");
-	e.lines = (struct dev_host){ .irq = rec_irq, .opaque = &e };
-	e.host = (struct virtio_host){
-		.mem = &e.mem, .loop = &e.loop, .mmio = &e.mmio, .vm_fd = -1, .lines = &e.lines
-	};
 	if (virtio_dev_init(&e.f.dev, &fake_ops, "virtio-fake 0", NQ, QMAX, FAKE_FEATURES,
 			    CFG_SIZE))
 		return -1;
 	memcpy(e.f.cfg, "\x11\x22\x33\x44\x55\x66\xee\xee", 8);
-	return virtio_mmio_attach(&e.f.dev, &e.host, BASE, GSI);
+	return virtio_mmio_attach(&e.f.dev, &e.v.host, BASE, GSI);
 }
 
 static int teardown(void **state)
@@ -165,8 +152,7 @@ static int teardown(void **state)
 	(void)state;
 	virtio_mmio_detach(&e.f.dev);
 	pthread_mutex_destroy(&e.f.dev.lock);
-	loop_destroy(&e.loop);
-	free(e.ram);
+	virtio_env_fini(&e.v);
 	return 0;
 }
 
@@ -194,21 +180,12 @@ static void raw_wr(uint64_t off, const char *bytes, uint32_t len)
 
 static void *gpa(uint64_t a)
 {
-	return gmem_ptr(&e.mem, a, 1);
+	return gmem_ptr(&e.v.mem, a, 1);
 }
 
-/* Dispatch whatever the loop has ready (waiting up to ms); returns the number of events. */
 static int dispatch(int ms)
 {
-	struct epoll_event ev[8];
-	int i, n = epoll_wait(e.loop.epfd, ev, 8, ms);
-
-	for (i = 0; i < n; i++) {
-		struct loop_handler *h = ev[i].data.ptr;
-
-		h->cb(&e.loop, h, ev[i].events);
-	}
-	return n;
+	return virtio_env_dispatch(&e.v, ms);
 }
 
 static void write_features(uint64_t f)
@@ -286,10 +263,10 @@ static void test_ids(void **state)
 	assert_int_equal(rd(VIRTIO_MMIO_CONFIG_GENERATION), 0);
 	assert_int_equal(rd(VIRTIO_MMIO_INTERRUPT_STATUS), 0);
 	/* Registered on the bus at BASE: the guest reaches the same register file. */
-	assert_true(bus_read(&e.mmio, BASE + VIRTIO_MMIO_MAGIC_VALUE, b, 4));
+	assert_true(bus_read(&e.v.mmio, BASE + VIRTIO_MMIO_MAGIC_VALUE, b, 4));
 	assert_memory_equal(b, "virt", 4);
-	assert_true(bus_read(&e.mmio, BASE + VIRTIO_MMIO_SIZE - 4, b, 4));
-	assert_false(bus_read(&e.mmio, BASE + VIRTIO_MMIO_SIZE, b, 4));
+	assert_true(bus_read(&e.v.mmio, BASE + VIRTIO_MMIO_SIZE - 4, b, 4));
+	assert_false(bus_read(&e.v.mmio, BASE + VIRTIO_MMIO_SIZE, b, 4));
 	/* Regions that do not exist have length -1 (spec 4.2.2). */
 	assert_int_equal(rd(VIRTIO_MMIO_SHM_LEN_LOW), 0xffffffff);
 	assert_int_equal(rd(VIRTIO_MMIO_SHM_LEN_HIGH), 0xffffffff);
@@ -627,7 +604,7 @@ static void test_reset(void **state)
 	dispatch(0);
 	assert_int_equal(e.f.notifies[0], 1);
 	/* And the device can be brought up again from scratch, rings starting over. */
-	memset(e.ram, 0, 0x3000);
+	memset(e.v.ram, 0, 0x3000);
 	e.avail_idx = e.next_desc = 0;
 	bring_up();
 	post(20);
@@ -836,12 +813,12 @@ static void test_attach_unwinds(void **state)
 	assert_int_equal(virtio_dev_init(&g.dev, &fake_ops, "virtio-fake 1", NQ, QMAX, 0, 0), 0);
 	before = count_fds();
 	/* Overlapping the first device: refused by the bus, every fd closed again. */
-	assert_int_equal(virtio_mmio_attach(&g.dev, &e.host, BASE + 0x800, GSI), -EINVAL);
+	assert_int_equal(virtio_mmio_attach(&g.dev, &e.v.host, BASE + 0x800, GSI), -EINVAL);
 	assert_int_equal(count_fds(), before);
 	assert_int_equal(g.dev.irq_fd, -1);
 	assert_int_equal(g.dev.kick_fd[0], -1);
 	/* Somewhere else it works, and detach gives everything back. */
-	assert_int_equal(virtio_mmio_attach(&g.dev, &e.host, BASE + VIRTIO_MMIO_SIZE, GSI), 0);
+	assert_int_equal(virtio_mmio_attach(&g.dev, &e.v.host, BASE + VIRTIO_MMIO_SIZE, GSI), 0);
 	assert_true(count_fds() > before);
 	virtio_mmio_detach(&g.dev);
 	assert_int_equal(count_fds(), before);

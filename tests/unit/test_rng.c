@@ -14,6 +14,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "tests/unit/virtio_env.h"
 #include "virtio/virtio.h"
 
 #define BASE 0xd0000000ULL
@@ -39,12 +40,7 @@ struct seg {
 };
 
 static struct env {
-	uint8_t *ram;
-	struct gmem mem;
-	struct bus mmio;
-	struct loop loop;
-	struct dev_host lines;
-	struct virtio_host host;
+	struct virtio_env v;
 	struct vrng *r;
 	struct virtio_dev *d;
 	unsigned int pulses;
@@ -70,21 +66,13 @@ static int setup(void **state)
 {
 	(void)state;
 	memset(&e, 0, sizeof(e));
-	e.ram = aligned_alloc(4096, RAM_SIZE);
-	if (!e.ram)
+	if (virtio_env_init(&e.v, RAM_GPA, RAM_SIZE, rec_irq, &e))
 		return -1;
-	memset(e.ram, PATTERN, RAM_SIZE);
-	memset(e.ram, 0, BUF - RAM_GPA); /* the rings start zeroed, as a driver leaves them */
-	if (gmem_add(&e.mem, RAM_GPA, RAM_SIZE, e.ram) || loop_init(&e.loop))
+	/* The rings start zeroed, as a driver leaves them; buffers hold a pattern to overwrite. */
+	memset(e.v.ram + (BUF - RAM_GPA), PATTERN, RAM_SIZE - (BUF - RAM_GPA));
+	if (vrng_create(&e.v.host, BASE, GSI, &e.r) || e.v.mmio.n != 1)
 		return -1;
-	bus_init(&e.mmio, "mmio");
-	e.lines = (struct dev_host){ .irq = rec_irq, .opaque = &e };
-	e.host = (struct virtio_host){
-		.mem = &e.mem, .loop = &e.loop, .mmio = &e.mmio, .vm_fd = -1, .lines = &e.lines
-	};
-	if (vrng_create(&e.host, BASE, GSI, &e.r) || e.mmio.n != 1)
-		return -1;
-	e.d = e.mmio.r[0].dev;
+	e.d = e.v.mmio.r[0].dev;
 	fake_ns = 1000000000ULL;
 	return 0;
 }
@@ -93,8 +81,7 @@ static int teardown(void **state)
 {
 	(void)state;
 	vrng_destroy(e.r);
-	loop_destroy(&e.loop);
-	free(e.ram);
+	virtio_env_fini(&e.v);
 	return 0;
 }
 
@@ -102,7 +89,7 @@ static uint32_t rd(uint64_t off)
 {
 	uint8_t b[4];
 
-	assert_true(bus_read(&e.mmio, BASE + off, b, 4));
+	assert_true(bus_read(&e.v.mmio, BASE + off, b, 4));
 	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
 }
 
@@ -110,31 +97,23 @@ static void wr(uint64_t off, uint32_t v)
 {
 	uint8_t b[4] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24) };
 
-	assert_true(bus_write(&e.mmio, BASE + off, b, 4));
+	assert_true(bus_write(&e.v.mmio, BASE + off, b, 4));
 }
 
 static void *gpa(uint64_t a)
 {
-	return gmem_ptr(&e.mem, a, 1);
+	return gmem_ptr(&e.v.mem, a, 1);
 }
 
 static int dispatch(int ms)
 {
-	struct epoll_event ev[8];
-	int i, n = epoll_wait(e.loop.epfd, ev, 8, ms);
-
-	for (i = 0; i < n; i++) {
-		struct loop_handler *h = ev[i].data.ptr;
-
-		h->cb(&e.loop, h, ev[i].events);
-	}
-	return n;
+	return virtio_env_dispatch(&e.v, ms);
 }
 
 /* What the Linux driver does: negotiate VERSION_1 only, one queue of QSIZE, DRIVER_OK. */
 static void bring_up(void)
 {
-	memset(e.ram, 0, BUF - RAM_GPA);
+	memset(e.v.ram, 0, BUF - RAM_GPA);
 	e.avail_idx = e.next_desc = 0;
 	wr(VIRTIO_MMIO_STATUS, 0);
 	wr(VIRTIO_MMIO_STATUS, S_ACK);
@@ -197,7 +176,7 @@ static struct vring_used_elem used(unsigned int i)
 
 static bool all(uint64_t a, size_t len, uint8_t v)
 {
-	const uint8_t *p = gmem_ptr(&e.mem, a, len);
+	const uint8_t *p = gmem_ptr(&e.v.mem, a, len);
 	size_t i;
 
 	assert_non_null(p);
@@ -210,7 +189,7 @@ static bool all(uint64_t a, size_t len, uint8_t v)
 /* Random bytes: not one repeated value (2^-8*len chance of a false alarm, nil for len >= 32). */
 static bool looks_random(uint64_t a, size_t len)
 {
-	const uint8_t *p = gmem_ptr(&e.mem, a, len);
+	const uint8_t *p = gmem_ptr(&e.v.mem, a, len);
 
 	return !all(a, len, p[0]);
 }
@@ -232,7 +211,7 @@ static void test_device(void **state)
 	wr(VIRTIO_MMIO_QUEUE_SEL, 1);
 	assert_int_equal(rd(VIRTIO_MMIO_QUEUE_NUM_MAX), 0);
 	/* No config space. */
-	assert_true(bus_read(&e.mmio, BASE + VIRTIO_MMIO_CONFIG, b, 4));
+	assert_true(bus_read(&e.v.mmio, BASE + VIRTIO_MMIO_CONFIG, b, 4));
 	assert_memory_equal(b, "\0\0\0\0", 4);
 }
 
@@ -437,10 +416,10 @@ static void test_create_destroy(void **state)
 
 	(void)state;
 	/* Overlapping the first device: fails and leaves nothing behind. */
-	assert_int_equal(vrng_create(&e.host, BASE + 0x800, GSI, &r2), -EINVAL);
+	assert_int_equal(vrng_create(&e.v.host, BASE + 0x800, GSI, &r2), -EINVAL);
 	assert_null(r2);
 	assert_int_equal(count_fds(), before);
-	assert_int_equal(vrng_create(&e.host, BASE + VIRTIO_MMIO_SIZE, GSI, &r2), 0);
+	assert_int_equal(vrng_create(&e.v.host, BASE + VIRTIO_MMIO_SIZE, GSI, &r2), 0);
 	assert_non_null(r2);
 	assert_true(count_fds() > before);
 	vrng_destroy(r2);
