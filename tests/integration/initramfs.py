@@ -83,21 +83,27 @@ sleep 1000
 """
 
 
-def busybox_image(busybox_path, scripts):
-    """A busybox initramfs: /init above, /bin/busybox, and /tests/NAME.sh for each scripts[NAME]."""
+def _busybox_base(busybox_path, extra_dirs, init, scripts):
+    """What every test initramfs has: the usual directories plus extra_dirs, console and null,
+    /bin/busybox (and sh), /init, and /tests/NAME.sh for each scripts[NAME]."""
     with open(busybox_path, "rb") as f:
         busybox = f.read()
     a = Newc()
-    for d in ("bin", "sbin", "usr", "usr/bin", "usr/sbin", "dev", "proc", "sys", "tmp", "root",
-              "tests"):
+    for d in ("bin", "dev", "proc", "sys", "tmp", "tests") + tuple(extra_dirs):
         a.dir(d)
     a.chardev("dev/console", 5, 1)
     a.chardev("dev/null", 1, 3, 0o666)
     a.file("bin/busybox", busybox, 0o755)
     a.symlink("bin/sh", "busybox")
-    a.file("init", INIT, 0o755)
+    a.file("init", init, 0o755)
     for name, text in sorted(scripts.items()):
         a.file(f"tests/{name}.sh", text, 0o755)
+    return a
+
+
+def busybox_image(busybox_path, scripts):
+    """A busybox initramfs: /init above, /bin/busybox, and /tests/NAME.sh for each scripts[NAME]."""
+    a = _busybox_base(busybox_path, ("sbin", "usr", "usr/bin", "usr/sbin", "root"), INIT, scripts)
     return a.bytes()
 
 
@@ -173,19 +179,8 @@ def blk_image(busybox_path, scripts, modules=()):
 
     modules: (file name, contents) pairs, loaded with insmod in this order.
     """
-    with open(busybox_path, "rb") as f:
-        busybox = f.read()
-    a = Newc()
-    for d in ("bin", "dev", "proc", "sys", "tmp", "blk", "tests", "modules"):
-        a.dir(d)
-    a.chardev("dev/console", 5, 1)
-    a.chardev("dev/null", 1, 3, 0o666)
-    a.file("bin/busybox", busybox, 0o755)
-    a.symlink("bin/sh", "busybox")
-    a.file("init", BLK_INIT, 0o755)
+    a = _busybox_base(busybox_path, ("blk", "modules"), BLK_INIT, scripts)
     a.file("blk/test.sh", BLK_WRAPPER, 0o755)
-    for name, text in sorted(scripts.items()):
-        a.file(f"tests/{name}.sh", text, 0o755)
     for name, blob in modules:
         a.file(f"modules/{name}", blob)
     a.file("modules/order", "".join(f"{name}\n" for name, _ in modules))
