@@ -23,6 +23,8 @@ def _files(d, cloud, vmlinux):
     (d / "wrong-type-bool.json").write_text(json.dumps({"boot_timer": "yes"}))
     (d / "unknown-field.json").write_text(json.dumps({"cpus": 1, "frobnicate": True}))
     (d / "not-object.json").write_text("[1, 2]")
+    (d / "tiny.img").write_bytes(b"\0" * 100)
+    (d / "disks-not-array.json").write_text(json.dumps({"disks": {"path": "/x"}}))
     return d
 
 
@@ -58,6 +60,20 @@ CASES = [
     ("config-not-object", ["--config", "{d}/not-object.json"], ["object"]),
     ("config-missing", ["--config", "{d}/nonexistent.json"], ["nonexistent.json", "No such file"]),
     ("config-directory", ["--config", "{d}/dir"], ["dir", "directory"]),
+    ("disk-missing", ["--kernel", "{bz}", "--disk", "path={d}/nonexistent.img"],
+     ["disk", "nonexistent.img", "No such file"]),
+    ("disk-directory", ["--kernel", "{bz}", "--disk", "path={d}/dir"],
+     ["disk", "dir", "not a regular file or block device"]),
+    ("disk-char-device", ["--kernel", "{bz}", "--disk", "path=/dev/null"],
+     ["disk", "/dev/null", "not a regular file or block device"]),
+    ("disk-too-small", ["--kernel", "{bz}", "--disk", "path={d}/tiny.img"],
+     ["disk", "tiny.img", "smaller than one"]),
+    ("disk-no-path", ["--kernel", "{bz}", "--disk", "ro=on"], ["--disk", "path"]),
+    ("disk-bad-cache", ["--kernel", "{bz}", "--disk", "path=x,cache=fast"], ["cache", "fast"]),
+    ("disk-unknown-key", ["--kernel", "{bz}", "--disk", "path=x,size=1G"], ["size"]),
+    ("disk-too-many", ["--kernel", "{bz}"] + ["--disk", "path=x"] * 9, ["disk", "at most 8"]),
+    ("rng-bad-value", ["--kernel", "{bz}", "--rng", "maybe"], ["rng", "maybe"]),
+    ("config-disks-not-array", ["--config", "{d}/disks-not-array.json"], ["disks", "array"]),
 ]
 
 
