@@ -2,6 +2,9 @@
 #include "vmm/parse.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -88,5 +91,111 @@ int parse_bool(const char *s, int *out)
 			return 0;
 		}
 	}
+	return -EINVAL;
+}
+
+/*
+ * Cut the next item off *s, unescaped into buf (which holds the whole spec, so it always fits);
+ * *more says whether a separating comma followed it (so "path=a," has an empty last item).
+ */
+static void next_item(const char **s, char *buf, bool *more)
+{
+	const char *p = *s;
+	size_t n = 0;
+
+	for (;;) {
+		if (*p == ',' && p[1] == ',')
+			p++;
+		else if (*p == ',' || !*p)
+			break;
+		buf[n++] = *p++;
+	}
+	buf[n] = '\0';
+	*more = *p == ',';
+	*s = *more ? p + 1 : p;
+}
+
+int parse_spec(const char *spec, const char *const *keys, unsigned int nkeys, const char *hint,
+	       parse_set_fn *set, void *obj, char *err, size_t errlen)
+{
+	char *item = malloc(strlen(spec) + 1);
+	const char *s = spec;
+	uint64_t seen = 0;
+	bool more = true;
+	int ret = 0;
+
+	if (!item)
+		return -ENOMEM;
+	while (more && !ret) {
+		unsigned int k;
+		char *eq;
+
+		next_item(&s, item, &more);
+		eq = strchr(item, '=');
+		if (!eq) {
+			snprintf(err, errlen, "'%s': expected key=value (%s)", item, hint);
+			ret = -EINVAL;
+			break;
+		}
+		*eq = '\0';
+		for (k = 0; k < nkeys && k < 64 && strcmp(item, keys[k]); k++)
+			;
+		if (k < nkeys && k < 64) {
+			if (seen & (1ULL << k)) {
+				snprintf(err, errlen, "%s: given twice", item);
+				ret = -EINVAL;
+				break;
+			}
+			seen |= 1ULL << k;
+		}
+		ret = set(obj, item, eq + 1, err, errlen);
+	}
+	free(item);
+	return ret;
+}
+
+int parse_set_path(const char *key, const char *value, char **dst, char *err, size_t errlen)
+{
+	char *copy;
+
+	if (!value[0]) {
+		snprintf(err, errlen, "%s: empty", key);
+		return -EINVAL;
+	}
+	copy = strdup(value);
+	if (!copy)
+		return -ENOMEM;
+	free(*dst);
+	*dst = copy;
+	return 0;
+}
+
+int parse_set_bool(const char *key, const char *value, bool *dst, char *err, size_t errlen)
+{
+	int b;
+
+	if (parse_bool(value, &b)) {
+		snprintf(err, errlen, "%s '%s': not on/off", key, value);
+		return -EINVAL;
+	}
+	*dst = b;
+	return 0;
+}
+
+int parse_set_choice(const char *key, const char *value, const char *const *names, unsigned int n,
+		     int *dst, char *err, size_t errlen)
+{
+	size_t len;
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		if (!strcmp(value, names[i])) {
+			*dst = (int)i;
+			return 0;
+		}
+	}
+	len = (size_t)snprintf(err, errlen, "%s '%s': not one of", key, value);
+	for (i = 0; i < n && len < errlen; i++)
+		len += (size_t)snprintf(err + len, errlen - len, "%s %s", i ? "," : "", names[i]);
 	return -EINVAL;
 }

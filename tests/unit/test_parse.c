@@ -1,4 +1,4 @@
-/* Unit tests for the size, integer and boolean parsers. */
+/* Unit tests for the size, integer, boolean and device-spec parsers. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -6,6 +6,9 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "vmm/parse.h"
 
@@ -140,6 +143,88 @@ static void test_bool(void **state)
 	assert_int_equal(parse_bool(NULL, &b), -EINVAL);
 }
 
+/* parse_spec's callback: records "key=value;" pairs; the key "bad" fails. */
+static int record(void *obj, const char *key, const char *value, char *err, size_t errlen)
+{
+	char *log = obj;
+
+	if (!strcmp(key, "bad")) {
+		snprintf(err, errlen, "bad: refused");
+		return -EINVAL;
+	}
+	snprintf(log + strlen(log), 256 - strlen(log), "%s=%s;", key, value);
+	return 0;
+}
+
+static int spec(const char *s, char *log, char *err)
+{
+	static const char *const keys[] = { "path", "ro" };
+
+	log[0] = err[0] = '\0';
+	return parse_spec(s, keys, 2, "path=FILE", record, log, err, 128);
+}
+
+static void test_spec(void **state)
+{
+	char log[256], err[128];
+
+	(void)state;
+	assert_int_equal(spec("path=/a,ro=on", log, err), 0);
+	assert_string_equal(log, "path=/a;ro=on;");
+	/* A doubled comma is a literal comma, also at the ends of a value. */
+	assert_int_equal(spec("path=/a,,b,,,ro=off", log, err), 0);
+	assert_string_equal(log, "path=/a,b,;ro=off;");
+	assert_int_equal(spec("path=x=y", log, err), 0);
+	assert_string_equal(log, "path=x=y;");
+	/* Keys outside the list may repeat: the callback decides about them. */
+	assert_int_equal(spec("other=1,other=2", log, err), 0);
+	assert_string_equal(log, "other=1;other=2;");
+
+	assert_int_equal(spec("path=/a,path=/b", log, err), -EINVAL);
+	assert_non_null(strstr(err, "path: given twice"));
+	assert_int_equal(spec("path=/a,", log, err), -EINVAL);
+	assert_non_null(strstr(err, "expected key=value (path=FILE)"));
+	assert_int_equal(spec("", log, err), -EINVAL);
+	assert_int_equal(spec("ro", log, err), -EINVAL);
+	assert_string_equal(log, "");
+	/* The callback's error stops the walk and keeps its message. */
+	assert_int_equal(spec("path=/a,bad=1,ro=on", log, err), -EINVAL);
+	assert_string_equal(log, "path=/a;");
+	assert_string_equal(err, "bad: refused");
+}
+
+static void test_set_helpers(void **state)
+{
+	static const char *const names[] = { "auto", "always", "never" };
+	char err[128], *path = NULL;
+	bool b = false;
+	int v = -1;
+
+	(void)state;
+	assert_int_equal(parse_set_path("path", "/a", &path, err, sizeof(err)), 0);
+	assert_int_equal(parse_set_path("path", "/b", &path, err, sizeof(err)), 0);
+	assert_string_equal(path, "/b");
+	assert_int_equal(parse_set_path("path", "", &path, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "path: empty");
+	assert_string_equal(path, "/b");
+	free(path);
+
+	assert_int_equal(parse_set_bool("ro", "on", &b, err, sizeof(err)), 0);
+	assert_true(b);
+	assert_int_equal(parse_set_bool("ro", "maybe", &b, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "ro 'maybe': not on/off");
+	assert_true(b);
+
+	assert_int_equal(parse_set_choice("cache", "never", names, 3, &v, err, sizeof(err)), 0);
+	assert_int_equal(v, 2);
+	assert_int_equal(parse_set_choice("cache", "fast", names, 3, &v, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "cache 'fast': not one of auto, always, never");
+	assert_int_equal(v, 2);
+	/* A short buffer truncates the message, never overruns it. */
+	assert_int_equal(parse_set_choice("cache", "fast", names, 3, &v, err, 20), -EINVAL);
+	assert_int_equal(strlen(err), 19);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -148,6 +233,8 @@ int main(void)
 		cmocka_unit_test(test_size_overflow),
 		cmocka_unit_test(test_uint),
 		cmocka_unit_test(test_bool),
+		cmocka_unit_test(test_spec),
+		cmocka_unit_test(test_set_helpers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
