@@ -31,7 +31,8 @@ BOOT_SRCS := boot/bzimage.c boot/elf.c boot/loader.c boot/initrd.c boot/cmdline.
 DEMO_SRCS := boot/demo.c
 DEV_SRCS := devices/serial.c devices/i8042.c devices/rtc.c devices/boot_timer.c devices/acpi_pm.c
 VIRTIO_SRCS := virtio/virtq.c virtio/dev.c virtio/mmio.c virtio/blk_config.c virtio/blk.c \
-	virtio/blk_io.c virtio/rng.c
+	virtio/blk_io.c virtio/rng.c virtio/fs/fuse.c virtio/fs/inode.c virtio/fs/ops_node.c \
+	virtio/fs/ops_file.c virtio/fs/ops_dir.c virtio/fs/xattr.c
 LIB_SRCS := $(VMM_SRCS) $(ARCH_SRCS) $(ACPI_SRCS) $(BOOT_SRCS) $(DEMO_SRCS) $(DEV_SRCS) \
 	$(VIRTIO_SRCS)
 MAIN_SRCS := vmm/main.c
@@ -46,11 +47,11 @@ SAN_OBJS := $(LIB_SRCS:%.c=$(O)/san/%.o)
 
 # --- unit tests (cmocka, ASan+UBSan, no KVM): tests/unit/test_NAME.c ---
 UNIT_TESTS := gmem bus parse config cli exit serial rtc i8042 e820 zeropage cpuid \
-	acpi aml bzimage elf initrd cmdline cpio virtq mmio blk rng
+	acpi aml bzimage elf initrd cmdline cpio virtq mmio blk rng fsrv fs_escape
 UNIT_BINS := $(UNIT_TESTS:%=$(O)/san/tests/unit/test_%)
 
 # --- fuzz targets (libFuzzer): tests/fuzz/fuzz_NAME.c ---
-FUZZ_TARGETS := kernel config virtq mmio blk
+FUZZ_TARGETS := kernel config virtq mmio blk fsrv
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(O)/fuzz/fuzz_%)
 FUZZ_OBJS := $(LIB_SRCS:%.c=$(O)/fuzz/%.o)
 FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE -g -O1 -I. -MMD -MP -Wall -Wextra -Werror -fsanitize=fuzzer-no-link,address,undefined \

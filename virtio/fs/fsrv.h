@@ -1,0 +1,104 @@
+/* fsrv: the FUSE passthrough server behind virtio-fs, confined to one host directory. */
+#ifndef HULL_VIRTIO_FS_FSRV_H
+#define HULL_VIRTIO_FS_FSRV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "virtio/virtio.h"
+
+/*
+ * The server knows nothing about virtqueues: a request is the device-readable
+ * part of a chain (in), the reply goes to its device-writable part (out). Both
+ * are iovecs over guest memory, already translated by the virtqueue parser;
+ * everything in them is hostile and may change while it is read (other vCPUs
+ * write guest memory concurrently): every field is copied out once, checked,
+ * then used.
+ *
+ * Confinement (the guarantees the README documents):
+ *  - every name from the guest is one path component: not empty, not "." or
+ *    "..", no '/', NUL-terminated inside the request, at most FSRV_NAME_MAX bytes
+ *    (-EINVAL, or -ENAMETOOLONG past FSRV_NAME_MAX);
+ *  - every lookup is openat2(parent O_PATH fd, name, O_PATH | O_NOFOLLOW,
+ *    RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS): the host
+ *    never follows a symlink, a magic link or "..";
+ *  - inodes are held as O_PATH fds; a file is opened for I/O only when its type
+ *    (fixed for the life of an inode) is a regular file or a directory; FIFOs,
+ *    sockets and device nodes are never opened; a symlink is only ever read
+ *    (readlinkat) or stat'ed;
+ *  - node ids and file handles are indices into bounded tables with a
+ *    generation number, never pointers; an unknown, stale or forged id gets
+ *    -ESTALE (node) or -EBADF (handle); FORGET counts are clamped, never
+ *    trusted; a full table gives -ENFILE;
+ *  - ro makes every modifying request fail with -EROFS.
+ */
+
+#define FSRV_NAME_MAX 255            /* bytes of one name, without the NUL */
+#define FSRV_MAX_WRITE (1u << 20)    /* max_write and max_read offered in INIT */
+#define FSRV_MAX_PAGES 256           /* FSRV_MAX_WRITE / 4096 */
+#define FSRV_MAX_INODES 262144       /* default bound of the inode table (one O_PATH fd each) */
+#define FSRV_MAX_HANDLES 16384       /* default bound of open files and directories */
+
+struct fsrv_config {
+	const char *path;            /* the shared directory; must exist */
+	bool ro;
+	enum vfs_cache cache;        /* timeouts and FOPEN_* flags */
+	unsigned int max_inodes;     /* 0: FSRV_MAX_INODES (also capped by RLIMIT_NOFILE) */
+	unsigned int max_handles;    /* 0: FSRV_MAX_HANDLES */
+};
+
+struct fsrv;
+
+/*
+ * Open the share: an O_PATH | O_DIRECTORY fd of c->path (which must be a
+ * directory), the tables, and an fd of /proc/self/fd for reopening inodes.
+ * Raises RLIMIT_NOFILE's soft limit to the hard limit when the tables need it.
+ * 0, or -errno with "share PATH: cause" in err.
+ */
+int fsrv_open(const struct fsrv_config *c, struct fsrv **out, char *err, size_t errlen);
+
+/* Close every fd and free everything. Not concurrent with anything else. NULL is fine. */
+void fsrv_close(struct fsrv *s);
+
+/* What the transport needs to know about a request before serving it. */
+struct fsrv_peek {
+	uint32_t opcode;
+	uint64_t unique;
+	uint64_t intr_unique;        /* FUSE_INTERRUPT only: the request to interrupt */
+};
+
+/* Copy out the request header (and an INTERRUPT's body). 0, or -EINVAL when too short. */
+int fsrv_peek(const struct iovec *in, unsigned int nin, struct fsrv_peek *p);
+
+/*
+ * Serve one request. Returns the number of bytes written to out (the
+ * fuse_out_header's len), or 0 when the request gets no reply: FORGET,
+ * BATCH_FORGET, INTERRUPT, and requests whose header is unusable (too short,
+ * len disagreeing with the readable bytes) or whose out part cannot hold even
+ * an error reply. Every other malformed request gets an error reply.
+ * Thread-safe: workers call it concurrently (inode/handle tables are locked
+ * inside; host syscalls run without the table lock).
+ */
+size_t fsrv_handle(struct fsrv *s, const struct iovec *in, unsigned int nin,
+		   const struct iovec *out, unsigned int nout);
+
+/* An error reply (err < 0) for request unique, e.g. -EINTR for an interrupted one; bytes written. */
+size_t fsrv_reply_error(const struct iovec *out, unsigned int nout, uint64_t unique, int err);
+
+/*
+ * The guest is gone (device reset): drop every inode but the root and every
+ * open handle, and require a new INIT. Not concurrent with fsrv_handle.
+ */
+void fsrv_reset(struct fsrv *s);
+
+/* Table occupancy, for tests (leaks, bounds) and messages. */
+struct fsrv_stats {
+	unsigned int inodes;         /* including the root */
+	unsigned int handles;
+	unsigned long dropped;       /* requests dropped unanswered: unusable header or out part */
+};
+void fsrv_stats(struct fsrv *s, struct fsrv_stats *st);
+
+#endif

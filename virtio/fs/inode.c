@@ -1,0 +1,518 @@
+/* inode: the server's bounded node and handle tables, and opening/closing a share. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "virtio/fs/srv.h"
+#include "vmm/log.h"
+
+#define ROOT_IDX 1u
+#define FD_RESERVE 256u /* fds left for everything else when the inode table is sized */
+
+static struct srv_inode *ino_at(struct fsrv *s, uint32_t i)
+{
+	return &s->ichunk[i / SRV_INODE_CHUNK][i % SRV_INODE_CHUNK];
+}
+
+static struct srv_handle *hd_at(struct fsrv *s, uint32_t i)
+{
+	return &s->hchunk[i / SRV_HANDLE_CHUNK][i % SRV_HANDLE_CHUNK];
+}
+
+static uint32_t hash_of(struct fsrv *s, dev_t dev, ino_t ino)
+{
+	uint64_t h =
+		((uint64_t)dev * 0x9e3779b97f4a7c15ULL) ^ ((uint64_t)ino * 0xc2b2ae3d27d4eb4fULL);
+
+	return (uint32_t)(h ^ (h >> 29)) & s->hmask;
+}
+
+static uint64_t node_id(struct fsrv *s, uint32_t i)
+{
+	return ((uint64_t)ino_at(s, i)->gen << 32) | i;
+}
+
+static void hash_remove(struct fsrv *s, uint32_t i)
+{
+	struct srv_inode *n = ino_at(s, i);
+	uint32_t *p = &s->hash[hash_of(s, n->dev, n->ino)];
+
+	while (*p && *p != i)
+		p = &ino_at(s, *p)->hnext;
+	if (*p)
+		*p = n->hnext;
+	n->hnext = 0;
+}
+
+/* Lock held; the slot's fd is an O_PATH fd, so closing it here cannot block. */
+static void node_free(struct fsrv *s, uint32_t i)
+{
+	struct srv_inode *n = ino_at(s, i);
+
+	hash_remove(s, i);
+	close(n->fd);
+	n->fd = -1;
+	n->gen++;
+	n->fnext = s->ifree;
+	s->ifree = i;
+	s->iused--;
+}
+
+static void node_maybe_free(struct fsrv *s, uint32_t i)
+{
+	struct srv_inode *n = ino_at(s, i);
+
+	if (i != ROOT_IDX && !n->nlookup && !n->refs)
+		node_free(s, i);
+}
+
+/* Lock held: a free slot index, or 0 with *err. */
+static uint32_t node_alloc(struct fsrv *s, int *err)
+{
+	uint32_t i;
+
+	if (s->iused >= s->max_inodes) {
+		*err = -ENFILE;
+		return 0;
+	}
+	if (s->ifree) {
+		i = s->ifree;
+		s->ifree = ino_at(s, i)->fnext;
+		return i;
+	}
+	i = s->ialloc;
+	if (i % SRV_INODE_CHUNK == 0) {
+		struct srv_inode *c = calloc(SRV_INODE_CHUNK, sizeof(*c));
+		unsigned int k;
+
+		if (!c) {
+			*err = -ENOMEM;
+			return 0;
+		}
+		for (k = 0; k < SRV_INODE_CHUNK; k++)
+			c[k].fd = -1, c[k].gen = 1;
+		s->ichunk[i / SRV_INODE_CHUNK] = c;
+	}
+	s->ialloc++;
+	return i;
+}
+
+int srv_node_add(struct fsrv *s, int fd, const struct stat *st, uint64_t *id)
+{
+	uint32_t i;
+	int err = 0;
+	struct srv_inode *n;
+
+	pthread_mutex_lock(&s->lock);
+	for (i = s->hash[hash_of(s, st->st_dev, st->st_ino)]; i; i = ino_at(s, i)->hnext) {
+		n = ino_at(s, i);
+		if (n->dev == st->st_dev && n->ino == st->st_ino) {
+			/* Hard links and repeated lookups: one node per host inode. */
+			n->nlookup++;
+			*id = node_id(s, i);
+			close(fd);
+			pthread_mutex_unlock(&s->lock);
+			return 0;
+		}
+	}
+	i = node_alloc(s, &err);
+	if (!i) {
+		close(fd);
+		pthread_mutex_unlock(&s->lock);
+		return err;
+	}
+	n = ino_at(s, i);
+	n->fd = fd;
+	n->type = st->st_mode & S_IFMT;
+	n->dev = st->st_dev;
+	n->ino = st->st_ino;
+	n->nlookup = 1;
+	n->refs = 0;
+	n->fnext = 0;
+	n->hnext = s->hash[hash_of(s, st->st_dev, st->st_ino)];
+	s->hash[hash_of(s, st->st_dev, st->st_ino)] = i;
+	s->iused++;
+	*id = node_id(s, i);
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+/* Lock held: the slot of a live node id, or 0. */
+static uint32_t node_find(struct fsrv *s, uint64_t id)
+{
+	uint32_t i = (uint32_t)id;
+
+	if (!i || i >= s->ialloc || ino_at(s, i)->fd < 0 ||
+	    ino_at(s, i)->gen != (uint32_t)(id >> 32))
+		return 0;
+	return i;
+}
+
+int srv_node_get(struct fsrv *s, uint64_t id, struct srv_node *out)
+{
+	uint32_t i;
+
+	pthread_mutex_lock(&s->lock);
+	i = node_find(s, id);
+	if (!i) {
+		pthread_mutex_unlock(&s->lock);
+		return -ESTALE;
+	}
+	ino_at(s, i)->refs++;
+	*out = (struct srv_node){
+		.id = id, .idx = i, .fd = ino_at(s, i)->fd, .type = ino_at(s, i)->type
+	};
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+void srv_node_put(struct fsrv *s, struct srv_node *n)
+{
+	if (!n->idx)
+		return;
+	pthread_mutex_lock(&s->lock);
+	ino_at(s, n->idx)->refs--;
+	node_maybe_free(s, n->idx);
+	pthread_mutex_unlock(&s->lock);
+	n->idx = 0;
+	n->fd = -1;
+}
+
+void srv_node_forget(struct fsrv *s, uint64_t id, uint64_t count)
+{
+	uint32_t i;
+	struct srv_inode *n;
+
+	pthread_mutex_lock(&s->lock);
+	i = node_find(s, id);
+	if (i && i != ROOT_IDX) {
+		n = ino_at(s, i);
+		n->nlookup -= count < n->nlookup ? count : n->nlookup;
+		node_maybe_free(s, i);
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+int srv_handle_new(struct fsrv *s, int fd, uint64_t nodeid, uint64_t *fh)
+{
+	struct srv_handle *h;
+	uint32_t i;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->hused >= s->max_handles) {
+		pthread_mutex_unlock(&s->lock);
+		return -ENFILE;
+	}
+	if (s->hfree) {
+		i = s->hfree - 1;
+		s->hfree = hd_at(s, i)->fnext;
+	} else {
+		i = s->halloc;
+		if (i % SRV_HANDLE_CHUNK == 0) {
+			struct srv_handle *c = calloc(SRV_HANDLE_CHUNK, sizeof(*c));
+			unsigned int k;
+
+			if (!c) {
+				pthread_mutex_unlock(&s->lock);
+				return -ENOMEM;
+			}
+			for (k = 0; k < SRV_HANDLE_CHUNK; k++) {
+				c[k].fd = -1;
+				c[k].gen = 1;
+				pthread_mutex_init(&c[k].lock, NULL);
+			}
+			s->hchunk[i / SRV_HANDLE_CHUNK] = c;
+		}
+		s->halloc++;
+	}
+	h = hd_at(s, i);
+	h->fd = fd;
+	h->idx = i;
+	h->used = h->live = true;
+	h->refs = 0;
+	h->nodeid = nodeid;
+	h->fnext = 0;
+	s->hused++;
+	*fh = ((uint64_t)h->gen << 32) | i;
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+int srv_handle_get(struct fsrv *s, uint64_t fh, struct srv_handle **out)
+{
+	uint32_t i = (uint32_t)fh;
+	struct srv_handle *h;
+
+	pthread_mutex_lock(&s->lock);
+	if (i >= s->halloc || !(h = hd_at(s, i))->live || h->gen != (uint32_t)(fh >> 32)) {
+		pthread_mutex_unlock(&s->lock);
+		return -EBADF;
+	}
+	h->refs++;
+	*out = h;
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+/* Lock held: h is released and unreferenced; free the slot, return the fd to close. */
+static int handle_free(struct fsrv *s, struct srv_handle *h, uint32_t i)
+{
+	int fd = h->fd;
+
+	h->fd = -1;
+	h->used = false;
+	h->fnext = s->hfree;
+	s->hfree = i + 1;
+	s->hused--;
+	return fd;
+}
+
+void srv_handle_put(struct fsrv *s, struct srv_handle *h)
+{
+	int fd = -1;
+
+	pthread_mutex_lock(&s->lock);
+	if (!--h->refs && !h->live)
+		fd = handle_free(s, h, h->idx);
+	pthread_mutex_unlock(&s->lock);
+	if (fd >= 0)
+		close(fd);
+}
+
+/* Lock held: stop h being found; the fd to close now, or -1 while someone still uses it. */
+static int handle_kill(struct fsrv *s, struct srv_handle *h, uint32_t i)
+{
+	h->live = false;
+	h->gen++;
+	return h->refs ? -1 : handle_free(s, h, i);
+}
+
+int srv_handle_release(struct fsrv *s, uint64_t fh)
+{
+	uint32_t i = (uint32_t)fh;
+	struct srv_handle *h;
+	int fd;
+
+	pthread_mutex_lock(&s->lock);
+	if (i >= s->halloc || !(h = hd_at(s, i))->live || h->gen != (uint32_t)(fh >> 32)) {
+		pthread_mutex_unlock(&s->lock);
+		return -EBADF;
+	}
+	fd = handle_kill(s, h, i);
+	pthread_mutex_unlock(&s->lock);
+	if (fd >= 0)
+		close(fd);
+	return 0;
+}
+
+void srv_tables_drop(struct fsrv *s)
+{
+	uint32_t i;
+
+	pthread_mutex_lock(&s->lock);
+	for (i = ROOT_IDX + 1; i < s->ialloc; i++) {
+		if (ino_at(s, i)->fd >= 0) {
+			ino_at(s, i)->nlookup = 0;
+			node_maybe_free(s, i);
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	/* Handles one at a time: closing a file may block (NFS flush), never under the lock. */
+	for (i = 0;; i++) {
+		bool more;
+		int fd = -1;
+
+		pthread_mutex_lock(&s->lock);
+		while (i < s->halloc && !hd_at(s, i)->live)
+			i++;
+		more = i < s->halloc;
+		if (more)
+			fd = handle_kill(s, hd_at(s, i), i);
+		pthread_mutex_unlock(&s->lock);
+		if (fd >= 0)
+			close(fd);
+		if (!more)
+			break;
+	}
+}
+
+int srv_tables_init(struct fsrv *s)
+{
+	struct srv_inode *root;
+	struct stat st;
+	uint32_t hsize = 16;
+	int err = 0;
+
+	s->ichunks = (s->max_inodes + 1 + SRV_INODE_CHUNK - 1) / SRV_INODE_CHUNK;
+	s->hchunks = (s->max_handles + SRV_HANDLE_CHUNK - 1) / SRV_HANDLE_CHUNK;
+	while (hsize < s->max_inodes && hsize < (1u << 30))
+		hsize <<= 1;
+	s->hmask = hsize - 1;
+	s->ichunk = calloc(s->ichunks, sizeof(*s->ichunk));
+	s->hchunk = calloc(s->hchunks, sizeof(*s->hchunk));
+	s->hash = calloc(hsize, sizeof(*s->hash));
+	if (!s->ichunk || !s->hchunk || !s->hash)
+		return -ENOMEM;
+	if (fstat(s->root_fd, &st))
+		return -errno;
+	/* Slot 0 stays unused (node id 0 means "none" in FUSE); slot 1 is the root, forever. */
+	s->ialloc = 0;
+	if (node_alloc(s, &err) != 0 || err)
+		return err ? err : -EINVAL;
+	s->ialloc = ROOT_IDX + 1;
+	root = ino_at(s, ROOT_IDX);
+	root->fd = fcntl(s->root_fd, F_DUPFD_CLOEXEC, 0);
+	if (root->fd < 0)
+		return -errno;
+	root->gen = 0; /* id == FUSE_ROOT_ID */
+	root->type = S_IFDIR;
+	root->dev = st.st_dev;
+	root->ino = st.st_ino;
+	s->hash[hash_of(s, st.st_dev, st.st_ino)] = ROOT_IDX;
+	s->iused = 1;
+	return 0;
+}
+
+void srv_tables_free(struct fsrv *s)
+{
+	uint32_t i, k;
+
+	for (i = 0; s->ichunk && i < s->ialloc; i++)
+		if (ino_at(s, i)->fd >= 0)
+			close(ino_at(s, i)->fd);
+	for (i = 0; s->hchunk && i < s->halloc; i++)
+		if (hd_at(s, i)->used)
+			close(hd_at(s, i)->fd);
+	for (i = 0; s->ichunk && i < s->ichunks; i++)
+		free(s->ichunk[i]);
+	for (i = 0; s->hchunk && i < s->hchunks; i++) {
+		for (k = 0; s->hchunk[i] && k < SRV_HANDLE_CHUNK; k++)
+			pthread_mutex_destroy(&s->hchunk[i][k].lock);
+		free(s->hchunk[i]);
+	}
+	free(s->ichunk);
+	free(s->hchunk);
+	free(s->hash);
+}
+
+/* Raise RLIMIT_NOFILE to its hard limit; how many fds the tables may use. */
+static unsigned int fd_budget(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return FSRV_MAX_INODES;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (!setrlimit(RLIMIT_NOFILE, &rl))
+			getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (rlim_t)FSRV_MAX_INODES + FD_RESERVE)
+		return FSRV_MAX_INODES;
+	return rl.rlim_cur > 2 * FD_RESERVE ? (unsigned int)rl.rlim_cur - FD_RESERVE : FD_RESERVE;
+}
+
+int fsrv_open(const struct fsrv_config *c, struct fsrv **out, char *err, size_t errlen)
+{
+	struct fsrv *s;
+	struct stat st;
+	unsigned int budget;
+	int ret;
+
+	*out = NULL;
+	if (stat(c->path, &st)) {
+		ret = -errno;
+		snprintf(err, errlen, "share %s: %s", c->path, strerror(-ret));
+		return ret;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "share %s: not a directory", c->path);
+		return -ENOTDIR;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s || !(s->path = strdup(c->path))) {
+		free(s);
+		snprintf(err, errlen, "share %s: %s", c->path, strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	s->root_fd = s->proc_fd = -1;
+	pthread_mutex_init(&s->lock, NULL);
+	s->ro = c->ro;
+	s->can_chown = geteuid() == 0;
+	switch (c->cache) {
+	case VFS_CACHE_NEVER:
+		s->timeout = 0;
+		s->fopen_flags = s->fopen_dir_flags = FOPEN_DIRECT_IO;
+		break;
+	case VFS_CACHE_ALWAYS:
+		s->timeout = 86400;
+		s->fopen_flags = FOPEN_KEEP_CACHE;
+		s->fopen_dir_flags = FOPEN_KEEP_CACHE | FOPEN_CACHE_DIR;
+		break;
+	case VFS_CACHE_AUTO:
+	default:
+		s->timeout = 1;
+		break;
+	}
+	budget = fd_budget();
+	s->max_inodes = c->max_inodes ? c->max_inodes : FSRV_MAX_INODES;
+	if (s->max_inodes > budget)
+		s->max_inodes = budget;
+	if (s->max_inodes < 2)
+		s->max_inodes = 2;
+	s->max_handles = c->max_handles ? c->max_handles : FSRV_MAX_HANDLES;
+	s->root_fd = open(c->path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (s->root_fd < 0) {
+		ret = -errno;
+		goto fail;
+	}
+	s->proc_fd = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (s->proc_fd < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "share %s: /proc/self/fd: %s", c->path, strerror(-ret));
+		goto fail_msg;
+	}
+	ret = srv_tables_init(s);
+	if (ret)
+		goto fail;
+	*out = s;
+	return 0;
+fail:
+	snprintf(err, errlen, "share %s: %s", c->path, strerror(-ret));
+fail_msg:
+	fsrv_close(s);
+	return ret;
+}
+
+void fsrv_close(struct fsrv *s)
+{
+	if (!s)
+		return;
+	srv_tables_free(s);
+	if (s->proc_fd >= 0)
+		close(s->proc_fd);
+	if (s->root_fd >= 0)
+		close(s->root_fd);
+	pthread_mutex_destroy(&s->lock);
+	free(s->path);
+	free(s);
+}
+
+void fsrv_reset(struct fsrv *s)
+{
+	srv_tables_drop(s);
+	atomic_store(&s->ready, false);
+}
+
+void fsrv_stats(struct fsrv *s, struct fsrv_stats *st)
+{
+	pthread_mutex_lock(&s->lock);
+	st->inodes = s->iused;
+	st->handles = s->hused;
+	pthread_mutex_unlock(&s->lock);
+	st->dropped = atomic_load(&s->dropped);
+}

@@ -1,0 +1,150 @@
+/* ops_dir: directory handles — OPENDIR, and READDIR/READDIRPLUS resumed from the host's d_off. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "virtio/fs/srv.h"
+
+#define DENTS_BUF 32768 /* bytes of host entries read per getdents64 */
+
+int srv_op_opendir(struct srv_req *r)
+{
+	struct fuse_open_out oo = { 0 };
+	struct srv_node n;
+	int fd, ret;
+
+	if ((ret = srv_node_get(r->s, r->h.nodeid, &n)))
+		return ret;
+	if (n.type != S_IFDIR) {
+		srv_node_put(r->s, &n);
+		return -ENOTDIR;
+	}
+	fd = srv_reopen(r->s, &n, O_RDONLY);
+	ret = fd < 0 ? fd : srv_handle_new(r->s, fd, n.id, &oo.fh);
+	if (ret && fd >= 0)
+		close(fd);
+	srv_node_put(r->s, &n);
+	if (ret)
+		return ret;
+	oo.open_flags = r->s->fopen_dir_flags;
+	return srv_reply(r, &oo, sizeof(oo));
+}
+
+struct dir_out {
+	uint8_t *buf;
+	size_t room, used;
+	bool full; /* an entry did not fit */
+	int err;   /* the first lookup error, when nothing was emitted */
+};
+
+/* Pack one host entry; false when the reply is full or a lookup failed (stop). */
+static bool emit(struct srv_req *r, struct srv_handle *h, struct dir_out *o,
+		 const struct dirent64 *d, bool plus)
+{
+	size_t namelen = strlen(d->d_name);
+	size_t head = plus ? FUSE_NAME_OFFSET_DIRENTPLUS : FUSE_NAME_OFFSET;
+	size_t size = FUSE_DIRENT_ALIGN(head + namelen);
+	struct fuse_entry_out eo = { 0 };
+	struct fuse_dirent de = { .ino = d->d_ino,
+				  .off = (uint64_t)d->d_off,
+				  .namelen = (uint32_t)namelen,
+				  .type = d->d_type };
+	uint8_t *p = o->buf + o->used;
+	bool dot = !strcmp(d->d_name, ".") || !strcmp(d->d_name, "..");
+
+	if (size > o->room - o->used) {
+		o->full = true;
+		return false;
+	}
+	/* Looked up (nlookup + 1) only once it is certain to be sent; "." and ".." never. */
+	if (plus && !dot) {
+		int ret = srv_lookup(r, h->fd, d->d_name, &eo);
+
+		if (ret == -ENOENT)
+			return true; /* vanished since getdents: skip it */
+		if (ret) {
+			if (!o->used)
+				o->err = ret;
+			return false;
+		}
+	}
+	memset(p, 0, size);
+	if (plus) {
+		memcpy(p, &eo, sizeof(eo));
+		p += sizeof(eo);
+	}
+	memcpy(p, &de, sizeof(de));
+	memcpy(p + sizeof(de), d->d_name, namelen);
+	o->used += size;
+	return true;
+}
+
+static int do_readdir(struct srv_req *r, bool plus)
+{
+	struct fuse_read_in in;
+	struct dir_out o = { 0 };
+	struct srv_handle *h;
+	uint8_t *dents;
+	ssize_t n = 0;
+	int ret;
+
+	memcpy(&in, r->body, sizeof(in));
+	if (in.offset > INT64_MAX)
+		return -EINVAL;
+	o.room = r->outlen - sizeof(struct fuse_out_header);
+	if (o.room > in.size)
+		o.room = in.size;
+	if ((ret = srv_handle_get(r->s, in.fh, &h)))
+		return ret;
+	o.buf = malloc(o.room ? o.room : 1);
+	dents = malloc(DENTS_BUF);
+	if (!o.buf || !dents) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	/* The kernel may read one directory concurrently: the fd position is per handle. */
+	pthread_mutex_lock(&h->lock);
+	if (lseek(h->fd, (off_t)in.offset, SEEK_SET) < 0)
+		ret = -errno;
+	while (!ret && (n = getdents64(h->fd, dents, DENTS_BUF)) > 0) {
+		ssize_t at = 0;
+		bool more = true;
+
+		while (more && at < n) {
+			const struct dirent64 *d = (const struct dirent64 *)(dents + at);
+
+			more = emit(r, h, &o, d, plus);
+			at += d->d_reclen;
+		}
+		if (!more)
+			break;
+	}
+	if (!ret && n < 0)
+		ret = -errno;
+	pthread_mutex_unlock(&h->lock);
+	if (!ret && o.err)
+		ret = o.err;
+	/* Nothing fits although entries remain: an empty reply would read as the end. */
+	if (!ret && !o.used && o.full)
+		ret = -EINVAL;
+	if (!ret)
+		ret = srv_reply(r, o.buf, o.used);
+out:
+	srv_handle_put(r->s, h);
+	free(dents);
+	free(o.buf);
+	return ret;
+}
+
+int srv_op_readdir(struct srv_req *r)
+{
+	return do_readdir(r, false);
+}
+
+int srv_op_readdirplus(struct srv_req *r)
+{
+	return do_readdir(r, true);
+}
