@@ -32,7 +32,7 @@ DEMO_SRCS := boot/demo.c
 DEV_SRCS := devices/serial.c devices/i8042.c devices/rtc.c devices/boot_timer.c devices/acpi_pm.c
 VIRTIO_SRCS := virtio/virtq.c virtio/dev.c virtio/mmio.c virtio/blk_config.c virtio/blk.c \
 	virtio/blk_io.c virtio/rng.c virtio/fs/fuse.c virtio/fs/inode.c virtio/fs/ops_node.c \
-	virtio/fs/ops_file.c virtio/fs/ops_dir.c virtio/fs/xattr.c
+	virtio/fs/ops_file.c virtio/fs/ops_dir.c virtio/fs/xattr.c virtio/fs/fs.c virtio/fs/config.c
 LIB_SRCS := $(VMM_SRCS) $(ARCH_SRCS) $(ACPI_SRCS) $(BOOT_SRCS) $(DEMO_SRCS) $(DEV_SRCS) \
 	$(VIRTIO_SRCS)
 MAIN_SRCS := vmm/main.c
@@ -47,7 +47,7 @@ SAN_OBJS := $(LIB_SRCS:%.c=$(O)/san/%.o)
 
 # --- unit tests (cmocka, ASan+UBSan, no KVM): tests/unit/test_NAME.c ---
 UNIT_TESTS := gmem bus parse config cli exit serial rtc i8042 e820 zeropage cpuid \
-	acpi aml bzimage elf initrd cmdline cpio virtq mmio blk rng fsrv fs_escape
+	acpi aml bzimage elf initrd cmdline cpio virtq mmio blk rng fsrv fs_escape vfs
 UNIT_BINS := $(UNIT_TESTS:%=$(O)/san/tests/unit/test_%)
 
 # --- fuzz targets (libFuzzer): tests/fuzz/fuzz_NAME.c ---

@@ -42,14 +42,25 @@ static const char usage_vm[] =
 	"                    none uses O_DIRECT; serial= up to 20 characters;\n"
 	"                    ',,' in a value is a literal comma. Writable images are\n"
 	"                    locked: a second hull cannot use them at the same time\n"
+	"  --fs tag=TAG,path=DIR[,ro=on][,cache=auto|always|never]\n"
+	"                    share host directory DIR with the guest (virtio-fs):\n"
+	"                    mount -t virtiofs TAG /mnt; repeatable, at most %d;\n"
+	"                    TAG: 1-36 printable characters, no spaces or commas,\n"
+	"                    unique; ro=on: read-only; cache=auto (default) caches\n"
+	"                    names and attributes for 1 s, always for long (only this\n"
+	"                    guest changes DIR), never not at all (direct file I/O);\n"
+	"                    ',,' in a value is a literal comma. The guest cannot\n"
+	"                    reach files outside DIR\n"
 	"  --rng on|off      virtio-rng entropy device fed by getrandom(), at most\n"
 	"                    1 MiB/s (default on)\n"
 	"  --boot-timer      report the time until the guest writes 123 to the boot\n"
 	"                    timer at 0xfe000000 (Firecracker-compatible)\n"
 	"  --config FILE     JSON object with the same fields: kernel, initrd, cmdline,\n"
 	"                    cpus, memory, boot_timer, rng (true/false), disks (array\n"
-	"                    of {\"path\", \"ro\", \"cache\", \"serial\"}); flags given\n"
-	"                    too override it (any --disk replaces the file's disks)\n"
+	"                    of {\"path\", \"ro\", \"cache\", \"serial\"}), shares (array\n"
+	"                    of {\"tag\", \"path\", \"ro\", \"cache\"}); flags given too\n"
+	"                    override it (any --disk replaces the file's disks, any\n"
+	"                    --fs its shares)\n"
 	"  -v, --verbose     more diagnostics on stderr\n"
 	"  -h, --help        show this help\n"
 	"\n"
@@ -59,7 +70,7 @@ static const char usage_vm[] =
 	"triple fault); 2 for bad input.\n";
 
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_BOOT_TIMER, OPT_CONFIG,
-       OPT_DISK, OPT_RNG };
+       OPT_DISK, OPT_FS, OPT_RNG };
 
 static const struct option vm_opts[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -70,6 +81,7 @@ static const struct option vm_opts[] = {
 	{ "boot-timer", no_argument, NULL, OPT_BOOT_TIMER },
 	{ "config", required_argument, NULL, OPT_CONFIG },
 	{ "disk", required_argument, NULL, OPT_DISK },
+	{ "fs", required_argument, NULL, OPT_FS },
 	{ "rng", required_argument, NULL, OPT_RNG },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -95,7 +107,7 @@ static enum cli_action bad_option(int argc, char **argv, int opt)
 
 static enum cli_action parse_vm(int argc, char **argv, struct vm_config *cfg, bool *verbose)
 {
-	bool disks_given = false;
+	bool disks_given = false, shares_given = false;
 	char err[256];
 	int opt, pass;
 
@@ -107,7 +119,8 @@ static enum cli_action parse_vm(int argc, char **argv, struct vm_config *cfg, bo
 			switch (opt) {
 			case 'h':
 				if (pass == 0) {
-					printf(usage_vm, arch_default_cmdline(), CONFIG_MAX_DISKS);
+					printf(usage_vm, arch_default_cmdline(), CONFIG_MAX_DISKS,
+					       CONFIG_MAX_SHARES);
 					return CLI_EXIT_OK;
 				}
 				break;
@@ -124,12 +137,17 @@ static enum cli_action parse_vm(int argc, char **argv, struct vm_config *cfg, bo
 				cfg->boot_timer = true;
 				break;
 			case OPT_DISK:
+			case OPT_FS:
+				/* The first flag of a kind replaces what the config file listed. */
 				if (pass == 0)
 					break;
-				if (!disks_given)
+				if (opt == OPT_DISK && !disks_given)
 					config_clear_disks(cfg);
-				disks_given = true;
-				if (config_set(cfg, "disk", optarg, err, sizeof(err))) {
+				if (opt == OPT_FS && !shares_given)
+					config_clear_shares(cfg);
+				*(opt == OPT_DISK ? &disks_given : &shares_given) = true;
+				if (config_set(cfg, opt == OPT_DISK ? "disk" : "fs", optarg, err,
+					       sizeof(err))) {
 					log_msg("--%s", err);
 					return CLI_EXIT_USAGE;
 				}

@@ -28,9 +28,19 @@ void config_clear_disks(struct vm_config *c)
 	c->ndisks = 0;
 }
 
+void config_clear_shares(struct vm_config *c)
+{
+	unsigned int i;
+
+	for (i = 0; i < c->nshares; i++)
+		vfs_config_free(&c->shares[i]);
+	c->nshares = 0;
+}
+
 void config_free(struct vm_config *c)
 {
 	config_clear_disks(c);
+	config_clear_shares(c);
 	free(c->kernel);
 	free(c->initrd);
 	free(c->cmdline);
@@ -91,96 +101,209 @@ int config_set(struct vm_config *c, const char *key, const char *value, char *er
 	}
 	if (!strcmp(key, "disk"))
 		return config_add_disk(c, value, err, errlen);
+	if (!strcmp(key, "fs"))
+		return config_add_share(c, value, err, errlen);
 	snprintf(err, errlen, "unknown setting '%s'", key);
 	return -EINVAL;
 }
 
-static int disk_slot(struct vm_config *c, char *err, size_t errlen)
+/* The --disk and --fs lists and their JSON arrays ("disks", "shares"), described once. */
+struct dev_list {
+	const char *flag, *array; /* "disk", "disks" */
+	unsigned int max;
+	/* One field of an entry; a whole spec; a required field not given (or NULL). */
+	parse_set_fn *set;
+	int (*parse)(void *entry, const char *spec, char *err, size_t errlen);
+	const char *(*missing)(const void *entry);
+	void (*free)(void *entry);
+	/* Entry k of c's list, reset to its defaults; where the list's count is kept. */
+	void *(*entry)(struct vm_config *c, unsigned int k);
+	unsigned int *(*count)(struct vm_config *c);
+	void (*clear)(struct vm_config *c);
+};
+
+static int disk_set(void *entry, const char *key, const char *value, char *err, size_t errlen)
 {
-	if (c->ndisks == CONFIG_MAX_DISKS) {
-		snprintf(err, errlen, "disk: at most %d disks", CONFIG_MAX_DISKS);
-		return -ENOSPC;
+	return vblk_config_set(entry, key, value, err, errlen);
+}
+
+static int disk_parse(void *entry, const char *spec, char *err, size_t errlen)
+{
+	return vblk_parse(entry, spec, err, errlen);
+}
+
+static const char *disk_missing(const void *entry)
+{
+	return ((const struct vblk_config *)entry)->path ? NULL : "path";
+}
+
+static void disk_free(void *entry)
+{
+	vblk_config_free(entry);
+}
+
+static void *disk_entry(struct vm_config *c, unsigned int k)
+{
+	c->disks[k] = (struct vblk_config){ .cache = VBLK_CACHE_WRITEBACK };
+	return &c->disks[k];
+}
+
+static unsigned int *disk_count(struct vm_config *c)
+{
+	return &c->ndisks;
+}
+
+static int share_set(void *entry, const char *key, const char *value, char *err, size_t errlen)
+{
+	return vfs_config_set(entry, key, value, err, errlen);
+}
+
+static int share_parse(void *entry, const char *spec, char *err, size_t errlen)
+{
+	return vfs_parse(entry, spec, err, errlen);
+}
+
+static const char *share_missing(const void *entry)
+{
+	const struct vfs_config *s = entry;
+
+	return !s->tag[0] ? "tag" : !s->path ? "path" : NULL;
+}
+
+static void share_free(void *entry)
+{
+	vfs_config_free(entry);
+}
+
+static void *share_entry(struct vm_config *c, unsigned int k)
+{
+	c->shares[k] = (struct vfs_config){ .cache = VFS_CACHE_AUTO };
+	return &c->shares[k];
+}
+
+static unsigned int *share_count(struct vm_config *c)
+{
+	return &c->nshares;
+}
+
+static const struct dev_list disk_list = {
+	.flag = "disk", .array = "disks", .max = CONFIG_MAX_DISKS,
+	.set = disk_set, .parse = disk_parse, .missing = disk_missing, .free = disk_free,
+	.entry = disk_entry, .count = disk_count, .clear = config_clear_disks,
+};
+
+static const struct dev_list share_list = {
+	.flag = "fs", .array = "shares", .max = CONFIG_MAX_SHARES,
+	.set = share_set, .parse = share_parse, .missing = share_missing, .free = share_free,
+	.entry = share_entry, .count = share_count, .clear = config_clear_shares,
+};
+
+/* The next free entry of list l in c (with its defaults), or NULL with -ENOSPC's reason in err. */
+static void *list_slot(struct vm_config *c, const struct dev_list *l, unsigned int **n, char *err,
+		       size_t errlen)
+{
+	*n = l->count(c);
+	if (**n == l->max) {
+		snprintf(err, errlen, "%s: at most %u %s", l->flag, l->max, l->array);
+		return NULL;
 	}
+	return l->entry(c, **n);
+}
+
+static int list_add_spec(struct vm_config *c, const struct dev_list *l, const char *spec,
+			 char *err, size_t errlen)
+{
+	unsigned int *n;
+	void *entry = list_slot(c, l, &n, err, errlen);
+	char why[200];
+	int ret;
+
+	if (!entry)
+		return -ENOSPC;
+	ret = l->parse(entry, spec, why, sizeof(why));
+	if (ret) {
+		if (ret == -EINVAL)
+			snprintf(err, errlen, "%s %s", l->flag, why);
+		return ret;
+	}
+	(*n)++;
 	return 0;
 }
 
 int config_add_disk(struct vm_config *c, const char *spec, char *err, size_t errlen)
 {
-	char why[200];
-	int ret = disk_slot(c, err, errlen);
-
-	if (ret)
-		return ret;
-	ret = vblk_parse(&c->disks[c->ndisks], spec, why, sizeof(why));
-	if (ret) {
-		if (ret == -EINVAL)
-			snprintf(err, errlen, "disk %s", why);
-		return ret;
-	}
-	c->ndisks++;
-	return 0;
+	return list_add_spec(c, &disk_list, spec, err, errlen);
 }
 
-/* One element of "disks": an object of path/cache/serial strings and an ro boolean. */
-static int json_disk(struct vm_config *c, unsigned int i, struct json_object *obj, char *err,
-		     size_t errlen)
+int config_add_share(struct vm_config *c, const char *spec, char *err, size_t errlen)
 {
-	struct vblk_config *d = &c->disks[c->ndisks];
+	return list_add_spec(c, &share_list, spec, err, errlen);
+}
+
+/* One element of a "disks" or "shares" array: an object of strings and an ro boolean. */
+static int json_entry(struct vm_config *c, const struct dev_list *l, unsigned int i,
+		      struct json_object *obj, char *err, size_t errlen)
+{
+	const char *missing;
+	unsigned int *n;
+	void *entry;
 	char why[200];
 	int ret;
 
 	if (!json_object_is_type(obj, json_type_object)) {
-		snprintf(err, errlen, "disks[%u]: expected an object", i);
+		snprintf(err, errlen, "%s[%u]: expected an object", l->array, i);
 		return -EINVAL;
 	}
-	ret = disk_slot(c, err, errlen);
-	if (ret)
-		return ret;
-	*d = (struct vblk_config){ .cache = VBLK_CACHE_WRITEBACK };
+	entry = list_slot(c, l, &n, err, errlen);
+	if (!entry)
+		return -ENOSPC;
 	json_object_object_foreach(obj, key, val) {
 		bool is_bool = !strcmp(key, "ro");
 		const char *v;
 
 		if (is_bool ? !json_object_is_type(val, json_type_boolean)
 			    : !json_object_is_type(val, json_type_string)) {
-			snprintf(err, errlen, "disks[%u].%s: expected %s", i, key,
+			snprintf(err, errlen, "%s[%u].%s: expected %s", l->array, i, key,
 				 is_bool ? "true or false" : "a string");
 			ret = -EINVAL;
 			goto fail;
 		}
 		v = is_bool ? (json_object_get_boolean(val) ? "on" : "off") : json_object_get_string(val);
-		ret = vblk_config_set(d, key, v, why, sizeof(why));
+		ret = l->set(entry, key, v, why, sizeof(why));
 		if (ret) {
 			if (ret == -EINVAL)
-				snprintf(err, errlen, "disks[%u]: %s", i, why);
+				snprintf(err, errlen, "%s[%u]: %s", l->array, i, why);
 			goto fail;
 		}
 	}
-	if (!d->path) {
-		snprintf(err, errlen, "disks[%u]: no \"path\"", i);
+	missing = l->missing(entry);
+	if (missing) {
+		snprintf(err, errlen, "%s[%u]: no \"%s\"", l->array, i, missing);
 		ret = -EINVAL;
 		goto fail;
 	}
-	c->ndisks++;
+	(*n)++;
 	return 0;
 fail:
-	vblk_config_free(d);
+	l->free(entry);
 	return ret;
 }
 
-static int json_disks(struct vm_config *c, struct json_object *val, char *err, size_t errlen)
+static int json_list(struct vm_config *c, const struct dev_list *l, struct json_object *val,
+		     char *err, size_t errlen)
 {
 	size_t i, n;
 	int ret;
 
 	if (!json_object_is_type(val, json_type_array)) {
-		snprintf(err, errlen, "disks: expected an array of objects");
+		snprintf(err, errlen, "%s: expected an array of objects", l->array);
 		return -EINVAL;
 	}
-	config_clear_disks(c);
+	l->clear(c);
 	n = json_object_array_length(val);
 	for (i = 0; i < n; i++) {
-		ret = json_disk(c, (unsigned int)i, json_object_array_get_idx(val, i), err, errlen);
+		ret = json_entry(c, l, (unsigned int)i, json_object_array_get_idx(val, i), err,
+				 errlen);
 		if (ret)
 			return ret;
 	}
@@ -217,7 +340,9 @@ static int json_member(struct vm_config *c, const char *key, struct json_object 
 		return 0;
 	}
 	if (!strcmp(key, "disks"))
-		return json_disks(c, val, err, errlen);
+		return json_list(c, &disk_list, val, err, errlen);
+	if (!strcmp(key, "shares"))
+		return json_list(c, &share_list, val, err, errlen);
 	if (!strcmp(key, "kernel") || !strcmp(key, "initrd") || !strcmp(key, "cmdline")) {
 		if (!json_object_is_type(val, json_type_string)) {
 			snprintf(err, errlen, "%s: expected a string", key);
@@ -319,6 +444,22 @@ int config_load_file(struct vm_config *c, const char *path, char *err, size_t er
 	return ret;
 }
 
+/* The guest mounts a share by its tag: two shares with one tag would make one unreachable. */
+static int validate_shares(const struct vm_config *c, char *err, size_t errlen)
+{
+	unsigned int i, j;
+
+	for (i = 0; i < c->nshares; i++) {
+		for (j = 0; j < i; j++) {
+			if (!strcmp(c->shares[i].tag, c->shares[j].tag)) {
+				snprintf(err, errlen, "share %s: tag used twice", c->shares[i].tag);
+				return -EINVAL;
+			}
+		}
+	}
+	return 0;
+}
+
 int config_validate(const struct vm_config *c, char *err, size_t errlen)
 {
 	if (c->cpus == 0 || c->cpus > CONFIG_MAX_CPUS) {
@@ -339,5 +480,5 @@ int config_validate(const struct vm_config *c, char *err, size_t errlen)
 		snprintf(err, errlen, "memory %" PRIu64 " bytes: not a multiple of 4K", c->mem);
 		return -EINVAL;
 	}
-	return 0;
+	return validate_shares(c, err, errlen);
 }

@@ -15,6 +15,7 @@
 #define CONFIG_MAX_CPUS 255         /* xAPIC ids; KVM's own limit is checked at VM creation */
 #define CONFIG_INITRD_NONE "none"
 #define CONFIG_MAX_DISKS 8 /* virtio-mmio interrupt lines are the limit; see arch_virtio_slot() */
+#define CONFIG_MAX_SHARES 8 /* likewise */
 
 struct vm_config {
 	char *kernel;  /* NULL: hull's default kernel */
@@ -25,6 +26,8 @@ struct vm_config {
 	bool boot_timer;
 	struct vblk_config disks[CONFIG_MAX_DISKS]; /* --disk, in order: vda, vdb, ... */
 	unsigned int ndisks;
+	struct vfs_config shares[CONFIG_MAX_SHARES]; /* --fs, in order */
+	unsigned int nshares;
 	bool rng; /* virtio-rng device (default on) */
 };
 
@@ -36,10 +39,11 @@ void config_free(struct vm_config *c);
  * Read a JSON object with the same fields as the flags: "kernel", "initrd",
  * "cmdline" (strings), "cpus" (integer), "memory" (string like "512M" or
  * integer bytes), "boot_timer" and "rng" (booleans), "disks" (array of
- * objects with "path", "cache", "serial" strings and "ro" boolean). Unknown
- * fields and wrong types are errors. Fields present in the file replace those
- * in c. On error returns -errno and writes a one-line reason naming the field
- * into err.
+ * objects with "path", "cache", "serial" strings and "ro" boolean), "shares"
+ * (array of objects with "tag", "path", "cache" strings and "ro" boolean).
+ * Unknown fields and wrong types are errors. Fields present in the file
+ * replace those in c. On error returns -errno and writes a one-line reason
+ * naming the field into err.
  */
 int config_load_json(struct vm_config *c, const char *text, size_t len, char *err, size_t errlen);
 int config_load_file(struct vm_config *c, const char *path, char *err, size_t errlen);
@@ -54,7 +58,14 @@ int config_set(struct vm_config *c, const char *key, const char *value, char *er
 int config_add_disk(struct vm_config *c, const char *spec, char *err, size_t errlen);
 void config_clear_disks(struct vm_config *c);
 
-/* Check ranges that do not need KVM: cpus, memory size and alignment. */
+/*
+ * Append a share from a --fs spec ("tag=TAG,path=DIR,..."): -EINVAL with a
+ * reason in err, -ENOSPC past CONFIG_MAX_SHARES.
+ */
+int config_add_share(struct vm_config *c, const char *spec, char *err, size_t errlen);
+void config_clear_shares(struct vm_config *c);
+
+/* Check what does not need KVM: cpus, memory size and alignment, shares' tags unique. */
 int config_validate(const struct vm_config *c, char *err, size_t errlen);
 
 #endif

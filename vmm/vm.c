@@ -216,10 +216,27 @@ static int virtio_init(struct vm *vm)
 		}
 		vm->ndisks = i + 1;
 	}
+	for (i = 0; i < vm->cfg->nshares; i++) {
+		const struct vfs_config *f = &vm->cfg->shares[i];
+		char what[sizeof(f->tag) + 8];
+
+		snprintf(what, sizeof(what), "share %s", f->tag);
+		ret = virtio_slot(vm, what, &base, &gsi);
+		if (ret)
+			return ret;
+		ret = vfs_create(f, i, &vm->vhost, base, gsi, &vm->shares[i]);
+		if (ret) {
+			/* vfs_create named the share and the cause: a bad directory is bad input. */
+			vm->exit_status = VM_EXIT_USAGE;
+			return ret;
+		}
+		vm->nshares = i + 1;
+	}
 	if (vm->cfg->rng) {
-		ret = virtio_slot(vm, "rng", &base, &gsi);
-		if (!ret)
-			ret = vrng_create(&vm->vhost, base, gsi, &vm->rng);
+		ret = virtio_slot(vm, "rng", &base, &gsi); /* says why by itself */
+		if (ret)
+			return ret;
+		ret = vrng_create(&vm->vhost, base, gsi, &vm->rng);
 		if (ret) {
 			log_msg("rng: %s", strerror(-ret));
 			return ret;
@@ -235,6 +252,9 @@ static void virtio_exit(struct vm *vm)
 	if (vm->rng)
 		vrng_destroy(vm->rng);
 	vm->rng = NULL;
+	for (i = vm->nshares; i > 0; i--)
+		vfs_destroy(vm->shares[i - 1]);
+	vm->nshares = 0;
 	for (i = 0; i < vm->ndisks; i++)
 		vblk_destroy(vm->disks[i]);
 	vm->ndisks = 0;
@@ -248,8 +268,8 @@ static void virtio_exit(struct vm *vm)
 static int boot_init(struct vm *vm)
 {
 	const char *base = vm->cfg->cmdline ? vm->cfg->cmdline : arch_default_cmdline();
-	char items[CONFIG_MAX_DISKS + 1][VIRTIO_CMDLINE_ITEM];
-	const char *extra[CONFIG_MAX_DISKS + 1];
+	char items[CONFIG_MAX_DISKS + CONFIG_MAX_SHARES + 1][VIRTIO_CMDLINE_ITEM];
+	const char *extra[CONFIG_MAX_DISKS + CONFIG_MAX_SHARES + 1];
 	size_t max = vm->boot.cmdline_size;
 	unsigned int i;
 	int ret;

@@ -113,6 +113,8 @@ struct vm {
 	struct virtio_host vhost;          /* what virtio devices get from the VM */
 	struct vblk *disks[CONFIG_MAX_DISKS];
 	unsigned int ndisks;
+	struct vfs *shares[CONFIG_MAX_SHARES];
+	unsigned int nshares;
 	struct vrng *rng;
 	unsigned int nvirtio;              /* virtio-mmio slots in use: 0..nvirtio-1 */
 

@@ -27,6 +27,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		if ((c.kernel && !c.kernel[0]) || (c.initrd && !c.initrd[0]))
 			abort();
+		/* Every share that validates has a tag, a path, and a tag no other share has. */
+		for (unsigned int i = 0; i < c.nshares; i++) {
+			if (!c.shares[i].tag[0] || !c.shares[i].path || !c.shares[i].path[0])
+				abort();
+			for (unsigned int j = 0; j < i; j++)
+				if (!strcmp(c.shares[i].tag, c.shares[j].tag))
+					abort();
+		}
 	}
 	config_free(&c);
 	return 0;

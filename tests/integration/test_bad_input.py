@@ -25,6 +25,11 @@ def _files(d, cloud, vmlinux):
     (d / "not-object.json").write_text("[1, 2]")
     (d / "tiny.img").write_bytes(b"\0" * 100)
     (d / "disks-not-array.json").write_text(json.dumps({"disks": {"path": "/x"}}))
+    (d / "disk.img").write_bytes(b"\0" * 4096)
+    (d / "shares-not-array.json").write_text(json.dumps({"shares": {"tag": "a", "path": "/x"}}))
+    (d / "shares-dup-tag.json").write_text(json.dumps(
+        {"shares": [{"tag": "a", "path": str(d / "dir")}, {"tag": "a", "path": str(d / "dir")}]}))
+    (d / "shares-no-tag.json").write_text(json.dumps({"shares": [{"path": str(d / "dir")}]}))
     return d
 
 
@@ -74,6 +79,41 @@ CASES = [
     ("disk-too-many", ["--kernel", "{bz}"] + ["--disk", "path=x"] * 9, ["disk", "at most 8"]),
     ("rng-bad-value", ["--kernel", "{bz}", "--rng", "maybe"], ["rng", "maybe"]),
     ("config-disks-not-array", ["--config", "{d}/disks-not-array.json"], ["disks", "array"]),
+    ("fs-missing-dir", ["--kernel", "{bz}", "--fs", "tag=a,path={d}/nonexistent"],
+     ["share", "nonexistent", "No such file"]),
+    ("fs-file-not-dir", ["--kernel", "{bz}", "--fs", "tag=a,path={d}/empty"],
+     ["share", "empty", "not a directory"]),
+    ("fs-no-tag", ["--kernel", "{bz}", "--fs", "path={d}/dir"], ["--fs", "no tag="]),
+    ("fs-no-path", ["--kernel", "{bz}", "--fs", "tag=docs"], ["--fs", "share docs", "no path="]),
+    ("fs-empty-path", ["--kernel", "{bz}", "--fs", "tag=docs,path="], ["share docs", "path"]),
+    ("fs-tag-too-long", ["--kernel", "{bz}", "--fs", "tag=" + "t" * 37 + ",path={d}/dir"],
+     ["--fs", "t" * 37, "longer than 36"]),
+    ("fs-tag-comma", ["--kernel", "{bz}", "--fs", "tag=a,,b,path={d}/dir"],
+     ["--fs", "'a,b'", "commas"]),
+    ("fs-tag-space", ["--kernel", "{bz}", "--fs", "tag=a b,path={d}/dir"], ["'a b'", "spaces"]),
+    ("fs-tag-empty", ["--kernel", "{bz}", "--fs", "tag=,path={d}/dir"], ["--fs", "tag", "empty"]),
+    ("fs-duplicate-tag", ["--kernel", "{bz}", "--fs", "tag=a,path={d}/dir", "--fs",
+                          "tag=a,path={d}"], ["share a", "tag used twice"]),
+    ("fs-bad-cache", ["--kernel", "{bz}", "--fs", "tag=a,path={d}/dir,cache=writeback"],
+     ["share a", "cache", "writeback"]),
+    ("fs-unknown-key", ["--kernel", "{bz}", "--fs", "tag=a,path={d}/dir,size=1G"],
+     ["share a", "size"]),
+    ("fs-bad-ro", ["--kernel", "{bz}", "--fs", "tag=a,path={d}/dir,ro=maybe"],
+     ["share a", "ro", "maybe"]),
+    ("fs-key-twice", ["--kernel", "{bz}", "--fs", "tag=a,path={d}/dir,path={d}"],
+     ["share a", "path", "twice"]),
+    ("fs-too-many", ["--kernel", "{bz}"] + [a for i in range(9) for a in
+                                            ["--fs", f"tag=t{i},path={{d}}/dir"]],
+     ["--fs", "at most 8 shares"]),
+    ("fs-no-slot", ["--kernel", "{bz}", "--rng", "off"] + ["--disk", "path={d}/disk.img,ro=on"] * 8
+     + ["--fs", "tag=a,path={d}/dir", "--fs", "tag=b,path={d}/dir"],
+     ["share b", "no room for another virtio device"]),
+    ("fs-no-slot-for-rng", ["--kernel", "{bz}"] + ["--disk", "path={d}/disk.img,ro=on"] * 8
+     + ["--fs", "tag=a,path={d}/dir"], ["rng", "no room for another virtio device"]),
+    ("config-shares-not-array", ["--config", "{d}/shares-not-array.json"], ["shares", "array"]),
+    ("config-shares-dup-tag", ["--config", "{d}/shares-dup-tag.json"],
+     ["share a", "tag used twice"]),
+    ("config-shares-no-tag", ["--config", "{d}/shares-no-tag.json"], ["shares[0]", "tag"]),
 ]
 
 

@@ -131,6 +131,59 @@ static void test_disks_and_rng(void **state)
 	unlink(path);
 }
 
+static void test_shares(void **state)
+{
+	char path[] = "/tmp/hull-test-cli-XXXXXX";
+	const char json[] = "{\"shares\": [{\"tag\": \"f1\", \"path\": \"/file/a\"}, "
+			    "{\"tag\": \"f2\", \"path\": \"/file/b\"}], "
+			    "\"disks\": [{\"path\": \"/file/d\"}]}";
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_int_equal(
+		PARSE("vm", "--fs", "tag=a,path=/a", "--fs", "tag=b,path=/b,ro=on,cache=never"),
+		CLI_RUN_VM);
+	assert_int_equal(cfg.nshares, 2);
+	assert_string_equal(cfg.shares[0].tag, "a");
+	assert_string_equal(cfg.shares[0].path, "/a");
+	assert_true(cfg.shares[1].ro);
+	assert_int_equal(cfg.shares[1].cache, VFS_CACHE_NEVER);
+	assert_int_equal(PARSE("vm"), CLI_RUN_VM);
+	assert_int_equal(cfg.nshares, 0);
+	assert_int_equal(PARSE("vm", "--fs", "/a"), CLI_EXIT_USAGE);
+	assert_int_equal(PARSE("vm", "--fs"), CLI_EXIT_USAGE);
+	assert_int_equal(PARSE("vm", "--fs", "tag=a"), CLI_EXIT_USAGE);
+	assert_int_equal(PARSE("vm", "--fs", "path=/a"), CLI_EXIT_USAGE);
+	assert_int_equal(PARSE("vm", "--fs", "tag=a,path=/a,cache=fast"), CLI_EXIT_USAGE);
+	/* A tag used twice is caught before anything is built. */
+	assert_int_equal(PARSE("vm", "--fs", "tag=a,path=/a", "--fs", "tag=a,path=/b"),
+			 CLI_EXIT_USAGE);
+	assert_int_equal(PARSE("vm", "--fs", "tag=1,path=/a", "--fs", "tag=2,path=/a", "--fs",
+			       "tag=3,path=/a", "--fs", "tag=4,path=/a", "--fs", "tag=5,path=/a",
+			       "--fs", "tag=6,path=/a", "--fs", "tag=7,path=/a", "--fs",
+			       "tag=8,path=/a", "--fs", "tag=9,path=/a"),
+			 CLI_EXIT_USAGE);
+
+	/* The file's shares stay unless an --fs flag is given, which replaces them all... */
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, json, sizeof(json) - 1), (ssize_t)(sizeof(json) - 1));
+	close(fd);
+	assert_int_equal(PARSE("vm", "--config", path), CLI_RUN_VM);
+	assert_int_equal(cfg.nshares, 2);
+	assert_int_equal(PARSE("vm", "--fs", "tag=x,path=/flag", "--config", path), CLI_RUN_VM);
+	assert_int_equal(cfg.nshares, 1);
+	assert_string_equal(cfg.shares[0].tag, "x");
+	assert_int_equal(cfg.ndisks, 1);
+	/* ... and the file's tags may be reused by the flags that replace them. */
+	assert_int_equal(PARSE("vm", "--config", path, "--fs", "tag=f1,path=/c"), CLI_RUN_VM);
+	assert_int_equal(cfg.nshares, 1);
+	/* --disk replaces the disks only. */
+	assert_int_equal(PARSE("vm", "--config", path, "--disk", "path=/e"), CLI_RUN_VM);
+	assert_int_equal(cfg.nshares, 2);
+	assert_string_equal(cfg.disks[0].path, "/e");
+	unlink(path);
+}
+
 static int teardown(void **state)
 {
 	(void)state;
@@ -146,6 +199,7 @@ int main(void)
 		cmocka_unit_test(test_vm_errors),
 		cmocka_unit_test(test_config_precedence),
 		cmocka_unit_test(test_disks_and_rng),
+		cmocka_unit_test(test_shares),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, teardown);

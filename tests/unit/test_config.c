@@ -526,6 +526,175 @@ static void test_json_disks_rng(void **state)
 	assert_err_has("rng");
 }
 
+static void test_share_spec(void **state)
+{
+	char tag36[VFS_TAG_MAX + 1];
+
+	(void)state;
+	memset(tag36, 'x', VFS_TAG_MAX);
+	tag36[VFS_TAG_MAX] = '\0';
+	assert_int_equal(config_add_share(&c, "tag=docs,path=/srv/docs", err, sizeof(err)), 0);
+	assert_int_equal(config_add_share(&c, "path=/srv/a,,b,ro=on,cache=never,tag=T-1:x", err,
+					  sizeof(err)),
+			 0);
+	assert_int_equal(config_set(&c, "fs", "cache=always,tag=c,path=x,ro=off", err, sizeof(err)),
+			 0);
+	{
+		char spec[80];
+
+		snprintf(spec, sizeof(spec), "tag=%s,path=/d", tag36);
+		assert_int_equal(config_add_share(&c, spec, err, sizeof(err)), 0);
+	}
+	assert_int_equal(c.nshares, 4);
+	assert_string_equal(c.shares[0].tag, "docs");
+	assert_string_equal(c.shares[0].path, "/srv/docs");
+	assert_false(c.shares[0].ro);
+	assert_int_equal(c.shares[0].cache, VFS_CACHE_AUTO);
+	assert_string_equal(c.shares[1].tag, "T-1:x");
+	assert_string_equal(c.shares[1].path, "/srv/a,b");
+	assert_true(c.shares[1].ro);
+	assert_int_equal(c.shares[1].cache, VFS_CACHE_NEVER);
+	assert_int_equal(c.shares[2].cache, VFS_CACHE_ALWAYS);
+	assert_false(c.shares[2].ro);
+	assert_string_equal(c.shares[3].tag, tag36);
+	assert_int_equal(config_validate(&c, err, sizeof(err)), 0);
+	/* Disks and shares are separate lists. */
+	assert_int_equal(c.ndisks, 0);
+	config_clear_shares(&c);
+	assert_int_equal(c.nshares, 0);
+}
+
+static void test_share_spec_errors(void **state)
+{
+	static const struct {
+		const char *spec, *needle;
+	} bad[] = {
+		{ "", "key=value" },
+		{ "/srv/docs", "key=value" },
+		{ "path=/srv", "no tag" },
+		{ "tag=docs", "share docs: no path= given" },
+		{ "tag=,path=/srv", "tag: empty" },
+		{ "tag=0123456789012345678901234567890123456,path=/srv", "longer than 36" },
+		{ "tag=a,,b,path=/srv", "commas" },
+		{ "tag=a b,path=/srv", "printable" },
+		{ "tag=\xc3\xa9,path=/srv", "printable" },
+		{ "tag=a\tb,path=/srv", "printable" },
+		{ "tag=docs,path=", "share docs: path: empty" },
+		{ "tag=docs,path=/srv,ro=maybe", "share docs: ro 'maybe'" },
+		{ "tag=docs,path=/srv,cache=writeback", "share docs: cache 'writeback'" },
+		{ "tag=docs,path=/srv,size=1G", "unknown share setting 'size'" },
+		{ "tag=a,tag=b,path=/srv", "tag: given twice" },
+		{ "tag=docs,path=/srv,", "key=value" },
+	};
+	unsigned int i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		if (config_add_share(&c, bad[i].spec, err, sizeof(err)) != -EINVAL)
+			fail_msg("share spec '%s' was accepted", bad[i].spec);
+		assert_err_has(bad[i].needle);
+		assert_true(!strncmp(err, "fs ", 3));
+		assert_int_equal(c.nshares, 0);
+	}
+}
+
+static void test_share_limit_and_tags(void **state)
+{
+	char spec[32];
+	unsigned int i;
+
+	(void)state;
+	for (i = 0; i < CONFIG_MAX_SHARES; i++) {
+		snprintf(spec, sizeof(spec), "tag=t%u,path=/x", i);
+		assert_int_equal(config_add_share(&c, spec, err, sizeof(err)), 0);
+	}
+	assert_int_equal(config_add_share(&c, "tag=t9,path=/x", err, sizeof(err)), -ENOSPC);
+	assert_err_has("at most 8 shares");
+	assert_int_equal(c.nshares, CONFIG_MAX_SHARES);
+	assert_int_equal(config_validate(&c, err, sizeof(err)), 0);
+	/* One tag twice: the guest could mount only one of them. */
+	config_clear_shares(&c);
+	assert_int_equal(config_add_share(&c, "tag=a,path=/x", err, sizeof(err)), 0);
+	assert_int_equal(config_add_share(&c, "tag=b,path=/x", err, sizeof(err)), 0);
+	assert_int_equal(config_add_share(&c, "tag=a,path=/y", err, sizeof(err)), 0);
+	assert_int_equal(config_validate(&c, err, sizeof(err)), -EINVAL);
+	assert_err_has("share a: tag used twice");
+	/* Tags are compared byte for byte. */
+	config_clear_shares(&c);
+	assert_int_equal(config_add_share(&c, "tag=a,path=/x", err, sizeof(err)), 0);
+	assert_int_equal(config_add_share(&c, "tag=A,path=/x", err, sizeof(err)), 0);
+	assert_int_equal(config_add_share(&c, "tag=ab,path=/x", err, sizeof(err)), 0);
+	assert_int_equal(config_validate(&c, err, sizeof(err)), 0);
+}
+
+static void test_json_shares(void **state)
+{
+	(void)state;
+	assert_int_equal(load("{\"shares\": [{\"tag\": \"a\", \"path\": \"/a\"}, {\"tag\": \"b\", "
+			      "\"path\": \"/b\", \"ro\": true, \"cache\": \"never\"}], "
+			      "\"disks\": [{\"path\": \"/d\"}]}"),
+			 0);
+	assert_int_equal(c.nshares, 2);
+	assert_int_equal(c.ndisks, 1);
+	assert_string_equal(c.shares[0].tag, "a");
+	assert_string_equal(c.shares[0].path, "/a");
+	assert_false(c.shares[0].ro);
+	assert_int_equal(c.shares[0].cache, VFS_CACHE_AUTO);
+	assert_string_equal(c.shares[1].tag, "b");
+	assert_true(c.shares[1].ro);
+	assert_int_equal(c.shares[1].cache, VFS_CACHE_NEVER);
+	/* A second "shares" replaces the list, and leaves the disks alone. */
+	assert_int_equal(load("{\"shares\": [{\"path\": \"/c\", \"tag\": \"c\"}]}"), 0);
+	assert_int_equal(c.nshares, 1);
+	assert_string_equal(c.shares[0].tag, "c");
+	assert_int_equal(c.ndisks, 1);
+	assert_int_equal(load("{\"shares\": []}"), 0);
+	assert_int_equal(c.nshares, 0);
+
+	assert_int_equal(load("{\"shares\": {\"tag\": \"a\", \"path\": \"/a\"}}"), -EINVAL);
+	assert_err_has("shares: expected an array");
+	assert_int_equal(load("{\"shares\": [\"tag=a,path=/a\"]}"), -EINVAL);
+	assert_err_has("shares[0]: expected an object");
+	assert_int_equal(load("{\"shares\": [{\"path\": \"/a\"}]}"), -EINVAL);
+	assert_err_has("shares[0]: no \"tag\"");
+	assert_int_equal(load("{\"shares\": [{\"tag\": \"a\"}]}"), -EINVAL);
+	assert_err_has("shares[0]: no \"path\"");
+	assert_int_equal(load("{\"shares\": [{\"tag\": \"a\", \"path\": \"/a\", \"ro\": \"on\"}]}"),
+			 -EINVAL);
+	assert_err_has("shares[0].ro");
+	assert_int_equal(load("{\"shares\": [{\"tag\": 1, \"path\": \"/a\"}]}"), -EINVAL);
+	assert_err_has("shares[0].tag");
+	assert_int_equal(
+		load("{\"shares\": [{\"tag\": \"a\", \"path\": \"/a\", \"cache\": \"x\"}]}"),
+		-EINVAL);
+	assert_err_has("cache 'x'");
+	assert_int_equal(
+		load("{\"shares\": [{\"tag\": \"a\", \"path\": \"/a\", \"size\": \"1\"}]}"),
+		-EINVAL);
+	assert_err_has("size");
+	assert_int_equal(load("{\"shares\": [{\"tag\": \"a b\", \"path\": \"/a\"}]}"), -EINVAL);
+	assert_err_has("shares[0]: tag 'a b'");
+	assert_int_equal(load("{\"shares\": [{\"tag\": \"\", \"path\": \"/a\"}]}"), -EINVAL);
+	assert_err_has("tag: empty");
+	assert_int_equal(c.nshares, 0);
+	/* Nine entries: the ninth is refused. */
+	assert_int_equal(load("{\"shares\": [{\"tag\": \"1\", \"path\": \"/a\"}, {\"tag\": \"2\", "
+			      "\"path\": \"/a\"}, {\"tag\": \"3\", \"path\": \"/a\"}, {\"tag\": "
+			      "\"4\", \"path\": \"/a\"}, {\"tag\": \"5\", \"path\": \"/a\"}, "
+			      "{\"tag\": \"6\", \"path\": \"/a\"}, {\"tag\": \"7\", \"path\": "
+			      "\"/a\"}, {\"tag\": \"8\", \"path\": \"/a\"}, {\"tag\": \"9\", "
+			      "\"path\": \"/a\"}]}"),
+			 -ENOSPC);
+	assert_err_has("at most 8 shares");
+	/* Duplicates are found by validation, as for flags. */
+	assert_int_equal(load("{\"shares\": [{\"tag\": \"a\", \"path\": \"/a\"}, {\"tag\": \"a\", "
+			      "\"path\": \"/b\"}]}"),
+			 0);
+	assert_int_equal(config_validate(&c, err, sizeof(err)), -EINVAL);
+	assert_err_has("share a: tag used twice");
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -553,6 +722,10 @@ int main(void)
 		T(test_disk_spec_errors),
 		T(test_disk_limit),
 		T(test_json_disks_rng),
+		T(test_share_spec),
+		T(test_share_spec_errors),
+		T(test_share_limit_and_tags),
+		T(test_json_shares),
 	};
 #undef T
 

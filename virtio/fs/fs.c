@@ -1,0 +1,395 @@
+/* virtio-fs device: config space, the hiprio queue served inline, the request queue's workers. */
+#include <endian.h>
+#include <errno.h>
+#include <linux/fuse.h>
+#include <linux/virtio_fs.h>
+#include <linux/virtio_ids.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+
+#include "virtio/fs/fsrv.h"
+#include "virtio/virtio.h"
+#include "vmm/log.h"
+
+#define Q_HIPRIO 0
+#define Q_REQUEST 1
+/*
+ * QueueNumMax, and so the hop budget of a chain: Linux's driver sends a 1 MiB
+ * READ or WRITE as one descriptor per page plus four (in header, in args, out
+ * header, out args), 260 in all, through an indirect table.
+ */
+#define VFS_QUEUE_MAX 1024
+#define VFS_IOV_MAX (FSRV_MAX_PAGES + 16) /* a longer chain breaks the ring */
+#define VFS_WORKERS 4			  /* requests in service at once, per device */
+#define VFS_STACK (256 << 10)
+
+struct vfs;
+
+struct vfs_worker {
+	struct vfs *f;
+	unsigned int index;
+	pthread_t thread;
+	struct iovec iov[VFS_IOV_MAX]; /* the chain in service */
+};
+
+struct vfs {
+	struct virtio_dev dev;
+	struct virtio_fs_config cfg; /* as the guest reads it */
+	struct fsrv *srv;
+
+	/* Under dev.lock. */
+	pthread_cond_t work;	/* a worker waits here for a kick */
+	pthread_cond_t quiet;	/* a reset waits here for busy to reach 0 */
+	unsigned int idle;	/* workers waiting on work */
+	unsigned int busy;	/* workers inside fsrv_handle */
+	unsigned int resetting; /* resets waiting for busy workers (vCPUs may race) */
+	bool stopping;		/* destroy: workers leave */
+	uint64_t served, hiprio, refused, dropped;
+
+	struct iovec hp_iov[VFS_IOV_MAX]; /* the hiprio chain (event loop thread, lock held) */
+	struct vfs_worker workers[VFS_WORKERS];
+	unsigned int nworkers;	      /* started */
+	void (*test_hook)(void *arg); /* tests only: runs before each request is served */
+	void *test_arg;
+};
+
+static struct vfs *to_vfs(struct virtio_dev *d)
+{
+	return container_of(d, struct vfs, dev);
+}
+
+static uint32_t used_len(size_t n)
+{
+	return n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+}
+
+/* One hiprio request: only what cannot block (table operations) is served on the event loop. */
+static size_t serve_hiprio(struct vfs *f, const struct virtq_chain *c)
+{
+	const struct iovec *in = c->iov, *out = c->iov + c->nout;
+	struct fsrv_peek p;
+
+	if (fsrv_peek(in, c->nout, &p))
+		return 0; /* no usable header: nothing to answer */
+	switch (p.opcode) {
+	case FUSE_FORGET:
+	case FUSE_BATCH_FORGET:
+	case FUSE_INTERRUPT:
+		f->hiprio++;
+		return fsrv_handle(f->srv, in, c->nout, out, c->nin);
+	default:
+		/* A slow call here would stall the loop and every other device on it. */
+		f->refused++;
+		return fsrv_reply_error(out, c->nin, p.unique, -EINVAL);
+	}
+}
+
+static void notify_hiprio(struct vfs *f)
+{
+	struct virtio_dev *d = &f->dev;
+	struct virtq *q = &d->vq[Q_HIPRIO];
+	unsigned int n;
+	bool pushed = false;
+
+	for (n = 0;; n++) {
+		struct virtq_chain c = { .iov = f->hp_iov, .cap = VFS_IOV_MAX };
+		int ret;
+
+		if (n == q->size) {
+			/* A guest refilling as fast as we serve must not starve the loop. */
+			if (eventfd_write(d->kick_fd[Q_HIPRIO], 1) < 0)
+				log_debug("%s: requeue: %s", d->name, strerror(errno));
+			break;
+		}
+		ret = virtq_pop(q, &c);
+		if (!ret)
+			break;
+		if (ret < 0) {
+			virtio_dev_fail(d, "queue %u: %s", Q_HIPRIO, q->why);
+			break;
+		}
+		if (virtq_push(q, c.head, used_len(serve_hiprio(f, &c))) < 0)
+			log_msg("%s: head %u could not be returned", d->name, c.head);
+		pushed = true;
+	}
+	if (pushed)
+		virtio_dev_queue_done(d, Q_HIPRIO);
+}
+
+static void vfs_notify(struct virtio_dev *d, unsigned int q)
+{
+	struct vfs *f = to_vfs(d);
+
+	/* A reset waiting for the workers has released the lock: serve nothing meanwhile. */
+	if (f->resetting)
+		return;
+	if (q == Q_HIPRIO)
+		notify_hiprio(f);
+	else
+		pthread_cond_signal(&f->work); /* a busy worker looks again by itself */
+}
+
+/* Take the next request for a worker: 1 with c filled, 0 when there is none. Lock held. */
+static int take(struct vfs *f, struct virtq_chain *c)
+{
+	struct virtio_dev *d = &f->dev;
+	struct virtq *q = &d->vq[Q_REQUEST];
+	int ret;
+
+	if (f->resetting || !virtio_dev_live(d) || !q->enabled || q->broken)
+		return 0;
+	ret = virtq_pop(q, c);
+	if (ret < 0) {
+		virtio_dev_fail(d, "queue %u: %s", Q_REQUEST, q->why);
+		return 0;
+	}
+	return ret;
+}
+
+/* Answer a served request, unless a reset or a failure came meanwhile. Lock held. */
+static void finish(struct vfs *f, const struct virtq_chain *c, size_t len)
+{
+	struct virtio_dev *d = &f->dev;
+
+	f->busy--;
+	if (f->resetting || !virtio_dev_live(d)) {
+		/* The guest gave the buffers up: not a byte more goes to them or to the ring. */
+		f->dropped++;
+		if (!f->busy)
+			pthread_cond_broadcast(&f->quiet);
+		return;
+	}
+	f->served++;
+	if (virtq_push(&d->vq[Q_REQUEST], c->head, used_len(len)) < 0)
+		log_msg("%s: head %u could not be returned", d->name, c->head);
+	virtio_dev_queue_done(d, Q_REQUEST);
+}
+
+/*
+ * A worker holds at most one chain: VFS_WORKERS bounds the requests in
+ * service (and the guest memory pinned by them); the rest wait in the ring.
+ * The lock is held from an empty pop until the wait, so a kick in between
+ * cannot be missed.
+ */
+static void *worker_main(void *arg)
+{
+	struct vfs_worker *w = arg;
+	struct vfs *f = w->f;
+	struct virtio_dev *d = &f->dev;
+
+	pthread_mutex_lock(&d->lock);
+	while (!f->stopping) {
+		struct virtq_chain c = { .iov = w->iov, .cap = VFS_IOV_MAX };
+		void (*hook)(void *);
+		void *hook_arg;
+		size_t len;
+
+		if (!take(f, &c)) {
+			f->idle++;
+			pthread_cond_wait(&f->work, &d->lock);
+			f->idle--;
+			continue;
+		}
+		/* More may be waiting: let an idle worker look rather than queue behind us. */
+		if (f->idle)
+			pthread_cond_signal(&f->work);
+		f->busy++;
+		hook = f->test_hook;
+		hook_arg = f->test_arg;
+		pthread_mutex_unlock(&d->lock);
+		if (hook)
+			hook(hook_arg);
+		len = fsrv_handle(f->srv, c.iov, c.nout, c.iov + c.nout, c.nin);
+		pthread_mutex_lock(&d->lock);
+		finish(f, &c, len);
+	}
+	pthread_mutex_unlock(&d->lock);
+	return NULL;
+}
+
+/*
+ * Called with the lock held (guest reset from a vCPU, or detach). Waits for
+ * the requests in service, whose answers are dropped, so no guest memory is
+ * touched once this returns; then the server forgets the guest's inodes and
+ * handles.
+ */
+static void vfs_reset(struct virtio_dev *d)
+{
+	struct vfs *f = to_vfs(d);
+
+	f->resetting++;
+	while (f->busy)
+		pthread_cond_wait(&f->quiet, &d->lock);
+	fsrv_reset(f->srv);
+	f->resetting--;
+}
+
+static void vfs_config_read(struct virtio_dev *d, uint32_t off, uint8_t *data, uint32_t len)
+{
+	memcpy(data, (const uint8_t *)&to_vfs(d)->cfg + off, len);
+}
+
+/* The tag and the queue count are the device's: ignore the driver's writes. */
+static void vfs_config_write(struct virtio_dev *d, uint32_t off, const uint8_t *data, uint32_t len)
+{
+	(void)data;
+	log_debug("%s: config write at %u (%u bytes) ignored", d->name, off, len);
+}
+
+static const struct virtio_dev_ops vfs_ops = {
+	.type = "fs",
+	.device_id = VIRTIO_ID_FS,
+	.config_read = vfs_config_read,
+	.config_write = vfs_config_write,
+	.notify = vfs_notify,
+	.reset = vfs_reset,
+};
+
+static void stop_workers(struct vfs *f)
+{
+	unsigned int i;
+
+	pthread_mutex_lock(&f->dev.lock);
+	f->stopping = true;
+	pthread_cond_broadcast(&f->work);
+	pthread_mutex_unlock(&f->dev.lock);
+	for (i = 0; i < f->nworkers; i++)
+		pthread_join(f->workers[i].thread, NULL);
+	f->nworkers = 0;
+}
+
+/* Small stacks: a worker runs one request at a time and the server keeps big buffers off them. */
+static int start_workers(struct vfs *f, unsigned int index)
+{
+	pthread_attr_t attr;
+	unsigned int i;
+	int ret;
+
+	ret = pthread_attr_init(&attr);
+	if (ret)
+		return -ret;
+	ret = pthread_attr_setstacksize(&attr, VFS_STACK);
+	for (i = 0; !ret && i < VFS_WORKERS; i++) {
+		struct vfs_worker *w = &f->workers[i];
+		char name[16];
+
+		w->f = f;
+		w->index = i;
+		ret = pthread_create(&w->thread, &attr, worker_main, w);
+		if (ret)
+			break;
+		f->nworkers++;
+		/* Numbered across devices (share 1's workers are 4..7), within the 15 chars. */
+		snprintf(name, sizeof(name), "hull-fs %u", index * VFS_WORKERS + i);
+		pthread_setname_np(w->thread, name);
+	}
+	pthread_attr_destroy(&attr);
+	if (ret)
+		stop_workers(f);
+	return -ret;
+}
+
+int vfs_create(const struct vfs_config *c, unsigned int index, const struct virtio_host *host,
+	       uint64_t base, uint32_t gsi, struct vfs **out)
+{
+	struct fsrv_config sc = { .path = c->path, .ro = c->ro, .cache = c->cache };
+	struct vfs *f = calloc(1, sizeof(*f));
+	char name[sizeof(f->dev.name)], err[256];
+	int ret;
+
+	if (!f) {
+		log_msg("share %s: %s", c->path, strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	ret = fsrv_open(&sc, &f->srv, err, sizeof(err));
+	if (ret) {
+		log_msg("%s", err);
+		goto err_free;
+	}
+	memcpy(f->cfg.tag, c->tag, strnlen(c->tag, sizeof(f->cfg.tag)));
+	f->cfg.num_request_queues = htole32(1);
+	/* A 36-byte tag does not fit in a device name: cut it, keep the parenthesis. */
+	if (snprintf(name, sizeof(name), "virtio-fs %u (%s)", index, c->tag) >= (int)sizeof(name))
+		name[sizeof(name) - 2] = ')';
+	ret = virtio_dev_init(&f->dev, &vfs_ops, name, 2, VFS_QUEUE_MAX, 0, sizeof(f->cfg));
+	if (ret) {
+		log_msg("share %s: %s", c->path, strerror(-ret));
+		goto err_srv;
+	}
+	ret = -pthread_cond_init(&f->work, NULL);
+	if (!ret) {
+		ret = -pthread_cond_init(&f->quiet, NULL);
+		if (ret)
+			pthread_cond_destroy(&f->work);
+	}
+	if (ret) {
+		log_msg("share %s: %s", c->path, strerror(-ret));
+		goto err_mutex;
+	}
+	ret = start_workers(f, index);
+	if (ret) {
+		log_msg("share %s: cannot start its worker threads: %s", c->path, strerror(-ret));
+		goto err_quiet;
+	}
+	ret = virtio_mmio_attach(&f->dev, host, base, gsi); /* names the device on failure */
+	if (ret) {
+		stop_workers(f);
+		goto err_quiet;
+	}
+	*out = f;
+	return 0;
+
+err_quiet:
+	pthread_cond_destroy(&f->quiet);
+	pthread_cond_destroy(&f->work);
+err_mutex:
+	pthread_mutex_destroy(&f->dev.lock);
+err_srv:
+	fsrv_close(f->srv);
+err_free:
+	free(f);
+	return ret;
+}
+
+void vfs_destroy(struct vfs *f)
+{
+	if (!f)
+		return;
+	/* Detach resets the device, which waits for the requests in service; then nothing is. */
+	virtio_mmio_detach(&f->dev);
+	stop_workers(f);
+	fsrv_close(f->srv);
+	pthread_cond_destroy(&f->quiet);
+	pthread_cond_destroy(&f->work);
+	pthread_mutex_destroy(&f->dev.lock);
+	free(f);
+}
+
+#ifdef HULL_TESTING
+void vfs_test_hook(struct vfs *f, void (*hook)(void *arg), void *arg)
+{
+	pthread_mutex_lock(&f->dev.lock);
+	f->test_hook = hook;
+	f->test_arg = arg;
+	pthread_mutex_unlock(&f->dev.lock);
+}
+
+void vfs_test_stats(struct vfs *f, struct vfs_test_stats *st)
+{
+	struct fsrv_stats ss;
+
+	pthread_mutex_lock(&f->dev.lock);
+	fsrv_stats(f->srv, &ss);
+	*st = (struct vfs_test_stats){ .served = f->served,
+				       .hiprio = f->hiprio,
+				       .refused = f->refused,
+				       .dropped = f->dropped,
+				       .busy = f->busy,
+				       .idle = f->idle,
+				       .inodes = ss.inodes,
+				       .handles = ss.handles };
+	pthread_mutex_unlock(&f->dev.lock);
+}
+#endif
