@@ -34,6 +34,7 @@ int virtio_dev_init(struct virtio_dev *d, const struct virtio_dev_ops *ops, cons
 	d->config_size = config_size;
 	atomic_init(&d->isr, 0);
 	d->irq_fd = -1;
+	d->own_epfd = -1;
 	for (i = 0; i < VIRTIO_MAX_QUEUES; i++) {
 		d->kick_fd[i] = -1;
 		d->kick_h[i].fd = -1;

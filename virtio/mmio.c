@@ -359,6 +359,27 @@ static void on_kick(struct loop *l, struct loop_handler *h, uint32_t events)
 	pthread_mutex_unlock(&d->lock);
 }
 
+/* Queue q's kicks go to the event loop, or to the device's own threads (d->own_kicks). */
+static int add_kick(struct virtio_dev *d, unsigned int q)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLET, .data.u32 = q };
+
+	if (d->own_kicks & (1u << q))
+		return epoll_ctl(d->own_epfd, EPOLL_CTL_ADD, d->kick_fd[q], &ev) ? -errno : 0;
+	d->kick_h[q] = (struct loop_handler){ .fd = d->kick_fd[q], .cb = on_kick, .opaque = d };
+	return loop_add(d->host->loop, &d->kick_h[q], EPOLLIN);
+}
+
+static void del_kick(struct virtio_dev *d, unsigned int q)
+{
+	if (d->own_kicks & (1u << q)) {
+		if (d->kick_fd[q] >= 0)
+			epoll_ctl(d->own_epfd, EPOLL_CTL_DEL, d->kick_fd[q], NULL);
+	} else if (d->kick_h[q].fd >= 0) {
+		loop_del(d->host->loop, &d->kick_h[q]);
+	}
+}
+
 static int kvm_irqfd(const struct virtio_dev *d, uint32_t flags)
 {
 	struct kvm_irqfd irqfd = { .fd = (uint32_t)d->irq_fd, .gsi = d->gsi, .flags = flags };
@@ -456,10 +477,7 @@ int virtio_mmio_attach(struct virtio_dev *d, const struct virtio_host *host, uin
 	}
 	bind_kvm(d);
 	for (added = 0; added < d->nqueues; added++) {
-		d->kick_h[added] = (struct loop_handler){
-			.fd = d->kick_fd[added], .cb = on_kick, .opaque = d
-		};
-		ret = loop_add(host->loop, &d->kick_h[added], EPOLLIN);
+		ret = add_kick(d, added);
 		if (ret)
 			goto err_loop;
 	}
@@ -471,7 +489,7 @@ int virtio_mmio_attach(struct virtio_dev *d, const struct virtio_host *host, uin
 
 err_loop:
 	while (added--)
-		loop_del(host->loop, &d->kick_h[added]);
+		del_kick(d, added);
 	unbind_kvm(d);
 err_fds:
 	close_fds(d);
@@ -487,8 +505,7 @@ void virtio_mmio_detach(struct virtio_dev *d)
 
 	if (d->host) {
 		for (q = 0; q < d->nqueues; q++)
-			if (d->kick_h[q].fd >= 0)
-				loop_del(d->host->loop, &d->kick_h[q]);
+			del_kick(d, q);
 		unbind_kvm(d);
 	}
 	pthread_mutex_lock(&d->lock);

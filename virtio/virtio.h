@@ -104,6 +104,12 @@ int virtq_pop(struct virtq *q, struct virtq_chain *c);
 int virtq_push(struct virtq *q, uint16_t head, uint32_t len);
 
 /*
+ * Has the driver made buffers available that virtq_pop has not taken yet?
+ * A hint (the driver may add more at any time): for waking another worker.
+ */
+bool virtq_pending(const struct virtq *q);
+
+/*
  * After one or more virtq_push calls: does the guest want an interrupt?
  * Honours used_event (EVENT_IDX) or VRING_AVAIL_F_NO_INTERRUPT.
  */
@@ -191,6 +197,13 @@ struct virtio_dev {
 	bool irqfd_ok;
 	int kick_fd[VIRTIO_MAX_QUEUES];/* eventfds, bound as ioeventfds (if ioeventfd_ok) */
 	bool ioeventfd_ok;
+	/*
+	 * Queues (bit q) whose kick eventfd the device's own threads wait on
+	 * through own_epfd (EPOLLIN | EPOLLET, data.u32 = q) instead of the event
+	 * loop; ops->notify is never called for them. Set before attach.
+	 */
+	uint32_t own_kicks;
+	int own_epfd;
 	struct loop_handler kick_h[VIRTIO_MAX_QUEUES];
 };
 
@@ -229,7 +242,7 @@ void virtio_dev_reset(struct virtio_dev *d);
  * Registers d at [base, base + VIRTIO_MMIO_SIZE) on host->mmio, creates the
  * interrupt eventfd (KVM_IRQFD to gsi) and one eventfd per queue
  * (KVM_IOEVENTFD on QueueNotify with datamatch = queue index), and adds the
- * queue eventfds to host->loop. When KVM refuses irqfd or ioeventfd (or
+ * queue eventfds to host->loop (or, for d->own_kicks, to d->own_epfd). When KVM refuses irqfd or ioeventfd (or
  * vm_fd is -1) the transport falls back to host->lines and to signalling
  * the queue eventfd from the MMIO write itself. 0 or -errno.
  */

@@ -269,6 +269,12 @@ int virtq_pop(struct virtq *q, struct virtq_chain *c)
 	return 1;
 }
 
+bool virtq_pending(const struct virtq *q)
+{
+	return q->enabled && !q->broken &&
+	       __atomic_load_n(&q->avail->idx, __ATOMIC_ACQUIRE) != q->last_avail;
+}
+
 int virtq_push(struct virtq *q, uint16_t head, uint32_t len)
 {
 	struct vring_used_elem *e;

@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "virtio/fs/fsrv.h"
 #include "virtio/virtio.h"
@@ -39,10 +41,17 @@ struct vfs {
 	struct virtio_fs_config cfg; /* as the guest reads it */
 	struct fsrv *srv;
 
+	/*
+	 * Idle workers wait in epoll_wait on dev.own_epfd, which holds the
+	 * request queue's kick eventfd (edge-triggered: one kick wakes one
+	 * worker, straight from KVM's ioeventfd, no event-loop hop) and stop_fd
+	 * (level-triggered: once written, it wakes every worker for good).
+	 */
+	int stop_fd;
+
 	/* Under dev.lock. */
-	pthread_cond_t work;	/* a worker waits here for a kick */
 	pthread_cond_t quiet;	/* a reset waits here for busy to reach 0 */
-	unsigned int idle;	/* workers waiting on work */
+	unsigned int idle;	/* workers waiting for a kick */
 	unsigned int busy;	/* workers inside fsrv_handle */
 	unsigned int resetting; /* resets waiting for busy workers (vCPUs may race) */
 	bool stopping;		/* destroy: workers leave */
@@ -127,8 +136,6 @@ static void vfs_notify(struct virtio_dev *d, unsigned int q)
 		return;
 	if (q == Q_HIPRIO)
 		notify_hiprio(f);
-	else
-		pthread_cond_signal(&f->work); /* a busy worker looks again by itself */
 }
 
 /* Take the next request for a worker: 1 with c filled, 0 when there is none. Lock held. */
@@ -168,10 +175,23 @@ static void finish(struct vfs *f, const struct virtq_chain *c, size_t len)
 }
 
 /*
+ * Sleep until a kick (or stop). A kick that came after our last empty pop is
+ * still pending as an edge on the eventfd, so it cannot be missed; a stale
+ * one only costs an empty pop.
+ */
+static void wait_kick(struct vfs *f)
+{
+	struct epoll_event ev;
+	eventfd_t v;
+
+	if (epoll_wait(f->dev.own_epfd, &ev, 1, -1) == 1 && ev.data.u32 == Q_REQUEST &&
+	    eventfd_read(f->dev.kick_fd[Q_REQUEST], &v) < 0 && errno != EAGAIN)
+		log_debug("%s: kick read: %s", f->dev.name, strerror(errno));
+}
+
+/*
  * A worker holds at most one chain: VFS_WORKERS bounds the requests in
  * service (and the guest memory pinned by them); the rest wait in the ring.
- * The lock is held from an empty pop until the wait, so a kick in between
- * cannot be missed.
  */
 static void *worker_main(void *arg)
 {
@@ -188,13 +208,16 @@ static void *worker_main(void *arg)
 
 		if (!take(f, &c)) {
 			f->idle++;
-			pthread_cond_wait(&f->work, &d->lock);
+			pthread_mutex_unlock(&d->lock);
+			wait_kick(f);
+			pthread_mutex_lock(&d->lock);
 			f->idle--;
 			continue;
 		}
-		/* More may be waiting: let an idle worker look rather than queue behind us. */
-		if (f->idle)
-			pthread_cond_signal(&f->work);
+		/* More waiting: wake an idle worker (as a kick would) rather than queue behind us. */
+		if (f->idle && virtq_pending(&d->vq[Q_REQUEST]) &&
+		    eventfd_write(d->kick_fd[Q_REQUEST], 1) < 0)
+			log_debug("%s: wake: %s", d->name, strerror(errno));
 		f->busy++;
 		hook = f->test_hook;
 		hook_arg = f->test_arg;
@@ -253,8 +276,9 @@ static void stop_workers(struct vfs *f)
 
 	pthread_mutex_lock(&f->dev.lock);
 	f->stopping = true;
-	pthread_cond_broadcast(&f->work);
 	pthread_mutex_unlock(&f->dev.lock);
+	if (eventfd_write(f->stop_fd, 1) < 0)
+		log_msg("%s: cannot stop the workers: %s", f->dev.name, strerror(errno));
 	for (i = 0; i < f->nworkers; i++)
 		pthread_join(f->workers[i].thread, NULL);
 	f->nworkers = 0;
@@ -291,6 +315,34 @@ static int start_workers(struct vfs *f, unsigned int index)
 	return -ret;
 }
 
+/* The workers' epoll set: stop_fd now, the request queue's kick eventfd at attach. */
+static int worker_fds(struct vfs *f)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = UINT32_MAX };
+	int ret;
+
+	f->dev.own_epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (f->dev.own_epfd < 0)
+		return -errno;
+	f->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (f->stop_fd < 0) {
+		ret = -errno;
+		goto err_ep;
+	}
+	if (epoll_ctl(f->dev.own_epfd, EPOLL_CTL_ADD, f->stop_fd, &ev)) {
+		ret = -errno;
+		close(f->stop_fd);
+		goto err_ep;
+	}
+	f->dev.own_kicks = 1u << Q_REQUEST;
+	return 0;
+
+err_ep:
+	close(f->dev.own_epfd);
+	f->dev.own_epfd = -1;
+	return ret;
+}
+
 int vfs_create(const struct vfs_config *c, unsigned int index, const struct virtio_host *host,
 	       uint64_t base, uint32_t gsi, struct vfs **out)
 {
@@ -318,32 +370,34 @@ int vfs_create(const struct vfs_config *c, unsigned int index, const struct virt
 		log_msg("share %s: %s", c->path, strerror(-ret));
 		goto err_srv;
 	}
-	ret = -pthread_cond_init(&f->work, NULL);
-	if (!ret) {
-		ret = -pthread_cond_init(&f->quiet, NULL);
-		if (ret)
-			pthread_cond_destroy(&f->work);
-	}
+	ret = -pthread_cond_init(&f->quiet, NULL);
 	if (ret) {
 		log_msg("share %s: %s", c->path, strerror(-ret));
 		goto err_mutex;
 	}
+	ret = worker_fds(f);
+	if (ret) {
+		log_msg("share %s: %s", c->path, strerror(-ret));
+		goto err_quiet;
+	}
 	ret = start_workers(f, index);
 	if (ret) {
 		log_msg("share %s: cannot start its worker threads: %s", c->path, strerror(-ret));
-		goto err_quiet;
+		goto err_fds;
 	}
 	ret = virtio_mmio_attach(&f->dev, host, base, gsi); /* names the device on failure */
 	if (ret) {
 		stop_workers(f);
-		goto err_quiet;
+		goto err_fds;
 	}
 	*out = f;
 	return 0;
 
+err_fds:
+	close(f->stop_fd);
+	close(f->dev.own_epfd);
 err_quiet:
 	pthread_cond_destroy(&f->quiet);
-	pthread_cond_destroy(&f->work);
 err_mutex:
 	pthread_mutex_destroy(&f->dev.lock);
 err_srv:
@@ -360,9 +414,10 @@ void vfs_destroy(struct vfs *f)
 	/* Detach resets the device, which waits for the requests in service; then nothing is. */
 	virtio_mmio_detach(&f->dev);
 	stop_workers(f);
+	close(f->stop_fd);
+	close(f->dev.own_epfd);
 	fsrv_close(f->srv);
 	pthread_cond_destroy(&f->quiet);
-	pthread_cond_destroy(&f->work);
 	pthread_mutex_destroy(&f->dev.lock);
 	free(f);
 }

@@ -114,10 +114,15 @@ int srv_node_add(struct fsrv *s, int fd, const struct stat *st, uint64_t *id)
 			/* Hard links and repeated lookups: one node per host inode. */
 			n->nlookup++;
 			*id = node_id(s, i);
-			close(fd);
+			if (fd >= 0)
+				close(fd);
 			pthread_mutex_unlock(&s->lock);
 			return 0;
 		}
+	}
+	if (fd < 0) {
+		pthread_mutex_unlock(&s->lock);
+		return -ENOENT;
 	}
 	i = node_alloc(s, &err);
 	if (!i) {

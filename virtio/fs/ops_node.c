@@ -52,30 +52,50 @@ int srv_open_child(int dirfd, const char *name)
 	return fd < 0 ? -errno : (int)fd;
 }
 
+/* Count a lookup of the inode st describes (fd: as srv_node_add) and fill the entry. */
+static int enter_stat(struct srv_req *r, int fd, const struct stat *st, struct fuse_entry_out *eo)
+{
+	uint64_t id;
+	int ret = srv_node_add(r->s, fd, st, &id);
+
+	if (ret)
+		return ret;
+	*eo = (struct fuse_entry_out){ .nodeid = id,
+				       .entry_valid = r->s->timeout,
+				       .attr_valid = r->s->timeout };
+	srv_fill_attr(&eo->attr, st);
+	return 0;
+}
+
 int srv_enter(struct srv_req *r, int fd, struct fuse_entry_out *eo)
 {
 	struct stat st;
-	uint64_t id;
 	int ret = srv_stat(fd, &st);
 
 	if (ret) {
 		close(fd);
 		return ret;
 	}
-	ret = srv_node_add(r->s, fd, &st, &id);
-	if (ret)
-		return ret;
-	*eo = (struct fuse_entry_out){ .nodeid = id,
-				       .entry_valid = r->s->timeout,
-				       .attr_valid = r->s->timeout };
-	srv_fill_attr(&eo->attr, &st);
-	return 0;
+	return enter_stat(r, fd, &st, eo);
 }
 
 int srv_lookup(struct srv_req *r, int dirfd, const char *name, struct fuse_entry_out *eo)
 {
-	int fd = srv_open_child(dirfd, name);
+	struct stat st;
+	int fd, ret;
 
+	/*
+	 * Most lookups are the guest revalidating an inode hull already holds:
+	 * then one fstatat of the (validated, single-component) name is all it
+	 * takes; it follows neither a symlink nor an automount. Only a new inode
+	 * is opened, confined, and stat'ed through its own descriptor.
+	 */
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT))
+		return -errno;
+	ret = enter_stat(r, -1, &st, eo);
+	if (ret != -ENOENT)
+		return ret;
+	fd = srv_open_child(dirfd, name);
 	return fd < 0 ? fd : srv_enter(r, fd, eo);
 }
 

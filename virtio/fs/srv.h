@@ -135,7 +135,8 @@ void srv_node_put(struct fsrv *s, struct srv_node *n);
 /*
  * Enter a looked-up inode (fd: O_PATH, ownership passes to the table in every
  * case): the existing node for (dev, ino) with nlookup + 1, or a new one.
- * 0 with *id, or -ENFILE / -ENOMEM.
+ * 0 with *id, or -ENFILE / -ENOMEM. With fd -1, only an existing node is
+ * counted: -ENOENT when hull holds no node for (dev, ino).
  */
 int srv_node_add(struct fsrv *s, int fd, const struct stat *st, uint64_t *id);
 /* FORGET: nlookup -= min(n, nlookup); unknown or stale ids are ignored. */
