@@ -15,7 +15,13 @@
 #define IOV_STACK 64
 
 /* The guest's open flags hull passes on; O_CREAT, O_TRUNC, O_PATH, O_TMPFILE... never. */
-#define KEEP_FLAGS (O_ACCMODE | O_APPEND | O_SYNC | O_DSYNC | O_NOATIME | O_DIRECT)
+/*
+ * Open flags of the guest's that reach the host. O_DIRECT does not: the guest
+ * kernel already bypasses its own cache (cache=never, or its O_DIRECT), the
+ * host file system may refuse it (tmpfs before 6.6) and its alignment rules
+ * are not the guest's.
+ */
+#define KEEP_FLAGS (O_ACCMODE | O_APPEND | O_SYNC | O_DSYNC | O_NOATIME)
 
 int srv_reopen(struct fsrv *s, const struct srv_node *n, int flags)
 {
