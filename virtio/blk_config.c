@@ -13,25 +13,6 @@ void vblk_config_free(struct vblk_config *c)
 	*c = (struct vblk_config){ .cache = VBLK_CACHE_WRITEBACK };
 }
 
-static int set_serial(struct vblk_config *c, const char *value, char *err, size_t errlen)
-{
-	size_t i, n = strlen(value);
-
-	if (n > VBLK_SERIAL_MAX) {
-		snprintf(err, errlen, "serial '%s': longer than %d characters", value,
-			 VBLK_SERIAL_MAX);
-		return -EINVAL;
-	}
-	for (i = 0; i < n; i++) {
-		if (value[i] < 0x21 || value[i] > 0x7e) {
-			snprintf(err, errlen, "serial '%s': only printable ASCII without spaces", value);
-			return -EINVAL;
-		}
-	}
-	memcpy(c->serial, value, n + 1);
-	return 0;
-}
-
 int vblk_config_set(struct vblk_config *c, const char *key, const char *value, char *err,
 		    size_t errlen)
 {
@@ -50,7 +31,7 @@ int vblk_config_set(struct vblk_config *c, const char *key, const char *value, c
 		return ret;
 	}
 	if (!strcmp(key, "serial"))
-		return set_serial(c, value, err, errlen);
+		return parse_set_word(key, value, VBLK_SERIAL_MAX, true, c->serial, err, errlen);
 	snprintf(err, errlen, "unknown disk setting '%s' (path, ro, cache, serial)", key);
 	return -EINVAL;
 }

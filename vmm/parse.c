@@ -199,3 +199,27 @@ int parse_set_choice(const char *key, const char *value, const char *const *name
 		len += (size_t)snprintf(err + len, errlen - len, "%s %s", i ? "," : "", names[i]);
 	return -EINVAL;
 }
+
+int parse_set_word(const char *key, const char *value, size_t max, bool may_be_empty, char *dst,
+		   char *err, size_t errlen)
+{
+	size_t i, n = strlen(value);
+
+	if (!n && !may_be_empty) {
+		snprintf(err, errlen, "%s: empty", key);
+		return -EINVAL;
+	}
+	if (n > max) {
+		snprintf(err, errlen, "%s '%s': longer than %zu characters", key, value, max);
+		return -EINVAL;
+	}
+	for (i = 0; i < n; i++) {
+		if (value[i] < 0x21 || value[i] > 0x7e || value[i] == ',') {
+			snprintf(err, errlen, "%s '%s': only printable ASCII without spaces or commas",
+				 key, value);
+			return -EINVAL;
+		}
+	}
+	memcpy(dst, value, n + 1);
+	return 0;
+}

@@ -41,6 +41,13 @@ int parse_spec(const char *spec, const char *const *keys, unsigned int nkeys, co
  */
 int parse_set_path(const char *key, const char *value, char **dst, char *err, size_t errlen);
 int parse_set_bool(const char *key, const char *value, bool *dst, char *err, size_t errlen);
+/*
+ * A short identifier (a disk serial, a share tag): printable ASCII without
+ * spaces or commas, at most max bytes (empty only when may_be_empty), copied
+ * with its NUL into dst (max + 1 bytes).
+ */
+int parse_set_word(const char *key, const char *value, size_t max, bool may_be_empty, char *dst,
+		   char *err, size_t errlen);
 int parse_set_choice(const char *key, const char *value, const char *const *names, unsigned int n,
 		     int *dst, char *err, size_t errlen);
 

@@ -220,6 +220,26 @@ static void test_set_helpers(void **state)
 	assert_int_equal(parse_set_choice("cache", "fast", names, 3, &v, err, sizeof(err)), -EINVAL);
 	assert_string_equal(err, "cache 'fast': not one of auto, always, never");
 	assert_int_equal(v, 2);
+	{
+		char word[5] = "old";
+
+		assert_int_equal(parse_set_word("tag", "abcd", 4, false, word, err, 128), 0);
+		assert_string_equal(word, "abcd");
+		assert_int_equal(parse_set_word("tag", "abcde", 4, false, word, err, 128), -EINVAL);
+		assert_string_equal(err, "tag 'abcde': longer than 4 characters");
+		assert_int_equal(parse_set_word("tag", "", 4, false, word, err, 128), -EINVAL);
+		assert_string_equal(err, "tag: empty");
+		assert_int_equal(parse_set_word("serial", "", 4, true, word, err, 128), 0);
+		assert_string_equal(word, "");
+		static const char *const bad[] = { "a b", "a,b", "a\tb", "\x7f", "\xc3\xa9" };
+		for (unsigned int i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			strcpy(word, "old");
+			assert_int_equal(parse_set_word("tag", bad[i], 4, false, word, err, 128),
+					 -EINVAL);
+			assert_non_null(strstr(err, "only printable ASCII without spaces or commas"));
+			assert_string_equal(word, "old");
+		}
+	}
 	/* A short buffer truncates the message, never overruns it. */
 	assert_int_equal(parse_set_choice("cache", "fast", names, 3, &v, err, 20), -EINVAL);
 	assert_int_equal(strlen(err), 19);

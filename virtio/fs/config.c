@@ -13,30 +13,6 @@ void vfs_config_free(struct vfs_config *c)
 	*c = (struct vfs_config){ .cache = VFS_CACHE_AUTO };
 }
 
-/* The guest matches the tag byte for byte (mount -t virtiofs TAG): keep it printable and plain. */
-static int set_tag(struct vfs_config *c, const char *value, char *err, size_t errlen)
-{
-	size_t i, n = strlen(value);
-
-	if (!n) {
-		snprintf(err, errlen, "tag: empty");
-		return -EINVAL;
-	}
-	if (n > VFS_TAG_MAX) {
-		snprintf(err, errlen, "tag '%s': longer than %d bytes", value, VFS_TAG_MAX);
-		return -EINVAL;
-	}
-	for (i = 0; i < n; i++) {
-		if (value[i] < 0x21 || value[i] > 0x7e || value[i] == ',') {
-			snprintf(err, errlen,
-				 "tag '%s': only printable ASCII without spaces or commas", value);
-			return -EINVAL;
-		}
-	}
-	memcpy(c->tag, value, n + 1);
-	return 0;
-}
-
 int vfs_config_set(struct vfs_config *c, const char *key, const char *value, char *err,
 		   size_t errlen)
 {
@@ -44,8 +20,9 @@ int vfs_config_set(struct vfs_config *c, const char *key, const char *value, cha
 	static const char *const caches[] = { "auto", "always", "never" };
 	int v, ret;
 
+	/* The guest matches the tag byte for byte (mount -t virtiofs TAG): printable and plain. */
 	if (!strcmp(key, "tag"))
-		return set_tag(c, value, err, errlen);
+		return parse_set_word(key, value, VFS_TAG_MAX, false, c->tag, err, errlen);
 	if (!strcmp(key, "path"))
 		return parse_set_path(key, value, &c->path, err, errlen);
 	if (!strcmp(key, "ro"))
