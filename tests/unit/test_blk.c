@@ -973,27 +973,13 @@ static void test_ring_restricted(void **state)
 	assert_true(all(gpa(DATA), 512, pattern(0)));
 }
 
-static void *loop_thread(void *arg)
-{
-	(void)arg;
-	loop_run(&e.v.loop);
-	return NULL;
-}
-
-static void wake_loop(struct loop *l, struct loop_handler *h, uint32_t events)
-{
-	(void)h;
-	(void)events;
-	loop_stop(l);
-}
-
 /*
  * As in hull: completions on an event loop thread, kicks and resets from
  * this thread (a vCPU). Resets land while requests are in flight.
  */
 static void test_threads(void **state)
 {
-	struct loop_handler stop = { .cb = wake_loop };
+	struct loop_handler stop = { .cb = virtio_env_stop_loop };
 	unsigned int round, i, n = 60, ok = 0;
 	time_t end;
 	pthread_t t;
@@ -1003,7 +989,7 @@ static void test_threads(void **state)
 	stop.fd = eventfd(0, EFD_CLOEXEC);
 	assert_true(stop.fd >= 0);
 	assert_int_equal(loop_add(&e.v.loop, &stop, EPOLLIN), 0);
-	assert_int_equal(pthread_create(&t, NULL, loop_thread, NULL), 0);
+	assert_int_equal(pthread_create(&t, NULL, virtio_env_loop_thread, &e.v.loop), 0);
 	for (round = 0; round < 30; round++) {
 		driver_init(0);
 		for (i = 0; i < n; i++)

@@ -999,20 +999,6 @@ static void test_destroy_in_flight(void **state)
 	assert_int_equal(untouched, 6);
 }
 
-static void *loop_thread(void *arg)
-{
-	(void)arg;
-	loop_run(&e.v.loop);
-	return NULL;
-}
-
-static void wake_loop(struct loop *l, struct loop_handler *h, uint32_t events)
-{
-	(void)h;
-	(void)events;
-	loop_stop(l);
-}
-
 /*
  * As in hull: kicks served on an event loop thread, requests by the workers,
  * resets from this thread (a vCPU), some landing mid-flight. No kick is lost:
@@ -1020,7 +1006,7 @@ static void wake_loop(struct loop *l, struct loop_handler *h, uint32_t events)
  */
 static void test_threads(void **state)
 {
-	struct loop_handler stop = { .cb = wake_loop };
+	struct loop_handler stop = { .cb = virtio_env_stop_loop };
 	unsigned int round, i, n = 48, ok = 0;
 	struct vfs_test_stats st;
 	pthread_t t;
@@ -1029,7 +1015,7 @@ static void test_threads(void **state)
 	stop.fd = eventfd(0, EFD_CLOEXEC);
 	assert_true(stop.fd >= 0);
 	assert_int_equal(loop_add(&e.v.loop, &stop, EPOLLIN), 0);
-	assert_int_equal(pthread_create(&t, NULL, loop_thread, NULL), 0);
+	assert_int_equal(pthread_create(&t, NULL, virtio_env_loop_thread, &e.v.loop), 0);
 	for (round = 0; round < 30; round++) {
 		time_t end = time(NULL) + 10;
 

@@ -47,6 +47,21 @@ static inline void virtio_env_fini(struct virtio_env *v)
 	v->ram = NULL;
 }
 
+/* A thread body running the event loop (arg) as hull's loop thread does, until loop_stop. */
+static inline void *virtio_env_loop_thread(void *arg)
+{
+	loop_run(arg);
+	return NULL;
+}
+
+/* A loop handler that stops the loop: tests signal its eventfd to end virtio_env_loop_thread. */
+static inline void virtio_env_stop_loop(struct loop *l, struct loop_handler *h, uint32_t events)
+{
+	(void)h;
+	(void)events;
+	loop_stop(l);
+}
+
 /* Run the loop's ready handlers (kicks, completions, timers), waiting up to ms; the count. */
 static inline int virtio_env_dispatch(struct virtio_env *v, int ms)
 {
