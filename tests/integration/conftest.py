@@ -13,7 +13,9 @@ the report header). A lab test run outside the lab FAILS with a message; it neve
 
 The disk tests (test_blk.py) boot the cached Debian 12 image that tests/images/debian-rootfs.sh
 builds on the host (tests/run does it in its build step). HULL_TEST_VMM=qemu runs them under
-QEMU microvm instead of hull, to check the tests and the image themselves.
+QEMU microvm instead of hull, to check the tests and the image themselves. The shared-directory
+tests (test_fs.py) boot the same image with hull's --fs shares (under HULL_TEST_VMM=qemu: QEMU
+with one /usr/lib/qemu/virtiofsd per share).
 """
 
 import gzip
@@ -21,7 +23,6 @@ import hashlib
 import lzma
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -30,8 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import initramfs  # noqa: E402
 import scripts  # noqa: E402
-from harness import (REPO, Hull, guest_cmdline, in_lab, pvm_host, qemu_argv,  # noqa: E402
-                     vmm_under_test)
+from harness import (REPO, Hull, ext4_on_loop, guest_cmdline, in_lab, pvm_host,  # noqa: E402
+                     qemu_argv, vmm_under_test)
 
 BUILD_HINT = {
     "hull": "make",
@@ -290,38 +291,15 @@ def scratch(tmp_path):
     return make
 
 
-def _run(*cmd):
-    p = subprocess.run(list(map(str, cmd)), capture_output=True, text=True)
-    if p.returncode != 0:
-        raise RuntimeError(f"{' '.join(map(str, cmd))}: exit {p.returncode}: "
-                           f"{p.stderr.strip() or p.stdout.strip()}")
-    return p.stdout
-
-
 @pytest.fixture(scope="session")
 def direct_dir():
     """A directory where O_DIRECT works (for cache=none): ext4 on a loop device over a tmpfs
     file, since the lab's /tmp is tmpfs (no O_DIRECT before Linux 6.6). Removed afterwards."""
-    top = Path(tempfile.mkdtemp(prefix="hull-direct-", dir="/tmp"))
-    backing, mnt = top / "backing.img", top / "mnt"
-    mnt.mkdir()
-    loop = None
     try:
-        subprocess.run(["modprobe", "-a", "loop", "ext4"], capture_output=True)
-        with open(backing, "wb") as f:
-            f.truncate(1 << 30)
-        loop = _run("losetup", "--find", "--show", backing).strip()
-        _run("mkfs.ext4", "-q", "-F", loop)
-        _run("mount", "-t", "ext4", loop, mnt)
+        with ext4_on_loop(1 << 30, "hull-direct-") as mnt:
+            yield mnt
     except (RuntimeError, OSError) as e:
-        if loop:
-            subprocess.run(["losetup", "-d", loop])
-        subprocess.run(["rm", "-rf", top])
         pytest.fail(f"cannot set up an ext4 directory on a loop device: {e}", pytrace=False)
-    yield mnt
-    subprocess.run(["umount", mnt])
-    subprocess.run(["losetup", "-d", loop])
-    subprocess.run(["rm", "-rf", top])
 
 
 def pytest_addoption(parser):

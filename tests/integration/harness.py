@@ -1,10 +1,13 @@
 """harness: what the integration tests share besides fixtures: where things are, which machine
 this is, and Hull, a `hull vm` process whose console is read as it comes."""
 
+import contextlib
 import os
 import re
 import selectors
+import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -198,3 +201,128 @@ def qemu_argv(args):
     for dev in devices:
         argv += dev
     return argv
+
+
+# --- virtio-fs under QEMU: virtiofsd processes -------------------------------------------------
+
+VIRTIOFSD = "/usr/lib/qemu/virtiofsd"
+
+# hull's --fs cache= modes and virtiofsd's names for the same behaviour.
+VIRTIOFSD_CACHE = {"auto": "auto", "always": "always", "never": "none"}
+
+
+def parse_fs(spec):
+    """--fs tag=TAG,path=DIR[,ro=on][,cache=MODE] as a dict (tag and path given, the rest as is)."""
+    fields = dict(kv.split("=", 1) for kv in spec.split(","))
+    if "tag" not in fields or "path" not in fields:
+        raise ValueError(f"--fs {spec}: needs tag= and path=")
+    return fields
+
+
+class Virtiofsd:
+    """QEMU's virtiofsd serving one --fs spec on a unix socket in rundir (which must be local:
+    sockets cannot be bound on the lab's 9p share). ro=on has no virtiofsd option in QEMU 7.2:
+    the directory is served through a read-only bind mount instead (needs root, as in the lab),
+    so the guest's writes fail with the host's EROFS just as hull's ro=on answers them."""
+
+    def __init__(self, spec, rundir, index):
+        self.spec = spec
+        self.sock = Path(rundir) / f"virtiofsd-{index}.sock"
+        self.log = Path(rundir) / f"virtiofsd-{index}.log"
+        self.bind = None
+        source = spec["path"]
+        if spec.get("ro") == "on":
+            self.bind = Path(rundir) / f"ro-{index}"
+            self.bind.mkdir()
+            subprocess.run(["mount", "--bind", source, self.bind], check=True)
+            subprocess.run(["mount", "-o", "remount,bind,ro", self.bind], check=True)
+            source = str(self.bind)
+        cache = VIRTIOFSD_CACHE[spec.get("cache", "auto")]
+        self.argv = [VIRTIOFSD, f"--socket-path={self.sock}", "-o", f"source={source}",
+                     "-o", f"cache={cache}", "-o", "xattr", "-o", "log_level=warn"]
+        with open(self.log, "wb") as log:
+            self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=log,
+                                         stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while not self.sock.exists():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"virtiofsd for {spec['path']} did not start: "
+                                   f"{self.log.read_text(errors='replace')}")
+            time.sleep(0.05)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        if self.bind:
+            subprocess.run(["umount", "-l", self.bind])
+            self.bind.rmdir()
+            self.bind = None
+
+
+def qemu_fs_argv(argv, memory, sockets, tags):
+    """QEMU argv (from qemu_argv) with vhost-user-fs devices on the given sockets: vhost-user
+    needs the guest RAM in a shared memfd, so the machine gets a memory backend."""
+    out = list(argv)
+    i = out.index("-M")
+    out[i + 1] += ",memory-backend=mem"
+    out += ["-object", f"memory-backend-memfd,id=mem,size={memory},share=on"]
+    for n, (sock, tag) in enumerate(zip(sockets, tags)):
+        out += ["-chardev", f"socket,id=fs{n},path={sock}",
+                "-device", f"vhost-user-fs-device,chardev=fs{n},tag={tag}"]
+    return out
+
+
+def split_fs_args(args):
+    """(ARGS without the --fs options, their specs): qemu_argv() knows no --fs."""
+    rest, specs = [], []
+    it = iter(map(str, args))
+    for a in it:
+        if a == "--fs":
+            specs.append(parse_fs(next(it)))
+        else:
+            rest.append(a)
+    return rest, specs
+
+
+def memory_of(args):
+    args = list(map(str, args))
+    return args[args.index("--memory") + 1] if "--memory" in args else "512M"
+
+
+# --- scratch filesystems ---------------------------------------------------------------------
+
+def run_checked(*cmd):
+    """Run cmd; its stdout, or RuntimeError naming the command, its status and its output."""
+    p = subprocess.run(list(map(str, cmd)), capture_output=True, text=True)
+    if p.returncode != 0:
+        raise RuntimeError(f"{' '.join(map(str, cmd))}: exit {p.returncode}: "
+                           f"{p.stderr.strip() or p.stdout.strip()}")
+    return p.stdout
+
+
+@contextlib.contextmanager
+def ext4_on_loop(size, prefix, mkfs_opts=(), mount_opts="defaults"):
+    """A fresh ext4 filesystem on a loop device over a sparse file of size bytes in /tmp (tmpfs
+    in the lab, which lacks O_DIRECT and user.* xattrs before Linux 6.6): yields its mount point
+    and removes everything afterwards. RuntimeError or OSError when it cannot be set up."""
+    top = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    backing, mnt = top / "backing.img", top / "mnt"
+    loop = None
+    try:
+        mnt.mkdir()
+        subprocess.run(["modprobe", "-a", "loop", "ext4"], capture_output=True)
+        with open(backing, "wb") as f:
+            f.truncate(size)
+        loop = run_checked("losetup", "--find", "--show", backing).strip()
+        run_checked("mkfs.ext4", "-q", "-F", *mkfs_opts, loop)
+        run_checked("mount", "-t", "ext4", "-o", mount_opts, loop, mnt)
+        try:
+            yield mnt
+        finally:
+            subprocess.run(["umount", mnt])
+    finally:
+        if loop:
+            subprocess.run(["losetup", "-d", loop])
+        shutil.rmtree(top, ignore_errors=True)

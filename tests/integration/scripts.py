@@ -134,3 +134,122 @@ else
 fi
 """,
 }
+
+
+# The virtio-fs tests' bodies (test_fs.py): run by bash inside the Debian image like the
+# BLK_SCRIPTS (the image is the read-only /dev/vda), with hull's shares to mount by tag. They
+# report "HULL-KV key=value" lines; the tests decide, from those and from the host's tree.
+
+def _embed(name, text):
+    """A bash line writing text to /run/NAME (a quoted here-document: no expansion)."""
+    return f"cat >/run/{name} <<'HULL_EMBED_EOF'\n{text}\nHULL_EMBED_EOF\n"
+
+
+def _fs_workload_source():
+    from pathlib import Path
+    return (Path(__file__).resolve().parent / "fs_workload.py").read_text()
+
+
+# The "every write form" probe of the read-only share: each one's errno name (or "ok").
+_FS_RO_PROBE = r"""
+import errno, os, sys
+d = sys.argv[1]
+def p(name, fn, *a):
+    try:
+        r = fn(*a)
+        if isinstance(r, int) and name.startswith("open"):
+            os.close(r)
+        print(f"HULL-KV ro.{name}=ok", flush=True)
+    except OSError as e:
+        print(f"HULL-KV ro.{name}={errno.errorcode.get(e.errno, e.errno)}", flush=True)
+f, sub = f"{d}/data", f"{d}/sub"
+p("open_creat", os.open, f"{d}/new", os.O_WRONLY | os.O_CREAT, 0o644)
+p("open_wronly", os.open, f, os.O_WRONLY)
+p("open_rdwr", os.open, f, os.O_RDWR)
+p("open_trunc", os.open, f, os.O_RDONLY | os.O_TRUNC)
+p("open_append", os.open, f, os.O_WRONLY | os.O_APPEND)
+p("truncate", os.truncate, f, 0)
+p("mkdir", os.mkdir, f"{d}/newdir")
+p("rmdir", os.rmdir, f"{sub}/empty")
+p("unlink", os.unlink, f)
+p("rename", os.rename, f, f"{d}/renamed")
+p("link", os.link, f, f"{d}/hardlink")
+p("symlink", os.symlink, "data", f"{d}/newlink")
+p("mkfifo", os.mkfifo, f"{d}/fifo")
+p("chmod", os.chmod, f, 0o600)
+p("chown", os.chown, f, 1234, 1234)
+p("utime", os.utime, f, (1, 1))
+p("setxattr", os.setxattr, f, "user.x", b"1")
+p("removexattr", os.removexattr, f, "user.x")
+"""
+
+FS_SCRIPTS = {
+    # 1. The workload on share "work" (an ext4 directory on the host), then the manifest of
+    # what the guest sees, written next to the tree on the share itself.
+    "fs_workload": _embed("fs_workload.py", _fs_workload_source()) + r"""set -e
+big=1024
+for arg in $(cat /proc/cmdline); do
+	case $arg in hull.big_mib=*) big=${arg#*=} ;; esac
+done
+mkdir /run/share
+mount -t virtiofs work /run/share
+echo "HULL-KV mount=$(awk '$2 == "/run/share" { print $1, $3 }' /proc/mounts)"
+python3 /run/fs_workload.py run /run/share/tree --big-mib "$big"
+sync
+echo 3 >/proc/sys/vm/drop_caches
+python3 /run/fs_workload.py manifest /run/share/tree /run/share/guest-manifest.json
+umount /run/share
+echo "HULL-KV umount=ok"
+""",
+    # 2. A read-only share: reads, then every kind of write (each must fail with EROFS).
+    "fs_ro": _embed("ro_probe.py", _FS_RO_PROBE) + r"""set -e
+mkdir /run/share
+mount -t virtiofs ro /run/share
+(cd /run/share && sha256sum data sub/inner) | sed 's/^/HULL-SUM /'
+echo "HULL-KV list=$(cd /run/share && find . | sort | tr '\n' ' ')"
+echo "HULL-KV readlink=$(readlink /run/share/link)"
+python3 /run/ro_probe.py /run/share
+(cd /run/share && sha256sum data sub/inner) | sed 's/^/HULL-SUM after /'
+umount /run/share
+""",
+    # 3. Two shares at once: each one's listing and marker; a file written into each.
+    "fs_two": r"""set -e
+mkdir /run/one /run/two
+mount -t virtiofs one /run/one
+mount -t virtiofs two /run/two
+for s in one two; do
+	echo "HULL-KV $s.list=$(ls /run/$s | tr '\n' ' ')"
+	echo "HULL-KV $s.marker=$(cat /run/$s/marker)"
+	echo "written through $s" >/run/$s/from-guest
+done
+awk '$3 == "virtiofs" { print "HULL-KV mounted." $1 "=" $2 }' /proc/mounts
+umount /run/one /run/two
+""",
+    # 5. A small read/write check on share "c" (mounted with the test's cache mode), O_DIRECT
+    # writes and reads (the share is on tmpfs, which has no O_DIRECT of its own), and what
+    # the guest reads after the host rewrote the file while it was mounted (it says HULL-WAIT
+    # and reads a line from the console when the host is done).
+    "fs_cache": r"""set -e
+mkdir /run/share
+mount -t virtiofs c /run/share
+head -c 300000 /dev/urandom >/run/data
+cp /run/data /run/share/guest-file
+sync
+echo 3 >/proc/sys/vm/drop_caches
+sha256sum /run/data | sed 's|/run/data|written|;s/^/HULL-SUM /'
+sha256sum /run/share/guest-file | sed 's|/run/share/guest-file|readback|;s/^/HULL-SUM /'
+if dd status=none if=/run/data of=/run/share/direct bs=4096 count=16 oflag=direct 2>/run/err; then
+	echo "HULL-KV direct_write=ok"
+else
+	echo "HULL-KV direct_write=failed: $(tail -n1 /run/err)"
+fi
+dd status=none if=/run/share/direct bs=4096 iflag=direct | sha256sum |
+	sed 's/-$/direct/;s/^/HULL-SUM /'
+echo "HULL-KV host_before=$(cat /run/share/host-file)"
+echo "HULL-WAIT"
+read -r line
+echo "HULL-KV go=$line"
+echo "HULL-KV host_after=$(cat /run/share/host-file)"
+umount /run/share
+""",
+}
