@@ -9,6 +9,12 @@
 #include "virtio/fs/srv.h"
 
 #define DENTS_BUF 32768 /* bytes of host entries read per getdents64 */
+/*
+ * Largest reply built (the Linux driver asks for one page): the guest's size
+ * and buffers could otherwise make every worker allocate as much as guest RAM.
+ * A shorter reply than asked is fine; the guest reads on from its offset.
+ */
+#define DIR_REPLY_MAX (128u << 10)
 
 int srv_op_opendir(struct srv_req *r)
 {
@@ -97,6 +103,8 @@ static int do_readdir(struct srv_req *r, bool plus)
 	o.room = r->outlen - sizeof(struct fuse_out_header);
 	if (o.room > in.size)
 		o.room = in.size;
+	if (o.room > DIR_REPLY_MAX)
+		o.room = DIR_REPLY_MAX;
 	if ((ret = srv_handle_get(r->s, in.fh, &h)))
 		return ret;
 	o.buf = malloc(o.room ? o.room : 1);
