@@ -114,28 +114,6 @@ static int create(const char *path, bool ro, enum vblk_cache cache, const char *
 
 /* ---- stderr capture, to check the messages users see ---- */
 
-static int saved_err = -1, cap_fd = -1;
-
-static void capture_start(void)
-{
-	cap_fd = memfd_create("stderr", 0);
-	saved_err = dup(2);
-	assert_true(cap_fd >= 0 && saved_err >= 0);
-	dup2(cap_fd, 2);
-}
-
-static char *capture_end(void)
-{
-	static char buf[1024];
-	ssize_t n;
-
-	dup2(saved_err, 2);
-	close(saved_err);
-	n = pread(cap_fd, buf, sizeof(buf) - 1, 0);
-	close(cap_fd);
-	buf[n > 0 ? n : 0] = '\0';
-	return buf;
-}
 
 /* ---- driver side ---- */
 
@@ -823,11 +801,11 @@ static void test_lock(void **state)
 
 	(void)state;
 	assert_int_equal(create(e.path, false, VBLK_CACHE_WRITEBACK, "", BASE, &e.b), 0);
-	capture_start();
+	virtio_env_capture_start();
 	assert_int_equal(create(e.path, false, VBLK_CACHE_WRITEBACK, "", BASE + 0x1000, &x),
 			 -EBUSY);
 	assert_int_equal(create(e.path, true, VBLK_CACHE_WRITEBACK, "", BASE + 0x2000, &x), -EBUSY);
-	msg = capture_end();
+	msg = virtio_env_capture_end();
 	assert_non_null(strstr(msg, "locked by another process"));
 	assert_non_null(strstr(msg, e.path));
 	vblk_destroy(e.b);
@@ -835,10 +813,10 @@ static void test_lock(void **state)
 	/* Two read-only users share the image; a writer then waits its turn. */
 	assert_int_equal(create(e.path, true, VBLK_CACHE_WRITEBACK, "", BASE + 0x3000, &e.b), 0);
 	assert_int_equal(create(e.path, true, VBLK_CACHE_NONE, "", BASE + 0x4000, &e.b2), 0);
-	capture_start();
+	virtio_env_capture_start();
 	assert_int_equal(create(e.path, false, VBLK_CACHE_WRITEBACK, "", BASE + 0x5000, &x),
 			 -EBUSY);
-	capture_end();
+	virtio_env_capture_end();
 	vblk_destroy(e.b);
 	vblk_destroy(e.b2);
 	e.b = e.b2 = NULL;
@@ -852,19 +830,19 @@ static void test_bad_images(void **state)
 	int fd;
 
 	(void)state;
-	capture_start();
+	virtio_env_capture_start();
 	assert_int_equal(create("/nonexistent/disk.img", false, VBLK_CACHE_WRITEBACK, "", BASE, &x),
 			 -ENOENT);
 	assert_int_equal(create("/tmp", false, VBLK_CACHE_WRITEBACK, "", BASE, &x), -EINVAL);
 	assert_int_equal(create("/dev/null", false, VBLK_CACHE_WRITEBACK, "", BASE, &x), -EINVAL);
-	msg = capture_end();
+	msg = virtio_env_capture_end();
 	assert_non_null(strstr(msg, "disk /nonexistent/disk.img: No such file"));
 	assert_non_null(strstr(msg, "disk /dev/null: not a regular file or block device"));
 	/* Smaller than one sector. */
 	assert_int_equal(truncate(e.path, 511), 0);
-	capture_start();
+	virtio_env_capture_start();
 	assert_int_equal(create(e.path, false, VBLK_CACHE_WRITEBACK, "", BASE, &x), -EINVAL);
-	msg = capture_end();
+	msg = virtio_env_capture_end();
 	assert_non_null(strstr(msg, "smaller than one 512-byte sector"));
 	/* A partial last sector is not part of the disk. */
 	assert_int_equal(truncate(e.path, 4096 + 100), 0);
@@ -932,9 +910,9 @@ static void test_cache_none_unsupported(void **state)
 		assert_int_equal(create(e.path2, false, VBLK_CACHE_NONE, "", BASE, &e.b2), 0);
 		path = "/proc/self/stat";
 	}
-	capture_start();
+	virtio_env_capture_start();
 	ret = create(path, true, VBLK_CACHE_NONE, "", BASE + 0x1000, &x);
-	msg = capture_end();
+	msg = virtio_env_capture_end();
 	assert_int_equal(ret, -EINVAL);
 	assert_non_null(strstr(msg, "cache=none needs O_DIRECT, which this filesystem does not "
 				    "support"));

@@ -1058,28 +1058,6 @@ static void test_threads(void **state)
 
 /* ---- creation errors and leaks ---- */
 
-static int saved_err = -1, cap_fd = -1;
-
-static void capture_start(void)
-{
-	cap_fd = memfd_create("stderr", 0);
-	saved_err = dup(2);
-	assert_true(cap_fd >= 0 && saved_err >= 0);
-	dup2(cap_fd, 2);
-}
-
-static char *capture_end(void)
-{
-	static char buf[2048];
-	ssize_t n;
-
-	dup2(saved_err, 2);
-	close(saved_err);
-	n = pread(cap_fd, buf, sizeof(buf) - 1, 0);
-	close(cap_fd);
-	buf[n > 0 ? n : 0] = '\0';
-	return buf;
-}
 
 static unsigned int lines(const char *s)
 {
@@ -1098,18 +1076,18 @@ static void test_bad_share(void **state)
 
 	(void)state;
 	snprintf(missing, sizeof(missing), "%s/nonexistent", e.fe.root);
-	capture_start();
+	virtio_env_capture_start();
 	assert_int_equal(create(missing, "a", BASE + 0x10000, &x), -ENOENT);
-	msg = capture_end();
+	msg = virtio_env_capture_end();
 	assert_null(x);
 	assert_int_equal(lines(msg), 1);
 	assert_non_null(strstr(msg, "share "));
 	assert_non_null(strstr(msg, missing));
 
 	assert_int_equal(fenv_write_host(fenv_path(&e.fe, "file"), "x", 0644), 0);
-	capture_start();
+	virtio_env_capture_start();
 	assert_int_equal(create(fenv_path(&e.fe, "file"), "a", BASE + 0x10000, &x), -ENOTDIR);
-	msg = capture_end();
+	msg = virtio_env_capture_end();
 	assert_int_equal(lines(msg), 1);
 	assert_non_null(strstr(msg, "share "));
 	assert_non_null(strstr(msg, "/file"));
@@ -1117,9 +1095,9 @@ static void test_bad_share(void **state)
 	assert_int_equal(count_dir("/proc/self/task"), threads);
 
 	/* Attaching over another device fails late: the workers and fds are undone. */
-	capture_start();
+	virtio_env_capture_start();
 	assert_int_equal(create(e.fe.share, "b", e.base + 0x800, &x), -EINVAL);
-	msg = capture_end();
+	msg = virtio_env_capture_end();
 	assert_null(x);
 	assert_non_null(strstr(msg, "cannot attach"));
 	assert_int_equal(count_dir("/proc/self/fd"), fds);

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "virtio/virtio.h"
 
@@ -45,6 +47,32 @@ static inline void virtio_env_fini(struct virtio_env *v)
 	loop_destroy(&v->loop);
 	free(v->ram);
 	v->ram = NULL;
+}
+
+/* Capture what hull logs (stderr) between these two calls, to check the messages users see. */
+static int virtio_env_saved_err = -1, virtio_env_cap_fd = -1;
+
+static inline void virtio_env_capture_start(void)
+{
+	virtio_env_cap_fd = memfd_create("stderr", 0);
+	virtio_env_saved_err = dup(2);
+	if (virtio_env_cap_fd < 0 || virtio_env_saved_err < 0)
+		abort();
+	dup2(virtio_env_cap_fd, 2);
+}
+
+/* What was logged since virtio_env_capture_start (the first 2 KiB); valid until the next call. */
+static inline char *virtio_env_capture_end(void)
+{
+	static char buf[2048];
+	ssize_t n;
+
+	dup2(virtio_env_saved_err, 2);
+	close(virtio_env_saved_err);
+	n = pread(virtio_env_cap_fd, buf, sizeof(buf) - 1, 0);
+	close(virtio_env_cap_fd);
+	buf[n > 0 ? n : 0] = '\0';
+	return buf;
 }
 
 /* A thread body running the event loop (arg) as hull's loop thread does, until loop_stop. */
