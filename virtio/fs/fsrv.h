@@ -21,9 +21,10 @@
  *  - every name from the guest is one path component: not empty, not "." or
  *    "..", no '/', NUL-terminated inside the request, at most FSRV_NAME_MAX bytes
  *    (-EINVAL, or -ENAMETOOLONG past FSRV_NAME_MAX);
- *  - every lookup is openat2(parent O_PATH fd, name, O_PATH | O_NOFOLLOW,
- *    RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS): the host
- *    never follows a symlink, a magic link or "..";
+ *  - a lookup of a new inode is openat2(parent O_PATH fd, name, O_PATH |
+ *    O_NOFOLLOW, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+ *    one already held is found by fstatat(parent, name, AT_SYMLINK_NOFOLLOW):
+ *    the host never follows a symlink, a magic link or "..";
  *  - inodes are held as O_PATH fds; a file is opened for I/O only when its type
  *    (fixed for the life of an inode) is a regular file or a directory; FIFOs,
  *    sockets and device nodes are never opened; a symlink is only ever read
