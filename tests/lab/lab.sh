@@ -322,6 +322,7 @@ set -e
 if kill -0 "$qpid" 2>/dev/null; then
 	kill_qemu
 	if [[ -e $run/frozen ]]; then
+		echo >&2 # end the line a cut-off command may have left open
 		echo "lab: L1 froze (no CPU time for $freeze s; nested SVM under TCG, see tests/lab/README.md): killed it; command: $*" >&2
 	else
 		echo "lab: timeout after $timeout s: killed L1 QEMU; command: $*" >&2
