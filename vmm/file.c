@@ -1,8 +1,9 @@
-/* file: read a whole user-named file into memory, with a size limit. */
+/* file: read a whole user-named file into memory, with a size limit; raise the open-file limit. */
 #include "vmm/file.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -69,4 +70,39 @@ const char *file_strerror(int err)
 	default:
 		return strerror(-err);
 	}
+}
+
+/* The system's ceiling for RLIMIT_NOFILE (fs.nr_open), or 0 when unknown. */
+static rlim_t nr_open(void)
+{
+	unsigned long long v = 0;
+	FILE *f = fopen("/proc/sys/fs/nr_open", "re");
+
+	if (f) {
+		if (fscanf(f, "%llu", &v) != 1)
+			v = 0;
+		fclose(f);
+	}
+	return (rlim_t)v;
+}
+
+rlim_t file_raise_nofile(void)
+{
+	struct rlimit rl;
+	rlim_t ceiling = nr_open();
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return 0;
+	if (rl.rlim_max != RLIM_INFINITY && ceiling > rl.rlim_max) {
+		struct rlimit up = { .rlim_cur = ceiling, .rlim_max = ceiling };
+
+		if (!setrlimit(RLIMIT_NOFILE, &up))
+			rl = up;
+	}
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) && getrlimit(RLIMIT_NOFILE, &rl))
+			return 0;
+	}
+	return rl.rlim_cur;
 }

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "virtio/fs/srv.h"
+#include "vmm/file.h"
 #include "vmm/log.h"
 
 #define ROOT_IDX 1u
@@ -404,48 +405,17 @@ void srv_tables_free(struct fsrv *s)
 	free(s->hash);
 }
 
-/* Raise RLIMIT_NOFILE to its hard limit; how many fds the tables may use. */
-/* The system's ceiling for RLIMIT_NOFILE (fs.nr_open), or 0 when unknown. */
-static rlim_t nr_open(void)
-{
-	unsigned long long v = 0;
-	FILE *f = fopen("/proc/sys/fs/nr_open", "re");
-
-	if (f) {
-		if (fscanf(f, "%llu", &v) != 1)
-			v = 0;
-		fclose(f);
-	}
-	return (rlim_t)v;
-}
-
 /*
- * Each inode the guest holds is an open O_PATH fd: raise RLIMIT_NOFILE as
- * far as hull may (the hard limit up to fs.nr_open when privileged, as
- * systemd does for services; the soft limit to the hard one) and size the
- * table to fit.
+ * Each inode the guest holds is an open O_PATH fd: raise RLIMIT_NOFILE as far
+ * as hull may and size the table to fit.
  */
 static unsigned int fd_budget(void)
 {
-	struct rlimit rl;
-	rlim_t ceiling = nr_open();
+	rlim_t cur = file_raise_nofile();
 
-	if (getrlimit(RLIMIT_NOFILE, &rl))
+	if (cur == RLIM_INFINITY || cur > (rlim_t)FSRV_MAX_INODES + FD_RESERVE)
 		return FSRV_MAX_INODES;
-	if (rl.rlim_max != RLIM_INFINITY && ceiling > rl.rlim_max) {
-		struct rlimit up = { .rlim_cur = ceiling, .rlim_max = ceiling };
-
-		if (!setrlimit(RLIMIT_NOFILE, &up))
-			rl = up;
-	}
-	if (rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		if (!setrlimit(RLIMIT_NOFILE, &rl))
-			getrlimit(RLIMIT_NOFILE, &rl);
-	}
-	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (rlim_t)FSRV_MAX_INODES + FD_RESERVE)
-		return FSRV_MAX_INODES;
-	return rl.rlim_cur > 2 * FD_RESERVE ? (unsigned int)rl.rlim_cur - FD_RESERVE : FD_RESERVE;
+	return cur > 2 * FD_RESERVE ? (unsigned int)cur - FD_RESERVE : FD_RESERVE;
 }
 
 int fsrv_open(const struct fsrv_config *c, struct fsrv **out, char *err, size_t errlen)
