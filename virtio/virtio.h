@@ -360,6 +360,181 @@ void vfs_test_stats(struct vfs *f, struct vfs_test_stats *st);
 #endif
 
 /*
+ * ---- virtio-vsock --------------------------------------------------------------------
+ *
+ * Stream sockets between the guest and the host (CID 2), served on the event
+ * loop. The host side is made of endpoints: the Firecracker-compatible
+ * "hybrid vsock" Unix socket (virtio/vsock/uds.c) is one kind, and hull's
+ * own code can be another (the in-process endpoint API below), so the agent
+ * and container stdio of later issues need no Unix socket in between.
+ * virtio/vsock/README states the limits and the wire behaviour.
+ */
+
+#define VSOCK_HOST_CID 2
+#define VSOCK_MAX_CONNS 1024         /* per device, pending Unix-socket handshakes included */
+#define VSOCK_BUF_ALLOC (256 * 1024) /* receive buffer hull advertises per connection, bytes */
+
+struct vsock_config {
+	uint32_t cid; /* the guest's CID, 3..0xfffffffe */
+	char *uds;    /* hybrid-vsock socket path; NULL: no Unix socket side */
+};
+
+/*
+ * Parse "cid=N,uds=PATH" (the JSON object's fields go through
+ * vsock_config_set). 0, or -EINVAL with a one-line reason in err. c->uds is
+ * malloc'd.
+ */
+int vsock_parse(struct vsock_config *c, const char *spec, char *err, size_t errlen);
+int vsock_config_set(struct vsock_config *c, const char *key, const char *value, char *err,
+		     size_t errlen);
+void vsock_config_free(struct vsock_config *c);
+
+struct vsock;
+
+/*
+ * Listen on c->uds (a stale socket file nobody listens on is replaced; any
+ * other existing file is an error) and attach the device at base/gsi.
+ * Failures log "vsock PATH: cause". 0 or -errno; *out on success.
+ */
+int vsock_create(const struct vsock_config *c, const struct virtio_host *host, uint64_t base,
+		 uint32_t gsi, struct vsock **out);
+/* Close every connection, the listening socket (unlinking PATH), detach, free. NULL is fine. */
+void vsock_destroy(struct vsock *v);
+
+/*
+ * Drop every connection (host sides closed, in-process endpoints get
+ * closed(-ECONNRESET)) and post VIRTIO_VSOCK_EVENT_TRANSPORT_RESET: the guest
+ * resets its sockets and re-reads guest_cid. Listeners stay. Event loop thread.
+ */
+void vsock_transport_reset(struct vsock *v);
+
+/*
+ * In-process endpoints: hull code as the host side of guest streams, with
+ * the same flow control as the Unix socket (which is built on this API).
+ *
+ * Threads: call these on the event loop thread. Callbacks run there with the
+ * device lock held; calling back into this API from a callback is fine.
+ * A struct vsock_ep is valid from accept/vsock_connect until closed() returns
+ * or vsock_ep_close() is called.
+ */
+struct vsock_ep;
+
+struct vsock_ep_ops {
+	/* vsock_connect only: the guest accepted (RESPONSE). May be NULL. */
+	void (*connected)(struct vsock_ep *ep, void *opaque);
+	/*
+	 * Guest bytes, len >= 1 in iov[0..n). Return how many were taken from
+	 * the start (0..len). Fewer than len: hull keeps the rest (within the
+	 * VSOCK_BUF_ALLOC of credit it gave) and offers it again only after
+	 * vsock_ep_recv_ready(). May call vsock_ep_close().
+	 */
+	size_t (*recv)(struct vsock_ep *ep, void *opaque, const struct iovec *iov, unsigned int n,
+		       size_t len);
+	/*
+	 * The guest shut down: VIRTIO_VSOCK_SHUTDOWN_SEND (no more bytes; every
+	 * byte before was taken) and/or _RCV (it reads no more: stop sending).
+	 * May be NULL.
+	 */
+	void (*shutdown)(struct vsock_ep *ep, void *opaque, unsigned int flags);
+	/* After a send returned -ENOBUFS: there is room again. May be NULL. */
+	void (*writable)(struct vsock_ep *ep, void *opaque);
+	/*
+	 * The connection is over: 0 (both directions finished), -ECONNREFUSED
+	 * (vsock_connect refused), -ECONNRESET (guest RST, reset, transport
+	 * reset, protocol violation). Not called after vsock_ep_close().
+	 */
+	void (*closed)(struct vsock_ep *ep, void *opaque, int err);
+};
+
+/*
+ * A guest connects to a listened port: return 0 with *ops (recv required)
+ * and *ep_opaque set to accept (RESPONSE), or -errno to refuse (RST). Use ep
+ * once accept returned; a send before the RESPONSE is out gets -ENOBUFS and
+ * writable() follows.
+ */
+typedef int vsock_accept_fn(void *opaque, struct vsock_ep *ep, uint32_t guest_port,
+			    const struct vsock_ep_ops **ops, void **ep_opaque);
+
+/* Take guest connects to host port: -EADDRINUSE, -EINVAL (port -1), -ENOMEM. */
+int vsock_listen(struct vsock *v, uint32_t port, vsock_accept_fn *accept, void *opaque);
+/* Stop taking new connects to port; existing connections go on. */
+void vsock_unlisten(struct vsock *v, uint32_t port);
+/*
+ * Connect to the guest's port from a fresh host port: *out at once, then
+ * connected() or closed(-ECONNREFUSED). -EAGAIN at VSOCK_MAX_CONNS.
+ */
+int vsock_connect(struct vsock *v, uint32_t guest_port, const struct vsock_ep_ops *ops,
+		  void *opaque, struct vsock_ep **out);
+uint32_t vsock_ep_local_port(const struct vsock_ep *ep);
+uint32_t vsock_ep_peer_port(const struct vsock_ep *ep);
+/*
+ * Send to the guest: the bytes taken (1..len; fewer than len, or -ENOBUFS,
+ * when the guest's credit or RX buffers ran out: writable() follows), -EPIPE
+ * after either side shut that direction down, -ENOTCONN before connected().
+ */
+ssize_t vsock_ep_send(struct vsock_ep *ep, const void *buf, size_t len);
+/*
+ * One batch without a copy: fill() reads at most max bytes straight into the
+ * guest's buffers iov[0..n) and returns the count, 0 for end of stream or
+ * -errno (-EAGAIN: nothing now), which send_fill returns as is. A batch is at
+ * most 64 KiB: call again while fill has more (only -ENOBUFS promises a
+ * writable()). fill() must not call this API.
+ */
+typedef ssize_t vsock_fill_fn(void *arg, const struct iovec *iov, unsigned int n);
+ssize_t vsock_ep_send_fill(struct vsock_ep *ep, size_t max, vsock_fill_fn *fill, void *arg);
+/* recv() may be offered the bytes it left again. */
+void vsock_ep_recv_ready(struct vsock_ep *ep);
+/* SHUT_WR (SHUTDOWN SEND to the guest), SHUT_RD, SHUT_RDWR. -ENOTCONN when not connected. */
+int vsock_ep_shutdown(struct vsock_ep *ep, int how);
+/* End the connection now (RST; bytes hull still holds are dropped). No callbacks follow. */
+void vsock_ep_close(struct vsock_ep *ep);
+
+/*
+ * ---- virtio-net ----------------------------------------------------------------------
+ *
+ * One RX/TX queue pair per device, served on the event loop, with a TAP
+ * device (vnet header, offloads) or a passt process (rootless user-mode
+ * networking) as the backend. virtio/net/README states the features, the
+ * limits and what passt needs; virtio/net/net.h the backend interface.
+ */
+
+enum vnet_backend {
+	VNET_TAP,   /* tap=NAME */
+	VNET_PASST, /* passt[=SOCKET] */
+};
+
+struct vnet_config {
+	enum vnet_backend backend;
+	char *tap;        /* VNET_TAP: interface name (created if missing, as TUNSETIFF does) */
+	char *passt;      /* VNET_PASST: path of passt's socket; NULL: hull starts passt itself */
+	uint8_t mac[6];
+	bool mac_set;     /* false: a random locally administered unicast MAC at create */
+};
+
+/*
+ * Parse "tap=NAME[,mac=MAC]" or "passt[=SOCKET][,mac=MAC]" (the JSON
+ * object's fields go through vnet_config_set: "tap", "passt" with "" for
+ * "start one", "mac"). 0, or -EINVAL with a one-line reason in err.
+ */
+int vnet_parse(struct vnet_config *c, const char *spec, char *err, size_t errlen);
+int vnet_config_set(struct vnet_config *c, const char *key, const char *value, char *err,
+		    size_t errlen);
+void vnet_config_free(struct vnet_config *c);
+
+struct vnet;
+
+/*
+ * Open the backend (TAP: /dev/net/tun with IFF_TAP|IFF_NO_PI|IFF_VNET_HDR;
+ * passt: connect to the socket, or start passt on one end of a socketpair)
+ * and attach the device at base/gsi. Failures log "net NAME: cause" (NAME
+ * the tap name, or "passt"). 0 or -errno; *out on success.
+ */
+int vnet_create(const struct vnet_config *c, unsigned int index, const struct virtio_host *host,
+		uint64_t base, uint32_t gsi, struct vnet **out);
+/* Reset, detach, close the backend (stopping a passt hull started), free. NULL is fine. */
+void vnet_destroy(struct vnet *n);
+
+/*
  * ---- virtio-rng ----------------------------------------------------------------------
  */
 

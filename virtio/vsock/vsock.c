@@ -1,0 +1,446 @@
+/* virtio-vsock: the device — config space, TX and RX queues, the event queue, reset, lifecycle. */
+#include "virtio/vsock/vsock.h"
+
+#include <endian.h>
+#include <errno.h>
+#include <linux/virtio_ids.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "vmm/file.h"
+#include "vmm/log.h"
+
+static struct vsock *of_dev(struct virtio_dev *d)
+{
+	return container_of(d, struct vsock, dev);
+}
+
+/* ---- entering vsock code ---- */
+
+/* The lock is held (by us or by the transport): count the depth, remember the thread. */
+static void hold(struct vsock *v)
+{
+	if (!v->depth++)
+		atomic_store(&v->owner, (unsigned long)pthread_self());
+}
+
+bool vsock_enter(struct vsock *v)
+{
+	/* Only the holder can find its own id here: the check needs no lock. */
+	bool took = atomic_load(&v->owner) != (unsigned long)pthread_self();
+
+	if (took)
+		pthread_mutex_lock(&v->dev.lock);
+	hold(v);
+	return took;
+}
+
+static void settle(struct vsock *v);
+
+void vsock_leave(struct vsock *v, bool took)
+{
+	/* The outermost frame: no caller holds a connection pointer, so the pool may recycle. */
+	if (v->depth == 1)
+		settle(v);
+	if (!--v->depth)
+		atomic_store(&v->owner, 0UL);
+	if (took)
+		pthread_mutex_unlock(&v->dev.lock);
+}
+
+/* ---- queues ---- */
+
+static bool queue_ok(const struct vsock *v, unsigned int q)
+{
+	return virtio_dev_live(&v->dev) && v->dev.vq[q].enabled && !v->dev.vq[q].broken;
+}
+
+/* The guest broke a ring: the device fails, and nothing can be carried any more. */
+static void fail(struct vsock *v, unsigned int q)
+{
+	virtio_dev_fail(&v->dev, "queue %u: %s", q, v->dev.vq[q].why);
+	vsock_proto_drop_all(&v->p, -ECONNRESET);
+	v->rx_n = 0;
+}
+
+/* Copy of the iovecs of src[0..n) from byte off, at most len bytes; the count written. */
+unsigned int vsock_iov_slice(struct iovec *dst, const struct iovec *src, unsigned int n, size_t off,
+			     size_t len)
+{
+	unsigned int i, k = 0;
+
+	for (i = 0; i < n && len; i++) {
+		size_t seg = src[i].iov_len;
+
+		if (off >= seg) {
+			off -= seg;
+			continue;
+		}
+		seg -= off;
+		if (seg > len)
+			seg = len;
+		dst[k++] = (struct iovec){ (uint8_t *)src[i].iov_base + off, seg };
+		len -= seg;
+		off = 0;
+	}
+	return k;
+}
+
+/*
+ * The i-th RX chain held for use, popping more as needed; NULL when the guest has none (or
+ * broke the ring). Chains too small for a header and a byte are returned at once, empty.
+ */
+struct vsock_rx *vsock_rx_get(struct vsock *v, unsigned int i)
+{
+	struct virtq *vq = &v->dev.vq[VSOCK_RXQ];
+
+	while (v->rx_n <= i) {
+		struct vsock_rx *r = &v->rx[(v->rx_head + v->rx_n) % VSOCK_RX_BATCH];
+		int ret;
+
+		if (!queue_ok(v, VSOCK_RXQ))
+			return NULL;
+		r->c = (struct virtq_chain){ .iov = r->iov, .cap = VSOCK_RX_IOV };
+		ret = virtq_pop(vq, &r->c);
+		if (!ret) {
+			v->p.rx_empty = true;
+			return NULL;
+		}
+		if (ret < 0) {
+			fail(v, VSOCK_RXQ);
+			return NULL;
+		}
+		if (r->c.in_len <= VSOCK_HDR) {
+			log_debug("%s: RX buffer of %zu bytes is too small, returned", v->dev.name,
+				  r->c.in_len);
+			virtq_push(vq, r->c.head, 0);
+			virtio_dev_queue_done(&v->dev, VSOCK_RXQ);
+			continue;
+		}
+		v->rx_n++;
+	}
+	return &v->rx[(v->rx_head + i) % VSOCK_RX_BATCH];
+}
+
+void vsock_rx_consume(struct vsock *v, unsigned int n)
+{
+	v->rx_head = (v->rx_head + n) % VSOCK_RX_BATCH;
+	v->rx_n -= n;
+}
+
+/* Send the control packets owed (RSTs, RESPONSEs, credit updates...) while buffers last. */
+void vsock_rx_flush(struct vsock *v)
+{
+	struct virtq *vq = &v->dev.vq[VSOCK_RXQ];
+	struct virtio_vsock_hdr h;
+	bool sent = false;
+
+	while (vsock_proto_has_ctl(&v->p)) {
+		struct vsock_rx *r = vsock_rx_get(v, 0);
+
+		if (!r)
+			break;
+		vsock_proto_next_ctl(&v->p, &h);
+		virtq_write_in(&r->c, 0, &h, VSOCK_HDR);
+		virtq_push(vq, r->c.head, VSOCK_HDR);
+		vsock_rx_consume(v, 1);
+		sent = true;
+	}
+	if (sent)
+		virtio_dev_queue_done(&v->dev, VSOCK_RXQ);
+	/* TX waited for room for the RSTs it owes: go on through the loop, not recursively. */
+	if (v->tx_waits && v->p.norphans < VSOCK_ORPHANS) {
+		v->tx_waits = false;
+		if (eventfd_write(v->dev.kick_fd[VSOCK_TXQ], 1) < 0)
+			log_debug("%s: TX requeue: %s", v->dev.name, strerror(errno));
+	}
+	if (sent)
+		vsock_proto_wake(&v->p);
+}
+
+static void ev_flush(struct vsock *v)
+{
+	struct virtio_vsock_event e = { .id = htole32(VIRTIO_VSOCK_EVENT_TRANSPORT_RESET) };
+	struct virtq *vq = &v->dev.vq[VSOCK_EVQ];
+	struct iovec iov[4];
+	struct virtq_chain c;
+	int ret;
+
+	while (v->event_owed && queue_ok(v, VSOCK_EVQ)) {
+		c = (struct virtq_chain){ .iov = iov, .cap = 4 };
+		ret = virtq_pop(vq, &c);
+		if (!ret)
+			return;
+		if (ret < 0) {
+			fail(v, VSOCK_EVQ);
+			return;
+		}
+		if (c.in_len >= sizeof(e)) {
+			virtq_write_in(&c, 0, &e, sizeof(e));
+			v->event_owed = false;
+		}
+		virtq_push(vq, c.head, v->event_owed ? 0 : (uint32_t)sizeof(e));
+		virtio_dev_queue_done(&v->dev, VSOCK_EVQ);
+	}
+}
+
+/* One TX chain: the header from the readable part at offset 0, wherever descriptors split. */
+static void tx_chain(struct vsock *v, const struct virtq_chain *c)
+{
+	struct iovec iov[VSOCK_TX_IOV];
+	struct virtio_vsock_hdr h;
+	unsigned int n;
+
+	if (c->out_len < VSOCK_HDR) {
+		log_debug("%s: TX packet of %zu bytes, shorter than a header: dropped", v->dev.name,
+			  c->out_len);
+		return;
+	}
+	virtq_read_out(c, 0, &h, VSOCK_HDR);
+	n = vsock_iov_slice(iov, c->iov, c->nout, VSOCK_HDR, c->out_len - VSOCK_HDR);
+	vsock_proto_input(&v->p, &h, iov, n, c->out_len - VSOCK_HDR);
+}
+
+static void tx_process(struct vsock *v)
+{
+	struct virtq *vq = &v->dev.vq[VSOCK_TXQ];
+	unsigned int budget = VSOCK_TX_BUDGET;
+	struct iovec iov[VSOCK_TX_IOV];
+	struct virtq_chain c;
+	bool pushed = false;
+	int ret;
+
+	while (queue_ok(v, VSOCK_TXQ)) {
+		/* Each packet may owe one RST: stop while there is no room to remember it. */
+		if (v->p.norphans >= VSOCK_ORPHANS) {
+			v->tx_waits = true;
+			break;
+		}
+		if (!budget--) {
+			/* Fairness: RX, the sockets and other devices get the loop in between. */
+			if (eventfd_write(v->dev.kick_fd[VSOCK_TXQ], 1) < 0)
+				log_debug("%s: TX requeue: %s", v->dev.name, strerror(errno));
+			break;
+		}
+		c = (struct virtq_chain){ .iov = iov, .cap = VSOCK_TX_IOV };
+		ret = virtq_pop(vq, &c);
+		if (!ret)
+			break;
+		if (ret < 0) {
+			fail(v, VSOCK_TXQ);
+			break;
+		}
+		tx_chain(v, &c);
+		virtq_push(vq, c.head, 0);
+		pushed = true;
+	}
+	if (pushed)
+		virtio_dev_queue_done(&v->dev, VSOCK_TXQ);
+}
+
+/* Leaving the outermost frame: closed() for dropped connections, owed control packets. */
+static void settle(struct vsock *v)
+{
+	unsigned int round;
+
+	for (round = 0; round < 8; round++) {
+		vsock_proto_reap(&v->p);
+		if (queue_ok(v, VSOCK_RXQ) && vsock_proto_has_ctl(&v->p) && !v->p.rx_empty)
+			vsock_rx_flush(v);
+		if (vlist_empty(&v->p.zombies) && vlist_empty(&v->p.dead))
+			break;
+	}
+}
+
+/* ---- device ops ---- */
+
+static void vsock_config_read(struct virtio_dev *d, uint32_t off, uint8_t *data, uint32_t len)
+{
+	struct virtio_vsock_config cfg = { .guest_cid = htole64(of_dev(d)->cid) };
+
+	memcpy(data, (const uint8_t *)&cfg + off, len);
+}
+
+static void vsock_notify(struct virtio_dev *d, unsigned int q)
+{
+	struct vsock *v = of_dev(d);
+
+	hold(v);
+	switch (q) {
+	case VSOCK_RXQ:
+#ifdef HULL_TESTING
+		v->rx_kicks++;
+#endif
+		v->p.rx_empty = false;
+		vsock_rx_flush(v);
+		vsock_proto_wake(&v->p);
+		break;
+	case VSOCK_TXQ:
+#ifdef HULL_TESTING
+		v->tx_kicks++;
+#endif
+		tx_process(v);
+		break;
+	case VSOCK_EVQ:
+		ev_flush(v);
+		break;
+	default:
+		break;
+	}
+	vsock_leave(v, false);
+}
+
+/* DRIVER_OK (a vCPU thread): kicks before it were dropped, so look at every queue once. */
+static int vsock_activate(struct virtio_dev *d)
+{
+	struct vsock *v = of_dev(d);
+	unsigned int q;
+
+	v->p.rx_empty = false;
+	for (q = 0; q < VSOCK_NQUEUES; q++)
+		if (d->kick_fd[q] >= 0 && eventfd_write(d->kick_fd[q], 1) < 0)
+			log_debug("%s: queue %u wake-up: %s", d->name, q, strerror(errno));
+	return 0;
+}
+
+/*
+ * Guest reset (a vCPU thread) or destroy: forget every connection and held buffer. The
+ * endpoints hear closed() on the event loop (reap_fd), where their callbacks belong.
+ */
+static void vsock_reset(struct virtio_dev *d)
+{
+	struct vsock *v = of_dev(d);
+
+	vsock_proto_drop_all(&v->p, -ECONNRESET);
+	v->rx_n = 0;
+	v->rx_head = 0;
+	v->p.rx_empty = true;
+	v->event_owed = false;
+	v->tx_waits = false;
+	if ((!vlist_empty(&v->p.zombies) || !vlist_empty(&v->p.dead)) &&
+	    eventfd_write(v->reap_fd, 1) < 0)
+		log_debug("%s: reap wake-up: %s", d->name, strerror(errno));
+}
+
+static const struct virtio_dev_ops vsock_ops = {
+	.type = "vsock",
+	.device_id = VIRTIO_ID_VSOCK,
+	.config_read = vsock_config_read,
+	.activate = vsock_activate,
+	.notify = vsock_notify,
+	.reset = vsock_reset,
+};
+
+static void on_reap(struct loop *l, struct loop_handler *h, uint32_t events)
+{
+	struct vsock *v = h->opaque;
+	eventfd_t n;
+	bool took;
+
+	(void)l;
+	(void)events;
+	if (eventfd_read(h->fd, &n) < 0 && errno != EAGAIN)
+		log_debug("%s: reap read: %s", v->dev.name, strerror(errno));
+	took = vsock_enter(v);
+	vsock_leave(v, took); /* settle() calls closed() */
+}
+
+int vsock_create(const struct vsock_config *c, const struct virtio_host *host, uint64_t base,
+		 uint32_t gsi, struct vsock **out)
+{
+	const char *what = c->uds ? c->uds : "(no socket)";
+	struct vsock *v = calloc(1, sizeof(*v));
+	char name[48];
+	int ret;
+
+	if (!v)
+		return -ENOMEM;
+	snprintf(name, sizeof(name), "virtio-vsock (cid %u)", c->cid);
+	ret = virtio_dev_init(&v->dev, &vsock_ops, name, VSOCK_NQUEUES, VSOCK_QUEUE_MAX, 0,
+			      sizeof(struct virtio_vsock_config));
+	if (ret) {
+		log_msg("vsock %s: %s", what, strerror(-ret));
+		goto err_free;
+	}
+	/* One descriptor per connection: the usual soft limit of 1024 is below VSOCK_MAX_CONNS. */
+	file_raise_nofile();
+	v->cid = c->cid;
+	atomic_init(&v->owner, 0UL);
+	v->reap_fd = -1;
+	ret = vsock_proto_init(&v->p, c->cid, v->dev.name);
+	if (ret) {
+		log_msg("vsock %s: %s", what, strerror(-ret));
+		goto err_mutex;
+	}
+	v->reap_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (v->reap_fd < 0) {
+		ret = -errno;
+		log_msg("vsock %s: eventfd: %s", what, strerror(-ret));
+		goto err_proto;
+	}
+	v->reap_h = (struct loop_handler){ .fd = v->reap_fd, .cb = on_reap, .opaque = v };
+	ret = loop_add(host->loop, &v->reap_h, EPOLLIN);
+	if (ret) {
+		log_msg("vsock %s: event loop: %s", what, strerror(-ret));
+		goto err_reap;
+	}
+	if (c->uds) {
+		ret = vsock_uds_open(v, c->uds, host->loop, &v->uds);
+		if (ret)
+			goto err_loop;
+		v->p.fallback = vsock_uds_guest_connect;
+		v->p.fallback_arg = v->uds;
+	}
+	ret = virtio_mmio_attach(&v->dev, host, base, gsi);
+	if (ret)
+		goto err_uds;
+	*out = v;
+	return 0;
+
+err_uds:
+	vsock_uds_close(v->uds);
+err_loop:
+	loop_del(host->loop, &v->reap_h);
+err_reap:
+	close(v->reap_fd);
+err_proto:
+	vsock_proto_fini(&v->p);
+err_mutex:
+	pthread_mutex_destroy(&v->dev.lock);
+err_free:
+	free(v);
+	return ret;
+}
+
+void vsock_destroy(struct vsock *v)
+{
+	const struct virtio_host *host;
+	bool took;
+
+	if (!v)
+		return;
+	host = v->dev.host;
+	virtio_mmio_detach(&v->dev); /* resets: every connection becomes a zombie */
+	took = vsock_enter(v);
+	vsock_leave(v, took); /* their endpoints hear closed() now */
+	vsock_uds_close(v->uds);
+	loop_del(host->loop, &v->reap_h);
+	close(v->reap_fd);
+	vsock_proto_fini(&v->p);
+	pthread_mutex_destroy(&v->dev.lock);
+	free(v);
+}
+
+void vsock_transport_reset(struct vsock *v)
+{
+	bool took = vsock_enter(v);
+
+	vsock_proto_drop_all(&v->p, -ECONNRESET);
+	v->event_owed = true;
+	ev_flush(v);
+	vsock_leave(v, took);
+}
