@@ -35,8 +35,10 @@ VIRTIO_SRCS := virtio/virtq.c virtio/dev.c virtio/mmio.c virtio/blk_config.c vir
 	virtio/fs/ops_file.c virtio/fs/ops_dir.c virtio/fs/xattr.c virtio/fs/fs.c virtio/fs/config.c
 VSOCK_SRCS := virtio/vsock/config.c virtio/vsock/conn.c virtio/vsock/packet.c \
 	virtio/vsock/vsock.c virtio/vsock/endpoint.c virtio/vsock/uds.c
+NET_SRCS := virtio/net/config.c virtio/net/hdr.c virtio/net/net.c virtio/net/queues.c \
+	virtio/net/tap.c virtio/net/passt.c
 LIB_SRCS := $(VMM_SRCS) $(ARCH_SRCS) $(ACPI_SRCS) $(BOOT_SRCS) $(DEMO_SRCS) $(DEV_SRCS) \
-	$(VIRTIO_SRCS) $(VSOCK_SRCS)
+	$(VIRTIO_SRCS) $(VSOCK_SRCS) $(NET_SRCS)
 MAIN_SRCS := vmm/main.c
 
 # The demo guest's /init: a static program embedded in hull (see boot/demo/).
@@ -49,11 +51,11 @@ SAN_OBJS := $(LIB_SRCS:%.c=$(O)/san/%.o)
 
 # --- unit tests (cmocka, ASan+UBSan, no KVM): tests/unit/test_NAME.c ---
 UNIT_TESTS := gmem bus parse config cli exit serial rtc i8042 e820 zeropage cpuid \
-	acpi aml bzimage elf initrd cmdline cpio virtq mmio blk rng fsrv fs_escape vfs vsock
+	acpi aml bzimage elf initrd cmdline cpio virtq mmio blk rng fsrv fs_escape vfs vsock net
 UNIT_BINS := $(UNIT_TESTS:%=$(O)/san/tests/unit/test_%)
 
 # --- fuzz targets (libFuzzer): tests/fuzz/fuzz_NAME.c ---
-FUZZ_TARGETS := kernel config virtq mmio blk fsrv vsock
+FUZZ_TARGETS := kernel config virtq mmio blk fsrv vsock net
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(O)/fuzz/fuzz_%)
 FUZZ_OBJS := $(LIB_SRCS:%.c=$(O)/fuzz/%.o)
 FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE -g -O1 -I. -MMD -MP -Wall -Wextra -Werror -fsanitize=fuzzer-no-link,address,undefined \
