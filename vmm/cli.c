@@ -51,6 +51,20 @@ static const char usage_vm[] =
 	"                    guest changes DIR), never not at all (direct file I/O);\n"
 	"                    ',,' in a value is a literal comma. The guest cannot\n"
 	"                    reach files outside DIR\n"
+	"  --net tap=NAME[,mac=MAC]\n"
+	"  --net passt[=SOCKET][,mac=MAC]\n"
+	"                    a virtio-net device, eth0, eth1, ... in the guest;\n"
+	"                    repeatable, at most %d. tap=NAME: the TAP interface NAME\n"
+	"                    (created when missing and hull may), with checksum and\n"
+	"                    segmentation offloads; passt: rootless user-mode\n"
+	"                    networking through passt, which hull starts (and stops)\n"
+	"                    itself unless SOCKET names a running passt's socket;\n"
+	"                    mac= the guest's MAC (default: a random local one)\n"
+	"  --vsock cid=N,uds=PATH\n"
+	"                    a virtio-vsock device; the guest's CID is N (3 or more).\n"
+	"                    Firecracker-style hybrid host side: connect to PATH and\n"
+	"                    write \"CONNECT <port>\\n\" to reach a guest port; a guest\n"
+	"                    connecting to CID 2 port P reaches the Unix socket PATH_P\n"
 	"  --rng on|off      virtio-rng entropy device fed by getrandom(), at most\n"
 	"                    1 MiB/s (default on)\n"
 	"  --boot-timer      report the time until the guest writes 123 to the boot\n"
@@ -58,9 +72,11 @@ static const char usage_vm[] =
 	"  --config FILE     JSON object with the same fields: kernel, initrd, cmdline,\n"
 	"                    cpus, memory, boot_timer, rng (true/false), disks (array\n"
 	"                    of {\"path\", \"ro\", \"cache\", \"serial\"}), shares (array\n"
-	"                    of {\"tag\", \"path\", \"ro\", \"cache\"}); flags given too\n"
+	"                    of {\"tag\", \"path\", \"ro\", \"cache\"}), nets (array of\n"
+	"                    {\"tap\", \"mac\"} or {\"passt\": true or SOCKET, \"mac\"}),\n"
+	"                    vsock ({\"cid\": N, \"uds\": PATH}); flags given too\n"
 	"                    override it (any --disk replaces the file's disks, any\n"
-	"                    --fs its shares)\n"
+	"                    --fs its shares, any --net its nets)\n"
 	"  -v, --verbose     more diagnostics on stderr\n"
 	"  -h, --help        show this help\n"
 	"\n"
@@ -70,7 +86,7 @@ static const char usage_vm[] =
 	"triple fault); 2 for bad input.\n";
 
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_BOOT_TIMER, OPT_CONFIG,
-       OPT_DISK, OPT_FS, OPT_RNG };
+       OPT_DISK, OPT_FS, OPT_NET, OPT_RNG, OPT_VSOCK };
 
 static const struct option vm_opts[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -82,7 +98,9 @@ static const struct option vm_opts[] = {
 	{ "config", required_argument, NULL, OPT_CONFIG },
 	{ "disk", required_argument, NULL, OPT_DISK },
 	{ "fs", required_argument, NULL, OPT_FS },
+	{ "net", required_argument, NULL, OPT_NET },
 	{ "rng", required_argument, NULL, OPT_RNG },
+	{ "vsock", required_argument, NULL, OPT_VSOCK },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -92,6 +110,12 @@ static const char *const opt_keys[] = {
 	[OPT_KERNEL - OPT_KERNEL] = "kernel",   [OPT_INITRD - OPT_KERNEL] = "initrd",
 	[OPT_CMDLINE - OPT_KERNEL] = "cmdline", [OPT_CPUS - OPT_KERNEL] = "cpus",
 	[OPT_MEMORY - OPT_KERNEL] = "memory",
+};
+
+/* The repeatable device flags, by opt - OPT_DISK: their config key and list. */
+static const char *const list_keys[] = { "disk", "fs", "net" };
+static void (*const list_clear[])(struct vm_config *) = {
+	config_clear_disks, config_clear_shares, config_clear_nets,
 };
 
 static enum cli_action bad_option(int argc, char **argv, int opt)
@@ -107,9 +131,9 @@ static enum cli_action bad_option(int argc, char **argv, int opt)
 
 static enum cli_action parse_vm(int argc, char **argv, struct vm_config *cfg, bool *verbose)
 {
-	bool disks_given = false, shares_given = false;
+	bool given[3] = { false };
 	char err[256];
-	int opt, pass;
+	int opt, pass, k;
 
 	/* Two passes: --config first, wherever it stands, so other flags override it. */
 	for (pass = 0; pass < 2; pass++) {
@@ -120,7 +144,7 @@ static enum cli_action parse_vm(int argc, char **argv, struct vm_config *cfg, bo
 			case 'h':
 				if (pass == 0) {
 					printf(usage_vm, arch_default_cmdline(), CONFIG_MAX_DISKS,
-					       CONFIG_MAX_SHARES);
+					       CONFIG_MAX_SHARES, CONFIG_MAX_NETS);
 					return CLI_EXIT_OK;
 				}
 				break;
@@ -138,22 +162,23 @@ static enum cli_action parse_vm(int argc, char **argv, struct vm_config *cfg, bo
 				break;
 			case OPT_DISK:
 			case OPT_FS:
+			case OPT_NET:
 				/* The first flag of a kind replaces what the config file listed. */
 				if (pass == 0)
 					break;
-				if (opt == OPT_DISK && !disks_given)
-					config_clear_disks(cfg);
-				if (opt == OPT_FS && !shares_given)
-					config_clear_shares(cfg);
-				*(opt == OPT_DISK ? &disks_given : &shares_given) = true;
-				if (config_set(cfg, opt == OPT_DISK ? "disk" : "fs", optarg, err,
-					       sizeof(err))) {
+				k = opt - OPT_DISK;
+				if (!given[k])
+					list_clear[k](cfg);
+				given[k] = true;
+				if (config_set(cfg, list_keys[k], optarg, err, sizeof(err))) {
 					log_msg("--%s", err);
 					return CLI_EXIT_USAGE;
 				}
 				break;
 			case OPT_RNG:
-				if (pass == 1 && config_set(cfg, "rng", optarg, err, sizeof(err))) {
+			case OPT_VSOCK:
+				if (pass == 1 && config_set(cfg, opt == OPT_RNG ? "rng" : "vsock", optarg,
+							    err, sizeof(err))) {
 					log_msg("--%s", err);
 					return CLI_EXIT_USAGE;
 				}

@@ -37,10 +37,21 @@ void config_clear_shares(struct vm_config *c)
 	c->nshares = 0;
 }
 
+void config_clear_nets(struct vm_config *c)
+{
+	unsigned int i;
+
+	for (i = 0; i < c->nnets; i++)
+		vnet_config_free(&c->nets[i]);
+	c->nnets = 0;
+}
+
 void config_free(struct vm_config *c)
 {
 	config_clear_disks(c);
 	config_clear_shares(c);
+	config_clear_nets(c);
+	vsock_config_free(&c->vsock);
 	free(c->kernel);
 	free(c->initrd);
 	free(c->cmdline);
@@ -103,16 +114,27 @@ int config_set(struct vm_config *c, const char *key, const char *value, char *er
 		return config_add_disk(c, value, err, errlen);
 	if (!strcmp(key, "fs"))
 		return config_add_share(c, value, err, errlen);
+	if (!strcmp(key, "net"))
+		return config_add_net(c, value, err, errlen);
+	if (!strcmp(key, "vsock"))
+		return config_set_vsock(c, value, err, errlen);
 	snprintf(err, errlen, "unknown setting '%s'", key);
 	return -EINVAL;
 }
 
-/* The --disk and --fs lists and their JSON arrays ("disks", "shares"), described once. */
+/* The --disk, --fs and --net lists and their JSON arrays ("disks", ...), described once. */
 struct dev_list {
 	const char *flag, *array; /* "disk", "disks" */
 	unsigned int max;
 	/* One field of an entry; a whole spec; a required field not given (or NULL). */
 	parse_set_fn *set;
+	/*
+	 * JSON: every field is a string but bool_key, which takes true or false,
+	 * standing for the settings if_true and if_false (NULL: refused), and
+	 * also a string when bool_or_string.
+	 */
+	const char *bool_key, *if_true, *if_false;
+	bool bool_or_string;
 	int (*parse)(void *entry, const char *spec, char *err, size_t errlen);
 	const char *(*missing)(const void *entry);
 	void (*free)(void *entry);
@@ -186,16 +208,57 @@ static unsigned int *share_count(struct vm_config *c)
 	return &c->nshares;
 }
 
+static int net_set(void *entry, const char *key, const char *value, char *err, size_t errlen)
+{
+	return vnet_config_set(entry, key, value, err, errlen);
+}
+
+static int net_parse(void *entry, const char *spec, char *err, size_t errlen)
+{
+	return vnet_parse(entry, spec, err, errlen);
+}
+
+/* A net entry names its backend: "tap" or "passt". */
+static const char *net_missing(const void *entry)
+{
+	const struct vnet_config *n = entry;
+
+	return n->backend == VNET_TAP && !n->tap ? "tap\" or \"passt" : NULL;
+}
+
+static void net_free(void *entry)
+{
+	vnet_config_free(entry);
+}
+
+static void *net_entry(struct vm_config *c, unsigned int k)
+{
+	c->nets[k] = (struct vnet_config){ .backend = VNET_TAP };
+	return &c->nets[k];
+}
+
+static unsigned int *net_count(struct vm_config *c)
+{
+	return &c->nnets;
+}
+
 static const struct dev_list disk_list = {
 	.flag = "disk", .array = "disks", .max = CONFIG_MAX_DISKS,
-	.set = disk_set, .parse = disk_parse, .missing = disk_missing, .free = disk_free,
-	.entry = disk_entry, .count = disk_count, .clear = config_clear_disks,
+	.set = disk_set, .bool_key = "ro", .if_true = "on", .if_false = "off", .parse = disk_parse, .missing = disk_missing,
+	.free = disk_free, .entry = disk_entry, .count = disk_count, .clear = config_clear_disks,
 };
 
 static const struct dev_list share_list = {
 	.flag = "fs", .array = "shares", .max = CONFIG_MAX_SHARES,
-	.set = share_set, .parse = share_parse, .missing = share_missing, .free = share_free,
-	.entry = share_entry, .count = share_count, .clear = config_clear_shares,
+	.set = share_set, .bool_key = "ro", .if_true = "on", .if_false = "off", .parse = share_parse, .missing = share_missing,
+	.free = share_free, .entry = share_entry, .count = share_count, .clear = config_clear_shares,
+};
+
+static const struct dev_list net_list = {
+	.flag = "net", .array = "nets", .max = CONFIG_MAX_NETS,
+	/* "passt": true starts passt, as a bare --net passt does; or the socket of a running one. */
+	.set = net_set, .bool_key = "passt", .if_true = "", .bool_or_string = true,
+	.parse = net_parse, .missing = net_missing, .free = net_free, .entry = net_entry, .count = net_count, .clear = config_clear_nets,
 };
 
 /* The next free entry of list l in c (with its defaults), or NULL with -ENOSPC's reason in err. */
@@ -240,7 +303,30 @@ int config_add_share(struct vm_config *c, const char *spec, char *err, size_t er
 	return list_add_spec(c, &share_list, spec, err, errlen);
 }
 
-/* One element of a "disks" or "shares" array: an object of strings and an ro boolean. */
+int config_add_net(struct vm_config *c, const char *spec, char *err, size_t errlen)
+{
+	return list_add_spec(c, &net_list, spec, err, errlen);
+}
+
+int config_set_vsock(struct vm_config *c, const char *spec, char *err, size_t errlen)
+{
+	struct vsock_config v;
+	char why[200];
+	int ret;
+
+	ret = vsock_parse(&v, spec, why, sizeof(why));
+	if (ret) {
+		if (ret == -EINVAL)
+			snprintf(err, errlen, "vsock %s", why);
+		return ret;
+	}
+	vsock_config_free(&c->vsock);
+	c->vsock = v;
+	c->has_vsock = true;
+	return 0;
+}
+
+/* One element of a device array: an object of strings and the list's booleans. */
 static int json_entry(struct vm_config *c, const struct dev_list *l, unsigned int i,
 		      struct json_object *obj, char *err, size_t errlen)
 {
@@ -258,17 +344,21 @@ static int json_entry(struct vm_config *c, const struct dev_list *l, unsigned in
 	if (!entry)
 		return -ENOSPC;
 	json_object_object_foreach(obj, key, val) {
-		bool is_bool = !strcmp(key, "ro");
-		const char *v;
+		bool bool_key = !strcmp(key, l->bool_key);
+		const char *v = NULL;
 
-		if (is_bool ? !json_object_is_type(val, json_type_boolean)
-			    : !json_object_is_type(val, json_type_string)) {
+		if (json_object_is_type(val, json_type_string) && (!bool_key || l->bool_or_string))
+			v = json_object_get_string(val);
+		else if (json_object_is_type(val, json_type_boolean) && bool_key)
+			v = json_object_get_boolean(val) ? l->if_true : l->if_false;
+		if (!v) {
 			snprintf(err, errlen, "%s[%u].%s: expected %s", l->array, i, key,
-				 is_bool ? "true or false" : "a string");
+				 !bool_key		? "a string"
+				 : l->bool_or_string	? "true or a string"
+							: "true or false");
 			ret = -EINVAL;
 			goto fail;
 		}
-		v = is_bool ? (json_object_get_boolean(val) ? "on" : "off") : json_object_get_string(val);
 		ret = l->set(entry, key, v, why, sizeof(why));
 		if (ret) {
 			if (ret == -EINVAL)
@@ -310,6 +400,53 @@ static int json_list(struct vm_config *c, const struct dev_list *l, struct json_
 	return 0;
 }
 
+/* "vsock": {"cid": N, "uds": "PATH"}, replacing an earlier vsock. */
+static int json_vsock(struct vm_config *c, struct json_object *obj, char *err, size_t errlen)
+{
+	struct vsock_config v = { 0 };
+	bool has_cid = false;
+	char why[200];
+	int ret;
+
+	if (!json_object_is_type(obj, json_type_object)) {
+		snprintf(err, errlen, "vsock: expected an object");
+		return -EINVAL;
+	}
+	json_object_object_foreach(obj, key, val) {
+		bool is_cid = !strcmp(key, "cid");
+
+		if (is_cid ? !json_object_is_type(val, json_type_int)
+			   : !json_object_is_type(val, json_type_string)) {
+			snprintf(err, errlen, "vsock.%s: expected %s", key,
+				 is_cid ? "an integer" : "a string");
+			ret = -EINVAL;
+			goto fail;
+		}
+		ret = vsock_config_set(&v, key,
+				       is_cid ? json_object_to_json_string_ext(val, JSON_C_TO_STRING_PLAIN)
+					      : json_object_get_string(val),
+				       why, sizeof(why));
+		if (ret) {
+			if (ret == -EINVAL)
+				snprintf(err, errlen, "vsock: %s", why);
+			goto fail;
+		}
+		has_cid |= is_cid;
+	}
+	if (!has_cid || !v.uds) {
+		snprintf(err, errlen, "vsock: no \"%s\"", has_cid ? "uds" : "cid");
+		ret = -EINVAL;
+		goto fail;
+	}
+	vsock_config_free(&c->vsock);
+	c->vsock = v;
+	c->has_vsock = true;
+	return 0;
+fail:
+	vsock_config_free(&v);
+	return ret;
+}
+
 /* Turn one JSON member into the string form config_set() takes. */
 static int json_member(struct vm_config *c, const char *key, struct json_object *val, char *err,
 		       size_t errlen)
@@ -343,6 +480,10 @@ static int json_member(struct vm_config *c, const char *key, struct json_object 
 		return json_list(c, &disk_list, val, err, errlen);
 	if (!strcmp(key, "shares"))
 		return json_list(c, &share_list, val, err, errlen);
+	if (!strcmp(key, "nets"))
+		return json_list(c, &net_list, val, err, errlen);
+	if (!strcmp(key, "vsock"))
+		return json_vsock(c, val, err, errlen);
 	if (!strcmp(key, "kernel") || !strcmp(key, "initrd") || !strcmp(key, "cmdline")) {
 		if (!json_object_is_type(val, json_type_string)) {
 			snprintf(err, errlen, "%s: expected a string", key);
@@ -460,6 +601,32 @@ static int validate_shares(const struct vm_config *c, char *err, size_t errlen)
 	return 0;
 }
 
+/* One tap cannot serve two devices, and two NICs with one MAC confuse every switch. */
+static int validate_nets(const struct vm_config *c, char *err, size_t errlen)
+{
+	const struct vnet_config *a, *b;
+	unsigned int i, j;
+
+	for (i = 0; i < c->nnets; i++) {
+		a = &c->nets[i];
+		for (j = 0; j < i; j++) {
+			b = &c->nets[j];
+			if (a->backend == VNET_TAP && b->backend == VNET_TAP && !strcmp(a->tap, b->tap)) {
+				snprintf(err, errlen, "net %s: tap used twice", a->tap);
+				return -EINVAL;
+			}
+			if (a->mac_set && b->mac_set && !memcmp(a->mac, b->mac, sizeof(a->mac))) {
+				snprintf(err, errlen,
+					 "net %u: mac %02x:%02x:%02x:%02x:%02x:%02x used twice", i,
+					 a->mac[0], a->mac[1], a->mac[2], a->mac[3], a->mac[4],
+					 a->mac[5]);
+				return -EINVAL;
+			}
+		}
+	}
+	return 0;
+}
+
 int config_validate(const struct vm_config *c, char *err, size_t errlen)
 {
 	if (c->cpus == 0 || c->cpus > CONFIG_MAX_CPUS) {
@@ -480,5 +647,5 @@ int config_validate(const struct vm_config *c, char *err, size_t errlen)
 		snprintf(err, errlen, "memory %" PRIu64 " bytes: not a multiple of 4K", c->mem);
 		return -EINVAL;
 	}
-	return validate_shares(c, err, errlen);
+	return validate_shares(c, err, errlen) ?: validate_nets(c, err, errlen);
 }

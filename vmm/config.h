@@ -16,6 +16,7 @@
 #define CONFIG_INITRD_NONE "none"
 #define CONFIG_MAX_DISKS 8 /* virtio-mmio interrupt lines are the limit; see arch_virtio_slot() */
 #define CONFIG_MAX_SHARES 8 /* likewise */
+#define CONFIG_MAX_NETS 8   /* likewise */
 
 struct vm_config {
 	char *kernel;  /* NULL: hull's default kernel */
@@ -28,6 +29,10 @@ struct vm_config {
 	unsigned int ndisks;
 	struct vfs_config shares[CONFIG_MAX_SHARES]; /* --fs, in order */
 	unsigned int nshares;
+	struct vnet_config nets[CONFIG_MAX_NETS]; /* --net, in order: eth0, eth1, ... */
+	unsigned int nnets;
+	struct vsock_config vsock; /* --vsock; used when has_vsock */
+	bool has_vsock;
 	bool rng; /* virtio-rng device (default on) */
 };
 
@@ -40,7 +45,10 @@ void config_free(struct vm_config *c);
  * "cmdline" (strings), "cpus" (integer), "memory" (string like "512M" or
  * integer bytes), "boot_timer" and "rng" (booleans), "disks" (array of
  * objects with "path", "cache", "serial" strings and "ro" boolean), "shares"
- * (array of objects with "tag", "path", "cache" strings and "ro" boolean).
+ * (array of objects with "tag", "path", "cache" strings and "ro" boolean),
+ * "nets" (array of objects with "tap" and "mac" strings, or "passt": a socket
+ * path or true to start passt), "vsock" (object with integer "cid" and string
+ * "uds").
  * Unknown fields and wrong types are errors. Fields present in the file
  * replace those in c. On error returns -errno and writes a one-line reason
  * naming the field into err.
@@ -65,7 +73,21 @@ void config_clear_disks(struct vm_config *c);
 int config_add_share(struct vm_config *c, const char *spec, char *err, size_t errlen);
 void config_clear_shares(struct vm_config *c);
 
-/* Check what does not need KVM: cpus, memory size and alignment, shares' tags unique. */
+/*
+ * Append a network device from a --net spec ("tap=NAME,mac=MAC" or
+ * "passt[=SOCKET]"): -EINVAL with a reason in err, -ENOSPC past
+ * CONFIG_MAX_NETS.
+ */
+int config_add_net(struct vm_config *c, const char *spec, char *err, size_t errlen);
+void config_clear_nets(struct vm_config *c);
+
+/* Set the vsock device from a --vsock spec ("cid=N,uds=PATH"), replacing any earlier one. */
+int config_set_vsock(struct vm_config *c, const char *spec, char *err, size_t errlen);
+
+/*
+ * Check what does not need KVM: cpus, memory size and alignment, shares' tags
+ * unique, no tap name or MAC used by two network devices.
+ */
 int config_validate(const struct vm_config *c, char *err, size_t errlen);
 
 #endif

@@ -232,6 +232,33 @@ static int virtio_init(struct vm *vm)
 		}
 		vm->nshares = i + 1;
 	}
+	for (i = 0; i < vm->cfg->nnets; i++) {
+		const struct vnet_config *n = &vm->cfg->nets[i];
+		char what[32];
+
+		snprintf(what, sizeof(what), "net %u", i);
+		ret = virtio_slot(vm, what, &base, &gsi);
+		if (ret)
+			return ret;
+		ret = vnet_create(n, i, &vm->vhost, base, gsi, &vm->nets[i]);
+		if (ret) {
+			/* vnet_create named the backend and the cause (a missing tap, no passt). */
+			vm->exit_status = VM_EXIT_USAGE;
+			return ret;
+		}
+		vm->nnets = i + 1;
+	}
+	if (vm->cfg->has_vsock) {
+		ret = virtio_slot(vm, "vsock", &base, &gsi);
+		if (ret)
+			return ret;
+		ret = vsock_create(&vm->cfg->vsock, &vm->vhost, base, gsi, &vm->vsock);
+		if (ret) {
+			/* vsock_create named the socket path and the cause. */
+			vm->exit_status = VM_EXIT_USAGE;
+			return ret;
+		}
+	}
 	if (vm->cfg->rng) {
 		ret = virtio_slot(vm, "rng", &base, &gsi); /* says why by itself */
 		if (ret)
@@ -252,6 +279,11 @@ static void virtio_exit(struct vm *vm)
 	if (vm->rng)
 		vrng_destroy(vm->rng);
 	vm->rng = NULL;
+	vsock_destroy(vm->vsock);
+	vm->vsock = NULL;
+	for (i = vm->nnets; i > 0; i--)
+		vnet_destroy(vm->nets[i - 1]);
+	vm->nnets = 0;
 	for (i = vm->nshares; i > 0; i--)
 		vfs_destroy(vm->shares[i - 1]);
 	vm->nshares = 0;

@@ -115,6 +115,9 @@ struct vm {
 	unsigned int ndisks;
 	struct vfs *shares[CONFIG_MAX_SHARES];
 	unsigned int nshares;
+	struct vnet *nets[CONFIG_MAX_NETS];
+	unsigned int nnets;
+	struct vsock *vsock;
 	struct vrng *rng;
 	unsigned int nvirtio;              /* virtio-mmio slots in use: 0..nvirtio-1 */
 

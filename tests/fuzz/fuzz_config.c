@@ -35,6 +35,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				if (!strcmp(c.shares[i].tag, c.shares[j].tag))
 					abort();
 		}
+		/* Every net names its backend; no tap serves two devices. */
+		for (unsigned int i = 0; i < c.nnets; i++) {
+			if (c.nets[i].backend == VNET_TAP && (!c.nets[i].tap || !c.nets[i].tap[0]))
+				abort();
+			for (unsigned int j = 0; j < i; j++)
+				if (c.nets[i].backend == VNET_TAP && c.nets[j].backend == VNET_TAP &&
+				    !strcmp(c.nets[i].tap, c.nets[j].tap))
+					abort();
+		}
+		/* A vsock has a usable CID and a socket path. */
+		if (c.has_vsock && (c.vsock.cid < 3 || c.vsock.cid == UINT32_MAX || !c.vsock.uds ||
+				    !c.vsock.uds[0]))
+			abort();
 	}
 	config_free(&c);
 	return 0;

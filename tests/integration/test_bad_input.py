@@ -30,6 +30,9 @@ def _files(d, cloud, vmlinux):
     (d / "shares-dup-tag.json").write_text(json.dumps(
         {"shares": [{"tag": "a", "path": str(d / "dir")}, {"tag": "a", "path": str(d / "dir")}]}))
     (d / "shares-no-tag.json").write_text(json.dumps({"shares": [{"path": str(d / "dir")}]}))
+    (d / "nets-no-backend.json").write_text(json.dumps({"nets": [{"mac": "02:00:00:00:00:01"}]}))
+    (d / "vsock-no-uds.json").write_text(json.dumps({"vsock": {"cid": 3}}))
+    (d / "vsock-cid-string.json").write_text(json.dumps({"vsock": {"cid": "3", "uds": "/x"}}))
     return d
 
 
@@ -114,6 +117,36 @@ CASES = [
     ("config-shares-dup-tag", ["--config", "{d}/shares-dup-tag.json"],
      ["share a", "tag used twice"]),
     ("config-shares-no-tag", ["--config", "{d}/shares-no-tag.json"], ["shares[0]", "tag"]),
+    ("net-no-backend", ["--kernel", "{bz}", "--net", "mac=02:00:00:00:00:01"], ["--net", "tap"]),
+    ("net-both-backends", ["--kernel", "{bz}", "--net", "tap=t0,passt"], ["--net", "passt"]),
+    ("net-bad-mac", ["--kernel", "{bz}", "--net", "tap=t0,mac=02:00:00:00:00"], ["mac"]),
+    ("net-multicast-mac", ["--kernel", "{bz}", "--net", "tap=t0,mac=01:00:5e:00:00:01"],
+     ["mac", "multicast"]),
+    ("net-long-tap", ["--kernel", "{bz}", "--net", "tap=" + "x" * 16], ["--net", "x" * 16]),
+    ("net-tap-twice", ["--kernel", "{bz}", "--net", "tap=t0", "--net", "tap=t0"],
+     ["net t0", "tap used twice"]),
+    ("net-passt-no-socket", ["--kernel", "{bz}", "--net", "passt={d}/nonexistent.sock"],
+     ["net passt", "nonexistent.sock", "No such file"]),
+    ("net-passt-not-socket", ["--kernel", "{bz}", "--net", "passt={d}/empty"],
+     ["net passt", "empty"]),
+    ("net-too-many", ["--kernel", "{bz}"] + [a for i in range(9) for a in
+                                             ["--net", f"tap=t{i}"]], ["--net", "at most 8 nets"]),
+    ("vsock-no-uds", ["--kernel", "{bz}", "--vsock", "cid=3"], ["--vsock", "uds"]),
+    ("vsock-reserved-cid", ["--kernel", "{bz}", "--vsock", "cid=2,uds={d}/v.sock"],
+     ["--vsock", "cid"]),
+    ("vsock-bad-cid", ["--kernel", "{bz}", "--vsock", "cid=three,uds={d}/v.sock"],
+     ["--vsock", "three"]),
+    ("vsock-missing-dir", ["--kernel", "{bz}", "--vsock", "cid=3,uds={d}/nonexistent/v.sock"],
+     ["vsock", "nonexistent", "No such file"]),
+    ("vsock-not-socket", ["--kernel", "{bz}", "--vsock", "cid=3,uds={d}/empty"],
+     ["vsock", "empty", "not a socket"]),
+    ("vsock-path-too-long", ["--kernel", "{bz}", "--vsock", "cid=3,uds={d}/" + "v" * 100],
+     ["vsock", "v" * 100]),
+    ("config-nets-no-backend", ["--config", "{d}/nets-no-backend.json"],
+     ["nets[0]", "tap", "passt"]),
+    ("config-vsock-no-uds", ["--config", "{d}/vsock-no-uds.json"], ["vsock", "uds"]),
+    ("config-vsock-cid-string", ["--config", "{d}/vsock-cid-string.json"],
+     ["vsock.cid", "integer"]),
 ]
 
 

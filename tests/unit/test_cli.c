@@ -184,6 +184,54 @@ static void test_shares(void **state)
 	unlink(path);
 }
 
+/* --net and --vsock: flags, repeats, and the config file's "nets" and "vsock" replaced by flags. */
+static void test_nets_and_vsock(void **state)
+{
+	char path[] = "/tmp/hull-test-cli-XXXXXX";
+	const char json[] = "{\"nets\": [{\"tap\": \"ft0\"}, {\"passt\": true}], "
+			    "\"vsock\": {\"cid\": 9, \"uds\": \"/file/v.sock\"}}";
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_int_equal(PARSE("vm", "--net", "tap=tap0,mac=02:00:00:00:00:07", "--net", "passt",
+			       "--vsock", "cid=5,uds=/run/v.sock"),
+			 CLI_RUN_VM);
+	assert_int_equal(cfg.nnets, 2);
+	assert_string_equal(cfg.nets[0].tap, "tap0");
+	assert_true(cfg.nets[0].mac_set);
+	assert_int_equal(cfg.nets[1].backend, VNET_PASST);
+	assert_true(cfg.has_vsock);
+	assert_int_equal(cfg.vsock.cid, 5);
+	assert_string_equal(cfg.vsock.uds, "/run/v.sock");
+	assert_int_equal(PARSE("vm"), CLI_RUN_VM);
+	assert_int_equal(cfg.nnets, 0);
+	assert_false(cfg.has_vsock);
+	assert_int_equal(PARSE("vm", "--net"), CLI_EXIT_USAGE);
+	assert_int_equal(PARSE("vm", "--net", "tap0"), CLI_EXIT_USAGE);
+	assert_int_equal(PARSE("vm", "--net", "tap=a", "--net", "tap=a"), CLI_EXIT_USAGE);
+	assert_int_equal(PARSE("vm", "--vsock", "cid=5"), CLI_EXIT_USAGE);
+	assert_int_equal(PARSE("vm", "--vsock", "cid=1,uds=/a"), CLI_EXIT_USAGE);
+	/* The last --vsock wins, as for the other single-valued flags. */
+	assert_int_equal(PARSE("vm", "--vsock", "cid=5,uds=/a", "--vsock", "cid=6,uds=/b"),
+			 CLI_RUN_VM);
+	assert_int_equal(cfg.vsock.cid, 6);
+	assert_string_equal(cfg.vsock.uds, "/b");
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, json, sizeof(json) - 1), (ssize_t)(sizeof(json) - 1));
+	close(fd);
+	assert_int_equal(PARSE("vm", "--config", path), CLI_RUN_VM);
+	assert_int_equal(cfg.nnets, 2);
+	assert_int_equal(cfg.vsock.cid, 9);
+	assert_int_equal(PARSE("vm", "--net", "tap=x", "--config", path, "--vsock", "cid=4,uds=/c"),
+			 CLI_RUN_VM);
+	assert_int_equal(cfg.nnets, 1);
+	assert_string_equal(cfg.nets[0].tap, "x");
+	assert_int_equal(cfg.vsock.cid, 4);
+	assert_string_equal(cfg.vsock.uds, "/c");
+	unlink(path);
+}
+
 static int teardown(void **state)
 {
 	(void)state;
@@ -200,6 +248,7 @@ int main(void)
 		cmocka_unit_test(test_config_precedence),
 		cmocka_unit_test(test_disks_and_rng),
 		cmocka_unit_test(test_shares),
+		cmocka_unit_test(test_nets_and_vsock),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, teardown);

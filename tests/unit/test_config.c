@@ -695,6 +695,132 @@ static void test_json_shares(void **state)
 	assert_err_has("share a: tag used twice");
 }
 
+/* --net: tap or passt, a MAC, the list limit, and what validation refuses. */
+static void test_net_spec(void **state)
+{
+	static const uint8_t mac[6] = { 0x02, 0x00, 0x00, 0xab, 0xcd, 0xef };
+	char spec[32];
+	unsigned int i;
+
+	(void)state;
+	assert_int_equal(config_add_net(&c, "tap=tap0", err, sizeof(err)), 0);
+	assert_int_equal(config_add_net(&c, "tap=tap1,mac=02:00:00:ab:cd:ef", err, sizeof(err)), 0);
+	assert_int_equal(config_add_net(&c, "passt", err, sizeof(err)), 0);
+	assert_int_equal(config_add_net(&c, "passt=/run/p.sock", err, sizeof(err)), 0);
+	assert_int_equal(c.nnets, 4);
+	assert_int_equal(c.nets[0].backend, VNET_TAP);
+	assert_string_equal(c.nets[0].tap, "tap0");
+	assert_false(c.nets[0].mac_set);
+	assert_true(c.nets[1].mac_set);
+	assert_memory_equal(c.nets[1].mac, mac, 6);
+	assert_int_equal(c.nets[2].backend, VNET_PASST);
+	assert_null(c.nets[2].passt);
+	assert_int_equal(c.nets[3].backend, VNET_PASST);
+	assert_string_equal(c.nets[3].passt, "/run/p.sock");
+	assert_int_equal(config_validate(&c, err, sizeof(err)), 0);
+
+	/* Bad specs are refused whole and name the flag. */
+	assert_int_equal(config_add_net(&c, "", err, sizeof(err)), -EINVAL);
+	assert_err_has("net");
+	assert_int_equal(config_add_net(&c, "tap=tap9,mac=zz", err, sizeof(err)), -EINVAL);
+	assert_err_has("mac");
+	assert_int_equal(config_add_net(&c, "tap=tap9,passt", err, sizeof(err)), -EINVAL);
+	assert_int_equal(config_add_net(&c, "mac=02:00:00:00:00:01", err, sizeof(err)), -EINVAL);
+	assert_int_equal(c.nnets, 4);
+
+	/* One tap for two devices, or one MAC twice. */
+	assert_int_equal(config_add_net(&c, "tap=tap0", err, sizeof(err)), 0);
+	assert_int_equal(config_validate(&c, err, sizeof(err)), -EINVAL);
+	assert_err_has("net tap0: tap used twice");
+	config_clear_nets(&c);
+	assert_int_equal(config_add_net(&c, "tap=a,mac=02:00:00:ab:cd:ef", err, sizeof(err)), 0);
+	assert_int_equal(config_add_net(&c, "passt,mac=02:00:00:ab:cd:ef", err, sizeof(err)), 0);
+	assert_int_equal(config_validate(&c, err, sizeof(err)), -EINVAL);
+	assert_err_has("mac 02:00:00:ab:cd:ef used twice");
+
+	config_clear_nets(&c);
+	for (i = 0; i < CONFIG_MAX_NETS; i++) {
+		snprintf(spec, sizeof(spec), "tap=t%u", i);
+		assert_int_equal(config_add_net(&c, spec, err, sizeof(err)), 0);
+	}
+	assert_int_equal(config_add_net(&c, "tap=t9", err, sizeof(err)), -ENOSPC);
+	assert_err_has("at most 8 nets");
+	assert_int_equal(config_validate(&c, err, sizeof(err)), 0);
+}
+
+static void test_json_nets(void **state)
+{
+	(void)state;
+	assert_int_equal(load("{\"nets\": [{\"tap\": \"tap0\", \"mac\": \"02:00:00:00:00:01\"}, "
+			      "{\"passt\": true}, {\"passt\": \"/run/p.sock\"}]}"),
+			 0);
+	assert_int_equal(c.nnets, 3);
+	assert_string_equal(c.nets[0].tap, "tap0");
+	assert_true(c.nets[0].mac_set);
+	assert_int_equal(c.nets[1].backend, VNET_PASST);
+	assert_null(c.nets[1].passt);
+	assert_string_equal(c.nets[2].passt, "/run/p.sock");
+	/* A second "nets" replaces the list. */
+	assert_int_equal(load("{\"nets\": [{\"tap\": \"x\"}]}"), 0);
+	assert_int_equal(c.nnets, 1);
+
+	assert_int_equal(load("{\"nets\": [{\"mac\": \"02:00:00:00:00:01\"}]}"), -EINVAL);
+	assert_err_has("nets[0]: no \"tap\" or \"passt\"");
+	assert_int_equal(load("{\"nets\": [{\"passt\": false}]}"), -EINVAL);
+	assert_err_has("nets[0].passt: expected true or a string");
+	assert_int_equal(load("{\"nets\": [{\"tap\": true}]}"), -EINVAL);
+	assert_err_has("nets[0].tap: expected a string");
+	assert_int_equal(load("{\"nets\": [{\"tap\": \"a\", \"speed\": \"1G\"}]}"), -EINVAL);
+	assert_err_has("speed");
+	assert_int_equal(load("{\"nets\": {\"tap\": \"a\"}}"), -EINVAL);
+	assert_err_has("nets: expected an array");
+	assert_int_equal(c.nnets, 0);
+}
+
+/* --vsock and "vsock": one device; a later one replaces an earlier one. */
+static void test_vsock(void **state)
+{
+	(void)state;
+	assert_false(c.has_vsock);
+	assert_int_equal(config_set_vsock(&c, "cid=3,uds=/run/v.sock", err, sizeof(err)), 0);
+	assert_true(c.has_vsock);
+	assert_int_equal(c.vsock.cid, 3);
+	assert_string_equal(c.vsock.uds, "/run/v.sock");
+	assert_int_equal(config_set(&c, "vsock", "uds=/run/w.sock,cid=4294967294", err, sizeof(err)),
+			 0);
+	assert_int_equal(c.vsock.cid, 4294967294u);
+	assert_string_equal(c.vsock.uds, "/run/w.sock");
+
+	/* Reserved CIDs (0 hypervisor, 1 local, 2 host, -1 any), junk, missing parts. */
+	assert_int_equal(config_set_vsock(&c, "cid=2,uds=/a", err, sizeof(err)), -EINVAL);
+	assert_err_has("vsock");
+	assert_int_equal(config_set_vsock(&c, "cid=4294967295,uds=/a", err, sizeof(err)), -EINVAL);
+	assert_int_equal(config_set_vsock(&c, "cid=-3,uds=/a", err, sizeof(err)), -EINVAL);
+	assert_int_equal(config_set_vsock(&c, "cid=3x,uds=/a", err, sizeof(err)), -EINVAL);
+	assert_int_equal(config_set_vsock(&c, "cid=3", err, sizeof(err)), -EINVAL);
+	assert_int_equal(config_set_vsock(&c, "uds=/a", err, sizeof(err)), -EINVAL);
+	assert_int_equal(config_set_vsock(&c, "cid=3,uds=/a,port=5", err, sizeof(err)), -EINVAL);
+	/* A refused spec leaves the earlier device as it was. */
+	assert_int_equal(c.vsock.cid, 4294967294u);
+	assert_string_equal(c.vsock.uds, "/run/w.sock");
+
+	assert_int_equal(load("{\"vsock\": {\"cid\": 7, \"uds\": \"/run/j.sock\"}}"), 0);
+	assert_int_equal(c.vsock.cid, 7);
+	assert_string_equal(c.vsock.uds, "/run/j.sock");
+	assert_int_equal(load("{\"vsock\": {\"cid\": \"7\", \"uds\": \"/a\"}}"), -EINVAL);
+	assert_err_has("vsock.cid: expected an integer");
+	assert_int_equal(load("{\"vsock\": {\"cid\": 7}}"), -EINVAL);
+	assert_err_has("vsock: no \"uds\"");
+	assert_int_equal(load("{\"vsock\": {\"uds\": \"/a\"}}"), -EINVAL);
+	assert_err_has("vsock: no \"cid\"");
+	assert_int_equal(load("{\"vsock\": {\"cid\": 1, \"uds\": \"/a\"}}"), -EINVAL);
+	assert_err_has("vsock");
+	assert_int_equal(load("{\"vsock\": {\"cid\": -5, \"uds\": \"/a\"}}"), -EINVAL);
+	assert_int_equal(load("{\"vsock\": [3]}"), -EINVAL);
+	assert_err_has("vsock: expected an object");
+	assert_int_equal(c.vsock.cid, 7);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -726,6 +852,9 @@ int main(void)
 		T(test_share_spec_errors),
 		T(test_share_limit_and_tags),
 		T(test_json_shares),
+		T(test_net_spec),
+		T(test_json_nets),
+		T(test_vsock),
 	};
 #undef T
 
