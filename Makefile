@@ -147,4 +147,5 @@ guest-kernel:
 clean:
 	rm -rf $(O) hull
 
--include $(LIB_OBJS:.o=.d) $(MAIN_OBJS:.o=.d) $(SAN_OBJS:.o=.d) $(FUZZ_OBJS:.o=.d)
+-include $(LIB_OBJS:.o=.d) $(MAIN_OBJS:.o=.d) $(SAN_OBJS:.o=.d) $(FUZZ_OBJS:.o=.d) \
+	$(UNIT_BINS:=.d) $(FUZZ_BINS:=.d)

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 
+#include "tests/fuzz/fuzz_dev.h"
 #include "virtio/virtio.h"
 
 /*
@@ -34,30 +35,11 @@ static uint64_t fake_now(void)
 	return fake_ns;
 }
 
-static void no_irq(void *opaque, unsigned int irq, int level)
-{
-	(void)opaque;
-	(void)irq;
-	(void)level;
-}
-
-static const struct dev_host lines = { .irq = no_irq };
+static const struct dev_host lines = { .irq = fuzz_no_irq };
 
 static void dispatch(void)
 {
-	struct epoll_event ev[8];
-	int i, n, rounds;
-
-	for (rounds = 0; rounds < 4; rounds++) {
-		n = epoll_wait(loop.epfd, ev, 8, 0);
-		if (n <= 0)
-			return;
-		for (i = 0; i < n; i++) {
-			struct loop_handler *h = ev[i].data.ptr;
-
-			h->cb(&loop, h, ev[i].events);
-		}
-	}
+	fuzz_run_loop(&loop, 4, 8);
 }
 
 /* What must hold whatever the guest did. */
@@ -125,7 +107,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	while (p < end && ops++ < MAX_OPS) {
 		uint8_t op = *p++, buf[8] = { 0 };
-		unsigned int w = 1u << ((op >> 3) & 3), kind = op & 7, n;
+		unsigned int w = 1u << ((op >> 3) & 3), kind = op & 7;
 		uint64_t off;
 
 		switch (kind) {
@@ -146,17 +128,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			virtio_mmio_ops.write(d, off, buf, w);
 			break;
 		case 4:
-			if (end - p < 3)
+			p = fuzz_ram_write(ram, RAM_SIZE, p, end);
+			if (!p)
 				goto out;
-			off = le(p, 2);
-			n = p[2];
-			p += 3;
-			if ((size_t)(end - p) < n)
-				n = (unsigned int)(end - p);
-			if (off + n > RAM_SIZE)
-				n = (unsigned int)(RAM_SIZE - off);
-			memcpy(ram + off, p, n);
-			p += n;
 			break;
 		case 5:
 			dispatch();

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "tests/fuzz/fuzz_dev.h"
 #include "virtio/net/net.h"
 
 /*
@@ -42,11 +43,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static uint8_t *ram;
-static struct gmem mem;
-static struct loop loop;
-static struct bus mmio;
-static struct virtio_host host;
+static struct virtio_env env;
 static struct vnet *n;
 static int peer = -1;
 static bool passt;
@@ -57,39 +54,23 @@ static uint32_t rec_len;
 static uint8_t rec_prefix[4];
 static uint8_t rec_hdr[VNET_HDR_LEN];
 
-static void no_irq(void *opaque, unsigned int irq, int level)
-{
-	(void)opaque;
-	(void)irq;
-	(void)level;
-}
-
-static const struct dev_host lines = { .irq = no_irq };
-
 static void init(void)
 {
-	ram = aligned_alloc(4096, RAM_SIZE);
-	if (!ram || gmem_add(&mem, RAM_GPA, RAM_SIZE, ram) || loop_init(&loop))
+	if (virtio_env_init(&env, RAM_GPA, RAM_SIZE, fuzz_no_irq, NULL))
 		abort();
-	host = (struct virtio_host){
-		.mem = &mem, .loop = &loop, .mmio = &mmio, .vm_fd = -1, .lines = &lines
-	};
 }
 
 static void wr(uint64_t off, uint32_t v)
 {
-	uint8_t d[4] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24) };
-
-	virtio_mmio_ops.write(&n->dev, off, d, 4);
+	virtio_env_wr(&n->dev, off, v);
 }
 
 static uint32_t rd(uint64_t off)
 {
-	uint8_t d[4] = { 0 };
-
-	virtio_mmio_ops.read(&n->dev, off, d, 4);
-	return (uint32_t)d[0] | (uint32_t)d[1] << 8 | (uint32_t)d[2] << 16 | (uint32_t)d[3] << 24;
+	return virtio_env_rd(&n->dev, off);
 }
+
+static const struct virtio_drv drv = { rd, wr };
 
 static void create(const uint8_t *h)
 {
@@ -110,8 +91,8 @@ static void create(const uint8_t *h)
 	}
 	if (h[0] & 2)
 		setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
-	bus_init(&mmio, "mmio");
-	if (vnet_create_be(&c, 0, &be, &host, BASE, 5, &n))
+	bus_init(&env.mmio, "mmio");
+	if (vnet_create_be(&c, 0, &be, &env.host, BASE, 5, &n))
 		abort();
 	peer = sv[1];
 	rec_got = 0;
@@ -132,59 +113,29 @@ static uint64_t ring(uint8_t page, unsigned int area)
 
 static void bring_up(const uint8_t *h)
 {
-	uint64_t f =
-		(uint64_t)h[2] | (uint64_t)h[3] << 8 | (uint64_t)h[4] << 16 | (uint64_t)h[5] << 24;
+	uint64_t f = fuzz_ring_features(h[6]) | (uint64_t)h[2] | (uint64_t)h[3] << 8 |
+		     (uint64_t)h[4] << 16 | (uint64_t)h[5] << 24;
 	unsigned int q;
 
-	f |= 1ULL << VIRTIO_F_VERSION_1;
-	if (h[6] & 1)
-		f |= 1ULL << VIRTIO_RING_F_EVENT_IDX;
-	if (h[6] & 2)
-		f |= 1ULL << VIRTIO_RING_F_INDIRECT_DESC;
 	wr(VIRTIO_MMIO_STATUS, 0);
-	wr(VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE);
-	wr(VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
-	wr(VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
-	f &= rd(VIRTIO_MMIO_DEVICE_FEATURES) | (0xffffffffULL << 32);
-	wr(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
-	wr(VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)f);
-	wr(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
-	wr(VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)(f >> 32));
-	wr(VIRTIO_MMIO_STATUS,
-	   VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK);
-	features = f;
+	virtio_drv_negotiate(&drv, f);
+	features = n->dev.features; /* the offered ones of f */
 	for (q = 0; q < 2; q++) {
 		uint8_t page = q ? h[7] >> 4 : h[7] & 15;
 		uint8_t exp = q ? h[1] >> 4 : h[1] & 15;
 
-		wr(VIRTIO_MMIO_QUEUE_SEL, q);
-		wr(VIRTIO_MMIO_QUEUE_NUM, 1U << (exp % 9));
 		/* desc (up to 4 KiB) in its page; avail and used in the next one. */
-		wr(VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)ring(page, 0));
-		wr(VIRTIO_MMIO_QUEUE_AVAIL_LOW, (uint32_t)ring((uint8_t)(page + 1), 0));
-		wr(VIRTIO_MMIO_QUEUE_USED_LOW, (uint32_t)ring((uint8_t)(page + 1), 1));
+		virtio_drv_queue(&drv, q, 1U << (exp % 9), ring(page, 0),
+				 ring((uint8_t)(page + 1), 0), ring((uint8_t)(page + 1), 1));
 		wr(VIRTIO_MMIO_QUEUE_READY, 1);
 	}
-	wr(VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
-				       VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK);
+	virtio_drv_driver_ok(&drv);
 }
 
 /* As the event loop would, bounded: the device must get quiet by itself or keep yielding. */
 static void run_loop(void)
 {
-	struct epoll_event ev[8];
-	int i, k, rounds;
-
-	for (rounds = 0; rounds < 16; rounds++) {
-		k = epoll_wait(loop.epfd, ev, 8, 0);
-		if (k <= 0)
-			return;
-		for (i = 0; i < k; i++) {
-			struct loop_handler *lh = ev[i].data.ptr;
-
-			lh->cb(&loop, lh, ev[i].events);
-		}
-	}
+	fuzz_run_loop(&env.loop, 16, 8);
 }
 
 static void check_frame(const uint8_t *hdr, size_t len)
@@ -252,31 +203,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const uint8_t *p = data + 8, *end = data + size;
 	unsigned int ops = 0;
 
-	if (!ram)
+	if (!env.ram)
 		init();
 	if (size < 8)
 		return 0;
-	memset(ram, 0, RAM_SIZE);
+	memset(env.ram, 0, RAM_SIZE);
 	create(data);
 	bring_up(data);
 	while (p < end && ops++ < MAX_OPS) {
 		uint8_t op = *p++ % 8;
-		uint16_t off, len;
+		uint16_t len;
 		struct vring_avail *avail;
 
 		switch (op) {
 		case 0:
-			if (end - p < 3)
+			p = fuzz_ram_write(env.ram, RAM_SIZE, p, end);
+			if (!p)
 				goto out;
-			off = (uint16_t)((p[0] | p[1] << 8) % RAM_SIZE);
-			len = p[2];
-			p += 3;
-			if (len > end - p)
-				len = (uint16_t)(end - p);
-			if (len > RAM_SIZE - off)
-				len = (uint16_t)(RAM_SIZE - off);
-			memcpy(ram + off, p, len);
-			p += len;
 			break;
 		case 1:
 			kick(VNET_TXQ);
@@ -301,7 +244,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (end - p < 1)
 				goto out;
 			avail = gmem_ptr(
-				&mem,
+				&env.mem,
 				ring((uint8_t)((*p & 1 ? data[7] >> 4 : data[7] & 15) + 1), 0),
 				sizeof(*avail));
 			avail->idx = (uint16_t)(avail->idx + (*p >> 1));

@@ -15,6 +15,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "tests/fuzz/fuzz_dev.h"
 #include "virtio/vsock/vsock.h"
 
 /*
@@ -54,11 +55,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static uint8_t *ram;
-static struct gmem mem;
-static struct loop loop;
-static struct bus mmio;
-static struct virtio_host host;
+static struct virtio_env env;
 static struct vsock *v;
 static char dir[64], path[128], path9[140];
 static int lfd9 = -1, baseline_fds;
@@ -74,15 +71,6 @@ static uint32_t port(uint8_t sel)
 {
 	return (sel & 7) == 5 ? v->p.next_port - 1 : ports[sel & 7];
 }
-
-static void no_irq(void *opaque, unsigned int irq, int level)
-{
-	(void)opaque;
-	(void)irq;
-	(void)level;
-}
-
-static const struct dev_host lines = { .irq = no_irq };
 
 /* In-process endpoints: an echo on port 7, a sink on 8, and what hull connects. */
 static size_t echo_recv(struct vsock_ep *ep, void *opaque, const struct iovec *iov, unsigned int n,
@@ -190,18 +178,13 @@ static void init(void)
 	struct vsock_config c = { .cid = CID };
 	unsigned int i;
 
-	ram = aligned_alloc(4096, RAM_SIZE);
 	snprintf(dir, sizeof(dir), "/tmp/hull-fuzz-vsock-XXXXXX");
-	if (!ram || !mkdtemp(dir) || gmem_add(&mem, RAM_GPA, RAM_SIZE, ram) || loop_init(&loop))
+	if (!mkdtemp(dir) || virtio_env_init(&env, RAM_GPA, RAM_SIZE, fuzz_no_irq, NULL))
 		abort();
 	snprintf(path, sizeof(path), "%s/v.sock", dir);
 	snprintf(path9, sizeof(path9), "%s_9", path);
-	bus_init(&mmio, "mmio");
-	host = (struct virtio_host){
-		.mem = &mem, .loop = &loop, .mmio = &mmio, .vm_fd = -1, .lines = &lines
-	};
 	c.uds = path;
-	if (vsock_create(&c, &host, BASE, 5, &v) || vsock_listen(v, 7, accept_echo, v) ||
+	if (vsock_create(&c, &env.host, BASE, 5, &v) || vsock_listen(v, 7, accept_echo, v) ||
 	    vsock_listen(v, 8, accept_echo, NULL))
 		abort();
 	/* A host program listening for guest connects to port 9. */
@@ -217,75 +200,40 @@ static void init(void)
 
 static void wr(uint64_t off, uint32_t val)
 {
-	uint8_t d[4] = { (uint8_t)val, (uint8_t)(val >> 8), (uint8_t)(val >> 16),
-			 (uint8_t)(val >> 24) };
-
-	virtio_mmio_ops.write(&v->dev, off, d, 4);
+	virtio_env_wr(&v->dev, off, val);
 }
 
 static uint32_t rd(uint64_t off)
 {
-	uint8_t d[4] = { 0 };
-
-	virtio_mmio_ops.read(&v->dev, off, d, 4);
-	return (uint32_t)d[0] | (uint32_t)d[1] << 8 | (uint32_t)d[2] << 16 | (uint32_t)d[3] << 24;
+	return virtio_env_rd(&v->dev, off);
 }
+
+static const struct virtio_drv drv = { rd, wr };
 
 /* The event loop, as hull runs it, for a bounded number of rounds. */
 static void run(void)
 {
-	struct epoll_event ev[16];
-	int round, i, n;
-
-	for (round = 0; round < 64; round++) {
-		n = epoll_wait(loop.epfd, ev, 16, 0);
-		if (n <= 0)
-			break;
-		for (i = 0; i < n; i++) {
-			struct loop_handler *h = ev[i].data.ptr;
-
-			h->cb(&loop, h, ev[i].events);
-		}
-	}
+	fuzz_run_loop(&env.loop, 64, 16);
 }
 
 static void bring_up(const uint8_t *h)
 {
-	uint64_t f = 1ULL << VIRTIO_F_VERSION_1;
+	uint64_t f = fuzz_ring_features(h[1]);
 	unsigned int q;
 
-	if (h[1] & 1)
-		f |= 1ULL << VIRTIO_RING_F_EVENT_IDX;
-	if (h[1] & 2)
-		f |= 1ULL << VIRTIO_RING_F_INDIRECT_DESC;
 	qsize = (uint16_t)(1U << (h[0] % 9));
 	rx_split = h[1] & 4;
 	guest_buf = (uint32_t)h[2] << 10;
 	next_tx = 0;
 	wr(VIRTIO_MMIO_STATUS, 0);
 	run();
-	memset(ram, 0, RING(3) - RAM_GPA);
-	wr(VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE);
-	wr(VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
-	wr(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
-	wr(VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)f);
-	wr(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
-	wr(VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)(f >> 32));
-	wr(VIRTIO_MMIO_STATUS,
-	   VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK);
+	memset(env.ram, 0, RING(3) - RAM_GPA);
+	virtio_drv_negotiate(&drv, f);
 	for (q = 0; q < 3; q++) {
-		wr(VIRTIO_MMIO_QUEUE_SEL, q);
-		wr(VIRTIO_MMIO_QUEUE_NUM, qsize);
-		wr(VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)DESC(q));
-		wr(VIRTIO_MMIO_QUEUE_DESC_HIGH, 0);
-		wr(VIRTIO_MMIO_QUEUE_AVAIL_LOW, (uint32_t)AVAIL(q));
-		wr(VIRTIO_MMIO_QUEUE_AVAIL_HIGH, 0);
-		wr(VIRTIO_MMIO_QUEUE_USED_LOW, (uint32_t)USED(q));
-		wr(VIRTIO_MMIO_QUEUE_USED_HIGH, 0);
+		virtio_drv_queue(&drv, q, qsize, DESC(q), AVAIL(q), USED(q));
 		wr(VIRTIO_MMIO_QUEUE_READY, 1);
 	}
-	wr(VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
-				       VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK);
+	virtio_drv_driver_ok(&drv);
 	run();
 }
 
@@ -297,14 +245,14 @@ static void kick(unsigned int q)
 
 static struct vring_avail *avail(unsigned int q)
 {
-	return gmem_ptr(&mem, AVAIL(q), sizeof(struct vring_avail) + 2u * qsize);
+	return gmem_ptr(&env.mem, AVAIL(q), sizeof(struct vring_avail) + 2u * qsize);
 }
 
 /* Descriptors d[0..n) as one chain, made available on q. */
 static void publish(unsigned int q, uint16_t first, const uint64_t *addr, const uint32_t *len,
 		    unsigned int n, bool write)
 {
-	struct vring_desc *desc = gmem_ptr(&mem, DESC(q), 16u * qsize);
+	struct vring_desc *desc = gmem_ptr(&env.mem, DESC(q), 16u * qsize);
 	struct vring_avail *a = avail(q);
 	unsigned int i;
 
@@ -355,12 +303,12 @@ static const uint8_t *crafted_tx(const uint8_t *p, const uint8_t *end)
 	if (next_tx + plen + sizeof(h) > TXAREA_SIZE)
 		next_tx = 0;
 	at = TXAREA + next_tx;
-	memcpy(ram + (at - RAM_GPA), &h, sizeof(h));
+	memcpy(env.ram + (at - RAM_GPA), &h, sizeof(h));
 	if (plen) {
 		size_t have = (size_t)(end - p) < plen ? (size_t)(end - p) : plen;
 
-		memcpy(ram + (at - RAM_GPA) + sizeof(h), p, have);
-		memset(ram + (at - RAM_GPA) + sizeof(h) + have, 0, plen - have);
+		memcpy(env.ram + (at - RAM_GPA) + sizeof(h), p, have);
+		memset(env.ram + (at - RAM_GPA) + sizeof(h) + have, 0, plen - have);
 		p += have;
 	}
 	next_tx = (uint16_t)(next_tx + ((plen + sizeof(h) + 15) & ~15u));
@@ -466,25 +414,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		init();
 	if (size < 4)
 		return 0;
-	memset(ram, 0, RAM_SIZE);
+	memset(env.ram, 0, RAM_SIZE);
 	bring_up(data);
 	while (p < end && ops++ < MAX_OPS) {
 		uint8_t op = *p++ % 14;
-		uint16_t off, n;
+		uint16_t n;
 
 		switch (op) {
 		case 0:
-			if (end - p < 3)
+			p = fuzz_ram_write(env.ram, RAM_SIZE, p, end);
+			if (!p)
 				goto done;
-			off = (uint16_t)((p[0] | p[1] << 8) % RAM_SIZE);
-			n = p[2];
-			p += 3;
-			if (n > end - p)
-				n = (uint16_t)(end - p);
-			if (n > RAM_SIZE - off)
-				n = (uint16_t)(RAM_SIZE - off);
-			memcpy(ram + off, p, n);
-			p += n;
 			break;
 		case 1:
 		case 2:

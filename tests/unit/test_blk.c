@@ -119,63 +119,32 @@ static int create(const char *path, bool ro, enum vblk_cache cache, const char *
 
 static uint32_t rd(uint64_t off)
 {
-	uint8_t b[4] = { 0 };
-
-	virtio_mmio_ops.read(&e.b->dev, off, b, 4);
-	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+	return virtio_env_rd(&e.b->dev, off);
 }
 
 static void wr(uint64_t off, uint32_t v)
 {
-	uint8_t b[4] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24) };
-
-	virtio_mmio_ops.write(&e.b->dev, off, b, 4);
+	virtio_env_wr(&e.b->dev, off, v);
 }
+
+static const struct virtio_drv drv = { rd, wr };
 
 static void *gpa(uint64_t a)
 {
 	return gmem_ptr(&e.v.mem, a, 1);
 }
 
-static uint64_t device_features(void)
-{
-	uint64_t f;
-
-	wr(VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
-	f = rd(VIRTIO_MMIO_DEVICE_FEATURES);
-	wr(VIRTIO_MMIO_DEVICE_FEATURES_SEL, 1);
-	return f | (uint64_t)rd(VIRTIO_MMIO_DEVICE_FEATURES) << 32;
-}
-
 /* Reset, negotiate everything offered but refuse, set up queue 0, DRIVER_OK. */
 static void driver_init(uint64_t refuse)
 {
-	uint64_t f;
-
 	wr(VIRTIO_MMIO_STATUS, 0);
-	wr(VIRTIO_MMIO_STATUS, S_ACK);
-	wr(VIRTIO_MMIO_STATUS, S_ACK | S_DRV);
-	f = device_features() & ~refuse;
-	wr(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
-	wr(VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)f);
-	wr(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
-	wr(VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)(f >> 32));
-	wr(VIRTIO_MMIO_STATUS, S_ACK | S_DRV | S_FOK);
-	assert_int_equal(rd(VIRTIO_MMIO_STATUS), S_ACK | S_DRV | S_FOK);
+	assert_int_equal(virtio_drv_negotiate(&drv, ~refuse), S_ACK | S_DRV | S_FOK);
 	memset(gpa(DESC), 0, 0x3000);
 	e.avail_idx = e.next_desc = e.used_seen = 0;
-	wr(VIRTIO_MMIO_QUEUE_SEL, 0);
+	virtio_drv_queue(&drv, 0, QSIZE, DESC, AVAIL, USED);
 	assert_int_equal(rd(VIRTIO_MMIO_QUEUE_NUM_MAX), VBLK_QUEUE_MAX);
-	wr(VIRTIO_MMIO_QUEUE_NUM, QSIZE);
-	wr(VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)DESC);
-	wr(VIRTIO_MMIO_QUEUE_DESC_HIGH, 0);
-	wr(VIRTIO_MMIO_QUEUE_AVAIL_LOW, (uint32_t)AVAIL);
-	wr(VIRTIO_MMIO_QUEUE_AVAIL_HIGH, 0);
-	wr(VIRTIO_MMIO_QUEUE_USED_LOW, (uint32_t)USED);
-	wr(VIRTIO_MMIO_QUEUE_USED_HIGH, 0);
 	wr(VIRTIO_MMIO_QUEUE_READY, 1);
-	wr(VIRTIO_MMIO_STATUS, S_ACK | S_DRV | S_FOK | S_DOK);
-	assert_int_equal(rd(VIRTIO_MMIO_STATUS), S_ACK | S_DRV | S_FOK | S_DOK);
+	assert_int_equal(virtio_drv_driver_ok(&drv), S_ACK | S_DRV | S_FOK | S_DOK);
 }
 
 static void open_dev(bool ro, enum vblk_cache cache, const char *serial)
@@ -455,7 +424,7 @@ static void test_config_space(void **state)
 	virtio_mmio_ops.read(&e.b->dev, VIRTIO_MMIO_CONFIG + VBLK_CONFIG_SIZE, b8, 4);
 	assert_true(all(b8, 4, 0));
 
-	f = device_features();
+	f = virtio_drv_offered(&drv);
 	assert_true(f & BIT(VIRTIO_BLK_F_FLUSH));
 	assert_false(f & BIT(VIRTIO_BLK_F_RO));
 	assert_true(f & BIT(VIRTIO_BLK_F_SEG_MAX) && f & BIT(VIRTIO_BLK_F_SIZE_MAX) &&
@@ -466,7 +435,7 @@ static void test_config_space(void **state)
 	e.b = NULL;
 
 	assert_int_equal(create(e.path, true, VBLK_CACHE_UNSAFE, "", BASE + 0x1000, &e.b), 0);
-	f = device_features();
+	f = virtio_drv_offered(&drv);
 	assert_true(f & BIT(VIRTIO_BLK_F_RO));
 	assert_false(f & BIT(VIRTIO_BLK_F_FLUSH));
 }

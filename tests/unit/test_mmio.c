@@ -168,10 +168,10 @@ static uint32_t rd(uint64_t off)
 
 static void wr(uint64_t off, uint32_t v)
 {
-	uint8_t b[4] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24) };
-
-	virtio_mmio_ops.write(&e.f.dev, off, b, 4);
+	virtio_env_wr(&e.f.dev, off, v);
 }
+
+static const struct virtio_drv drv = { rd, wr };
 
 static void raw_wr(uint64_t off, const char *bytes, uint32_t len)
 {
@@ -188,45 +188,14 @@ static int dispatch(int ms)
 	return virtio_env_dispatch(&e.v, ms);
 }
 
-static void write_features(uint64_t f)
-{
-	wr(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
-	wr(VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)f);
-	wr(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
-	wr(VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)(f >> 32));
-}
-
-/* ACKNOWLEDGE, DRIVER, features, FEATURES_OK; returns the status read back. */
-static uint32_t negotiate(uint64_t f)
-{
-	wr(VIRTIO_MMIO_STATUS, S_ACK);
-	wr(VIRTIO_MMIO_STATUS, S_ACK | S_DRV);
-	write_features(f);
-	wr(VIRTIO_MMIO_STATUS, S_ACK | S_DRV | S_FOK);
-	return rd(VIRTIO_MMIO_STATUS);
-}
-
-static void queue_regs(uint32_t q, uint32_t num, uint64_t desc, uint64_t avail, uint64_t used)
-{
-	wr(VIRTIO_MMIO_QUEUE_SEL, q);
-	wr(VIRTIO_MMIO_QUEUE_NUM, num);
-	wr(VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)desc);
-	wr(VIRTIO_MMIO_QUEUE_DESC_HIGH, (uint32_t)(desc >> 32));
-	wr(VIRTIO_MMIO_QUEUE_AVAIL_LOW, (uint32_t)avail);
-	wr(VIRTIO_MMIO_QUEUE_AVAIL_HIGH, (uint32_t)(avail >> 32));
-	wr(VIRTIO_MMIO_QUEUE_USED_LOW, (uint32_t)used);
-	wr(VIRTIO_MMIO_QUEUE_USED_HIGH, (uint32_t)(used >> 32));
-}
-
 /* The whole driver bring-up of queue 0 (size QSIZE) up to DRIVER_OK. */
 static void bring_up(void)
 {
-	assert_int_equal(negotiate(F_V1), S_ACK | S_DRV | S_FOK);
-	queue_regs(0, QSIZE, DESC, AVAIL, USED);
+	assert_int_equal(virtio_drv_negotiate(&drv, F_V1), S_ACK | S_DRV | S_FOK);
+	virtio_drv_queue(&drv, 0, QSIZE, DESC, AVAIL, USED);
 	wr(VIRTIO_MMIO_QUEUE_READY, 1);
 	assert_int_equal(rd(VIRTIO_MMIO_QUEUE_READY), 1);
-	wr(VIRTIO_MMIO_STATUS, S_ACK | S_DRV | S_FOK | S_DOK);
-	assert_int_equal(rd(VIRTIO_MMIO_STATUS), S_ACK | S_DRV | S_FOK | S_DOK);
+	assert_int_equal(virtio_drv_driver_ok(&drv), S_ACK | S_DRV | S_FOK | S_DOK);
 }
 
 /* Post one device-writable buffer of len bytes. */
@@ -299,13 +268,13 @@ static void test_feature_windows(void **state)
 	assert_int_equal(rd(VIRTIO_MMIO_DEVICE_FEATURES), 0);
 
 	/* Driver features: only between DRIVER and FEATURES_OK. */
-	write_features(F_V1 | 1);
+	virtio_drv_features(&drv, F_V1 | 1);
 	assert_int_equal(e.f.dev.driver_features, 0);
 	wr(VIRTIO_MMIO_STATUS, S_ACK);
-	write_features(F_V1 | 1);
+	virtio_drv_features(&drv, F_V1 | 1);
 	assert_int_equal(e.f.dev.driver_features, 0);
 	wr(VIRTIO_MMIO_STATUS, S_ACK | S_DRV);
-	write_features(F_V1 | (1ULL << 5));
+	virtio_drv_features(&drv, F_V1 | (1ULL << 5));
 	assert_true(e.f.dev.driver_features == (F_V1 | (1ULL << 5)));
 	wr(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
 	assert_int_equal(rd(VIRTIO_MMIO_DRIVER_FEATURES), 1u << 5);
@@ -317,7 +286,7 @@ static void test_feature_windows(void **state)
 	assert_int_equal(rd(VIRTIO_MMIO_STATUS), S_ACK | S_DRV | S_FOK);
 	assert_true(e.f.dev.features == (F_V1 | (1ULL << 5)));
 	/* Frozen after FEATURES_OK. */
-	write_features(F_V1);
+	virtio_drv_features(&drv, F_V1);
 	assert_true(e.f.dev.driver_features == (F_V1 | (1ULL << 5)));
 	assert_true(e.f.dev.features == (F_V1 | (1ULL << 5)));
 }
@@ -378,12 +347,12 @@ static void test_features_refused(void **state)
 {
 	(void)state;
 	/* Without VERSION_1 (a legacy driver): FEATURES_OK stays clear. */
-	assert_int_equal(negotiate(1), S_ACK | S_DRV);
+	assert_int_equal(virtio_drv_negotiate(&drv, 1), S_ACK | S_DRV);
 	/* A bit the device did not offer. */
-	write_features(F_V1 | (1ULL << 7));
+	virtio_drv_features(&drv, F_V1 | (1ULL << 7));
 	wr(VIRTIO_MMIO_STATUS, S_ACK | S_DRV | S_FOK);
 	assert_int_equal(rd(VIRTIO_MMIO_STATUS), S_ACK | S_DRV);
-	write_features(F_V1 | (1ULL << 50));
+	virtio_drv_features(&drv, F_V1 | (1ULL << 50));
 	wr(VIRTIO_MMIO_STATUS, S_ACK | S_DRV | S_FOK);
 	assert_int_equal(rd(VIRTIO_MMIO_STATUS), S_ACK | S_DRV);
 	/* FEATURES_OK with DRIVER_OK in one write, refused: neither bit sticks, no activation. */
@@ -392,7 +361,7 @@ static void test_features_refused(void **state)
 	assert_int_equal(e.f.activates, 0);
 	assert_false(virtio_dev_live(&e.f.dev));
 	/* A subset with VERSION_1 is fine. */
-	write_features(F_V1 | (1ULL << 35) | VIRTIO_TRANSPORT_FEATURES);
+	virtio_drv_features(&drv, F_V1 | (1ULL << 35) | VIRTIO_TRANSPORT_FEATURES);
 	wr(VIRTIO_MMIO_STATUS, S_ACK | S_DRV | S_FOK);
 	assert_int_equal(rd(VIRTIO_MMIO_STATUS), S_ACK | S_DRV | S_FOK);
 }
@@ -403,7 +372,7 @@ static void test_queue_window(void **state)
 	/* Before FEATURES_OK nothing of the queue sticks. */
 	wr(VIRTIO_MMIO_STATUS, S_ACK);
 	wr(VIRTIO_MMIO_STATUS, S_ACK | S_DRV);
-	queue_regs(0, QSIZE, DESC, AVAIL, USED);
+	virtio_drv_queue(&drv, 0, QSIZE, DESC, AVAIL, USED);
 	wr(VIRTIO_MMIO_QUEUE_READY, 1);
 	assert_int_equal(rd(VIRTIO_MMIO_QUEUE_NUM), 0);
 	assert_int_equal(rd(VIRTIO_MMIO_QUEUE_DESC_LOW), 0);
@@ -412,13 +381,13 @@ static void test_queue_window(void **state)
 	assert_int_equal(rd(VIRTIO_MMIO_QUEUE_READY), 0);
 	assert_false(e.f.dev.vq[0].enabled);
 
-	write_features(F_V1);
+	virtio_drv_features(&drv, F_V1);
 	wr(VIRTIO_MMIO_STATUS, S_ACK | S_DRV | S_FOK);
-	queue_regs(0, QSIZE, DESC, AVAIL, USED);
+	virtio_drv_queue(&drv, 0, QSIZE, DESC, AVAIL, USED);
 	wr(VIRTIO_MMIO_QUEUE_READY, 1);
 	assert_int_equal(rd(VIRTIO_MMIO_QUEUE_READY), 1);
 	/* A ready queue cannot be reconfigured. */
-	queue_regs(0, 4, DESC + 0x100, AVAIL + 0x100, USED + 0x100);
+	virtio_drv_queue(&drv, 0, 4, DESC + 0x100, AVAIL + 0x100, USED + 0x100);
 	assert_int_equal(rd(VIRTIO_MMIO_QUEUE_NUM), QSIZE);
 	assert_int_equal(rd(VIRTIO_MMIO_QUEUE_DESC_LOW), (uint32_t)DESC);
 	assert_int_equal(e.f.dev.vq[0].size, QSIZE);
@@ -431,7 +400,7 @@ static void test_queue_window(void **state)
 
 	wr(VIRTIO_MMIO_STATUS, S_ACK | S_DRV | S_FOK | S_DOK);
 	/* After DRIVER_OK: queue 1 cannot be set up, queue 0 cannot be taken down. */
-	queue_regs(1, QSIZE, DESC + 0x800, AVAIL + 0x800, USED + 0x800);
+	virtio_drv_queue(&drv, 1, QSIZE, DESC + 0x800, AVAIL + 0x800, USED + 0x800);
 	wr(VIRTIO_MMIO_QUEUE_READY, 1);
 	assert_int_equal(rd(VIRTIO_MMIO_QUEUE_NUM), 0);
 	assert_int_equal(rd(VIRTIO_MMIO_QUEUE_DESC_LOW), 0);
@@ -440,7 +409,7 @@ static void test_queue_window(void **state)
 	wr(VIRTIO_MMIO_QUEUE_READY, 0);
 	assert_int_equal(rd(VIRTIO_MMIO_QUEUE_READY), 1);
 	/* Nor the features. */
-	write_features(F_V1 | 1);
+	virtio_drv_features(&drv, F_V1 | 1);
 	assert_true(e.f.dev.features == F_V1);
 	assert_true(e.f.dev.driver_features == F_V1);
 }
@@ -451,7 +420,7 @@ static void test_queue_num(void **state)
 	unsigned int i;
 
 	(void)state;
-	assert_int_equal(negotiate(F_V1), S_ACK | S_DRV | S_FOK);
+	assert_int_equal(virtio_drv_negotiate(&drv, F_V1), S_ACK | S_DRV | S_FOK);
 	wr(VIRTIO_MMIO_QUEUE_SEL, 0);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		wr(VIRTIO_MMIO_QUEUE_NUM, bad[i]);
@@ -480,9 +449,9 @@ static void assert_failed(uint32_t gen_before, unsigned int pulses_before)
 static void test_ready_outside_ram(void **state)
 {
 	(void)state;
-	assert_int_equal(negotiate(F_V1), S_ACK | S_DRV | S_FOK);
+	assert_int_equal(virtio_drv_negotiate(&drv, F_V1), S_ACK | S_DRV | S_FOK);
 	/* Used ring past the end of RAM. */
-	queue_regs(0, QSIZE, DESC, AVAIL, RAM_GPA + RAM_SIZE - 8);
+	virtio_drv_queue(&drv, 0, QSIZE, DESC, AVAIL, RAM_GPA + RAM_SIZE - 8);
 	wr(VIRTIO_MMIO_QUEUE_READY, 1);
 	assert_int_equal(rd(VIRTIO_MMIO_QUEUE_READY), 0);
 	assert_failed(0, 0);
@@ -498,8 +467,8 @@ static void test_ready_outside_ram(void **state)
 	/* After a reset, a misaligned descriptor table fails the same way. */
 	wr(VIRTIO_MMIO_STATUS, 0);
 	assert_int_equal(rd(VIRTIO_MMIO_STATUS), 0);
-	assert_int_equal(negotiate(F_V1), S_ACK | S_DRV | S_FOK);
-	queue_regs(0, QSIZE, DESC + 8, AVAIL, USED);
+	assert_int_equal(virtio_drv_negotiate(&drv, F_V1), S_ACK | S_DRV | S_FOK);
+	virtio_drv_queue(&drv, 0, QSIZE, DESC + 8, AVAIL, USED);
 	wr(VIRTIO_MMIO_QUEUE_READY, 1);
 	assert_int_equal(rd(VIRTIO_MMIO_QUEUE_READY), 0);
 	assert_failed(1, 1);
@@ -525,7 +494,7 @@ static void test_status_machine(void **state)
 	wr(VIRTIO_MMIO_STATUS, S_ACK | 0x10);
 	assert_int_equal(rd(VIRTIO_MMIO_STATUS), S_ACK);
 	wr(VIRTIO_MMIO_STATUS, S_ACK | S_DRV);
-	write_features(F_V1);
+	virtio_drv_features(&drv, F_V1);
 	wr(VIRTIO_MMIO_STATUS, S_ACK | S_DRV | S_FOK);
 	/* Clearing bits other than by writing 0 is ignored. */
 	wr(VIRTIO_MMIO_STATUS, S_ACK);
@@ -576,7 +545,8 @@ static void test_reset(void **state)
 	(void)state;
 	snapshot(before);
 	bring_up();
-	queue_regs(1, 4, DESC + 0x800, AVAIL + 0x800, USED + 0x800); /* ignored: after DRIVER_OK */
+	/* Ignored: after DRIVER_OK. */
+	virtio_drv_queue(&drv, 1, 4, DESC + 0x800, AVAIL + 0x800, USED + 0x800);
 	post(10);
 	wr(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
 	dispatch(1000);
@@ -649,7 +619,7 @@ static void test_activate_fails(void **state)
 {
 	(void)state;
 	e.f.activate_ret = -ENOMEM;
-	assert_int_equal(negotiate(F_V1), S_ACK | S_DRV | S_FOK);
+	assert_int_equal(virtio_drv_negotiate(&drv, F_V1), S_ACK | S_DRV | S_FOK);
 	wr(VIRTIO_MMIO_STATUS, S_ACK | S_DRV | S_FOK | S_DOK);
 	assert_int_equal(e.f.activates, 1);
 	assert_failed(0, 0);
@@ -770,9 +740,9 @@ static void test_queue_sel_beyond(void **state)
 	unsigned int i;
 
 	(void)state;
-	assert_int_equal(negotiate(F_V1), S_ACK | S_DRV | S_FOK);
+	assert_int_equal(virtio_drv_negotiate(&drv, F_V1), S_ACK | S_DRV | S_FOK);
 	for (i = 0; i < 4; i++) {
-		queue_regs(sels[i], QSIZE, DESC, AVAIL, USED);
+		virtio_drv_queue(&drv, sels[i], QSIZE, DESC, AVAIL, USED);
 		assert_int_equal(rd(VIRTIO_MMIO_QUEUE_SEL), sels[i]);
 		wr(VIRTIO_MMIO_QUEUE_READY, 1);
 		assert_int_equal(rd(VIRTIO_MMIO_QUEUE_NUM_MAX), 0);

@@ -97,18 +97,15 @@ static int teardown(void **state)
 
 static uint32_t rd(uint64_t off)
 {
-	uint8_t b[4] = { 0 };
-
-	virtio_mmio_ops.read(&e.n->dev, off, b, 4);
-	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+	return virtio_env_rd(&e.n->dev, off);
 }
 
 static void wr(uint64_t off, uint32_t v)
 {
-	uint8_t b[4] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24) };
-
-	virtio_mmio_ops.write(&e.n->dev, off, b, 4);
+	virtio_env_wr(&e.n->dev, off, v);
 }
+
+static const struct virtio_drv drv = { rd, wr };
 
 static void *gpa(uint64_t a)
 {
@@ -124,46 +121,23 @@ static uint64_t balloc(size_t len)
 	return a;
 }
 
-static uint64_t device_features(void)
-{
-	uint64_t f;
-
-	wr(VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
-	f = rd(VIRTIO_MMIO_DEVICE_FEATURES);
-	wr(VIRTIO_MMIO_DEVICE_FEATURES_SEL, 1);
-	return f | (uint64_t)rd(VIRTIO_MMIO_DEVICE_FEATURES) << 32;
-}
-
 /* Reset, accept the offered features in want (plus VERSION_1), both queues, DRIVER_OK. */
 static void bring_up(uint64_t want)
 {
-	uint64_t f;
 	unsigned int q;
 
 	wr(VIRTIO_MMIO_STATUS, 0);
-	wr(VIRTIO_MMIO_STATUS, S_ACK);
-	wr(VIRTIO_MMIO_STATUS, S_ACK | S_DRV);
-	f = (device_features() & want) | BIT(VIRTIO_F_VERSION_1);
-	wr(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
-	wr(VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)f);
-	wr(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
-	wr(VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)(f >> 32));
-	wr(VIRTIO_MMIO_STATUS, S_ACK | S_DRV | S_FOK);
-	assert_int_equal(rd(VIRTIO_MMIO_STATUS), S_ACK | S_DRV | S_FOK);
+	assert_int_equal(virtio_drv_negotiate(&drv, want | BIT(VIRTIO_F_VERSION_1)),
+			 S_ACK | S_DRV | S_FOK);
 	memset(gpa(RAM_GPA), 0, BUFS - RAM_GPA);
 	memset(e.q, 0, sizeof(e.q));
 	e.next_buf = BUFS;
 	for (q = 0; q < 2; q++) {
-		wr(VIRTIO_MMIO_QUEUE_SEL, q);
+		virtio_drv_queue(&drv, q, QSIZE, RING(q), RING(q) + 0x1000, RING(q) + 0x2000);
 		assert_int_equal(rd(VIRTIO_MMIO_QUEUE_NUM_MAX), VNET_QUEUE_MAX);
-		wr(VIRTIO_MMIO_QUEUE_NUM, QSIZE);
-		wr(VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)RING(q));
-		wr(VIRTIO_MMIO_QUEUE_AVAIL_LOW, (uint32_t)(RING(q) + 0x1000));
-		wr(VIRTIO_MMIO_QUEUE_USED_LOW, (uint32_t)(RING(q) + 0x2000));
 		wr(VIRTIO_MMIO_QUEUE_READY, 1);
 	}
-	wr(VIRTIO_MMIO_STATUS, S_ACK | S_DRV | S_FOK | S_DOK);
-	assert_int_equal(rd(VIRTIO_MMIO_STATUS), S_ACK | S_DRV | S_FOK | S_DOK);
+	assert_int_equal(virtio_drv_driver_ok(&drv), S_ACK | S_DRV | S_FOK | S_DOK);
 }
 
 struct seg {
@@ -736,7 +710,7 @@ static void test_device_config(void **state)
 	(void)state;
 	fake_passt();
 	assert_int_equal(rd(VIRTIO_MMIO_DEVICE_ID), VIRTIO_ID_NET);
-	assert_int_equal(device_features(),
+	assert_int_equal(virtio_drv_offered(&drv),
 			 F(MRG_RXBUF) | F(MAC) | F(STATUS) | F(MTU) | VIRTIO_TRANSPORT_FEATURES);
 	for (i = 0; i < 12; i++)
 		virtio_mmio_ops.read(&e.n->dev, VIRTIO_MMIO_CONFIG + i, (uint8_t *)&cfg + i, 1);
@@ -759,7 +733,7 @@ static void test_device_config(void **state)
 		assert_int_equal(vnet_tap_fake(&be, sv[0]), 0);
 		create_on(&be, &c);
 		e.peer = sv[1];
-		assert_int_equal(device_features(), TAP_ALL | VIRTIO_TRANSPORT_FEATURES);
+		assert_int_equal(virtio_drv_offered(&drv), TAP_ALL | VIRTIO_TRANSPORT_FEATURES);
 		for (i = 0; i < 6; i++)
 			virtio_mmio_ops.read(&e.n->dev, VIRTIO_MMIO_CONFIG + i, mac + i, 1);
 		assert_int_equal(mac[0] & 3, 2);
@@ -1710,7 +1684,7 @@ static void test_real_tap(void **state)
 
 	assert_int_equal(create(&c), 0);
 	/* This kernel takes every offload we know. */
-	assert_int_equal(device_features(), TAP_ALL | VIRTIO_TRANSPORT_FEATURES);
+	assert_int_equal(virtio_drv_offered(&drv), TAP_ALL | VIRTIO_TRANSPORT_FEATURES);
 	if_up("hulltap0");
 	assert_int_equal(ethtool_get("hulltap0", ETHTOOL_GTSO), 0);
 	bring_up(TAP_ALL);

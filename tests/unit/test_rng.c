@@ -100,6 +100,8 @@ static void wr(uint64_t off, uint32_t v)
 	assert_true(bus_write(&e.v.mmio, BASE + off, b, 4));
 }
 
+static const struct virtio_drv drv = { rd, wr };
+
 static void *gpa(uint64_t a)
 {
 	return gmem_ptr(&e.v.mem, a, 1);
@@ -116,21 +118,12 @@ static void bring_up(void)
 	memset(e.v.ram, 0, BUF - RAM_GPA);
 	e.avail_idx = e.next_desc = 0;
 	wr(VIRTIO_MMIO_STATUS, 0);
-	wr(VIRTIO_MMIO_STATUS, S_ACK);
-	wr(VIRTIO_MMIO_STATUS, S_ACK | S_DRV);
-	wr(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
-	wr(VIRTIO_MMIO_DRIVER_FEATURES, 1); /* VERSION_1 */
-	wr(VIRTIO_MMIO_STATUS, S_ACK | S_DRV | S_FOK);
-	assert_int_equal(rd(VIRTIO_MMIO_STATUS), S_ACK | S_DRV | S_FOK);
-	wr(VIRTIO_MMIO_QUEUE_SEL, 0);
-	wr(VIRTIO_MMIO_QUEUE_NUM, QSIZE);
-	wr(VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)DESC);
-	wr(VIRTIO_MMIO_QUEUE_AVAIL_LOW, (uint32_t)AVAIL);
-	wr(VIRTIO_MMIO_QUEUE_USED_LOW, (uint32_t)USED);
+	assert_int_equal(virtio_drv_negotiate(&drv, 1ULL << VIRTIO_F_VERSION_1),
+			 S_ACK | S_DRV | S_FOK);
+	virtio_drv_queue(&drv, 0, QSIZE, DESC, AVAIL, USED);
 	wr(VIRTIO_MMIO_QUEUE_READY, 1);
 	assert_int_equal(rd(VIRTIO_MMIO_QUEUE_READY), 1);
-	wr(VIRTIO_MMIO_STATUS, S_ACK | S_DRV | S_FOK | S_DOK);
-	assert_int_equal(rd(VIRTIO_MMIO_STATUS), S_ACK | S_DRV | S_FOK | S_DOK);
+	assert_int_equal(virtio_drv_driver_ok(&drv), S_ACK | S_DRV | S_FOK | S_DOK);
 }
 
 /* Make one chain available; returns its head. */

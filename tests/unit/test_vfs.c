@@ -172,19 +172,11 @@ static void wr(uint64_t off, uint32_t v)
 	assert_true(bus_write(&e.v.mmio, e.base + off, b, 4));
 }
 
+static const struct virtio_drv drv = { rd, wr };
+
 static void *gpa(uint64_t a)
 {
 	return gmem_ptr(&e.v.mem, a, 1);
-}
-
-static uint64_t device_features(void)
-{
-	uint64_t f;
-
-	wr(VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
-	f = rd(VIRTIO_MMIO_DEVICE_FEATURES);
-	wr(VIRTIO_MMIO_DEVICE_FEATURES_SEL, 1);
-	return f | (uint64_t)rd(VIRTIO_MMIO_DEVICE_FEATURES) << 32;
 }
 
 static void setup_queue(unsigned int qi, uint16_t size, uint64_t desc, uint64_t avail,
@@ -196,15 +188,8 @@ static void setup_queue(unsigned int qi, uint16_t size, uint64_t desc, uint64_t 
 	memset(gpa(desc), 0, (size_t)size * 16);
 	memset(gpa(avail), 0, 6 + (size_t)size * 2);
 	memset(gpa(used), 0, 6 + (size_t)size * 8);
-	wr(VIRTIO_MMIO_QUEUE_SEL, qi);
+	virtio_drv_queue(&drv, qi, size, desc, avail, used);
 	assert_int_equal(rd(VIRTIO_MMIO_QUEUE_NUM_MAX), 1024);
-	wr(VIRTIO_MMIO_QUEUE_NUM, size);
-	wr(VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)desc);
-	wr(VIRTIO_MMIO_QUEUE_DESC_HIGH, 0);
-	wr(VIRTIO_MMIO_QUEUE_AVAIL_LOW, (uint32_t)avail);
-	wr(VIRTIO_MMIO_QUEUE_AVAIL_HIGH, 0);
-	wr(VIRTIO_MMIO_QUEUE_USED_LOW, (uint32_t)used);
-	wr(VIRTIO_MMIO_QUEUE_USED_HIGH, 0);
 	wr(VIRTIO_MMIO_QUEUE_READY, 1);
 	assert_int_equal(rd(VIRTIO_MMIO_QUEUE_READY), 1);
 }
@@ -212,22 +197,11 @@ static void setup_queue(unsigned int qi, uint16_t size, uint64_t desc, uint64_t 
 /* As Linux's virtio-fs driver: take every offered feature, both queues, DRIVER_OK. */
 static void driver_init(void)
 {
-	uint64_t f;
-
 	wr(VIRTIO_MMIO_STATUS, 0);
-	wr(VIRTIO_MMIO_STATUS, S_ACK);
-	wr(VIRTIO_MMIO_STATUS, S_ACK | S_DRV);
-	f = device_features();
-	wr(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
-	wr(VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)f);
-	wr(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
-	wr(VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)(f >> 32));
-	wr(VIRTIO_MMIO_STATUS, S_ACK | S_DRV | S_FOK);
-	assert_int_equal(rd(VIRTIO_MMIO_STATUS), S_ACK | S_DRV | S_FOK);
+	assert_int_equal(virtio_drv_negotiate(&drv, ~0ULL), S_ACK | S_DRV | S_FOK);
 	setup_queue(0, QS0, DESC0, AVAIL0, USED0);
 	setup_queue(1, QS1, DESC1, AVAIL1, USED1);
-	wr(VIRTIO_MMIO_STATUS, S_ACK | S_DRV | S_FOK | S_DOK);
-	assert_int_equal(rd(VIRTIO_MMIO_STATUS), S_ACK | S_DRV | S_FOK | S_DOK);
+	assert_int_equal(virtio_drv_driver_ok(&drv), S_ACK | S_DRV | S_FOK | S_DOK);
 }
 
 struct seg {
@@ -541,26 +515,17 @@ static void test_features(void **state)
 {
 	(void)state;
 	/* No device feature bits (no notification queue, no DAX window): the transport's only. */
-	assert_int_equal(device_features(), VIRTIO_TRANSPORT_FEATURES);
+	assert_int_equal(virtio_drv_offered(&drv), VIRTIO_TRANSPORT_FEATURES);
 	/* A driver asking for a bit not offered does not get FEATURES_OK. */
 	wr(VIRTIO_MMIO_STATUS, S_ACK);
 	wr(VIRTIO_MMIO_STATUS, S_ACK | S_DRV);
-	wr(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
-	wr(VIRTIO_MMIO_DRIVER_FEATURES, 1); /* VIRTIO_FS_F_NOTIFICATION */
-	wr(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
-	wr(VIRTIO_MMIO_DRIVER_FEATURES, 1);
+	virtio_drv_features(&drv, (1ULL << VIRTIO_F_VERSION_1) | 1); /* VIRTIO_FS_F_NOTIFICATION */
 	wr(VIRTIO_MMIO_STATUS, S_ACK | S_DRV | S_FOK);
 	assert_int_equal(rd(VIRTIO_MMIO_STATUS) & S_FOK, 0);
 	/* VERSION_1 alone is enough (no indirect, no event index), and requests work. */
 	wr(VIRTIO_MMIO_STATUS, 0);
-	wr(VIRTIO_MMIO_STATUS, S_ACK);
-	wr(VIRTIO_MMIO_STATUS, S_ACK | S_DRV);
-	wr(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
-	wr(VIRTIO_MMIO_DRIVER_FEATURES, 0);
-	wr(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
-	wr(VIRTIO_MMIO_DRIVER_FEATURES, 1);
-	wr(VIRTIO_MMIO_STATUS, S_ACK | S_DRV | S_FOK);
-	assert_int_equal(rd(VIRTIO_MMIO_STATUS), S_ACK | S_DRV | S_FOK);
+	assert_int_equal(virtio_drv_negotiate(&drv, 1ULL << VIRTIO_F_VERSION_1),
+			 S_ACK | S_DRV | S_FOK);
 	setup_queue(0, QS0, DESC0, AVAIL0, USED0);
 	setup_queue(1, QS1, DESC1, AVAIL1, USED1);
 	wr(VIRTIO_MMIO_STATUS, S_ACK | S_DRV | S_FOK | S_DOK);

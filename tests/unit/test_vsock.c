@@ -127,18 +127,15 @@ static void *gpa(uint64_t a)
 
 static uint32_t rd(uint64_t off)
 {
-	uint8_t b[4] = { 0 };
-
-	virtio_mmio_ops.read(e.d, off, b, 4);
-	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+	return virtio_env_rd(e.d, off);
 }
 
 static void wr(uint64_t off, uint32_t v)
 {
-	uint8_t b[4] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24) };
-
-	virtio_mmio_ops.write(e.d, off, b, 4);
+	virtio_env_wr(e.d, off, v);
 }
+
+static const struct virtio_drv drv = { rd, wr };
 
 static int dispatch(int ms)
 {
@@ -220,15 +217,8 @@ static void queue_setup(unsigned int q)
 	memset(dq, 0, sizeof(*dq));
 	for (i = 0; i < QSIZE; i++)
 		dq->free[dq->nfree++] = (uint16_t)(QSIZE - 1 - i);
-	wr(VIRTIO_MMIO_QUEUE_SEL, q);
+	virtio_drv_queue(&drv, q, QSIZE, DESC(q), AVAIL(q), USED(q));
 	assert_int_equal(rd(VIRTIO_MMIO_QUEUE_NUM_MAX), VSOCK_QUEUE_MAX);
-	wr(VIRTIO_MMIO_QUEUE_NUM, QSIZE);
-	wr(VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)DESC(q));
-	wr(VIRTIO_MMIO_QUEUE_DESC_HIGH, 0);
-	wr(VIRTIO_MMIO_QUEUE_AVAIL_LOW, (uint32_t)AVAIL(q));
-	wr(VIRTIO_MMIO_QUEUE_AVAIL_HIGH, 0);
-	wr(VIRTIO_MMIO_QUEUE_USED_LOW, (uint32_t)USED(q));
-	wr(VIRTIO_MMIO_QUEUE_USED_HIGH, 0);
 	wr(VIRTIO_MMIO_QUEUE_READY, 1);
 	assert_int_equal(rd(VIRTIO_MMIO_QUEUE_READY), 1);
 }
@@ -272,12 +262,8 @@ static void bring_up(bool rx)
 	run();
 	memset(gpa(RING(0)), 0, 3 * 0x4000);
 	e.rx_out = 0;
-	wr(VIRTIO_MMIO_STATUS, S_ACK);
-	wr(VIRTIO_MMIO_STATUS, S_ACK | S_DRV);
-	wr(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
-	wr(VIRTIO_MMIO_DRIVER_FEATURES, 1); /* VERSION_1 */
-	wr(VIRTIO_MMIO_STATUS, S_ACK | S_DRV | S_FOK);
-	assert_int_equal(rd(VIRTIO_MMIO_STATUS), S_ACK | S_DRV | S_FOK);
+	assert_int_equal(virtio_drv_negotiate(&drv, 1ULL << VIRTIO_F_VERSION_1),
+			 S_ACK | S_DRV | S_FOK);
 	for (q = 0; q < 3; q++)
 		queue_setup(q);
 	if (rx && e.early) {
@@ -286,8 +272,7 @@ static void bring_up(bool rx)
 		kick(0);
 		rx = false;
 	}
-	wr(VIRTIO_MMIO_STATUS, S_ACK | S_DRV | S_FOK | S_DOK);
-	assert_int_equal(rd(VIRTIO_MMIO_STATUS), S_ACK | S_DRV | S_FOK | S_DOK);
+	assert_int_equal(virtio_drv_driver_ok(&drv), S_ACK | S_DRV | S_FOK | S_DOK);
 	for (i = 0; i < 8; i++) {
 		uint16_t idx;
 		struct seg s = { EVBUF(i), 4, true };

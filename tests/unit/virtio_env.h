@@ -1,7 +1,8 @@
-/* virtio_env: the VM a virtio unit test plays — guest RAM, MMIO bus, event loop, interrupt lines. */
+/* virtio_env: the VM a virtio unit test plays (RAM, bus, loop, interrupt lines) and its driver. */
 #ifndef HULL_TESTS_UNIT_VIRTIO_ENV_H
 #define HULL_TESTS_UNIT_VIRTIO_ENV_H
 
+#include <linux/virtio_mmio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -102,6 +103,87 @@ static inline int virtio_env_dispatch(struct virtio_env *v, int ms)
 		h->cb(&v->loop, h, ev[i].events);
 	}
 	return n;
+}
+
+/*
+ * A driver's 32-bit register accessors. Some suites reach the device through the bus, as a
+ * guest does, others call the transport directly; the driver steps below serve both.
+ */
+struct virtio_drv {
+	uint32_t (*rd)(uint64_t off);
+	void (*wr)(uint64_t off, uint32_t v);
+};
+
+/* A register of d through the MMIO transport's handlers, without the bus. */
+static inline uint32_t virtio_env_rd(struct virtio_dev *d, uint64_t off)
+{
+	uint8_t b[4] = { 0 };
+
+	virtio_mmio_ops.read(d, off, b, 4);
+	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
+static inline void virtio_env_wr(struct virtio_dev *d, uint64_t off, uint32_t v)
+{
+	uint8_t b[4] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24) };
+
+	virtio_mmio_ops.write(d, off, b, 4);
+}
+
+/* The 64 feature bits the device offers. */
+static inline uint64_t virtio_drv_offered(const struct virtio_drv *r)
+{
+	uint64_t f;
+
+	r->wr(VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
+	f = r->rd(VIRTIO_MMIO_DEVICE_FEATURES);
+	r->wr(VIRTIO_MMIO_DEVICE_FEATURES_SEL, 1);
+	return f | (uint64_t)r->rd(VIRTIO_MMIO_DEVICE_FEATURES) << 32;
+}
+
+/* Both windows of the driver's features, as written (no check against the offer). */
+static inline void virtio_drv_features(const struct virtio_drv *r, uint64_t f)
+{
+	r->wr(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
+	r->wr(VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)f);
+	r->wr(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
+	r->wr(VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)(f >> 32));
+}
+
+/*
+ * After a reset: ACKNOWLEDGE, DRIVER, the offered features that are in want (~0: all of
+ * them), FEATURES_OK. The status read back: FEATURES_OK is missing when the device refused.
+ */
+static inline uint32_t virtio_drv_negotiate(const struct virtio_drv *r, uint64_t want)
+{
+	r->wr(VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE);
+	r->wr(VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
+	virtio_drv_features(r, virtio_drv_offered(r) & want);
+	r->wr(VIRTIO_MMIO_STATUS,
+	      VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK);
+	return r->rd(VIRTIO_MMIO_STATUS);
+}
+
+/* Select queue q and set its size and ring addresses; READY is the caller's next step. */
+static inline void virtio_drv_queue(const struct virtio_drv *r, uint32_t q, uint32_t num,
+				    uint64_t desc, uint64_t avail, uint64_t used)
+{
+	r->wr(VIRTIO_MMIO_QUEUE_SEL, q);
+	r->wr(VIRTIO_MMIO_QUEUE_NUM, num);
+	r->wr(VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)desc);
+	r->wr(VIRTIO_MMIO_QUEUE_DESC_HIGH, (uint32_t)(desc >> 32));
+	r->wr(VIRTIO_MMIO_QUEUE_AVAIL_LOW, (uint32_t)avail);
+	r->wr(VIRTIO_MMIO_QUEUE_AVAIL_HIGH, (uint32_t)(avail >> 32));
+	r->wr(VIRTIO_MMIO_QUEUE_USED_LOW, (uint32_t)used);
+	r->wr(VIRTIO_MMIO_QUEUE_USED_HIGH, (uint32_t)(used >> 32));
+}
+
+/* DRIVER_OK on top of FEATURES_OK; the status read back. */
+static inline uint32_t virtio_drv_driver_ok(const struct virtio_drv *r)
+{
+	r->wr(VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
+					  VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK);
+	return r->rd(VIRTIO_MMIO_STATUS);
 }
 
 #endif
