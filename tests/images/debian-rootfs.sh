@@ -19,8 +19,10 @@ cache=${HULL_CACHE:-/var/cache/hull}/images
 size=1G
 
 # Debian bookworm minbase plus these. busybox-static gives `busybox poweroff -f` (no systemd
-# in the guest to power off for us); fio runs tests/bench/blk.
-packages=(e2fsprogs fio busybox-static kmod util-linux coreutils)
+# in the guest to power off for us) and the network tests' `ip`, `ping`; fio runs
+# tests/bench/blk; python3 (also a dependency of fio) runs the fs, vsock and net tests' guest
+# programs; iperf3 runs tests/bench/net.
+packages=(e2fsprogs fio busybox-static kmod util-linux coreutils python3 iperf3)
 
 # PID 1 of the root-on-virtio-blk test (root=/dev/vda ro init=/usr/local/sbin/hull-lab-init):
 # shows that the Debian userspace on the disk runs, then powers off.
@@ -130,7 +132,7 @@ printf '%s\n' "$lab_init" >"$tmp/root/usr/local/sbin/hull-lab-init"
 chmod 0755 "$tmp/root/usr/local/sbin/hull-lab-init"
 echo hull-lab >"$tmp/root/etc/hostname"
 printf 'LABEL=hull-root / ext4 ro 0 1\n' >"$tmp/root/etc/fstab"
-for t in bash mkfs.ext4 e2fsck sha256sum fio busybox modprobe blockdev losetup; do
+for t in bash mkfs.ext4 e2fsck sha256sum fio busybox modprobe blockdev losetup python3 iperf3; do
 	chroot "$tmp/root" /usr/bin/which "$t" >/dev/null || die "image lacks $t"
 done
 

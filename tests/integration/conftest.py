@@ -302,6 +302,17 @@ def direct_dir():
         pytest.fail(f"cannot set up an ext4 directory on a loop device: {e}", pytrace=False)
 
 
+@pytest.fixture(scope="session")
+def net_initrd(tmp_path_factory):
+    """The virtio-blk tests' initramfs (project kernel: virtio-net and vsock built in) with the
+    VSOCK_SCRIPTS and NET_SCRIPTS bodies."""
+    image = initramfs.blk_image("/bin/busybox", {**scripts.VSOCK_SCRIPTS, **scripts.NET_SCRIPTS})
+    path = tmp_path_factory.mktemp("net-initrd") / (
+        "net-%s.cpio" % hashlib.sha256(image).hexdigest()[:12])
+    path.write_bytes(image)
+    return path
+
+
 def pytest_addoption(parser):
     parser.addoption("--pvm-wait", default="20",
                      help="seconds a PVM-host boot runs before the SIGTERM test signals it")

@@ -6,6 +6,7 @@ import os
 import re
 import selectors
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -165,13 +166,18 @@ def parse_disk(spec):
 
 def qemu_argv(args):
     """The QEMU microvm command equivalent to `hull vm ARGS` for the options the tests use
-    (the disks come out as vda, vdb, ... in the order given, as with hull)."""
+    (the disks come out as vda, vdb, ... in the order given, as with hull). --net and --vsock:
+    see qemu_net_vsock_argv()."""
     it = iter(map(str, args))
     opts = {"--cpus": "1", "--memory": "512M", "--rng": "on"}
-    disks = []
+    disks, nets, vsock = [], [], None
     for a in it:
         if a == "--disk":
             disks.append(parse_disk(next(it)))
+        elif a == "--net":
+            nets.append(parse_net(next(it)))
+        elif a == "--vsock":
+            vsock = parse_vsock(next(it))
         elif a in ("--kernel", "--initrd", "--cmdline", "--cpus", "--memory", "--rng"):
             opts[a] = next(it)
         else:
@@ -200,7 +206,7 @@ def qemu_argv(args):
                         "-device", "virtio-rng-device,rng=rng0"])
     for dev in devices:
         argv += dev
-    return argv
+    return argv + qemu_net_vsock_argv(nets, vsock)
 
 
 # --- virtio-fs under QEMU: virtiofsd processes -------------------------------------------------
@@ -326,3 +332,214 @@ def ext4_on_loop(size, prefix, mkfs_opts=(), mount_opts="defaults"):
         if loop:
             subprocess.run(["losetup", "-d", loop])
         shutil.rmtree(top, ignore_errors=True)
+
+
+# --- virtio-vsock and virtio-net: options, QEMU's equivalents, the host's ends ----------------
+
+def parse_net(spec):
+    """--net tap=NAME[,mac=MAC] or passt[=SOCKET][,mac=MAC] as a dict: "backend" (tap or passt),
+    "tap" or "passt" (the name, the socket or ""), "mac" when given."""
+    out = {}
+    for kv in spec.split(","):
+        key, _, value = kv.partition("=")
+        if key in ("tap", "passt"):
+            if "backend" in out:
+                raise ValueError(f"--net {spec}: two backends")
+            out["backend"] = key
+        out[key] = value
+    if "backend" not in out or (out["backend"] == "tap" and not out["tap"]):
+        raise ValueError(f"--net {spec}: want tap=NAME or passt[=SOCKET]")
+    return out
+
+
+def parse_vsock(spec):
+    """--vsock cid=N,uds=PATH as a dict with an int "cid" and "uds"."""
+    fields = dict(kv.split("=", 1) for kv in spec.split(","))
+    if "cid" not in fields or "uds" not in fields:
+        raise ValueError(f"--vsock {spec}: needs cid= and uds=")
+    fields["cid"] = int(fields["cid"])
+    return fields
+
+
+def qemu_net_vsock_argv(nets, vsock):
+    """QEMU's devices for hull's --net and --vsock specs: virtio-net-device on a netdev tap
+    (an existing TAP, no scripts; vhost=off, QEMU's default) or a netdev stream to passt's
+    socket (QEMU cannot start passt: passt without a socket is the caller's to start); and
+    vhost-vsock-device, whose host side is AF_VSOCK, not hull's Unix socket (see VsockHost)."""
+    argv = []
+    for i, n in enumerate(nets):
+        if n["backend"] == "tap":
+            netdev = f"tap,id=n{i},ifname={n['tap']},script=no,downscript=no"
+        elif n["passt"]:
+            netdev = f"stream,id=n{i},server=off,addr.type=unix,addr.path={n['passt']}"
+        else:
+            raise ValueError("qemu_argv: --net passt without a socket: start passt and give "
+                             "passt=SOCKET")
+        dev = f"virtio-net-device,netdev=n{i}" + (f",mac={n['mac']}" if n.get("mac") else "")
+        argv += ["-netdev", netdev, "-device", dev]
+    if vsock:
+        argv += ["-device", f"vhost-vsock-device,guest-cid={vsock['cid']}"]
+    return argv
+
+
+def start_vmm(hull_bin, args, wrap=(), cwd=REPO):
+    """`hull vm ARGS` (or its QEMU equivalent under HULL_TEST_VMM=qemu) as a Hull, run through
+    the command prefix wrap (e.g. `ip netns exec NS`)."""
+    if vmm_under_test() == "qemu":
+        argv = qemu_argv(args)
+    else:
+        argv = [str(hull_bin), "vm", *map(str, args)]
+    return Hull(None, args, cwd=cwd, argv=[*map(str, wrap), *argv])
+
+
+def rss_bytes(pid):
+    """A process's resident set size (VmRSS in /proc/PID/status), in bytes."""
+    m = re.search(r"^VmRSS:\s+(\d+) kB$", Path(f"/proc/{pid}/status").read_text(), re.M)
+    if not m:
+        raise RuntimeError(f"no VmRSS in /proc/{pid}/status")
+    return int(m.group(1)) * 1024
+
+
+class VsockHost:
+    """The host's end of a VM's vsock device, the same for the tests whichever VMM runs:
+
+    hull: the hybrid ("Firecracker") Unix socket uds. connect_to_guest(P) connects to it, sends
+    "CONNECT P\\n" and reads "OK <n>\\n"; the guest's connections to CID 2 port P reach a Unix
+    socket listening at uds_P, which listen_for_guest(P) makes.
+    QEMU (vhost-vsock): AF_VSOCK sockets, to the guest's cid and listening on any CID.
+
+    connect_to_guest raises ConnectionError when the guest refuses (no listener on P: hull
+    closes the Unix connection without "OK", AF_VSOCK fails with ECONNRESET).
+    """
+
+    def __init__(self, vmm, cid, uds):
+        self.vmm, self.cid, self.uds = vmm, cid, str(uds)
+        self.listeners = []
+
+    def connect_to_guest(self, port, timeout=20):
+        if self.vmm == "qemu":
+            s = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
+            s.settimeout(timeout)
+            try:
+                s.connect((self.cid, port))
+            except BaseException:
+                s.close()
+                raise
+            return s
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        try:
+            s.connect(self.uds)
+            s.sendall(f"CONNECT {port}\n".encode())
+            reply = bytearray()
+            while not reply.endswith(b"\n"):
+                b = s.recv(1)  # one at a time: the guest's data may follow the line
+                if not b:
+                    raise ConnectionRefusedError(
+                        f"{self.uds}: CONNECT {port}: closed after {bytes(reply)!r}")
+                reply += b
+                if len(reply) > 64:
+                    raise ConnectionError(f"{self.uds}: CONNECT {port}: reply {bytes(reply)!r}")
+            if not re.fullmatch(rb"OK \d+\n", bytes(reply)):
+                raise ConnectionError(f"{self.uds}: CONNECT {port}: reply {bytes(reply)!r}")
+        except BaseException:
+            s.close()
+            raise
+        return s
+
+    def listen_for_guest(self, port, backlog=256):
+        if self.vmm == "qemu":
+            s = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
+            s.bind((socket.VMADDR_CID_ANY, port))
+        else:
+            path = f"{self.uds}_{port}"
+            if os.path.exists(path):
+                os.unlink(path)
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.bind(path)
+        s.listen(backlog)
+        self.listeners.append(s)
+        return s
+
+    def close(self):
+        for s in self.listeners:
+            if s.family == socket.AF_UNIX:
+                with contextlib.suppress(OSError):
+                    os.unlink(s.getsockname())
+            s.close()
+        self.listeners = []
+
+
+class NetNs:
+    """A network namespace made for one test (`ip netns add`); delete() removes it and every
+    interface in it. Commands run inside through argv()/run()."""
+
+    def __init__(self, prefix="hull"):
+        self.name = f"{prefix}-{os.getpid()}-{os.urandom(3).hex()}"
+        run_checked("ip", "netns", "add", self.name)
+        try:
+            self.run("ip", "link", "set", "lo", "up")
+        except RuntimeError:
+            self.delete()
+            raise
+
+    def argv(self, *cmd):
+        return ["ip", "netns", "exec", self.name, *map(str, cmd)]
+
+    def run(self, *cmd):
+        return run_checked(*self.argv(*cmd))
+
+    def add_tap(self, name, cidr):
+        """A persistent TAP interface NAME with address cidr, up (its carrier comes when a VMM
+        opens it)."""
+        self.run("ip", "tuntap", "add", "dev", name, "mode", "tap")
+        self.run("ip", "addr", "add", cidr, "dev", name)
+        self.run("ip", "link", "set", name, "up")
+
+    def delete(self):
+        subprocess.run(["ip", "netns", "delete", self.name], capture_output=True)
+
+
+def lab_allow_user_namespaces():
+    """Make `unshare --user` work in the lab, or raise RuntimeError.
+
+    The lab runs its command chrooted into an overlay mounted at /newroot of L1's initramfs,
+    and the kernel refuses new user namespaces to a chrooted process (passt needs one for its
+    sandbox; so do the rootless tests). Moving the overlay over the initramfs's root (what
+    switch_root does) ends that: every process of the lab then has the root of its mount
+    namespace as its root. The initramfs's PID 1 keeps its own root and finishes the lab run as
+    before. Done once per lab run; a no-op where user namespaces already work.
+    """
+    probe = ["unshare", "--user", "true"]
+    if subprocess.run(probe, capture_output=True).returncode == 0:
+        return
+    if not in_lab():
+        raise RuntimeError("`unshare --user true` fails on this machine")
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    cwd = os.getcwd()
+    fd = os.open("/proc/1/root", os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fchdir(fd)
+        if libc.mount(b"/", b".", None, 8192, None) != 0:  # MS_MOVE
+            err = ctypes.get_errno()
+            raise RuntimeError(f"moving the lab's root over L1's initramfs: {os.strerror(err)}")
+    finally:
+        os.chdir(cwd)
+        os.close(fd)
+    p = subprocess.run(probe, capture_output=True, text=True)
+    if p.returncode != 0:
+        raise RuntimeError(f"unshare --user still fails: {p.stderr.strip()}")
+
+
+def kvm_for_group(group="kvm"):
+    """The gid of group, after making /dev/kvm usable by it (root:GROUP 0660, as udev sets it
+    up on Debian; the lab's devtmpfs leaves it 0600): the unprivileged tests run as nobody
+    with this one supplementary group."""
+    import grp
+    gid = grp.getgrnam(group).gr_gid
+    st = os.stat("/dev/kvm")
+    if st.st_gid != gid or (st.st_mode & 0o060) != 0o060:
+        os.chown("/dev/kvm", 0, gid)
+        os.chmod("/dev/kvm", 0o660)
+    return gid

@@ -253,3 +253,300 @@ echo "HULL-KV host_after=$(cat /run/share/host-file)"
 umount /run/share
 """,
 }
+
+
+# --- virtio-vsock and virtio-net (test_vsock.py, test_net.py, tests/bench/net) ----------------
+# Guest programs run by Debian's python3 inside the image, like the FS_SCRIPTS bodies. Bulk data
+# is a fresh random MiB whose first 8 bytes are replaced by the chunk's index: cheap to make in
+# a slow guest, and a lost, repeated or reordered piece changes the sha256.
+
+_GUEST_DATA = r'''
+import hashlib, os, socket, struct, sys, threading, time
+
+
+def chunks(n):
+    """n bytes of data, as memoryviews of up to 1 MiB (the buffer is reused)."""
+    base = bytearray(os.urandom(1 << 20))
+    i = 0
+    while n > 0:
+        k = min(n, len(base))
+        base[:8] = struct.pack("<Q", i)
+        yield memoryview(base)[:k]
+        n -= k
+        i += 1
+
+
+def drain(c, hashed=True):
+    """Read c to its end: (sha256 hex or "", byte count)."""
+    h, n, buf = hashlib.sha256(), 0, bytearray(1 << 20)
+    while True:
+        k = c.recv_into(buf)
+        if not k:
+            return (h.hexdigest() if hashed else ""), n
+        if hashed:
+            h.update(memoryview(buf)[:k])
+        n += k
+
+
+def pour(c, n, hashed=True):
+    """Send n bytes of chunks(); their sha256 hex (or "")."""
+    h = hashlib.sha256()
+    for m in chunks(n):
+        c.sendall(m)
+        if hashed:
+            h.update(m)
+    return h.hexdigest() if hashed else ""
+
+
+def exchange(c, data):
+    """Send data (then SHUT_WR) while reading c to its end; what came back."""
+    err = []
+
+    def send():
+        try:
+            c.sendall(data)
+            c.shutdown(socket.SHUT_WR)
+        except OSError as e:
+            err.append(e)
+    t = threading.Thread(target=send)
+    t.start()
+    got = bytearray()
+    while True:
+        b = c.recv(65536)
+        if not b:
+            break
+        got += b
+    t.join()
+    if err:
+        raise err[0]
+    return bytes(got)
+'''
+
+# The vsock agent: listens on the port given (argv[1]) and serves one command per connection
+# the host opens, given as the connection's first line:
+#   echo                   echo everything until EOF, then close
+#   sink [nohash]          read to EOF, answer "SHA256 BYTES"
+#   source N [nohash]      send N bytes, then the line "SHA256"
+#   stall NAME             answer "stalled", read nothing until "resume NAME" came on another
+#                          connection, then act as sink
+#   resume NAME            answer "ok"
+#   dial PORT echo K SIZE  open K connections to the host (CID 2) port PORT at once, echo SIZE
+#                          distinct random bytes through each; answer "ok K DIGEST" (sha256 of
+#                          the sorted per-connection sha256s) or "fail REASON"
+#   dial PORT source N [nohash]
+#                          connect to the host's PORT and send N bytes; answer "ok SHA256"
+#   dial PORT probe        try to connect; answer "connected" or "error ERRNO-NAME"
+#   quit                   answer "bye" and end the agent (the guest then powers off)
+# It prints "HULL-VSOCK-READY port=P" once it listens.
+VSOCK_AGENT = _GUEST_DATA + r'''
+import errno
+
+STALLS = {}
+STALLS_LOCK = threading.Lock()
+
+
+def stall_event(name):
+    with STALLS_LOCK:
+        return STALLS.setdefault(name, threading.Event())
+
+
+def line(c):
+    b = bytearray()
+    while not b.endswith(b"\n"):
+        x = c.recv(1)
+        if not x or len(b) > 200:
+            raise EOFError(f"no command line: {bytes(b)!r}")
+        b += x
+    return b.decode().split()
+
+
+def to_host(port):
+    s = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
+    s.settimeout(60)
+    s.connect((socket.VMADDR_CID_HOST, port))
+    return s
+
+
+def dial_echo(port, count, size):
+    conns = [to_host(port) for _ in range(count)]  # all open before any data moves
+    results = [None] * count
+
+    def one(i):
+        data = os.urandom(size)
+        try:
+            results[i] = (exchange(conns[i], data) == data, hashlib.sha256(data).hexdigest())
+        except OSError as e:
+            results[i] = (False, repr(e))
+        conns[i].close()
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    bad = [i for i, r in enumerate(results) if not r[0]]
+    if bad:
+        return (f"fail {len(bad)} connections echoed wrong data, first {bad[0]}: "
+                f"{results[bad[0]][1]}")
+    digest = hashlib.sha256("".join(sorted(r[1] for r in results)).encode()).hexdigest()
+    return f"ok {count} {digest}"
+
+
+def dial(args):
+    port, what = int(args[0]), args[1]
+    if what == "probe":
+        try:
+            to_host(port).close()
+            return "connected"
+        except OSError as e:
+            return f"error {errno.errorcode.get(e.errno, e.errno)}"
+    if what == "echo":
+        return dial_echo(port, int(args[2]), int(args[3]))
+    if what == "source":
+        s = to_host(port)
+        digest = pour(s, int(args[2]), hashed="nohash" not in args)
+        s.shutdown(socket.SHUT_WR)
+        s.recv(1)  # the host closes once it has read everything
+        s.close()
+        return f"ok {digest}"
+    return f"fail unknown dial {what}"
+
+
+def serve(c):
+    try:
+        cmd = line(c)
+        if cmd[0] == "echo":
+            buf = bytearray(65536)
+            while True:
+                k = c.recv_into(buf)
+                if not k:
+                    break
+                c.sendall(memoryview(buf)[:k])
+        elif cmd[0] == "sink":
+            digest, n = drain(c, hashed="nohash" not in cmd)
+            c.sendall(f"{digest} {n}\n".encode())
+        elif cmd[0] == "source":
+            digest = pour(c, int(cmd[1]), hashed="nohash" not in cmd)
+            c.sendall(f"{digest}\n".encode())
+        elif cmd[0] == "stall":
+            ev = stall_event(cmd[1])
+            c.sendall(b"stalled\n")
+            ev.wait()
+            digest, n = drain(c)
+            c.sendall(f"{digest} {n}\n".encode())
+        elif cmd[0] == "resume":
+            stall_event(cmd[1]).set()
+            c.sendall(b"ok\n")
+        elif cmd[0] == "dial":
+            c.sendall((dial(cmd[1:]) + "\n").encode())
+        elif cmd[0] == "quit":
+            c.sendall(b"bye\n")
+            c.close()
+            print("HULL-VSOCK-QUIT", flush=True)
+            os._exit(0)
+        else:
+            c.sendall(f"fail unknown command {cmd[0]}\n".encode())
+    except Exception as e:  # reported on the console; the host sees the connection end
+        print(f"HULL-VSOCK-ERROR {type(e).__name__}: {e}", flush=True)
+    finally:
+        c.close()
+
+
+def main():
+    port = int(sys.argv[1])
+    ls = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
+    ls.bind((socket.VMADDR_CID_ANY, port))
+    ls.listen(256)
+    print(f"HULL-VSOCK-READY port={port}", flush=True)
+    while True:
+        c, _ = ls.accept()
+        threading.Thread(target=serve, args=(c,), daemon=True).start()
+
+
+main()
+'''
+
+# The net tests' TCP client: connect to HOST:PORT, announce MiB MiB (8 bytes, big-endian) and
+# send them while reading the echo; report both sums ("sent", "echoed") and the byte count
+# (which must end with the server's close). No half-close: passt 0.0~git20230309 (Debian 12)
+# corrupts data it sends after the guest's FIN.
+TCP_ECHO = _GUEST_DATA + r'''
+host, port, mib = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+s = socket.create_connection((host, port), timeout=60)
+sent, err = [], []
+
+
+def send():
+    try:
+        s.sendall(struct.pack(">Q", mib << 20))
+        sent.append(pour(s, mib << 20))
+    except OSError as e:
+        err.append(e)
+
+
+t0 = time.monotonic()
+t = threading.Thread(target=send)
+t.start()
+h, n, buf = hashlib.sha256(), 0, bytearray(1 << 20)
+try:
+    while True:
+        k = s.recv_into(buf)
+        if not k:
+            break
+        h.update(memoryview(buf)[:k])
+        n += k
+except OSError as e:
+    err.append(e)
+t.join()
+print(f"HULL-KV tcp_seconds={time.monotonic() - t0:.1f}")
+print(f"HULL-KV tcp_error={err[0]!r}" if err else "HULL-KV tcp_error=none")
+if sent:
+    print(f"HULL-SUM {sent[0]}  sent")
+print(f"HULL-SUM {h.hexdigest()}  echoed")
+print(f"HULL-KV echoed_bytes={n}", flush=True)
+'''
+
+
+def _cmdline_vars(*names):
+    """bash lines setting $NAME from hull.NAME=VALUE on the kernel command line."""
+    cases = "".join(f"\thull.{n}=*) {n}=${{arg#*=}} ;;\n" for n in names)
+    return ("".join(f"{n}=\n" for n in names) + "for arg in $(cat /proc/cmdline); do\n"
+            f"\tcase $arg in\n{cases}\tesac\ndone\n")
+
+
+VSOCK_SCRIPTS = {
+    # The agent in the foreground; the guest powers off when the host sends "quit".
+    "vsock": _embed("vsock_agent.py", VSOCK_AGENT) + "exec python3 /run/vsock_agent.py 1024\n",
+}
+
+# One network body for the TAP and passt tests: eth0 gets hull.addr (CIDR) and a default route
+# via hull.gw when given; the guest pings hull.ping; with hull.wait=1 it says HULL-WAIT and waits
+# for a console line (the host pings it meanwhile); then it runs the TCP echo against hull.peer
+# (IP:PORT) with hull.mib MiB. busybox provides ip and ping.
+NET_SCRIPTS = {
+    "net": _embed("tcp_echo.py", TCP_ECHO) + _cmdline_vars("addr", "gw", "ping", "wait", "peer",
+                                                           "mib") + r"""set -e
+ip() { busybox ip "$@"; }
+echo "HULL-KV ifaces=$(ls /sys/class/net | tr '\n' ' ')"
+echo "HULL-KV mac=$(cat /sys/class/net/eth0/address)"
+ip link set lo up
+ip addr add "$addr" dev eth0
+ip link set eth0 up
+[ -z "$gw" ] || ip route add default via "$gw"
+i=0
+while [ "$(cat /sys/class/net/eth0/operstate)" != up ] && [ $i -lt 50 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+echo "HULL-KV operstate=$(cat /sys/class/net/eth0/operstate)"
+if [ -n "$ping" ]; then
+	busybox ping -c 3 -w 20 "$ping" >/run/ping 2>&1 || true
+	echo "HULL-KV ping=$(grep -o '[0-9]* packets received' /run/ping)"
+fi
+if [ "$wait" = 1 ]; then
+	echo "HULL-WAIT"
+	read -r line
+	echo "HULL-KV go=$line"
+fi
+python3 /run/tcp_echo.py "${peer%:*}" "${peer##*:}" "$mib"
+""",
+}
