@@ -260,67 +260,12 @@ umount /run/share
 # is a fresh random MiB whose first 8 bytes are replaced by the chunk's index: cheap to make in
 # a slow guest, and a lost, repeated or reordered piece changes the sha256.
 
-_GUEST_DATA = r'''
-import hashlib, os, socket, struct, sys, threading, time
+def _stream_data_source():
+    from pathlib import Path
+    return (Path(__file__).resolve().parent / "stream_data.py").read_text()
 
 
-def chunks(n):
-    """n bytes of data, as memoryviews of up to 1 MiB (the buffer is reused)."""
-    base = bytearray(os.urandom(1 << 20))
-    i = 0
-    while n > 0:
-        k = min(n, len(base))
-        base[:8] = struct.pack("<Q", i)
-        yield memoryview(base)[:k]
-        n -= k
-        i += 1
-
-
-def drain(c, hashed=True):
-    """Read c to its end: (sha256 hex or "", byte count)."""
-    h, n, buf = hashlib.sha256(), 0, bytearray(1 << 20)
-    while True:
-        k = c.recv_into(buf)
-        if not k:
-            return (h.hexdigest() if hashed else ""), n
-        if hashed:
-            h.update(memoryview(buf)[:k])
-        n += k
-
-
-def pour(c, n, hashed=True):
-    """Send n bytes of chunks(); their sha256 hex (or "")."""
-    h = hashlib.sha256()
-    for m in chunks(n):
-        c.sendall(m)
-        if hashed:
-            h.update(m)
-    return h.hexdigest() if hashed else ""
-
-
-def exchange(c, data):
-    """Send data (then SHUT_WR) while reading c to its end; what came back."""
-    err = []
-
-    def send():
-        try:
-            c.sendall(data)
-            c.shutdown(socket.SHUT_WR)
-        except OSError as e:
-            err.append(e)
-    t = threading.Thread(target=send)
-    t.start()
-    got = bytearray()
-    while True:
-        b = c.recv(65536)
-        if not b:
-            break
-        got += b
-    t.join()
-    if err:
-        raise err[0]
-    return bytes(got)
-'''
+_GUEST_DATA = _stream_data_source()
 
 # The vsock agent: listens on the port given (argv[1]) and serves one command per connection
 # the host opens, given as the connection's first line:

@@ -21,6 +21,7 @@ import time
 import pytest
 
 from harness import VsockHost, guest_cmdline, rss_bytes, start_vmm, vmm_under_test
+from stream_data import exchange
 
 lab = pytest.mark.lab
 
@@ -83,31 +84,6 @@ def read_exact(c, n):
         h.update(memoryview(buf)[:k])
         got += k
     return h.hexdigest(), got
-
-
-def exchange(c, data):
-    """Send data and SHUT_WR while reading the connection to its end; what came back."""
-    err = []
-
-    def send():
-        try:
-            c.sendall(data)
-            c.shutdown(socket.SHUT_WR)
-        except OSError as e:
-            err.append(e)
-
-    t = threading.Thread(target=send)
-    t.start()
-    got = bytearray()
-    while True:
-        b = c.recv(65536)
-        if not b:
-            break
-        got += b
-    t.join()
-    if err:
-        raise err[0]
-    return bytes(got)
 
 
 class Listener:
