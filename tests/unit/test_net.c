@@ -1467,8 +1467,8 @@ static const char fake_passt_src[] = "#!/usr/bin/python3\n"
 				     "        return True\n"
 				     "    except OSError:\n"
 				     "        return False\n"
-				     "stubborn = os.environ.get('FAKE_PASST_STUBBORN')\n"
-				     "if stubborn:\n"
+				     "ignore_term = os.environ.get('FAKE_PASST_IGNORE_TERM')\n"
+				     "if ignore_term:\n"
 				     "    signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
 				     "fds = [fd for fd in range(3, 1024) if is_open(fd)]\n"
 				     "log = os.environ['FAKE_PASST_LOG']\n"
@@ -1477,7 +1477,7 @@ static const char fake_passt_src[] = "#!/usr/bin/python3\n"
 				     "    f.write(' '.join(str(x) for x in fds) + '\\n')\n"
 				     "    f.write(os.readlink('/proc/self/fd/0') + '\\n')\n"
 				     "os.rename(log + '.tmp', log)\n"
-				     "while stubborn:\n"
+				     "while ignore_term:\n"
 				     "    time.sleep(1)\n"
 				     "fd = int(sys.argv[sys.argv.index('--fd') + 1])\n"
 				     "def rd(n):\n"
@@ -1565,7 +1565,7 @@ static void test_passt_start(void **state)
 	assert_true(gone_pid(pid));
 
 	/* One that ignores SIGTERM and EOF is killed after the grace. */
-	setenv("FAKE_PASST_STUBBORN", "1", 1);
+	setenv("FAKE_PASST_IGNORE_TERM", "1", 1);
 	unlink(logp);
 	assert_int_equal(create(&c), 0);
 	pid = e.n->be.child;
@@ -1578,7 +1578,7 @@ static void test_passt_start(void **state)
 	e.n = NULL;
 	assert_non_null(strstr(virtio_env_capture_end(), "ignored SIGTERM"));
 	assert_true(gone_pid(pid));
-	unsetenv("FAKE_PASST_STUBBORN");
+	unsetenv("FAKE_PASST_IGNORE_TERM");
 
 	/* A passt that exits at once: the device says how it ended, driver up or not. */
 	write_file(script, "#!/bin/sh\nexit 4\n", 0755);

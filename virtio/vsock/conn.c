@@ -296,12 +296,12 @@ void vsock_ep_wake(struct vsock_ep *c)
 
 void vsock_proto_wake(struct vsock_proto *p)
 {
-	struct vlist todo;
+	struct vlist waiting;
 
-	vlist_take(&todo, &p->blocked);
-	/* Callbacks may close or re-block any connection: each is taken off todo first. */
-	while (!vlist_empty(&todo) && !p->rx_empty) {
-		struct vsock_ep *c = vsock_ep_of(todo.next, wait);
+	vlist_take(&waiting, &p->blocked);
+	/* Callbacks may close or re-block any connection: each is taken off waiting first. */
+	while (!vlist_empty(&waiting) && !p->rx_empty) {
+		struct vsock_ep *c = vsock_ep_of(waiting.next, wait);
 
 		vlist_del(&c->wait);
 		if (vsock_can_send(c))
@@ -312,8 +312,8 @@ void vsock_proto_wake(struct vsock_proto *p)
 		else
 			c->want_room = false;
 	}
-	while (!vlist_empty(&todo))
-		vlist_add_tail(&p->blocked, todo.next);
+	while (!vlist_empty(&waiting))
+		vlist_add_tail(&p->blocked, waiting.next);
 }
 
 /* Tell the guest about freed buffer space before it runs dry, without one update per write. */
