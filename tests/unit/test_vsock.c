@@ -634,27 +634,31 @@ static struct rec *guest_connect_rec(uint32_t gport, uint32_t hport)
 
 /* ---- host sockets ---- */
 
-static int uds_connect(const char *path)
+/* A Unix stream socket connected to path, or (listening) bound and listening there. */
+static int uds_open(const char *path, bool listening)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	assert_true(fd >= 0);
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	if (listening) {
+		assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+		assert_int_equal(listen(fd, 16), 0);
+	} else {
+		assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	}
 	return fd;
+}
+
+static int uds_connect(const char *path)
+{
+	return uds_open(path, false);
 }
 
 static int uds_listen(const char *path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	assert_true(fd >= 0);
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(listen(fd, 16), 0);
-	return fd;
+	return uds_open(path, true);
 }
 
 static void nonblock(int fd)
