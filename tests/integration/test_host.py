@@ -1,5 +1,7 @@
 """Host group: hull on the development host's PVM /dev/kvm (no Linux boot to completion here)."""
 
+import os
+import pathlib
 import signal
 import subprocess
 import time
@@ -41,3 +43,35 @@ def test_slow_boot_stops_on_sigterm(hull, project_bzimage, request):
     assert rc == 143, h.describe()
     assert took < 5, f"hull took {took:.1f} s to stop after SIGTERM\n{h.describe()}"
     assert "hull: Terminated: stopping the VM" in h.stderr, h.describe()
+
+
+def thread_policies(pid):
+    """{thread name: scheduling policy number (stat field 41)} of every thread of pid."""
+    out = {}
+    for task in pathlib.Path(f"/proc/{pid}/task").iterdir():
+        try:
+            name = (task / "comm").read_text().strip()
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # a thread that just ended
+        out[name] = int(fields[41 - 3])
+    return out
+
+
+def test_event_loop_yields_to_vcpus(hull, project_bzimage):
+    """The event-loop thread runs as SCHED_BATCH (a wakeup of it does not preempt a vCPU); the
+    vCPU threads keep the normal policy."""
+    if not pvm_host():
+        pytest.fail("this test needs a PVM host (/sys/module/kvm_pvm), where the boot lasts long "
+                    "enough to look at hull's threads", pytrace=False)
+    h = hull("--kernel", project_bzimage, "--cpus", "2")
+    deadline = time.monotonic() + 10
+    policies = {}
+    while time.monotonic() < deadline:
+        policies = thread_policies(h.proc.pid)
+        if "hull-vcpu 1" in policies and policies.get("hull") == os.SCHED_BATCH:
+            break
+        time.sleep(0.1)
+    assert policies.get("hull") == os.SCHED_BATCH, (policies, h.describe())
+    assert policies.get("hull-vcpu 0") == os.SCHED_OTHER, policies
+    assert policies.get("hull-vcpu 1") == os.SCHED_OTHER, policies
