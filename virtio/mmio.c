@@ -342,6 +342,13 @@ static void mmio_write(void *dev, uint64_t off, const uint8_t *data, uint32_t le
 
 const struct bus_ops virtio_mmio_ops = { .read = mmio_read, .write = mmio_write };
 
+void virtio_dev_requeue(struct virtio_dev *d, unsigned int q)
+{
+	/* The loop's kick handler is level-triggered: a raised eventfd is seen on its next pass. */
+	if (q < d->nqueues && d->kick_fd[q] >= 0 && eventfd_write(d->kick_fd[q], 1) < 0)
+		log_debug("%s: queue %u requeue: %s", d->name, q, strerror(errno));
+}
+
 /* Event loop thread: the guest kicked queue q (through KVM's ioeventfd or queue_notify). */
 static void on_kick(struct loop *l, struct loop_handler *h, uint32_t events)
 {

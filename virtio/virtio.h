@@ -233,6 +233,23 @@ void virtio_dev_interrupt(struct virtio_dev *d, uint32_t why);
 /* After pushes on queue q: interrupt the guest if virtq_should_notify says so. */
 void virtio_dev_queue_done(struct virtio_dev *d, unsigned int q);
 
+/*
+ * Work per ops->notify call is bounded: a handler that runs on the event loop
+ * takes at most VIRTIO_NOTIFY_BUDGET chains from a queue (fewer where each
+ * chain is costly), and when the guest has made more available it calls
+ * virtio_dev_requeue(), so other devices, signals and the console get their
+ * turn before it continues. A guest that keeps refilling its ring therefore
+ * slows only itself.
+ */
+#define VIRTIO_NOTIFY_BUDGET 64
+
+/*
+ * Have ops->notify called again for queue q on a later pass of the event
+ * loop (after the handlers already ready): the queue's kick is raised again.
+ * Lock held; for queues served on the event loop (not d->own_kicks).
+ */
+void virtio_dev_requeue(struct virtio_dev *d, unsigned int q);
+
 /* Reset the device to its initial state (ops->reset, queues, features, status, isr). Lock held. */
 void virtio_dev_reset(struct virtio_dev *d);
 
