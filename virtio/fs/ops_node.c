@@ -47,8 +47,23 @@ int srv_open_child(int dirfd, const char *name)
 		.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC,
 		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
 	};
-	long fd = syscall(SYS_openat2, dirfd, name, &how, sizeof(how));
+	static atomic_bool no_openat2;
+	long fd = -1;
 
+	errno = ENOSYS;
+	if (!atomic_load_explicit(&no_openat2, memory_order_relaxed))
+		fd = syscall(SYS_openat2, dirfd, name, &how, sizeof(how));
+	/*
+	 * Without openat2 (a kernel before 5.6, a seccomp profile that refuses
+	 * it, Valgrind before 3.22) the same single step is openat() with
+	 * O_NOFOLLOW: name is one checked component (srv_name: no '/', not "."
+	 * or ".."), so nothing is resolved but name itself in dirfd, and a
+	 * symlink, magic or not, is opened as the link, never followed.
+	 */
+	if (fd < 0 && errno == ENOSYS) {
+		atomic_store_explicit(&no_openat2, true, memory_order_relaxed);
+		fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	}
 	return fd < 0 ? -errno : (int)fd;
 }
 
