@@ -61,9 +61,20 @@ FUZZ_OBJS := $(LIB_SRCS:%.c=$(O)/fuzz/%.o)
 FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE -g -O1 -I. -MMD -MP -Wall -Wextra -Werror -fsanitize=fuzzer-no-link,address,undefined \
 	-DHULL_TESTING $(shell pkg-config --cflags $(PKGS))
 FUZZ_SECONDS ?= 20
+# A single input that runs longer than this is a finding (a guest request that stalls hull).
+FUZZ_TIMEOUT ?= 10
+
+# --- memcheck (Valgrind): unit tests and fuzz corpora without sanitizers, to see reads of
+# uninitialised memory that ASan cannot ---
+VG_FLAGS := $(BASEFLAGS) -O1 -DHULL_TESTING
+VG_OBJS := $(LIB_SRCS:%.c=$(O)/vg/%.o)
+VG_UNIT_BINS := $(UNIT_TESTS:%=$(O)/vg/tests/unit/test_%)
+VG_REPLAY_BINS := $(FUZZ_TARGETS:%=$(O)/vg/fuzz/replay_%)
+VALGRIND := valgrind -q --error-exitcode=99 --track-origins=yes --leak-check=no
 
 .SECONDARY:
-.PHONY: all clean check unit unit-build fuzz fuzz-build guest-kernel guests
+.PHONY: all clean check unit unit-build fuzz fuzz-build fuzz-long memcheck memcheck-build \
+	guest-kernel guests
 all: hull
 
 hull: $(MAIN_OBJS) $(LIB_OBJS) $(DEMO_BLOB)
@@ -79,6 +90,11 @@ $(O)/san/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC-SAN  $<"
 	$(Q)$(CC) $(SANFLAGS) -c -o $@ $<
+
+$(O)/vg/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC-VG   $<"
+	$(Q)$(CC) $(VG_FLAGS) -c -o $@ $<
 
 $(O)/fuzz/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -126,20 +142,58 @@ $(O)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS) $(DEMO_BLOB)
 
 fuzz-build: $(FUZZ_BINS)
 
-# A short run of every fuzz target, seeded from tests/fuzz/corpus/NAME when present.
-# -close_fd_mask=2 drops the targets' own stderr (hull's one-line messages about each broken
-# guest ring, hundreds of MB per run) while libFuzzer and the sanitizers still report.
-fuzz: $(FUZZ_BINS)
-	$(Q)set -e; for t in $(FUZZ_TARGETS); do \
+$(O)/vg/libhull.a: $(VG_OBJS) $(DEMO_BLOB)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(O)/vg/tests/unit/test_%: tests/unit/test_%.c $(O)/vg/libhull.a
+	@mkdir -p $(dir $@)
+	@echo "  TEST-VG $@"
+	$(Q)$(CC) $(VG_FLAGS) -o $@ $< $(O)/vg/libhull.a $(LIBS) -lcmocka
+
+# The targets are written for clang's warnings; gcc's truncation warning flags their bounded
+# snprintf()s of scratch paths, which truncate safely by design.
+$(O)/vg/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(O)/vg/libhull.a
+	@mkdir -p $(dir $@)
+	@echo "  REPLAY  $@"
+	$(Q)$(CC) $(VG_FLAGS) -Wno-format-truncation -o $@ $< tests/fuzz/replay.c $(O)/vg/libhull.a $(LIBS)
+
+memcheck-build: $(VG_UNIT_BINS) $(VG_REPLAY_BINS)
+
+# Every unit test and every fuzz target's committed corpus once under Valgrind memcheck: any
+# error (an uninitialised read, an invalid access) fails. The targets' own stderr (hull's
+# messages about each broken guest ring) is dropped; Valgrind's report goes to a log.
+memcheck: memcheck-build
+	$(Q)set -e; fail=0; for t in $(UNIT_TESTS); do \
+		echo "== memcheck test_$$t"; \
+		$(VALGRIND) --log-file=$(O)/vg/test_$$t.log $(O)/vg/tests/unit/test_$$t \
+			>$(O)/vg/test_$$t.out 2>&1 || { fail=1; echo "memcheck: test_$$t failed"; \
+			tail -40 $(O)/vg/test_$$t.out; cat $(O)/vg/test_$$t.log; }; \
+	done; for t in $(FUZZ_TARGETS); do \
+		[ -d tests/fuzz/corpus/$$t ] || continue; \
+		echo "== memcheck fuzz corpus $$t"; \
+		$(VALGRIND) --log-file=$(O)/vg/replay_$$t.log $(O)/vg/fuzz/replay_$$t \
+			tests/fuzz/corpus/$$t 2>/dev/null || { fail=1; \
+			echo "memcheck: corpus $$t failed"; cat $(O)/vg/replay_$$t.log; }; \
+	done; exit $$fail
+
+# A run of every fuzz target for FUZZ_SECONDS each, seeded from tests/fuzz/corpus/NAME when
+# present; an input that runs past FUZZ_TIMEOUT seconds is a finding like a crash (kept in
+# build/fuzz/artifacts). -close_fd_mask=2 drops the targets' own stderr (hull's one-line
+# messages about each broken guest ring, hundreds of MB per run) while libFuzzer and the
+# sanitizers still report. `make fuzz` is the short run of the test command; `make fuzz-long
+# FUZZ_SECONDS=1800` the campaign (its corpus grows in build/fuzz/corpus across runs).
+fuzz fuzz-long: $(FUZZ_BINS)
+	$(Q)set -e; mkdir -p $(O)/fuzz/artifacts; for t in $(FUZZ_TARGETS); do \
 		mkdir -p $(O)/fuzz/corpus/$$t; \
 		seeds=; [ -d tests/fuzz/corpus/$$t ] && seeds=tests/fuzz/corpus/$$t; \
 		echo "== fuzz $$t ($(FUZZ_SECONDS) s)"; \
-		$(O)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -close_fd_mask=2 \
+		$(O)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=$(FUZZ_TIMEOUT) \
+			-print_final_stats=1 -close_fd_mask=2 -artifact_prefix=$(O)/fuzz/artifacts/$$t- \
 			$(O)/fuzz/corpus/$$t $$seeds 2>$(O)/fuzz/$$t.log || { tail -50 $(O)/fuzz/$$t.log; exit 1; }; \
 		grep -E 'stat::number_of_executed_units|Done' $(O)/fuzz/$$t.log | tail -2; \
 	done
 
-check: unit fuzz
+check: unit fuzz memcheck
 
 guest-kernel:
 	$(Q)boot/kernel/build.sh
@@ -148,4 +202,4 @@ clean:
 	rm -rf $(O) hull
 
 -include $(LIB_OBJS:.o=.d) $(MAIN_OBJS:.o=.d) $(SAN_OBJS:.o=.d) $(FUZZ_OBJS:.o=.d) \
-	$(UNIT_BINS:=.d) $(FUZZ_BINS:=.d)
+	$(UNIT_BINS:=.d) $(FUZZ_BINS:=.d) $(VG_OBJS:.o=.d) $(VG_UNIT_BINS:=.d) $(VG_REPLAY_BINS:=.d)

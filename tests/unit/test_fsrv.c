@@ -584,7 +584,7 @@ static void test_xattr(void **state)
 static void test_file_ops(void **state)
 {
 	struct fuse_entry_out eo;
-	struct fuse_lseek_out lo;
+	struct fuse_lseek_out lo = { 0 };
 	struct fuse_write_out wo;
 	struct fuse_statfs_out so;
 	uint64_t fh, fh2, g;
