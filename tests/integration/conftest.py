@@ -2,14 +2,19 @@
 
 Two groups of tests, chosen with -m:
 
-  -m host   runs on the development host itself (a PVM /dev/kvm, where guest kernel code is
-            about 1000x slower): bad-input handling, the tiny PVH guest, SIGTERM on a slow boot.
-            /usr/bin/python3 -m pytest -q -m host tests/integration
-  -m lab    boots Linux guests; runs only inside the lab (hardware-style KVM):
-            tests/lab/lab.sh --mem 6144 -- /usr/bin/python3 -m pytest -q -m lab tests/integration
+  -m host   runs on any machine. Tests also marked `kvm` open /dev/kvm (any kind: a PVM
+            /dev/kvm, where guest kernel code is about 1000x slower, will do): the tiny PVH
+            guest, signals and threads of a running VM. The others (most bad-input checks)
+            need no KVM at all.
+  -m lab    boots Linux guests to completion: needs hardware-style KVM (a host with hardware
+            virtualization, or the lab: tests/lab/lab.sh).
 
-Without -m, the group matching this machine runs and the other one is deselected (said so in
-the report header). A lab test run outside the lab FAILS with a message; it never skips.
+tests/run picks what runs where: with hardware-style KVM everything runs directly; on a PVM
+host the host group runs on the host and the lab group in the lab; without /dev/kvm the host
+tests that need no KVM run on the host and the rest (-m "lab or (host and kvm)") in the lab.
+Without -m, every test this machine can run is selected (said so in the report header). A test
+run where it cannot (a lab test without hardware-style KVM, a kvm test without /dev/kvm) FAILS
+with a message; it never skips.
 
 The disk tests (test_blk.py) boot the cached Debian 12 image that tests/images/debian-rootfs.sh
 builds on the host (tests/run does it in its build step). HULL_TEST_VMM=qemu runs them under
@@ -31,8 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import initramfs  # noqa: E402
 import scripts  # noqa: E402
-from harness import (REPO, Hull, ext4_on_loop, guest_cmdline, in_lab, pvm_host,  # noqa: E402
-                     qemu_argv, vmm_under_test)
+from harness import (REPO, Hull, ext4_on_loop, guest_cmdline, hardware_kvm,  # noqa: E402
+                     have_kvm, in_lab, pvm_host, qemu_argv, vmm_under_test)
 
 BUILD_HINT = {
     "hull": "make",
@@ -43,17 +48,29 @@ BUILD_HINT = {
 
 
 def pytest_report_header(config):
-    where = "the lab (hardware-style KVM)" if in_lab() else (
-        "a PVM host" if pvm_host() else "a machine without PVM or lab markers")
+    if hardware_kvm():
+        where = "the lab (hardware-style KVM)" if in_lab() else "a host with hardware-style KVM"
+    elif pvm_host():
+        where = "a PVM host"
+    else:
+        where = "a host without /dev/kvm" if not have_kvm() else "a host with an unknown /dev/kvm"
     lines = [f"hull integration: running on {where}; repository {REPO}"]
     if not config.option.markexpr:
-        lines.append(f"hull integration: no -m given: running the '{_default_group()}' group only "
-                     "(use -m host on the host, -m lab inside tests/lab/lab.sh)")
+        lines.append(f"hull integration: no -m given: running what this machine can run "
+                     f"({_default_selection()})")
     return lines
 
 
-def _default_group():
-    return "lab" if in_lab() else "host"
+def _runnable(item):
+    if item.get_closest_marker("lab"):
+        return hardware_kvm()
+    return have_kvm() or not item.get_closest_marker("kvm")
+
+
+def _default_selection():
+    if hardware_kvm():
+        return "host and lab"
+    return "host" if have_kvm() else "host without kvm"
 
 
 def pytest_collection_modifyitems(config, items):
@@ -61,11 +78,12 @@ def pytest_collection_modifyitems(config, items):
         groups = {"host", "lab"} & {m.name for m in item.iter_markers()}
         if len(groups) != 1:
             raise pytest.UsageError(f"{item.nodeid}: mark it with exactly one of host, lab")
+        if item.get_closest_marker("lab") and item.get_closest_marker("kvm"):
+            raise pytest.UsageError(f"{item.nodeid}: kvm is for host tests (lab implies it)")
     if config.option.markexpr:
         return
-    group = _default_group()
-    keep = [i for i in items if i.get_closest_marker(group)]
-    dropped = [i for i in items if not i.get_closest_marker(group)]
+    keep = [i for i in items if _runnable(i)]
+    dropped = [i for i in items if not _runnable(i)]
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = keep
@@ -73,14 +91,15 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(autouse=True)
 def _environment(request):
-    """Fail (never skip) a lab test outside the lab; fail a host test that needs PVM without it."""
-    if request.node.get_closest_marker("lab") and not in_lab():
-        pytest.fail("this test boots Linux and must run inside the lab, where /dev/kvm is "
-                    "hardware-style KVM (kvm_amd/kvm_intel loaded, no kvm_pvm, HULL_LAB=1): "
+    """Fail (never skip) a test this machine cannot run."""
+    if request.node.get_closest_marker("lab") and not hardware_kvm():
+        pytest.fail("this test boots Linux and needs hardware-style KVM (/dev/kvm with "
+                    "kvm_amd/kvm_intel, no kvm_pvm): run it inside the lab, "
                     "tests/lab/lab.sh --mem 6144 -- /usr/bin/python3 -m pytest -q "
-                    "-m lab tests/integration", pytrace=False)
-    if not Path("/dev/kvm").exists():
-        pytest.fail("no /dev/kvm on this machine", pytrace=False)
+                    "-m lab tests/integration (tests/run test does)", pytrace=False)
+    if request.node.get_closest_marker("kvm") and not have_kvm():
+        pytest.fail("this test opens /dev/kvm and this machine has none: run it inside the "
+                    "lab (tests/run test does)", pytrace=False)
 
 
 # --- artifacts -------------------------------------------------------------------------------

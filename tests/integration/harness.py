@@ -32,9 +32,17 @@ def _module(name):
     return Path("/sys/module", name).is_dir()
 
 
+def have_kvm():
+    """True when this machine has a /dev/kvm of any kind (hardware-style or PVM)."""
+    return Path("/dev/kvm").is_char_device()
+
+
 def hardware_kvm():
-    """True when /dev/kvm is hardware-style KVM (kvm_amd or kvm_intel, and no kvm_pvm)."""
-    return (_module("kvm_amd") or _module("kvm_intel")) and not _module("kvm_pvm")
+    """True when /dev/kvm is hardware-style KVM: the device exists, kvm_amd or kvm_intel is
+    there, kvm_pvm is not (the same test as tests/run's have_hw_kvm). Hosts with hardware
+    virtualization and the lab both qualify: lab tests run wherever this holds."""
+    return (have_kvm() and (_module("kvm_amd") or _module("kvm_intel"))
+            and not _module("kvm_pvm"))
 
 
 def pvm_host():
@@ -42,6 +50,8 @@ def pvm_host():
 
 
 def in_lab():
+    """True inside tests/lab/lab.sh (which sets HULL_LAB=1): for the few things only the lab's
+    own machine may do to itself (see lab_allow_user_namespaces)."""
     return os.environ.get("HULL_LAB") == "1" and hardware_kvm()
 
 

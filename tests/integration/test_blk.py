@@ -27,7 +27,11 @@ MiB = 1 << 20
 KERNELS = ["vmlinux", "cloud"]
 
 lab = pytest.mark.lab
-host = pytest.mark.host
+
+
+def host(fn):
+    """A host test that opens /dev/kvm (marks host and kvm)."""
+    return pytest.mark.host(pytest.mark.kvm(fn))
 
 
 # --- reading the guest's report --------------------------------------------------------------

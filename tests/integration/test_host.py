@@ -1,4 +1,6 @@
-"""Host group: hull on the development host's PVM /dev/kvm (no Linux boot to completion here)."""
+"""Host group, kvm: hull on whatever /dev/kvm this machine has (PVM or hardware-style), with
+guests that need no Linux boot to finish: the tiny PVH guest, and a Linux guest that is still
+booting (PVM: guest kernel code is emulated, a boot takes minutes) or sleeping (hardware KVM)."""
 
 import os
 import pathlib
@@ -8,9 +10,9 @@ import time
 
 import pytest
 
-from harness import pvm_host
+from harness import guest_cmdline, hardware_kvm
 
-pytestmark = pytest.mark.host
+pytestmark = [pytest.mark.host, pytest.mark.kvm]
 
 
 def test_tiny_pvh_guest(hull_bin, tiny_pvh):
@@ -22,20 +24,27 @@ def test_tiny_pvh_guest(hull_bin, tiny_pvh):
     assert p.returncode == 0, p.stderr.decode(errors="replace")
 
 
-def test_slow_boot_stops_on_sigterm(hull, project_bzimage, request):
-    """On a PVM host a Linux boot takes minutes: SIGTERM stops hull promptly with exit 143."""
-    if not pvm_host():
-        pytest.fail("this test needs a PVM host (/sys/module/kvm_pvm); under hardware KVM the "
-                    "guest finishes too fast: the lab group covers signals (test_signal_exit)",
-                    pytrace=False)
-    wait = float(request.config.getoption("--pvm-wait"))
-    h = hull("--kernel", project_bzimage)
+def running_guest(hull, kernel, initrd, wait, cpus=1):
+    """A hull whose guest is running and stays so: with hardware-style KVM the busybox guest's
+    `sleep` script has started; on a PVM host the kernel is still booting after `wait` s."""
+    h = hull("--kernel", kernel, "--initrd", initrd, "--cpus", cpus,
+             "--cmdline", guest_cmdline("sleep"))
+    if hardware_kvm():
+        h.expect(r"HULL-SLEEPING", 60)
+        return h
     try:
         h.proc.wait(timeout=wait)
         pytest.fail(f"hull exited on its own within {wait} s on a PVM host\n{h.describe()}",
                     pytrace=False)
     except subprocess.TimeoutExpired:
         pass
+    return h
+
+
+def test_running_vm_stops_on_sigterm(hull, project_bzimage, busybox_initrd, request):
+    """SIGTERM stops hull promptly while its guest runs: exit 143, the reason on stderr."""
+    h = running_guest(hull, project_bzimage, busybox_initrd,
+                      float(request.config.getoption("--pvm-wait")))
     t0 = time.monotonic()
     h.proc.send_signal(signal.SIGTERM)
     rc = h.wait(10)
@@ -58,13 +67,10 @@ def thread_policies(pid):
     return out
 
 
-def test_event_loop_yields_to_vcpus(hull, project_bzimage):
+def test_event_loop_yields_to_vcpus(hull, project_bzimage, busybox_initrd):
     """The event-loop thread runs as SCHED_BATCH (a wakeup of it does not preempt a vCPU); the
     vCPU threads keep the normal policy."""
-    if not pvm_host():
-        pytest.fail("this test needs a PVM host (/sys/module/kvm_pvm), where the boot lasts long "
-                    "enough to look at hull's threads", pytrace=False)
-    h = hull("--kernel", project_bzimage, "--cpus", "2")
+    h = running_guest(hull, project_bzimage, busybox_initrd, 0.5, cpus=2)
     deadline = time.monotonic() + 10
     policies = {}
     while time.monotonic() < deadline:
