@@ -566,6 +566,7 @@ void vnet_destroy(struct vnet *n);
  */
 
 #define VRNG_RATE_BYTES 1048576 /* per second, per device; excess requests wait */
+#define VRNG_REQ_MAX 65536      /* bytes one request gets, however long its buffers claim */
 
 struct vrng;
 int vrng_create(const struct virtio_host *host, uint64_t base, uint32_t gsi, struct vrng **out);
