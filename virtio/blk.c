@@ -249,8 +249,8 @@ static void count(struct vblk *b, enum vblk_op op)
  * Pop available requests: answer the immediate ones, queue the I/O, submit
  * once. Bounded per call: at most VIRTIO_NOTIFY_BUDGET requests (then a
  * requeue brings us back after the loop's other handlers), and none while
- * VBLK_INFLIGHT_MAX bytes of data are in flight (then a completion brings us
- * back), so one call submits less than VBLK_INFLIGHT_MAX + VBLK_DATA_MAX.
+ * VBLK_INFLIGHT_MAX bytes are in flight (then a completion brings us back),
+ * so one call submits less than VBLK_INFLIGHT_MAX plus one request.
  */
 static void vblk_notify(struct virtio_dev *d, unsigned int qi)
 {
@@ -295,8 +295,9 @@ static void vblk_notify(struct virtio_dev *d, unsigned int qi)
 			get_id(&b->disk, r);
 		if (r->op != VBLK_OP_DONE && r->op != VBLK_OP_DROP) {
 			if (!vblk_io_queue(b, r)) {
-				if (r->op == VBLK_OP_READ || r->op == VBLK_OP_WRITE)
-					r->charged = r->len;
+				/* Data moved, or a range zeroed or discarded (on a block device,
+				 * zeroing may write it): FLUSH and GET_ID have no length. */
+				r->charged = r->len;
 				b->inflight_bytes += r->charged;
 				queued = true;
 				continue;

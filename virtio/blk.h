@@ -26,10 +26,11 @@
 #define VBLK_DATA_MAX ((uint64_t)VBLK_SEG_MAX * VBLK_SIZE_MAX)
 #define VBLK_CHAIN_MAX (sizeof(struct virtio_blk_outhdr) + VBLK_DATA_MAX + 1)
 /*
- * READ/WRITE data handed to io_uring and not completed yet: no request is
- * taken from the ring while this much is in flight, so a reset (which waits
- * for in-flight I/O under the device lock) waits for less than
- * VBLK_INFLIGHT_MAX + VBLK_DATA_MAX bytes, and one submit does no more.
+ * Bytes handed to io_uring and not completed yet (READ/WRITE data, and the
+ * ranges of DISCARD and WRITE_ZEROES, which a block device may have to
+ * write): no request is taken from the ring while this much is in flight,
+ * so a reset (which waits for in-flight I/O under the device lock) waits for
+ * less than VBLK_INFLIGHT_MAX plus one request, and one submit does no more.
  */
 #define VBLK_INFLIGHT_MAX (64U << 20)
 #define VBLK_MAX_ZERO_SECTORS 0x3fffffU	  /* one DISCARD / WRITE_ZEROES range: just under 2 GiB */
@@ -114,7 +115,7 @@ struct vblk {
 	struct vblk_req *free;
 	unsigned int nfree;
 	bool starved; /* stopped popping for want of a free request or of VBLK_INFLIGHT_MAX room */
-	uint64_t inflight_bytes; /* READ/WRITE data of the requests queued and not put back */
+	uint64_t inflight_bytes; /* bytes (r->charged) of the requests queued and not put back */
 
 	struct vblk_stats stats;
 };

@@ -935,10 +935,11 @@ static void test_too_long(void **state)
 static void test_inflight_bytes(void **state)
 {
 	const unsigned int n = 8, fits = (VBLK_INFLIGHT_MAX + VBLK_DATA_MAX - 1) / VBLK_DATA_MAX;
+	struct virtio_blk_discard_write_zeroes *z = gpa(DATA);
 	unsigned int i, round;
 
 	(void)state;
-	assert_int_equal(make_sparse(e.path2, 64ULL << 20), 0);
+	assert_int_equal(make_sparse(e.path2, 128ULL << 20), 0);
 	assert_int_equal(create(e.path2, false, VBLK_CACHE_WRITEBACK, "", BASE, &e.b), 0);
 	for (round = 0; round < 2; round++) {
 		driver_init(0);
@@ -964,6 +965,20 @@ static void test_inflight_bytes(void **state)
 		assert_true(e.b->inflight_bytes == 0);
 		assert_int_equal(e.b->stats.reads, n);
 	}
+	/* Ranges count too: a 64 MiB WRITE_ZEROES fills the allowance alone. */
+	driver_init(0);
+	for (i = 0; i < 2; i++) {
+		z[i] = (struct virtio_blk_discard_write_zeroes){
+			.sector = i * (VBLK_INFLIGHT_MAX / 512), .num_sectors = VBLK_INFLIGHT_MAX / 512
+		};
+		post_rq(i, VIRTIO_BLK_T_WRITE_ZEROES, 0, DATA + i * sizeof(*z), sizeof(*z), false);
+	}
+	assert_false(kick_once());
+	assert_int_equal(e.b->inflight, 1);
+	run(2);
+	assert_int_equal(*(uint8_t *)gpa(STAT), VIRTIO_BLK_S_OK);
+	assert_int_equal(*(uint8_t *)gpa(STAT + 1), VIRTIO_BLK_S_OK);
+	assert_true(e.b->inflight_bytes == 0);
 }
 
 static void test_lock(void **state)
