@@ -312,7 +312,8 @@ static uint16_t post_aliased(unsigned int slot, uint32_t type, uint64_t sector, 
 	header(slot, type, sector);
 	s[0] = (struct seg){ HDR + slot * 32, 16, false };
 	for (i = 0; i < n; i++)
-		s[1 + i] = (struct seg){ data, i + 1 < n ? len : last_len, type == VIRTIO_BLK_T_IN };
+		s[1 + i] =
+			(struct seg){ data, i + 1 < n ? len : last_len, type == VIRTIO_BLK_T_IN };
 	s[n + 1] = (struct seg){ STAT + slot, 1, true };
 	return post_indirect(slot, s, n + 2);
 }
@@ -969,7 +970,8 @@ static void test_inflight_bytes(void **state)
 	driver_init(0);
 	for (i = 0; i < 2; i++) {
 		z[i] = (struct virtio_blk_discard_write_zeroes){
-			.sector = i * (VBLK_INFLIGHT_MAX / 512), .num_sectors = VBLK_INFLIGHT_MAX / 512
+			.sector = i * (VBLK_INFLIGHT_MAX / 512),
+			.num_sectors = VBLK_INFLIGHT_MAX / 512
 		};
 		post_rq(i, VIRTIO_BLK_T_WRITE_ZEROES, 0, DATA + i * sizeof(*z), sizeof(*z), false);
 	}

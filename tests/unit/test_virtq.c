@@ -743,9 +743,8 @@ static void test_aliased_totals(void **state)
 	(void)state;
 	/* A 4 GiB region that is never touched: the parser only translates addresses. */
 	assert_int_equal(gmem_add(&big, 16ULL << 30, 4ULL << 30, fake), 0);
-	assert_int_equal(virtq_enable(&f.q, &big, QSIZE, DESC_GPA, AVAIL_GPA, USED_GPA,
-				      FEAT_INDIRECT),
-			 0);
+	assert_int_equal(
+		virtq_enable(&f.q, &big, QSIZE, DESC_GPA, AVAIL_GPA, USED_GPA, FEAT_INDIRECT), 0);
 	f.avail_idx = 0;
 	memset(f.ram, 0, 0x4000);
 	for (i = 0; i < QSIZE; i++)

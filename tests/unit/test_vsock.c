@@ -108,8 +108,8 @@ static struct env {
 	struct rec recs[8];
 	unsigned int nrecs;
 	/* A guest whose interrupt handler posts a tiny buffer again for each one used on tiny_q. */
-	int tiny_q;		 /* -1: none */
-	unsigned int tiny_used;	 /* tiny buffers the device gave back */
+	int tiny_q;		/* -1: none */
+	unsigned int tiny_used; /* tiny buffers the device gave back */
 } e;
 
 #define TINY_CAP 2000 /* the refilling guest gives up after this many, so the old code ended */

@@ -345,7 +345,7 @@ void vnet_rx_process(struct vnet *n)
 				break;
 		}
 		ret = has(n, VNET_F(MRG_RXBUF)) ? rx_merge(n, q, &chains)
-						 : rx_single(n, q, &chains);
+						: rx_single(n, q, &chains);
 		if (ret == -EAGAIN) {
 			n->rx_wait = true;
 			n->stats.rx_waits++;
