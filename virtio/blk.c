@@ -114,6 +114,11 @@ static void classify_zero(const struct vblk_disk *disk, struct vblk_req *r, bool
 		r->op = discard ? VBLK_OP_DISCARD : VBLK_OP_WRITE_ZEROES;
 }
 
+bool vblk_too_long(const struct virtq_chain *c)
+{
+	return (uint64_t)c->out_len + c->in_len > VBLK_CHAIN_MAX;
+}
+
 void vblk_classify(const struct vblk_disk *disk, struct vblk_req *r)
 {
 	const struct virtq_chain *c = &r->chain;
@@ -130,6 +135,9 @@ void vblk_classify(const struct vblk_disk *disk, struct vblk_req *r)
 		r->op = VBLK_OP_DROP;
 		return;
 	}
+	/* No request is that long: IOERR on the totals alone, whatever the header says. */
+	if (vblk_too_long(c))
+		return;
 	/* The header may be split across descriptors: copy it out, never cast a buffer. */
 	if (virtq_read_out(c, 0, &hdr, sizeof(hdr)) != sizeof(hdr))
 		return;
@@ -189,6 +197,8 @@ struct vblk_req *vblk_req_get(struct vblk *b)
 
 void vblk_req_put(struct vblk *b, struct vblk_req *r)
 {
+	b->inflight_bytes -= r->charged;
+	r->charged = 0;
 	r->next_free = b->free;
 	b->free = r;
 	b->nfree++;
@@ -235,18 +245,35 @@ static void count(struct vblk *b, enum vblk_op op)
 		(*n[op])++;
 }
 
-/* Pop every available request: answer the immediate ones, queue the I/O, submit once. */
+/*
+ * Pop available requests: answer the immediate ones, queue the I/O, submit
+ * once. Bounded per call: at most VIRTIO_NOTIFY_BUDGET requests (then a
+ * requeue brings us back after the loop's other handlers), and none while
+ * VBLK_INFLIGHT_MAX bytes are in flight (then a completion brings us back),
+ * so one call submits less than VBLK_INFLIGHT_MAX plus one request.
+ */
 static void vblk_notify(struct virtio_dev *d, unsigned int qi)
 {
 	struct vblk *b = to_vblk(d);
 	struct virtq *q = &d->vq[qi];
+	unsigned int budget = VIRTIO_NOTIFY_BUDGET;
 	bool pushed = false, queued = false;
 
 	b->starved = false;
 	for (;;) {
-		struct vblk_req *r = vblk_req_get(b);
+		struct vblk_req *r;
 		int ret;
 
+		if (b->inflight_bytes >= VBLK_INFLIGHT_MAX) {
+			b->starved = true;
+			break;
+		}
+		if (!budget--) {
+			if (virtq_pending(q))
+				virtio_dev_requeue(d, qi);
+			break;
+		}
+		r = vblk_req_get(b);
 		if (!r) {
 			/* Cannot happen: the pool is as deep as the largest queue. */
 			b->starved = true;
@@ -260,12 +287,18 @@ static void vblk_notify(struct virtio_dev *d, unsigned int qi)
 			break;
 		}
 		b->stats.requests++;
+		if (vblk_too_long(&r->chain))
+			b->stats.too_long++;
 		vblk_classify(&b->disk, r);
 		count(b, r->op);
 		if (r->op == VBLK_OP_GET_ID)
 			get_id(&b->disk, r);
 		if (r->op != VBLK_OP_DONE && r->op != VBLK_OP_DROP) {
 			if (!vblk_io_queue(b, r)) {
+				/* Data moved, or a range zeroed or discarded (on a block device,
+				 * zeroing may write it): FLUSH and GET_ID have no length. */
+				r->charged = r->len;
+				b->inflight_bytes += r->charged;
 				queued = true;
 				continue;
 			}

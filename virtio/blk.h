@@ -16,7 +16,23 @@
 #define VBLK_QUEUE_MAX 256		  /* QueueNumMax, request pool and SQ size */
 #define VBLK_SEG_MAX (VBLK_QUEUE_MAX - 2) /* data segments: the chain minus header and status */
 #define VBLK_IOV_MAX (VBLK_SEG_MAX + 2)	  /* iovecs of one chain (= the virtq hop budget) */
-#define VBLK_SIZE_MAX (1U << 20)	  /* advertised largest segment, a hint for the guest */
+#define VBLK_SIZE_MAX (128U << 10)	  /* advertised largest segment (size_max) */
+/*
+ * The data of one READ or WRITE is at most what the advertised limits allow
+ * (seg_max segments of size_max bytes: 31.75 MiB); a chain longer than that
+ * plus the header and the status byte is answered IOERR before anything
+ * else is looked at, however its descriptors alias guest memory.
+ */
+#define VBLK_DATA_MAX ((uint64_t)VBLK_SEG_MAX * VBLK_SIZE_MAX)
+#define VBLK_CHAIN_MAX (sizeof(struct virtio_blk_outhdr) + VBLK_DATA_MAX + 1)
+/*
+ * Bytes handed to io_uring and not completed yet (READ/WRITE data, and the
+ * ranges of DISCARD and WRITE_ZEROES, which a block device may have to
+ * write): no request is taken from the ring while this much is in flight,
+ * so a reset (which waits for in-flight I/O under the device lock) waits for
+ * less than VBLK_INFLIGHT_MAX plus one request, and one submit does no more.
+ */
+#define VBLK_INFLIGHT_MAX (64U << 20)
 #define VBLK_MAX_ZERO_SECTORS 0x3fffffU	  /* one DISCARD / WRITE_ZEROES range: just under 2 GiB */
 /* The config space ends before the secure-erase fields (that feature is not offered). */
 #define VBLK_CONFIG_SIZE offsetof(struct virtio_blk_config, max_secure_erase_sectors)
@@ -57,6 +73,7 @@ struct vblk_req {
 	uint64_t off;		 /* byte offset in the image */
 	uint64_t len;		 /* bytes of data, or of the DISCARD/WRITE_ZEROES range */
 	uint64_t done;		 /* bytes transferred; a short transfer resumes here */
+	uint64_t charged;	 /* bytes counted in vblk.inflight_bytes until it is put back */
 	unsigned int ndata, cur; /* data[cur..ndata) is what remains to transfer */
 	struct vblk_req *next_free;
 	struct iovec iov[VBLK_IOV_MAX];	 /* the chain as popped */
@@ -67,6 +84,7 @@ struct vblk_req {
 struct vblk_stats {
 	uint64_t requests, reads, writes, flushes, discards, write_zeroes, get_ids;
 	uint64_t ioerr, unsupp, no_status; /* answered IOERR / UNSUPP; no status byte (len 0) */
+	uint64_t too_long;		   /* chains over VBLK_CHAIN_MAX (answered IOERR) */
 	uint64_t short_io;		   /* partial transfers resubmitted */
 	uint64_t buffered;		   /* cache=none requests sent without O_DIRECT */
 	uint64_t dropped;		   /* in flight at a reset: waited for, not answered */
@@ -96,7 +114,8 @@ struct vblk {
 	struct vblk_req *pool;
 	struct vblk_req *free;
 	unsigned int nfree;
-	bool starved; /* stopped popping for want of a free request */
+	bool starved; /* stopped popping for want of a free request or of VBLK_INFLIGHT_MAX room */
+	uint64_t inflight_bytes; /* bytes (r->charged) of the requests queued and not put back */
 
 	struct vblk_stats stats;
 };
@@ -110,6 +129,9 @@ struct vblk {
  */
 int vblk_iov_slice(struct iovec *dst, unsigned int cap, const struct iovec *src, unsigned int n,
 		   size_t off, size_t len);
+
+/* Is the chain longer than any request (VBLK_CHAIN_MAX)? */
+bool vblk_too_long(const struct virtq_chain *c);
 
 /*
  * Parse and validate the request in r->chain against the disk: sets r->op,

@@ -144,7 +144,12 @@ err:
 	return ret;
 }
 
-/* Reap completions on the event loop thread. */
+/*
+ * Reap completions on the event loop thread. Bounded: each request in the
+ * pool has at most one SQE in the kernel, so one call sees at most
+ * VBLK_QUEUE_MAX completions (resubmissions go out after the reap), plus one
+ * notify's budget when requests were waiting for room.
+ */
 static void vblk_io_event(struct loop *l, struct loop_handler *h, uint32_t events)
 {
 	struct vblk *b = h->opaque;

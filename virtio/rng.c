@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/random.h>
 #include <sys/timerfd.h>
 #include <time.h>
@@ -85,8 +84,8 @@ static uint32_t fill(struct vrng *r, const struct virtq_chain *c)
 		return 0;
 	if (want > r->tokens)
 		want = r->tokens;
-	if (want > UINT32_MAX)
-		want = UINT32_MAX;
+	if (want > VRNG_REQ_MAX)
+		want = VRNG_REQ_MAX;
 	for (i = c->nout; i < c->nout + c->nin && done < want; i++) {
 		size_t n = c->iov[i].iov_len < want - done ? c->iov[i].iov_len : want - done;
 		ssize_t got = getrandom(c->iov[i].iov_base, n, GRND_NONBLOCK);
@@ -104,14 +103,18 @@ static uint32_t fill(struct vrng *r, const struct virtq_chain *c)
 	return (uint32_t)done;
 }
 
-/* Serve requests while the bucket has tokens; lock held, queue live. */
+/*
+ * Serve requests while the bucket has tokens; lock held, queue live. Bounded
+ * per call: VIRTIO_NOTIFY_BUDGET requests of at most VRNG_REQ_MAX bytes each
+ * (and never more than the bucket holds), then a requeue.
+ */
 static void serve(struct vrng *r)
 {
 	struct virtio_dev *d = &r->dev;
 	struct virtq *vq = &d->vq[0];
 	struct iovec iov[VRNG_IOV];
 	struct virtq_chain c;
-	unsigned int budget = vq->size;
+	unsigned int budget = VIRTIO_NOTIFY_BUDGET;
 	bool pushed = false;
 	int ret;
 
@@ -119,8 +122,8 @@ static void serve(struct vrng *r)
 	while (r->tokens) {
 		if (!budget--) {
 			/* A guest refilling as fast as we serve must not starve the loop. */
-			if (eventfd_write(d->kick_fd[0], 1) < 0)
-				log_debug("%s: requeue: %s", d->name, strerror(errno));
+			if (virtq_pending(vq))
+				virtio_dev_requeue(d, 0);
 			break;
 		}
 		c = (struct virtq_chain){ .iov = iov, .cap = VRNG_IOV };

@@ -42,6 +42,16 @@
 
 #define VIRTQ_MAX_SIZE 1024     /* largest QueueNumMax a hull device offers */
 #define VIRTQ_MAX_INDIRECT 1024 /* entries in one indirect table */
+/*
+ * Largest byte total of one part of a chain (a longer part makes the ring
+ * broken), so any used length a device reports fits the 32-bit used.len.
+ * Aliased descriptors can reach it with little guest memory: the walk is
+ * bounded by the hop budget, but a device must never do work per byte the
+ * chain claims. Each device refuses a chain longer than its protocol can
+ * mean, once, from out_len and in_len, as a request error (not a broken
+ * ring: such a chain is legal, only useless).
+ */
+#define VIRTQ_PART_MAX UINT32_MAX
 
 struct virtq {
 	/* Set by virtq_enable(), constant while the queue is enabled. */
@@ -69,7 +79,7 @@ struct virtq {
 struct virtq_chain {
 	uint16_t head;
 	unsigned int nout, nin;
-	size_t out_len, in_len;        /* byte totals of each part */
+	size_t out_len, in_len;        /* byte totals of each part, each <= VIRTQ_PART_MAX */
 	struct iovec *iov;             /* caller's array ... */
 	unsigned int cap;              /* ... and its capacity */
 };
@@ -556,6 +566,7 @@ void vnet_destroy(struct vnet *n);
  */
 
 #define VRNG_RATE_BYTES 1048576 /* per second, per device; excess requests wait */
+#define VRNG_REQ_MAX 65536      /* bytes one request gets, however long its buffers claim */
 
 struct vrng;
 int vrng_create(const struct virtio_host *host, uint64_t base, uint32_t gsi, struct vrng **out);

@@ -10,9 +10,6 @@
 
 #define DESC_SIZE sizeof(struct vring_desc) /* 16 */
 
-/* Largest byte total of one part: the used element's len is 32 bits, and devices add lengths. */
-#define PART_MAX UINT32_MAX
-
 /*
  * An indirect table need not be aligned (the spec asks nothing of it), so
  * descriptors are read through aligned(1) types; volatile makes each field one
@@ -152,7 +149,7 @@ static int add_buffer(struct virtq *q, struct virtq_chain *c, const struct vring
 				   c->head);
 	if (c->nout + c->nin >= c->cap)
 		return ring_broken(q, "head %u: more than %u buffers", c->head, c->cap);
-	if (d->len > PART_MAX - *total)
+	if (d->len > VIRTQ_PART_MAX - *total)
 		return ring_broken(q, "head %u: %s part over 4 GiB", c->head,
 				   writable ? "writable" : "readable");
 	p = gmem_ptr(q->mem, d->addr, d->len);

@@ -84,13 +84,15 @@ fi
 (cd /run/mnt && sha256sum data) | sed 's/^/HULL-SUM /'
 umount /run/mnt
 """,
-    # c. Two disks besides the root: serials and sizes, a tag in each one's first block, and
-    # 8 MiB written to both at once and read back.
+    # c. Two disks besides the root: serials, sizes and request limits, a tag in each one's
+    # first block, and 8 MiB written to both at once and read back.
     "two_disks": r"""set -ex
 head -c 8388608 /dev/urandom >/run/data
 for d in vda vdb vdc; do
 	echo "HULL-KV $d.serial=$(cat /sys/block/$d/serial)"
 	echo "HULL-KV $d.size=$(blockdev --getsize64 /dev/$d)"
+	echo "HULL-KV $d.max_segments=$(cat /sys/block/$d/queue/max_segments)"
+	echo "HULL-KV $d.max_segment_size=$(cat /sys/block/$d/queue/max_segment_size)"
 done
 for d in vdb vdc; do
 	printf 'hull-tag-%s\n' $d | dd status=none of=/dev/$d bs=4096 conv=sync,fsync oflag=direct

@@ -222,7 +222,8 @@ def test_readonly_disk(blk, tmp_path, which):
 @pytest.mark.parametrize("which", KERNELS)
 def test_two_disks(blk, disk, which):
     """Two scratch disks next to the root: distinct serials and sizes in the guest, each one's
-    data lands in its own image, both written at the same time."""
+    data lands in its own image, both written at the same time. The guest's driver takes the
+    request limits hull advertises (seg_max 254, size_max 128 KiB: longer chains are refused)."""
     b, c = disk("b", 64), disk("c", 96)
     sb, sc = _serial(), _serial()
     h = blk(which, "two_disks", [f"path={b},serial={sb}", f"path={c},serial={sc}"])
@@ -232,6 +233,9 @@ def test_two_disks(blk, disk, which):
     assert info.get("vdc.serial") == sc, h.describe()
     assert info.get("vdb.size") == str(64 * MiB), h.describe()
     assert info.get("vdc.size") == str(96 * MiB), h.describe()
+    for d in ("vda", "vdb", "vdc"):
+        assert info.get(f"{d}.max_segments") == "254", h.describe()
+        assert info.get(f"{d}.max_segment_size") == str(128 * 1024), h.describe()
     assert info.get("vdb.tag") == "hull-tag-vdb", h.describe()
     assert info.get("vdc.tag") == "hull-tag-vdc", h.describe()
     data = got.get("/run/data")

@@ -31,6 +31,10 @@
 #define HDR (RAM_GPA + 0x4000)	/* 32 bytes per request slot */
 #define STAT (RAM_GPA + 0x7000) /* 1 byte per request slot */
 #define DATA (RAM_GPA + 0x10000)
+#define TABLES (RAM_GPA + 0x200000) /* one 4 KiB indirect table per request slot */
+#define SEG (RAM_GPA + 0x300000)    /* a size_max buffer that big requests alias */
+#define HIGH_GPA (1ULL << 32)	    /* 16 MiB more RAM, for chains near 4 GiB */
+#define HIGH_SIZE (16ULL << 20)
 #define QSIZE 256
 #define IMG_SIZE (1ULL << 20)
 #define IMG_SECTORS (IMG_SIZE / 512)
@@ -48,6 +52,7 @@ static struct env {
 	struct vblk *b, *b2;
 	uint16_t avail_idx, next_desc, used_seen;
 	uint64_t next_base; /* the bus cannot unregister: each device gets its own range */
+	void *high;	    /* the HIGH_GPA region, when a test added it */
 } e;
 
 static void rec_irq(void *opaque, unsigned int irq, int level)
@@ -82,6 +87,19 @@ static int make_image(char *path, const char *dir, uint64_t size)
 	return 0;
 }
 
+/* A sparse image of size bytes (zeros), quick to make at any size. */
+static int make_sparse(char *path, uint64_t size)
+{
+	int fd;
+
+	snprintf(path, 64, "/tmp/hull-blk-XXXXXX");
+	fd = mkstemp(path);
+	if (fd < 0 || ftruncate(fd, (off_t)size) < 0)
+		return -1;
+	close(fd);
+	return 0;
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -96,6 +114,8 @@ static int teardown(void **state)
 	(void)state;
 	vblk_destroy(e.b);
 	vblk_destroy(e.b2);
+	if (e.high)
+		munmap(e.high, HIGH_SIZE);
 	unlink(e.path);
 	if (e.path2[0])
 		unlink(e.path2);
@@ -160,11 +180,19 @@ struct seg {
 	bool w;
 };
 
+static uint16_t make_avail(uint16_t head)
+{
+	struct vring_avail *a = gpa(AVAIL);
+
+	a->ring[e.avail_idx % QSIZE] = head;
+	__atomic_store_n(&a->idx, ++e.avail_idx, __ATOMIC_RELEASE);
+	return head;
+}
+
 /* Chain n segments from the next free descriptors and make the chain available. */
 static uint16_t post(const struct seg *s, unsigned int n)
 {
 	struct vring_desc *d = gpa(DESC);
-	struct vring_avail *a = gpa(AVAIL);
 	uint16_t head = e.next_desc;
 	unsigned int i;
 
@@ -179,9 +207,29 @@ static uint16_t post(const struct seg *s, unsigned int n)
 					    .next = (uint16_t)((k + 1) % QSIZE) };
 	}
 	e.next_desc = (uint16_t)((head + n) % QSIZE);
-	a->ring[e.avail_idx % QSIZE] = head;
-	__atomic_store_n(&a->idx, ++e.avail_idx, __ATOMIC_RELEASE);
-	return head;
+	return make_avail(head);
+}
+
+/* The same chain in slot's indirect table: one ring descriptor, however many segments. */
+static uint16_t post_indirect(unsigned int slot, const struct seg *s, unsigned int n)
+{
+	uint64_t t = TABLES + slot * 0x1000ULL;
+	struct vring_desc *table = gmem_ptr(&e.v.mem, t, 16ULL * n), *d = gpa(DESC);
+	uint16_t head = e.next_desc;
+	unsigned int i;
+
+	assert_true(n <= 256);
+	for (i = 0; i < n; i++)
+		table[i] = (struct vring_desc){
+			.addr = s[i].gpa,
+			.len = s[i].len,
+			.flags = (uint16_t)((s[i].w ? VRING_DESC_F_WRITE : 0) |
+					    (i + 1 < n ? VRING_DESC_F_NEXT : 0)),
+			.next = (uint16_t)(i + 1),
+		};
+	d[head] = (struct vring_desc){ .addr = t, .len = 16 * n, .flags = VRING_DESC_F_INDIRECT };
+	e.next_desc = (uint16_t)((head + 1) % QSIZE);
+	return make_avail(head);
 }
 
 static uint16_t used_idx(void)
@@ -203,6 +251,20 @@ static void run(unsigned int n)
 	while ((uint16_t)(used_idx() - e.used_seen) < n && time(NULL) < end)
 		dispatch(100);
 	assert_int_equal((uint16_t)(used_idx() - e.used_seen), n);
+}
+
+/*
+ * The guest kicks and the loop runs the queue's handler once (nothing is reaped). Whether
+ * the handler raised the kick again to come back for more: its eventfd is read.
+ */
+static bool kick_once(void)
+{
+	struct loop_handler *k = &e.b->dev.kick_h[0];
+	eventfd_t v;
+
+	wr(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+	k->cb(&e.v.loop, k, EPOLLIN);
+	return eventfd_read(k->fd, &v) == 0 && v > 0;
 }
 
 /* The used element for the k-th completion since the last take. */
@@ -234,6 +296,26 @@ static uint16_t post_rq(unsigned int slot, uint32_t type, uint64_t sector, uint6
 		s[n++] = (struct seg){ data, len, data_in };
 	s[n++] = (struct seg){ STAT + slot, 1, true };
 	return post(s, n);
+}
+
+/*
+ * A READ or WRITE in slot's indirect table: the header, n data segments of len bytes that all
+ * alias the guest buffer at data (the last one last_len bytes), and the status byte.
+ */
+static uint16_t post_aliased(unsigned int slot, uint32_t type, uint64_t sector, uint64_t data,
+			     uint32_t len, unsigned int n, uint32_t last_len)
+{
+	static struct seg s[256];
+	unsigned int i;
+
+	assert_true(n + 2 <= 256);
+	header(slot, type, sector);
+	s[0] = (struct seg){ HDR + slot * 32, 16, false };
+	for (i = 0; i < n; i++)
+		s[1 + i] =
+			(struct seg){ data, i + 1 < n ? len : last_len, type == VIRTIO_BLK_T_IN };
+	s[n + 1] = (struct seg){ STAT + slot, 1, true };
+	return post_indirect(slot, s, n + 2);
 }
 
 /* One request, synchronously: returns the status byte; *used gets the used length. */
@@ -739,18 +821,17 @@ static void test_reset_in_flight(void **state)
 	open_dev(false, VBLK_CACHE_NONE, "");
 	for (i = 0; i < n; i++)
 		post_rq(i, VIRTIO_BLK_T_IN, i * 8, DATA + i * 4096, 4096, true);
-	/* Run only the kick: the requests are submitted, nothing is reaped. */
-	wr(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
-	{
-		struct loop_handler *k = &e.b->dev.kick_h[0];
-
-		k->cb(&e.v.loop, k, EPOLLIN);
-	}
+	/* Run only the kick (twice: one call takes a budget): submitted, nothing reaped. */
+	assert_true(kick_once());
+	assert_int_equal(e.b->inflight, VIRTIO_NOTIFY_BUDGET);
+	assert_false(kick_once());
 	assert_int_equal(e.b->inflight, n);
 	assert_int_equal(e.b->nfree, VBLK_QUEUE_MAX - n);
+	assert_true(e.b->inflight_bytes == n * 4096ULL);
 	wr(VIRTIO_MMIO_STATUS, 0);
 	assert_int_equal(e.b->inflight, 0);
 	assert_int_equal(e.b->nfree, VBLK_QUEUE_MAX);
+	assert_true(e.b->inflight_bytes == 0);
 	/* Nothing reached the ring or the status bytes after the reset. */
 	assert_int_equal(used_idx(), 0);
 	for (i = 0; i < n; i++)
@@ -761,6 +842,145 @@ static void test_reset_in_flight(void **state)
 	driver_init(0);
 	assert_int_equal(do_rq(VIRTIO_BLK_T_IN, 5, DATA, 512, true, NULL), VIRTIO_BLK_S_OK);
 	assert_true(all(gpa(DATA), 512, pattern(5)));
+}
+
+/* A guest that keeps the ring full gets VIRTIO_NOTIFY_BUDGET requests per call, then a requeue. */
+static void test_notify_budget(void **state)
+{
+	unsigned int i, n = 200;
+	struct seg s[2];
+
+	(void)state;
+	open_dev(false, VBLK_CACHE_WRITEBACK, "budget");
+	for (i = 0; i < n; i++) {
+		header(i, VIRTIO_BLK_T_GET_ID, 0);
+		s[0] = (struct seg){ HDR + i * 32, 16, false };
+		s[1] = (struct seg){ DATA + i * 32, 21, true };
+		post_indirect(i, s, 2);
+	}
+	assert_true(kick_once());
+	assert_int_equal(used_idx(), VIRTIO_NOTIFY_BUDGET);
+	assert_int_equal(e.b->stats.requests, VIRTIO_NOTIFY_BUDGET);
+	/* The raised kick brings the loop back for the rest, a budget at a time. */
+	run(n);
+	for (i = 0; i < n; i++) {
+		assert_int_equal(*(uint8_t *)gpa(DATA + i * 32 + 20), VIRTIO_BLK_S_OK);
+		assert_memory_equal(gpa(DATA + i * 32), "budget", 6);
+	}
+	/* Exactly a budget's worth: served in one call, and no needless requeue. */
+	e.used_seen = used_idx();
+	for (i = 0; i < VIRTIO_NOTIFY_BUDGET; i++) {
+		s[0] = (struct seg){ HDR + i * 32, 16, false };
+		s[1] = (struct seg){ DATA + i * 32, 21, true };
+		post_indirect(i, s, 2);
+	}
+	assert_false(kick_once());
+	assert_int_equal((uint16_t)(used_idx() - e.used_seen), VIRTIO_NOTIFY_BUDGET);
+}
+
+/* Chains longer than any request (aliased descriptors, near 4 GiB) are refused on their totals. */
+static void test_too_long(void **state)
+{
+	struct vring_used_elem u;
+	uint8_t *st = gpa(STAT);
+
+	(void)state;
+	/* A 4 GiB disk, so that a 4 GiB read would be inside it; 16 MiB more guest RAM. */
+	assert_int_equal(make_sparse(e.path2, 4ULL << 30), 0);
+	e.high = mmap(NULL, HIGH_SIZE, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	assert_true(e.high != MAP_FAILED);
+	assert_int_equal(gmem_add(&e.v.mem, HIGH_GPA, HIGH_SIZE, e.high), 0);
+	memset(e.high, 0xee, 4096);
+	assert_int_equal(create(e.path2, false, VBLK_CACHE_WRITEBACK, "", BASE, &e.b), 0);
+	driver_init(0);
+
+	/* 254 segments of 16 MiB, all the same buffer: a read of 3.97 GiB. */
+	post_aliased(0, VIRTIO_BLK_T_IN, 0, HIGH_GPA, HIGH_SIZE, VBLK_SEG_MAX, HIGH_SIZE);
+	run(1);
+	u = take_used();
+	assert_int_equal(st[0], VIRTIO_BLK_S_IOERR);
+	assert_int_equal(e.b->stats.reads, 0);
+	assert_true(all(e.high, 4096, 0xee)); /* nothing was read into it */
+	assert_int_equal(u.len, VBLK_SEG_MAX * HIGH_SIZE + 1);
+	assert_int_equal(e.b->stats.too_long, 1);
+
+	/* One byte over the limits (seg_max segments, one of them over size_max): refused too. */
+	memset(gpa(SEG), 0x77, VBLK_SIZE_MAX + 512);
+	post_aliased(1, VIRTIO_BLK_T_OUT, 0, SEG, VBLK_SIZE_MAX, VBLK_SEG_MAX, VBLK_SIZE_MAX + 512);
+	run(1);
+	take_used();
+	assert_int_equal(st[1], VIRTIO_BLK_S_IOERR);
+	assert_int_equal(e.b->stats.writes, 0);
+	assert_int_equal(e.b->stats.too_long, 2);
+	{
+		uint8_t file[512];
+
+		file_read(e.path2, 0, file, sizeof(file));
+		assert_true(all(file, sizeof(file), 0));
+	}
+
+	/* The largest request the advertised limits allow is served. */
+	post_aliased(2, VIRTIO_BLK_T_IN, 8, SEG, VBLK_SIZE_MAX, VBLK_SEG_MAX, VBLK_SIZE_MAX);
+	run(1);
+	u = take_used();
+	assert_int_equal(st[2], VIRTIO_BLK_S_OK);
+	assert_int_equal(u.len, VBLK_DATA_MAX + 1);
+	assert_int_equal(e.b->stats.reads, 1);
+	assert_int_equal(e.b->stats.too_long, 2);
+	assert_true(all(gpa(SEG), VBLK_SIZE_MAX, 0));
+	assert_true(e.b->inflight_bytes == 0);
+}
+
+/* No request is taken while VBLK_INFLIGHT_MAX bytes are in flight: a reset waits for less. */
+static void test_inflight_bytes(void **state)
+{
+	const unsigned int n = 8, fits = (VBLK_INFLIGHT_MAX + VBLK_DATA_MAX - 1) / VBLK_DATA_MAX;
+	struct virtio_blk_discard_write_zeroes *z = gpa(DATA);
+	unsigned int i, round;
+
+	(void)state;
+	assert_int_equal(make_sparse(e.path2, 128ULL << 20), 0);
+	assert_int_equal(create(e.path2, false, VBLK_CACHE_WRITEBACK, "", BASE, &e.b), 0);
+	for (round = 0; round < 2; round++) {
+		driver_init(0);
+		for (i = 0; i < n; i++)
+			post_aliased(i, VIRTIO_BLK_T_IN, i, SEG, VBLK_SIZE_MAX, VBLK_SEG_MAX,
+				     VBLK_SIZE_MAX);
+		/* Not requeued: the next completion brings the loop back. */
+		assert_false(kick_once());
+		assert_int_equal(e.b->inflight, fits);
+		assert_true(e.b->inflight_bytes < VBLK_INFLIGHT_MAX + VBLK_DATA_MAX);
+		assert_true(e.b->starved);
+		if (round) {
+			/* The reset waits for those only, and drops them. */
+			wr(VIRTIO_MMIO_STATUS, 0);
+			assert_int_equal(e.b->inflight, 0);
+			assert_true(e.b->inflight_bytes == 0);
+			assert_int_equal(e.b->nfree, VBLK_QUEUE_MAX);
+			break;
+		}
+		run(n);
+		for (i = 0; i < n; i++)
+			assert_int_equal(*(uint8_t *)gpa(STAT + i), VIRTIO_BLK_S_OK);
+		assert_true(e.b->inflight_bytes == 0);
+		assert_int_equal(e.b->stats.reads, n);
+	}
+	/* Ranges count too: a 64 MiB WRITE_ZEROES fills the allowance alone. */
+	driver_init(0);
+	for (i = 0; i < 2; i++) {
+		z[i] = (struct virtio_blk_discard_write_zeroes){
+			.sector = i * (VBLK_INFLIGHT_MAX / 512),
+			.num_sectors = VBLK_INFLIGHT_MAX / 512
+		};
+		post_rq(i, VIRTIO_BLK_T_WRITE_ZEROES, 0, DATA + i * sizeof(*z), sizeof(*z), false);
+	}
+	assert_false(kick_once());
+	assert_int_equal(e.b->inflight, 1);
+	run(2);
+	assert_int_equal(*(uint8_t *)gpa(STAT), VIRTIO_BLK_S_OK);
+	assert_int_equal(*(uint8_t *)gpa(STAT + 1), VIRTIO_BLK_S_OK);
+	assert_true(e.b->inflight_bytes == 0);
 }
 
 static void test_lock(void **state)
@@ -984,6 +1204,9 @@ int main(void)
 		T(test_broken_ring),
 		T(test_many_in_flight),
 		T(test_reset_in_flight),
+		T(test_notify_budget),
+		T(test_too_long),
+		T(test_inflight_bytes),
 		T(test_lock),
 		T(test_bad_images),
 		T(test_short_read),

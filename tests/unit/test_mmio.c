@@ -43,6 +43,7 @@ struct fake {
 	unsigned int notifies[NQ], activates, resets, cfg_reads, cfg_writes, cfg_outside;
 	int activate_ret;
 	unsigned int popped;
+	unsigned int budget; /* chains per notify, then virtio_dev_requeue; 0: no bound */
 };
 
 static struct env {
@@ -90,9 +91,15 @@ static void fake_notify(struct virtio_dev *d, unsigned int q)
 	struct fake *f = container_of(d, struct fake, dev);
 	struct iovec iov[8];
 	struct virtq_chain c;
+	unsigned int n;
 
 	f->notifies[q]++;
-	for (;;) {
+	for (n = 0;; n++) {
+		if (f->budget && n == f->budget) {
+			if (virtq_pending(&d->vq[q]))
+				virtio_dev_requeue(d, q);
+			break;
+		}
 		c = (struct virtq_chain){ .iov = iov, .cap = 8 };
 		if (virtq_pop(&d->vq[q], &c) <= 0)
 			break;
@@ -774,6 +781,45 @@ static int count_fds(void)
 	return n;
 }
 
+/* virtio_dev_requeue: the queue's handler runs again on a later pass, without a guest kick. */
+static void test_requeue(void **state)
+{
+	eventfd_t v;
+	unsigned int i;
+
+	(void)state;
+	bring_up();
+	e.f.budget = 2;
+	for (i = 0; i < 5; i++)
+		post(16);
+	wr(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+	assert_int_equal(dispatch(0), 1);
+	assert_int_equal(e.f.popped, 2);
+	/* Raised again: the next pass runs it, and the one after. */
+	assert_int_equal(dispatch(0), 1);
+	assert_int_equal(e.f.popped, 4);
+	assert_int_equal(dispatch(0), 1);
+	assert_int_equal(e.f.popped, 5);
+	assert_int_equal(e.f.notifies[0], 3);
+	/* Nothing left: not raised, the loop is quiet. */
+	assert_int_equal(dispatch(0), 0);
+	assert_int_equal(used_idx(), 5);
+	/* Queues the device does not have are ignored. */
+	pthread_mutex_lock(&e.f.dev.lock);
+	virtio_dev_requeue(&e.f.dev, NQ);
+	virtio_dev_requeue(&e.f.dev, VIRTIO_MAX_QUEUES + 3);
+	pthread_mutex_unlock(&e.f.dev.lock);
+	assert_int_equal(dispatch(0), 0);
+	/* A requeue that finds the device reset calls nothing. */
+	pthread_mutex_lock(&e.f.dev.lock);
+	virtio_dev_requeue(&e.f.dev, 0);
+	pthread_mutex_unlock(&e.f.dev.lock);
+	wr(VIRTIO_MMIO_STATUS, 0);
+	assert_int_equal(dispatch(0), 1);
+	assert_int_equal(e.f.notifies[0], 3);
+	assert_int_equal(eventfd_read(e.f.dev.kick_fd[0], &v), -1);
+}
+
 static void test_attach_unwinds(void **state)
 {
 	struct fake g;
@@ -824,6 +870,7 @@ int main(void)
 		T(test_config_space),
 		T(test_bad_widths),
 		T(test_queue_sel_beyond),
+		T(test_requeue),
 		T(test_attach_unwinds),
 	};
 

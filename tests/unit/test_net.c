@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -798,6 +799,54 @@ static void test_tx_tap(void **state)
 	assert_true(peer_quiet());
 }
 
+/* A TX chain of aliased descriptors claiming far more than a frame: refused on its length. */
+static void test_tx_aliased(void **state)
+{
+	struct virtio_net_hdr_v1 h = hdr(0, 0, 0, 0, 0, 0);
+	struct seg s[QSIZE];
+	uint64_t hg, big;
+	unsigned int i;
+	int pass;
+
+	(void)state;
+	for (pass = 0; pass < 2; pass++) {
+		if (pass)
+			fake_passt();
+		else
+			fake_tap();
+		bring_up(pass ? ~0ULL : TAP_ALL);
+		/* The header, then 255 descriptors over the same 4 MiB: 1020 MiB of "frame". */
+		hg = balloc(VNET_HDR_LEN);
+		big = balloc(4 << 20);
+		memcpy(gpa(hg), &h, VNET_HDR_LEN);
+		make_frame(gmem_ptr(&e.v.mem, big, VNET_FRAME_MAX), VNET_FRAME_MAX, 3);
+		s[0] = (struct seg){ hg, VNET_HDR_LEN, false };
+		for (i = 1; i < QSIZE; i++)
+			s[i] = (struct seg){ big, 4 << 20, false };
+		post(VNET_TXQ, s, QSIZE);
+		/* One byte more than the largest frame: refused too. */
+		s[1] = (struct seg){ big, VNET_FRAME_MAX + 1, false };
+		post(VNET_TXQ, s, 2);
+		kick(VNET_TXQ);
+		assert_int_equal(new_used(VNET_TXQ), 2);
+		for (i = 0; i < 2; i++)
+			assert_int_equal(take_used(VNET_TXQ).len, 0);
+		assert_true(peer_quiet());
+		assert_int_equal(e.n->stats.tx_frames, 0);
+		assert_int_equal(e.n->stats.tx_bad, 2);
+		/* The largest frame still goes. */
+		s[1] = (struct seg){ big, VNET_FRAME_MAX, false };
+		post(VNET_TXQ, s, 2);
+		kick(VNET_TXQ);
+		assert_int_equal(take_used(VNET_TXQ).len, 0);
+		assert_int_equal(e.n->stats.tx_frames, 1);
+		vnet_destroy(e.n);
+		e.n = NULL;
+		close(e.peer);
+		e.peer = -1;
+	}
+}
+
 /* A tap that cannot take more (EAGAIN): the chain is held, EPOLLOUT armed, TX paused. */
 static void test_tx_tap_full(void **state)
 {
@@ -1348,6 +1397,55 @@ static void test_budget(void **state)
 	assert_true(peer_quiet());
 }
 
+/*
+ * A frame spread over more chains than one call's budget: VNET_BUDGET chains per call, the
+ * RX queue requeued (its kick raised), the frame finished on later passes.
+ */
+static void test_rx_chain_budget(void **state)
+{
+	static uint8_t frame[3000], out[3100];
+	struct loop_handler *k;
+	struct vring_used_elem u;
+	unsigned int i, nbuf = (VNET_HDR_LEN + sizeof(frame) + 15) / 16;
+	uint64_t g[200];
+	eventfd_t v;
+	size_t off = 0;
+
+	(void)state;
+	fake_passt();
+	bring_up(~0ULL);
+	k = &e.n->dev.kick_h[VNET_RXQ];
+	post_rx(200, 16, g);
+	make_frame(frame, sizeof(frame), 6);
+	peer_record(frame, sizeof(frame));
+	e.n->be_h.cb(&e.v.loop, &e.n->be_h, EPOLLIN);
+	assert_int_equal(new_used(VNET_RXQ), 0);
+	assert_int_equal(e.n->rx_nbuf, VNET_BUDGET);
+	assert_int_equal(eventfd_read(k->fd, &v), 0);
+	assert_true(v > 0);
+	/* Each pass of the requeued queue takes one budget more. */
+	k->cb(&e.v.loop, k, EPOLLIN);
+	assert_int_equal(e.n->rx_nbuf, 2 * VNET_BUDGET);
+	assert_int_equal(eventfd_read(k->fd, &v), 0);
+	k->cb(&e.v.loop, k, EPOLLIN);
+	assert_int_equal(e.n->rx_nbuf, 0);
+	assert_int_equal(new_used(VNET_RXQ), nbuf);
+	for (i = 0; i < nbuf; i++) {
+		u = take_used(VNET_RXQ);
+		assert_int_equal(u.id, i);
+		memcpy(out + off, gpa(g[i]), u.len);
+		off += u.len;
+	}
+	assert_int_equal(off, VNET_HDR_LEN + sizeof(frame));
+	assert_int_equal(le16toh(((struct virtio_net_hdr_v1 *)(void *)out)->num_buffers), nbuf);
+	assert_memory_equal(out + VNET_HDR_LEN, frame, sizeof(frame));
+	assert_int_equal(e.n->stats.rx_frames, 1);
+	/* Done: nothing requeued. */
+	assert_int_equal(eventfd_read(k->fd, &v), -1);
+	pump();
+	assert_int_equal(new_used(VNET_RXQ), 0);
+}
+
 /* A reset in the middle of a merged frame: nothing pushed after it, and the device works again. */
 static void test_reset_mid_frame(void **state)
 {
@@ -1816,6 +1914,7 @@ int main(void)
 		cmocka_unit_test(test_config),
 		cmocka_unit_test_setup_teardown(test_device_config, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tx_tap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tx_aliased, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tx_tap_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tx_paused_then_gone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tx_passt, setup, teardown),
@@ -1828,6 +1927,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rx_single, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_tap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_budget, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rx_chain_budget, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reset_mid_frame, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_broken_ring, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_passt_connect, setup, teardown),

@@ -7,6 +7,8 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <linux/virtio_ids.h>
 #include <linux/virtio_mmio.h>
 #include <stdlib.h>
@@ -326,6 +328,75 @@ static void test_rate(void **state)
 	assert_int_equal(used(4).len, 4096);
 }
 
+/* One request gets at most VRNG_REQ_MAX bytes, however long its aliased buffers claim to be. */
+static void test_request_cap(void **state)
+{
+	struct seg alias[16];
+	unsigned int i;
+
+	(void)state;
+	assert_int_equal(vrng_test_set(e.r, 1ULL << 32, fake_now), 0);
+	bring_up();
+	/* 16 descriptors over the same 192 KiB: 3 MiB asked. */
+	for (i = 0; i < 16; i++)
+		alias[i] = (struct seg){ BUF, (uint32_t)(RAM_SIZE - (BUF - RAM_GPA)), true };
+	post(alias, 16);
+	kick();
+	assert_int_equal(used_idx(), 1);
+	assert_int_equal(used(0).len, VRNG_REQ_MAX);
+	assert_true(looks_random(BUF, VRNG_REQ_MAX));
+	assert_true(all(BUF + VRNG_REQ_MAX, RAM_SIZE - (BUF - RAM_GPA) - VRNG_REQ_MAX, PATTERN));
+}
+
+#define REFILLS 640
+
+/* A guest vCPU that keeps the ring full: every used buffer is posted again, with a kick. */
+static void *refiller(void *arg)
+{
+	struct seg in[1] = { { BUF, 16, true } };
+	unsigned int posted = QSIZE;
+	uint16_t seen = 0;
+
+	(void)arg;
+	while (posted < REFILLS) {
+		uint16_t u = used_idx();
+
+		for (; seen != u && posted < REFILLS; seen++, posted++)
+			post(in, 1);
+		wr(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+		sched_yield(); /* where threads take turns (Valgrind), let the device run */
+	}
+	return NULL;
+}
+
+/* However fast the guest refills, one call serves at most VIRTIO_NOTIFY_BUDGET requests. */
+static void test_budget(void **state)
+{
+	struct seg in[1] = { { BUF, 16, true } };
+	struct loop_handler *k;
+	unsigned int i, calls = 0;
+	pthread_t t;
+
+	(void)state;
+	assert_int_equal(vrng_test_set(e.r, 1ULL << 32, fake_now), 0);
+	bring_up();
+	k = &e.d->kick_h[0];
+	for (i = 0; i < QSIZE; i++)
+		post(in, 1);
+	assert_int_equal(pthread_create(&t, NULL, refiller, NULL), 0);
+	while (used_idx() != (uint16_t)REFILLS) {
+		uint16_t before = used_idx();
+
+		k->cb(&e.v.loop, k, EPOLLIN);
+		assert_true((uint16_t)(used_idx() - before) <= VIRTIO_NOTIFY_BUDGET);
+		assert_true(++calls < 10000000);
+		if (used_idx() == before)
+			sched_yield();
+	}
+	pthread_join(t, NULL);
+	assert_false(rd(VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET);
+}
+
 static void test_broken_ring(void **state)
 {
 	struct seg in[1] = { { BUF, 64, true } };
@@ -428,6 +499,8 @@ int main(void)
 		T(test_fill),
 		T(test_out_only),
 		T(test_rate),
+		T(test_request_cap),
+		T(test_budget),
 		T(test_broken_ring),
 		T(test_reset_disarms_timer),
 		T(test_create_destroy),

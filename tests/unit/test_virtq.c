@@ -730,6 +730,43 @@ static void test_part_over_4g(void **state)
 	virtq_reset(&f.q);
 }
 
+/*
+ * Descriptors that all alias one buffer: the totals stay within VIRTQ_PART_MAX (a used
+ * length always fits 32 bits) and the walk within the hop budget, however much is claimed.
+ */
+static void test_aliased_totals(void **state)
+{
+	static uint8_t fake[16];
+	struct gmem big = f.mem;
+	unsigned int i;
+
+	(void)state;
+	/* A 4 GiB region that is never touched: the parser only translates addresses. */
+	assert_int_equal(gmem_add(&big, 16ULL << 30, 4ULL << 30, fake), 0);
+	assert_int_equal(
+		virtq_enable(&f.q, &big, QSIZE, DESC_GPA, AVAIL_GPA, USED_GPA, FEAT_INDIRECT), 0);
+	f.avail_idx = 0;
+	memset(f.ram, 0, 0x4000);
+	for (i = 0; i < QSIZE; i++)
+		desc_in(TABLE_GPA, i, 16ULL << 30, 0x10000000, WRITE | (i + 1 < QSIZE ? NEXT : 0),
+			(uint16_t)(i + 1));
+	/* 15 entries of 256 MiB: 3.75 GiB, accepted. */
+	desc_in(TABLE_GPA, QSIZE - 2, 16ULL << 30, 0x10000000, WRITE, 0);
+	desc(0, TABLE_GPA, 16 * (QSIZE - 1), INDIRECT, 0);
+	make_avail(0);
+	assert_int_equal(pop(), 1);
+	assert_int_equal(f.c.nin, QSIZE - 1);
+	assert_true(f.c.in_len == (QSIZE - 1) * 0x10000000ULL);
+	assert_true(f.c.in_len <= VIRTQ_PART_MAX);
+	assert_int_equal(virtq_push(&f.q, 0, (uint32_t)f.c.in_len), 0);
+	/* The 16th makes 4 GiB: more than a part may hold, the ring is broken. */
+	desc_in(TABLE_GPA, QSIZE - 2, 16ULL << 30, 0x10000000, WRITE | NEXT, QSIZE - 1);
+	desc(1, TABLE_GPA, 16 * QSIZE, INDIRECT, 0);
+	make_avail(1);
+	assert_broken();
+	virtq_reset(&f.q);
+}
+
 static void test_push_not_in_flight(void **state)
 {
 	(void)state;
@@ -873,6 +910,7 @@ int main(void)
 		T(test_head_twice_in_flight),
 		T(test_iovec_capacity),
 		T(test_part_over_4g),
+		T(test_aliased_totals),
 		T(test_push_not_in_flight),
 		T(test_enable_checks),
 		T(test_reset_recovers),

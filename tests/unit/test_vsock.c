@@ -107,15 +107,24 @@ static struct env {
 	char dir[64], path[128];
 	struct rec recs[8];
 	unsigned int nrecs;
+	/* A guest whose interrupt handler posts a tiny buffer again for each one used on tiny_q. */
+	int tiny_q;		/* -1: none */
+	unsigned int tiny_used; /* tiny buffers the device gave back */
 } e;
 
+#define TINY_CAP 2000 /* the refilling guest gives up after this many, so the old code ended */
+
 static struct rxpkt pk; /* the last packet rx_take read */
+
+static void tiny_refill(void);
 
 static void rec_irq(void *opaque, unsigned int irq, int level)
 {
 	(void)irq;
 	if (level)
 		((struct env *)opaque)->pulses++;
+	if (level && e.tiny_q >= 0)
+		tiny_refill();
 }
 
 /* ---- driver ---- */
@@ -245,6 +254,44 @@ static void rx_post(unsigned int n)
 	}
 }
 
+/* Post one buffer of len bytes (too small for the device) on q. */
+static void tiny_post(unsigned int q, uint32_t len)
+{
+	uint16_t idx;
+	struct seg s;
+
+	take_descs(q, 1, &idx);
+	s = (struct seg){ q ? EVBUF(idx) : RXBUF(idx), len, true };
+	publish(q, &idx, &s, 1);
+}
+
+/* The interrupt handler of a guest that keeps its ring full of buffers too small to use. */
+static void tiny_refill(void)
+{
+	unsigned int q = (unsigned int)e.tiny_q, n;
+	struct vring_used_elem el;
+	uint16_t idx[8];
+
+	while (used_take(q, &el, idx, &n)) {
+		assert_int_equal(el.len, 0);
+		if (++e.tiny_used < TINY_CAP)
+			tiny_post(q, q ? 2 : HDR);
+	}
+}
+
+/* Take the RX buffers the device gave back unused (len 0), up to the next packet. */
+static void drop_empty_rx(void)
+{
+	struct vring_used *u = gpa(USED(0));
+	struct vring_used_elem el;
+	uint16_t idx[8];
+	unsigned int n;
+
+	while (e.q[0].used_seen != __atomic_load_n(&u->idx, __ATOMIC_ACQUIRE) &&
+	       u->ring[e.q[0].used_seen % QSIZE].len == 0)
+		used_take(0, &el, idx, &n);
+}
+
 /* Keep 64 RX buffers posted, as a driver refilling would. */
 static void rx_refill(void)
 {
@@ -302,6 +349,7 @@ static int setup(void **state)
 	(void)state;
 	memset(&e, 0, sizeof(e));
 	e.guest_buf = 256 * 1024;
+	e.tiny_q = -1;
 	if (virtio_env_init(&e.v, RAM_GPA, RAM_SIZE, rec_irq, &e))
 		return -1;
 	snprintf(e.dir, sizeof(e.dir), "/tmp/hull-vsock-XXXXXX");
@@ -1890,7 +1938,133 @@ static void test_rx_split(void **state)
 	assert_memory_equal(got, data, sizeof(data));
 }
 
-/* A TX kick serves a bounded batch, then yields to the loop (and comes back). */
+/* The handler of queue q runs once, as the loop runs it; whether it raised its kick again. */
+static bool kick_once(unsigned int q)
+{
+	struct loop_handler *k = &e.d->kick_h[q];
+	eventfd_t v;
+
+	wr(VIRTIO_MMIO_QUEUE_NOTIFY, q);
+	k->cb(&e.v.loop, k, EPOLLIN);
+	return eventfd_read(k->fd, &v) == 0 && v > 0;
+}
+
+/* A TX chain of aliased descriptors claiming far more than a packet: dropped, stream reset. */
+static void test_tx_aliased(void **state)
+{
+	struct seg sg[VSOCK_TX_IOV];
+	uint16_t idx[VSOCK_TX_IOV];
+	struct virtio_vsock_hdr h;
+	struct rec *r;
+	uint64_t a = tx_alloc(HDR);
+	unsigned int i;
+
+	(void)state;
+	open_dev(false);
+	assert_int_equal(vsock_listen(e.vs, 50, rec_accept, NULL), 0);
+	r = guest_connect_rec(1000, 50);
+	/* The header, then 63 descriptors over the same 4 MiB: 252 MiB of payload. */
+	h = H(OP_RW, 1000, 50, 1000, 0, 0);
+	memcpy(gpa(a), &h, HDR);
+	sg[0] = (struct seg){ a, HDR, false };
+	for (i = 1; i < VSOCK_TX_IOV; i++)
+		sg[i] = (struct seg){ TXAREA + (4 << 20), 4 << 20, false };
+	for (i = 0; i < VSOCK_TX_IOV; i++)
+		idx[i] = e.q[1].free[--e.q[1].nfree];
+	/* publish() keeps up to 8 descriptors per chain: link the rest here. */
+	{
+		struct vring_desc *desc = gpa(DESC(1));
+		struct vring_avail *av = gpa(AVAIL(1));
+
+		for (i = 0; i < VSOCK_TX_IOV; i++)
+			desc[idx[i]] = (struct vring_desc){
+				.addr = sg[i].gpa,
+				.len = sg[i].len,
+				.flags = i + 1 < VSOCK_TX_IOV ? VRING_DESC_F_NEXT : 0,
+				.next = i + 1 < VSOCK_TX_IOV ? idx[i + 1] : 0,
+			};
+		av->ring[e.q[1].avail_idx % QSIZE] = idx[0];
+		__atomic_store_n(&av->idx, ++e.q[1].avail_idx, __ATOMIC_RELEASE);
+	}
+	kick(1);
+	expect(OP_RST, 50, 1000);
+	assert_int_equal(r->len, 0);
+	run();
+	assert_int_equal(r->closed, 1);
+	assert_int_equal(r->err, -ECONNRESET);
+	assert_false(rd(VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET);
+}
+
+/*
+ * A guest that keeps its RX ring full of buffers too small for a packet: one call returns at
+ * most VSOCK_BUDGET of them, then the RX queue is requeued; real buffers then get the reply.
+ */
+static void test_rx_tiny_buffers(void **state)
+{
+	unsigned int i;
+
+	(void)state;
+	open_dev(false);
+	bring_up(false);
+	assert_int_equal(vsock_listen(e.vs, 50, rec_accept, NULL), 0);
+	tx_ctl(OP_REQUEST, 1000, 50, 0, 0); /* a RESPONSE is owed, and no buffer to carry it */
+	for (i = 0; i < 8; i++)
+		tiny_post(0, HDR);
+	e.tiny_q = 0;
+	i = kick_once(0);
+	assert_true(e.tiny_used <= VSOCK_BUDGET);
+	assert_true(e.tiny_used > 0);
+	assert_true(i); /* requeued */
+	/* The guest stops; real buffers behind the tiny ones get the RESPONSE. */
+	e.tiny_q = -1;
+	rx_post(1);
+	wr(VIRTIO_MMIO_QUEUE_NOTIFY, 0); /* the raised kick, read above */
+	run();
+	drop_empty_rx();
+	expect(OP_RESPONSE, 50, 1000);
+}
+
+/* The same on the event queue: a TRANSPORT_RESET over event buffers too small for it. */
+static void test_event_tiny_buffers(void **state)
+{
+	struct vring_used_elem el;
+	uint16_t idx[8];
+	unsigned int i, n;
+
+	(void)state;
+	open_dev(false);
+	for (i = 0; i < 8; i++) /* the 8 event buffers bring_up posted */
+		vsock_transport_reset(e.vs);
+	while (used_take(2, &el, idx, &n))
+		assert_int_equal(el.len, 4);
+	for (i = 0; i < 8; i++)
+		tiny_post(2, 2);
+	e.tiny_q = 2;
+	vsock_transport_reset(e.vs);
+	assert_true(e.tiny_used <= VSOCK_BUDGET);
+	assert_true(e.tiny_used > 0);
+	{
+		eventfd_t v;
+
+		assert_int_equal(eventfd_read(e.d->kick_h[2].fd, &v), 0);
+	}
+	e.tiny_q = -1;
+	{
+		struct seg s = { EVBUF(0), 4, true };
+
+		take_descs(2, 1, idx);
+		publish(2, idx, &s, 1);
+	}
+	kick(2);
+	for (;;) {
+		assert_true(used_take(2, &el, idx, &n));
+		if (el.len)
+			break;
+	}
+	assert_int_equal(el.len, 4);
+}
+
+/* A TX kick serves VIRTIO_NOTIFY_BUDGET chains, then requeues itself (and comes back). */
 static void test_tx_budget(void **state)
 {
 	struct vring_used_elem el;
@@ -1904,11 +2078,11 @@ static void test_tx_budget(void **state)
 	r = guest_connect_rec(1000, 50);
 	for (i = 0; i < 200; i++)
 		tx_post(H(OP_RW, 1000, 50, 1, 0, 0), "b", 1, L_ONE);
-	wr(VIRTIO_MMIO_QUEUE_NOTIFY, 1);
-	assert_true(dispatch(0) >= 1);
+	assert_true(kick_once(1));
 	while (used_take(1, &el, idx, &n))
 		used++;
-	assert_int_equal(used, VSOCK_TX_BUDGET);
+	assert_int_equal(used, VIRTIO_NOTIFY_BUDGET);
+	wr(VIRTIO_MMIO_QUEUE_NOTIFY, 1); /* the raised kick, read above */
 	run();
 	while (used_take(1, &el, idx, &n))
 		used++;
@@ -1945,6 +2119,9 @@ int main(void)
 		T(test_threads),
 		T(test_rx_split),
 		T(test_tx_budget),
+		T(test_tx_aliased),
+		T(test_rx_tiny_buffers),
+		T(test_event_tiny_buffers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

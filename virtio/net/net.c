@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/random.h>
 #include <unistd.h>
 
@@ -85,8 +84,8 @@ void vnet_be_stop(struct vnet *n)
 	 * TX may have been paused with chains pending that the guest will not
 	 * kick for again: a kick of our own drains them on the next round.
 	 */
-	if (virtio_dev_live(&n->dev) && eventfd_write(n->dev.kick_fd[VNET_TXQ], 1) < 0)
-		log_debug("%s: TX requeue: %s", n->dev.name, strerror(errno));
+	if (virtio_dev_live(&n->dev))
+		virtio_dev_requeue(&n->dev, VNET_TXQ);
 }
 
 /* ---- event loop and device ops ---- */

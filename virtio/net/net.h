@@ -20,7 +20,12 @@
 #define VNET_FRAME_MAX (65535 + 14) /* largest frame either way (GSO included), header excluded */
 /* The RX bounce buffer: header + frame, with room for what a tap might hand over (VLAN tags). */
 #define VNET_RX_BUF (VNET_HDR_LEN + 65536 + 4096)
-#define VNET_BUDGET 64	     /* frames per callback and direction, then the loop moves on */
+/*
+ * Per callback and direction at most this many frames, and on RX this many
+ * chains (a frame spread over more continues on the next pass): then the
+ * loop moves on.
+ */
+#define VNET_BUDGET VIRTIO_NOTIFY_BUDGET
 #define VNET_PASST_MTU 65520 /* passt's own default MTU */
 
 #define VNET_F(bit) (1ULL << VIRTIO_NET_F_##bit)
@@ -179,11 +184,14 @@ struct vnet {
 void vnet_be_arm(struct vnet *n);
 /* The backend is gone (be.why says why): stop polling it, link down, drain TX into nothing. */
 void vnet_be_stop(struct vnet *n);
-/* Send up to VNET_BUDGET TX chains; more: a self-kick. Nothing while tx_wait. */
+/* Send up to VNET_BUDGET TX chains; more: a requeue. Nothing while tx_wait. */
 void vnet_tx_process(struct vnet *n);
 /* The backend fd is writable: flush what it holds, retry the held chain, go on with TX. */
 void vnet_tx_writable(struct vnet *n);
-/* Move up to VNET_BUDGET frames into the guest; no buffers: rx_wait until an RX kick. */
+/*
+ * Move up to VNET_BUDGET frames, over up to VNET_BUDGET chains, into the
+ * guest; no buffers: rx_wait until an RX kick.
+ */
 void vnet_rx_process(struct vnet *n);
 /* Forget the chains a merged frame has taken (reset: nothing is pushed). */
 void vnet_rx_forget(struct vnet *n);

@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 
 #include "virtio/net/net.h"
 #include "vmm/log.h"
@@ -67,15 +66,21 @@ static bool tx_send(struct vnet *n)
 	}
 }
 
-/* One TX chain. true: finished (push it); false: held until the backend is writable. */
+/*
+ * One TX chain. true: finished (push it); false: held until the backend is
+ * writable. A chain longer than a header and the largest frame is refused on
+ * its length alone, so no more than one frame is ever handed on, however the
+ * guest's descriptors alias its memory.
+ */
 static bool tx_one(struct vnet *n, const struct virtq_chain *c)
 {
 	const char *why;
 	int ret;
 
-	if (c->out_len < VNET_HDR_LEN) {
+	if (c->out_len < VNET_HDR_LEN || c->out_len > VNET_HDR_LEN + VNET_FRAME_MAX) {
 		n->stats.tx_bad++;
-		log_debug("%s: TX chain of %zu bytes has no header", n->dev.name, c->out_len);
+		log_debug("%s: TX chain of %zu bytes is not a header and a frame", n->dev.name,
+			  c->out_len);
 		return true;
 	}
 	/* Our own copy: the guest may rewrite its buffer after we checked it. */
@@ -115,9 +120,8 @@ void vnet_tx_process(struct vnet *n)
 		struct virtq_chain c = { .iov = n->tx_chain, .cap = VNET_IOV_MAX };
 
 		if (!budget--) {
-			/* The kick eventfd is level-readable: we come back after the others. */
-			if (eventfd_write(d->kick_fd[VNET_TXQ], 1) < 0)
-				log_debug("%s: TX requeue: %s", d->name, strerror(errno));
+			if (virtq_pending(q))
+				virtio_dev_requeue(d, VNET_TXQ);
 			break;
 		}
 		ret = virtq_pop(q, &c);
@@ -177,15 +181,23 @@ void vnet_rx_forget(struct vnet *n)
 	n->rx_first_n = 0;
 }
 
-/* Without MRG_RXBUF one chain takes the whole frame, or the frame is dropped. */
-static int rx_single(struct vnet *n, struct virtq *q)
+/*
+ * Without MRG_RXBUF one chain takes the whole frame, or the frame is dropped.
+ * However long the chain claims to be, only the frame is written into it.
+ * -EBUSY: no chain left in this call's budget (*chains).
+ */
+static int rx_single(struct vnet *n, struct virtq *q, unsigned int *chains)
 {
 	struct virtq_chain c = { .iov = n->rx_iov, .cap = VNET_IOV_MAX };
 	struct virtio_net_hdr_v1 *h = (struct virtio_net_hdr_v1 *)(void *)n->rxbuf;
-	int ret = virtq_pop(q, &c);
+	int ret;
 
+	if (!*chains)
+		return -EBUSY;
+	ret = virtq_pop(q, &c);
 	if (ret <= 0)
 		return ret < 0 ? -EIO : -EAGAIN;
+	(*chains)--;
 	if (c.in_len < n->rx_len) {
 		/* The driver posted less than the spec asks (1526 or 65562 bytes); its loss. */
 		n->stats.rx_dropped++;
@@ -214,9 +226,11 @@ static void rx_drop_chains(struct vnet *n, struct virtq *q)
  * With MRG_RXBUF the frame fills as many chains as it needs; they are held
  * (only head and length: the data is written at once) until the frame is
  * whole, then pushed together with num_buffers in the first one. When the
- * buffers run out mid-frame, the state stays for the next RX kick.
+ * buffers run out mid-frame, the state stays for the next RX kick; when the
+ * call's budget of chains (*chains) does, for the next pass (-EBUSY). Each
+ * chain gets at most the rest of the frame, whatever length it claims.
  */
-static int rx_merge(struct vnet *n, struct virtq *q)
+static int rx_merge(struct vnet *n, struct virtq *q, unsigned int *chains)
 {
 	struct virtq_chain c = { .iov = n->rx_iov, .cap = VNET_IOV_MAX };
 	struct virtq_chain first;
@@ -234,9 +248,12 @@ static int rx_merge(struct vnet *n, struct virtq *q)
 			rx_drop_chains(n, q);
 			return 0;
 		}
+		if (!*chains)
+			return -EBUSY;
 		ret = virtq_pop(q, &c);
 		if (ret <= 0)
 			return ret < 0 ? -EIO : -EAGAIN;
+		(*chains)--;
 		/* The header (num_buffers) must fit the first chain; an empty one is useless. */
 		if (!c.in_len || (!n->rx_nbuf && c.in_len < VNET_HDR_LEN)) {
 			virtq_push(q, c.head, 0);
@@ -297,21 +314,25 @@ static int rx_fetch(struct vnet *n)
 }
 
 /*
- * Move up to VNET_BUDGET frames into the guest. Out of buffers: stop
- * polling the backend until the guest kicks RX (the frame waits in rxbuf).
- * Level-triggered epoll brings us back when more is readable. Lock held.
+ * Move up to VNET_BUDGET frames into the guest, taking up to VNET_BUDGET
+ * chains. Out of buffers: stop polling the backend until the guest kicks RX
+ * (the frame waits in rxbuf). Level-triggered epoll brings us back when more
+ * is readable; a frame left half placed for want of budget, a requeue of the
+ * RX queue. Lock held.
  */
 void vnet_rx_process(struct vnet *n)
 {
 	struct virtio_dev *d = &n->dev;
 	struct virtq *q = &d->vq[VNET_RXQ];
 	uint16_t before = q->used_idx;
-	unsigned int budget;
+	unsigned int frames, chains = VNET_BUDGET;
 	int ret;
 
 	if (!n->active || !virtio_dev_live(d) || !q->enabled || q->broken)
 		goto out;
-	for (budget = 0; budget < VNET_BUDGET; budget++) {
+	for (frames = 0; frames < VNET_BUDGET; frames++) {
+		if (!chains)
+			break;
 		if (!n->rx_len) {
 			if (!n->be_up)
 				break;
@@ -323,10 +344,15 @@ void vnet_rx_process(struct vnet *n)
 			if (ret)
 				break;
 		}
-		ret = has(n, VNET_F(MRG_RXBUF)) ? rx_merge(n, q) : rx_single(n, q);
+		ret = has(n, VNET_F(MRG_RXBUF)) ? rx_merge(n, q, &chains)
+						: rx_single(n, q, &chains);
 		if (ret == -EAGAIN) {
 			n->rx_wait = true;
 			n->stats.rx_waits++;
+			break;
+		}
+		if (ret == -EBUSY) {
+			virtio_dev_requeue(d, VNET_RXQ);
 			break;
 		}
 		if (ret < 0) {

@@ -21,11 +21,17 @@ static struct vsock *of_dev(struct virtio_dev *d)
 
 /* ---- entering vsock code ---- */
 
-/* The lock is held (by us or by the transport): count the depth, remember the thread. */
+/*
+ * The lock is held (by us or by the transport): count the depth, remember the
+ * thread. Each outermost entry (one loop callback, one API call) starts with a
+ * fresh budget of RX chains.
+ */
 static void hold(struct vsock *v)
 {
-	if (!v->depth++)
+	if (!v->depth++) {
 		atomic_store(&v->owner, (unsigned long)pthread_self());
+		v->rx_budget = VSOCK_BUDGET;
+	}
 }
 
 bool vsock_enter(struct vsock *v)
@@ -93,6 +99,8 @@ unsigned int vsock_iov_slice(struct iovec *dst, const struct iovec *src, unsigne
 /*
  * The i-th RX chain held for use, popping more as needed; NULL when the guest has none (or
  * broke the ring). Chains too small for a header and a byte are returned at once, empty.
+ * At most VSOCK_BUDGET pops per entry: then the guest's buffers count as gone (rx_empty,
+ * senders wait) and the RX queue is requeued, whose notify brings them back on a later pass.
  */
 struct vsock_rx *vsock_rx_get(struct vsock *v, unsigned int i)
 {
@@ -104,12 +112,18 @@ struct vsock_rx *vsock_rx_get(struct vsock *v, unsigned int i)
 
 		if (!queue_ok(v, VSOCK_RXQ))
 			return NULL;
+		if (!v->rx_budget) {
+			v->p.rx_empty = true;
+			virtio_dev_requeue(&v->dev, VSOCK_RXQ);
+			return NULL;
+		}
 		r->c = (struct virtq_chain){ .iov = r->iov, .cap = VSOCK_RX_IOV };
 		ret = virtq_pop(vq, &r->c);
 		if (!ret) {
 			v->p.rx_empty = true;
 			return NULL;
 		}
+		v->rx_budget--;
 		if (ret < 0) {
 			fail(v, VSOCK_RXQ);
 			return NULL;
@@ -155,22 +169,27 @@ void vsock_rx_flush(struct vsock *v)
 	/* TX waited for room for the RSTs it owes: go on through the loop, not recursively. */
 	if (v->tx_waits && v->p.norphans < VSOCK_ORPHANS) {
 		v->tx_waits = false;
-		if (eventfd_write(v->dev.kick_fd[VSOCK_TXQ], 1) < 0)
-			log_debug("%s: TX requeue: %s", v->dev.name, strerror(errno));
+		virtio_dev_requeue(&v->dev, VSOCK_TXQ);
 	}
 	if (sent)
 		vsock_proto_wake(&v->p);
 }
 
+/* Post the owed TRANSPORT_RESET; chains too small for it are returned, a budget's worth a call. */
 static void ev_flush(struct vsock *v)
 {
 	struct virtio_vsock_event e = { .id = htole32(VIRTIO_VSOCK_EVENT_TRANSPORT_RESET) };
 	struct virtq *vq = &v->dev.vq[VSOCK_EVQ];
+	unsigned int budget = VSOCK_BUDGET;
 	struct iovec iov[4];
 	struct virtq_chain c;
 	int ret;
 
 	while (v->event_owed && queue_ok(v, VSOCK_EVQ)) {
+		if (!budget--) {
+			virtio_dev_requeue(&v->dev, VSOCK_EVQ);
+			return;
+		}
 		c = (struct virtq_chain){ .iov = iov, .cap = 4 };
 		ret = virtq_pop(vq, &c);
 		if (!ret)
@@ -188,12 +207,17 @@ static void ev_flush(struct vsock *v)
 	}
 }
 
-/* One TX chain: the header from the readable part at offset 0, wherever descriptors split. */
+/*
+ * One TX chain: the header from the readable part at offset 0, wherever descriptors split.
+ * A chain carrying more than one packet can (VSOCK_MAX_PKT) is not even sliced: the check
+ * of its length drops it (and resets the connection it names), however much it claims.
+ */
 static void tx_chain(struct vsock *v, const struct virtq_chain *c)
 {
 	struct iovec iov[VSOCK_TX_IOV];
 	struct virtio_vsock_hdr h;
-	unsigned int n;
+	size_t carried;
+	unsigned int n = 0;
 
 	if (c->out_len < VSOCK_HDR) {
 		log_debug("%s: TX packet of %zu bytes, shorter than a header: dropped", v->dev.name,
@@ -201,14 +225,17 @@ static void tx_chain(struct vsock *v, const struct virtq_chain *c)
 		return;
 	}
 	virtq_read_out(c, 0, &h, VSOCK_HDR);
-	n = vsock_iov_slice(iov, c->iov, c->nout, VSOCK_HDR, c->out_len - VSOCK_HDR);
-	vsock_proto_input(&v->p, &h, iov, n, c->out_len - VSOCK_HDR);
+	carried = c->out_len - VSOCK_HDR;
+	if (carried <= VSOCK_MAX_PKT)
+		n = vsock_iov_slice(iov, c->iov, c->nout, VSOCK_HDR, carried);
+	vsock_proto_input(&v->p, &h, iov, n, carried);
 }
 
+/* Up to VSOCK_BUDGET TX chains (each at most one packet to an endpoint), then a requeue. */
 static void tx_process(struct vsock *v)
 {
 	struct virtq *vq = &v->dev.vq[VSOCK_TXQ];
-	unsigned int budget = VSOCK_TX_BUDGET;
+	unsigned int budget = VSOCK_BUDGET;
 	struct iovec iov[VSOCK_TX_IOV];
 	struct virtq_chain c;
 	bool pushed = false;
@@ -222,8 +249,8 @@ static void tx_process(struct vsock *v)
 		}
 		if (!budget--) {
 			/* Fairness: RX, the sockets and other devices get the loop in between. */
-			if (eventfd_write(v->dev.kick_fd[VSOCK_TXQ], 1) < 0)
-				log_debug("%s: TX requeue: %s", v->dev.name, strerror(errno));
+			if (virtq_pending(vq))
+				virtio_dev_requeue(&v->dev, VSOCK_TXQ);
 			break;
 		}
 		c = (struct virtq_chain){ .iov = iov, .cap = VSOCK_TX_IOV };
@@ -302,8 +329,7 @@ static int vsock_activate(struct virtio_dev *d)
 
 	v->p.rx_empty = false;
 	for (q = 0; q < VSOCK_NQUEUES; q++)
-		if (d->kick_fd[q] >= 0 && eventfd_write(d->kick_fd[q], 1) < 0)
-			log_debug("%s: queue %u wake-up: %s", d->name, q, strerror(errno));
+		virtio_dev_requeue(d, q);
 	return 0;
 }
 

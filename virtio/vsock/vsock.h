@@ -146,7 +146,7 @@ struct vsock_proto {
 	int (*fallback)(void *arg, struct vsock_ep *ep);
 	void *fallback_arg;
 	uint32_t next_port;
-	bool rx_empty;                     /* the guest's RX queue had no buffer last time */
+	bool rx_empty;                     /* no RX buffer last time (or no budget: see vsock.c) */
 	bool limit_logged;
 };
 
@@ -220,7 +220,12 @@ void vsock_proto_reap(struct vsock_proto *p);
 #define VSOCK_RX_IOV 16   /* descriptors per RX chain */
 #define VSOCK_TX_IOV 64   /* descriptors per TX chain */
 #define VSOCK_RX_BATCH 16 /* RX chains one send fills (one readv) */
-#define VSOCK_TX_BUDGET 128 /* TX chains per kick before yielding to the loop */
+/*
+ * Chains per call before yielding to the loop: TX chains per kick, RX chains
+ * popped (used or returned as too small) per entry into vsock code, event
+ * chains per flush.
+ */
+#define VSOCK_BUDGET VIRTIO_NOTIFY_BUDGET
 
 enum { VSOCK_RXQ, VSOCK_TXQ, VSOCK_EVQ, VSOCK_NQUEUES };
 
@@ -241,6 +246,7 @@ struct vsock {
 	/* Popped RX chains not used yet: rx[(rx_head + i) % VSOCK_RX_BATCH], i < rx_n. */
 	struct vsock_rx rx[VSOCK_RX_BATCH];
 	unsigned int rx_head, rx_n;
+	unsigned int rx_budget;         /* RX chains this entry may still pop (VSOCK_BUDGET) */
 	bool event_owed;                /* TRANSPORT_RESET not posted yet */
 	bool tx_waits;                  /* TX stopped: RSTs owed and no guest buffer for them */
 	/* Who holds dev.lock inside vsock code, how deep: callbacks may call the API again. */
