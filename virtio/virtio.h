@@ -372,6 +372,7 @@ struct vfs_test_stats {
 	uint64_t dropped;	   /* served while a reset or failure came: not answered */
 	unsigned int busy, idle;   /* workers in fsrv_handle; waiting for a kick */
 	unsigned int inodes, handles; /* fsrv_stats */
+	uint64_t oversized;	   /* fsrv_stats: refused for their length */
 };
 void vfs_test_stats(struct vfs *f, struct vfs_test_stats *st);
 #endif

@@ -47,6 +47,14 @@ static unsigned int handles(void)
 	return st.handles;
 }
 
+static unsigned long oversized(void)
+{
+	struct fsrv_stats st;
+
+	fsrv_stats(e->s, &st);
+	return st.oversized;
+}
+
 static uint64_t look(uint64_t parent, const char *name)
 {
 	struct fuse_entry_out eo;
@@ -831,6 +839,114 @@ static void test_bounds(void **state)
 	assert_int_equal(fenv_getattr(e, FUSE_ROOT_ID, NULL), -EIO);
 }
 
+/*
+ * Serve a request whose readable part is head (hlen bytes, a header first)
+ * followed by reps iovecs all aliasing buf, as a guest's descriptors may
+ * alias one buffer; the header's len is the total. An error reply lands in
+ * *err (0 when none); fsrv_handle's result.
+ */
+static size_t aliased(const void *head, size_t hlen, const void *buf, size_t blen,
+		      unsigned int reps, int *err)
+{
+	struct iovec *in = calloc(reps + 1, sizeof(*in));
+	uint8_t *h = malloc(hlen), out[256];
+	struct iovec ov = { out, sizeof(out) };
+	struct fuse_out_header oh = { 0 };
+	uint32_t len = (uint32_t)(hlen + blen * reps);
+	unsigned int i;
+	size_t n;
+
+	assert_non_null(in);
+	assert_non_null(h);
+	memcpy(h, head, hlen);
+	memcpy(h, &len, sizeof(len));
+	in[0] = (struct iovec){ h, hlen };
+	for (i = 1; i <= reps; i++)
+		in[i] = (struct iovec){ (void *)(uintptr_t)buf, blen };
+	n = fsrv_handle(e->s, in, reps + 1, &ov, 1);
+	if (n >= sizeof(oh))
+		memcpy(&oh, out, sizeof(oh));
+	*err = oh.error;
+	free(h);
+	free(in);
+	return n;
+}
+
+/*
+ * A BATCH_FORGET is at most a page and exactly its count, FORGET and
+ * INTERRUPT no longer than their struct, any request at most FSRV_IN_MAX:
+ * beyond that not one entry is served (a guest aliasing its descriptors
+ * made one such request cost the event loop tens of seconds).
+ */
+static void test_request_bounds(void **state)
+{
+	static struct fuse_forget_one ents[256]; /* 4 KiB */
+	struct {
+		struct fuse_in_header h;
+		struct fuse_batch_forget_in b;
+	} bf = { .h = { .opcode = FUSE_BATCH_FORGET, .unique = 1 }, .b = { .count = UINT32_MAX } };
+	struct {
+		struct fuse_in_header h;
+		struct fuse_getattr_in g;
+	} ga = { .h = { .opcode = FUSE_GETATTR, .unique = 2, .nodeid = FUSE_ROOT_ID } };
+	uint64_t a;
+	unsigned int i;
+	int err;
+
+	(void)state;
+	assert_int_equal(fenv_write_host(fenv_path(e, "a"), "a", 0644), 0);
+	a = look(FUSE_ROOT_ID, "a");
+	for (i = 0; i < 256; i++)
+		ents[i] = (struct fuse_forget_one){ a, 1 };
+	/* count UINT32_MAX over 256 aliases of one 4 KiB buffer: 1 MiB, past a page. */
+	assert_int_equal(aliased(&bf, sizeof(bf), ents, sizeof(ents), 256, &err), 0);
+	assert_int_equal(nodes(), 2);
+	assert_int_equal(oversized(), 1);
+	/* 4 MiB over 1024 aliases: past FSRV_IN_MAX too. */
+	assert_int_equal(aliased(&bf, sizeof(bf), ents, sizeof(ents), 1024, &err), 0);
+	assert_int_equal(nodes(), 2);
+	assert_int_equal(oversized(), 2);
+	/* Within a page, but count disagrees with the entries present: nothing either. */
+	assert_int_equal(fenv_batch_forget(e, UINT32_MAX, ents, 253), FENV_NOREPLY);
+	assert_int_equal(fenv_batch_forget(e, 252, ents, 253), FENV_NOREPLY);
+	assert_int_equal(fenv_batch_forget(e, 2, ents, 1), FENV_NOREPLY);
+	assert_int_equal(nodes(), 2);
+	assert_int_equal(oversized(), 5);
+	/* A full page (253 entries, count right): each entry served once, no more. */
+	for (i = 0; i < 253; i++)
+		look(FUSE_ROOT_ID, "a");
+	assert_int_equal(fenv_batch_forget(e, 253, ents, 253), FENV_NOREPLY);
+	assert_int_equal(nodes(), 2); /* 254 lookups - 253 */
+	assert_int_equal(fenv_batch_forget(e, 254, ents, 254), FENV_NOREPLY);
+	assert_int_equal(nodes(), 2);
+	assert_int_equal(oversized(), 6);
+	/* FORGET and INTERRUPT with a tail: refused. */
+	fenv_begin(e, FUSE_FORGET, a);
+	fenv_put(e, &(struct fuse_forget_in){ 1 }, sizeof(struct fuse_forget_in));
+	fenv_put(e, "junkjunk", 8);
+	assert_int_equal(fenv_send(e, NULL), FENV_NOREPLY);
+	assert_int_equal(nodes(), 2);
+	fenv_begin(e, FUSE_INTERRUPT, 0);
+	fenv_put(e, &(struct fuse_interrupt_in){ 7 }, sizeof(struct fuse_interrupt_in));
+	fenv_put(e, "junkjunk", 8);
+	assert_int_equal(fenv_send(e, NULL), FENV_NOREPLY);
+	assert_int_equal(oversized(), 8);
+	assert_int_equal(fenv_forget(e, a, 1), FENV_NOREPLY);
+	assert_int_equal(nodes(), 1);
+	/* Any opcode past FSRV_IN_MAX: -EINVAL, unread; exactly FSRV_IN_MAX is served. */
+	assert_int_equal(aliased(&ga, sizeof(ga), ents, sizeof(ents), 257, &err),
+			 sizeof(struct fuse_out_header));
+	assert_int_equal(err, -EINVAL);
+	assert_int_equal(oversized(), 9);
+	assert_int_equal(aliased(&ga, sizeof(ga), ents, FSRV_IN_MAX - sizeof(ga), 1, &err),
+			 sizeof(struct fuse_out_header));
+	assert_int_equal(err, -EINVAL); /* GETATTR with a tail past SRV_BODY_MAX, not counted */
+	assert_int_equal(oversized(), 9);
+	assert_int_equal(aliased(&ga, sizeof(ga), ents, sizeof(ents), 1, &err),
+			 sizeof(struct fuse_out_header) + sizeof(struct fuse_attr_out));
+	assert_int_equal(err, 0);
+}
+
 /* ---- concurrency: raw requests built per thread (fenv holds one request at a time) ---- */
 
 static int raw(struct fsrv *s, uint32_t op, uint64_t node, const void *body, size_t blen,
@@ -975,10 +1091,10 @@ int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
-		T(test_init),	     T(test_framing), T(test_lookup_getattr), T(test_file_io),
-		T(test_setattr),     T(test_nodes),   T(test_readdir),	      T(test_xattr),
-		T(test_file_ops),    T(test_ro),      T(test_kill_priv),      T(test_bounds),
-		T(test_concurrency), T(test_fd_limit),
+		T(test_init),		T(test_framing), T(test_lookup_getattr), T(test_file_io),
+		T(test_setattr),	T(test_nodes),	 T(test_readdir),	 T(test_xattr),
+		T(test_file_ops),	T(test_ro),	 T(test_kill_priv),	 T(test_bounds),
+		T(test_request_bounds), T(test_concurrency),	 T(test_fd_limit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

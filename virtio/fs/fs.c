@@ -444,7 +444,8 @@ void vfs_test_stats(struct vfs *f, struct vfs_test_stats *st)
 				       .busy = f->busy,
 				       .idle = f->idle,
 				       .inodes = ss.inodes,
-				       .handles = ss.handles };
+				       .handles = ss.handles,
+				       .oversized = ss.oversized };
 	pthread_mutex_unlock(&f->dev.lock);
 }
 #endif
