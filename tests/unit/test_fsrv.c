@@ -589,6 +589,14 @@ static void test_xattr(void **state)
 	}
 }
 
+/* An LSEEK of fh in e->req, to send with fenv_call (or to forge first). */
+static void build_lseek(uint64_t node, uint64_t fh, uint64_t off, uint32_t whence)
+{
+	fenv_begin(e, FUSE_LSEEK, node);
+	fenv_put(e, &(struct fuse_lseek_in){ .fh = fh, .offset = off, .whence = whence },
+		 sizeof(struct fuse_lseek_in));
+}
+
 static void test_file_ops(void **state)
 {
 	struct fuse_entry_out eo;
@@ -616,18 +624,13 @@ static void test_file_ops(void **state)
 		 sizeof(struct fuse_fallocate_in));
 	assert_int_equal(fenv_call(e, NULL, 0), 0);
 	assert_int_equal(fenv_write(e, eo.nodeid, fh, 65536, "data", 4, 0, NULL), 0);
-	fenv_begin(e, FUSE_LSEEK, eo.nodeid);
-	fenv_put(e, &(struct fuse_lseek_in){ .fh = fh, .offset = 0, .whence = SEEK_DATA },
-		 sizeof(struct fuse_lseek_in));
+	build_lseek(eo.nodeid, fh, 0, SEEK_DATA);
 	assert_int_equal(fenv_call(e, &lo, sizeof(lo)), 0);
 	assert_int_equal(lo.offset, 65536);
-	fenv_begin(e, FUSE_LSEEK, eo.nodeid);
-	fenv_put(e, &(struct fuse_lseek_in){ .fh = fh, .offset = 65536, .whence = SEEK_HOLE },
-		 sizeof(struct fuse_lseek_in));
+	build_lseek(eo.nodeid, fh, 65536, SEEK_HOLE);
 	assert_int_equal(fenv_call(e, &lo, sizeof(lo)), 0);
 	assert_true(lo.offset > 65536 && lo.offset < (1 << 20));
-	fenv_begin(e, FUSE_LSEEK, eo.nodeid);
-	fenv_put(e, &(struct fuse_lseek_in){ .fh = fh, .whence = 9 }, sizeof(struct fuse_lseek_in));
+	build_lseek(eo.nodeid, fh, 0, 9);
 	assert_int_equal(fenv_call(e, NULL, 0), -EINVAL);
 	/* COPY_FILE_RANGE into a second file. */
 	assert_int_equal(fenv_create(e, FUSE_ROOT_ID, "g", 0644, O_RDWR, &eo, &fh2), 0);
@@ -947,6 +950,53 @@ static void test_request_bounds(void **state)
 	assert_int_equal(err, 0);
 }
 
+/*
+ * No extension is negotiated, so total_extlen must be 0: the bytes it claims
+ * once hid an LSEEK's body, and the handler read the previous request's
+ * fh and offset from a reused stack buffer.
+ */
+static void test_extlen(void **state)
+{
+	struct fuse_lseek_out lo;
+	struct fuse_entry_out eo;
+	uint64_t fh;
+
+	(void)state;
+	assert_int_equal(fenv_create(e, FUSE_ROOT_ID, "f", 0644, O_RDWR, &eo, &fh), 0);
+	assert_int_equal(fenv_write(e, eo.nodeid, fh, 0, "0123456789", 10, 0, NULL), 0);
+	build_lseek(eo.nodeid, fh, 7, SEEK_SET);
+	assert_int_equal(fenv_call(e, &lo, sizeof(lo)), 0);
+	assert_int_equal(lo.offset, 7);
+	/* The whole body counted as extensions: refused, never answered with offset 7. */
+	build_lseek(eo.nodeid, 0, 0, SEEK_SET);
+	fenv_hdr(e)->total_extlen = sizeof(struct fuse_lseek_in) / 8;
+	assert_int_equal(fenv_call(e, NULL, 0), -EINVAL);
+	/* The same body as a body: fh 0 is no handle. */
+	build_lseek(eo.nodeid, 0, 0, SEEK_SET);
+	assert_int_equal(fenv_call(e, NULL, 0), -EBADF);
+	/* A complete body with extension bytes after it: refused as well. */
+	fenv_begin(e, FUSE_GETATTR, FUSE_ROOT_ID);
+	fenv_put(e, &(struct fuse_getattr_in){ 0 }, sizeof(struct fuse_getattr_in));
+	fenv_put(e, "\0\0\0\0\0\0\0", 8);
+	fenv_hdr(e)->total_extlen = 1;
+	assert_int_equal(fenv_call(e, NULL, 0), -EINVAL);
+	fenv_begin(e, FUSE_CREATE, FUSE_ROOT_ID);
+	fenv_put(e, &(struct fuse_create_in){ .flags = O_RDWR | O_CREAT, .mode = S_IFREG | 0644 },
+		 sizeof(struct fuse_create_in));
+	fenv_name(e, "g");
+	fenv_put(e, "\0\0\0\0\0\0", 6);
+	fenv_hdr(e)->total_extlen = 1;
+	assert_int_equal(fenv_call(e, NULL, 0), -EINVAL);
+	assert_int_equal(fenv_type(fenv_path(e, "g")), 0);
+	/* And a FORGET with extensions forgets nothing. */
+	fenv_begin(e, FUSE_FORGET, eo.nodeid);
+	fenv_put(e, &(struct fuse_forget_in){ 1 }, sizeof(struct fuse_forget_in));
+	fenv_hdr(e)->total_extlen = 1;
+	assert_int_equal(fenv_send(e, NULL), FENV_NOREPLY);
+	assert_int_equal(nodes(), 2);
+	assert_int_equal(fenv_release(e, FUSE_RELEASE, eo.nodeid, fh), 0);
+}
+
 /* ---- concurrency: raw requests built per thread (fenv holds one request at a time) ---- */
 
 static int raw(struct fsrv *s, uint32_t op, uint64_t node, const void *body, size_t blen,
@@ -1094,7 +1144,7 @@ int main(void)
 		T(test_init),		T(test_framing), T(test_lookup_getattr), T(test_file_io),
 		T(test_setattr),	T(test_nodes),	 T(test_readdir),	 T(test_xattr),
 		T(test_file_ops),	T(test_ro),	 T(test_kill_priv),	 T(test_bounds),
-		T(test_request_bounds), T(test_concurrency),	 T(test_fd_limit),
+		T(test_request_bounds), T(test_extlen),	 T(test_concurrency),	 T(test_fd_limit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

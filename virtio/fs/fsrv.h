@@ -97,7 +97,7 @@ int fsrv_peek(const struct iovec *in, unsigned int nin, struct fsrv_peek *p);
  * len disagreeing with the readable bytes) or whose out part cannot hold even
  * an error reply. Every other malformed request gets an error reply: longer
  * than FSRV_IN_MAX or its opcode's bound, shorter than its opcode's fixed
- * part: -EINVAL.
+ * part, a nonzero total_extlen (no extension is negotiated): -EINVAL.
  * The work is bounded by the request's bounded length: in and out are each
  * walked once (their entry counts are the caller's bound), replies are at
  * most max_read (READ), 128 KiB (READDIR) or 64 KiB (xattrs) whatever the out

@@ -377,7 +377,13 @@ int fsrv_peek(const struct iovec *in, unsigned int nin, struct fsrv_peek *p)
 	return 0;
 }
 
-/* Is the request's length one its opcode can mean? 0 or -EINVAL (a request too long is counted). */
+/*
+ * Is the request's length one its opcode can mean? 0 or -EINVAL (a request
+ * too long is counted). No extension (security context, supplementary groups)
+ * is negotiated, so a nonzero total_extlen is malformed: nothing is taken off
+ * the body after its size is checked here, and the fixed struct a handler
+ * copies out is always bytes of this request.
+ */
 static int check_len(struct srv_req *r, const struct op *op)
 {
 	size_t body = r->inlen - sizeof(r->h);
@@ -386,7 +392,7 @@ static int check_len(struct srv_req *r, const struct op *op)
 		atomic_fetch_add(&r->s->oversized, 1);
 		return -EINVAL;
 	}
-	if (op && body < op->min)
+	if (r->h.total_extlen || (op && body < op->min))
 		return -EINVAL;
 	return 0;
 }
@@ -396,24 +402,23 @@ static void serve(struct srv_req *r, const struct op *op)
 {
 	uint8_t stack[BODY_STACK] __attribute__((aligned(16)));
 	uint8_t *buf = stack;
-	size_t n = r->inlen - sizeof(r->h), ext = (size_t)r->h.total_extlen * 8;
+	size_t n = (op->flags & STREAM) ? op->min : r->inlen - sizeof(r->h);
 	int ret;
 
-	/* Extensions (security contexts) are never negotiated: ignore their bytes. */
-	if (ext && ext <= n)
-		n -= ext;
-	if (op->flags & STREAM)
-		n = op->min;
 	if (n > SRV_BODY_MAX) {
 		reply_error(r, -EINVAL);
 		return;
 	}
+	/* Bigger bodies get a buffer of their exact size: ASan sees any read past it. */
 	if (n > sizeof(stack) && !(buf = malloc(n))) {
 		reply_error(r, -ENOMEM);
 		return;
 	}
 	r->body = buf;
 	r->blen = srv_cursor_read(&r->cur, buf, n);
+	/* No stale bytes of an earlier request behind the body, whatever a handler reads. */
+	if (buf == stack)
+		memset(stack + r->blen, 0, sizeof(stack) - r->blen);
 	ret = op->fn(r);
 	if (ret < 0)
 		reply_error(r, ret);
