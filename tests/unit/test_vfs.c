@@ -664,6 +664,35 @@ static void test_hiprio(void **state)
 }
 
 /*
+ * The event loop serves at most VIRTIO_NOTIFY_BUDGET hiprio chains per call,
+ * then requeues itself: the rest is served on the next pass, with no new kick.
+ */
+static void test_hiprio_budget(void **state)
+{
+	unsigned int i, n = VIRTIO_NOTIFY_BUDGET + 36;
+	struct seg s;
+
+	(void)state;
+	driver_init();
+	fuse_init();
+	fenv_begin(&e.fe, FUSE_FORGET, 0x500000007ULL); /* no such node: a no-op */
+	fenv_put(&e.fe, &(struct fuse_forget_in){ 1 }, sizeof(struct fuse_forget_in));
+	s = (struct seg){ place(1), (uint32_t)e.fe.req_len, false };
+	for (i = 0; i < n; i++)
+		post(0, &s, 1);
+	wr(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+	assert_int_equal(virtio_env_dispatch(&e.v, 0), 1);
+	assert_int_equal(pending_used(0), VIRTIO_NOTIFY_BUDGET);
+	assert_int_equal(stats().hiprio, VIRTIO_NOTIFY_BUDGET);
+	assert_int_equal(virtio_env_dispatch(&e.v, 0), 1);
+	assert_int_equal(pending_used(0), n);
+	assert_int_equal(stats().hiprio, n);
+	/* Fewer than the budget were left: the device did not requeue again. */
+	assert_int_equal(virtio_env_dispatch(&e.v, 0), 0);
+	assert_false(rd(VIRTIO_MMIO_STATUS) & S_RESET);
+}
+
+/*
  * A BATCH_FORGET on hiprio claiming UINT32_MAX entries, its chain 271
  * descriptors aliasing one 64 KiB buffer of forgets (17 MiB in all): refused
  * unread on the event loop, the node it names untouched, the device live.
@@ -1156,6 +1185,7 @@ int main(void)
 		T(test_features),
 		T(test_requests),
 		T(test_hiprio),
+		T(test_hiprio_budget),
 		T(test_hiprio_aliased),
 		T(test_chain_too_long),
 		T(test_one_mib),
