@@ -997,6 +997,32 @@ static void test_extlen(void **state)
 	assert_int_equal(fenv_release(e, FUSE_RELEASE, eo.nodeid, fh), 0);
 }
 
+/* One COPY_FILE_RANGE moves at most 16 MiB (SRV_COPY_MAX): a worker's request is bounded. */
+static void test_copy_bound(void **state)
+{
+	struct fuse_write_out wo;
+	struct fuse_entry_out eo;
+	uint64_t src, fh_in, fh_out;
+
+	(void)state;
+	assert_int_equal(fenv_write_host(fenv_path(e, "big"), "", 0644), 0);
+	assert_int_equal(truncate(fenv_path(e, "big"), 32 << 20), 0);
+	src = look(FUSE_ROOT_ID, "big");
+	assert_int_equal(fenv_open(e, src, O_RDONLY, &fh_in), 0);
+	assert_int_equal(fenv_create(e, FUSE_ROOT_ID, "copy", 0644, O_RDWR, &eo, &fh_out), 0);
+	fenv_begin(e, FUSE_COPY_FILE_RANGE, src);
+	fenv_put(e,
+		 &(struct fuse_copy_file_range_in){ .fh_in = fh_in,
+						    .nodeid_out = eo.nodeid,
+						    .fh_out = fh_out,
+						    .len = 32 << 20 },
+		 sizeof(struct fuse_copy_file_range_in));
+	assert_int_equal(fenv_call(e, &wo, sizeof(wo)), 0);
+	assert_true(wo.size > 0 && wo.size <= 16u << 20);
+	assert_int_equal(fenv_release(e, FUSE_RELEASE, src, fh_in), 0);
+	assert_int_equal(fenv_release(e, FUSE_RELEASE, eo.nodeid, fh_out), 0);
+}
+
 /* ---- concurrency: raw requests built per thread (fenv holds one request at a time) ---- */
 
 static int raw(struct fsrv *s, uint32_t op, uint64_t node, const void *body, size_t blen,
@@ -1141,10 +1167,15 @@ int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
-		T(test_init),		T(test_framing), T(test_lookup_getattr), T(test_file_io),
-		T(test_setattr),	T(test_nodes),	 T(test_readdir),	 T(test_xattr),
-		T(test_file_ops),	T(test_ro),	 T(test_kill_priv),	 T(test_bounds),
-		T(test_request_bounds), T(test_extlen),	 T(test_concurrency),	 T(test_fd_limit),
+		T(test_init),		T(test_framing),
+		T(test_lookup_getattr), T(test_file_io),
+		T(test_setattr),	T(test_nodes),
+		T(test_readdir),	T(test_xattr),
+		T(test_file_ops),	T(test_ro),
+		T(test_kill_priv),	T(test_bounds),
+		T(test_request_bounds), T(test_extlen),
+		T(test_copy_bound),	T(test_concurrency),
+		T(test_fd_limit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

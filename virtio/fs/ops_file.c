@@ -363,6 +363,7 @@ int srv_op_lseek(struct srv_req *r)
 	return srv_reply(r, &o, sizeof(o));
 }
 
+/* At most SRV_COPY_MAX bytes per request: a short copy, which the guest continues. */
 int srv_op_copy_file_range(struct srv_req *r)
 {
 	struct fuse_copy_file_range_in in;

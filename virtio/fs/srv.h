@@ -24,7 +24,12 @@
 #define SRV_SYMLINK_MAX 4095	 /* PATH_MAX - 1: longest symlink target */
 /* The largest body copied out of a request: SETXATTR (ext) + name + a maximal value. */
 #define SRV_BODY_MAX (sizeof(struct fuse_setxattr_in) + SRV_XATTR_NAME_MAX + 1 + SRV_XATTR_SIZE_MAX)
-#define SRV_COPY_MAX (1ULL << 30) /* bytes one COPY_FILE_RANGE may move */
+/*
+ * Bytes one COPY_FILE_RANGE moves at most (the guest loops on a short copy):
+ * a worker, and a reset or shutdown waiting for it, is held up by 16 MiB of
+ * host I/O at worst, not by a gigabyte.
+ */
+#define SRV_COPY_MAX (16ULL << 20)
 
 struct srv_inode {
 	int fd;	      /* O_PATH | O_NOFOLLOW; -1 when the slot is free */
