@@ -333,8 +333,9 @@ void vblk_destroy(struct vblk *b);
  *
  * A host directory shared with the guest (`mount -t virtiofs TAG /mnt`),
  * served in-process by the FUSE server in virtio/fs/ (fsrv.h states its
- * confinement guarantees). One high-priority queue and one request queue;
- * requests are served by worker threads, never on the event loop.
+ * confinement guarantees). One high-priority queue, whose FORGETs are served
+ * on the event loop (at most VIRTIO_NOTIFY_BUDGET chains of at most a page
+ * each per pass), and one request queue, served by worker threads.
  */
 
 enum vfs_cache {
@@ -382,6 +383,7 @@ struct vfs_test_stats {
 	uint64_t dropped;	   /* served while a reset or failure came: not answered */
 	unsigned int busy, idle;   /* workers in fsrv_handle; waiting for a kick */
 	unsigned int inodes, handles; /* fsrv_stats */
+	uint64_t oversized;	   /* fsrv_stats: refused for their length */
 };
 void vfs_test_stats(struct vfs *f, struct vfs_test_stats *st);
 #endif

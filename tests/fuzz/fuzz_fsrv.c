@@ -26,7 +26,10 @@
  *          number of cuts of the reply area; bit 7: store the request's real
  *          length in in.len (so the fuzzer does not have to learn it)
  *   [1..2] le16 size of the reply area; 0xffff: FSRV_MAX_WRITE + 4096
- *   [3..4] le16 request length L (clamped to what is left)
+ *   [3..4] le16: bits 0-13 the request length L (clamped to what is left);
+ *          bits 14-15 A: the request's iovecs are presented 1, 16, 256 or
+ *          4096 times over, every copy aliasing the same bytes, as a guest's
+ *          descriptors may (in.len, when stored, is the total: up to 64 MiB)
  *   then one byte per request cut and per reply cut (offsets, taken modulo
  *   the part's size), then L request bytes.
  * The share (on tmpfs under /dev/shm) holds f, d/inner, a symlink to
@@ -111,15 +114,15 @@ static void cleanup(void)
 	rmdir(root);
 }
 
-static size_t serve(const uint8_t *req, size_t len, const size_t *cuts, unsigned int ncuts,
-		    size_t out_size, const size_t *ocuts, unsigned int nocuts)
+static size_t serve(const uint8_t *req, size_t len, unsigned int reps, const size_t *cuts,
+		    unsigned int ncuts, size_t out_size, const size_t *ocuts, unsigned int nocuts)
 {
-	struct iovec in[17], out[9];
+	struct iovec *in = calloc((size_t)17 * reps, sizeof(*in)), out[9];
 	unsigned int nin = 0, nout = 0, i;
 	uint8_t *inb = malloc(len ? len : 1), *outb = malloc(out_size ? out_size : 1);
 	size_t at = 0, n;
 
-	if (!inb || !outb)
+	if (!in || !inb || !outb)
 		abort();
 	memcpy(inb, req, len);
 	/* Exact-size buffers: ASan sees a byte read or written past either part. */
@@ -139,7 +142,9 @@ static size_t serve(const uint8_t *req, size_t len, const size_t *cuts, unsigned
 		out[nout++] = (struct iovec){ outb + at, end - at };
 		at = end;
 	}
-	n = fsrv_handle(srv, in, nin, out, nout);
+	for (i = 1; i < reps; i++)
+		memcpy(in + (size_t)i * nin, in, nin * sizeof(*in));
+	n = fsrv_handle(srv, in, nin * reps, out, nout);
 	if (n > out_size)
 		abort();
 	if (n) {
@@ -153,10 +158,11 @@ static size_t serve(const uint8_t *req, size_t len, const size_t *cuts, unsigned
 				inb[4] | inb[5] << 8 | inb[6] << 16 | (unsigned int)inb[7] << 24,
 				oh.error, n);
 	} else if (trace) {
-		fprintf(stderr, "fuzz_fsrv: %zu-byte request, no reply\n", len);
+		fprintf(stderr, "fuzz_fsrv: %zu-byte request, no reply\n", len * reps);
 	}
 	free(inb);
 	free(outb);
+	free(in);
 	return n;
 }
 
@@ -174,7 +180,7 @@ static void init_req(void)
 				FUSE_MAX_PAGES | FUSE_HANDLE_KILLPRIV_V2 | FUSE_EXPORT_SUPPORT },
 	};
 
-	if (serve((const uint8_t *)&r, sizeof(r), NULL, 0, 4096, NULL, 0) <
+	if (serve((const uint8_t *)&r, sizeof(r), 1, NULL, 0, 4096, NULL, 0) <
 	    sizeof(struct fuse_out_header))
 		abort();
 }
@@ -267,7 +273,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	while (end - p >= 5 && reqs++ < MAX_REQS) {
 		unsigned int ncuts = p[0] & 15, nocuts = (p[0] >> 4) & 7, i;
 		bool fix_len = p[0] & 0x80;
-		size_t out_size = (size_t)(p[1] | p[2] << 8), len = (size_t)(p[3] | p[4] << 8);
+		size_t out_size = (size_t)(p[1] | p[2] << 8),
+		       len = (size_t)(p[3] | (p[4] & 0x3f) << 8);
+		unsigned int reps = 1u << (4 * (p[4] >> 6));
 		size_t cuts[16], ocuts[8];
 		uint8_t *req;
 
@@ -290,11 +298,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		memcpy(req, p, len);
 		if (fix_len && len >= 4) {
-			uint32_t l = (uint32_t)len;
+			uint32_t l = (uint32_t)(len * reps);
 
 			memcpy(req, &l, 4);
 		}
-		serve(req, len, cuts, ncuts, out_size, ocuts, nocuts);
+		serve(req, len, reps, cuts, ncuts, out_size, ocuts, nocuts);
 		free(req);
 		p += len;
 	}

@@ -47,6 +47,14 @@ static unsigned int handles(void)
 	return st.handles;
 }
 
+static unsigned long oversized(void)
+{
+	struct fsrv_stats st;
+
+	fsrv_stats(e->s, &st);
+	return st.oversized;
+}
+
 static uint64_t look(uint64_t parent, const char *name)
 {
 	struct fuse_entry_out eo;
@@ -581,6 +589,14 @@ static void test_xattr(void **state)
 	}
 }
 
+/* An LSEEK of fh in e->req, to send with fenv_call (or to forge first). */
+static void build_lseek(uint64_t node, uint64_t fh, uint64_t off, uint32_t whence)
+{
+	fenv_begin(e, FUSE_LSEEK, node);
+	fenv_put(e, &(struct fuse_lseek_in){ .fh = fh, .offset = off, .whence = whence },
+		 sizeof(struct fuse_lseek_in));
+}
+
 static void test_file_ops(void **state)
 {
 	struct fuse_entry_out eo;
@@ -608,18 +624,13 @@ static void test_file_ops(void **state)
 		 sizeof(struct fuse_fallocate_in));
 	assert_int_equal(fenv_call(e, NULL, 0), 0);
 	assert_int_equal(fenv_write(e, eo.nodeid, fh, 65536, "data", 4, 0, NULL), 0);
-	fenv_begin(e, FUSE_LSEEK, eo.nodeid);
-	fenv_put(e, &(struct fuse_lseek_in){ .fh = fh, .offset = 0, .whence = SEEK_DATA },
-		 sizeof(struct fuse_lseek_in));
+	build_lseek(eo.nodeid, fh, 0, SEEK_DATA);
 	assert_int_equal(fenv_call(e, &lo, sizeof(lo)), 0);
 	assert_int_equal(lo.offset, 65536);
-	fenv_begin(e, FUSE_LSEEK, eo.nodeid);
-	fenv_put(e, &(struct fuse_lseek_in){ .fh = fh, .offset = 65536, .whence = SEEK_HOLE },
-		 sizeof(struct fuse_lseek_in));
+	build_lseek(eo.nodeid, fh, 65536, SEEK_HOLE);
 	assert_int_equal(fenv_call(e, &lo, sizeof(lo)), 0);
 	assert_true(lo.offset > 65536 && lo.offset < (1 << 20));
-	fenv_begin(e, FUSE_LSEEK, eo.nodeid);
-	fenv_put(e, &(struct fuse_lseek_in){ .fh = fh, .whence = 9 }, sizeof(struct fuse_lseek_in));
+	build_lseek(eo.nodeid, fh, 0, 9);
 	assert_int_equal(fenv_call(e, NULL, 0), -EINVAL);
 	/* COPY_FILE_RANGE into a second file. */
 	assert_int_equal(fenv_create(e, FUSE_ROOT_ID, "g", 0644, O_RDWR, &eo, &fh2), 0);
@@ -831,6 +842,187 @@ static void test_bounds(void **state)
 	assert_int_equal(fenv_getattr(e, FUSE_ROOT_ID, NULL), -EIO);
 }
 
+/*
+ * Serve a request whose readable part is head (hlen bytes, a header first)
+ * followed by reps iovecs all aliasing buf, as a guest's descriptors may
+ * alias one buffer; the header's len is the total. An error reply lands in
+ * *err (0 when none); fsrv_handle's result.
+ */
+static size_t aliased(const void *head, size_t hlen, const void *buf, size_t blen,
+		      unsigned int reps, int *err)
+{
+	struct iovec *in = calloc(reps + 1, sizeof(*in));
+	uint8_t *h = malloc(hlen), out[256];
+	struct iovec ov = { out, sizeof(out) };
+	struct fuse_out_header oh = { 0 };
+	uint32_t len = (uint32_t)(hlen + blen * reps);
+	unsigned int i;
+	size_t n;
+
+	assert_non_null(in);
+	assert_non_null(h);
+	memcpy(h, head, hlen);
+	memcpy(h, &len, sizeof(len));
+	in[0] = (struct iovec){ h, hlen };
+	for (i = 1; i <= reps; i++)
+		in[i] = (struct iovec){ (void *)(uintptr_t)buf, blen };
+	n = fsrv_handle(e->s, in, reps + 1, &ov, 1);
+	if (n >= sizeof(oh))
+		memcpy(&oh, out, sizeof(oh));
+	*err = oh.error;
+	free(h);
+	free(in);
+	return n;
+}
+
+/*
+ * A BATCH_FORGET is at most a page and exactly its count, FORGET and
+ * INTERRUPT no longer than their struct, any request at most FSRV_IN_MAX:
+ * beyond that not one entry is served (a guest aliasing its descriptors
+ * made one such request cost the event loop tens of seconds).
+ */
+static void test_request_bounds(void **state)
+{
+	static struct fuse_forget_one ents[256]; /* 4 KiB */
+	struct {
+		struct fuse_in_header h;
+		struct fuse_batch_forget_in b;
+	} bf = { .h = { .opcode = FUSE_BATCH_FORGET, .unique = 1 }, .b = { .count = UINT32_MAX } };
+	struct {
+		struct fuse_in_header h;
+		struct fuse_getattr_in g;
+	} ga = { .h = { .opcode = FUSE_GETATTR, .unique = 2, .nodeid = FUSE_ROOT_ID } };
+	uint64_t a;
+	unsigned int i;
+	int err;
+
+	(void)state;
+	assert_int_equal(fenv_write_host(fenv_path(e, "a"), "a", 0644), 0);
+	a = look(FUSE_ROOT_ID, "a");
+	for (i = 0; i < 256; i++)
+		ents[i] = (struct fuse_forget_one){ a, 1 };
+	/* count UINT32_MAX over 256 aliases of one 4 KiB buffer: 1 MiB, past a page. */
+	assert_int_equal(aliased(&bf, sizeof(bf), ents, sizeof(ents), 256, &err), 0);
+	assert_int_equal(nodes(), 2);
+	assert_int_equal(oversized(), 1);
+	/* 4 MiB over 1024 aliases: past FSRV_IN_MAX too. */
+	assert_int_equal(aliased(&bf, sizeof(bf), ents, sizeof(ents), 1024, &err), 0);
+	assert_int_equal(nodes(), 2);
+	assert_int_equal(oversized(), 2);
+	/* Within a page, but count disagrees with the entries present: nothing either. */
+	assert_int_equal(fenv_batch_forget(e, UINT32_MAX, ents, 253), FENV_NOREPLY);
+	assert_int_equal(fenv_batch_forget(e, 252, ents, 253), FENV_NOREPLY);
+	assert_int_equal(fenv_batch_forget(e, 2, ents, 1), FENV_NOREPLY);
+	assert_int_equal(nodes(), 2);
+	assert_int_equal(oversized(), 5);
+	/* A full page (253 entries, count right): each entry served once, no more. */
+	for (i = 0; i < 253; i++)
+		look(FUSE_ROOT_ID, "a");
+	assert_int_equal(fenv_batch_forget(e, 253, ents, 253), FENV_NOREPLY);
+	assert_int_equal(nodes(), 2); /* 254 lookups - 253 */
+	assert_int_equal(fenv_batch_forget(e, 254, ents, 254), FENV_NOREPLY);
+	assert_int_equal(nodes(), 2);
+	assert_int_equal(oversized(), 6);
+	/* FORGET and INTERRUPT with a tail: refused. */
+	fenv_begin(e, FUSE_FORGET, a);
+	fenv_put(e, &(struct fuse_forget_in){ 1 }, sizeof(struct fuse_forget_in));
+	fenv_put(e, "junkjunk", 8);
+	assert_int_equal(fenv_send(e, NULL), FENV_NOREPLY);
+	assert_int_equal(nodes(), 2);
+	fenv_begin(e, FUSE_INTERRUPT, 0);
+	fenv_put(e, &(struct fuse_interrupt_in){ 7 }, sizeof(struct fuse_interrupt_in));
+	fenv_put(e, "junkjunk", 8);
+	assert_int_equal(fenv_send(e, NULL), FENV_NOREPLY);
+	assert_int_equal(oversized(), 8);
+	assert_int_equal(fenv_forget(e, a, 1), FENV_NOREPLY);
+	assert_int_equal(nodes(), 1);
+	/* Any opcode past FSRV_IN_MAX: -EINVAL, unread; exactly FSRV_IN_MAX is served. */
+	assert_int_equal(aliased(&ga, sizeof(ga), ents, sizeof(ents), 257, &err),
+			 sizeof(struct fuse_out_header));
+	assert_int_equal(err, -EINVAL);
+	assert_int_equal(oversized(), 9);
+	assert_int_equal(aliased(&ga, sizeof(ga), ents, FSRV_IN_MAX - sizeof(ga), 1, &err),
+			 sizeof(struct fuse_out_header));
+	assert_int_equal(err, -EINVAL); /* GETATTR with a tail past SRV_BODY_MAX, not counted */
+	assert_int_equal(oversized(), 9);
+	assert_int_equal(aliased(&ga, sizeof(ga), ents, sizeof(ents), 1, &err),
+			 sizeof(struct fuse_out_header) + sizeof(struct fuse_attr_out));
+	assert_int_equal(err, 0);
+}
+
+/*
+ * No extension is negotiated, so total_extlen must be 0: the bytes it claims
+ * once hid an LSEEK's body, and the handler read the previous request's
+ * fh and offset from a reused stack buffer.
+ */
+static void test_extlen(void **state)
+{
+	struct fuse_lseek_out lo;
+	struct fuse_entry_out eo;
+	uint64_t fh;
+
+	(void)state;
+	assert_int_equal(fenv_create(e, FUSE_ROOT_ID, "f", 0644, O_RDWR, &eo, &fh), 0);
+	assert_int_equal(fenv_write(e, eo.nodeid, fh, 0, "0123456789", 10, 0, NULL), 0);
+	build_lseek(eo.nodeid, fh, 7, SEEK_SET);
+	assert_int_equal(fenv_call(e, &lo, sizeof(lo)), 0);
+	assert_int_equal(lo.offset, 7);
+	/* The whole body counted as extensions: refused, never answered with offset 7. */
+	build_lseek(eo.nodeid, 0, 0, SEEK_SET);
+	fenv_hdr(e)->total_extlen = sizeof(struct fuse_lseek_in) / 8;
+	assert_int_equal(fenv_call(e, NULL, 0), -EINVAL);
+	/* The same body as a body: fh 0 is no handle. */
+	build_lseek(eo.nodeid, 0, 0, SEEK_SET);
+	assert_int_equal(fenv_call(e, NULL, 0), -EBADF);
+	/* A complete body with extension bytes after it: refused as well. */
+	fenv_begin(e, FUSE_GETATTR, FUSE_ROOT_ID);
+	fenv_put(e, &(struct fuse_getattr_in){ 0 }, sizeof(struct fuse_getattr_in));
+	fenv_put(e, "\0\0\0\0\0\0\0", 8);
+	fenv_hdr(e)->total_extlen = 1;
+	assert_int_equal(fenv_call(e, NULL, 0), -EINVAL);
+	fenv_begin(e, FUSE_CREATE, FUSE_ROOT_ID);
+	fenv_put(e, &(struct fuse_create_in){ .flags = O_RDWR | O_CREAT, .mode = S_IFREG | 0644 },
+		 sizeof(struct fuse_create_in));
+	fenv_name(e, "g");
+	fenv_put(e, "\0\0\0\0\0\0", 6);
+	fenv_hdr(e)->total_extlen = 1;
+	assert_int_equal(fenv_call(e, NULL, 0), -EINVAL);
+	assert_int_equal(fenv_type(fenv_path(e, "g")), 0);
+	/* And a FORGET with extensions forgets nothing. */
+	fenv_begin(e, FUSE_FORGET, eo.nodeid);
+	fenv_put(e, &(struct fuse_forget_in){ 1 }, sizeof(struct fuse_forget_in));
+	fenv_hdr(e)->total_extlen = 1;
+	assert_int_equal(fenv_send(e, NULL), FENV_NOREPLY);
+	assert_int_equal(nodes(), 2);
+	assert_int_equal(fenv_release(e, FUSE_RELEASE, eo.nodeid, fh), 0);
+}
+
+/* One COPY_FILE_RANGE moves at most 16 MiB (SRV_COPY_MAX): a worker's request is bounded. */
+static void test_copy_bound(void **state)
+{
+	struct fuse_write_out wo;
+	struct fuse_entry_out eo;
+	uint64_t src, fh_in, fh_out;
+
+	(void)state;
+	assert_int_equal(fenv_write_host(fenv_path(e, "big"), "", 0644), 0);
+	assert_int_equal(truncate(fenv_path(e, "big"), 32 << 20), 0);
+	src = look(FUSE_ROOT_ID, "big");
+	assert_int_equal(fenv_open(e, src, O_RDONLY, &fh_in), 0);
+	assert_int_equal(fenv_create(e, FUSE_ROOT_ID, "copy", 0644, O_RDWR, &eo, &fh_out), 0);
+	fenv_begin(e, FUSE_COPY_FILE_RANGE, src);
+	fenv_put(e,
+		 &(struct fuse_copy_file_range_in){ .fh_in = fh_in,
+						    .nodeid_out = eo.nodeid,
+						    .fh_out = fh_out,
+						    .len = 32 << 20 },
+		 sizeof(struct fuse_copy_file_range_in));
+	assert_int_equal(fenv_call(e, &wo, sizeof(wo)), 0);
+	assert_true(wo.size > 0 && wo.size <= 16u << 20);
+	assert_int_equal(fenv_release(e, FUSE_RELEASE, src, fh_in), 0);
+	assert_int_equal(fenv_release(e, FUSE_RELEASE, eo.nodeid, fh_out), 0);
+}
+
 /* ---- concurrency: raw requests built per thread (fenv holds one request at a time) ---- */
 
 static int raw(struct fsrv *s, uint32_t op, uint64_t node, const void *body, size_t blen,
@@ -975,10 +1167,15 @@ int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
-		T(test_init),	     T(test_framing), T(test_lookup_getattr), T(test_file_io),
-		T(test_setattr),     T(test_nodes),   T(test_readdir),	      T(test_xattr),
-		T(test_file_ops),    T(test_ro),      T(test_kill_priv),      T(test_bounds),
-		T(test_concurrency), T(test_fd_limit),
+		T(test_init),		T(test_framing),
+		T(test_lookup_getattr), T(test_file_io),
+		T(test_setattr),	T(test_nodes),
+		T(test_readdir),	T(test_xattr),
+		T(test_file_ops),	T(test_ro),
+		T(test_kill_priv),	T(test_bounds),
+		T(test_request_bounds), T(test_extlen),
+		T(test_copy_bound),	T(test_concurrency),
+		T(test_fd_limit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

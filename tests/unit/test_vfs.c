@@ -49,6 +49,7 @@
 #define MIB (1u << 20)
 #define PATTERN 0xa5
 #define TAG "hull-share"
+#define VFS_TEST_IOV_MAX (FSRV_MAX_PAGES + 16) /* fs.c's VFS_IOV_MAX: the longest chain served */
 
 #define S_ACK VIRTIO_CONFIG_S_ACKNOWLEDGE
 #define S_DRV VIRTIO_CONFIG_S_DRIVER
@@ -297,6 +298,17 @@ static struct vring_used_elem take_used(unsigned int qi)
 	struct vring_used *u = gpa(e.q[qi].used);
 
 	return u->ring[e.q[qi].used_seen++ % e.q[qi].size];
+}
+
+/* Run queue qi until the chain at head is used: a request with no reply (used length 0). */
+static void expect_unanswered(unsigned int qi, uint16_t head)
+{
+	struct vring_used_elem u;
+
+	run(qi, 1);
+	u = take_used(qi);
+	assert_int_equal(u.id, head);
+	assert_int_equal(u.len, 0);
 }
 
 /* Copy the request built in e.fe into request slot k; its guest address. */
@@ -604,10 +616,8 @@ static void test_hiprio(void **state)
 	struct fuse_batch_forget_in bin = { .count = 1 };
 	struct fuse_forget_one one = { .nlookup = 1 };
 	struct fuse_entry_out eo;
-	struct vring_used_elem u;
 	struct seg s[1];
 	uint64_t a, b;
-	uint16_t head;
 
 	(void)state;
 	assert_int_equal(fenv_write_host(fenv_path(&e.fe, "a"), "a", 0644), 0);
@@ -621,22 +631,14 @@ static void test_hiprio(void **state)
 	/* FORGET: a readable part only, as Linux sends it; used length 0. */
 	fenv_begin(&e.fe, FUSE_FORGET, a);
 	fenv_put(&e.fe, &fin, sizeof(fin));
-	head = post_req(0, 1, 0);
-	run(0, 1);
-	u = take_used(0);
-	assert_int_equal(u.id, head);
-	assert_int_equal(u.len, 0);
+	expect_unanswered(0, post_req(0, 1, 0));
 	assert_int_equal(stats().inodes, 2);
 
 	fenv_begin(&e.fe, FUSE_BATCH_FORGET, 0);
 	fenv_put(&e.fe, &bin, sizeof(bin));
 	one.nodeid = b;
 	fenv_put(&e.fe, &one, sizeof(one));
-	head = post_req(0, 2, 0);
-	run(0, 1);
-	u = take_used(0);
-	assert_int_equal(u.id, head);
-	assert_int_equal(u.len, 0);
+	expect_unanswered(0, post_req(0, 2, 0));
 	assert_int_equal(stats().inodes, 1);
 	assert_int_equal(stats().hiprio, 2);
 
@@ -649,11 +651,7 @@ static void test_hiprio(void **state)
 	assert_int_equal(stats().inodes, 1);
 	assert_int_equal(stats().refused, 1);
 	/* ... and without room for a reply, nothing is written: used length 0. */
-	head = post_req(0, 3, 0);
-	run(0, 1);
-	u = take_used(0);
-	assert_int_equal(u.id, head);
-	assert_int_equal(u.len, 0);
+	expect_unanswered(0, post_req(0, 3, 0));
 	/* A header too short to read: no reply either, and the device stays live. */
 	memset(gpa(REQ + 4 * SLOT), 0, 8);
 	s[0] = (struct seg){ REQ + 4 * SLOT, 8, false };
@@ -663,6 +661,73 @@ static void test_hiprio(void **state)
 	assert_false(rd(VIRTIO_MMIO_STATUS) & S_RESET);
 	/* The request queue never saw any of them. */
 	assert_int_equal(stats().served, 3);
+}
+
+/*
+ * The event loop serves at most VIRTIO_NOTIFY_BUDGET hiprio chains per call,
+ * then requeues itself: the rest is served on the next pass, with no new kick.
+ */
+static void test_hiprio_budget(void **state)
+{
+	unsigned int i, n = VIRTIO_NOTIFY_BUDGET + 36;
+	struct seg s;
+
+	(void)state;
+	driver_init();
+	fuse_init();
+	fenv_begin(&e.fe, FUSE_FORGET, 0x500000007ULL); /* no such node: a no-op */
+	fenv_put(&e.fe, &(struct fuse_forget_in){ 1 }, sizeof(struct fuse_forget_in));
+	s = (struct seg){ place(1), (uint32_t)e.fe.req_len, false };
+	for (i = 0; i < n; i++)
+		post(0, &s, 1);
+	wr(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+	assert_int_equal(virtio_env_dispatch(&e.v, 0), 1);
+	assert_int_equal(pending_used(0), VIRTIO_NOTIFY_BUDGET);
+	assert_int_equal(stats().hiprio, VIRTIO_NOTIFY_BUDGET);
+	assert_int_equal(virtio_env_dispatch(&e.v, 0), 1);
+	assert_int_equal(pending_used(0), n);
+	assert_int_equal(stats().hiprio, n);
+	/* Fewer than the budget were left: the device did not requeue again. */
+	assert_int_equal(virtio_env_dispatch(&e.v, 0), 0);
+	assert_false(rd(VIRTIO_MMIO_STATUS) & S_RESET);
+}
+
+/*
+ * A BATCH_FORGET on hiprio claiming UINT32_MAX entries, its chain 271
+ * descriptors aliasing one 64 KiB buffer of forgets (17 MiB in all): refused
+ * unread on the event loop, the node it names untouched, the device live.
+ */
+static void test_hiprio_aliased(void **state)
+{
+	static struct seg s[VFS_TEST_IOV_MAX];
+	struct fuse_forget_one *ents = gpa(DATA);
+	struct fuse_entry_out eo;
+	unsigned int i, n = VFS_TEST_IOV_MAX;
+	uint64_t a;
+
+	(void)state;
+	assert_int_equal(fenv_write_host(fenv_path(&e.fe, "a"), "a", 0644), 0);
+	driver_init();
+	fuse_init();
+	a = lookup("a", &eo);
+	for (i = 0; i < 65536 / sizeof(*ents); i++)
+		ents[i] = (struct fuse_forget_one){ a, 1 };
+	fenv_begin(&e.fe, FUSE_BATCH_FORGET, 0);
+	fenv_put(&e.fe, &(struct fuse_batch_forget_in){ .count = UINT32_MAX },
+		 sizeof(struct fuse_batch_forget_in));
+	fenv_hdr(&e.fe)->len = (uint32_t)(e.fe.req_len + (n - 1) * 65536ULL);
+	s[0] = (struct seg){ place(1), (uint32_t)e.fe.req_len, false };
+	for (i = 1; i < n; i++)
+		s[i] = (struct seg){ DATA, 65536, false };
+	expect_unanswered(0, post_indirect(0, s, n));
+	assert_int_equal(stats().inodes, 2);
+	assert_int_equal(stats().oversized, 1);
+	assert_false(rd(VIRTIO_MMIO_STATUS) & S_RESET);
+	/* A proper FORGET still works. */
+	fenv_begin(&e.fe, FUSE_FORGET, a);
+	fenv_put(&e.fe, &(struct fuse_forget_in){ 1 }, sizeof(struct fuse_forget_in));
+	expect_unanswered(0, post_req(0, 2, 0));
+	assert_int_equal(stats().inodes, 1);
 }
 
 /* A chain longer than the device's iovec array breaks the ring: NEEDS_RESET, nothing more. */
@@ -1120,6 +1185,8 @@ int main(void)
 		T(test_features),
 		T(test_requests),
 		T(test_hiprio),
+		T(test_hiprio_budget),
+		T(test_hiprio_aliased),
 		T(test_chain_too_long),
 		T(test_one_mib),
 		T(test_workers),

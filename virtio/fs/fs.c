@@ -74,7 +74,12 @@ static uint32_t used_len(size_t n)
 	return n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
 }
 
-/* One hiprio request: only what cannot block (table operations) is served on the event loop. */
+/*
+ * One hiprio request: only what cannot block (table operations) is served on
+ * the event loop, and at most one page of it (FSRV_HIPRIO_MAX: 253 forgets;
+ * fsrv_handle refuses longer ones unread). Other opcodes are refused after
+ * reading their header.
+ */
 static size_t serve_hiprio(struct vfs *f, const struct virtq_chain *c)
 {
 	const struct iovec *in = c->iov, *out = c->iov + c->nout;
@@ -95,6 +100,12 @@ static size_t serve_hiprio(struct vfs *f, const struct virtq_chain *c)
 	}
 }
 
+/*
+ * Event loop thread, device lock held: at most VIRTIO_NOTIFY_BUDGET chains
+ * per call (each bounded as serve_hiprio says), then the rest waits for a
+ * later pass of the loop, so a guest refilling the ring as fast as it is
+ * served slows only itself.
+ */
 static void notify_hiprio(struct vfs *f)
 {
 	struct virtio_dev *d = &f->dev;
@@ -102,17 +113,10 @@ static void notify_hiprio(struct vfs *f)
 	unsigned int n;
 	bool pushed = false;
 
-	for (n = 0;; n++) {
+	for (n = 0; n < VIRTIO_NOTIFY_BUDGET; n++) {
 		struct virtq_chain c = { .iov = f->hp_iov, .cap = VFS_IOV_MAX };
-		int ret;
+		int ret = virtq_pop(q, &c);
 
-		if (n == q->size) {
-			/* A guest refilling as fast as we serve must not starve the loop. */
-			if (eventfd_write(d->kick_fd[Q_HIPRIO], 1) < 0)
-				log_debug("%s: requeue: %s", d->name, strerror(errno));
-			break;
-		}
-		ret = virtq_pop(q, &c);
 		if (!ret)
 			break;
 		if (ret < 0) {
@@ -123,6 +127,13 @@ static void notify_hiprio(struct vfs *f)
 			log_msg("%s: head %u could not be returned", d->name, c.head);
 		pushed = true;
 	}
+	/*
+	 * Budget spent: continue on a later pass even if the ring looks empty
+	 * now, since only an empty pop publishes avail_event (EVENT_IDX): without
+	 * it the guest would not kick for what it adds next.
+	 */
+	if (n == VIRTIO_NOTIFY_BUDGET)
+		virtio_dev_requeue(d, Q_HIPRIO);
 	if (pushed)
 		virtio_dev_queue_done(d, Q_HIPRIO);
 }
@@ -192,6 +203,9 @@ static void wait_kick(struct vfs *f)
 /*
  * A worker holds at most one chain: VFS_WORKERS bounds the requests in
  * service (and the guest memory pinned by them); the rest wait in the ring.
+ * One request's work is bounded by fsrv_handle (at most FSRV_IN_MAX read,
+ * I/O of max_write, a 128 KiB directory reply), so a reset or shutdown
+ * waiting for the busy workers waits for that much at most.
  */
 static void *worker_main(void *arg)
 {
@@ -444,7 +458,8 @@ void vfs_test_stats(struct vfs *f, struct vfs_test_stats *st)
 				       .busy = f->busy,
 				       .idle = f->idle,
 				       .inodes = ss.inodes,
-				       .handles = ss.handles };
+				       .handles = ss.handles,
+				       .oversized = ss.oversized };
 	pthread_mutex_unlock(&f->dev.lock);
 }
 #endif

@@ -39,6 +39,23 @@
 #define FSRV_NAME_MAX 255            /* bytes of one name, without the NUL */
 #define FSRV_MAX_WRITE (1u << 20)    /* max_write and max_read offered in INIT */
 #define FSRV_MAX_PAGES 256           /* FSRV_MAX_WRITE / 4096 */
+/*
+ * The longest request (the readable part, header included) that means
+ * anything: a WRITE of max_write bytes after its fuse_in_header and
+ * fuse_write_in (40 bytes each). A longer one is refused unread (-EINVAL, or
+ * dropped when its opcode gets no reply) and counted in fsrv_stats.oversized:
+ * a guest can make a request gigabytes long by aliasing its descriptors to
+ * one buffer, and no byte of it may cost work.
+ */
+#define FSRV_IN_MAX (FSRV_MAX_WRITE + 80)
+/*
+ * FORGET, BATCH_FORGET and INTERRUPT (the high-priority queue's requests) are
+ * at most one page, header included, so a BATCH_FORGET carries at most 253
+ * entries and one costs a bounded number of table operations. Linux's
+ * virtio-fs driver sends single FORGETs (48 bytes); longer ones are dropped
+ * and counted. FORGET and INTERRUPT must also be no longer than their struct.
+ */
+#define FSRV_HIPRIO_MAX 4096
 #define FSRV_MAX_INODES 262144       /* default bound of the inode table (one O_PATH fd each) */
 #define FSRV_MAX_HANDLES 16384       /* default bound of open files and directories */
 
@@ -78,7 +95,14 @@ int fsrv_peek(const struct iovec *in, unsigned int nin, struct fsrv_peek *p);
  * fuse_out_header's len), or 0 when the request gets no reply: FORGET,
  * BATCH_FORGET, INTERRUPT, and requests whose header is unusable (too short,
  * len disagreeing with the readable bytes) or whose out part cannot hold even
- * an error reply. Every other malformed request gets an error reply.
+ * an error reply. Every other malformed request gets an error reply: longer
+ * than FSRV_IN_MAX or its opcode's bound, shorter than its opcode's fixed
+ * part, a nonzero total_extlen (no extension is negotiated): -EINVAL.
+ * The work is bounded by the request's bounded length: in and out are each
+ * walked once (their entry counts are the caller's bound), replies are at
+ * most max_read (READ), 128 KiB (READDIR) or 64 KiB (xattrs) whatever the out
+ * part's size. FORGET, BATCH_FORGET and INTERRUPT make no host call but
+ * closing O_PATH descriptors, so the event loop may serve them.
  * Thread-safe: workers call it concurrently (inode/handle tables are locked
  * inside; host syscalls run without the table lock).
  */
@@ -99,6 +123,7 @@ struct fsrv_stats {
 	unsigned int inodes;         /* including the root */
 	unsigned int handles;
 	unsigned long dropped;       /* requests dropped unanswered: unusable header or out part */
+	unsigned long oversized;     /* refused for their length: see FSRV_IN_MAX, FSRV_HIPRIO_MAX */
 };
 void fsrv_stats(struct fsrv *s, struct fsrv_stats *st);
 

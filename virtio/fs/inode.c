@@ -517,4 +517,5 @@ void fsrv_stats(struct fsrv *s, struct fsrv_stats *st)
 	st->handles = s->hused;
 	pthread_mutex_unlock(&s->lock);
 	st->dropped = atomic_load(&s->dropped);
+	st->oversized = atomic_load(&s->oversized);
 }

@@ -198,30 +198,30 @@ int srv_op_create(struct srv_req *r)
 
 /*
  * preadv/pwritev of len bytes at off between the file and the guest's buffers
- * v[] (starting at byte skip): no copy. Stops at EOF or a short transfer.
+ * v[] (starting at byte skip): no copy. The buffers are sliced once, then
+ * moved IOV_MAX entries at a time. Stops at EOF or a short transfer.
  */
 static ssize_t file_io(int fd, bool write, const struct iovec *v, unsigned int n, size_t skip,
 		       size_t len, off_t off)
 {
 	struct iovec stack[IOV_STACK], *iov = stack;
 	size_t done = 0;
-	unsigned int k, cap = n < IOV_STACK ? IOV_STACK : n;
+	unsigned int k, at, cap = n < IOV_STACK ? IOV_STACK : n;
 	ssize_t got = 0;
 
+	if (!len)
+		return 0;
 	if (cap > IOV_STACK && !(iov = calloc(cap, sizeof(*iov))))
 		return -ENOMEM;
-	while (done < len) {
-		size_t chunk = len - done, want = 0, i;
+	k = srv_iov_slice(v, n, skip, len, iov, cap);
+	for (at = 0; at < k; at += IOV_MAX) {
+		unsigned int cnt = k - at < IOV_MAX ? k - at : IOV_MAX, i;
+		size_t want = 0;
 
-		k = srv_iov_slice(v, n, skip + done, chunk, iov, cap);
-		if (!k)
-			break;
-		if (k > IOV_MAX)
-			k = IOV_MAX;
-		for (i = 0; i < k; i++)
-			want += iov[i].iov_len;
-		got = write ? pwritev(fd, iov, (int)k, off + (off_t)done)
-			    : preadv(fd, iov, (int)k, off + (off_t)done);
+		for (i = 0; i < cnt; i++)
+			want += iov[at + i].iov_len;
+		got = write ? pwritev(fd, iov + at, (int)cnt, off + (off_t)done)
+			    : preadv(fd, iov + at, (int)cnt, off + (off_t)done);
 		if (got <= 0)
 			break;
 		done += (size_t)got;
@@ -235,6 +235,7 @@ static ssize_t file_io(int fd, bool write, const struct iovec *v, unsigned int n
 	return (ssize_t)done;
 }
 
+/* At most FSRV_MAX_WRITE bytes (and the out part's room), straight into the guest's buffers. */
 int srv_op_read(struct srv_req *r)
 {
 	struct fuse_read_in in;
@@ -257,6 +258,7 @@ int srv_op_read(struct srv_req *r)
 	return n < 0 ? (int)n : srv_reply_inplace(r, (size_t)n);
 }
 
+/* Exactly the payload present, at most FSRV_MAX_WRITE bytes (FSRV_IN_MAX bounds the request). */
 int srv_op_write(struct srv_req *r)
 {
 	struct fuse_write_in in;
@@ -361,6 +363,7 @@ int srv_op_lseek(struct srv_req *r)
 	return srv_reply(r, &o, sizeof(o));
 }
 
+/* At most SRV_COPY_MAX bytes per request: a short copy, which the guest continues. */
 int srv_op_copy_file_range(struct srv_req *r)
 {
 	struct fuse_copy_file_range_in in;

@@ -24,7 +24,12 @@
 #define SRV_SYMLINK_MAX 4095	 /* PATH_MAX - 1: longest symlink target */
 /* The largest body copied out of a request: SETXATTR (ext) + name + a maximal value. */
 #define SRV_BODY_MAX (sizeof(struct fuse_setxattr_in) + SRV_XATTR_NAME_MAX + 1 + SRV_XATTR_SIZE_MAX)
-#define SRV_COPY_MAX (1ULL << 30) /* bytes one COPY_FILE_RANGE may move */
+/*
+ * Bytes one COPY_FILE_RANGE moves at most (the guest loops on a short copy):
+ * a worker, and a reset or shutdown waiting for it, is held up by 16 MiB of
+ * host I/O at worst, not by a gigabyte.
+ */
+#define SRV_COPY_MAX (16ULL << 20)
 
 struct srv_inode {
 	int fd;	      /* O_PATH | O_NOFOLLOW; -1 when the slot is free */
@@ -67,8 +72,9 @@ struct fsrv {
 	atomic_bool ready;
 	_Atomic uint64_t flags; /* FUSE_* flags in effect */
 	atomic_uint minor;
-	atomic_ulong dropped;
-	atomic_bool said_old; /* requests with an unusable header */
+	atomic_ulong dropped;	/* requests with an unusable header or out part */
+	atomic_ulong oversized; /* requests refused for their length */
+	atomic_bool said_old;	/* the too-old-guest message was logged */
 
 	pthread_mutex_t lock;
 	struct srv_inode **ichunk; /* chunks of SRV_INODE_CHUNK; slot 0 unused, slot 1 the root */
@@ -81,13 +87,25 @@ struct fsrv {
 	uint32_t hfree; /* free list, slot + 1 (0 = empty) */
 };
 
+/*
+ * A read position in an iovec array: each read moves it on, so a request is
+ * walked once however it is cut, never from its start per field (a guest may
+ * alias hundreds of descriptors to one buffer to make a request huge).
+ */
+struct srv_cursor {
+	const struct iovec *v;
+	unsigned int n, i; /* entries; the current one */
+	size_t off;	   /* bytes into v[i] */
+};
+
 /* One request being served. */
 struct srv_req {
 	struct fsrv *s;
 	struct fuse_in_header h;
-	const uint8_t *body; /* copy of the body (for WRITE/BATCH_FORGET: the fixed part) */
-	size_t blen;	     /* bytes in body */
-	size_t inlen;	     /* readable bytes, header included */
+	const uint8_t *body;   /* copy of the body (for WRITE/BATCH_FORGET: the fixed part) */
+	size_t blen;	       /* bytes in body: at least the opcode's fixed struct */
+	size_t inlen;	       /* readable bytes, header included (at most FSRV_IN_MAX) */
+	struct srv_cursor cur; /* in, just past the bytes copied to body */
 	const struct iovec *in, *out;
 	unsigned int nin, nout;
 	size_t outlen;	/* writable bytes */
@@ -104,6 +122,11 @@ struct srv_node {
 };
 
 /* ---- fuse.c: request access and replies ---- */
+/* A cursor at byte skip of v[0..n) (past the end: reads return 0). */
+void srv_cursor_init(struct srv_cursor *c, const struct iovec *v, unsigned int n, size_t skip);
+/* Copy up to len bytes from the cursor into dst and move past them: the count. */
+size_t srv_cursor_read(struct srv_cursor *c, void *dst, size_t len);
+/* One-off copies at byte off (each walks v from its start: not for per-field loops). */
 size_t srv_iov_read(const struct iovec *v, unsigned int n, size_t off, void *dst, size_t len);
 size_t srv_iov_write(const struct iovec *v, unsigned int n, size_t off, const void *src,
 		     size_t len);
