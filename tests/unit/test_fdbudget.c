@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "tests/unit/fuse_env.h"
 #include "tests/unit/virtio_env.h"
 #include "vmm/fdbudget.h"
 #include "vmm/file.h"
@@ -332,8 +333,210 @@ static void test_threads(void **state)
 	fdbudget_acct_fini(&tacct[1]);
 }
 
+/* ---- virtio-fs shares on one budget ---- */
+
+static struct fuse_env A, B;
+
+static int fs_setup(void **state)
+{
+	(void)state;
+	return fenv_setup(&A) || fenv_setup(&B) ? -1 : 0;
+}
+
+static int fs_teardown(void **state)
+{
+	(void)state;
+	fenv_teardown(&A);
+	fenv_teardown(&B);
+	return 0;
+}
+
+/* fenv_start, with the share's descriptors taken from b. */
+static void start_on(struct fuse_env *e, struct fdbudget *b)
+{
+	struct fsrv_config c = { .path = e->share, .cache = VFS_CACHE_AUTO, .fds = b };
+	char err[256];
+
+	assert_int_equal(fsrv_open(&c, &e->s, err, sizeof(err)), 0);
+	assert_int_equal(fenv_init(e), 0);
+}
+
+static void make_files(struct fuse_env *e, unsigned int n)
+{
+	char name[16];
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "f%u", i);
+		assert_int_equal(fenv_write_host(fenv_path(e, name), "", 0644), 0);
+	}
+}
+
+/* LOOKUP f0, f1, ... until one fails: how many succeeded; *err the failure. */
+static unsigned int lookup_all(struct fuse_env *e, unsigned int n, uint64_t *ids, int *err)
+{
+	struct fuse_entry_out eo;
+	char name[16];
+	unsigned int i;
+
+	*err = 0;
+	for (i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "f%u", i);
+		*err = fenv_lookup(e, FUSE_ROOT_ID, name, &eo);
+		if (*err)
+			break;
+		if (ids)
+			ids[i] = eo.nodeid;
+	}
+	return i;
+}
+
+static unsigned int fs_inodes(struct fuse_env *e)
+{
+	struct fsrv_stats st;
+
+	fsrv_stats(e->s, &st);
+	return st.inodes;
+}
+
+/*
+ * Two shares on a budget of 40: 10 each as floors, 20 pooled. One share takes
+ * its floor and the pool, then gets ENFILE for every new descriptor (inodes,
+ * files, directories, creations leave nothing behind); the other share still
+ * gets its floor. Forgetting and releasing give back; closing returns it all.
+ */
+static void test_shares(void **state)
+{
+	static struct fdbudget b;
+	uint64_t ids[64], fh, dfh;
+	unsigned int n;
+	int err;
+
+	(void)state;
+	fdbudget_init(&b, 0);
+	b.clock = fake_clock;
+	fake_ns = 1;
+	start_on(&A, &b);
+	start_on(&B, &b);
+	fdbudget_set(&b, 40);
+	make_files(&A, 64);
+	make_files(&B, 64);
+
+	virtio_env_capture_start();
+	n = lookup_all(&A, 64, ids, &err);
+	assert_int_equal(n, 30);
+	assert_int_equal(err, -ENFILE);
+	assert_int_equal(fs_inodes(&A), 31); /* and the root, which is hull's */
+	/* Known inodes need no new descriptor: still found. */
+	assert_int_equal(fenv_lookup(&A, FUSE_ROOT_ID, "f3", NULL), 0);
+	assert_int_equal(fenv_opendir(&A, FUSE_ROOT_ID, NULL), -ENFILE);
+	assert_int_equal(fenv_open(&A, ids[0], O_RDONLY, NULL), -ENFILE);
+	assert_int_equal(fenv_create(&A, FUSE_ROOT_ID, "new", 0644, O_RDWR, NULL, NULL), -ENFILE);
+	assert_int_equal(fenv_type(fenv_path(&A, "new")), 0);
+	assert_int_equal(fenv_mkdir(&A, FUSE_ROOT_ID, "dir", 0755, NULL), -ENFILE);
+	assert_int_equal(fenv_type(fenv_path(&A, "dir")), 0);
+	/* The other share still has its floor, and only that. */
+	n = lookup_all(&B, 64, NULL, &err);
+	assert_int_equal(n, 10);
+	assert_int_equal(err, -ENFILE);
+	assert_non_null(strstr(virtio_env_capture_end(), "out of descriptors"));
+
+	/* FORGET gives back: B can borrow what A returned. */
+	assert_int_equal(fenv_forget(&A, ids[0], 2), FENV_NOREPLY); /* looked up once: clamped */
+	assert_int_equal(fenv_forget(&A, ids[3], 2), FENV_NOREPLY); /* twice */
+	assert_int_equal(fs_inodes(&A), 29);
+	n = lookup_all(&B, 64, NULL, &err);
+	assert_int_equal(n, 12);
+	assert_int_equal(err, -ENFILE);
+	/* A's own floor refills first when B forgets nothing: a handle for A after one more forget. */
+	assert_int_equal(fenv_forget(&A, ids[4], 1), FENV_NOREPLY);
+	assert_int_equal(fenv_opendir(&A, FUSE_ROOT_ID, &dfh), 0);
+	virtio_env_capture_start();
+	assert_int_equal(fenv_open(&A, ids[1], O_RDONLY, &fh), -ENFILE);
+	virtio_env_capture_end();
+	assert_int_equal(fenv_release(&A, FUSE_RELEASEDIR, FUSE_ROOT_ID, dfh), 0);
+	assert_int_equal(fenv_open(&A, ids[1], O_RDONLY, &fh), 0);
+	assert_int_equal(fenv_release(&A, FUSE_RELEASE, ids[1], fh), 0);
+
+	/* A reset (or DESTROY) drops A's inodes: all of them come back. */
+	fsrv_reset(A.s);
+	assert_int_equal(fenv_init(&A), 0);
+	assert_int_equal(atomic_load(&b.pool), 20 - 2); /* B still borrows 2 */
+	fsrv_close(B.s);
+	B.s = NULL;
+	assert_int_equal(atomic_load(&b.pool), 40 - 10); /* only A's floor left out */
+	fsrv_close(A.s);
+	A.s = NULL;
+	assert_int_equal(atomic_load(&b.pool), 40);
+	assert_int_equal(b.naccts, 0);
+}
+
+/*
+ * The issue's case in one process: a low open-file limit, two shares on the
+ * budget sized from it, a guest that looks up and opens directories until
+ * refused on both. The guest gets ENFILE (never EMFILE from a host call that
+ * ran out), and hull can still open descriptors of its own.
+ */
+static void test_exhaustion_spares_hull(void **state)
+{
+	int status;
+	pid_t pid;
+
+	(void)state;
+	make_files(&A, 400);
+	make_files(&B, 400);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (!pid) {
+		struct rlimit rl = { 512, 512 };
+		struct fdbudget b;
+		unsigned int i, total;
+		int err, fd, n;
+
+		if (setrlimit(RLIMIT_NOFILE, &rl))
+			_exit(10);
+		fdbudget_init(&b, 0);
+		start_on(&A, &b);
+		start_on(&B, &b);
+		n = fdbudget_count_open();
+		total = fdbudget_size(512, (unsigned int)n);
+		if (n < 0 || total < 100)
+			_exit(11);
+		fdbudget_set(&b, total);
+		virtio_env_capture_start();
+		/* Both shares, through inodes and directory handles, until refused. */
+		lookup_all(&A, 400, NULL, &err);
+		if (err != -ENFILE)
+			_exit(12);
+		lookup_all(&B, 400, NULL, &err);
+		if (err != -ENFILE)
+			_exit(13);
+		for (i = 0; i < 1000 && !(err = fenv_opendir(&A, FUSE_ROOT_ID, NULL)); i++)
+			;
+		if (err != -ENFILE)
+			_exit(14);
+		for (i = 0; i < 1000 && !(err = fenv_opendir(&B, FUSE_ROOT_ID, NULL)); i++)
+			;
+		if (err != -ENFILE)
+			_exit(15);
+		virtio_env_capture_end();
+		/* hull's own: an eventfd, and the reserve's worth of descriptors. */
+		fd = eventfd(0, EFD_CLOEXEC);
+		if (fd < 0)
+			_exit(16);
+		for (i = 0; i < FDBUDGET_RESERVE_MIN / 2; i++)
+			if (open("/dev/null", O_RDONLY | O_CLOEXEC) < 0)
+				_exit(17);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(void)
 {
+#define FS(fn) cmocka_unit_test_setup_teardown(fn, fs_setup, fs_teardown)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_size),
 		cmocka_unit_test(test_count_open),
@@ -343,6 +546,8 @@ int main(void)
 		cmocka_unit_test(test_unlimited),
 		cmocka_unit_test(test_refusal_log),
 		cmocka_unit_test(test_threads),
+		FS(test_shares),
+		FS(test_exhaustion_spares_hull),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
