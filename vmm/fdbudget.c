@@ -11,7 +11,7 @@
 
 #include "vmm/log.h"
 
-unsigned int fdbudget_size(rlim_t limit, unsigned int open)
+unsigned int fdbudget_size(rlim_t limit, unsigned int own)
 {
 	rlim_t reserve;
 
@@ -24,9 +24,9 @@ unsigned int fdbudget_size(rlim_t limit, unsigned int open)
 	 * never the guest's whole budget, never short for hull.
 	 */
 	reserve = limit / 8 > FDBUDGET_RESERVE_MIN ? limit / 8 : FDBUDGET_RESERVE_MIN;
-	if (limit <= reserve + open)
+	if (limit <= reserve + own)
 		return 0;
-	limit -= reserve + open;
+	limit -= reserve + own;
 	return limit > FDBUDGET_MAX ? FDBUDGET_MAX : (unsigned int)limit;
 }
 
@@ -135,7 +135,8 @@ static void refused(struct fdbudget_acct *a)
 		return; /* another thread logs this round */
 	n = atomic_exchange(&a->refused, 0);
 	log_msg("%s: out of descriptors for the guest: it holds %u, hull's budget for all guest "
-		"descriptors is %u (the open-file limit minus hull's own); %lu request%s refused",
+		"descriptors is %u (the open-file limit less hull's own and a reserve); "
+		"%lu request%s refused",
 		a->name, fdbudget_held(a), a->b->total, n, n == 1 ? "" : "s");
 }
 

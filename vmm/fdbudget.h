@@ -56,13 +56,13 @@ struct fdbudget_acct {
 
 /*
  * The budget for a process whose open-file limit is limit and which holds
- * open descriptors itself: limit - open - reserve, where the reserve (what
+ * own descriptors itself: limit - own - reserve, where the reserve (what
  * hull may still open for itself while the guest runs: virtio-fs workers'
  * short-lived descriptors, a refused connection accepted only to be closed,
  * later control clients) is max(FDBUDGET_RESERVE_MIN, limit / 8). 0 when
  * nothing is left; at most FDBUDGET_MAX.
  */
-unsigned int fdbudget_size(rlim_t limit, unsigned int open);
+unsigned int fdbudget_size(rlim_t limit, unsigned int own);
 
 /* Descriptors this process has open now (from /proc/self/fd): the count, or -errno. */
 int fdbudget_count_open(void);

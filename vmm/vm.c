@@ -468,18 +468,22 @@ static void console_stage_exit(struct vm *vm)
 static int fds_init(struct vm *vm)
 {
 	rlim_t limit = file_raise_nofile();
-	int open = fdbudget_count_open();
+	int own = fdbudget_count_open();
 	unsigned int total;
 
-	if (open < 0) {
+	if (own < 0) {
 		/* No /proc (no share can work without it either): assume the reserve again. */
-		log_debug("descriptors: /proc/self/fd: %s", strerror(-open));
-		open = (int)FDBUDGET_RESERVE_MIN;
+		log_debug("descriptors: /proc/self/fd: %s", strerror(-own));
+		own = (int)FDBUDGET_RESERVE_MIN;
 	}
-	total = fdbudget_size(limit, (unsigned int)open);
+	total = fdbudget_size(limit, (unsigned int)own);
 	fdbudget_set(&vm->fds, total);
 	log_debug("descriptors: open-file limit %llu, hull holds %d: %u for the guest",
-		  (unsigned long long)limit, open, total);
+		  (unsigned long long)limit, own, total);
+	if (!total && vm->fds.naccts)
+		log_msg("descriptors: the open-file limit of %llu leaves none for the guest's shares "
+			"and vsock connections once hull has its own %d and a reserve of at least %u",
+			(unsigned long long)limit, own, FDBUDGET_RESERVE_MIN);
 	return 0;
 }
 
