@@ -22,8 +22,8 @@ SANFLAGS := $(BASEFLAGS) -O1 -fno-omit-frame-pointer -fsanitize=address,undefine
 LIBS := $(shell pkg-config --libs $(PKGS)) -lpthread
 
 # --- sources, by subsystem (explicit lists) ---
-VMM_SRCS := vmm/gmem.c vmm/bus.c vmm/log.c vmm/parse.c vmm/file.c vmm/config.c vmm/cli.c vmm/vm.c vmm/load.c \
-	vmm/vcpu.c vmm/exit.c vmm/loop.c vmm/console.c vmm/stages.c
+VMM_SRCS := vmm/gmem.c vmm/bus.c vmm/log.c vmm/parse.c vmm/file.c vmm/fdbudget.c vmm/config.c \
+	vmm/cli.c vmm/vm.c vmm/load.c vmm/vcpu.c vmm/exit.c vmm/loop.c vmm/console.c vmm/stages.c
 ARCH_SRCS := arch/x86_64/cpuid.c arch/x86_64/regs.c arch/x86_64/e820.c arch/x86_64/zeropage.c \
 	arch/x86_64/pvh.c arch/x86_64/machine.c
 ACPI_SRCS := arch/x86_64/acpi.c arch/x86_64/aml.c
@@ -51,7 +51,8 @@ SAN_OBJS := $(LIB_SRCS:%.c=$(O)/san/%.o)
 
 # --- unit tests (cmocka, ASan+UBSan, no KVM): tests/unit/test_NAME.c ---
 UNIT_TESTS := gmem bus parse config cli exit serial rtc i8042 e820 zeropage cpuid \
-	acpi aml bzimage elf initrd cmdline cpio virtq mmio blk rng fsrv fs_escape vfs vsock net
+	acpi aml bzimage elf initrd cmdline cpio virtq mmio blk rng fsrv fs_escape vfs vsock net \
+	fdbudget
 UNIT_BINS := $(UNIT_TESTS:%=$(O)/san/tests/unit/test_%)
 
 # --- fuzz targets (libFuzzer): tests/fuzz/fuzz_NAME.c ---

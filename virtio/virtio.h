@@ -13,6 +13,7 @@
 
 #include "devices/devices.h"
 #include "vmm/bus.h"
+#include "vmm/fdbudget.h"
 #include "vmm/gmem.h"
 #include "vmm/loop.h"
 
@@ -174,6 +175,12 @@ struct virtio_host {
 	struct bus *mmio;
 	int vm_fd;                    /* -1: no ioeventfd/irqfd, the transport signals by itself */
 	const struct dev_host *lines; /* interrupt fallback when irqfd is unavailable */
+	/*
+	 * Every descriptor a device keeps open because of the guest (virtio-fs
+	 * inodes and handles, vsock connections) is taken from this budget
+	 * (vmm/fdbudget.h); NULL: no budget, only each device's own limits.
+	 */
+	struct fdbudget *fds;
 };
 
 struct virtio_queue_cfg { /* what the driver wrote before QueueReady */

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "arch/arch.h"
+#include "vmm/file.h"
 #include "vmm/log.h"
 #include "vmm/vm.h"
 
@@ -201,8 +202,10 @@ static int virtio_init(struct vm *vm)
 	unsigned int i;
 	int ret;
 
+	/* Empty until the "fds" stage sizes it: the devices open their accounts first. */
+	fdbudget_init(&vm->fds, 0);
 	vm->vhost = (struct virtio_host){ .mem = &vm->mem, .loop = &vm->loop, .mmio = &vm->mmio,
-					  .vm_fd = vm->vm_fd, .lines = &vm->host };
+					  .vm_fd = vm->vm_fd, .lines = &vm->host, .fds = &vm->fds };
 	for (i = 0; i < vm->cfg->ndisks; i++) {
 		const struct vblk_config *d = &vm->cfg->disks[i];
 
@@ -455,6 +458,35 @@ static void console_stage_exit(struct vm *vm)
 	console_restore(&vm->console);
 }
 
+/* --- stage: the guest's descriptor budget ------------------------------------------------ */
+
+/*
+ * Sized last, once hull holds every descriptor of its own it needs to run the
+ * guest (KVM, vCPUs, devices, the loop): the guest gets the open-file limit
+ * (raised as far as hull may) minus those and a reserve (vmm/fdbudget.h).
+ */
+static int fds_init(struct vm *vm)
+{
+	rlim_t limit = file_raise_nofile();
+	int own = fdbudget_count_open();
+	unsigned int total;
+
+	if (own < 0) {
+		/* No /proc (no share can work without it either): assume the reserve again. */
+		log_debug("descriptors: /proc/self/fd: %s", strerror(-own));
+		own = (int)FDBUDGET_RESERVE_MIN;
+	}
+	total = fdbudget_size(limit, (unsigned int)own);
+	fdbudget_set(&vm->fds, total);
+	log_debug("descriptors: open-file limit %llu, hull holds %d: %u for the guest",
+		  (unsigned long long)limit, own, total);
+	if (!total && vm->fds.naccts)
+		log_msg("descriptors: the open-file limit of %llu leaves none for the guest's shares "
+			"and vsock connections once hull has its own %d and a reserve of at least %u",
+			(unsigned long long)limit, own, FDBUDGET_RESERVE_MIN);
+	return 0;
+}
+
 /* --- stage: running vCPUs ---------------------------------------------------------------- */
 
 static int start_init(struct vm *vm)
@@ -493,6 +525,7 @@ static const struct stage vm_stages[] = {
 	{ "boot", boot_init, boot_exit },
 	{ "vcpus", vcpus_init, vcpus_exit },
 	{ "console", console_stage_init, console_stage_exit },
+	{ "fds", fds_init, NULL },
 	{ "start", start_init, start_exit },
 };
 

@@ -15,6 +15,7 @@
 #include "devices/devices.h"
 #include "vmm/bus.h"
 #include "vmm/config.h"
+#include "vmm/fdbudget.h"
 #include "vmm/gmem.h"
 #include "vmm/loop.h"
 #include "virtio/virtio.h"
@@ -111,6 +112,7 @@ struct vm {
 	struct dev_host host;
 
 	struct virtio_host vhost;          /* what virtio devices get from the VM */
+	struct fdbudget fds;               /* descriptors the guest makes hull hold: vhost.fds */
 	struct vblk *disks[CONFIG_MAX_DISKS];
 	unsigned int ndisks;
 	struct vfs *shares[CONFIG_MAX_SHARES];

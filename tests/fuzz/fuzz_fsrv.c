@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "virtio/fs/fsrv.h"
+#include "vmm/fdbudget.h"
 
 /*
  * Input: records, one request each, served in order by one server (INIT is
@@ -46,10 +47,12 @@
 #define REBUILD_EVERY 512
 #define BIG_OUT (FSRV_MAX_WRITE + 4096)
 #define SECRET "fuzz secret\n"
+#define FDS 16 /* hull's descriptor budget for the share: a few requests use it up */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct fsrv *srv;
+static struct fdbudget fds;
 static char root[64], share[96], outside[96], secret[128];
 static struct stat root_st, outside_st, secret_st;
 static unsigned long long runs;
@@ -187,13 +190,17 @@ static void init_req(void)
 
 static void start(void)
 {
-	struct fsrv_config c = {
-		.path = share, .cache = VFS_CACHE_AUTO, .max_inodes = 4096, .max_handles = 256
-	};
+	struct fsrv_config c = { .path = share, .cache = VFS_CACHE_AUTO, .max_inodes = 4096,
+				 .max_handles = 256, .fds = &fds };
 	char err[256];
 
 	fsrv_close(srv);
 	srv = NULL;
+	/* Every descriptor the last input took came back when its server closed. */
+	if (fds.naccts || atomic_load(&fds.pool) != FDS) {
+		fprintf(stderr, "fuzz_fsrv: the descriptor budget leaked\n");
+		abort();
+	}
 	if (fsrv_open(&c, &srv, err, sizeof(err))) {
 		fprintf(stderr, "fuzz_fsrv: %s\n", err);
 		abort();
@@ -206,6 +213,7 @@ static void init(void)
 	struct rlimit rl = { FILE_LIMIT, FILE_LIMIT };
 
 	trace = getenv("FUZZ_FSRV_TRACE");
+	fdbudget_init(&fds, FDS);
 	signal(SIGXFSZ, SIG_IGN);
 	if (setrlimit(RLIMIT_FSIZE, &rl))
 		abort();

@@ -6,9 +6,7 @@
 #include <cmocka.h>
 
 #include <pthread.h>
-#include <sys/resource.h>
 #include <sys/sysmacros.h>
-#include <sys/wait.h>
 #include <sys/xattr.h>
 
 #include "tests/unit/fuse_env.h"
@@ -1116,53 +1114,6 @@ static void test_concurrency(void **state)
 	assert_int_equal(fenv_type(fenv_path(e, "t0-0")), 0);
 }
 
-/* Does this process have CAP_SYS_RESOURCE (may it raise a hard limit)? */
-static bool cap_sys_resource(void)
-{
-	unsigned long long eff = 0;
-	char line[128];
-	FILE *f = fopen("/proc/self/status", "r");
-
-	assert_non_null(f);
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "CapEff: %llx", &eff) == 1)
-			break;
-	fclose(f);
-	return eff & (1ULL << 24); /* CAP_SYS_RESOURCE */
-}
-
-/*
- * A host whose init left a low open-file hard limit (4096, no systemd) must
- * not cap the guest at a few thousand inodes: a hull with CAP_SYS_RESOURCE
- * raises it to fs.nr_open. Without the capability (some containers) the
- * soft limit still rises to the hard one.
- */
-static void test_fd_limit(void **state)
-{
-	bool privileged = cap_sys_resource();
-	int status;
-	pid_t pid;
-
-	(void)state;
-	pid = fork();
-	assert_true(pid >= 0);
-	if (!pid) {
-		struct rlimit rl = { 1024, 4096 };
-
-		if (setrlimit(RLIMIT_NOFILE, &rl) || fenv_start(e, false, VFS_CACHE_AUTO, 0, 0))
-			_exit(2);
-		if (getrlimit(RLIMIT_NOFILE, &rl))
-			_exit(3);
-		if (privileged ? rl.rlim_cur < 65536 || rl.rlim_max < 65536
-			       : rl.rlim_cur != 4096 || rl.rlim_max != 4096)
-			_exit(4);
-		_exit(0);
-	}
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
-}
-
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1175,7 +1126,6 @@ int main(void)
 		T(test_kill_priv),	T(test_bounds),
 		T(test_request_bounds), T(test_extlen),
 		T(test_copy_bound),	T(test_concurrency),
-		T(test_fd_limit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1668,6 +1668,61 @@ static void test_limit(void **state)
 	expect(OP_RESPONSE, 50, 9998);
 }
 
+static uint64_t frozen_clock(void)
+{
+	return 1; /* the budget's log is rate-limited: one line in this test */
+}
+
+/*
+ * Connections take their sockets from hull's descriptor budget: past it the
+ * guest's connect gets RST and a host connect is closed at once, with one
+ * message; a close makes room; destroying the device gives everything back.
+ */
+static void test_fd_budget(void **state)
+{
+	static struct fdbudget b;
+	char path[160], *log;
+	uint32_t hport;
+	int lfd, fd[2], hfd;
+
+	(void)state;
+	fdbudget_init(&b, 2); /* vsock alone: a floor of 1, a pool of 1 */
+	b.clock = frozen_clock;
+	e.v.host.fds = &b;
+	open_dev(true);
+	snprintf(path, sizeof(path), "%s_5000", e.path);
+	lfd = uds_listen(path);
+	fd[0] = guest_connect_uds(1000, 5000, lfd);
+	fd[1] = guest_connect_uds(1001, 5000, lfd);
+	assert_int_equal(atomic_load(&b.pool), 0);
+	virtio_env_capture_start();
+	tx_ctl(OP_REQUEST, 1002, 5000, 0, 0);
+	expect(OP_RST, 5000, 1002);
+	hfd = uds_connect(e.path);
+	run();
+	assert_true(at_eof(hfd));
+	close(hfd);
+	log = virtio_env_capture_end();
+	assert_non_null(strstr(log, e.path));
+	assert_non_null(strstr(log, "out of descriptors"));
+	assert_int_equal(e.vs->p.nconns, 2);
+	assert_int_equal(e.vs->p.reserved, 0);
+	/* The guest closes one: a host program gets through again. */
+	tx_ctl(OP_RST, 1000, 5000, 0, 0);
+	run();
+	assert_true(at_eof(fd[0]));
+	close(fd[0]);
+	hfd = host_connect(77, &hport);
+	assert_int_equal(atomic_load(&b.pool), 0);
+	close(hfd);
+	close(fd[1]);
+	close(lfd);
+	vsock_destroy(e.vs);
+	e.vs = NULL;
+	assert_int_equal(atomic_load(&b.pool), 2);
+	assert_int_equal(b.naccts, 0);
+}
+
 /* TRANSPORT_RESET: every connection gone, the guest told through the event queue. */
 static void test_transport_reset(void **state)
 {
@@ -2112,6 +2167,7 @@ int main(void)
 		T(test_uds_credit_stall),
 		T(test_no_rx_buffers),
 		T(test_limit),
+		T(test_fd_budget),
 		T(test_transport_reset),
 		T(test_device_reset),
 		T(test_socket_file),

@@ -360,7 +360,7 @@ err_ep:
 int vfs_create(const struct vfs_config *c, unsigned int index, const struct virtio_host *host,
 	       uint64_t base, uint32_t gsi, struct vfs **out)
 {
-	struct fsrv_config sc = { .path = c->path, .ro = c->ro, .cache = c->cache };
+	struct fsrv_config sc = { .path = c->path, .ro = c->ro, .cache = c->cache, .fds = host->fds };
 	struct vfs *f = calloc(1, sizeof(*f));
 	char name[sizeof(f->dev.name)], err[256];
 	int ret;

@@ -32,7 +32,7 @@
  *  - node ids and file handles are indices into bounded tables with a
  *    generation number, never pointers; an unknown, stale or forged id gets
  *    -ESTALE (node) or -EBADF (handle); FORGET counts are clamped, never
- *    trusted; a full table gives -ENFILE;
+ *    trusted; a full table, or hull's descriptor budget used up, gives -ENFILE;
  *  - ro makes every modifying request fail with -EROFS.
  */
 
@@ -59,12 +59,15 @@
 #define FSRV_MAX_INODES 262144       /* default bound of the inode table (one O_PATH fd each) */
 #define FSRV_MAX_HANDLES 16384       /* default bound of open files and directories */
 
+struct fdbudget;
+
 struct fsrv_config {
 	const char *path;            /* the shared directory; must exist */
 	bool ro;
 	enum vfs_cache cache;        /* timeouts and FOPEN_* flags */
-	unsigned int max_inodes;     /* 0: FSRV_MAX_INODES (also capped by RLIMIT_NOFILE) */
+	unsigned int max_inodes;     /* 0: FSRV_MAX_INODES */
 	unsigned int max_handles;    /* 0: FSRV_MAX_HANDLES */
+	struct fdbudget *fds;        /* hull's descriptor budget (vmm/fdbudget.h); NULL: none */
 };
 
 struct fsrv;
@@ -72,7 +75,9 @@ struct fsrv;
 /*
  * Open the share: an O_PATH | O_DIRECTORY fd of c->path (which must be a
  * directory), the tables, and an fd of /proc/self/fd for reopening inodes.
- * Raises RLIMIT_NOFILE's soft limit to the hard limit when the tables need it.
+ * Every inode but the root and every open handle holds a descriptor taken
+ * from c->fds (an account of its own, ceiling max_inodes - 1 + max_handles);
+ * when the budget refuses one the guest gets -ENFILE, as for a full table.
  * 0, or -errno with "share PATH: cause" in err.
  */
 int fsrv_open(const struct fsrv_config *c, struct fsrv **out, char *err, size_t errlen);

@@ -4,15 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include "virtio/fs/srv.h"
-#include "vmm/file.h"
 #include "vmm/log.h"
 
 #define ROOT_IDX 1u
-#define FD_RESERVE 256u /* fds left for everything else when the inode table is sized */
 
 static struct srv_inode *ino_at(struct fsrv *s, uint32_t i)
 {
@@ -56,6 +53,7 @@ static void node_free(struct fsrv *s, uint32_t i)
 
 	hash_remove(s, i);
 	close(n->fd);
+	fdbudget_give(&s->fds);
 	n->fd = -1;
 	n->gen++;
 	n->fnext = s->ifree;
@@ -125,9 +123,21 @@ int srv_node_add(struct fsrv *s, int fd, const struct stat *st, uint64_t *id)
 		pthread_mutex_unlock(&s->lock);
 		return -ENOENT;
 	}
+	/*
+	 * A new inode keeps fd: it needs the budget's leave. Taken only now that
+	 * fd is known to be new; until then it was one of the few descriptors a
+	 * worker has open for a moment, which hull's reserve covers.
+	 */
+	err = fdbudget_take(&s->fds);
+	if (err) {
+		close(fd);
+		pthread_mutex_unlock(&s->lock);
+		return err;
+	}
 	i = node_alloc(s, &err);
 	if (!i) {
 		close(fd);
+		fdbudget_give(&s->fds);
 		pthread_mutex_unlock(&s->lock);
 		return err;
 	}
@@ -213,6 +223,11 @@ int srv_handle_new(struct fsrv *s, int fd, uint64_t nodeid, uint64_t *fh)
 		pthread_mutex_unlock(&s->lock);
 		return -ENFILE;
 	}
+	/* fd was opened for this handle a moment ago (hull's reserve covers that moment). */
+	if (fdbudget_take(&s->fds)) {
+		pthread_mutex_unlock(&s->lock);
+		return -ENFILE;
+	}
 	if (s->hfree) {
 		i = s->hfree - 1;
 		s->hfree = hd_at(s, i)->fnext;
@@ -223,6 +238,7 @@ int srv_handle_new(struct fsrv *s, int fd, uint64_t nodeid, uint64_t *fh)
 			unsigned int k;
 
 			if (!c) {
+				fdbudget_give(&s->fds);
 				pthread_mutex_unlock(&s->lock);
 				return -ENOMEM;
 			}
@@ -264,6 +280,13 @@ int srv_handle_get(struct fsrv *s, uint64_t fh, struct srv_handle **out)
 	return 0;
 }
 
+/* Close a handle's fd (never under the lock: closing a file may block) and give it back. */
+static void handle_close(struct fsrv *s, int fd)
+{
+	close(fd);
+	fdbudget_give(&s->fds);
+}
+
 /* Lock held: h is released and unreferenced; free the slot, return the fd to close. */
 static int handle_free(struct fsrv *s, struct srv_handle *h, uint32_t i)
 {
@@ -286,7 +309,7 @@ void srv_handle_put(struct fsrv *s, struct srv_handle *h)
 		fd = handle_free(s, h, h->idx);
 	pthread_mutex_unlock(&s->lock);
 	if (fd >= 0)
-		close(fd);
+		handle_close(s, fd);
 }
 
 /* Lock held: stop h being found; the fd to close now, or -1 while someone still uses it. */
@@ -311,7 +334,7 @@ int srv_handle_release(struct fsrv *s, uint64_t fh)
 	fd = handle_kill(s, h, i);
 	pthread_mutex_unlock(&s->lock);
 	if (fd >= 0)
-		close(fd);
+		handle_close(s, fd);
 	return 0;
 }
 
@@ -340,7 +363,7 @@ void srv_tables_drop(struct fsrv *s)
 			fd = handle_kill(s, hd_at(s, i), i);
 		pthread_mutex_unlock(&s->lock);
 		if (fd >= 0)
-			close(fd);
+			handle_close(s, fd);
 		if (!more)
 			break;
 	}
@@ -387,12 +410,16 @@ void srv_tables_free(struct fsrv *s)
 {
 	uint32_t i, k;
 
-	for (i = 0; s->ichunk && i < s->ialloc; i++)
-		if (ino_at(s, i)->fd >= 0)
-			close(ino_at(s, i)->fd);
+	for (i = 0; s->ichunk && i < s->ialloc; i++) {
+		if (ino_at(s, i)->fd < 0)
+			continue;
+		close(ino_at(s, i)->fd);
+		if (i != ROOT_IDX)
+			fdbudget_give(&s->fds);
+	}
 	for (i = 0; s->hchunk && i < s->halloc; i++)
 		if (hd_at(s, i)->used)
-			close(hd_at(s, i)->fd);
+			handle_close(s, hd_at(s, i)->fd);
 	for (i = 0; s->ichunk && i < s->ichunks; i++)
 		free(s->ichunk[i]);
 	for (i = 0; s->hchunk && i < s->hchunks; i++) {
@@ -405,24 +432,10 @@ void srv_tables_free(struct fsrv *s)
 	free(s->hash);
 }
 
-/*
- * Each inode the guest holds is an open O_PATH fd: raise RLIMIT_NOFILE as far
- * as hull may and size the table to fit.
- */
-static unsigned int fd_budget(void)
-{
-	rlim_t cur = file_raise_nofile();
-
-	if (cur == RLIM_INFINITY || cur > (rlim_t)FSRV_MAX_INODES + FD_RESERVE)
-		return FSRV_MAX_INODES;
-	return cur > 2 * FD_RESERVE ? (unsigned int)cur - FD_RESERVE : FD_RESERVE;
-}
-
 int fsrv_open(const struct fsrv_config *c, struct fsrv **out, char *err, size_t errlen)
 {
 	struct fsrv *s;
 	struct stat st;
-	unsigned int budget;
 	int ret;
 
 	*out = NULL;
@@ -460,13 +473,19 @@ int fsrv_open(const struct fsrv_config *c, struct fsrv **out, char *err, size_t 
 		s->timeout = 1;
 		break;
 	}
-	budget = fd_budget();
+	/*
+	 * The tables' sizes are ceilings, not promises: each inode (but the root)
+	 * and each handle holds a descriptor, and how many of those the guest gets
+	 * is the budget's decision, shared with the other shares and vsock.
+	 */
 	s->max_inodes = c->max_inodes ? c->max_inodes : FSRV_MAX_INODES;
-	if (s->max_inodes > budget)
-		s->max_inodes = budget;
 	if (s->max_inodes < 2)
 		s->max_inodes = 2;
 	s->max_handles = c->max_handles ? c->max_handles : FSRV_MAX_HANDLES;
+	ret = fdbudget_acct_init(&s->fds, c->fds, s->max_inodes - 1 + s->max_handles, "share %s",
+				 c->path);
+	if (ret)
+		goto fail;
 	s->root_fd = open(c->path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (s->root_fd < 0) {
 		ret = -errno;
@@ -495,6 +514,7 @@ void fsrv_close(struct fsrv *s)
 	if (!s)
 		return;
 	srv_tables_free(s);
+	fdbudget_acct_fini(&s->fds);
 	if (s->proc_fd >= 0)
 		close(s->proc_fd);
 	if (s->root_fd >= 0)

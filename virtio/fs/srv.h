@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "virtio/fs/fsrv.h"
+#include "vmm/fdbudget.h"
 
 /*
  * Locking: s->lock guards both tables (slots, counts, hash, free lists). It
@@ -75,6 +76,9 @@ struct fsrv {
 	atomic_ulong dropped;	/* requests with an unusable header or out part */
 	atomic_ulong oversized; /* requests refused for their length */
 	atomic_bool said_old;	/* the too-old-guest message was logged */
+
+	/* Every descriptor an inode (but the root) or a handle holds is taken from it. */
+	struct fdbudget_acct fds;
 
 	pthread_mutex_t lock;
 	struct srv_inode **ichunk; /* chunks of SRV_INODE_CHUNK; slot 0 unused, slot 1 the root */

@@ -53,6 +53,7 @@ struct vsock_uds {
 	struct loop_handler lh;
 	bool paused; /* out of fds with no spare: the listener waits for a close */
 	bool limit_logged, fds_logged;
+	struct fdbudget_acct fds; /* every connection's socket, either way, is taken from it */
 	struct uds_conn *conns; /* the pool: VSOCK_MAX_CONNS */
 	struct vlist free;
 };
@@ -104,6 +105,7 @@ static void uc_release(struct uds_conn *uc)
 		loop_del(u->loop, &uc->h);
 	uc->events = 0;
 	close(uc->h.fd);
+	fdbudget_give(&u->fds);
 	uc->h.fd = -1;
 	if (uc->state == UC_HANDSHAKE)
 		u->v->p.reserved--;
@@ -411,8 +413,17 @@ static void on_listen(struct loop *l, struct loop_handler *h, uint32_t events)
 	(void)l;
 	(void)events;
 	for (i = 0; i < UDS_ACCEPTS && !u->paused; i++) {
+		/*
+		 * Out of the budget the connection is still accepted, with a descriptor
+		 * from hull's reserve, and closed at once (the budget logs it): left in
+		 * the backlog it would wake the listener again and again.
+		 */
+		bool budget = !fdbudget_take(&u->fds);
+
 		fd = accept4(u->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
+			if (budget)
+				fdbudget_give(&u->fds);
 			if (errno == EMFILE || errno == ENFILE)
 				shed(u);
 			else if (errno == EAGAIN)
@@ -422,6 +433,10 @@ static void on_listen(struct loop *l, struct loop_handler *h, uint32_t events)
 			continue;
 		}
 		u->fds_logged = false;
+		if (!budget) {
+			close(fd);
+			continue;
+		}
 		if (!vsock_proto_room(&v->p) || vlist_empty(&u->free)) {
 			if (!u->limit_logged)
 				log_msg("vsock %s: %u connections open, the limit: host connection "
@@ -429,6 +444,7 @@ static void on_listen(struct loop *l, struct loop_handler *h, uint32_t events)
 					u->path, VSOCK_MAX_CONNS);
 			u->limit_logged = true;
 			close(fd);
+			fdbudget_give(&u->fds);
 			continue;
 		}
 		u->limit_logged = false;
@@ -452,14 +468,21 @@ int vsock_uds_guest_connect(void *arg, struct vsock_ep *ep)
 
 	if (vlist_empty(&u->free))
 		return -EAGAIN; /* not reached: every slot in use is a counted connection */
+	ret = fdbudget_take(&u->fds); /* out of it: the guest's connect gets RST */
+	if (ret)
+		return ret;
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s_%u", u->path, ep->local_port);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
+	if (fd < 0) {
+		ret = -errno;
+		fdbudget_give(&u->fds);
+		return ret;
+	}
 	/* AF_UNIX connects at once or fails (EAGAIN: backlog full); both are answers. */
 	if (connect(fd, (const struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		ret = -errno;
 		close(fd);
+		fdbudget_give(&u->fds);
 		log_debug("vsock %s: guest connect to port %u: %s: %s", u->path, ep->local_port,
 			  sa.sun_path, strerror(-ret));
 		return ret;
@@ -513,7 +536,8 @@ static int bind_path(struct vsock_uds *u, const struct sockaddr_un *sa)
 	return 0;
 }
 
-int vsock_uds_open(struct vsock *v, const char *path, struct loop *loop, struct vsock_uds **out)
+int vsock_uds_open(struct vsock *v, const char *path, const struct virtio_host *host,
+		   struct vsock_uds **out)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct vsock_uds *u;
@@ -532,12 +556,17 @@ int vsock_uds_open(struct vsock *v, const char *path, struct loop *loop, struct 
 	if (!u)
 		return -ENOMEM;
 	u->v = v;
-	u->loop = loop;
+	u->loop = host->loop;
 	u->lfd = u->spare_fd = -1;
 	u->path = strdup(path);
 	u->conns = calloc(VSOCK_MAX_CONNS, sizeof(*u->conns));
 	if (!u->path || !u->conns) {
 		ret = -ENOMEM;
+		goto err;
+	}
+	ret = fdbudget_acct_init(&u->fds, host->fds, VSOCK_MAX_CONNS, "vsock %s", path);
+	if (ret) {
+		log_msg("vsock %s: descriptor budget: %s", path, strerror(-ret));
 		goto err;
 	}
 	vlist_init(&u->free);
@@ -566,7 +595,7 @@ int vsock_uds_open(struct vsock *v, const char *path, struct loop *loop, struct 
 	}
 	u->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	u->lh = (struct loop_handler){ .fd = u->lfd, .cb = on_listen, .opaque = u };
-	ret = loop_add(loop, &u->lh, EPOLLIN);
+	ret = loop_add(u->loop, &u->lh, EPOLLIN);
 	if (ret) {
 		log_msg("vsock %s: event loop: %s", path, strerror(-ret));
 		goto err_unlink;
@@ -581,6 +610,7 @@ err:
 		close(u->spare_fd);
 	if (u->lfd >= 0)
 		close(u->lfd);
+	fdbudget_acct_fini(&u->fds);
 	free(u->conns);
 	free(u->path);
 	free(u);
@@ -608,6 +638,7 @@ void vsock_uds_close(struct vsock_uds *u)
 	/* Only our own socket file: another hull may have replaced a stale one since. */
 	if (!lstat(u->path, &st) && st.st_dev == u->dev && st.st_ino == u->ino)
 		unlink(u->path);
+	fdbudget_acct_fini(&u->fds);
 	free(u->conns);
 	free(u->path);
 	free(u);

@@ -415,7 +415,7 @@ int vsock_create(const struct vsock_config *c, const struct virtio_host *host, u
 		goto err_reap;
 	}
 	if (c->uds) {
-		ret = vsock_uds_open(v, c->uds, host->loop, &v->uds);
+		ret = vsock_uds_open(v, c->uds, host, &v->uds);
 		if (ret)
 			goto err_loop;
 		v->p.fallback = vsock_uds_guest_connect;

@@ -270,7 +270,9 @@ unsigned int vsock_iov_slice(struct iovec *dst, const struct iovec *src, unsigne
 
 /* ---- the Unix-socket side (uds.c) ---- */
 
-int vsock_uds_open(struct vsock *v, const char *path, struct loop *loop, struct vsock_uds **out);
+/* The listener on path; every connection's socket is taken from host->fds. 0 or -errno. */
+int vsock_uds_open(struct vsock *v, const char *path, const struct virtio_host *host,
+		   struct vsock_uds **out);
 void vsock_uds_close(struct vsock_uds *u);
 /* proto fallback: connect a guest's REQUEST to port P to PATH_P. 0, or -errno (RST). */
 int vsock_uds_guest_connect(void *arg, struct vsock_ep *ep);
