@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 #include <time.h>
 
 #include "vmm/bus.h"
@@ -26,6 +27,13 @@ struct dev_host {
 /* --- 8250/16550A UART ------------------------------------------------------- */
 
 #define SERIAL_RX_FIFO 4096
+/*
+ * Guest output waiting for hull's stdout. The event loop writes it out when stdout takes it;
+ * while it holds less than SERIAL_TX_FIFO free bytes, THRE and TEMT are clear and the guest
+ * waits (a 16550A's THRE promises its driver a whole FIFO: Linux then writes 16 bytes unasked).
+ */
+#define SERIAL_TX_BUF (64 * 1024)
+#define SERIAL_TX_FIFO 16
 
 struct serial {
 	pthread_mutex_t lock;
@@ -34,20 +42,40 @@ struct serial {
 	int irq_level;
 	uint8_t rx[SERIAL_RX_FIFO];
 	unsigned int rx_head, rx_len;
-	int out_fd;       /* guest output goes here, synchronously (bounded memory) */
+	uint8_t tx[SERIAL_TX_BUF];
+	unsigned int tx_head, tx_len; /* output the console has not written out yet */
+	bool tx_discard;              /* output has nowhere to go: drop it, THRE stays set */
+	uint64_t tx_dropped;          /* bytes written while the buffer was full */
+	int tx_fd;        /* eventfd written when output starts waiting; -1 for none */
 	int room_fd;      /* eventfd written when the RX FIFO drains; -1 for none */
 	unsigned int irq;
 	struct dev_host host;
 };
 
 extern const struct bus_ops serial_ops;
-void serial_init(struct serial *s, unsigned int irq, int out_fd, int room_fd,
+void serial_init(struct serial *s, unsigned int irq, int tx_fd, int room_fd,
 		 const struct dev_host *host);
 void serial_destroy(struct serial *s);
 /* Queue guest input; returns how many bytes fit (the rest must wait for room_fd). */
 size_t serial_input(struct serial *s, const uint8_t *buf, size_t len);
 /* Free space in the RX FIFO. */
 size_t serial_rx_room(struct serial *s);
+/*
+ * The console's side of the output buffer, used by one thread at a time (the event loop).
+ * serial_tx_peek() points iov at the waiting bytes (two pieces when the ring wraps) and returns
+ * how many iovecs it filled, 0 when nothing waits; the bytes stay put until consumed.
+ * serial_tx_consume() frees the first n of them once written out; when a FIFO's worth of room
+ * is back, so are THRE and TEMT, with a THRI interrupt if the guest enabled it.
+ * serial_tx_discard() empties the buffer and drops all later output (stdout closed or failed).
+ */
+unsigned int serial_tx_peek(struct serial *s, struct iovec iov[2]);
+void serial_tx_consume(struct serial *s, size_t n);
+void serial_tx_discard(struct serial *s);
+/*
+ * Bytes waiting in the buffer, and bytes the guest wrote while it was full (drivers that do
+ * not wait for THRE).
+ */
+void serial_tx_stats(struct serial *s, size_t *waiting, uint64_t *dropped);
 
 /* --- i8042 keyboard controller: only what reset and a probing guest need ----- */
 

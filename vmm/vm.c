@@ -163,7 +163,10 @@ static int devices_init(struct vm *vm)
 	vm->room_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->room_fd < 0)
 		return -errno;
-	serial_init(&vm->serial, 0, STDOUT_FILENO, vm->room_fd, &vm->host);
+	vm->tx_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->tx_fd < 0)
+		return -errno;
+	serial_init(&vm->serial, 0, vm->tx_fd, vm->room_fd, &vm->host);
 	i8042_init(&vm->i8042, &vm->host);
 	rtc_init(&vm->rtc, NULL);
 	boot_timer_init(&vm->timer, &vm->start_wall, &vm->start_cpu);
@@ -177,7 +180,9 @@ static void devices_exit(struct vm *vm)
 	rtc_destroy(&vm->rtc);
 	if (vm->room_fd >= 0)
 		close(vm->room_fd);
-	vm->room_fd = -1;
+	if (vm->tx_fd >= 0)
+		close(vm->tx_fd);
+	vm->room_fd = vm->tx_fd = -1;
 }
 
 /* --- stage: virtio devices ------------------------------------------------------------ */
@@ -449,13 +454,15 @@ static void loop_stage_exit(struct vm *vm)
 
 static int console_stage_init(struct vm *vm)
 {
-	return console_init(&vm->console, &vm->loop, STDIN_FILENO, &vm->serial, vm->room_fd,
-			    on_quit, vm);
+	struct console_fds fds = { .in = STDIN_FILENO, .out = STDOUT_FILENO,
+				   .room = vm->room_fd, .tx = vm->tx_fd };
+
+	return console_init(&vm->console, &vm->loop, &fds, &vm->serial, on_quit, vm);
 }
 
 static void console_stage_exit(struct vm *vm)
 {
-	console_restore(&vm->console);
+	console_exit(&vm->console);
 }
 
 /* --- stage: the guest's descriptor budget ------------------------------------------------ */
@@ -564,7 +571,7 @@ int vm_main(const struct vm_config *cfg, const struct timespec *start_wall,
 	}
 	vm->cfg = cfg;
 	vm->ncpus = cfg->cpus;
-	vm->kvm_fd = vm->vm_fd = vm->stop_fd = vm->sig_fd = vm->room_fd = -1;
+	vm->kvm_fd = vm->vm_fd = vm->stop_fd = vm->sig_fd = vm->room_fd = vm->tx_fd = -1;
 	vm->loop.epfd = -1;
 	vm->start_wall = *start_wall;
 	vm->start_cpu = *start_cpu;

@@ -20,9 +20,16 @@
 #include "vmm/loop.h"
 #include "virtio/virtio.h"
 
-/* --- console: hull's stdin to the guest UART, raw terminal, escape to quit ------- */
+/* --- console: hull's stdin and stdout to the guest UART, raw terminal, escape to quit ----- */
 
 #define CONSOLE_ESCAPE 0x01 /* Ctrl-A, then 'x' quits, Ctrl-A again sends one Ctrl-A */
+#define CONSOLE_FLUSH_MS 500 /* at exit, how long stdout may take to accept what is left */
+
+struct console_fds {
+	int in, out; /* hull's stdin and stdout */
+	int room;    /* the UART's eventfd: its RX FIFO has room again */
+	int tx;      /* the UART's eventfd: output started waiting */
+};
 
 struct console {
 	int in_fd;
@@ -30,14 +37,28 @@ struct console {
 	struct termios saved;
 	struct loop_handler in, room;
 	int room_fd;
+	/* Output: written by the event loop without ever blocking (see console.c). */
+	struct loop_handler out, tx;
+	int tx_fd;
+	int out_fd;        /* where guest output goes: stdout or a reopening of it, or -1 */
+	int out_flags;     /* stdout's status flags to put back at exit, or -1 */
+	bool out_own;      /* out_fd is hull's own reopening of stdout */
+	bool out_socket;   /* stdout is a socket: send(MSG_DONTWAIT) */
+	bool out_polled;   /* out_fd is in the event loop (a pipe, FIFO, tty or socket) */
+	bool out_waiting;  /* ... with EPOLLOUT: stdout was full */
+	bool out_gone;     /* stdout is closed or failed: output is discarded */
 	struct serial *serial;
 	void (*quit)(void *opaque);
 	void *opaque;
 };
 
-int console_init(struct console *c, struct loop *l, int in_fd, struct serial *serial, int room_fd,
-		 void (*quit)(void *), void *opaque);
-void console_restore(struct console *c);
+int console_init(struct console *c, struct loop *l, const struct console_fds *fds,
+		 struct serial *serial, void (*quit)(void *), void *opaque);
+/*
+ * At exit, after the vCPUs stopped: write out what the guest left (waiting at most
+ * CONSOLE_FLUSH_MS for stdout), report output lost, restore the terminal and stdout.
+ */
+void console_exit(struct console *c);
 /* Feed bytes typed by the user through escape handling into the UART (exposed for tests). */
 size_t console_feed(struct console *c, const uint8_t *buf, size_t len);
 
@@ -126,7 +147,7 @@ struct vm {
 	struct loop loop;
 	struct console console;
 	struct loop_handler stop_h, sig_h;
-	int stop_fd, sig_fd, room_fd;
+	int stop_fd, sig_fd, room_fd, tx_fd;
 
 	atomic_int state;     /* enum vm_state; the first stop reason wins */
 	int exit_status;

@@ -4,6 +4,9 @@ The guest's /init runs /tests/NAME.sh for `hull.test=NAME` on the kernel command
 prints "HULL-INIT: done status=N" and powers off. Lines the tests look for start with "HULL-".
 """
 
+# Numbered console lines, as fast as the console takes them.
+_FLOOD = 'i=0; while :; do echo "HULL-FLOOD $i ' + "." * 48 + '"; i=$((i + 1)); done'
+
 SCRIPTS = {
     # Reached userspace: which kernel, and that /proc works.
     "hello": 'echo "HULL-HELLO: userspace reached, kernel $(uname -r)"\n',
@@ -16,6 +19,14 @@ SCRIPTS = {
     "reboot": 'echo "HULL-BYE: reboot"\nreboot -f\nsleep 600\n',
     # For the signal tests: the guest sleeps until hull is signalled.
     "sleep": 'echo "HULL-SLEEPING"\nsleep 600\n',
+    # For the stalled-console tests (test_console.py): numbered lines as fast as the console
+    # takes them, forever...
+    "flood": f'echo "HULL-FLOODING"\n{_FLOOD}\n',
+    # ...or until a line arrives on the console. The guest then tells hull at once through the
+    # boot timer's MMIO byte (hull logs it on stderr, not on the stalled console) and echoes
+    # the line, which comes out once the console drains.
+    "flood_read": (f'echo "HULL-FLOODING"\n({_FLOOD}) &\nread -r line\nkill $!\n'
+                   'devmem 0xfe000000 8 123\necho "HULL-GOT: $line"\n'),
     # The Firecracker-style boot timer: one byte, 123, at 0xfe000000.
     "devmem": 'devmem 0xfe000000 8 123 && echo "HULL-TIMER-WRITTEN"\n',
     # The guest's wall clock (set from the CMOS RTC at boot) and what the kernel said about it.
