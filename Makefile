@@ -21,33 +21,36 @@ SANFLAGS := $(BASEFLAGS) -O1 -fno-omit-frame-pointer -fsanitize=address,undefine
 	-fno-sanitize-recover=all -DHULL_TESTING
 LIBS := $(shell pkg-config --libs $(PKGS)) -lpthread
 
-# --- sources, by subsystem (explicit lists) ---
-VMM_SRCS := vmm/gmem.c vmm/bus.c vmm/log.c vmm/parse.c vmm/file.c vmm/fdbudget.c vmm/config.c \
-	vmm/cli.c vmm/vm.c vmm/load.c vmm/vcpu.c vmm/exit.c vmm/loop.c vmm/console.c vmm/stages.c
+# --- sources, by layer and subsystem (explicit lists; see ARCHITECTURE.md for the layers) ---
+LIB_SRCS := lib/gmem.c lib/bus.c lib/log.c lib/parse.c lib/file.c lib/fdbudget.c lib/loop.c
 ARCH_SRCS := arch/x86_64/cpuid.c arch/x86_64/regs.c arch/x86_64/e820.c arch/x86_64/zeropage.c \
-	arch/x86_64/pvh.c arch/x86_64/machine.c
-ACPI_SRCS := arch/x86_64/acpi.c arch/x86_64/aml.c
-BOOT_SRCS := boot/bzimage.c boot/elf.c boot/loader.c boot/initrd.c boot/cmdline.c boot/cpio.c
-DEMO_SRCS := boot/demo.c
+	arch/x86_64/pvh.c arch/x86_64/machine.c arch/x86_64/acpi.c arch/x86_64/aml.c
+BOOT_SRCS := boot/bzimage.c boot/elf.c boot/loader.c boot/initrd.c boot/cmdline.c boot/cpio.c \
+	boot/demo.c
 DEV_SRCS := devices/serial.c devices/i8042.c devices/rtc.c devices/boot_timer.c devices/acpi_pm.c
-VIRTIO_SRCS := virtio/virtq.c virtio/dev.c virtio/mmio.c virtio/blk_config.c virtio/blk.c \
-	virtio/blk_io.c virtio/rng.c virtio/fs/fuse.c virtio/fs/inode.c virtio/fs/ops_node.c \
-	virtio/fs/ops_file.c virtio/fs/ops_dir.c virtio/fs/xattr.c virtio/fs/fs.c virtio/fs/config.c
+VIRTIO_SRCS := virtio/virtq.c virtio/dev.c virtio/mmio.c
+VBLK_SRCS := virtio/blk/config.c virtio/blk/blk.c virtio/blk/io.c
+VRNG_SRCS := virtio/rng/rng.c
+VFS_SRCS := virtio/fs/fuse.c virtio/fs/inode.c virtio/fs/ops_node.c virtio/fs/ops_file.c \
+	virtio/fs/ops_dir.c virtio/fs/xattr.c virtio/fs/fs.c virtio/fs/config.c
 VSOCK_SRCS := virtio/vsock/config.c virtio/vsock/conn.c virtio/vsock/packet.c \
 	virtio/vsock/vsock.c virtio/vsock/endpoint.c virtio/vsock/uds.c
-NET_SRCS := virtio/net/config.c virtio/net/hdr.c virtio/net/net.c virtio/net/queues.c \
+VNET_SRCS := virtio/net/config.c virtio/net/hdr.c virtio/net/net.c virtio/net/queues.c \
 	virtio/net/tap.c virtio/net/passt.c
-LIB_SRCS := $(VMM_SRCS) $(ARCH_SRCS) $(ACPI_SRCS) $(BOOT_SRCS) $(DEMO_SRCS) $(DEV_SRCS) \
-	$(VIRTIO_SRCS) $(VSOCK_SRCS) $(NET_SRCS)
-MAIN_SRCS := vmm/main.c
+VMM_SRCS := vmm/config.c vmm/vm.c vmm/load.c vmm/vcpu.c vmm/exit.c vmm/console.c vmm/stages.c
+CLI_SRCS := cli/cli.c
+# Everything but main(): linked into hull, and into the unit tests and fuzz targets.
+HULL_SRCS := $(LIB_SRCS) $(ARCH_SRCS) $(BOOT_SRCS) $(DEV_SRCS) $(VIRTIO_SRCS) $(VBLK_SRCS) \
+	$(VRNG_SRCS) $(VFS_SRCS) $(VSOCK_SRCS) $(VNET_SRCS) $(VMM_SRCS) $(CLI_SRCS)
+MAIN_SRCS := cli/main.c
 
 # The demo guest's /init: a static program embedded in hull (see boot/demo/).
 DEMO_INIT := $(O)/demo-init
 DEMO_BLOB := $(O)/boot/demo/blob.o
 
-LIB_OBJS := $(LIB_SRCS:%.c=$(O)/%.o)
+HULL_OBJS := $(HULL_SRCS:%.c=$(O)/%.o)
 MAIN_OBJS := $(MAIN_SRCS:%.c=$(O)/%.o)
-SAN_OBJS := $(LIB_SRCS:%.c=$(O)/san/%.o)
+SAN_OBJS := $(HULL_SRCS:%.c=$(O)/san/%.o)
 
 # --- unit tests (cmocka, ASan+UBSan, no KVM): tests/unit/test_NAME.c ---
 UNIT_TESTS := gmem bus parse config cli exit serial rtc i8042 e820 zeropage cpuid \
@@ -58,7 +61,7 @@ UNIT_BINS := $(UNIT_TESTS:%=$(O)/san/tests/unit/test_%)
 # --- fuzz targets (libFuzzer): tests/fuzz/fuzz_NAME.c ---
 FUZZ_TARGETS := kernel config virtq mmio blk fsrv vsock net
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(O)/fuzz/fuzz_%)
-FUZZ_OBJS := $(LIB_SRCS:%.c=$(O)/fuzz/%.o)
+FUZZ_OBJS := $(HULL_SRCS:%.c=$(O)/fuzz/%.o)
 FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE -g -O1 -I. -MMD -MP -Wall -Wextra -Werror -fsanitize=fuzzer-no-link,address,undefined \
 	-DHULL_TESTING $(shell pkg-config --cflags $(PKGS))
 FUZZ_SECONDS ?= 20
@@ -68,7 +71,7 @@ FUZZ_TIMEOUT ?= 10
 # --- memcheck (Valgrind): unit tests and fuzz corpora without sanitizers, to see reads of
 # uninitialised memory that ASan cannot ---
 VG_FLAGS := $(BASEFLAGS) -O1 -DHULL_TESTING
-VG_OBJS := $(LIB_SRCS:%.c=$(O)/vg/%.o)
+VG_OBJS := $(HULL_SRCS:%.c=$(O)/vg/%.o)
 VG_UNIT_BINS := $(UNIT_TESTS:%=$(O)/vg/tests/unit/test_%)
 VG_REPLAY_BINS := $(FUZZ_TARGETS:%=$(O)/vg/fuzz/replay_%)
 VALGRIND := valgrind -q --error-exitcode=99 --track-origins=yes --leak-check=no
@@ -78,7 +81,7 @@ VALGRIND := valgrind -q --error-exitcode=99 --track-origins=yes --leak-check=no
 	guest-kernel guests
 all: hull
 
-hull: $(MAIN_OBJS) $(LIB_OBJS) $(DEMO_BLOB)
+hull: $(MAIN_OBJS) $(HULL_OBJS) $(DEMO_BLOB)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDHARDEN) -o $@ $^ $(LIBS)
 
@@ -202,5 +205,5 @@ guest-kernel:
 clean:
 	rm -rf $(O) hull
 
--include $(LIB_OBJS:.o=.d) $(MAIN_OBJS:.o=.d) $(SAN_OBJS:.o=.d) $(FUZZ_OBJS:.o=.d) \
+-include $(HULL_OBJS:.o=.d) $(MAIN_OBJS:.o=.d) $(SAN_OBJS:.o=.d) $(FUZZ_OBJS:.o=.d) \
 	$(UNIT_BINS:=.d) $(FUZZ_BINS:=.d) $(VG_OBJS:.o=.d) $(VG_UNIT_BINS:=.d) $(VG_REPLAY_BINS:=.d)

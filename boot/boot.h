@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vmm/gmem.h"
+#include "lib/gmem.h"
 
 enum boot_kind {
 	BOOT_BZIMAGE, /* Linux bzImage: 64-bit boot protocol, zero page */

@@ -4,7 +4,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
-#include "vmm/log.h"
+#include "lib/log.h"
 
 void boot_timer_init(struct boot_timer *t, const struct timespec *start_wall,
 		     const struct timespec *start_cpu)

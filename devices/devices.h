@@ -10,7 +10,7 @@
 #include <sys/uio.h>
 #include <time.h>
 
-#include "vmm/bus.h"
+#include "lib/bus.h"
 
 /* What a device asks of the VM: a change of an interrupt line, or the end of the VM. */
 enum dev_event {

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 
-#include "vmm/log.h"
+#include "lib/log.h"
 
 int virtio_dev_init(struct virtio_dev *d, const struct virtio_dev_ops *ops, const char *name,
 		    unsigned int nqueues, uint16_t queue_max, uint64_t device_features,

@@ -10,7 +10,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "vmm/log.h"
+#include "lib/log.h"
 
 #define MMIO_MAGIC 0x74726976 /* "virt" */
 #define MMIO_VERSION 2

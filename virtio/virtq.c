@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "vmm/log.h"
+#include "lib/log.h"
 
 #define DESC_SIZE sizeof(struct vring_desc) /* 16 */
 

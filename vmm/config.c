@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vmm/file.h"
-#include "vmm/parse.h"
+#include "lib/file.h"
+#include "lib/parse.h"
 
 #define CONFIG_FILE_MAX (1 << 20)
 

@@ -6,7 +6,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "virtio/virtio.h"
+#include "virtio/blk/blk.h"
+#include "virtio/fs/fs.h"
+#include "virtio/net/net.h"
+#include "virtio/vsock/vsock.h"
 
 #define CONFIG_DEFAULT_CPUS 1
 #define CONFIG_DEFAULT_MEM (512ULL << 20)

@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "vmm/log.h"
+#include "lib/log.h"
 #include "vmm/vm.h"
 
 size_t console_feed(struct console *c, const uint8_t *buf, size_t len)

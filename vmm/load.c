@@ -10,8 +10,8 @@
 #include <unistd.h>
 
 #include "arch/arch.h"
-#include "vmm/file.h"
-#include "vmm/log.h"
+#include "lib/file.h"
+#include "lib/log.h"
 #include "vmm/vm.h"
 
 /* Largest kernel image hull reads (a bzImage is ~10 MiB; an unstripped vmlinux can be ~500). */

@@ -1,5 +1,5 @@
 /* stages: VM lifecycle as a table of init/exit pairs, run in order and unwound in reverse. */
-#include "vmm/log.h"
+#include "lib/log.h"
 #include "vmm/vm.h"
 
 int stages_run(const struct stage *stages, unsigned int n, struct vm *vm, unsigned int *done)

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "arch/arch.h"
-#include "vmm/log.h"
+#include "lib/log.h"
 #include "vmm/vm.h"
 
 /* The signal that kicks a vCPU out of KVM_RUN; its handler does nothing. */

@@ -17,8 +17,8 @@
 #include <unistd.h>
 
 #include "arch/arch.h"
-#include "vmm/file.h"
-#include "vmm/log.h"
+#include "lib/file.h"
+#include "lib/log.h"
 #include "vmm/vm.h"
 
 void vm_request_stop(struct vm *vm, enum vm_state why, int status)

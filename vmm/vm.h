@@ -13,12 +13,16 @@
 #include "arch/arch.h"
 #include "boot/boot.h"
 #include "devices/devices.h"
-#include "vmm/bus.h"
+#include "lib/bus.h"
 #include "vmm/config.h"
-#include "vmm/fdbudget.h"
-#include "vmm/gmem.h"
-#include "vmm/loop.h"
-#include "virtio/virtio.h"
+#include "lib/fdbudget.h"
+#include "lib/gmem.h"
+#include "lib/loop.h"
+#include "virtio/blk/blk.h"
+#include "virtio/fs/fs.h"
+#include "virtio/net/net.h"
+#include "virtio/rng/rng.h"
+#include "virtio/vsock/vsock.h"
 
 /* --- console: hull's stdin and stdout to the guest UART, raw terminal, escape to quit ----- */
 

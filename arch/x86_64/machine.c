@@ -8,7 +8,7 @@
 #include "arch/arch.h"
 #include "arch/x86_64/acpi.h"
 #include "arch/x86_64/x86.h"
-#include "vmm/log.h"
+#include "lib/log.h"
 #include "vmm/vm.h"
 
 #define MSR_IA32_SYSENTER_CS 0x174

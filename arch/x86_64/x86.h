@@ -9,7 +9,7 @@
 
 #include "arch/x86_64/layout.h"
 #include "boot/boot.h"
-#include "vmm/gmem.h"
+#include "lib/gmem.h"
 
 /* --- CPUID ------------------------------------------------------------------------ */
 

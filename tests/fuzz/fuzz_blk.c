@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "tests/fuzz/fuzz_dev.h"
-#include "virtio/blk.h"
+#include "virtio/blk/internal.h"
 
 /*
  * Input: an 8-byte header, then operations.

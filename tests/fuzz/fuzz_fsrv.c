@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "virtio/fs/fsrv.h"
-#include "vmm/fdbudget.h"
+#include "lib/fdbudget.h"
 
 /*
  * Input: records, one request each, served in order by one server (INIT is

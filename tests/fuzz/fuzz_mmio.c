@@ -7,7 +7,7 @@
 #include <sys/epoll.h>
 
 #include "tests/fuzz/fuzz_dev.h"
-#include "virtio/virtio.h"
+#include "virtio/rng/rng.h"
 
 /*
  * Input: one byte of rate (64 << (b & 15) bytes/s), then operations:

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "tests/fuzz/fuzz_dev.h"
-#include "virtio/net/net.h"
+#include "virtio/net/internal.h"
 
 /*
  * Input: an 8-byte header, then operations.

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "tests/fuzz/fuzz_dev.h"
-#include "virtio/vsock/vsock.h"
+#include "virtio/vsock/internal.h"
 
 /*
  * Input: a 4-byte header, then operations.

@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "tests/unit/virtio_env.h"
-#include "virtio/blk.h"
+#include "virtio/blk/internal.h"
 
 #define BASE 0xd0000000ULL
 #define GSI 5

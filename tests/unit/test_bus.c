@@ -8,7 +8,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "vmm/bus.h"
+#include "lib/bus.h"
 
 /* A device that records its last access and answers reads with off + i. */
 struct fake {

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "vmm/cli.h"
+#include "cli/cli.h"
 
 static struct vm_config cfg;
 static bool verbose;

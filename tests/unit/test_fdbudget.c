@@ -19,8 +19,8 @@
 
 #include "tests/unit/fuse_env.h"
 #include "tests/unit/virtio_env.h"
-#include "vmm/fdbudget.h"
-#include "vmm/file.h"
+#include "lib/fdbudget.h"
+#include "lib/file.h"
 
 static uint64_t fake_ns;
 

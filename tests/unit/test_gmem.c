@@ -8,7 +8,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "vmm/gmem.h"
+#include "lib/gmem.h"
 
 static uint8_t ram_a[0x4000], ram_b[0x2000];
 

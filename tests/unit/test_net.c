@@ -34,7 +34,7 @@
 #include <unistd.h>
 
 #include "tests/unit/virtio_env.h"
-#include "virtio/net/net.h"
+#include "virtio/net/internal.h"
 
 #define BASE 0xd0000000ULL
 #define GSI 7

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vmm/parse.h"
+#include "lib/parse.h"
 
 static void check_size(const char *s, uint64_t want)
 {

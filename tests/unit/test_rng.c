@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "tests/unit/virtio_env.h"
-#include "virtio/virtio.h"
+#include "virtio/rng/rng.h"
 
 #define BASE 0xd0000000ULL
 #define GSI 6

@@ -25,7 +25,7 @@
 
 #include "tests/unit/fuse_env.h"
 #include "tests/unit/virtio_env.h"
-#include "virtio/virtio.h"
+#include "virtio/fs/fs.h"
 
 #define BASE 0xd0000000ULL
 #define GSI 7

@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #include "tests/unit/virtio_env.h"
-#include "virtio/vsock/vsock.h"
+#include "virtio/vsock/internal.h"
 
 #define BASE 0xd0000000ULL
 #define GSI 7

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "virtio/virtio.h"
-#include "vmm/parse.h"
+#include "virtio/fs/fs.h"
+#include "lib/parse.h"
 
 void vfs_config_free(struct vfs_config *c)
 {

@@ -12,8 +12,8 @@
 #include <unistd.h>
 
 #include "virtio/fs/fsrv.h"
-#include "virtio/virtio.h"
-#include "vmm/log.h"
+#include "virtio/fs/fs.h"
+#include "lib/log.h"
 
 #define Q_HIPRIO 0
 #define Q_REQUEST 1

@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#include "virtio/virtio.h"
+#include "virtio/fs/fs.h"
 
 /*
  * The server knows nothing about virtqueues: a request is the device-readable

@@ -6,7 +6,7 @@
 #include <sys/stat.h>
 
 #include "virtio/fs/srv.h"
-#include "vmm/log.h"
+#include "lib/log.h"
 
 #define MIN_MINOR 27	  /* oldest protocol minor served (Linux 4.20+; virtio-fs needs 7.31) */
 #define MAX_BACKGROUND 64 /* outstanding async requests (readahead, writeback) per guest */

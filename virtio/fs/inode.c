@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "virtio/fs/srv.h"
-#include "vmm/log.h"
+#include "lib/log.h"
 
 #define ROOT_IDX 1u
 

@@ -9,7 +9,7 @@
 #include <sys/types.h>
 
 #include "virtio/fs/fsrv.h"
-#include "vmm/fdbudget.h"
+#include "lib/fdbudget.h"
 
 /*
  * Locking: s->lock guards both tables (slots, counts, hash, free lists). It

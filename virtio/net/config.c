@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "virtio/virtio.h"
-#include "vmm/parse.h"
+#include "virtio/net/net.h"
+#include "lib/parse.h"
 
 #define IFNAME_MAX 15 /* IFNAMSIZ - 1 */
 

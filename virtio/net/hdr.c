@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <linux/if_tun.h>
 
-#include "virtio/net/net.h"
+#include "virtio/net/internal.h"
 
 #define GSO_ECN VIRTIO_NET_HDR_GSO_ECN
 

@@ -10,8 +10,8 @@
 #include <sys/random.h>
 #include <unistd.h>
 
-#include "virtio/net/net.h"
-#include "vmm/log.h"
+#include "virtio/net/internal.h"
+#include "lib/log.h"
 
 /* mac, status, max_virtqueue_pairs, mtu: the fields up to the MTU's. */
 #define VNET_CONFIG_SIZE (offsetof(struct virtio_net_config, mtu) + 2)

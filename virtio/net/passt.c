@@ -15,8 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "virtio/net/net.h"
-#include "vmm/log.h"
+#include "virtio/net/internal.h"
+#include "lib/log.h"
 
 #define PREFIX 4
 #define CHILD_FD 3	   /* the socket's number in passt: --fd 3 */

@@ -4,8 +4,8 @@
 #include <string.h>
 #include <sys/epoll.h>
 
-#include "virtio/net/net.h"
-#include "vmm/log.h"
+#include "virtio/net/internal.h"
+#include "lib/log.h"
 
 static bool has(const struct vnet *n, uint64_t f)
 {

@@ -9,8 +9,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "virtio/net/net.h"
-#include "vmm/log.h"
+#include "virtio/net/internal.h"
+#include "lib/log.h"
 
 #define TUN_ALL (TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN | TUN_F_UFO)
 

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "virtio/virtio.h"
-#include "vmm/parse.h"
+#include "virtio/vsock/vsock.h"
+#include "lib/parse.h"
 
 #define CID_MIN 3ULL	      /* 0 hypervisor, 1 local, 2 host */
 #define CID_MAX 0xfffffffeULL /* 0xffffffff is VMADDR_CID_ANY */

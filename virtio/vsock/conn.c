@@ -1,11 +1,11 @@
 /* vsock conn: the connection table, lifecycle, credit, and the bytes between guest and endpoint. */
-#include "virtio/vsock/vsock.h"
+#include "virtio/vsock/internal.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "vmm/log.h"
+#include "lib/log.h"
 
 static unsigned int bucket(uint32_t local, uint32_t peer)
 {

@@ -1,6 +1,6 @@
 /* vsock endpoint: the in-process endpoint API — listen, connect, send into RX buffers, shut down.
  */
-#include "virtio/vsock/vsock.h"
+#include "virtio/vsock/internal.h"
 
 #include <errno.h>
 #include <stdlib.h>

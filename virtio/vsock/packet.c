@@ -1,11 +1,11 @@
 /* vsock packet: the wire — guest packets checked and dispatched, control packets to the guest. */
-#include "virtio/vsock/vsock.h"
+#include "virtio/vsock/internal.h"
 
 #include <endian.h>
 #include <errno.h>
 #include <string.h>
 
-#include "vmm/log.h"
+#include "lib/log.h"
 
 /* A decoded header: the wire one is packed little-endian. */
 struct pkt {

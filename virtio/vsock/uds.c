@@ -1,5 +1,5 @@
 /* vsock uds: the hybrid-vsock Unix socket (Firecracker's protocol) as one kind of endpoint. */
-#include "virtio/vsock/vsock.h"
+#include "virtio/vsock/internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,7 +13,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "vmm/log.h"
+#include "lib/log.h"
 
 #define UDS_BACKLOG 128
 #define UDS_ACCEPTS 16 /* accepts per listener wake-up: other fds get their turn */

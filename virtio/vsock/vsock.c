@@ -1,5 +1,5 @@
 /* virtio-vsock: the device — config space, TX and RX queues, the event queue, reset, lifecycle. */
-#include "virtio/vsock/vsock.h"
+#include "virtio/vsock/internal.h"
 
 #include <endian.h>
 #include <errno.h>
@@ -11,8 +11,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "vmm/file.h"
-#include "vmm/log.h"
+#include "lib/file.h"
+#include "lib/log.h"
 
 static struct vsock *of_dev(struct virtio_dev *d)
 {

@@ -1,6 +1,6 @@
 /* loop: the event loop — one epoll set, one thread, a callback per fd. */
-#ifndef HULL_VMM_LOOP_H
-#define HULL_VMM_LOOP_H
+#ifndef HULL_LIB_LOOP_H
+#define HULL_LIB_LOOP_H
 
 #include <stdbool.h>
 #include <stdint.h>

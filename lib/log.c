@@ -1,5 +1,5 @@
 /* log: one-line diagnostics on stderr, prefixed "hull: ". */
-#include "vmm/log.h"
+#include "lib/log.h"
 
 #include <stdarg.h>
 #include <stdatomic.h>

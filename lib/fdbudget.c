@@ -1,5 +1,5 @@
 /* fdbudget: one process-wide budget for the descriptors guest actions make hull hold open. */
-#include "vmm/fdbudget.h"
+#include "lib/fdbudget.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "vmm/log.h"
+#include "lib/log.h"
 
 unsigned int fdbudget_size(rlim_t limit, unsigned int own)
 {

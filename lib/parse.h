@@ -1,6 +1,6 @@
 /* parse: pure parsers for sizes and counts given on the command line or in config files. */
-#ifndef HULL_VMM_PARSE_H
-#define HULL_VMM_PARSE_H
+#ifndef HULL_LIB_PARSE_H
+#define HULL_LIB_PARSE_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,5 +1,5 @@
 /* virtio-rng: guest entropy from getrandom(), bounded by a token bucket per device. */
-#include "virtio/virtio.h"
+#include "virtio/rng/rng.h"
 
 #include <errno.h>
 #include <linux/virtio_ids.h>
@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "vmm/log.h"
+#include "lib/log.h"
 
 #define VRNG_QUEUE_MAX 64
 #define VRNG_IOV 16        /* buffers per request; longer chains make the ring broken */

@@ -1,12 +1,12 @@
 /* cli: hull's command line — subcommands, flags, help and version. */
-#include "vmm/cli.h"
+#include "cli/cli.h"
 
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "arch/arch.h"
-#include "vmm/log.h"
+#include "lib/log.h"
 
 static const char usage_top[] =
 	"usage: hull <command> [options]\n"

@@ -1,5 +1,5 @@
 /* parse: pure parsers for sizes and counts given on the command line or in config files. */
-#include "vmm/parse.h"
+#include "lib/parse.h"
 
 #include <errno.h>
 #include <stdbool.h>

@@ -1,6 +1,6 @@
 /* file: read a whole user-named file into memory, with a size limit; hull's open-file limit. */
-#ifndef HULL_VMM_FILE_H
-#define HULL_VMM_FILE_H
+#ifndef HULL_LIB_FILE_H
+#define HULL_LIB_FILE_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,6 +1,6 @@
 /* virtio-blk internals shared by the protocol (blk.c), the backend (blk_io.c) and the tests. */
-#ifndef HULL_VIRTIO_BLK_H
-#define HULL_VIRTIO_BLK_H
+#ifndef HULL_VIRTIO_BLK_INTERNAL_H
+#define HULL_VIRTIO_BLK_INTERNAL_H
 
 #include <liburing.h>
 #include <linux/virtio_blk.h>
@@ -9,8 +9,8 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#include "virtio/virtio.h"
-#include "vmm/loop.h"
+#include "virtio/blk/blk.h"
+#include "lib/loop.h"
 
 #define VBLK_SECTOR 512ULL
 #define VBLK_QUEUE_MAX 256		  /* QueueNumMax, request pool and SQ size */

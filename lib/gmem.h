@@ -1,6 +1,6 @@
 /* gmem: the one translator from guest-physical addresses to host memory. */
-#ifndef HULL_VMM_GMEM_H
-#define HULL_VMM_GMEM_H
+#ifndef HULL_LIB_GMEM_H
+#define HULL_LIB_GMEM_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,6 +1,6 @@
 /* fdbudget: one process-wide budget for the descriptors guest actions make hull hold open. */
-#ifndef HULL_VMM_FDBUDGET_H
-#define HULL_VMM_FDBUDGET_H
+#ifndef HULL_LIB_FDBUDGET_H
+#define HULL_LIB_FDBUDGET_H
 
 #include <stdatomic.h>
 #include <stdint.h>

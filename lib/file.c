@@ -1,5 +1,5 @@
 /* file: read a whole user-named file into memory, with a size limit; raise the open-file limit. */
-#include "vmm/file.h"
+#include "lib/file.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "virtio/virtio.h"
-#include "vmm/parse.h"
+#include "virtio/blk/blk.h"
+#include "lib/parse.h"
 
 void vblk_config_free(struct vblk_config *c)
 {

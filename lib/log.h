@@ -1,6 +1,6 @@
 /* log: one-line diagnostics on stderr, prefixed "hull: ". */
-#ifndef HULL_VMM_LOG_H
-#define HULL_VMM_LOG_H
+#ifndef HULL_LIB_LOG_H
+#define HULL_LIB_LOG_H
 
 #include <stdbool.h>
 

@@ -1,6 +1,6 @@
 /* cli: hull's command line — subcommands, flags, help and version. */
-#ifndef HULL_VMM_CLI_H
-#define HULL_VMM_CLI_H
+#ifndef HULL_CLI_CLI_H
+#define HULL_CLI_CLI_H
 
 #include "vmm/config.h"
 

@@ -1,5 +1,5 @@
 /* gmem: bounds- and overflow-checked guest-physical address translation. */
-#include "vmm/gmem.h"
+#include "lib/gmem.h"
 
 #include <errno.h>
 #include <string.h>

@@ -1,6 +1,6 @@
 /* bus: one address space (port I/O or MMIO) of device ranges, dispatched by address. */
-#ifndef HULL_VMM_BUS_H
-#define HULL_VMM_BUS_H
+#ifndef HULL_LIB_BUS_H
+#define HULL_LIB_BUS_H
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -3,7 +3,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "vmm/loop.h"
+#include "lib/loop.h"
 
 int loop_init(struct loop *l)
 {

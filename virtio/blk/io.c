@@ -11,8 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "virtio/blk.h"
-#include "vmm/log.h"
+#include "virtio/blk/internal.h"
+#include "lib/log.h"
 
 enum { FIXED_IMAGE, FIXED_BUFFERED }; /* registered file slots */
 

@@ -7,8 +7,8 @@
 
 #include <linux/virtio_ids.h>
 
-#include "virtio/blk.h"
-#include "vmm/log.h"
+#include "virtio/blk/internal.h"
+#include "lib/log.h"
 
 static struct vblk *to_vblk(struct virtio_dev *d)
 {

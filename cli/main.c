@@ -2,8 +2,8 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "vmm/cli.h"
-#include "vmm/log.h"
+#include "cli/cli.h"
+#include "lib/log.h"
 #include "vmm/vm.h"
 
 int main(int argc, char **argv)

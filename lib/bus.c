@@ -1,5 +1,5 @@
 /* bus: one address space (port I/O or MMIO) of device ranges, dispatched by address. */
-#include "vmm/bus.h"
+#include "lib/bus.h"
 
 #include <errno.h>
 #include <string.h>

@@ -1,0 +1,71 @@
+/* virtio-fs: a host directory shared with the guest, served by hull's own FUSE server. */
+#ifndef HULL_VIRTIO_FS_FS_H
+#define HULL_VIRTIO_FS_FS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "virtio/virtio.h"
+
+/*
+ * ---- virtio-fs ---------------------------------------------------------------------
+ *
+ * A host directory shared with the guest (`mount -t virtiofs TAG /mnt`),
+ * served in-process by the FUSE server in virtio/fs/ (fsrv.h states its
+ * confinement guarantees). One high-priority queue, whose FORGETs are served
+ * on the event loop (at most VIRTIO_NOTIFY_BUDGET chains of at most a page
+ * each per pass), and one request queue, served by worker threads.
+ */
+
+enum vfs_cache {
+	VFS_CACHE_AUTO,   /* default: 1 s entry/attr timeouts, page cache kept while unchanged */
+	VFS_CACHE_ALWAYS, /* long timeouts, page cache kept across opens */
+	VFS_CACHE_NEVER,  /* no timeouts, direct I/O (FOPEN_DIRECT_IO) */
+};
+
+#define VFS_TAG_MAX 36 /* bytes, the size of virtio_fs_config.tag */
+
+struct vfs_config {
+	char tag[VFS_TAG_MAX + 1];
+	char *path;
+	bool ro;
+	enum vfs_cache cache;
+};
+
+/*
+ * Parse "tag=TAG,path=DIR[,ro=on|off][,cache=auto|always|never]" (the JSON
+ * object's fields go through vfs_config_set). TAG is 1..36 bytes of printable
+ * ASCII without ',' or whitespace. 0, or -EINVAL with a one-line reason in
+ * err. c->path is malloc'd.
+ */
+int vfs_parse(struct vfs_config *c, const char *spec, char *err, size_t errlen);
+int vfs_config_set(struct vfs_config *c, const char *key, const char *value, char *err,
+		   size_t errlen);
+void vfs_config_free(struct vfs_config *c);
+
+struct vfs;
+
+/*
+ * Open the share (fsrv_open), start the worker threads, attach the device at
+ * base/gsi. Failures log "share PATH: cause". 0 or -errno; *out on success.
+ */
+int vfs_create(const struct vfs_config *c, unsigned int index, const struct virtio_host *host,
+	       uint64_t base, uint32_t gsi, struct vfs **out);
+/* Reset (waiting for requests in service), stop the workers, detach, close. NULL is fine. */
+void vfs_destroy(struct vfs *f);
+#ifdef HULL_TESTING
+/* Tests: hook(arg) runs in a worker, unlocked, before each request-queue request is served. */
+void vfs_test_hook(struct vfs *f, void (*hook)(void *arg), void *arg);
+struct vfs_test_stats {
+	uint64_t served;	   /* request-queue requests answered */
+	uint64_t hiprio, refused;  /* hiprio requests served; answered -EINVAL (not hiprio's) */
+	uint64_t dropped;	   /* served while a reset or failure came: not answered */
+	unsigned int busy, idle;   /* workers in fsrv_handle; waiting for a kick */
+	unsigned int inodes, handles; /* fsrv_stats */
+	uint64_t oversized;	   /* fsrv_stats: refused for their length */
+};
+void vfs_test_stats(struct vfs *f, struct vfs_test_stats *st);
+#endif
+
+#endif
