@@ -77,8 +77,8 @@ VG_REPLAY_BINS := $(FUZZ_TARGETS:%=$(O)/vg/fuzz/replay_%)
 VALGRIND := valgrind -q --error-exitcode=99 --track-origins=yes --leak-check=no
 
 .SECONDARY:
-.PHONY: all clean check unit unit-build fuzz fuzz-build fuzz-long memcheck memcheck-build \
-	guest-kernel guests
+.PHONY: all clean check layers unit unit-build fuzz fuzz-build fuzz-long memcheck \
+	memcheck-build guest-kernel guests
 all: hull
 
 hull: $(MAIN_OBJS) $(HULL_OBJS) $(DEMO_BLOB)
@@ -198,6 +198,11 @@ fuzz fuzz-long: $(FUZZ_BINS)
 	done
 
 check: unit fuzz memcheck
+
+# The include direction of ARCHITECTURE.md: a file includes headers of its own layer and the
+# layers below only; every include that points up is printed as FILE:LINE.
+layers:
+	$(Q)tests/check-layers.py
 
 guest-kernel:
 	$(Q)boot/kernel/build.sh
