@@ -176,8 +176,8 @@ $(O)/vg/tests/unit/test_%: tests/unit/test_%.c $(O)/vg/libtest.a $(O)/vg/libhull
 $(O)/vg/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(O)/vg/libtest.a $(O)/vg/libhull.a
 	@mkdir -p $(dir $@)
 	@echo "  REPLAY  $@"
-	$(Q)$(CC) $(VG_FLAGS) -Wno-format-truncation -o $@ $< tests/fuzz/replay.c $(O)/vg/libtest.a \
-		$(O)/vg/libhull.a $(LIBS)
+	$(Q)$(CC) $(VG_FLAGS) -Wno-format-truncation -o $@ $< tests/fuzz/replay.c \
+		$(O)/vg/libtest.a $(O)/vg/libhull.a $(LIBS)
 
 memcheck-build: $(VG_UNIT_BINS) $(VG_REPLAY_BINS)
 
@@ -229,5 +229,5 @@ clean:
 	rm -rf $(O) hull
 
 -include $(HULL_OBJS:.o=.d) $(MAIN_OBJS:.o=.d) $(SAN_OBJS:.o=.d) $(FUZZ_OBJS:.o=.d) \
-	$(UNIT_BINS:=.d) $(FUZZ_BINS:=.d) $(VG_OBJS:.o=.d) $(VG_UNIT_BINS:=.d) $(VG_REPLAY_BINS:=.d) \
-	$(TEST_SAN_OBJS:.o=.d) $(TEST_FUZZ_OBJS:.o=.d) $(TEST_VG_OBJS:.o=.d)
+	$(UNIT_BINS:=.d) $(FUZZ_BINS:=.d) $(VG_OBJS:.o=.d) $(VG_UNIT_BINS:=.d) \
+	$(VG_REPLAY_BINS:=.d) $(TEST_SAN_OBJS:.o=.d) $(TEST_FUZZ_OBJS:.o=.d) $(TEST_VG_OBJS:.o=.d)
