@@ -52,6 +52,11 @@ HULL_OBJS := $(HULL_SRCS:%.c=$(O)/%.o)
 MAIN_OBJS := $(MAIN_SRCS:%.c=$(O)/%.o)
 SAN_OBJS := $(HULL_SRCS:%.c=$(O)/san/%.o)
 
+# --- test helpers: compiled once per build (san, fuzz, vg) into libtest.a, which the unit tests,
+# the fuzz targets and the memcheck replays link ---
+TEST_SUPPORT_SRCS := tests/unit/virtio_env.c tests/unit/fuse_env.c tests/fuzz/fuzz_dev.c
+TEST_SAN_OBJS := $(TEST_SUPPORT_SRCS:%.c=$(O)/san/%.o)
+
 # --- unit tests (cmocka, ASan+UBSan, no KVM): tests/unit/test_NAME.c ---
 UNIT_TESTS := gmem bus parse config cli exit serial rtc i8042 e820 zeropage cpuid \
 	acpi aml bzimage elf initrd cmdline cpio virtq mmio blk rng fsrv fs_escape vfs vsock net \
@@ -62,6 +67,7 @@ UNIT_BINS := $(UNIT_TESTS:%=$(O)/san/tests/unit/test_%)
 FUZZ_TARGETS := kernel config virtq mmio blk fsrv vsock net
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(O)/fuzz/fuzz_%)
 FUZZ_OBJS := $(HULL_SRCS:%.c=$(O)/fuzz/%.o)
+TEST_FUZZ_OBJS := $(TEST_SUPPORT_SRCS:%.c=$(O)/fuzz/%.o)
 FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE -g -O1 -I. -MMD -MP -Wall -Wextra -Werror -fsanitize=fuzzer-no-link,address,undefined \
 	-DHULL_TESTING $(shell pkg-config --cflags $(PKGS))
 FUZZ_SECONDS ?= 20
@@ -72,13 +78,14 @@ FUZZ_TIMEOUT ?= 10
 # uninitialised memory that ASan cannot ---
 VG_FLAGS := $(BASEFLAGS) -O1 -DHULL_TESTING
 VG_OBJS := $(HULL_SRCS:%.c=$(O)/vg/%.o)
+TEST_VG_OBJS := $(TEST_SUPPORT_SRCS:%.c=$(O)/vg/%.o)
 VG_UNIT_BINS := $(UNIT_TESTS:%=$(O)/vg/tests/unit/test_%)
 VG_REPLAY_BINS := $(FUZZ_TARGETS:%=$(O)/vg/fuzz/replay_%)
 VALGRIND := valgrind -q --error-exitcode=99 --track-origins=yes --leak-check=no
 
 .SECONDARY:
-.PHONY: all clean check unit unit-build fuzz fuzz-build fuzz-long memcheck memcheck-build \
-	guest-kernel guests
+.PHONY: all clean check layers unit unit-build fuzz fuzz-build fuzz-long memcheck \
+	memcheck-build guest-kernel guests
 all: hull
 
 hull: $(MAIN_OBJS) $(HULL_OBJS) $(DEMO_BLOB)
@@ -129,37 +136,48 @@ guests: $(TINY_GUEST)
 $(O)/san/libhull.a: $(SAN_OBJS) $(DEMO_BLOB)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(O)/san/tests/unit/test_%: tests/unit/test_%.c $(O)/san/libhull.a
+$(O)/%/libtest.a:
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(O)/san/libtest.a: $(TEST_SAN_OBJS)
+$(O)/fuzz/libtest.a: $(TEST_FUZZ_OBJS)
+$(O)/vg/libtest.a: $(TEST_VG_OBJS)
+
+$(O)/san/tests/unit/test_%: tests/unit/test_%.c $(O)/san/libtest.a $(O)/san/libhull.a
 	@mkdir -p $(dir $@)
 	@echo "  TEST    $@"
-	$(Q)$(CC) $(SANFLAGS) -o $@ $< $(O)/san/libhull.a $(LIBS) -lcmocka
+	$(Q)$(CC) $(SANFLAGS) -o $@ $< $(O)/san/libtest.a $(O)/san/libhull.a $(LIBS) -lcmocka
 
 unit-build: $(UNIT_BINS)
 
+# Every test binary to its end, then one summary; results counted from cmocka's TAP output, a
+# binary that crashes or hangs (UNIT_TIMEOUT seconds) counted as failed. See tests/unit/run-all.
 unit: $(UNIT_BINS)
-	$(Q)set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+	$(Q)tests/unit/run-all $(UNIT_BINS)
 
-$(O)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS) $(DEMO_BLOB)
+$(O)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(O)/fuzz/libtest.a $(FUZZ_OBJS) $(DEMO_BLOB)
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ    $@"
-	$(Q)$(CLANG) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS) $(DEMO_BLOB) $(LIBS)
+	$(Q)$(CLANG) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(O)/fuzz/libtest.a $(FUZZ_OBJS) \
+		$(DEMO_BLOB) $(LIBS)
 
 fuzz-build: $(FUZZ_BINS)
 
 $(O)/vg/libhull.a: $(VG_OBJS) $(DEMO_BLOB)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(O)/vg/tests/unit/test_%: tests/unit/test_%.c $(O)/vg/libhull.a
+$(O)/vg/tests/unit/test_%: tests/unit/test_%.c $(O)/vg/libtest.a $(O)/vg/libhull.a
 	@mkdir -p $(dir $@)
 	@echo "  TEST-VG $@"
-	$(Q)$(CC) $(VG_FLAGS) -o $@ $< $(O)/vg/libhull.a $(LIBS) -lcmocka
+	$(Q)$(CC) $(VG_FLAGS) -o $@ $< $(O)/vg/libtest.a $(O)/vg/libhull.a $(LIBS) -lcmocka
 
 # The targets are written for clang's warnings; gcc's truncation warning flags their bounded
 # snprintf()s of scratch paths, which truncate safely by design.
-$(O)/vg/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(O)/vg/libhull.a
+$(O)/vg/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(O)/vg/libtest.a $(O)/vg/libhull.a
 	@mkdir -p $(dir $@)
 	@echo "  REPLAY  $@"
-	$(Q)$(CC) $(VG_FLAGS) -Wno-format-truncation -o $@ $< tests/fuzz/replay.c $(O)/vg/libhull.a $(LIBS)
+	$(Q)$(CC) $(VG_FLAGS) -Wno-format-truncation -o $@ $< tests/fuzz/replay.c \
+		$(O)/vg/libtest.a $(O)/vg/libhull.a $(LIBS)
 
 memcheck-build: $(VG_UNIT_BINS) $(VG_REPLAY_BINS)
 
@@ -199,6 +217,11 @@ fuzz fuzz-long: $(FUZZ_BINS)
 
 check: unit fuzz memcheck
 
+# The include direction of ARCHITECTURE.md: a file includes headers of its own layer and the
+# layers below only; every include that points up is printed as FILE:LINE.
+layers:
+	$(Q)tests/check-layers.py
+
 guest-kernel:
 	$(Q)boot/kernel/build.sh
 
@@ -206,4 +229,5 @@ clean:
 	rm -rf $(O) hull
 
 -include $(HULL_OBJS:.o=.d) $(MAIN_OBJS:.o=.d) $(SAN_OBJS:.o=.d) $(FUZZ_OBJS:.o=.d) \
-	$(UNIT_BINS:=.d) $(FUZZ_BINS:=.d) $(VG_OBJS:.o=.d) $(VG_UNIT_BINS:=.d) $(VG_REPLAY_BINS:=.d)
+	$(UNIT_BINS:=.d) $(FUZZ_BINS:=.d) $(VG_OBJS:.o=.d) $(VG_UNIT_BINS:=.d) \
+	$(VG_REPLAY_BINS:=.d) $(TEST_SAN_OBJS:.o=.d) $(TEST_FUZZ_OBJS:.o=.d) $(TEST_VG_OBJS:.o=.d)
