@@ -39,7 +39,7 @@ VNET_SRCS := virtio/net/config.c virtio/net/hdr.c virtio/net/net.c virtio/net/qu
 	virtio/net/tap.c virtio/net/passt.c
 VMM_SRCS := vmm/config.c vmm/vm.c vmm/load.c vmm/vcpu.c vmm/exit.c vmm/console.c vmm/stages.c
 CTR_SRCS := container/tlv.c container/proto.c container/oci_json.c container/oci.c \
-	container/oci_mounts.c container/oci_linux.c container/plan.c
+	container/oci_mounts.c container/oci_linux.c container/runspec.c container/plan.c
 CLI_SRCS := cli/cli.c
 # Everything but main(): linked into hull, and into the unit tests and fuzz targets.
 HULL_SRCS := $(LIB_SRCS) $(ARCH_SRCS) $(BOOT_SRCS) $(DEV_SRCS) $(VIRTIO_SRCS) $(VBLK_SRCS) \
@@ -57,7 +57,7 @@ SAN_OBJS := $(HULL_SRCS:%.c=$(O)/san/%.o)
 # --- unit tests (cmocka, ASan+UBSan, no KVM): tests/unit/test_NAME.c ---
 UNIT_TESTS := gmem bus parse config cli exit serial rtc i8042 e820 zeropage cpuid \
 	acpi aml bzimage elf initrd cmdline cpio virtq mmio blk rng fsrv fs_escape vfs vsock net \
-	fdbudget tlv proto json oci
+	fdbudget tlv proto json oci runspec
 UNIT_BINS := $(UNIT_TESTS:%=$(O)/san/tests/unit/test_%)
 
 # --- fuzz targets (libFuzzer): tests/fuzz/fuzz_NAME.c ---
