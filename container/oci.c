@@ -60,24 +60,28 @@ int ctr_rlimit_by_name(const char *name)
 	return -1;
 }
 
-bool ctr_container_path(const char *p)
-{
-	const char *s;
-
-	if (!p || p[0] != '/')
-		return false;
-	for (s = p; (s = strstr(s, "..")); s += 2)
-		if (s[-1] == '/' && (s[2] == '/' || !s[2]))
-			return false;
-	return true;
-}
-
 bool ctr_hostname_ok(const char *h)
 {
 	size_t n = strlen(h);
 
 	return n >= 1 && n <= 64 &&
 	       strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._") == n;
+}
+
+int ctr_strv_dup(const char *const *src, unsigned int n, char ***out, unsigned int *nout)
+{
+	unsigned int i;
+
+	*out = calloc(n ? n : 1, sizeof(char *));
+	if (!*out)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		(*out)[i] = strdup(src[i]);
+		if (!(*out)[i])
+			return -ENOMEM;
+		(*nout)++;
+	}
+	return 0;
 }
 
 void ctr_strv_free(char **v, unsigned int n)
@@ -263,7 +267,7 @@ static int read_process(struct oci_ctx *c, struct json_object *proc, struct ctr_
 	ret = oci_str(c, v, "process.cwd", &p->cwd);
 	if (ret)
 		return ret;
-	if (!ctr_container_path(p->cwd))
+	if (!ctr_path_ok(p->cwd))
 		return oci_fail(c, -EINVAL, "process.cwd %.128s: not an absolute path", p->cwd);
 	if (!(v = oci_get(proc, "user")))
 		return oci_fail(c, -EINVAL, "process.user: missing");

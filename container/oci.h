@@ -103,8 +103,6 @@ bool ctr_guest_fs_type(const char *type);
  */
 int ctr_bind_source(const char *dir, const char *src, char **out, bool *is_file, char *err,
 		    size_t errlen);
-/* Absolute with no ".." component: a path inside the container (as proto.h checks them). */
-bool ctr_container_path(const char *p);
 /* A hostname or domain name: 1..64 bytes, letters, digits, '-', '.' and '_'. */
 bool ctr_hostname_ok(const char *h);
 /* "CAP_SYS_ADMIN" -> 21; -1 for a name hull does not know. */
@@ -112,6 +110,8 @@ int ctr_cap_by_name(const char *name);
 /* "RLIMIT_NOFILE" -> RLIMIT_NOFILE; -1 for an unknown name. */
 int ctr_rlimit_by_name(const char *name);
 
+/* A copy of n strings into a new array *out, counted in *nout as they are made (for a free). */
+int ctr_strv_dup(const char *const *src, unsigned int n, char ***out, unsigned int *nout);
 void ctr_strv_free(char **v, unsigned int n);
 void ctr_bmount_free(struct ctr_bmount *m);
 

@@ -99,7 +99,7 @@ static int read_device(struct oci_ctx *c, struct json_object *o, const char *at,
 	ret = oci_str(c, v, at, &d->path);
 	if (ret)
 		return ret;
-	if (!ctr_container_path(d->path))
+	if (!ctr_path_ok(d->path))
 		return oci_fail(c, -EINVAL, "%s (%.80s): path is not absolute", at, d->path);
 	v = oci_get(o, "type");
 	type = v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "";
@@ -340,7 +340,7 @@ static int read_paths(struct oci_ctx *c, struct json_object *v, const char *wher
 	if (ret)
 		return ret;
 	for (i = 0; i < *n; i++)
-		if (!ctr_container_path((*out)[i]))
+		if (!ctr_path_ok((*out)[i]))
 			return oci_fail(c, -EINVAL, "%s[%u] %.80s: not an absolute path", where, i,
 					(*out)[i]);
 	return 0;

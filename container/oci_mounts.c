@@ -204,7 +204,7 @@ static int read_mount(struct oci_ctx *c, struct json_object *mo, size_t i, struc
 	if (ret)
 		return ret;
 	snprintf(at, sizeof(at), "mounts[%zu] (%.80s)", i, m->dest);
-	if (!ctr_container_path(m->dest))
+	if (!ctr_path_ok(m->dest))
 		return oci_fail(c, -EINVAL, "%s: destination is not an absolute path", at);
 	if (((v = oci_get(mo, "type")) && (ret = oci_str(c, v, at, &m->type))) ||
 	    ((v = oci_get(mo, "source")) && (ret = oci_str(c, v, at, &m->source))) ||

@@ -30,62 +30,6 @@ int ctr_disk_name(unsigned int index, char *buf, size_t size)
 	return 0;
 }
 
-/* The one field w holds, as a reader. */
-static int reread(struct tlv_w *w, struct tlv_r *val)
-{
-	struct tlv_r r;
-	uint16_t tag;
-	int ret = tlv_w_finish(w);
-
-	if (ret)
-		return ret;
-	tlv_r_init(&r, w->data, w->len);
-	return tlv_next(&r, &tag, val) == 1 ? 0 : -EINVAL;
-}
-
-/* Deep copies by the codec itself: what copies is what the guest will take. */
-static int copy_process(const struct ctr_process *src, struct ctr_process *dst)
-{
-	struct tlv_r val;
-	struct tlv_w w;
-	int ret;
-
-	tlv_w_init(&w, CTR_SPEC_MAX);
-	ctr_process_put(&w, 1, src);
-	ret = reread(&w, &val) ?: ctr_process_get(&val, dst);
-	tlv_w_free(&w);
-	return ret;
-}
-
-static int copy_resources(const struct ctr_resources *src, struct ctr_resources *dst)
-{
-	struct tlv_r val;
-	struct tlv_w w;
-	int ret;
-
-	tlv_w_init(&w, CTR_SPEC_MAX);
-	ctr_resources_put(&w, 1, src);
-	ret = reread(&w, &val) ?: ctr_resources_get(&val, dst);
-	tlv_w_free(&w);
-	return ret;
-}
-
-static int copy_strv(char *const *src, unsigned int n, char ***out, unsigned int *nout)
-{
-	unsigned int i;
-
-	*out = calloc(n ? n : 1, sizeof(char *));
-	if (!*out)
-		return -ENOMEM;
-	for (i = 0; i < n; i++) {
-		(*out)[i] = strdup(src[i]);
-		if (!(*out)[i])
-			return -ENOMEM;
-		(*nout)++;
-	}
-	return 0;
-}
-
 /* NULL stays NULL; -ENOMEM otherwise. */
 static int dup_opt(const char *src, char **out)
 {
@@ -186,11 +130,13 @@ static int build(const struct ctr_bundle *b, unsigned int first_disk, struct ctr
 	s->privileged = b->privileged;
 	if (dup_opt(b->root, &p->rootfs) || dup_opt(CTR_ROOTFS_TAG, &s->root_tag) ||
 	    dup_opt(b->hostname, &s->hostname) || dup_opt(b->domainname, &s->domainname) ||
-	    copy_strv(b->sysctls, b->nsysctls, &s->sysctls, &s->nsysctls) ||
-	    copy_strv(b->masked, b->nmasked, &s->masked, &s->nmasked) ||
-	    copy_strv(b->readonly, b->nreadonly, &s->readonly, &s->nreadonly))
+	    ctr_strv_dup((const char *const *)b->sysctls, b->nsysctls, &s->sysctls, &s->nsysctls) ||
+	    ctr_strv_dup((const char *const *)b->masked, b->nmasked, &s->masked, &s->nmasked) ||
+	    ctr_strv_dup((const char *const *)b->readonly, b->nreadonly, &s->readonly,
+			 &s->nreadonly))
 		return -ENOMEM;
-	ret = copy_process(&b->process, &s->process) ?: copy_resources(&b->resources, &s->resources);
+	ret = ctr_process_copy(&s->process, &b->process) ?:
+	      ctr_resources_copy(&s->resources, &b->resources);
 	if (ret) {
 		snprintf(err, errlen, "process or resources: %s",
 			 ret == -E2BIG ? "larger than a spec may be" : "not valid for the guest");

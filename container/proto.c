@@ -73,8 +73,7 @@ static void ptr_set(void *obj, size_t off, void *p)
 
 /* ---- checks shared by the encoder and the decoder ---- */
 
-/* Absolute, with no ".." component (a guest path hull-init joins to the container's root). */
-static bool abs_path(const char *s)
+bool ctr_path_ok(const char *s)
 {
 	const char *p;
 
@@ -104,7 +103,7 @@ static bool all_abs(char *const *v, unsigned int n)
 	unsigned int i;
 
 	for (i = 0; i < n; i++)
-		if (!abs_path(v[i]))
+		if (!ctr_path_ok(v[i]))
 			return false;
 	return true;
 }
@@ -115,7 +114,7 @@ static int process_check(const void *obj)
 	uint32_t seen = 0;
 	unsigned int i;
 
-	if (!p->nargs || !abs_path(p->cwd) || (p->has_umask && p->umask > 0777))
+	if (!p->nargs || !ctr_path_ok(p->cwd) || (p->has_umask && p->umask > 0777))
 		return -EINVAL;
 	if (p->has_oom_score_adj && (p->oom_score_adj < -1000 || p->oom_score_adj > 1000))
 		return -EINVAL;
@@ -137,7 +136,7 @@ static int mount_check(const void *obj)
 	const struct ctr_mount *m = obj;
 	uint32_t prop = m->propagation & ~(uint32_t)MS_REC;
 
-	if (!abs_path(m->dest) || !m->type[0])
+	if (!ctr_path_ok(m->dest) || !m->type[0])
 		return -EINVAL;
 	if (!strcmp(m->type, "bind") && !plain_name(m->source))
 		return -EINVAL;
@@ -152,8 +151,8 @@ static int device_check(const void *obj)
 {
 	const struct ctr_device *d = obj;
 
-	if (!abs_path(d->path) || (d->type != 'c' && d->type != 'b' && d->type != 'p') ||
-	    d->mode > 07777 || (d->guest_source && !abs_path(d->guest_source)))
+	if (!ctr_path_ok(d->path) || (d->type != 'c' && d->type != 'b' && d->type != 'p') ||
+	    d->mode > 07777 || (d->guest_source && !ctr_path_ok(d->guest_source)))
 		return -EINVAL;
 	return 0;
 }
@@ -191,7 +190,7 @@ static int spec_check(const void *obj)
 	    (s->domainname && strlen(s->domainname) > CTR_HOSTNAME_MAX))
 		return -EINVAL;
 	if (!all_abs(s->masked, s->nmasked) || !all_abs(s->readonly, s->nreadonly) ||
-	    (s->cgroup && !abs_path(s->cgroup)))
+	    (s->cgroup && !ctr_path_ok(s->cgroup)))
 		return -EINVAL;
 	for (i = 0; i < s->nsysctls; i++)
 		if (!key_value(s->sysctls[i]))
@@ -403,6 +402,7 @@ static void w_fail(struct tlv_w *w, int err)
 }
 
 static void put_obj(struct tlv_w *w, const struct sdesc *d, const void *obj);
+static void free_struct(const struct sdesc *d, void *obj);
 
 /* The elements of a repeated field: NULL with -EINVAL/-E2BIG in w when they cannot be written. */
 static const void *put_array(struct tlv_w *w, const struct fdesc *f, const void *obj,
@@ -754,51 +754,89 @@ int ctr_spec_decode(const void *p, size_t len, struct ctr_spec *s)
 
 void ctr_spec_free(struct ctr_spec *s)
 {
-	free_obj(&spec_d, s);
-	memset(s, 0, sizeof(*s));
+	free_struct(&spec_d, s);
 }
 
-static const struct fdesc process_field = { 0, K_STRUCT, F_REQ, 0, 0, 0, 0, &process_d };
-static const struct fdesc resources_field = { 0, K_STRUCT, F_REQ, 0, 0, 0, 0, &resources_d };
+/* A struct of layout d as one list field: the public put, get, copy and free of its parts. */
+static void put_struct(struct tlv_w *w, uint16_t tag, const struct sdesc *d, const void *obj)
+{
+	const struct fdesc f = { tag, K_STRUCT, F_REQ, 0, 0, 0, 0, d };
+
+	put_one(w, &f, obj);
+}
+
+static int get_struct(const struct tlv_r *val, const struct sdesc *d, void *obj)
+{
+	const struct fdesc f = { 0, K_STRUCT, F_REQ, 0, 0, 0, 0, d };
+
+	memset(obj, 0, d->size);
+	return get_one(val, &f, obj);
+}
+
+/* Through the codec itself: what copies is what the other side would decode. */
+static int copy_struct(const struct sdesc *d, const void *src, void *dst)
+{
+	struct tlv_r r, val;
+	struct tlv_w w;
+	uint16_t tag;
+	int ret;
+
+	memset(dst, 0, d->size);
+	tlv_w_init(&w, CTR_SPEC_MAX);
+	put_struct(&w, 1, d, src);
+	ret = tlv_w_finish(&w);
+	if (!ret) {
+		tlv_r_init(&r, w.data, w.len);
+		ret = tlv_next(&r, &tag, &val) == 1 ? get_struct(&val, d, dst) : -EINVAL;
+	}
+	tlv_w_free(&w);
+	return ret;
+}
+
+static void free_struct(const struct sdesc *d, void *obj)
+{
+	free_obj(d, obj);
+	memset(obj, 0, d->size);
+}
 
 void ctr_process_put(struct tlv_w *w, uint16_t tag, const struct ctr_process *p)
 {
-	struct fdesc f = process_field;
-
-	f.tag = tag;
-	put_one(w, &f, p);
+	put_struct(w, tag, &process_d, p);
 }
 
 int ctr_process_get(const struct tlv_r *val, struct ctr_process *p)
 {
-	memset(p, 0, sizeof(*p));
-	return get_one(val, &process_field, p);
+	return get_struct(val, &process_d, p);
+}
+
+int ctr_process_copy(struct ctr_process *dst, const struct ctr_process *src)
+{
+	return copy_struct(&process_d, src, dst);
 }
 
 void ctr_process_free(struct ctr_process *p)
 {
-	free_obj(&process_d, p);
-	memset(p, 0, sizeof(*p));
+	free_struct(&process_d, p);
 }
 
 void ctr_resources_put(struct tlv_w *w, uint16_t tag, const struct ctr_resources *r)
 {
-	struct fdesc f = resources_field;
-
-	f.tag = tag;
-	put_one(w, &f, r);
+	put_struct(w, tag, &resources_d, r);
 }
 
 int ctr_resources_get(const struct tlv_r *val, struct ctr_resources *r)
 {
-	memset(r, 0, sizeof(*r));
-	return get_one(val, &resources_field, r);
+	return get_struct(val, &resources_d, r);
+}
+
+int ctr_resources_copy(struct ctr_resources *dst, const struct ctr_resources *src)
+{
+	return copy_struct(&resources_d, src, dst);
 }
 
 void ctr_resources_free(struct ctr_resources *r)
 {
-	free_obj(&resources_d, r);
-	memset(r, 0, sizeof(*r));
+	free_struct(&resources_d, r);
 }
 
 int ctr_msg_encode(const struct ctr_msg_fields *m, uint8_t **out, size_t *len)

@@ -191,6 +191,11 @@ void ctr_process_free(struct ctr_process *p);
 void ctr_resources_put(struct tlv_w *w, uint16_t tag, const struct ctr_resources *r);
 int ctr_resources_get(const struct tlv_r *val, struct ctr_resources *r);
 void ctr_resources_free(struct ctr_resources *r);
+/* Deep copies, through the codec: 0, or the error encoding src would give (dst then zero). */
+int ctr_process_copy(struct ctr_process *dst, const struct ctr_process *src);
+int ctr_resources_copy(struct ctr_resources *dst, const struct ctr_resources *src);
+/* Absolute with no ".." component: what the spec's paths must be (hull-init joins them to a root). */
+bool ctr_path_ok(const char *p);
 
 /* ---- messages ---- */
 

@@ -53,22 +53,6 @@ static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
 	return ret;
 }
 
-static int strv_copy(const char *const *src, unsigned int n, char ***out, unsigned int *nout)
-{
-	unsigned int i;
-
-	*out = calloc(n ? n : 1, sizeof(char *));
-	if (!*out)
-		return -ENOMEM;
-	for (i = 0; i < n; i++) {
-		(*out)[i] = strdup(src[i]);
-		if (!(*out)[i])
-			return -ENOMEM;
-		(*nout)++;
-	}
-	return 0;
-}
-
 /* Every option of a comma-separated list onto m (the defaults' and --tmpfs's). */
 static int apply_options(struct ctr_bmount *m, const char *list)
 {
@@ -134,9 +118,9 @@ static int add_defaults(const struct ctr_run_opts *o, struct ctr_bundle *b)
 	}
 	if (o->privileged)
 		return 0;
-	ret = strv_copy(default_masked, sizeof(default_masked) / sizeof(default_masked[0]),
+	ret = ctr_strv_dup(default_masked, sizeof(default_masked) / sizeof(default_masked[0]),
 			&b->masked, &b->nmasked);
-	return ret ?: strv_copy(default_readonly,
+	return ret ?: ctr_strv_dup(default_readonly,
 				sizeof(default_readonly) / sizeof(default_readonly[0]),
 				&b->readonly, &b->nreadonly);
 }
@@ -162,7 +146,7 @@ static int add_bind(struct run_ctx *c, const char *arg)
 		ret = fail(err, errlen, -EINVAL, "--mount %s: expected SRC:DST[:ro|:rw]", arg);
 		goto out;
 	}
-	if (!ctr_container_path(dst)) {
+	if (!ctr_path_ok(dst)) {
 		ret = fail(err, errlen, -EINVAL, "--mount %s: %s is not an absolute path", arg, dst);
 		goto out;
 	}
@@ -203,7 +187,7 @@ static int add_tmpfs(struct run_ctx *c, const char *arg)
 	opts = strchr(copy, ':');
 	if (opts)
 		*opts++ = '\0';
-	if (!ctr_container_path(copy)) {
+	if (!ctr_path_ok(copy)) {
 		ret = fail(err, errlen, -EINVAL, "--tmpfs %s: %s is not an absolute path", arg, copy);
 		goto out;
 	}
@@ -285,7 +269,7 @@ static int set_process(const struct ctr_run_opts *o, struct ctr_process *p, char
 		return fail(err, errlen, -EINVAL, "no command (hull run ... -- CMD [ARG...])");
 	if (o->nargs > CTR_LIST_MAX || o->nenv > CTR_LIST_MAX - 2)
 		return fail(err, errlen, -E2BIG, "more than %u arguments or variables", CTR_LIST_MAX);
-	ret = strv_copy(o->args, o->nargs, &p->args, &p->nargs);
+	ret = ctr_strv_dup(o->args, o->nargs, &p->args, &p->nargs);
 	if (ret)
 		return ret;
 	p->env = calloc(o->nenv + 2, sizeof(char *));
@@ -302,7 +286,7 @@ static int set_process(const struct ctr_run_opts *o, struct ctr_process *p, char
 		if (ret)
 			return ret;
 	}
-	if (o->workdir && !ctr_container_path(o->workdir))
+	if (o->workdir && !ctr_path_ok(o->workdir))
 		return fail(err, errlen, -EINVAL, "--workdir %s: not an absolute path", o->workdir);
 	p->cwd = strdup(o->workdir ? o->workdir : "/");
 	if (!p->cwd)

@@ -617,10 +617,10 @@ static void test_names(void **state)
 	assert_true(ctr_hostname_ok("my-host.example_1"));
 	assert_false(ctr_hostname_ok(""));
 	assert_false(ctr_hostname_ok("a\nb"));
-	assert_true(ctr_container_path("/"));
-	assert_true(ctr_container_path("/a..b/..c"));
-	assert_false(ctr_container_path("/a/.."));
-	assert_false(ctr_container_path("a"));
+	assert_true(ctr_path_ok("/"));
+	assert_true(ctr_path_ok("/a..b/..c"));
+	assert_false(ctr_path_ok("/a/.."));
+	assert_false(ctr_path_ok("a"));
 }
 
 static void test_block_devices(void **state)
