@@ -894,7 +894,8 @@ int ctr_msg_decode(uint16_t type, const void *payload, size_t len, struct ctr_ms
 	m->type = type;
 	if (len > CTR_FRAME_MAX)
 		return -EINVAL;
-	if (d && d->f[0].tag == 1)
+	/* A type this side does not know may be a newer request: its seq lets ERROR answer it. */
+	if (!d || d->f[0].tag == 1)
 		peek_seq(payload, len, &keep);
 	if (!d) {
 		ret = -EINVAL;

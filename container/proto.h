@@ -232,8 +232,9 @@ int ctr_msg_encode(const struct ctr_msg_fields *m, uint8_t **out, size_t *len);
  * Decode a payload of type (after ctr_frame_parse_hdr): -EINVAL when the type
  * is unknown, a field the type requires is missing, or any field is
  * malformed or out of range (unknown tags are skipped). Even then m->type, and
- * m->seq with has_seq when the payload's seq field itself was well formed,
- * are kept, so that the receiver can answer ERROR for that request.
+ * m->seq with has_seq when the payload's seq field itself was well formed (for
+ * a type with a seq, or an unknown type), are kept, so that the receiver can
+ * answer ERROR for that request (ENOSYS for an unknown type).
  *
  * Required: every field of the type's row in PROTOCOL.md but SIGNAL's all,
  * OK's pid and ERROR's message, which ctr_msg_encode leaves out when false,

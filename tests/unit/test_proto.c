@@ -920,11 +920,17 @@ static void test_message_malformed(void **state)
 	struct tlv_w w;
 
 	(void)state;
-	/* Unknown type: refused, seq unknown. */
+	/* Unknown type: refused, its seq kept for an ERROR answer. */
 	tlv_w_init(&w, 64);
 	tlv_put_u32(&w, 1, 5);
 	assert_int_equal(decode_raw(99, &w, &m), -EINVAL);
 	assert_int_equal(m.type, 99);
+	assert_true(m.has_seq);
+	assert_int_equal(m.seq, 5);
+	/* A type without seq (HELLO) never reports one. */
+	tlv_w_init(&w, 64);
+	tlv_put_u32(&w, 1, 5);
+	assert_int_equal(decode_raw(CTR_MSG_HELLO, &w, &m), -EINVAL);
 	assert_false(m.has_seq);
 	/* A seq of the wrong size: refused, and no seq to answer with. */
 	tlv_w_init(&w, 64);
