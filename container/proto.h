@@ -55,6 +55,31 @@ void ctr_frame_put_hdr(uint8_t hdr[CTR_FRAME_HDR], uint16_t type, uint32_t len);
 
 /* ---- the spec hull-init runs (PROTOCOL.md "The container spec") ---- */
 
+/* Tags of the spec's top level, and of its lists (PROTOCOL.md's table). */
+enum ctr_spec_tag {
+	CTR_SPEC_VER = 1, CTR_SPEC_HOSTNAME, CTR_SPEC_ROOT, CTR_SPEC_PROCESS, CTR_SPEC_MOUNT,
+	CTR_SPEC_SYSCTL, CTR_SPEC_MASKED, CTR_SPEC_READONLY, CTR_SPEC_DEVICE, CTR_SPEC_PRIVILEGED,
+	CTR_SPEC_MOUNTS_TAG, CTR_SPEC_RESOURCES, CTR_SPEC_MODULE, CTR_SPEC_CGROUP, CTR_SPEC_SECCOMP,
+	CTR_SPEC_NETIF, CTR_SPEC_DOMAINNAME,
+};
+enum { CTR_ROOT_TAG = 1, CTR_ROOT_RO };
+enum {
+	CTR_PROC_ARG = 1, CTR_PROC_ENV, CTR_PROC_CWD, CTR_PROC_UID, CTR_PROC_GID, CTR_PROC_GROUP,
+	CTR_PROC_UMASK, CTR_PROC_TERMINAL, CTR_PROC_CAPS, /* 9..13: the five sets, in caps[] order */
+	CTR_PROC_NNP = CTR_PROC_CAPS + 5, CTR_PROC_RLIMIT, CTR_PROC_OOM,
+};
+enum { CTR_RLIM_RESOURCE = 1, CTR_RLIM_SOFT, CTR_RLIM_HARD };
+enum { CTR_MNT_DEST = 1, CTR_MNT_TYPE, CTR_MNT_SOURCE, CTR_MNT_FLAGS, CTR_MNT_DATA, CTR_MNT_PROP };
+enum {
+	CTR_DEV_PATH = 1, CTR_DEV_TYPE, CTR_DEV_MAJOR, CTR_DEV_MINOR, CTR_DEV_MODE, CTR_DEV_UID,
+	CTR_DEV_GID, CTR_DEV_SOURCE,
+};
+enum {
+	CTR_RES_CPU_QUOTA = 1, CTR_RES_CPU_PERIOD, CTR_RES_CPU_WEIGHT, CTR_RES_CPUS, CTR_RES_MEMS,
+	CTR_RES_MEM_MAX, CTR_RES_SWAP_MAX, CTR_RES_MEM_LOW, CTR_RES_PIDS_MAX,
+};
+enum { CTR_NET_NAME = 1, CTR_NET_MAC, CTR_NET_ADDR, CTR_NET_GATEWAY, CTR_NET_MTU };
+
 struct ctr_rlimit {
 	uint32_t resource; /* RLIMIT_* */
 	uint64_t soft, hard;
@@ -139,7 +164,23 @@ struct ctr_spec {
 	unsigned int nnetifs;
 };
 
-/* Encode for the initramfs: 0 with a malloc'd *out/*len, -E2BIG past CTR_SPEC_MAX, -EINVAL. */
+/*
+ * Encode for the initramfs: 0 with a malloc'd *out and *len, -E2BIG past
+ * CTR_SPEC_MAX or CTR_LIST_MAX entries, -EINVAL for a spec the decoder would
+ * refuse (so whatever encodes, decodes to the same struct).
+ *
+ * What both sides check beyond the wire format: process args (at least one),
+ * an absolute cwd, uid and gid present; env and sysctls "K=V" with K
+ * non-empty; paths (cwd, mount destinations, masked and read-only paths,
+ * device paths and sources, the cgroup) absolute and without a ".."
+ * component; umask <= 0777; an rlimit resource below RLIMIT_NLIMITS, given
+ * once, soft <= hard; oom_score_adj in -1000..1000; a device type c, b or p
+ * and mode <= 07777; a bind mount's source a plain name and mounts_tag set;
+ * propagation one of the four kinds (| MS_REC); hostname and domainname at
+ * most 64 bytes; modules plain file names; cpusets of digits, ',' and '-';
+ * seccomp a whole number of 8-byte instructions, at most 4096; interface
+ * names 1..15 bytes.
+ */
 int ctr_spec_encode(const struct ctr_spec *s, uint8_t **out, size_t *len);
 int ctr_spec_decode(const void *p, size_t len, struct ctr_spec *s);
 void ctr_spec_free(struct ctr_spec *s);
@@ -150,6 +191,11 @@ void ctr_process_free(struct ctr_process *p);
 void ctr_resources_put(struct tlv_w *w, uint16_t tag, const struct ctr_resources *r);
 int ctr_resources_get(const struct tlv_r *val, struct ctr_resources *r);
 void ctr_resources_free(struct ctr_resources *r);
+/* Deep copies, through the codec: 0, or the error encoding src would give (dst then zero). */
+int ctr_process_copy(struct ctr_process *dst, const struct ctr_process *src);
+int ctr_resources_copy(struct ctr_resources *dst, const struct ctr_resources *src);
+/* Absolute with no ".." component: what the spec's paths must be (hull-init joins them to a root). */
+bool ctr_path_ok(const char *p);
 
 /* ---- messages ---- */
 
@@ -178,13 +224,24 @@ struct ctr_msg_fields {
 };
 
 /*
- * A whole frame (header + payload) for m: 0 with a malloc'd *out/*len, or
+ * A whole frame (header + payload) for m: 0 with a malloc'd *out and *len, or
  * -E2BIG / -EINVAL. Only the fields m->type uses are written.
  */
 int ctr_msg_encode(const struct ctr_msg_fields *m, uint8_t **out, size_t *len);
 /*
- * Decode a payload of type (after ctr_frame_parse_hdr): -EINVAL when a field
- * the type requires is missing or malformed (unknown tags are skipped).
+ * Decode a payload of type (after ctr_frame_parse_hdr): -EINVAL when the type
+ * is unknown, a field the type requires is missing, or any field is
+ * malformed or out of range (unknown tags are skipped). Even then m->type, and
+ * m->seq with has_seq when the payload's seq field itself was well formed (for
+ * a type with a seq, or an unknown type), are kept, so that the receiver can
+ * answer ERROR for that request (ENOSYS for an unknown type).
+ *
+ * Required: every field of the type's row in PROTOCOL.md but SIGNAL's all,
+ * OK's pid and ERROR's message, which ctr_msg_encode leaves out when false,
+ * 0 or NULL (EXEC's process and UPDATE's resources are always written).
+ * Ranges: EXEC's id >= 1; HELLO's cpus >= 1; a signal 1..64; EXITED kind 0
+ * (code 0..255) or 1 (code = a signal, 1..64); WINSIZE rows and cols
+ * <= 65535; a stream 0..3.
  */
 int ctr_msg_decode(uint16_t type, const void *payload, size_t len, struct ctr_msg_fields *m);
 void ctr_msg_free(struct ctr_msg_fields *m);

@@ -59,11 +59,14 @@ void tlv_r_init(struct tlv_r *r, const void *p, size_t len);
  * past the payload.
  */
 int tlv_next(struct tlv_r *r, uint16_t *tag, struct tlv_r *val);
-/* Typed views of a field's bytes: -EINVAL when the length is not the type's. */
+/* Typed views of a field's bytes: -EINVAL when the length is not the type's (or a bool not 0/1). */
 int tlv_u32(const struct tlv_r *val, uint32_t *out);
 int tlv_u64(const struct tlv_r *val, uint64_t *out);
 int tlv_bool(const struct tlv_r *val, bool *out);
-/* A string: 1..TLV_STR_MAX bytes, no NUL; *out is a malloc'd NUL-terminated copy. */
+/*
+ * A string: 0..TLV_STR_MAX bytes, no NUL; *out is a malloc'd NUL-terminated
+ * copy (-ENOMEM possible). Empty strings exist: an argument may be "".
+ */
 int tlv_str(const struct tlv_r *val, char **out);
 /* A nested list: -EINVAL past TLV_DEPTH_MAX. */
 int tlv_list(const struct tlv_r *val, struct tlv_r *list);
