@@ -139,7 +139,7 @@ struct ctr_spec {
 	unsigned int nnetifs;
 };
 
-/* Encode for the initramfs: 0 with a malloc'd *out/*len, -E2BIG past CTR_SPEC_MAX, -EINVAL. */
+/* Encode for the initramfs: 0 with a malloc'd *out and *len, -E2BIG past CTR_SPEC_MAX, -EINVAL. */
 int ctr_spec_encode(const struct ctr_spec *s, uint8_t **out, size_t *len);
 int ctr_spec_decode(const void *p, size_t len, struct ctr_spec *s);
 void ctr_spec_free(struct ctr_spec *s);
@@ -178,7 +178,7 @@ struct ctr_msg_fields {
 };
 
 /*
- * A whole frame (header + payload) for m: 0 with a malloc'd *out/*len, or
+ * A whole frame (header + payload) for m: 0 with a malloc'd *out and *len, or
  * -E2BIG / -EINVAL. Only the fields m->type uses are written.
  */
 int ctr_msg_encode(const struct ctr_msg_fields *m, uint8_t **out, size_t *len);
