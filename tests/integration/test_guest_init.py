@@ -86,8 +86,9 @@ def process(args, env=(), cwd="/", uid=0, gid=0, terminal=False, caps=ALL_CAPS):
     return fields
 
 
-def spec(hostname, proc_fields):
-    """The container spec hull-init reads at /hull/spec: root and mounts from the two shares."""
+def spec(hostname, proc_fields, privileged=False, extra=()):
+    """The container spec hull-init reads at /hull/spec: root and mounts from the two shares,
+    masked and read-only paths, extra fields at the end."""
     mount = lst(5, text(1, "/mnt/sub"), text(2, "bind"), text(3, "sub"), u64(4, 0))
     mount_ro = lst(5, text(1, "/etc/conf.txt"), text(2, "bind"), text(3, "conf.txt"),
                    u64(4, 1))  # MS_RDONLY
@@ -95,7 +96,8 @@ def spec(hostname, proc_fields):
               text(5, "size=1m"))
     return b"".join([u32(1, 1), text(2, hostname), lst(3, text(1, "rootfs"), flag(2, False)),
                      lst(4, *proc_fields), mount, mount_ro, tmp, text(11, "mounts"),
-                     text(7, "/proc/cmdline"), text(7, "/sys/firmware"), text(8, "/proc/sys")])
+                     text(7, "/proc/cmdline"), text(7, "/sys/firmware"), text(8, "/proc/sys"),
+                     flag(10, privileged), *extra])
 
 
 # --- the host's side -----------------------------------------------------------------------
@@ -207,14 +209,16 @@ def rundir():
 
 
 def busybox_rootfs(top):
-    """A minimal rootfs: /bin/busybox and sh, /tmp; no /proc, /sys, /dev (hull-init makes them)."""
+    """A minimal rootfs: /bin/busybox, sh, cat and sleep, /tmp; no /proc, /sys, /dev (hull-init
+    makes them)."""
     root = top / "rootfs"
     (root / "bin").mkdir(parents=True)
     (root / "tmp").mkdir(mode=0o1777)
     (root / "etc").mkdir()
     (root / "srv").mkdir()
     shutil.copy("/bin/busybox", root / "bin" / "busybox")
-    os.symlink("busybox", root / "bin" / "sh")
+    for applet in ("sh", "cat", "sleep"):
+        os.symlink("busybox", root / "bin" / applet)
     # A symlink that tries to lead a mount point out of the root: RESOLVE_IN_ROOT resolves it
     # as /srv of the container, never the initramfs's (or the host's).
     os.symlink("/../../../../srv", root / "mnt")
@@ -229,6 +233,52 @@ def mounts_share(top):
     return share
 
 
+def boot(hull, kernel, hull_init_bin, rundir, spec_bytes):
+    """Boot hull-init with spec_bytes as /hull/spec, the busybox rootfs and the mounts share:
+    (hull, host, agent listener, stream listener)."""
+    root = busybox_rootfs(rundir)
+    share = mounts_share(rundir)
+    image = initramfs.Newc()
+    for d in ("dev", "proc", "sys", "hull", "newroot"):
+        image.dir(d)
+    image.chardev("dev/console", 5, 1)
+    image.file("init", hull_init_bin.read_bytes(), 0o755)
+    image.file("hull/spec", spec_bytes)
+    initrd = rundir / "initrd.cpio"
+    initrd.write_bytes(image.bytes())
+    uds = rundir / "v.sock"
+    host = VsockHost("hull", 3, uds)
+    agent_l = host.listen_for_guest(AGENT_PORT)
+    stream_l = host.listen_for_guest(STREAM_PORT)
+    h = hull("--kernel", kernel, "--initrd", initrd, "--cpus", 1, "--memory", "256M",
+             "--cmdline", DEFAULT_CMDLINE, "--fs", f"tag=rootfs,path={root}",
+             "--fs", f"tag=mounts,path={share}", "--vsock", f"cid=3,uds={uds}")
+    return h, host, agent_l, stream_l
+
+
+def connect(h, agent_l):
+    """hull-init's agent connection, HELLO read: an Agent."""
+    agent_l.settimeout(BOOT_TIMEOUT)
+    try:
+        c, _ = agent_l.accept()
+    except socket.timeout:
+        pytest.fail(f"hull-init never connected to the agent port\n{h.describe()}",
+                    pytrace=False)
+    c.settimeout(None)
+    a = Agent(c)
+    a.hello = a.expect(lambda t, f: t == HELLO, "HELLO")[1]
+    return a
+
+
+def power_off(h, a):
+    """hull closes the agent connection: the guest powers off, hull exits 0."""
+    a.sock.shutdown(socket.SHUT_RDWR)
+    a.sock.close()
+    rc = h.wait(120)
+    assert rc == 0, h.describe()
+    assert "hull-init: fatal" not in h.stdout, h.describe()
+
+
 @lab
 def test_hull_init_runs_a_container(hull, project_bzimage, hull_init_bin, rundir):
     """HELLO arrives; START runs the container's process with stdin, stdout and stderr as
@@ -237,35 +287,14 @@ def test_hull_init_runs_a_container(hull, project_bzimage, hull_init_bin, rundir
     read-only path are in place; a frame of another version is answered with ERROR; the main
     process's exit code (42) comes in EXITED; when hull closes the agent connection the guest
     powers off."""
-    root = busybox_rootfs(rundir)
-    share = mounts_share(rundir)
     main = process(["/bin/sh", "-c", "echo hi; echo oops >&2; read line; echo \"got $line\"; "
                     "exit 42"], env=["PATH=/bin"])
-    image = initramfs.Newc()
-    for d in ("dev", "proc", "sys", "hull", "newroot"):
-        image.dir(d)
-    image.chardev("dev/console", 5, 1)
-    image.file("init", hull_init_bin.read_bytes(), 0o755)
-    image.file("hull/spec", spec("hull-test", main))
-    initrd = rundir / "initrd.cpio"
-    initrd.write_bytes(image.bytes())
-    uds = rundir / "v.sock"
-    host = VsockHost("hull", 3, uds)
-    agent_l = host.listen_for_guest(AGENT_PORT)
-    stream_l = host.listen_for_guest(STREAM_PORT)
-    h = hull("--kernel", project_bzimage, "--initrd", initrd, "--cpus", 1, "--memory", "256M",
-             "--cmdline", DEFAULT_CMDLINE, "--fs", f"tag=rootfs,path={root}",
-             "--fs", f"tag=mounts,path={share}", "--vsock", f"cid=3,uds={uds}")
+    h, host, agent_l, stream_l = boot(hull, project_bzimage, hull_init_bin, rundir,
+                                      spec("hull-test", main))
+    root, share = rundir / "rootfs", rundir / "mounts"
     try:
-        agent_l.settimeout(BOOT_TIMEOUT)
-        try:
-            c, _ = agent_l.accept()
-        except socket.timeout:
-            pytest.fail(f"hull-init never connected to the agent port\n{h.describe()}",
-                        pytrace=False)
-        c.settimeout(None)
-        a = Agent(c)
-        t, f = a.expect(lambda t, f: t == HELLO, "HELLO")
+        a = connect(h, agent_l)
+        f = a.hello
         assert get_u32(f, 2) == 1, f  # cpus
         memory = struct.unpack("<Q", f[3][0])[0]
         assert 128 << 20 < memory <= 256 << 20, memory
@@ -347,16 +376,142 @@ def test_hull_init_runs_a_container(hull, project_bzimage, hull_init_bin, rundir
         assert out0 == b"hi\ngot x\n"
         assert err0 == b"oops\n"
 
-        # hull closes the agent connection: the guest powers off, hull exits 0.
-        c.shutdown(socket.SHUT_RDWR)
-        c.close()
-        rc = h.wait(120)
-        assert rc == 0, h.describe()
-        assert "hull-init: fatal" not in h.stdout, h.describe()
+        power_off(h, a)
     except AssertionError as e:
         h.kill()
         h.wait(10)
         raise AssertionError(f"{e}\n{h.describe()}") from e
+    finally:
+        h.kill()
+        host.close()
+
+
+def run_exec(a, stream_l, seq, pid_id, proc_fields):
+    """EXEC a process and read its stdout and stderr to the end: (stdout, stderr)."""
+    a.send(frame(EXEC, u32(1, seq), u32(2, pid_id), lst(3, *proc_fields)))
+    st = accept_streams(stream_l, 3)
+    t, f = a.answer(seq)
+    assert t == OK, f
+    return read_all(st[(pid_id, STDOUT)]), read_all(st[(pid_id, STDERR)])
+
+
+@lab
+def test_hull_init_signals_update_privileged(hull, project_bzimage, hull_init_bin, rundir):
+    """A privileged container sees the guest's devices and a writable /sys, and has every
+    capability; SIGNAL reaches one process (a shell's trap sees SIGTERM) or all of them
+    (SIGKILL through cgroup.kill, the container's process included); UPDATE rewrites the
+    container's cgroup; STDIN_CLOSE ends a tty's input with VEOF; requests that make no sense
+    get ERROR."""
+    main = process(["sh", "-c", "while :; do sleep 1; done"], env=["PATH=/bin"])
+    h, host, agent_l, stream_l = boot(hull, project_bzimage, hull_init_bin, rundir,
+                                      spec("priv", main, privileged=True))
+    try:
+        a = connect(h, agent_l)
+        a.send(frame(START, u32(1, 1)))
+        s0 = accept_streams(stream_l, 3)
+        assert a.answer(1)[0] == OK
+
+        out, err = run_exec(a, stream_l, 2, 1, process(
+            ["sh", "-c", "test -c /dev/ttyS0 && echo guest-devices; "
+             "grep -q ' /sys sysfs rw,' /proc/mounts && echo sys-rw; "
+             "grep -q '/proc/cmdline' /proc/mounts || echo unmasked; "
+             "grep CapBnd /proc/self/status; cat /proc/self/cgroup"], env=["PATH=/bin"]))
+        assert a.exited(1) == (0, 0), (out, err)
+        lines = out.decode().splitlines()
+        assert lines[:3] == ["guest-devices", "sys-rw", "unmasked"], (out, err)
+        assert lines[3].split() == ["CapBnd:", "%016x" % ALL_CAPS], lines
+        assert lines[4] == "0::/hull", lines
+
+        # UPDATE: the cgroup's files are rewritten; a value the kernel refuses is an ERROR.
+        a.send(frame(UPDATE, u32(1, 3), lst(2, u64(9, 77), u64(6, 64 << 20))))
+        assert a.answer(3)[0] == OK
+        out, err = run_exec(a, stream_l, 4, 2, process(
+            ["cat", "/sys/fs/cgroup/hull/pids.max", "/sys/fs/cgroup/hull/memory.max"],
+            env=["PATH=/bin"]))
+        assert a.exited(2) == (0, 0), err
+        assert out == b"77\n67108864\n", (out, err)
+        a.send(frame(UPDATE, u32(1, 5), lst(2, text(4, "99"))))  # no CPU 99
+        t, f = a.answer(5)
+        assert t == ERROR and b"cpuset.cpus" in f[3][0], f
+
+        # A tty: STDIN_CLOSE is VEOF, so cat sees the end of its input.
+        a.send(frame(EXEC, u32(1, 6), u32(2, 3), lst(3, *process(
+            ["cat"], env=["PATH=/bin"], terminal=True))))
+        tty = accept_streams(stream_l, 1)[(3, TTY)]
+        assert a.answer(6)[0] == OK
+        tty.sendall(b"typed\n")
+        a.send(frame(STDIN_CLOSE, u32(1, 7), u32(2, 3)))
+        assert a.answer(7)[0] == OK
+        out = read_all(tty)
+        assert a.exited(3) == (0, 0), out
+        assert out.count(b"typed") == 2, out  # the echo and cat's copy
+
+        # SIGNAL one process: a trap sees SIGTERM; a process without a tty has no window size.
+        a.send(frame(EXEC, u32(1, 8), u32(2, 4), lst(3, *process(
+            ["sh", "-c", "trap 'echo got-term; exit 7' TERM; echo ready; "
+             "while :; do sleep 1; done"], env=["PATH=/bin"]))))
+        s4 = accept_streams(stream_l, 3)
+        assert a.answer(8)[0] == OK
+        assert s4[(4, STDOUT)].recv(64) == b"ready\n"
+        a.send(frame(WINSIZE, u32(1, 9), u32(2, 4), u32(3, 10), u32(4, 10)))
+        t, f = a.answer(9)
+        assert t == ERROR and get_u32(f, 2) == 25, f  # ENOTTY
+        a.send(frame(SIGNAL, u32(1, 10), u32(2, 4), u32(3, 15)))
+        assert a.answer(10)[0] == OK
+        assert read_all(s4[(4, STDOUT)]) == b"got-term\n"
+        assert a.exited(4) == (0, 7)
+
+        # Requests that make no sense: a second START, a signal to nobody, an unknown id.
+        a.send(frame(START, u32(1, 11)))
+        assert a.answer(11)[0] == ERROR
+        a.send(frame(SIGNAL, u32(1, 12), u32(2, 99), u32(3, 15)))
+        t, f = a.answer(12)
+        assert t == ERROR and get_u32(f, 2) == 3, f  # ESRCH
+        a.send(frame(STDIN_CLOSE, u32(1, 13)))  # no process id: does not decode
+        assert a.answer(13)[0] == ERROR
+
+        # SIGNAL all with SIGKILL: every process of the container, its main one too.
+        a.send(frame(EXEC, u32(1, 14), u32(2, 5), lst(3, *process(["sleep", "1000"],
+                                                                  env=["PATH=/bin"]))))
+        accept_streams(stream_l, 3)
+        assert a.answer(14)[0] == OK
+        a.send(frame(SIGNAL, u32(1, 15), u32(2, 0), u32(3, 9), flag(4, True)))
+        assert a.answer(15)[0] == OK
+        assert a.exited(5) == (1, 9)
+        assert a.exited(0) == (1, 9)
+        assert read_all(s0[(0, STDOUT)]) == b""
+        power_off(h, a)
+    except AssertionError as e:
+        h.kill()
+        h.wait(10)
+        raise AssertionError(f"{e}\n{h.describe()}") from e
+    finally:
+        h.kill()
+        host.close()
+
+
+BAD_MOUNT = lst(5, text(1, "/data"), text(2, "nfs"), text(3, "server:/export"), u64(4, 0))
+
+
+@lab
+@pytest.mark.parametrize("case", ["garbage", "bad-mount"])
+def test_hull_init_fatal(hull, project_bzimage, hull_init_bin, rundir, case):
+    """A spec that does not decode, or one hull-init cannot carry out (an NFS mount), is
+    reported on the console as "hull-init: fatal: ..." and the guest powers off without ever
+    connecting to the agent port (PROTOCOL.md, "When hull-init cannot start")."""
+    if case == "garbage":
+        data, want = b"\xff" * 40, "hull-init: fatal: /hull/spec: the spec does not decode"
+    else:
+        data = spec("bad", process(["true"]), extra=(BAD_MOUNT,))
+        want = "hull-init: fatal: mount /data: type nfs is not one hull-init makes"
+    h, host, agent_l, stream_l = boot(hull, project_bzimage, hull_init_bin, rundir, data)
+    try:
+        rc = h.wait(BOOT_TIMEOUT)
+        assert want in h.stdout, h.describe()
+        assert rc == 0, h.describe()
+        agent_l.settimeout(0.1)
+        with pytest.raises(socket.timeout):
+            agent_l.accept()
     finally:
         h.kill()
         host.close()
