@@ -25,7 +25,7 @@ static void enable_controllers(int dir)
 int gi_cgroup_setup(struct gi_cgroup *cg, const char *path, const struct ctr_resources *r,
 		    char *err, size_t errlen)
 {
-	const char *c = path ? path : GI_DEFAULT_CGROUP;
+	const char *c = path ? path : GI_DEFAULT_CGROUP, *comp;
 	char name[256];
 	int dir, next, ret;
 	size_t n;
@@ -52,20 +52,14 @@ int gi_cgroup_setup(struct gi_cgroup *cg, const char *path, const struct ctr_res
 	if (dir < 0)
 		return -errno;
 	/* Controllers are enabled in every ancestor; the leaf holds processes and enables none. */
-	while (*c) {
-		while (*c == '/')
-			c++;
-		n = strcspn(c, "/");
-		if (!n)
-			break;
+	while ((n = gi_path_next(&c, &comp))) {
 		if (n >= sizeof(name)) {
 			close(dir);
 			snprintf(err, errlen, "cgroup path %s: a component is too long", path);
 			return -ENAMETOOLONG;
 		}
-		memcpy(name, c, n);
+		memcpy(name, comp, n);
 		name[n] = '\0';
-		c += n;
 		enable_controllers(dir);
 		if (mkdirat(dir, name, 0755) && errno != EEXIST) {
 			ret = -errno;

@@ -32,6 +32,11 @@
 
 /* ---- pure helpers (values.c) ---- */
 
+/*
+ * The next component of a path: skips slashes, sets *name to the component
+ * and moves *c past it; returns its length, 0 at the end of the path.
+ */
+size_t gi_path_next(const char **c, const char **name);
 /* An absolute path without "." or ".." components and shorter than PATH_MAX. */
 bool gi_abs_path_ok(const char *p);
 /* One path component: not empty, no '/', not "." or "..", at most NAME_MAX bytes. */

@@ -32,7 +32,10 @@ static void early_mounts(void)
 		    errno != EBUSY && i)
 			gi_fatal("mount %s on %s: %s", m[i].type, m[i].dir, strerror(errno));
 	}
+	/* fds 0-2 always open, so that the descriptors a process's stdio is made of are above. */
 	fd = open("/dev/console", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		fd = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (fd >= 0) {
 		dup2(fd, 0);
 		dup2(fd, 1);

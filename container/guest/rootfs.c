@@ -39,8 +39,8 @@ static void fd_path(int fd, char buf[32])
 /* The O_PATH descriptor of target, which is created (its parents as directories) when missing. */
 static int make_point(int rootfd, const char *target, enum gi_mp mp)
 {
-	char prefix[4096];
-	const char *c = target;
+	char prefix[4096], name[256];
+	const char *c = target, *comp;
 	int dir, fd, r;
 	size_t n, len = 0;
 
@@ -50,30 +50,18 @@ static int make_point(int rootfd, const char *target, enum gi_mp mp)
 	dir = open_in_root(rootfd, "/", O_PATH);
 	if (dir < 0)
 		return dir;
-	while (*c) {
-		while (*c == '/')
-			c++;
-		n = strcspn(c, "/");
-		if (!n)
-			break;
-		if (len + 1 + n >= sizeof(prefix)) {
+	while ((n = gi_path_next(&c, &comp))) {
+		if (len + 1 + n >= sizeof(prefix) || n >= sizeof(name)) {
 			close(dir);
 			return -ENAMETOOLONG;
 		}
 		prefix[len++] = '/';
-		memcpy(prefix + len, c, n);
+		memcpy(prefix + len, comp, n);
 		len += n;
 		prefix[len] = '\0';
-		c += n;
 		fd = open_in_root(rootfd, prefix, O_PATH);
 		if (fd == -ENOENT) {
-			char name[256];
-
-			if (n >= sizeof(name)) {
-				close(dir);
-				return -ENAMETOOLONG;
-			}
-			memcpy(name, prefix + len - n, n);
+			memcpy(name, comp, n);
 			name[n] = '\0';
 			/* A single component made in the resolved parent: nothing to follow. */
 			if (mp == GI_MP_FILE && !c[strspn(c, "/")]) {
@@ -117,6 +105,16 @@ static int make_parent(int rootfd, const char *target, char name[256])
 	return make_point(rootfd, plen ? parent : "/", GI_MP_DIR);
 }
 
+/* The O_PATH descriptor of target (which must exist) and its /proc/self/fd path in p. */
+static int open_existing(int rootfd, const char *target, char p[32])
+{
+	int fd = open_in_root(rootfd, target, O_PATH);
+
+	if (fd >= 0)
+		fd_path(fd, p);
+	return fd;
+}
+
 /* MS_NOSUID/NODEV/NOEXEC of the mount at fd, kept by a read-only remount. */
 static unsigned long kept_flags(int fd)
 {
@@ -142,10 +140,9 @@ static int after_mount(int rootfd, const char *target, unsigned long remount, ui
 
 	if (!remount && !prop)
 		return 0;
-	fd = open_in_root(rootfd, target, O_PATH);
+	fd = open_existing(rootfd, target, p);
 	if (fd < 0)
 		return fd;
-	fd_path(fd, p);
 	if (remount && mount(NULL, p, NULL, MS_REMOUNT | MS_BIND | remount, NULL))
 		r = -errno;
 	if (!r && prop && mount(NULL, p, NULL, prop, NULL))
@@ -212,12 +209,10 @@ static int do_step(int rootfd, const struct gi_step *s)
 		close(fd);
 		return r;
 	case GI_MASK:
-		fd = open_in_root(rootfd, s->target, O_PATH);
-		if (fd == -ENOENT)
-			return 0;
+		/* An absent masked or read-only path is skipped, as runc does. */
+		fd = open_existing(rootfd, s->target, p);
 		if (fd < 0)
-			return fd;
-		fd_path(fd, p);
+			return fd == -ENOENT ? 0 : fd;
 		if (fstat(fd, &st))
 			r = -errno;
 		else if (S_ISDIR(st.st_mode) ? mount("tmpfs", p, "tmpfs", MS_RDONLY, "size=0") :
@@ -226,22 +221,18 @@ static int do_step(int rootfd, const struct gi_step *s)
 		close(fd);
 		return r;
 	case GI_READONLY:
-		fd = open_in_root(rootfd, s->target, O_PATH);
-		if (fd == -ENOENT)
-			return 0;
+		fd = open_existing(rootfd, s->target, p);
 		if (fd < 0)
-			return fd;
-		fd_path(fd, p);
-		if (mount(p, p, NULL, MS_BIND | MS_REC, NULL)) {
+			return fd == -ENOENT ? 0 : fd;
+		if (mount(p, p, NULL, MS_BIND | MS_REC, NULL))
 			r = -errno;
-			close(fd);
-			return r;
-		}
 		close(fd);
-		fd = open_in_root(rootfd, s->target, O_PATH);
+		if (r)
+			return r;
+		/* The bind's own mount now: reopened, remounted read-only with its other flags. */
+		fd = open_existing(rootfd, s->target, p);
 		if (fd < 0)
 			return fd;
-		fd_path(fd, p);
 		if (mount(NULL, p, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | kept_flags(fd), NULL))
 			r = -errno;
 		close(fd);

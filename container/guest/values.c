@@ -7,21 +7,27 @@
 
 #include "container/guest/guest.h"
 
+size_t gi_path_next(const char **c, const char **name)
+{
+	size_t n;
+
+	*c += strspn(*c, "/");
+	*name = *c;
+	n = strcspn(*c, "/");
+	*c += n;
+	return n;
+}
+
 bool gi_abs_path_ok(const char *p)
 {
-	const char *c;
+	const char *c = p, *name;
 	size_t n;
 
 	if (!p || p[0] != '/' || strlen(p) >= PATH_MAX)
 		return false;
-	for (c = p; *c;) {
-		while (*c == '/')
-			c++;
-		n = strcspn(c, "/");
-		if ((n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' && c[1] == '.'))
+	while ((n = gi_path_next(&c, &name)))
+		if ((n == 1 && name[0] == '.') || (n == 2 && name[0] == '.' && name[1] == '.'))
 			return false;
-		c += n;
-	}
 	return true;
 }
 

@@ -9,6 +9,7 @@ listens on at PATH_1024 and PATH_1025. The test then is hull: it reads HELLO, se
 EXECs, reads the streams and the EXITED messages (container/PROTOCOL.md).
 """
 
+import contextlib
 import os
 import queue
 import shutil
@@ -22,6 +23,7 @@ from pathlib import Path
 import pytest
 
 import initramfs
+from conftest import module_files
 from harness import DEFAULT_CMDLINE, REPO, VsockHost
 
 lab = pytest.mark.lab
@@ -86,18 +88,18 @@ def process(args, env=(), cwd="/", uid=0, gid=0, terminal=False, caps=ALL_CAPS):
     return fields
 
 
-def spec(hostname, proc_fields, privileged=False, extra=()):
+def spec(hostname, proc_fields, privileged=False, root_ro=False, modules=(), extra=()):
     """The container spec hull-init reads at /hull/spec: root and mounts from the two shares,
-    masked and read-only paths, extra fields at the end."""
+    masked and read-only paths, the modules to load (file names), extra fields at the end."""
     mount = lst(5, text(1, "/mnt/sub"), text(2, "bind"), text(3, "sub"), u64(4, 0))
     mount_ro = lst(5, text(1, "/etc/conf.txt"), text(2, "bind"), text(3, "conf.txt"),
                    u64(4, 1))  # MS_RDONLY
     tmp = lst(5, text(1, "/scratch"), text(2, "tmpfs"), text(3, "tmpfs"), u64(4, 0),
               text(5, "size=1m"))
-    return b"".join([u32(1, 1), text(2, hostname), lst(3, text(1, "rootfs"), flag(2, False)),
+    return b"".join([u32(1, 1), text(2, hostname), lst(3, text(1, "rootfs"), flag(2, root_ro)),
                      lst(4, *proc_fields), mount, mount_ro, tmp, text(11, "mounts"),
                      text(7, "/proc/cmdline"), text(7, "/sys/firmware"), text(8, "/proc/sys"),
-                     flag(10, privileged), *extra])
+                     flag(10, privileged), *[text(13, m) for m in modules], *extra])
 
 
 # --- the host's side -----------------------------------------------------------------------
@@ -233,9 +235,10 @@ def mounts_share(top):
     return share
 
 
-def boot(hull, kernel, hull_init_bin, rundir, spec_bytes):
-    """Boot hull-init with spec_bytes as /hull/spec, the busybox rootfs and the mounts share:
-    (hull, host, agent listener, stream listener)."""
+def boot(hull, kernel, hull_init_bin, rundir, spec_bytes, modules=()):
+    """Boot hull-init with spec_bytes as /hull/spec, modules ((name, contents) pairs) in
+    /hull/modules, the busybox rootfs and the mounts share: (hull, host, agent listener, stream
+    listener)."""
     root = busybox_rootfs(rundir)
     share = mounts_share(rundir)
     image = initramfs.Newc()
@@ -244,6 +247,10 @@ def boot(hull, kernel, hull_init_bin, rundir, spec_bytes):
     image.chardev("dev/console", 5, 1)
     image.file("init", hull_init_bin.read_bytes(), 0o755)
     image.file("hull/spec", spec_bytes)
+    if modules:
+        image.dir("hull/modules")
+    for name, blob in modules:
+        image.file(f"hull/modules/{name}", blob)
     initrd = rundir / "initrd.cpio"
     initrd.write_bytes(image.bytes())
     uds = rundir / "v.sock"
@@ -270,6 +277,20 @@ def connect(h, agent_l):
     return a
 
 
+@contextlib.contextmanager
+def described(h, host):
+    """A failed assertion inside carries hull's console and stderr; hull is killed at the end."""
+    try:
+        yield
+    except AssertionError as e:
+        h.kill()
+        h.wait(10)
+        raise AssertionError(f"{e}\n{h.describe()}") from e
+    finally:
+        h.kill()
+        host.close()
+
+
 def power_off(h, a):
     """hull closes the agent connection: the guest powers off, hull exits 0."""
     a.sock.shutdown(socket.SHUT_RDWR)
@@ -279,20 +300,31 @@ def power_off(h, a):
     assert "hull-init: fatal" not in h.stdout, h.describe()
 
 
+# What Debian's cloud kernel needs as modules for hull-init (the project kernel has them built in).
+CLOUD_MODULES = ("virtio_mmio", "virtiofs", "vmw_vsock_virtio_transport")
+
+
 @lab
-def test_hull_init_runs_a_container(hull, project_bzimage, hull_init_bin, rundir):
+@pytest.mark.parametrize("kernel", ["bzimage", "cloud"])
+def test_hull_init_runs_a_container(hull, kernels, hull_init_bin, rundir, kernel):
     """HELLO arrives; START runs the container's process with stdin, stdout and stderr as
     separate streams; EXEC runs more processes (env, cwd, uid, hostname, a tty, a missing
     command: 127); bind entries (a sub-directory rw, a file ro), a tmpfs, a masked and a
     read-only path are in place; a frame of another version is answered with ERROR; the main
     process's exit code (42) comes in EXITED; when hull closes the agent connection the guest
-    powers off."""
+    powers off. With Debian's cloud kernel, hull-init first loads the modules the spec lists
+    (virtio-mmio, virtio-fs, the vsock transport and their dependencies)."""
     main = process(["/bin/sh", "-c", "echo hi; echo oops >&2; read line; echo \"got $line\"; "
                     "exit 42"], env=["PATH=/bin"])
-    h, host, agent_l, stream_l = boot(hull, project_bzimage, hull_init_bin, rundir,
-                                      spec("hull-test", main))
+    mods = []
+    if kernel == "cloud":
+        kver = kernels["cloud"].name.removeprefix("vmlinuz-")
+        mods = module_files(kver, CLOUD_MODULES)
+    h, host, agent_l, stream_l = boot(hull, kernels[kernel], hull_init_bin, rundir,
+                                      spec("hull-test", main, modules=[n for n, _ in mods]),
+                                      mods)
     root, share = rundir / "rootfs", rundir / "mounts"
-    try:
+    with described(h, host):
         a = connect(h, agent_l)
         f = a.hello
         assert get_u32(f, 2) == 1, f  # cpus
@@ -377,13 +409,6 @@ def test_hull_init_runs_a_container(hull, project_bzimage, hull_init_bin, rundir
         assert err0 == b"oops\n"
 
         power_off(h, a)
-    except AssertionError as e:
-        h.kill()
-        h.wait(10)
-        raise AssertionError(f"{e}\n{h.describe()}") from e
-    finally:
-        h.kill()
-        host.close()
 
 
 def run_exec(a, stream_l, seq, pid_id, proc_fields):
@@ -397,15 +422,16 @@ def run_exec(a, stream_l, seq, pid_id, proc_fields):
 
 @lab
 def test_hull_init_signals_update_privileged(hull, project_bzimage, hull_init_bin, rundir):
-    """A privileged container sees the guest's devices and a writable /sys, and has every
+    """A privileged container (its root read-only, its mount points made before that) sees the
+    guest's devices and a writable /sys, and has every
     capability; SIGNAL reaches one process (a shell's trap sees SIGTERM) or all of them
     (SIGKILL through cgroup.kill, the container's process included); UPDATE rewrites the
     container's cgroup; STDIN_CLOSE ends a tty's input with VEOF; requests that make no sense
     get ERROR."""
     main = process(["sh", "-c", "while :; do sleep 1; done"], env=["PATH=/bin"])
     h, host, agent_l, stream_l = boot(hull, project_bzimage, hull_init_bin, rundir,
-                                      spec("priv", main, privileged=True))
-    try:
+                                      spec("priv", main, privileged=True, root_ro=True))
+    with described(h, host):
         a = connect(h, agent_l)
         a.send(frame(START, u32(1, 1)))
         s0 = accept_streams(stream_l, 3)
@@ -415,12 +441,14 @@ def test_hull_init_signals_update_privileged(hull, project_bzimage, hull_init_bi
             ["sh", "-c", "test -c /dev/ttyS0 && echo guest-devices; "
              "grep -q ' /sys sysfs rw,' /proc/mounts && echo sys-rw; "
              "grep -q '/proc/cmdline' /proc/mounts || echo unmasked; "
-             "grep CapBnd /proc/self/status; cat /proc/self/cgroup"], env=["PATH=/bin"]))
+             "grep CapBnd /proc/self/status; cat /proc/self/cgroup; "
+             "echo x > /rootfile || echo root-ro"], env=["PATH=/bin"]))
         assert a.exited(1) == (0, 0), (out, err)
         lines = out.decode().splitlines()
         assert lines[:3] == ["guest-devices", "sys-rw", "unmasked"], (out, err)
         assert lines[3].split() == ["CapBnd:", "%016x" % ALL_CAPS], lines
         assert lines[4] == "0::/hull", lines
+        assert lines[5] == "root-ro", (out, err)
 
         # UPDATE: the cgroup's files are rewritten; a value the kernel refuses is an ERROR.
         a.send(frame(UPDATE, u32(1, 3), lst(2, u64(9, 77), u64(6, 64 << 20))))
@@ -481,13 +509,6 @@ def test_hull_init_signals_update_privileged(hull, project_bzimage, hull_init_bi
         assert a.exited(0) == (1, 9)
         assert read_all(s0[(0, STDOUT)]) == b""
         power_off(h, a)
-    except AssertionError as e:
-        h.kill()
-        h.wait(10)
-        raise AssertionError(f"{e}\n{h.describe()}") from e
-    finally:
-        h.kill()
-        host.close()
 
 
 BAD_MOUNT = lst(5, text(1, "/data"), text(2, "nfs"), text(3, "server:/export"), u64(4, 0))
