@@ -80,12 +80,25 @@ def get_u32(f, tag):
     return struct.unpack("<I", f[tag][0])[0]
 
 
-def process(args, env=(), cwd="/", uid=0, gid=0, terminal=False, caps=ALL_CAPS):
-    """A process list's fields (PROTOCOL.md spec tag 4)."""
+def process(args, env=(), cwd="/", uid=0, gid=0, terminal=False, caps=ALL_CAPS, extra=()):
+    """A process list's fields (PROTOCOL.md spec tag 4): the three sets bounding, effective and
+    permitted are caps, inheritable and ambient empty unless extra has them."""
     fields = [text(1, a) for a in args] + [text(2, e) for e in env]
     fields += [text(3, cwd), u32(4, uid), u32(5, gid), flag(8, terminal)]
-    fields += [u64(9 + i, caps) for i in range(3)] + [u64(12, 0), u64(13, 0)]
-    return fields
+    fields += [u64(9 + i, caps) for i in range(3)]
+    if not any(f[:2] in (b"\x0c\x00", b"\x0d\x00") for f in extra):
+        fields += [u64(12, 0), u64(13, 0)]
+    return fields + list(extra)
+
+
+def seccomp_deny_mkdir():
+    """A classic BPF program (struct sock_filter[]) failing mkdir and mkdirat with EPERM."""
+    insns = [(0x20, 0, 0, 0),                 # ld [0]: the syscall number
+             (0x15, 2, 0, 83),                # jeq mkdir -> deny
+             (0x15, 1, 0, 258),               # jeq mkdirat -> deny
+             (0x06, 0, 0, 0x7fff0000),        # ret ALLOW
+             (0x06, 0, 0, 0x00050000 | 1)]    # ret ERRNO(EPERM)
+    return b"".join(struct.pack("<HBBI", *i) for i in insns)
 
 
 def spec(hostname, proc_fields, privileged=False, root_ro=False, modules=(), extra=()):
@@ -429,8 +442,11 @@ def test_hull_init_signals_update_privileged(hull, project_bzimage, hull_init_bi
     container's cgroup; STDIN_CLOSE ends a tty's input with VEOF; requests that make no sense
     get ERROR."""
     main = process(["sh", "-c", "while :; do sleep 1; done"], env=["PATH=/bin"])
+    filt = seccomp_deny_mkdir()
+    seccomp_field = struct.pack("<HI", 15, len(filt)) + filt
     h, host, agent_l, stream_l = boot(hull, project_bzimage, hull_init_bin, rundir,
-                                      spec("priv", main, privileged=True, root_ro=True))
+                                      spec("priv", main, privileged=True, root_ro=True,
+                                           extra=(seccomp_field,)))
     with described(h, host):
         a = connect(h, agent_l)
         a.send(frame(START, u32(1, 1)))
@@ -449,6 +465,24 @@ def test_hull_init_signals_update_privileged(hull, project_bzimage, hull_init_bi
         assert lines[3].split() == ["CapBnd:", "%016x" % ALL_CAPS], lines
         assert lines[4] == "0::/hull", lines
         assert lines[5] == "root-ro", (out, err)
+
+        # Identity and limits: uid, gid and groups, umask, rlimits, OOM score, an ambient
+        # capability kept across the uid change, no_new_privs with the spec's seccomp filter.
+        net_bind = 1 << 10
+        out, err = run_exec(a, stream_l, 16, 6, process(
+            ["sh", "-c", "id -u; id -G; umask; ulimit -n; ulimit -Hn; "
+             "cat /proc/self/oom_score_adj; grep -E 'Cap(Eff|Amb)|NoNewPrivs' /proc/self/status;"
+             " mkdir /tmp/d 2>&1 || echo mkdir-denied"],
+            env=["PATH=/bin"], uid=1000, gid=1000, caps=net_bind,
+            extra=[u32(6, 10), u32(6, 20), u32(7, 0o27), lst(15, u32(1, 7), u64(2, 100),
+                                                            u64(3, 200)),
+                   u32(16, 500), flag(14, True), u64(12, net_bind), u64(13, net_bind)]))
+        assert a.exited(6) == (0, 0), (out, err)
+        lines = [" ".join(x.split()) for x in out.decode().splitlines()]
+        assert lines[:6] == ["1000", "1000 10 20", "0027", "100", "200", "500"], (out, err)
+        assert lines[6:9] == ["CapEff: %016x" % net_bind, "CapAmb: %016x" % net_bind,
+                              "NoNewPrivs: 1"], (out, err)
+        assert lines[-1] == "mkdir-denied" and "Operation not permitted" in lines[-2], out
 
         # UPDATE: the cgroup's files are rewritten; a value the kernel refuses is an ERROR.
         a.send(frame(UPDATE, u32(1, 3), lst(2, u64(9, 77), u64(6, 64 << 20))))

@@ -45,6 +45,23 @@ static void test_paths(void **state)
 	assert_true(gi_name_ok(longp));
 }
 
+static void test_path_next(void **state)
+{
+	const char *c = "//ab///c/", *name = NULL;
+
+	(void)state;
+	assert_int_equal(gi_path_next(&c, &name), 2);
+	assert_memory_equal(name, "ab", 2);
+	assert_int_equal(gi_path_next(&c, &name), 1);
+	assert_memory_equal(name, "c", 1);
+	assert_int_equal(gi_path_next(&c, &name), 0);
+	assert_int_equal(gi_path_next(&c, &name), 0);
+	c = "";
+	assert_int_equal(gi_path_next(&c, &name), 0);
+	c = "rel";
+	assert_int_equal(gi_path_next(&c, &name), 3);
+}
+
 static void test_sysctl(void **state)
 {
 	const char *v = NULL;
@@ -128,6 +145,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_paths),
+		cmocka_unit_test(test_path_next),
 		cmocka_unit_test(test_sysctl),
 		cmocka_unit_test(test_cgroup_values),
 	};
