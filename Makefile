@@ -61,6 +61,8 @@ GUEST_SRCS := $(GUEST_LOGIC_SRCS) container/guest/util.c container/guest/rootfs.
 	container/guest/init.c
 GUEST_SAN_OBJS := $(GUEST_LOGIC_SRCS:%.c=$(O)/san/%.o)
 GUEST_VG_OBJS := $(GUEST_LOGIC_SRCS:%.c=$(O)/vg/%.o)
+# Named as targets, so that the test rules below may have them built (by the pattern rules).
+$(GUEST_SAN_OBJS) $(GUEST_VG_OBJS): container/guest/guest.h
 
 HULL_OBJS := $(HULL_SRCS:%.c=$(O)/%.o)
 MAIN_OBJS := $(MAIN_SRCS:%.c=$(O)/%.o)
