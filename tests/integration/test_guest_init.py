@@ -278,12 +278,23 @@ def boot(hull, kernel, hull_init_bin, rundir, spec_bytes, modules=()):
 
 def connect(h, agent_l):
     """hull-init's agent connection, HELLO read: an Agent."""
-    agent_l.settimeout(BOOT_TIMEOUT)
-    try:
-        c, _ = agent_l.accept()
-    except socket.timeout:
-        pytest.fail(f"hull-init never connected to the agent port\n{h.describe()}",
-                    pytrace=False)
+    deadline = time.monotonic() + BOOT_TIMEOUT
+    agent_l.settimeout(0.5)
+    while True:
+        try:
+            c, _ = agent_l.accept()
+            break
+        except socket.timeout:
+            pass
+        # Meanwhile the console is read: a guest that ended first (hull-init: fatal) says why.
+        if h.sel.get_map():
+            h._pump(0.2)
+        if ("hull-init: fatal" in h.stdout or h.proc.poll() is not None
+                or time.monotonic() > deadline):
+            h.kill()
+            h.wait(10)
+            pytest.fail(f"hull-init never connected to the agent port\n{h.describe()}",
+                        pytrace=False)
     c.settimeout(None)
     a = Agent(c)
     a.hello = a.expect(lambda t, f: t == HELLO, "HELLO")[1]
