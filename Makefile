@@ -50,6 +50,22 @@ MAIN_SRCS := cli/main.c
 DEMO_INIT := $(O)/demo-init
 DEMO_BLOB := $(O)/boot/demo/blob.o
 
+# hull-init, the guest's PID 1 in container mode: a static program embedded in hull (see
+# container/guest/README). It shares only the agent protocol's codec with hull. Its pure parts
+# (GUEST_LOGIC_SRCS) are unit-tested on the host as well.
+HULL_INIT := $(O)/hull-init
+HULL_INIT_BLOB := $(O)/container/guest/blob.o
+HULL_INIT_CODEC := container/tlv.c container/proto.c
+GUEST_LOGIC_SRCS := container/guest/values.c container/guest/path.c container/guest/caps.c \
+	container/guest/plan.c
+GUEST_SRCS := $(GUEST_LOGIC_SRCS) container/guest/util.c container/guest/rootfs.c \
+	container/guest/cgroup.c container/guest/proc.c container/guest/agent.c \
+	container/guest/init.c
+GUEST_SAN_OBJS := $(GUEST_LOGIC_SRCS:%.c=$(O)/san/%.o)
+GUEST_VG_OBJS := $(GUEST_LOGIC_SRCS:%.c=$(O)/vg/%.o)
+# Named as targets, so that the test rules below may have them built (by the pattern rules).
+$(GUEST_SAN_OBJS) $(GUEST_VG_OBJS): container/guest/guest.h
+
 HULL_OBJS := $(HULL_SRCS:%.c=$(O)/%.o)
 MAIN_OBJS := $(MAIN_SRCS:%.c=$(O)/%.o)
 SAN_OBJS := $(HULL_SRCS:%.c=$(O)/san/%.o)
@@ -62,7 +78,7 @@ TEST_SAN_OBJS := $(TEST_SUPPORT_SRCS:%.c=$(O)/san/%.o)
 # --- unit tests (cmocka, ASan+UBSan, no KVM): tests/unit/test_NAME.c ---
 UNIT_TESTS := gmem bus parse config cli exit serial rtc i8042 e820 zeropage cpuid \
 	acpi aml bzimage elf initrd cmdline cpio virtq mmio blk rng fsrv fs_escape vfs vsock net \
-	fdbudget tlv proto json oci runspec
+	fdbudget tlv proto json oci runspec guest_plan guest_caps guest_values guest_path
 UNIT_BINS := $(UNIT_TESTS:%=$(O)/san/tests/unit/test_%)
 
 # --- fuzz targets (libFuzzer): tests/fuzz/fuzz_NAME.c ---
@@ -90,7 +106,7 @@ VALGRIND := valgrind -q --error-exitcode=99 --track-origins=yes --leak-check=no
 	memcheck-build guest-kernel guests
 all: hull
 
-hull: $(MAIN_OBJS) $(HULL_OBJS) $(DEMO_BLOB)
+hull: $(MAIN_OBJS) $(HULL_OBJS) $(DEMO_BLOB) $(HULL_INIT_BLOB)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDHARDEN) -o $@ $^ $(LIBS)
 
@@ -125,6 +141,19 @@ $(DEMO_BLOB): boot/demo/blob.S $(DEMO_INIT)
 	@echo "  AS      $<"
 	$(Q)$(CC) -c -DDEMO_INIT_PATH='"$(DEMO_INIT)"' -o $@ $<
 
+$(HULL_INIT): $(GUEST_SRCS) $(HULL_INIT_CODEC) container/guest/guest.h container/proto.h \
+		container/tlv.h
+	@mkdir -p $(dir $@)
+	@echo "  CC      hull-init (static)"
+	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -Os -static -I. $(WARN) -D_FORTIFY_SOURCE=2 \
+		-fstack-protector-strong -o $@ $(GUEST_SRCS) $(HULL_INIT_CODEC)
+	$(Q)strip $@
+
+$(HULL_INIT_BLOB): container/guest/blob.S $(HULL_INIT)
+	@mkdir -p $(dir $@)
+	@echo "  AS      $<"
+	$(Q)$(CC) -c -DHULL_INIT_PATH='"$(HULL_INIT)"' -o $@ $<
+
 # Test guests: tiny programs that run without a Linux kernel (tests/guests/).
 TINY_GUEST := $(O)/guests/tiny-pvh.elf
 $(TINY_GUEST): tests/guests/tiny-pvh.S tests/guests/tiny-pvh.ld
@@ -149,6 +178,12 @@ $(O)/san/tests/unit/test_%: tests/unit/test_%.c $(O)/san/libtest.a $(O)/san/libh
 	@mkdir -p $(dir $@)
 	@echo "  TEST    $@"
 	$(Q)$(CC) $(SANFLAGS) -o $@ $< $(O)/san/libtest.a $(O)/san/libhull.a $(LIBS) -lcmocka
+
+# hull-init's unit tests link its pure parts only (no libhull: it is a guest program).
+$(O)/san/tests/unit/test_guest_%: tests/unit/test_guest_%.c $(GUEST_SAN_OBJS)
+	@mkdir -p $(dir $@)
+	@echo "  TEST    $@"
+	$(Q)$(CC) $(SANFLAGS) -o $@ $< $(GUEST_SAN_OBJS) -lcmocka
 
 unit-build: $(UNIT_BINS)
 
@@ -180,6 +215,11 @@ $(O)/vg/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(O)/vg/libtest.a
 	@echo "  REPLAY  $@"
 	$(Q)$(CC) $(VG_FLAGS) -Wno-format-truncation -o $@ $< tests/fuzz/replay.c \
 		$(O)/vg/libtest.a $(O)/vg/libhull.a $(LIBS)
+
+$(O)/vg/tests/unit/test_guest_%: tests/unit/test_guest_%.c $(GUEST_VG_OBJS)
+	@mkdir -p $(dir $@)
+	@echo "  TEST-VG $@"
+	$(Q)$(CC) $(VG_FLAGS) -o $@ $< $(GUEST_VG_OBJS) -lcmocka
 
 memcheck-build: $(VG_UNIT_BINS) $(VG_REPLAY_BINS)
 
@@ -231,5 +271,6 @@ clean:
 	rm -rf $(O) hull
 
 -include $(HULL_OBJS:.o=.d) $(MAIN_OBJS:.o=.d) $(SAN_OBJS:.o=.d) $(FUZZ_OBJS:.o=.d) \
+	$(GUEST_SAN_OBJS:.o=.d) $(GUEST_VG_OBJS:.o=.d) \
 	$(UNIT_BINS:=.d) $(FUZZ_BINS:=.d) $(VG_OBJS:.o=.d) $(VG_UNIT_BINS:=.d) \
 	$(VG_REPLAY_BINS:=.d) $(TEST_SAN_OBJS:.o=.d) $(TEST_FUZZ_OBJS:.o=.d) $(TEST_VG_OBJS:.o=.d)

@@ -1,0 +1,9 @@
+/* blob: hull-init, the static guest PID 1 of container mode, embedded in hull at build time. */
+	.section .rodata
+	.global hull_init_start
+	.global hull_init_end
+	.balign 16
+hull_init_start:
+	.incbin HULL_INIT_PATH
+hull_init_end:
+	.section .note.GNU-stack,"",@progbits

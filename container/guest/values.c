@@ -1,0 +1,110 @@
+/* values: hull-init's pure checks and conversions — paths, sysctl keys, cgroup file values. */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "container/guest/guest.h"
+
+size_t gi_path_next(const char **c, const char **name)
+{
+	size_t n;
+
+	*c += strspn(*c, "/");
+	*name = *c;
+	n = strcspn(*c, "/");
+	*c += n;
+	return n;
+}
+
+bool gi_abs_path_ok(const char *p)
+{
+	const char *c = p, *name;
+	size_t n;
+
+	if (!p || p[0] != '/' || strlen(p) >= PATH_MAX)
+		return false;
+	while ((n = gi_path_next(&c, &name)))
+		if ((n == 1 && name[0] == '.') || (n == 2 && name[0] == '.' && name[1] == '.'))
+			return false;
+	return true;
+}
+
+bool gi_name_ok(const char *name)
+{
+	size_t n = name ? strlen(name) : 0;
+
+	return n && n <= NAME_MAX && !strchr(name, '/') && strcmp(name, ".") && strcmp(name, "..");
+}
+
+int gi_sysctl_path(const char *kv, char *path, size_t n, const char **value)
+{
+	const char *eq = strchr(kv, '=');
+	size_t klen, pre = strlen("/proc/sys/"), i;
+
+	if (!eq || eq == kv)
+		return -EINVAL;
+	klen = (size_t)(eq - kv);
+	/* A key names a file below /proc/sys: dots are the separators, as sysctl(8) has them. */
+	if (memchr(kv, '/', klen) || kv[0] == '.' || kv[klen - 1] == '.')
+		return -EINVAL;
+	for (i = 0; i + 1 < klen; i++)
+		if (kv[i] == '.' && kv[i + 1] == '.')
+			return -EINVAL;
+	if (pre + klen + 1 > n)
+		return -ENAMETOOLONG;
+	memcpy(path, "/proc/sys/", pre);
+	for (i = 0; i < klen; i++)
+		path[pre + i] = kv[i] == '.' ? '/' : kv[i];
+	path[pre + klen] = '\0';
+	*value = eq + 1;
+	return 0;
+}
+
+static void num(struct gi_cgval *v, const char *file, uint64_t x)
+{
+	v->file = file;
+	if (x == UINT64_MAX)
+		snprintf(v->buf, sizeof(v->buf), "max");
+	else
+		snprintf(v->buf, sizeof(v->buf), "%" PRIu64, x);
+	v->value = v->buf;
+}
+
+size_t gi_cgroup_values(const struct ctr_resources *r, struct gi_cgval out[GI_CGVAL_MAX])
+{
+	size_t n = 0;
+
+	if (r->cpuset_cpus) {
+		out[n].file = "cpuset.cpus";
+		out[n++].value = r->cpuset_cpus;
+	}
+	if (r->cpuset_mems) {
+		out[n].file = "cpuset.mems";
+		out[n++].value = r->cpuset_mems;
+	}
+	if ((r->has_cpu_quota && r->cpu_quota) || r->has_cpu_period) {
+		uint64_t period = r->has_cpu_period && r->cpu_period ? r->cpu_period : 100000;
+
+		out[n].file = "cpu.max";
+		if (r->has_cpu_quota && r->cpu_quota && r->cpu_quota != UINT64_MAX)
+			snprintf(out[n].buf, sizeof(out[n].buf), "%" PRIu64 " %" PRIu64, r->cpu_quota,
+				 period);
+		else
+			snprintf(out[n].buf, sizeof(out[n].buf), "max %" PRIu64, period);
+		out[n].value = out[n].buf;
+		n++;
+	}
+	if (r->has_cpu_weight)
+		num(&out[n++], "cpu.weight", r->cpu_weight);
+	if (r->has_mem_low)
+		num(&out[n++], "memory.low", r->mem_low);
+	if (r->has_mem_max)
+		num(&out[n++], "memory.max", r->mem_max);
+	if (r->has_swap_max)
+		num(&out[n++], "memory.swap.max", r->swap_max);
+	if (r->has_pids_max)
+		num(&out[n++], "pids.max", r->pids_max);
+	return n;
+}
