@@ -22,7 +22,8 @@ SANFLAGS := $(BASEFLAGS) -O1 -fno-omit-frame-pointer -fsanitize=address,undefine
 LIBS := $(shell pkg-config --libs $(PKGS)) -lpthread
 
 # --- sources, by layer and subsystem (explicit lists; see ARCHITECTURE.md for the layers) ---
-LIB_SRCS := lib/gmem.c lib/bus.c lib/log.c lib/parse.c lib/file.c lib/fdbudget.c lib/loop.c
+LIB_SRCS := lib/gmem.c lib/bus.c lib/log.c lib/parse.c lib/file.c lib/fdbudget.c lib/loop.c \
+	lib/usock.c lib/json.c
 ARCH_SRCS := arch/x86_64/cpuid.c arch/x86_64/regs.c arch/x86_64/e820.c arch/x86_64/zeropage.c \
 	arch/x86_64/pvh.c arch/x86_64/machine.c arch/x86_64/acpi.c arch/x86_64/aml.c
 BOOT_SRCS := boot/bzimage.c boot/elf.c boot/loader.c boot/initrd.c boot/cmdline.c boot/cpio.c \

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "lib/file.h"
+#include "lib/json.h"
 #include "lib/parse.h"
 
 #define CONFIG_FILE_MAX (1 << 20)
@@ -55,6 +56,7 @@ void config_free(struct vm_config *c)
 	free(c->kernel);
 	free(c->initrd);
 	free(c->cmdline);
+	free(c->api_sock);
 	config_init(c);
 }
 
@@ -82,6 +84,13 @@ int config_set(struct vm_config *c, const char *key, const char *value, char *er
 			return -EINVAL;
 		}
 		return set_string(field, value);
+	}
+	if (!strcmp(key, "api_sock")) {
+		if (!value[0]) {
+			snprintf(err, errlen, "%s: empty path", key);
+			return -EINVAL;
+		}
+		return set_string(&c->api_sock, value);
 	}
 	if (!strcmp(key, "cpus")) {
 		ret = parse_uint(value, 0, UINT32_MAX, &v);
@@ -495,64 +504,18 @@ static int json_member(struct vm_config *c, const char *key, struct json_object 
 	return -EINVAL;
 }
 
-/*
- * json-c's strict mode still takes single-quoted strings; JSON does not. Returns the offset of
- * the first quote outside a double-quoted string, or len.
- */
-static size_t single_quote_at(const char *text, size_t len)
-{
-	bool in_string = false;
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		if (in_string && text[i] == '\\')
-			i++;
-		else if (text[i] == '"')
-			in_string = !in_string;
-		else if (!in_string && text[i] == '\'')
-			return i;
-	}
-	return len;
-}
-
 int config_load_json(struct vm_config *c, const char *text, size_t len, char *err, size_t errlen)
 {
-	struct json_tokener *tok;
 	struct json_object *root;
-	enum json_tokener_error jerr;
-	size_t end;
-	int ret = 0;
+	int ret;
 
-	if (len > CONFIG_FILE_MAX || len > INT32_MAX) {
+	if (len > CONFIG_FILE_MAX) {
 		snprintf(err, errlen, "too large (limit %d bytes)", CONFIG_FILE_MAX);
 		return -EFBIG;
 	}
-	end = single_quote_at(text, len);
-	if (end != len) {
-		snprintf(err, errlen, "not valid JSON: single quote at byte %zu", end);
-		return -EINVAL;
-	}
-	tok = json_tokener_new();
-	if (!tok)
-		return -ENOMEM;
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-	root = json_tokener_parse_ex(tok, text, (int)len);
-	if (!root) {
-		jerr = json_tokener_get_error(tok);
-		if (jerr == json_tokener_continue)
-			jerr = json_tokener_error_parse_eof;
-		snprintf(err, errlen, "not valid JSON: %s at byte %zu", json_tokener_error_desc(jerr),
-			 json_tokener_get_parse_end(tok));
-		ret = -EINVAL;
-		goto out;
-	}
-	for (end = json_tokener_get_parse_end(tok); end < len && isspace((unsigned char)text[end]); end++)
-		;
-	if (end != len) {
-		snprintf(err, errlen, "not valid JSON: trailing data at byte %zu", end);
-		ret = -EINVAL;
-		goto out;
-	}
+	ret = json_parse_strict(text, len, &root, err, errlen);
+	if (ret)
+		return ret;
 	if (!json_object_is_type(root, json_type_object)) {
 		snprintf(err, errlen, "expected a JSON object at the top level");
 		ret = -EINVAL;
@@ -565,7 +528,6 @@ int config_load_json(struct vm_config *c, const char *text, size_t len, char *er
 	}
 out:
 	json_object_put(root);
-	json_tokener_free(tok);
 	return ret;
 }
 

@@ -8,12 +8,12 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "lib/log.h"
+#include "lib/usock.h"
 
 #define UDS_BACKLOG 128
 #define UDS_ACCEPTS 16 /* accepts per listener wake-up: other fds get their turn */
@@ -47,8 +47,7 @@ struct vsock_uds {
 	struct vsock *v;
 	struct loop *loop;
 	char *path;
-	dev_t dev;
-	ino_t ino; /* the socket file we made: only that one is unlinked */
+	struct usock_file file; /* the socket file we made: only that one is unlinked */
 	int lfd, spare_fd;
 	struct loop_handler lh;
 	bool paused; /* out of fds with no spare: the listener waits for a close */
@@ -497,61 +496,21 @@ int vsock_uds_guest_connect(void *arg, struct vsock_ep *ep)
 
 /* ---- the listener ---- */
 
-/* Bind PATH; a socket file nobody listens on is stale and replaced, anything else refused. */
-static int bind_path(struct vsock_uds *u, const struct sockaddr_un *sa)
-{
-	struct stat st;
-	int probe, ret;
-
-	if (!bind(u->lfd, (const struct sockaddr *)sa, sizeof(*sa)))
-		return 0;
-	ret = -errno;
-	if (ret != -EADDRINUSE) {
-		log_msg("vsock %s: bind: %s", u->path, strerror(-ret));
-		return ret;
-	}
-	if (lstat(u->path, &st) || !S_ISSOCK(st.st_mode)) {
-		log_msg("vsock %s: exists and is not a socket", u->path);
-		return -EEXIST;
-	}
-	probe = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (probe < 0)
-		return -errno;
-	ret = connect(probe, (const struct sockaddr *)sa, sizeof(*sa)) ? -errno : 0;
-	close(probe);
-	if (ret != -ECONNREFUSED) {
-		log_msg("vsock %s: in use by a running program", u->path);
-		return -EADDRINUSE;
-	}
-	if (unlink(u->path) && errno != ENOENT) {
-		ret = -errno;
-		log_msg("vsock %s: stale socket: %s", u->path, strerror(-ret));
-		return ret;
-	}
-	if (bind(u->lfd, (const struct sockaddr *)sa, sizeof(*sa))) {
-		ret = -errno;
-		log_msg("vsock %s: bind: %s", u->path, strerror(-ret));
-		return ret;
-	}
-	return 0;
-}
-
 int vsock_uds_open(struct vsock *v, const char *path, const struct virtio_host *host,
 		   struct vsock_uds **out)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char what[USOCK_PATH_MAX + 8];
 	struct vsock_uds *u;
-	struct stat st;
 	unsigned int i;
 	int ret;
 
 	/* PATH_P must fit too, for every port P. */
-	if (strlen(path) + UDS_PORT_SUFFIX > sizeof(sa.sun_path)) {
+	if (strlen(path) + UDS_PORT_SUFFIX > USOCK_PATH_MAX + 1) {
 		log_msg("vsock %s: path too long (at most %zu bytes)", path,
-			sizeof(sa.sun_path) - UDS_PORT_SUFFIX);
+			USOCK_PATH_MAX + 1 - UDS_PORT_SUFFIX);
 		return -ENAMETOOLONG;
 	}
-	memcpy(sa.sun_path, path, strlen(path) + 1);
+	snprintf(what, sizeof(what), "vsock %s", path);
 	u = calloc(1, sizeof(*u));
 	if (!u)
 		return -ENOMEM;
@@ -575,23 +534,11 @@ int vsock_uds_open(struct vsock *v, const char *path, const struct virtio_host *
 		vlist_init(&u->conns[i].link);
 		vlist_add_tail(&u->free, &u->conns[i].link);
 	}
-	u->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	/* The file gets the umask's permissions: host programs of other users may connect. */
+	u->lfd = usock_listen(path, 0, UDS_BACKLOG, what, &u->file);
 	if (u->lfd < 0) {
-		ret = -errno;
-		log_msg("vsock %s: socket: %s", path, strerror(-ret));
+		ret = u->lfd;
 		goto err;
-	}
-	ret = bind_path(u, &sa);
-	if (ret)
-		goto err;
-	if (!lstat(path, &st)) {
-		u->dev = st.st_dev;
-		u->ino = st.st_ino;
-	}
-	if (listen(u->lfd, UDS_BACKLOG)) {
-		ret = -errno;
-		log_msg("vsock %s: listen: %s", path, strerror(-ret));
-		goto err_unlink;
 	}
 	u->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	u->lh = (struct loop_handler){ .fd = u->lfd, .cb = on_listen, .opaque = u };
@@ -604,7 +551,7 @@ int vsock_uds_open(struct vsock *v, const char *path, const struct virtio_host *
 	return 0;
 
 err_unlink:
-	unlink(path);
+	usock_unlink(path, &u->file);
 err:
 	if (u->spare_fd >= 0)
 		close(u->spare_fd);
@@ -619,7 +566,6 @@ err:
 
 void vsock_uds_close(struct vsock_uds *u)
 {
-	struct stat st;
 	unsigned int i;
 
 	if (!u)
@@ -636,8 +582,7 @@ void vsock_uds_close(struct vsock_uds *u)
 	if (u->spare_fd >= 0)
 		close(u->spare_fd);
 	/* Only our own socket file: another hull may have replaced a stale one since. */
-	if (!lstat(u->path, &st) && st.st_dev == u->dev && st.st_ino == u->ino)
-		unlink(u->path);
+	usock_unlink(u->path, &u->file);
 	fdbudget_acct_fini(&u->fds);
 	free(u->conns);
 	free(u->path);
