@@ -2,11 +2,13 @@
 #include "cli/cli.h"
 
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "arch/arch.h"
 #include "lib/log.h"
+#include "lib/usock.h"
 
 static const char usage_top[] =
 	"usage: hull <command> [options]\n"
@@ -219,6 +221,14 @@ static enum cli_action parse_vm(int argc, char **argv, struct vm_config *cfg, bo
 	if (config_validate(cfg, err, sizeof(err))) {
 		log_msg("%s", err);
 		return CLI_EXIT_USAGE;
+	}
+	/* Before /dev/kvm is touched, so a path that cannot serve is bad input on any host. */
+	if (cfg->api_sock) {
+		char what[PATH_MAX + 16];
+
+		snprintf(what, sizeof(what), "api socket %s", cfg->api_sock);
+		if (usock_check(cfg->api_sock, what))
+			return CLI_EXIT_USAGE;
 	}
 	return CLI_RUN_VM;
 }

@@ -68,7 +68,11 @@ static int ctl(struct loop *l, int op, struct loop_handler *h, uint32_t events)
 {
 	struct epoll_event ev = { .events = events, .data.ptr = h };
 
-	return epoll_ctl(l->epfd, op, h->fd, &ev) < 0 ? -errno : 0;
+	if (epoll_ctl(l->epfd, op, h->fd, &ev) < 0)
+		return -errno;
+	h->in_set = op != EPOLL_CTL_DEL;
+	h->events = h->in_set ? events : 0;
+	return 0;
 }
 
 int loop_add(struct loop *l, struct loop_handler *h, uint32_t events)
@@ -97,6 +101,15 @@ int loop_del(struct loop *l, struct loop_handler *h)
 {
 	forget_pending(l, h);
 	return ctl(l, EPOLL_CTL_DEL, h, 0);
+}
+
+int loop_want(struct loop *l, struct loop_handler *h, uint32_t events)
+{
+	if (!events)
+		return h->in_set ? loop_del(l, h) : 0;
+	if (!h->in_set)
+		return loop_add(l, h, events);
+	return events == h->events ? 0 : loop_mod(l, h, events);
 }
 
 void loop_free(struct loop *l, struct loop_handler *h, void (*release)(struct loop_handler *h))

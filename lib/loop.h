@@ -20,7 +20,9 @@ struct loop_handler {
 	int fd;
 	void (*cb)(struct loop *l, struct loop_handler *h, uint32_t events);
 	void *opaque;
-	/* The loop's: loop_free()'s deferred release. */
+	/* The loop's: h's interest and whether it is in the epoll set; loop_free()'s release. */
+	uint32_t events;
+	bool in_set;
 	void (*release)(struct loop_handler *h);
 	struct loop_handler *next_release;
 	bool releasing;
@@ -67,9 +69,16 @@ int loop_mod(struct loop *l, struct loop_handler *h, uint32_t events);
 /*
  * Remove h from the epoll set. Called from a callback, it also drops h's
  * events still waiting in the current batch: h is not called again, however
- * the batch was ordered. Loop thread (or before the loop runs).
+ * the batch was ordered (level-triggered readiness comes back once h is added
+ * again). Loop thread (or before the loop runs).
  */
 int loop_del(struct loop *l, struct loop_handler *h);
+/*
+ * Make h's interest events: added, modified, or (0) removed from the set as
+ * needed, nothing when unchanged. Removing an fd that waits for nothing
+ * keeps a hung-up one (EPOLLHUP is always reported) from waking the loop.
+ */
+int loop_want(struct loop *l, struct loop_handler *h, uint32_t events);
 /*
  * Remove h (as loop_del, ignoring that it was not in the set or its fd is
  * closed) and call release(h) once the current batch is dispatched, or at

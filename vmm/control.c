@@ -17,7 +17,6 @@ struct client {
 	struct control *c;
 	struct loop_handler h;
 	struct loop_timer more; /* requests left for the next pass */
-	uint32_t events;        /* epoll interest; 0: not in the set */
 	unsigned int slot;
 	bool rd_eof;  /* the client sent all it will: close once its replies are out */
 	bool closing; /* an unrecoverable request: close once the error is out */
@@ -212,21 +211,12 @@ static void settle(struct client *cl)
 		ev |= EPOLLIN;
 	if (out)
 		ev |= EPOLLOUT;
-	if (ev == cl->events)
-		return;
 	/* Out of the set while it waits for nothing, so a hung-up socket cannot spin. */
-	if (!ev)
-		ret = loop_del(c->loop, &cl->h);
-	else if (!cl->events)
-		ret = loop_add(c->loop, &cl->h, ev);
-	else
-		ret = loop_mod(c->loop, &cl->h, ev);
+	ret = loop_want(c->loop, &cl->h, ev);
 	if (ret) {
 		log_msg("%s: event loop: %s", c->what, strerror(-ret));
 		drop(cl);
-		return;
 	}
-	cl->events = ev;
 }
 
 static void on_more(struct loop *l, struct loop_timer *t)
@@ -301,7 +291,6 @@ int control_adopt(struct control *c, int fd)
 	cl->c = c;
 	cl->h = (struct loop_handler){ .fd = fd, .cb = on_client, .opaque = cl };
 	loop_timer_init(&cl->more, on_more, cl);
-	cl->events = EPOLLIN;
 	cl->slot = i;
 	cl->rd_eof = cl->closing = false;
 	cl->out_off = cl->out_len = 0;

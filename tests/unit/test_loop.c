@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -185,6 +186,44 @@ static void test_free_outside_dispatch(void **state)
 	s.h = (struct loop_handler){ .fd = eventfd(0, EFD_CLOEXEC), .cb = on_self, .opaque = &s };
 	loop_free(&L, &s.h, release_self);
 	assert_int_equal(s.released, 1);
+}
+
+static int hup_calls;
+
+static void on_hup(struct loop *l, struct loop_handler *h, uint32_t events)
+{
+	(void)l;
+	(void)h;
+	(void)events;
+	hup_calls++;
+}
+
+/* loop_want adds, changes and removes; a hung-up fd that waits for nothing does not wake the loop. */
+static void test_want(void **state)
+{
+	struct loop_handler h;
+	int sv[2];
+
+	(void)state;
+	hup_calls = 0;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	h = (struct loop_handler){ .fd = sv[0], .cb = on_hup };
+	assert_int_equal(loop_want(&L, &h, 0), 0); /* not in the set: nothing to do */
+	assert_int_equal(loop_want(&L, &h, EPOLLIN), 0);
+	assert_int_equal(loop_want(&L, &h, EPOLLIN), 0);
+	assert_int_equal(h.events, EPOLLIN);
+	close(sv[1]); /* hung up: EPOLLHUP whatever the interest */
+	assert_int_equal(loop_run_once(&L, 100), 1);
+	assert_int_equal(loop_want(&L, &h, EPOLLOUT), 0);
+	assert_int_equal(loop_run_once(&L, 100), 1);
+	assert_int_equal(loop_want(&L, &h, 0), 0);
+	assert_false(h.in_set);
+	assert_int_equal(loop_run_once(&L, 30), 0);
+	assert_int_equal(hup_calls, 2);
+	assert_int_equal(loop_want(&L, &h, EPOLLIN), 0);
+	assert_int_equal(loop_run_once(&L, 100), 1);
+	assert_int_equal(loop_del(&L, &h), 0);
+	close(sv[0]);
 }
 
 /* --- timers ---------------------------------------------------------------------------- */
@@ -396,6 +435,7 @@ int main(void)
 		T(test_freed_mid_batch_released_after),
 		T(test_free_self),
 		T(test_free_outside_dispatch),
+		T(test_want),
 		T(test_timers_in_order),
 		T(test_timer_cancel_and_rearm),
 		T(test_timer_cancelled_by_earlier_callback),

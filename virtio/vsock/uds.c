@@ -30,7 +30,6 @@ struct uds_conn {
 	struct vsock_uds *u;
 	struct loop_handler h;
 	enum uc_state state;
-	uint32_t events; /* epoll interest; 0: not in the set (so a hung-up fd cannot spin) */
 	struct vsock_ep *ep;
 	char line[VSOCK_LINE_MAX];
 	unsigned int line_len;
@@ -71,18 +70,10 @@ static void rearm(struct uds_conn *uc)
 		if (uc->wr_blocked || uc->ok_off < uc->ok_len)
 			ev |= EPOLLOUT;
 	}
-	if (ev == uc->events)
-		return;
-	if (!ev)
-		ret = loop_del(u->loop, &uc->h);
-	else if (!uc->events)
-		ret = loop_add(u->loop, &uc->h, ev);
-	else
-		ret = loop_mod(u->loop, &uc->h, ev);
+	/* 0 takes it out of the set, so a hung-up fd cannot spin. */
+	ret = loop_want(u->loop, &uc->h, ev);
 	if (ret)
 		log_msg("vsock %s: event loop: %s", u->path, strerror(-ret));
-	else
-		uc->events = ev;
 }
 
 static void listener_resume(struct vsock_uds *u)
@@ -100,9 +91,7 @@ static void uc_release(struct uds_conn *uc)
 
 	if (uc->state == UC_FREE)
 		return;
-	if (uc->events)
-		loop_del(u->loop, &uc->h);
-	uc->events = 0;
+	loop_want(u->loop, &uc->h, 0);
 	close(uc->h.fd);
 	fdbudget_give(&u->fds);
 	uc->h.fd = -1;
@@ -370,10 +359,10 @@ static void on_conn(struct loop *l, struct loop_handler *h, uint32_t events)
 	if (uc->state == UC_HANDSHAKE) {
 		handshake(uc);
 	} else if (uc->state == UC_OPEN) {
-		if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && (uc->events & EPOLLOUT))
+		if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && (uc->h.events & EPOLLOUT))
 			out_ready(uc);
 		if (uc->state == UC_OPEN && (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) &&
-		    (uc->events & EPOLLIN))
+		    (uc->h.events & EPOLLIN))
 			in_ready(uc);
 	}
 	if (uc->state != UC_FREE)
@@ -450,7 +439,7 @@ static void on_listen(struct loop *l, struct loop_handler *h, uint32_t events)
 		uc = uc_take(u, fd, UC_HANDSHAKE);
 		v->p.reserved++;
 		rearm(uc);
-		if (!uc->events)
+		if (!uc->h.events)
 			uc_release(uc);
 	}
 	vsock_leave(v, took);
