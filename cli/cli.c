@@ -2,11 +2,13 @@
 #include "cli/cli.h"
 
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "arch/arch.h"
 #include "lib/log.h"
+#include "lib/usock.h"
 
 static const char usage_top[] =
 	"usage: hull <command> [options]\n"
@@ -15,6 +17,8 @@ static const char usage_top[] =
 	"\n"
 	"commands:\n"
 	"  vm        boot a Linux microVM (see 'hull vm --help')\n"
+	"  ctl       send a command to a running VM's control socket\n"
+	"            (hull ctl PATH state|pause|resume|stop)\n"
 	"\n"
 	"options:\n"
 	"  -h, --help     show this help\n"
@@ -67,6 +71,9 @@ static const char usage_vm[] =
 	"                    connecting to CID 2 port P reaches the Unix socket PATH_P\n"
 	"  --rng on|off      virtio-rng entropy device fed by getrandom(), at most\n"
 	"                    1 MiB/s (default on)\n"
+	"  --api-sock PATH   serve the control socket at PATH (created 0600, removed\n"
+	"                    at exit): one JSON object per line each way, commands\n"
+	"                    state, pause, resume, stop; see 'hull ctl'\n"
 	"  --boot-timer      report the time until the guest writes 123 to the boot\n"
 	"                    timer at 0xfe000000 (Firecracker-compatible)\n"
 	"  --config FILE     JSON object with the same fields: kernel, initrd, cmdline,\n"
@@ -81,12 +88,13 @@ static const char usage_vm[] =
 	"  -h, --help        show this help\n"
 	"\n"
 	"On a terminal, Ctrl-A x stops the VM (exit 0); Ctrl-A Ctrl-A sends Ctrl-A.\n"
-	"Exit status: 0 when the guest powers off or reboots; 128+N on signal N\n"
-	"(SIGINT 130, SIGTERM 143, SIGHUP 129); 1 when the VM fails (KVM error,\n"
-	"triple fault); 2 for bad input.\n";
+	"Exit status: 0 when the guest powers off or reboots, or on a stop through\n"
+	"the control socket; 128+N on a terminating signal N (SIGINT 130, SIGTERM\n"
+	"143, SIGHUP 129, SIGUSR1 138, SIGUSR2 140, ...); 1 when the VM fails (KVM\n"
+	"error, triple fault); 2 for bad input.\n";
 
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_BOOT_TIMER, OPT_CONFIG,
-       OPT_DISK, OPT_FS, OPT_NET, OPT_RNG, OPT_VSOCK };
+       OPT_DISK, OPT_FS, OPT_NET, OPT_RNG, OPT_VSOCK, OPT_API_SOCK };
 
 static const struct option vm_opts[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -101,6 +109,7 @@ static const struct option vm_opts[] = {
 	{ "net", required_argument, NULL, OPT_NET },
 	{ "rng", required_argument, NULL, OPT_RNG },
 	{ "vsock", required_argument, NULL, OPT_VSOCK },
+	{ "api-sock", required_argument, NULL, OPT_API_SOCK },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -175,6 +184,12 @@ static enum cli_action parse_vm(int argc, char **argv, struct vm_config *cfg, bo
 					return CLI_EXIT_USAGE;
 				}
 				break;
+			case OPT_API_SOCK:
+				if (pass == 1 && config_set(cfg, "api_sock", optarg, err, sizeof(err))) {
+					log_msg("--%s", err);
+					return CLI_EXIT_USAGE;
+				}
+				break;
 			case OPT_RNG:
 			case OPT_VSOCK:
 				if (pass == 1 && config_set(cfg, opt == OPT_RNG ? "rng" : "vsock", optarg,
@@ -207,6 +222,14 @@ static enum cli_action parse_vm(int argc, char **argv, struct vm_config *cfg, bo
 		log_msg("%s", err);
 		return CLI_EXIT_USAGE;
 	}
+	/* Before /dev/kvm is touched, so a path that cannot serve is bad input on any host. */
+	if (cfg->api_sock) {
+		char what[PATH_MAX + 16];
+
+		snprintf(what, sizeof(what), "api socket %s", cfg->api_sock);
+		if (usock_check(cfg->api_sock, what))
+			return CLI_EXIT_USAGE;
+	}
 	return CLI_RUN_VM;
 }
 
@@ -226,6 +249,8 @@ enum cli_action cli_parse(int argc, char **argv, struct vm_config *cfg, bool *ve
 	}
 	if (!strcmp(argv[1], "vm"))
 		return parse_vm(argc - 1, argv + 1, cfg, verbose);
+	if (!strcmp(argv[1], "ctl"))
+		return CLI_RUN_CTL;
 	log_msg("unknown command '%s' (see 'hull --help')", argv[1]);
 	return CLI_EXIT_USAGE;
 }

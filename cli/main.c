@@ -8,14 +8,14 @@
 
 int main(int argc, char **argv)
 {
-	struct timespec start_wall, start_cpu;
+	struct vm_epoch epoch;
 	struct vm_config cfg;
 	bool verbose = getenv("HULL_DEBUG") != NULL;
 	int status;
 
 	/* Taken first: the boot timer measures from here. */
-	clock_gettime(CLOCK_MONOTONIC, &start_wall);
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &start_cpu);
+	clock_gettime(CLOCK_MONOTONIC, &epoch.wall);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &epoch.cpu);
 	config_init(&cfg);
 	switch (cli_parse(argc, argv, &cfg, &verbose)) {
 	case CLI_EXIT_OK:
@@ -24,10 +24,13 @@ int main(int argc, char **argv)
 	case CLI_EXIT_USAGE:
 		status = VM_EXIT_USAGE;
 		break;
+	case CLI_RUN_CTL:
+		status = ctl_main(argc - 1, argv + 1);
+		break;
 	case CLI_RUN_VM:
 	default:
 		log_set_verbose(verbose);
-		status = vm_main(&cfg, &start_wall, &start_cpu);
+		status = vm_main(&cfg, &epoch);
 		break;
 	}
 	config_free(&cfg);

@@ -55,6 +55,7 @@ void config_free(struct vm_config *c)
 	free(c->kernel);
 	free(c->initrd);
 	free(c->cmdline);
+	free(c->api_sock);
 	config_init(c);
 }
 
@@ -82,6 +83,13 @@ int config_set(struct vm_config *c, const char *key, const char *value, char *er
 			return -EINVAL;
 		}
 		return set_string(field, value);
+	}
+	if (!strcmp(key, "api_sock")) {
+		if (!value[0]) {
+			snprintf(err, errlen, "%s: empty path", key);
+			return -EINVAL;
+		}
+		return set_string(&c->api_sock, value);
 	}
 	if (!strcmp(key, "cpus")) {
 		ret = parse_uint(value, 0, UINT32_MAX, &v);

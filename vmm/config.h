@@ -37,6 +37,7 @@ struct vm_config {
 	struct vsock_config vsock; /* --vsock; used when has_vsock */
 	bool has_vsock;
 	bool rng; /* virtio-rng device (default on) */
+	char *api_sock; /* --api-sock: the control socket's path; NULL: none */
 };
 
 /* Defaults: 1 vCPU, 512 MiB, default kernel, demo initramfs, default command line, rng on. */

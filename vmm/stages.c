@@ -1,17 +1,18 @@
 /* stages: VM lifecycle as a table of init/exit pairs, run in order and unwound in reverse. */
-#include "lib/log.h"
-#include "vmm/vm.h"
+#include "vmm/stages.h"
 
-int stages_run(const struct stage *stages, unsigned int n, struct vm *vm, unsigned int *done)
+#include "lib/log.h"
+
+int stages_run(const struct stage *const *stages, unsigned int n, struct vm *vm,
+	       unsigned int *done)
 {
 	unsigned int i;
 	int ret;
 
 	for (i = 0; i < n; i++) {
-		log_debug("stage %s", stages[i].name);
-		ret = stages[i].init(vm);
+		log_debug("stage %s", stages[i]->name);
+		ret = stages[i]->init(vm);
 		if (ret) {
-			*done = i;
 			stages_unwind(stages, i, vm);
 			*done = 0;
 			return ret;
@@ -21,9 +22,9 @@ int stages_run(const struct stage *stages, unsigned int n, struct vm *vm, unsign
 	return 0;
 }
 
-void stages_unwind(const struct stage *stages, unsigned int done, struct vm *vm)
+void stages_unwind(const struct stage *const *stages, unsigned int done, struct vm *vm)
 {
 	while (done-- > 0)
-		if (stages[done].exit)
-			stages[done].exit(vm);
+		if (stages[done]->exit)
+			stages[done]->exit(vm);
 }

@@ -1,7 +1,8 @@
-/* vcpu: vCPU fds, their kvm_run mappings and their threads ("hull-vcpu N"). */
+/* vcpu: vCPU fds, their kvm_run mappings, their threads ("hull-vcpu N"), the kick, pause and resume. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -11,13 +12,39 @@
 #include "lib/log.h"
 #include "vmm/vm.h"
 
-/* The signal that kicks a vCPU out of KVM_RUN; its handler does nothing. */
-#define VCPU_KICK_SIGNAL SIGUSR1
+/* The kernel's sigset for KVM_SET_SIGNAL_MASK: 64 signals. */
+#define KVM_SIGSET_BYTES 8
+
+int vcpu_kick_signal(void)
+{
+	/* glibc keeps the two below SIGRTMIN for itself; the others are free for programs. */
+	return SIGRTMIN;
+}
+
+/*
+ * Inside KVM_RUN the thread's mask less the kick: the kick (and only it, of
+ * what hull blocks) interrupts the guest; outside it stays blocked, pending.
+ */
+static int set_run_mask(struct vcpu *vcpu)
+{
+	union {
+		struct kvm_signal_mask km;
+		uint8_t raw[sizeof(struct kvm_signal_mask) + KVM_SIGSET_BYTES];
+	} m;
+	sigset_t set;
+
+	pthread_sigmask(SIG_BLOCK, NULL, &set);
+	sigdelset(&set, vcpu_kick_signal());
+	m.km.len = KVM_SIGSET_BYTES;
+	/* glibc's sigset_t starts with the kernel's 64-bit mask. */
+	memcpy(m.km.sigset, &set, KVM_SIGSET_BYTES);
+	return ioctl(vcpu->fd, KVM_SET_SIGNAL_MASK, &m.km) < 0 ? -errno : 0;
+}
 
 int vcpu_create(struct vm *vm, struct vcpu *vcpu, unsigned int index)
 {
 	void *run;
-	int fd;
+	int fd, ret;
 
 	*vcpu = (struct vcpu){ .vm = vm, .index = index, .fd = -1 };
 	fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)index);
@@ -25,15 +52,17 @@ int vcpu_create(struct vm *vm, struct vcpu *vcpu, unsigned int index)
 		return -errno;
 	run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (run == MAP_FAILED) {
-		int err = -errno;
-
+		ret = -errno;
 		close(fd);
-		return err;
+		return ret;
 	}
 	vcpu->fd = fd;
 	vcpu->run = run;
 	vcpu->run_size = vm->run_size;
-	return 0;
+	ret = set_run_mask(vcpu);
+	if (ret)
+		vcpu_destroy(vcpu);
+	return ret;
 }
 
 void vcpu_destroy(struct vcpu *vcpu)
@@ -51,20 +80,59 @@ int vcpu_run(struct vcpu *vcpu)
 	return ioctl(vcpu->fd, KVM_RUN, 0) < 0 ? -errno : 0;
 }
 
+/* After a kick: take the pending kick signals, or KVM_RUN would return EINTR again at once. */
+static void eat_kicks(void)
+{
+	static const struct timespec now = { 0 };
+	sigset_t kick;
+
+	sigemptyset(&kick);
+	sigaddset(&kick, vcpu_kick_signal());
+	while (sigtimedwait(&kick, NULL, &now) > 0)
+		;
+}
+
+/* Paused: wait out of KVM_RUN until resumed or stopped. */
+static void park(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->vcpu_lock);
+	vm->parked++;
+	pthread_cond_broadcast(&vm->vcpu_cond);
+	while (atomic_load(&vm->pause_req) && atomic_load(&vm->state) == VM_RUNNING)
+		pthread_cond_wait(&vm->vcpu_cond, &vm->vcpu_lock);
+	vm->parked--;
+	pthread_mutex_unlock(&vm->vcpu_lock);
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *vcpu = arg;
 	struct vm *vm = vcpu->vm;
+	char name[16];
 	sigset_t kick;
 
+	/* Blocked here whatever the creator's mask: only KVM_RUN's mask lets it through. */
 	sigemptyset(&kick);
-	sigaddset(&kick, VCPU_KICK_SIGNAL);
-	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
-	while (atomic_load(&vm->state) == VM_RUNNING) {
-		int ret = vcpu_run(vcpu);
+	sigaddset(&kick, vcpu_kick_signal());
+	pthread_sigmask(SIG_BLOCK, &kick, NULL);
+	snprintf(name, sizeof(name), "hull-vcpu %u", vcpu->index);
+	pthread_setname_np(pthread_self(), name);
+	pthread_mutex_lock(&vm->vcpu_lock);
+	vcpu->tid = gettid();
+	pthread_cond_broadcast(&vm->vcpu_cond);
+	pthread_mutex_unlock(&vm->vcpu_lock);
 
+	while (atomic_load(&vm->state) == VM_RUNNING) {
+		int ret;
+
+		if (atomic_load(&vm->pause_req)) {
+			park(vm);
+			continue;
+		}
+		ret = vm->run_vcpu(vcpu);
 		if (ret == -EINTR || ret == -EAGAIN) {
 			vcpu->run->immediate_exit = 0;
+			eat_kicks();
 			continue;
 		}
 		if (ret) {
@@ -78,6 +146,10 @@ static void *vcpu_thread(void *arg)
 		if (vcpu_handle_exit(vm, vcpu) == VCPU_STOP)
 			break;
 	}
+	pthread_mutex_lock(&vm->vcpu_lock);
+	vm->exited++;
+	pthread_cond_broadcast(&vm->vcpu_cond); /* a pause waiting for this one */
+	pthread_mutex_unlock(&vm->vcpu_lock);
 	return NULL;
 }
 
@@ -89,19 +161,29 @@ static void kick_handler(int sig)
 int vcpu_start(struct vcpu *vcpu)
 {
 	struct sigaction sa = { .sa_handler = kick_handler };
-	char name[16];
+	struct vm *vm = vcpu->vm;
 	int ret;
 
-	/* No SA_RESTART: the kick must make KVM_RUN return EINTR. */
+	/*
+	 * A handler, so the kick never takes its default action (ending hull), and
+	 * no SA_RESTART, so a kick delivered while unblocked interrupts.
+	 */
 	sigemptyset(&sa.sa_mask);
-	if (sigaction(VCPU_KICK_SIGNAL, &sa, NULL) < 0)
+	if (sigaction(vcpu_kick_signal(), &sa, NULL) < 0)
 		return -errno;
+	pthread_mutex_lock(&vm->vcpu_lock);
+	vm->nstarted++;
 	ret = pthread_create(&vcpu->thread, NULL, vcpu_thread, vcpu);
-	if (ret)
+	if (ret) {
+		vm->nstarted--;
+		pthread_mutex_unlock(&vm->vcpu_lock);
 		return -ret;
+	}
 	vcpu->started = true;
-	snprintf(name, sizeof(name), "hull-vcpu %u", vcpu->index);
-	pthread_setname_np(vcpu->thread, name);
+	/* Its id is known before anyone may pin it or move it into a cgroup. */
+	while (!vcpu->tid)
+		pthread_cond_wait(&vm->vcpu_cond, &vm->vcpu_lock);
+	pthread_mutex_unlock(&vm->vcpu_lock);
 	return 0;
 }
 
@@ -111,7 +193,7 @@ void vcpu_kick(struct vcpu *vcpu)
 		return;
 	/* immediate_exit covers a kick that lands before the thread enters KVM_RUN. */
 	__atomic_store_n(&vcpu->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
-	pthread_kill(vcpu->thread, VCPU_KICK_SIGNAL);
+	pthread_kill(vcpu->thread, vcpu_kick_signal());
 }
 
 void vcpu_join(struct vcpu *vcpu)
@@ -120,4 +202,77 @@ void vcpu_join(struct vcpu *vcpu)
 		return;
 	pthread_join(vcpu->thread, NULL);
 	vcpu->started = false;
+}
+
+/* --- the vCPUs as a group ---------------------------------------------------------- */
+
+void vm_vcpus_init(struct vm *vm)
+{
+	pthread_mutex_init(&vm->vcpu_lock, NULL);
+	pthread_cond_init(&vm->vcpu_cond, NULL);
+	atomic_init(&vm->pause_req, false);
+	vm->nstarted = vm->parked = vm->exited = 0;
+	if (!vm->run_vcpu)
+		vm->run_vcpu = vcpu_run;
+}
+
+void vm_vcpus_fini(struct vm *vm)
+{
+	pthread_cond_destroy(&vm->vcpu_cond);
+	pthread_mutex_destroy(&vm->vcpu_lock);
+}
+
+void vm_vcpus_stop(struct vm *vm)
+{
+	unsigned int i;
+
+	/* Parked ones see the state under the lock; running ones are kicked out of KVM_RUN. */
+	pthread_mutex_lock(&vm->vcpu_lock);
+	pthread_cond_broadcast(&vm->vcpu_cond);
+	pthread_mutex_unlock(&vm->vcpu_lock);
+	for (i = 0; vm->vcpus && i < vm->ncpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
+	for (i = 0; vm->vcpus && i < vm->ncpus; i++)
+		vcpu_join(&vm->vcpus[i]);
+}
+
+int vm_pause(struct vm *vm)
+{
+	unsigned int i;
+	int ret = 0;
+
+	pthread_mutex_lock(&vm->vcpu_lock);
+	if (atomic_load(&vm->state) != VM_RUNNING) {
+		pthread_mutex_unlock(&vm->vcpu_lock);
+		return -ESHUTDOWN;
+	}
+	atomic_store(&vm->pause_req, true);
+	pthread_mutex_unlock(&vm->vcpu_lock);
+	/* A vCPU between its check and KVM_RUN gets the kick pending: KVM_RUN returns at once. */
+	for (i = 0; vm->vcpus && i < vm->ncpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
+	pthread_mutex_lock(&vm->vcpu_lock);
+	while (atomic_load(&vm->pause_req) && atomic_load(&vm->state) == VM_RUNNING &&
+	       vm->parked + vm->exited < vm->nstarted)
+		pthread_cond_wait(&vm->vcpu_cond, &vm->vcpu_lock);
+	if (atomic_load(&vm->state) != VM_RUNNING)
+		ret = -ESHUTDOWN;
+	else if (!atomic_load(&vm->pause_req))
+		ret = -EAGAIN;
+	pthread_mutex_unlock(&vm->vcpu_lock);
+	return ret;
+}
+
+int vm_resume(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->vcpu_lock);
+	atomic_store(&vm->pause_req, false);
+	pthread_cond_broadcast(&vm->vcpu_cond);
+	pthread_mutex_unlock(&vm->vcpu_lock);
+	return 0;
+}
+
+bool vm_paused(struct vm *vm)
+{
+	return atomic_load(&vm->pause_req);
 }

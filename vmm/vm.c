@@ -19,6 +19,7 @@
 #include "arch/arch.h"
 #include "lib/file.h"
 #include "lib/log.h"
+#include "lib/util.h"
 #include "vmm/vm.h"
 
 void vm_request_stop(struct vm *vm, enum vm_state why, int status)
@@ -401,6 +402,11 @@ static void on_signal(struct loop *l, struct loop_handler *h, uint32_t events)
 	(void)events;
 	if (read(vm->sig_fd, &si, sizeof(si)) != sizeof(si))
 		return;
+	if ((int)si.ssi_signo == vcpu_kick_signal()) {
+		/* Sent to the process from outside: hull's own kicks go to vCPU threads. */
+		log_debug("signal %u (the vCPU kick) from pid %u: ignored", si.ssi_signo, si.ssi_pid);
+		return;
+	}
 	log_msg("%s: stopping the VM", strsignal((int)si.ssi_signo));
 	vm_request_stop(vm, VM_SIGNAL, 128 + (int)si.ssi_signo);
 }
@@ -409,7 +415,30 @@ static void on_quit(void *opaque)
 {
 	struct vm *vm = opaque;
 
-	vm_request_stop(vm, VM_SIGNAL, 0);
+	vm_request_stop(vm, VM_STOP, 0);
+}
+
+/*
+ * The signals that stop the VM with 128+N: every one whose default action
+ * ends the process and that hull does not use itself, real-time ones
+ * included (a container runtime forwards whatever it is sent).
+ */
+static const int stop_signals[] = {
+	SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM, SIGVTALRM, SIGPROF,
+	SIGIO, SIGPWR, SIGXCPU, SIGSTKFLT,
+};
+
+static void signal_set(sigset_t *set)
+{
+	unsigned int i;
+	int sig;
+
+	sigemptyset(set);
+	for (i = 0; i < ARRAY_SIZE(stop_signals); i++)
+		sigaddset(set, stop_signals[i]);
+	/* The kick is among them: from outside it is read here and ignored (on_signal). */
+	for (sig = SIGRTMIN; sig <= SIGRTMAX; sig++)
+		sigaddset(set, sig);
 }
 
 static int loop_stage_init(struct vm *vm)
@@ -427,14 +456,13 @@ static int loop_stage_init(struct vm *vm)
 	ret = loop_add(&vm->loop, &vm->stop_h, EPOLLIN);
 	if (ret)
 		return ret;
-	/* Blocked in every thread (vCPU threads inherit this), taken only through the signalfd. */
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
+	/* Blocked in every thread (all are started after this), taken only through the signalfd. */
+	signal_set(&set);
 	if (pthread_sigmask(SIG_BLOCK, &set, NULL))
 		return -EINVAL;
+	/* Writes to a closed pipe or socket fail with EPIPE; past RLIMIT_FSIZE with EFBIG. */
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGXFSZ, SIG_IGN);
 	vm->sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (vm->sig_fd < 0)
 		return -errno;
@@ -494,13 +522,89 @@ static int fds_init(struct vm *vm)
 	return 0;
 }
 
-/* --- stage: running vCPUs ---------------------------------------------------------------- */
+/* --- the stage table ----------------------------------------------------------------- */
 
-static int start_init(struct vm *vm)
+const struct stage vm_stage_kvm = { "kvm", kvm_init, kvm_exit };
+const struct stage vm_stage_memory = { "memory", memory_init, memory_exit };
+const struct stage vm_stage_loop = { "loop", loop_stage_init, loop_stage_exit };
+const struct stage vm_stage_devices = { "devices", devices_init, devices_exit };
+const struct stage vm_stage_virtio = { "virtio", virtio_init, virtio_exit };
+const struct stage vm_stage_kernel = { "kernel", vm_load_kernel, NULL };
+const struct stage vm_stage_boot = { "boot", boot_init, boot_exit };
+const struct stage vm_stage_vcpus = { "vcpus", vcpus_init, vcpus_exit };
+const struct stage vm_stage_console = { "console", console_stage_init, console_stage_exit };
+const struct stage vm_stage_fds = { "fds", fds_init, NULL };
+
+const struct stage *const vm_stages[] = {
+	&vm_stage_kvm, &vm_stage_memory, &vm_stage_loop, &vm_stage_control, &vm_stage_devices,
+	&vm_stage_virtio, &vm_stage_kernel, &vm_stage_boot, &vm_stage_vcpus, &vm_stage_console,
+	&vm_stage_fds,
+};
+const unsigned int vm_nstages = ARRAY_SIZE(vm_stages);
+
+/* --- the lifecycle --------------------------------------------------------------------- */
+
+static struct vm *vm_alloc(const struct vm_config *cfg, const struct vm_epoch *epoch)
+{
+	struct vm *vm = calloc(1, sizeof(*vm));
+
+	if (!vm) {
+		log_msg("%s", strerror(ENOMEM));
+		return NULL;
+	}
+	vm->cfg = cfg;
+	vm->ncpus = cfg->cpus;
+	vm->kvm_fd = vm->vm_fd = vm->stop_fd = vm->sig_fd = vm->room_fd = vm->tx_fd = -1;
+	vm->loop.epfd = -1;
+	vm->start_wall = epoch->wall;
+	vm->start_cpu = epoch->cpu;
+	atomic_init(&vm->state, VM_RUNNING);
+	vm->exit_status = VM_EXIT_ERROR;
+	vm_vcpus_init(vm);
+	return vm;
+}
+
+static void vm_free(struct vm *vm)
+{
+	vm_vcpus_fini(vm);
+	free(vm);
+}
+
+/* Run the table on vm; on failure it is unwound and vm->exit_status says what the failure was. */
+static int build(struct vm *vm, const struct stage *const *stages, unsigned int n)
+{
+	vm->stages = stages;
+	return stages_run(stages, n, vm, &vm->nstages);
+}
+
+int vm_create_from(const struct stage *const *stages, unsigned int n,
+		   const struct vm_config *cfg, const struct vm_epoch *epoch, struct vm **out)
+{
+	struct vm *vm = vm_alloc(cfg, epoch);
+	int ret;
+
+	if (!vm)
+		return -ENOMEM;
+	ret = build(vm, stages, n);
+	if (ret) {
+		vm_free(vm);
+		return ret;
+	}
+	*out = vm;
+	return 0;
+}
+
+int vm_create(const struct vm_config *cfg, const struct vm_epoch *epoch, struct vm **out)
+{
+	return vm_create_from(vm_stages, vm_nstages, cfg, epoch, out);
+}
+
+int vm_start(struct vm *vm)
 {
 	unsigned int i;
 	int ret;
 
+	clock_gettime(CLOCK_MONOTONIC, &vm->started_at);
 	for (i = 0; i < vm->ncpus; i++) {
 		ret = vcpu_start(&vm->vcpus[i]);
 		if (ret) {
@@ -511,30 +615,6 @@ static int start_init(struct vm *vm)
 	}
 	return 0;
 }
-
-static void start_exit(struct vm *vm)
-{
-	unsigned int i;
-
-	for (i = 0; i < vm->ncpus; i++)
-		vcpu_kick(&vm->vcpus[i]);
-	for (i = 0; i < vm->ncpus; i++)
-		vcpu_join(&vm->vcpus[i]);
-}
-
-static const struct stage vm_stages[] = {
-	{ "kvm", kvm_init, kvm_exit },
-	{ "memory", memory_init, memory_exit },
-	{ "loop", loop_stage_init, loop_stage_exit },
-	{ "devices", devices_init, devices_exit },
-	{ "virtio", virtio_init, virtio_exit },
-	{ "kernel", vm_load_kernel, NULL },
-	{ "boot", boot_init, boot_exit },
-	{ "vcpus", vcpus_init, vcpus_exit },
-	{ "console", console_stage_init, console_stage_exit },
-	{ "fds", fds_init, NULL },
-	{ "start", start_init, start_exit },
-};
 
 /*
  * The event loop yields to the vCPUs. As SCHED_BATCH, a wakeup of the loop
@@ -557,41 +637,50 @@ static void loop_yield_to_vcpus(void)
 		log_debug("event loop: SCHED_BATCH: %s", strerror(errno));
 }
 
-int vm_main(const struct vm_config *cfg, const struct timespec *start_wall,
-	    const struct timespec *start_cpu)
+int vm_run(struct vm *vm)
 {
-	unsigned int n = sizeof(vm_stages) / sizeof(vm_stages[0]), done = 0;
-	struct vm *vm;
-	int ret, status;
+	int ret;
 
-	vm = calloc(1, sizeof(*vm));
-	if (!vm) {
-		log_msg("%s", strerror(ENOMEM));
-		return VM_EXIT_ERROR;
-	}
-	vm->cfg = cfg;
-	vm->ncpus = cfg->cpus;
-	vm->kvm_fd = vm->vm_fd = vm->stop_fd = vm->sig_fd = vm->room_fd = vm->tx_fd = -1;
-	vm->loop.epfd = -1;
-	vm->start_wall = *start_wall;
-	vm->start_cpu = *start_cpu;
-	atomic_init(&vm->state, VM_RUNNING);
-	vm->exit_status = VM_EXIT_ERROR;
-
-	ret = stages_run(vm_stages, n, vm, &done);
-	if (ret) {
-		status = vm->exit_status ? vm->exit_status : VM_EXIT_ERROR;
-		free(vm);
-		return status;
-	}
 	loop_yield_to_vcpus();
 	ret = loop_run(&vm->loop);
 	if (ret) {
 		log_msg("event loop: %s", strerror(-ret));
 		vm_request_stop(vm, VM_ERROR, VM_EXIT_ERROR);
 	}
-	stages_unwind(vm_stages, done, vm);
-	status = vm->exit_status;
-	free(vm);
+	return vm->exit_status;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	int running = VM_RUNNING;
+
+	if (!vm)
+		return;
+	/* Destroyed without a stop (a failed start, another mode's error path): this is one. */
+	atomic_compare_exchange_strong(&vm->state, &running, VM_STOP);
+	vm_vcpus_stop(vm);
+	stages_unwind(vm->stages, vm->nstages, vm);
+	vm_free(vm);
+}
+
+int vm_main(const struct vm_config *cfg, const struct vm_epoch *epoch)
+{
+	struct vm *vm = vm_alloc(cfg, epoch);
+	int status;
+
+	if (!vm)
+		return VM_EXIT_ERROR;
+	if (build(vm, vm_stages, vm_nstages)) {
+		/* Stages that found bad input said so with exit status 2. */
+		status = vm->exit_status;
+		vm_free(vm);
+		return status;
+	}
+	if (vm_start(vm)) {
+		vm_destroy(vm);
+		return VM_EXIT_ERROR;
+	}
+	status = vm_run(vm);
+	vm_destroy(vm);
 	return status;
 }

@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <termios.h>
 #include <time.h>
 
@@ -23,6 +24,7 @@
 #include "virtio/net/net.h"
 #include "virtio/rng/rng.h"
 #include "virtio/vsock/vsock.h"
+#include "vmm/stages.h"
 
 /* --- console: hull's stdin and stdout to the guest UART, raw terminal, escape to quit ----- */
 
@@ -78,6 +80,7 @@ struct vcpu {
 	size_t run_size;
 	pthread_t thread;
 	bool started;
+	pid_t tid; /* the thread's id, set before vcpu_start() returns (pinning, cgroups) */
 };
 
 /* What the vCPU thread does after an exit was handled. */
@@ -86,7 +89,15 @@ enum vcpu_action {
 	VCPU_STOP,
 };
 
-/* Create vCPU fd and map its kvm_run. */
+/*
+ * The kick: a real-time signal, blocked in every thread of hull except inside
+ * KVM_RUN (KVM_SET_SIGNAL_MASK), where it makes KVM_RUN return EINTR. Sent
+ * before a thread enters KVM_RUN it stays pending and KVM_RUN returns at once
+ * (immediate_exit covers the same race). One sent to the process from outside
+ * costs a vCPU one spurious exit, or is read and ignored by the event loop.
+ */
+int vcpu_kick_signal(void);
+/* Create vCPU fd, map its kvm_run, give KVM the signal mask for KVM_RUN. */
 int vcpu_create(struct vm *vm, struct vcpu *vcpu, unsigned int index);
 void vcpu_destroy(struct vcpu *vcpu);
 /* Issue KVM_RUN once: 0, or -errno (-EINTR when kicked). */
@@ -97,7 +108,10 @@ int vcpu_run(struct vcpu *vcpu);
  * failures become vm_request_stop().
  */
 enum vcpu_action vcpu_handle_exit(struct vm *vm, struct vcpu *vcpu);
-/* Start the thread ("hull-vcpu N"); it runs until the VM stops. */
+/*
+ * Start the thread ("hull-vcpu N"); it runs until the VM stops. Returns once
+ * the thread recorded its id (vcpu->tid). vm_vcpus_init() first.
+ */
 int vcpu_start(struct vcpu *vcpu);
 /* Make a running vCPU leave KVM_RUN soon, and join it. */
 void vcpu_kick(struct vcpu *vcpu);
@@ -109,12 +123,21 @@ enum vm_state {
 	VM_RUNNING,
 	VM_POWEROFF, /* guest powered off: exit 0 */
 	VM_REBOOT,   /* guest rebooted: exit 0, the VM ends */
-	VM_SIGNAL,   /* SIGTERM/SIGINT/SIGHUP or the console escape: 128+signal */
+	VM_SIGNAL,   /* a terminating signal N: 128+N */
+	VM_STOP,     /* stopped on request (the console's escape, the control socket): exit 0 */
 	VM_ERROR,    /* KVM or device failure, triple fault: exit 1 */
 };
 
 #define VM_EXIT_ERROR 1
 #define VM_EXIT_USAGE 2
+
+/* When hull started: the boot timer measures from it. */
+struct vm_epoch {
+	struct timespec wall; /* CLOCK_MONOTONIC */
+	struct timespec cpu;  /* CLOCK_PROCESS_CPUTIME_ID */
+};
+
+struct control;
 
 struct vm {
 	const struct vm_config *cfg;
@@ -128,6 +151,16 @@ struct vm {
 	struct bus pio, mmio;
 	unsigned int ncpus;
 	struct vcpu *vcpus;
+
+	/* vCPU threads as a group: start, pause, resume (vcpu.c). */
+	int (*run_vcpu)(struct vcpu *vcpu); /* vcpu_run; tests inject a stand-in */
+	pthread_mutex_t vcpu_lock;
+	pthread_cond_t vcpu_cond;
+	atomic_bool pause_req;  /* vCPUs park before their next KVM_RUN while set */
+	unsigned int nstarted;  /* under vcpu_lock: threads started ... */
+	unsigned int parked;    /* ... of those, parked by a pause ... */
+	unsigned int exited;    /* ... or gone */
+	struct timespec started_at; /* when vm_start() started the vCPUs */
 
 	struct serial serial;
 	struct i8042 i8042;
@@ -150,6 +183,7 @@ struct vm {
 
 	struct loop loop;
 	struct console console;
+	struct control *control;           /* --api-sock, or NULL */
 	struct loop_handler stop_h, sig_h;
 	int stop_fd, sig_fd, room_fd, tx_fd;
 
@@ -157,6 +191,8 @@ struct vm {
 	int exit_status;
 	unsigned int unclaimed_logged;
 
+	const struct stage *const *stages; /* the table vm_create() ran ... */
+	unsigned int nstages;              /* ... and how many of it are done */
 	struct timespec start_wall, start_cpu;
 	struct boot_image boot;
 	uint64_t initrd_gpa, initrd_len;
@@ -170,12 +206,46 @@ struct vm {
 void vm_request_stop(struct vm *vm, enum vm_state why, int status);
 
 /*
- * Build the VM from a validated config and run it until it stops. Returns
- * the process exit status: 0 on guest poweroff/reboot, 128+N on signal N,
- * 1 on a VM failure, 2 on bad input (messages already printed).
+ * The lifecycle. vm_create builds a VM from a validated config by running
+ * the stages of vm_stages[] (vm_create_from: a table of the caller's), and
+ * unwinds them on failure: 0 with *out, or -errno (the cause logged).
+ * vm_start starts the vCPU threads: 0 or -errno (the VM is then stopped:
+ * vm_destroy it). vm_run runs the event loop on the calling thread until the
+ * VM stops and returns the process exit status: 0 on guest poweroff, reboot
+ * or a stop request, 128+N on signal N, 1 on a VM failure. vm_destroy stops
+ * and joins the vCPUs first, then unwinds the stages in reverse (devices,
+ * then memory, then KVM) and frees the VM. Call them from one thread, in
+ * that order; vm_destroy after any of them.
  */
-int vm_main(const struct vm_config *cfg, const struct timespec *start_wall,
-	    const struct timespec *start_cpu);
+int vm_create(const struct vm_config *cfg, const struct vm_epoch *epoch, struct vm **out);
+int vm_create_from(const struct stage *const *stages, unsigned int n,
+		   const struct vm_config *cfg, const struct vm_epoch *epoch, struct vm **out);
+int vm_start(struct vm *vm);
+int vm_run(struct vm *vm);
+void vm_destroy(struct vm *vm);
+
+/*
+ * `hull vm`: create, start, run, destroy. Returns the process exit status:
+ * as vm_run, and 2 on bad input found while building the VM (messages
+ * already printed).
+ */
+int vm_main(const struct vm_config *cfg, const struct vm_epoch *epoch);
+
+/*
+ * Pause: every vCPU leaves KVM_RUN and parks; returns once all have (their
+ * registers and the guest's memory stay as they are), 0, or -ESHUTDOWN when
+ * the VM is stopping, -EAGAIN when vm_resume() came first. Pausing a paused
+ * VM is a no-op; a VM paused before vm_start() parks its vCPUs as they
+ * start. Resume wakes them: 0. Any thread but a vCPU's.
+ */
+int vm_pause(struct vm *vm);
+int vm_resume(struct vm *vm);
+bool vm_paused(struct vm *vm);
+/* The pause machinery and run_vcpu; vm_create does it (tests call it on their own vm). */
+void vm_vcpus_init(struct vm *vm);
+void vm_vcpus_fini(struct vm *vm);
+/* Wake, kick and join every started vCPU thread; the VM's state must no longer be running. */
+void vm_vcpus_stop(struct vm *vm);
 
 /*
  * The "kernel" stage: load the kernel (--kernel or the default one) and the
@@ -183,16 +253,5 @@ int vm_main(const struct vm_config *cfg, const struct timespec *start_wall,
  * vm->boot, vm->initrd_gpa and vm->initrd_len. Bad images set exit status 2.
  */
 int vm_load_kernel(struct vm *vm);
-
-/* Lifecycle as data: stages run in order, unwound in reverse. */
-struct stage {
-	const char *name;
-	int (*init)(struct vm *vm);
-	void (*exit)(struct vm *vm); /* may be NULL */
-};
-
-/* Run stages[0..n) in order; on failure unwind the ones done and return the error. */
-int stages_run(const struct stage *stages, unsigned int n, struct vm *vm, unsigned int *done);
-void stages_unwind(const struct stage *stages, unsigned int done, struct vm *vm);
 
 #endif

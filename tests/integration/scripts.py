@@ -27,6 +27,9 @@ SCRIPTS = {
     # the line, which comes out once the console drains.
     "flood_read": (f'echo "HULL-FLOODING"\n({_FLOOD}) &\nread -r line\nkill $!\n'
                    'devmem 0xfe000000 8 123\necho "HULL-GOT: $line"\n'),
+    # For the control socket tests (test_control.py): a counter the guest's clock drives, one
+    # line every 0.2 s; it stops while the vCPUs are paused.
+    "counter": 'i=0\nwhile :; do echo "HULL-COUNT $i"; i=$((i + 1)); sleep 0.2; done\n',
     # The Firecracker-style boot timer: one byte, 123, at 0xfe000000.
     "devmem": 'devmem 0xfe000000 8 123 && echo "HULL-TIMER-WRITTEN"\n',
     # The guest's wall clock (set from the CMOS RTC at boot) and what the kernel said about it.

@@ -78,7 +78,11 @@ def test_guest_shutdown(boot, project_bzimage, which):
 
 @pytest.mark.parametrize("name,sig,status", [("SIGTERM", signal.SIGTERM, 143),
                                              ("SIGINT", signal.SIGINT, 130),
-                                             ("SIGHUP", signal.SIGHUP, 129)])
+                                             ("SIGHUP", signal.SIGHUP, 129),
+                                             ("SIGUSR1", signal.SIGUSR1, 138),
+                                             ("SIGUSR2", signal.SIGUSR2, 140),
+                                             ("SIGRTMIN+5", signal.SIGRTMIN + 5,
+                                              128 + signal.SIGRTMIN + 5)])
 def test_signal_exit(hull, busybox_initrd, project_bzimage, name, sig, status):
     """A signal to hull while the guest sleeps stops it promptly with 128+N; no process is left."""
 
@@ -94,6 +98,22 @@ def test_signal_exit(hull, busybox_initrd, project_bzimage, name, sig, status):
     assert took < 5, f"{took:.1f} s to stop after {name}\n{h.describe()}"
     assert re.search(r"^hull: .*stopping the VM$", h.stderr, re.M), h.describe()
     assert not Path(f"/proc/{pid}").exists(), f"hull pid {pid} still exists after {name}"
+
+
+def test_kick_signal_from_outside(hull, busybox_initrd, project_bzimage):
+    """hull's vCPU kick (SIGRTMIN) sent to the process from outside neither ends hull nor stops
+    the guest; SIGTERM afterwards still does."""
+    h = hull("--kernel", project_bzimage, "--initrd", busybox_initrd, "--cpus", 2,
+             "--cmdline", guest_cmdline("counter"))
+    h.expect(r"HULL-COUNT 2\n", 60)
+    for _ in range(50):
+        h.proc.send_signal(signal.SIGRTMIN)
+    last = max(int(n) for n in re.findall(r"HULL-COUNT (\d+)\n", h.stdout))
+    h.expect(rf"HULL-COUNT {last + 3}\n", 60)
+    assert h.proc.poll() is None, h.describe()
+    h.proc.send_signal(signal.SIGTERM)
+    assert h.wait(10) == 143, h.describe()
+    assert "stopping the VM" in h.stderr and "Real-time" not in h.stderr, h.describe()
 
 
 BOOT_TIMER = re.compile(r"^hull: boot timer: guest booted in (\d+(?:\.\d+)?) ms wall, "

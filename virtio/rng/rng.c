@@ -5,11 +5,8 @@
 #include <linux/virtio_ids.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/random.h>
-#include <sys/timerfd.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "lib/log.h"
 
@@ -20,9 +17,8 @@
 
 struct vrng {
 	struct virtio_dev dev;
-	int timer_fd;
-	struct loop_handler timer_h;
-	bool timer_armed;
+	struct loop *loop;
+	struct loop_timer timer; /* armed while the bucket is empty and requests wait */
 	/* Token bucket: up to rate bytes (one second's worth), refilled at rate bytes/s. */
 	uint64_t rate;
 	uint64_t tokens;
@@ -60,18 +56,11 @@ static void refill(struct vrng *r)
 static void arm_timer(struct vrng *r)
 {
 	uint64_t want = r->rate / VRNG_RESUME_DIV ? r->rate / VRNG_RESUME_DIV : 1;
-	uint64_t ns = (want * NSEC + r->rate - 1) / r->rate;
-	struct itimerspec its = { .it_value = { .tv_sec = (time_t)(ns / NSEC),
-						.tv_nsec = (long)(ns % NSEC) } };
 
 	/* Armed once: re-arming on every kick would let a busy guest push the wake-up away. */
-	if (r->timer_armed)
+	if (loop_timer_armed(r->loop, &r->timer))
 		return;
-	if (timerfd_settime(r->timer_fd, 0, &its, NULL) < 0) {
-		log_msg("%s: timerfd_settime: %s", r->dev.name, strerror(errno));
-		return;
-	}
-	r->timer_armed = true;
+	loop_timer_arm(r->loop, &r->timer, (want * NSEC + r->rate - 1) / r->rate, 0);
 }
 
 /* Fill the writable part of one request; returns the bytes written (the used length). */
@@ -153,26 +142,19 @@ static void vrng_notify(struct virtio_dev *d, unsigned int q)
 static void vrng_reset(struct virtio_dev *d)
 {
 	struct vrng *r = container_of(d, struct vrng, dev);
-	struct itimerspec off = { 0 };
 
 	/* The bucket is kept: resetting must not buy a guest more entropy per second. */
-	timerfd_settime(r->timer_fd, 0, &off, NULL);
-	r->timer_armed = false;
+	loop_timer_cancel(r->loop, &r->timer);
 }
 
 /* Event loop thread: tokens are back, serve what waited. */
-static void on_timer(struct loop *l, struct loop_handler *h, uint32_t events)
+static void on_timer(struct loop *l, struct loop_timer *t)
 {
-	struct vrng *r = h->opaque;
+	struct vrng *r = t->opaque;
 	struct virtio_dev *d = &r->dev;
-	uint64_t ticks;
 
 	(void)l;
-	(void)events;
-	if (read(h->fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
-		log_debug("%s: timerfd read: %s", d->name, strerror(errno));
 	pthread_mutex_lock(&d->lock);
-	r->timer_armed = false;
 	if (virtio_dev_live(d) && d->vq[0].enabled && !d->vq[0].broken)
 		serve(r);
 	pthread_mutex_unlock(&d->lock);
@@ -199,28 +181,14 @@ int vrng_create(const struct virtio_host *host, uint64_t base, uint32_t gsi, str
 	r->tokens = r->rate;
 	r->now = mono_ns;
 	r->last_ns = r->now();
-	r->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (r->timer_fd < 0) {
-		ret = -errno;
-		log_msg("%s: timerfd_create: %s", r->dev.name, strerror(-ret));
-		goto err_mutex;
-	}
-	r->timer_h = (struct loop_handler){ .fd = r->timer_fd, .cb = on_timer, .opaque = r };
-	ret = loop_add(host->loop, &r->timer_h, EPOLLIN);
-	if (ret) {
-		log_msg("%s: event loop: %s", r->dev.name, strerror(-ret));
-		goto err_timer;
-	}
+	r->loop = host->loop;
+	loop_timer_init(&r->timer, on_timer, r);
 	ret = virtio_mmio_attach(&r->dev, host, base, gsi);
 	if (ret)
-		goto err_loop;
+		goto err_mutex;
 	*out = r;
 	return 0;
 
-err_loop:
-	loop_del(host->loop, &r->timer_h);
-err_timer:
-	close(r->timer_fd);
 err_mutex:
 	pthread_mutex_destroy(&r->dev.lock);
 err_free:
@@ -232,9 +200,8 @@ void vrng_destroy(struct vrng *r)
 {
 	if (!r)
 		return;
-	virtio_mmio_detach(&r->dev);
-	loop_del(r->dev.host->loop, &r->timer_h);
-	close(r->timer_fd);
+	virtio_mmio_detach(&r->dev); /* resets it, which cancels the timer */
+	loop_timer_cancel(r->loop, &r->timer);
 	pthread_mutex_destroy(&r->dev.lock);
 	free(r);
 }

@@ -8,12 +8,12 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "lib/log.h"
+#include "lib/usock.h"
 
 #define UDS_BACKLOG 128
 #define UDS_ACCEPTS 16 /* accepts per listener wake-up: other fds get their turn */
@@ -30,7 +30,6 @@ struct uds_conn {
 	struct vsock_uds *u;
 	struct loop_handler h;
 	enum uc_state state;
-	uint32_t events; /* epoll interest; 0: not in the set (so a hung-up fd cannot spin) */
 	struct vsock_ep *ep;
 	char line[VSOCK_LINE_MAX];
 	unsigned int line_len;
@@ -47,8 +46,7 @@ struct vsock_uds {
 	struct vsock *v;
 	struct loop *loop;
 	char *path;
-	dev_t dev;
-	ino_t ino; /* the socket file we made: only that one is unlinked */
+	struct usock_file file; /* the socket file we made: only that one is unlinked */
 	int lfd, spare_fd;
 	struct loop_handler lh;
 	bool paused; /* out of fds with no spare: the listener waits for a close */
@@ -72,18 +70,10 @@ static void rearm(struct uds_conn *uc)
 		if (uc->wr_blocked || uc->ok_off < uc->ok_len)
 			ev |= EPOLLOUT;
 	}
-	if (ev == uc->events)
-		return;
-	if (!ev)
-		ret = loop_del(u->loop, &uc->h);
-	else if (!uc->events)
-		ret = loop_add(u->loop, &uc->h, ev);
-	else
-		ret = loop_mod(u->loop, &uc->h, ev);
+	/* 0 takes it out of the set, so a hung-up fd cannot spin. */
+	ret = loop_want(u->loop, &uc->h, ev);
 	if (ret)
 		log_msg("vsock %s: event loop: %s", u->path, strerror(-ret));
-	else
-		uc->events = ev;
 }
 
 static void listener_resume(struct vsock_uds *u)
@@ -101,9 +91,7 @@ static void uc_release(struct uds_conn *uc)
 
 	if (uc->state == UC_FREE)
 		return;
-	if (uc->events)
-		loop_del(u->loop, &uc->h);
-	uc->events = 0;
+	loop_want(u->loop, &uc->h, 0);
 	close(uc->h.fd);
 	fdbudget_give(&u->fds);
 	uc->h.fd = -1;
@@ -371,10 +359,10 @@ static void on_conn(struct loop *l, struct loop_handler *h, uint32_t events)
 	if (uc->state == UC_HANDSHAKE) {
 		handshake(uc);
 	} else if (uc->state == UC_OPEN) {
-		if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && (uc->events & EPOLLOUT))
+		if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && (uc->h.events & EPOLLOUT))
 			out_ready(uc);
 		if (uc->state == UC_OPEN && (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) &&
-		    (uc->events & EPOLLIN))
+		    (uc->h.events & EPOLLIN))
 			in_ready(uc);
 	}
 	if (uc->state != UC_FREE)
@@ -451,7 +439,7 @@ static void on_listen(struct loop *l, struct loop_handler *h, uint32_t events)
 		uc = uc_take(u, fd, UC_HANDSHAKE);
 		v->p.reserved++;
 		rearm(uc);
-		if (!uc->events)
+		if (!uc->h.events)
 			uc_release(uc);
 	}
 	vsock_leave(v, took);
@@ -497,61 +485,21 @@ int vsock_uds_guest_connect(void *arg, struct vsock_ep *ep)
 
 /* ---- the listener ---- */
 
-/* Bind PATH; a socket file nobody listens on is stale and replaced, anything else refused. */
-static int bind_path(struct vsock_uds *u, const struct sockaddr_un *sa)
-{
-	struct stat st;
-	int probe, ret;
-
-	if (!bind(u->lfd, (const struct sockaddr *)sa, sizeof(*sa)))
-		return 0;
-	ret = -errno;
-	if (ret != -EADDRINUSE) {
-		log_msg("vsock %s: bind: %s", u->path, strerror(-ret));
-		return ret;
-	}
-	if (lstat(u->path, &st) || !S_ISSOCK(st.st_mode)) {
-		log_msg("vsock %s: exists and is not a socket", u->path);
-		return -EEXIST;
-	}
-	probe = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (probe < 0)
-		return -errno;
-	ret = connect(probe, (const struct sockaddr *)sa, sizeof(*sa)) ? -errno : 0;
-	close(probe);
-	if (ret != -ECONNREFUSED) {
-		log_msg("vsock %s: in use by a running program", u->path);
-		return -EADDRINUSE;
-	}
-	if (unlink(u->path) && errno != ENOENT) {
-		ret = -errno;
-		log_msg("vsock %s: stale socket: %s", u->path, strerror(-ret));
-		return ret;
-	}
-	if (bind(u->lfd, (const struct sockaddr *)sa, sizeof(*sa))) {
-		ret = -errno;
-		log_msg("vsock %s: bind: %s", u->path, strerror(-ret));
-		return ret;
-	}
-	return 0;
-}
-
 int vsock_uds_open(struct vsock *v, const char *path, const struct virtio_host *host,
 		   struct vsock_uds **out)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char what[USOCK_PATH_MAX + 8];
 	struct vsock_uds *u;
-	struct stat st;
 	unsigned int i;
 	int ret;
 
 	/* PATH_P must fit too, for every port P. */
-	if (strlen(path) + UDS_PORT_SUFFIX > sizeof(sa.sun_path)) {
+	if (strlen(path) + UDS_PORT_SUFFIX > USOCK_PATH_MAX + 1) {
 		log_msg("vsock %s: path too long (at most %zu bytes)", path,
-			sizeof(sa.sun_path) - UDS_PORT_SUFFIX);
+			USOCK_PATH_MAX + 1 - UDS_PORT_SUFFIX);
 		return -ENAMETOOLONG;
 	}
-	memcpy(sa.sun_path, path, strlen(path) + 1);
+	snprintf(what, sizeof(what), "vsock %s", path);
 	u = calloc(1, sizeof(*u));
 	if (!u)
 		return -ENOMEM;
@@ -575,23 +523,11 @@ int vsock_uds_open(struct vsock *v, const char *path, const struct virtio_host *
 		vlist_init(&u->conns[i].link);
 		vlist_add_tail(&u->free, &u->conns[i].link);
 	}
-	u->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	/* The file gets the umask's permissions: host programs of other users may connect. */
+	u->lfd = usock_listen(path, 0, UDS_BACKLOG, what, &u->file);
 	if (u->lfd < 0) {
-		ret = -errno;
-		log_msg("vsock %s: socket: %s", path, strerror(-ret));
+		ret = u->lfd;
 		goto err;
-	}
-	ret = bind_path(u, &sa);
-	if (ret)
-		goto err;
-	if (!lstat(path, &st)) {
-		u->dev = st.st_dev;
-		u->ino = st.st_ino;
-	}
-	if (listen(u->lfd, UDS_BACKLOG)) {
-		ret = -errno;
-		log_msg("vsock %s: listen: %s", path, strerror(-ret));
-		goto err_unlink;
 	}
 	u->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	u->lh = (struct loop_handler){ .fd = u->lfd, .cb = on_listen, .opaque = u };
@@ -604,7 +540,7 @@ int vsock_uds_open(struct vsock *v, const char *path, const struct virtio_host *
 	return 0;
 
 err_unlink:
-	unlink(path);
+	usock_unlink(path, &u->file);
 err:
 	if (u->spare_fd >= 0)
 		close(u->spare_fd);
@@ -619,7 +555,6 @@ err:
 
 void vsock_uds_close(struct vsock_uds *u)
 {
-	struct stat st;
 	unsigned int i;
 
 	if (!u)
@@ -636,8 +571,7 @@ void vsock_uds_close(struct vsock_uds *u)
 	if (u->spare_fd >= 0)
 		close(u->spare_fd);
 	/* Only our own socket file: another hull may have replaced a stale one since. */
-	if (!lstat(u->path, &st) && st.st_dev == u->dev && st.st_ino == u->ino)
-		unlink(u->path);
+	usock_unlink(u->path, &u->file);
 	fdbudget_acct_fini(&u->fds);
 	free(u->conns);
 	free(u->path);

@@ -1,0 +1,152 @@
+/* ctl: `hull ctl PATH COMMAND` — one request to a running VM's control socket, its reply printed. */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "lib/log.h"
+#include "lib/usock.h"
+#include "vmm/ctlproto.h"
+
+#define CTL_REPLY_MAX (1 << 20) /* longer than any reply hull sends */
+#define CTL_TIMEOUT_S 30        /* a VM's loop answers at once; a dead peer must not hang us */
+
+static const char usage_ctl[] =
+	"usage: hull ctl PATH state|pause|resume|stop\n"
+	"\n"
+	"Send one command to the control socket PATH of a running 'hull vm --api-sock PATH'\n"
+	"and print its reply (one JSON object) on stdout:\n"
+	"  state    running or paused, vCPUs and their thread ids, memory, devices, uptime\n"
+	"  pause    stop every vCPU (the guest's clock goes on)\n"
+	"  resume   let them run again\n"
+	"  stop     tear the VM down; hull exits 0\n"
+	"Exit status: 0; 1 for an error reply or when PATH cannot be reached; 2 for bad usage.\n";
+
+/* Connect with a timeout on each send and receive: the fd, or -errno (logged). */
+static int dial(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct timeval tv = { .tv_sec = CTL_TIMEOUT_S };
+	int fd, ret;
+
+	if (strlen(path) > USOCK_PATH_MAX) {
+		log_msg("ctl %s: path too long (at most %zu bytes)", path, USOCK_PATH_MAX);
+		return -ENAMETOOLONG;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		ret = -errno;
+		log_msg("ctl %s: socket: %s", path, strerror(-ret));
+		return ret;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (const struct sockaddr *)&sa, sizeof(sa))) {
+		ret = -errno;
+		log_msg("ctl %s: connect: %s", path, strerror(-ret));
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+static int send_all(int fd, const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno == EAGAIN ? -ETIMEDOUT : -errno;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Read up to the first newline into buf (NUL-terminated, newline removed): its length or -errno. */
+static ssize_t recv_line(int fd, char *buf, size_t size)
+{
+	size_t len = 0;
+	char *nl;
+
+	for (;;) {
+		ssize_t n = recv(fd, buf + len, size - 1 - len, 0);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno == EAGAIN ? -ETIMEDOUT : -errno;
+		}
+		if (n == 0)
+			return -ECONNRESET;
+		len += (size_t)n;
+		buf[len] = '\0';
+		nl = memchr(buf, '\n', len);
+		if (nl) {
+			*nl = '\0';
+			return nl - buf;
+		}
+		if (len == size - 1)
+			return -EMSGSIZE;
+	}
+}
+
+int ctl_main(int argc, char **argv)
+{
+	char req[64], why[512], *rep = NULL;
+	const char *path;
+	enum ctl_cmd cmd;
+	ssize_t len;
+	int fd, n, ret, status = 1;
+
+	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+		fputs(usage_ctl, stdout);
+		return 0;
+	}
+	if (argc != 3) {
+		log_msg("ctl: expected a socket path and a command (see 'hull ctl --help')");
+		return 2;
+	}
+	path = argv[1];
+	if (ctl_cmd_from_name(argv[2], &cmd)) {
+		log_msg("ctl: unknown command '%s' (state, pause, resume, stop)", argv[2]);
+		return 2;
+	}
+	n = ctl_encode_request(cmd, req, sizeof(req));
+	fd = dial(path);
+	if (fd < 0 || n < 0)
+		goto out;
+	rep = malloc(CTL_REPLY_MAX);
+	if (!rep) {
+		log_msg("ctl %s: %s", path, strerror(ENOMEM));
+		goto out;
+	}
+	ret = send_all(fd, req, (size_t)n);
+	len = ret ? ret : recv_line(fd, rep, CTL_REPLY_MAX);
+	if (len < 0) {
+		log_msg("ctl %s: %s: %s", path, ret ? "send" : "no reply",
+			len == -ECONNRESET ? "connection closed" : strerror((int)-len));
+		goto out;
+	}
+	printf("%s\n", rep);
+	fflush(stdout);
+	ret = ctl_parse_reply(rep, (size_t)len, why, sizeof(why));
+	if (ret < 0)
+		log_msg("ctl %s: not a reply: %s", path, why);
+	status = ret ? 1 : 0;
+out:
+	free(rep);
+	if (fd >= 0)
+		close(fd);
+	return status;
+}

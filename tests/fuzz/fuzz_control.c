@@ -1,0 +1,177 @@
+/* libFuzzer target: bytes from a control-socket client — the line reader, request parser, server. */
+#include <errno.h>
+#include <json.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "vmm/control.h"
+#include "vmm/ctlproto.h"
+
+/*
+ * Input: byte 0 picks the size of the pieces the rest arrives in (1..256 bytes), byte 1 bit 0
+ * whether the client half-closes at the end, bit 1 whether it reads its replies. The rest is
+ * what a client sends, cut into those pieces:
+ *  - through a ctl_reader and ctl_parse_request, directly: every line either parses to a
+ *    command or is refused with a reason; every reply made for it is one line that
+ *    ctl_parse_reply reads back (an error reply carries the exact message);
+ *  - to the server over a socket pair, with the loop run after each piece: it never blocks,
+ *    and whatever the client did, it is closed once the client closes.
+ */
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static struct loop loop;
+static struct control *ctl;
+static unsigned int stops;
+
+static char *fake_state(void *opaque, size_t *len)
+{
+	static const struct ctl_vcpu vcpus[] = { { 0, 100 }, { 1, 101 } };
+	static const struct ctl_dev devs[] = { { "blk0", "blk", 0xfe001000, 5 } };
+	struct ctl_state s = { .vcpus = vcpus, .nvcpus = 2, .memory = 1 << 29, .devs = devs,
+			       .ndevs = 1, .uptime_ms = 7 };
+
+	(void)opaque;
+	return ctl_reply_state(&s, len);
+}
+
+static int fake_pause(void *opaque)
+{
+	(void)opaque;
+	return 0;
+}
+
+static int fake_resume(void *opaque)
+{
+	(void)opaque;
+	return -ESHUTDOWN;
+}
+
+static void fake_stop(void *opaque)
+{
+	(void)opaque;
+	stops++;
+}
+
+static const struct control_ops ops = { fake_state, fake_pause, fake_resume, fake_stop };
+
+/* A reply line must be exactly one line that reads back as a reply. */
+static void check_reply(char *line, size_t len, int want)
+{
+	char why[256];
+
+	if (!line)
+		abort();
+	if (len < 2 || line[len - 1] != '\n' || memchr(line, '\n', len - 1) || strlen(line) != len)
+		abort();
+	if (ctl_parse_reply(line, len - 1, why, sizeof(why)) != want)
+		abort();
+	free(line);
+}
+
+static void parse_lines(const uint8_t *data, size_t size, size_t piece)
+{
+	static struct ctl_reader r;
+	const char *line;
+	char why[200], msg[300], *rep;
+	enum ctl_cmd cmd;
+	size_t off = 0, n, room, len;
+	char *at;
+	int ret;
+
+	ctl_reader_init(&r);
+	while (off < size) {
+		at = ctl_reader_room(&r, &room);
+		n = size - off < piece ? size - off : piece;
+		n = n < room ? n : room;
+		memcpy(at, data + off, n);
+		ctl_reader_commit(&r, n);
+		off += n;
+		while ((ret = ctl_reader_line(&r, &line, &len)) == 1) {
+			why[0] = '\0';
+			if (ctl_parse_request(line, len, &cmd, why, sizeof(why)) == 0) {
+				if ((unsigned int)cmd >= CTL_NCMDS)
+					abort();
+				rep = cmd == CTL_STATE ? fake_state(NULL, &len) : ctl_reply_ok(&len);
+				check_reply(rep, len, 0);
+				continue;
+			}
+			if (!why[0] || !memchr(why, '\0', sizeof(why)))
+				abort();
+			/* The reason goes back to the client inside an error reply. */
+			rep = ctl_reply_error(why, &len);
+			check_reply(rep, len, 1);
+			snprintf(msg, sizeof(msg), "bad request: %s", why);
+			rep = ctl_reply_error(msg, &len);
+			check_reply(rep, len, 1);
+		}
+		if (ret == -EMSGSIZE)
+			ctl_reader_init(&r); /* the server hangs up here */
+		else if (ret)
+			abort();
+	}
+}
+
+static void pump(int fd, bool reads)
+{
+	char buf[4096];
+
+	while (loop_run_once(&loop, 0) > 0)
+		while (reads && recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+			;
+}
+
+static void serve(const uint8_t *data, size_t size, size_t piece, bool half_close, bool reads)
+{
+	int sv[2], small = 8192;
+	size_t off = 0, n;
+	ssize_t w;
+
+	if (!ctl) {
+		if (loop_init(&loop) || control_open(&loop, NULL, &ops, NULL, &ctl))
+			abort();
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
+		abort();
+	/* Small buffers: a client that does not read fills hull's reply buffer quickly. */
+	setsockopt(sv[0], SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	if (control_adopt(ctl, sv[1]))
+		abort();
+	while (off < size && control_clients(ctl)) {
+		n = size - off < piece ? size - off : piece;
+		w = send(sv[0], data + off, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (w > 0)
+			off += (size_t)w;
+		else if (w < 0 && errno != EAGAIN)
+			break;
+		pump(sv[0], reads);
+	}
+	if (half_close) {
+		shutdown(sv[0], SHUT_WR);
+		pump(sv[0], true);
+	}
+	close(sv[0]);
+	pump(-1, false);
+	/* Whatever it sent, a client that is gone is forgotten. */
+	if (control_clients(ctl))
+		abort();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	size_t piece;
+
+	if (size < 2)
+		return 0;
+	piece = (size_t)data[0] + 1;
+	parse_lines(data + 2, size - 2, piece);
+	serve(data + 2, size - 2, piece, data[1] & 1, data[1] & 2);
+	return 0;
+}

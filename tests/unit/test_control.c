@@ -1,0 +1,716 @@
+/* Unit tests for the control socket: the protocol codec, the line reader, and the server's bounds. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <json.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "lib/usock.h"
+#include "vmm/control.h"
+#include "vmm/ctlproto.h"
+
+/* --- the codec --------------------------------------------------------------------------- */
+
+static int parse(const char *line, enum ctl_cmd *cmd, char *why)
+{
+	return ctl_parse_request(line, strlen(line), cmd, why, 200);
+}
+
+static void expect_bad(const char *line, const char *words)
+{
+	enum ctl_cmd cmd;
+	char why[200] = "";
+
+	assert_int_equal(ctl_parse_request(line, strlen(line), &cmd, why, sizeof(why)), -EINVAL);
+	if (!strstr(why, words))
+		fail_msg("request '%s': reason '%s' lacks '%s'", line, why, words);
+}
+
+static void test_parse_every_command(void **state)
+{
+	enum ctl_cmd cmd, back;
+	char why[200], line[64];
+	int i, n;
+
+	(void)state;
+	for (i = 0; i < CTL_NCMDS; i++) {
+		n = ctl_encode_request((enum ctl_cmd)i, line, sizeof(line));
+		assert_true(n > 0 && line[n - 1] == '\n');
+		assert_int_equal(ctl_parse_request(line, (size_t)n - 1, &cmd, why, sizeof(why)), 0);
+		assert_int_equal(cmd, i);
+		assert_int_equal(ctl_cmd_from_name(ctl_cmd_name(cmd), &back), 0);
+		assert_int_equal(back, i);
+	}
+	assert_int_equal(parse("{\"cmd\":\"pause\"}", &cmd, why), 0);
+	assert_int_equal(cmd, CTL_PAUSE);
+	/* Whitespace around, and a CR before the newline, are fine. */
+	assert_int_equal(parse(" \t{ \"cmd\" : \"stop\" } \r", &cmd, why), 0);
+	assert_int_equal(cmd, CTL_STOP);
+	assert_int_equal(ctl_encode_request(CTL_STATE, line, 8), -ENOSPC);
+	assert_int_equal(ctl_cmd_from_name("State", &cmd), -EINVAL);
+}
+
+static void test_parse_refuses(void **state)
+{
+	char deep[4096];
+	size_t i;
+
+	(void)state;
+	expect_bad("{\"cmd\":\"reboot\"}", "unknown command 'reboot'");
+	expect_bad("{\"cmd\":\"\"}", "unknown command");
+	expect_bad("state", "not valid JSON");
+	expect_bad("", "not valid JSON");
+	expect_bad("{\"cmd\":\"state\"", "not valid JSON");
+	expect_bad("{\"cmd\":\"state\"} x", "not valid JSON");
+	expect_bad("{\"cmd\":\"state\"}{\"cmd\":\"stop\"}", "not valid JSON");
+	expect_bad("{'cmd':'state'}", "single quote");
+	expect_bad("[\"state\"]", "expected a JSON object");
+	expect_bad("\"state\"", "expected a JSON object");
+	expect_bad("{}", "no \"cmd\"");
+	expect_bad("{\"cmd\":1}", "expected a string");
+	expect_bad("{\"cmd\":null}", "expected a string");
+	expect_bad("{\"cmd\":\"state\",\"x\":1}", "unknown field 'x'");
+	/* A NUL inside the line: json-c would stop there; the whole line is the request. */
+	{
+		static const char nul[] = "{\"cmd\":\"state\"}\0garbage";
+		enum ctl_cmd cmd;
+		char why[200];
+
+		assert_int_equal(ctl_parse_request(nul, sizeof(nul) - 1, &cmd, why, sizeof(why)),
+				 -EINVAL);
+		assert_non_null(strstr(why, "NUL"));
+	}
+	/* Nesting far past json-c's depth limit is an error, not a stack overflow. */
+	for (i = 0; i < sizeof(deep) - 1; i++)
+		deep[i] = '[';
+	deep[sizeof(deep) - 1] = '\0';
+	expect_bad(deep, "not valid JSON");
+	/* Binary garbage. */
+	for (i = 0; i < 255; i++)
+		deep[i] = (char)(i + 1);
+	deep[255] = '\0';
+	expect_bad(deep, "not valid JSON");
+}
+
+static struct json_object *parse_line(const char *line, size_t len)
+{
+	struct json_object *o;
+
+	assert_true(len > 1 && line[len - 1] == '\n' && strlen(line) == len);
+	assert_null(memchr(line, '\n', len - 1)); /* one line */
+	o = json_tokener_parse(line);
+	assert_non_null(o);
+	return o;
+}
+
+static void test_replies(void **state)
+{
+	static const struct ctl_vcpu vcpus[] = { { 0, 1234 }, { 1, 1235 } };
+	static const struct ctl_dev devs[] = { { "blk0", "blk", 0xfe001000, 5 },
+					       { "rng0", "rng", 0xfe002000, 16 } };
+	struct ctl_state s = { .paused = true, .vcpus = vcpus, .nvcpus = 2, .memory = 1ULL << 30,
+			       .devs = devs, .ndevs = 2, .uptime_ms = 4321 };
+	struct json_object *o, *v, *a;
+	char *line, why[200];
+	size_t len;
+
+	(void)state;
+	line = ctl_reply_ok(&len);
+	assert_string_equal(line, "{\"ok\":true}\n");
+	assert_int_equal(ctl_parse_reply(line, len - 1, why, sizeof(why)), 0);
+	free(line);
+
+	/* Quotes, newlines and control characters in a message stay inside one line. */
+	line = ctl_reply_error("bad \"x\"\nnext\t\x01", &len);
+	o = parse_line(line, len);
+	assert_string_equal(json_object_get_string(json_object_object_get(o, "error")),
+			    "bad \"x\"\nnext\t\x01");
+	json_object_put(o);
+	assert_int_equal(ctl_parse_reply(line, len - 1, why, sizeof(why)), 1);
+	assert_string_equal(why, "bad \"x\"\nnext\t\x01");
+	free(line);
+
+	line = ctl_reply_state(&s, &len);
+	o = parse_line(line, len);
+	assert_string_equal(json_object_get_string(json_object_object_get(o, "state")), "paused");
+	assert_int_equal(json_object_get_int64(json_object_object_get(o, "memory")), 1LL << 30);
+	assert_int_equal(json_object_get_int64(json_object_object_get(o, "uptime_ms")), 4321);
+	a = json_object_object_get(o, "vcpus");
+	assert_int_equal(json_object_array_length(a), 2);
+	v = json_object_array_get_idx(a, 1);
+	assert_int_equal(json_object_get_int(json_object_object_get(v, "index")), 1);
+	assert_int_equal(json_object_get_int(json_object_object_get(v, "tid")), 1235);
+	a = json_object_object_get(o, "devices");
+	assert_int_equal(json_object_array_length(a), 2);
+	v = json_object_array_get_idx(a, 0);
+	assert_string_equal(json_object_get_string(json_object_object_get(v, "id")), "blk0");
+	assert_string_equal(json_object_get_string(json_object_object_get(v, "kind")), "blk");
+	assert_int_equal(json_object_get_int64(json_object_object_get(v, "base")), 0xfe001000);
+	assert_int_equal(json_object_get_int(json_object_object_get(v, "gsi")), 5);
+	json_object_put(o);
+	assert_int_equal(ctl_parse_reply(line, len - 1, why, sizeof(why)), 0);
+	free(line);
+
+	s.paused = false;
+	s.nvcpus = s.ndevs = 0;
+	line = ctl_reply_state(&s, &len);
+	assert_non_null(strstr(line, "\"state\":\"running\""));
+	assert_non_null(strstr(line, "\"vcpus\":[]"));
+	assert_non_null(strstr(line, "\"devices\":[]"));
+	free(line);
+
+	assert_int_equal(ctl_parse_reply("oops", 4, why, sizeof(why)), -EINVAL);
+	assert_int_equal(ctl_parse_reply("{\"error\":7}", 11, why, sizeof(why)), 1);
+}
+
+/* --- the line reader ---------------------------------------------------------------------- */
+
+static struct ctl_reader R;
+
+static void feed(const char *bytes, size_t n)
+{
+	size_t room;
+	char *at = ctl_reader_room(&R, &room);
+
+	assert_true(n <= room);
+	memcpy(at, bytes, n);
+	ctl_reader_commit(&R, n);
+}
+
+static void test_reader_partial_lines(void **state)
+{
+	static const char two[] = "{\"cmd\":\"state\"}\n{\"cmd\":\"stop\"}\n{\"cm";
+	const char *line;
+	size_t len, i;
+
+	(void)state;
+	ctl_reader_init(&R);
+	feed("{\"cmd\"", 6);
+	assert_int_equal(ctl_reader_line(&R, &line, &len), 0);
+	feed(":\"pause\"}", 9);
+	assert_int_equal(ctl_reader_line(&R, &line, &len), 0);
+	feed("\n", 1);
+	assert_int_equal(ctl_reader_line(&R, &line, &len), 1);
+	assert_int_equal(len, 15);
+	assert_memory_equal(line, "{\"cmd\":\"pause\"}", 15);
+	assert_int_equal(ctl_reader_line(&R, &line, &len), 0);
+	assert_int_equal(ctl_reader_pending(&R), 0);
+
+	/* Two lines and the start of a third in one read. */
+	feed(two, sizeof(two) - 1);
+	assert_int_equal(ctl_reader_line(&R, &line, &len), 1);
+	assert_memory_equal(line, "{\"cmd\":\"state\"}", len);
+	assert_int_equal(ctl_reader_line(&R, &line, &len), 1);
+	assert_memory_equal(line, "{\"cmd\":\"stop\"}", len);
+	assert_int_equal(ctl_reader_line(&R, &line, &len), 0);
+	assert_int_equal(ctl_reader_pending(&R), 4);
+
+	/* The rest one byte at a time; an empty line is a line. */
+	for (i = 0; i < 11; i++) {
+		feed(&"d\":\"stop\"}\n"[i], 1);
+		assert_int_equal(ctl_reader_line(&R, &line, &len), i == 10);
+	}
+	assert_memory_equal(line, "{\"cmd\":\"stop\"}", len);
+	feed("\n", 1);
+	assert_int_equal(ctl_reader_line(&R, &line, &len), 1);
+	assert_int_equal(len, 0);
+}
+
+static void test_reader_oversized_line(void **state)
+{
+	static char big[CTL_LINE_MAX];
+	const char *line;
+	size_t len, room;
+
+	(void)state;
+	/* CTL_LINE_MAX bytes with the newline last: a line. */
+	ctl_reader_init(&R);
+	memset(big, ' ', sizeof(big));
+	big[sizeof(big) - 1] = '\n';
+	feed(big, sizeof(big));
+	assert_int_equal(ctl_reader_line(&R, &line, &len), 1);
+	assert_int_equal(len, CTL_LINE_MAX - 1);
+	/* One byte more without a newline: too long, however it arrives. */
+	ctl_reader_init(&R);
+	feed("x", 1);
+	feed(big, sizeof(big) - 1 - 1);
+	assert_int_equal(ctl_reader_line(&R, &line, &len), 0);
+	feed(" ", 1);
+	ctl_reader_room(&R, &room);
+	assert_int_equal(room, 0);
+	assert_int_equal(ctl_reader_line(&R, &line, &len), -EMSGSIZE);
+}
+
+/* --- the server ------------------------------------------------------------------------- */
+
+static struct loop L;
+static struct control *C;
+
+static struct ops_rec {
+	unsigned int state, pause, resume, stop;
+	int pause_ret;
+	size_t state_pad; /* bytes of padding in the fake state reply */
+} rec;
+
+static char *fake_state(void *opaque, size_t *len)
+{
+	static const struct ctl_vcpu vcpus[] = { { 0, 42 } };
+	struct ctl_dev devs[1] = { { "pad", "x", 1, 2 } };
+	struct ctl_state s = { .vcpus = vcpus, .nvcpus = 1, .memory = 1 << 20, .devs = devs,
+			       .ndevs = 1 };
+	char *pad = NULL, *line;
+
+	(void)opaque;
+	rec.state++;
+	if (rec.state_pad) {
+		pad = malloc(rec.state_pad + 1);
+		memset(pad, 'p', rec.state_pad);
+		pad[rec.state_pad] = '\0';
+		devs[0].id = pad;
+	}
+	line = ctl_reply_state(&s, len);
+	free(pad);
+	return line;
+}
+
+static int fake_pause(void *opaque)
+{
+	(void)opaque;
+	rec.pause++;
+	return rec.pause_ret;
+}
+
+static int fake_resume(void *opaque)
+{
+	(void)opaque;
+	rec.resume++;
+	return 0;
+}
+
+static void fake_stop(void *opaque)
+{
+	(void)opaque;
+	rec.stop++;
+}
+
+static const struct control_ops fake_ops = { fake_state, fake_pause, fake_resume, fake_stop };
+
+static int setup(void **state)
+{
+	(void)state;
+	memset(&rec, 0, sizeof(rec));
+	if (loop_init(&L) || control_open(&L, NULL, &fake_ops, NULL, &C))
+		return -1;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	control_close(C);
+	C = NULL;
+	loop_destroy(&L);
+	return 0;
+}
+
+/* A client: our end of a socket pair whose other end the server adopted. */
+static int client(void)
+{
+	int sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	assert_int_equal(control_adopt(C, sv[1]), 0);
+	return sv[0];
+}
+
+/* Run the loop until it has had nothing to do for 20 ms. */
+static void pump(void)
+{
+	while (loop_run_once(&L, 20) > 0)
+		;
+}
+
+static void say(int fd, const char *text)
+{
+	assert_int_equal(send(fd, text, strlen(text), MSG_NOSIGNAL), (ssize_t)strlen(text));
+}
+
+/* One reply line from fd (the loop is pumped first); "" at EOF. */
+static char *hear(int fd)
+{
+	static char line[CONTROL_OUT_MAX + 1];
+	size_t len = 0;
+
+	pump();
+	while (len < sizeof(line) - 1) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&p, 1, 1000) != 1)
+			fail_msg("no reply within 1 s (got '%.*s')", (int)len, line);
+		n = recv(fd, line + len, 1, 0);
+		assert_true(n >= 0);
+		if (n == 0)
+			break;
+		if (line[len++] == '\n')
+			break;
+	}
+	line[len] = '\0';
+	return line;
+}
+
+/* The server closed fd: EOF (after anything still queued, which is skipped). */
+static bool closed_by_server(int fd)
+{
+	char buf[4096];
+
+	pump();
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&p, 1, 200) != 1)
+			return false;
+		n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n <= 0)
+			return n == 0 || errno == ECONNRESET;
+	}
+}
+
+static void test_server_commands(void **state)
+{
+	int fd = client();
+	char *r;
+
+	(void)state;
+	say(fd, "{\"cmd\":\"state\"}\n");
+	r = hear(fd);
+	assert_non_null(strstr(r, "\"state\":\"running\""));
+	assert_non_null(strstr(r, "\"tid\":42"));
+	say(fd, "{\"cmd\":\"pause\"}\n");
+	assert_string_equal(hear(fd), "{\"ok\":true}\n");
+	say(fd, "{\"cmd\":\"resume\"}\n");
+	assert_string_equal(hear(fd), "{\"ok\":true}\n");
+	rec.pause_ret = -ESHUTDOWN;
+	say(fd, "{\"cmd\":\"pause\"}\n");
+	assert_string_equal(hear(fd), "{\"error\":\"pause: the VM is stopping\"}\n");
+	say(fd, "{\"cmd\":\"stop\"}\n");
+	assert_string_equal(hear(fd), "{\"ok\":true}\n");
+	assert_int_equal(rec.state, 1);
+	assert_int_equal(rec.pause, 2);
+	assert_int_equal(rec.resume, 1);
+	assert_int_equal(rec.stop, 1);
+	close(fd);
+	pump();
+	assert_int_equal(control_clients(C), 0);
+}
+
+/* Garbage gets an error line; the connection stays usable. */
+static void test_server_garbage(void **state)
+{
+	int fd = client();
+
+	(void)state;
+	say(fd, "hello\n");
+	assert_non_null(strstr(hear(fd), "{\"error\":\"bad request: not valid JSON"));
+	say(fd, "{\"cmd\":\"state\"} trailing\n");
+	assert_non_null(strstr(hear(fd), "not valid JSON"));
+	say(fd, "{\"cmd\":\"launch\"}\n");
+	assert_non_null(strstr(hear(fd), "unknown command 'launch'"));
+	say(fd, "\n");
+	assert_non_null(strstr(hear(fd), "{\"error\":\"bad request"));
+	say(fd, "{\"cmd\":\"resume\"}\n");
+	assert_string_equal(hear(fd), "{\"ok\":true}\n");
+	assert_int_equal(rec.state + rec.pause + rec.stop, 0);
+	close(fd);
+}
+
+/* A line longer than CTL_LINE_MAX: one error line, then the server hangs up. */
+static void test_server_oversized(void **state)
+{
+	static char big[CTL_LINE_MAX + 100];
+	int fd = client(), other = client();
+	size_t off = 0;
+	char *r;
+
+	(void)state;
+	memset(big, ' ', sizeof(big));
+	while (off < sizeof(big)) {
+		ssize_t n = send(fd, big + off, sizeof(big) - off, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n > 0)
+			off += (size_t)n;
+		else if (n < 0 && errno != EAGAIN)
+			break;
+		pump();
+	}
+	r = hear(fd);
+	assert_non_null(strstr(r, "longer than 65536 bytes"));
+	assert_true(closed_by_server(fd));
+	assert_int_equal(control_clients(C), 1);
+	/* The other client is served as before. */
+	say(other, "{\"cmd\":\"resume\"}\n");
+	assert_string_equal(hear(other), "{\"ok\":true}\n");
+	close(fd);
+	close(other);
+}
+
+/* CONTROL_MAX_CLIENTS at once; one more is told so and closed; a place freed is taken again. */
+static void test_server_client_limit(void **state)
+{
+	int fds[CONTROL_MAX_CLIENTS], sv[2], i;
+	char buf[128];
+	ssize_t n;
+
+	(void)state;
+	for (i = 0; i < CONTROL_MAX_CLIENTS; i++)
+		fds[i] = client();
+	assert_int_equal(control_clients(C), CONTROL_MAX_CLIENTS);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	assert_int_equal(control_adopt(C, sv[1]), -EBUSY);
+	n = recv(sv[0], buf, sizeof(buf) - 1, 0);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	assert_string_equal(buf, "{\"error\":\"too many clients\"}\n");
+	assert_int_equal(recv(sv[0], buf, sizeof(buf), 0), 0); /* closed */
+	close(sv[0]);
+	/* Every one of the 16 is served. */
+	for (i = 0; i < CONTROL_MAX_CLIENTS; i++)
+		say(fds[i], "{\"cmd\":\"resume\"}\n");
+	for (i = 0; i < CONTROL_MAX_CLIENTS; i++)
+		assert_string_equal(hear(fds[i]), "{\"ok\":true}\n");
+	close(fds[3]);
+	pump();
+	assert_int_equal(control_clients(C), CONTROL_MAX_CLIENTS - 1);
+	fds[3] = client();
+	say(fds[3], "{\"cmd\":\"resume\"}\n");
+	assert_string_equal(hear(fds[3]), "{\"ok\":true}\n");
+	for (i = 0; i < CONTROL_MAX_CLIENTS; i++)
+		close(fds[i]);
+	pump();
+	assert_int_equal(control_clients(C), 0);
+}
+
+/* A client that sends requests and never reads: dropped once its replies fill the buffer. */
+static void test_server_client_never_reads(void **state)
+{
+	int sv[2], small = 4096, i, sent = 0;
+
+	(void)state;
+	rec.state_pad = 4000; /* about 4 KiB per reply */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	/* Small socket buffers, so the replies pile up in hull's. */
+	setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	setsockopt(sv[0], SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	assert_int_equal(control_adopt(C, sv[1]), 0);
+	for (i = 0; i < 200 && control_clients(C); i++) {
+		if (send(sv[0], "{\"cmd\":\"state\"}\n", 16, MSG_DONTWAIT | MSG_NOSIGNAL) == 16)
+			sent++;
+		/* The loop never blocks on this client: each pass returns. */
+		pump();
+	}
+	assert_int_equal(control_clients(C), 0);
+	/* It took no more than the buffer holds, plus what the socket took. */
+	assert_true(rec.state * 4000 <= CONTROL_OUT_MAX + 4 * 65536);
+	assert_true(sent > 0);
+	close(sv[0]);
+}
+
+/* A client that goes away mid-request is forgotten; one that half-closes gets its reply. */
+static void test_server_disconnects(void **state)
+{
+	int fd = client();
+
+	(void)state;
+	say(fd, "{\"cmd\":");
+	pump();
+	close(fd);
+	pump();
+	assert_int_equal(control_clients(C), 0);
+	assert_int_equal(rec.state + rec.pause + rec.resume + rec.stop, 0);
+
+	fd = client();
+	say(fd, "{\"cmd\":\"resume\"}\n{\"cmd\":\"resume\"}\n{\"cmd\":");
+	shutdown(fd, SHUT_WR);
+	assert_string_equal(hear(fd), "{\"ok\":true}\n");
+	assert_string_equal(hear(fd), "{\"ok\":true}\n");
+	assert_string_equal(hear(fd), ""); /* EOF: the cut-off request is dropped */
+	assert_int_equal(rec.resume, 2);
+	pump();
+	assert_int_equal(control_clients(C), 0);
+	close(fd);
+}
+
+/* One pass of the loop answers at most CONTROL_REQS_PER_PASS requests of one client. */
+static void test_server_requests_per_pass(void **state)
+{
+	int fd = client(), i, lines = 0;
+	char buf[65536];
+	ssize_t n;
+
+	(void)state;
+	for (i = 0; i < 40; i++)
+		say(fd, "{\"cmd\":\"resume\"}\n");
+	assert_int_equal(loop_run_once(&L, 1000), 1);
+	n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+	assert_true(n > 0);
+	for (i = 0; i < n; i++)
+		lines += buf[i] == '\n';
+	assert_int_equal(lines, CONTROL_REQS_PER_PASS);
+	assert_int_equal(rec.resume, CONTROL_REQS_PER_PASS);
+	/* The rest on later passes. */
+	pump();
+	assert_int_equal(rec.resume, 40);
+	close(fd);
+}
+
+/* --- the socket file -------------------------------------------------------------------- */
+
+static char dir[64], path[128];
+
+static int dir_setup(void **state)
+{
+	strcpy(dir, "/tmp/hull-ctl-XXXXXX");
+	if (!mkdtemp(dir))
+		return -1;
+	snprintf(path, sizeof(path), "%s/api.sock", dir);
+	return setup(state);
+}
+
+static int dir_teardown(void **state)
+{
+	teardown(state);
+	unlink(path);
+	rmdir(dir);
+	return 0;
+}
+
+static int dial(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	strcpy(sa.sun_path, path);
+	assert_true(fd >= 0);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		close(fd);
+		return -errno;
+	}
+	return fd;
+}
+
+/* The socket is 0600 whatever the umask, served through accept, and removed at close. */
+static void test_socket_file_mode_and_removal(void **state)
+{
+	struct control *c2;
+	struct stat st;
+	mode_t old = umask(0);
+	int fd;
+
+	(void)state;
+	assert_int_equal(control_open(&L, path, &fake_ops, NULL, &c2), 0);
+	umask(old);
+	assert_int_equal(lstat(path, &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0600);
+	fd = dial();
+	assert_true(fd >= 0);
+	say(fd, "{\"cmd\":\"resume\"}\n");
+	assert_string_equal(hear(fd), "{\"ok\":true}\n");
+	assert_int_equal(control_clients(c2), 1);
+	control_close(c2);
+	assert_int_equal(lstat(path, &st), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_true(closed_by_server(fd));
+	close(fd);
+}
+
+static void test_socket_file_existing(void **state)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct usock_file f;
+	struct control *c2;
+	struct stat st;
+	char longp[200];
+	int fd, lfd;
+
+	(void)state;
+	/* A stale socket (nobody listens) is replaced. */
+	strcpy(sa.sun_path, path);
+	lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	close(lfd);
+	assert_int_equal(usock_check(path, "t"), 0);
+	assert_int_equal(control_open(&L, path, &fake_ops, NULL, &c2), 0);
+	fd = dial();
+	assert_true(fd >= 0);
+	close(fd);
+	/* In use: refused, and left alone. */
+	assert_int_equal(usock_check(path, "t"), -EADDRINUSE);
+	assert_int_equal(control_open(&L, path, &fake_ops, NULL, &C), -EADDRINUSE);
+	assert_int_equal(lstat(path, &st), 0);
+	/* A path another listener took over after us is not removed by our close. */
+	unlink(path);
+	lfd = usock_listen(path, 0600, 1, "t", &f);
+	assert_true(lfd >= 0);
+	control_close(c2);
+	assert_int_equal(lstat(path, &st), 0);
+	usock_unlink(path, &f);
+	close(lfd);
+	assert_int_equal(lstat(path, &st), -1);
+	/* A regular file is refused and kept. */
+	fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+	close(fd);
+	assert_int_equal(usock_check(path, "t"), -EEXIST);
+	assert_int_equal(control_open(&L, path, &fake_ops, NULL, &c2), -EEXIST);
+	assert_int_equal(lstat(path, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	unlink(path);
+	/* A missing directory, a path too long. */
+	snprintf(longp, sizeof(longp), "%s/no/such/api.sock", dir);
+	assert_int_equal(usock_check(longp, "t"), -ENOENT);
+	assert_int_equal(control_open(&L, longp, &fake_ops, NULL, &c2), -ENOENT);
+	memset(longp, 'a', sizeof(longp) - 1);
+	longp[sizeof(longp) - 1] = '\0';
+	assert_int_equal(usock_check(longp, "t"), -ENAMETOOLONG);
+	assert_int_equal(control_open(&L, longp, &fake_ops, NULL, &c2), -ENAMETOOLONG);
+	assert_int_equal(usock_check("rel.sock", "t"), 0);
+}
+
+#define T(f) cmocka_unit_test(f)
+#define S(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define D(f) cmocka_unit_test_setup_teardown(f, dir_setup, dir_teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_parse_every_command),
+		T(test_parse_refuses),
+		T(test_replies),
+		T(test_reader_partial_lines),
+		T(test_reader_oversized_line),
+		S(test_server_commands),
+		S(test_server_garbage),
+		S(test_server_oversized),
+		S(test_server_client_limit),
+		S(test_server_client_never_reads),
+		S(test_server_disconnects),
+		S(test_server_requests_per_pass),
+		D(test_socket_file_mode_and_removal),
+		D(test_socket_file_existing),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,116 @@
+/* api: the VM's side of the control socket — the control stage and what each command does. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "lib/log.h"
+#include "vmm/control.h"
+#include "vmm/vm.h"
+
+#define DEV_ID_MAX 16
+
+/*
+ * The VM's virtio devices as the state reply lists them: found on the MMIO
+ * bus by their transport, in slot order, named KIND + index within the kind
+ * ("blk0", "fs1"). At most BUS_MAX_RANGES; returns how many.
+ */
+static unsigned int list_devices(struct vm *vm, struct ctl_dev *devs, char (*ids)[DEV_ID_MAX])
+{
+	unsigned int i, j, n = 0, same;
+
+	for (i = 0; i < vm->mmio.n; i++) {
+		const struct virtio_dev *d = vm->mmio.r[i].dev;
+
+		if (vm->mmio.r[i].ops != &virtio_mmio_ops)
+			continue;
+		for (same = 0, j = 0; j < n; j++)
+			same += !strcmp(devs[j].kind, d->ops->type);
+		snprintf(ids[n], DEV_ID_MAX, "%s%u", d->ops->type, same);
+		devs[n] = (struct ctl_dev){ .id = ids[n], .kind = d->ops->type, .base = d->base,
+					    .gsi = d->gsi };
+		n++;
+	}
+	return n;
+}
+
+static uint64_t ms_since(const struct timespec *t)
+{
+	struct timespec now;
+	int64_t ms;
+
+	if (!t->tv_sec && !t->tv_nsec)
+		return 0; /* not started */
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (int64_t)(now.tv_sec - t->tv_sec) * 1000 + (now.tv_nsec - t->tv_nsec) / 1000000;
+	return ms > 0 ? (uint64_t)ms : 0;
+}
+
+static char *api_state(void *opaque, size_t *len)
+{
+	struct vm *vm = opaque;
+	struct ctl_dev devs[BUS_MAX_RANGES];
+	char ids[BUS_MAX_RANGES][DEV_ID_MAX];
+	struct ctl_vcpu *vcpus;
+	struct ctl_state s;
+	unsigned int i;
+	char *line;
+
+	vcpus = calloc(vm->ncpus ? vm->ncpus : 1, sizeof(*vcpus));
+	if (!vcpus)
+		return NULL;
+	/* tid is written once, under vcpu_lock, before vcpu_start() returned on this thread. */
+	for (i = 0; vm->vcpus && i < vm->ncpus; i++)
+		vcpus[i] = (struct ctl_vcpu){ .index = i, .tid = vm->vcpus[i].tid };
+	s = (struct ctl_state){
+		.paused = vm_paused(vm),
+		.vcpus = vcpus,
+		.nvcpus = vm->vcpus ? vm->ncpus : 0,
+		.memory = vm->cfg->mem,
+		.devs = devs,
+		.ndevs = list_devices(vm, devs, ids),
+		.uptime_ms = ms_since(&vm->started_at),
+	};
+	line = ctl_reply_state(&s, len);
+	free(vcpus);
+	return line;
+}
+
+static int api_pause(void *opaque)
+{
+	return vm_pause(opaque);
+}
+
+static int api_resume(void *opaque)
+{
+	return vm_resume(opaque);
+}
+
+static void api_stop(void *opaque)
+{
+	log_msg("stop requested on the control socket: stopping the VM");
+	vm_request_stop(opaque, VM_STOP, 0);
+}
+
+static const struct control_ops api_ops = {
+	.state = api_state,
+	.pause = api_pause,
+	.resume = api_resume,
+	.stop = api_stop,
+};
+
+static int control_stage_init(struct vm *vm)
+{
+	if (!vm->cfg->api_sock)
+		return 0;
+	return control_open(&vm->loop, vm->cfg->api_sock, &api_ops, vm, &vm->control);
+}
+
+static void control_stage_exit(struct vm *vm)
+{
+	control_close(vm->control);
+	vm->control = NULL;
+}
+
+const struct stage vm_stage_control = { "control", control_stage_init, control_stage_exit };

@@ -1,0 +1,278 @@
+/* ctlproto: the control socket's protocol — one JSON object per line each way, as pure functions. */
+#include "vmm/ctlproto.h"
+
+#include <errno.h>
+#include <json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/json.h"
+
+static const char *const cmd_names[CTL_NCMDS] = {
+	[CTL_STATE] = "state",
+	[CTL_PAUSE] = "pause",
+	[CTL_RESUME] = "resume",
+	[CTL_STOP] = "stop",
+};
+
+const char *ctl_cmd_name(enum ctl_cmd cmd)
+{
+	return (unsigned int)cmd < CTL_NCMDS ? cmd_names[cmd] : "?";
+}
+
+int ctl_cmd_from_name(const char *name, enum ctl_cmd *cmd)
+{
+	unsigned int i;
+
+	for (i = 0; i < CTL_NCMDS; i++) {
+		if (!strcmp(name, cmd_names[i])) {
+			*cmd = (enum ctl_cmd)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+/* Parse a line as one JSON object; NUL bytes are refused (json-c would stop at them). */
+static int parse_object(const char *line, size_t len, struct json_object **out, char *err,
+			size_t errlen)
+{
+	const char *nul = memchr(line, '\0', len);
+	int ret;
+
+	if (nul) {
+		snprintf(err, errlen, "not valid JSON: NUL byte at byte %zu", (size_t)(nul - line));
+		return -EINVAL;
+	}
+	ret = json_parse_strict(line, len, CTL_LINE_MAX, out, err, errlen);
+	if (ret)
+		return ret == -ENOMEM ? ret : -EINVAL;
+	if (!json_object_is_type(*out, json_type_object)) {
+		snprintf(err, errlen, "expected a JSON object");
+		json_object_put(*out);
+		*out = NULL;
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int ctl_parse_request(const char *line, size_t len, enum ctl_cmd *cmd, char *err, size_t errlen)
+{
+	struct json_object *req, *name = NULL;
+	bool have = false;
+	int ret;
+
+	ret = parse_object(line, len, &req, err, errlen);
+	if (ret)
+		return ret;
+	ret = -EINVAL;
+	json_object_object_foreach(req, key, val) {
+		if (strcmp(key, "cmd")) {
+			snprintf(err, errlen, "unknown field '%.64s'", key);
+			goto out;
+		}
+		name = val; /* NULL for a JSON null */
+		have = true;
+	}
+	if (!have) {
+		snprintf(err, errlen, "no \"cmd\" in the request");
+		goto out;
+	}
+	if (!json_object_is_type(name, json_type_string)) {
+		snprintf(err, errlen, "\"cmd\": expected a string");
+		goto out;
+	}
+	if (ctl_cmd_from_name(json_object_get_string(name), cmd)) {
+		snprintf(err, errlen, "unknown command '%.64s' (state, pause, resume, stop)",
+			 json_object_get_string(name));
+		goto out;
+	}
+	ret = 0;
+out:
+	json_object_put(req);
+	return ret;
+}
+
+int ctl_encode_request(enum ctl_cmd cmd, char *buf, size_t size)
+{
+	int n = snprintf(buf, size, "{\"cmd\":\"%s\"}\n", ctl_cmd_name(cmd));
+
+	return n < 0 || (size_t)n >= size ? -ENOSPC : n;
+}
+
+/* obj as one line with its newline (malloc'd); obj is put. */
+static char *to_line(struct json_object *obj, size_t *len)
+{
+	const char *text;
+	size_t n;
+	char *line = NULL;
+
+	if (!obj)
+		return NULL;
+	text = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN);
+	if (text) {
+		n = strlen(text);
+		line = malloc(n + 2);
+		if (line) {
+			memcpy(line, text, n);
+			line[n] = '\n';
+			line[n + 1] = '\0';
+			*len = n + 1;
+		}
+	}
+	json_object_put(obj);
+	return line;
+}
+
+/* Add key: val to obj, or put val; false (obj's caller puts obj) when out of memory. */
+static bool add(struct json_object *obj, const char *key, struct json_object *val)
+{
+	if (!val || json_object_object_add(obj, key, val)) {
+		json_object_put(val);
+		return false;
+	}
+	return true;
+}
+
+char *ctl_reply_ok(size_t *len)
+{
+	struct json_object *o = json_object_new_object();
+
+	if (o && !add(o, "ok", json_object_new_boolean(1))) {
+		json_object_put(o);
+		return NULL;
+	}
+	return to_line(o, len);
+}
+
+char *ctl_reply_error(const char *msg, size_t *len)
+{
+	struct json_object *o = json_object_new_object();
+
+	if (o && !add(o, "error", json_object_new_string(msg))) {
+		json_object_put(o);
+		return NULL;
+	}
+	return to_line(o, len);
+}
+
+static struct json_object *vcpus_array(const struct ctl_state *s)
+{
+	struct json_object *a = json_object_new_array(), *v;
+	unsigned int i;
+
+	for (i = 0; a && i < s->nvcpus; i++) {
+		v = json_object_new_object();
+		if (!v || !add(v, "index", json_object_new_int64(s->vcpus[i].index)) ||
+		    !add(v, "tid", json_object_new_int64(s->vcpus[i].tid)) ||
+		    json_object_array_add(a, v)) {
+			json_object_put(v);
+			json_object_put(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
+static struct json_object *devs_array(const struct ctl_state *s)
+{
+	struct json_object *a = json_object_new_array(), *v;
+	unsigned int i;
+
+	for (i = 0; a && i < s->ndevs; i++) {
+		const struct ctl_dev *d = &s->devs[i];
+
+		v = json_object_new_object();
+		/* base < 2^43 (ARCHITECTURE.md): exact in every JSON reader's number. */
+		if (!v || !add(v, "id", json_object_new_string(d->id)) ||
+		    !add(v, "kind", json_object_new_string(d->kind)) ||
+		    !add(v, "base", json_object_new_uint64(d->base)) ||
+		    !add(v, "gsi", json_object_new_int64(d->gsi)) || json_object_array_add(a, v)) {
+			json_object_put(v);
+			json_object_put(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
+char *ctl_reply_state(const struct ctl_state *s, size_t *len)
+{
+	struct json_object *o = json_object_new_object();
+
+	if (!o)
+		return NULL;
+	if (!add(o, "state", json_object_new_string(s->paused ? "paused" : "running")) ||
+	    !add(o, "vcpus", vcpus_array(s)) || !add(o, "memory", json_object_new_uint64(s->memory)) ||
+	    !add(o, "devices", devs_array(s)) ||
+	    !add(o, "uptime_ms", json_object_new_uint64(s->uptime_ms))) {
+		json_object_put(o);
+		return NULL;
+	}
+	return to_line(o, len);
+}
+
+int ctl_parse_reply(const char *line, size_t len, char *err, size_t errlen)
+{
+	struct json_object *rep, *msg;
+	int ret;
+
+	ret = parse_object(line, len, &rep, err, errlen);
+	if (ret)
+		return ret;
+	ret = 0;
+	if (json_object_object_get_ex(rep, "error", &msg)) {
+		snprintf(err, errlen, "%s",
+			 json_object_is_type(msg, json_type_string) ? json_object_get_string(msg) :
+								      "(no message)");
+		ret = 1;
+	}
+	json_object_put(rep);
+	return ret;
+}
+
+/* --- the line reader ------------------------------------------------------------------ */
+
+void ctl_reader_init(struct ctl_reader *r)
+{
+	r->start = r->len = r->scanned = 0;
+}
+
+char *ctl_reader_room(struct ctl_reader *r, size_t *room)
+{
+	if (r->start) {
+		memmove(r->buf, r->buf + r->start, r->len);
+		r->start = 0;
+	}
+	*room = sizeof(r->buf) - r->len;
+	return r->buf + r->len;
+}
+
+void ctl_reader_commit(struct ctl_reader *r, size_t n)
+{
+	r->len += n;
+}
+
+int ctl_reader_line(struct ctl_reader *r, const char **line, size_t *len)
+{
+	char *p = r->buf + r->start, *nl;
+
+	/* Each byte is scanned once, however the line arrived. */
+	nl = memchr(p + r->scanned, '\n', r->len - r->scanned);
+	if (!nl) {
+		r->scanned = r->len;
+		return r->len >= sizeof(r->buf) ? -EMSGSIZE : 0;
+	}
+	*line = p;
+	*len = (size_t)(nl - p);
+	r->start += *len + 1;
+	r->len -= *len + 1;
+	r->scanned = 0;
+	return 1;
+}
+
+size_t ctl_reader_pending(const struct ctl_reader *r)
+{
+	return r->len;
+}

@@ -1,0 +1,100 @@
+/* ctlproto: the control socket's protocol — one JSON object per line each way, as pure functions. */
+#ifndef HULL_VMM_CTLPROTO_H
+#define HULL_VMM_CTLPROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/*
+ * Requests: {"cmd":"state"|"pause"|"resume"|"stop"} and a newline, nothing
+ * else in the object. Replies: {"ok":true}, {"error":"..."} or, to state,
+ * {"state":"running"|"paused","vcpus":[{"index":0,"tid":1234},...],
+ * "memory":bytes,"devices":[{"id":...,"kind":...,"base":...,"gsi":...},...],
+ * "uptime_ms":N}, each on one line.
+ */
+
+#define CTL_LINE_MAX 65536 /* bytes of one request line, its newline included */
+
+enum ctl_cmd {
+	CTL_STATE,
+	CTL_PAUSE,
+	CTL_RESUME,
+	CTL_STOP,
+	CTL_NCMDS,
+};
+
+/* "state", "pause", ...; and back (-EINVAL for a name that is no command). */
+const char *ctl_cmd_name(enum ctl_cmd cmd);
+int ctl_cmd_from_name(const char *name, enum ctl_cmd *cmd);
+
+/*
+ * One request line, its newline removed: 0 with *cmd, or -EINVAL with a
+ * one-line reason in err (not JSON, trailing data, a NUL byte, not an
+ * object, no "cmd", an unknown command or field).
+ */
+int ctl_parse_request(const char *line, size_t len, enum ctl_cmd *cmd, char *err, size_t errlen);
+
+/* The request line for cmd, newline included, in buf: its length, or -ENOSPC. */
+int ctl_encode_request(enum ctl_cmd cmd, char *buf, size_t size);
+
+/* What the state reply says. */
+struct ctl_vcpu {
+	unsigned int index;
+	pid_t tid; /* 0: its thread has not started */
+};
+
+struct ctl_dev {
+	const char *id, *kind;
+	uint64_t base;
+	uint32_t gsi;
+};
+
+struct ctl_state {
+	bool paused;
+	const struct ctl_vcpu *vcpus;
+	unsigned int nvcpus;
+	uint64_t memory; /* bytes of guest RAM */
+	const struct ctl_dev *devs;
+	unsigned int ndevs;
+	uint64_t uptime_ms; /* since the vCPUs started */
+};
+
+/* Reply lines, newline included: malloc'd (free() them), *len set; NULL when out of memory. */
+char *ctl_reply_ok(size_t *len);
+char *ctl_reply_error(const char *msg, size_t *len);
+char *ctl_reply_state(const struct ctl_state *s, size_t *len);
+
+/*
+ * A reply line (client side), its newline removed: 0 for a reply that is not
+ * an error, 1 for {"error":MSG} with MSG in err, -EINVAL (reason in err) for
+ * a line that is no reply.
+ */
+int ctl_parse_reply(const char *line, size_t len, char *err, size_t errlen);
+
+/*
+ * Bytes received, cut into lines: a buffer of CTL_LINE_MAX bytes. Receive
+ * into ctl_reader_room(), ctl_reader_commit() what arrived, then take lines
+ * with ctl_reader_line() until it returns 0.
+ */
+struct ctl_reader {
+	char buf[CTL_LINE_MAX];
+	size_t start, len; /* unread bytes: buf[start .. start + len) */
+	size_t scanned;    /* of those, how many are known to hold no newline */
+};
+
+void ctl_reader_init(struct ctl_reader *r);
+/* Where the next bytes go and how many fit (0: the buffer holds a full line, or no newline yet). */
+char *ctl_reader_room(struct ctl_reader *r, size_t *room);
+void ctl_reader_commit(struct ctl_reader *r, size_t n);
+/*
+ * The next complete line: 1 with *line and *len (newline removed; valid until
+ * the next call), 0 when none is complete yet, -EMSGSIZE when CTL_LINE_MAX
+ * bytes hold no newline (the stream cannot be resynchronised: close it).
+ */
+int ctl_reader_line(struct ctl_reader *r, const char **line, size_t *len);
+/* Bytes received and not taken as lines yet (a request in progress). */
+size_t ctl_reader_pending(const struct ctl_reader *r);
+
+#endif
