@@ -16,7 +16,8 @@
  *
  * Server (fenv_start): fsrv_open on the share with ro / cache / max_inodes / max_handles,
  * then INIT (e->init_flags, default FENV_INIT_FLAGS; the reply lands in e->init_out).
- * fenv_start_noinit does the same without INIT.
+ * fenv_start_noinit does the same without INIT. fenv_start_entries opens a share of
+ * entries instead (the synthetic root, node FUSE_ROOT_ID, holds them) and INITs it.
  *
  * Raw requests, built in e->req (one request at a time):
  *   fenv_begin(e, opcode, nodeid)   header: len (kept up to date), opcode, a fresh unique,
@@ -503,6 +504,31 @@ static inline int fenv_start_noinit(struct fuse_env *e, bool ro, enum vfs_cache 
 	if (rc)
 		fprintf(stderr, "fenv: fsrv_open: %s\n", err);
 	return rc;
+}
+
+/* A share of n entries (fsrv_config.entries), INIT done: 0, -errno, or INIT's error. */
+static inline int fenv_start_entries(struct fuse_env *e, const struct fsrv_entry *ents,
+				     unsigned int n, bool ro, unsigned int max_inodes,
+				     unsigned int max_handles)
+{
+	struct fsrv_config c = {
+		.path = "entries",
+		.entries = ents,
+		.nentries = n,
+		.ro = ro,
+		.cache = VFS_CACHE_AUTO,
+		.max_inodes = max_inodes,
+		.max_handles = max_handles,
+	};
+	char err[512];
+	int rc;
+
+	fsrv_close(e->s);
+	e->s = NULL;
+	rc = fsrv_open(&c, &e->s, err, sizeof(err));
+	if (rc)
+		fprintf(stderr, "fenv: fsrv_open: %s\n", err);
+	return rc ? rc : fenv_init(e);
 }
 
 /* Open the server on the share and INIT it: 0, -errno, or INIT's error. */
