@@ -55,9 +55,10 @@ struct dir_out {
 /* One entry to list: its dirent (name not yet copied) and, for READDIRPLUS, what enters it. */
 struct dir_ent {
 	const char *name;
-	struct fuse_dirent de;
-	unsigned int entry;     /* the entry's table index: READDIRPLUS of the synthetic root */
-	int dirfd;              /* else: look name up in dirfd of entry */
+	uint64_t ino, off; /* the fuse_dirent's fields */
+	uint32_t type;
+	unsigned int entry; /* the entry's table index: READDIRPLUS of the synthetic root */
+	int dirfd;	    /* else: look name up in dirfd of entry */
 };
 
 /*
@@ -70,6 +71,9 @@ static bool emit(struct srv_req *r, struct dir_out *o, struct dir_ent *d, bool p
 	size_t head = plus ? FUSE_NAME_OFFSET_DIRENTPLUS : FUSE_NAME_OFFSET;
 	size_t size = FUSE_DIRENT_ALIGN(head + namelen);
 	struct fuse_entry_out eo = { 0 };
+	struct fuse_dirent de = {
+		.ino = d->ino, .off = d->off, .namelen = (uint32_t)namelen, .type = d->type
+	};
 	uint8_t *p = o->buf + o->used;
 	bool dot = !strcmp(d->name, ".") || !strcmp(d->name, "..");
 
@@ -89,14 +93,13 @@ static bool emit(struct srv_req *r, struct dir_out *o, struct dir_ent *d, bool p
 			return false;
 		}
 	}
-	d->de.namelen = (uint32_t)namelen;
 	memset(p, 0, size);
 	if (plus) {
 		memcpy(p, &eo, sizeof(eo));
 		p += sizeof(eo);
 	}
-	memcpy(p, &d->de, sizeof(d->de));
-	memcpy(p + sizeof(d->de), d->name, namelen);
+	memcpy(p, &de, sizeof(de));
+	memcpy(p + sizeof(de), d->name, namelen);
 	o->used += size;
 	return true;
 }
@@ -112,19 +115,19 @@ static void root_list(struct srv_req *r, struct dir_out *o, uint64_t offset, boo
 	uint64_t pos;
 
 	for (pos = offset; pos < (uint64_t)s->nent + 1; pos++) {
-		struct dir_ent d = { .dirfd = -1, .de = { .off = pos + 1, .type = DT_DIR } };
+		struct dir_ent d = { .dirfd = -1, .off = pos + 1, .type = DT_DIR };
 
 		if (pos < 2) {
 			d.name = pos ? ".." : ".";
-			d.de.ino = FUSE_ROOT_ID;
+			d.ino = FUSE_ROOT_ID;
 		} else {
 			struct stat st;
 
 			d.entry = (unsigned int)pos - 1;
 			d.name = s->ent[d.entry].name;
-			d.de.type = s->ent[d.entry].type == S_IFDIR ? DT_DIR : DT_REG;
+			d.type = s->ent[d.entry].type == S_IFDIR ? DT_DIR : DT_REG;
 			if (!srv_stat(s->ent[d.entry].fd, &st))
-				d.de.ino = st.st_ino; /* what GETATTR of it says */
+				d.ino = st.st_ino; /* what GETATTR of it says */
 		}
 		if (!emit(r, o, &d, plus))
 			break;
@@ -169,11 +172,11 @@ static int do_readdir(struct srv_req *r, bool plus)
 		while (more && at < n) {
 			const struct dirent64 *hd = (const struct dirent64 *)(dents + at);
 			struct dir_ent d = { .name = hd->d_name,
+					     .ino = hd->d_ino,
+					     .off = (uint64_t)hd->d_off,
+					     .type = hd->d_type,
 					     .entry = h->entry,
-					     .dirfd = h->fd,
-					     .de = { .ino = hd->d_ino,
-						     .off = (uint64_t)hd->d_off,
-						     .type = hd->d_type } };
+					     .dirfd = h->fd };
 
 			more = emit(r, &o, &d, plus);
 			at += hd->d_reclen;
