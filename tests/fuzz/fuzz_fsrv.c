@@ -59,8 +59,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct fsrv *srv;
 static struct fdbudget fds;
-static char root[64], share[96], outside[96], secret[128], ro[96], rox[128], ent[96],
-	entf[128], entd[128];
+static char root[64], share[96], outside[96], secret[128], ro[96], rox[128], ent[96], entf[128],
+	entd[128];
 static struct stat root_st, outside_st, secret_st, ro_st[4];
 static const char *const ro_paths[4] = { "", "/x", "/sub", "/up" };
 static unsigned long long runs;
@@ -206,7 +206,7 @@ static void init_req(void)
 static void start(bool entries)
 {
 	const struct fsrv_entry ents[] = {
-		{ "f", entf, false }, { "d", entd, false }, { "ro", ro, true },
+		{ "f", entf, false }, { "d", entd, false },   { "ro", ro, true },
 		{ "rox", rox, true }, { "all", share, true },
 	};
 	struct fsrv_config c = { .path = share, .cache = VFS_CACHE_AUTO, .max_inodes = 4096,
@@ -218,7 +218,8 @@ static void start(bool entries)
 		c.nentries = sizeof(ents) / sizeof(ents[0]);
 	}
 	if (trace)
-		fprintf(stderr, "fuzz_fsrv: %s\n", entries ? "a share of entries" : "a plain share");
+		fprintf(stderr, "fuzz_fsrv: %s\n",
+			entries ? "a share of entries" : "a plain share");
 	fsrv_close(srv);
 	srv = NULL;
 	/* Every descriptor the last input took came back when its server closed. */

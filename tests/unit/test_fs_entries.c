@@ -345,16 +345,16 @@ static void test_root_refuses_changes(void **state)
 	rw = look(ROOT, "rw");
 	f = look(rw, "f");
 	before = tree();
-#define ROFS(expr)                                                                 \
-	do {                                                                       \
-		rc = (expr);                                                       \
-		if (rc != -EROFS)                                                  \
+#define ROFS(expr)                                                                     \
+	do {                                                                           \
+		rc = (expr);                                                           \
+		if (rc != -EROFS)                                                      \
 			fail_msg("synthetic root: %s gave %d, not -EROFS", #expr, rc); \
 	} while (0)
-#define XDEV(expr)                                                                 \
-	do {                                                                       \
-		rc = (expr);                                                       \
-		if (rc != -EXDEV)                                                  \
+#define XDEV(expr)                                                                     \
+	do {                                                                           \
+		rc = (expr);                                                           \
+		if (rc != -EXDEV)                                                      \
 			fail_msg("synthetic root: %s gave %d, not -EXDEV", #expr, rc); \
 	} while (0)
 	ROFS(fenv_create(&E, ROOT, "new", 0644, O_RDWR, &eo, &fh));
@@ -567,10 +567,10 @@ static void test_exdev(void **state)
 	d = look(rw, "d"); /* the host directory entry "sub" is, but a node of rw */
 	assert_int_not_equal(d, sub);
 	before = tree();
-#define XDEV(expr)                                                           \
-	do {                                                                 \
-		rc = (expr);                                                 \
-		if (rc != -EXDEV)                                            \
+#define XDEV(expr)                                                                     \
+	do {                                                                           \
+		rc = (expr);                                                           \
+		if (rc != -EXDEV)                                                      \
 			fail_msg("across entries: %s gave %d, not -EXDEV", #expr, rc); \
 	} while (0)
 	/* Both read-write, one host filesystem, sub inside rw's directory: still two mounts. */
@@ -622,10 +622,9 @@ static void test_alias(void **state)
 	assert_int_equal(fenv_write(&E, f_rw, fh_ro, 0, "evil", 4, 0, NULL), -EROFS);
 	{
 		struct fuse_fallocate_in fa = { .fh = fh_ro, .length = 1 << 20 };
-		struct fuse_copy_file_range_in cr = { .fh_in = fh_rw,
-						      .nodeid_out = f_rw,
-						      .fh_out = fh_ro,
-						      .len = 4 };
+		struct fuse_copy_file_range_in cr = {
+			.fh_in = fh_rw, .nodeid_out = f_rw, .fh_out = fh_ro, .len = 4
+		};
 
 		fenv_begin(&E, FUSE_FALLOCATE, f_rw);
 		fenv_put(&E, &fa, sizeof(fa));
@@ -647,11 +646,9 @@ static void test_alias(void **state)
 	assert_memory_equal(E.body, "HELLO\n", 6);
 	/* Copying out of the read-only entry into the read-write one is reading and writing. */
 	{
-		struct fuse_copy_file_range_in cr = { .fh_in = fh_ro,
-						      .nodeid_out = f_rw,
-						      .fh_out = fh_rw,
-						      .off_out = 6,
-						      .len = 6 };
+		struct fuse_copy_file_range_in cr = {
+			.fh_in = fh_ro, .nodeid_out = f_rw, .fh_out = fh_rw, .off_out = 6, .len = 6
+		};
 
 		fenv_begin(&E, FUSE_COPY_FILE_RANGE, f_rw);
 		fenv_put(&E, &cr, sizeof(cr));
@@ -699,8 +696,9 @@ static void test_many_aliases(void **state)
 /* Node ids that name nothing, or the root, wherever an entry's node is expected. */
 static void test_forged(void **state)
 {
-	static const uint64_t forged[] = { 0, 2, 3, 7, 1ULL << 32, (1ULL << 32) | 1,
-					   0xdeadbeefcafef00dULL, UINT64_MAX };
+	static const uint64_t forged[] = {
+		0, 2, 3, 7, 1ULL << 32, (1ULL << 32) | 1, 0xdeadbeefcafef00dULL, UINT64_MAX
+	};
 	struct fuse_entry_out eo;
 	uint64_t rw, f, fh;
 	char *before;
@@ -877,11 +875,12 @@ int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
-		T(test_root_attrs),	       T(test_root_lookup), T(test_root_readdir),
-		T(test_root_refuses_changes), T(test_file_entry),  T(test_dir_entries),
-		T(test_exdev),		       T(test_alias),	    T(test_many_aliases),
-		T(test_forged),
-		T(test_open_errors),	       T(test_budget),
+		T(test_root_attrs),   T(test_root_lookup),
+		T(test_root_readdir), T(test_root_refuses_changes),
+		T(test_file_entry),   T(test_dir_entries),
+		T(test_exdev),	      T(test_alias),
+		T(test_many_aliases), T(test_forged),
+		T(test_open_errors),  T(test_budget),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -48,7 +48,8 @@ static int open_entry(struct fsrv *s, unsigned int k, const struct fsrv_entry *e
 	int fd, ret;
 
 	if (!name_ok(e->name)) {
-		snprintf(err, errlen, "share %s: entry '%.300s': not a valid name (one path component of 1 to %d bytes)",
+		snprintf(err, errlen,
+			 "share %s: entry '%.300s': not a valid name (1 to %d bytes, no '/')",
 			 s->path, e->name ? e->name : "", FSRV_NAME_MAX);
 		return -EINVAL;
 	}

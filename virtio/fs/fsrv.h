@@ -1,4 +1,4 @@
-/* fsrv: the FUSE passthrough server behind virtio-fs, confined to one host directory or to named entries. */
+/* fsrv: the FUSE server behind virtio-fs, confined to one host directory or to named entries. */
 #ifndef HULL_VIRTIO_FS_FSRV_H
 #define HULL_VIRTIO_FS_FSRV_H
 
@@ -83,7 +83,7 @@ struct fdbudget;
 /* One named entry of a share's synthetic root. */
 struct fsrv_entry {
 	const char *name; /* 1..FSRV_NAME_MAX bytes, no '/', not "." or "..", unique in the share */
-	const char *path; /* a host directory or regular file (a symlink is followed, at open only) */
+	const char *path; /* a host directory or regular file (symlinks followed, at open only) */
 	bool ro;
 };
 

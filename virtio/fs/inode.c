@@ -24,7 +24,8 @@ static struct srv_handle *hd_at(struct fsrv *s, uint32_t i)
 static uint32_t hash_of(struct fsrv *s, unsigned int entry, dev_t dev, ino_t ino)
 {
 	uint64_t h = ((uint64_t)dev * 0x9e3779b97f4a7c15ULL) ^
-		     ((uint64_t)ino * 0xc2b2ae3d27d4eb4fULL) ^ ((uint64_t)entry * 0x165667b19e3779f9ULL);
+		     ((uint64_t)ino * 0xc2b2ae3d27d4eb4fULL) ^
+		     ((uint64_t)entry * 0x165667b19e3779f9ULL);
 
 	return (uint32_t)(h ^ (h >> 29)) & s->hmask;
 }

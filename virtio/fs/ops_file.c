@@ -320,7 +320,8 @@ int srv_op_fsync(struct srv_req *r)
 	if ((ret = srv_handle_get(r->s, in.fh, &h)))
 		return ret;
 	/* The synthetic root's handles have no fd: nothing to sync, as in a read-only dir. */
-	if (h->fd >= 0 && ((in.fsync_flags & FUSE_FSYNC_FDATASYNC) ? fdatasync(h->fd) : fsync(h->fd)))
+	if (h->fd >= 0 &&
+	    ((in.fsync_flags & FUSE_FSYNC_FDATASYNC) ? fdatasync(h->fd) : fsync(h->fd)))
 		ret = -errno;
 	srv_handle_put(r->s, h);
 	return ret ? ret : srv_reply(r, NULL, 0);

@@ -542,7 +542,9 @@ int srv_op_statfs(struct srv_req *r)
 		return ret;
 	/* The synthetic root is on no host filesystem: an empty one, as a read-only dir's. */
 	if (srv_synth(r->s, n.id))
-		sf = (struct statfs){ .f_bsize = 4096, .f_frsize = 4096, .f_namelen = FSRV_NAME_MAX };
+		sf = (struct statfs){ .f_bsize = 4096,
+				      .f_frsize = 4096,
+				      .f_namelen = FSRV_NAME_MAX };
 	else if (fstatfs(n.fd, &sf))
 		ret = -errno;
 	srv_node_put(r->s, &n);

@@ -85,8 +85,8 @@ struct fsrv {
 	bool ro;     /* the whole share is read-only: refused before any handler runs */
 	bool synth;  /* the root is the synthetic directory of entries 1..nent-1 */
 	struct srv_entry *ent;
-	unsigned int nent;    /* entries, entry 0 included */
-	struct timespec born; /* the synthetic root's times: when the share was opened */
+	unsigned int nent;	  /* entries, entry 0 included */
+	struct timespec born;	  /* the synthetic root's times: when the share was opened */
 	bool can_chown;		  /* hull has CAP_CHOWN: new entries get the requester's ids */
 	uint64_t timeout;	  /* entry/attr validity, seconds */
 	uint32_t fopen_flags;	  /* FOPEN_* for files by cache mode */
@@ -221,7 +221,7 @@ void srv_handle_put(struct fsrv *s, struct srv_handle *h);
 int srv_handle_release(struct fsrv *s, uint64_t fh);
 
 /* ---- entries.c: the entry table and the synthetic root ---- */
-/* Fill s->ent / s->nent / s->synth from c (checking every entry): 0, or -errno with "share ..." in err. */
+/* s->ent, nent and synth from c, every entry checked: 0, or -errno with "share ..." in err. */
 int srv_entries_open(struct fsrv *s, const struct fsrv_config *c, char *err, size_t errlen);
 void srv_entries_close(struct fsrv *s);
 /* The synthetic root's attributes (a read-only directory owned by root). */
