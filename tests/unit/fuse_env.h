@@ -17,7 +17,8 @@
  * Server (fenv_start): fsrv_open on the share with ro / cache / max_inodes / max_handles,
  * then INIT (e->init_flags, default FENV_INIT_FLAGS; the reply lands in e->init_out).
  * fenv_start_noinit does the same without INIT. fenv_start_entries opens a share of
- * entries instead (the synthetic root, node FUSE_ROOT_ID, holds them) and INITs it.
+ * entries instead (the synthetic root, node FUSE_ROOT_ID, holds them) and INITs it;
+ * fenv_open_config opens a server of any fsrv_config (no INIT).
  *
  * Raw requests, built in e->req (one request at a time):
  *   fenv_begin(e, opcode, nodeid)   header: len (kept up to date), opcode, a fresh unique,
@@ -485,6 +486,20 @@ static inline int fenv_init(struct fuse_env *e)
 	return fenv_call(e, &e->init_out, 24); /* FUSE_COMPAT_22_INIT_OUT_SIZE at least */
 }
 
+/* A fresh server of config c (the last one closed): 0 or -errno (said on stderr). */
+static inline int fenv_open_config(struct fuse_env *e, const struct fsrv_config *c)
+{
+	char err[512];
+	int rc;
+
+	fsrv_close(e->s);
+	e->s = NULL;
+	rc = fsrv_open(c, &e->s, err, sizeof(err));
+	if (rc)
+		fprintf(stderr, "fenv: fsrv_open: %s\n", err);
+	return rc;
+}
+
 static inline int fenv_start_noinit(struct fuse_env *e, bool ro, enum vfs_cache cache,
 				    unsigned int max_inodes, unsigned int max_handles)
 {
@@ -495,15 +510,8 @@ static inline int fenv_start_noinit(struct fuse_env *e, bool ro, enum vfs_cache 
 		.max_inodes = max_inodes,
 		.max_handles = max_handles,
 	};
-	char err[256];
-	int rc;
 
-	fsrv_close(e->s);
-	e->s = NULL;
-	rc = fsrv_open(&c, &e->s, err, sizeof(err));
-	if (rc)
-		fprintf(stderr, "fenv: fsrv_open: %s\n", err);
-	return rc;
+	return fenv_open_config(e, &c);
 }
 
 /* A share of n entries (fsrv_config.entries), INIT done: 0, -errno, or INIT's error. */
@@ -520,14 +528,8 @@ static inline int fenv_start_entries(struct fuse_env *e, const struct fsrv_entry
 		.max_inodes = max_inodes,
 		.max_handles = max_handles,
 	};
-	char err[512];
-	int rc;
+	int rc = fenv_open_config(e, &c);
 
-	fsrv_close(e->s);
-	e->s = NULL;
-	rc = fsrv_open(&c, &e->s, err, sizeof(err));
-	if (rc)
-		fprintf(stderr, "fenv: fsrv_open: %s\n", err);
 	return rc ? rc : fenv_init(e);
 }
 

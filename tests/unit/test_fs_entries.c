@@ -725,31 +725,19 @@ static void test_forged(void **state)
 
 /* ---- opening: the entries are checked before anything runs ----------------------------- */
 
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	int n = 0;
-
-	assert_non_null(d);
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
-}
-
 static void open_fails(const struct fsrv_entry *e, unsigned int n, int want, const char *says)
 {
 	struct fsrv_config c = { .path = "mounts", .entries = e, .nentries = n };
 	struct fsrv *s = (struct fsrv *)1;
 	char err[512] = "";
-	int fds = count_fds(), rc = fsrv_open(&c, &s, err, sizeof(err));
+	int fds = fdbudget_count_open(), rc = fsrv_open(&c, &s, err, sizeof(err));
 
 	if (rc != want)
 		fail_msg("fsrv_open: %d (%s), expected %d", rc, err, want);
 	assert_null(s);
 	if (!strstr(err, "share mounts: ") || !strstr(err, says))
 		fail_msg("fsrv_open says \"%s\", not \"%s\"", err, says);
-	assert_int_equal(count_fds(), fds);
+	assert_int_equal(fdbudget_count_open(), fds);
 }
 
 static void test_open_errors(void **state)
@@ -845,15 +833,12 @@ static void test_budget(void **state)
 	};
 	struct fdbudget b;
 	struct fuse_entry_out eo;
-	char err[256];
 	unsigned int k;
 
 	(void)state;
 	fdbudget_init(&b, 4);
 	c.fds = &b;
-	fsrv_close(E.s);
-	E.s = NULL;
-	assert_int_equal(fsrv_open(&c, &E.s, err, sizeof(err)), 0);
+	assert_int_equal(fenv_open_config(&E, &c), 0);
 	assert_int_equal(fenv_init(&E), 0);
 	assert_int_equal(b.naccts, 1);
 	/* Four entries take the four descriptors; the fifth, in any entry, is refused. */
