@@ -32,8 +32,8 @@ DEV_SRCS := devices/serial.c devices/i8042.c devices/rtc.c devices/boot_timer.c 
 VIRTIO_SRCS := virtio/virtq.c virtio/dev.c virtio/mmio.c
 VBLK_SRCS := virtio/blk/config.c virtio/blk/blk.c virtio/blk/io.c
 VRNG_SRCS := virtio/rng/rng.c
-VFS_SRCS := virtio/fs/fuse.c virtio/fs/inode.c virtio/fs/ops_node.c virtio/fs/ops_file.c \
-	virtio/fs/ops_dir.c virtio/fs/xattr.c virtio/fs/fs.c virtio/fs/config.c
+VFS_SRCS := virtio/fs/fuse.c virtio/fs/inode.c virtio/fs/entries.c virtio/fs/ops_node.c \
+	virtio/fs/ops_file.c virtio/fs/ops_dir.c virtio/fs/xattr.c virtio/fs/fs.c virtio/fs/config.c
 VSOCK_SRCS := virtio/vsock/config.c virtio/vsock/conn.c virtio/vsock/packet.c \
 	virtio/vsock/vsock.c virtio/vsock/endpoint.c virtio/vsock/uds.c
 VNET_SRCS := virtio/net/config.c virtio/net/hdr.c virtio/net/net.c virtio/net/queues.c \
@@ -79,7 +79,7 @@ TEST_SAN_OBJS := $(TEST_SUPPORT_SRCS:%.c=$(O)/san/%.o)
 
 # --- unit tests (cmocka, ASan+UBSan, no KVM): tests/unit/test_NAME.c ---
 UNIT_TESTS := gmem bus parse config cli exit serial rtc i8042 e820 zeropage cpuid \
-	acpi aml bzimage elf initrd cmdline cpio virtq mmio blk rng fsrv fs_escape vfs vsock net \
+	acpi aml bzimage elf initrd cmdline cpio virtq mmio blk rng fsrv fs_escape fs_entries vfs vsock net \
 	fdbudget tlv proto json oci runspec guest_plan guest_caps guest_values guest_path \
 	loop control vcpu
 UNIT_BINS := $(UNIT_TESTS:%=$(O)/san/tests/unit/test_%)

@@ -22,7 +22,9 @@
  * Input: records, one request each, served in order by one server (INIT is
  * done; every input gets a freshly opened server, so node ids and handles are
  * the same for the same requests: the first new node is 0x100000002, the
- * first handle 0x100000000 with today's table layout):
+ * first handle 0x100000000 with today's table layout). Every input is served
+ * twice: by a plain share, then by a share of entries (the synthetic root of
+ * ENTRIES below), each server fresh:
  *   [0]    bits 0-3: number of cuts of the request into iovecs; bits 4-6:
  *          number of cuts of the reply area; bit 7: store the request's real
  *          length in in.len (so the fuzzer does not have to learn it)
@@ -35,7 +37,11 @@
  *   the part's size), then L request bytes.
  * The share (on tmpfs under /dev/shm) holds f, d/inner, a symlink to
  * ../outside/secret, one to "/", a FIFO, and a hard link to nothing outside.
- * After every input outside/ and the scratch root must be untouched: any
+ * The share of entries holds "f" (ent/f, a file) and "d" (ent/d, holding
+ * inner), both read-write, so LOOKUPs of f and d in the root mean the same in
+ * both, and read-only "ro" (ro/: x, sub/, a symlink to the secret), "rox"
+ * (ro/x, a file) and "all" (the whole share). After every input outside/ and
+ * the scratch root, and ro/ after the entries' turn, must be untouched: any
  * change aborts. RLIMIT_FSIZE bounds every file to 16 MiB (SIGXFSZ ignored:
  * the write fails with EFBIG instead), and the share is rebuilt whenever it
  * grows past 64 MiB and every 512 inputs.
@@ -53,8 +59,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct fsrv *srv;
 static struct fdbudget fds;
-static char root[64], share[96], outside[96], secret[128];
-static struct stat root_st, outside_st, secret_st;
+static char root[64], share[96], outside[96], secret[128], ro[96], rox[128], ent[96], entf[128],
+	entd[128];
+static struct stat root_st, outside_st, secret_st, ro_st[4];
+static const char *const ro_paths[4] = { "", "/x", "/sub", "/up" };
 static unsigned long long runs;
 static unsigned long long share_bytes;
 static bool trace; /* FUZZ_FSRV_TRACE set: one line per request, to check seeds */
@@ -108,6 +116,13 @@ static void populate(void)
 	snprintf(p, sizeof(p), "%s/fifo", share);
 	if (mkfifo(p, 0666))
 		abort();
+	/* The entries f and d: apart from the share, whose f and d the plain share may remove. */
+	nftw(ent, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	put(entf, "hello\n");
+	if (mkdir(entd, 0755))
+		abort();
+	snprintf(p, sizeof(p), "%s/inner", entd);
+	put(p, "inner\n");
 }
 
 static void cleanup(void)
@@ -188,12 +203,23 @@ static void init_req(void)
 		abort();
 }
 
-static void start(void)
+static void start(bool entries)
 {
+	const struct fsrv_entry ents[] = {
+		{ "f", entf, false }, { "d", entd, false },   { "ro", ro, true },
+		{ "rox", rox, true }, { "all", share, true },
+	};
 	struct fsrv_config c = { .path = share, .cache = VFS_CACHE_AUTO, .max_inodes = 4096,
 				 .max_handles = 256, .fds = &fds };
 	char err[256];
 
+	if (entries) {
+		c.entries = ents;
+		c.nentries = sizeof(ents) / sizeof(ents[0]);
+	}
+	if (trace)
+		fprintf(stderr, "fuzz_fsrv: %s\n",
+			entries ? "a share of entries" : "a plain share");
 	fsrv_close(srv);
 	srv = NULL;
 	/* Every descriptor the last input took came back when its server closed. */
@@ -211,6 +237,8 @@ static void start(void)
 static void init(void)
 {
 	struct rlimit rl = { FILE_LIMIT, FILE_LIMIT };
+	char p[160];
+	unsigned int i;
 
 	trace = getenv("FUZZ_FSRV_TRACE");
 	fdbudget_init(&fds, FDS);
@@ -223,12 +251,29 @@ static void init(void)
 	snprintf(share, sizeof(share), "%s/share", root);
 	snprintf(outside, sizeof(outside), "%s/outside", root);
 	snprintf(secret, sizeof(secret), "%s/secret", outside);
-	if (mkdir(share, 0755) || mkdir(outside, 0755))
+	snprintf(ro, sizeof(ro), "%s/ro", root);
+	snprintf(rox, sizeof(rox), "%s/x", ro);
+	snprintf(ent, sizeof(ent), "%s/ent", root);
+	snprintf(entf, sizeof(entf), "%s/f", ent);
+	snprintf(entd, sizeof(entd), "%s/d", ent);
+	if (mkdir(share, 0755) || mkdir(outside, 0755) || mkdir(ro, 0755) || mkdir(ent, 0755))
 		abort();
 	put(secret, SECRET);
+	put(rox, "read-only\n");
+	snprintf(p, sizeof(p), "%s/sub", ro);
+	if (mkdir(p, 0755))
+		abort();
+	snprintf(p, sizeof(p), "%s/up", ro);
+	if (symlink("../outside/secret", p))
+		abort();
 	populate();
 	if (lstat(root, &root_st) || lstat(outside, &outside_st) || lstat(secret, &secret_st))
 		abort();
+	for (i = 0; i < 4; i++) {
+		snprintf(p, sizeof(p), "%s%s", ro, ro_paths[i]);
+		if (lstat(p, &ro_st[i]))
+			abort();
+	}
 	atexit(cleanup);
 }
 
@@ -263,6 +308,32 @@ static void check_outside(void)
 	}
 }
 
+/* The read-only entries' tree is exactly as made: no request may change it. */
+static void check_ro(void)
+{
+	struct stat st;
+	char p[160], buf[64];
+	unsigned int i;
+	int fd;
+	ssize_t n;
+
+	for (i = 0; i < 4; i++) {
+		snprintf(p, sizeof(p), "%s%s", ro, ro_paths[i]);
+		if (lstat(p, &st) || !st_same(&st, &ro_st[i])) {
+			fprintf(stderr, "fuzz_fsrv: %s changed under a read-only entry\n", p);
+			abort();
+		}
+	}
+	fd = open(rox, O_RDONLY | O_CLOEXEC);
+	n = fd < 0 ? -1 : read(fd, buf, sizeof(buf));
+	if (fd >= 0)
+		close(fd);
+	if (n != 10 || memcmp(buf, "read-only\n", 10)) {
+		fprintf(stderr, "fuzz_fsrv: a read-only entry's file changed\n");
+		abort();
+	}
+}
+
 static int cmp_size(const void *a, const void *b)
 {
 	size_t x = *(const size_t *)a, y = *(const size_t *)b;
@@ -270,14 +341,12 @@ static int cmp_size(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* Serve the input's records, in order, on the server started last. */
+static void run(const uint8_t *data, size_t size)
 {
 	const uint8_t *p = data, *end = data + size;
 	unsigned int reqs = 0;
 
-	if (!root[0])
-		init();
-	start();
 	while (end - p >= 5 && reqs++ < MAX_REQS) {
 		unsigned int ncuts = p[0] & 15, nocuts = (p[0] >> 4) & 7, i;
 		bool fix_len = p[0] & 0x80;
@@ -314,11 +383,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(req);
 		p += len;
 	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (!root[0])
+		init();
+	start(false);
+	run(data, size);
 	check_outside();
+	start(true);
+	run(data, size);
+	check_outside();
+	check_ro();
 
 	share_bytes = 0;
-	if (++runs % 32 == 0)
+	if (++runs % 32 == 0) {
 		nftw(share, du_cb, 16, FTW_PHYS);
+		nftw(ent, du_cb, 16, FTW_PHYS);
+	}
 	if (runs % REBUILD_EVERY == 0 || share_bytes > SHARE_LIMIT)
 		populate();
 	return 0;

@@ -368,6 +368,19 @@ int fenv_init(struct fuse_env *e)
 	return fenv_call(e, &e->init_out, 24); /* FUSE_COMPAT_22_INIT_OUT_SIZE at least */
 }
 
+int fenv_open_config(struct fuse_env *e, const struct fsrv_config *c)
+{
+	char err[512];
+	int rc;
+
+	fsrv_close(e->s);
+	e->s = NULL;
+	rc = fsrv_open(c, &e->s, err, sizeof(err));
+	if (rc)
+		fprintf(stderr, "fenv: fsrv_open: %s\n", err);
+	return rc;
+}
+
 int fenv_start_noinit(struct fuse_env *e, bool ro, enum vfs_cache cache, unsigned int max_inodes,
 		      unsigned int max_handles)
 {
@@ -378,15 +391,25 @@ int fenv_start_noinit(struct fuse_env *e, bool ro, enum vfs_cache cache, unsigne
 		.max_inodes = max_inodes,
 		.max_handles = max_handles,
 	};
-	char err[256];
-	int rc;
 
-	fsrv_close(e->s);
-	e->s = NULL;
-	rc = fsrv_open(&c, &e->s, err, sizeof(err));
-	if (rc)
-		fprintf(stderr, "fenv: fsrv_open: %s\n", err);
-	return rc;
+	return fenv_open_config(e, &c);
+}
+
+int fenv_start_entries(struct fuse_env *e, const struct fsrv_entry *ents, unsigned int n, bool ro,
+		       unsigned int max_inodes, unsigned int max_handles)
+{
+	struct fsrv_config c = {
+		.path = "entries",
+		.entries = ents,
+		.nentries = n,
+		.ro = ro,
+		.cache = VFS_CACHE_AUTO,
+		.max_inodes = max_inodes,
+		.max_handles = max_handles,
+	};
+	int rc = fenv_open_config(e, &c);
+
+	return rc ? rc : fenv_init(e);
 }
 
 int fenv_start(struct fuse_env *e, bool ro, enum vfs_cache cache, unsigned int max_inodes,

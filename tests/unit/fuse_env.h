@@ -16,7 +16,9 @@
  *
  * Server (fenv_start): fsrv_open on the share with ro / cache / max_inodes / max_handles,
  * then INIT (e->init_flags, default FENV_INIT_FLAGS; the reply lands in e->init_out).
- * fenv_start_noinit does the same without INIT.
+ * fenv_start_noinit does the same without INIT. fenv_start_entries opens a share of
+ * entries instead (the synthetic root, node FUSE_ROOT_ID, holds them) and INITs it;
+ * fenv_open_config opens a server of any fsrv_config (no INIT).
  *
  * Raw requests, built in e->req (one request at a time):
  *   fenv_begin(e, opcode, nodeid)   header: len (kept up to date), opcode, a fresh unique,
@@ -142,6 +144,11 @@ int fenv_start_noinit(struct fuse_env *e, bool ro, enum vfs_cache cache, unsigne
 int fenv_start(struct fuse_env *e, bool ro, enum vfs_cache cache, unsigned int max_inodes,
 	       unsigned int max_handles);
 int fenv_init(struct fuse_env *e);
+/* A fresh server of config c (the last one closed): 0 or -errno (said on stderr). */
+int fenv_open_config(struct fuse_env *e, const struct fsrv_config *c);
+/* A share of n entries (fsrv_config.entries), INIT done: 0, -errno, or INIT's error. */
+int fenv_start_entries(struct fuse_env *e, const struct fsrv_entry *ents, unsigned int n,
+		       bool ro, unsigned int max_inodes, unsigned int max_handles);
 
 /* ---- wrappers ---- */
 

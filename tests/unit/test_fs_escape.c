@@ -41,6 +41,11 @@
 #define SECRET_XVAL "topsecret"
 
 static struct fuse_env E;
+/*
+ * The directory the share-level helpers work in (look(), symlink_battery): the
+ * root of a plain share, or the entry whose host directory is E.share.
+ */
+static uint64_t home = ROOT;
 
 static void need_root(const char *why)
 {
@@ -67,6 +72,7 @@ static int setup(void **state)
 		return -1;
 	if (lstat(fenv_opath(&E, "secret"), &E.secret_st))
 		return -1;
+	home = ROOT;
 	return fenv_start(&E, false, VFS_CACHE_AUTO, 0, 0) ? -1 : 0;
 }
 
@@ -90,7 +96,7 @@ static uint64_t look_in(uint64_t parent, const char *name)
 
 static uint64_t look(const char *name)
 {
-	return look_in(ROOT, name);
+	return look_in(home, name);
 }
 
 static void assert_outside(void)
@@ -248,10 +254,10 @@ static void check_lax(const char *before, const char *what)
 	free(after);
 }
 
-static void name_attacks(enum nop op)
+/* The hostile names every op gets (at most 12): the count. */
+static unsigned int hostile_names(struct hname *names)
 {
-	struct hname names[12];
-	unsigned int i, n = 0;
+	unsigned int n = 0;
 
 #define NAME(lbl, s, l)                                              \
 	do {                                                         \
@@ -276,6 +282,13 @@ static void name_attacks(enum nop op)
 	memset(names[n].bytes, 'a', 256);
 	n++;
 #undef NAME
+	return n;
+}
+
+static void name_attacks(enum nop op)
+{
+	struct hname names[12];
+	unsigned int i, n = hostile_names(names);
 
 	for (i = 0; i < n; i++) {
 		const struct hname *h = &names[i];
@@ -583,25 +596,25 @@ static void symlink_battery(const char *label, uint64_t ln, const char *text, co
 	    fenv_symlink(&E, ln, "evil_s", "/", &eo) == 0 ||
 	    fenv_link(&E, look("f"), ln, "evil_l", &eo) == 0)
 		fail_msg("%s: an entry was created under a symlink", label);
-	if (fenv_rename(&E, ROOT, "f", ln, "stolen") == 0)
+	if (fenv_rename(&E, home, "f", ln, "stolen") == 0)
 		fail_msg("%s: RENAME into a symlink succeeded", label);
 	assert_int_equal(fenv_type(fenv_path(&E, "f")), S_IFREG);
 	if (fenv_unlink(&E, ln, "secret") == 0 || fenv_rmdir(&E, ln, "dir") == 0)
 		fail_msg("%s: UNLINK/RMDIR under a symlink succeeded", label);
 
-	/* READDIR naming the symlink but with the root's handle: the handle decides. */
-	assert_int_equal(fenv_opendir(&E, ROOT, &dfh), 0);
+	/* READDIR naming the symlink but with its directory's handle: the handle decides. */
+	assert_int_equal(fenv_opendir(&E, home, &dfh), 0);
 	rc = fenv_readdir(&E, FUSE_READDIR, ln, dfh, 0, 4096);
 	if (rc == 0 && foreign_dirent(false))
 		fail_msg("%s: READDIR via a symlink listed its target", label);
-	fenv_release(&E, FUSE_RELEASEDIR, ROOT, dfh);
+	fenv_release(&E, FUSE_RELEASEDIR, home, dfh);
 	rc = fenv_readdir(&E, FUSE_READDIRPLUS, ln, 0, 0, 4096);
 	if (rc == 0 && foreign_dirent(true))
 		fail_msg("%s: READDIRPLUS with a forged handle listed the target", label);
 
 	/* LINK of the symlink: at most a second name for the link itself. */
 	snprintf(hl, sizeof(hl), "hl_%llx", (unsigned long long)ln);
-	if (fenv_link(&E, ln, ROOT, hl, &eo) == 0 && fenv_type(fenv_path(&E, hl)) != S_IFLNK)
+	if (fenv_link(&E, ln, home, hl, &eo) == 0 && fenv_type(fenv_path(&E, hl)) != S_IFLNK)
 		fail_msg("%s: LINK of a symlink linked its target (%o)", label,
 			 host_mode(fenv_path(&E, hl)));
 	unlink(fenv_path(&E, hl));
@@ -1743,6 +1756,248 @@ static void test_setuid_kill(void **state)
 	assert_outside();
 }
 
+/* ---- a share of entries -------------------------------------------------------------- */
+
+/*
+ * The same share/ (f, d/inner) as the entry "share", next to other entries of
+ * the scratch root: other/ (o: "other\n"), file.txt, ro/ (g, read-only),
+ * swap/ and swapf.txt (for the host's swaps), and outside/ as always. home is
+ * the node of "share", so look() and symlink_battery work inside it.
+ */
+static char other_dir[PATH_MAX], file_txt[PATH_MAX], ro_dir[PATH_MAX], swap_dir[PATH_MAX],
+	swapf[PATH_MAX];
+
+/* A path under the scratch root (4 rotating buffers). */
+static char *rpath(const char *rel)
+{
+	static char buf[4][PATH_MAX];
+	static unsigned int next;
+	char *b = buf[next++ % 4];
+
+	snprintf(b, PATH_MAX, "%s/%s", E.root, rel);
+	return b;
+}
+
+static int setup_entries(void **state)
+{
+	struct fsrv_entry ents[6];
+	struct fuse_entry_out eo;
+
+	if (setup(state))
+		return -1;
+	snprintf(other_dir, sizeof(other_dir), "%s", rpath("other"));
+	snprintf(file_txt, sizeof(file_txt), "%s", rpath("file.txt"));
+	snprintf(ro_dir, sizeof(ro_dir), "%s", rpath("ro"));
+	snprintf(swap_dir, sizeof(swap_dir), "%s", rpath("swap"));
+	snprintf(swapf, sizeof(swapf), "%s", rpath("swapf.txt"));
+	if (mkdir(other_dir, 0755) || fenv_write_host(rpath("other/o"), "other\n", 0644) ||
+	    fenv_write_host(file_txt, "file\n", 0644) || mkdir(ro_dir, 0755) ||
+	    fenv_write_host(rpath("ro/g"), "g\n", 0644) || mkdir(swap_dir, 0755) ||
+	    fenv_write_host(swapf, "swapf\n", 0644))
+		return -1;
+	ents[0] = (struct fsrv_entry){ "share", E.share, false };
+	ents[1] = (struct fsrv_entry){ "other", other_dir, false };
+	ents[2] = (struct fsrv_entry){ "file", file_txt, false };
+	ents[3] = (struct fsrv_entry){ "ro", ro_dir, true };
+	ents[4] = (struct fsrv_entry){ "swap", swap_dir, false };
+	ents[5] = (struct fsrv_entry){ "swapf", swapf, false };
+	if (fenv_start_entries(&E, ents, 6, false, 0, 0) || fenv_lookup(&E, ROOT, "share", &eo))
+		return -1;
+	home = eo.nodeid;
+	return 0;
+}
+
+/* The scratch root but share/ and outside/ (which have their own checks): a listing. */
+static char *others(void)
+{
+	char *a = fenv_listing(other_dir), *b = fenv_listing(ro_dir), *r;
+	char fst[256];
+	struct stat st;
+
+	assert_int_equal(lstat(file_txt, &st), 0);
+	snprintf(fst, sizeof(fst), "file.txt %o %lld %lld.%09ld\n", (unsigned int)st.st_mode,
+		 (long long)st.st_size, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+	r = malloc(strlen(a) + strlen(b) + strlen(fst) + 1);
+	assert_non_null(r);
+	strcpy(r, a);
+	strcat(r, b);
+	strcat(r, fst);
+	free(a);
+	free(b);
+	return r;
+}
+
+static void same_others(const char *before, const char *what)
+{
+	char *after = others();
+
+	if (strcmp(before, after))
+		fail_msg("%s changed another entry:\nbefore:\n%safter:\n%s", what, before, after);
+	free(after);
+}
+
+/* Symlinks in one entry towards another entry's host path, and out of the scratch root. */
+static void test_entries_symlinks(void **state)
+{
+	char abs_o[PATH_MAX + 8], abs_other[PATH_MAX], abs_file[PATH_MAX], *before;
+	struct fuse_entry_out eo;
+
+	(void)state;
+	snprintf(abs_o, sizeof(abs_o), "%s/o", other_dir);
+	snprintf(abs_other, sizeof(abs_other), "%s", other_dir);
+	snprintf(abs_file, sizeof(abs_file), "%s", file_txt);
+	before = others();
+	assert_int_equal(symlink("../other/o", fenv_path(&E, "l_o")), 0);
+	assert_int_equal(symlink(abs_o, fenv_path(&E, "l_abs_o")), 0);
+	assert_int_equal(symlink("../other", fenv_path(&E, "l_other")), 0);
+	assert_int_equal(symlink(abs_other, fenv_path(&E, "l_abs_other")), 0);
+	assert_int_equal(symlink("../file.txt", fenv_path(&E, "l_file")), 0);
+	assert_int_equal(symlink("../ro/g", fenv_path(&E, "l_ro")), 0);
+	assert_int_equal(symlink("../outside/secret", fenv_path(&E, "l_secret")), 0);
+	assert_int_equal(symlink("/", fenv_path(&E, "l_root")), 0);
+	symlink_battery("host ../other/o", look("l_o"), "../other/o", abs_o);
+	symlink_battery("host absolute other/o", look("l_abs_o"), abs_o, abs_o);
+	symlink_battery("host ../other", look("l_other"), "../other", abs_other);
+	symlink_battery("host absolute other", look("l_abs_other"), abs_other, abs_other);
+	symlink_battery("host ../file.txt", look("l_file"), "../file.txt", abs_file);
+	symlink_battery("host ../ro/g", look("l_ro"), "../ro/g", rpath("ro/g"));
+	symlink_battery("host ../outside/secret", look("l_secret"), "../outside/secret",
+			fenv_opath(&E, "secret"));
+	symlink_battery("host /", look("l_root"), "/", "/");
+	/* The guest's own, verbatim on the host, never followed there either. */
+	assert_int_equal(fenv_symlink(&E, home, "g_other", "../other/o", &eo), 0);
+	symlink_battery("guest ../other/o", eo.nodeid, "../other/o", abs_o);
+	assert_int_equal(fenv_symlink(&E, home, "g_abs", abs_file, &eo), 0);
+	symlink_battery("guest absolute file.txt", eo.nodeid, abs_file, abs_file);
+	/* In the synthetic root the guest makes nothing, symlinks included. */
+	assert_int_equal(fenv_symlink(&E, ROOT, "g_root", "share/f", &eo), -EROFS);
+	same_others(before, "symlinks towards other entries");
+	free(before);
+	assert_outside();
+}
+
+/*
+ * Hostile names at the synthetic root, in a directory entry, below it and in a
+ * read-only entry: every one refused (the lax "x\0y" may act on "x" in the
+ * writable entry); the other entries, outside/ and share/ unchanged but for
+ * that. An entry's name means nothing below the root.
+ */
+static void test_entries_names(void **state)
+{
+	struct hname names[12];
+	unsigned int n = hostile_names(names), i, op, p;
+	struct fuse_entry_out eo;
+	uint64_t parents[4], fnode;
+	char *before, *before_share, what[160];
+	int rc;
+
+	(void)state;
+	parents[0] = ROOT;
+	parents[1] = home;
+	parents[2] = look("d");
+	parents[3] = look_in(ROOT, "ro");
+	fnode = look("f");
+	before = others();
+	before_share = fenv_listing(E.share);
+	for (op = 0; op < N_COUNT; op++) {
+		for (i = 0; i < n; i++) {
+			for (p = 0; p < 4; p++) {
+				bool lax = names[i].lax && p == 1;
+
+				/* Acting on d/x is fine there: the plain suite's case. */
+				if (names[i].lax && p == 2)
+					continue;
+
+				snprintf(what, sizeof(what), "%s \"%s\" in parent %u", nop_name[op],
+					 names[i].label, p);
+				rc = send_named((enum nop)op, parents[p], &names[i], fnode);
+				if (rc == FENV_BADREPLY || rc == FENV_NOREPLY)
+					fail_msg("%s: bad reply (%d)", what, rc);
+				if (!lax && rc >= 0)
+					fail_msg("%s: accepted (%d)", what, rc);
+				if (lax) {
+					check_lax(before_share, what);
+					free(before_share);
+					before_share = fenv_listing(E.share);
+				} else {
+					assert_listing(before_share, what);
+				}
+			}
+		}
+	}
+	same_others(before, "hostile names");
+	/* Entry names are the root's alone. */
+	assert_int_equal(fenv_lookup(&E, home, "other", &eo), -ENOENT);
+	assert_int_equal(fenv_lookup(&E, home, "share", &eo), -ENOENT);
+	assert_int_equal(fenv_lookup(&E, look("d"), "file", &eo), -ENOENT);
+	assert_int_equal(fenv_lookup(&E, ROOT, "outside", &eo), -ENOENT);
+	free(before);
+	free(before_share);
+	assert_outside();
+}
+
+/*
+ * The host swaps an entry's directory, and a file entry, for a symlink to
+ * outside/ after hull opened them: the entry stays what was opened (moved
+ * away or not), before and after the guest looked it up.
+ */
+static void test_entries_swap(void **state)
+{
+	struct fuse_entry_out eo;
+	char abs_dir[PATH_MAX], abs_secret[PATH_MAX], buf[64];
+	uint64_t sw, fh, d;
+	uint32_t w;
+
+	(void)state;
+	snprintf(abs_dir, sizeof(abs_dir), "%s/dir", E.outside);
+	snprintf(abs_secret, sizeof(abs_secret), "%s/secret", E.outside);
+	/* Not looked up yet: the swap comes first. */
+	assert_int_equal(rename(swap_dir, rpath("swap_moved")), 0);
+	assert_int_equal(symlink(abs_dir, swap_dir), 0);
+	assert_int_equal(fenv_lookup(&E, ROOT, "swap", &eo), 0);
+	assert_true(S_ISDIR(eo.attr.mode));
+	sw = eo.nodeid;
+	assert_int_equal(fenv_create(&E, sw, "new", 0644, O_RDWR, &eo, &fh), 0);
+	assert_int_equal(fenv_release(&E, FUSE_RELEASE, eo.nodeid, fh), 0);
+	assert_int_equal(fenv_type(rpath("swap_moved/new")), S_IFREG);
+	assert_int_equal(fenv_mkdir(&E, sw, "newdir", 0755, &eo), 0);
+	assert_int_equal(fenv_type(rpath("swap_moved/newdir")), S_IFDIR);
+	assert_outside();
+	/* Looked up already: swapped again, back to a directory elsewhere; the node holds on. */
+	assert_int_equal(unlink(swap_dir), 0);
+	assert_int_equal(rename(rpath("swap_moved"), rpath("swap_again")), 0);
+	assert_int_equal(symlink("outside/dir", swap_dir), 0);
+	assert_int_equal(fenv_create(&E, sw, "new2", 0644, O_RDWR, &eo, &fh), 0);
+	assert_int_equal(fenv_release(&E, FUSE_RELEASE, eo.nodeid, fh), 0);
+	assert_int_equal(fenv_type(rpath("swap_again/new2")), S_IFREG);
+	assert_int_equal(fenv_lookup(&E, ROOT, "swap", &eo), 0);
+	assert_int_equal(eo.nodeid, sw);
+	assert_outside();
+
+	/* A file entry swapped for a symlink to the secret: writes go to the file opened. */
+	assert_int_equal(rename(swapf, rpath("swapf_moved.txt")), 0);
+	assert_int_equal(symlink(abs_secret, swapf), 0);
+	assert_int_equal(fenv_lookup(&E, ROOT, "swapf", &eo), 0);
+	assert_true(S_ISREG(eo.attr.mode));
+	assert_int_equal(fenv_open(&E, eo.nodeid, O_RDWR | O_TRUNC, &fh), 0);
+	assert_int_equal(fenv_write(&E, eo.nodeid, fh, 0, "pwned\n", 6, 0, &w), 0);
+	assert_int_equal(fenv_release(&E, FUSE_RELEASE, eo.nodeid, fh), 0);
+	assert_int_equal(fenv_read_host(rpath("swapf_moved.txt"), buf, sizeof(buf)), 6);
+	assert_string_equal(buf, "pwned\n");
+	assert_outside();
+
+	/* And a directory inside an entry, as in a plain share. */
+	d = look("d");
+	assert_int_equal(rename(fenv_path(&E, "d"), fenv_path(&E, "d_moved")), 0);
+	assert_int_equal(symlink("../outside/dir", fenv_path(&E, "d")), 0);
+	if (fenv_create(&E, d, "new", 0644, O_RDWR, &eo, &fh) == 0)
+		assert_int_equal(fenv_type(fenv_path(&E, "d_moved/new")), S_IFREG);
+	assert_int_equal(fenv_lookup(&E, home, "d", &eo), 0);
+	assert_true(S_ISLNK(eo.attr.mode));
+	assert_true(fenv_create(&E, eo.nodeid, "new2", 0644, O_RDWR, &eo, &fh) < 0);
+	assert_outside();
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1773,6 +2028,9 @@ int main(void)
 		T(test_before_init),
 		T(test_ro),
 		T(test_setuid_kill),
+		cmocka_unit_test_setup_teardown(test_entries_symlinks, setup_entries, teardown),
+		cmocka_unit_test_setup_teardown(test_entries_names, setup_entries, teardown),
+		cmocka_unit_test_setup_teardown(test_entries_swap, setup_entries, teardown),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);

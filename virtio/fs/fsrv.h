@@ -1,4 +1,4 @@
-/* fsrv: the FUSE passthrough server behind virtio-fs, confined to one host directory. */
+/* fsrv: the FUSE server behind virtio-fs, confined to one host directory or to named entries. */
 #ifndef HULL_VIRTIO_FS_FSRV_H
 #define HULL_VIRTIO_FS_FSRV_H
 
@@ -34,6 +34,20 @@
  *    -ESTALE (node) or -EBADF (handle); FORGET counts are clamped, never
  *    trusted; a full table, or hull's descriptor budget used up, gives -ENFILE;
  *  - ro makes every modifying request fail with -EROFS.
+ *
+ * A share of entries (fsrv_config.entries: a container's bind mounts) has a
+ * synthetic root instead of a host directory: a read-only directory owned by
+ * root (mode 0555) that holds exactly the entries' names. Each entry is a
+ * host directory or a single regular file, opened O_PATH at fsrv_open, and
+ * confined as a plain share's root is: a directory entry is a share root of
+ * its own (the rules above, its O_PATH fd as the anchor), a file entry is a
+ * leaf (a lookup under it is -ENOTDIR). Each has its own read-only flag
+ * (-EROFS for any change under it, an open for writing included); the root
+ * refuses every change with -EROFS. Every inode records the entry it was
+ * reached through, and one host inode reached through two entries is two
+ * nodes, so a node id or handle of one entry never acts with another's
+ * rights: RENAME and LINK across entries (or with the root) get -EXDEV. All
+ * entries share the share's tables and its one descriptor account.
  */
 
 #define FSRV_NAME_MAX 255            /* bytes of one name, without the NUL */
@@ -58,12 +72,26 @@
 #define FSRV_HIPRIO_MAX 4096
 #define FSRV_MAX_INODES 262144       /* default bound of the inode table (one O_PATH fd each) */
 #define FSRV_MAX_HANDLES 16384       /* default bound of open files and directories */
+/*
+ * Entries of one share at most: each holds one O_PATH descriptor of hull's own
+ * for the life of the share (not the guest's budget: the user named them).
+ */
+#define FSRV_ENTRIES_MAX 256
 
 struct fdbudget;
 
-struct fsrv_config {
-	const char *path;            /* the shared directory; must exist */
+/* One named entry of a share's synthetic root. */
+struct fsrv_entry {
+	const char *name; /* 1..FSRV_NAME_MAX bytes, no '/', not "." or "..", unique in the share */
+	const char *path; /* a host directory or regular file (symlinks followed, at open only) */
 	bool ro;
+};
+
+struct fsrv_config {
+	const char *path;            /* the shared directory; must exist. With entries: a label */
+	const struct fsrv_entry *entries; /* nentries > 0: the root is a synthetic dir of these */
+	unsigned int nentries;       /* at most FSRV_ENTRIES_MAX */
+	bool ro;                     /* the whole share (with entries: every entry) read-only */
 	enum vfs_cache cache;        /* timeouts and FOPEN_* flags */
 	unsigned int max_inodes;     /* 0: FSRV_MAX_INODES */
 	unsigned int max_handles;    /* 0: FSRV_MAX_HANDLES */
@@ -74,11 +102,15 @@ struct fsrv;
 
 /*
  * Open the share: an O_PATH | O_DIRECTORY fd of c->path (which must be a
- * directory), the tables, and an fd of /proc/self/fd for reopening inodes.
+ * directory) or, with entries, an O_PATH fd of each entry's path (which must
+ * be a directory or a regular file; the names are checked: -EINVAL for an
+ * invalid or repeated name, more than FSRV_ENTRIES_MAX entries, or another
+ * kind of file), the tables, and an fd of /proc/self/fd for reopening inodes.
  * Every inode but the root and every open handle holds a descriptor taken
  * from c->fds (an account of its own, ceiling max_inodes - 1 + max_handles);
  * when the budget refuses one the guest gets -ENFILE, as for a full table.
- * 0, or -errno with "share PATH: cause" in err.
+ * 0, or -errno with "share PATH: cause" (entries: "share LABEL: entry NAME
+ * (PATH): cause") in err.
  */
 int fsrv_open(const struct fsrv_config *c, struct fsrv **out, char *err, size_t errlen);
 

@@ -275,9 +275,16 @@ static int op_interrupt(struct srv_req *r)
 	return SRV_NOREPLY;
 }
 
-#define MOD 1u	  /* modifies the share: -EROFS when read-only */
+/*
+ * MOD: modifies the share: -EROFS when it is read-only, or when the entry of
+ * the header's node is (checked before the handler runs). MOD | BODY: what it
+ * modifies is named in the body (a handle, RENAME's target, LINK's inode): the
+ * handler checks the entries (-EXDEV across entries, then -EROFS).
+ */
+#define MOD 1u
 #define STREAM 2u /* only the fixed part is copied; the handler reads the rest at r->cur */
 #define QUIET 4u  /* gets no reply (the high-priority queue's opcodes) */
+#define BODY 8u
 
 /*
  * min covers the fixed struct each handler copies out of the body (INIT and
@@ -321,13 +328,13 @@ static const struct op ops[] = {
 	[FUSE_MKDIR] = { srv_op_mkdir, sizeof(struct fuse_mkdir_in) + 2, 0, ENTRY, MOD },
 	[FUSE_UNLINK] = { srv_op_unlink, 2, 0, 0, MOD },
 	[FUSE_RMDIR] = { srv_op_rmdir, 2, 0, 0, MOD },
-	[FUSE_RENAME] = { srv_op_rename, sizeof(struct fuse_rename_in) + 4, 0, 0, MOD },
-	[FUSE_LINK] = { srv_op_link, sizeof(struct fuse_link_in) + 2, 0, ENTRY, MOD },
+	[FUSE_RENAME] = { srv_op_rename, sizeof(struct fuse_rename_in) + 4, 0, 0, MOD | BODY },
+	[FUSE_LINK] = { srv_op_link, sizeof(struct fuse_link_in) + 2, 0, ENTRY, MOD | BODY },
 	[FUSE_OPEN] = { srv_op_open, sizeof(struct fuse_open_in), 0, sizeof(struct fuse_open_out),
 			0 },
 	[FUSE_READ] = { srv_op_read, sizeof(struct fuse_read_in), 0, 0, 0 },
 	[FUSE_WRITE] = { srv_op_write, sizeof(struct fuse_write_in), 0,
-			 sizeof(struct fuse_write_out), MOD | STREAM },
+			 sizeof(struct fuse_write_out), MOD | BODY | STREAM },
 	[FUSE_STATFS] = { srv_op_statfs, 0, 0, sizeof(struct fuse_statfs_out), 0 },
 	[FUSE_RELEASE] = { srv_op_release, sizeof(struct fuse_release_in), 0, 0, 0 },
 	[FUSE_FSYNC] = { srv_op_fsync, sizeof(struct fuse_fsync_in), 0, 0, 0 },
@@ -350,13 +357,13 @@ static const struct op ops[] = {
 	[FUSE_DESTROY] = { op_destroy, 0, 0, 0, 0 },
 	[FUSE_BATCH_FORGET] = { op_batch_forget, sizeof(struct fuse_batch_forget_in),
 				FSRV_HIPRIO_MAX - HDR, 0, STREAM | QUIET },
-	[FUSE_FALLOCATE] = { srv_op_fallocate, sizeof(struct fuse_fallocate_in), 0, 0, MOD },
+	[FUSE_FALLOCATE] = { srv_op_fallocate, sizeof(struct fuse_fallocate_in), 0, 0, MOD | BODY },
 	[FUSE_READDIRPLUS] = { srv_op_readdirplus, sizeof(struct fuse_read_in), 0, 0, 0 },
-	[FUSE_RENAME2] = { srv_op_rename2, sizeof(struct fuse_rename2_in) + 4, 0, 0, MOD },
+	[FUSE_RENAME2] = { srv_op_rename2, sizeof(struct fuse_rename2_in) + 4, 0, 0, MOD | BODY },
 	[FUSE_LSEEK] = { srv_op_lseek, sizeof(struct fuse_lseek_in), 0,
 			 sizeof(struct fuse_lseek_out), 0 },
 	[FUSE_COPY_FILE_RANGE] = { srv_op_copy_file_range, sizeof(struct fuse_copy_file_range_in),
-				   0, sizeof(struct fuse_write_out), MOD },
+				   0, sizeof(struct fuse_write_out), MOD | BODY },
 };
 
 int fsrv_peek(const struct iovec *in, unsigned int nin, struct fsrv_peek *p)
@@ -467,6 +474,8 @@ size_t fsrv_handle(struct fsrv *s, const struct iovec *in, unsigned int nin,
 		reply_error(&r, -EINVAL);
 	else if ((op->flags & MOD) && s->ro)
 		reply_error(&r, -EROFS);
+	else if ((op->flags & (MOD | BODY)) == MOD && (bad = srv_node_writable(s, r.h.nodeid)))
+		reply_error(&r, bad);
 	else
 		serve(&r, op);
 	return r.written;

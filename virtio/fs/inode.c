@@ -9,7 +9,7 @@
 #include "virtio/fs/srv.h"
 #include "lib/log.h"
 
-#define ROOT_IDX 1u
+#define ROOT_IDX SRV_ROOT_IDX
 
 static struct srv_inode *ino_at(struct fsrv *s, uint32_t i)
 {
@@ -21,10 +21,11 @@ static struct srv_handle *hd_at(struct fsrv *s, uint32_t i)
 	return &s->hchunk[i / SRV_HANDLE_CHUNK][i % SRV_HANDLE_CHUNK];
 }
 
-static uint32_t hash_of(struct fsrv *s, dev_t dev, ino_t ino)
+static uint32_t hash_of(struct fsrv *s, unsigned int entry, dev_t dev, ino_t ino)
 {
-	uint64_t h =
-		((uint64_t)dev * 0x9e3779b97f4a7c15ULL) ^ ((uint64_t)ino * 0xc2b2ae3d27d4eb4fULL);
+	uint64_t h = ((uint64_t)dev * 0x9e3779b97f4a7c15ULL) ^
+		     ((uint64_t)ino * 0xc2b2ae3d27d4eb4fULL) ^
+		     ((uint64_t)entry * 0x165667b19e3779f9ULL);
 
 	return (uint32_t)(h ^ (h >> 29)) & s->hmask;
 }
@@ -37,7 +38,7 @@ static uint64_t node_id(struct fsrv *s, uint32_t i)
 static void hash_remove(struct fsrv *s, uint32_t i)
 {
 	struct srv_inode *n = ino_at(s, i);
-	uint32_t *p = &s->hash[hash_of(s, n->dev, n->ino)];
+	uint32_t *p = &s->hash[hash_of(s, n->entry, n->dev, n->ino)];
 
 	while (*p && *p != i)
 		p = &ino_at(s, *p)->hnext;
@@ -100,17 +101,17 @@ static uint32_t node_alloc(struct fsrv *s, int *err)
 	return i;
 }
 
-int srv_node_add(struct fsrv *s, int fd, const struct stat *st, uint64_t *id)
+int srv_node_add(struct fsrv *s, int fd, const struct stat *st, unsigned int entry, uint64_t *id)
 {
-	uint32_t i;
+	uint32_t i, h = hash_of(s, entry, st->st_dev, st->st_ino);
 	int err = 0;
 	struct srv_inode *n;
 
 	pthread_mutex_lock(&s->lock);
-	for (i = s->hash[hash_of(s, st->st_dev, st->st_ino)]; i; i = ino_at(s, i)->hnext) {
+	for (i = s->hash[h]; i; i = ino_at(s, i)->hnext) {
 		n = ino_at(s, i);
-		if (n->dev == st->st_dev && n->ino == st->st_ino) {
-			/* Hard links and repeated lookups: one node per host inode. */
+		if (n->dev == st->st_dev && n->ino == st->st_ino && n->entry == entry) {
+			/* Hard links and repeated lookups: one node per host inode and entry. */
 			n->nlookup++;
 			*id = node_id(s, i);
 			if (fd >= 0)
@@ -144,25 +145,26 @@ int srv_node_add(struct fsrv *s, int fd, const struct stat *st, uint64_t *id)
 	n = ino_at(s, i);
 	n->fd = fd;
 	n->type = st->st_mode & S_IFMT;
+	n->entry = (uint16_t)entry;
 	n->dev = st->st_dev;
 	n->ino = st->st_ino;
 	n->nlookup = 1;
 	n->refs = 0;
 	n->fnext = 0;
-	n->hnext = s->hash[hash_of(s, st->st_dev, st->st_ino)];
-	s->hash[hash_of(s, st->st_dev, st->st_ino)] = i;
+	n->hnext = s->hash[h];
+	s->hash[h] = i;
 	s->iused++;
 	*id = node_id(s, i);
 	pthread_mutex_unlock(&s->lock);
 	return 0;
 }
 
-/* Lock held: the slot of a live node id, or 0. */
+/* Lock held: the slot of a live node id, or 0. The root lives on (a synthetic one has no fd). */
 static uint32_t node_find(struct fsrv *s, uint64_t id)
 {
 	uint32_t i = (uint32_t)id;
 
-	if (!i || i >= s->ialloc || ino_at(s, i)->fd < 0 ||
+	if (!i || i >= s->ialloc || (i != ROOT_IDX && ino_at(s, i)->fd < 0) ||
 	    ino_at(s, i)->gen != (uint32_t)(id >> 32))
 		return 0;
 	return i;
@@ -179,11 +181,31 @@ int srv_node_get(struct fsrv *s, uint64_t id, struct srv_node *out)
 		return -ESTALE;
 	}
 	ino_at(s, i)->refs++;
-	*out = (struct srv_node){
-		.id = id, .idx = i, .fd = ino_at(s, i)->fd, .type = ino_at(s, i)->type
-	};
+	*out = (struct srv_node){ .id = id,
+				  .idx = i,
+				  .fd = ino_at(s, i)->fd,
+				  .type = ino_at(s, i)->type,
+				  .entry = ino_at(s, i)->entry };
 	pthread_mutex_unlock(&s->lock);
 	return 0;
+}
+
+int srv_node_writable(struct fsrv *s, uint64_t id)
+{
+	unsigned int entry = 0;
+	uint32_t i;
+
+	/* A plain share has entry 0 alone: no need to find the node. */
+	if (s->nent > 1) {
+		pthread_mutex_lock(&s->lock);
+		i = node_find(s, id);
+		if (i)
+			entry = ino_at(s, i)->entry;
+		pthread_mutex_unlock(&s->lock);
+		if (!i)
+			return 0; /* the handler answers -ESTALE */
+	}
+	return srv_writable(s, entry);
 }
 
 void srv_node_put(struct fsrv *s, struct srv_node *n)
@@ -213,7 +235,7 @@ void srv_node_forget(struct fsrv *s, uint64_t id, uint64_t count)
 	pthread_mutex_unlock(&s->lock);
 }
 
-int srv_handle_new(struct fsrv *s, int fd, uint64_t nodeid, uint64_t *fh)
+int srv_handle_new(struct fsrv *s, int fd, uint64_t nodeid, unsigned int entry, uint64_t *fh)
 {
 	struct srv_handle *h;
 	uint32_t i;
@@ -257,6 +279,7 @@ int srv_handle_new(struct fsrv *s, int fd, uint64_t nodeid, uint64_t *fh)
 	h->used = h->live = true;
 	h->refs = 0;
 	h->nodeid = nodeid;
+	h->entry = (uint16_t)entry;
 	h->fnext = 0;
 	s->hused++;
 	*fh = ((uint64_t)h->gen << 32) | i;
@@ -280,10 +303,14 @@ int srv_handle_get(struct fsrv *s, uint64_t fh, struct srv_handle **out)
 	return 0;
 }
 
-/* Close a handle's fd (never under the lock: closing a file may block) and give it back. */
+/*
+ * Close a handle's fd (never under the lock: closing a file may block) and give
+ * it back; a handle of the synthetic root has none but took its leave all the same.
+ */
 static void handle_close(struct fsrv *s, int fd)
 {
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 	fdbudget_give(&s->fds);
 }
 
@@ -372,7 +399,7 @@ void srv_tables_drop(struct fsrv *s)
 int srv_tables_init(struct fsrv *s)
 {
 	struct srv_inode *root;
-	struct stat st;
+	struct stat st = { 0 };
 	uint32_t hsize = 16;
 	int err = 0;
 
@@ -386,23 +413,30 @@ int srv_tables_init(struct fsrv *s)
 	s->hash = calloc(hsize, sizeof(*s->hash));
 	if (!s->ichunk || !s->hchunk || !s->hash)
 		return -ENOMEM;
-	if (fstat(s->root_fd, &st))
-		return -errno;
 	/* Slot 0 stays unused (node id 0 means "none" in FUSE); slot 1 is the root, forever. */
 	s->ialloc = 0;
 	if (node_alloc(s, &err) != 0 || err)
 		return err ? err : -EINVAL;
 	s->ialloc = ROOT_IDX + 1;
+	s->iused = 1;
 	root = ino_at(s, ROOT_IDX);
-	root->fd = fcntl(s->root_fd, F_DUPFD_CLOEXEC, 0);
-	if (root->fd < 0)
-		return -errno;
 	root->gen = 0; /* id == FUSE_ROOT_ID */
 	root->type = S_IFDIR;
+	root->entry = 0;
+	/*
+	 * A synthetic root keeps fd -1: any host call a handler might make on it
+	 * fails (EBADF), and it is in no hash chain: no host inode is the root.
+	 */
+	if (s->synth)
+		return 0;
+	if (fstat(s->ent[0].fd, &st))
+		return -errno;
+	root->fd = fcntl(s->ent[0].fd, F_DUPFD_CLOEXEC, 0);
+	if (root->fd < 0)
+		return -errno;
 	root->dev = st.st_dev;
 	root->ino = st.st_ino;
-	s->hash[hash_of(s, st.st_dev, st.st_ino)] = ROOT_IDX;
-	s->iused = 1;
+	s->hash[hash_of(s, 0, st.st_dev, st.st_ino)] = ROOT_IDX;
 	return 0;
 }
 
@@ -434,27 +468,18 @@ void srv_tables_free(struct fsrv *s)
 
 int fsrv_open(const struct fsrv_config *c, struct fsrv **out, char *err, size_t errlen)
 {
+	const char *label = c->path ? c->path : "(entries)";
 	struct fsrv *s;
-	struct stat st;
 	int ret;
 
 	*out = NULL;
-	if (stat(c->path, &st)) {
-		ret = -errno;
-		snprintf(err, errlen, "share %s: %s", c->path, strerror(-ret));
-		return ret;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		snprintf(err, errlen, "share %s: not a directory", c->path);
-		return -ENOTDIR;
-	}
 	s = calloc(1, sizeof(*s));
-	if (!s || !(s->path = strdup(c->path))) {
+	if (!s || !(s->path = strdup(label))) {
 		free(s);
-		snprintf(err, errlen, "share %s: %s", c->path, strerror(ENOMEM));
+		snprintf(err, errlen, "share %s: %s", label, strerror(ENOMEM));
 		return -ENOMEM;
 	}
-	s->root_fd = s->proc_fd = -1;
+	s->proc_fd = -1;
 	pthread_mutex_init(&s->lock, NULL);
 	s->ro = c->ro;
 	s->can_chown = geteuid() == 0;
@@ -473,6 +498,10 @@ int fsrv_open(const struct fsrv_config *c, struct fsrv **out, char *err, size_t 
 		s->timeout = 1;
 		break;
 	}
+	/* The shared directory or the entries, each opened and checked. */
+	ret = srv_entries_open(s, c, err, errlen);
+	if (ret)
+		goto fail_msg;
 	/*
 	 * The tables' sizes are ceilings, not promises: each inode (but the root)
 	 * and each handle holds a descriptor, and how many of those the guest gets
@@ -483,18 +512,13 @@ int fsrv_open(const struct fsrv_config *c, struct fsrv **out, char *err, size_t 
 		s->max_inodes = 2;
 	s->max_handles = c->max_handles ? c->max_handles : FSRV_MAX_HANDLES;
 	ret = fdbudget_acct_init(&s->fds, c->fds, s->max_inodes - 1 + s->max_handles, "share %s",
-				 c->path);
+				 s->path);
 	if (ret)
 		goto fail;
-	s->root_fd = open(c->path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (s->root_fd < 0) {
-		ret = -errno;
-		goto fail;
-	}
 	s->proc_fd = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (s->proc_fd < 0) {
 		ret = -errno;
-		snprintf(err, errlen, "share %s: /proc/self/fd: %s", c->path, strerror(-ret));
+		snprintf(err, errlen, "share %s: /proc/self/fd: %s", s->path, strerror(-ret));
 		goto fail_msg;
 	}
 	ret = srv_tables_init(s);
@@ -503,7 +527,7 @@ int fsrv_open(const struct fsrv_config *c, struct fsrv **out, char *err, size_t 
 	*out = s;
 	return 0;
 fail:
-	snprintf(err, errlen, "share %s: %s", c->path, strerror(-ret));
+	snprintf(err, errlen, "share %s: %s", s->path, strerror(-ret));
 fail_msg:
 	fsrv_close(s);
 	return ret;
@@ -517,8 +541,7 @@ void fsrv_close(struct fsrv *s)
 	fdbudget_acct_fini(&s->fds);
 	if (s->proc_fd >= 0)
 		close(s->proc_fd);
-	if (s->root_fd >= 0)
-		close(s->root_fd);
+	srv_entries_close(s);
 	pthread_mutex_destroy(&s->lock);
 	free(s->path);
 	free(s);

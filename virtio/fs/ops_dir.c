@@ -28,8 +28,14 @@ int srv_op_opendir(struct srv_req *r)
 		srv_node_put(r->s, &n);
 		return -ENOTDIR;
 	}
-	fd = srv_reopen(r->s, &n, O_RDONLY);
-	ret = fd < 0 ? fd : srv_handle_new(r->s, fd, n.id, &oo.fh);
+	if (srv_synth(r->s, n.id)) {
+		/* The synthetic root's handle has no fd: its listing comes from the entry table. */
+		fd = -1;
+		ret = srv_handle_new(r->s, fd, n.id, n.entry, &oo.fh);
+	} else {
+		fd = srv_reopen(r->s, &n, O_RDONLY);
+		ret = fd < 0 ? fd : srv_handle_new(r->s, fd, n.id, n.entry, &oo.fh);
+	}
 	if (ret && fd >= 0)
 		close(fd);
 	srv_node_put(r->s, &n);
@@ -46,28 +52,38 @@ struct dir_out {
 	int err;   /* the first lookup error, when nothing was emitted */
 };
 
-/* Pack one host entry; false when the reply is full or a lookup failed (stop). */
-static bool emit(struct srv_req *r, struct srv_handle *h, struct dir_out *o,
-		 const struct dirent64 *d, bool plus)
+/* One entry to list: its dirent (name not yet copied) and, for READDIRPLUS, what enters it. */
+struct dir_ent {
+	const char *name;
+	uint64_t ino, off; /* the fuse_dirent's fields */
+	uint32_t type;
+	unsigned int entry; /* the entry's table index: READDIRPLUS of the synthetic root */
+	int dirfd;	    /* else: look name up in dirfd of entry */
+};
+
+/*
+ * Pack one entry; false when the reply is full or a lookup failed (stop). Looked
+ * up (nlookup + 1) only once it is certain to be sent; "." and ".." never.
+ */
+static bool emit(struct srv_req *r, struct dir_out *o, struct dir_ent *d, bool plus)
 {
-	size_t namelen = strlen(d->d_name);
+	size_t namelen = strlen(d->name);
 	size_t head = plus ? FUSE_NAME_OFFSET_DIRENTPLUS : FUSE_NAME_OFFSET;
 	size_t size = FUSE_DIRENT_ALIGN(head + namelen);
 	struct fuse_entry_out eo = { 0 };
-	struct fuse_dirent de = { .ino = d->d_ino,
-				  .off = (uint64_t)d->d_off,
-				  .namelen = (uint32_t)namelen,
-				  .type = d->d_type };
+	struct fuse_dirent de = {
+		.ino = d->ino, .off = d->off, .namelen = (uint32_t)namelen, .type = d->type
+	};
 	uint8_t *p = o->buf + o->used;
-	bool dot = !strcmp(d->d_name, ".") || !strcmp(d->d_name, "..");
+	bool dot = !strcmp(d->name, ".") || !strcmp(d->name, "..");
 
 	if (size > o->room - o->used) {
 		o->full = true;
 		return false;
 	}
-	/* Looked up (nlookup + 1) only once it is certain to be sent; "." and ".." never. */
 	if (plus && !dot) {
-		int ret = srv_lookup(r, h->fd, d->d_name, &eo);
+		int ret = d->dirfd < 0 ? srv_root_enter(r, d->entry, &eo)
+				       : srv_lookup(r, d->dirfd, d->entry, d->name, &eo);
 
 		if (ret == -ENOENT)
 			return true; /* vanished since getdents: skip it */
@@ -83,9 +99,39 @@ static bool emit(struct srv_req *r, struct srv_handle *h, struct dir_out *o,
 		p += sizeof(eo);
 	}
 	memcpy(p, &de, sizeof(de));
-	memcpy(p + sizeof(de), d->d_name, namelen);
+	memcpy(p + sizeof(de), d->name, namelen);
 	o->used += size;
 	return true;
+}
+
+/*
+ * The synthetic root's listing: ".", "..", then the entries in their order;
+ * the offset of a record is its position + 1, so the guest resumes where it
+ * stopped. At most FSRV_ENTRIES_MAX + 2 records, one lookup each (PLUS).
+ */
+static void root_list(struct srv_req *r, struct dir_out *o, uint64_t offset, bool plus)
+{
+	const struct fsrv *s = r->s;
+	uint64_t pos;
+
+	for (pos = offset; pos < (uint64_t)s->nent + 1; pos++) {
+		struct dir_ent d = { .dirfd = -1, .off = pos + 1, .type = DT_DIR };
+
+		if (pos < 2) {
+			d.name = pos ? ".." : ".";
+			d.ino = FUSE_ROOT_ID;
+		} else {
+			struct stat st;
+
+			d.entry = (unsigned int)pos - 1;
+			d.name = s->ent[d.entry].name;
+			d.type = s->ent[d.entry].type == S_IFDIR ? DT_DIR : DT_REG;
+			if (!srv_stat(s->ent[d.entry].fd, &st))
+				d.ino = st.st_ino; /* what GETATTR of it says */
+		}
+		if (!emit(r, o, &d, plus))
+			break;
+	}
 }
 
 static int do_readdir(struct srv_req *r, bool plus)
@@ -115,17 +161,25 @@ static int do_readdir(struct srv_req *r, bool plus)
 	}
 	/* The kernel may read one directory concurrently: the fd position is per handle. */
 	pthread_mutex_lock(&h->lock);
-	if (lseek(h->fd, (off_t)in.offset, SEEK_SET) < 0)
+	if (srv_synth(r->s, h->nodeid))
+		root_list(r, &o, in.offset, plus);
+	else if (lseek(h->fd, (off_t)in.offset, SEEK_SET) < 0)
 		ret = -errno;
-	while (!ret && (n = getdents64(h->fd, dents, DENTS_BUF)) > 0) {
+	while (!ret && h->fd >= 0 && (n = getdents64(h->fd, dents, DENTS_BUF)) > 0) {
 		ssize_t at = 0;
 		bool more = true;
 
 		while (more && at < n) {
-			const struct dirent64 *d = (const struct dirent64 *)(dents + at);
+			const struct dirent64 *hd = (const struct dirent64 *)(dents + at);
+			struct dir_ent d = { .name = hd->d_name,
+					     .ino = hd->d_ino,
+					     .off = (uint64_t)hd->d_off,
+					     .type = hd->d_type,
+					     .entry = h->entry,
+					     .dirfd = h->fd };
 
-			more = emit(r, h, &o, d, plus);
-			at += d->d_reclen;
+			more = emit(r, &o, &d, plus);
+			at += hd->d_reclen;
 		}
 		if (!more)
 			break;

@@ -73,7 +73,7 @@ static int open_file(struct srv_req *r, const struct srv_node *n, uint32_t gflag
 		return n->type == S_IFLNK ? -ELOOP : -EACCES;
 	if (acc == O_ACCMODE)
 		return -EINVAL;
-	if (r->s->ro && (acc != O_RDONLY || (gflags & O_TRUNC)))
+	if ((acc != O_RDONLY || (gflags & O_TRUNC)) && srv_writable(r->s, n->entry))
 		return -EROFS;
 	fd = srv_reopen(r->s, n, (int)(gflags & KEEP_FLAGS));
 	if (fd < 0)
@@ -87,7 +87,7 @@ static int open_file(struct srv_req *r, const struct srv_node *n, uint32_t gflag
 			close(tfd);
 	}
 	if (!ret)
-		ret = srv_handle_new(r->s, fd, n->id, &oo->fh);
+		ret = srv_handle_new(r->s, fd, n->id, n->entry, &oo->fh);
 	if (ret) {
 		close(fd);
 		return ret;
@@ -118,7 +118,7 @@ static int create_existing(struct srv_req *r, struct srv_node *dir, const char *
 	struct fuse_entry_out eo;
 	struct fuse_open_out oo = { 0 };
 	struct srv_node n;
-	int ret = srv_lookup(r, dir->fd, name, &eo);
+	int ret = srv_lookup(r, dir->fd, dir->entry, name, &eo);
 
 	if (ret)
 		return ret;
@@ -176,10 +176,10 @@ int srv_op_create(struct srv_req *r)
 	if (!ret) {
 		snprintf(num, sizeof(num), "%d", fd);
 		pfd = openat(r->s->proc_fd, num, O_PATH | O_CLOEXEC); /* this inode, as a node */
-		ret = pfd < 0 ? -errno : srv_enter(r, pfd, &eo);
+		ret = pfd < 0 ? -errno : srv_enter(r, pfd, dir.entry, &eo);
 	}
 	if (!ret) {
-		ret = srv_handle_new(r->s, fd, eo.nodeid, &oo.fh);
+		ret = srv_handle_new(r->s, fd, eo.nodeid, dir.entry, &oo.fh);
 		if (ret)
 			srv_node_forget(r->s, eo.nodeid, 1);
 	}
@@ -273,7 +273,10 @@ int srv_op_write(struct srv_req *r)
 		return -EINVAL;
 	if ((ret = srv_handle_get(r->s, in.fh, &h)))
 		return ret;
-	if ((in.write_flags & FUSE_WRITE_KILL_SUIDGID) && (r->flags & FUSE_HANDLE_KILLPRIV_V2))
+	/* The handle's entry rules, whatever node the header names. */
+	ret = srv_writable(r->s, h->entry);
+	if (!ret && (in.write_flags & FUSE_WRITE_KILL_SUIDGID) &&
+	    (r->flags & FUSE_HANDLE_KILLPRIV_V2))
 		ret = srv_kill_priv(h->fd);
 	n = ret ? ret : file_io(h->fd, true, r->in, r->nin, at, in.size, (off_t)in.offset);
 	srv_handle_put(r->s, h);
@@ -316,7 +319,9 @@ int srv_op_fsync(struct srv_req *r)
 	memcpy(&in, r->body, sizeof(in));
 	if ((ret = srv_handle_get(r->s, in.fh, &h)))
 		return ret;
-	if ((in.fsync_flags & FUSE_FSYNC_FDATASYNC) ? fdatasync(h->fd) : fsync(h->fd))
+	/* The synthetic root's handles have no fd: nothing to sync, as in a read-only dir. */
+	if (h->fd >= 0 &&
+	    ((in.fsync_flags & FUSE_FSYNC_FDATASYNC) ? fdatasync(h->fd) : fsync(h->fd)))
 		ret = -errno;
 	srv_handle_put(r->s, h);
 	return ret ? ret : srv_reply(r, NULL, 0);
@@ -333,7 +338,8 @@ int srv_op_fallocate(struct srv_req *r)
 		return -EINVAL;
 	if ((ret = srv_handle_get(r->s, in.fh, &h)))
 		return ret;
-	if (fallocate(h->fd, (int)in.mode, (off_t)in.offset, (off_t)in.length))
+	ret = srv_writable(r->s, h->entry);
+	if (!ret && fallocate(h->fd, (int)in.mode, (off_t)in.offset, (off_t)in.length))
 		ret = -errno;
 	srv_handle_put(r->s, h);
 	return ret ? ret : srv_reply(r, NULL, 0);
@@ -384,8 +390,11 @@ int srv_op_copy_file_range(struct srv_req *r)
 	}
 	oi = (loff_t)in.off_in;
 	oo = (loff_t)in.off_out;
-	n = copy_file_range(hi->fd, &oi, ho->fd, &oo, in.len < SRV_COPY_MAX ? in.len : SRV_COPY_MAX,
-			    0);
+	/* Data may come from any entry (the guest reads it anyway); it lands in a writable one. */
+	ret = srv_writable(r->s, ho->entry);
+	n = ret ? 0
+		: copy_file_range(hi->fd, &oi, ho->fd, &oo,
+				  in.len < SRV_COPY_MAX ? in.len : SRV_COPY_MAX, 0);
 	if (n < 0)
 		ret = -errno;
 	srv_handle_put(r->s, ho);

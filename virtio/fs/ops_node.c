@@ -67,11 +67,21 @@ int srv_open_child(int dirfd, const char *name)
 	return fd < 0 ? -errno : (int)fd;
 }
 
+int srv_node_stat(struct fsrv *s, const struct srv_node *n, struct stat *st)
+{
+	if (srv_synth(s, n->id)) {
+		srv_root_stat(s, st);
+		return 0;
+	}
+	return srv_stat(n->fd, st);
+}
+
 /* Count a lookup of the inode st describes (fd: as srv_node_add) and fill the entry. */
-static int enter_stat(struct srv_req *r, int fd, const struct stat *st, struct fuse_entry_out *eo)
+int srv_enter_stat(struct srv_req *r, int fd, const struct stat *st, unsigned int entry,
+		   struct fuse_entry_out *eo)
 {
 	uint64_t id;
-	int ret = srv_node_add(r->s, fd, st, &id);
+	int ret = srv_node_add(r->s, fd, st, entry, &id);
 
 	if (ret)
 		return ret;
@@ -82,7 +92,7 @@ static int enter_stat(struct srv_req *r, int fd, const struct stat *st, struct f
 	return 0;
 }
 
-int srv_enter(struct srv_req *r, int fd, struct fuse_entry_out *eo)
+int srv_enter(struct srv_req *r, int fd, unsigned int entry, struct fuse_entry_out *eo)
 {
 	struct stat st;
 	int ret = srv_stat(fd, &st);
@@ -91,10 +101,11 @@ int srv_enter(struct srv_req *r, int fd, struct fuse_entry_out *eo)
 		close(fd);
 		return ret;
 	}
-	return enter_stat(r, fd, &st, eo);
+	return srv_enter_stat(r, fd, &st, entry, eo);
 }
 
-int srv_lookup(struct srv_req *r, int dirfd, const char *name, struct fuse_entry_out *eo)
+int srv_lookup(struct srv_req *r, int dirfd, unsigned int entry, const char *name,
+	       struct fuse_entry_out *eo)
 {
 	struct stat st;
 	int fd, ret;
@@ -107,11 +118,11 @@ int srv_lookup(struct srv_req *r, int dirfd, const char *name, struct fuse_entry
 	 */
 	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT))
 		return -errno;
-	ret = enter_stat(r, -1, &st, eo);
+	ret = srv_enter_stat(r, -1, &st, entry, eo);
 	if (ret != -ENOENT)
 		return ret;
 	fd = srv_open_child(dirfd, name);
-	return fd < 0 ? fd : srv_enter(r, fd, eo);
+	return fd < 0 ? fd : srv_enter(r, fd, entry, eo);
 }
 
 int srv_get_dir(struct srv_req *r, struct srv_node *n)
@@ -151,16 +162,19 @@ int srv_op_lookup(struct srv_req *r)
 
 	if (ret || (ret = srv_get_dir(r, &dir)))
 		return ret;
-	ret = srv_lookup(r, dir.fd, name, &eo);
+	if (srv_synth(r->s, dir.id))
+		ret = srv_root_lookup(r, name, &eo);
+	else
+		ret = srv_lookup(r, dir.fd, dir.entry, name, &eo);
 	srv_node_put(r->s, &dir);
 	return ret ? ret : srv_reply(r, &eo, sizeof(eo));
 }
 
-static int reply_attr(struct srv_req *r, int fd)
+static int reply_attr(struct srv_req *r, const struct srv_node *n)
 {
 	struct fuse_attr_out ao = { .attr_valid = r->s->timeout };
 	struct stat st;
-	int ret = srv_stat(fd, &st);
+	int ret = srv_node_stat(r->s, n, &st);
 
 	if (ret)
 		return ret;
@@ -175,7 +189,7 @@ int srv_op_getattr(struct srv_req *r)
 
 	if (ret)
 		return ret;
-	ret = reply_attr(r, n.fd);
+	ret = reply_attr(r, &n);
 	srv_node_put(r->s, &n);
 	return ret;
 }
@@ -289,7 +303,7 @@ int srv_op_setattr(struct srv_req *r)
 	if (!ret && (in.valid & (FATTR_ATIME | FATTR_MTIME | FATTR_ATIME_NOW | FATTR_MTIME_NOW)))
 		ret = set_times(r->s->proc_fd, &n, &in);
 	if (!ret)
-		ret = reply_attr(r, n.fd);
+		ret = reply_attr(r, &n);
 	srv_node_put(r->s, &n);
 	return ret;
 }
@@ -342,7 +356,7 @@ static int finish_new(struct srv_req *r, struct srv_node *dir, const char *name,
 		ret = fchmodat(r->s->proc_fd, num, mode & 07777, 0) ? -errno : 0;
 	}
 	if (!ret) {
-		ret = srv_enter(r, fd, &eo);
+		ret = srv_enter(r, fd, dir->entry, &eo);
 		fd = -1; /* the table owns it now */
 	}
 	if (!ret)
@@ -456,6 +470,11 @@ static int do_rename(struct srv_req *r, uint64_t newdir, uint32_t flags, size_t 
 	ret = srv_node_get(r->s, newdir, &ndir);
 	if (!ret && ndir.type != S_IFDIR)
 		ret = -ENOTDIR;
+	/* Across entries (the root is one too) as across mounts; then the entry's ro flag. */
+	if (!ret && ndir.entry != dir.entry)
+		ret = -EXDEV;
+	if (!ret)
+		ret = srv_writable(r->s, dir.entry);
 	if (!ret && renameat2(dir.fd, name, ndir.fd, newname, flags))
 		ret = -errno;
 	srv_node_put(r->s, &ndir);
@@ -494,11 +513,16 @@ int srv_op_link(struct srv_req *r)
 	ret = srv_node_get(r->s, in.oldnodeid, &old);
 	if (!ret && old.type == S_IFDIR)
 		ret = -EPERM;
+	/* A second name only inside the inode's own entry, which must be writable. */
+	if (!ret && old.entry != dir.entry)
+		ret = -EXDEV;
+	if (!ret)
+		ret = srv_writable(r->s, dir.entry);
 	/* The inode itself by its O_PATH fd: no path of the guest's is resolved. */
 	if (!ret && linkat(old.fd, "", dir.fd, name, AT_EMPTY_PATH))
 		ret = -errno;
 	if (!ret) {
-		ret = srv_lookup(r, dir.fd, name, &eo);
+		ret = srv_lookup(r, dir.fd, dir.entry, name, &eo);
 		if (ret)
 			unlinkat(dir.fd, name, 0);
 	}
@@ -516,7 +540,13 @@ int srv_op_statfs(struct srv_req *r)
 
 	if (ret)
 		return ret;
-	ret = fstatfs(n.fd, &sf) ? -errno : 0;
+	/* The synthetic root is on no host filesystem: an empty one, as a read-only dir's. */
+	if (srv_synth(r->s, n.id))
+		sf = (struct statfs){ .f_bsize = 4096,
+				      .f_frsize = 4096,
+				      .f_namelen = FSRV_NAME_MAX };
+	else if (fstatfs(n.fd, &sf))
+		ret = -errno;
 	srv_node_put(r->s, &n);
 	if (ret)
 		return ret;
@@ -545,13 +575,13 @@ int srv_op_access(struct srv_req *r)
 	mask = in.mask & (R_OK | W_OK | X_OK);
 	if ((ret = srv_node_get(r->s, r->h.nodeid, &n)))
 		return ret;
-	ret = srv_stat(n.fd, &st);
+	ret = srv_node_stat(r->s, &n, &st);
 	srv_node_put(r->s, &n);
 	if (ret)
 		return ret;
 	/* The guest's view: the reported owner and mode, for the requester (the host's would be
 	 * hull's). */
-	if ((mask & W_OK) && r->s->ro &&
+	if ((mask & W_OK) && srv_writable(r->s, n.entry) &&
 	    (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) || S_ISLNK(st.st_mode)))
 		return -EROFS;
 	if (r->h.uid == 0) {

@@ -2,11 +2,13 @@
 #ifndef HULL_VIRTIO_FS_SRV_H
 #define HULL_VIRTIO_FS_SRV_H
 
+#include <errno.h>
 #include <linux/fuse.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "virtio/fs/fsrv.h"
 #include "lib/fdbudget.h"
@@ -33,9 +35,10 @@
 #define SRV_COPY_MAX (16ULL << 20)
 
 struct srv_inode {
-	int fd;	      /* O_PATH | O_NOFOLLOW; -1 when the slot is free */
-	uint32_t gen; /* bumped when the slot is freed: stale ids never resolve */
-	mode_t type;  /* S_IFMT bits, fixed for the life of an inode */
+	int fd;		/* O_PATH | O_NOFOLLOW; -1 when the slot is free (or the synthetic root) */
+	uint32_t gen;	/* bumped when the slot is freed: stale ids never resolve */
+	mode_t type;	/* S_IFMT bits, fixed for the life of an inode */
+	uint16_t entry; /* the entry it was reached through (0: the root), fixed for its life */
 	dev_t dev;
 	ino_t ino;
 	uint64_t nlookup;  /* the guest's references (LOOKUP et al. minus FORGET) */
@@ -52,18 +55,38 @@ struct srv_handle {
 	bool live;    /* not released: get() finds it */
 	unsigned int refs;
 	uint64_t nodeid; /* the inode it was opened from (FATTR_FH checks) */
+	uint16_t entry;	 /* that inode's entry: its read-only flag rules WRITE and the like */
 	uint32_t fnext;
 	pthread_mutex_t lock; /* serialises READDIRs (the fd position) */
 };
 
 #define SRV_INODE_CHUNK 1024u
 #define SRV_HANDLE_CHUNK 256u
+#define SRV_ROOT_IDX 1u /* the root's slot: node id FUSE_ROOT_ID (generation 0), forever */
+
+/*
+ * What an inode was reached through. A plain share has one, entry 0: the
+ * shared directory. A share of entries (fsrv_config.entries) has the
+ * synthetic root as entry 0 (no host directory: fd -1, read-only) and
+ * entry k (1..n) for the k-th configured entry. Every inode records its
+ * entry, and inodes of different entries are different nodes even for one
+ * host inode, so a node id never carries one entry's rights into another.
+ */
+struct srv_entry {
+	char *name;  /* the name in the synthetic root ("" for entry 0) */
+	int fd;	     /* O_PATH of the host directory or file; -1 for the synthetic root */
+	mode_t type; /* S_IFDIR or S_IFREG */
+	bool ro;     /* every change under it is -EROFS */
+};
 
 struct fsrv {
-	char *path;
-	int root_fd; /* O_PATH | O_DIRECTORY of the share */
+	char *path;  /* for messages: the shared directory, or the entries share's label */
 	int proc_fd; /* O_PATH of /proc/self/fd: reopening inodes */
-	bool ro;
+	bool ro;     /* the whole share is read-only: refused before any handler runs */
+	bool synth;  /* the root is the synthetic directory of entries 1..nent-1 */
+	struct srv_entry *ent;
+	unsigned int nent;	  /* entries, entry 0 included */
+	struct timespec born;	  /* the synthetic root's times: when the share was opened */
 	bool can_chown;		  /* hull has CAP_CHOWN: new entries get the requester's ids */
 	uint64_t timeout;	  /* entry/attr validity, seconds */
 	uint32_t fopen_flags;	  /* FOPEN_* for files by cache mode */
@@ -121,9 +144,22 @@ struct srv_req {
 struct srv_node {
 	uint64_t id;
 	uint32_t idx;
-	int fd;
+	int fd; /* -1: the synthetic root */
 	mode_t type;
+	uint16_t entry;
 };
+
+/* Is nodeid the synthetic root of an entries share (which has no host directory)? */
+static inline bool srv_synth(const struct fsrv *s, uint64_t nodeid)
+{
+	return s->synth && nodeid == FUSE_ROOT_ID;
+}
+
+/* 0, or -EROFS when changes under entry are refused (it, or the whole share, is read-only). */
+static inline int srv_writable(const struct fsrv *s, unsigned int entry)
+{
+	return s->ro || s->ent[entry].ro ? -EROFS : 0;
+}
 
 /* ---- fuse.c: request access and replies ---- */
 /* A cursor at byte skip of v[0..n) (past the end: reads return 0). */
@@ -160,31 +196,56 @@ void srv_tables_drop(struct fsrv *s);
 int srv_node_get(struct fsrv *s, uint64_t id, struct srv_node *n);
 void srv_node_put(struct fsrv *s, struct srv_node *n);
 /*
- * Enter a looked-up inode (fd: O_PATH, ownership passes to the table in every
- * case): the existing node for (dev, ino) with nlookup + 1, or a new one.
- * 0 with *id, or -ENFILE / -ENOMEM. With fd -1, only an existing node is
- * counted: -ENOENT when hull holds no node for (dev, ino).
+ * May the node id's entry change? 0, or -EROFS (the entry or the share is
+ * read-only). An unknown id gives 0: the handler that resolves it says -ESTALE.
  */
-int srv_node_add(struct fsrv *s, int fd, const struct stat *st, uint64_t *id);
+int srv_node_writable(struct fsrv *s, uint64_t id);
+/*
+ * Enter a looked-up inode of entry (fd: O_PATH, ownership passes to the table
+ * in every case): the existing node for (entry, dev, ino) with nlookup + 1, or
+ * a new one. 0 with *id, or -ENFILE / -ENOMEM. With fd -1, only an existing
+ * node is counted: -ENOENT when hull holds no node for (entry, dev, ino).
+ */
+int srv_node_add(struct fsrv *s, int fd, const struct stat *st, unsigned int entry, uint64_t *id);
 /* FORGET: nlookup -= min(n, nlookup); unknown or stale ids are ignored. */
 void srv_node_forget(struct fsrv *s, uint64_t id, uint64_t n);
-/* A new handle for fd (ownership passes on success): 0 with *fh, or -ENFILE / -ENOMEM. */
-int srv_handle_new(struct fsrv *s, int fd, uint64_t nodeid, uint64_t *fh);
+/*
+ * A new handle for fd, opened from node nodeid of entry (ownership of fd passes
+ * on success; -1 for the synthetic root): 0 with *fh, or -ENFILE / -ENOMEM.
+ */
+int srv_handle_new(struct fsrv *s, int fd, uint64_t nodeid, unsigned int entry, uint64_t *fh);
 /* Resolve fh and take a reference: 0 or -EBADF. */
 int srv_handle_get(struct fsrv *s, uint64_t fh, struct srv_handle **h);
 void srv_handle_put(struct fsrv *s, struct srv_handle *h);
 /* RELEASE: the fd closes once no handler uses it. 0 or -EBADF. */
 int srv_handle_release(struct fsrv *s, uint64_t fh);
 
+/* ---- entries.c: the entry table and the synthetic root ---- */
+/* s->ent, nent and synth from c, every entry checked: 0, or -errno with "share ..." in err. */
+int srv_entries_open(struct fsrv *s, const struct fsrv_config *c, char *err, size_t errlen);
+void srv_entries_close(struct fsrv *s);
+/* The synthetic root's attributes (a read-only directory owned by root). */
+void srv_root_stat(const struct fsrv *s, struct stat *st);
+/* Entry k (1..nent-1) as a node of its own (nlookup + 1); eo filled. */
+int srv_root_enter(struct srv_req *r, unsigned int k, struct fuse_entry_out *eo);
+/* LOOKUP in the synthetic root: the entry called name, or -ENOENT. */
+int srv_root_lookup(struct srv_req *r, const char *name, struct fuse_entry_out *eo);
+
 /* ---- ops_node.c ---- */
 void srv_fill_attr(struct fuse_attr *a, const struct stat *st);
 int srv_stat(int fd, struct stat *st);
-/* Look name up in directory dirfd and enter it (nlookup + 1); eo filled. */
-int srv_lookup(struct srv_req *r, int dirfd, const char *name, struct fuse_entry_out *eo);
+/* A held node's attributes: the host inode's, or the synthetic root's. */
+int srv_node_stat(struct fsrv *s, const struct srv_node *n, struct stat *st);
+/* Look name up in directory dirfd of entry and enter it (nlookup + 1); eo filled. */
+int srv_lookup(struct srv_req *r, int dirfd, unsigned int entry, const char *name,
+	       struct fuse_entry_out *eo);
 /* The confined O_PATH open of one name in dirfd (never follows anything): fd or -errno. */
 int srv_open_child(int dirfd, const char *name);
-/* Enter an O_PATH fd (ownership passes in every case) as a node; eo filled. */
-int srv_enter(struct srv_req *r, int fd, struct fuse_entry_out *eo);
+/* Enter an O_PATH fd of entry (ownership passes in every case) as a node; eo filled. */
+int srv_enter(struct srv_req *r, int fd, unsigned int entry, struct fuse_entry_out *eo);
+/* srv_enter for an inode already stat'ed (fd -1: count a node hull holds, else -ENOENT). */
+int srv_enter_stat(struct srv_req *r, int fd, const struct stat *st, unsigned int entry,
+		   struct fuse_entry_out *eo);
 /* The header's node, which must be a directory: 0, -ESTALE or -ENOTDIR. */
 int srv_get_dir(struct srv_req *r, struct srv_node *n);
 /* chown a new entry (O_PATH or open fd) to the requester when hull can (setgid dirs: uid only). */

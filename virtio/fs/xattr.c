@@ -14,10 +14,11 @@
  * and directories: a symlink would be followed on the host, and Linux keeps
  * user.* off anything else anyway (reads: ENODATA, writes: EPERM).
  */
-static bool xattr_ok(const struct srv_node *n, char *path, size_t len)
+static bool xattr_ok(const struct fsrv *s, const struct srv_node *n, char *path, size_t len)
 {
 	snprintf(path, len, "/proc/self/fd/%d", n->fd);
-	return n->type == S_IFREG || n->type == S_IFDIR;
+	/* The synthetic root has none, as a file type without user.* (no host inode behind it). */
+	return (n->type == S_IFREG || n->type == S_IFDIR) && !srv_synth(s, n->id);
 }
 
 /* GETXATTR and LISTXATTR: size 0 asks for the size; else the value, or -ERANGE. */
@@ -44,7 +45,7 @@ static int get_or_list(struct srv_req *r, const char *name)
 			return -ENOMEM;
 		}
 	}
-	if (!xattr_ok(&n, path, sizeof(path)))
+	if (!xattr_ok(r->s, &n, path, sizeof(path)))
 		ret = name ? -ENODATA : 0; /* as for user.* locally; an empty list */
 	else if ((v = name ? getxattr(path, name, buf, cap) : listxattr(path, buf, cap)) < 0)
 		ret = -errno;
@@ -93,7 +94,7 @@ int srv_op_setxattr(struct srv_req *r)
 		return -EINVAL;
 	if ((ret = srv_node_get(r->s, r->h.nodeid, &n)))
 		return ret;
-	if (!xattr_ok(&n, path, sizeof(path)))
+	if (!xattr_ok(r->s, &n, path, sizeof(path)))
 		ret = -EPERM;
 	else if (setxattr(path, name, r->body + off, in.size, (int)in.flags))
 		ret = -errno;
@@ -113,7 +114,7 @@ int srv_op_removexattr(struct srv_req *r)
 		return ret == -ENAMETOOLONG ? -ERANGE : ret;
 	if ((ret = srv_node_get(r->s, r->h.nodeid, &n)))
 		return ret;
-	if (!xattr_ok(&n, path, sizeof(path)))
+	if (!xattr_ok(r->s, &n, path, sizeof(path)))
 		ret = -EPERM;
 	else if (removexattr(path, name))
 		ret = -errno;
