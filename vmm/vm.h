@@ -16,6 +16,7 @@
 #include "lib/bus.h"
 #include "vmm/config.h"
 #include "lib/fdbudget.h"
+#include "lib/file.h"
 #include "lib/gmem.h"
 #include "lib/loop.h"
 #include "virtio/blk/blk.h"
@@ -44,10 +45,7 @@ struct console {
 	/* Output: written by the event loop without ever blocking (see console.c). */
 	struct loop_handler out, tx;
 	int tx_fd;
-	int out_fd;        /* where guest output goes: stdout or a reopening of it, or -1 */
-	int out_flags;     /* stdout's status flags to put back at exit, or -1 */
-	bool out_own;      /* out_fd is hull's own reopening of stdout */
-	bool out_socket;   /* stdout is a socket: send(MSG_DONTWAIT) */
+	struct file_out outf; /* where guest output goes: stdout, written without blocking */
 	bool out_polled;   /* out_fd is in the event loop (a pipe, FIFO, tty or socket) */
 	bool out_waiting;  /* ... with EPOLLOUT: stdout was full */
 	bool out_gone;     /* stdout is closed or failed: output is discarded */
