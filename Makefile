@@ -22,7 +22,8 @@ SANFLAGS := $(BASEFLAGS) -O1 -fno-omit-frame-pointer -fsanitize=address,undefine
 LIBS := $(shell pkg-config --libs $(PKGS)) -lpthread
 
 # --- sources, by layer and subsystem (explicit lists; see ARCHITECTURE.md for the layers) ---
-LIB_SRCS := lib/gmem.c lib/bus.c lib/log.c lib/parse.c lib/file.c lib/fdbudget.c lib/loop.c
+LIB_SRCS := lib/gmem.c lib/bus.c lib/log.c lib/parse.c lib/file.c lib/fdbudget.c lib/loop.c \
+	lib/usock.c
 ARCH_SRCS := arch/x86_64/cpuid.c arch/x86_64/regs.c arch/x86_64/e820.c arch/x86_64/zeropage.c \
 	arch/x86_64/pvh.c arch/x86_64/machine.c arch/x86_64/acpi.c arch/x86_64/aml.c
 BOOT_SRCS := boot/bzimage.c boot/elf.c boot/loader.c boot/initrd.c boot/cmdline.c boot/cpio.c \
@@ -37,7 +38,8 @@ VSOCK_SRCS := virtio/vsock/config.c virtio/vsock/conn.c virtio/vsock/packet.c \
 	virtio/vsock/vsock.c virtio/vsock/endpoint.c virtio/vsock/uds.c
 VNET_SRCS := virtio/net/config.c virtio/net/hdr.c virtio/net/net.c virtio/net/queues.c \
 	virtio/net/tap.c virtio/net/passt.c
-VMM_SRCS := vmm/config.c vmm/vm.c vmm/load.c vmm/vcpu.c vmm/exit.c vmm/console.c vmm/stages.c
+VMM_SRCS := vmm/config.c vmm/vm.c vmm/load.c vmm/vcpu.c vmm/exit.c vmm/console.c vmm/stages.c \
+	vmm/devices.c vmm/validate.c
 CLI_SRCS := cli/cli.c
 # Everything but main(): linked into hull, and into the unit tests and fuzz targets.
 HULL_SRCS := $(LIB_SRCS) $(ARCH_SRCS) $(BOOT_SRCS) $(DEV_SRCS) $(VIRTIO_SRCS) $(VBLK_SRCS) \
@@ -53,7 +55,7 @@ MAIN_OBJS := $(MAIN_SRCS:%.c=$(O)/%.o)
 SAN_OBJS := $(HULL_SRCS:%.c=$(O)/san/%.o)
 
 # --- unit tests (cmocka, ASan+UBSan, no KVM): tests/unit/test_NAME.c ---
-UNIT_TESTS := gmem bus parse config cli log exit serial rtc i8042 e820 zeropage cpuid \
+UNIT_TESTS := gmem bus parse config cli log registry exit serial rtc i8042 e820 zeropage cpuid \
 	acpi aml bzimage elf initrd cmdline cpio virtq mmio blk rng fsrv fs_escape vfs vsock net \
 	fdbudget
 UNIT_BINS := $(UNIT_TESTS:%=$(O)/san/tests/unit/test_%)

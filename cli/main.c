@@ -1,4 +1,4 @@
-/* main: hull's entry point — parse the command line, run the VM, exit with its status. */
+/* main: hull's entry point — parse the command line, check the input, run the VM, exit with its status. */
 #include <stdlib.h>
 #include <time.h>
 
@@ -10,6 +10,7 @@ int main(int argc, char **argv)
 {
 	struct timespec start_wall, start_cpu;
 	struct vm_config cfg;
+	struct vm_prep prep;
 	bool verbose = getenv("HULL_DEBUG") != NULL;
 	int status;
 
@@ -27,9 +28,16 @@ int main(int argc, char **argv)
 	case CLI_RUN_VM:
 	default:
 		log_set_verbose(verbose);
-		status = vm_main(&cfg, &start_wall, &start_cpu);
+		/* Bad input is found here, before /dev/kvm: exit 2. Later failures are exit 1. */
+		if (vm_prepare(&cfg, &prep)) {
+			status = VM_EXIT_USAGE;
+			break;
+		}
+		status = vm_main(&cfg, &prep, &start_wall, &start_cpu);
+		vm_prep_free(&prep);
 		break;
 	}
 	config_free(&cfg);
+	log_close();
 	return status;
 }

@@ -2,6 +2,7 @@
 #ifndef HULL_VMM_VM_H
 #define HULL_VMM_VM_H
 
+#include <limits.h>
 #include <linux/kvm.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -19,11 +20,7 @@
 #include "lib/file.h"
 #include "lib/gmem.h"
 #include "lib/loop.h"
-#include "virtio/blk/blk.h"
-#include "virtio/fs/fs.h"
-#include "virtio/net/net.h"
-#include "virtio/rng/rng.h"
-#include "virtio/vsock/vsock.h"
+#include "virtio/virtio.h"
 
 /* --- console: hull's stdin and stdout to the guest UART, raw terminal, escape to quit ----- */
 
@@ -111,8 +108,58 @@ enum vm_state {
 	VM_ERROR,    /* KVM or device failure, triple fault: exit 1 */
 };
 
-#define VM_EXIT_ERROR 1
-#define VM_EXIT_USAGE 2
+#define VM_EXIT_ERROR 1 /* a stage failed, the VM failed */
+#define VM_EXIT_USAGE 2 /* bad input: the first pass (vm_prepare) refused it */
+
+/* --- the first pass: everything the user named, opened and checked before /dev/kvm ----- */
+
+struct vm_prep {
+	char kernel_path[PATH_MAX];
+	uint8_t *kernel;         /* the image, read once */
+	size_t kernel_len;
+	struct boot_image boot;  /* what checking it found: its kind, extent and limits */
+	int initrd_fd;           /* the --initrd file, or -1 */
+	struct cpio demo;        /* the built-in demo initramfs, when it is the initrd */
+	bool has_demo;
+	uint64_t initrd_len;     /* 0: no initrd */
+	uint64_t initrd_gpa;     /* where it fits */
+	/* cfg->devs[i]'s host resources (virtio_kind.check), until its create takes them. */
+	void *res[CONFIG_MAX_DEVS];
+	const struct virtio_kind *res_kind[CONFIG_MAX_DEVS];
+};
+
+/*
+ * The first pass, before /dev/kvm is touched, so that every bad input is reported on any
+ * host: validate cfg (config_validate), read and check the kernel (its format, that it fits
+ * the memory), open the initrd and check it fits below the kernel's limit, check the command
+ * line with hull's device list fits the kernel's, open every device's host resources (disk
+ * images and their locks, share directories, taps, passt, the vsock socket) and check the
+ * control socket's path. Each failure is logged once, naming the input. 0 or -errno; p is
+ * vm_prep_free()'d on failure.
+ */
+int vm_prepare(const struct vm_config *cfg, struct vm_prep *p);
+/* Free and close what the first pass opened that no stage took. */
+void vm_prep_free(struct vm_prep *p);
+
+/*
+ * The kernel command line: cfg's (or the architecture's default), then
+ * "virtio_mmio.device=4K@BASE:GSI" for each of the first ndevs virtio slots, for kernels that
+ * find devices there. -E2BIG (logged) when longer than max bytes. *out is malloc'd.
+ */
+int vm_cmdline(const struct vm_config *cfg, unsigned int ndevs, size_t max, char **out);
+
+/* --- the device registry (vmm/devices.c) ------------------------------------------------ */
+
+#define VM_MAX_DEVS 32   /* virtio devices per VM, at least as many as any arch has slots */
+#define VM_DEV_ID_MAX 16 /* "disk12", "vsock0": the kind's name and a number */
+
+struct vm_dev {
+	char id[VM_DEV_ID_MAX];         /* "<kind><n>": disk0, fs1, net0, vsock0, rng0 */
+	const struct virtio_kind *kind;
+	struct virtio_dev *dev;
+	uint64_t base;                  /* its MMIO window */
+	uint32_t gsi;                   /* its interrupt */
+};
 
 struct vm {
 	const struct vm_config *cfg;
@@ -136,15 +183,9 @@ struct vm {
 
 	struct virtio_host vhost;          /* what virtio devices get from the VM */
 	struct fdbudget fds;               /* descriptors the guest makes hull hold: vhost.fds */
-	struct vblk *disks[CONFIG_MAX_DISKS];
-	unsigned int ndisks;
-	struct vfs *shares[CONFIG_MAX_SHARES];
-	unsigned int nshares;
-	struct vnet *nets[CONFIG_MAX_NETS];
-	unsigned int nnets;
-	struct vsock *vsock;
-	struct vrng *rng;
-	unsigned int nvirtio;              /* virtio-mmio slots in use: 0..nvirtio-1 */
+	struct vm_dev devs[VM_MAX_DEVS];   /* devs[i] is in virtio slot i */
+	unsigned int ndevs;
+	struct vm_prep *prep;              /* the first pass's results, taken by the stages */
 
 	struct loop loop;
 	struct console console;
@@ -168,19 +209,39 @@ struct vm {
 void vm_request_stop(struct vm *vm, enum vm_state why, int status);
 
 /*
- * Build the VM from a validated config and run it until it stops. Returns
- * the process exit status: 0 on guest poweroff/reboot, 128+N on signal N,
- * 1 on a VM failure, 2 on bad input (messages already printed).
+ * Build the VM from a config that passed the first pass (prep: what it opened, taken by the
+ * stages) and run it until it stops. Returns the process exit status: 0 on guest
+ * poweroff/reboot, 128+N on signal N, 1 when a stage or the VM failed (messages already
+ * printed).
  */
-int vm_main(const struct vm_config *cfg, const struct timespec *start_wall,
+int vm_main(const struct vm_config *cfg, struct vm_prep *prep, const struct timespec *start_wall,
 	    const struct timespec *start_cpu);
 
 /*
- * The "kernel" stage: load the kernel (--kernel or the default one) and the
- * initrd (a file, the built-in demo, or none) into guest memory, filling
- * vm->boot, vm->initrd_gpa and vm->initrd_len. Bad images set exit status 2.
+ * The "kernel" stage: load the kernel vm_prepare() read and checked and the initrd it opened
+ * (a file, the built-in demo, or none) into guest memory, filling vm->boot, vm->initrd_gpa
+ * and vm->initrd_len.
  */
 int vm_load_kernel(struct vm *vm);
+/*
+ * vm_prepare's part for them (vmm/load.c): the kernel read and checked against cfg's memory,
+ * the initrd opened and placed below the kernel's limit, the command line's length checked.
+ */
+int vm_check_kernel(const struct vm_config *cfg, struct vm_prep *p);
+
+/*
+ * The registry. vm_add_device: give dev (of kind) the next virtio slot, attach the MMIO
+ * transport there and record it as "<kind><n>" (*id, when id is not NULL, points at it). dev
+ * is the VM's from then on: on failure (no slot left, logged naming the device) it is
+ * destroyed. vm_find_device: the device with that id, or NULL. vm_remove_devices: every
+ * device detached and destroyed, the last added first.
+ */
+int vm_add_device(struct vm *vm, const struct virtio_kind *kind, struct virtio_dev *dev,
+		  const char **id);
+struct vm_dev *vm_find_device(struct vm *vm, const char *id);
+void vm_remove_devices(struct vm *vm);
+/* The "virtio" stage: create cfg's devices from prep's resources, each through vm_add_device. */
+int vm_create_devices(struct vm *vm);
 
 /* Lifecycle as data: stages run in order, unwound in reverse. */
 struct stage {

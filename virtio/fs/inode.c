@@ -432,29 +432,51 @@ void srv_tables_free(struct fsrv *s)
 	free(s->hash);
 }
 
-int fsrv_open(const struct fsrv_config *c, struct fsrv **out, char *err, size_t errlen)
+int fsrv_open_root(const char *path, int *fd, char *err, size_t errlen)
 {
-	struct fsrv *s;
 	struct stat st;
 	int ret;
 
-	*out = NULL;
-	if (stat(c->path, &st)) {
-		ret = -errno;
-		snprintf(err, errlen, "share %s: %s", c->path, strerror(-ret));
-		return ret;
-	}
+	if (stat(path, &st))
+		goto fail;
 	if (!S_ISDIR(st.st_mode)) {
-		snprintf(err, errlen, "share %s: not a directory", c->path);
+		snprintf(err, errlen, "share %s: not a directory", path);
 		return -ENOTDIR;
 	}
+	*fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (*fd >= 0)
+		return 0;
+fail:
+	ret = -errno;
+	snprintf(err, errlen, "share %s: %s", path, strerror(-ret));
+	return ret;
+}
+
+int fsrv_open(const struct fsrv_config *c, struct fsrv **out, char *err, size_t errlen)
+{
+	int fd, ret;
+
+	*out = NULL;
+	ret = fsrv_open_root(c->path, &fd, err, errlen);
+	return ret ? ret : fsrv_open_at(c, fd, out, err, errlen);
+}
+
+int fsrv_open_at(const struct fsrv_config *c, int root_fd, struct fsrv **out, char *err,
+		 size_t errlen)
+{
+	struct fsrv *s;
+	int ret;
+
+	*out = NULL;
 	s = calloc(1, sizeof(*s));
 	if (!s || !(s->path = strdup(c->path))) {
 		free(s);
+		close(root_fd);
 		snprintf(err, errlen, "share %s: %s", c->path, strerror(ENOMEM));
 		return -ENOMEM;
 	}
-	s->root_fd = s->proc_fd = -1;
+	s->root_fd = root_fd;
+	s->proc_fd = -1;
 	pthread_mutex_init(&s->lock, NULL);
 	s->ro = c->ro;
 	s->can_chown = geteuid() == 0;
@@ -486,11 +508,6 @@ int fsrv_open(const struct fsrv_config *c, struct fsrv **out, char *err, size_t 
 				 c->path);
 	if (ret)
 		goto fail;
-	s->root_fd = open(c->path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (s->root_fd < 0) {
-		ret = -errno;
-		goto fail;
-	}
 	s->proc_fd = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (s->proc_fd < 0) {
 		ret = -errno;

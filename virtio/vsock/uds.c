@@ -8,7 +8,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -17,7 +16,7 @@
 
 #define UDS_BACKLOG 128
 #define UDS_ACCEPTS 16 /* accepts per listener wake-up: other fds get their turn */
-#define UDS_PORT_SUFFIX sizeof("_4294967295")
+#define UDS_PORT_SUFFIX (sizeof("_4294967295") - 1) /* PATH_P must fit too, for every P */
 
 enum uc_state {
 	UC_FREE,
@@ -46,10 +45,9 @@ struct uds_conn {
 struct vsock_uds {
 	struct vsock *v;
 	struct loop *loop;
-	char *path;
-	dev_t dev;
-	ino_t ino; /* the socket file we made: only that one is unlinked */
-	int lfd, spare_fd;
+	struct usock ls; /* the listening socket at PATH */
+	const char *path; /* ls.path */
+	int spare_fd;
 	struct loop_handler lh;
 	bool paused; /* out of fds with no spare: the listener waits for a close */
 	bool limit_logged, fds_logged;
@@ -392,7 +390,7 @@ static void shed(struct vsock_uds *u)
 	u->fds_logged = true;
 	if (u->spare_fd >= 0) {
 		close(u->spare_fd);
-		fd = accept4(u->lfd, NULL, NULL, SOCK_CLOEXEC);
+		fd = accept4(u->ls.fd, NULL, NULL, SOCK_CLOEXEC);
 		if (fd >= 0)
 			close(fd);
 		u->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -420,7 +418,7 @@ static void on_listen(struct loop *l, struct loop_handler *h, uint32_t events)
 		 */
 		bool budget = !fdbudget_take(&u->fds);
 
-		fd = accept4(u->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		fd = accept4(u->ls.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (budget)
 				fdbudget_give(&u->fds);
@@ -497,70 +495,27 @@ int vsock_uds_guest_connect(void *arg, struct vsock_ep *ep)
 
 /* ---- the listener ---- */
 
-/* Bind PATH; a socket file nobody listens on is stale and replaced, anything else refused. */
-static int bind_path(struct vsock_uds *u, const struct sockaddr_un *sa)
+int vsock_uds_listen(const char *path, struct usock *ls)
 {
-	struct stat st;
-	int probe, ret;
-
-	if (!bind(u->lfd, (const struct sockaddr *)sa, sizeof(*sa)))
-		return 0;
-	ret = -errno;
-	if (ret != -EADDRINUSE) {
-		log_msg("vsock %s: bind: %s", u->path, strerror(-ret));
-		return ret;
-	}
-	if (lstat(u->path, &st) || !S_ISSOCK(st.st_mode)) {
-		log_msg("vsock %s: exists and is not a socket", u->path);
-		return -EEXIST;
-	}
-	probe = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (probe < 0)
-		return -errno;
-	ret = connect(probe, (const struct sockaddr *)sa, sizeof(*sa)) ? -errno : 0;
-	close(probe);
-	if (ret != -ECONNREFUSED) {
-		log_msg("vsock %s: in use by a running program", u->path);
-		return -EADDRINUSE;
-	}
-	if (unlink(u->path) && errno != ENOENT) {
-		ret = -errno;
-		log_msg("vsock %s: stale socket: %s", u->path, strerror(-ret));
-		return ret;
-	}
-	if (bind(u->lfd, (const struct sockaddr *)sa, sizeof(*sa))) {
-		ret = -errno;
-		log_msg("vsock %s: bind: %s", u->path, strerror(-ret));
-		return ret;
-	}
-	return 0;
+	return usock_listen(ls, "vsock", path, UDS_PORT_SUFFIX, UDS_BACKLOG, 0);
 }
 
-int vsock_uds_open(struct vsock *v, const char *path, const struct virtio_host *host,
+int vsock_uds_open(struct vsock *v, struct usock *ls, const struct virtio_host *host,
 		   struct vsock_uds **out)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	const char *path = ls->path;
 	struct vsock_uds *u;
-	struct stat st;
 	unsigned int i;
 	int ret;
 
-	/* PATH_P must fit too, for every port P. */
-	if (strlen(path) + UDS_PORT_SUFFIX > sizeof(sa.sun_path)) {
-		log_msg("vsock %s: path too long (at most %zu bytes)", path,
-			sizeof(sa.sun_path) - UDS_PORT_SUFFIX);
-		return -ENAMETOOLONG;
-	}
-	memcpy(sa.sun_path, path, strlen(path) + 1);
 	u = calloc(1, sizeof(*u));
 	if (!u)
 		return -ENOMEM;
 	u->v = v;
 	u->loop = host->loop;
-	u->lfd = u->spare_fd = -1;
-	u->path = strdup(path);
+	u->spare_fd = -1;
 	u->conns = calloc(VSOCK_MAX_CONNS, sizeof(*u->conns));
-	if (!u->path || !u->conns) {
+	if (!u->conns) {
 		ret = -ENOMEM;
 		goto err;
 	}
@@ -575,51 +530,30 @@ int vsock_uds_open(struct vsock *v, const char *path, const struct virtio_host *
 		vlist_init(&u->conns[i].link);
 		vlist_add_tail(&u->free, &u->conns[i].link);
 	}
-	u->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (u->lfd < 0) {
-		ret = -errno;
-		log_msg("vsock %s: socket: %s", path, strerror(-ret));
-		goto err;
-	}
-	ret = bind_path(u, &sa);
-	if (ret)
-		goto err;
-	if (!lstat(path, &st)) {
-		u->dev = st.st_dev;
-		u->ino = st.st_ino;
-	}
-	if (listen(u->lfd, UDS_BACKLOG)) {
-		ret = -errno;
-		log_msg("vsock %s: listen: %s", path, strerror(-ret));
-		goto err_unlink;
-	}
 	u->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	u->lh = (struct loop_handler){ .fd = u->lfd, .cb = on_listen, .opaque = u };
+	u->lh = (struct loop_handler){ .fd = ls->fd, .cb = on_listen, .opaque = u };
 	ret = loop_add(u->loop, &u->lh, EPOLLIN);
 	if (ret) {
 		log_msg("vsock %s: event loop: %s", path, strerror(-ret));
-		goto err_unlink;
+		goto err;
 	}
+	u->ls = *ls; /* the socket is the endpoint's now */
+	*ls = (struct usock){ .fd = -1 };
+	u->path = u->ls.path;
 	*out = u;
 	return 0;
 
-err_unlink:
-	unlink(path);
 err:
 	if (u->spare_fd >= 0)
 		close(u->spare_fd);
-	if (u->lfd >= 0)
-		close(u->lfd);
 	fdbudget_acct_fini(&u->fds);
 	free(u->conns);
-	free(u->path);
 	free(u);
 	return ret;
 }
 
 void vsock_uds_close(struct vsock_uds *u)
 {
-	struct stat st;
 	unsigned int i;
 
 	if (!u)
@@ -632,14 +566,10 @@ void vsock_uds_close(struct vsock_uds *u)
 	}
 	if (!u->paused)
 		loop_del(u->loop, &u->lh);
-	close(u->lfd);
 	if (u->spare_fd >= 0)
 		close(u->spare_fd);
-	/* Only our own socket file: another hull may have replaced a stale one since. */
-	if (!lstat(u->path, &st) && st.st_dev == u->dev && st.st_ino == u->ino)
-		unlink(u->path);
+	usock_close(&u->ls); /* removes only our own socket file */
 	fdbudget_acct_fini(&u->fds);
 	free(u->conns);
-	free(u->path);
 	free(u);
 }
