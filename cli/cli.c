@@ -1,4 +1,4 @@
-/* cli: hull's command line — global options, subcommands, flags and help, generated from the config tables. */
+/* cli: hull's command line — global options, commands, flags and help, from the config tables. */
 #include "cli/cli.h"
 
 #include <errno.h>
@@ -55,9 +55,11 @@ static unsigned int vm_opts(struct opt *o)
 {
 	unsigned int i, n = 0;
 
-	for (i = 0; i < config_nsettings; i++)
-		o[n++] = (struct opt){ OPT_SETTING, config_settings[i].flag, &config_settings[i], NULL };
-	for (i = 0; i < config_nkinds; i++)
+	/* The tables are hull's own: MAX_OPTS has room for them (test_cli sees every flag). */
+	for (i = 0; i < config_nsettings && n < MAX_OPTS - 3; i++)
+		o[n++] = (struct opt){ OPT_SETTING, config_settings[i].flag, &config_settings[i],
+				       NULL };
+	for (i = 0; i < config_nkinds && n < MAX_OPTS - 3; i++)
 		o[n++] = (struct opt){ OPT_KIND, config_kinds[i]->name, NULL, config_kinds[i] };
 	o[n++] = (struct opt){ OPT_CONFIG, "config", NULL, NULL };
 	o[n++] = (struct opt){ OPT_VERBOSE, "verbose", NULL, NULL };
@@ -77,12 +79,11 @@ static void help_item(FILE *f, const char *label, const char *text)
 		fputc('\n', f);
 		col = 0;
 	}
-	for (; *text; text = nl + 1) {
-		nl = strchr(text, '\n');
-		if (!nl)
-			nl = text + strlen(text) - 1;
+	while (*text) {
+		nl = strchrnul(text, '\n');
 		fprintf(f, "%*s%.*s\n", HELP_COL - col, "", (int)(nl - text), text);
 		col = 0;
+		text = *nl ? nl + 1 : nl;
 	}
 }
 
@@ -174,7 +175,8 @@ char *cli_vm_help(void)
 				help_item(f, label, k->help);
 				break;
 			}
-			if (asprintf(&text, "%srepeatable: at most %u, and %u virtio devices in all\n",
+			if (asprintf(&text,
+				     "%srepeatable: at most %u, and %u virtio devices in all\n",
 				     k->help, config_kind_max(k), arch_virtio_slots()) < 0)
 				text = NULL;
 			help_item(f, label, text ? text : k->help);
@@ -264,8 +266,9 @@ static enum cli_action parse_vm(int argc, char **argv, struct vm_config *cfg, bo
 
 			if (opt >= OPT_VAL && opt < OPT_VAL + (int)n)
 				p = &o[opt - OPT_VAL];
-			else if (opt == 'v' || opt == 'h')
-				p = &o[n - (opt == 'v' ? 2 : 1)];
+			for (i = 0; !p && (opt == 'v' || opt == 'h') && i < n; i++)
+				if (o[i].what == (opt == 'v' ? OPT_VERBOSE : OPT_HELP))
+					p = &o[i];
 			if (!p)
 				return bad_option(argc, argv, opt);
 			switch (p->what) {

@@ -1,4 +1,4 @@
-/* cli: hull's command line — global options, subcommands, flags and help, generated from the config tables. */
+/* cli: hull's command line — global options, commands, flags and help, from the config tables. */
 #ifndef HULL_CLI_CLI_H
 #define HULL_CLI_CLI_H
 

@@ -1,4 +1,4 @@
-/* main: hull's entry point — parse the command line, check the input, run the VM, exit with its status. */
+/* main: hull's entry point — parse the command line, check the input, run the VM, exit. */
 #include <stdlib.h>
 #include <time.h>
 

@@ -1,4 +1,4 @@
-/* file: read a whole user-named file with a size limit; non-blocking output; the open-file limit. */
+/* file: read a user-named file with a size limit; non-blocking output; the open-file limit. */
 #include "lib/file.h"
 
 #include <errno.h>
@@ -160,7 +160,8 @@ ssize_t file_out_writev(const struct file_out *o, const struct iovec *iov, int n
 	if (o->fd < 0)
 		return -EBADF;
 	if (o->socket) {
-		struct msghdr m = { .msg_iov = (struct iovec *)(uintptr_t)iov, .msg_iovlen = (size_t)n };
+		struct msghdr m = { .msg_iov = (struct iovec *)(uintptr_t)iov,
+				    .msg_iovlen = (size_t)n };
 
 		w = sendmsg(o->fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
 	} else {

@@ -1,4 +1,4 @@
-/* file: read a whole user-named file with a size limit; non-blocking output; the open-file limit. */
+/* file: read a user-named file with a size limit; non-blocking output; the open-file limit. */
 #ifndef HULL_LIB_FILE_H
 #define HULL_LIB_FILE_H
 

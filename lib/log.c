@@ -1,4 +1,4 @@
-/* log: hull's own one-line messages, as text or JSON lines, on stderr or in a file, never blocking. */
+/* log: hull's messages, one line each, as text or JSON, on stderr or in a file, never blocking. */
 #include "lib/log.h"
 
 #include <errno.h>
@@ -91,9 +91,11 @@ static char *json_line(const char *level, const char *msg, size_t n, const char 
 	if (!o || !clean)
 		goto out;
 	json_object_object_add(o, "level", json_object_new_string(level));
-	json_object_object_add(o, "msg", json_object_new_string_len(clean, (int)utf8_clean(msg, n, clean)));
+	json_object_object_add(o, "msg",
+			       json_object_new_string_len(clean, (int)utf8_clean(msg, n, clean)));
 	json_object_object_add(o, "time", json_object_new_string(time));
-	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	s = json_object_to_json_string_ext(o,
+					   JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (!s)
 		goto out;
 	slen = strlen(s);

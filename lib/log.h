@@ -1,4 +1,4 @@
-/* log: hull's own one-line messages, as text or JSON lines, on stderr or in a file, never blocking. */
+/* log: hull's messages, one line each, as text or JSON, on stderr or in a file, never blocking. */
 #ifndef HULL_LIB_LOG_H
 #define HULL_LIB_LOG_H
 

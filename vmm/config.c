@@ -1,4 +1,4 @@
-/* config: the VM's configuration as plain data, from flags and/or a JSON file, validated in one place. */
+/* config: the VM's configuration as plain data, from flags and a JSON file, through tables. */
 #include "vmm/config.h"
 
 #include <ctype.h>
@@ -352,6 +352,7 @@ static int json_entry(struct vm_config *c, const struct virtio_kind *k, const ch
 		      struct json_object *obj, char *err, size_t errlen)
 {
 	const struct virtio_field *f;
+	enum virtio_field_type t;
 	char why[200], names[128];
 	const char *v;
 	unsigned int i;
@@ -378,15 +379,14 @@ static int json_entry(struct vm_config *c, const struct virtio_kind *k, const ch
 			ret = -EINVAL;
 			goto fail;
 		}
-		v = json_value(val, f->type == VIRTIO_FIELD_STRING ||
-					    f->type == VIRTIO_FIELD_TRUE_OR_STRING,
-			       f->type == VIRTIO_FIELD_BOOL || f->type == VIRTIO_FIELD_TRUE_OR_STRING,
-			       f->type == VIRTIO_FIELD_INT,
-			       f->type == VIRTIO_FIELD_BOOL ? "on" : "");
+		t = f->type;
+		v = json_value(val, t == VIRTIO_FIELD_STRING || t == VIRTIO_FIELD_TRUE_OR_STRING,
+			       t == VIRTIO_FIELD_BOOL || t == VIRTIO_FIELD_TRUE_OR_STRING,
+			       t == VIRTIO_FIELD_INT, t == VIRTIO_FIELD_BOOL ? "on" : "");
 		/* A bare false means nothing for a TRUE_OR_STRING field ("passt": false). */
-		if (!v || (f->type == VIRTIO_FIELD_TRUE_OR_STRING && !strcmp(v, "off") &&
+		if (!v || (t == VIRTIO_FIELD_TRUE_OR_STRING && !strcmp(v, "off") &&
 			   json_object_is_type(val, json_type_boolean))) {
-			snprintf(err, errlen, "%s.%s: expected %s", where, key, expected[f->type]);
+			snprintf(err, errlen, "%s.%s: expected %s", where, key, expected[t]);
 			ret = -EINVAL;
 			goto fail;
 		}

@@ -1,4 +1,4 @@
-/* config: the VM's configuration as plain data, from flags and/or a JSON file, validated in one place. */
+/* config: the VM's configuration as plain data, from flags and a JSON file, through tables. */
 #ifndef HULL_VMM_CONFIG_H
 #define HULL_VMM_CONFIG_H
 

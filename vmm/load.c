@@ -1,4 +1,4 @@
-/* load: the kernel and initrd — read and checked in the first pass, placed in guest memory by the kernel stage. */
+/* load: the kernel and initrd, read and checked in the first pass, loaded by the kernel stage. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>

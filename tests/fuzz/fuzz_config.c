@@ -38,10 +38,12 @@ static void check_devices(const struct vm_config *c)
 
 			if (!s->tag[0] || !s->path || !s->path[0])
 				abort();
-			for (j = 0; j < i; j++)
-				if (c->devs[j].kind == &vfs_kind &&
-				    !strcmp(s->tag, ((const struct vfs_config *)c->devs[j].cfg)->tag))
+			for (j = 0; j < i; j++) {
+				const struct vfs_config *t = c->devs[j].cfg;
+
+				if (c->devs[j].kind == &vfs_kind && !strcmp(s->tag, t->tag))
 					abort();
+			}
 		}
 		/* Every net names its backend. */
 		if (d->kind == &vnet_kind) {

@@ -317,7 +317,8 @@ static void test_generated_options(void **state)
 	assert_int_equal(PARSE("vm", "--api-sock=/run/i.sock"), CLI_RUN_VM);
 	assert_string_equal(cfg.api_sock, "/run/i.sock");
 	assert_int_equal(PARSE("vm", "--api-sock", ""), CLI_EXIT_USAGE);
-	assert_int_equal(PARSE("vm", "--boot-timer=on"), CLI_EXIT_USAGE); /* a flag takes no value */
+	/* A flag takes no value. */
+	assert_int_equal(PARSE("vm", "--boot-timer=on"), CLI_EXIT_USAGE);
 }
 
 static char *read_all(const char *path)

@@ -1019,8 +1019,9 @@ static void test_unknown_keys(void **state)
 		if (ret != -EINVAL)
 			fail_msg("--%s %s: %d", k->name, spec, ret);
 		assert_err_has("frobnicate");
-		snprintf(json, sizeof(json), k->form == VIRTIO_KIND_LIST ? "{\"%s\": [{\"frobnicate\": 1}]}"
-									 : "{\"%s\": {\"frobnicate\": 1}}",
+		snprintf(json, sizeof(json),
+			 k->form == VIRTIO_KIND_LIST ? "{\"%s\": [{\"frobnicate\": 1}]}"
+						     : "{\"%s\": {\"frobnicate\": 1}}",
 			 k->json);
 		assert_int_equal(load(json), -EINVAL);
 		assert_err_has("unknown setting 'frobnicate'");

@@ -1,4 +1,4 @@
-/* Unit tests for hull's messages: text and JSON lines, escaping, levels, a file, a stalled stderr. */
+/* Unit tests for hull's messages: text and JSON lines, escaping, a file, a stalled stderr. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -96,7 +96,8 @@ static void test_json_escaping(void **state)
 	} cases[] = {
 		{ "quote \" backslash \\ slash /", "quote \" backslash \\ slash /" },
 		{ "new\nline\ttab\r\x01\x1f", "new\nline\ttab\r\x01\x1f" },
-		{ "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80" },
+		{ "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+		  "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80" },
 		/* Not UTF-8: a lone continuation, a cut sequence, an overlong '/', a surrogate. */
 		{ "a\x80z", "a\xef\xbf\xbdz" },
 		{ "cut \xe2\x82", "cut \xef\xbf\xbd\xef\xbf\xbd" },

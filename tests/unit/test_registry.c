@@ -1,4 +1,4 @@
-/* Unit tests for the device registry: slots, the transport, ids, lookup, creation and teardown order. */
+/* Unit tests for the device registry: slots, transport, ids, lookup, creation, teardown order. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -99,13 +99,13 @@ static void fake_describe(const void *cfg, unsigned int index, char *buf, size_t
 }
 
 static const struct virtio_kind fake_kind = {
-	.name = "fake", .json = "fakes", .form = VIRTIO_KIND_SWITCH, .arg = "on|off", .help = "x\n",
-	.describe = fake_describe, .check = fake_check, .release = fake_release,
+	.name = "fake", .json = "fakes", .form = VIRTIO_KIND_SWITCH, .arg = "on|off",
+	.help = "x\n", .describe = fake_describe, .check = fake_check, .release = fake_release,
 	.create = fake_create,
 };
 static const struct virtio_kind other_kind = {
-	.name = "other", .json = "others", .form = VIRTIO_KIND_SWITCH, .arg = "on|off", .help = "x\n",
-	.describe = fake_describe, .create = fake_create,
+	.name = "other", .json = "others", .form = VIRTIO_KIND_SWITCH, .arg = "on|off",
+	.help = "x\n", .describe = fake_describe, .create = fake_create,
 };
 
 static struct virtio_dev *new_fake(void)

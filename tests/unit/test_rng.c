@@ -487,7 +487,8 @@ static void test_create_destroy(void **state)
 	vrng_destroy(r2);
 	assert_int_equal(count_fds(), before);
 	assert_int_equal(vrng_create(&e.v.host, &r2), 0);
-	assert_int_equal(virtio_mmio_attach(vrng_dev(r2), &e.v.host, BASE + VIRTIO_MMIO_SIZE, GSI), 0);
+	assert_int_equal(virtio_mmio_attach(vrng_dev(r2), &e.v.host, BASE + VIRTIO_MMIO_SIZE, GSI),
+			 0);
 	assert_true(count_fds() > before);
 	vrng_destroy(r2);
 	assert_int_equal(count_fds(), before);

@@ -286,7 +286,7 @@ int vsock_build(const void *cfg, void *res, unsigned int index, const struct vir
  * PATH_P always fits): vsock_kind's check. Failures logged "vsock PATH: cause". 0 or -errno.
  */
 int vsock_uds_listen(const char *path, struct usock *ls);
-/* The endpoint on the listening socket ls (taken on success); connections' sockets come from host->fds. */
+/* The endpoint on the listening socket ls (taken on success); sockets come from host->fds. */
 int vsock_uds_open(struct vsock *v, struct usock *ls, const struct virtio_host *host,
 		   struct vsock_uds **out);
 void vsock_uds_close(struct vsock_uds *u);
