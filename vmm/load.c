@@ -258,7 +258,7 @@ int vm_load_kernel(struct vm *vm)
 		return -EFAULT;
 	if (p->has_demo) {
 		memcpy(dst, p->demo.buf, p->demo.len);
-		return 0;
+		goto done;
 	}
 	/* Straight into guest memory: no second copy of a large initrd in hull. */
 	while (got < vm->initrd_len) {
@@ -274,5 +274,20 @@ int vm_load_kernel(struct vm *vm)
 		}
 		got += (uint64_t)n;
 	}
+done:
+	/* In guest memory now: hull need not hold the file or the demo's copy while the VM runs. */
+	vm_prep_free_boot(p);
 	return 0;
+}
+
+void vm_prep_free_boot(struct vm_prep *p)
+{
+	free(p->kernel);
+	p->kernel = NULL;
+	if (p->initrd_fd >= 0)
+		close(p->initrd_fd);
+	p->initrd_fd = -1;
+	if (p->has_demo)
+		boot_cpio_free(&p->demo);
+	p->has_demo = false;
 }

@@ -1,9 +1,4 @@
 /* validate: the first pass — every input the user named opened and checked before /dev/kvm. */
-#include <errno.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-
 #include "lib/log.h"
 #include "lib/usock.h"
 #include "vmm/vm.h"
@@ -45,12 +40,5 @@ void vm_prep_free(struct vm_prep *p)
 			p->res_kind[i]->release(p->res[i]);
 		p->res[i] = NULL;
 	}
-	free(p->kernel);
-	p->kernel = NULL;
-	if (p->initrd_fd >= 0)
-		close(p->initrd_fd);
-	p->initrd_fd = -1;
-	if (p->has_demo)
-		boot_cpio_free(&p->demo);
-	p->has_demo = false;
+	vm_prep_free_boot(p);
 }

@@ -228,6 +228,8 @@ int vm_load_kernel(struct vm *vm);
  * the initrd opened and placed below the kernel's limit, the command line's length checked.
  */
 int vm_check_kernel(const struct vm_config *cfg, struct vm_prep *p);
+/* Free what it read and close what it opened (vm_prep_free does it too). */
+void vm_prep_free_boot(struct vm_prep *p);
 
 /*
  * The registry. vm_add_device: give dev (of kind) the next virtio slot, attach the MMIO
