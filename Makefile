@@ -39,7 +39,7 @@ VSOCK_SRCS := virtio/vsock/config.c virtio/vsock/conn.c virtio/vsock/packet.c \
 VNET_SRCS := virtio/net/config.c virtio/net/hdr.c virtio/net/net.c virtio/net/queues.c \
 	virtio/net/tap.c virtio/net/passt.c
 VMM_SRCS := vmm/config.c vmm/vm.c vmm/load.c vmm/vcpu.c vmm/exit.c vmm/console.c vmm/stages.c \
-	vmm/ctlproto.c vmm/control.c vmm/api.c
+	vmm/ctlproto.c vmm/control.c vmm/api.c vmm/devices.c vmm/validate.c
 CTR_SRCS := container/tlv.c container/proto.c container/oci_json.c container/oci.c \
 	container/oci_mounts.c container/oci_linux.c container/runspec.c container/plan.c
 CLI_SRCS := cli/cli.c cli/ctl.c
@@ -78,10 +78,10 @@ TEST_SUPPORT_SRCS := tests/unit/virtio_env.c tests/unit/fuse_env.c tests/fuzz/fu
 TEST_SAN_OBJS := $(TEST_SUPPORT_SRCS:%.c=$(O)/san/%.o)
 
 # --- unit tests (cmocka, ASan+UBSan, no KVM): tests/unit/test_NAME.c ---
-UNIT_TESTS := gmem bus parse config cli exit serial rtc i8042 e820 zeropage cpuid \
-	acpi aml bzimage elf initrd cmdline cpio virtq mmio blk rng fsrv fs_escape fs_entries vfs vsock net \
-	fdbudget tlv proto json oci runspec guest_plan guest_caps guest_values guest_path \
-	loop control vcpu
+UNIT_TESTS := gmem bus parse config cli log registry exit serial rtc i8042 e820 zeropage cpuid \
+	acpi aml bzimage elf initrd cmdline cpio virtq mmio blk rng fsrv fs_escape fs_entries vfs \
+	vsock net fdbudget tlv proto json oci runspec guest_plan guest_caps guest_values \
+	guest_path loop control vcpu
 UNIT_BINS := $(UNIT_TESTS:%=$(O)/san/tests/unit/test_%)
 
 # --- fuzz targets (libFuzzer): tests/fuzz/fuzz_NAME.c ---

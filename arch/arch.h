@@ -8,6 +8,7 @@
 struct vm;
 struct vcpu;
 struct boot_image;
+struct gmem;
 
 #define ARCH_MAX_RAM_RANGES 2
 
@@ -25,9 +26,9 @@ const char *arch_default_cmdline(void);
  */
 unsigned int arch_ram_layout(uint64_t size, struct arch_ram_range out[ARCH_MAX_RAM_RANGES]);
 
-/* Lowest address a kernel may be loaded at, and where RAM usable for an initrd ends. */
+/* Lowest address a kernel may be loaded at, and where RAM usable for an initrd ends in mem. */
 uint64_t arch_kernel_min_addr(void);
-uint64_t arch_initrd_ram_end(const struct vm *vm);
+uint64_t arch_initrd_ram_end(const struct gmem *mem);
 
 /* After KVM_CREATE_VM, before memory: interrupt controllers, timers, VM-wide KVM state. */
 int arch_vm_create(struct vm *vm);
@@ -39,6 +40,8 @@ int arch_vm_create(struct vm *vm);
  * code on the kernel command line.
  */
 int arch_virtio_slot(unsigned int i, uint64_t *base, uint32_t *gsi);
+/* How many virtio-mmio slots the machine has: slots 0 .. arch_virtio_slots() - 1 exist. */
+unsigned int arch_virtio_slots(void);
 
 /* Register the platform's devices on vm's buses (UART, reset, RTC, ...). */
 int arch_devices_init(struct vm *vm);

@@ -41,6 +41,14 @@ int boot_load_kernel(const struct gmem *m, const uint8_t *img, size_t len, uint6
 		     struct boot_image *out, const char **msg);
 
 /*
+ * Everything boot_load_kernel() checks, and the out it fills, without writing to m: for the
+ * check before /dev/kvm is touched. m describes the guest's RAM; its host pointers are never
+ * dereferenced (a PROT_NONE reservation will do).
+ */
+int boot_check_kernel(const struct gmem *m, const uint8_t *img, size_t len, uint64_t min_addr,
+		      struct boot_image *out, const char **msg);
+
+/*
  * The two halves boot_load_kernel() dispatches to, with its contract; each
  * checks its own magic too, so tests and fuzzers may call them directly.
  * A formatted msg lives in per-thread storage until the next load.
@@ -49,6 +57,11 @@ int boot_load_bzimage(const struct gmem *m, const uint8_t *img, size_t len, uint
 		      struct boot_image *out, const char **msg);
 int boot_load_elf(const struct gmem *m, const uint8_t *img, size_t len, uint64_t min_addr,
 		  struct boot_image *out, const char **msg);
+/* The same halves for boot_check_kernel(): nothing is written to m. */
+int boot_check_bzimage(const struct gmem *m, const uint8_t *img, size_t len, uint64_t min_addr,
+		       struct boot_image *out, const char **msg);
+int boot_check_elf(const struct gmem *m, const uint8_t *img, size_t len, uint64_t min_addr,
+		   struct boot_image *out, const char **msg);
 
 /*
  * For the loaders: point *msg (when msg is not NULL) at a formatted reason,

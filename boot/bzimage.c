@@ -4,6 +4,7 @@
 #include <asm/bootparam.h>
 #include <endian.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -90,8 +91,9 @@ static int no_room(const char **msg, uint64_t bytes, uint64_t at)
 		    (unsigned long long)bytes, (unsigned long long)at);
 }
 
-int boot_load_bzimage(const struct gmem *m, const uint8_t *img, size_t len, uint64_t min_addr,
-		      struct boot_image *out, const char **msg)
+/* Check the image against RAM shaped like m and fill out; with copy, load it too. */
+static int bzimage(const struct gmem *m, const uint8_t *img, size_t len, uint64_t min_addr,
+		   struct boot_image *out, const char **msg, bool copy)
 {
 	struct setup_header h;
 	size_t hdr_end, hdr_len, setup_len, payload;
@@ -158,7 +160,8 @@ int boot_load_bzimage(const struct gmem *m, const uint8_t *img, size_t len, uint
 			hi = run + init_size;
 	}
 
-	memcpy(dst, img + setup_len, payload);
+	if (copy)
+		memcpy(dst, img + setup_len, payload);
 
 	memset(out, 0, sizeof(*out));
 	out->kind = BOOT_BZIMAGE;
@@ -174,4 +177,16 @@ int boot_load_bzimage(const struct gmem *m, const uint8_t *img, size_t len, uint
 	if (!out->cmdline_size)
 		out->cmdline_size = DEFAULT_CMDLINE_MAX;
 	return 0;
+}
+
+int boot_load_bzimage(const struct gmem *m, const uint8_t *img, size_t len, uint64_t min_addr,
+		      struct boot_image *out, const char **msg)
+{
+	return bzimage(m, img, len, min_addr, out, msg, true);
+}
+
+int boot_check_bzimage(const struct gmem *m, const uint8_t *img, size_t len, uint64_t min_addr,
+		       struct boot_image *out, const char **msg)
+{
+	return bzimage(m, img, len, min_addr, out, msg, false);
 }

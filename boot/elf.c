@@ -3,6 +3,7 @@
 
 #include <elf.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -120,8 +121,9 @@ static int scan_notes(const uint8_t *p, uint64_t n, uint64_t *entry, int *found,
 	return 0;
 }
 
-int boot_load_elf(const struct gmem *m, const uint8_t *img, size_t len, uint64_t min_addr,
-		  struct boot_image *out, const char **msg)
+/* Check the image against RAM shaped like m and fill out; with copy, load it too. */
+static int elf(const struct gmem *m, const uint8_t *img, size_t len, uint64_t min_addr,
+	       struct boot_image *out, const char **msg, bool copy)
 {
 	Elf64_Phdr ph[MAX_PHDRS];
 	Elf64_Ehdr eh;
@@ -183,8 +185,10 @@ int boot_load_elf(const struct gmem *m, const uint8_t *img, size_t len, uint64_t
 		dst = gmem_ptr(m, ph[i].p_paddr, ph[i].p_memsz);
 		if (!dst) /* checked above; kept so no path writes through NULL */
 			return boot_fail(msg, -ENOMEM, "ELF: segment left guest memory");
-		memcpy(dst, img + ph[i].p_offset, ph[i].p_filesz);
-		memset(dst + ph[i].p_filesz, 0, ph[i].p_memsz - ph[i].p_filesz);
+		if (copy) {
+			memcpy(dst, img + ph[i].p_offset, ph[i].p_filesz);
+			memset(dst + ph[i].p_filesz, 0, ph[i].p_memsz - ph[i].p_filesz);
+		}
 		if (ph[i].p_paddr < lo)
 			lo = ph[i].p_paddr;
 		if (ph[i].p_paddr + ph[i].p_memsz > hi)
@@ -199,4 +203,16 @@ int boot_load_elf(const struct gmem *m, const uint8_t *img, size_t len, uint64_t
 	out->initrd_addr_max = pvh ? PVH_INITRD_MAX : ELF_INITRD_MAX;
 	out->cmdline_size = ELF_CMDLINE_SIZE;
 	return 0;
+}
+
+int boot_load_elf(const struct gmem *m, const uint8_t *img, size_t len, uint64_t min_addr,
+		  struct boot_image *out, const char **msg)
+{
+	return elf(m, img, len, min_addr, out, msg, true);
+}
+
+int boot_check_elf(const struct gmem *m, const uint8_t *img, size_t len, uint64_t min_addr,
+		   struct boot_image *out, const char **msg)
+{
+	return elf(m, img, len, min_addr, out, msg, false);
 }

@@ -2,6 +2,7 @@
 #include "boot/boot.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -40,14 +41,27 @@ int boot_fail(const char **msg, int err, const char *fmt, ...)
 	return err;
 }
 
-int boot_load_kernel(const struct gmem *m, const uint8_t *img, size_t len, uint64_t min_addr,
-		     struct boot_image *out, const char **msg)
+static int dispatch(const struct gmem *m, const uint8_t *img, size_t len, uint64_t min_addr,
+		    struct boot_image *out, const char **msg, bool copy)
 {
 	if (img && is_elf(img, len))
-		return boot_load_elf(m, img, len, min_addr, out, msg);
+		return (copy ? boot_load_elf : boot_check_elf)(m, img, len, min_addr, out, msg);
 	if (img && is_bzimage(img, len))
-		return boot_load_bzimage(m, img, len, min_addr, out, msg);
+		return (copy ? boot_load_bzimage : boot_check_bzimage)(m, img, len, min_addr, out,
+								       msg);
 	if (msg)
 		*msg = "not an ELF or bzImage kernel";
 	return -ENOEXEC;
+}
+
+int boot_load_kernel(const struct gmem *m, const uint8_t *img, size_t len, uint64_t min_addr,
+		     struct boot_image *out, const char **msg)
+{
+	return dispatch(m, img, len, min_addr, out, msg, true);
+}
+
+int boot_check_kernel(const struct gmem *m, const uint8_t *img, size_t len, uint64_t min_addr,
+		      struct boot_image *out, const char **msg)
+{
+	return dispatch(m, img, len, min_addr, out, msg, false);
 }

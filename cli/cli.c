@@ -1,17 +1,22 @@
-/* cli: hull's command line — subcommands, flags, help and version. */
+/* cli: hull's command line — global options, commands, flags and help, from the config tables. */
 #include "cli/cli.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "arch/arch.h"
 #include "lib/log.h"
-#include "lib/usock.h"
+#include "lib/util.h"
+
+#define HELP_COL 20   /* where descriptions start in --help */
+#define HELP_WIDTH 58 /* and how wide they are */
 
 static const char usage_top[] =
-	"usage: hull <command> [options]\n"
+	"usage: hull [--log FILE] [--log-format text|json] <command> [options]\n"
 	"\n"
 	"hull is a minimal KVM virtual machine monitor.\n"
 	"\n"
@@ -20,112 +25,187 @@ static const char usage_top[] =
 	"  ctl       send a command to a running VM's control socket\n"
 	"            (hull ctl PATH state|pause|resume|stop)\n"
 	"\n"
-	"options:\n"
-	"  -h, --help     show this help\n"
-	"  -V, --version  show the version\n";
+	"global options, before the command:\n"
+	"  --log FILE               send hull's own messages to FILE (appended to)\n"
+	"                           instead of stderr\n"
+	"  --log-format text|json   each message as a line \"hull: ...\" (text, the\n"
+	"                           default) or as a JSON object {\"level\", \"msg\",\n"
+	"                           \"time\"} (json, as runc writes them)\n"
+	"  -h, --help               show this help\n"
+	"  -V, --version            show the version\n";
 
-static const char usage_vm[] =
-	"usage: hull vm [options]\n"
-	"\n"
-	"Boot a Linux microVM on /dev/kvm; its serial console is hull's stdin and stdout.\n"
-	"\n"
-	"  --kernel PATH     bzImage or ELF vmlinux (PVH entry used when present)\n"
-	"                    (default: $HULL_KERNEL, else build/guest/vmlinux beside hull)\n"
-	"  --initrd PATH     initramfs image; 'none' for no initramfs\n"
-	"                    (default: hull's built-in demo initramfs)\n"
-	"  --cmdline STR     kernel command line, replacing the default:\n"
-	"                    \"%s\"\n"
-	"  --cpus N          number of vCPUs, 1-255 and at most KVM's limit (default 1)\n"
-	"  --memory SIZE     guest RAM: bytes or K/M/G suffix, multiple of 4K, 32M-1T\n"
-	"                    (default 512M; above 3G, RAM continues above 4 GiB)\n"
-	"  --disk path=FILE[,ro=on][,cache=writeback|unsafe|none][,serial=ID]\n"
-	"                    a virtio-blk disk: raw image or block device; repeatable,\n"
-	"                    at most %d; the guest sees them as /dev/vda, /dev/vdb, ...\n"
-	"                    ro=on: read-only; cache=writeback (default) uses the host\n"
-	"                    page cache and flushes on request, unsafe never flushes,\n"
-	"                    none uses O_DIRECT; serial= up to 20 characters;\n"
-	"                    ',,' in a value is a literal comma. Writable images are\n"
-	"                    locked: a second hull cannot use them at the same time\n"
-	"  --fs tag=TAG,path=DIR[,ro=on][,cache=auto|always|never]\n"
-	"                    share host directory DIR with the guest (virtio-fs):\n"
-	"                    mount -t virtiofs TAG /mnt; repeatable, at most %d;\n"
-	"                    TAG: 1-36 printable characters, no spaces or commas,\n"
-	"                    unique; ro=on: read-only; cache=auto (default) caches\n"
-	"                    names and attributes for 1 s, always for long (only this\n"
-	"                    guest changes DIR), never not at all (direct file I/O);\n"
-	"                    ',,' in a value is a literal comma. The guest cannot\n"
-	"                    reach files outside DIR\n"
-	"  --net tap=NAME[,mac=MAC]\n"
-	"  --net passt[=SOCKET][,mac=MAC]\n"
-	"                    a virtio-net device, eth0, eth1, ... in the guest;\n"
-	"                    repeatable, at most %d. tap=NAME: the TAP interface NAME\n"
-	"                    (created when missing and hull may), with checksum and\n"
-	"                    segmentation offloads; passt: rootless user-mode\n"
-	"                    networking through passt, which hull starts (and stops)\n"
-	"                    itself unless SOCKET names a running passt's socket;\n"
-	"                    mac= the guest's MAC (default: a random local one)\n"
-	"  --vsock cid=N,uds=PATH\n"
-	"                    a virtio-vsock device; the guest's CID is N (3 or more).\n"
-	"                    Firecracker-style hybrid host side: connect to PATH and\n"
-	"                    write \"CONNECT <port>\\n\" to reach a guest port; a guest\n"
-	"                    connecting to CID 2 port P reaches the Unix socket PATH_P\n"
-	"  --rng on|off      virtio-rng entropy device fed by getrandom(), at most\n"
-	"                    1 MiB/s (default on)\n"
-	"  --api-sock PATH   serve the control socket at PATH (created 0600, removed\n"
-	"                    at exit): one JSON object per line each way, commands\n"
-	"                    state, pause, resume, stop; see 'hull ctl'\n"
-	"  --boot-timer      report the time until the guest writes 123 to the boot\n"
-	"                    timer at 0xfe000000 (Firecracker-compatible)\n"
-	"  --config FILE     JSON object with the same fields: kernel, initrd, cmdline,\n"
-	"                    cpus, memory, boot_timer, rng (true/false), disks (array\n"
-	"                    of {\"path\", \"ro\", \"cache\", \"serial\"}), shares (array\n"
-	"                    of {\"tag\", \"path\", \"ro\", \"cache\"}), nets (array of\n"
-	"                    {\"tap\", \"mac\"} or {\"passt\": true or SOCKET, \"mac\"}),\n"
-	"                    vsock ({\"cid\": N, \"uds\": PATH}); flags given too\n"
-	"                    override it (any --disk replaces the file's disks, any\n"
-	"                    --fs its shares, any --net its nets)\n"
-	"  -v, --verbose     more diagnostics on stderr\n"
-	"  -h, --help        show this help\n"
-	"\n"
+static const char vm_trailer[] =
 	"On a terminal, Ctrl-A x stops the VM (exit 0); Ctrl-A Ctrl-A sends Ctrl-A.\n"
 	"Exit status: 0 when the guest powers off or reboots, or on a stop through\n"
 	"the control socket; 128+N on a terminating signal N (SIGINT 130, SIGTERM\n"
 	"143, SIGHUP 129, SIGUSR1 138, SIGUSR2 140, ...); 1 when the VM fails (KVM\n"
-	"error, triple fault); 2 for bad input.\n";
+	"error, triple fault); 2 for bad input, found before /dev/kvm is opened.\n";
 
-enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_BOOT_TIMER, OPT_CONFIG,
-       OPT_DISK, OPT_FS, OPT_NET, OPT_RNG, OPT_VSOCK, OPT_API_SOCK };
+/* What a flag of `hull vm` is: a VM setting, a device kind, or the CLI's own. */
+enum opt_what { OPT_SETTING, OPT_KIND, OPT_CONFIG, OPT_VERBOSE, OPT_HELP };
 
-static const struct option vm_opts[] = {
-	{ "kernel", required_argument, NULL, OPT_KERNEL },
-	{ "initrd", required_argument, NULL, OPT_INITRD },
-	{ "cmdline", required_argument, NULL, OPT_CMDLINE },
-	{ "cpus", required_argument, NULL, OPT_CPUS },
-	{ "memory", required_argument, NULL, OPT_MEMORY },
-	{ "boot-timer", no_argument, NULL, OPT_BOOT_TIMER },
-	{ "config", required_argument, NULL, OPT_CONFIG },
-	{ "disk", required_argument, NULL, OPT_DISK },
-	{ "fs", required_argument, NULL, OPT_FS },
-	{ "net", required_argument, NULL, OPT_NET },
-	{ "rng", required_argument, NULL, OPT_RNG },
-	{ "vsock", required_argument, NULL, OPT_VSOCK },
-	{ "api-sock", required_argument, NULL, OPT_API_SOCK },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
+struct opt {
+	enum opt_what what;
+	const char *name;
+	const struct config_setting *setting;
+	const struct virtio_kind *kind;
 };
 
-static const char *const opt_keys[] = {
-	[OPT_KERNEL - OPT_KERNEL] = "kernel",   [OPT_INITRD - OPT_KERNEL] = "initrd",
-	[OPT_CMDLINE - OPT_KERNEL] = "cmdline", [OPT_CPUS - OPT_KERNEL] = "cpus",
-	[OPT_MEMORY - OPT_KERNEL] = "memory",
-};
+#define OPT_VAL 256 /* getopt's val for opts[i] is OPT_VAL + i */
+#define MAX_OPTS 48
 
-/* The repeatable device flags, by opt - OPT_DISK: their config key and list. */
-static const char *const list_keys[] = { "disk", "fs", "net" };
-static void (*const list_clear[])(struct vm_config *) = {
-	config_clear_disks, config_clear_shares, config_clear_nets,
-};
+/* The flags of `hull vm`, in --help's order: settings, devices, then the CLI's own. */
+static unsigned int vm_opts(struct opt *o)
+{
+	unsigned int i, n = 0;
+
+	/* The tables are hull's own: MAX_OPTS has room for them (test_cli sees every flag). */
+	for (i = 0; i < config_nsettings && n < MAX_OPTS - 3; i++)
+		o[n++] = (struct opt){ OPT_SETTING, config_settings[i].flag, &config_settings[i],
+				       NULL };
+	for (i = 0; i < config_nkinds && n < MAX_OPTS - 3; i++)
+		o[n++] = (struct opt){ OPT_KIND, config_kinds[i]->name, NULL, config_kinds[i] };
+	o[n++] = (struct opt){ OPT_CONFIG, "config", NULL, NULL };
+	o[n++] = (struct opt){ OPT_VERBOSE, "verbose", NULL, NULL };
+	o[n++] = (struct opt){ OPT_HELP, "help", NULL, NULL };
+	return n;
+}
+
+/* --- help ------------------------------------------------------------------------------ */
+
+/* One option: its label, then each line of text at HELP_COL (on the next line if need be). */
+static void help_item(FILE *f, const char *label, const char *text)
+{
+	const char *nl;
+	int col = fprintf(f, "  %s", label);
+
+	if (col >= HELP_COL - 1) {
+		fputc('\n', f);
+		col = 0;
+	}
+	while (*text) {
+		nl = strchrnul(text, '\n');
+		fprintf(f, "%*s%.*s\n", HELP_COL - col, "", (int)(nl - text), text);
+		col = 0;
+		text = *nl ? nl + 1 : nl;
+	}
+}
+
+/* text's words into lines of at most HELP_WIDTH columns, as help_item wants them. */
+static void wrap(FILE *f, const char *text, int *col)
+{
+	const char *w = text, *end;
+	int n;
+
+	while (*w) {
+		end = strchr(w, ' ');
+		n = end ? (int)(end - w) : (int)strlen(w);
+		if (*col && *col + 1 + n > HELP_WIDTH) {
+			fputc('\n', f);
+			*col = 0;
+		}
+		*col += fprintf(f, "%s%.*s", *col ? " " : "", n, w);
+		w += n;
+		while (*w == ' ')
+			w++;
+	}
+}
+
+/* What --config takes, from the same tables as the flags. */
+static char *config_help(void)
+{
+	char *buf = NULL, word[160];
+	size_t len = 0, n;
+	unsigned int i, j;
+	FILE *f = open_memstream(&buf, &len);
+	int col = 0;
+
+	if (!f)
+		return NULL;
+	wrap(f, "a JSON object with the same settings:", &col);
+	for (i = 0; i < config_nsettings; i++) {
+		snprintf(word, sizeof(word), "%s,", config_settings[i].json);
+		wrap(f, word, &col);
+	}
+	for (i = 0; i < config_nkinds; i++) {
+		const struct virtio_kind *k = config_kinds[i];
+
+		n = (size_t)snprintf(word, sizeof(word), "%s (%s", k->json,
+				     k->form == VIRTIO_KIND_LIST	 ? "array of {"
+				     : k->form == VIRTIO_KIND_SINGLE ? "{"
+								     : "true or false");
+		for (j = 0; j < k->nfields && n < sizeof(word); j++)
+			n += (size_t)snprintf(word + n, sizeof(word) - n, "%s%s", j ? ", " : "",
+					      k->fields[j].key);
+		if (n < sizeof(word))
+			snprintf(word + n, sizeof(word) - n, "%s)%s",
+				 k->form == VIRTIO_KIND_SWITCH ? "" : "}",
+				 i + 1 < config_nkinds ? "," : ";");
+		wrap(f, word, &col);
+	}
+	wrap(f, "flags given too override it, and a device flag replaces the file's whole list "
+		"of that kind", &col);
+	fputc('\n', f);
+	fclose(f);
+	return buf;
+}
+
+char *cli_vm_help(void)
+{
+	struct opt o[MAX_OPTS];
+	unsigned int i, n = vm_opts(o);
+	char *buf = NULL, *text, label[160];
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f)
+		return NULL;
+	fprintf(f, "usage: hull [global options] vm [options]\n\n"
+		   "Boot a Linux microVM on /dev/kvm; its serial console is hull's stdin and "
+		   "stdout.\n\n");
+	for (i = 0; i < n; i++) {
+		const struct config_setting *s = o[i].setting;
+		const struct virtio_kind *k = o[i].kind;
+
+		switch (o[i].what) {
+		case OPT_SETTING:
+			snprintf(label, sizeof(label), "--%s%s%s", s->flag, s->arg ? " " : "",
+				 s->arg ? s->arg : "");
+			help_item(f, label, s->help);
+			break;
+		case OPT_KIND:
+			snprintf(label, sizeof(label), "--%s %s", k->name, k->arg);
+			if (k->form != VIRTIO_KIND_LIST) {
+				help_item(f, label, k->help);
+				break;
+			}
+			if (asprintf(&text,
+				     "%srepeatable: at most %u, and %u virtio devices in all\n",
+				     k->help, config_kind_max(k), arch_virtio_slots()) < 0)
+				text = NULL;
+			help_item(f, label, text ? text : k->help);
+			free(text);
+			break;
+		case OPT_CONFIG:
+			text = config_help();
+			help_item(f, "--config FILE", text ? text : "a JSON file\n");
+			free(text);
+			break;
+		case OPT_VERBOSE:
+			help_item(f, "-v, --verbose", "more diagnostics\n");
+			break;
+		case OPT_HELP:
+			help_item(f, "-h, --help", "show this help\n");
+			break;
+		}
+	}
+	fprintf(f, "\nThe default command line is\n  \"%s\"\n%s", arch_default_cmdline(),
+		vm_trailer);
+	fclose(f);
+	return buf;
+}
+
+/* --- hull vm -------------------------------------------------------------------------- */
 
 static enum cli_action bad_option(int argc, char **argv, int opt)
 {
@@ -138,26 +218,75 @@ static enum cli_action bad_option(int argc, char **argv, int opt)
 	return CLI_EXIT_USAGE;
 }
 
+/* A device flag: the first of a kind replaces what the config file listed. */
+static int apply_kind(struct vm_config *cfg, const struct virtio_kind *k, bool *given,
+		      const char *value)
+{
+	char err[256];
+	int ret;
+
+	if (!*given)
+		config_clear_kind(cfg, k);
+	*given = true;
+	ret = config_add_device(cfg, k, value, err, sizeof(err));
+	if (ret)
+		log_msg("--%s %s", k->name, ret == -ENOMEM ? strerror(ENOMEM) : err);
+	return ret;
+}
+
+static int apply_setting(struct vm_config *cfg, const struct config_setting *s, const char *value)
+{
+	char err[256];
+	int ret = config_apply(cfg, s, value ? value : "on", err, sizeof(err));
+
+	if (ret)
+		log_msg("--%s %s", s->flag, ret == -ENOMEM ? strerror(ENOMEM) : err);
+	return ret;
+}
+
 static enum cli_action parse_vm(int argc, char **argv, struct vm_config *cfg, bool *verbose)
 {
-	bool given[3] = { false };
-	char err[256];
-	int opt, pass, k;
+	struct opt o[MAX_OPTS];
+	struct option lo[MAX_OPTS + 1];
+	bool given[MAX_OPTS] = { false };
+	unsigned int i, n = vm_opts(o);
+	char err[256], *help;
+	int opt, pass;
 
+	for (i = 0; i < n; i++) {
+		bool flag = o[i].what == OPT_VERBOSE || o[i].what == OPT_HELP ||
+			    (o[i].what == OPT_SETTING && o[i].setting->type == CONFIG_FLAG);
+
+		lo[i] = (struct option){ o[i].name, flag ? no_argument : required_argument, NULL,
+					 OPT_VAL + (int)i };
+	}
+	lo[n] = (struct option){ NULL, 0, NULL, 0 };
 	/* Two passes: --config first, wherever it stands, so other flags override it. */
 	for (pass = 0; pass < 2; pass++) {
 		optind = 0;
 		opterr = 0;
-		while ((opt = getopt_long(argc, argv, "+:vh", vm_opts, NULL)) != -1) {
-			switch (opt) {
-			case 'h':
+		while ((opt = getopt_long(argc, argv, "+:vh", lo, NULL)) != -1) {
+			const struct opt *p = NULL;
+
+			if (opt >= OPT_VAL && opt < OPT_VAL + (int)n)
+				p = &o[opt - OPT_VAL];
+			for (i = 0; !p && (opt == 'v' || opt == 'h') && i < n; i++)
+				if (o[i].what == (opt == 'v' ? OPT_VERBOSE : OPT_HELP))
+					p = &o[i];
+			if (!p)
+				return bad_option(argc, argv, opt);
+			switch (p->what) {
+			case OPT_HELP:
 				if (pass == 0) {
-					printf(usage_vm, arch_default_cmdline(), CONFIG_MAX_DISKS,
-					       CONFIG_MAX_SHARES, CONFIG_MAX_NETS);
+					help = cli_vm_help();
+					if (!help)
+						return CLI_EXIT_USAGE;
+					fputs(help, stdout);
+					free(help);
 					return CLI_EXIT_OK;
 				}
 				break;
-			case 'v':
+			case OPT_VERBOSE:
 				*verbose = true;
 				break;
 			case OPT_CONFIG:
@@ -166,51 +295,15 @@ static enum cli_action parse_vm(int argc, char **argv, struct vm_config *cfg, bo
 					return CLI_EXIT_USAGE;
 				}
 				break;
-			case OPT_BOOT_TIMER:
-				cfg->boot_timer = true;
-				break;
-			case OPT_DISK:
-			case OPT_FS:
-			case OPT_NET:
-				/* The first flag of a kind replaces what the config file listed. */
-				if (pass == 0)
-					break;
-				k = opt - OPT_DISK;
-				if (!given[k])
-					list_clear[k](cfg);
-				given[k] = true;
-				if (config_set(cfg, list_keys[k], optarg, err, sizeof(err))) {
-					log_msg("--%s", err);
+			case OPT_SETTING:
+				if (pass == 1 && apply_setting(cfg, p->setting, optarg))
 					return CLI_EXIT_USAGE;
-				}
 				break;
-			case OPT_API_SOCK:
-				if (pass == 1 && config_set(cfg, "api_sock", optarg, err, sizeof(err))) {
-					log_msg("--%s", err);
-					return CLI_EXIT_USAGE;
-				}
-				break;
-			case OPT_RNG:
-			case OPT_VSOCK:
-				if (pass == 1 && config_set(cfg, opt == OPT_RNG ? "rng" : "vsock", optarg,
-							    err, sizeof(err))) {
-					log_msg("--%s", err);
-					return CLI_EXIT_USAGE;
-				}
-				break;
-			case OPT_KERNEL:
-			case OPT_INITRD:
-			case OPT_CMDLINE:
-			case OPT_CPUS:
-			case OPT_MEMORY:
+			case OPT_KIND:
 				if (pass == 1 &&
-				    config_set(cfg, opt_keys[opt - OPT_KERNEL], optarg, err, sizeof(err))) {
-					log_msg("--%s", err);
+				    apply_kind(cfg, p->kind, &given[p - o], optarg))
 					return CLI_EXIT_USAGE;
-				}
 				break;
-			default:
-				return bad_option(argc, argv, opt);
 			}
 		}
 	}
@@ -218,39 +311,78 @@ static enum cli_action parse_vm(int argc, char **argv, struct vm_config *cfg, bo
 		log_msg("vm: unexpected argument '%s' (see 'hull vm --help')", argv[optind]);
 		return CLI_EXIT_USAGE;
 	}
-	if (config_validate(cfg, err, sizeof(err))) {
-		log_msg("%s", err);
-		return CLI_EXIT_USAGE;
-	}
-	/* Before /dev/kvm is touched, so a path that cannot serve is bad input on any host. */
-	if (cfg->api_sock) {
-		char what[PATH_MAX + 16];
-
-		snprintf(what, sizeof(what), "api socket %s", cfg->api_sock);
-		if (usock_check(cfg->api_sock, what))
-			return CLI_EXIT_USAGE;
-	}
 	return CLI_RUN_VM;
 }
 
-enum cli_action cli_parse(int argc, char **argv, struct vm_config *cfg, bool *verbose)
+/* --- global options -------------------------------------------------------------------- */
+
+/* "--name VALUE" or "--name=VALUE" at argv[*i]: the value (advancing *i), or NULL. */
+static const char *global_value(int argc, char **argv, int *i, const char *name, bool *bad)
 {
-	if (argc < 2) {
+	size_t n = strlen(name);
+	const char *a = argv[*i];
+
+	if (strncmp(a, name, n))
+		return NULL;
+	if (a[n] == '=')
+		return a + n + 1;
+	if (a[n])
+		return NULL;
+	if (*i + 1 >= argc) {
+		log_msg("option '%s' needs a value", name);
+		*bad = true;
+		return NULL;
+	}
+	return argv[++*i];
+}
+
+enum cli_action cli_parse(int argc, char **argv, struct vm_config *cfg, bool *verbose, int *verb)
+{
+	const char *log_path = NULL, *v;
+	enum log_format format = LOG_TEXT;
+	bool bad = false;
+	int i, ret;
+
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			fputs(usage_top, stdout);
+			return CLI_EXIT_OK;
+		}
+		if (!strcmp(argv[i], "-V") || !strcmp(argv[i], "--version")) {
+			printf("hull %s\n", HULL_VERSION);
+			return CLI_EXIT_OK;
+		}
+		if ((v = global_value(argc, argv, &i, "--log", &bad))) {
+			log_path = v;
+		} else if ((v = global_value(argc, argv, &i, "--log-format", &bad))) {
+			if (log_parse_format(v, &format)) {
+				log_msg("--log-format '%s': not text or json", v);
+				return CLI_EXIT_USAGE;
+			}
+		} else {
+			if (!bad)
+				log_msg("unknown option '%s' (see 'hull --help')", argv[i]);
+			return CLI_EXIT_USAGE;
+		}
+	}
+	ret = log_open(log_path, format);
+	if (ret) {
+		log_msg("--log %s: %s", log_path, strerror(-ret));
+		return CLI_EXIT_USAGE;
+	}
+	if (i >= argc) {
 		fputs(usage_top, stderr);
 		return CLI_EXIT_USAGE;
 	}
-	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+	if (!strcmp(argv[i], "help")) {
 		fputs(usage_top, stdout);
 		return CLI_EXIT_OK;
 	}
-	if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")) {
-		printf("hull %s\n", HULL_VERSION);
-		return CLI_EXIT_OK;
-	}
-	if (!strcmp(argv[1], "vm"))
-		return parse_vm(argc - 1, argv + 1, cfg, verbose);
-	if (!strcmp(argv[1], "ctl"))
+	if (!strcmp(argv[i], "vm"))
+		return parse_vm(argc - i, argv + i, cfg, verbose);
+	*verb = i;
+	if (!strcmp(argv[i], "ctl"))
 		return CLI_RUN_CTL;
-	log_msg("unknown command '%s' (see 'hull --help')", argv[1]);
+	log_msg("unknown command '%s' (see 'hull --help')", argv[i]);
 	return CLI_EXIT_USAGE;
 }

@@ -1,4 +1,4 @@
-/* main: hull's entry point — parse the command line, run the VM, exit with its status. */
+/* main: hull's entry point — parse the command line, check the input, run the VM, exit. */
 #include <stdlib.h>
 #include <time.h>
 
@@ -10,14 +10,15 @@ int main(int argc, char **argv)
 {
 	struct vm_epoch epoch;
 	struct vm_config cfg;
+	struct vm_prep prep;
 	bool verbose = getenv("HULL_DEBUG") != NULL;
-	int status;
+	int status, verb = 1;
 
 	/* Taken first: the boot timer measures from here. */
 	clock_gettime(CLOCK_MONOTONIC, &epoch.wall);
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &epoch.cpu);
 	config_init(&cfg);
-	switch (cli_parse(argc, argv, &cfg, &verbose)) {
+	switch (cli_parse(argc, argv, &cfg, &verbose, &verb)) {
 	case CLI_EXIT_OK:
 		status = 0;
 		break;
@@ -25,14 +26,21 @@ int main(int argc, char **argv)
 		status = VM_EXIT_USAGE;
 		break;
 	case CLI_RUN_CTL:
-		status = ctl_main(argc - 1, argv + 1);
+		status = ctl_main(argc - verb, argv + verb);
 		break;
 	case CLI_RUN_VM:
 	default:
 		log_set_verbose(verbose);
-		status = vm_main(&cfg, &epoch);
+		/* Bad input is found here, before /dev/kvm: exit 2. Later failures are exit 1. */
+		if (vm_prepare(&cfg, &prep)) {
+			status = VM_EXIT_USAGE;
+			break;
+		}
+		status = vm_main(&cfg, &prep, &epoch);
+		vm_prep_free(&prep);
 		break;
 	}
 	config_free(&cfg);
+	log_close();
 	return status;
 }

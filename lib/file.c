@@ -1,4 +1,4 @@
-/* file: read a whole user-named file into memory, with a size limit; raise the open-file limit. */
+/* file: read a user-named file with a size limit; non-blocking output; the open-file limit. */
 #include "lib/file.h"
 
 #include <errno.h>
@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -105,4 +106,75 @@ rlim_t file_raise_nofile(void)
 			return 0;
 	}
 	return rl.rlim_cur;
+}
+
+/*
+ * How each kind of output is written without blocking:
+ * - a pipe, FIFO or terminal: reopened through /proc/self/fd with O_NONBLOCK, a new open file
+ *   description of the same pipe or tty. O_NONBLOCK on the descriptor itself would change the
+ *   description hull shares with whoever gave it (the user's shell and terminal, a shim's
+ *   pipe), with passt, which inherits it, and with stderr after 2>&1; a hull killed by SIGKILL
+ *   could not put it back. pwritev2(RWF_NOWAIT) would be per call, but Linux 6.1 refuses it on
+ *   pipes, ttys and sockets (EOPNOTSUPP), and later kernels still on ttys;
+ * - a socket (systemd's journal stream): send(MSG_DONTWAIT), per call;
+ * - a regular file or block device: as it is; those writes wait for no reader;
+ * - when the reopening is refused (a pipe made by another user is 0600; no /proc): O_NONBLOCK
+ *   on the descriptor after all, put back by file_out_close().
+ */
+int file_out_open(struct file_out *o, int fd)
+{
+	char path[32];
+	struct stat st;
+	int own, flags;
+
+	*o = (struct file_out){ .fd = -1, .flags = -1 };
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	o->fd = fd;
+	if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))
+		return 0;
+	if (S_ISSOCK(st.st_mode)) {
+		o->socket = true;
+		return 0;
+	}
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	own = open(path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (own >= 0) {
+		o->fd = own;
+		o->own = true;
+		return 0;
+	}
+	flags = fcntl(fd, F_GETFL);
+	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+		o->fd = -1;
+		return -errno;
+	}
+	o->flags = flags;
+	return 0;
+}
+
+ssize_t file_out_writev(const struct file_out *o, const struct iovec *iov, int n)
+{
+	ssize_t w;
+
+	if (o->fd < 0)
+		return -EBADF;
+	if (o->socket) {
+		struct msghdr m = { .msg_iov = (struct iovec *)(uintptr_t)iov,
+				    .msg_iovlen = (size_t)n };
+
+		w = sendmsg(o->fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
+	} else {
+		w = writev(o->fd, iov, n);
+	}
+	return w < 0 ? -errno : w;
+}
+
+void file_out_close(struct file_out *o)
+{
+	if (o->flags >= 0 && o->fd >= 0)
+		fcntl(o->fd, F_SETFL, o->flags);
+	if (o->own)
+		close(o->fd);
+	*o = (struct file_out){ .fd = -1, .flags = -1 };
 }

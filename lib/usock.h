@@ -1,44 +1,41 @@
-/* usock: a listening Unix socket at a path the user named: stale sockets replaced, our file removed. */
+/* usock: a Unix stream socket hull listens on at a path the user named, stale sockets replaced. */
 #ifndef HULL_LIB_USOCK_H
 #define HULL_LIB_USOCK_H
 
-#include <stdbool.h>
-#include <sys/stat.h>
+#include <stddef.h>
 #include <sys/types.h>
 #include <sys/un.h>
 
 /* The longest path a socket address holds (sun_path less its NUL). */
 #define USOCK_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
 
-/* The socket file a listener made: only that file is removed (another may have replaced it). */
-struct usock_file {
-	dev_t dev;
+struct usock {
+	int fd;     /* listening, non-blocking, close-on-exec; -1 when closed */
+	char *path;
+	dev_t dev;  /* the socket file made: only that one is removed at close */
 	ino_t ino;
-	bool made;
 };
 
 /*
- * Bind a non-blocking, close-on-exec Unix stream socket at path and listen.
- * An existing socket file that nobody listens on is stale and replaced; any
- * other existing file, or a socket someone listens on, is refused. mode, when
- * not 0, is the socket file's permissions from the start (set on the socket
- * before bind: no moment where others may connect). what names the socket in
- * the one message logged on failure ("WHAT: exists and is not a socket").
- * Returns the listening fd, with *file filled for usock_unlink(), or -errno:
- * -ENAMETOOLONG, -EEXIST (not a socket), -EADDRINUSE (in use), or what
- * socket/bind/listen said (-ENOENT: the directory does not exist).
+ * Is path usable for usock_listen? It fits a socket address with room bytes to spare (a
+ * suffix the user of the socket appends, e.g. vsock's "_PORT"), its directory exists, and
+ * nothing is there but a stale socket (one nobody listens on), which usock_listen replaces.
+ * Failures are logged as "WHAT PATH: cause" (what: "vsock", "api-sock"). 0, or -errno:
+ * -ENAMETOOLONG, -EEXIST (not a socket), -EADDRINUSE (a program listens on it), an -errno of
+ * the path or its directory (-ENOENT, -ENOTDIR, -EACCES).
  */
-int usock_listen(const char *path, mode_t mode, int backlog, const char *what,
-		 struct usock_file *file);
+int usock_check(const char *what, const char *path, size_t room);
 
 /*
- * Check, without creating anything, that usock_listen() could use path: it
- * fits a socket address, its directory exists, and it is absent or a stale
- * socket. For validating user input early; the same one-line messages.
+ * Listen at path with usock_check's rules (a stale socket is replaced, anything else there is
+ * an error), backlog connections pending, the socket file chmod'ed to mode (0: as the umask
+ * leaves it) before anyone can connect. Failures logged as usock_check's. 0 or -errno, u
+ * filled on success.
  */
-int usock_check(const char *path, const char *what);
+int usock_listen(struct usock *u, const char *what, const char *path, size_t room, int backlog,
+		 mode_t mode);
 
-/* Remove path if it is still the socket file usock_listen() made. */
-void usock_unlink(const char *path, struct usock_file *file);
+/* Close the socket and remove its file, if it is still the one usock_listen made. */
+void usock_close(struct usock *u);
 
 #endif

@@ -492,6 +492,7 @@ int virtio_mmio_attach(struct virtio_dev *d, const struct virtio_host *host, uin
 	ret = bus_register(host->mmio, base, VIRTIO_MMIO_SIZE, &virtio_mmio_ops, d, d->name);
 	if (ret)
 		goto err_loop;
+	d->attached = true;
 	return 0;
 
 err_loop:
@@ -510,13 +511,22 @@ void virtio_mmio_detach(struct virtio_dev *d)
 {
 	unsigned int q;
 
-	if (d->host) {
-		for (q = 0; q < d->nqueues; q++)
-			del_kick(d, q);
-		unbind_kvm(d);
-	}
+	if (!d->attached)
+		return;
+	for (q = 0; q < d->nqueues; q++)
+		del_kick(d, q);
+	unbind_kvm(d);
 	pthread_mutex_lock(&d->lock);
 	virtio_dev_reset(d);
 	pthread_mutex_unlock(&d->lock);
 	close_fds(d);
+	d->attached = false;
+}
+
+void virtio_dev_destroy(struct virtio_dev *d)
+{
+	if (!d)
+		return;
+	virtio_mmio_detach(d);
+	d->ops->destroy(d);
 }

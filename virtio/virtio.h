@@ -166,6 +166,11 @@ struct virtio_dev_ops {
 	 * reset (status 0) from a vCPU thread, and before destroy. May be NULL.
 	 */
 	void (*reset)(struct virtio_dev *d);
+	/*
+	 * Free the device and everything it holds, after virtio_mmio_detach() (or when it was
+	 * never attached). Called without the lock, from the thread that created it.
+	 */
+	void (*destroy)(struct virtio_dev *d);
 };
 
 /* What a device needs from the VM; tests pass vm_fd -1 and their own loop and memory. */
@@ -207,6 +212,7 @@ struct virtio_dev {
 	struct virtq vq[VIRTIO_MAX_QUEUES];
 
 	/* MMIO transport registers and host plumbing. */
+	bool attached;                 /* between virtio_mmio_attach and virtio_mmio_detach */
 	uint64_t base;
 	uint32_t gsi;
 	uint32_t queue_sel, dev_features_sel, drv_features_sel;
@@ -285,10 +291,92 @@ void virtio_dev_reset(struct virtio_dev *d);
 
 int virtio_mmio_attach(struct virtio_dev *d, const struct virtio_host *host, uint64_t base,
 		       uint32_t gsi);
-/* Undo attach: deregister eventfds from KVM and the loop, close them; calls virtio_dev_reset. */
+/*
+ * Undo attach: deregister eventfds from KVM and the loop, close them; calls virtio_dev_reset.
+ * Nothing for a device that is not attached. The bus range stays (a bus never unregisters):
+ * detach only when the VM, or the test, is going away.
+ */
 void virtio_mmio_detach(struct virtio_dev *d);
+
+/* Detach d when attached, then free it (ops->destroy). NULL is fine. */
+void virtio_dev_destroy(struct virtio_dev *d);
 
 /* The register file, for the bus and for tests: off relative to base. */
 extern const struct bus_ops virtio_mmio_ops;
+
+/*
+ * ---- Device kinds -------------------------------------------------------------------
+ *
+ * What a kind of device (blk, fs, net, vsock, rng) tells the rest of hull: its flag, JSON key,
+ * settings, limits and help, and how one is built. vmm/ lists the kinds in one table and
+ * drives the command line, the config file, --help, validation and the device registry from
+ * it, so adding a kind touches its folder, that table and the Makefile.
+ *
+ * A device is built in two steps so that bad input is found before /dev/kvm is touched:
+ * check() opens and validates the host resources one entry names (an image and its lock, a
+ * directory, a tap, a socket) into *res; create() builds the device from them once the VM
+ * exists. The registry (vm_add_device) then gives it a slot and attaches the transport.
+ */
+
+enum virtio_kind_form {
+	VIRTIO_KIND_LIST,   /* --disk SPEC, repeatable;  JSON "disks": [ {...}, ... ] */
+	VIRTIO_KIND_SINGLE, /* --vsock SPEC, the last one counts;  JSON "vsock": { ... } */
+	VIRTIO_KIND_SWITCH, /* --rng on|off;  JSON "rng": true|false;  no settings */
+};
+
+/* How a JSON member of an entry reaches set(): always as a string. */
+enum virtio_field_type {
+	VIRTIO_FIELD_STRING,
+	VIRTIO_FIELD_BOOL,           /* true/false, given as "on"/"off" */
+	VIRTIO_FIELD_INT,            /* an integer, given in decimal */
+	VIRTIO_FIELD_TRUE_OR_STRING, /* true (given as "") or a string */
+};
+
+struct virtio_field {
+	const char *key;
+	enum virtio_field_type type;
+};
+
+struct virtio_kind {
+	const char *name;        /* the flag (--disk), id prefix (disk0) and messages: "disk" */
+	const char *json;        /* the config file's key: "disks" */
+	enum virtio_kind_form form;
+	unsigned int max;        /* entries per VM; 0: as many as the machine has virtio slots */
+	bool default_on;         /* SWITCH: present unless turned off */
+	const char *arg;         /* the flag's argument in --help: "path=FILE[,ro=on]..." */
+	const char *help;        /* what it means, lines of at most 56 columns ending in '\n' */
+	const struct virtio_field *fields; /* an entry's settings, in the order --help names them */
+	unsigned int nfields;
+	size_t config_size;      /* bytes of one entry's settings; 0 for SWITCH */
+
+	/*
+	 * Settings (not used for SWITCH). Each fills err with a one-line reason (naming the
+	 * entry where it can) on -EINVAL; the caller says where it came from and logs it.
+	 * init: defaults. parse: a whole flag spec onto a fresh entry, required settings
+	 * checked. set: one field (JSON). finish: after the JSON fields, required settings.
+	 * free: what the entry holds (not the entry itself); safe on a freshly initialised one.
+	 */
+	void (*init)(void *cfg);
+	int (*parse)(void *cfg, const char *spec, char *err, size_t errlen);
+	int (*set)(void *cfg, const char *key, const char *value, char *err, size_t errlen);
+	int (*finish)(void *cfg, char *err, size_t errlen);
+	void (*free)(void *cfg);
+	/* Entry a (later) clashes with entry b: a tag, a tap, a MAC used twice. May be NULL. */
+	int (*conflict)(const void *a, const void *b, char *err, size_t errlen);
+	/* "disk /srv/a.img", "share docs": how messages name entry index of this kind. */
+	void (*describe)(const void *cfg, unsigned int index, char *buf, size_t len);
+
+	/*
+	 * Building. check: open and validate the host resources, before /dev/kvm; failures
+	 * logged naming the entry; *res (may stay NULL) goes to create or release. May be
+	 * NULL. release: close what check opened when create never ran. create: the device,
+	 * not attached, numbered index among its kind; it takes res whatever it returns, logs
+	 * its failures, and is freed by its ops->destroy.
+	 */
+	int (*check)(const void *cfg, unsigned int index, void **res);
+	void (*release)(void *res);
+	int (*create)(const void *cfg, void *res, unsigned int index,
+		      const struct virtio_host *host, struct virtio_dev **out);
+};
 
 #endif

@@ -1,4 +1,4 @@
-/* config: the VM's configuration as plain data, from flags and/or a JSON file, validated in one place. */
+/* config: the VM's configuration as plain data, from flags and a JSON file, through tables. */
 #include "vmm/config.h"
 
 #include <errno.h>
@@ -8,50 +8,233 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/arch.h"
 #include "lib/file.h"
 #include "lib/json.h"
 #include "lib/parse.h"
+#include "lib/util.h"
+#include "virtio/blk/blk.h"
+#include "virtio/fs/fs.h"
+#include "virtio/net/net.h"
+#include "virtio/rng/rng.h"
+#include "virtio/vsock/vsock.h"
 
-#define CONFIG_FILE_MAX (1 << 20)
+#define FIELD(f) offsetof(struct vm_config, f)
+
+const struct config_setting config_settings[] = {
+	{ "kernel", "kernel", "PATH",
+	  "bzImage or ELF vmlinux (PVH entry used when present)\n"
+	  "(default: $HULL_KERNEL, else build/guest/vmlinux beside\n"
+	  "hull)\n",
+	  CONFIG_PATH, FIELD(kernel) },
+	{ "initrd", "initrd", "PATH",
+	  "initramfs image; 'none' for none (default: none, but\n"
+	  "hull's built-in demo initramfs when the kernel is the\n"
+	  "default one too)\n",
+	  CONFIG_PATH, FIELD(initrd) },
+	{ "cmdline", "cmdline", "STR",
+	  "kernel command line, replacing the default (below)\n",
+	  CONFIG_STRING, FIELD(cmdline) },
+	{ "cpus", "cpus", "N",
+	  "number of vCPUs, 1-255 and at most KVM's limit\n"
+	  "(default 1)\n",
+	  CONFIG_COUNT, FIELD(cpus) },
+	{ "memory", "memory", "SIZE",
+	  "guest RAM: bytes or K/M/G/T suffix, multiple of 4K,\n"
+	  "32M-1T (default 512M; above 3G, RAM continues above\n"
+	  "4 GiB)\n",
+	  CONFIG_SIZE, FIELD(mem) },
+	{ "boot-timer", "boot_timer", NULL,
+	  "report the time until the guest writes 123 to the boot\n"
+	  "timer at 0xfe000000 (Firecracker-compatible)\n",
+	  CONFIG_FLAG, FIELD(boot_timer) },
+	{ "api-sock", "api_sock", "PATH",
+	  "serve the control socket at PATH (see 'hull ctl'); a\n"
+	  "stale socket there is replaced, any other file is an\n"
+	  "error\n",
+	  CONFIG_PATH, FIELD(api_sock) },
+};
+const unsigned int config_nsettings = ARRAY_SIZE(config_settings);
+
+const struct virtio_kind *const config_kinds[] = {
+	&vblk_kind, &vfs_kind, &vnet_kind, &vsock_kind, &vrng_kind,
+};
+const unsigned int config_nkinds = ARRAY_SIZE(config_kinds);
+
+/* --- the device list ----------------------------------------------------------------- */
+
+static unsigned int rank(const struct virtio_kind *k)
+{
+	unsigned int i;
+
+	for (i = 0; i < config_nkinds && config_kinds[i] != k; i++)
+		;
+	return i;
+}
+
+unsigned int config_kind_max(const struct virtio_kind *k)
+{
+	if (k->form != VIRTIO_KIND_LIST)
+		return 1;
+	return k->max ? k->max : arch_virtio_slots();
+}
+
+unsigned int config_count(const struct vm_config *c, const struct virtio_kind *k)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < c->ndevs; i++)
+		n += c->devs[i].kind == k;
+	return n;
+}
+
+unsigned int config_index(const struct vm_config *c, unsigned int i)
+{
+	unsigned int j, n = 0;
+
+	for (j = 0; j < i; j++)
+		n += c->devs[j].kind == c->devs[i].kind;
+	return n;
+}
+
+const void *config_device(const struct vm_config *c, const struct virtio_kind *k, unsigned int i)
+{
+	unsigned int j;
+
+	for (j = 0; j < c->ndevs; j++)
+		if (c->devs[j].kind == k && !i--)
+			return c->devs[j].cfg;
+	return NULL;
+}
+
+static void dev_free(struct config_dev *d)
+{
+	if (d->cfg)
+		d->kind->free(d->cfg);
+	free(d->cfg);
+	d->cfg = NULL;
+}
+
+static void remove_at(struct vm_config *c, unsigned int i)
+{
+	dev_free(&c->devs[i]);
+	memmove(&c->devs[i], &c->devs[i + 1], (c->ndevs - i - 1) * sizeof(c->devs[0]));
+	c->ndevs--;
+}
+
+void config_clear_kind(struct vm_config *c, const struct virtio_kind *k)
+{
+	unsigned int i = c->ndevs;
+
+	while (i-- > 0)
+		if (c->devs[i].kind == k)
+			remove_at(c, i);
+}
+
+
+static void entry_drop(const struct virtio_kind *k, void *cfg)
+{
+	if (cfg)
+		k->free(cfg);
+	free(cfg);
+}
+
+/* Put cfg after the last device of k's kind or an earlier one; c has room. */
+static void insert(struct vm_config *c, const struct virtio_kind *k, void *cfg)
+{
+	unsigned int at = c->ndevs, r = rank(k);
+
+	while (at > 0 && rank(c->devs[at - 1].kind) > r)
+		at--;
+	memmove(&c->devs[at + 1], &c->devs[at], (c->ndevs - at) * sizeof(c->devs[0]));
+	c->devs[at] = (struct config_dev){ .kind = k, .cfg = cfg };
+	c->ndevs++;
+}
+
+/*
+ * A fresh entry of kind k (LIST or SINGLE) with its defaults, not in c's list yet: 0, or
+ * -ENOSPC past the kind's limit or the list's (a SINGLE entry replaces the one there) with
+ * the reason in err, named by where ("'path=/a'", "disks[8]"), or -ENOMEM.
+ */
+static int entry_new(const struct vm_config *c, const struct virtio_kind *k, const char *where,
+		     void **cfg, char *err, size_t errlen)
+{
+	if (k->form == VIRTIO_KIND_LIST && config_count(c, k) >= config_kind_max(k)) {
+		snprintf(err, errlen, "%s: at most %u %s", where, config_kind_max(k), k->json);
+		return -ENOSPC;
+	}
+	if (c->ndevs >= CONFIG_MAX_DEVS) {
+		snprintf(err, errlen, "%s: at most %d devices in all", where, CONFIG_MAX_DEVS);
+		return -ENOSPC;
+	}
+	*cfg = malloc(k->config_size);
+	if (!*cfg)
+		return -ENOMEM;
+	k->init(*cfg);
+	return 0;
+}
+
+/* Add (or for SINGLE, put in place of the one there) a complete entry; cfg is c's then. */
+static void add(struct vm_config *c, const struct virtio_kind *k, void *cfg)
+{
+	if (k->form != VIRTIO_KIND_LIST)
+		config_clear_kind(c, k);
+	insert(c, k, cfg);
+}
+
+static int set_switch(struct vm_config *c, const struct virtio_kind *k, bool on)
+{
+	config_clear_kind(c, k);
+	if (on)
+		insert(c, k, NULL);
+	return 0;
+}
+
+int config_add_device(struct vm_config *c, const struct virtio_kind *k, const char *value,
+		      char *err, size_t errlen)
+{
+	char where[80];
+	void *cfg;
+	int on, ret;
+
+	if (k->form == VIRTIO_KIND_SWITCH) {
+		if (parse_bool(value, &on)) {
+			snprintf(err, errlen, "'%s': not on/off", value);
+			return -EINVAL;
+		}
+		return set_switch(c, k, on);
+	}
+	snprintf(where, sizeof(where), "'%s'", value);
+	ret = entry_new(c, k, where, &cfg, err, errlen);
+	if (ret)
+		return ret;
+	ret = k->parse(cfg, value, err, errlen);
+	if (ret) {
+		free(cfg); /* parse freed what it had set */
+		return ret;
+	}
+	add(c, k, cfg);
+	return 0;
+}
+
+/* --- settings ------------------------------------------------------------------------- */
 
 void config_init(struct vm_config *c)
 {
-	*c = (struct vm_config){ .cpus = CONFIG_DEFAULT_CPUS, .mem = CONFIG_DEFAULT_MEM, .rng = true };
-}
-
-void config_clear_disks(struct vm_config *c)
-{
 	unsigned int i;
 
-	for (i = 0; i < c->ndisks; i++)
-		vblk_config_free(&c->disks[i]);
-	c->ndisks = 0;
-}
-
-void config_clear_shares(struct vm_config *c)
-{
-	unsigned int i;
-
-	for (i = 0; i < c->nshares; i++)
-		vfs_config_free(&c->shares[i]);
-	c->nshares = 0;
-}
-
-void config_clear_nets(struct vm_config *c)
-{
-	unsigned int i;
-
-	for (i = 0; i < c->nnets; i++)
-		vnet_config_free(&c->nets[i]);
-	c->nnets = 0;
+	*c = (struct vm_config){ .cpus = CONFIG_DEFAULT_CPUS, .mem = CONFIG_DEFAULT_MEM };
+	for (i = 0; i < config_nkinds; i++)
+		if (config_kinds[i]->form == VIRTIO_KIND_SWITCH && config_kinds[i]->default_on)
+			insert(c, config_kinds[i], NULL);
 }
 
 void config_free(struct vm_config *c)
 {
-	config_clear_disks(c);
-	config_clear_shares(c);
-	config_clear_nets(c);
-	vsock_config_free(&c->vsock);
+	unsigned int i;
+
+	for (i = 0; i < c->ndevs; i++)
+		dev_free(&c->devs[i]);
 	free(c->kernel);
 	free(c->initrd);
 	free(c->cmdline);
@@ -59,446 +242,250 @@ void config_free(struct vm_config *c)
 	config_init(c);
 }
 
-static int set_string(char **field, const char *value)
+static void *field(struct vm_config *c, const struct config_setting *s)
 {
-	char *copy = strdup(value);
-
-	if (!copy)
-		return -ENOMEM;
-	free(*field);
-	*field = copy;
-	return 0;
+	return (char *)c + s->offset;
 }
 
-int config_set(struct vm_config *c, const char *key, const char *value, char *err, size_t errlen)
+int config_apply(struct vm_config *c, const struct config_setting *s, const char *value,
+		 char *err, size_t errlen)
 {
+	char **str = field(c, s), *copy;
 	uint64_t v;
 	int b, ret;
 
-	if (!strcmp(key, "kernel") || !strcmp(key, "initrd") || !strcmp(key, "cmdline")) {
-		char **field = key[0] == 'k' ? &c->kernel : key[0] == 'i' ? &c->initrd : &c->cmdline;
-
-		if (key[0] != 'c' && !value[0]) {
-			snprintf(err, errlen, "%s: empty path", key);
+	switch (s->type) {
+	case CONFIG_PATH:
+	case CONFIG_STRING:
+		if (s->type == CONFIG_PATH && !value[0]) {
+			snprintf(err, errlen, "'': empty path");
 			return -EINVAL;
 		}
-		return set_string(field, value);
-	}
-	if (!strcmp(key, "api_sock")) {
-		if (!value[0]) {
-			snprintf(err, errlen, "%s: empty path", key);
-			return -EINVAL;
-		}
-		return set_string(&c->api_sock, value);
-	}
-	if (!strcmp(key, "cpus")) {
-		ret = parse_uint(value, 0, UINT32_MAX, &v);
-		if (ret) {
-			snprintf(err, errlen, "cpus '%s': not a CPU count", value);
-			return -EINVAL;
-		}
-		c->cpus = (unsigned int)v;
+		copy = strdup(value);
+		if (!copy)
+			return -ENOMEM;
+		free(*str);
+		*str = copy;
 		return 0;
-	}
-	if (!strcmp(key, "memory")) {
+	case CONFIG_COUNT:
+		if (parse_uint(value, 0, UINT32_MAX, &v)) {
+			snprintf(err, errlen, "'%s': not a count", value);
+			return -EINVAL;
+		}
+		*(unsigned int *)field(c, s) = (unsigned int)v;
+		return 0;
+	case CONFIG_SIZE:
 		ret = parse_size(value, &v);
 		if (ret) {
-			snprintf(err, errlen, "memory '%s': %s", value,
+			snprintf(err, errlen, "'%s': %s", value,
 				 ret == -ERANGE ? "too large" : "not a size (use e.g. 512M, 4G)");
 			return -EINVAL;
 		}
-		c->mem = v;
+		*(uint64_t *)field(c, s) = v;
 		return 0;
-	}
-	if (!strcmp(key, "boot_timer") || !strcmp(key, "rng")) {
+	case CONFIG_FLAG:
 		if (parse_bool(value, &b)) {
-			snprintf(err, errlen, "%s '%s': not on/off", key, value);
+			snprintf(err, errlen, "'%s': not on/off", value);
 			return -EINVAL;
 		}
-		*(key[0] == 'b' ? &c->boot_timer : &c->rng) = b;
+		*(bool *)field(c, s) = b;
 		return 0;
 	}
-	if (!strcmp(key, "disk"))
-		return config_add_disk(c, value, err, errlen);
-	if (!strcmp(key, "fs"))
-		return config_add_share(c, value, err, errlen);
-	if (!strcmp(key, "net"))
-		return config_add_net(c, value, err, errlen);
-	if (!strcmp(key, "vsock"))
-		return config_set_vsock(c, value, err, errlen);
-	snprintf(err, errlen, "unknown setting '%s'", key);
 	return -EINVAL;
 }
 
-/* The --disk, --fs and --net lists and their JSON arrays ("disks", ...), described once. */
-struct dev_list {
-	const char *flag, *array; /* "disk", "disks" */
-	unsigned int max;
-	/* One field of an entry; a whole spec; a required field not given (or NULL). */
-	parse_set_fn *set;
-	/*
-	 * JSON: every field is a string but bool_key, which takes true or false,
-	 * standing for the settings if_true and if_false (NULL: refused), and
-	 * also a string when bool_or_string.
-	 */
-	const char *bool_key, *if_true, *if_false;
-	bool bool_or_string;
-	int (*parse)(void *entry, const char *spec, char *err, size_t errlen);
-	const char *(*missing)(const void *entry);
-	void (*free)(void *entry);
-	/* Entry k of c's list, reset to its defaults; where the list's count is kept. */
-	void *(*entry)(struct vm_config *c, unsigned int k);
-	unsigned int *(*count)(struct vm_config *c);
-	void (*clear)(struct vm_config *c);
-};
-
-static int disk_set(void *entry, const char *key, const char *value, char *err, size_t errlen)
+int config_set(struct vm_config *c, const char *name, const char *value, char *err,
+	       size_t errlen)
 {
-	return vblk_config_set(entry, key, value, err, errlen);
-}
-
-static int disk_parse(void *entry, const char *spec, char *err, size_t errlen)
-{
-	return vblk_parse(entry, spec, err, errlen);
-}
-
-static const char *disk_missing(const void *entry)
-{
-	return ((const struct vblk_config *)entry)->path ? NULL : "path";
-}
-
-static void disk_free(void *entry)
-{
-	vblk_config_free(entry);
-}
-
-static void *disk_entry(struct vm_config *c, unsigned int k)
-{
-	c->disks[k] = (struct vblk_config){ .cache = VBLK_CACHE_WRITEBACK };
-	return &c->disks[k];
-}
-
-static unsigned int *disk_count(struct vm_config *c)
-{
-	return &c->ndisks;
-}
-
-static int share_set(void *entry, const char *key, const char *value, char *err, size_t errlen)
-{
-	return vfs_config_set(entry, key, value, err, errlen);
-}
-
-static int share_parse(void *entry, const char *spec, char *err, size_t errlen)
-{
-	return vfs_parse(entry, spec, err, errlen);
-}
-
-static const char *share_missing(const void *entry)
-{
-	const struct vfs_config *s = entry;
-
-	return !s->tag[0] ? "tag" : !s->path ? "path" : NULL;
-}
-
-static void share_free(void *entry)
-{
-	vfs_config_free(entry);
-}
-
-static void *share_entry(struct vm_config *c, unsigned int k)
-{
-	c->shares[k] = (struct vfs_config){ .cache = VFS_CACHE_AUTO };
-	return &c->shares[k];
-}
-
-static unsigned int *share_count(struct vm_config *c)
-{
-	return &c->nshares;
-}
-
-static int net_set(void *entry, const char *key, const char *value, char *err, size_t errlen)
-{
-	return vnet_config_set(entry, key, value, err, errlen);
-}
-
-static int net_parse(void *entry, const char *spec, char *err, size_t errlen)
-{
-	return vnet_parse(entry, spec, err, errlen);
-}
-
-/* A net entry names its backend: "tap" or "passt". */
-static const char *net_missing(const void *entry)
-{
-	const struct vnet_config *n = entry;
-
-	return n->backend == VNET_TAP && !n->tap ? "tap\" or \"passt" : NULL;
-}
-
-static void net_free(void *entry)
-{
-	vnet_config_free(entry);
-}
-
-static void *net_entry(struct vm_config *c, unsigned int k)
-{
-	c->nets[k] = (struct vnet_config){ .backend = VNET_TAP };
-	return &c->nets[k];
-}
-
-static unsigned int *net_count(struct vm_config *c)
-{
-	return &c->nnets;
-}
-
-static const struct dev_list disk_list = {
-	.flag = "disk", .array = "disks", .max = CONFIG_MAX_DISKS,
-	.set = disk_set, .bool_key = "ro", .if_true = "on", .if_false = "off", .parse = disk_parse, .missing = disk_missing,
-	.free = disk_free, .entry = disk_entry, .count = disk_count, .clear = config_clear_disks,
-};
-
-static const struct dev_list share_list = {
-	.flag = "fs", .array = "shares", .max = CONFIG_MAX_SHARES,
-	.set = share_set, .bool_key = "ro", .if_true = "on", .if_false = "off", .parse = share_parse, .missing = share_missing,
-	.free = share_free, .entry = share_entry, .count = share_count, .clear = config_clear_shares,
-};
-
-static const struct dev_list net_list = {
-	.flag = "net", .array = "nets", .max = CONFIG_MAX_NETS,
-	/* "passt": true starts passt, as a bare --net passt does; or the socket of a running one. */
-	.set = net_set, .bool_key = "passt", .if_true = "", .bool_or_string = true,
-	.parse = net_parse, .missing = net_missing, .free = net_free, .entry = net_entry, .count = net_count, .clear = config_clear_nets,
-};
-
-/* The next free entry of list l in c (with its defaults), or NULL with -ENOSPC's reason in err. */
-static void *list_slot(struct vm_config *c, const struct dev_list *l, unsigned int **n, char *err,
-		       size_t errlen)
-{
-	*n = l->count(c);
-	if (**n == l->max) {
-		snprintf(err, errlen, "%s: at most %u %s", l->flag, l->max, l->array);
-		return NULL;
-	}
-	return l->entry(c, **n);
-}
-
-static int list_add_spec(struct vm_config *c, const struct dev_list *l, const char *spec,
-			 char *err, size_t errlen)
-{
-	unsigned int *n;
-	void *entry = list_slot(c, l, &n, err, errlen);
-	char why[200];
+	char why[256] = "";
+	unsigned int i;
 	int ret;
 
-	if (!entry)
-		return -ENOSPC;
-	ret = l->parse(entry, spec, why, sizeof(why));
-	if (ret) {
-		if (ret == -EINVAL)
-			snprintf(err, errlen, "%s %s", l->flag, why);
-		return ret;
-	}
-	(*n)++;
-	return 0;
-}
-
-int config_add_disk(struct vm_config *c, const char *spec, char *err, size_t errlen)
-{
-	return list_add_spec(c, &disk_list, spec, err, errlen);
-}
-
-int config_add_share(struct vm_config *c, const char *spec, char *err, size_t errlen)
-{
-	return list_add_spec(c, &share_list, spec, err, errlen);
-}
-
-int config_add_net(struct vm_config *c, const char *spec, char *err, size_t errlen)
-{
-	return list_add_spec(c, &net_list, spec, err, errlen);
-}
-
-int config_set_vsock(struct vm_config *c, const char *spec, char *err, size_t errlen)
-{
-	struct vsock_config v;
-	char why[200];
-	int ret;
-
-	ret = vsock_parse(&v, spec, why, sizeof(why));
-	if (ret) {
-		if (ret == -EINVAL)
-			snprintf(err, errlen, "vsock %s", why);
-		return ret;
-	}
-	vsock_config_free(&c->vsock);
-	c->vsock = v;
-	c->has_vsock = true;
-	return 0;
-}
-
-/* One element of a device array: an object of strings and the list's booleans. */
-static int json_entry(struct vm_config *c, const struct dev_list *l, unsigned int i,
-		      struct json_object *obj, char *err, size_t errlen)
-{
-	const char *missing;
-	unsigned int *n;
-	void *entry;
-	char why[200];
-	int ret;
-
-	if (!json_object_is_type(obj, json_type_object)) {
-		snprintf(err, errlen, "%s[%u]: expected an object", l->array, i);
-		return -EINVAL;
-	}
-	entry = list_slot(c, l, &n, err, errlen);
-	if (!entry)
-		return -ENOSPC;
-	json_object_object_foreach(obj, key, val) {
-		bool bool_key = !strcmp(key, l->bool_key);
-		const char *v = NULL;
-
-		if (json_object_is_type(val, json_type_string) && (!bool_key || l->bool_or_string))
-			v = json_object_get_string(val);
-		else if (json_object_is_type(val, json_type_boolean) && bool_key)
-			v = json_object_get_boolean(val) ? l->if_true : l->if_false;
-		if (!v) {
-			snprintf(err, errlen, "%s[%u].%s: expected %s", l->array, i, key,
-				 !bool_key		? "a string"
-				 : l->bool_or_string	? "true or a string"
-							: "true or false");
-			ret = -EINVAL;
-			goto fail;
-		}
-		ret = l->set(entry, key, v, why, sizeof(why));
-		if (ret) {
-			if (ret == -EINVAL)
-				snprintf(err, errlen, "%s[%u]: %s", l->array, i, why);
-			goto fail;
+	for (i = 0; i < config_nsettings; i++) {
+		if (!strcmp(name, config_settings[i].flag)) {
+			ret = config_apply(c, &config_settings[i], value, why, sizeof(why));
+			goto out;
 		}
 	}
-	missing = l->missing(entry);
-	if (missing) {
-		snprintf(err, errlen, "%s[%u]: no \"%s\"", l->array, i, missing);
-		ret = -EINVAL;
-		goto fail;
+	for (i = 0; i < config_nkinds; i++) {
+		if (!strcmp(name, config_kinds[i]->name)) {
+			ret = config_add_device(c, config_kinds[i], value, why, sizeof(why));
+			goto out;
+		}
 	}
-	(*n)++;
-	return 0;
-fail:
-	l->free(entry);
+	snprintf(err, errlen, "unknown setting '%s'", name);
+	return -EINVAL;
+out:
+	if (ret)
+		snprintf(err, errlen, "%s %s", name, why);
 	return ret;
 }
 
-static int json_list(struct vm_config *c, const struct dev_list *l, struct json_object *val,
+/* --- JSON ----------------------------------------------------------------------------- */
+
+/*
+ * One JSON member as the string set() or config_apply() takes, when its type is right:
+ * strings as they are, booleans as "on"/"off" (or if_true), integers in decimal (json-c's own
+ * rendering keeps values past INT64_MAX exact; the parsers range-check). NULL otherwise.
+ */
+static const char *json_value(struct json_object *val, bool string, bool boolean, bool integer,
+			      const char *if_true)
+{
+	if (string && json_object_is_type(val, json_type_string))
+		return json_object_get_string(val);
+	if (boolean && json_object_is_type(val, json_type_boolean))
+		return json_object_get_boolean(val) ? if_true : "off";
+	if (integer && json_object_is_type(val, json_type_int))
+		return json_object_to_json_string_ext(val, JSON_C_TO_STRING_PLAIN);
+	return NULL;
+}
+
+static const char *const expected[] = {
+	[VIRTIO_FIELD_STRING] = "a string",
+	[VIRTIO_FIELD_BOOL] = "true or false",
+	[VIRTIO_FIELD_INT] = "an integer",
+	[VIRTIO_FIELD_TRUE_OR_STRING] = "true or a string",
+};
+
+/* One entry of a device kind: an object of its fields. where: "disks[2]", "vsock". */
+static int json_entry(struct vm_config *c, const struct virtio_kind *k, const char *where,
+		      struct json_object *obj, char *err, size_t errlen)
+{
+	const struct virtio_field *f;
+	enum virtio_field_type t;
+	char why[200], names[128];
+	const char *v;
+	unsigned int i;
+	size_t n;
+	void *cfg;
+	int ret;
+
+	if (!json_object_is_type(obj, json_type_object)) {
+		snprintf(err, errlen, "%s: expected an object", where);
+		return -EINVAL;
+	}
+	ret = entry_new(c, k, where, &cfg, err, errlen);
+	if (ret)
+		return ret;
+	json_object_object_foreach(obj, key, val) {
+		for (i = 0, f = NULL; i < k->nfields && !f; i++)
+			if (!strcmp(key, k->fields[i].key))
+				f = &k->fields[i];
+		if (!f) {
+			for (i = 0, n = 0; i < k->nfields && n < sizeof(names); i++)
+				n += (size_t)snprintf(names + n, sizeof(names) - n, "%s%s",
+						      i ? ", " : "", k->fields[i].key);
+			snprintf(err, errlen, "%s: unknown setting '%s' (%s)", where, key, names);
+			ret = -EINVAL;
+			goto fail;
+		}
+		t = f->type;
+		v = json_value(val, t == VIRTIO_FIELD_STRING || t == VIRTIO_FIELD_TRUE_OR_STRING,
+			       t == VIRTIO_FIELD_BOOL || t == VIRTIO_FIELD_TRUE_OR_STRING,
+			       t == VIRTIO_FIELD_INT, t == VIRTIO_FIELD_BOOL ? "on" : "");
+		/* A bare false means nothing for a TRUE_OR_STRING field ("passt": false). */
+		if (!v || (t == VIRTIO_FIELD_TRUE_OR_STRING && !strcmp(v, "off") &&
+			   json_object_is_type(val, json_type_boolean))) {
+			snprintf(err, errlen, "%s.%s: expected %s", where, key, expected[t]);
+			ret = -EINVAL;
+			goto fail;
+		}
+		ret = k->set(cfg, key, v, why, sizeof(why));
+		if (ret)
+			goto fail_why;
+	}
+	ret = k->finish(cfg, why, sizeof(why));
+	if (ret)
+		goto fail_why;
+	add(c, k, cfg);
+	return 0;
+fail_why:
+	if (ret == -EINVAL)
+		snprintf(err, errlen, "%s: %s", where, why);
+fail:
+	entry_drop(k, cfg);
+	return ret;
+}
+
+/* A device kind's member: an array of entries, one entry, or true/false. */
+static int json_kind(struct vm_config *c, const struct virtio_kind *k, struct json_object *val,
 		     char *err, size_t errlen)
 {
+	char where[48];
 	size_t i, n;
 	int ret;
 
-	if (!json_object_is_type(val, json_type_array)) {
-		snprintf(err, errlen, "%s: expected an array of objects", l->array);
-		return -EINVAL;
+	switch (k->form) {
+	case VIRTIO_KIND_SWITCH:
+		if (!json_object_is_type(val, json_type_boolean)) {
+			snprintf(err, errlen, "%s: expected true or false", k->json);
+			return -EINVAL;
+		}
+		return set_switch(c, k, json_object_get_boolean(val));
+	case VIRTIO_KIND_SINGLE:
+		return json_entry(c, k, k->json, val, err, errlen);
+	case VIRTIO_KIND_LIST:
+		if (!json_object_is_type(val, json_type_array)) {
+			snprintf(err, errlen, "%s: expected an array of objects", k->json);
+			return -EINVAL;
+		}
+		config_clear_kind(c, k);
+		n = json_object_array_length(val);
+		for (i = 0; i < n; i++) {
+			snprintf(where, sizeof(where), "%s[%zu]", k->json, i);
+			ret = json_entry(c, k, where, json_object_array_get_idx(val, i), err,
+					 errlen);
+			if (ret)
+				return ret;
+		}
+		return 0;
 	}
-	l->clear(c);
-	n = json_object_array_length(val);
-	for (i = 0; i < n; i++) {
-		ret = json_entry(c, l, (unsigned int)i, json_object_array_get_idx(val, i), err,
-				 errlen);
-		if (ret)
-			return ret;
-	}
-	return 0;
+	return -EINVAL;
 }
 
-/* "vsock": {"cid": N, "uds": "PATH"}, replacing an earlier vsock. */
-static int json_vsock(struct vm_config *c, struct json_object *obj, char *err, size_t errlen)
+/* A VM-level setting's member, type-checked, through config_apply(). */
+static int json_setting(struct vm_config *c, const struct config_setting *s,
+			struct json_object *val, char *err, size_t errlen)
 {
-	struct vsock_config v = { 0 };
-	bool has_cid = false;
+	static const char *const want[] = {
+		[CONFIG_PATH] = "a string",
+		[CONFIG_STRING] = "a string",
+		[CONFIG_COUNT] = "an integer",
+		[CONFIG_SIZE] = "a size string or an integer",
+		[CONFIG_FLAG] = "true or false",
+	};
+	enum config_type t = s->type;
 	char why[200];
+	const char *v;
 	int ret;
 
-	if (!json_object_is_type(obj, json_type_object)) {
-		snprintf(err, errlen, "vsock: expected an object");
+	v = json_value(val, t == CONFIG_PATH || t == CONFIG_STRING || t == CONFIG_SIZE,
+		       t == CONFIG_FLAG, t == CONFIG_COUNT || t == CONFIG_SIZE, "on");
+	if (!v) {
+		snprintf(err, errlen, "%s: expected %s", s->json, want[t]);
 		return -EINVAL;
 	}
-	json_object_object_foreach(obj, key, val) {
-		bool is_cid = !strcmp(key, "cid");
-
-		if (is_cid ? !json_object_is_type(val, json_type_int)
-			   : !json_object_is_type(val, json_type_string)) {
-			snprintf(err, errlen, "vsock.%s: expected %s", key,
-				 is_cid ? "an integer" : "a string");
-			ret = -EINVAL;
-			goto fail;
-		}
-		ret = vsock_config_set(&v, key,
-				       is_cid ? json_object_to_json_string_ext(val, JSON_C_TO_STRING_PLAIN)
-					      : json_object_get_string(val),
-				       why, sizeof(why));
-		if (ret) {
-			if (ret == -EINVAL)
-				snprintf(err, errlen, "vsock: %s", why);
-			goto fail;
-		}
-		has_cid |= is_cid;
+	if (json_object_is_type(val, json_type_int) && v[0] == '-') {
+		snprintf(err, errlen, "%s: must not be negative", s->json);
+		return -EINVAL;
 	}
-	if (!has_cid || !v.uds) {
-		snprintf(err, errlen, "vsock: no \"%s\"", has_cid ? "uds" : "cid");
-		ret = -EINVAL;
-		goto fail;
-	}
-	vsock_config_free(&c->vsock);
-	c->vsock = v;
-	c->has_vsock = true;
-	return 0;
-fail:
-	vsock_config_free(&v);
+	ret = config_apply(c, s, v, why, sizeof(why));
+	if (ret == -EINVAL)
+		snprintf(err, errlen, "%s %s", s->json, why);
 	return ret;
 }
 
-/* Turn one JSON member into the string form config_set() takes. */
 static int json_member(struct vm_config *c, const char *key, struct json_object *val, char *err,
 		       size_t errlen)
 {
-	if (!strcmp(key, "cpus") || !strcmp(key, "memory")) {
-		if (json_object_is_type(val, json_type_int)) {
-			/* json-c's own rendering keeps values past INT64_MAX exact; parse_* range-checks. */
-			const char *num = json_object_to_json_string_ext(val, JSON_C_TO_STRING_PLAIN);
+	unsigned int i;
 
-			if (num[0] == '-') {
-				snprintf(err, errlen, "%s: must not be negative", key);
-				return -EINVAL;
-			}
-			return config_set(c, key, num, err, errlen);
-		}
-		if (!strcmp(key, "memory") && json_object_is_type(val, json_type_string))
-			return config_set(c, key, json_object_get_string(val), err, errlen);
-		snprintf(err, errlen, "%s: expected %s", key,
-			 key[0] == 'c' ? "an integer" : "a size string or an integer");
-		return -EINVAL;
-	}
-	if (!strcmp(key, "boot_timer") || !strcmp(key, "rng")) {
-		if (!json_object_is_type(val, json_type_boolean)) {
-			snprintf(err, errlen, "%s: expected true or false", key);
-			return -EINVAL;
-		}
-		*(key[0] == 'b' ? &c->boot_timer : &c->rng) = json_object_get_boolean(val);
-		return 0;
-	}
-	if (!strcmp(key, "disks"))
-		return json_list(c, &disk_list, val, err, errlen);
-	if (!strcmp(key, "shares"))
-		return json_list(c, &share_list, val, err, errlen);
-	if (!strcmp(key, "nets"))
-		return json_list(c, &net_list, val, err, errlen);
-	if (!strcmp(key, "vsock"))
-		return json_vsock(c, val, err, errlen);
-	if (!strcmp(key, "kernel") || !strcmp(key, "initrd") || !strcmp(key, "cmdline")) {
-		if (!json_object_is_type(val, json_type_string)) {
-			snprintf(err, errlen, "%s: expected a string", key);
-			return -EINVAL;
-		}
-		return config_set(c, key, json_object_get_string(val), err, errlen);
-	}
+	for (i = 0; i < config_nsettings; i++)
+		if (!strcmp(key, config_settings[i].json))
+			return json_setting(c, &config_settings[i], val, err, errlen);
+	for (i = 0; i < config_nkinds; i++)
+		if (!strcmp(key, config_kinds[i]->json))
+			return json_kind(c, config_kinds[i], val, err, errlen);
 	snprintf(err, errlen, "unknown field '%s'", key);
 	return -EINVAL;
 }
@@ -542,46 +529,43 @@ int config_load_file(struct vm_config *c, const char *path, char *err, size_t er
 	return ret;
 }
 
-/* The guest mounts a share by its tag: two shares with one tag would make one unreachable. */
-static int validate_shares(const struct vm_config *c, char *err, size_t errlen)
-{
-	unsigned int i, j;
+/* --- validation ------------------------------------------------------------------------ */
 
-	for (i = 0; i < c->nshares; i++) {
-		for (j = 0; j < i; j++) {
-			if (!strcmp(c->shares[i].tag, c->shares[j].tag)) {
-				snprintf(err, errlen, "share %s: tag used twice", c->shares[i].tag);
-				return -EINVAL;
-			}
+/* Pairs of one kind that cannot both be: the later one is named. */
+static int validate_conflicts(const struct vm_config *c, char *err, size_t errlen)
+{
+	const struct config_dev *a, *b;
+	unsigned int i, j;
+	int ret;
+
+	for (i = 0; i < c->ndevs; i++) {
+		a = &c->devs[i];
+		for (j = 0; a->kind->conflict && j < i; j++) {
+			b = &c->devs[j];
+			if (b->kind != a->kind)
+				continue;
+			ret = a->kind->conflict(a->cfg, b->cfg, err, errlen);
+			if (ret)
+				return ret;
 		}
 	}
 	return 0;
 }
 
-/* One tap cannot serve two devices, and two NICs with one MAC confuse every switch. */
-static int validate_nets(const struct vm_config *c, char *err, size_t errlen)
+/* Every device needs a virtio slot: name the first that finds none. */
+static int validate_slots(const struct vm_config *c, char *err, size_t errlen)
 {
-	const struct vnet_config *a, *b;
-	unsigned int i, j;
+	unsigned int slots = arch_virtio_slots();
+	const struct config_dev *d;
+	char what[128];
 
-	for (i = 0; i < c->nnets; i++) {
-		a = &c->nets[i];
-		for (j = 0; j < i; j++) {
-			b = &c->nets[j];
-			if (a->backend == VNET_TAP && b->backend == VNET_TAP && !strcmp(a->tap, b->tap)) {
-				snprintf(err, errlen, "net %s: tap used twice", a->tap);
-				return -EINVAL;
-			}
-			if (a->mac_set && b->mac_set && !memcmp(a->mac, b->mac, sizeof(a->mac))) {
-				snprintf(err, errlen,
-					 "net %u: mac %02x:%02x:%02x:%02x:%02x:%02x used twice", i,
-					 a->mac[0], a->mac[1], a->mac[2], a->mac[3], a->mac[4],
-					 a->mac[5]);
-				return -EINVAL;
-			}
-		}
-	}
-	return 0;
+	if (c->ndevs <= slots)
+		return 0;
+	d = &c->devs[slots];
+	d->kind->describe(d->cfg, config_index(c, slots), what, sizeof(what));
+	snprintf(err, errlen, "%s: no room for another virtio device (this machine has %u)", what,
+		 slots);
+	return -ENOSPC;
 }
 
 int config_validate(const struct vm_config *c, char *err, size_t errlen)
@@ -604,5 +588,5 @@ int config_validate(const struct vm_config *c, char *err, size_t errlen)
 		snprintf(err, errlen, "memory %" PRIu64 " bytes: not a multiple of 4K", c->mem);
 		return -EINVAL;
 	}
-	return validate_shares(c, err, errlen) ?: validate_nets(c, err, errlen);
+	return validate_conflicts(c, err, errlen) ?: validate_slots(c, err, errlen);
 }

@@ -1,4 +1,4 @@
-/* config: the VM's configuration as plain data, from flags and/or a JSON file, validated in one place. */
+/* config: the VM's configuration as plain data, from flags and a JSON file, through tables. */
 #ifndef HULL_VMM_CONFIG_H
 #define HULL_VMM_CONFIG_H
 
@@ -6,10 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "virtio/blk/blk.h"
-#include "virtio/fs/fs.h"
-#include "virtio/net/net.h"
-#include "virtio/vsock/vsock.h"
+#include "virtio/virtio.h"
 
 #define CONFIG_DEFAULT_CPUS 1
 #define CONFIG_DEFAULT_MEM (512ULL << 20)
@@ -17,80 +14,111 @@
 #define CONFIG_MAX_MEM (1ULL << 40) /* keeps every guest address below 2^43 */
 #define CONFIG_MAX_CPUS 255         /* xAPIC ids; KVM's own limit is checked at VM creation */
 #define CONFIG_INITRD_NONE "none"
-#define CONFIG_MAX_DISKS 8 /* virtio-mmio interrupt lines are the limit; see arch_virtio_slot() */
-#define CONFIG_MAX_SHARES 8 /* likewise */
-#define CONFIG_MAX_NETS 8   /* likewise */
+/*
+ * Entries in the device list, of all kinds: each kind has at most as many as the machine has
+ * virtio slots (config_kind_max), and validation refuses more than the slots in all.
+ */
+#define CONFIG_MAX_DEVS 64
+#define CONFIG_FILE_MAX (1 << 20)
+
+/* One device the user asked for: its kind and its settings. */
+struct config_dev {
+	const struct virtio_kind *kind;
+	void *cfg; /* kind->config_size bytes, malloc'd; NULL for a SWITCH kind */
+};
 
 struct vm_config {
-	char *kernel;  /* NULL: hull's default kernel */
-	char *initrd;  /* NULL: the built-in demo initramfs; "none": no initramfs */
-	char *cmdline; /* NULL: the architecture's default command line */
+	char *kernel;   /* NULL: hull's default kernel */
+	char *initrd;   /* NULL: none, or the built-in demo with the default kernel; "none": none */
+	char *cmdline;  /* NULL: the architecture's default command line */
 	unsigned int cpus;
 	uint64_t mem;
 	bool boot_timer;
-	struct vblk_config disks[CONFIG_MAX_DISKS]; /* --disk, in order: vda, vdb, ... */
-	unsigned int ndisks;
-	struct vfs_config shares[CONFIG_MAX_SHARES]; /* --fs, in order */
-	unsigned int nshares;
-	struct vnet_config nets[CONFIG_MAX_NETS]; /* --net, in order: eth0, eth1, ... */
-	unsigned int nnets;
-	struct vsock_config vsock; /* --vsock; used when has_vsock */
-	bool has_vsock;
-	bool rng; /* virtio-rng device (default on) */
-	char *api_sock; /* --api-sock: the control socket's path; NULL: none */
+	char *api_sock; /* the control socket's path, or NULL */
+	/* Every device, in the order of config_kinds[] and, within a kind, as given. */
+	struct config_dev devs[CONFIG_MAX_DEVS];
+	unsigned int ndevs;
 };
 
-/* Defaults: 1 vCPU, 512 MiB, default kernel, demo initramfs, default command line, rng on. */
+/* The VM-level settings, described once: the flags, the JSON keys and --help come from here. */
+enum config_type {
+	CONFIG_PATH,   /* a non-empty string */
+	CONFIG_STRING, /* any string */
+	CONFIG_COUNT,  /* a decimal number (JSON: an integer) */
+	CONFIG_SIZE,   /* bytes or with a K/M/G/T suffix (JSON: a string or an integer) */
+	CONFIG_FLAG,   /* a flag without value sets it (JSON: true or false) */
+};
+
+struct config_setting {
+	const char *flag; /* --kernel */
+	const char *json; /* "kernel" */
+	const char *arg;  /* the value in --help ("PATH"); NULL for a CONFIG_FLAG */
+	const char *help; /* lines of at most 56 columns, each ending in '\n' */
+	enum config_type type;
+	size_t offset; /* of the field in struct vm_config */
+};
+
+extern const struct config_setting config_settings[];
+extern const unsigned int config_nsettings;
+/* Every kind of device, in the order devices get their slots; vmm/'s one list of kinds. */
+extern const struct virtio_kind *const config_kinds[];
+extern const unsigned int config_nkinds;
+
+/*
+ * Errors: every function below that takes err returns 0 or -errno, and on -EINVAL (or
+ * -ENOSPC, -EFBIG) writes a one-line reason into err, which the caller logs once, saying
+ * where the value came from (a flag, a config file).
+ */
+
+/* Defaults: 1 vCPU, 512 MiB, default kernel, no initramfs or the demo, default command line,
+ * and the devices on by default (rng). */
 void config_init(struct vm_config *c);
 void config_free(struct vm_config *c);
 
 /*
- * Read a JSON object with the same fields as the flags: "kernel", "initrd",
- * "cmdline" (strings), "cpus" (integer), "memory" (string like "512M" or
- * integer bytes), "boot_timer" and "rng" (booleans), "disks" (array of
- * objects with "path", "cache", "serial" strings and "ro" boolean), "shares"
- * (array of objects with "tag", "path", "cache" strings and "ro" boolean),
- * "nets" (array of objects with "tap" and "mac" strings, or "passt": a socket
- * path or true to start passt), "vsock" (object with integer "cid" and string
- * "uds").
- * Unknown fields and wrong types are errors. Fields present in the file
- * replace those in c. On error returns -errno and writes a one-line reason
- * naming the field into err.
+ * Read a JSON object with a member for each setting (config_settings[].json) and each device
+ * kind (virtio_kind.json: an array of objects, an object, or a boolean). Unknown fields and
+ * wrong types are errors. Fields present in the file replace those in c (a device key
+ * replaces that kind's whole list). The reason names the field ("disks[1].ro: ...").
  */
 int config_load_json(struct vm_config *c, const char *text, size_t len, char *err, size_t errlen);
 int config_load_file(struct vm_config *c, const char *path, char *err, size_t errlen);
 
-/* Apply one "key=value"-style setting by field name (shared by flags and JSON). */
-int config_set(struct vm_config *c, const char *key, const char *value, char *err, size_t errlen);
-
 /*
- * Append a disk from a --disk spec ("path=FILE,ro=on,..."): -EINVAL with a
- * reason in err, -ENOSPC past CONFIG_MAX_DISKS.
+ * Apply one setting from its string form (a flag's value; "on"/"off" for a CONFIG_FLAG). The
+ * reason starts with the value: "'two': not a CPU count"; the caller puts the name in front.
  */
-int config_add_disk(struct vm_config *c, const char *spec, char *err, size_t errlen);
-void config_clear_disks(struct vm_config *c);
+int config_apply(struct vm_config *c, const struct config_setting *s, const char *value,
+		 char *err, size_t errlen);
 
 /*
- * Append a share from a --fs spec ("tag=TAG,path=DIR,..."): -EINVAL with a
- * reason in err, -ENOSPC past CONFIG_MAX_SHARES.
+ * A device flag's value: a LIST kind's spec adds an entry (-ENOSPC past config_kind_max), a
+ * SINGLE kind's replaces the entry, a SWITCH kind's "on"/"off" adds or removes it. The reason
+ * starts with the value or names the entry; the caller puts the flag in front.
  */
-int config_add_share(struct vm_config *c, const char *spec, char *err, size_t errlen);
-void config_clear_shares(struct vm_config *c);
+int config_add_device(struct vm_config *c, const struct virtio_kind *k, const char *value,
+		      char *err, size_t errlen);
+/* Forget every device of kind k (a flag replaces what the config file listed). */
+void config_clear_kind(struct vm_config *c, const struct virtio_kind *k);
+/* Devices of kind k, and the settings of the i-th of them (NULL past the last). */
+unsigned int config_count(const struct vm_config *c, const struct virtio_kind *k);
+const void *config_device(const struct vm_config *c, const struct virtio_kind *k, unsigned int i);
+/* Which of its kind c->devs[i] is: 0 for the first disk, 1 for the second... */
+unsigned int config_index(const struct vm_config *c, unsigned int i);
+/* Most devices of kind k: its own limit, else one per virtio slot of the machine. */
+unsigned int config_kind_max(const struct virtio_kind *k);
 
 /*
- * Append a network device from a --net spec ("tap=NAME,mac=MAC" or
- * "passt[=SOCKET]"): -EINVAL with a reason in err, -ENOSPC past
- * CONFIG_MAX_NETS.
+ * A setting or device flag by name, as the flags spell them ("kernel", "boot-timer", "disk"):
+ * for tests and for callers that hold names. The reason names the setting.
  */
-int config_add_net(struct vm_config *c, const char *spec, char *err, size_t errlen);
-void config_clear_nets(struct vm_config *c);
-
-/* Set the vsock device from a --vsock spec ("cid=N,uds=PATH"), replacing any earlier one. */
-int config_set_vsock(struct vm_config *c, const char *spec, char *err, size_t errlen);
+int config_set(struct vm_config *c, const char *name, const char *value, char *err,
+	       size_t errlen);
 
 /*
- * Check what does not need KVM: cpus, memory size and alignment, shares' tags
- * unique, no tap name or MAC used by two network devices.
+ * Check what does not need the host: cpus, memory size and alignment, devices that clash
+ * (a share's tag, a tap or a MAC used twice), and that every device finds a virtio slot (the
+ * reason names the first one that does not).
  */
 int config_validate(const struct vm_config *c, char *err, size_t errlen);
 

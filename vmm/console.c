@@ -1,6 +1,5 @@
 /* console: hull's stdin into the guest UART, its output out to stdout without ever blocking. */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <stdint.h>
@@ -8,11 +7,10 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/file.h"
 #include "lib/log.h"
 #include "vmm/vm.h"
 
@@ -94,58 +92,22 @@ static void on_room(struct loop *l, struct loop_handler *h, uint32_t events)
 #define OUT_PASSES 4
 
 /*
- * Guest output must never block a vCPU (which holds the UART lock) or the event loop, so it is
- * written without blocking, by a means that depends on what stdout is:
- * - a pipe, FIFO or terminal: reopened through /proc/self/fd with O_NONBLOCK, a new open file
- *   description of the same pipe or tty. O_NONBLOCK on stdout itself would change the
- *   description hull shares with whoever gave it (the user's shell and terminal, a shim's
- *   pipe), with passt, which inherits it, and with stderr after 2>&1; a hull killed by SIGKILL
- *   could not put it back. pwritev2(RWF_NOWAIT) would be per call, but Linux 6.1 refuses it on
- *   pipes, ttys and sockets (EOPNOTSUPP), and later kernels still on ttys;
- * - a socket (systemd's journal stream): send(MSG_DONTWAIT), per call;
- * - a regular file or block device: stdout as it is; those writes wait for no reader;
- * - when the reopening is refused (a pipe made by another user is 0600; no /proc): O_NONBLOCK
- *   on stdout after all, put back by console_exit().
+ * Guest output must never block a vCPU (which holds the UART lock) or the event loop: stdout is
+ * written through lib/file's non-blocking output (a private reopening of a pipe or tty, send()
+ * with MSG_DONTWAIT on a socket, a regular file as it is).
  */
 static int out_open(struct console *c, int fd)
 {
-	char path[32];
-	struct stat st;
-	int own, flags;
+	int ret = file_out_open(&c->outf, fd);
 
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	c->out_fd = fd;
-	if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))
-		return 0;
-	if (S_ISSOCK(st.st_mode)) {
-		c->out_socket = true;
-		return 0;
-	}
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	own = open(path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-	if (own >= 0) {
-		c->out_fd = own;
-		c->out_own = true;
-		return 0;
-	}
-	log_debug("console: cannot reopen stdout (%s): it is non-blocking until hull exits",
-		  strerror(errno));
-	flags = fcntl(fd, F_GETFL);
-	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
-		return -errno;
-	c->out_flags = flags;
-	return 0;
+	if (!ret && c->outf.flags >= 0)
+		log_debug("console: cannot reopen stdout: it is non-blocking until hull exits");
+	return ret;
 }
 
 static void out_close(struct console *c)
 {
-	if (c->out_flags >= 0)
-		fcntl(c->out_fd, F_SETFL, c->out_flags);
-	if (c->out_own)
-		close(c->out_fd);
-	c->out_fd = c->out_flags = -1;
-	c->out_own = false;
+	file_out_close(&c->outf);
 }
 
 /*
@@ -162,15 +124,9 @@ static int out_write(struct console *c)
 		n = serial_tx_peek(c->serial, iov);
 		if (!n)
 			return 0;
-		if (c->out_socket) {
-			struct msghdr m = { .msg_iov = iov, .msg_iovlen = n };
-
-			w = sendmsg(c->out_fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
-		} else {
-			w = writev(c->out_fd, iov, (int)n);
-		}
-		if (w < 0 && errno != EINTR)
-			return -errno;
+		w = file_out_writev(&c->outf, iov, (int)n);
+		if (w < 0 && w != -EINTR)
+			return (int)w;
 		if (w > 0)
 			serial_tx_consume(c->serial, (size_t)w);
 	}
@@ -238,7 +194,7 @@ static int out_init(struct console *c, struct loop *l, int out_fd)
 		serial_tx_discard(c->serial);
 		log_msg("console: stdout: %s: guest output is discarded", strerror(-ret));
 	} else {
-		c->out = (struct loop_handler){ .fd = c->out_fd, .cb = on_output, .opaque = c };
+		c->out = (struct loop_handler){ .fd = c->outf.fd, .cb = on_output, .opaque = c };
 		ret = loop_add(l, &c->out, 0);
 		/* epoll refuses regular files and /dev/null: writing to them never waits. */
 		if (ret && ret != -EPERM)
@@ -260,7 +216,7 @@ static int64_t ms_until(const struct timespec *end)
 /* The vCPUs have stopped: write what is left, giving stdout CONSOLE_FLUSH_MS in all. */
 static void out_flush(struct console *c)
 {
-	struct pollfd p = { .fd = c->out_fd, .events = POLLOUT };
+	struct pollfd p = { .fd = c->outf.fd, .events = POLLOUT };
 	struct timespec end;
 	int64_t left;
 	int ret;
@@ -302,7 +258,7 @@ int console_init(struct console *c, struct loop *l, const struct console_fds *fd
 	int ret;
 
 	*c = (struct console){ .in_fd = fds->in, .serial = serial, .room_fd = fds->room,
-			       .tx_fd = fds->tx, .out_fd = -1, .out_flags = -1, .quit = quit,
+			       .tx_fd = fds->tx, .outf = { .fd = -1, .flags = -1 }, .quit = quit,
 			       .opaque = opaque };
 	c->is_tty = isatty(c->in_fd);
 	if (c->is_tty && tcgetattr(c->in_fd, &c->saved) == 0) {

@@ -31,8 +31,7 @@ struct control {
 	void *opaque;
 	char *path;
 	char what[USOCK_PATH_MAX + 16]; /* "api socket PATH", for messages */
-	struct usock_file file;
-	int lfd;
+	struct usock sock; /* sock.fd -1: no socket (tests adopt clients directly) */
 	struct loop_handler lh;
 	bool listening;               /* lh is in the loop */
 	struct loop_timer retry;      /* listening again after running out of descriptors */
@@ -323,7 +322,7 @@ static void on_listen(struct loop *l, struct loop_handler *h, uint32_t events)
 
 	(void)events;
 	for (i = 0; i < CONTROL_ACCEPTS; i++) {
-		fd = accept4(c->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		fd = accept4(c->sock.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno != EMFILE && errno != ENFILE && errno != ENOBUFS && errno != ENOMEM)
 				return; /* EAGAIN, or a connection that went away meanwhile */
@@ -354,7 +353,7 @@ int control_open(struct loop *l, const char *path, const struct control_ops *ops
 	c->loop = l;
 	c->ops = ops;
 	c->opaque = opaque;
-	c->lfd = -1;
+	c->sock.fd = -1;
 	loop_timer_init(&c->retry, listen_again, c);
 	snprintf(c->what, sizeof(c->what), "api socket %s", path ? path : "(none)");
 	if (path) {
@@ -364,12 +363,10 @@ int control_open(struct loop *l, const char *path, const struct control_ops *ops
 			goto err;
 		}
 		/* 0600 from the start: the socket stops and pauses the VM. */
-		c->lfd = usock_listen(path, 0600, CONTROL_BACKLOG, c->what, &c->file);
-		if (c->lfd < 0) {
-			ret = c->lfd;
+		ret = usock_listen(&c->sock, "api socket", path, 0, CONTROL_BACKLOG, 0600);
+		if (ret)
 			goto err;
-		}
-		c->lh = (struct loop_handler){ .fd = c->lfd, .cb = on_listen, .opaque = c };
+		c->lh = (struct loop_handler){ .fd = c->sock.fd, .cb = on_listen, .opaque = c };
 		ret = loop_add(l, &c->lh, EPOLLIN);
 		if (ret) {
 			log_msg("%s: event loop: %s", c->what, strerror(-ret));
@@ -381,8 +378,7 @@ int control_open(struct loop *l, const char *path, const struct control_ops *ops
 	return 0;
 
 err_unlink:
-	usock_unlink(path, &c->file);
-	close(c->lfd);
+	usock_close(&c->sock);
 err:
 	free(c->path);
 	free(c);
@@ -409,11 +405,10 @@ void control_close(struct control *c)
 		drop(c->clients[i]);
 	}
 	loop_timer_cancel(c->loop, &c->retry);
-	if (c->lfd >= 0) {
+	if (c->sock.fd >= 0) {
 		if (c->listening)
 			loop_del(c->loop, &c->lh);
-		close(c->lfd);
-		usock_unlink(c->path, &c->file);
+		usock_close(&c->sock);
 	}
 	free(c->path);
 	free(c);

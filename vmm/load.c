@@ -1,4 +1,4 @@
-/* load: the kernel and initrd stage — read the images, place them in guest memory. */
+/* load: the kernel and initrd, read and checked in the first pass, loaded by the kernel stage. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,107 +18,41 @@
 /* Largest kernel image hull reads (a bzImage is ~10 MiB; an unstripped vmlinux can be ~500). */
 #define KERNEL_FILE_MAX (1ULL << 30)
 
-static int place_initrd(struct vm *vm, const char *what, uint64_t len)
-{
-	uint64_t floor = (vm->boot.load_end + 0xfff) & ~0xfffULL;
-	uint64_t ram_end = arch_initrd_ram_end(vm);
-	int ret = boot_place_initrd(floor, ram_end, (uint64_t)vm->boot.initrd_addr_max + 1, len,
-				    &vm->initrd_gpa);
+/* "virtio_mmio.device=4K@0xfe001000:5": one slot, for kernels that look there. */
+#define VIRTIO_CMDLINE_ITEM 48
 
+int vm_cmdline(const struct vm_config *cfg, unsigned int ndevs, size_t max, char **out)
+{
+	const char *base = cfg->cmdline ? cfg->cmdline : arch_default_cmdline();
+	char (*items)[VIRTIO_CMDLINE_ITEM] = calloc(ndevs ? ndevs : 1, sizeof(*items));
+	const char **extra = calloc(ndevs ? ndevs : 1, sizeof(*extra));
+	char *line = malloc(max + 1);
+	unsigned int i;
+	int ret = -ENOMEM;
+
+	if (!items || !extra || !line)
+		goto out;
+	for (i = 0; i < ndevs; i++) {
+		uint64_t addr;
+		uint32_t gsi;
+
+		arch_virtio_slot(i, &addr, &gsi);
+		snprintf(items[i], sizeof(items[i]), "virtio_mmio.device=4K@0x%" PRIx64 ":%u", addr,
+			 gsi);
+		extra[i] = items[i];
+	}
+	ret = boot_cmdline_build(line, max + 1, max, base, extra, ndevs);
 	if (ret) {
-		log_msg("%s: %" PRIu64 " KiB does not fit between the kernel's end (0x%" PRIx64
-			") and 0x%" PRIx64 " in %" PRIu64 " MiB of guest memory",
-			what, len >> 10, floor, ram_end < (uint64_t)vm->boot.initrd_addr_max + 1 ?
-			ram_end : (uint64_t)vm->boot.initrd_addr_max + 1, vm->cfg->mem >> 20);
-		vm->exit_status = VM_EXIT_USAGE;
-		return ret;
-	}
-	vm->initrd_len = len;
-	return 0;
-}
-
-static int load_demo_initrd(struct vm *vm)
-{
-	struct cpio c;
-	void *dst;
-	int ret;
-
-	boot_cpio_init(&c);
-	ret = boot_demo_initramfs(&c);
-	if (ret) {
-		log_msg("demo initramfs: %s", strerror(-ret));
+		log_msg("cmdline: longer than the kernel's limit of %zu bytes with hull's device "
+			"list appended", max);
 		goto out;
 	}
-	ret = place_initrd(vm, "demo initramfs", c.len);
-	if (ret)
-		goto out;
-	dst = gmem_ptr(&vm->mem, vm->initrd_gpa, c.len);
-	if (!dst) {
-		ret = -EFAULT;
-		goto out;
-	}
-	memcpy(dst, c.buf, c.len);
+	*out = line;
+	line = NULL;
 out:
-	boot_cpio_free(&c);
-	return ret;
-}
-
-static int load_initrd(struct vm *vm)
-{
-	const char *path = vm->cfg->initrd;
-	struct stat st;
-	uint64_t got = 0;
-	uint8_t *dst;
-	int fd, ret;
-
-	if (!path)
-		return load_demo_initrd(vm);
-	if (!strcmp(path, CONFIG_INITRD_NONE))
-		return 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		ret = -errno;
-		log_msg("initrd %s: %s", path, strerror(errno));
-		vm->exit_status = VM_EXIT_USAGE;
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode) || st.st_size == 0) {
-		ret = -EINVAL;
-		log_msg("initrd %s: %s", path, S_ISDIR(st.st_mode) ? strerror(EISDIR) :
-			st.st_size == 0 ? "empty file" : "not a regular file");
-		vm->exit_status = VM_EXIT_USAGE;
-		goto out;
-	}
-	{
-		char what[PATH_MAX + 16];
-
-		snprintf(what, sizeof(what), "initrd %s", path);
-		ret = place_initrd(vm, what, (uint64_t)st.st_size);
-		if (ret)
-			goto out;
-	}
-	dst = gmem_ptr(&vm->mem, vm->initrd_gpa, vm->initrd_len);
-	if (!dst) {
-		ret = -EFAULT;
-		goto out;
-	}
-	/* Straight into guest memory: no second copy of a large initrd in hull. */
-	while (got < vm->initrd_len) {
-		ssize_t n = read(fd, dst + got, vm->initrd_len - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			ret = n < 0 ? -errno : -EIO;
-			log_msg("initrd %s: %s", path, n < 0 ? strerror(errno) : "file shrank while reading");
-			goto out;
-		}
-		got += (uint64_t)n;
-	}
-	ret = 0;
-out:
-	if (fd >= 0)
-		close(fd);
+	free(line);
+	free(extra);
+	free(items);
 	return ret;
 }
 
@@ -137,14 +72,18 @@ static int default_kernel(char *out, size_t cap)
 		return 0;
 	}
 	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n < 0)
+	if (n < 0) {
+		log_msg("no --kernel given and /proc/self/exe: %s", strerror(errno));
 		return -errno;
+	}
 	exe[n] = '\0';
 	slash = strrchr(exe, '/');
 	if (slash)
 		*slash = '\0';
-	if ((size_t)snprintf(out, cap, "%s/build/guest/vmlinux", exe) >= cap)
+	if ((size_t)snprintf(out, cap, "%s/build/guest/vmlinux", exe) >= cap) {
+		log_msg("no --kernel given and the default kernel's path is too long");
 		return -ENAMETOOLONG;
+	}
 	if (access(out, R_OK) < 0) {
 		log_msg("no --kernel given and the default kernel %s is missing (%s): run 'make guest-kernel'",
 			out, strerror(errno));
@@ -153,34 +92,202 @@ static int default_kernel(char *out, size_t cap)
 	return 0;
 }
 
-int vm_load_kernel(struct vm *vm)
+/* The guest's RAM as the VM will have it, reserved but never touched: where things must fit. */
+struct layout {
+	struct gmem mem;
+	void *base;
+	uint64_t size;
+};
+
+static int layout_init(struct layout *l, uint64_t mem)
 {
-	char path[PATH_MAX];
-	const char *msg = NULL;
-	uint8_t *img = NULL;
-	size_t len = 0;
+	struct arch_ram_range ranges[ARCH_MAX_RAM_RANGES];
+	unsigned int i, n = arch_ram_layout(mem, ranges);
+	uint64_t off = 0;
 	int ret;
 
-	if (vm->cfg->kernel) {
-		snprintf(path, sizeof(path), "%s", vm->cfg->kernel);
+	*l = (struct layout){ .size = mem };
+	/* Address space only: PROT_NONE and MAP_NORESERVE commit no memory, nothing reads it. */
+	l->base = mmap(NULL, mem, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (l->base == MAP_FAILED) {
+		ret = -errno;
+		log_msg("guest memory: cannot reserve %" PRIu64 " MiB of address space: %s",
+			mem >> 20, strerror(-ret));
+		l->base = NULL;
+		return ret;
+	}
+	for (i = 0; i < n; i++) {
+		ret = gmem_add(&l->mem, ranges[i].gpa, ranges[i].size, (uint8_t *)l->base + off);
+		if (ret)
+			return ret;
+		off += ranges[i].size;
+	}
+	return 0;
+}
+
+static void layout_free(struct layout *l)
+{
+	if (l->base)
+		munmap(l->base, l->size);
+	l->base = NULL;
+}
+
+/* Where an initrd of len bytes goes for the kernel in boot, in RAM shaped like mem. */
+static int place_initrd(const struct gmem *mem, const struct boot_image *boot, uint64_t ram_mib,
+			const char *what, uint64_t len, uint64_t *gpa)
+{
+	uint64_t floor = (boot->load_end + 0xfff) & ~0xfffULL;
+	uint64_t ram_end = arch_initrd_ram_end(mem), limit = (uint64_t)boot->initrd_addr_max + 1;
+	int ret = boot_place_initrd(floor, ram_end, limit, len, gpa);
+
+	if (ret)
+		log_msg("%s: %" PRIu64 " KiB does not fit between the kernel's end (0x%" PRIx64
+			") and 0x%" PRIx64 " in %" PRIu64 " MiB of guest memory",
+			what, len >> 10, floor, ram_end < limit ? ram_end : limit, ram_mib);
+	return ret;
+}
+
+/*
+ * The initrd: --initrd FILE (opened, a non-empty regular file), none, or the demo initramfs
+ * when neither the kernel nor the initrd was given (a bare `hull vm`).
+ */
+static int open_initrd(const struct vm_config *cfg, struct vm_prep *p)
+{
+	const char *path = cfg->initrd;
+	struct stat st;
+	int ret;
+
+	if (!path && !cfg->kernel) {
+		boot_cpio_init(&p->demo);
+		p->has_demo = true;
+		ret = boot_demo_initramfs(&p->demo);
+		if (ret)
+			log_msg("demo initramfs: %s", strerror(-ret));
+		p->initrd_len = p->demo.len;
+		return ret;
+	}
+	if (!path || !strcmp(path, CONFIG_INITRD_NONE))
+		return 0;
+	p->initrd_fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (p->initrd_fd < 0 || fstat(p->initrd_fd, &st) < 0) {
+		ret = -errno;
+		log_msg("initrd %s: %s", path, strerror(-ret));
+		return ret;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size == 0) {
+		log_msg("initrd %s: %s", path, S_ISDIR(st.st_mode) ? strerror(EISDIR) :
+			st.st_size == 0 ? "empty file" : "not a regular file");
+		return -EINVAL;
+	}
+	p->initrd_len = (uint64_t)st.st_size;
+	return 0;
+}
+
+int vm_check_kernel(const struct vm_config *cfg, struct vm_prep *p)
+{
+	const char *path = p->kernel_path, *msg = NULL;
+	char what[PATH_MAX + 16], *line = NULL;
+	struct layout l;
+	int ret;
+
+	if (cfg->kernel) {
+		snprintf(p->kernel_path, sizeof(p->kernel_path), "%s", cfg->kernel);
 	} else {
-		ret = default_kernel(path, sizeof(path));
+		ret = default_kernel(p->kernel_path, sizeof(p->kernel_path));
 		if (ret)
 			return ret;
 	}
-	ret = file_read_all(path, KERNEL_FILE_MAX, &img, &len);
+	ret = file_read_all(path, KERNEL_FILE_MAX, &p->kernel, &p->kernel_len);
 	if (ret) {
 		log_msg("kernel %s: %s", path, ret == -EFBIG ? "larger than the 1 GiB limit" :
 			file_strerror(ret));
-		vm->exit_status = VM_EXIT_USAGE;
 		return ret;
 	}
-	ret = boot_load_kernel(&vm->mem, img, len, arch_kernel_min_addr(), &vm->boot, &msg);
-	free(img);
+	ret = layout_init(&l, cfg->mem);
+	if (ret)
+		goto out;
+	ret = boot_check_kernel(&l.mem, p->kernel, p->kernel_len, arch_kernel_min_addr(), &p->boot,
+				&msg);
 	if (ret) {
 		log_msg("kernel %s: %s", path, msg ? msg : strerror(-ret));
-		vm->exit_status = VM_EXIT_USAGE;
+		goto out;
+	}
+	ret = open_initrd(cfg, p);
+	if (ret || !p->initrd_len)
+		goto cmdline;
+	if (p->has_demo)
+		snprintf(what, sizeof(what), "demo initramfs");
+	else
+		snprintf(what, sizeof(what), "initrd %s", cfg->initrd);
+	ret = place_initrd(&l.mem, &p->boot, cfg->mem >> 20, what, p->initrd_len, &p->initrd_gpa);
+cmdline:
+	if (!ret)
+		ret = vm_cmdline(cfg, cfg->ndevs, p->boot.cmdline_size, &line);
+	free(line);
+out:
+	layout_free(&l);
+	return ret;
+}
+
+int vm_load_kernel(struct vm *vm)
+{
+	struct vm_prep *p = vm->prep;
+	const char *msg = NULL;
+	uint64_t got = 0;
+	uint8_t *dst;
+	int ret;
+
+	ret = boot_load_kernel(&vm->mem, p->kernel, p->kernel_len, arch_kernel_min_addr(),
+			       &vm->boot, &msg);
+	free(p->kernel);
+	p->kernel = NULL;
+	if (ret) {
+		log_msg("kernel %s: %s", p->kernel_path, msg ? msg : strerror(-ret));
 		return ret;
 	}
-	return load_initrd(vm);
+	if (!p->initrd_len)
+		return 0;
+	/* The same memory shape as the check's, so the same place. */
+	ret = place_initrd(&vm->mem, &vm->boot, vm->cfg->mem >> 20, "initrd", p->initrd_len,
+			   &vm->initrd_gpa);
+	if (ret)
+		return ret;
+	vm->initrd_len = p->initrd_len;
+	dst = gmem_ptr(&vm->mem, vm->initrd_gpa, vm->initrd_len);
+	if (!dst)
+		return -EFAULT;
+	if (p->has_demo) {
+		memcpy(dst, p->demo.buf, p->demo.len);
+		goto done;
+	}
+	/* Straight into guest memory: no second copy of a large initrd in hull. */
+	while (got < vm->initrd_len) {
+		ssize_t n = read(p->initrd_fd, dst + got, vm->initrd_len - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			ret = n < 0 ? -errno : -EIO;
+			log_msg("initrd %s: %s", vm->cfg->initrd,
+				n < 0 ? strerror(errno) : "file shrank while reading");
+			return ret;
+		}
+		got += (uint64_t)n;
+	}
+done:
+	/* In guest memory now: hull need not hold the file or the demo's copy while the VM runs. */
+	vm_prep_free_boot(p);
+	return 0;
+}
+
+void vm_prep_free_boot(struct vm_prep *p)
+{
+	free(p->kernel);
+	p->kernel = NULL;
+	if (p->initrd_fd >= 0)
+		close(p->initrd_fd);
+	p->initrd_fd = -1;
+	if (p->has_demo)
+		boot_cpio_free(&p->demo);
+	p->has_demo = false;
 }

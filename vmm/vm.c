@@ -80,7 +80,6 @@ static int kvm_init(struct vm *vm)
 	if (vm->ncpus > (unsigned int)vm->max_vcpus) {
 		log_msg("cpus %u: more than KVM's limit of %d on this host", vm->ncpus,
 			vm->max_vcpus);
-		vm->exit_status = VM_EXIT_USAGE;
 		return -EINVAL;
 	}
 	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
@@ -188,153 +187,29 @@ static void devices_exit(struct vm *vm)
 
 /* --- stage: virtio devices ------------------------------------------------------------ */
 
-/* Take the next virtio-mmio slot, or fail naming the device that did not fit. */
-static int virtio_slot(struct vm *vm, const char *what, uint64_t *base, uint32_t *gsi)
-{
-	if (arch_virtio_slot(vm->nvirtio, base, gsi)) {
-		log_msg("%s: no room for another virtio device (this machine has %u)", what,
-			vm->nvirtio);
-		vm->exit_status = VM_EXIT_USAGE;
-		return -ENOSPC;
-	}
-	vm->nvirtio++;
-	return 0;
-}
-
 static int virtio_init(struct vm *vm)
 {
-	uint64_t base;
-	uint32_t gsi;
-	unsigned int i;
-	int ret;
-
 	/* Empty until the "fds" stage sizes it: the devices open their accounts first. */
 	fdbudget_init(&vm->fds, 0);
 	vm->vhost = (struct virtio_host){ .mem = &vm->mem, .loop = &vm->loop, .mmio = &vm->mmio,
 					  .vm_fd = vm->vm_fd, .lines = &vm->host, .fds = &vm->fds };
-	for (i = 0; i < vm->cfg->ndisks; i++) {
-		const struct vblk_config *d = &vm->cfg->disks[i];
-
-		ret = virtio_slot(vm, d->path, &base, &gsi);
-		if (ret)
-			return ret;
-		ret = vblk_create(d, i, &vm->vhost, base, gsi, &vm->disks[i]);
-		if (ret) {
-			/* vblk_create named the disk and the cause; a bad disk is bad input. */
-			vm->exit_status = VM_EXIT_USAGE;
-			return ret;
-		}
-		vm->ndisks = i + 1;
-	}
-	for (i = 0; i < vm->cfg->nshares; i++) {
-		const struct vfs_config *f = &vm->cfg->shares[i];
-		char what[sizeof(f->tag) + 8];
-
-		snprintf(what, sizeof(what), "share %s", f->tag);
-		ret = virtio_slot(vm, what, &base, &gsi);
-		if (ret)
-			return ret;
-		ret = vfs_create(f, i, &vm->vhost, base, gsi, &vm->shares[i]);
-		if (ret) {
-			/* vfs_create named the share and the cause: a bad directory is bad input. */
-			vm->exit_status = VM_EXIT_USAGE;
-			return ret;
-		}
-		vm->nshares = i + 1;
-	}
-	for (i = 0; i < vm->cfg->nnets; i++) {
-		const struct vnet_config *n = &vm->cfg->nets[i];
-		char what[32];
-
-		snprintf(what, sizeof(what), "net %u", i);
-		ret = virtio_slot(vm, what, &base, &gsi);
-		if (ret)
-			return ret;
-		ret = vnet_create(n, i, &vm->vhost, base, gsi, &vm->nets[i]);
-		if (ret) {
-			/* vnet_create named the backend and the cause (a missing tap, no passt). */
-			vm->exit_status = VM_EXIT_USAGE;
-			return ret;
-		}
-		vm->nnets = i + 1;
-	}
-	if (vm->cfg->has_vsock) {
-		ret = virtio_slot(vm, "vsock", &base, &gsi);
-		if (ret)
-			return ret;
-		ret = vsock_create(&vm->cfg->vsock, &vm->vhost, base, gsi, &vm->vsock);
-		if (ret) {
-			/* vsock_create named the socket path and the cause. */
-			vm->exit_status = VM_EXIT_USAGE;
-			return ret;
-		}
-	}
-	if (vm->cfg->rng) {
-		ret = virtio_slot(vm, "rng", &base, &gsi); /* says why by itself */
-		if (ret)
-			return ret;
-		ret = vrng_create(&vm->vhost, base, gsi, &vm->rng);
-		if (ret) {
-			log_msg("rng: %s", strerror(-ret));
-			return ret;
-		}
-	}
-	return 0;
+	return vm_create_devices(vm);
 }
 
 static void virtio_exit(struct vm *vm)
 {
-	unsigned int i;
-
-	if (vm->rng)
-		vrng_destroy(vm->rng);
-	vm->rng = NULL;
-	vsock_destroy(vm->vsock);
-	vm->vsock = NULL;
-	for (i = vm->nnets; i > 0; i--)
-		vnet_destroy(vm->nets[i - 1]);
-	vm->nnets = 0;
-	for (i = vm->nshares; i > 0; i--)
-		vfs_destroy(vm->shares[i - 1]);
-	vm->nshares = 0;
-	for (i = 0; i < vm->ndisks; i++)
-		vblk_destroy(vm->disks[i]);
-	vm->ndisks = 0;
+	vm_remove_devices(vm);
 }
 
 /* --- stage: boot structures -------------------------------------------------------- */
 
-/* "virtio_mmio.device=4K@0xfe001000:5" for each device, for kernels that look there. */
-#define VIRTIO_CMDLINE_ITEM 48
-
 static int boot_init(struct vm *vm)
 {
-	const char *base = vm->cfg->cmdline ? vm->cfg->cmdline : arch_default_cmdline();
-	char items[CONFIG_MAX_DISKS + CONFIG_MAX_SHARES + 1][VIRTIO_CMDLINE_ITEM];
-	const char *extra[CONFIG_MAX_DISKS + CONFIG_MAX_SHARES + 1];
-	size_t max = vm->boot.cmdline_size;
-	unsigned int i;
 	int ret;
 
-	for (i = 0; i < vm->nvirtio; i++) {
-		uint64_t addr;
-		uint32_t gsi;
-
-		arch_virtio_slot(i, &addr, &gsi);
-		snprintf(items[i], sizeof(items[i]), "virtio_mmio.device=4K@0x%" PRIx64 ":%u", addr,
-			 gsi);
-		extra[i] = items[i];
-	}
-	vm->cmdline = malloc(max + 1);
-	if (!vm->cmdline)
-		return -ENOMEM;
-	ret = boot_cmdline_build(vm->cmdline, max + 1, max, base, extra, vm->nvirtio);
-	if (ret) {
-		log_msg("cmdline: longer than the kernel's limit of %zu bytes with hull's device "
-			"list appended", max);
-		vm->exit_status = VM_EXIT_USAGE;
+	ret = vm_cmdline(vm->cfg, vm->ndevs, vm->boot.cmdline_size, &vm->cmdline);
+	if (ret)
 		return ret;
-	}
 	ret = arch_boot_setup(vm, &vm->boot, vm->initrd_gpa, vm->initrd_len, vm->cmdline);
 	if (ret)
 		log_msg("boot setup: %s", strerror(-ret));
@@ -544,7 +419,8 @@ const unsigned int vm_nstages = ARRAY_SIZE(vm_stages);
 
 /* --- the lifecycle --------------------------------------------------------------------- */
 
-static struct vm *vm_alloc(const struct vm_config *cfg, const struct vm_epoch *epoch)
+static struct vm *vm_alloc(const struct vm_config *cfg, struct vm_prep *prep,
+			   const struct vm_epoch *epoch)
 {
 	struct vm *vm = calloc(1, sizeof(*vm));
 
@@ -553,6 +429,7 @@ static struct vm *vm_alloc(const struct vm_config *cfg, const struct vm_epoch *e
 		return NULL;
 	}
 	vm->cfg = cfg;
+	vm->prep = prep;
 	vm->ncpus = cfg->cpus;
 	vm->kvm_fd = vm->vm_fd = vm->stop_fd = vm->sig_fd = vm->room_fd = vm->tx_fd = -1;
 	vm->loop.epfd = -1;
@@ -570,7 +447,7 @@ static void vm_free(struct vm *vm)
 	free(vm);
 }
 
-/* Run the table on vm; on failure it is unwound and vm->exit_status says what the failure was. */
+/* Run the table on vm; on failure the stages done are unwound (the cause was logged). */
 static int build(struct vm *vm, const struct stage *const *stages, unsigned int n)
 {
 	vm->stages = stages;
@@ -578,9 +455,10 @@ static int build(struct vm *vm, const struct stage *const *stages, unsigned int 
 }
 
 int vm_create_from(const struct stage *const *stages, unsigned int n,
-		   const struct vm_config *cfg, const struct vm_epoch *epoch, struct vm **out)
+		   const struct vm_config *cfg, struct vm_prep *prep, const struct vm_epoch *epoch,
+		   struct vm **out)
 {
-	struct vm *vm = vm_alloc(cfg, epoch);
+	struct vm *vm = vm_alloc(cfg, prep, epoch);
 	int ret;
 
 	if (!vm)
@@ -594,9 +472,10 @@ int vm_create_from(const struct stage *const *stages, unsigned int n,
 	return 0;
 }
 
-int vm_create(const struct vm_config *cfg, const struct vm_epoch *epoch, struct vm **out)
+int vm_create(const struct vm_config *cfg, struct vm_prep *prep, const struct vm_epoch *epoch,
+	      struct vm **out)
 {
-	return vm_create_from(vm_stages, vm_nstages, cfg, epoch, out);
+	return vm_create_from(vm_stages, vm_nstages, cfg, prep, epoch, out);
 }
 
 int vm_start(struct vm *vm)
@@ -663,19 +542,14 @@ void vm_destroy(struct vm *vm)
 	vm_free(vm);
 }
 
-int vm_main(const struct vm_config *cfg, const struct vm_epoch *epoch)
+int vm_main(const struct vm_config *cfg, struct vm_prep *prep, const struct vm_epoch *epoch)
 {
-	struct vm *vm = vm_alloc(cfg, epoch);
+	struct vm *vm;
 	int status;
 
-	if (!vm)
+	/* Bad input was the first pass's to find: a stage that fails now is exit 1. */
+	if (vm_create(cfg, prep, epoch, &vm))
 		return VM_EXIT_ERROR;
-	if (build(vm, vm_stages, vm_nstages)) {
-		/* Stages that found bad input said so with exit status 2. */
-		status = vm->exit_status;
-		vm_free(vm);
-		return status;
-	}
 	if (vm_start(vm)) {
 		vm_destroy(vm);
 		return VM_EXIT_ERROR;

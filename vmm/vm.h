@@ -2,6 +2,7 @@
 #ifndef HULL_VMM_VM_H
 #define HULL_VMM_VM_H
 
+#include <limits.h>
 #include <linux/kvm.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -17,13 +18,10 @@
 #include "lib/bus.h"
 #include "vmm/config.h"
 #include "lib/fdbudget.h"
+#include "lib/file.h"
 #include "lib/gmem.h"
 #include "lib/loop.h"
-#include "virtio/blk/blk.h"
-#include "virtio/fs/fs.h"
-#include "virtio/net/net.h"
-#include "virtio/rng/rng.h"
-#include "virtio/vsock/vsock.h"
+#include "virtio/virtio.h"
 #include "vmm/stages.h"
 
 /* --- console: hull's stdin and stdout to the guest UART, raw terminal, escape to quit ----- */
@@ -46,10 +44,7 @@ struct console {
 	/* Output: written by the event loop without ever blocking (see console.c). */
 	struct loop_handler out, tx;
 	int tx_fd;
-	int out_fd;        /* where guest output goes: stdout or a reopening of it, or -1 */
-	int out_flags;     /* stdout's status flags to put back at exit, or -1 */
-	bool out_own;      /* out_fd is hull's own reopening of stdout */
-	bool out_socket;   /* stdout is a socket: send(MSG_DONTWAIT) */
+	struct file_out outf; /* where guest output goes: stdout, written without blocking */
 	bool out_polled;   /* out_fd is in the event loop (a pipe, FIFO, tty or socket) */
 	bool out_waiting;  /* ... with EPOLLOUT: stdout was full */
 	bool out_gone;     /* stdout is closed or failed: output is discarded */
@@ -128,8 +123,58 @@ enum vm_state {
 	VM_ERROR,    /* KVM or device failure, triple fault: exit 1 */
 };
 
-#define VM_EXIT_ERROR 1
-#define VM_EXIT_USAGE 2
+#define VM_EXIT_ERROR 1 /* a stage failed, the VM failed */
+#define VM_EXIT_USAGE 2 /* bad input: the first pass (vm_prepare) refused it */
+
+/* --- the first pass: everything the user named, opened and checked before /dev/kvm ----- */
+
+struct vm_prep {
+	char kernel_path[PATH_MAX];
+	uint8_t *kernel;         /* the image, read once */
+	size_t kernel_len;
+	struct boot_image boot;  /* what checking it found: its kind, extent and limits */
+	int initrd_fd;           /* the --initrd file, or -1 */
+	struct cpio demo;        /* the built-in demo initramfs, when it is the initrd */
+	bool has_demo;
+	uint64_t initrd_len;     /* 0: no initrd */
+	uint64_t initrd_gpa;     /* where it fits */
+	/* cfg->devs[i]'s host resources (virtio_kind.check), until its create takes them. */
+	void *res[CONFIG_MAX_DEVS];
+	const struct virtio_kind *res_kind[CONFIG_MAX_DEVS];
+};
+
+/*
+ * The first pass, before /dev/kvm is touched, so that every bad input is reported on any
+ * host: validate cfg (config_validate), read and check the kernel (its format, that it fits
+ * the memory), open the initrd and check it fits below the kernel's limit, check the command
+ * line with hull's device list fits the kernel's, open every device's host resources (disk
+ * images and their locks, share directories, taps, passt, the vsock socket) and check the
+ * control socket's path. Each failure is logged once, naming the input. 0 or -errno; p is
+ * vm_prep_free()'d on failure.
+ */
+int vm_prepare(const struct vm_config *cfg, struct vm_prep *p);
+/* Free and close what the first pass opened that no stage took. */
+void vm_prep_free(struct vm_prep *p);
+
+/*
+ * The kernel command line: cfg's (or the architecture's default), then
+ * "virtio_mmio.device=4K@BASE:GSI" for each of the first ndevs virtio slots, for kernels that
+ * find devices there. -E2BIG (logged) when longer than max bytes. *out is malloc'd.
+ */
+int vm_cmdline(const struct vm_config *cfg, unsigned int ndevs, size_t max, char **out);
+
+/* --- the device registry (vmm/devices.c) ------------------------------------------------ */
+
+#define VM_MAX_DEVS 32   /* virtio devices per VM, at least as many as any arch has slots */
+#define VM_DEV_ID_MAX 16 /* "disk12", "vsock0": the kind's name and a number */
+
+struct vm_dev {
+	char id[VM_DEV_ID_MAX];         /* "<kind><n>": disk0, fs1, net0, vsock0, rng0 */
+	const struct virtio_kind *kind;
+	struct virtio_dev *dev;
+	uint64_t base;                  /* its MMIO window */
+	uint32_t gsi;                   /* its interrupt */
+};
 
 /* When hull started: the boot timer measures from it. */
 struct vm_epoch {
@@ -171,15 +216,9 @@ struct vm {
 
 	struct virtio_host vhost;          /* what virtio devices get from the VM */
 	struct fdbudget fds;               /* descriptors the guest makes hull hold: vhost.fds */
-	struct vblk *disks[CONFIG_MAX_DISKS];
-	unsigned int ndisks;
-	struct vfs *shares[CONFIG_MAX_SHARES];
-	unsigned int nshares;
-	struct vnet *nets[CONFIG_MAX_NETS];
-	unsigned int nnets;
-	struct vsock *vsock;
-	struct vrng *rng;
-	unsigned int nvirtio;              /* virtio-mmio slots in use: 0..nvirtio-1 */
+	struct vm_dev devs[VM_MAX_DEVS];   /* devs[i] is in virtio slot i */
+	unsigned int ndevs;
+	struct vm_prep *prep;              /* the first pass's results, taken by the stages */
 
 	struct loop loop;
 	struct console console;
@@ -206,9 +245,11 @@ struct vm {
 void vm_request_stop(struct vm *vm, enum vm_state why, int status);
 
 /*
- * The lifecycle. vm_create builds a VM from a validated config by running
- * the stages of vm_stages[] (vm_create_from: a table of the caller's), and
- * unwinds them on failure: 0 with *out, or -errno (the cause logged).
+ * The lifecycle. vm_create builds a VM from a config that passed the first
+ * pass (prep: what vm_prepare opened and checked, taken by the stages) by
+ * running the stages of vm_stages[] (vm_create_from: a table of the
+ * caller's), and unwinds them on failure: 0 with *out, or -errno (the cause
+ * logged).
  * vm_start starts the vCPU threads: 0 or -errno (the VM is then stopped:
  * vm_destroy it). vm_run runs the event loop on the calling thread until the
  * VM stops and returns the process exit status: 0 on guest poweroff, reboot
@@ -217,19 +258,21 @@ void vm_request_stop(struct vm *vm, enum vm_state why, int status);
  * then memory, then KVM) and frees the VM. Call them from one thread, in
  * that order; vm_destroy after any of them.
  */
-int vm_create(const struct vm_config *cfg, const struct vm_epoch *epoch, struct vm **out);
+int vm_create(const struct vm_config *cfg, struct vm_prep *prep, const struct vm_epoch *epoch,
+	      struct vm **out);
 int vm_create_from(const struct stage *const *stages, unsigned int n,
-		   const struct vm_config *cfg, const struct vm_epoch *epoch, struct vm **out);
+		   const struct vm_config *cfg, struct vm_prep *prep, const struct vm_epoch *epoch,
+		   struct vm **out);
 int vm_start(struct vm *vm);
 int vm_run(struct vm *vm);
 void vm_destroy(struct vm *vm);
 
 /*
- * `hull vm`: create, start, run, destroy. Returns the process exit status:
- * as vm_run, and 2 on bad input found while building the VM (messages
- * already printed).
+ * `hull vm` after the first pass: create, start, run, destroy. Returns the
+ * process exit status: as vm_run, and 1 when a stage failed (messages
+ * already printed). Bad input was vm_prepare's to find (exit 2).
  */
-int vm_main(const struct vm_config *cfg, const struct vm_epoch *epoch);
+int vm_main(const struct vm_config *cfg, struct vm_prep *prep, const struct vm_epoch *epoch);
 
 /*
  * Pause: every vCPU leaves KVM_RUN and parks; returns once all have (their
@@ -248,10 +291,31 @@ void vm_vcpus_fini(struct vm *vm);
 void vm_vcpus_stop(struct vm *vm);
 
 /*
- * The "kernel" stage: load the kernel (--kernel or the default one) and the
- * initrd (a file, the built-in demo, or none) into guest memory, filling
- * vm->boot, vm->initrd_gpa and vm->initrd_len. Bad images set exit status 2.
+ * The "kernel" stage: load the kernel vm_prepare() read and checked and the initrd it opened
+ * (a file, the built-in demo, or none) into guest memory, filling vm->boot, vm->initrd_gpa
+ * and vm->initrd_len.
  */
 int vm_load_kernel(struct vm *vm);
+/*
+ * vm_prepare's part for them (vmm/load.c): the kernel read and checked against cfg's memory,
+ * the initrd opened and placed below the kernel's limit, the command line's length checked.
+ */
+int vm_check_kernel(const struct vm_config *cfg, struct vm_prep *p);
+/* Free what it read and close what it opened (vm_prep_free does it too). */
+void vm_prep_free_boot(struct vm_prep *p);
+
+/*
+ * The registry. vm_add_device: give dev (of kind) the next virtio slot, attach the MMIO
+ * transport there and record it as "<kind><n>" (*id, when id is not NULL, points at it). dev
+ * is the VM's from then on: on failure (no slot left, logged naming the device) it is
+ * destroyed. vm_find_device: the device with that id, or NULL. vm_remove_devices: every
+ * device detached and destroyed, the last added first.
+ */
+int vm_add_device(struct vm *vm, const struct virtio_kind *kind, struct virtio_dev *dev,
+		  const char **id);
+struct vm_dev *vm_find_device(struct vm *vm, const char *id);
+void vm_remove_devices(struct vm *vm);
+/* The "virtio" stage: create cfg's devices from prep's resources, each through vm_add_device. */
+int vm_create_devices(struct vm *vm);
 
 #endif

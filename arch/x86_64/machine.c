@@ -54,9 +54,9 @@ uint64_t arch_kernel_min_addr(void)
 	return LAYOUT_HIMEM;
 }
 
-uint64_t arch_initrd_ram_end(const struct vm *vm)
+uint64_t arch_initrd_ram_end(const struct gmem *mem)
 {
-	uint64_t end = vm->mem.n ? vm->mem.r[0].gpa + vm->mem.r[0].size : 0;
+	uint64_t end = mem->n ? mem->r[0].gpa + mem->r[0].size : 0;
 
 	return end < LAYOUT_MMIO_HOLE ? end : LAYOUT_MMIO_HOLE;
 }
@@ -119,6 +119,11 @@ int arch_devices_init(struct vm *vm)
  */
 static const uint8_t virtio_gsis[] = { 5, 6, 7, 10, 11, 12, 14, 15, 3 };
 
+unsigned int arch_virtio_slots(void)
+{
+	return sizeof(virtio_gsis);
+}
+
 int arch_virtio_slot(unsigned int i, uint64_t *base, uint32_t *gsi)
 {
 	if (i >= sizeof(virtio_gsis))
@@ -147,7 +152,7 @@ static int write_acpi(struct vm *vm)
 
 	if (!buf)
 		return -EFAULT;
-	for (i = 0; i < vm->nvirtio && i < sizeof(virtio_gsis); i++) {
+	for (i = 0; i < vm->ndevs && i < sizeof(virtio_gsis); i++) {
 		uint64_t base;
 		uint32_t gsi;
 

@@ -60,7 +60,7 @@ static void init(void)
 		abort();
 	c.path = img;
 	snprintf(c.serial, sizeof(c.serial), "fuzz");
-	if (vblk_create(&c, 0, &env.host, BASE, 5, &b))
+	if (vblk_create(&c, 0, &env.host, &b) || virtio_mmio_attach(&b->dev, &env.host, BASE, 5))
 		abort();
 	atexit(cleanup);
 }

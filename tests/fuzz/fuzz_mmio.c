@@ -98,7 +98,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	host = (struct virtio_host){
 		.mem = &mem, .loop = &loop, .mmio = &mmio, .vm_fd = -1, .lines = &lines
 	};
-	if (vrng_create(&host, BASE, 5, &r))
+	if (vrng_create(&host, &r) || virtio_mmio_attach(vrng_dev(r), &host, BASE, 5))
 		abort();
 	d = mmio.r[0].dev;
 	fake_ns = 1;

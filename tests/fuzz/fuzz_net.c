@@ -92,7 +92,8 @@ static void create(const uint8_t *h)
 	if (h[0] & 2)
 		setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
 	bus_init(&env.mmio, "mmio");
-	if (vnet_create_be(&c, 0, &be, &env.host, BASE, 5, &n))
+	if (vnet_create_be(&c, 0, &be, &env.host, &n) ||
+	    virtio_mmio_attach(&n->dev, &env.host, BASE, 5))
 		abort();
 	peer = sv[1];
 	rec_got = 0;

@@ -184,7 +184,8 @@ static void init(void)
 	snprintf(path, sizeof(path), "%s/v.sock", dir);
 	snprintf(path9, sizeof(path9), "%s_9", path);
 	c.uds = path;
-	if (vsock_create(&c, &env.host, BASE, 5, &v) || vsock_listen(v, 7, accept_echo, v) ||
+	if (vsock_create(&c, &env.host, &v) || virtio_mmio_attach(&v->dev, &env.host, BASE, 5) ||
+	    vsock_listen(v, 7, accept_echo, v) ||
 	    vsock_listen(v, 8, accept_echo, NULL))
 		abort();
 	/* A host program listening for guest connects to port 9. */

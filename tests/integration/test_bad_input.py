@@ -1,7 +1,14 @@
-"""Bad input: each is refused before the guest runs, with exit 2 and one line "hull: ..."."""
+"""Bad input: each is refused before /dev/kvm is opened, with exit 2 and one line "hull: ...".
 
+hull checks everything the user named (kernel, initrd, disks, shares, taps, sockets) in a first
+pass before it touches /dev/kvm, so every case runs on any host, one without /dev/kvm included.
+"""
+
+import fcntl
 import json
 import os
+import re
+import socket
 import subprocess
 
 import pytest
@@ -33,10 +40,15 @@ def _files(d, cloud, vmlinux):
     (d / "nets-no-backend.json").write_text(json.dumps({"nets": [{"mac": "02:00:00:00:00:01"}]}))
     (d / "vsock-no-uds.json").write_text(json.dumps({"vsock": {"cid": 3}}))
     (d / "vsock-cid-string.json").write_text(json.dumps({"vsock": {"cid": "3", "uds": "/x"}}))
+    (d / "api-sock-number.json").write_text(json.dumps({"api_sock": 3}))
+    (d / "locked.img").write_bytes(b"\0" * 4096)
+    (d / "empty-path").mkdir()
     return d
 
 
-# (id, args with {placeholders}, words the message must contain)
+# (id, args with {placeholders} (or a function of the machine's virtio slots returning them),
+#  words the message must contain[, environment, "copy": run a copy of hull with no default
+#  kernel beside it, global options before "vm"])
 CASES = [
     ("missing-kernel", ["--kernel", "{d}/nonexistent"], ["nonexistent", "No such file"]),
     ("kernel-directory", ["--kernel", "{d}/dir"], ["dir", "directory"]),
@@ -79,7 +91,10 @@ CASES = [
     ("disk-no-path", ["--kernel", "{bz}", "--disk", "ro=on"], ["--disk", "path"]),
     ("disk-bad-cache", ["--kernel", "{bz}", "--disk", "path=x,cache=fast"], ["cache", "fast"]),
     ("disk-unknown-key", ["--kernel", "{bz}", "--disk", "path=x,size=1G"], ["size"]),
-    ("disk-too-many", ["--kernel", "{bz}"] + ["--disk", "path=x"] * 9, ["disk", "at most 8"]),
+    ("disk-too-many", lambda n: ["--kernel", "{bz}"] + ["--disk", "path=x"] * (n + 1),
+     ["--disk", "at most {slots} disks"]),
+    ("disk-locked", ["--kernel", "{bz}", "--disk", "path={d}/locked.img"],
+     ["disk", "locked.img", "locked by another process"]),
     ("rng-bad-value", ["--kernel", "{bz}", "--rng", "maybe"], ["rng", "maybe"]),
     ("config-disks-not-array", ["--config", "{d}/disks-not-array.json"], ["disks", "array"]),
     ("fs-missing-dir", ["--kernel", "{bz}", "--fs", "tag=a,path={d}/nonexistent"],
@@ -105,14 +120,16 @@ CASES = [
      ["share a", "ro", "maybe"]),
     ("fs-key-twice", ["--kernel", "{bz}", "--fs", "tag=a,path={d}/dir,path={d}"],
      ["share a", "path", "twice"]),
-    ("fs-too-many", ["--kernel", "{bz}"] + [a for i in range(9) for a in
-                                            ["--fs", f"tag=t{i},path={{d}}/dir"]],
-     ["--fs", "at most 8 shares"]),
-    ("fs-no-slot", ["--kernel", "{bz}", "--rng", "off"] + ["--disk", "path={d}/disk.img,ro=on"] * 8
+    ("fs-too-many", lambda n: ["--kernel", "{bz}"] + [a for i in range(n + 1) for a in
+                                                      ["--fs", f"tag=t{i},path={{d}}/dir"]],
+     ["--fs", "at most {slots} shares"]),
+    ("fs-no-slot", lambda n: ["--kernel", "{bz}", "--rng", "off"]
+     + ["--disk", "path={d}/disk.img,ro=on"] * (n - 1)
      + ["--fs", "tag=a,path={d}/dir", "--fs", "tag=b,path={d}/dir"],
-     ["share b", "no room for another virtio device"]),
-    ("fs-no-slot-for-rng", ["--kernel", "{bz}"] + ["--disk", "path={d}/disk.img,ro=on"] * 8
-     + ["--fs", "tag=a,path={d}/dir"], ["rng", "no room for another virtio device"]),
+     ["share b", "no room for another virtio device", "(this machine has {slots})"]),
+    ("fs-no-slot-for-rng", lambda n: ["--kernel", "{bz}"]
+     + ["--disk", "path={d}/disk.img,ro=on"] * (n - 1) + ["--fs", "tag=a,path={d}/dir"],
+     ["rng", "no room for another virtio device"]),
     ("config-shares-not-array", ["--config", "{d}/shares-not-array.json"], ["shares", "array"]),
     ("config-shares-dup-tag", ["--config", "{d}/shares-dup-tag.json"],
      ["share a", "tag used twice"]),
@@ -129,8 +146,12 @@ CASES = [
      ["net passt", "nonexistent.sock", "No such file"]),
     ("net-passt-not-socket", ["--kernel", "{bz}", "--net", "passt={d}/empty"],
      ["net passt", "empty"]),
-    ("net-too-many", ["--kernel", "{bz}"] + [a for i in range(9) for a in
-                                             ["--net", f"tap=t{i}"]], ["--net", "at most 8 nets"]),
+    ("net-too-many", lambda n: ["--kernel", "{bz}"] + [a for i in range(n + 1) for a in
+                                                       ["--net", f"tap=t{i}"]],
+     ["--net", "at most {slots} nets"]),
+    ("net-tap-not-a-tap", ["--kernel", "{bz}", "--net", "tap=lo"], ["net lo", "TUNSETIFF"]),
+    ("net-passt-missing", ["--kernel", "{bz}", "--net", "passt"], ["net passt", "not found"],
+     {"PATH": "{d}/empty-path"}),
     ("vsock-no-uds", ["--kernel", "{bz}", "--vsock", "cid=3"], ["--vsock", "uds"]),
     ("vsock-reserved-cid", ["--kernel", "{bz}", "--vsock", "cid=2,uds={d}/v.sock"],
      ["--vsock", "cid"]),
@@ -147,38 +168,83 @@ CASES = [
     ("config-vsock-no-uds", ["--config", "{d}/vsock-no-uds.json"], ["vsock", "uds"]),
     ("config-vsock-cid-string", ["--config", "{d}/vsock-cid-string.json"],
      ["vsock.cid", "integer"]),
+    ("vsock-in-use", ["--kernel", "{bz}", "--vsock", "cid=3,uds={d}/listening.sock"],
+     ["vsock", "listening.sock", "in use"]),
+    ("kernel-too-big-for-memory", ["--kernel", "{vmlinux}", "--memory", "32M"],
+     ["kernel", "vmlinux", "does not fit in guest memory"]),
+    ("no-default-kernel", ["--memory", "64M"], ["no --kernel given", "make guest-kernel"],
+     {"HULL_KERNEL": ""}, "copy"),
+    ("api-sock-missing-dir", ["--kernel", "{bz}", "--api-sock", "{d}/nonexistent/api.sock"],
+     ["api-sock", "nonexistent", "No such file"]),
+    ("api-sock-not-socket", ["--kernel", "{bz}", "--api-sock", "{d}/empty"],
+     ["api-sock", "empty", "not a socket"]),
+    ("api-sock-in-use", ["--kernel", "{bz}", "--api-sock", "{d}/listening.sock"],
+     ["api-sock", "listening.sock", "in use"]),
+    ("api-sock-too-long", ["--kernel", "{bz}", "--api-sock", "{d}/" + "a" * 120],
+     ["api-sock", "a" * 120, "too long"]),
+    ("api-sock-empty", ["--kernel", "{bz}", "--api-sock", ""], ["--api-sock", "empty"]),
+    ("config-api-sock-not-string", ["--config", "{d}/api-sock-number.json"],
+     ["api_sock", "string"]),
+    ("log-missing-dir", ["--kernel", "{bz}"], ["--log", "nonexistent"], None, None,
+     ["--log", "{d}/nonexistent/log"]),
+    ("log-format-unknown", ["--kernel", "{bz}"], ["--log-format", "yaml"], None, None,
+     ["--log-format", "yaml"]),
+    ("global-option-unknown", ["--kernel", "{bz}"], ["--frobnicate"], None, None,
+     ["--frobnicate"]),
 ]
 
 
-# Cases hull detects only after it has opened /dev/kvm (the kernel, initrd and device stages):
-# they need a /dev/kvm (tests/run runs them in the lab on a host without one).
-NEEDS_KVM = {
-    "missing-kernel", "kernel-directory", "kernel-empty", "kernel-garbage",
-    "kernel-truncated-bzimage", "kernel-truncated-vmlinux", "initrd-missing", "initrd-directory",
-    "initrd-too-big", "cmdline-too-long", "disk-missing", "disk-directory", "disk-char-device",
-    "disk-too-small", "fs-missing-dir", "fs-file-not-dir", "fs-no-slot", "fs-no-slot-for-rng",
-    "net-passt-no-socket", "net-passt-not-socket", "vsock-missing-dir", "vsock-not-socket",
-    "vsock-path-too-long",
-}
-
-
 def _case(c):
-    return pytest.param(*c[1:], id=c[0], marks=[pytest.mark.kvm] if c[0] in NEEDS_KVM else [])
+    return pytest.param(*c[1:], *([None] * (6 - len(c))), id=c[0])
 
 
 @pytest.fixture(scope="module")
 def bad_dir(tmp_path_factory, cloud_kernel, project_vmlinux):
-    return _files(tmp_path_factory.mktemp("bad"), cloud_kernel, project_vmlinux)
+    d = _files(tmp_path_factory.mktemp("bad"), cloud_kernel, project_vmlinux)
+    # A socket something listens on, and a disk image another process holds locked.
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(d / "listening.sock"))
+    listener.listen(1)
+    with open(d / "locked.img", "r+b") as locked:
+        fcntl.lockf(locked, fcntl.LOCK_EX)
+        yield d
+    listener.close()
 
 
-@pytest.mark.parametrize("args,words", [_case(c) for c in CASES])
-def test_bad_input(hull_bin, bad_dir, project_bzimage, args, words):
-    """hull refuses the input with exit 2 and exactly one stderr line "hull: ..." naming it."""
-    argv = [a.format(d=bad_dir, bz=project_bzimage) for a in args]
-    p = subprocess.run([hull_bin, "vm", *argv], stdin=subprocess.DEVNULL, capture_output=True,
-                       timeout=20)
+@pytest.fixture(scope="module")
+def slots(hull_bin):
+    """How many virtio devices the machine takes, as `hull vm --help` says."""
+    out = subprocess.run([hull_bin, "vm", "--help"], capture_output=True, text=True,
+                         check=True).stdout
+    return int(re.search(r"and (\d+) virtio devices in all", out).group(1))
+
+
+@pytest.mark.parametrize("args,words,env,where,globs", [_case(c) for c in CASES])
+def test_bad_input(hull_bin, bad_dir, project_bzimage, project_vmlinux, slots, tmp_path, args,
+                   words, env, where, globs):
+    """hull refuses the input with exit 2 and exactly one stderr line "hull: ..." naming it.
+
+    Exit 2 comes only from the first pass, before /dev/kvm (a stage that fails later exits 1),
+    so the same holds on any host. Nothing reaches the console.
+    """
+    fmt = dict(d=bad_dir, bz=project_bzimage, vmlinux=project_vmlinux, slots=slots)
+    if callable(args):
+        args = args(slots)
+    argv = [a.format(**fmt) for a in args]
+    glob_argv = [a.format(**fmt) for a in globs or []]
+    words = [w.format(**fmt) for w in words]
+    binary = hull_bin
+    if where == "copy":  # a hull with no build/guest/vmlinux beside it
+        binary = tmp_path / "hull"
+        binary.write_bytes(hull_bin.read_bytes())
+        binary.chmod(0o755)
+    full_env = dict(os.environ)
+    full_env.update({k: v.format(**fmt) for k, v in (env or {}).items()})
+    p = subprocess.run([binary, *glob_argv, "vm", *argv], stdin=subprocess.DEVNULL,
+                       capture_output=True, timeout=20, env=full_env)
     err = p.stderr.decode(errors="replace")
-    what = f"hull vm {' '.join(a[:80] for a in argv)}\nexit {p.returncode}\nstderr:\n{err}"
+    what = (f"hull {' '.join(glob_argv)} vm {' '.join(a[:80] for a in argv)}\n"
+            f"exit {p.returncode}\nstderr:\n{err}")
     assert p.returncode >= 0, f"killed by signal {-p.returncode}\n{what}"
     assert "Sanitizer" not in err and "runtime error" not in err, what
     assert p.returncode == 2, what

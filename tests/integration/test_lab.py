@@ -120,9 +120,9 @@ BOOT_TIMER = re.compile(r"^hull: boot timer: guest booted in (\d+(?:\.\d+)?) ms 
                         r"(\d+(?:\.\d+)?) ms cpu since hull started$", re.M)
 
 
-def test_boot_timer_demo(hull, project_bzimage):
-    """--boot-timer with the built-in demo initramfs reports the boot time once."""
-    h = hull("--kernel", project_bzimage, "--boot-timer")
+def test_boot_timer_demo(hull):
+    """--boot-timer with the default kernel and the built-in demo initramfs reports it once."""
+    h = hull("--boot-timer")
     assert h.wait(30) == 0, h.describe()
     assert "hull demo guest:" in h.stdout, h.describe()
     found = BOOT_TIMER.findall(h.stderr)
@@ -138,6 +138,19 @@ def test_default_kernel_and_demo(hull):
     assert re.search(r"^hull demo guest: Linux \S+ \(x86_64\), 1 vCPU\(s\)", h.stdout, re.M), \
         h.describe()
     assert "hull demo guest: powering off" in h.stdout, h.describe()
+
+
+def test_kernel_given_no_demo(hull, project_bzimage):
+    """--kernel without --initrd boots no initramfs (as QEMU and Firecracker do): not the demo.
+
+    The project kernel then finds no root filesystem and panics; panic=-1 reboots, which ends
+    the VM with exit 0.
+    """
+    h = hull("--kernel", project_bzimage)
+    assert h.wait(60) == 0, h.describe()
+    assert "hull demo guest" not in h.stdout, h.describe()
+    assert re.search(r"VFS: Unable to mount root fs|No working init found", h.stdout), \
+        h.describe()
 
 
 def test_boot_timer_devmem(boot, project_bzimage):

@@ -128,8 +128,15 @@ static int create(const char *path, bool ro, enum vblk_cache cache, const char *
 {
 	struct vblk_config c = { .path = (char *)(uintptr_t)path, .ro = ro, .cache = cache };
 
+	int ret;
+
 	snprintf(c.serial, sizeof(c.serial), "%s", serial);
-	return vblk_create(&c, 0, &e.v.host, base, GSI, out);
+	ret = vblk_create(&c, 0, &e.v.host, out);
+	if (!ret && (ret = virtio_mmio_attach(&(*out)->dev, &e.v.host, base, GSI))) {
+		vblk_destroy(*out);
+		*out = NULL;
+	}
+	return ret;
 }
 
 /* ---- stderr capture, to check the messages users see ---- */

@@ -5,20 +5,49 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "arch/arch.h"
 #include "cli/cli.h"
+#include "lib/log.h"
+#include "virtio/blk/blk.h"
+#include "virtio/fs/fs.h"
+#include "virtio/net/net.h"
+#include "virtio/rng/rng.h"
+#include "virtio/vsock/vsock.h"
 
 static struct vm_config cfg;
 static bool verbose;
+
+#define NDISKS config_count(&cfg, &vblk_kind)
+#define NSHARES config_count(&cfg, &vfs_kind)
+#define NNETS config_count(&cfg, &vnet_kind)
+#define HAS_VSOCK (config_count(&cfg, &vsock_kind) == 1)
+#define HAS_RNG (config_count(&cfg, &vrng_kind) == 1)
+#define DISK(i) ((const struct vblk_config *)config_device(&cfg, &vblk_kind, i))
+#define SHARE(i) ((const struct vfs_config *)config_device(&cfg, &vfs_kind, i))
+#define NET(i) ((const struct vnet_config *)config_device(&cfg, &vnet_kind, i))
+#define VSOCK ((const struct vsock_config *)config_device(&cfg, &vsock_kind, 0))
+
+/* What the first pass's config_validate says of what the command line gave. */
+static int validate(void)
+{
+	char err[256];
+
+	return config_validate(&cfg, err, sizeof(err));
+}
 
 static enum cli_action parse(int argc, const char **argv)
 {
 	config_free(&cfg);
 	verbose = false;
-	return cli_parse(argc, (char **)(uintptr_t)argv, &cfg, &verbose);
+	int verb;
+
+	return cli_parse(argc, (char **)(uintptr_t)argv, &cfg, &verbose, &verb);
 }
 
 #define PARSE(...)                                                                   \
@@ -67,12 +96,17 @@ static void test_vm_errors(void **state)
 	(void)state;
 	assert_int_equal(PARSE("vm", "--bogus"), CLI_EXIT_USAGE);
 	assert_int_equal(PARSE("vm", "--kernel"), CLI_EXIT_USAGE);
-	assert_int_equal(PARSE("vm", "--cpus", "0"), CLI_EXIT_USAGE);
-	assert_int_equal(PARSE("vm", "--cpus", "256"), CLI_EXIT_USAGE);
 	assert_int_equal(PARSE("vm", "--cpus", "two"), CLI_EXIT_USAGE);
 	assert_int_equal(PARSE("vm", "--memory", "12Q"), CLI_EXIT_USAGE);
-	assert_int_equal(PARSE("vm", "--memory", "16M"), CLI_EXIT_USAGE);
-	assert_int_equal(PARSE("vm", "--memory", "100001"), CLI_EXIT_USAGE);
+	/* Values that parse but are out of range: the first pass (config_validate) refuses them. */
+	assert_int_equal(PARSE("vm", "--cpus", "0"), CLI_RUN_VM);
+	assert_int_equal(validate(), -EINVAL);
+	assert_int_equal(PARSE("vm", "--cpus", "256"), CLI_RUN_VM);
+	assert_int_equal(validate(), -EINVAL);
+	assert_int_equal(PARSE("vm", "--memory", "16M"), CLI_RUN_VM);
+	assert_int_equal(validate(), -EINVAL);
+	assert_int_equal(PARSE("vm", "--memory", "100001"), CLI_RUN_VM);
+	assert_int_equal(validate(), -EINVAL);
 	assert_int_equal(PARSE("vm", "--kernel", ""), CLI_EXIT_USAGE);
 	assert_int_equal(PARSE("vm", "stray"), CLI_EXIT_USAGE);
 	assert_int_equal(PARSE("vm", "--config", "/nonexistent/hull.json"), CLI_EXIT_USAGE);
@@ -108,13 +142,13 @@ static void test_disks_and_rng(void **state)
 	(void)state;
 	assert_int_equal(PARSE("vm", "--disk", "path=/a", "--disk", "path=/b,ro=on", "--rng", "off"),
 			 CLI_RUN_VM);
-	assert_int_equal(cfg.ndisks, 2);
-	assert_string_equal(cfg.disks[0].path, "/a");
-	assert_true(cfg.disks[1].ro);
-	assert_false(cfg.rng);
+	assert_int_equal(NDISKS, 2);
+	assert_string_equal(DISK(0)->path, "/a");
+	assert_true(DISK(1)->ro);
+	assert_false(HAS_RNG);
 	assert_int_equal(PARSE("vm"), CLI_RUN_VM);
-	assert_int_equal(cfg.ndisks, 0);
-	assert_true(cfg.rng);
+	assert_int_equal(NDISKS, 0);
+	assert_true(HAS_RNG);
 	assert_int_equal(PARSE("vm", "--disk", "/a"), CLI_EXIT_USAGE);
 	assert_int_equal(PARSE("vm", "--disk"), CLI_EXIT_USAGE);
 	assert_int_equal(PARSE("vm", "--rng", "maybe"), CLI_EXIT_USAGE);
@@ -124,10 +158,10 @@ static void test_disks_and_rng(void **state)
 	assert_int_equal(write(fd, json, sizeof(json) - 1), (ssize_t)(sizeof(json) - 1));
 	close(fd);
 	assert_int_equal(PARSE("vm", "--config", path), CLI_RUN_VM);
-	assert_int_equal(cfg.ndisks, 2);
+	assert_int_equal(NDISKS, 2);
 	assert_int_equal(PARSE("vm", "--disk", "path=/flag", "--config", path), CLI_RUN_VM);
-	assert_int_equal(cfg.ndisks, 1);
-	assert_string_equal(cfg.disks[0].path, "/flag");
+	assert_int_equal(NDISKS, 1);
+	assert_string_equal(DISK(0)->path, "/flag");
 	unlink(path);
 }
 
@@ -143,13 +177,13 @@ static void test_shares(void **state)
 	assert_int_equal(
 		PARSE("vm", "--fs", "tag=a,path=/a", "--fs", "tag=b,path=/b,ro=on,cache=never"),
 		CLI_RUN_VM);
-	assert_int_equal(cfg.nshares, 2);
-	assert_string_equal(cfg.shares[0].tag, "a");
-	assert_string_equal(cfg.shares[0].path, "/a");
-	assert_true(cfg.shares[1].ro);
-	assert_int_equal(cfg.shares[1].cache, VFS_CACHE_NEVER);
+	assert_int_equal(NSHARES, 2);
+	assert_string_equal(SHARE(0)->tag, "a");
+	assert_string_equal(SHARE(0)->path, "/a");
+	assert_true(SHARE(1)->ro);
+	assert_int_equal(SHARE(1)->cache, VFS_CACHE_NEVER);
 	assert_int_equal(PARSE("vm"), CLI_RUN_VM);
-	assert_int_equal(cfg.nshares, 0);
+	assert_int_equal(NSHARES, 0);
 	assert_int_equal(PARSE("vm", "--fs", "/a"), CLI_EXIT_USAGE);
 	assert_int_equal(PARSE("vm", "--fs"), CLI_EXIT_USAGE);
 	assert_int_equal(PARSE("vm", "--fs", "tag=a"), CLI_EXIT_USAGE);
@@ -157,30 +191,26 @@ static void test_shares(void **state)
 	assert_int_equal(PARSE("vm", "--fs", "tag=a,path=/a,cache=fast"), CLI_EXIT_USAGE);
 	/* A tag used twice is caught before anything is built. */
 	assert_int_equal(PARSE("vm", "--fs", "tag=a,path=/a", "--fs", "tag=a,path=/b"),
-			 CLI_EXIT_USAGE);
-	assert_int_equal(PARSE("vm", "--fs", "tag=1,path=/a", "--fs", "tag=2,path=/a", "--fs",
-			       "tag=3,path=/a", "--fs", "tag=4,path=/a", "--fs", "tag=5,path=/a",
-			       "--fs", "tag=6,path=/a", "--fs", "tag=7,path=/a", "--fs",
-			       "tag=8,path=/a", "--fs", "tag=9,path=/a"),
-			 CLI_EXIT_USAGE);
+			 CLI_RUN_VM);
+	assert_int_equal(validate(), -EINVAL);
 
 	/* The file's shares stay unless an --fs flag is given, which replaces them all... */
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, json, sizeof(json) - 1), (ssize_t)(sizeof(json) - 1));
 	close(fd);
 	assert_int_equal(PARSE("vm", "--config", path), CLI_RUN_VM);
-	assert_int_equal(cfg.nshares, 2);
+	assert_int_equal(NSHARES, 2);
 	assert_int_equal(PARSE("vm", "--fs", "tag=x,path=/flag", "--config", path), CLI_RUN_VM);
-	assert_int_equal(cfg.nshares, 1);
-	assert_string_equal(cfg.shares[0].tag, "x");
-	assert_int_equal(cfg.ndisks, 1);
+	assert_int_equal(NSHARES, 1);
+	assert_string_equal(SHARE(0)->tag, "x");
+	assert_int_equal(NDISKS, 1);
 	/* ... and the file's tags may be reused by the flags that replace them. */
 	assert_int_equal(PARSE("vm", "--config", path, "--fs", "tag=f1,path=/c"), CLI_RUN_VM);
-	assert_int_equal(cfg.nshares, 1);
+	assert_int_equal(NSHARES, 1);
 	/* --disk replaces the disks only. */
 	assert_int_equal(PARSE("vm", "--config", path, "--disk", "path=/e"), CLI_RUN_VM);
-	assert_int_equal(cfg.nshares, 2);
-	assert_string_equal(cfg.disks[0].path, "/e");
+	assert_int_equal(NSHARES, 2);
+	assert_string_equal(DISK(0)->path, "/e");
 	unlink(path);
 }
 
@@ -196,40 +226,152 @@ static void test_nets_and_vsock(void **state)
 	assert_int_equal(PARSE("vm", "--net", "tap=tap0,mac=02:00:00:00:00:07", "--net", "passt",
 			       "--vsock", "cid=5,uds=/run/v.sock"),
 			 CLI_RUN_VM);
-	assert_int_equal(cfg.nnets, 2);
-	assert_string_equal(cfg.nets[0].tap, "tap0");
-	assert_true(cfg.nets[0].mac_set);
-	assert_int_equal(cfg.nets[1].backend, VNET_PASST);
-	assert_true(cfg.has_vsock);
-	assert_int_equal(cfg.vsock.cid, 5);
-	assert_string_equal(cfg.vsock.uds, "/run/v.sock");
+	assert_int_equal(NNETS, 2);
+	assert_string_equal(NET(0)->tap, "tap0");
+	assert_true(NET(0)->mac_set);
+	assert_int_equal(NET(1)->backend, VNET_PASST);
+	assert_true(HAS_VSOCK);
+	assert_int_equal(VSOCK->cid, 5);
+	assert_string_equal(VSOCK->uds, "/run/v.sock");
 	assert_int_equal(PARSE("vm"), CLI_RUN_VM);
-	assert_int_equal(cfg.nnets, 0);
-	assert_false(cfg.has_vsock);
+	assert_int_equal(NNETS, 0);
+	assert_false(HAS_VSOCK);
 	assert_int_equal(PARSE("vm", "--net"), CLI_EXIT_USAGE);
 	assert_int_equal(PARSE("vm", "--net", "tap0"), CLI_EXIT_USAGE);
-	assert_int_equal(PARSE("vm", "--net", "tap=a", "--net", "tap=a"), CLI_EXIT_USAGE);
+	assert_int_equal(PARSE("vm", "--net", "tap=a", "--net", "tap=a"), CLI_RUN_VM);
+	assert_int_equal(validate(), -EINVAL);
 	assert_int_equal(PARSE("vm", "--vsock", "cid=5"), CLI_EXIT_USAGE);
 	assert_int_equal(PARSE("vm", "--vsock", "cid=1,uds=/a"), CLI_EXIT_USAGE);
 	/* The last --vsock wins, as for the other single-valued flags. */
 	assert_int_equal(PARSE("vm", "--vsock", "cid=5,uds=/a", "--vsock", "cid=6,uds=/b"),
 			 CLI_RUN_VM);
-	assert_int_equal(cfg.vsock.cid, 6);
-	assert_string_equal(cfg.vsock.uds, "/b");
+	assert_int_equal(VSOCK->cid, 6);
+	assert_string_equal(VSOCK->uds, "/b");
 
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, json, sizeof(json) - 1), (ssize_t)(sizeof(json) - 1));
 	close(fd);
 	assert_int_equal(PARSE("vm", "--config", path), CLI_RUN_VM);
-	assert_int_equal(cfg.nnets, 2);
-	assert_int_equal(cfg.vsock.cid, 9);
+	assert_int_equal(NNETS, 2);
+	assert_int_equal(VSOCK->cid, 9);
 	assert_int_equal(PARSE("vm", "--net", "tap=x", "--config", path, "--vsock", "cid=4,uds=/c"),
 			 CLI_RUN_VM);
-	assert_int_equal(cfg.nnets, 1);
-	assert_string_equal(cfg.nets[0].tap, "x");
-	assert_int_equal(cfg.vsock.cid, 4);
-	assert_string_equal(cfg.vsock.uds, "/c");
+	assert_int_equal(NNETS, 1);
+	assert_string_equal(NET(0)->tap, "x");
+	assert_int_equal(VSOCK->cid, 4);
+	assert_string_equal(VSOCK->uds, "/c");
 	unlink(path);
+}
+
+/* `hull vm --help` is generated: every setting and device kind is there with its argument. */
+static void test_help_lists_every_option(void **state)
+{
+	char *help = cli_vm_help(), want[160];
+	unsigned int i;
+
+	(void)state;
+	assert_non_null(help);
+	for (i = 0; i < config_nsettings; i++) {
+		const struct config_setting *s = &config_settings[i];
+
+		snprintf(want, sizeof(want), "  --%s%s%s", s->flag, s->arg ? " " : "",
+			 s->arg ? s->arg : "");
+		if (!strstr(help, want))
+			fail_msg("--help lacks \"%s\"", want);
+		/* ... and in the --config paragraph, by its JSON key. */
+		snprintf(want, sizeof(want), "%s,", s->json);
+		assert_non_null(strstr(help, want));
+	}
+	for (i = 0; i < config_nkinds; i++) {
+		const struct virtio_kind *k = config_kinds[i];
+
+		snprintf(want, sizeof(want), "  --%s %s", k->name, k->arg);
+		if (!strstr(help, want))
+			fail_msg("--help lacks \"%s\"", want);
+		snprintf(want, sizeof(want), "%s (", k->json);
+		assert_non_null(strstr(help, want));
+	}
+	assert_non_null(strstr(help, "--config FILE"));
+	assert_non_null(strstr(help, "-v, --verbose"));
+	assert_non_null(strstr(help, "-h, --help"));
+	assert_non_null(strstr(help, arch_default_cmdline()));
+	/* The limits come from the machine's slots. */
+	snprintf(want, sizeof(want), "at most %u, and %u virtio devices in all",
+		 config_kind_max(&vblk_kind), arch_virtio_slots());
+	assert_non_null(strstr(help, want));
+	/* Nothing wider than a terminal. */
+	for (const char *l = help, *nl; *l; l = nl + 1) {
+		nl = strchr(l, '\n');
+		assert_non_null(nl);
+		if (nl - l > 80 && strncmp(l, "  \"", 3))
+			fail_msg("help line of %d columns: %.*s", (int)(nl - l), (int)(nl - l), l);
+	}
+	free(help);
+}
+
+/* Every setting's flag is a getopt option: a value reaches the config. */
+static void test_generated_options(void **state)
+{
+	(void)state;
+	assert_int_equal(PARSE("vm", "--api-sock", "/run/h.sock", "--boot-timer"), CLI_RUN_VM);
+	assert_string_equal(cfg.api_sock, "/run/h.sock");
+	assert_true(cfg.boot_timer);
+	assert_int_equal(PARSE("vm", "--api-sock=/run/i.sock"), CLI_RUN_VM);
+	assert_string_equal(cfg.api_sock, "/run/i.sock");
+	assert_int_equal(PARSE("vm", "--api-sock", ""), CLI_EXIT_USAGE);
+	/* A flag takes no value. */
+	assert_int_equal(PARSE("vm", "--boot-timer=on"), CLI_EXIT_USAGE);
+}
+
+static char *read_all(const char *path)
+{
+	static char buf[4096];
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	assert_non_null(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+/* --log and --log-format before the command: the messages about the rest go there already. */
+static void test_global_log_options(void **state)
+{
+	char path[] = "/tmp/hull-test-cli-log-XXXXXX";
+	int fd = mkstemp(path);
+	char *text;
+
+	(void)state;
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(PARSE("--log", path, "--log-format", "json", "vm", "--bogus"),
+			 CLI_EXIT_USAGE);
+	text = read_all(path);
+	if (!strstr(text, "{\"level\":\"error\",\"msg\":\"vm: unknown option '--bogus'"))
+		fail_msg("log file: %s", text);
+	assert_int_equal(strchr(text, '\n') - text + 1, (long)strlen(text)); /* one line */
+	/* Appended to; the = forms too; text is the default format. */
+	assert_int_equal(PARSE("--log=" "/dev/null", "vm"), CLI_RUN_VM);
+	{
+		char arg[64];
+		const char *argv[] = { "hull", arg, "vm", "--cpus", "x", NULL };
+
+		snprintf(arg, sizeof(arg), "--log=%s", path);
+		assert_int_equal(parse(5, argv), CLI_EXIT_USAGE);
+	}
+	text = read_all(path);
+	assert_non_null(strstr(text, "\nhull: --cpus 'x': not a count\n"));
+	assert_int_equal(PARSE("--log-format", "yaml", "vm"), CLI_EXIT_USAGE);
+	assert_int_equal(PARSE("--log-format=text", "vm"), CLI_RUN_VM);
+	assert_int_equal(PARSE("--log"), CLI_EXIT_USAGE);
+	assert_int_equal(PARSE("--log", "/nonexistent/dir/log", "vm"), CLI_EXIT_USAGE);
+	assert_int_equal(PARSE("--frobnicate", "vm"), CLI_EXIT_USAGE);
+	/* Global options go before the command only. */
+	assert_int_equal(PARSE("vm", "--log", path), CLI_EXIT_USAGE);
+	unlink(path);
+	log_open(NULL, LOG_TEXT);
 }
 
 static int teardown(void **state)
@@ -249,6 +391,9 @@ int main(void)
 		cmocka_unit_test(test_disks_and_rng),
 		cmocka_unit_test(test_shares),
 		cmocka_unit_test(test_nets_and_vsock),
+		cmocka_unit_test(test_help_lists_every_option),
+		cmocka_unit_test(test_generated_options),
+		cmocka_unit_test(test_global_log_options),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, teardown);

@@ -11,10 +11,33 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "arch/arch.h"
+#include "virtio/blk/blk.h"
+#include "virtio/fs/fs.h"
+#include "virtio/net/net.h"
+#include "virtio/rng/rng.h"
+#include "virtio/vsock/vsock.h"
 #include "vmm/config.h"
 
 static struct vm_config c;
 static char err[256];
+
+/* The device list, seen by kind. */
+#define NDISKS config_count(&c, &vblk_kind)
+#define NSHARES config_count(&c, &vfs_kind)
+#define NNETS config_count(&c, &vnet_kind)
+#define HAS_VSOCK (config_count(&c, &vsock_kind) == 1)
+#define HAS_RNG (config_count(&c, &vrng_kind) == 1)
+#define DISK(i) ((const struct vblk_config *)config_device(&c, &vblk_kind, i))
+#define SHARE(i) ((const struct vfs_config *)config_device(&c, &vfs_kind, i))
+#define NET(i) ((const struct vnet_config *)config_device(&c, &vnet_kind, i))
+#define VSOCK ((const struct vsock_config *)config_device(&c, &vsock_kind, 0))
+
+/* A device flag as the CLI gives it, by name: a failure's reason starts with the flag. */
+static int add(const char *flag, const char *spec)
+{
+	return config_set(&c, flag, spec, err, sizeof(err));
+}
 
 static int setup(void **state)
 {
@@ -53,8 +76,8 @@ static void test_defaults(void **state)
 	assert_int_equal(c.cpus, CONFIG_DEFAULT_CPUS);
 	assert_int_equal(c.mem, CONFIG_DEFAULT_MEM);
 	assert_false(c.boot_timer);
-	assert_true(c.rng);
-	assert_int_equal(c.ndisks, 0);
+	assert_true(HAS_RNG);
+	assert_int_equal(NDISKS, 0);
 	assert_int_equal(config_validate(&c, err, sizeof(err)), 0);
 }
 
@@ -73,7 +96,7 @@ static void test_set(void **state)
 	assert_int_equal(c.cpus, 4);
 	assert_int_equal(config_set(&c, "memory", "1G", err, sizeof(err)), 0);
 	assert_int_equal(c.mem, 1ULL << 30);
-	assert_int_equal(config_set(&c, "boot_timer", "on", err, sizeof(err)), 0);
+	assert_int_equal(config_set(&c, "boot-timer", "on", err, sizeof(err)), 0);
 	assert_true(c.boot_timer);
 
 	assert_int_equal(config_set(&c, "kernel", "", err, sizeof(err)), -EINVAL);
@@ -91,8 +114,8 @@ static void test_set(void **state)
 	assert_int_equal(config_set(&c, "memory", "18446744073709551616", err, sizeof(err)), -EINVAL);
 	assert_err_has("memory");
 	assert_int_equal(c.mem, 1ULL << 30);
-	assert_int_equal(config_set(&c, "boot_timer", "maybe", err, sizeof(err)), -EINVAL);
-	assert_err_has("boot_timer");
+	assert_int_equal(config_set(&c, "boot-timer", "maybe", err, sizeof(err)), -EINVAL);
+	assert_err_has("boot-timer");
 	assert_true(c.boot_timer);
 	assert_int_equal(config_set(&c, "disk", "x", err, sizeof(err)), -EINVAL);
 	assert_err_has("disk");
@@ -434,21 +457,20 @@ static void test_validate(void **state)
 static void test_disk_spec(void **state)
 {
 	(void)state;
-	assert_int_equal(config_add_disk(&c, "path=/srv/a.img", err, sizeof(err)), 0);
-	assert_int_equal(config_add_disk(&c, "path=/srv/b,,c.img,ro=on,cache=none,serial=B-1", err,
-					 sizeof(err)),
+	assert_int_equal(add("disk", "path=/srv/a.img"), 0);
+	assert_int_equal(add("disk", "path=/srv/b,,c.img,ro=on,cache=none,serial=B-1"),
 			 0);
-	assert_int_equal(config_add_disk(&c, "cache=unsafe,path=x", err, sizeof(err)), 0);
-	assert_int_equal(c.ndisks, 3);
-	assert_string_equal(c.disks[0].path, "/srv/a.img");
-	assert_false(c.disks[0].ro);
-	assert_int_equal(c.disks[0].cache, VBLK_CACHE_WRITEBACK);
-	assert_string_equal(c.disks[0].serial, "");
-	assert_string_equal(c.disks[1].path, "/srv/b,c.img");
-	assert_true(c.disks[1].ro);
-	assert_int_equal(c.disks[1].cache, VBLK_CACHE_NONE);
-	assert_string_equal(c.disks[1].serial, "B-1");
-	assert_int_equal(c.disks[2].cache, VBLK_CACHE_UNSAFE);
+	assert_int_equal(add("disk", "cache=unsafe,path=x"), 0);
+	assert_int_equal(NDISKS, 3);
+	assert_string_equal(DISK(0)->path, "/srv/a.img");
+	assert_false(DISK(0)->ro);
+	assert_int_equal(DISK(0)->cache, VBLK_CACHE_WRITEBACK);
+	assert_string_equal(DISK(0)->serial, "");
+	assert_string_equal(DISK(1)->path, "/srv/b,c.img");
+	assert_true(DISK(1)->ro);
+	assert_int_equal(DISK(1)->cache, VBLK_CACHE_NONE);
+	assert_string_equal(DISK(1)->serial, "B-1");
+	assert_int_equal(DISK(2)->cache, VBLK_CACHE_UNSAFE);
 }
 
 static void test_disk_spec_errors(void **state)
@@ -473,22 +495,26 @@ static void test_disk_spec_errors(void **state)
 	(void)state;
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		err[0] = '\0';
-		if (config_add_disk(&c, bad[i].spec, err, sizeof(err)) != -EINVAL)
+		if (add("disk", bad[i].spec) != -EINVAL)
 			fail_msg("disk spec '%s' was accepted", bad[i].spec);
 		assert_err_has(bad[i].needle);
-		assert_int_equal(c.ndisks, 0);
+		assert_int_equal(NDISKS, 0);
 	}
 }
 
 static void test_disk_limit(void **state)
 {
+	char want[64];
 	unsigned int i;
 
 	(void)state;
-	for (i = 0; i < CONFIG_MAX_DISKS; i++)
-		assert_int_equal(config_add_disk(&c, "path=x", err, sizeof(err)), 0);
-	assert_int_equal(config_add_disk(&c, "path=x", err, sizeof(err)), -ENOSPC);
-	assert_err_has("at most");
+	/* One per virtio slot: the machine's slots are the only limit. */
+	assert_int_equal(config_kind_max(&vblk_kind), arch_virtio_slots());
+	for (i = 0; i < arch_virtio_slots(); i++)
+		assert_int_equal(add("disk", "path=x"), 0);
+	assert_int_equal(add("disk", "path=x"), -ENOSPC);
+	snprintf(want, sizeof(want), "disk 'path=x': at most %u disks", arch_virtio_slots());
+	assert_err_has(want);
 }
 
 static void test_json_disks_rng(void **state)
@@ -497,16 +523,16 @@ static void test_json_disks_rng(void **state)
 	assert_int_equal(load("{\"disks\": [{\"path\": \"/a\"}, {\"path\": \"/b\", \"ro\": true, "
 			      "\"cache\": \"none\", \"serial\": \"S\"}], \"rng\": false}"),
 			 0);
-	assert_int_equal(c.ndisks, 2);
-	assert_string_equal(c.disks[1].path, "/b");
-	assert_true(c.disks[1].ro);
-	assert_int_equal(c.disks[1].cache, VBLK_CACHE_NONE);
-	assert_string_equal(c.disks[1].serial, "S");
-	assert_false(c.rng);
+	assert_int_equal(NDISKS, 2);
+	assert_string_equal(DISK(1)->path, "/b");
+	assert_true(DISK(1)->ro);
+	assert_int_equal(DISK(1)->cache, VBLK_CACHE_NONE);
+	assert_string_equal(DISK(1)->serial, "S");
+	assert_false(HAS_RNG);
 	/* A second "disks" replaces the list. */
 	assert_int_equal(load("{\"disks\": [{\"path\": \"/c\"}]}"), 0);
-	assert_int_equal(c.ndisks, 1);
-	assert_string_equal(c.disks[0].path, "/c");
+	assert_int_equal(NDISKS, 1);
+	assert_string_equal(DISK(0)->path, "/c");
 
 	assert_int_equal(load("{\"disks\": {\"path\": \"/a\"}}"), -EINVAL);
 	assert_err_has("array");
@@ -533,9 +559,8 @@ static void test_share_spec(void **state)
 	(void)state;
 	memset(tag36, 'x', VFS_TAG_MAX);
 	tag36[VFS_TAG_MAX] = '\0';
-	assert_int_equal(config_add_share(&c, "tag=docs,path=/srv/docs", err, sizeof(err)), 0);
-	assert_int_equal(config_add_share(&c, "path=/srv/a,,b,ro=on,cache=never,tag=T-1:x", err,
-					  sizeof(err)),
+	assert_int_equal(add("fs", "tag=docs,path=/srv/docs"), 0);
+	assert_int_equal(add("fs", "path=/srv/a,,b,ro=on,cache=never,tag=T-1:x"),
 			 0);
 	assert_int_equal(config_set(&c, "fs", "cache=always,tag=c,path=x,ro=off", err, sizeof(err)),
 			 0);
@@ -543,25 +568,25 @@ static void test_share_spec(void **state)
 		char spec[80];
 
 		snprintf(spec, sizeof(spec), "tag=%s,path=/d", tag36);
-		assert_int_equal(config_add_share(&c, spec, err, sizeof(err)), 0);
+		assert_int_equal(add("fs", spec), 0);
 	}
-	assert_int_equal(c.nshares, 4);
-	assert_string_equal(c.shares[0].tag, "docs");
-	assert_string_equal(c.shares[0].path, "/srv/docs");
-	assert_false(c.shares[0].ro);
-	assert_int_equal(c.shares[0].cache, VFS_CACHE_AUTO);
-	assert_string_equal(c.shares[1].tag, "T-1:x");
-	assert_string_equal(c.shares[1].path, "/srv/a,b");
-	assert_true(c.shares[1].ro);
-	assert_int_equal(c.shares[1].cache, VFS_CACHE_NEVER);
-	assert_int_equal(c.shares[2].cache, VFS_CACHE_ALWAYS);
-	assert_false(c.shares[2].ro);
-	assert_string_equal(c.shares[3].tag, tag36);
+	assert_int_equal(NSHARES, 4);
+	assert_string_equal(SHARE(0)->tag, "docs");
+	assert_string_equal(SHARE(0)->path, "/srv/docs");
+	assert_false(SHARE(0)->ro);
+	assert_int_equal(SHARE(0)->cache, VFS_CACHE_AUTO);
+	assert_string_equal(SHARE(1)->tag, "T-1:x");
+	assert_string_equal(SHARE(1)->path, "/srv/a,b");
+	assert_true(SHARE(1)->ro);
+	assert_int_equal(SHARE(1)->cache, VFS_CACHE_NEVER);
+	assert_int_equal(SHARE(2)->cache, VFS_CACHE_ALWAYS);
+	assert_false(SHARE(2)->ro);
+	assert_string_equal(SHARE(3)->tag, tag36);
 	assert_int_equal(config_validate(&c, err, sizeof(err)), 0);
 	/* Disks and shares are separate lists. */
-	assert_int_equal(c.ndisks, 0);
-	config_clear_shares(&c);
-	assert_int_equal(c.nshares, 0);
+	assert_int_equal(NDISKS, 0);
+	config_clear_kind(&c, &vfs_kind);
+	assert_int_equal(NSHARES, 0);
 }
 
 static void test_share_spec_errors(void **state)
@@ -591,11 +616,11 @@ static void test_share_spec_errors(void **state)
 	(void)state;
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		err[0] = '\0';
-		if (config_add_share(&c, bad[i].spec, err, sizeof(err)) != -EINVAL)
+		if (add("fs", bad[i].spec) != -EINVAL)
 			fail_msg("share spec '%s' was accepted", bad[i].spec);
 		assert_err_has(bad[i].needle);
 		assert_true(!strncmp(err, "fs ", 3));
-		assert_int_equal(c.nshares, 0);
+		assert_int_equal(NSHARES, 0);
 	}
 }
 
@@ -605,26 +630,31 @@ static void test_share_limit_and_tags(void **state)
 	unsigned int i;
 
 	(void)state;
-	for (i = 0; i < CONFIG_MAX_SHARES; i++) {
+	for (i = 0; i < config_kind_max(&vfs_kind); i++) {
 		snprintf(spec, sizeof(spec), "tag=t%u,path=/x", i);
-		assert_int_equal(config_add_share(&c, spec, err, sizeof(err)), 0);
+		assert_int_equal(add("fs", spec), 0);
 	}
-	assert_int_equal(config_add_share(&c, "tag=t9,path=/x", err, sizeof(err)), -ENOSPC);
-	assert_err_has("at most 8 shares");
-	assert_int_equal(c.nshares, CONFIG_MAX_SHARES);
+	assert_int_equal(add("fs", "tag=t99,path=/x"), -ENOSPC);
+	snprintf(spec, sizeof(spec), "at most %u shares", config_kind_max(&vfs_kind));
+	assert_err_has(spec);
+	assert_int_equal(NSHARES, config_kind_max(&vfs_kind));
+	/* rng is on by default: with every slot a share, it has none. */
+	assert_int_equal(config_validate(&c, err, sizeof(err)), -ENOSPC);
+	assert_err_has("rng: no room for another virtio device");
+	assert_int_equal(config_set(&c, "rng", "off", err, sizeof(err)), 0);
 	assert_int_equal(config_validate(&c, err, sizeof(err)), 0);
 	/* One tag twice: the guest could mount only one of them. */
-	config_clear_shares(&c);
-	assert_int_equal(config_add_share(&c, "tag=a,path=/x", err, sizeof(err)), 0);
-	assert_int_equal(config_add_share(&c, "tag=b,path=/x", err, sizeof(err)), 0);
-	assert_int_equal(config_add_share(&c, "tag=a,path=/y", err, sizeof(err)), 0);
+	config_clear_kind(&c, &vfs_kind);
+	assert_int_equal(add("fs", "tag=a,path=/x"), 0);
+	assert_int_equal(add("fs", "tag=b,path=/x"), 0);
+	assert_int_equal(add("fs", "tag=a,path=/y"), 0);
 	assert_int_equal(config_validate(&c, err, sizeof(err)), -EINVAL);
 	assert_err_has("share a: tag used twice");
 	/* Tags are compared byte for byte. */
-	config_clear_shares(&c);
-	assert_int_equal(config_add_share(&c, "tag=a,path=/x", err, sizeof(err)), 0);
-	assert_int_equal(config_add_share(&c, "tag=A,path=/x", err, sizeof(err)), 0);
-	assert_int_equal(config_add_share(&c, "tag=ab,path=/x", err, sizeof(err)), 0);
+	config_clear_kind(&c, &vfs_kind);
+	assert_int_equal(add("fs", "tag=a,path=/x"), 0);
+	assert_int_equal(add("fs", "tag=A,path=/x"), 0);
+	assert_int_equal(add("fs", "tag=ab,path=/x"), 0);
 	assert_int_equal(config_validate(&c, err, sizeof(err)), 0);
 }
 
@@ -635,31 +665,31 @@ static void test_json_shares(void **state)
 			      "\"path\": \"/b\", \"ro\": true, \"cache\": \"never\"}], "
 			      "\"disks\": [{\"path\": \"/d\"}]}"),
 			 0);
-	assert_int_equal(c.nshares, 2);
-	assert_int_equal(c.ndisks, 1);
-	assert_string_equal(c.shares[0].tag, "a");
-	assert_string_equal(c.shares[0].path, "/a");
-	assert_false(c.shares[0].ro);
-	assert_int_equal(c.shares[0].cache, VFS_CACHE_AUTO);
-	assert_string_equal(c.shares[1].tag, "b");
-	assert_true(c.shares[1].ro);
-	assert_int_equal(c.shares[1].cache, VFS_CACHE_NEVER);
+	assert_int_equal(NSHARES, 2);
+	assert_int_equal(NDISKS, 1);
+	assert_string_equal(SHARE(0)->tag, "a");
+	assert_string_equal(SHARE(0)->path, "/a");
+	assert_false(SHARE(0)->ro);
+	assert_int_equal(SHARE(0)->cache, VFS_CACHE_AUTO);
+	assert_string_equal(SHARE(1)->tag, "b");
+	assert_true(SHARE(1)->ro);
+	assert_int_equal(SHARE(1)->cache, VFS_CACHE_NEVER);
 	/* A second "shares" replaces the list, and leaves the disks alone. */
 	assert_int_equal(load("{\"shares\": [{\"path\": \"/c\", \"tag\": \"c\"}]}"), 0);
-	assert_int_equal(c.nshares, 1);
-	assert_string_equal(c.shares[0].tag, "c");
-	assert_int_equal(c.ndisks, 1);
+	assert_int_equal(NSHARES, 1);
+	assert_string_equal(SHARE(0)->tag, "c");
+	assert_int_equal(NDISKS, 1);
 	assert_int_equal(load("{\"shares\": []}"), 0);
-	assert_int_equal(c.nshares, 0);
+	assert_int_equal(NSHARES, 0);
 
 	assert_int_equal(load("{\"shares\": {\"tag\": \"a\", \"path\": \"/a\"}}"), -EINVAL);
 	assert_err_has("shares: expected an array");
 	assert_int_equal(load("{\"shares\": [\"tag=a,path=/a\"]}"), -EINVAL);
 	assert_err_has("shares[0]: expected an object");
 	assert_int_equal(load("{\"shares\": [{\"path\": \"/a\"}]}"), -EINVAL);
-	assert_err_has("shares[0]: no \"tag\"");
+	assert_err_has("shares[0]: no tag= given");
 	assert_int_equal(load("{\"shares\": [{\"tag\": \"a\"}]}"), -EINVAL);
-	assert_err_has("shares[0]: no \"path\"");
+	assert_err_has("shares[0]: share a: no path= given");
 	assert_int_equal(load("{\"shares\": [{\"tag\": \"a\", \"path\": \"/a\", \"ro\": \"on\"}]}"),
 			 -EINVAL);
 	assert_err_has("shares[0].ro");
@@ -677,16 +707,21 @@ static void test_json_shares(void **state)
 	assert_err_has("shares[0]: tag 'a b'");
 	assert_int_equal(load("{\"shares\": [{\"tag\": \"\", \"path\": \"/a\"}]}"), -EINVAL);
 	assert_err_has("tag: empty");
-	assert_int_equal(c.nshares, 0);
-	/* Nine entries: the ninth is refused. */
-	assert_int_equal(load("{\"shares\": [{\"tag\": \"1\", \"path\": \"/a\"}, {\"tag\": \"2\", "
-			      "\"path\": \"/a\"}, {\"tag\": \"3\", \"path\": \"/a\"}, {\"tag\": "
-			      "\"4\", \"path\": \"/a\"}, {\"tag\": \"5\", \"path\": \"/a\"}, "
-			      "{\"tag\": \"6\", \"path\": \"/a\"}, {\"tag\": \"7\", \"path\": "
-			      "\"/a\"}, {\"tag\": \"8\", \"path\": \"/a\"}, {\"tag\": \"9\", "
-			      "\"path\": \"/a\"}]}"),
-			 -ENOSPC);
-	assert_err_has("at most 8 shares");
+	assert_int_equal(NSHARES, 0);
+	/* One entry more than the limit: the last is refused. */
+	{
+		char json[4096], want[64];
+		unsigned int i, max = config_kind_max(&vfs_kind);
+		size_t n = (size_t)snprintf(json, sizeof(json), "{\"shares\": [");
+
+		for (i = 0; i <= max; i++)
+			n += (size_t)snprintf(json + n, sizeof(json) - n,
+					      "%s{\"tag\": \"t%u\", \"path\": \"/a\"}", i ? ", " : "", i);
+		snprintf(json + n, sizeof(json) - n, "]}");
+		assert_int_equal(load(json), -ENOSPC);
+		snprintf(want, sizeof(want), "shares[%u]: at most %u shares", max, max);
+		assert_err_has(want);
+	}
 	/* Duplicates are found by validation, as for flags. */
 	assert_int_equal(load("{\"shares\": [{\"tag\": \"a\", \"path\": \"/a\"}, {\"tag\": \"a\", "
 			      "\"path\": \"/b\"}]}"),
@@ -703,48 +738,50 @@ static void test_net_spec(void **state)
 	unsigned int i;
 
 	(void)state;
-	assert_int_equal(config_add_net(&c, "tap=tap0", err, sizeof(err)), 0);
-	assert_int_equal(config_add_net(&c, "tap=tap1,mac=02:00:00:ab:cd:ef", err, sizeof(err)), 0);
-	assert_int_equal(config_add_net(&c, "passt", err, sizeof(err)), 0);
-	assert_int_equal(config_add_net(&c, "passt=/run/p.sock", err, sizeof(err)), 0);
-	assert_int_equal(c.nnets, 4);
-	assert_int_equal(c.nets[0].backend, VNET_TAP);
-	assert_string_equal(c.nets[0].tap, "tap0");
-	assert_false(c.nets[0].mac_set);
-	assert_true(c.nets[1].mac_set);
-	assert_memory_equal(c.nets[1].mac, mac, 6);
-	assert_int_equal(c.nets[2].backend, VNET_PASST);
-	assert_null(c.nets[2].passt);
-	assert_int_equal(c.nets[3].backend, VNET_PASST);
-	assert_string_equal(c.nets[3].passt, "/run/p.sock");
+	assert_int_equal(add("net", "tap=tap0"), 0);
+	assert_int_equal(add("net", "tap=tap1,mac=02:00:00:ab:cd:ef"), 0);
+	assert_int_equal(add("net", "passt"), 0);
+	assert_int_equal(add("net", "passt=/run/p.sock"), 0);
+	assert_int_equal(NNETS, 4);
+	assert_int_equal(NET(0)->backend, VNET_TAP);
+	assert_string_equal(NET(0)->tap, "tap0");
+	assert_false(NET(0)->mac_set);
+	assert_true(NET(1)->mac_set);
+	assert_memory_equal(NET(1)->mac, mac, 6);
+	assert_int_equal(NET(2)->backend, VNET_PASST);
+	assert_null(NET(2)->passt);
+	assert_int_equal(NET(3)->backend, VNET_PASST);
+	assert_string_equal(NET(3)->passt, "/run/p.sock");
 	assert_int_equal(config_validate(&c, err, sizeof(err)), 0);
 
 	/* Bad specs are refused whole and name the flag. */
-	assert_int_equal(config_add_net(&c, "", err, sizeof(err)), -EINVAL);
+	assert_int_equal(add("net", ""), -EINVAL);
 	assert_err_has("net");
-	assert_int_equal(config_add_net(&c, "tap=tap9,mac=zz", err, sizeof(err)), -EINVAL);
+	assert_int_equal(add("net", "tap=tap9,mac=zz"), -EINVAL);
 	assert_err_has("mac");
-	assert_int_equal(config_add_net(&c, "tap=tap9,passt", err, sizeof(err)), -EINVAL);
-	assert_int_equal(config_add_net(&c, "mac=02:00:00:00:00:01", err, sizeof(err)), -EINVAL);
-	assert_int_equal(c.nnets, 4);
+	assert_int_equal(add("net", "tap=tap9,passt"), -EINVAL);
+	assert_int_equal(add("net", "mac=02:00:00:00:00:01"), -EINVAL);
+	assert_int_equal(NNETS, 4);
 
 	/* One tap for two devices, or one MAC twice. */
-	assert_int_equal(config_add_net(&c, "tap=tap0", err, sizeof(err)), 0);
+	assert_int_equal(add("net", "tap=tap0"), 0);
 	assert_int_equal(config_validate(&c, err, sizeof(err)), -EINVAL);
 	assert_err_has("net tap0: tap used twice");
-	config_clear_nets(&c);
-	assert_int_equal(config_add_net(&c, "tap=a,mac=02:00:00:ab:cd:ef", err, sizeof(err)), 0);
-	assert_int_equal(config_add_net(&c, "passt,mac=02:00:00:ab:cd:ef", err, sizeof(err)), 0);
+	config_clear_kind(&c, &vnet_kind);
+	assert_int_equal(add("net", "tap=a,mac=02:00:00:ab:cd:ef"), 0);
+	assert_int_equal(add("net", "passt,mac=02:00:00:ab:cd:ef"), 0);
 	assert_int_equal(config_validate(&c, err, sizeof(err)), -EINVAL);
 	assert_err_has("mac 02:00:00:ab:cd:ef used twice");
 
-	config_clear_nets(&c);
-	for (i = 0; i < CONFIG_MAX_NETS; i++) {
+	config_clear_kind(&c, &vnet_kind);
+	assert_int_equal(config_set(&c, "rng", "off", err, sizeof(err)), 0);
+	for (i = 0; i < config_kind_max(&vnet_kind); i++) {
 		snprintf(spec, sizeof(spec), "tap=t%u", i);
-		assert_int_equal(config_add_net(&c, spec, err, sizeof(err)), 0);
+		assert_int_equal(add("net", spec), 0);
 	}
-	assert_int_equal(config_add_net(&c, "tap=t9", err, sizeof(err)), -ENOSPC);
-	assert_err_has("at most 8 nets");
+	assert_int_equal(add("net", "tap=t99"), -ENOSPC);
+	snprintf(spec, sizeof(spec), "at most %u nets", config_kind_max(&vnet_kind));
+	assert_err_has(spec);
 	assert_int_equal(config_validate(&c, err, sizeof(err)), 0);
 }
 
@@ -754,18 +791,18 @@ static void test_json_nets(void **state)
 	assert_int_equal(load("{\"nets\": [{\"tap\": \"tap0\", \"mac\": \"02:00:00:00:00:01\"}, "
 			      "{\"passt\": true}, {\"passt\": \"/run/p.sock\"}]}"),
 			 0);
-	assert_int_equal(c.nnets, 3);
-	assert_string_equal(c.nets[0].tap, "tap0");
-	assert_true(c.nets[0].mac_set);
-	assert_int_equal(c.nets[1].backend, VNET_PASST);
-	assert_null(c.nets[1].passt);
-	assert_string_equal(c.nets[2].passt, "/run/p.sock");
+	assert_int_equal(NNETS, 3);
+	assert_string_equal(NET(0)->tap, "tap0");
+	assert_true(NET(0)->mac_set);
+	assert_int_equal(NET(1)->backend, VNET_PASST);
+	assert_null(NET(1)->passt);
+	assert_string_equal(NET(2)->passt, "/run/p.sock");
 	/* A second "nets" replaces the list. */
 	assert_int_equal(load("{\"nets\": [{\"tap\": \"x\"}]}"), 0);
-	assert_int_equal(c.nnets, 1);
+	assert_int_equal(NNETS, 1);
 
 	assert_int_equal(load("{\"nets\": [{\"mac\": \"02:00:00:00:00:01\"}]}"), -EINVAL);
-	assert_err_has("nets[0]: no \"tap\" or \"passt\"");
+	assert_err_has("nets[0]: no tap=NAME or passt given");
 	assert_int_equal(load("{\"nets\": [{\"passt\": false}]}"), -EINVAL);
 	assert_err_has("nets[0].passt: expected true or a string");
 	assert_int_equal(load("{\"nets\": [{\"tap\": true}]}"), -EINVAL);
@@ -774,51 +811,286 @@ static void test_json_nets(void **state)
 	assert_err_has("speed");
 	assert_int_equal(load("{\"nets\": {\"tap\": \"a\"}}"), -EINVAL);
 	assert_err_has("nets: expected an array");
-	assert_int_equal(c.nnets, 0);
+	assert_int_equal(NNETS, 0);
 }
 
 /* --vsock and "vsock": one device; a later one replaces an earlier one. */
 static void test_vsock(void **state)
 {
 	(void)state;
-	assert_false(c.has_vsock);
-	assert_int_equal(config_set_vsock(&c, "cid=3,uds=/run/v.sock", err, sizeof(err)), 0);
-	assert_true(c.has_vsock);
-	assert_int_equal(c.vsock.cid, 3);
-	assert_string_equal(c.vsock.uds, "/run/v.sock");
+	assert_false(HAS_VSOCK);
+	assert_int_equal(add("vsock", "cid=3,uds=/run/v.sock"), 0);
+	assert_true(HAS_VSOCK);
+	assert_int_equal(VSOCK->cid, 3);
+	assert_string_equal(VSOCK->uds, "/run/v.sock");
 	assert_int_equal(config_set(&c, "vsock", "uds=/run/w.sock,cid=4294967294", err, sizeof(err)),
 			 0);
-	assert_int_equal(c.vsock.cid, 4294967294u);
-	assert_string_equal(c.vsock.uds, "/run/w.sock");
+	assert_int_equal(VSOCK->cid, 4294967294u);
+	assert_string_equal(VSOCK->uds, "/run/w.sock");
 
 	/* Reserved CIDs (0 hypervisor, 1 local, 2 host, -1 any), junk, missing parts. */
-	assert_int_equal(config_set_vsock(&c, "cid=2,uds=/a", err, sizeof(err)), -EINVAL);
+	assert_int_equal(add("vsock", "cid=2,uds=/a"), -EINVAL);
 	assert_err_has("vsock");
-	assert_int_equal(config_set_vsock(&c, "cid=4294967295,uds=/a", err, sizeof(err)), -EINVAL);
-	assert_int_equal(config_set_vsock(&c, "cid=-3,uds=/a", err, sizeof(err)), -EINVAL);
-	assert_int_equal(config_set_vsock(&c, "cid=3x,uds=/a", err, sizeof(err)), -EINVAL);
-	assert_int_equal(config_set_vsock(&c, "cid=3", err, sizeof(err)), -EINVAL);
-	assert_int_equal(config_set_vsock(&c, "uds=/a", err, sizeof(err)), -EINVAL);
-	assert_int_equal(config_set_vsock(&c, "cid=3,uds=/a,port=5", err, sizeof(err)), -EINVAL);
+	assert_int_equal(add("vsock", "cid=4294967295,uds=/a"), -EINVAL);
+	assert_int_equal(add("vsock", "cid=-3,uds=/a"), -EINVAL);
+	assert_int_equal(add("vsock", "cid=3x,uds=/a"), -EINVAL);
+	assert_int_equal(add("vsock", "cid=3"), -EINVAL);
+	assert_int_equal(add("vsock", "uds=/a"), -EINVAL);
+	assert_int_equal(add("vsock", "cid=3,uds=/a,port=5"), -EINVAL);
 	/* A refused spec leaves the earlier device as it was. */
-	assert_int_equal(c.vsock.cid, 4294967294u);
-	assert_string_equal(c.vsock.uds, "/run/w.sock");
+	assert_int_equal(VSOCK->cid, 4294967294u);
+	assert_string_equal(VSOCK->uds, "/run/w.sock");
 
 	assert_int_equal(load("{\"vsock\": {\"cid\": 7, \"uds\": \"/run/j.sock\"}}"), 0);
-	assert_int_equal(c.vsock.cid, 7);
-	assert_string_equal(c.vsock.uds, "/run/j.sock");
+	assert_int_equal(VSOCK->cid, 7);
+	assert_string_equal(VSOCK->uds, "/run/j.sock");
 	assert_int_equal(load("{\"vsock\": {\"cid\": \"7\", \"uds\": \"/a\"}}"), -EINVAL);
 	assert_err_has("vsock.cid: expected an integer");
 	assert_int_equal(load("{\"vsock\": {\"cid\": 7}}"), -EINVAL);
-	assert_err_has("vsock: no \"uds\"");
+	assert_err_has("vsock: no uds= given");
 	assert_int_equal(load("{\"vsock\": {\"uds\": \"/a\"}}"), -EINVAL);
-	assert_err_has("vsock: no \"cid\"");
+	assert_err_has("vsock: no cid= given");
 	assert_int_equal(load("{\"vsock\": {\"cid\": 1, \"uds\": \"/a\"}}"), -EINVAL);
 	assert_err_has("vsock");
 	assert_int_equal(load("{\"vsock\": {\"cid\": -5, \"uds\": \"/a\"}}"), -EINVAL);
 	assert_int_equal(load("{\"vsock\": [3]}"), -EINVAL);
 	assert_err_has("vsock: expected an object");
-	assert_int_equal(c.vsock.cid, 7);
+	assert_int_equal(VSOCK->cid, 7);
+}
+
+/* ---- the tables ---- */
+
+/* Every kind and setting is described whole, with flags and JSON keys used once. */
+static void test_tables(void **state)
+{
+	const char *names[64], *keys[64];
+	unsigned int i, j, nn = 0, nk = 0;
+
+	(void)state;
+	for (i = 0; i < config_nsettings; i++) {
+		const struct config_setting *st = &config_settings[i];
+
+		assert_non_null(st->flag);
+		assert_non_null(st->json);
+		assert_non_null(st->help);
+		assert_true(st->type == CONFIG_FLAG ? !st->arg : st->arg != NULL);
+		names[nn++] = st->flag;
+		keys[nk++] = st->json;
+	}
+	for (i = 0; i < config_nkinds; i++) {
+		const struct virtio_kind *k = config_kinds[i];
+
+		assert_non_null(k->name);
+		assert_non_null(k->json);
+		assert_non_null(k->arg);
+		assert_non_null(k->help);
+		assert_non_null(k->describe);
+		assert_non_null(k->create);
+		if (k->form == VIRTIO_KIND_SWITCH) {
+			assert_int_equal(k->config_size, 0);
+		} else {
+			assert_true(k->config_size > 0 && k->nfields > 0);
+			assert_true(k->init && k->parse && k->set && k->finish && k->free);
+			/* What check opens, release closes. */
+			assert_true(!k->check == !k->release);
+		}
+		assert_true(strlen(k->name) + 3 < 16); /* "<name><n>" ids fit VM_DEV_ID_MAX */
+		names[nn++] = k->name;
+		keys[nk++] = k->json;
+	}
+	for (i = 0; i < nn; i++)
+		for (j = 0; j < i; j++)
+			if (!strcmp(names[i], names[j]))
+				fail_msg("flag --%s used twice", names[i]);
+	for (i = 0; i < nk; i++)
+		for (j = 0; j < i; j++)
+			if (!strcmp(keys[i], keys[j]))
+				fail_msg("JSON key \"%s\" used twice", keys[i]);
+}
+
+/* --help's columns: each line of a description fits 58 columns and ends the text whole. */
+static void check_help(const char *what, const char *help)
+{
+	const char *line, *nl;
+
+	assert_true(help[0] && help[strlen(help) - 1] == '\n');
+	for (line = help; *line; line = nl + 1) {
+		nl = strchr(line, '\n');
+		if (nl - line > 58)
+			fail_msg("%s: help line longer than 58 columns: %.*s", what, (int)(nl - line),
+				 line);
+	}
+}
+
+static void test_help_texts(void **state)
+{
+	unsigned int i;
+
+	(void)state;
+	for (i = 0; i < config_nsettings; i++)
+		check_help(config_settings[i].flag, config_settings[i].help);
+	for (i = 0; i < config_nkinds; i++)
+		check_help(config_kinds[i]->name, config_kinds[i]->help);
+}
+
+static int load_fresh(const char *json)
+{
+	config_free(&c);
+	return load(json);
+}
+
+/* The same device as a flag and as a JSON entry comes out the same. */
+static void test_flag_json_round_trip(void **state)
+{
+	struct vblk_config d;
+	struct vfs_config f;
+	struct vnet_config n;
+	struct vsock_config v;
+
+	(void)state;
+	assert_int_equal(add("disk", "path=/a,,b,ro=on,cache=none,serial=S1"), 0);
+	d = *DISK(0);
+	assert_int_equal(load_fresh("{\"disks\": [{\"path\": \"/a,b\", \"ro\": true, \"cache\": "
+				    "\"none\", \"serial\": \"S1\"}]}"),
+			 0);
+	assert_string_equal(DISK(0)->path, d.path ? "/a,b" : "");
+	assert_true(DISK(0)->ro == d.ro && DISK(0)->cache == d.cache);
+	assert_string_equal(DISK(0)->serial, d.serial);
+
+	config_free(&c);
+	assert_int_equal(add("fs", "tag=t,path=/d,ro=on,cache=never"), 0);
+	f = *SHARE(0);
+	assert_int_equal(load_fresh("{\"shares\": [{\"tag\": \"t\", \"path\": \"/d\", \"ro\": true, "
+				    "\"cache\": \"never\"}]}"),
+			 0);
+	assert_string_equal(SHARE(0)->tag, f.tag);
+	assert_string_equal(SHARE(0)->path, "/d");
+	assert_true(SHARE(0)->ro == f.ro && SHARE(0)->cache == f.cache);
+
+	config_free(&c);
+	assert_int_equal(add("net", "tap=tap0,mac=02:00:00:00:00:01"), 0);
+	assert_int_equal(add("net", "passt=/s"), 0);
+	assert_int_equal(add("net", "passt"), 0);
+	n = *NET(0);
+	assert_int_equal(load_fresh("{\"nets\": [{\"tap\": \"tap0\", \"mac\": \"02:00:00:00:00:01\"},"
+				    " {\"passt\": \"/s\"}, {\"passt\": true}]}"),
+			 0);
+	assert_string_equal(NET(0)->tap, "tap0");
+	assert_memory_equal(NET(0)->mac, n.mac, 6);
+	assert_true(NET(0)->mac_set && n.mac_set);
+	assert_int_equal(NET(1)->backend, VNET_PASST);
+	assert_string_equal(NET(1)->passt, "/s");
+	assert_int_equal(NET(2)->backend, VNET_PASST);
+	assert_null(NET(2)->passt);
+
+	config_free(&c);
+	assert_int_equal(add("vsock", "cid=5,uds=/v"), 0);
+	v = *VSOCK;
+	assert_int_equal(load_fresh("{\"vsock\": {\"cid\": 5, \"uds\": \"/v\"}}"), 0);
+	assert_int_equal(VSOCK->cid, v.cid);
+	assert_string_equal(VSOCK->uds, "/v");
+
+	config_free(&c);
+	assert_int_equal(add("rng", "off"), 0);
+	assert_false(HAS_RNG);
+	assert_int_equal(load_fresh("{\"rng\": false}"), 0);
+	assert_false(HAS_RNG);
+	assert_int_equal(load("{\"rng\": true}"), 0);
+	assert_true(HAS_RNG);
+	assert_int_equal(add("rng", "on"), 0);
+	assert_int_equal(config_count(&c, &vrng_kind), 1); /* a switch: on twice is one device */
+}
+
+/* Every kind refuses settings it does not have, as a flag and in JSON, naming them. */
+static void test_unknown_keys(void **state)
+{
+	char spec[96], json[160];
+	unsigned int i;
+	int ret;
+
+	(void)state;
+	for (i = 0; i < config_nkinds; i++) {
+		const struct virtio_kind *k = config_kinds[i];
+
+		if (k->form == VIRTIO_KIND_SWITCH)
+			continue;
+		snprintf(spec, sizeof(spec), "frobnicate=1,%s=x", k->fields[0].key);
+		ret = config_add_device(&c, k, spec, err, sizeof(err));
+		if (ret != -EINVAL)
+			fail_msg("--%s %s: %d", k->name, spec, ret);
+		assert_err_has("frobnicate");
+		snprintf(json, sizeof(json),
+			 k->form == VIRTIO_KIND_LIST ? "{\"%s\": [{\"frobnicate\": 1}]}"
+						     : "{\"%s\": {\"frobnicate\": 1}}",
+			 k->json);
+		assert_int_equal(load(json), -EINVAL);
+		assert_err_has("unknown setting 'frobnicate'");
+		assert_err_has(k->fields[0].key); /* the message lists what there is */
+	}
+}
+
+/* Whatever order the flags come in, devices are listed (and get slots) kind by kind. */
+static void test_device_order(void **state)
+{
+	(void)state;
+	assert_int_equal(add("rng", "on"), 0);
+	assert_int_equal(add("vsock", "cid=3,uds=/v"), 0);
+	assert_int_equal(add("fs", "tag=a,path=/a"), 0);
+	assert_int_equal(add("disk", "path=/d0"), 0);
+	assert_int_equal(add("net", "tap=t0"), 0);
+	assert_int_equal(add("disk", "path=/d1"), 0);
+	assert_int_equal(c.ndevs, 6);
+	assert_ptr_equal(c.devs[0].kind, &vblk_kind);
+	assert_string_equal(((const struct vblk_config *)c.devs[0].cfg)->path, "/d0");
+	assert_ptr_equal(c.devs[1].kind, &vblk_kind);
+	assert_string_equal(((const struct vblk_config *)c.devs[1].cfg)->path, "/d1");
+	assert_ptr_equal(c.devs[2].kind, &vfs_kind);
+	assert_ptr_equal(c.devs[3].kind, &vnet_kind);
+	assert_ptr_equal(c.devs[4].kind, &vsock_kind);
+	assert_ptr_equal(c.devs[5].kind, &vrng_kind);
+	assert_null(c.devs[5].cfg);
+}
+
+/* More devices than slots: validation names the first that finds none, whatever its kind. */
+static void test_slots(void **state)
+{
+	unsigned int i, slots = arch_virtio_slots();
+	char spec[32];
+
+	(void)state;
+	/* Every slot but one a disk: one share fits, the second and rng do not. */
+	for (i = 0; i + 1 < slots; i++)
+		assert_int_equal(add("disk", "path=/d"), 0);
+	assert_int_equal(add("fs", "tag=a,path=/a"), 0);
+	assert_int_equal(config_validate(&c, err, sizeof(err)), -ENOSPC);
+	assert_err_has("rng: no room for another virtio device");
+	assert_int_equal(add("fs", "tag=b,path=/a"), 0);
+	assert_int_equal(config_validate(&c, err, sizeof(err)), -ENOSPC);
+	snprintf(spec, sizeof(spec), "(this machine has %u)", slots);
+	assert_err_has("share b: no room for another virtio device");
+	assert_err_has(spec);
+	assert_int_equal(add("rng", "off"), 0);
+	assert_int_equal(config_validate(&c, err, sizeof(err)), -ENOSPC);
+	assert_err_has("share b");
+	config_clear_kind(&c, &vfs_kind);
+	assert_int_equal(config_validate(&c, err, sizeof(err)), 0);
+}
+
+/* --api-sock and "api_sock": a path, never empty. */
+static void test_api_sock(void **state)
+{
+	(void)state;
+	assert_null(c.api_sock);
+	assert_int_equal(config_set(&c, "api-sock", "/run/hull.sock", err, sizeof(err)), 0);
+	assert_string_equal(c.api_sock, "/run/hull.sock");
+	assert_int_equal(load("{\"api_sock\": \"/run/h2.sock\"}"), 0);
+	assert_string_equal(c.api_sock, "/run/h2.sock");
+	assert_int_equal(load("{\"api_sock\": \"\"}"), -EINVAL);
+	assert_err_has("api_sock");
+	assert_int_equal(load("{\"api_sock\": 1}"), -EINVAL);
+	assert_err_has("api_sock: expected a string");
+	assert_int_equal(config_set(&c, "api-sock", "", err, sizeof(err)), -EINVAL);
+	assert_err_has("api-sock");
 }
 
 int main(void)
@@ -855,6 +1127,13 @@ int main(void)
 		T(test_net_spec),
 		T(test_json_nets),
 		T(test_vsock),
+		T(test_tables),
+		T(test_help_texts),
+		T(test_flag_json_round_trip),
+		T(test_unknown_keys),
+		T(test_device_order),
+		T(test_slots),
+		T(test_api_sock),
 	};
 #undef T
 

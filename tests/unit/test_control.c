@@ -640,7 +640,7 @@ static void test_socket_file_mode_and_removal(void **state)
 static void test_socket_file_existing(void **state)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct usock_file f;
+	struct usock u;
 	struct control *c2;
 	struct stat st;
 	char longp[200];
@@ -652,41 +652,39 @@ static void test_socket_file_existing(void **state)
 	lfd = socket(AF_UNIX, SOCK_STREAM, 0);
 	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	close(lfd);
-	assert_int_equal(usock_check(path, "t"), 0);
+	assert_int_equal(usock_check("t", path, 0), 0);
 	assert_int_equal(control_open(&L, path, &fake_ops, NULL, &c2), 0);
 	fd = dial();
 	assert_true(fd >= 0);
 	close(fd);
 	/* In use: refused, and left alone. */
-	assert_int_equal(usock_check(path, "t"), -EADDRINUSE);
+	assert_int_equal(usock_check("t", path, 0), -EADDRINUSE);
 	assert_int_equal(control_open(&L, path, &fake_ops, NULL, &C), -EADDRINUSE);
 	assert_int_equal(lstat(path, &st), 0);
 	/* A path another listener took over after us is not removed by our close. */
 	unlink(path);
-	lfd = usock_listen(path, 0600, 1, "t", &f);
-	assert_true(lfd >= 0);
+	assert_int_equal(usock_listen(&u, "t", path, 0, 1, 0600), 0);
 	control_close(c2);
 	assert_int_equal(lstat(path, &st), 0);
-	usock_unlink(path, &f);
-	close(lfd);
+	usock_close(&u);
 	assert_int_equal(lstat(path, &st), -1);
 	/* A regular file is refused and kept. */
 	fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
 	close(fd);
-	assert_int_equal(usock_check(path, "t"), -EEXIST);
+	assert_int_equal(usock_check("t", path, 0), -EEXIST);
 	assert_int_equal(control_open(&L, path, &fake_ops, NULL, &c2), -EEXIST);
 	assert_int_equal(lstat(path, &st), 0);
 	assert_true(S_ISREG(st.st_mode));
 	unlink(path);
 	/* A missing directory, a path too long. */
 	snprintf(longp, sizeof(longp), "%s/no/such/api.sock", dir);
-	assert_int_equal(usock_check(longp, "t"), -ENOENT);
+	assert_int_equal(usock_check("t", longp, 0), -ENOENT);
 	assert_int_equal(control_open(&L, longp, &fake_ops, NULL, &c2), -ENOENT);
 	memset(longp, 'a', sizeof(longp) - 1);
 	longp[sizeof(longp) - 1] = '\0';
-	assert_int_equal(usock_check(longp, "t"), -ENAMETOOLONG);
+	assert_int_equal(usock_check("t", longp, 0), -ENAMETOOLONG);
 	assert_int_equal(control_open(&L, longp, &fake_ops, NULL, &c2), -ENAMETOOLONG);
-	assert_int_equal(usock_check("rel.sock", "t"), 0);
+	assert_int_equal(usock_check("t", "rel.sock", 0), 0);
 }
 
 #define T(f) cmocka_unit_test(f)

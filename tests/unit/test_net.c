@@ -275,14 +275,22 @@ static void post_rx(unsigned int n, uint32_t size, uint64_t *gpas)
 /* The bus cannot unregister: each device gets a fresh one (registers are reached directly). */
 static int create(const struct vnet_config *c)
 {
+	int ret;
+
 	bus_init(&e.v.mmio, "mmio");
-	return vnet_create(c, 0, &e.v.host, BASE, GSI, &e.n);
+	ret = vnet_create(c, 0, &e.v.host, &e.n);
+	if (!ret && (ret = virtio_mmio_attach(&e.n->dev, &e.v.host, BASE, GSI))) {
+		vnet_destroy(e.n);
+		e.n = NULL;
+	}
+	return ret;
 }
 
 static void create_on(struct vnet_be *be, const struct vnet_config *c)
 {
 	bus_init(&e.v.mmio, "mmio");
-	assert_int_equal(vnet_create_be(c, 0, be, &e.v.host, BASE, GSI, &e.n), 0);
+	assert_int_equal(vnet_create_be(c, 0, be, &e.v.host, &e.n), 0);
+	assert_int_equal(virtio_mmio_attach(&e.n->dev, &e.v.host, BASE, GSI), 0);
 }
 
 static struct vnet_config mac_cfg(enum vnet_backend b)

@@ -72,7 +72,8 @@ static int setup(void **state)
 		return -1;
 	/* The rings start zeroed, as a driver leaves them; buffers hold a pattern to overwrite. */
 	memset(e.v.ram + (BUF - RAM_GPA), PATTERN, RAM_SIZE - (BUF - RAM_GPA));
-	if (vrng_create(&e.v.host, BASE, GSI, &e.r) || e.v.mmio.n != 1)
+	if (vrng_create(&e.v.host, &e.r) ||
+	    virtio_mmio_attach(vrng_dev(e.r), &e.v.host, BASE, GSI) || e.v.mmio.n != 1)
 		return -1;
 	e.d = e.v.mmio.r[0].dev;
 	fake_ns = 1000000000ULL;
@@ -479,12 +480,15 @@ static void test_create_destroy(void **state)
 	int before = count_fds();
 
 	(void)state;
-	/* Overlapping the first device: fails and leaves nothing behind. */
-	assert_int_equal(vrng_create(&e.v.host, BASE + 0x800, GSI, &r2), -EINVAL);
-	assert_null(r2);
-	assert_int_equal(count_fds(), before);
-	assert_int_equal(vrng_create(&e.v.host, BASE + VIRTIO_MMIO_SIZE, GSI, &r2), 0);
+	/* Overlapping the first device: attaching fails and leaves nothing behind. */
+	assert_int_equal(vrng_create(&e.v.host, &r2), 0);
 	assert_non_null(r2);
+	assert_int_equal(virtio_mmio_attach(vrng_dev(r2), &e.v.host, BASE + 0x800, GSI), -EINVAL);
+	vrng_destroy(r2);
+	assert_int_equal(count_fds(), before);
+	assert_int_equal(vrng_create(&e.v.host, &r2), 0);
+	assert_int_equal(virtio_mmio_attach(vrng_dev(r2), &e.v.host, BASE + VIRTIO_MMIO_SIZE, GSI),
+			 0);
 	assert_true(count_fds() > before);
 	vrng_destroy(r2);
 	assert_int_equal(count_fds(), before);

@@ -128,8 +128,15 @@ static int create(const char *path, const char *tag, uint64_t base, struct vfs *
 {
 	struct vfs_config c = { .path = (char *)(uintptr_t)path, .cache = VFS_CACHE_AUTO };
 
+	int ret;
+
 	snprintf(c.tag, sizeof(c.tag), "%s", tag);
-	return vfs_create(&c, 0, &e.v.host, base, GSI, out);
+	ret = vfs_create(&c, 0, &e.v.host, out);
+	if (!ret && (ret = virtio_mmio_attach(vfs_dev(*out), &e.v.host, base, GSI))) {
+		vfs_destroy(*out);
+		*out = NULL;
+	}
+	return ret;
 }
 
 static int setup(void **state)

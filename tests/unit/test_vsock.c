@@ -338,7 +338,8 @@ static void open_dev(bool uds)
 {
 	struct vsock_config c = { .cid = GCID, .uds = uds ? e.path : NULL };
 
-	assert_int_equal(vsock_create(&c, &e.v.host, BASE + e.next_base, GSI, &e.vs), 0);
+	assert_int_equal(vsock_create(&c, &e.v.host, &e.vs), 0);
+	assert_int_equal(virtio_mmio_attach(&e.vs->dev, &e.v.host, BASE + e.next_base, GSI), 0);
 	e.next_base += VIRTIO_MMIO_SIZE;
 	e.d = &e.vs->dev;
 	bring_up(true);
@@ -1842,7 +1843,7 @@ static void test_socket_file(void **state)
 	open_dev(true);
 	/* In use by us now: a second device is refused. */
 	virtio_env_capture_start();
-	assert_int_equal(vsock_create(&c, &e.v.host, BASE + 0x100000, GSI, &v2), -EADDRINUSE);
+	assert_int_equal(vsock_create(&c, &e.v.host, &v2), -EADDRINUSE);
 	log = virtio_env_capture_end();
 	assert_non_null(strstr(log, e.path));
 	assert_non_null(strstr(log, "in use"));
@@ -1854,14 +1855,14 @@ static void test_socket_file(void **state)
 	assert_true(fd >= 0);
 	close(fd);
 	virtio_env_capture_start();
-	assert_int_equal(vsock_create(&c, &e.v.host, BASE + 0x200000, GSI, &v2), -EEXIST);
+	assert_int_equal(vsock_create(&c, &e.v.host, &v2), -EEXIST);
 	log = virtio_env_capture_end();
 	assert_non_null(strstr(log, "not a socket"));
 	unlink(e.path);
 	/* A missing directory is an error at create. */
 	snprintf(e.path, sizeof(e.path), "%s/no/such/v.sock", e.dir);
 	virtio_env_capture_start();
-	assert_int_equal(vsock_create(&c, &e.v.host, BASE + 0x300000, GSI, &v2), -ENOENT);
+	assert_int_equal(vsock_create(&c, &e.v.host, &v2), -ENOENT);
 	log = virtio_env_capture_end();
 	assert_non_null(strstr(log, "vsock "));
 	snprintf(e.path, sizeof(e.path), "%s/v.sock", e.dir);

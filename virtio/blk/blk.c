@@ -333,6 +333,8 @@ static void vblk_reset(struct virtio_dev *d)
 	b->starved = false;
 }
 
+static void vblk_free(struct virtio_dev *d);
+
 static const struct virtio_dev_ops vblk_ops = {
 	.type = "blk",
 	.device_id = VIRTIO_ID_BLOCK,
@@ -340,6 +342,7 @@ static const struct virtio_dev_ops vblk_ops = {
 	.config_write = vblk_config_write,
 	.notify = vblk_notify,
 	.reset = vblk_reset,
+	.destroy = vblk_free,
 };
 
 static uint64_t features(const struct vblk_disk *disk)
@@ -379,67 +382,99 @@ static void fill_config(struct vblk *b)
 	cfg->write_zeroes_may_unmap = 1;
 }
 
-int vblk_create(const struct vblk_config *c, unsigned int index, const struct virtio_host *host,
-		uint64_t base, uint32_t gsi, struct vblk **out)
+/* The check: the image opened, sized and locked, before /dev/kvm is touched. */
+int vblk_open(const struct vblk_config *c, void **res)
 {
-	struct vblk *b;
-	char name[sizeof(b->dev.name)];
-	unsigned int i;
-	int ret = -ENOMEM;
+	struct vblk *b = calloc(1, sizeof(*b));
+	int ret;
 
-	b = calloc(1, sizeof(*b));
 	if (!b) {
 		log_msg("disk %s: %s", c->path, strerror(ENOMEM));
 		return -ENOMEM;
 	}
 	b->fd = b->buf_fd = b->ev_fd = -1;
+	ret = vblk_io_open(b, c); /* says why */
+	if (ret) {
+		vblk_release(b);
+		return ret;
+	}
+	*res = b;
+	return 0;
+}
+
+void vblk_release(void *res)
+{
+	struct vblk *b = res;
+
+	if (!b)
+		return;
+	vblk_io_close(b);
+	free(b->pool);
+	free(b->path);
+	free(b);
+}
+
+static void vblk_free(struct virtio_dev *d)
+{
+	struct vblk *b = to_vblk(d);
+
+	vblk_release(b);
+	pthread_mutex_destroy(&d->lock);
+}
+
+int vblk_build(const void *cfg, void *res, unsigned int index, const struct virtio_host *host,
+	       struct virtio_dev **out)
+{
+	const struct vblk_config *c = cfg;
+	struct vblk *b = res;
+	char name[sizeof(b->dev.name)];
+	unsigned int i;
+	int ret;
+
 	b->path = strdup(c->path);
 	b->pool = calloc(VBLK_QUEUE_MAX, sizeof(*b->pool));
 	if (!b->path || !b->pool) {
 		log_msg("disk %s: %s", c->path, strerror(ENOMEM));
-		goto err_free;
+		vblk_release(b);
+		return -ENOMEM;
 	}
 	for (i = VBLK_QUEUE_MAX; i > 0; i--)
 		vblk_req_put(b, &b->pool[i - 1]);
-
-	ret = vblk_io_open(b, c);
-	if (ret)
-		goto err_close;
 	fill_config(b);
 	snprintf(name, sizeof(name), "virtio-blk %u (%s)", index, c->path);
 	ret = virtio_dev_init(&b->dev, &vblk_ops, name, 1, VBLK_QUEUE_MAX, features(&b->disk),
 			      VBLK_CONFIG_SIZE);
 	if (ret) {
 		log_msg("disk %s: %s", c->path, strerror(-ret));
-		goto err_close;
+		vblk_release(b);
+		return ret;
 	}
 	ret = vblk_io_start(b, host->loop);
-	if (ret)
-		goto err_close;
-	ret = virtio_mmio_attach(&b->dev, host, base, gsi); /* names the device on failure */
-	if (ret)
-		goto err_close;
-	*out = b;
+	if (ret) {
+		vblk_free(&b->dev);
+		return ret;
+	}
+	*out = &b->dev;
 	return 0;
+}
 
-err_close:
-	vblk_io_close(b);
-err_free:
-	free(b->pool);
-	free(b->path);
-	free(b);
+int vblk_create(const struct vblk_config *c, unsigned int index, const struct virtio_host *host,
+		struct vblk **out)
+{
+	struct virtio_dev *d;
+	void *res = NULL;
+	int ret;
+
+	ret = vblk_open(c, &res);
+	if (!ret)
+		ret = vblk_build(c, res, index, host, &d);
+	if (!ret)
+		*out = to_vblk(d);
 	return ret;
 }
 
 void vblk_destroy(struct vblk *b)
 {
-	if (!b)
-		return;
-	/* Detach resets the device, which waits for every in-flight request. */
-	virtio_mmio_detach(&b->dev);
-	vblk_io_close(b);
-	pthread_mutex_destroy(&b->dev.lock);
-	free(b->pool);
-	free(b->path);
-	free(b);
+	if (b)
+		virtio_dev_destroy(&b->dev); /* detaching resets it, which waits for in-flight I/O */
 }

@@ -27,6 +27,9 @@ struct vblk_config {
 	char serial[VBLK_SERIAL_MAX + 1]; /* "" when not given */
 };
 
+/* The kind (virtio/blk/config.c): --disk, "disks", up to one per virtio slot. */
+extern const struct virtio_kind vblk_kind;
+
 /*
  * Parse "path=FILE[,ro=on|off][,cache=unsafe|writeback|none][,serial=ID]"
  * (also the JSON object's string fields go through vblk_config_set). 0, or
@@ -40,16 +43,16 @@ void vblk_config_free(struct vblk_config *c);
 struct vblk;
 
 /*
- * Open the image (O_DIRECT for cache=none; O_RDONLY when ro), take an OFD
- * lock (write lock when writable, read lock when read-only) failing with
- * -EBUSY and "disk PATH: locked by another process (another hull using
- * it?)", set up io_uring, and attach the device at base/gsi. Every failure
- * logs "disk PATH: cause". 0 or -errno; *out is set on success. Needs about
- * 2 MiB per disk (the preallocated request pool).
+ * vblk_kind's check and create in one call, for tests and fuzzers: open the image (O_DIRECT
+ * for cache=none; O_RDONLY when ro), take an OFD lock (write lock when writable, read lock
+ * when read-only) failing with -EBUSY and "disk PATH: locked by another process (another hull
+ * using it?)", set up io_uring. The device is not attached (virtio_mmio_attach). Every
+ * failure logs "disk PATH: cause". 0 or -errno; *out is set on success. Needs about 2 MiB
+ * per disk (the preallocated request pool).
  */
 int vblk_create(const struct vblk_config *c, unsigned int index, const struct virtio_host *host,
-		uint64_t base, uint32_t gsi, struct vblk **out);
-/* Reset (waiting for in-flight I/O), detach, release the lock, close, free. NULL is fine. */
+		struct vblk **out);
+/* Detach when attached (waiting for in-flight I/O), release the lock, close, free. NULL is fine. */
 void vblk_destroy(struct vblk *b);
 
 #endif

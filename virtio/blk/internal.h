@@ -152,6 +152,16 @@ void vblk_req_put(struct vblk *b, struct vblk_req *r);
  */
 void vblk_req_finish(struct vblk *b, struct vblk_req *r);
 
+/*
+ * vblk_kind's building steps (blk.c). vblk_open, the check: the image opened, sized and locked
+ * (a struct vblk in *res, with b->disk filled). vblk_release frees what it opened. vblk_build,
+ * the create: the request pool, the device and its io_uring, from res (which it takes).
+ */
+int vblk_open(const struct vblk_config *c, void **res);
+void vblk_release(void *res);
+int vblk_build(const void *cfg, void *res, unsigned int index, const struct virtio_host *host,
+	       struct virtio_dev **out);
+
 /* ---- blk_io.c: backend ---- */
 
 /*

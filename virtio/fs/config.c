@@ -1,10 +1,10 @@
-/* fs config: the --fs option and the JSON "shares" entries, parsed into struct vfs_config. */
+/* fs config: the --fs option and the JSON "shares" entries, and the kind that describes them. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "virtio/fs/fs.h"
+#include "virtio/fs/internal.h"
 #include "lib/parse.h"
 
 void vfs_config_free(struct vfs_config *c)
@@ -66,3 +66,89 @@ int vfs_parse(struct vfs_config *c, const char *spec, char *err, size_t errlen)
 		vfs_config_free(c);
 	return ret;
 }
+
+static void kind_init(void *cfg)
+{
+	*(struct vfs_config *)cfg = (struct vfs_config){ .cache = VFS_CACHE_AUTO };
+}
+
+static int kind_parse(void *cfg, const char *spec, char *err, size_t errlen)
+{
+	return vfs_parse(cfg, spec, err, errlen);
+}
+
+static int kind_finish(void *cfg, char *err, size_t errlen)
+{
+	const struct vfs_config *c = cfg;
+
+	if (!c->tag[0])
+		snprintf(err, errlen, "no tag= given");
+	else if (!c->path)
+		snprintf(err, errlen, "share %s: no path= given", c->tag);
+	else
+		return 0;
+	return -EINVAL;
+}
+
+static void kind_free(void *cfg)
+{
+	vfs_config_free(cfg);
+}
+
+/* The guest mounts a share by its tag: two shares with one tag would make one unreachable. */
+static int kind_conflict(const void *a, const void *b, char *err, size_t errlen)
+{
+	const struct vfs_config *x = a, *y = b;
+
+	if (strcmp(x->tag, y->tag))
+		return 0;
+	snprintf(err, errlen, "share %s: tag used twice", x->tag);
+	return -EINVAL;
+}
+
+static void kind_describe(const void *cfg, unsigned int index, char *buf, size_t len)
+{
+	(void)index;
+	snprintf(buf, len, "share %s", ((const struct vfs_config *)cfg)->tag);
+}
+
+static int kind_check(const void *cfg, unsigned int index, void **res)
+{
+	(void)index;
+	return vfs_open(cfg, res);
+}
+
+static const struct virtio_field fields[] = {
+	{ "tag", VIRTIO_FIELD_STRING },
+	{ "path", VIRTIO_FIELD_STRING },
+	{ "ro", VIRTIO_FIELD_BOOL },
+	{ "cache", VIRTIO_FIELD_STRING },
+};
+
+const struct virtio_kind vfs_kind = {
+	.name = "fs",
+	.json = "shares",
+	.form = VIRTIO_KIND_LIST,
+	.arg = "tag=TAG,path=DIR[,ro=on][,cache=auto|always|never]",
+	.help = "share host directory DIR with the guest (virtio-fs):\n"
+		"mount -t virtiofs TAG /mnt; TAG: 1-36 printable\n"
+		"characters, no spaces or commas, unique; ro=on:\n"
+		"read-only; cache=auto (default) caches names and\n"
+		"attributes for 1 s, always for long (only this guest\n"
+		"changes DIR), never not at all (direct file I/O);\n"
+		"',,' in a value is a literal comma. The guest cannot\n"
+		"reach files outside DIR\n",
+	.fields = fields,
+	.nfields = ARRAY_SIZE(fields),
+	.config_size = sizeof(struct vfs_config),
+	.init = kind_init,
+	.parse = kind_parse,
+	.set = set_item,
+	.finish = kind_finish,
+	.free = kind_free,
+	.conflict = kind_conflict,
+	.describe = kind_describe,
+	.check = kind_check,
+	.release = vfs_release,
+	.create = vfs_build,
+};

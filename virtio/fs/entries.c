@@ -8,16 +8,22 @@
 
 #include "virtio/fs/srv.h"
 
-/* A plain share: entry 0 is the shared directory itself, and the root node is it. */
-static int open_plain(struct fsrv *s, const struct fsrv_config *c, char *err, size_t errlen)
+/*
+ * A plain share: entry 0 is the shared directory itself, and the root node is
+ * it. root_fd, when not -1, is that directory opened already (the check before
+ * /dev/kvm, fsrv_open_root): it is taken over.
+ */
+static int open_plain(struct fsrv *s, const struct fsrv_config *c, int root_fd, char *err,
+		      size_t errlen)
 {
-	int fd;
+	int fd = root_fd;
 
-	if (!c->path) {
+	if (fd < 0 && !c->path) {
 		snprintf(err, errlen, "share: no directory and no entries");
 		return -EINVAL;
 	}
-	fd = open(c->path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		fd = open(c->path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
 		int ret = -errno;
 
@@ -90,7 +96,8 @@ static int open_entry(struct fsrv *s, unsigned int k, const struct fsrv_entry *e
 	return 0;
 }
 
-int srv_entries_open(struct fsrv *s, const struct fsrv_config *c, char *err, size_t errlen)
+int srv_entries_open(struct fsrv *s, const struct fsrv_config *c, int root_fd, char *err,
+		     size_t errlen)
 {
 	unsigned int k;
 	int ret;
@@ -99,15 +106,19 @@ int srv_entries_open(struct fsrv *s, const struct fsrv_config *c, char *err, siz
 	if (c->nentries > FSRV_ENTRIES_MAX) {
 		snprintf(err, errlen, "share %s: %u entries, at most %d", s->path, c->nentries,
 			 FSRV_ENTRIES_MAX);
-		return -EINVAL;
+		ret = -EINVAL;
+		goto fail;
 	}
 	s->ent = calloc(c->nentries + 1, sizeof(*s->ent));
 	if (!s->ent) {
 		snprintf(err, errlen, "share %s: %s", s->path, strerror(ENOMEM));
-		return -ENOMEM;
+		ret = -ENOMEM;
+		goto fail;
 	}
 	if (!c->nentries)
-		return open_plain(s, c, err, errlen);
+		return open_plain(s, c, root_fd, err, errlen);
+	if (root_fd >= 0)
+		close(root_fd); /* a share of entries has no directory of its own */
 	/* Entry 0 is the synthetic root: no host directory, nothing in it may change. */
 	s->ent[0] = (struct srv_entry){ .fd = -1, .type = S_IFDIR, .ro = true };
 	s->nent = 1;
@@ -118,6 +129,10 @@ int srv_entries_open(struct fsrv *s, const struct fsrv_config *c, char *err, siz
 			return ret;
 	}
 	return 0;
+fail:
+	if (root_fd >= 0)
+		close(root_fd);
+	return ret;
 }
 
 void srv_entries_close(struct fsrv *s)

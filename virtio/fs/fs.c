@@ -13,6 +13,7 @@
 
 #include "virtio/fs/fsrv.h"
 #include "virtio/fs/fs.h"
+#include "virtio/fs/internal.h"
 #include "lib/log.h"
 
 #define Q_HIPRIO 0
@@ -40,6 +41,7 @@ struct vfs {
 	struct virtio_dev dev;
 	struct virtio_fs_config cfg; /* as the guest reads it */
 	struct fsrv *srv;
+	int root_fd; /* from vfs_open (the check) until the server takes it */
 
 	/*
 	 * Idle workers wait in epoll_wait on dev.own_epfd, which holds the
@@ -275,6 +277,8 @@ static void vfs_config_write(struct virtio_dev *d, uint32_t off, const uint8_t *
 	log_debug("%s: config write at %u (%u bytes) ignored", d->name, off, len);
 }
 
+static void vfs_free(struct virtio_dev *d);
+
 static const struct virtio_dev_ops vfs_ops = {
 	.type = "fs",
 	.device_id = VIRTIO_ID_FS,
@@ -282,6 +286,7 @@ static const struct virtio_dev_ops vfs_ops = {
 	.config_write = vfs_config_write,
 	.notify = vfs_notify,
 	.reset = vfs_reset,
+	.destroy = vfs_free,
 };
 
 static void stop_workers(struct vfs *f)
@@ -357,19 +362,63 @@ err_ep:
 	return ret;
 }
 
-int vfs_create(const struct vfs_config *c, unsigned int index, const struct virtio_host *host,
-	       uint64_t base, uint32_t gsi, struct vfs **out)
+int vfs_open(const struct vfs_config *c, void **res)
 {
-	struct fsrv_config sc = { .path = c->path, .ro = c->ro, .cache = c->cache, .fds = host->fds };
 	struct vfs *f = calloc(1, sizeof(*f));
-	char name[sizeof(f->dev.name)], err[256];
+	char err[256];
 	int ret;
 
 	if (!f) {
 		log_msg("share %s: %s", c->path, strerror(ENOMEM));
 		return -ENOMEM;
 	}
-	ret = fsrv_open(&sc, &f->srv, err, sizeof(err));
+	ret = fsrv_open_root(c->path, &f->root_fd, err, sizeof(err));
+	if (ret) {
+		log_msg("%s", err);
+		free(f);
+		return ret;
+	}
+	*res = f;
+	return 0;
+}
+
+void vfs_release(void *res)
+{
+	struct vfs *f = res;
+
+	if (!f)
+		return;
+	if (f->root_fd >= 0)
+		close(f->root_fd);
+	fsrv_close(f->srv);
+	free(f);
+}
+
+/* After vfs_build: everything but the transport, which virtio_dev_destroy detached first. */
+static void vfs_free(struct virtio_dev *d)
+{
+	struct vfs *f = to_vfs(d);
+
+	/* The detach reset waited for the requests in service; now none is. */
+	stop_workers(f);
+	close(f->stop_fd);
+	close(f->dev.own_epfd);
+	pthread_cond_destroy(&f->quiet);
+	pthread_mutex_destroy(&f->dev.lock);
+	vfs_release(f);
+}
+
+int vfs_build(const void *cfg, void *res, unsigned int index, const struct virtio_host *host,
+	      struct virtio_dev **out)
+{
+	const struct vfs_config *c = cfg;
+	struct fsrv_config sc = { .path = c->path, .ro = c->ro, .cache = c->cache, .fds = host->fds };
+	struct vfs *f = res;
+	char name[sizeof(f->dev.name)], err[256];
+	int ret;
+
+	ret = fsrv_open_at(&sc, f->root_fd, &f->srv, err, sizeof(err));
+	f->root_fd = -1; /* the server's, or closed */
 	if (ret) {
 		log_msg("%s", err);
 		goto err_free;
@@ -382,7 +431,7 @@ int vfs_create(const struct vfs_config *c, unsigned int index, const struct virt
 	ret = virtio_dev_init(&f->dev, &vfs_ops, name, 2, VFS_QUEUE_MAX, 0, sizeof(f->cfg));
 	if (ret) {
 		log_msg("share %s: %s", c->path, strerror(-ret));
-		goto err_srv;
+		goto err_free;
 	}
 	ret = -pthread_cond_init(&f->quiet, NULL);
 	if (ret) {
@@ -399,12 +448,7 @@ int vfs_create(const struct vfs_config *c, unsigned int index, const struct virt
 		log_msg("share %s: cannot start its worker threads: %s", c->path, strerror(-ret));
 		goto err_fds;
 	}
-	ret = virtio_mmio_attach(&f->dev, host, base, gsi); /* names the device on failure */
-	if (ret) {
-		stop_workers(f);
-		goto err_fds;
-	}
-	*out = f;
+	*out = &f->dev;
 	return 0;
 
 err_fds:
@@ -414,26 +458,35 @@ err_quiet:
 	pthread_cond_destroy(&f->quiet);
 err_mutex:
 	pthread_mutex_destroy(&f->dev.lock);
-err_srv:
-	fsrv_close(f->srv);
 err_free:
-	free(f);
+	vfs_release(f);
+	return ret;
+}
+
+int vfs_create(const struct vfs_config *c, unsigned int index, const struct virtio_host *host,
+	       struct vfs **out)
+{
+	struct virtio_dev *d;
+	void *res = NULL;
+	int ret;
+
+	ret = vfs_open(c, &res);
+	if (!ret)
+		ret = vfs_build(c, res, index, host, &d);
+	if (!ret)
+		*out = to_vfs(d);
 	return ret;
 }
 
 void vfs_destroy(struct vfs *f)
 {
-	if (!f)
-		return;
-	/* Detach resets the device, which waits for the requests in service; then nothing is. */
-	virtio_mmio_detach(&f->dev);
-	stop_workers(f);
-	close(f->stop_fd);
-	close(f->dev.own_epfd);
-	fsrv_close(f->srv);
-	pthread_cond_destroy(&f->quiet);
-	pthread_mutex_destroy(&f->dev.lock);
-	free(f);
+	if (f)
+		virtio_dev_destroy(&f->dev);
+}
+
+struct virtio_dev *vfs_dev(struct vfs *f)
+{
+	return &f->dev;
 }
 
 #ifdef HULL_TESTING

@@ -33,6 +33,9 @@ struct vfs_config {
 	enum vfs_cache cache;
 };
 
+/* The kind (virtio/fs/config.c): --fs, "shares", up to one per virtio slot. */
+extern const struct virtio_kind vfs_kind;
+
 /*
  * Parse "tag=TAG,path=DIR[,ro=on|off][,cache=auto|always|never]" (the JSON
  * object's fields go through vfs_config_set). TAG is 1..36 bytes of printable
@@ -47,13 +50,16 @@ void vfs_config_free(struct vfs_config *c);
 struct vfs;
 
 /*
- * Open the share (fsrv_open), start the worker threads, attach the device at
- * base/gsi. Failures log "share PATH: cause". 0 or -errno; *out on success.
+ * vfs_kind's check and create in one call, for tests and fuzzers: open the share
+ * (fsrv_open), start the worker threads; not attached (virtio_mmio_attach). Failures log
+ * "share PATH: cause". 0 or -errno; *out on success.
  */
 int vfs_create(const struct vfs_config *c, unsigned int index, const struct virtio_host *host,
-	       uint64_t base, uint32_t gsi, struct vfs **out);
-/* Reset (waiting for requests in service), stop the workers, detach, close. NULL is fine. */
+	       struct vfs **out);
+/* Detach when attached (waiting for requests in service), stop the workers, close. NULL is fine. */
 void vfs_destroy(struct vfs *f);
+/* f's generic device, to attach it. */
+struct virtio_dev *vfs_dev(struct vfs *f);
 #ifdef HULL_TESTING
 /* Tests: hook(arg) runs in a worker, unlocked, before each request-queue request is served. */
 void vfs_test_hook(struct vfs *f, void (*hook)(void *arg), void *arg);

@@ -113,6 +113,15 @@ struct fsrv;
  * (PATH): cause") in err.
  */
 int fsrv_open(const struct fsrv_config *c, struct fsrv **out, char *err, size_t errlen);
+/*
+ * fsrv_open in two steps, so the share is opened before /dev/kvm is touched (vfs_kind's
+ * check) and served once the VM exists. fsrv_open_root: path must be a directory; *fd is an
+ * O_PATH | O_DIRECTORY descriptor of it; 0, or -errno with "share PATH: cause" in err.
+ * fsrv_open_at: fsrv_open with that root, which the server takes (closed on failure too).
+ */
+int fsrv_open_root(const char *path, int *fd, char *err, size_t errlen);
+int fsrv_open_at(const struct fsrv_config *c, int root_fd, struct fsrv **out, char *err,
+		 size_t errlen);
 
 /* Close every fd and free everything. Not concurrent with anything else. NULL is fine. */
 void fsrv_close(struct fsrv *s);

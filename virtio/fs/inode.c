@@ -466,7 +466,42 @@ void srv_tables_free(struct fsrv *s)
 	free(s->hash);
 }
 
+int fsrv_open_root(const char *path, int *fd, char *err, size_t errlen)
+{
+	struct stat st;
+	int ret;
+
+	if (stat(path, &st))
+		goto fail;
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "share %s: not a directory", path);
+		return -ENOTDIR;
+	}
+	*fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (*fd >= 0)
+		return 0;
+fail:
+	ret = -errno;
+	snprintf(err, errlen, "share %s: %s", path, strerror(-ret));
+	return ret;
+}
+
 int fsrv_open(const struct fsrv_config *c, struct fsrv **out, char *err, size_t errlen)
+{
+	int fd = -1, ret;
+
+	*out = NULL;
+	/* A share of entries opens each entry itself (srv_entries_open). */
+	if (!c->nentries) {
+		ret = fsrv_open_root(c->path, &fd, err, errlen);
+		if (ret)
+			return ret;
+	}
+	return fsrv_open_at(c, fd, out, err, errlen);
+}
+
+int fsrv_open_at(const struct fsrv_config *c, int root_fd, struct fsrv **out, char *err,
+		 size_t errlen)
 {
 	const char *label = c->path ? c->path : "(entries)";
 	struct fsrv *s;
@@ -476,6 +511,8 @@ int fsrv_open(const struct fsrv_config *c, struct fsrv **out, char *err, size_t 
 	s = calloc(1, sizeof(*s));
 	if (!s || !(s->path = strdup(label))) {
 		free(s);
+		if (root_fd >= 0)
+			close(root_fd);
 		snprintf(err, errlen, "share %s: %s", label, strerror(ENOMEM));
 		return -ENOMEM;
 	}
@@ -498,8 +535,8 @@ int fsrv_open(const struct fsrv_config *c, struct fsrv **out, char *err, size_t 
 		s->timeout = 1;
 		break;
 	}
-	/* The shared directory or the entries, each opened and checked. */
-	ret = srv_entries_open(s, c, err, errlen);
+	/* The shared directory (root_fd, taken over) or the entries, each opened and checked. */
+	ret = srv_entries_open(s, c, root_fd, err, errlen);
 	if (ret)
 		goto fail_msg;
 	/*

@@ -222,7 +222,8 @@ int srv_handle_release(struct fsrv *s, uint64_t fh);
 
 /* ---- entries.c: the entry table and the synthetic root ---- */
 /* s->ent, nent and synth from c, every entry checked: 0, or -errno with "share ..." in err. */
-int srv_entries_open(struct fsrv *s, const struct fsrv_config *c, char *err, size_t errlen);
+int srv_entries_open(struct fsrv *s, const struct fsrv_config *c, int root_fd, char *err,
+		     size_t errlen);
 void srv_entries_close(struct fsrv *s);
 /* The synthetic root's attributes (a read-only directory owned by root). */
 void srv_root_stat(const struct fsrv *s, struct stat *st);

@@ -1,11 +1,11 @@
-/* net config: the --net option and the JSON "nets" entries, parsed into struct vnet_config. */
+/* net config: the --net option and the JSON "nets" entries, and the kind that describes them. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "virtio/net/net.h"
+#include "virtio/net/internal.h"
 #include "lib/parse.h"
 
 #define IFNAME_MAX 15 /* IFNAMSIZ - 1 */
@@ -187,3 +187,98 @@ int vnet_parse(struct vnet_config *c, const char *spec, char *err, size_t errlen
 		vnet_config_free(c);
 	return ret;
 }
+
+static void kind_init(void *cfg)
+{
+	*(struct vnet_config *)cfg = (struct vnet_config){ .backend = VNET_TAP };
+}
+
+static int kind_parse(void *cfg, const char *spec, char *err, size_t errlen)
+{
+	return vnet_parse(cfg, spec, err, errlen);
+}
+
+/* An entry names its backend: "tap" or "passt". */
+static int kind_finish(void *cfg, char *err, size_t errlen)
+{
+	const struct vnet_config *c = cfg;
+
+	if (c->backend == VNET_PASST || c->tap)
+		return 0;
+	snprintf(err, errlen, "no tap=NAME or passt given");
+	return -EINVAL;
+}
+
+static void kind_free(void *cfg)
+{
+	vnet_config_free(cfg);
+}
+
+static const char *backend(const struct vnet_config *c)
+{
+	return c->backend == VNET_TAP ? c->tap : "passt";
+}
+
+/* One tap cannot serve two devices, and two NICs with one MAC confuse every switch. */
+static int kind_conflict(const void *a, const void *b, char *err, size_t errlen)
+{
+	const struct vnet_config *x = a, *y = b;
+
+	if (x->backend == VNET_TAP && y->backend == VNET_TAP && !strcmp(x->tap, y->tap)) {
+		snprintf(err, errlen, "net %s: tap used twice", x->tap);
+		return -EINVAL;
+	}
+	if (x->mac_set && y->mac_set && !memcmp(x->mac, y->mac, sizeof(x->mac))) {
+		snprintf(err, errlen, "net %s: mac %02x:%02x:%02x:%02x:%02x:%02x used twice",
+			 backend(x), x->mac[0], x->mac[1], x->mac[2], x->mac[3], x->mac[4],
+			 x->mac[5]);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void kind_describe(const void *cfg, unsigned int index, char *buf, size_t len)
+{
+	(void)index;
+	snprintf(buf, len, "net %s", backend(cfg));
+}
+
+static int kind_check(const void *cfg, unsigned int index, void **res)
+{
+	(void)index;
+	return vnet_open(cfg, res);
+}
+
+static const struct virtio_field fields[] = {
+	{ "tap", VIRTIO_FIELD_STRING },
+	/* true starts passt, as a bare --net passt does; a string is a running one's socket. */
+	{ "passt", VIRTIO_FIELD_TRUE_OR_STRING },
+	{ "mac", VIRTIO_FIELD_STRING },
+};
+
+const struct virtio_kind vnet_kind = {
+	.name = "net",
+	.json = "nets",
+	.form = VIRTIO_KIND_LIST,
+	.arg = "tap=NAME[,mac=MAC] | passt[=SOCKET][,mac=MAC]",
+	.help = "a virtio-net device, eth0, eth1, ... in the guest.\n"
+		"tap=NAME: the TAP interface NAME (created when\n"
+		"missing and hull may), with checksum and segmentation\n"
+		"offloads; passt: rootless user-mode networking\n"
+		"through passt, which hull starts (and stops) itself\n"
+		"unless SOCKET names a running passt's socket;\n"
+		"mac= the guest's MAC (default: a random local one)\n",
+	.fields = fields,
+	.nfields = ARRAY_SIZE(fields),
+	.config_size = sizeof(struct vnet_config),
+	.init = kind_init,
+	.parse = kind_parse,
+	.set = set_item,
+	.finish = kind_finish,
+	.free = kind_free,
+	.conflict = kind_conflict,
+	.describe = kind_describe,
+	.check = kind_check,
+	.release = vnet_release,
+	.create = vnet_build,
+};

@@ -198,6 +198,17 @@ void vnet_rx_forget(struct vnet *n);
 
 /* vnet_create with the backend open: be moves into the device; on failure the caller closes it. */
 int vnet_create_be(const struct vnet_config *c, unsigned int index, const struct vnet_be *be,
-		   const struct virtio_host *host, uint64_t base, uint32_t gsi, struct vnet **out);
+		   const struct virtio_host *host, struct vnet **out);
+
+/*
+ * vnet_kind's building steps (net.c). vnet_open, the check: the backend opened (a tap
+ * through TUNSETIFF, passt's socket connected or passt started) into *res. vnet_release
+ * closes it (stopping a passt hull started). vnet_build, the create: the device, from res
+ * (which it takes).
+ */
+int vnet_open(const struct vnet_config *c, void **res);
+void vnet_release(void *res);
+int vnet_build(const void *cfg, void *res, unsigned int index, const struct virtio_host *host,
+	       struct virtio_dev **out);
 
 #endif

@@ -193,6 +193,8 @@ static void vnet_config_write(struct virtio_dev *d, uint32_t off, const uint8_t 
 	log_debug("%s: config write at %u (%u bytes) ignored", d->name, off, len);
 }
 
+static void vnet_free(struct virtio_dev *d);
+
 static const struct virtio_dev_ops vnet_ops = {
 	.type = "net",
 	.device_id = VIRTIO_ID_NET,
@@ -201,10 +203,11 @@ static const struct virtio_dev_ops vnet_ops = {
 	.activate = vnet_activate,
 	.notify = vnet_notify,
 	.reset = vnet_reset,
+	.destroy = vnet_free,
 };
 
 int vnet_create_be(const struct vnet_config *c, unsigned int index, const struct vnet_be *be,
-		   const struct virtio_host *host, uint64_t base, uint32_t gsi, struct vnet **out)
+		   const struct virtio_host *host, struct vnet **out)
 {
 	struct vnet *n = calloc(1, sizeof(*n));
 	char name[48];
@@ -218,6 +221,7 @@ int vnet_create_be(const struct vnet_config *c, unsigned int index, const struct
 			      VNET_CONFIG_SIZE);
 	if (ret)
 		goto err_free;
+	n->dev.host = host;
 	n->be = *be;
 	n->rxbuf = malloc(VNET_RX_BUF);
 	if (!n->rxbuf) {
@@ -247,14 +251,9 @@ int vnet_create_be(const struct vnet_config *c, unsigned int index, const struct
 		goto err_buf;
 	}
 	n->be_up = true;
-	ret = virtio_mmio_attach(&n->dev, host, base, gsi);
-	if (ret)
-		goto err_loop;
 	*out = n;
 	return 0;
 
-err_loop:
-	loop_del(host->loop, &n->be_h);
 err_buf:
 	free(n->rxbuf);
 err_mutex:
@@ -264,32 +263,74 @@ err_free:
 	return ret;
 }
 
-int vnet_create(const struct vnet_config *c, unsigned int index, const struct virtio_host *host,
-		uint64_t base, uint32_t gsi, struct vnet **out)
+int vnet_open(const struct vnet_config *c, void **res)
 {
-	struct vnet_be be;
+	struct vnet_be *be;
 	int ret;
 
 	if (c->backend == VNET_TAP && !c->tap) {
-		log_msg("net %u: no backend (tap=NAME or passt)", index);
+		log_msg("net: no backend (tap=NAME or passt)");
 		return -EINVAL;
 	}
-	ret = c->backend == VNET_TAP ? vnet_tap_open(&be, c->tap) : vnet_passt_open(&be, c->passt);
-	if (ret)
+	be = malloc(sizeof(*be));
+	if (!be)
+		return -ENOMEM;
+	ret = c->backend == VNET_TAP ? vnet_tap_open(be, c->tap) : vnet_passt_open(be, c->passt);
+	if (ret) {
+		free(be);
 		return ret;
-	ret = vnet_create_be(c, index, &be, host, base, gsi, out);
-	if (ret)
-		be.ops->close(&be);
+	}
+	*res = be;
+	return 0;
+}
+
+void vnet_release(void *res)
+{
+	struct vnet_be *be = res;
+
+	if (!be)
+		return;
+	be->ops->close(be);
+	free(be);
+}
+
+int vnet_build(const void *cfg, void *res, unsigned int index, const struct virtio_host *host,
+	       struct virtio_dev **out)
+{
+	struct vnet *n;
+	int ret;
+
+	ret = vnet_create_be(cfg, index, res, host, &n);
+	if (ret) {
+		vnet_release(res);
+		return ret;
+	}
+	free(res); /* moved into the device */
+	*out = &n->dev;
+	return 0;
+}
+
+int vnet_create(const struct vnet_config *c, unsigned int index, const struct virtio_host *host,
+		struct vnet **out)
+{
+	struct virtio_dev *d;
+	void *res = NULL;
+	int ret;
+
+	ret = vnet_open(c, &res);
+	if (!ret)
+		ret = vnet_build(c, res, index, host, &d);
+	if (!ret)
+		*out = to_vnet(d);
 	return ret;
 }
 
-void vnet_destroy(struct vnet *n)
+/* After the transport was detached (virtio_dev_destroy): the backend closed, passt stopped. */
+static void vnet_free(struct virtio_dev *d)
 {
-	const struct vnet_stats *st;
+	struct vnet *n = to_vnet(d);
+	const struct vnet_stats *st = &n->stats;
 
-	if (!n)
-		return;
-	st = &n->stats;
 	log_debug("%s: TX %llu sent, %llu refused, %llu lost; RX %llu delivered, %llu refused, "
 		  "%llu lost, %llu waits for buffers%s%s",
 		  n->dev.name, (unsigned long long)st->tx_frames, (unsigned long long)st->tx_bad,
@@ -297,11 +338,16 @@ void vnet_destroy(struct vnet *n)
 		  (unsigned long long)st->rx_bad, (unsigned long long)st->rx_dropped,
 		  (unsigned long long)st->rx_waits, n->rx_wait ? "; waiting for RX buffers" : "",
 		  n->tx_wait ? "; waiting for the backend" : "");
-	virtio_mmio_detach(&n->dev);
 	if (n->be_up)
 		loop_del(n->dev.host->loop, &n->be_h);
 	n->be.ops->close(&n->be);
 	free(n->rxbuf);
 	pthread_mutex_destroy(&n->dev.lock);
 	free(n);
+}
+
+void vnet_destroy(struct vnet *n)
+{
+	if (n)
+		virtio_dev_destroy(&n->dev);
 }

@@ -30,6 +30,9 @@ struct vnet_config {
 	bool mac_set;     /* false: a random locally administered unicast MAC at create */
 };
 
+/* The kind (virtio/net/config.c): --net, "nets", up to one per virtio slot. */
+extern const struct virtio_kind vnet_kind;
+
 /*
  * Parse "tap=NAME[,mac=MAC]" or "passt[=SOCKET][,mac=MAC]" (the JSON
  * object's fields go through vnet_config_set: "tap", "passt" with "" for
@@ -43,14 +46,14 @@ void vnet_config_free(struct vnet_config *c);
 struct vnet;
 
 /*
- * Open the backend (TAP: /dev/net/tun with IFF_TAP|IFF_NO_PI|IFF_VNET_HDR;
- * passt: connect to the socket, or start passt on one end of a socketpair)
- * and attach the device at base/gsi. Failures log "net NAME: cause" (NAME
- * the tap name, or "passt"). 0 or -errno; *out on success.
+ * vnet_kind's check and create in one call, for tests: open the backend (TAP: /dev/net/tun
+ * with IFF_TAP|IFF_NO_PI|IFF_VNET_HDR; passt: connect to the socket, or start passt on one end
+ * of a socketpair) and build the device, not attached (virtio_mmio_attach). Failures log "net
+ * NAME: cause" (NAME the tap name, or "passt"). 0 or -errno; *out on success.
  */
 int vnet_create(const struct vnet_config *c, unsigned int index, const struct virtio_host *host,
-		uint64_t base, uint32_t gsi, struct vnet **out);
-/* Reset, detach, close the backend (stopping a passt hull started), free. NULL is fine. */
+		struct vnet **out);
+/* Detach when attached, close the backend (stopping a passt hull started), free. NULL is fine. */
 void vnet_destroy(struct vnet *n);
 
 #endif

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <linux/virtio_ids.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -160,14 +161,17 @@ static void on_timer(struct loop *l, struct loop_timer *t)
 	pthread_mutex_unlock(&d->lock);
 }
 
+static void vrng_free(struct virtio_dev *d);
+
 static const struct virtio_dev_ops vrng_ops = {
 	.type = "rng",
 	.device_id = VIRTIO_ID_RNG,
 	.notify = vrng_notify,
 	.reset = vrng_reset,
+	.destroy = vrng_free,
 };
 
-int vrng_create(const struct virtio_host *host, uint64_t base, uint32_t gsi, struct vrng **out)
+int vrng_create(const struct virtio_host *host, struct vrng **out)
 {
 	struct vrng *r = calloc(1, sizeof(*r));
 	int ret;
@@ -177,34 +181,81 @@ int vrng_create(const struct virtio_host *host, uint64_t base, uint32_t gsi, str
 	ret = virtio_dev_init(&r->dev, &vrng_ops, "virtio-rng", 1, VRNG_QUEUE_MAX, 0, 0);
 	if (ret)
 		goto err_free;
+	r->dev.host = host;
 	r->rate = VRNG_RATE_BYTES;
 	r->tokens = r->rate;
 	r->now = mono_ns;
 	r->last_ns = r->now();
 	r->loop = host->loop;
 	loop_timer_init(&r->timer, on_timer, r);
-	ret = virtio_mmio_attach(&r->dev, host, base, gsi);
-	if (ret)
-		goto err_mutex;
 	*out = r;
 	return 0;
 
-err_mutex:
-	pthread_mutex_destroy(&r->dev.lock);
 err_free:
 	free(r);
 	return ret;
 }
 
-void vrng_destroy(struct vrng *r)
+/* After the transport was detached (virtio_dev_destroy). */
+static void vrng_free(struct virtio_dev *d)
 {
-	if (!r)
-		return;
-	virtio_mmio_detach(&r->dev); /* resets it, which cancels the timer */
+	struct vrng *r = container_of(d, struct vrng, dev);
+
+	/* The reset of the detach cancelled the timer; cancelling again is harmless. */
 	loop_timer_cancel(r->loop, &r->timer);
 	pthread_mutex_destroy(&r->dev.lock);
 	free(r);
 }
+
+void vrng_destroy(struct vrng *r)
+{
+	if (r)
+		virtio_dev_destroy(&r->dev);
+}
+
+struct virtio_dev *vrng_dev(struct vrng *r)
+{
+	return &r->dev;
+}
+
+/* The kind: nothing to open before /dev/kvm, no settings: on or off. */
+static int vrng_build(const void *cfg, void *res, unsigned int index,
+		      const struct virtio_host *host, struct virtio_dev **out)
+{
+	struct vrng *r;
+	int ret;
+
+	(void)cfg;
+	(void)res;
+	(void)index;
+	ret = vrng_create(host, &r);
+	if (ret) {
+		log_msg("rng: %s", strerror(-ret));
+		return ret;
+	}
+	*out = &r->dev;
+	return 0;
+}
+
+static void vrng_describe(const void *cfg, unsigned int index, char *buf, size_t len)
+{
+	(void)cfg;
+	(void)index;
+	snprintf(buf, len, "rng");
+}
+
+const struct virtio_kind vrng_kind = {
+	.name = "rng",
+	.json = "rng",
+	.form = VIRTIO_KIND_SWITCH,
+	.max = 1,
+	.default_on = true,
+	.arg = "on|off",
+	.help = "virtio-rng entropy device fed by getrandom(), at most\n"
+		"1 MiB/s (default on)\n",
+	.describe = vrng_describe,
+	.create = vrng_build,
+};
 
 #ifdef HULL_TESTING
 int vrng_test_set(struct vrng *r, uint64_t rate, uint64_t (*now_ns)(void))

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "lib/usock.h"
 #include "virtio/vsock/vsock.h"
 
 #define VSOCK_HDR sizeof(struct virtio_vsock_hdr) /* 44 bytes */
@@ -268,10 +269,25 @@ void vsock_rx_flush(struct vsock *v);
 unsigned int vsock_iov_slice(struct iovec *dst, const struct iovec *src, unsigned int n,
 			     size_t off, size_t len);
 
+/*
+ * vsock_kind's building steps (vsock.c). vsock_open, the check: the hybrid socket listening
+ * (a struct usock in *res when c->uds). vsock_release closes and removes it. vsock_build, the
+ * create: the device and its endpoint on that socket, from res (which it takes).
+ */
+int vsock_open(const struct vsock_config *c, void **res);
+void vsock_release(void *res);
+int vsock_build(const void *cfg, void *res, unsigned int index, const struct virtio_host *host,
+		struct virtio_dev **out);
+
 /* ---- the Unix-socket side (uds.c) ---- */
 
-/* The listener on path; every connection's socket is taken from host->fds. 0 or -errno. */
-int vsock_uds_open(struct vsock *v, const char *path, const struct virtio_host *host,
+/*
+ * Listen at path (a stale socket replaced, anything else there refused; at most 96 bytes, so
+ * PATH_P always fits): vsock_kind's check. Failures logged "vsock PATH: cause". 0 or -errno.
+ */
+int vsock_uds_listen(const char *path, struct usock *ls);
+/* The endpoint on the listening socket ls (taken on success); sockets come from host->fds. */
+int vsock_uds_open(struct vsock *v, struct usock *ls, const struct virtio_host *host,
 		   struct vsock_uds **out);
 void vsock_uds_close(struct vsock_uds *u);
 /* proto fallback: connect a guest's REQUEST to port P to PATH_P. 0, or -errno (RST). */

@@ -17,7 +17,7 @@
 
 #define UDS_BACKLOG 128
 #define UDS_ACCEPTS 16 /* accepts per listener wake-up: other fds get their turn */
-#define UDS_PORT_SUFFIX sizeof("_4294967295")
+#define UDS_PORT_SUFFIX (sizeof("_4294967295") - 1) /* PATH_P must fit too, for every P */
 
 enum uc_state {
 	UC_FREE,
@@ -45,9 +45,9 @@ struct uds_conn {
 struct vsock_uds {
 	struct vsock *v;
 	struct loop *loop;
-	char *path;
-	struct usock_file file; /* the socket file we made: only that one is unlinked */
-	int lfd, spare_fd;
+	struct usock ls; /* the listening socket at PATH */
+	const char *path; /* ls.path */
+	int spare_fd;
 	struct loop_handler lh;
 	bool paused; /* out of fds with no spare: the listener waits for a close */
 	bool limit_logged, fds_logged;
@@ -380,7 +380,7 @@ static void shed(struct vsock_uds *u)
 	u->fds_logged = true;
 	if (u->spare_fd >= 0) {
 		close(u->spare_fd);
-		fd = accept4(u->lfd, NULL, NULL, SOCK_CLOEXEC);
+		fd = accept4(u->ls.fd, NULL, NULL, SOCK_CLOEXEC);
 		if (fd >= 0)
 			close(fd);
 		u->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -408,7 +408,7 @@ static void on_listen(struct loop *l, struct loop_handler *h, uint32_t events)
 		 */
 		bool budget = !fdbudget_take(&u->fds);
 
-		fd = accept4(u->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		fd = accept4(u->ls.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (budget)
 				fdbudget_give(&u->fds);
@@ -485,30 +485,27 @@ int vsock_uds_guest_connect(void *arg, struct vsock_ep *ep)
 
 /* ---- the listener ---- */
 
-int vsock_uds_open(struct vsock *v, const char *path, const struct virtio_host *host,
+int vsock_uds_listen(const char *path, struct usock *ls)
+{
+	return usock_listen(ls, "vsock", path, UDS_PORT_SUFFIX, UDS_BACKLOG, 0);
+}
+
+int vsock_uds_open(struct vsock *v, struct usock *ls, const struct virtio_host *host,
 		   struct vsock_uds **out)
 {
-	char what[USOCK_PATH_MAX + 8];
+	const char *path = ls->path;
 	struct vsock_uds *u;
 	unsigned int i;
 	int ret;
 
-	/* PATH_P must fit too, for every port P. */
-	if (strlen(path) + UDS_PORT_SUFFIX > USOCK_PATH_MAX + 1) {
-		log_msg("vsock %s: path too long (at most %zu bytes)", path,
-			USOCK_PATH_MAX + 1 - UDS_PORT_SUFFIX);
-		return -ENAMETOOLONG;
-	}
-	snprintf(what, sizeof(what), "vsock %s", path);
 	u = calloc(1, sizeof(*u));
 	if (!u)
 		return -ENOMEM;
 	u->v = v;
 	u->loop = host->loop;
-	u->lfd = u->spare_fd = -1;
-	u->path = strdup(path);
+	u->spare_fd = -1;
 	u->conns = calloc(VSOCK_MAX_CONNS, sizeof(*u->conns));
-	if (!u->path || !u->conns) {
+	if (!u->conns) {
 		ret = -ENOMEM;
 		goto err;
 	}
@@ -523,32 +520,24 @@ int vsock_uds_open(struct vsock *v, const char *path, const struct virtio_host *
 		vlist_init(&u->conns[i].link);
 		vlist_add_tail(&u->free, &u->conns[i].link);
 	}
-	/* The file gets the umask's permissions: host programs of other users may connect. */
-	u->lfd = usock_listen(path, 0, UDS_BACKLOG, what, &u->file);
-	if (u->lfd < 0) {
-		ret = u->lfd;
-		goto err;
-	}
 	u->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	u->lh = (struct loop_handler){ .fd = u->lfd, .cb = on_listen, .opaque = u };
+	u->lh = (struct loop_handler){ .fd = ls->fd, .cb = on_listen, .opaque = u };
 	ret = loop_add(u->loop, &u->lh, EPOLLIN);
 	if (ret) {
 		log_msg("vsock %s: event loop: %s", path, strerror(-ret));
-		goto err_unlink;
+		goto err;
 	}
+	u->ls = *ls; /* the socket is the endpoint's now */
+	*ls = (struct usock){ .fd = -1 };
+	u->path = u->ls.path;
 	*out = u;
 	return 0;
 
-err_unlink:
-	usock_unlink(path, &u->file);
 err:
 	if (u->spare_fd >= 0)
 		close(u->spare_fd);
-	if (u->lfd >= 0)
-		close(u->lfd);
 	fdbudget_acct_fini(&u->fds);
 	free(u->conns);
-	free(u->path);
 	free(u);
 	return ret;
 }
@@ -567,13 +556,10 @@ void vsock_uds_close(struct vsock_uds *u)
 	}
 	if (!u->paused)
 		loop_del(u->loop, &u->lh);
-	close(u->lfd);
 	if (u->spare_fd >= 0)
 		close(u->spare_fd);
-	/* Only our own socket file: another hull may have replaced a stale one since. */
-	usock_unlink(u->path, &u->file);
+	usock_close(&u->ls); /* removes only our own socket file */
 	fdbudget_acct_fini(&u->fds);
 	free(u->conns);
-	free(u->path);
 	free(u);
 }

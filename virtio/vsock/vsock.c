@@ -352,6 +352,8 @@ static void vsock_reset(struct virtio_dev *d)
 		log_debug("%s: reap wake-up: %s", d->name, strerror(errno));
 }
 
+static void vsock_free(struct virtio_dev *d);
+
 static const struct virtio_dev_ops vsock_ops = {
 	.type = "vsock",
 	.device_id = VIRTIO_ID_VSOCK,
@@ -359,6 +361,7 @@ static const struct virtio_dev_ops vsock_ops = {
 	.activate = vsock_activate,
 	.notify = vsock_notify,
 	.reset = vsock_reset,
+	.destroy = vsock_free,
 };
 
 static void on_reap(struct loop *l, struct loop_handler *h, uint32_t events)
@@ -375,16 +378,51 @@ static void on_reap(struct loop *l, struct loop_handler *h, uint32_t events)
 	vsock_leave(v, took); /* settle() calls closed() */
 }
 
-int vsock_create(const struct vsock_config *c, const struct virtio_host *host, uint64_t base,
-		 uint32_t gsi, struct vsock **out)
+int vsock_open(const struct vsock_config *c, void **res)
 {
+	struct usock *ls;
+	int ret;
+
+	*res = NULL;
+	if (!c->uds)
+		return 0;
+	ls = malloc(sizeof(*ls));
+	if (!ls)
+		return -ENOMEM;
+	ret = vsock_uds_listen(c->uds, ls); /* says why not */
+	if (ret) {
+		free(ls);
+		return ret;
+	}
+	*res = ls;
+	return 0;
+}
+
+void vsock_release(void *res)
+{
+	struct usock *ls = res;
+
+	if (!ls)
+		return;
+	usock_close(ls);
+	free(ls);
+}
+
+int vsock_build(const void *cfg, void *res, unsigned int index, const struct virtio_host *host,
+		struct virtio_dev **out)
+{
+	const struct vsock_config *c = cfg;
 	const char *what = c->uds ? c->uds : "(no socket)";
+	struct usock *ls = res;
 	struct vsock *v = calloc(1, sizeof(*v));
 	char name[48];
 	int ret;
 
-	if (!v)
-		return -ENOMEM;
+	(void)index; /* one per VM */
+	if (!v) {
+		ret = -ENOMEM;
+		goto err_res;
+	}
 	snprintf(name, sizeof(name), "virtio-vsock (cid %u)", c->cid);
 	ret = virtio_dev_init(&v->dev, &vsock_ops, name, VSOCK_NQUEUES, VSOCK_QUEUE_MAX, 0,
 			      sizeof(struct virtio_vsock_config));
@@ -392,6 +430,7 @@ int vsock_create(const struct vsock_config *c, const struct virtio_host *host, u
 		log_msg("vsock %s: %s", what, strerror(-ret));
 		goto err_free;
 	}
+	v->dev.host = host;
 	/* One descriptor per connection: the usual soft limit of 1024 is below VSOCK_MAX_CONNS. */
 	file_raise_nofile();
 	v->cid = c->cid;
@@ -414,21 +453,17 @@ int vsock_create(const struct vsock_config *c, const struct virtio_host *host, u
 		log_msg("vsock %s: event loop: %s", what, strerror(-ret));
 		goto err_reap;
 	}
-	if (c->uds) {
-		ret = vsock_uds_open(v, c->uds, host, &v->uds);
+	if (ls) {
+		ret = vsock_uds_open(v, ls, host, &v->uds);
 		if (ret)
 			goto err_loop;
+		free(ls); /* its socket is the endpoint's */
 		v->p.fallback = vsock_uds_guest_connect;
 		v->p.fallback_arg = v->uds;
 	}
-	ret = virtio_mmio_attach(&v->dev, host, base, gsi);
-	if (ret)
-		goto err_uds;
-	*out = v;
+	*out = &v->dev;
 	return 0;
 
-err_uds:
-	vsock_uds_close(v->uds);
 err_loop:
 	loop_del(host->loop, &v->reap_h);
 err_reap:
@@ -439,26 +474,46 @@ err_mutex:
 	pthread_mutex_destroy(&v->dev.lock);
 err_free:
 	free(v);
+err_res:
+	vsock_release(ls);
 	return ret;
 }
 
-void vsock_destroy(struct vsock *v)
+int vsock_create(const struct vsock_config *c, const struct virtio_host *host, struct vsock **out)
 {
-	const struct virtio_host *host;
+	struct virtio_dev *d;
+	void *res = NULL;
+	int ret;
+
+	ret = vsock_open(c, &res);
+	if (!ret)
+		ret = vsock_build(c, res, 0, host, &d);
+	if (!ret)
+		*out = container_of(d, struct vsock, dev);
+	return ret;
+}
+
+/* After the transport was detached (virtio_dev_destroy), which reset the device. */
+static void vsock_free(struct virtio_dev *d)
+{
+	struct vsock *v = container_of(d, struct vsock, dev);
+	const struct virtio_host *host = v->dev.host;
 	bool took;
 
-	if (!v)
-		return;
-	host = v->dev.host;
-	virtio_mmio_detach(&v->dev); /* resets: every connection becomes a zombie */
 	took = vsock_enter(v);
-	vsock_leave(v, took); /* their endpoints hear closed() now */
+	vsock_leave(v, took); /* the endpoints of the connections the reset ended hear closed() */
 	vsock_uds_close(v->uds);
 	loop_del(host->loop, &v->reap_h);
 	close(v->reap_fd);
 	vsock_proto_fini(&v->p);
 	pthread_mutex_destroy(&v->dev.lock);
 	free(v);
+}
+
+void vsock_destroy(struct vsock *v)
+{
+	if (v)
+		virtio_dev_destroy(&v->dev);
 }
 
 void vsock_transport_reset(struct vsock *v)

@@ -30,6 +30,9 @@ struct vsock_config {
 	char *uds;    /* hybrid-vsock socket path; NULL: no Unix socket side */
 };
 
+/* The kind (virtio/vsock/config.c): --vsock, "vsock", one per VM. */
+extern const struct virtio_kind vsock_kind;
+
 /*
  * Parse "cid=N,uds=PATH" (the JSON object's fields go through
  * vsock_config_set). 0, or -EINVAL with a one-line reason in err. c->uds is
@@ -43,13 +46,13 @@ void vsock_config_free(struct vsock_config *c);
 struct vsock;
 
 /*
- * Listen on c->uds (a stale socket file nobody listens on is replaced; any
- * other existing file is an error) and attach the device at base/gsi.
- * Failures log "vsock PATH: cause". 0 or -errno; *out on success.
+ * vsock_kind's check and create in one call, for tests and fuzzers: listen on c->uds (a stale
+ * socket file nobody listens on is replaced; any other existing file is an error) and build
+ * the device, not attached (virtio_mmio_attach). Failures log "vsock PATH: cause". 0 or
+ * -errno (-EADDRINUSE, -EEXIST, -ENOENT, -ENAMETOOLONG for the path); *out on success.
  */
-int vsock_create(const struct vsock_config *c, const struct virtio_host *host, uint64_t base,
-		 uint32_t gsi, struct vsock **out);
-/* Close every connection, the listening socket (unlinking PATH), detach, free. NULL is fine. */
+int vsock_create(const struct vsock_config *c, const struct virtio_host *host, struct vsock **out);
+/* Detach when attached, close every connection, the listening socket (unlinking PATH), free. */
 void vsock_destroy(struct vsock *v);
 
 /*
