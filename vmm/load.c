@@ -20,7 +20,7 @@
 static int place_initrd(struct vm *vm, const char *what, uint64_t len)
 {
 	uint64_t floor = (vm->boot.load_end + 0xfff) & ~0xfffULL;
-	uint64_t ram_end = arch_initrd_ram_end(vm);
+	uint64_t ram_end = arch_initrd_ram_end(&vm->mem);
 	int ret = boot_place_initrd(floor, ram_end, (uint64_t)vm->boot.initrd_addr_max + 1, len,
 				    &vm->initrd_gpa);
 
@@ -175,7 +175,7 @@ int vm_load_kernel(struct vm *vm)
 		vm->exit_status = VM_EXIT_USAGE;
 		return ret;
 	}
-	ret = boot_load_kernel(&vm->mem, img, len, arch_kernel_min_addr(), &vm->boot, &msg);
+	ret = arch_load_kernel(&vm->mem, img, len, &vm->boot, &msg);
 	free(img);
 	if (ret) {
 		log_msg("kernel %s: %s", path, msg ? msg : strerror(-ret));

@@ -88,11 +88,13 @@ static int kvm_init(struct vm *vm)
 		log_msg("KVM_CREATE_VM: %s", strerror(errno));
 		return ret;
 	}
-	return arch_vm_create(vm);
+	return arch_vm_create(vm->kvm_fd, vm->vm_fd, vm->ncpus, &vm->arch);
 }
 
 static void kvm_exit(struct vm *vm)
 {
+	arch_vm_destroy(vm->arch);
+	vm->arch = NULL;
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
 	if (vm->kvm_fd >= 0)
@@ -157,6 +159,10 @@ static void memory_exit(struct vm *vm)
 
 static int devices_init(struct vm *vm)
 {
+	struct arch_devices d = { .pio = &vm->pio, .mmio = &vm->mmio, .host = &vm->host,
+				  .console = &vm->serial,
+				  .boot_timer = vm->cfg->boot_timer ? &vm->timer : NULL };
+
 	vm->host = (struct dev_host){ .irq = on_irq, .event = on_event, .opaque = vm };
 	bus_init(&vm->pio, "pio");
 	bus_init(&vm->mmio, "mmio");
@@ -166,18 +172,15 @@ static int devices_init(struct vm *vm)
 	vm->tx_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->tx_fd < 0)
 		return -errno;
-	serial_init(&vm->serial, 0, vm->tx_fd, vm->room_fd, &vm->host);
-	i8042_init(&vm->i8042, &vm->host);
-	rtc_init(&vm->rtc, NULL);
+	serial_init(&vm->serial, arch_console_irq(), vm->tx_fd, vm->room_fd, &vm->host);
 	boot_timer_init(&vm->timer, &vm->start_wall, &vm->start_cpu);
-	return arch_devices_init(vm);
+	return arch_devices_init(vm->arch, &d);
 }
 
 static void devices_exit(struct vm *vm)
 {
 	serial_destroy(&vm->serial);
-	i8042_destroy(&vm->i8042);
-	rtc_destroy(&vm->rtc);
+	arch_devices_exit(vm->arch);
 	if (vm->room_fd >= 0)
 		close(vm->room_fd);
 	if (vm->tx_fd >= 0)
@@ -303,40 +306,80 @@ static void virtio_exit(struct vm *vm)
 
 /* --- stage: boot structures -------------------------------------------------------- */
 
+/* Where virtio device i sits: the slot the devices stage gave it. */
+static void virtio_window(const struct vm *vm, unsigned int i, struct arch_mmio_window *w)
+{
+	(void)vm;
+	w->size = VIRTIO_MMIO_SIZE;
+	arch_virtio_slot(i, &w->base, &w->gsi);
+}
+
 /* "virtio_mmio.device=4K@0xfe001000:5" for each device, for kernels that look there. */
 #define VIRTIO_CMDLINE_ITEM 48
 
-static int boot_init(struct vm *vm)
+/*
+ * The kernel command line: the user's (or the default) with hull's device
+ * list appended, no longer than the kernel takes. The windows are filled in
+ * for the firmware tables on the way.
+ */
+static int build_cmdline(struct vm *vm, struct arch_mmio_window *win)
 {
 	const char *base = vm->cfg->cmdline ? vm->cfg->cmdline : arch_default_cmdline();
-	char items[CONFIG_MAX_DISKS + CONFIG_MAX_SHARES + 1][VIRTIO_CMDLINE_ITEM];
-	const char *extra[CONFIG_MAX_DISKS + CONFIG_MAX_SHARES + 1];
 	size_t max = vm->boot.cmdline_size;
-	unsigned int i;
-	int ret;
+	char (*items)[VIRTIO_CMDLINE_ITEM] = NULL;
+	const char **extra = NULL;
+	unsigned int i, n = vm->nvirtio;
+	int ret = -ENOMEM;
 
-	for (i = 0; i < vm->nvirtio; i++) {
-		uint64_t addr;
-		uint32_t gsi;
-
-		arch_virtio_slot(i, &addr, &gsi);
-		snprintf(items[i], sizeof(items[i]), "virtio_mmio.device=4K@0x%" PRIx64 ":%u", addr,
-			 gsi);
+	if (n) {
+		items = calloc(n, sizeof(*items));
+		extra = calloc(n, sizeof(*extra));
+		if (!items || !extra)
+			goto out;
+	}
+	for (i = 0; i < n; i++) {
+		virtio_window(vm, i, &win[i]);
+		snprintf(items[i], sizeof(items[i]), "virtio_mmio.device=4K@0x%" PRIx64 ":%u",
+			 win[i].base, win[i].gsi);
 		extra[i] = items[i];
 	}
 	vm->cmdline = malloc(max + 1);
 	if (!vm->cmdline)
-		return -ENOMEM;
-	ret = boot_cmdline_build(vm->cmdline, max + 1, max, base, extra, vm->nvirtio);
+		goto out;
+	ret = boot_cmdline_build(vm->cmdline, max + 1, max, base, extra, n);
 	if (ret) {
 		log_msg("cmdline: longer than the kernel's limit of %zu bytes with hull's device "
 			"list appended", max);
 		vm->exit_status = VM_EXIT_USAGE;
-		return ret;
 	}
-	ret = arch_boot_setup(vm, &vm->boot, vm->initrd_gpa, vm->initrd_len, vm->cmdline);
+out:
+	free(items);
+	free(extra);
+	return ret;
+}
+
+static int boot_init(struct vm *vm)
+{
+	struct arch_mmio_window *win = NULL;
+	struct arch_boot b;
+	int ret;
+
+	if (vm->nvirtio) {
+		win = calloc(vm->nvirtio, sizeof(*win));
+		if (!win)
+			return -ENOMEM;
+	}
+	ret = build_cmdline(vm, win);
+	if (ret)
+		goto out;
+	b = (struct arch_boot){ .mem = &vm->mem, .img = &vm->boot, .initrd_gpa = vm->initrd_gpa,
+				.initrd_len = vm->initrd_len, .cmdline = vm->cmdline,
+				.virtio = win, .nvirtio = vm->nvirtio };
+	ret = arch_boot_setup(vm->arch, &b);
 	if (ret)
 		log_msg("boot setup: %s", strerror(-ret));
+out:
+	free(win);
 	return ret;
 }
 
@@ -364,7 +407,7 @@ static int vcpus_init(struct vm *vm)
 			log_msg("vcpu %u: KVM_CREATE_VCPU: %s", i, strerror(-ret));
 			return ret;
 		}
-		ret = arch_vcpu_setup(vm, &vm->vcpus[i], &vm->boot);
+		ret = arch_vcpu_setup(vm->arch, vm->vcpus[i].fd, i, &vm->boot);
 		if (ret) {
 			log_msg("vcpu %u: setup: %s", i, strerror(-ret));
 			return ret;

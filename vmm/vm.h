@@ -129,10 +129,8 @@ struct vm {
 	unsigned int ncpus;
 	struct vcpu *vcpus;
 
+	struct arch_vm *arch;               /* the architecture's part: its legacy devices, ... */
 	struct serial serial;
-	struct i8042 i8042;
-	struct rtc rtc;
-	struct acpi_pm pm;
 	struct boot_timer timer;
 	struct dev_host host;
 
