@@ -56,12 +56,22 @@ int arch_vm_create(int kvm_fd, int vm_fd, unsigned int ncpus, struct arch_vm **o
 void arch_vm_destroy(struct arch_vm *avm);
 
 /*
- * Where virtio-mmio device i lives: its MMIO base and interrupt line (GSI).
- * -ENOSPC past the machine's last slot. Slots are announced to the guest in
- * the firmware tables (arch_boot_setup) and by generic code on the kernel
- * command line.
+ * The machine's virtio-mmio slots (17 on x86_64): how many there are, and
+ * where slot i lives: its MMIO base (a 4 KiB window) and interrupt line
+ * (GSI); -ENOSPC past the last. Every slot is announced to the guest in the
+ * firmware tables (arch_boot_setup).
  */
+unsigned int arch_virtio_slots(void);
 int arch_virtio_slot(unsigned int i, uint64_t *base, uint32_t *gsi);
+
+/*
+ * The window at which slot i is announced on the kernel command line
+ * (virtio_mmio.device=), for kernels that look there: a second window onto
+ * the device (virtio_mmio_alias), so a kernel that also reads the firmware
+ * tables finds each device once. -ENOENT when such kernels cannot use the
+ * slot (x86_64: its GSI is 16 or above), -ENOSPC past the last slot.
+ */
+int arch_virtio_alias(unsigned int i, uint64_t *alias);
 
 /* The interrupt line of the console UART, for serial_init(); arch_devices_init() places it. */
 unsigned int arch_console_irq(void);

@@ -306,29 +306,43 @@ static void virtio_exit(struct vm *vm)
 
 /* --- stage: boot structures -------------------------------------------------------- */
 
-/* Where virtio device i sits: the slot the devices stage gave it. */
-static void virtio_window(const struct vm *vm, unsigned int i, struct arch_mmio_window *w)
+/*
+ * Virtio device i, in the slot the devices stage gave it: its window and its
+ * transport. (Until the device registry lands: found on the bus by the
+ * slot's base.)
+ */
+static struct virtio_dev *virtio_device(const struct vm *vm, unsigned int i,
+					struct arch_mmio_window *w)
 {
-	(void)vm;
+	unsigned int r;
+
 	w->size = VIRTIO_MMIO_SIZE;
-	arch_virtio_slot(i, &w->base, &w->gsi);
+	if (arch_virtio_slot(i, &w->base, &w->gsi))
+		return NULL;
+	for (r = 0; r < vm->mmio.n; r++)
+		if (vm->mmio.r[r].base == w->base && vm->mmio.r[r].ops == &virtio_mmio_ops)
+			return vm->mmio.r[r].dev;
+	return NULL;
 }
 
-/* "virtio_mmio.device=4K@0xfe001000:5" for each device, for kernels that look there. */
+/* "virtio_mmio.device=4K@0xfe101000:5" for a device, for kernels that look there. */
 #define VIRTIO_CMDLINE_ITEM 48
 
 /*
- * The kernel command line: the user's (or the default) with hull's device
- * list appended, no longer than the kernel takes. The windows are filled in
- * for the firmware tables on the way.
+ * Announce the virtio devices: every one in the firmware tables (win, filled
+ * in here), and those the architecture lets such kernels use on the command
+ * line too, at a second window of theirs, so that a kernel reading both
+ * finds each device once (virtio_mmio_alias). Then the kernel command line:
+ * the user's (or the default) with those items appended, no longer than the
+ * kernel takes.
  */
-static int build_cmdline(struct vm *vm, struct arch_mmio_window *win)
+static int announce(struct vm *vm, struct arch_mmio_window *win)
 {
 	const char *base = vm->cfg->cmdline ? vm->cfg->cmdline : arch_default_cmdline();
 	size_t max = vm->boot.cmdline_size;
 	char (*items)[VIRTIO_CMDLINE_ITEM] = NULL;
 	const char **extra = NULL;
-	unsigned int i, n = vm->nvirtio;
+	unsigned int i, n = vm->nvirtio, nextra = 0;
 	int ret = -ENOMEM;
 
 	if (n) {
@@ -338,15 +352,29 @@ static int build_cmdline(struct vm *vm, struct arch_mmio_window *win)
 			goto out;
 	}
 	for (i = 0; i < n; i++) {
-		virtio_window(vm, i, &win[i]);
-		snprintf(items[i], sizeof(items[i]), "virtio_mmio.device=4K@0x%" PRIx64 ":%u",
-			 win[i].base, win[i].gsi);
-		extra[i] = items[i];
+		struct virtio_dev *d = virtio_device(vm, i, &win[i]);
+		uint64_t alias;
+
+		if (!d) {
+			ret = -ENODEV;
+			log_msg("virtio device %u: not in its slot", i);
+			goto out;
+		}
+		if (arch_virtio_alias(i, &alias))
+			continue;
+		ret = virtio_mmio_alias(d, alias);
+		if (ret)
+			goto out;
+		snprintf(items[nextra], sizeof(items[nextra]), "virtio_mmio.device=4K@0x%" PRIx64 ":%u",
+			 alias, win[i].gsi);
+		extra[nextra] = items[nextra];
+		nextra++;
 	}
+	ret = -ENOMEM;
 	vm->cmdline = malloc(max + 1);
 	if (!vm->cmdline)
 		goto out;
-	ret = boot_cmdline_build(vm->cmdline, max + 1, max, base, extra, n);
+	ret = boot_cmdline_build(vm->cmdline, max + 1, max, base, extra, nextra);
 	if (ret) {
 		log_msg("cmdline: longer than the kernel's limit of %zu bytes with hull's device "
 			"list appended", max);
@@ -369,7 +397,7 @@ static int boot_init(struct vm *vm)
 		if (!win)
 			return -ENOMEM;
 	}
-	ret = build_cmdline(vm, win);
+	ret = announce(vm, win);
 	if (ret)
 		goto out;
 	b = (struct arch_boot){ .mem = &vm->mem, .img = &vm->boot, .initrd_gpa = vm->initrd_gpa,

@@ -31,7 +31,9 @@
 /* MMIO devices, just below the IOAPIC. */
 #define LAYOUT_MMIO_DEV   0xfe000000ULL
 #define LAYOUT_BOOT_TIMER LAYOUT_MMIO_DEV      /* 4 KiB; guest writes 123 at offset 0 */
-#define LAYOUT_VIRTIO_MMIO (LAYOUT_MMIO_DEV + 0x1000ULL) /* 4 KiB per device */
+#define LAYOUT_VIRTIO_MMIO (LAYOUT_MMIO_DEV + 0x1000ULL) /* 4 KiB per slot, 17 slots */
+/* Each slot's second window, announced on the command line (virtio_mmio_alias): 1 MiB above. */
+#define LAYOUT_VIRTIO_ALIAS_OFF MiB(1)
 #define LAYOUT_IOAPIC     0xfec00000ULL
 #define LAYOUT_LAPIC      0xfee00000ULL
 #define LAYOUT_TSS        0xfffbd000ULL        /* KVM_SET_TSS_ADDR: 3 pages */

@@ -8,6 +8,8 @@
 #include "arch/x86_64/x86.h"
 #include "lib/log.h"
 
+#define VIRTIO_SLOT_SIZE 0x1000 /* a virtio-mmio register file */
+
 const char *arch_default_cmdline(void)
 {
 	return "console=ttyS0 reboot=k panic=-1 pci=off i8042.noaux i8042.nomux i8042.dumbkbd "
@@ -107,20 +109,42 @@ void arch_devices_exit(struct arch_vm *avm)
 }
 
 /*
- * ISA interrupt lines no other device uses: COM1 is 4, the RTC 8, the SCI 9;
- * the timer takes 0/2 and 1 stays the keyboard's. 12 (the PS/2 mouse) is free
- * because hull announces no i8042 and Linux's driver never binds. Below 16
- * because without an MP table Linux maps only the ISA IRQs up front, which
- * kernels finding devices on the command line rely on. Edge-triggered,
- * active high: irqfd pulses the line.
+ * The first nine are ISA interrupt lines no other device uses: COM1 is 4,
+ * the RTC 8, the SCI 9; the timer takes 0/2 and 1 stays the keyboard's. 12
+ * (the PS/2 mouse) is free because hull announces no i8042 and Linux's
+ * driver never binds. Then the IOAPIC's pins above the ISA range, which
+ * KVM's default routing sends to the IOAPIC alone. Edge-triggered, active
+ * high: irqfd pulses the line.
  */
-static const uint8_t virtio_gsis[] = { 5, 6, 7, 10, 11, 12, 14, 15, 3 };
+static const uint8_t virtio_gsis[] = { 5, 6, 7, 10, 11, 12, 14, 15, 3,
+				       16, 17, 18, 19, 20, 21, 22, 23 };
+
+/*
+ * Without an MP table Linux maps only the ISA IRQs (below 16) up front: a
+ * kernel that finds a device on the command line can use no other line.
+ */
+#define CMDLINE_GSI_MAX 15
+
+unsigned int arch_virtio_slots(void)
+{
+	return sizeof(virtio_gsis);
+}
 
 int arch_virtio_slot(unsigned int i, uint64_t *base, uint32_t *gsi)
 {
 	if (i >= sizeof(virtio_gsis))
 		return -ENOSPC;
-	*base = LAYOUT_VIRTIO_MMIO + (uint64_t)i * 0x1000;
+	*base = LAYOUT_VIRTIO_MMIO + (uint64_t)i * VIRTIO_SLOT_SIZE;
 	*gsi = virtio_gsis[i];
+	return 0;
+}
+
+int arch_virtio_alias(unsigned int i, uint64_t *alias)
+{
+	if (i >= sizeof(virtio_gsis))
+		return -ENOSPC;
+	if (virtio_gsis[i] > CMDLINE_GSI_MAX)
+		return -ENOENT;
+	*alias = LAYOUT_VIRTIO_MMIO + LAYOUT_VIRTIO_ALIAS_OFF + (uint64_t)i * VIRTIO_SLOT_SIZE;
 	return 0;
 }

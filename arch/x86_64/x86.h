@@ -18,7 +18,7 @@
 struct arch_vm {
 	int kvm_fd, vm_fd;
 	unsigned int ncpus;
-	/* The legacy PC devices hull emulates, live from arch_devices_init() to _exit(). */
+	/* The PC devices hull emulates, live from arch_devices_init() to _exit(). */
 	bool devices;
 	struct i8042 i8042;
 	struct rtc rtc;
