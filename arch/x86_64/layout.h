@@ -44,6 +44,7 @@
 #define PORT_I8042_DATA   0x60
 #define PORT_I8042_CMD    0x64
 #define PORT_CMOS         0x70
+#define PORT_PCI_CONF     0xcf8        /* PCI configuration mechanism #1: address, data at +4 */
 #define PORT_ACPI_PM      0x600        /* sleep control (+0), sleep status (+1), reset (+2) */
 #define ACPI_PM_LEN       3
 #define ACPI_RESET_VALUE  0x1

@@ -23,6 +23,7 @@ struct arch_vm {
 	struct i8042 i8042;
 	struct rtc rtc;
 	struct acpi_pm pm;
+	struct pci_conf pci;
 };
 
 /* --- kernel images ------------------------------------------------------------------ */
