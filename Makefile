@@ -55,8 +55,8 @@ SAN_OBJS := $(HULL_SRCS:%.c=$(O)/san/%.o)
 
 # --- unit tests (cmocka, ASan+UBSan, no KVM): tests/unit/test_NAME.c ---
 UNIT_TESTS := gmem bus parse config cli exit serial rtc i8042 e820 zeropage cpuid \
-	acpi aml machine bzimage elf initrd cmdline cpio virtq mmio blk rng fsrv fs_escape vfs vsock \
-	net fdbudget
+	acpi aml machine bzimage elf initrd cmdline cpio virtq mmio blk rng fsrv fs_escape vfs \
+	vsock net fdbudget
 UNIT_BINS := $(UNIT_TESTS:%=$(O)/san/tests/unit/test_%)
 
 # --- fuzz targets (libFuzzer): tests/fuzz/fuzz_NAME.c ---

@@ -1,4 +1,4 @@
-/* devices: legacy and pseudo devices: 8250 UART, i8042, CMOS RTC, ACPI PM, PCI conf1, boot timer. */
+/* devices: legacy and pseudo devices (8250 UART, i8042, CMOS RTC, ACPI PM, PCI, boot timer). */
 #ifndef HULL_DEVICES_DEVICES_H
 #define HULL_DEVICES_DEVICES_H
 

@@ -365,8 +365,8 @@ static int announce(struct vm *vm, struct arch_mmio_window *win)
 		ret = virtio_mmio_alias(d, alias);
 		if (ret)
 			goto out;
-		snprintf(items[nextra], sizeof(items[nextra]), "virtio_mmio.device=4K@0x%" PRIx64 ":%u",
-			 alias, win[i].gsi);
+		snprintf(items[nextra], sizeof(items[nextra]),
+			 "virtio_mmio.device=4K@0x%" PRIx64 ":%u", alias, win[i].gsi);
 		extra[nextra] = items[nextra];
 		nextra++;
 	}

@@ -91,7 +91,8 @@ int arch_devices_init(struct arch_vm *avm, const struct arch_devices *d)
 	avm->devices = true;
 	ret = bus_register(d->pio, PORT_COM1, 8, &serial_ops, d->console, "com1");
 	if (!ret)
-		ret = bus_register(d->pio, PORT_I8042_DATA, 1, &i8042_data_ops, &avm->i8042, "i8042");
+		ret = bus_register(d->pio, PORT_I8042_DATA, 1, &i8042_data_ops, &avm->i8042,
+				   "i8042");
 	if (!ret)
 		ret = bus_register(d->pio, PORT_I8042_CMD, 1, &i8042_cmd_ops, &avm->i8042, "i8042");
 	if (!ret)
@@ -103,8 +104,8 @@ int arch_devices_init(struct arch_vm *avm, const struct arch_devices *d)
 		ret = bus_register(d->pio, PORT_PCI_CONF, PCI_CONF_LEN, &pci_conf_ops, &avm->pci,
 				   "pci-conf1");
 	if (!ret && d->boot_timer)
-		ret = bus_register(d->mmio, LAYOUT_BOOT_TIMER, 0x1000, &boot_timer_ops, d->boot_timer,
-				   "boot-timer");
+		ret = bus_register(d->mmio, LAYOUT_BOOT_TIMER, 0x1000, &boot_timer_ops,
+				   d->boot_timer, "boot-timer");
 	if (ret)
 		log_msg("devices: %s", strerror(-ret));
 	return ret;

@@ -162,7 +162,7 @@ static void test_devices(void **state)
 	assert_int_equal(events[DEV_RESET], 1);
 	outb(&m, 0x70, 0x0b);
 	assert_true(inb(&m, 0x71) & 0x02); /* register B: 24-hour mode */
-	/* ACPI PM: sleep control with SLP_EN and \_S5_'s type powers off; the reset register resets. */
+	/* ACPI PM: SLP_EN with \_S5_'s type powers off; the reset register resets. */
 	outb(&m, 0x600, (uint8_t)(0x20 | (ACPI_S5_SLP_TYP << 2)));
 	assert_int_equal(events[DEV_POWEROFF], 1);
 	outb(&m, 0x602, ACPI_RESET_VALUE);
