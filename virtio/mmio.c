@@ -523,7 +523,8 @@ static void unbind_kvm(struct virtio_dev *d)
  * Window win is the device from now on. The kicks KVM catches move to its
  * QueueNotify, so the other window's writes reach hull (and are ignored);
  * where KVM refuses, they go through the MMIO exit of the claiming window.
- * On a vCPU thread, lock held: KVM_IOEVENTFD does not wait for vCPUs.
+ * On a vCPU thread with the lock held: KVM_IOEVENTFD waits only for KVM's
+ * own read sections, which no vCPU thread waiting for this lock is in.
  */
 static void claim(struct virtio_dev *d, int win)
 {
