@@ -24,11 +24,12 @@ LIBS := $(shell pkg-config --libs $(PKGS)) -lpthread
 # --- sources, by layer and subsystem (explicit lists; see ARCHITECTURE.md for the layers) ---
 LIB_SRCS := lib/gmem.c lib/bus.c lib/log.c lib/parse.c lib/file.c lib/fdbudget.c lib/loop.c \
 	lib/usock.c lib/json.c
-ARCH_SRCS := arch/x86_64/cpuid.c arch/x86_64/regs.c arch/x86_64/e820.c arch/x86_64/zeropage.c \
-	arch/x86_64/pvh.c arch/x86_64/machine.c arch/x86_64/acpi.c arch/x86_64/aml.c
-BOOT_SRCS := boot/bzimage.c boot/elf.c boot/loader.c boot/initrd.c boot/cmdline.c boot/cpio.c \
-	boot/demo.c
-DEV_SRCS := devices/serial.c devices/i8042.c devices/rtc.c devices/boot_timer.c devices/acpi_pm.c
+# The architecture's files (arch/$(ARCH)/), chosen here rather than by #ifdef.
+ARCH_SRCS := $(addprefix arch/$(ARCH)/,machine.c vcpu.c boot.c kernel.c bzimage.c cpuid.c \
+	regs.c e820.c zeropage.c pvh.c acpi.c aml.c)
+BOOT_SRCS := boot/elf.c boot/loader.c boot/initrd.c boot/cmdline.c boot/cpio.c boot/demo.c
+DEV_SRCS := devices/serial.c devices/i8042.c devices/rtc.c devices/boot_timer.c devices/acpi_pm.c \
+	devices/pci_conf.c
 VIRTIO_SRCS := virtio/virtq.c virtio/dev.c virtio/mmio.c
 VBLK_SRCS := virtio/blk/config.c virtio/blk/blk.c virtio/blk/io.c
 VRNG_SRCS := virtio/rng/rng.c
@@ -79,7 +80,7 @@ TEST_SAN_OBJS := $(TEST_SUPPORT_SRCS:%.c=$(O)/san/%.o)
 
 # --- unit tests (cmocka, ASan+UBSan, no KVM): tests/unit/test_NAME.c ---
 UNIT_TESTS := gmem bus parse config cli log registry exit serial rtc i8042 e820 zeropage cpuid \
-	acpi aml bzimage elf initrd cmdline cpio virtq mmio blk rng fsrv fs_escape fs_entries vfs \
+	acpi aml machine bzimage elf initrd cmdline cpio virtq mmio blk rng fsrv fs_escape fs_entries vfs \
 	vsock net fdbudget tlv proto json oci runspec guest_plan guest_caps guest_values \
 	guest_path loop control vcpu
 UNIT_BINS := $(UNIT_TESTS:%=$(O)/san/tests/unit/test_%)

@@ -5,10 +5,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct vm;
-struct vcpu;
-struct boot_image;
-struct gmem;
+#include "boot/boot.h"
+#include "devices/devices.h"
+#include "lib/bus.h"
+#include "lib/gmem.h"
+
+/*
+ * The architecture's part of one VM: VM-wide KVM state it set up and the
+ * platform devices it owns (x86_64: the i8042, the CMOS RTC, the ACPI PM
+ * registers). Created by arch_vm_create(), opaque to generic code.
+ */
+struct arch_vm;
 
 #define ARCH_MAX_RAM_RANGES 2
 
@@ -26,38 +33,103 @@ const char *arch_default_cmdline(void);
  */
 unsigned int arch_ram_layout(uint64_t size, struct arch_ram_range out[ARCH_MAX_RAM_RANGES]);
 
-/* Lowest address a kernel may be loaded at, and where RAM usable for an initrd ends in mem. */
-uint64_t arch_kernel_min_addr(void);
+/* Where RAM usable for an initrd ends in guest memory mem. */
 uint64_t arch_initrd_ram_end(const struct gmem *mem);
 
-/* After KVM_CREATE_VM, before memory: interrupt controllers, timers, VM-wide KVM state. */
-int arch_vm_create(struct vm *vm);
+/*
+ * Load a kernel image (the whole file, img[0..len)) into guest memory m in
+ * any format the architecture boots (x86_64: bzImage, ELF vmlinux with or
+ * without the PVH entry note), recognised by content. Needs no VM. 0, -ENOEXEC for an
+ * unknown format or a malformed image, -ENOMEM when the kernel does not fit;
+ * msg (may be NULL) receives a short reason on error (see boot_fail()).
+ */
+int arch_load_kernel(const struct gmem *m, const uint8_t *img, size_t len,
+		     struct boot_image *out, const char **msg);
+/*
+ * Everything arch_load_kernel() checks, and the out it fills, without writing
+ * to m: for the check before /dev/kvm is touched. m describes the guest's RAM;
+ * its host pointers are never dereferenced (a PROT_NONE reservation will do).
+ */
+int arch_check_kernel(const struct gmem *m, const uint8_t *img, size_t len,
+		      struct boot_image *out, const char **msg);
 
 /*
- * Where virtio-mmio device i lives: its MMIO base and interrupt line (GSI).
- * -ENOSPC past the machine's last slot. Slots are announced to the guest in
- * the firmware tables (arch_boot_setup, for vm->nvirtio slots) and by generic
- * code on the kernel command line.
+ * After KVM_CREATE_VM on vm_fd (kvm_fd is /dev/kvm), before memory:
+ * interrupt controllers, timers, VM-wide KVM state for a VM of ncpus vCPUs.
+ * 0 with *out set (freed with arch_vm_destroy), or -errno, logged.
  */
-int arch_virtio_slot(unsigned int i, uint64_t *base, uint32_t *gsi);
-/* How many virtio-mmio slots the machine has: slots 0 .. arch_virtio_slots() - 1 exist. */
-unsigned int arch_virtio_slots(void);
+int arch_vm_create(int kvm_fd, int vm_fd, unsigned int ncpus, struct arch_vm **out);
+void arch_vm_destroy(struct arch_vm *avm);
 
-/* Register the platform's devices on vm's buses (UART, reset, RTC, ...). */
-int arch_devices_init(struct vm *vm);
+/*
+ * The machine's virtio-mmio slots (17 on x86_64): how many there are, and
+ * where slot i lives: its MMIO base (a 4 KiB window) and interrupt line
+ * (GSI); -ENOSPC past the last. Every slot is announced to the guest in the
+ * firmware tables (arch_boot_setup).
+ */
+unsigned int arch_virtio_slots(void);
+int arch_virtio_slot(unsigned int i, uint64_t *base, uint32_t *gsi);
+
+/*
+ * The window at which slot i is announced on the kernel command line
+ * (virtio_mmio.device=), for kernels that look there: a second window onto
+ * the device (virtio_mmio_alias), so a kernel that also reads the firmware
+ * tables finds each device once. -ENOENT when such kernels cannot use the
+ * slot (x86_64: its GSI is 16 or above), -ENOSPC past the last slot.
+ */
+int arch_virtio_alias(unsigned int i, uint64_t *alias);
+
+/* The interrupt line of the console UART, for serial_init(); arch_devices_init() places it. */
+unsigned int arch_console_irq(void);
+
+/* The VM-wide devices generic code owns and the architecture places on the buses. */
+struct arch_devices {
+	struct bus *pio, *mmio;
+	const struct dev_host *host; /* interrupt lines and power events of arch's own devices */
+	struct serial *console;      /* the first UART, initialised with arch_console_irq() */
+	struct boot_timer *boot_timer; /* NULL: none */
+};
+
+/*
+ * Create the platform devices avm owns and register them and d's on the
+ * buses. 0, or -errno (logged); arch_devices_exit() undoes it either way.
+ */
+int arch_devices_init(struct arch_vm *avm, const struct arch_devices *d);
+void arch_devices_exit(struct arch_vm *avm);
+
+/* A virtio-mmio window to announce in the firmware tables. */
+struct arch_mmio_window {
+	uint64_t base;
+	uint64_t size;
+	uint32_t gsi;
+};
+
+/* What arch_boot_setup() needs to describe the machine and hand over to the kernel. */
+struct arch_boot {
+	const struct gmem *mem;
+	const struct boot_image *img;   /* the loaded kernel */
+	uint64_t initrd_gpa, initrd_len; /* initrd_len 0: no initrd */
+	const char *cmdline;
+	const struct arch_mmio_window *virtio; /* the virtio devices, in slot order */
+	unsigned int nvirtio;
+};
 
 /*
  * Write every boot structure into guest memory for a loaded kernel: page
- * tables, GDT, ACPI, memory map, zero page or PVH start info, command line.
- * initrd_len 0 means no initrd.
+ * tables, GDT, firmware tables, memory map, zero page or PVH start info,
+ * command line. 0 or -errno.
  */
-int arch_boot_setup(struct vm *vm, const struct boot_image *img, uint64_t initrd_gpa,
-		    uint64_t initrd_len, const char *cmdline);
+int arch_boot_setup(struct arch_vm *avm, const struct arch_boot *b);
 
-/* Per-vCPU state before the first KVM_RUN: CPUID, MSRs, FPU, and registers (boot vCPU). */
-int arch_vcpu_setup(struct vm *vm, struct vcpu *vcpu, const struct boot_image *img);
+/*
+ * Per-vCPU state before the first KVM_RUN on vcpu_fd (vCPU index): CPUID,
+ * MSRs, FPU, and registers at the kernel's entry (the boot vCPU). 0 or
+ * -errno.
+ */
+int arch_vcpu_setup(struct arch_vm *avm, int vcpu_fd, unsigned int index,
+		    const struct boot_image *img);
 
 /* Registers of a stopped vCPU, as one line for an error message. */
-void arch_vcpu_dump(struct vcpu *vcpu, char *buf, size_t len);
+void arch_vcpu_dump(int vcpu_fd, char *buf, size_t len);
 
 #endif

@@ -1,71 +1,68 @@
-/* boot: kernel loaders, initrd placement, command line and cpio (newc) writer. */
+/* boot: the generic ELF loader, initrd placement, command line and cpio (newc) writer. */
 #ifndef HULL_BOOT_BOOT_H
 #define HULL_BOOT_BOOT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "lib/gmem.h"
 
-enum boot_kind {
-	BOOT_BZIMAGE, /* Linux bzImage: 64-bit boot protocol, zero page */
-	BOOT_ELF,     /* ELF vmlinux without PVH note: 64-bit boot protocol, zero page */
-	BOOT_PVH,     /* ELF with XEN_ELFNOTE_PHYS32_ENTRY: 32-bit PVH entry, start_info */
-};
+/* Bytes of an image's architecture-specific part a loader may keep (see struct boot_image). */
+#define BOOT_ARCH_DATA_MAX 256
 
 /* What a loader leaves behind for the arch code that builds the boot state. */
 struct boot_image {
-	enum boot_kind kind;
-	uint64_t entry;      /* guest-physical entry point (64-bit for BZIMAGE/ELF, 32-bit for PVH) */
+	uint64_t entry;      /* guest-physical entry point */
 	uint64_t load_start; /* guest-physical extent of everything the loader wrote */
 	uint64_t load_end;   /* exclusive */
-	/*
-	 * BZIMAGE only: the kernel's setup header (struct setup_header, from
-	 * offset 0x1f1 of the image), to be copied into the zero page.
-	 */
-	uint8_t setup_header[0x290 - 0x1f1];
-	size_t setup_header_len; /* bytes valid in setup_header; 0 unless BZIMAGE */
 	uint32_t initrd_addr_max; /* highest address the initrd may touch (inclusive) */
 	uint32_t cmdline_size;    /* longest command line the kernel accepts, without NUL */
+	/*
+	 * The architecture's own part, read only by arch/: how it enters this
+	 * kernel (values of its own; 0 is a plain ELF entry) and bytes it kept
+	 * from the image for the boot structures (x86_64: a bzImage's setup
+	 * header, for the zero page).
+	 */
+	unsigned int arch_kind;
+	uint8_t arch_data[BOOT_ARCH_DATA_MAX];
+	size_t arch_data_len;
 };
 
 /*
- * Load a kernel image (the whole file, img[0..len)) into guest memory m,
- * detecting bzImage or ELF64 (x86_64) by content. Everything is loaded at or
- * above min_addr and must lie inside RAM. Returns 0, or -ENOEXEC for a format
- * it does not recognise or a malformed image (truncated, segments outside
- * the file, overlapping or wrapping segments), -ENOMEM when the kernel does
- * not fit in guest RAM. msg (may be NULL) receives a short reason on error.
+ * Load an ELF64 little-endian executable for machine (an EM_ value) into
+ * guest memory m by its PT_LOAD segments, every one at or above min_addr and
+ * inside RAM. The entry point is e_entry, or *entry when entry is not NULL
+ * (a boot protocol's own entry); either must lie inside a loaded segment.
+ * Fills out's entry and load range and zeroes the rest: the limits and the
+ * arch part are the caller's. Nothing reaches m unless the whole image is
+ * valid. Returns 0, -ENOEXEC for a malformed image (truncated, segments
+ * outside the file, overlapping or wrapping segments), -ENOMEM when it does
+ * not fit in guest RAM. msg (may be NULL) receives a short reason on error;
+ * a formatted one lives in per-thread storage until the next failure.
+ * Without copy, everything is checked and out filled but nothing is written
+ * to m (whose host pointers may then be a PROT_NONE reservation): the check
+ * before /dev/kvm is touched.
  */
-int boot_load_kernel(const struct gmem *m, const uint8_t *img, size_t len, uint64_t min_addr,
-		     struct boot_image *out, const char **msg);
-
-/*
- * Everything boot_load_kernel() checks, and the out it fills, without writing to m: for the
- * check before /dev/kvm is touched. m describes the guest's RAM; its host pointers are never
- * dereferenced (a PROT_NONE reservation will do).
- */
-int boot_check_kernel(const struct gmem *m, const uint8_t *img, size_t len, uint64_t min_addr,
-		      struct boot_image *out, const char **msg);
-
-/*
- * The two halves boot_load_kernel() dispatches to, with its contract; each
- * checks its own magic too, so tests and fuzzers may call them directly.
- * A formatted msg lives in per-thread storage until the next load.
- */
-int boot_load_bzimage(const struct gmem *m, const uint8_t *img, size_t len, uint64_t min_addr,
-		      struct boot_image *out, const char **msg);
 int boot_load_elf(const struct gmem *m, const uint8_t *img, size_t len, uint64_t min_addr,
-		  struct boot_image *out, const char **msg);
-/* The same halves for boot_check_kernel(): nothing is written to m. */
-int boot_check_bzimage(const struct gmem *m, const uint8_t *img, size_t len, uint64_t min_addr,
-		       struct boot_image *out, const char **msg);
-int boot_check_elf(const struct gmem *m, const uint8_t *img, size_t len, uint64_t min_addr,
-		   struct boot_image *out, const char **msg);
+		  uint16_t machine, const uint64_t *entry, bool copy, struct boot_image *out,
+		  const char **msg);
+
+/* Does img start like an ELF image? (Its headers are checked by the functions above and below.) */
+bool boot_is_elf(const uint8_t *img, size_t len);
 
 /*
- * For the loaders: point *msg (when msg is not NULL) at a formatted reason,
- * kept per thread until the next failure, and return err.
+ * Walk every note of an ELF64 image's PT_NOTE segments and report the last
+ * one called name (compared with its NUL, as ELF stores it) of type type:
+ * 1 with *desc and *desc_len pointing into img, 0 when there is none, or
+ * -ENOEXEC (msg as above) for a malformed header or note.
+ */
+int boot_elf_note(const uint8_t *img, size_t len, const char *name, uint32_t type,
+		  const uint8_t **desc, uint32_t *desc_len, const char **msg);
+
+/*
+ * For the loaders (here and in arch/): point *msg (when msg is not NULL) at a
+ * formatted reason, kept per thread until the next failure, and return err.
  */
 int boot_fail(const char **msg, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

@@ -1,4 +1,4 @@
-/* devices: legacy and pseudo devices (8250 UART, i8042, CMOS RTC, ACPI PM, boot timer). */
+/* devices: legacy and pseudo devices (8250 UART, i8042, CMOS RTC, ACPI PM, PCI, boot timer). */
 #ifndef HULL_DEVICES_DEVICES_H
 #define HULL_DEVICES_DEVICES_H
 
@@ -125,6 +125,23 @@ struct acpi_pm {
 extern const struct bus_ops acpi_pm_ops;
 void acpi_pm_init(struct acpi_pm *p, uint8_t s5_typ, uint8_t reset_value,
 		  const struct dev_host *host);
+
+/* --- PCI configuration mechanism #1 with an empty bus behind it ------------------ */
+
+/*
+ * Ports 0xcf8-0xcff: the address latch at 0xcf8 reads back what was written,
+ * configuration reads are all ones ("no device"; 00:00.0 shows only the host
+ * bridge class Linux's sanity check looks for), writes are lost. Linux finds
+ * an access method and no device: no PCI, and no error (see pci_conf.c).
+ */
+#define PCI_CONF_LEN 8
+
+struct pci_conf {
+	atomic_uint addr; /* the last doubleword written to 0xcf8 */
+};
+
+extern const struct bus_ops pci_conf_ops;
+void pci_conf_init(struct pci_conf *p);
 
 /* --- Boot timer: the guest writes 123 at offset 0 when it has booted ---------- */
 

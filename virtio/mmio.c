@@ -299,13 +299,49 @@ static bool config_access(const struct virtio_dev *d, uint64_t off, uint32_t len
 	       len <= d->config_size - (off - VIRTIO_MMIO_CONFIG);
 }
 
-static void mmio_read(void *dev, uint64_t off, uint8_t *data, uint32_t len)
-{
-	struct virtio_dev *d = dev;
+static void claim(struct virtio_dev *d, int win);
 
+/*
+ * Does window win reach the device, or is it the placeholder? An access
+ * that is not an identification read claims the device for the first
+ * window to make one (see virtio_mmio_alias). Lock held.
+ */
+static bool serves(struct virtio_dev *d, int win, uint64_t off, bool write)
+{
+	if (d->owner == win)
+		return true;
+	if (d->owner >= 0)
+		return false;
+	if (!write && (off == VIRTIO_MMIO_MAGIC_VALUE || off == VIRTIO_MMIO_VERSION ||
+		       off == VIRTIO_MMIO_VENDOR_ID))
+		return true;
+	claim(d, win);
+	return true;
+}
+
+/* A virtio-mmio window with no function behind it (DeviceID 0). */
+static uint32_t placeholder_reg(uint64_t off)
+{
+	switch (off) {
+	case VIRTIO_MMIO_MAGIC_VALUE:
+		return MMIO_MAGIC;
+	case VIRTIO_MMIO_VERSION:
+		return MMIO_VERSION;
+	case VIRTIO_MMIO_VENDOR_ID:
+		return VIRTIO_MMIO_VENDOR;
+	default:
+		return 0;
+	}
+}
+
+static void window_read(struct virtio_dev *d, int win, uint64_t off, uint8_t *data, uint32_t len)
+{
 	memset(data, 0, len);
 	pthread_mutex_lock(&d->lock);
-	if (off >= VIRTIO_MMIO_CONFIG) {
+	if (!serves(d, win, off, false)) {
+		if (off < VIRTIO_MMIO_CONFIG && len == 4 && !(off & 3))
+			put32(data, placeholder_reg(off));
+	} else if (off >= VIRTIO_MMIO_CONFIG) {
 		if (!config_access(d, off, len))
 			log_debug("%s: config read of %u at 0x%llx ignored", d->name, len,
 				  (unsigned long long)off);
@@ -320,12 +356,14 @@ static void mmio_read(void *dev, uint64_t off, uint8_t *data, uint32_t len)
 	pthread_mutex_unlock(&d->lock);
 }
 
-static void mmio_write(void *dev, uint64_t off, const uint8_t *data, uint32_t len)
+static void window_write(struct virtio_dev *d, int win, uint64_t off, const uint8_t *data,
+			 uint32_t len)
 {
-	struct virtio_dev *d = dev;
-
 	pthread_mutex_lock(&d->lock);
-	if (off >= VIRTIO_MMIO_CONFIG) {
+	if (!serves(d, win, off, true)) {
+		log_debug("%s: write to the placeholder window at 0x%llx ignored", d->name,
+			  (unsigned long long)off);
+	} else if (off >= VIRTIO_MMIO_CONFIG) {
 		if (!config_access(d, off, len))
 			log_debug("%s: config write of %u at 0x%llx ignored", d->name, len,
 				  (unsigned long long)off);
@@ -340,7 +378,28 @@ static void mmio_write(void *dev, uint64_t off, const uint8_t *data, uint32_t le
 	pthread_mutex_unlock(&d->lock);
 }
 
+static void mmio_read(void *dev, uint64_t off, uint8_t *data, uint32_t len)
+{
+	window_read(dev, 0, off, data, len);
+}
+
+static void mmio_write(void *dev, uint64_t off, const uint8_t *data, uint32_t len)
+{
+	window_write(dev, 0, off, data, len);
+}
+
+static void alias_read(void *dev, uint64_t off, uint8_t *data, uint32_t len)
+{
+	window_read(dev, 1, off, data, len);
+}
+
+static void alias_write(void *dev, uint64_t off, const uint8_t *data, uint32_t len)
+{
+	window_write(dev, 1, off, data, len);
+}
+
 const struct bus_ops virtio_mmio_ops = { .read = mmio_read, .write = mmio_write };
+const struct bus_ops virtio_mmio_alias_ops = { .read = alias_read, .write = alias_write };
 
 void virtio_dev_requeue(struct virtio_dev *d, unsigned int q)
 {
@@ -398,7 +457,7 @@ static int kvm_ioeventfd(const struct virtio_dev *d, unsigned int q, uint32_t fl
 {
 	struct kvm_ioeventfd io = {
 		.datamatch = q,
-		.addr = d->base + VIRTIO_MMIO_QUEUE_NOTIFY,
+		.addr = d->kick_base + VIRTIO_MMIO_QUEUE_NOTIFY,
 		.len = 4,
 		.fd = d->kick_fd[q],
 		.flags = KVM_IOEVENTFD_FLAG_DATAMATCH | flags,
@@ -407,18 +466,12 @@ static int kvm_ioeventfd(const struct virtio_dev *d, unsigned int q, uint32_t fl
 	return ioctl(d->host->vm_fd, KVM_IOEVENTFD, &io) < 0 ? -errno : 0;
 }
 
-/* Ask KVM to take the interrupt and the kicks off our hands; falling back is fine. */
-static void bind_kvm(struct virtio_dev *d)
+/* Bind every queue's kick eventfd to QueueNotify at d->kick_base; all or none. */
+static int bind_kicks(struct virtio_dev *d)
 {
 	unsigned int q, done;
 	int ret = 0;
 
-	if (d->host->vm_fd < 0)
-		return;
-	ret = kvm_irqfd(d, 0);
-	if (ret)
-		log_debug("%s: KVM_IRQFD: %s; pulsing the line instead", d->name, strerror(-ret));
-	d->irqfd_ok = !ret;
 	for (done = 0; done < d->nqueues; done++) {
 		ret = kvm_ioeventfd(d, done, 0);
 		if (ret)
@@ -431,19 +484,61 @@ static void bind_kvm(struct virtio_dev *d)
 			kvm_ioeventfd(d, q, KVM_IOEVENTFD_FLAG_DEASSIGN);
 	}
 	d->ioeventfd_ok = !ret;
+	return ret;
 }
 
-static void unbind_kvm(struct virtio_dev *d)
+static void unbind_kicks(struct virtio_dev *d)
 {
 	unsigned int q;
 
 	if (d->ioeventfd_ok)
 		for (q = 0; q < d->nqueues; q++)
 			kvm_ioeventfd(d, q, KVM_IOEVENTFD_FLAG_DEASSIGN);
+	d->ioeventfd_ok = false;
+}
+
+/* Ask KVM to take the interrupt and the kicks off our hands; falling back is fine. */
+static void bind_kvm(struct virtio_dev *d)
+{
+	int ret;
+
+	if (d->host->vm_fd < 0)
+		return;
+	ret = kvm_irqfd(d, 0);
+	if (ret)
+		log_debug("%s: KVM_IRQFD: %s; pulsing the line instead", d->name, strerror(-ret));
+	d->irqfd_ok = !ret;
+	bind_kicks(d);
+}
+
+static void unbind_kvm(struct virtio_dev *d)
+{
+	unbind_kicks(d);
 	if (d->irqfd_ok)
 		kvm_irqfd(d, KVM_IRQFD_FLAG_DEASSIGN);
-	d->ioeventfd_ok = false;
 	d->irqfd_ok = false;
+}
+
+/*
+ * Window win is the device from now on. The kicks KVM catches move to its
+ * QueueNotify, so the other window's writes reach hull (and are ignored);
+ * where KVM refuses, they go through the MMIO exit of the claiming window.
+ * On a vCPU thread with the lock held: KVM_IOEVENTFD waits only for KVM's
+ * own read sections, which no vCPU thread waiting for this lock is in.
+ */
+static void claim(struct virtio_dev *d, int win)
+{
+	uint64_t at = win ? d->alias : d->base;
+	bool bound = d->ioeventfd_ok;
+
+	d->owner = win;
+	log_debug("%s: claimed through its window at 0x%llx", d->name, (unsigned long long)at);
+	if (at == d->kick_base)
+		return;
+	unbind_kicks(d);
+	d->kick_base = at;
+	if (bound)
+		bind_kicks(d);
 }
 
 static void close_fds(struct virtio_dev *d)
@@ -469,6 +564,9 @@ int virtio_mmio_attach(struct virtio_dev *d, const struct virtio_host *host, uin
 
 	d->host = host;
 	d->base = base;
+	d->alias = 0;
+	d->owner = -1;
+	d->kick_base = base;
 	d->gsi = gsi;
 	d->irq_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (d->irq_fd < 0) {
@@ -529,4 +627,24 @@ void virtio_dev_destroy(struct virtio_dev *d)
 		return;
 	virtio_mmio_detach(d);
 	d->ops->destroy(d);
+}
+
+int virtio_mmio_alias(struct virtio_dev *d, uint64_t alias)
+{
+	int ret;
+
+	if (!alias || alias == d->base || d->alias) {
+		ret = -EINVAL;
+		goto err;
+	}
+	ret = bus_register(d->host->mmio, alias, VIRTIO_MMIO_SIZE, &virtio_mmio_alias_ops, d,
+			   d->name);
+	if (ret)
+		goto err;
+	d->alias = alias;
+	return 0;
+err:
+	log_msg("%s: cannot add a second window at 0x%llx: %s", d->name,
+		(unsigned long long)alias, strerror(-ret));
+	return ret;
 }

@@ -214,6 +214,9 @@ struct virtio_dev {
 	/* MMIO transport registers and host plumbing. */
 	bool attached;                 /* between virtio_mmio_attach and virtio_mmio_detach */
 	uint64_t base;
+	uint64_t alias;                /* base of the second window (virtio_mmio_alias), 0: none */
+	int owner;                     /* window the driver claimed: -1 none yet, 0 base, 1 alias */
+	uint64_t kick_base;            /* window whose QueueNotify the ioeventfds sit on */
 	uint32_t gsi;
 	uint32_t queue_sel, dev_features_sel, drv_features_sel;
 	int irq_fd;                    /* eventfd bound as irqfd to gsi (if irqfd_ok) */
@@ -301,8 +304,25 @@ void virtio_mmio_detach(struct virtio_dev *d);
 /* Detach d when attached, then free it (ops->destroy). NULL is fine. */
 void virtio_dev_destroy(struct virtio_dev *d);
 
-/* The register file, for the bus and for tests: off relative to base. */
+/*
+ * A second window onto an attached device at [alias, alias + VIRTIO_MMIO_SIZE)
+ * on the same bus, for a second announcement of it (x86_64: the kernel
+ * command line besides the DSDT) that must not compete with the first for one
+ * region. The window the driver claims first is the device from then on: a
+ * claim is any access but a read of MagicValue, Version or VendorID (Linux's
+ * probe reads DeviceID next). The other window then reads as a virtio-mmio
+ * placeholder (right MagicValue, Version and VendorID, DeviceID 0: "no
+ * function", which Linux skips without a message; every other register and
+ * config space reads 0) and ignores writes. The ioeventfds move to the
+ * claiming window. The claim lasts as long as the device: a driver resets it
+ * right after probing, so a reset cannot release it. Call before vCPUs run;
+ * nothing is undone by detach (the bus cannot unregister). 0 or -errno, logged.
+ */
+int virtio_mmio_alias(struct virtio_dev *d, uint64_t alias);
+
+/* The register file of the first window and of the second, for the bus and for tests. */
 extern const struct bus_ops virtio_mmio_ops;
+extern const struct bus_ops virtio_mmio_alias_ops;
 
 /*
  * ---- Device kinds -------------------------------------------------------------------

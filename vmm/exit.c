@@ -21,7 +21,7 @@ static enum vcpu_action fail(struct vm *vm, struct vcpu *vcpu, const char *what)
 {
 	char regs[512];
 
-	arch_vcpu_dump(vcpu, regs, sizeof(regs));
+	arch_vcpu_dump(vcpu->fd, regs, sizeof(regs));
 	log_msg("vcpu %u: %s; %s", vcpu->index, what, regs);
 	vm_request_stop(vm, VM_ERROR, VM_EXIT_ERROR);
 	return VCPU_STOP;

@@ -18,7 +18,7 @@
 /* Largest kernel image hull reads (a bzImage is ~10 MiB; an unstripped vmlinux can be ~500). */
 #define KERNEL_FILE_MAX (1ULL << 30)
 
-/* "virtio_mmio.device=4K@0xfe001000:5": one slot, for kernels that look there. */
+/* "virtio_mmio.device=4K@0xfe101000:5": one slot's second window, for kernels that look there. */
 #define VIRTIO_CMDLINE_ITEM 48
 
 int vm_cmdline(const struct vm_config *cfg, unsigned int ndevs, size_t max, char **out)
@@ -27,21 +27,24 @@ int vm_cmdline(const struct vm_config *cfg, unsigned int ndevs, size_t max, char
 	char (*items)[VIRTIO_CMDLINE_ITEM] = calloc(ndevs ? ndevs : 1, sizeof(*items));
 	const char **extra = calloc(ndevs ? ndevs : 1, sizeof(*extra));
 	char *line = malloc(max + 1);
-	unsigned int i;
+	unsigned int i, n = 0;
 	int ret = -ENOMEM;
 
 	if (!items || !extra || !line)
 		goto out;
 	for (i = 0; i < ndevs; i++) {
-		uint64_t addr;
+		uint64_t base_addr, alias;
 		uint32_t gsi;
 
-		arch_virtio_slot(i, &addr, &gsi);
-		snprintf(items[i], sizeof(items[i]), "virtio_mmio.device=4K@0x%" PRIx64 ":%u", addr,
+		/* Only the slots such kernels can use (x86_64: GSIs below 16). */
+		if (arch_virtio_slot(i, &base_addr, &gsi) || arch_virtio_alias(i, &alias))
+			continue;
+		snprintf(items[n], sizeof(items[n]), "virtio_mmio.device=4K@0x%" PRIx64 ":%u", alias,
 			 gsi);
-		extra[i] = items[i];
+		extra[n] = items[n];
+		n++;
 	}
-	ret = boot_cmdline_build(line, max + 1, max, base, extra, ndevs);
+	ret = boot_cmdline_build(line, max + 1, max, base, extra, n);
 	if (ret) {
 		log_msg("cmdline: longer than the kernel's limit of %zu bytes with hull's device "
 			"list appended", max);
@@ -206,8 +209,7 @@ int vm_check_kernel(const struct vm_config *cfg, struct vm_prep *p)
 	ret = layout_init(&l, cfg->mem);
 	if (ret)
 		goto out;
-	ret = boot_check_kernel(&l.mem, p->kernel, p->kernel_len, arch_kernel_min_addr(), &p->boot,
-				&msg);
+	ret = arch_check_kernel(&l.mem, p->kernel, p->kernel_len, &p->boot, &msg);
 	if (ret) {
 		log_msg("kernel %s: %s", path, msg ? msg : strerror(-ret));
 		goto out;
@@ -237,7 +239,7 @@ int vm_load_kernel(struct vm *vm)
 	uint8_t *dst;
 	int ret;
 
-	ret = boot_load_kernel(&vm->mem, p->kernel, p->kernel_len, arch_kernel_min_addr(),
+	ret = arch_load_kernel(&vm->mem, p->kernel, p->kernel_len,
 			       &vm->boot, &msg);
 	free(p->kernel);
 	p->kernel = NULL;

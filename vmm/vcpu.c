@@ -138,7 +138,7 @@ static void *vcpu_thread(void *arg)
 		if (ret) {
 			char regs[512];
 
-			arch_vcpu_dump(vcpu, regs, sizeof(regs));
+			arch_vcpu_dump(vcpu->fd, regs, sizeof(regs));
 			log_msg("vcpu %u: KVM_RUN: %s; %s", vcpu->index, strerror(-ret), regs);
 			vm_request_stop(vm, VM_ERROR, VM_EXIT_ERROR);
 			break;

@@ -88,11 +88,13 @@ static int kvm_init(struct vm *vm)
 		log_msg("KVM_CREATE_VM: %s", strerror(errno));
 		return ret;
 	}
-	return arch_vm_create(vm);
+	return arch_vm_create(vm->kvm_fd, vm->vm_fd, vm->ncpus, &vm->arch);
 }
 
 static void kvm_exit(struct vm *vm)
 {
+	arch_vm_destroy(vm->arch);
+	vm->arch = NULL;
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
 	if (vm->kvm_fd >= 0)
@@ -157,6 +159,10 @@ static void memory_exit(struct vm *vm)
 
 static int devices_init(struct vm *vm)
 {
+	struct arch_devices d = { .pio = &vm->pio, .mmio = &vm->mmio, .host = &vm->host,
+				  .console = &vm->serial,
+				  .boot_timer = vm->cfg->boot_timer ? &vm->timer : NULL };
+
 	vm->host = (struct dev_host){ .irq = on_irq, .event = on_event, .opaque = vm };
 	bus_init(&vm->pio, "pio");
 	bus_init(&vm->mmio, "mmio");
@@ -166,18 +172,15 @@ static int devices_init(struct vm *vm)
 	vm->tx_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->tx_fd < 0)
 		return -errno;
-	serial_init(&vm->serial, 0, vm->tx_fd, vm->room_fd, &vm->host);
-	i8042_init(&vm->i8042, &vm->host);
-	rtc_init(&vm->rtc, NULL);
+	serial_init(&vm->serial, arch_console_irq(), vm->tx_fd, vm->room_fd, &vm->host);
 	boot_timer_init(&vm->timer, &vm->start_wall, &vm->start_cpu);
-	return arch_devices_init(vm);
+	return arch_devices_init(vm->arch, &d);
 }
 
 static void devices_exit(struct vm *vm)
 {
 	serial_destroy(&vm->serial);
-	i8042_destroy(&vm->i8042);
-	rtc_destroy(&vm->rtc);
+	arch_devices_exit(vm->arch);
 	if (vm->room_fd >= 0)
 		close(vm->room_fd);
 	if (vm->tx_fd >= 0)
@@ -203,16 +206,54 @@ static void virtio_exit(struct vm *vm)
 
 /* --- stage: boot structures -------------------------------------------------------- */
 
-static int boot_init(struct vm *vm)
+/*
+ * Announce the virtio devices: every one in the firmware tables (win, filled
+ * in here), and those the architecture lets such kernels use on the command
+ * line too (vm_cmdline), at a second window of theirs, so that a kernel
+ * reading both finds each device once (virtio_mmio_alias).
+ */
+static int announce(struct vm *vm, struct arch_mmio_window *win)
 {
+	unsigned int i;
 	int ret;
 
-	ret = vm_cmdline(vm->cfg, vm->ndevs, vm->boot.cmdline_size, &vm->cmdline);
+	for (i = 0; i < vm->ndevs; i++) {
+		uint64_t alias;
+
+		win[i] = (struct arch_mmio_window){ .base = vm->devs[i].base,
+						    .size = VIRTIO_MMIO_SIZE,
+						    .gsi = vm->devs[i].gsi };
+		if (arch_virtio_alias(i, &alias))
+			continue;
+		ret = virtio_mmio_alias(vm->devs[i].dev, alias);
+		if (ret)
+			return ret;
+	}
+	return vm_cmdline(vm->cfg, vm->ndevs, vm->boot.cmdline_size, &vm->cmdline);
+}
+
+static int boot_init(struct vm *vm)
+{
+	struct arch_mmio_window *win = NULL;
+	struct arch_boot b;
+	int ret;
+
+	if (vm->ndevs) {
+		win = calloc(vm->ndevs, sizeof(*win));
+		if (!win)
+			return -ENOMEM;
+	}
+	ret = announce(vm, win);
 	if (ret)
-		return ret;
-	ret = arch_boot_setup(vm, &vm->boot, vm->initrd_gpa, vm->initrd_len, vm->cmdline);
+		goto out;
+	b = (struct arch_boot){ .mem = &vm->mem, .img = &vm->boot, .initrd_gpa = vm->initrd_gpa,
+				.initrd_len = vm->initrd_len, .cmdline = vm->cmdline,
+				.virtio = win, .nvirtio = vm->ndevs };
+	ret = arch_boot_setup(vm->arch, &b);
 	if (ret)
 		log_msg("boot setup: %s", strerror(-ret));
+out:
+	free(win);
 	return ret;
 }
 
@@ -240,7 +281,7 @@ static int vcpus_init(struct vm *vm)
 			log_msg("vcpu %u: KVM_CREATE_VCPU: %s", i, strerror(-ret));
 			return ret;
 		}
-		ret = arch_vcpu_setup(vm, &vm->vcpus[i], &vm->boot);
+		ret = arch_vcpu_setup(vm->arch, vm->vcpus[i].fd, i, &vm->boot);
 		if (ret) {
 			log_msg("vcpu %u: setup: %s", i, strerror(-ret));
 			return ret;

@@ -197,6 +197,7 @@ struct vm {
 	unsigned int ncpus;
 	struct vcpu *vcpus;
 
+	struct arch_vm *arch;               /* the architecture's part: its legacy devices, ... */
 	/* vCPU threads as a group: start, pause, resume (vcpu.c). */
 	int (*run_vcpu)(struct vcpu *vcpu); /* vcpu_run; tests inject a stand-in */
 	pthread_mutex_t vcpu_lock;
@@ -208,9 +209,6 @@ struct vm {
 	struct timespec started_at; /* when vm_start() started the vCPUs */
 
 	struct serial serial;
-	struct i8042 i8042;
-	struct rtc rtc;
-	struct acpi_pm pm;
 	struct boot_timer timer;
 	struct dev_host host;
 

@@ -309,6 +309,8 @@ int acpi_build(uint8_t *buf, size_t cap, uint64_t base_gpa, const struct acpi_co
 	if (err)
 		return err;
 	aml_init(&a);
+	if (cfg->alloc)
+		a.alloc = cfg->alloc;
 	err = build_dsdt_body(&a, cfg);
 	if (err)
 		goto out;

@@ -22,6 +22,8 @@ struct acpi_config {
 	uint8_t s5_slp_typ;     /* value in \_S5_ */
 	const struct acpi_mmio_dev *devs;
 	unsigned int ndevs;
+	/* The AML encoder's allocator (realloc's contract); NULL for realloc(). */
+	void *(*alloc)(void *p, size_t n);
 };
 
 /*
@@ -52,6 +54,7 @@ struct aml {
 	size_t open[AML_MAX_DEPTH]; /* offsets of open PkgLength fields */
 	unsigned int depth;
 	int error;
+	void *(*alloc)(void *p, size_t n); /* realloc(), unless a test injects failures */
 };
 
 void aml_init(struct aml *a);

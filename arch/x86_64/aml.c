@@ -32,11 +32,6 @@
 /* PkgLength counts itself; 28 bits is the most its 4-byte form holds. */
 #define PKG_MAX		((1u << 28) - 1)
 
-#ifdef HULL_TESTING
-/* Unit tests set this to make the encoder's next allocations fail. */
-int aml_test_fail_alloc;
-#endif
-
 static void fail(struct aml *a, int err)
 {
 	if (!a->error)
@@ -59,13 +54,7 @@ static int grow(struct aml *a, size_t n)
 	cap = a->cap ? a->cap : 256;
 	while (cap < a->len + n)
 		cap *= 2;
-#ifdef HULL_TESTING
-	if (aml_test_fail_alloc) {
-		fail(a, -ENOMEM);
-		return a->error;
-	}
-#endif
-	p = realloc(a->buf, cap);
+	p = a->alloc(a->buf, cap);
 	if (!p) {
 		fail(a, -ENOMEM);
 		return a->error;
@@ -116,6 +105,7 @@ static void splice(struct aml *a, size_t off, size_t old, const uint8_t *p, size
 void aml_init(struct aml *a)
 {
 	memset(a, 0, sizeof(*a));
+	a->alloc = realloc;
 }
 
 void aml_free(struct aml *a)

@@ -31,7 +31,9 @@
 /* MMIO devices, just below the IOAPIC. */
 #define LAYOUT_MMIO_DEV   0xfe000000ULL
 #define LAYOUT_BOOT_TIMER LAYOUT_MMIO_DEV      /* 4 KiB; guest writes 123 at offset 0 */
-#define LAYOUT_VIRTIO_MMIO (LAYOUT_MMIO_DEV + 0x1000ULL) /* 4 KiB per device */
+#define LAYOUT_VIRTIO_MMIO (LAYOUT_MMIO_DEV + 0x1000ULL) /* 4 KiB per slot, 17 slots */
+/* Each slot's second window, announced on the command line (virtio_mmio_alias): 1 MiB above. */
+#define LAYOUT_VIRTIO_ALIAS_OFF MiB(1)
 #define LAYOUT_IOAPIC     0xfec00000ULL
 #define LAYOUT_LAPIC      0xfee00000ULL
 #define LAYOUT_TSS        0xfffbd000ULL        /* KVM_SET_TSS_ADDR: 3 pages */
@@ -42,6 +44,7 @@
 #define PORT_I8042_DATA   0x60
 #define PORT_I8042_CMD    0x64
 #define PORT_CMOS         0x70
+#define PORT_PCI_CONF     0xcf8        /* PCI configuration mechanism #1: address, data at +4 */
 #define PORT_ACPI_PM      0x600        /* sleep control (+0), sleep status (+1), reset (+2) */
 #define ACPI_PM_LEN       3
 #define ACPI_RESET_VALUE  0x1

@@ -7,9 +7,54 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "arch/arch.h"
 #include "arch/x86_64/layout.h"
 #include "boot/boot.h"
+#include "devices/devices.h"
 #include "lib/gmem.h"
+
+/* --- the machine -------------------------------------------------------------------- */
+
+struct arch_vm {
+	int kvm_fd, vm_fd;
+	unsigned int ncpus;
+	/* The PC devices hull emulates, live from arch_devices_init() to _exit(). */
+	bool devices;
+	struct i8042 i8042;
+	struct rtc rtc;
+	struct acpi_pm pm;
+	struct pci_conf pci;
+};
+
+/* --- kernel images ------------------------------------------------------------------ */
+
+/* How x86_64 enters a kernel: struct boot_image's arch_kind. */
+enum x86_boot_kind {
+	X86_BOOT_ELF = 0, /* ELF vmlinux without the PVH note: 64-bit boot protocol, zero page */
+	X86_BOOT_BZIMAGE, /* bzImage: 64-bit boot protocol, zero page with its setup header */
+	X86_BOOT_PVH,     /* ELF with XEN_ELFNOTE_PHYS32_ENTRY: 32-bit PVH entry, start_info */
+};
+
+/* A bzImage's setup header kept for the zero page: offsets 0x1f1 up to 0x290 of the image. */
+#define X86_SETUP_HEADER_MAX (0x290 - 0x1f1)
+_Static_assert(X86_SETUP_HEADER_MAX <= BOOT_ARCH_DATA_MAX, "setup header fits boot_image");
+
+/*
+ * arch_load_kernel() with the lowest load address given (tests and fuzzers
+ * move it), and the two formats it dispatches to; each checks its own magic.
+ * A bzImage keeps its setup header in out->arch_data.
+ */
+int x86_load_kernel(const struct gmem *m, const uint8_t *img, size_t len, uint64_t min_addr,
+		    struct boot_image *out, const char **msg);
+int x86_load_bzimage(const struct gmem *m, const uint8_t *img, size_t len, uint64_t min_addr,
+		     struct boot_image *out, const char **msg);
+int x86_load_elf(const struct gmem *m, const uint8_t *img, size_t len, uint64_t min_addr,
+		 struct boot_image *out, const char **msg);
+/* The two formats with the choice arch_check_kernel() makes: copy false writes nothing to m. */
+int x86_bzimage(const struct gmem *m, const uint8_t *img, size_t len, uint64_t min_addr, bool copy,
+		struct boot_image *out, const char **msg);
+int x86_elf(const struct gmem *m, const uint8_t *img, size_t len, uint64_t min_addr, bool copy,
+	    struct boot_image *out, const char **msg);
 
 /* --- CPUID ------------------------------------------------------------------------ */
 
@@ -66,8 +111,8 @@ void x86_sregs_protected_mode(struct kvm_sregs *s);
 
 /*
  * Fill a zero page for a 64-bit-protocol boot: the kernel's setup header
- * (bzImage) or a minimal synthetic one (ELF), command line, initrd, e820,
- * RSDP address.
+ * (a bzImage's, from img->arch_data) or a minimal synthetic one (ELF),
+ * command line, initrd, e820, RSDP address.
  */
 int x86_zeropage_build(struct boot_params *bp, const struct boot_image *img, uint64_t cmdline_gpa,
 		       uint64_t initrd_gpa, uint64_t initrd_len, const struct e820_entry *e820,

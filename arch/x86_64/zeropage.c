@@ -17,10 +17,10 @@ int x86_zeropage_build(struct boot_params *bp, const struct boot_image *img, uin
 	memset(bp, 0, sizeof(*bp));
 	if (ne820 > sizeof(bp->e820_table) / sizeof(bp->e820_table[0]) || cmdline_gpa >> 32)
 		return -EINVAL;
-	if (img->kind == BOOT_BZIMAGE) {
-		if (img->setup_header_len > sizeof(*bp) - SETUP_HDR_OFFSET)
+	if (img->arch_kind == X86_BOOT_BZIMAGE) {
+		if (img->arch_data_len > X86_SETUP_HEADER_MAX)
 			return -EINVAL;
-		memcpy((uint8_t *)bp + SETUP_HDR_OFFSET, img->setup_header, img->setup_header_len);
+		memcpy((uint8_t *)bp + SETUP_HDR_OFFSET, img->arch_data, img->arch_data_len);
 	} else {
 		/* An ELF vmlinux has no setup header; give the kernel the fields it reads. */
 		h->boot_flag = 0xaa55;

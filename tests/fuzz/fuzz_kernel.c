@@ -3,7 +3,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "boot/boot.h"
+#include "arch/x86_64/x86.h"
 
 #define RAM_SIZE (16ULL << 20)
 #define MIN_ADDR (1ULL << 20)
@@ -24,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!ram || gmem_add(&mem, 0, RAM_SIZE, ram))
 			abort();
 	}
-	ret = boot_load_kernel(&mem, data, size, MIN_ADDR, &bi, &msg);
+	ret = x86_load_kernel(&mem, data, size, MIN_ADDR, &bi, &msg);
 	if (ret) {
 		if ((ret != -ENOEXEC && ret != -ENOMEM) || !msg)
 			abort();
@@ -35,10 +35,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (bi.entry < bi.load_start || bi.entry >= bi.load_end)
 		abort();
-	if (bi.setup_header_len > sizeof(bi.setup_header) ||
-	    (bi.kind != BOOT_BZIMAGE && bi.setup_header_len))
+	if (bi.arch_data_len > X86_SETUP_HEADER_MAX ||
+	    (bi.arch_kind != X86_BOOT_BZIMAGE && bi.arch_data_len))
 		abort();
-	if (bi.kind == BOOT_PVH && bi.entry > UINT32_MAX)
+	if (bi.arch_kind == X86_BOOT_PVH && bi.entry > UINT32_MAX)
 		abort();
 	return 0;
 }

@@ -11,17 +11,20 @@
 
 /*
  * Input: one byte of rate (64 << (b & 15) bytes/s), then operations:
- *   op & 7 in 0..2: write of width 1 << ((op >> 3) & 3) at le16 & 0xfff, value: width bytes
- *   3: read, same width and offset
+ *   op & 7 in 0..2: write of width 1 << ((op >> 3) & 3) at le16 & 0xfff, value: width bytes,
+ *      through the device's second window when le16 & 0x1000 (virtio_mmio_alias)
+ *   3: read, same width, offset and window
  *   4: guest RAM write: le16 offset, one byte of length, that many bytes
  *   5: run the event loop (kicks, timer) without waiting
  *   6: advance the device's clock by byte milliseconds
- *   7: 32-bit write to register byte * 4 (< 0x100), value le32: the common case, compact
+ *   7: 32-bit write to register byte * 4 (< 0x100) of the first window, value le32: the
+ *      common case, compact
  */
 
 #define RAM_GPA 0x10000ULL
 #define RAM_SIZE 0x10000ULL
 #define BASE 0xd0000000ULL
+#define ALIAS 0xd0100000ULL /* the device's second window: bit 12 of an access's offset picks it */
 #define MAX_OPS 4096
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -46,6 +49,9 @@ static void dispatch(void)
 static void check(const struct virtio_dev *d)
 {
 	unsigned int q;
+
+	if (d->owner < -1 || d->owner > 1)
+		abort();
 
 	if ((d->status & VIRTIO_CONFIG_S_DRIVER_OK) && !(d->status & VIRTIO_CONFIG_S_FEATURES_OK))
 		abort();
@@ -101,6 +107,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (vrng_create(&host, &r) || virtio_mmio_attach(vrng_dev(r), &host, BASE, 5))
 		abort();
 	d = mmio.r[0].dev;
+	if (virtio_mmio_alias(d, ALIAS))
+		abort();
 	fake_ns = 1;
 	if (vrng_test_set(r, 64ULL << (*p++ & 15), fake_now))
 		abort();
@@ -108,6 +116,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	while (p < end && ops++ < MAX_OPS) {
 		uint8_t op = *p++, buf[8] = { 0 };
 		unsigned int w = 1u << ((op >> 3) & 3), kind = op & 7;
+		const struct bus_ops *win;
 		uint64_t off;
 
 		switch (kind) {
@@ -117,15 +126,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 3:
 			if (end - p < 2 + (kind < 3 ? (long)w : 0))
 				goto out;
-			off = le(p, 2) & 0xfff;
+			off = le(p, 2);
+			win = off & 0x1000 ? &virtio_mmio_alias_ops : &virtio_mmio_ops;
+			off &= 0xfff;
 			p += 2;
 			if (kind == 3) {
-				virtio_mmio_ops.read(d, off, buf, w);
+				win->read(d, off, buf, w);
 				break;
 			}
 			memcpy(buf, p, w);
 			p += w;
-			virtio_mmio_ops.write(d, off, buf, w);
+			win->write(d, off, buf, w);
 			break;
 		case 4:
 			p = fuzz_ram_write(ram, RAM_SIZE, p, end);

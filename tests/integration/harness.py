@@ -17,7 +17,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 # vmm's default command line (arch_default_cmdline()); --cmdline replaces it entirely.
-DEFAULT_CMDLINE = ("console=ttyS0 reboot=k panic=-1 pci=off i8042.noaux i8042.nomux "
+DEFAULT_CMDLINE = ("console=ttyS0 reboot=k panic=-1 pci=conf1,noearly i8042.noaux i8042.nomux "
                    "i8042.dumbkbd 8250.nr_uarts=1 quiet")
 
 

@@ -58,7 +58,8 @@ class Newc:
         return blob + b"\0" * ((512 - len(blob) % 512) % 512)
 
 
-# The guest's PID 1. It runs /tests/NAME.sh for `hull.test=NAME` on the kernel command line and
+# The guest's PID 1. It loads the modules in /modules/order if there are any (a distribution
+# kernel's drivers), runs /tests/NAME.sh for `hull.test=NAME` on the kernel command line and
 # powers off afterwards (a test script may power off or reboot by itself). Markers are printed on
 # the serial console so the tests can tell "init ran" from "the kernel printed something".
 INIT = r"""#!/bin/busybox sh
@@ -67,6 +68,11 @@ export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
+if [ -s /modules/order ]; then
+	while read -r m; do
+		insmod "/modules/$m" || echo "HULL-INIT: insmod $m failed"
+	done </modules/order
+fi
 name=default
 for arg in $(cat /proc/cmdline); do
 	case $arg in hull.test=*) name=${arg#hull.test=} ;; esac
@@ -101,9 +107,18 @@ def _busybox_base(busybox_path, extra_dirs, init, scripts):
     return a
 
 
-def busybox_image(busybox_path, scripts):
-    """A busybox initramfs: /init above, /bin/busybox, and /tests/NAME.sh for each scripts[NAME]."""
-    a = _busybox_base(busybox_path, ("sbin", "usr", "usr/bin", "usr/sbin", "root"), INIT, scripts)
+def _add_modules(a, modules):
+    for name, blob in modules:
+        a.file(f"modules/{name}", blob)
+    a.file("modules/order", "".join(f"{name}\n" for name, _ in modules))
+
+
+def busybox_image(busybox_path, scripts, modules=()):
+    """A busybox initramfs: /init above, /bin/busybox, /tests/NAME.sh for each scripts[NAME],
+    and modules ((file name, contents) pairs), loaded with insmod in this order."""
+    a = _busybox_base(busybox_path, ("sbin", "usr", "usr/bin", "usr/sbin", "root", "modules"),
+                      INIT, scripts)
+    _add_modules(a, modules)
     return a.bytes()
 
 
@@ -181,7 +196,5 @@ def blk_image(busybox_path, scripts, modules=()):
     """
     a = _busybox_base(busybox_path, ("blk", "modules"), BLK_INIT, scripts)
     a.file("blk/test.sh", BLK_WRAPPER, 0o755)
-    for name, blob in modules:
-        a.file(f"modules/{name}", blob)
-    a.file("modules/order", "".join(f"{name}\n" for name, _ in modules))
+    _add_modules(a, modules)
     return a.bytes()

@@ -32,6 +32,61 @@ SCRIPTS = {
     "counter": 'i=0\nwhile :; do echo "HULL-COUNT $i"; i=$((i + 1)); sleep 0.2; done\n',
     # The Firecracker-style boot timer: one byte, 123, at 0xfe000000.
     "devmem": 'devmem 0xfe000000 8 123 && echo "HULL-TIMER-WRITTEN"\n',
+    # test_slots.py: every virtio device the guest found (its name, device id and the platform
+    # device it came through), the interrupt lines and MMIO windows they took, what the kernel said
+    # about them and about PCI; then each one used: a disk's first bytes, a share's "tag" file,
+    # 16 bytes of the rng, a ping from each NIC (found by MAC 02:00:00:00:77:0N) to 10.77.N.1.
+    # hull.want=N: wait up to 10 s for N devices; hull.shares=TAGS (commas); hull.nets=N;
+    # hull.end=reboot: end with a reboot (a kernel booted with acpi=off cannot power off).
+    "slots": r"""want=0
+shares=
+nets=0
+end=
+for arg in $(cat /proc/cmdline); do
+	case $arg in
+	hull.want=*) want=${arg#*=} ;;
+	hull.shares=*) shares=$(echo ${arg#*=} | tr , ' ') ;;
+	hull.nets=*) nets=${arg#*=} ;;
+	hull.end=*) end=${arg#*=} ;;
+	esac
+done
+i=0
+while [ "$(ls /sys/bus/virtio/devices | wc -l)" -lt "$want" ] && [ $i -lt 100 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+for d in /sys/bus/virtio/devices/*; do
+	echo "HULL-VIRTIO ${d##*/} $(cat $d/device) $(basename $(readlink -f $d/..))"
+done
+grep virtio /proc/interrupts | sed 's/^/HULL-IRQ /'
+grep -i -e virtio -e LNRO /proc/iomem | sed 's/^ */HULL-IOMEM /'
+dmesg | grep -i -e "request region" -e "PCI" -e virtio -e error | sed 's/^/HULL-DMESG: /'
+for b in /sys/block/vd*; do
+	echo "HULL-DISK ${b##*/} $(dd if=/dev/${b##*/} bs=16 count=1 2>/dev/null)"
+done
+for t in $shares; do
+	mkdir -p /mnt/$t
+	mount -t virtiofs $t /mnt/$t && echo "HULL-SHARE $t $(cat /mnt/$t/tag)"
+done
+echo "HULL-RNG $(od -An -tx1 -N16 /dev/hwrng | tr -d ' \n')"
+ip link set lo up
+i=0
+while [ $i -lt "$nets" ]; do
+	for n in /sys/class/net/*; do
+		[ "$(cat $n/address)" = "02:00:00:00:77:0$i" ] || continue
+		ip addr add 10.77.$i.2/24 dev ${n##*/}
+		ip link set ${n##*/} up
+		ping -c 1 -w 20 10.77.$i.1 >/dev/null 2>&1 && echo "HULL-PING $i ${n##*/} ok"
+	done
+	i=$((i + 1))
+done
+grep virtio /proc/interrupts | sed 's/^/HULL-IRQ-AFTER /'
+if [ "$end" = reboot ]; then
+	echo "HULL-INIT: done status=0"
+	reboot -f
+	sleep 600
+fi
+""",
     # The guest's wall clock (set from the CMOS RTC at boot) and what the kernel said about it.
     "date": ('echo "HULL-DATE: $(date +%s)"\n'
              'dmesg | grep -i -e rtc -e "initcall cmos_init" -e "system clock" '

@@ -4,14 +4,22 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
+#include "arch/arch.h"
 #include "arch/x86_64/acpi.h"
 #include "arch/x86_64/layout.h"
 
-extern int aml_test_fail_alloc;
+/* An allocator that always fails, injected where the encoder allocates. */
+static void *no_alloc(void *p, size_t n)
+{
+	(void)p;
+	(void)n;
+	return NULL;
+}
 
 #define BASE LAYOUT_ACPI
 
@@ -314,9 +322,259 @@ static void test_enomem(void **state)
 	size_t used;
 
 	(void)state;
-	aml_test_fail_alloc = 1;
+	c.alloc = no_alloc;
 	assert_int_equal(acpi_build(buf, sizeof(buf), BASE, &c, &used), -ENOMEM);
-	aml_test_fail_alloc = 0;
+}
+
+/* ---- the DSDT parsed back, as ACPICA reads the subset hull writes ---- */
+
+struct parsed_dev {
+	char name[5];
+	char hid[16];      /* a string _HID, or "EISA:xxxxxxxx" */
+	int64_t uid;       /* -1: none */
+	unsigned int nmem, nirq, nio;
+	uint32_t mem_base, mem_len, mem_rw;
+	uint32_t irq, irq_flags, irq_count;
+	uint16_t io_base;
+};
+
+struct parser {
+	const uint8_t *p, *end;
+};
+
+static uint8_t take(struct parser *ps)
+{
+	assert_true(ps->p < ps->end);
+	return *ps->p++;
+}
+
+/* PkgLength: returns the end of the package it opens (it counts itself). */
+static const uint8_t *pkg_end(struct parser *ps)
+{
+	const uint8_t *start = ps->p;
+	uint8_t lead = take(ps);
+	unsigned int n = lead >> 6, i;
+	uint32_t len = n ? lead & 0xf : lead & 0x3f;
+
+	for (i = 0; i < n; i++)
+		len |= (uint32_t)take(ps) << (4 + 8 * i);
+	assert_true(start + len <= ps->end);
+	return start + len;
+}
+
+static uint64_t integer(struct parser *ps)
+{
+	uint8_t op = take(ps);
+	unsigned int n = 0, i;
+	uint64_t v = 0;
+
+	switch (op) {
+	case 0x00:
+		return 0;
+	case 0x01:
+		return 1;
+	case 0x0a:
+		n = 1;
+		break;
+	case 0x0b:
+		n = 2;
+		break;
+	case 0x0c:
+		n = 4;
+		break;
+	case 0x0e:
+		n = 8;
+		break;
+	default:
+		fail_msg("not an integer: opcode 0x%02x", op);
+	}
+	for (i = 0; i < n; i++)
+		v |= (uint64_t)take(ps) << (8 * i);
+	return v;
+}
+
+static void name_seg(struct parser *ps, char out[5])
+{
+	unsigned int i;
+
+	for (i = 0; i < 4; i++)
+		out[i] = (char)take(ps);
+	out[4] = '\0';
+}
+
+/* A resource template: Memory32Fixed, Extended Interrupt, IO, then the EndTag. */
+static void resources(const uint8_t *p, const uint8_t *end, struct parsed_dev *d)
+{
+	for (;;) {
+		assert_true(p < end);
+		if (*p == 0x79) {	/* EndTag */
+			assert_true(p + 2 == end);
+			return;
+		}
+		if (*p == 0x47) {	/* IO, 16-bit decode */
+			assert_true(p + 8 <= end);
+			assert_int_equal(p[1], 1);
+			d->io_base = get16(p + 2);
+			assert_int_equal(get16(p + 4), d->io_base);
+			d->nio++;
+			p += 8;
+			continue;
+		}
+		assert_true(*p & 0x80);	/* a large item */
+		assert_true(p + 3 <= end && p + 3 + get16(p + 1) <= end);
+		if (*p == 0x86) {
+			assert_int_equal(get16(p + 1), 9);
+			d->mem_rw = p[3];
+			d->mem_base = get32(p + 4);
+			d->mem_len = get32(p + 8);
+			d->nmem++;
+		} else if (*p == 0x89) {
+			assert_int_equal(get16(p + 1), 6);
+			d->irq_flags = p[3];
+			d->irq_count = p[4];
+			d->irq = get32(p + 5);
+			d->nirq++;
+		} else {
+			fail_msg("unexpected resource descriptor 0x%02x", *p);
+		}
+		p += 3 + get16(p + 1);
+	}
+}
+
+/* Name(_XXX, data) inside a device. */
+static void device_name(struct parser *ps, struct parsed_dev *d)
+{
+	char seg[5];
+	const uint8_t *end;
+	uint64_t size;
+
+	name_seg(ps, seg);
+	if (!strcmp(seg, "_HID")) {
+		if (*ps->p == 0x0d) {
+			size_t n;
+
+			take(ps);
+			n = strnlen((const char *)ps->p, (size_t)(ps->end - ps->p));
+			assert_true(n < sizeof(d->hid) && ps->p + n < ps->end);
+			memcpy(d->hid, ps->p, n + 1);
+			ps->p += n + 1;
+		} else {
+			snprintf(d->hid, sizeof(d->hid), "EISA:%08x", (unsigned int)integer(ps));
+		}
+	} else if (!strcmp(seg, "_UID")) {
+		d->uid = (int64_t)integer(ps);
+	} else if (!strcmp(seg, "_CRS")) {
+		assert_int_equal(take(ps), 0x11);	/* BufferOp */
+		end = pkg_end(ps);
+		size = integer(ps);
+		assert_true(ps->p + size == end);
+		resources(ps->p, end, d);
+		ps->p = end;
+	} else {
+		fail_msg("unexpected name %s in a device", seg);
+	}
+}
+
+/* Walk the DSDT's body: Scope(\_SB_) { Device()... } then Name(_S5_, Package). */
+static unsigned int parse_dsdt(const uint8_t *dsdt, struct parsed_dev *out, unsigned int max)
+{
+	struct parser ps = { dsdt + 36, dsdt + get32(dsdt + 4) };
+	const uint8_t *scope_end;
+	unsigned int n = 0;
+
+	assert_int_equal(take(&ps), 0x10);	/* ScopeOp */
+	scope_end = pkg_end(&ps);
+	assert_int_equal(take(&ps), '\\');
+	assert_memory_equal(ps.p, "_SB_", 4);
+	ps.p += 4;
+	while (ps.p < scope_end) {
+		struct parser dev;
+		const uint8_t *dev_end;
+
+		assert_int_equal(take(&ps), 0x5b);	/* ExtOpPrefix */
+		assert_int_equal(take(&ps), 0x82);	/* DeviceOp */
+		dev_end = pkg_end(&ps);
+		assert_true(n < max);
+		memset(&out[n], 0, sizeof(out[n]));
+		out[n].uid = -1;
+		dev = (struct parser){ ps.p, dev_end };
+		name_seg(&dev, out[n].name);
+		while (dev.p < dev_end) {
+			assert_int_equal(take(&dev), 0x08);	/* NameOp */
+			device_name(&dev, &out[n]);
+		}
+		ps.p = dev_end;
+		n++;
+	}
+	assert_true(ps.p == scope_end);
+	assert_int_equal(take(&ps), 0x08);
+	assert_memory_equal(ps.p, "_S5_", 4);
+	return n;
+}
+
+/* Every virtio slot the machine has, announced as hull's boot stage does. */
+static void test_dsdt_every_slot(void **state)
+{
+	struct acpi_mmio_dev *slots;
+	struct parsed_dev parsed[32];
+	uint8_t *buf = malloc(LAYOUT_ACPI_SIZE);
+	struct acpi_config c = config(2, 0);
+	unsigned int i, n, nslots = arch_virtio_slots(), high = 0;
+	const uint8_t *xsdt, *fadt, *dsdt;
+	size_t used;
+
+	(void)state;
+	assert_int_equal(nslots, 17);
+	slots = calloc(nslots, sizeof(*slots));
+	assert_non_null(slots);
+	assert_non_null(buf);
+	for (i = 0; i < nslots; i++) {
+		uint64_t base;
+		uint32_t gsi;
+
+		assert_int_equal(arch_virtio_slot(i, &base, &gsi), 0);
+		slots[i] = (struct acpi_mmio_dev){ "LNRO0005", (uint32_t)base, 0x1000, gsi };
+	}
+	c.devs = slots;
+	c.ndevs = nslots;
+	assert_int_equal(acpi_build(buf, LAYOUT_ACPI_SIZE, BASE, &c, &used), 0);
+	xsdt = table(buf, used, BASE, get64(buf + 24), "XSDT");
+	fadt = table(buf, used, BASE, get64(xsdt + 36), "FACP");
+	dsdt = table(buf, used, BASE, get64(fadt + 140), "DSDT");
+
+	n = parse_dsdt(dsdt, parsed, 32);
+	assert_int_equal(n, nslots + 2);
+	for (i = 0; i < nslots; i++) {
+		char name[5];
+
+		snprintf(name, sizeof(name), "VR%02X", i & 0xff);
+		assert_string_equal(parsed[i].name, name);
+		assert_string_equal(parsed[i].hid, "LNRO0005");
+		assert_int_equal(parsed[i].uid, i);
+		assert_int_equal(parsed[i].nmem, 1);
+		assert_int_equal(parsed[i].mem_base, slots[i].addr);
+		assert_int_equal(parsed[i].mem_len, 0x1000);
+		assert_int_equal(parsed[i].mem_rw, 1);
+		assert_int_equal(parsed[i].nirq, 1);
+		assert_int_equal(parsed[i].irq_count, 1);
+		/* Consumer, edge-triggered, active high, exclusive: as irqfd pulses the line. */
+		assert_int_equal(parsed[i].irq_flags, 0x03);
+		assert_int_equal(parsed[i].irq, slots[i].gsi);
+		assert_int_equal(parsed[i].nio, 0);
+		if (parsed[i].irq >= 16)
+			high++;
+	}
+	/* GSIs 16-23 reach the guest only through these 32-bit descriptors. */
+	assert_int_equal(high, 8);
+	assert_string_equal(parsed[nslots].name, "COM1");
+	assert_string_equal(parsed[nslots].hid, "EISA:0105d041");	/* PNP0501 */
+	assert_int_equal(parsed[nslots].io_base, 0x3f8);
+	assert_int_equal(parsed[nslots].irq, 4);
+	assert_string_equal(parsed[nslots + 1].name, "RTC_");
+	assert_int_equal(parsed[nslots + 1].io_base, 0x70);
+	assert_int_equal(parsed[nslots + 1].irq, 8);
+	free(slots);
+	free(buf);
 }
 
 static void test_checksum(void **state)
@@ -339,6 +597,7 @@ int main(void)
 		cmocka_unit_test(test_many_devices),
 		cmocka_unit_test(test_enomem),
 		cmocka_unit_test(test_checksum),
+		cmocka_unit_test(test_dsdt_every_slot),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

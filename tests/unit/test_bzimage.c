@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "boot/boot.h"
+#include "arch/x86_64/x86.h"
 
 #define RAM_SIZE  (64ULL << 20)
 #define MIB       (1ULL << 20)
@@ -91,12 +91,12 @@ static void test_valid(void **state)
 	const char *msg = NULL;
 
 	(void)state;
-	assert_int_equal(boot_load_kernel(&mem, img, IMG_LEN, MIB, &bi, &msg), 0);
-	assert_int_equal(bi.kind, BOOT_BZIMAGE);
+	assert_int_equal(x86_load_kernel(&mem, img, IMG_LEN, MIB, &bi, &msg), 0);
+	assert_int_equal(bi.arch_kind, X86_BOOT_BZIMAGE);
 	assert_int_equal(bi.entry, MIB + 0x200);
 	assert_memory_equal(ram + MIB, img + SETUP_LEN, PAYLOAD);
-	assert_int_equal(bi.setup_header_len, 0x26c - 0x1f1);
-	assert_memory_equal(bi.setup_header, img + 0x1f1, bi.setup_header_len);
+	assert_int_equal(bi.arch_data_len, 0x26c - 0x1f1);
+	assert_memory_equal(bi.arch_data, img + 0x1f1, bi.arch_data_len);
 	assert_int_equal(bi.initrd_addr_max, 0x7fffffff);
 	assert_int_equal(bi.cmdline_size, 2047);
 	/* The decompressor runs from pref_address, so init_size counts from 16 MiB. */
@@ -116,12 +116,12 @@ static void test_defaults_and_long_header(void **state)
 	h.initrd_addr_max = 0;
 	h.cmdline_size = 0;
 	h.setup_sects = 0; /* means 4 */
-	h.jump = 0xffeb;   /* longer than struct boot_image keeps: clipped */
+	h.jump = 0xffeb;   /* longer than the loader keeps: clipped */
 	hdr_put(img, &h);
-	assert_int_equal(boot_load_kernel(&mem, img, IMG_LEN, MIB, &bi, NULL), 0);
+	assert_int_equal(x86_load_kernel(&mem, img, IMG_LEN, MIB, &bi, NULL), 0);
 	assert_int_equal(bi.initrd_addr_max, 0x37ffffff);
 	assert_int_equal(bi.cmdline_size, 255);
-	assert_int_equal(bi.setup_header_len, sizeof(bi.setup_header));
+	assert_int_equal(bi.arch_data_len, X86_SETUP_HEADER_MAX);
 	assert_memory_equal(ram + MIB, img + SETUP_LEN, PAYLOAD);
 	free(img);
 }
@@ -131,7 +131,7 @@ static void expect_fail(uint8_t *img, size_t len, uint64_t min_addr, int err, co
 	struct boot_image bi;
 	const char *msg = NULL;
 
-	assert_int_equal(boot_load_kernel(&mem, img, len, min_addr, &bi, &msg), err);
+	assert_int_equal(x86_load_kernel(&mem, img, len, min_addr, &bi, &msg), err);
 	assert_non_null(msg);
 	if (!strstr(msg, needle))
 		fail_msg("message \"%s\" lacks \"%s\"", msg, needle);
@@ -235,7 +235,7 @@ static void test_payload_too_big(void **state)
 
 	(void)state;
 	assert_int_equal(gmem_add(&small, 0, sizeof(tiny), tiny), 0);
-	assert_int_equal(boot_load_kernel(&small, img, IMG_LEN, MIB, &bi, &msg), -ENOMEM);
+	assert_int_equal(x86_load_kernel(&small, img, IMG_LEN, MIB, &bi, &msg), -ENOMEM);
 	assert_string_equal(msg, "kernel does not fit in guest memory (needs 1024 bytes at 0x100000)");
 	free(img);
 }
@@ -247,7 +247,7 @@ static void test_min_addr_above_1m(void **state)
 	struct boot_image bi;
 
 	(void)state;
-	assert_int_equal(boot_load_kernel(&mem, img, IMG_LEN, 3 * MIB, &bi, NULL), 0);
+	assert_int_equal(x86_load_kernel(&mem, img, IMG_LEN, 3 * MIB, &bi, NULL), 0);
 	assert_int_equal(bi.entry, 4 * MIB + 0x200);
 	assert_memory_equal(ram + 4 * MIB, img + SETUP_LEN, PAYLOAD);
 	assert_int_equal(bi.load_start, 4 * MIB);
@@ -287,7 +287,7 @@ static void test_every_prefix(void **state)
 
 		assert_non_null(p);
 		memcpy(p, img, n);
-		ret = boot_load_kernel(&mem, p, n, MIB, &bi, &msg);
+		ret = x86_load_kernel(&mem, p, n, MIB, &bi, &msg);
 		if (n <= SETUP_LEN + 0x200) {
 			assert_int_equal(ret, -ENOEXEC);
 			assert_non_null(msg);
@@ -295,7 +295,7 @@ static void test_every_prefix(void **state)
 			assert_int_equal(ret, 0);
 			assert_int_equal(bi.entry, MIB + 0x200);
 		}
-		ret = boot_load_bzimage(&mem, p, n, MIB, &bi, &msg);
+		ret = x86_load_bzimage(&mem, p, n, MIB, &bi, &msg);
 		assert_true(ret == 0 || ret == -ENOEXEC);
 		free(p);
 	}
@@ -309,10 +309,10 @@ static void test_not_a_kernel(void **state)
 	const char *msg = NULL;
 
 	(void)state;
-	assert_int_equal(boot_load_kernel(&mem, junk, sizeof(junk), MIB, &bi, &msg), -ENOEXEC);
+	assert_int_equal(x86_load_kernel(&mem, junk, sizeof(junk), MIB, &bi, &msg), -ENOEXEC);
 	assert_string_equal(msg, "not an ELF or bzImage kernel");
-	assert_int_equal(boot_load_kernel(&mem, junk, 0, MIB, &bi, NULL), -ENOEXEC);
-	assert_int_equal(boot_load_bzimage(&mem, junk, sizeof(junk), MIB, &bi, &msg), -ENOEXEC);
+	assert_int_equal(x86_load_kernel(&mem, junk, 0, MIB, &bi, NULL), -ENOEXEC);
+	assert_int_equal(x86_load_bzimage(&mem, junk, sizeof(junk), MIB, &bi, &msg), -ENOEXEC);
 }
 
 static uint8_t *slurp(const char *path, size_t *len)
@@ -356,21 +356,21 @@ static void test_real_kernels(void **state)
 		size_t setup_len;
 		int ret;
 
-		ret = boot_load_kernel(&bigmem, img, len, MIB, &bi, &msg);
+		ret = x86_load_kernel(&bigmem, img, len, MIB, &bi, &msg);
 		if (ret)
 			fail_msg("%s: %d %s", g.gl_pathv[i], ret, msg ? msg : "");
 		hdr_get(img, &h);
 		setup_len = ((size_t)h.setup_sects + 1) * 512;
-		assert_int_equal(bi.kind, BOOT_BZIMAGE);
+		assert_int_equal(bi.arch_kind, X86_BOOT_BZIMAGE);
 		assert_int_equal(bi.entry, 0x100000 + 0x200);
 		assert_true(h.version >= 0x020c);
-		assert_int_equal(bi.setup_header_len, 0x202 + img[0x201] - 0x1f1);
+		assert_int_equal(bi.arch_data_len, 0x202 + img[0x201] - 0x1f1);
 		assert_memory_equal(big + MIB, img + setup_len, len - setup_len);
 		assert_int_equal(bi.load_end, h.pref_address + h.init_size);
 		assert_int_equal(bi.cmdline_size, h.cmdline_size);
 
 		/* 64 MiB is too little: the kernel decompresses at 16 MiB. */
-		ret = boot_load_kernel(&mem, img, len, MIB, &bi, &msg);
+		ret = x86_load_kernel(&mem, img, len, MIB, &bi, &msg);
 		assert_int_equal(ret, -ENOMEM);
 		free(img);
 	}

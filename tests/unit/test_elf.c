@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "boot/boot.h"
+#include "arch/x86_64/x86.h"
 
 #define RAM_SIZE (64ULL << 20)
 #define MIB      (1ULL << 20)
@@ -120,12 +120,12 @@ static void test_valid(void **state)
 	(void)state;
 	make(&im);
 	memset(ram + MIB, 0xff, 0x3000); /* stale bytes the bss must not inherit */
-	assert_int_equal(boot_load_kernel(&mem, im.b, im.len, MIB, &bi, &msg), 0);
-	assert_int_equal(bi.kind, BOOT_ELF);
+	assert_int_equal(x86_load_kernel(&mem, im.b, im.len, MIB, &bi, &msg), 0);
+	assert_int_equal(bi.arch_kind, X86_BOOT_ELF);
 	assert_int_equal(bi.entry, MIB + 0x10);
 	assert_int_equal(bi.load_start, MIB);
 	assert_int_equal(bi.load_end, 2 * MIB + 0x80);
-	assert_int_equal(bi.setup_header_len, 0);
+	assert_int_equal(bi.arch_data_len, 0);
 	assert_int_equal(bi.initrd_addr_max, 0x37ffffff);
 	assert_int_equal(bi.cmdline_size, 2047);
 	for (i = 0; i < 0x100; i++)
@@ -148,8 +148,8 @@ static void test_pvh(void **state)
 	for (i = 0; i < 2; i++) {
 		make(&im);
 		add_pvh(&im, MIB + 0x40, sizes[i]);
-		assert_int_equal(boot_load_kernel(&mem, im.b, im.len, MIB, &bi, NULL), 0);
-		assert_int_equal(bi.kind, BOOT_PVH);
+		assert_int_equal(x86_load_kernel(&mem, im.b, im.len, MIB, &bi, NULL), 0);
+		assert_int_equal(bi.arch_kind, X86_BOOT_PVH);
 		assert_int_equal(bi.entry, MIB + 0x40);
 		assert_int_equal(bi.initrd_addr_max, 0xffffffff);
 		assert_int_equal(ram[MIB], 0xaa);
@@ -161,7 +161,7 @@ static void expect_fail(struct img *im, uint64_t min_addr, int err, const char *
 	struct boot_image bi;
 	const char *msg = NULL;
 
-	assert_int_equal(boot_load_kernel(&mem, im->b, im->len, min_addr, &bi, &msg), err);
+	assert_int_equal(x86_load_kernel(&mem, im->b, im->len, min_addr, &bi, &msg), err);
 	assert_non_null(msg);
 	if (!strstr(msg, needle))
 		fail_msg("message \"%s\" lacks \"%s\"", msg, needle);
@@ -220,8 +220,8 @@ static void test_unpadded_last_note(void **state)
 	put_note(&im, NOTE_OFF + im.ph[2].p_filesz, "X", 2, 1, desc, 2);
 	im.ph[2].p_filesz += 12 + 4 + 2;
 	im.len += 12 + 4 + 2;
-	assert_int_equal(boot_load_kernel(&mem, im.b, im.len, MIB, &bi, NULL), 0);
-	assert_int_equal(bi.kind, BOOT_PVH);
+	assert_int_equal(x86_load_kernel(&mem, im.b, im.len, MIB, &bi, NULL), 0);
+	assert_int_equal(bi.arch_kind, X86_BOOT_PVH);
 }
 
 static void test_every_prefix(void **state)
@@ -239,9 +239,9 @@ static void test_every_prefix(void **state)
 
 		assert_non_null(p);
 		memcpy(p, im.b, n);
-		ret = boot_load_kernel(&mem, p, n, MIB, &bi, NULL);
+		ret = x86_load_kernel(&mem, p, n, MIB, &bi, NULL);
 		assert_int_equal(ret, n == im.len ? 0 : -ENOEXEC);
-		ret = boot_load_elf(&mem, p, n, MIB, &bi, NULL);
+		ret = x86_load_elf(&mem, p, n, MIB, &bi, NULL);
 		assert_int_equal(ret, n == im.len ? 0 : -ENOEXEC);
 		free(p);
 	}
@@ -254,7 +254,7 @@ static void test_header_checks(void **state)
 	(void)state;
 	make(&im);
 	im.eh->e_machine = EM_386;
-	expect_fail(&im, MIB, -ENOEXEC, "not x86_64");
+	expect_fail(&im, MIB, -ENOEXEC, "machine 3 is not this machine's (62)");
 
 	make(&im);
 	im.eh->e_ident[EI_CLASS] = ELFCLASS32;
@@ -356,7 +356,7 @@ static void test_empty_segments_ignored(void **state)
 	/* memsz 0: nothing to load, so its address (even a bogus one) does not matter. */
 	im.ph[2] = (Elf64_Phdr){ .p_type = PT_LOAD, .p_paddr = 0, .p_offset = 0 };
 	im.eh->e_phnum = 3;
-	assert_int_equal(boot_load_kernel(&mem, im.b, im.len, MIB, &bi, NULL), 0);
+	assert_int_equal(x86_load_kernel(&mem, im.b, im.len, MIB, &bi, NULL), 0);
 	assert_int_equal(bi.load_start, MIB);
 }
 

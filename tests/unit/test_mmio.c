@@ -18,6 +18,7 @@
 #include "virtio/virtio.h"
 
 #define BASE 0xd0000000ULL
+#define ALIAS 0xd0100000ULL /* the second window (virtio_mmio_alias) */
 #define GSI 5
 #define RAM_GPA 0x100000ULL
 #define RAM_SIZE 0x10000ULL
@@ -851,9 +852,166 @@ static void test_attach_unwinds(void **state)
 	assert_int_equal(virtio_dev_init(&g.dev, &fake_ops, "x", 1, 16, 0, 0xf01), -EINVAL);
 }
 
+/* ---- the second window: claimed by the first driver, a placeholder for the other ---- */
+
+static int setup_alias(void **state)
+{
+	if (setup(state))
+		return -1;
+	return virtio_mmio_alias(&e.f.dev, ALIAS);
+}
+
+/* A 32-bit access through the bus, as the guest makes it at window base win. */
+static uint32_t bus_rd(uint64_t win, uint64_t off)
+{
+	uint8_t b[4] = { 0xa5, 0xa5, 0xa5, 0xa5 };
+
+	assert_true(bus_read(&e.v.mmio, win + off, b, 4));
+	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
+static void bus_wr(uint64_t win, uint64_t off, uint32_t v)
+{
+	uint8_t b[4] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24) };
+
+	assert_true(bus_write(&e.v.mmio, win + off, b, 4));
+}
+
+/* What Linux's virtio_mmio_probe reads, in its order: the DeviceID it finds (0: no function). */
+static uint32_t linux_probe(uint64_t win)
+{
+	assert_int_equal(bus_rd(win, VIRTIO_MMIO_MAGIC_VALUE), 0x74726976);
+	assert_int_equal(bus_rd(win, VIRTIO_MMIO_VERSION), 2);
+	return bus_rd(win, VIRTIO_MMIO_DEVICE_ID);
+}
+
+/* Window w is the placeholder: identity right, DeviceID and every other register 0, writes lost. */
+static void check_placeholder(uint64_t w, uint64_t other)
+{
+	unsigned int reads = e.f.cfg_reads, writes = e.f.cfg_writes, notifies = e.f.notifies[0];
+	uint32_t status = bus_rd(other, VIRTIO_MMIO_STATUS);
+	uint8_t b[8];
+
+	assert_int_equal(linux_probe(w), 0);
+	assert_int_equal(bus_rd(w, VIRTIO_MMIO_VENDOR_ID), VIRTIO_MMIO_VENDOR);
+	assert_int_equal(bus_rd(w, VIRTIO_MMIO_DEVICE_FEATURES), 0);
+	assert_int_equal(bus_rd(w, VIRTIO_MMIO_QUEUE_NUM_MAX), 0);
+	assert_int_equal(bus_rd(w, VIRTIO_MMIO_STATUS), 0);
+	assert_int_equal(bus_rd(w, VIRTIO_MMIO_SHM_LEN_LOW), 0);
+	assert_int_equal(bus_rd(w, VIRTIO_MMIO_CONFIG), 0);
+	memset(b, 0xa5, sizeof(b));
+	assert_true(bus_read(&e.v.mmio, w + VIRTIO_MMIO_CONFIG, b, 8));
+	assert_memory_equal(b, "\0\0\0\0\0\0\0\0", 8);
+	assert_int_equal(e.f.cfg_reads, reads);
+	/* Writes go nowhere: the status, the config space and the queues are the other window's. */
+	bus_wr(w, VIRTIO_MMIO_STATUS, 0);
+	bus_wr(w, VIRTIO_MMIO_STATUS, S_ACK);
+	bus_wr(w, VIRTIO_MMIO_CONFIG, 0xdeadbeef);
+	bus_wr(w, VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+	assert_int_equal(bus_rd(other, VIRTIO_MMIO_STATUS), status);
+	assert_int_equal(e.f.cfg_writes, writes);
+	assert_int_equal(dispatch(0), 0);
+	assert_int_equal(e.f.notifies[0], notifies);
+}
+
+/* The device behind window w works: a whole bring-up and one request through it. */
+static void check_device(uint64_t w)
+{
+	uint32_t cfg;
+
+	assert_int_equal(linux_probe(w), 42);
+	assert_int_equal(bus_rd(w, VIRTIO_MMIO_VENDOR_ID), VIRTIO_MMIO_VENDOR);
+	bus_wr(w, VIRTIO_MMIO_STATUS, 0);
+	bus_wr(w, VIRTIO_MMIO_STATUS, S_ACK);
+	bus_wr(w, VIRTIO_MMIO_STATUS, S_ACK | S_DRV);
+	bus_wr(w, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
+	bus_wr(w, VIRTIO_MMIO_DRIVER_FEATURES, 1);
+	bus_wr(w, VIRTIO_MMIO_STATUS, S_ACK | S_DRV | S_FOK);
+	assert_int_equal(bus_rd(w, VIRTIO_MMIO_STATUS), S_ACK | S_DRV | S_FOK);
+	bus_wr(w, VIRTIO_MMIO_QUEUE_SEL, 0);
+	bus_wr(w, VIRTIO_MMIO_QUEUE_NUM, QSIZE);
+	bus_wr(w, VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)DESC);
+	bus_wr(w, VIRTIO_MMIO_QUEUE_AVAIL_LOW, (uint32_t)AVAIL);
+	bus_wr(w, VIRTIO_MMIO_QUEUE_USED_LOW, (uint32_t)USED);
+	bus_wr(w, VIRTIO_MMIO_QUEUE_READY, 1);
+	bus_wr(w, VIRTIO_MMIO_STATUS, S_ACK | S_DRV | S_FOK | S_DOK);
+	assert_int_equal(bus_rd(w, VIRTIO_MMIO_STATUS), S_ACK | S_DRV | S_FOK | S_DOK);
+	assert_int_equal(e.f.activates, 1);
+	cfg = bus_rd(w, VIRTIO_MMIO_CONFIG);
+	assert_int_equal(cfg, 0x44332211);
+	post(64);
+	bus_wr(w, VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+	assert_int_equal(dispatch(1000), 1);
+	assert_int_equal(e.f.notifies[0], 1);
+	assert_int_equal(used_idx(), 1);
+}
+
+/* A kernel reading the DSDT first (the window at BASE), then the command line (ALIAS). */
+static void test_alias_first_window_claims(void **state)
+{
+	(void)state;
+	assert_int_equal(linux_probe(BASE), 42);
+	check_placeholder(ALIAS, BASE);
+	check_device(BASE);
+	/* Still so after the device was reset and brought up: the claim lasts. */
+	check_placeholder(ALIAS, BASE);
+}
+
+/* The reverse: a kernel that finds the device on the command line first. */
+static void test_alias_second_window_claims(void **state)
+{
+	(void)state;
+	assert_int_equal(linux_probe(ALIAS), 42);
+	check_placeholder(BASE, ALIAS);
+	check_device(ALIAS);
+	check_placeholder(BASE, ALIAS);
+}
+
+/* Identification reads claim nothing; the first other access does, a write too. */
+static void test_alias_claim_rules(void **state)
+{
+	(void)state;
+	assert_int_equal(bus_rd(BASE, VIRTIO_MMIO_MAGIC_VALUE), 0x74726976);
+	assert_int_equal(bus_rd(BASE, VIRTIO_MMIO_VERSION), 2);
+	assert_int_equal(bus_rd(BASE, VIRTIO_MMIO_VENDOR_ID), VIRTIO_MMIO_VENDOR);
+	assert_int_equal(e.f.dev.owner, -1);
+	bus_wr(ALIAS, VIRTIO_MMIO_STATUS, S_ACK);
+	assert_int_equal(e.f.dev.owner, 1);
+	assert_int_equal(bus_rd(ALIAS, VIRTIO_MMIO_STATUS), S_ACK);
+	assert_int_equal(linux_probe(BASE), 0);
+	assert_int_equal(linux_probe(ALIAS), 42);
+}
+
+/* Without a second window the device is its one window, as before. */
+static void test_alias_none(void **state)
+{
+	(void)state;
+	assert_int_equal(linux_probe(BASE), 42);
+	assert_false(bus_read(&e.v.mmio, ALIAS, (uint8_t[4]){ 0 }, 4));
+	check_device(BASE);
+}
+
+static void test_alias_refused(void **state)
+{
+	char *log;
+
+	(void)state;
+	virtio_env_capture_start();
+	assert_int_equal(virtio_mmio_alias(&e.f.dev, 0), -EINVAL);
+	assert_int_equal(virtio_mmio_alias(&e.f.dev, BASE), -EINVAL);
+	/* Overlapping the first window on the bus. */
+	assert_int_not_equal(virtio_mmio_alias(&e.f.dev, BASE + 0x800), 0);
+	assert_int_equal(virtio_mmio_alias(&e.f.dev, ALIAS), 0);
+	assert_int_equal(virtio_mmio_alias(&e.f.dev, ALIAS + VIRTIO_MMIO_SIZE), -EINVAL);
+	log = virtio_env_capture_end();
+	assert_non_null(strstr(log, "virtio-fake 0: cannot add a second window at 0xd0000000"));
+	assert_int_equal(e.f.dev.alias, ALIAS);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define TA(fn) cmocka_unit_test_setup_teardown(fn, setup_alias, teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_ids),
 		T(test_feature_windows),
@@ -872,6 +1030,11 @@ int main(void)
 		T(test_queue_sel_beyond),
 		T(test_requeue),
 		T(test_attach_unwinds),
+		TA(test_alias_first_window_claims),
+		TA(test_alias_second_window_claims),
+		TA(test_alias_claim_rules),
+		T(test_alias_none),
+		T(test_alias_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

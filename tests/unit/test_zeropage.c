@@ -24,10 +24,10 @@ static void make_bzimage(struct boot_image *img)
 	size_t i;
 
 	memset(img, 0, sizeof(*img));
-	img->kind = BOOT_BZIMAGE;
-	for (i = 0; i < sizeof(img->setup_header); i++)
-		img->setup_header[i] = (uint8_t)(i * 13 + 1);
-	img->setup_header_len = sizeof(img->setup_header);
+	img->arch_kind = X86_BOOT_BZIMAGE;
+	for (i = 0; i < X86_SETUP_HEADER_MAX; i++)
+		img->arch_data[i] = (uint8_t)(i * 13 + 1);
+	img->arch_data_len = X86_SETUP_HEADER_MAX;
 }
 
 static void test_bzimage(void **state)
@@ -48,10 +48,10 @@ static void test_bzimage(void **state)
 			 0);
 	assert_int_equal(offsetof(struct boot_params, hdr), 0x1f1);
 	/* The kernel's header bytes, except the fields the loader fills in. */
-	for (i = 0; i < img.setup_header_len; i++) {
+	for (i = 0; i < img.arch_data_len; i++) {
 		if (i == loader || i == lf || (i >= cmd && i < cmd + 4) || (i >= rd && i < rd + 8))
 			continue;
-		if (raw[0x1f1 + i] != img.setup_header[i])
+		if (raw[0x1f1 + i] != img.arch_data[i])
 			fail_msg("setup header byte 0x%zx not copied", 0x1f1 + i);
 	}
 	assert_int_equal(bp.hdr.type_of_loader, 0xff);
@@ -121,7 +121,7 @@ static void test_elf(void **state)
 
 	(void)state;
 	memset(&img, 0, sizeof(img));
-	img.kind = BOOT_ELF;
+	img.arch_kind = X86_BOOT_ELF;
 	assert_int_equal(x86_zeropage_build(&bp, &img, 0x20000, 0, 0, map, NMAP, 0xe0000), 0);
 	assert_int_equal(bp.hdr.boot_flag, 0xaa55);
 	assert_memory_equal(&bp.hdr.header, "HdrS", 4);
@@ -149,8 +149,8 @@ static void test_rejects(void **state)
 	assert_int_equal(x86_zeropage_build(&bp, &img, 0x20000, 0, 0, map, 255, 0), -EINVAL);
 	/* The command line pointer is 32 bits. */
 	assert_int_equal(x86_zeropage_build(&bp, &img, GiB(4), 0, 0, map, NMAP, 0), -EINVAL);
-	/* A setup header longer than the zero page has room for. */
-	img.setup_header_len = sizeof(bp) - 0x1f1 + 1;
+	/* A setup header longer than any the loader keeps. */
+	img.arch_data_len = X86_SETUP_HEADER_MAX + 1;
 	assert_int_equal(x86_zeropage_build(&bp, &img, 0x20000, 0, 0, map, NMAP, 0), -EINVAL);
 	free(big);
 }

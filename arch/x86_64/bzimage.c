@@ -1,16 +1,13 @@
 /* bzimage: load a Linux x86 bzImage for the 64-bit boot protocol (Documentation/x86/boot.rst). */
-#include "boot/boot.h"
-
 #include <asm/bootparam.h>
 #include <endian.h>
 #include <errno.h>
-#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "arch/x86_64/layout.h"
+#include "arch/x86_64/x86.h"
 
 #define HDR_OFF      0x1f1	/* struct setup_header starts here in the image */
 #define JUMP_LEN_OFF 0x201	/* jump displacement: the header ends at 0x202 + this byte */
@@ -91,9 +88,8 @@ static int no_room(const char **msg, uint64_t bytes, uint64_t at)
 		    (unsigned long long)bytes, (unsigned long long)at);
 }
 
-/* Check the image against RAM shaped like m and fill out; with copy, load it too. */
-static int bzimage(const struct gmem *m, const uint8_t *img, size_t len, uint64_t min_addr,
-		   struct boot_image *out, const char **msg, bool copy)
+int x86_bzimage(const struct gmem *m, const uint8_t *img, size_t len, uint64_t min_addr, bool copy,
+		struct boot_image *out, const char **msg)
 {
 	struct setup_header h;
 	size_t hdr_end, hdr_len, setup_len, payload;
@@ -118,8 +114,8 @@ static int bzimage(const struct gmem *m, const uint8_t *img, size_t len, uint64_
 	if (hdr_end > len || hdr_end < FIELD_END(init_size))
 		return boot_fail(msg, -ENOEXEC, "bzImage: truncated setup header");
 	hdr_len = hdr_end - HDR_OFF;
-	if (hdr_len > sizeof(out->setup_header))
-		hdr_len = sizeof(out->setup_header);
+	if (hdr_len > X86_SETUP_HEADER_MAX)
+		hdr_len = X86_SETUP_HEADER_MAX;
 	memcpy(&h, img + HDR_OFF, hdr_len < sizeof(h) ? hdr_len : sizeof(h));
 
 	if (!(h.loadflags & LOADED_HIGH))
@@ -164,12 +160,12 @@ static int bzimage(const struct gmem *m, const uint8_t *img, size_t len, uint64_
 		memcpy(dst, img + setup_len, payload);
 
 	memset(out, 0, sizeof(*out));
-	out->kind = BOOT_BZIMAGE;
+	out->arch_kind = X86_BOOT_BZIMAGE;
 	out->entry = load + ENTRY64_OFF;
 	out->load_start = lo;
 	out->load_end = hi;
-	memcpy(out->setup_header, img + HDR_OFF, hdr_len);
-	out->setup_header_len = hdr_len;
+	memcpy(out->arch_data, img + HDR_OFF, hdr_len);
+	out->arch_data_len = hdr_len;
 	out->initrd_addr_max = le32toh(h.initrd_addr_max);
 	if (!out->initrd_addr_max)
 		out->initrd_addr_max = DEFAULT_INITRD_MAX;
@@ -179,14 +175,8 @@ static int bzimage(const struct gmem *m, const uint8_t *img, size_t len, uint64_
 	return 0;
 }
 
-int boot_load_bzimage(const struct gmem *m, const uint8_t *img, size_t len, uint64_t min_addr,
-		      struct boot_image *out, const char **msg)
+int x86_load_bzimage(const struct gmem *m, const uint8_t *img, size_t len, uint64_t min_addr,
+		     struct boot_image *out, const char **msg)
 {
-	return bzimage(m, img, len, min_addr, out, msg, true);
-}
-
-int boot_check_bzimage(const struct gmem *m, const uint8_t *img, size_t len, uint64_t min_addr,
-		       struct boot_image *out, const char **msg)
-{
-	return bzimage(m, img, len, min_addr, out, msg, false);
+	return x86_bzimage(m, img, len, min_addr, true, out, msg);
 }
