@@ -9,30 +9,15 @@
 #include "vmm/control.h"
 #include "vmm/vm.h"
 
-#define DEV_ID_MAX 16
-
-/*
- * The VM's virtio devices as the state reply lists them: found on the MMIO
- * bus by their transport, in slot order, named KIND + index within the kind
- * ("blk0", "fs1"). At most BUS_MAX_RANGES; returns how many.
- */
-static unsigned int list_devices(struct vm *vm, struct ctl_dev *devs, char (*ids)[DEV_ID_MAX])
+/* The registry's devices, in slot order: ids "disk0", "fs1"..., kinds as the device calls itself. */
+static unsigned int list_devices(const struct vm *vm, struct ctl_dev *devs)
 {
-	unsigned int i, j, n = 0, same;
+	unsigned int i;
 
-	for (i = 0; i < vm->mmio.n; i++) {
-		const struct virtio_dev *d = vm->mmio.r[i].dev;
-
-		if (vm->mmio.r[i].ops != &virtio_mmio_ops)
-			continue;
-		for (same = 0, j = 0; j < n; j++)
-			same += !strcmp(devs[j].kind, d->ops->type);
-		snprintf(ids[n], DEV_ID_MAX, "%s%u", d->ops->type, same);
-		devs[n] = (struct ctl_dev){ .id = ids[n], .kind = d->ops->type, .base = d->base,
-					    .gsi = d->gsi };
-		n++;
-	}
-	return n;
+	for (i = 0; i < vm->ndevs; i++)
+		devs[i] = (struct ctl_dev){ .id = vm->devs[i].id, .kind = vm->devs[i].dev->ops->type,
+					    .base = vm->devs[i].base, .gsi = vm->devs[i].gsi };
+	return vm->ndevs;
 }
 
 static uint64_t ms_since(const struct timespec *t)
@@ -50,8 +35,7 @@ static uint64_t ms_since(const struct timespec *t)
 static char *api_state(void *opaque, size_t *len)
 {
 	struct vm *vm = opaque;
-	struct ctl_dev devs[BUS_MAX_RANGES];
-	char ids[BUS_MAX_RANGES][DEV_ID_MAX];
+	struct ctl_dev devs[VM_MAX_DEVS];
 	struct ctl_vcpu *vcpus;
 	struct ctl_state s;
 	unsigned int i;
@@ -69,7 +53,7 @@ static char *api_state(void *opaque, size_t *len)
 		.nvcpus = vm->vcpus ? vm->ncpus : 0,
 		.memory = vm->cfg->mem,
 		.devs = devs,
-		.ndevs = list_devices(vm, devs, ids),
+		.ndevs = list_devices(vm, devs),
 		.uptime_ms = ms_since(&vm->started_at),
 	};
 	line = ctl_reply_state(&s, len);
