@@ -1,5 +1,6 @@
-# hull: one non-recursive Makefile. `make` builds ./hull; `make check` runs unit tests and
-# short fuzz runs; `make guest-kernel` builds the default guest kernel (cached outside the tree).
+# hull: one non-recursive Makefile. `make` builds ./hull; `make check` runs the layer check, unit
+# tests, short fuzz runs and memcheck; `make guest-kernel` builds the default guest kernel (cached
+# outside the tree).
 ARCH ?= x86_64
 O ?= build
 V ?= 0
@@ -261,7 +262,7 @@ fuzz fuzz-long: $(FUZZ_BINS)
 		grep -E 'stat::number_of_executed_units|Done' $(O)/fuzz/$$t.log | tail -2; \
 	done
 
-check: unit fuzz memcheck
+check: layers unit fuzz memcheck
 
 # The include direction of ARCHITECTURE.md: a file includes headers of its own layer and the
 # layers below only; every include that points up is printed as FILE:LINE.
