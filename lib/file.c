@@ -59,6 +59,61 @@ out:
 	return ret;
 }
 
+int file_read_text(const char *path, size_t max, char **out, size_t *len)
+{
+	size_t got = 0, cap = 4096;
+	char *buf, *bigger;
+	ssize_t n;
+	int fd, ret;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	buf = malloc(cap);
+	if (!buf) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (;;) {
+		if (got + 1 == cap) {
+			if (cap > max) {
+				ret = -EFBIG;
+				goto out;
+			}
+			bigger = realloc(buf, cap * 2);
+			if (!bigger) {
+				ret = -ENOMEM;
+				goto out;
+			}
+			buf = bigger;
+			cap *= 2;
+		}
+		n = read(fd, buf + got, cap - 1 - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ret = -errno;
+			goto out;
+		}
+		if (!n)
+			break;
+		got += (size_t)n;
+	}
+	if (got > max) {
+		ret = -EFBIG;
+		goto out;
+	}
+	buf[got] = '\0';
+	*out = buf;
+	*len = got;
+	buf = NULL;
+	ret = 0;
+out:
+	free(buf);
+	close(fd);
+	return ret;
+}
+
 const char *file_strerror(int err)
 {
 	switch (err) {
