@@ -418,8 +418,9 @@ static void vblk_free(struct virtio_dev *d)
 {
 	struct vblk *b = to_vblk(d);
 
-	vblk_release(b);
+	/* d lives inside b: its lock goes before b does. */
 	pthread_mutex_destroy(&d->lock);
+	vblk_release(b);
 }
 
 int vblk_build(const void *cfg, void *res, unsigned int index, const struct virtio_host *host,
