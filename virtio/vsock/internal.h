@@ -253,9 +253,8 @@ struct vsock {
 	/* Who holds dev.lock inside vsock code, how deep: callbacks may call the API again. */
 	atomic_ulong owner;
 	unsigned int depth;
-#ifdef HULL_TESTING
-	unsigned long tx_kicks, rx_kicks; /* notify calls, for the busy-loop tests */
-#endif
+	/* Notify calls per queue, under dev.lock: what a busy loop would show (tests watch them). */
+	uint64_t tx_kicks, rx_kicks;
 };
 
 /* Enter vsock code from outside (lock taken unless this thread holds it); leave undoes it. */

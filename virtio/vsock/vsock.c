@@ -299,17 +299,13 @@ static void vsock_notify(struct virtio_dev *d, unsigned int q)
 	hold(v);
 	switch (q) {
 	case VSOCK_RXQ:
-#ifdef HULL_TESTING
 		v->rx_kicks++;
-#endif
 		v->p.rx_empty = false;
 		vsock_rx_flush(v);
 		vsock_proto_wake(&v->p);
 		break;
 	case VSOCK_TXQ:
-#ifdef HULL_TESTING
 		v->tx_kicks++;
-#endif
 		tx_process(v);
 		break;
 	case VSOCK_EVQ:
