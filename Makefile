@@ -24,7 +24,7 @@ LIBS := $(shell pkg-config --libs $(PKGS)) -lpthread
 
 # --- sources, by layer and subsystem (explicit lists; see ARCHITECTURE.md for the layers) ---
 LIB_SRCS := lib/gmem.c lib/bus.c lib/log.c lib/parse.c lib/file.c lib/fdbudget.c lib/loop.c \
-	lib/usock.c lib/json.c
+	lib/usock.c lib/json.c lib/iov.c
 # The architecture's files (arch/$(ARCH)/), chosen here rather than by #ifdef.
 ARCH_SRCS := $(addprefix arch/$(ARCH)/,machine.c vcpu.c boot.c kernel.c bzimage.c cpuid.c \
 	regs.c e820.c zeropage.c pvh.c acpi.c aml.c)
@@ -80,7 +80,7 @@ TEST_SUPPORT_SRCS := tests/unit/virtio_env.c tests/unit/fuse_env.c tests/fuzz/fu
 TEST_SAN_OBJS := $(TEST_SUPPORT_SRCS:%.c=$(O)/san/%.o)
 
 # --- unit tests (cmocka, ASan+UBSan, no KVM): tests/unit/test_NAME.c ---
-UNIT_TESTS := gmem bus parse config cli log registry exit serial rtc i8042 e820 zeropage cpuid \
+UNIT_TESTS := gmem bus parse iov config cli log registry exit serial rtc i8042 e820 zeropage cpuid \
 	acpi aml machine bzimage elf initrd cmdline cpio virtq mmio blk rng fsrv fs_escape fs_entries vfs \
 	vsock net fdbudget tlv proto json oci runspec guest_plan guest_caps guest_values \
 	guest_path loop control vcpu
