@@ -253,7 +253,7 @@ struct vsock {
 	/* Who holds dev.lock inside vsock code, how deep: callbacks may call the API again. */
 	atomic_ulong owner;
 	unsigned int depth;
-	/* Notify calls per queue, under dev.lock: what a busy loop would show (tests watch them). */
+	/* Notify calls per queue, under dev.lock: a busy loop would show here (tests watch). */
 	uint64_t tx_kicks, rx_kicks;
 };
 
@@ -265,8 +265,6 @@ void vsock_leave(struct vsock *v, bool took);
 struct vsock_rx *vsock_rx_get(struct vsock *v, unsigned int i);
 void vsock_rx_consume(struct vsock *v, unsigned int n);
 void vsock_rx_flush(struct vsock *v);
-unsigned int vsock_iov_slice(struct iovec *dst, const struct iovec *src, unsigned int n,
-			     size_t off, size_t len);
 
 /*
  * vsock_kind's building steps (vsock.c). vsock_open, the check: the hybrid socket listening
