@@ -12,9 +12,9 @@
  * ---- virtio-rng ----------------------------------------------------------------------
  */
 
-#define VRNG_RATE_BYTES 1048576    /* per second, per device; excess requests wait */
+#define VRNG_RATE_BYTES 1048576	   /* per second, per device; excess requests wait */
 #define VRNG_RATE_MAX (1ULL << 32) /* the most vrng_params may ask for */
-#define VRNG_REQ_MAX 65536         /* bytes one request gets, however long its buffers claim */
+#define VRNG_REQ_MAX 65536	   /* bytes one request gets, however long its buffers claim */
 
 /* The kind (virtio/rng/rng.c): --rng on|off, "rng": true|false, on by default. */
 extern const struct virtio_kind vrng_kind;
@@ -24,7 +24,7 @@ extern const struct virtio_kind vrng_kind;
  * or no params at all, are what hull runs with.
  */
 struct vrng_params {
-	uint64_t rate;		  /* bytes/s and the burst (a second's worth); 0: VRNG_RATE_BYTES */
+	uint64_t rate;		  /* bytes/s, also the burst (1 s worth); 0: VRNG_RATE_BYTES */
 	uint64_t (*now_ns)(void); /* the bucket's clock in ns; NULL: CLOCK_MONOTONIC */
 };
 
