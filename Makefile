@@ -83,8 +83,8 @@ TEST_SAN_OBJS := $(TEST_SUPPORT_SRCS:%.c=$(O)/san/%.o)
 
 # --- unit tests (cmocka, ASan+UBSan, no KVM): tests/unit/test_NAME.c ---
 UNIT_TESTS := gmem bus parse iov config cli log registry exit serial rtc i8042 e820 zeropage cpuid \
-	acpi aml machine bzimage elf initrd cmdline cpio virtq mmio blk rng fsrv fs_escape fs_entries vfs \
-	vsock net fdbudget tlv proto json oci runspec guest_plan guest_caps guest_values \
+	acpi aml machine bzimage elf initrd cmdline cpio virtq mmio blk rng balloon fsrv fs_escape \
+	fs_entries vfs vsock net fdbudget tlv proto json oci runspec guest_plan guest_caps guest_values \
 	guest_path loop control vcpu
 UNIT_BINS := $(UNIT_TESTS:%=$(O)/san/tests/unit/test_%)
 
