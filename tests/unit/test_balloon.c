@@ -82,12 +82,11 @@ static int setup(void **state)
 		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (e.big == MAP_FAILED || gmem_add(&e.v.mem, BIG_GPA, BIG_PAGES * PG, e.big))
 		return -1;
-	if (vballoon_create(&e.v.host, &e.b) ||
+	if (vballoon_create(&e.v.host, &(struct vballoon_params){ .now_ns = fake_now }, &e.b) ||
 	    virtio_mmio_attach(vballoon_dev(e.b), &e.v.host, BASE, GSI) || e.v.mmio.n != 1)
 		return -1;
 	e.d = e.v.mmio.r[0].dev;
 	fake_ns = 1000000000ULL;
-	e.b->now = fake_now;
 	return 0;
 }
 

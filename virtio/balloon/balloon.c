@@ -216,7 +216,8 @@ static const struct virtio_dev_ops vballoon_ops = {
 	.destroy = vballoon_free,
 };
 
-int vballoon_create(const struct virtio_host *host, struct vballoon **out)
+int vballoon_create(const struct virtio_host *host, const struct vballoon_params *p,
+		    struct vballoon **out)
 {
 	struct vballoon *b = calloc(1, sizeof(*b));
 	int ret;
@@ -231,7 +232,7 @@ int vballoon_create(const struct virtio_host *host, struct vballoon **out)
 	}
 	b->dev.host = host;
 	b->loop = host->loop;
-	b->now = loop_now_ns;
+	b->now = p && p->now_ns ? p->now_ns : loop_now_ns;
 	loop_timer_init(&b->stats_timer, vballoon_stats_tick, b);
 	*out = b;
 	return 0;

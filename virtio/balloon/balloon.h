@@ -25,8 +25,17 @@ extern const struct virtio_kind vballoon_kind;
 
 struct vballoon;
 
-/* The device, not attached (virtio_mmio_attach). 0 or -errno; *out on success. */
-int vballoon_create(const struct virtio_host *host, struct vballoon **out);
+/*
+ * What a caller may vary at create (tests: a clock they move by hand). Zeroes, or no params at
+ * all, are what hull runs with.
+ */
+struct vballoon_params {
+	uint64_t (*now_ns)(void); /* the statistics' clock in ns; NULL: loop_now_ns */
+};
+
+/* The device, not attached (virtio_mmio_attach); p may be NULL. 0 or -errno; *out on success. */
+int vballoon_create(const struct virtio_host *host, const struct vballoon_params *p,
+		    struct vballoon **out);
 /* Detach when attached, free. NULL is fine. */
 void vballoon_destroy(struct vballoon *b);
 /* b's generic device, to attach it; and back (NULL when d is not a balloon). */

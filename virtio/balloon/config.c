@@ -15,7 +15,7 @@ static int vballoon_build(const void *cfg, void *res, unsigned int index,
 	(void)cfg;
 	(void)res;
 	(void)index;
-	ret = vballoon_create(host, &b);
+	ret = vballoon_create(host, NULL, &b);
 	if (ret) {
 		log_msg("balloon: %s", strerror(-ret));
 		return ret;

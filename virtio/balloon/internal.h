@@ -58,7 +58,7 @@ struct vballoon {
 	uint64_t stats_ns;   /* when they came; 0: never */
 	uint64_t asked_ns;   /* the last vballoon_query */
 	struct loop_timer stats_timer;
-	uint64_t (*now)(void); /* ns; loop_now_ns, or the tests' clock */
+	uint64_t (*now)(void); /* ns: vballoon_params' now_ns or loop_now_ns */
 };
 
 /* Queue q's role under the negotiated features. */
