@@ -108,10 +108,11 @@ def test_balloon(hull, hull_bin, busybox_initrd, project_bzimage, rundir):
     h.expect(r"HULL-BALLOON-FREED\n", 120)
     freed_at = time.monotonic()
     back, took = poll(lambda: filled - rss_bytes(h.proc.pid) >= 0.8 * GIB, 240)
+    assert back, (f"in {took:.0f} s hull's RSS fell by "
+                  f"{(filled - rss_bytes(h.proc.pid)) >> 20} MiB of the 1024 MiB the guest "
+                  f"freed\n{h.describe()}")
     print(f"balloon: free page reporting returned 80% of 1 GiB in {took:.1f} s "
           f"(hull RSS {filled >> 20} -> {rss_bytes(h.proc.pid) >> 20} MiB)")
-    assert back, (f"hull's RSS fell by {(filled - rss_bytes(h.proc.pid)) >> 20} MiB of the "
-                  f"1024 MiB the guest freed\n{h.describe()}")
     # Then until it stops falling (two samples 2 s apart within 4 MiB), for at most 60 s more.
     last = rss_bytes(h.proc.pid)
     for _ in range(30):
@@ -137,10 +138,10 @@ def test_balloon(hull, hull_bin, busybox_initrd, project_bzimage, rundir):
     st, took = poll(lambda: (s := balloon_state(hull_bin, sock, h))["actual"] == INFLATE and s,
                     300)
     after = rss_bytes(h.proc.pid)
-    print(f"balloon: inflated to 768 MiB in {took:.1f} s "
-          f"(hull RSS {before >> 20} -> {after >> 20} MiB)")
     assert st, f"the balloon did not reach 768 MiB\n{balloon_state(hull_bin, sock, h)}\n" \
                f"{h.describe()}"
+    print(f"balloon: inflated to 768 MiB in {took:.1f} s "
+          f"(hull RSS {before >> 20} -> {after >> 20} MiB)")
     assert st["released"] >= INFLATE, st
     assert before - after >= 0.8 * INFLATE, (before, after, st)
     assert ctl_balloon(hull_bin, sock, "0")[0] == 0
