@@ -1,4 +1,4 @@
-/* libFuzzer target: a hostile driver's rings, PFNs, ranges and statistics against virtio-balloon. */
+/* libFuzzer target: a hostile driver's rings, PFNs, ranges and statistics against the balloon. */
 #include <endian.h>
 #include <linux/virtio_mmio.h>
 #include <stdbool.h>
@@ -41,7 +41,7 @@
 #define RAM_GPA 0x10000ULL
 #define RAM_SIZE 0x40000ULL
 #define BASE 0xd0000000ULL
-#define RING(q) (RAM_GPA + (uint64_t)(q) * 0x2000)
+#define RING(q) (RAM_GPA + (uint64_t)(q)*0x2000)
 #define DESC(q) RING(q)
 #define AVAIL(q) (RING(q) + 0x1000)
 #define USED(q) (RING(q) + 0x1400)
@@ -191,8 +191,14 @@ static const uint8_t *crafted(const uint8_t *p, const uint8_t *end)
 static const uint8_t *pfns(const uint8_t *p, const uint8_t *end)
 {
 	static const uint32_t base[8] = {
-		BIG_GPA / PG,		   RAM_GPA / PG, 0xd0000, 0xffffffe0, 0,
-		(BIG_GPA + BIG_SIZE) / PG, (BIG_GPA + BIG_SIZE) / PG - 1, BUFS / PG,
+		BIG_GPA / PG,
+		RAM_GPA / PG,
+		0xd0000,
+		0xffffffe0,
+		0,
+		(BIG_GPA + BIG_SIZE) / PG,
+		(BIG_GPA + BIG_SIZE) / PG - 1,
+		BUFS / PG,
 	};
 	uint32_t *out;
 	unsigned int n, i;
@@ -203,8 +209,8 @@ static const uint8_t *pfns(const uint8_t *p, const uint8_t *end)
 	n = p[1] % 128;
 	p += 2;
 	for (i = 0; i < n && p < end; i++, p++)
-		memcpy((uint8_t *)out + (i * 4) % 256, &(uint32_t){ htole32(base[*p & 7] + (*p >> 3)) },
-		       4);
+		memcpy((uint8_t *)out + (i * 4) % 256,
+		       &(uint32_t){ htole32(base[*p & 7] + (*p >> 3)) }, 4);
 	return p;
 }
 
@@ -285,7 +291,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (end - p < 2)
 				return 0;
 			vballoon_set_target(b, p[1] & 0x80 ? (uint64_t)(p[0] | p[1] << 8)
-							     : (uint64_t)(p[0] | p[1] << 8) * PG);
+							   : (uint64_t)(p[0] | p[1] << 8) * PG);
 			p += 2;
 			break;
 		case 7:

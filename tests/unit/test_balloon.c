@@ -20,7 +20,7 @@
 #define GSI 7
 #define RAM_GPA 0x100000ULL /* rings and buffers */
 #define RAM_SIZE 0x40000ULL
-#define RING(q) (RAM_GPA + (uint64_t)(q) * 0x2000)
+#define RING(q) (RAM_GPA + (uint64_t)(q)*0x2000)
 #define DESC(q) RING(q)
 #define AVAIL(q) (RING(q) + 0x1000)
 #define USED(q) (RING(q) + 0x1800)
@@ -310,9 +310,9 @@ static void test_roles(void **state)
 static void test_inflate_releases(void **state)
 {
 	/* A run of 8, two single pages, a page twice, a run of 3 out of order. */
-	uint32_t pfn[] = { BIG_PFN + 16, BIG_PFN + 17, BIG_PFN + 18, BIG_PFN + 19, BIG_PFN + 20,
-			   BIG_PFN + 21, BIG_PFN + 22, BIG_PFN + 23, BIG_PFN + 100, BIG_PFN + 5,
-			   BIG_PFN + 5, BIG_PFN + 202, BIG_PFN + 201, BIG_PFN + 200 };
+	uint32_t pfn[] = { BIG_PFN + 16, BIG_PFN + 17,	BIG_PFN + 18,  BIG_PFN + 19,  BIG_PFN + 20,
+			   BIG_PFN + 21, BIG_PFN + 22,	BIG_PFN + 23,  BIG_PFN + 100, BIG_PFN + 5,
+			   BIG_PFN + 5,	 BIG_PFN + 202, BIG_PFN + 201, BIG_PFN + 200 };
 	struct seg s = pfns_at(0, pfn, 14);
 	struct vballoon_info info;
 	unsigned int before;
@@ -366,9 +366,16 @@ static void test_inflate_hostile(void **state)
 	 * Pages that are not guest RAM among good ones: the MMIO hole, the gap below the big
 	 * region, one past its end, the highest PFN, a run that crosses the region's end.
 	 */
-	uint32_t pfn[] = { 0xd0000, BIG_PFN - 1, BIG_PFN + 1, BIG_PFN + BIG_PAGES, 0xffffffff,
-			   BIG_PFN + BIG_PAGES - 2, BIG_PFN + BIG_PAGES - 1, BIG_PFN + BIG_PAGES,
-			   BIG_PFN + BIG_PAGES + 1, (RAM_GPA + RAM_SIZE) / PG - 1 };
+	uint32_t pfn[] = { 0xd0000,
+			   BIG_PFN - 1,
+			   BIG_PFN + 1,
+			   BIG_PFN + BIG_PAGES,
+			   0xffffffff,
+			   BIG_PFN + BIG_PAGES - 2,
+			   BIG_PFN + BIG_PAGES - 1,
+			   BIG_PFN + BIG_PAGES,
+			   BIG_PFN + BIG_PAGES + 1,
+			   (RAM_GPA + RAM_SIZE) / PG - 1 };
 	uint32_t many[VBALLOON_PFNS_MAX + 1];
 	struct seg s = pfns_at(0, pfn, 10), split[2], odd;
 	unsigned int i, before;
@@ -475,9 +482,9 @@ static void test_report(void **state)
 	struct seg ok[3] = { { BIG_GPA + (2ULL << 20), 2U << 20, true },
 			     { BIG_GPA + (4ULL << 20), 4U << 20, true },
 			     { BUF, 16, false } };
-	struct seg bad[3] = { { BIG_GPA + PG + 512, 2 * PG, true },     /* misaligned */
-			      { BIG_GPA + 8 * PG, 2 * PG + 1, true },   /* a partial page */
-			      { BIG_GPA + 16 * PG, PG, true } };        /* fine */
+	struct seg bad[3] = { { BIG_GPA + PG + 512, 2 * PG, true },   /* misaligned */
+			      { BIG_GPA + 8 * PG, 2 * PG + 1, true }, /* a partial page */
+			      { BIG_GPA + 16 * PG, PG, true } };      /* fine */
 	struct seg many[VBALLOON_REPORT_MAX + 1];
 	struct vballoon_info info;
 	unsigned int i;
@@ -711,17 +718,10 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 	const struct CMUnitTest tests[] = {
-		T(test_device),
-		T(test_roles),
-		T(test_inflate_releases),
-		T(test_inflate_hostile),
-		T(test_inflate_budget),
-		T(test_broken_ring),
-		T(test_report),
-		T(test_stats),
-		T(test_stats_before_driver_ok),
-		T(test_stats_timer),
-		T(test_kind),
+		T(test_device),		 T(test_roles),		 T(test_inflate_releases),
+		T(test_inflate_hostile), T(test_inflate_budget), T(test_broken_ring),
+		T(test_report),		 T(test_stats),		 T(test_stats_before_driver_ok),
+		T(test_stats_timer),	 T(test_kind),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,7 +9,7 @@
 
 #include "lib/log.h"
 
-#define FEATURES                                                                    \
+#define FEATURES                                                                           \
 	((1ULL << VIRTIO_BALLOON_F_STATS_VQ) | (1ULL << VIRTIO_BALLOON_F_DEFLATE_ON_OOM) | \
 	 (1ULL << VIRTIO_BALLOON_F_REPORTING))
 
@@ -284,8 +284,7 @@ int vballoon_set_target(struct vballoon *b, uint64_t bytes)
 {
 	struct virtio_dev *d = &b->dev;
 
-	if (bytes & ((1ULL << VBALLOON_PFN_SHIFT) - 1) ||
-	    bytes >> VBALLOON_PFN_SHIFT > UINT32_MAX)
+	if (bytes & ((1ULL << VBALLOON_PFN_SHIFT) - 1) || bytes >> VBALLOON_PFN_SHIFT > UINT32_MAX)
 		return -EINVAL;
 	pthread_mutex_lock(&d->lock);
 	b->num_pages = (uint32_t)(bytes >> VBALLOON_PFN_SHIFT);

@@ -53,9 +53,9 @@ int vballoon_set_target(struct vballoon *b, uint64_t bytes);
 struct vballoon_info {
 	uint64_t target, actual;     /* bytes: the host's target, what the guest holds */
 	uint64_t released, reported; /* bytes given back to the host: by inflating, by reports */
-	uint32_t have;               /* bit t: stats[t] came with the guest's last statistics */
+	uint32_t have;		     /* bit t: stats[t] came with the guest's last statistics */
 	uint64_t stats[VBALLOON_TAGS];
-	uint64_t stats_age_ns;       /* since they came (when have is not 0) */
+	uint64_t stats_age_ns; /* since they came (when have is not 0) */
 };
 
 /*

@@ -48,15 +48,15 @@ struct vballoon {
 	/* Since the device was made: what went back to the host, what was refused. */
 	uint64_t released_pages; /* by inflating */
 	uint64_t reported_bytes; /* by free page reporting */
-	uint64_t refused;        /* PFNs, ranges and chains that were not guest RAM or too long */
+	uint64_t refused;	 /* PFNs, ranges and chains that were not guest RAM or too long */
 
 	/* Statistics: the guest's buffer is held until fresh figures are wanted. */
 	bool stats_held;
 	uint16_t stats_head;
 	uint32_t stats_have; /* bit t: stats[t] came with the last buffer */
 	uint64_t stats[VBALLOON_TAGS];
-	uint64_t stats_ns;   /* when they came; 0: never */
-	uint64_t asked_ns;   /* the last vballoon_query */
+	uint64_t stats_ns; /* when they came; 0: never */
+	uint64_t asked_ns; /* the last vballoon_query */
 	struct loop_timer stats_timer;
 	uint64_t (*now)(void); /* ns: vballoon_params' now_ns or loop_now_ns */
 };

@@ -1,4 +1,4 @@
-/* virtio-balloon statistics: the guest's figures kept, and asked for again while someone reads them. */
+/* virtio-balloon statistics: the guest's figures kept, and asked for again while they are read. */
 #include "virtio/balloon/internal.h"
 
 #include <endian.h>
@@ -8,10 +8,12 @@
 
 /* Firecracker's names, in tag order (virtio 1.2's ten, then Linux 6.12's). */
 static const char *const names[VBALLOON_TAGS] = {
-	"swap_in",          "swap_out",      "major_faults",        "minor_faults",
-	"free_memory",      "total_memory",  "available_memory",    "disk_caches",
-	"hugetlb_allocations", "hugetlb_failures", "oom_kills",     "alloc_stalls",
-	"async_scans",      "direct_scans",  "async_reclaims",      "direct_reclaims",
+	"swap_in",	    "swap_out",	    "major_faults",
+	"minor_faults",	    "free_memory",  "total_memory",
+	"available_memory", "disk_caches",  "hugetlb_allocations",
+	"hugetlb_failures", "oom_kills",    "alloc_stalls",
+	"async_scans",	    "direct_scans", "async_reclaims",
+	"direct_reclaims",
 };
 
 const char *vballoon_stat_name(unsigned int t)
@@ -75,8 +77,7 @@ void vballoon_stats_refresh(struct vballoon *b)
 	struct virtio_dev *d = &b->dev;
 	int q = stats_queue(b);
 
-	if (!b->stats_held || q < 0 || !virtio_dev_live(d) || !d->vq[q].enabled ||
-	    d->vq[q].broken)
+	if (!b->stats_held || q < 0 || !virtio_dev_live(d) || !d->vq[q].enabled || d->vq[q].broken)
 		return;
 	b->stats_held = false;
 	if (virtq_push(&d->vq[q], b->stats_head, 0) < 0) {
