@@ -34,6 +34,7 @@ DEV_SRCS := devices/serial.c devices/i8042.c devices/rtc.c devices/boot_timer.c 
 VIRTIO_SRCS := virtio/virtq.c virtio/dev.c virtio/mmio.c
 VBLK_SRCS := virtio/blk/config.c virtio/blk/blk.c virtio/blk/io.c
 VRNG_SRCS := virtio/rng/rng.c
+VBALLOON_SRCS := virtio/balloon/balloon.c virtio/balloon/stats.c virtio/balloon/config.c
 VFS_SRCS := virtio/fs/fuse.c virtio/fs/inode.c virtio/fs/entries.c virtio/fs/ops_node.c \
 	virtio/fs/ops_file.c virtio/fs/ops_dir.c virtio/fs/xattr.c virtio/fs/fs.c virtio/fs/config.c
 VSOCK_SRCS := virtio/vsock/config.c virtio/vsock/conn.c virtio/vsock/packet.c \
@@ -47,7 +48,8 @@ CTR_SRCS := container/tlv.c container/proto.c container/oci_json.c container/oci
 CLI_SRCS := cli/cli.c cli/ctl.c
 # Everything but main(): linked into hull, and into the unit tests and fuzz targets.
 HULL_SRCS := $(LIB_SRCS) $(ARCH_SRCS) $(BOOT_SRCS) $(DEV_SRCS) $(VIRTIO_SRCS) $(VBLK_SRCS) \
-	$(VRNG_SRCS) $(VFS_SRCS) $(VSOCK_SRCS) $(VNET_SRCS) $(VMM_SRCS) $(CTR_SRCS) $(CLI_SRCS)
+	$(VRNG_SRCS) $(VBALLOON_SRCS) $(VFS_SRCS) $(VSOCK_SRCS) $(VNET_SRCS) $(VMM_SRCS) \
+	$(CTR_SRCS) $(CLI_SRCS)
 MAIN_SRCS := cli/main.c
 
 # The demo guest's /init: a static program embedded in hull (see boot/demo/).
@@ -81,13 +83,13 @@ TEST_SAN_OBJS := $(TEST_SUPPORT_SRCS:%.c=$(O)/san/%.o)
 
 # --- unit tests (cmocka, ASan+UBSan, no KVM): tests/unit/test_NAME.c ---
 UNIT_TESTS := gmem bus parse iov config cli log registry exit serial rtc i8042 e820 zeropage cpuid \
-	acpi aml machine bzimage elf initrd cmdline cpio virtq mmio blk rng fsrv fs_escape fs_entries vfs \
-	vsock net fdbudget tlv proto json oci runspec guest_plan guest_caps guest_values \
+	acpi aml machine bzimage elf initrd cmdline cpio virtq mmio blk rng balloon fsrv fs_escape \
+	fs_entries vfs vsock net fdbudget tlv proto json oci runspec guest_plan guest_caps guest_values \
 	guest_path loop control vcpu
 UNIT_BINS := $(UNIT_TESTS:%=$(O)/san/tests/unit/test_%)
 
 # --- fuzz targets (libFuzzer): tests/fuzz/fuzz_NAME.c ---
-FUZZ_TARGETS := kernel config virtq mmio blk fsrv vsock net proto spec oci control
+FUZZ_TARGETS := kernel config virtq mmio blk balloon fsrv vsock net proto spec oci control
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(O)/fuzz/fuzz_%)
 FUZZ_OBJS := $(HULL_SRCS:%.c=$(O)/fuzz/%.o)
 TEST_FUZZ_OBJS := $(TEST_SUPPORT_SRCS:%.c=$(O)/fuzz/%.o)

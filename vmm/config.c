@@ -13,6 +13,7 @@
 #include "lib/json.h"
 #include "lib/parse.h"
 #include "lib/util.h"
+#include "virtio/balloon/balloon.h"
 #include "virtio/blk/blk.h"
 #include "virtio/fs/fs.h"
 #include "virtio/net/net.h"
@@ -57,7 +58,7 @@ const struct config_setting config_settings[] = {
 const unsigned int config_nsettings = ARRAY_SIZE(config_settings);
 
 const struct virtio_kind *const config_kinds[] = {
-	&vblk_kind, &vfs_kind, &vnet_kind, &vsock_kind, &vrng_kind,
+	&vblk_kind, &vfs_kind, &vnet_kind, &vsock_kind, &vrng_kind, &vballoon_kind,
 };
 const unsigned int config_nkinds = ARRAY_SIZE(config_kinds);
 

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "arch/arch.h"
+#include "virtio/balloon/balloon.h"
 #include "virtio/blk/blk.h"
 #include "virtio/fs/fs.h"
 #include "virtio/net/net.h"
@@ -999,6 +1000,19 @@ static void test_flag_json_round_trip(void **state)
 	assert_true(HAS_RNG);
 	assert_int_equal(add("rng", "on"), 0);
 	assert_int_equal(config_count(&c, &vrng_kind), 1); /* a switch: on twice is one device */
+
+	/* The balloon: off by default, a switch like rng. */
+	config_free(&c);
+	assert_int_equal(config_count(&c, &vballoon_kind), 0);
+	assert_int_equal(add("balloon", "on"), 0);
+	assert_int_equal(add("balloon", "on"), 0);
+	assert_int_equal(config_count(&c, &vballoon_kind), 1);
+	assert_int_equal(load_fresh("{\"balloon\": true}"), 0);
+	assert_int_equal(config_count(&c, &vballoon_kind), 1);
+	assert_int_equal(load("{\"balloon\": false}"), 0);
+	assert_int_equal(config_count(&c, &vballoon_kind), 0);
+	assert_int_equal(load("{\"balloon\": 1}"), -EINVAL);
+	assert_err_has("balloon");
 }
 
 /* Every kind refuses settings it does not have, as a flag and in JSON, naming them. */
@@ -1033,13 +1047,14 @@ static void test_unknown_keys(void **state)
 static void test_device_order(void **state)
 {
 	(void)state;
+	assert_int_equal(add("balloon", "on"), 0);
 	assert_int_equal(add("rng", "on"), 0);
 	assert_int_equal(add("vsock", "cid=3,uds=/v"), 0);
 	assert_int_equal(add("fs", "tag=a,path=/a"), 0);
 	assert_int_equal(add("disk", "path=/d0"), 0);
 	assert_int_equal(add("net", "tap=t0"), 0);
 	assert_int_equal(add("disk", "path=/d1"), 0);
-	assert_int_equal(c.ndevs, 6);
+	assert_int_equal(c.ndevs, 7);
 	assert_ptr_equal(c.devs[0].kind, &vblk_kind);
 	assert_string_equal(((const struct vblk_config *)c.devs[0].cfg)->path, "/d0");
 	assert_ptr_equal(c.devs[1].kind, &vblk_kind);
@@ -1049,6 +1064,7 @@ static void test_device_order(void **state)
 	assert_ptr_equal(c.devs[4].kind, &vsock_kind);
 	assert_ptr_equal(c.devs[5].kind, &vrng_kind);
 	assert_null(c.devs[5].cfg);
+	assert_ptr_equal(c.devs[6].kind, &vballoon_kind);
 }
 
 /* More devices than slots: validation names the first that finds none, whatever its kind. */
