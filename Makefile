@@ -37,7 +37,7 @@ VRNG_SRCS := virtio/rng/rng.c
 VFS_SRCS := virtio/fs/fuse.c virtio/fs/inode.c virtio/fs/entries.c virtio/fs/ops_node.c \
 	virtio/fs/ops_file.c virtio/fs/ops_dir.c virtio/fs/xattr.c virtio/fs/fs.c virtio/fs/config.c
 VSOCK_SRCS := virtio/vsock/config.c virtio/vsock/conn.c virtio/vsock/packet.c \
-	virtio/vsock/vsock.c virtio/vsock/endpoint.c virtio/vsock/uds.c
+	virtio/vsock/vsock.c virtio/vsock/endpoint.c virtio/vsock/bridge.c virtio/vsock/uds.c
 VNET_SRCS := virtio/net/config.c virtio/net/hdr.c virtio/net/net.c virtio/net/queues.c \
 	virtio/net/tap.c virtio/net/passt.c
 VMM_SRCS := vmm/config.c vmm/vm.c vmm/load.c vmm/vcpu.c vmm/exit.c vmm/console.c vmm/stages.c \
