@@ -19,12 +19,12 @@ LDHARDEN := -pie -Wl,-z,relro,-z,now -Wl,-z,noexecstack
 BASEFLAGS := -std=gnu11 -D_GNU_SOURCE -g -I. -MMD -MP $(WARN) $(shell pkg-config --cflags $(PKGS))
 CFLAGS := $(BASEFLAGS) -O2 $(HARDEN)
 SANFLAGS := $(BASEFLAGS) -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
-	-fno-sanitize-recover=all -DHULL_TESTING
+	-fno-sanitize-recover=all
 LIBS := $(shell pkg-config --libs $(PKGS)) -lpthread
 
 # --- sources, by layer and subsystem (explicit lists; see ARCHITECTURE.md for the layers) ---
 LIB_SRCS := lib/gmem.c lib/bus.c lib/log.c lib/parse.c lib/file.c lib/fdbudget.c lib/loop.c \
-	lib/usock.c lib/json.c
+	lib/usock.c lib/json.c lib/iov.c
 # The architecture's files (arch/$(ARCH)/), chosen here rather than by #ifdef.
 ARCH_SRCS := $(addprefix arch/$(ARCH)/,machine.c vcpu.c boot.c kernel.c bzimage.c cpuid.c \
 	regs.c e820.c zeropage.c pvh.c acpi.c aml.c)
@@ -81,7 +81,7 @@ TEST_SUPPORT_SRCS := tests/unit/virtio_env.c tests/unit/fuse_env.c tests/fuzz/fu
 TEST_SAN_OBJS := $(TEST_SUPPORT_SRCS:%.c=$(O)/san/%.o)
 
 # --- unit tests (cmocka, ASan+UBSan, no KVM): tests/unit/test_NAME.c ---
-UNIT_TESTS := gmem bus parse config cli log registry exit serial rtc i8042 e820 zeropage cpuid \
+UNIT_TESTS := gmem bus parse iov config cli log registry exit serial rtc i8042 e820 zeropage cpuid \
 	acpi aml machine bzimage elf initrd cmdline cpio virtq mmio blk rng fsrv fs_escape fs_entries vfs \
 	vsock net fdbudget tlv proto json oci runspec initramfs agent ctr_console guest_plan guest_caps guest_values \
 	guest_path loop control vcpu
@@ -92,15 +92,15 @@ FUZZ_TARGETS := kernel config virtq mmio blk fsrv vsock net proto spec oci contr
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(O)/fuzz/fuzz_%)
 FUZZ_OBJS := $(HULL_SRCS:%.c=$(O)/fuzz/%.o)
 TEST_FUZZ_OBJS := $(TEST_SUPPORT_SRCS:%.c=$(O)/fuzz/%.o)
-FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE -g -O1 -I. -MMD -MP -Wall -Wextra -Werror -fsanitize=fuzzer-no-link,address,undefined \
-	-DHULL_TESTING $(shell pkg-config --cflags $(PKGS))
+FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE -g -O1 -I. -MMD -MP -Wall -Wextra -Werror \
+	-fsanitize=fuzzer-no-link,address,undefined $(shell pkg-config --cflags $(PKGS))
 FUZZ_SECONDS ?= 20
 # A single input that runs longer than this is a finding (a guest request that stalls hull).
 FUZZ_TIMEOUT ?= 10
 
 # --- memcheck (Valgrind): unit tests and fuzz corpora without sanitizers, to see reads of
 # uninitialised memory that ASan cannot ---
-VG_FLAGS := $(BASEFLAGS) -O1 -DHULL_TESTING
+VG_FLAGS := $(BASEFLAGS) -O1
 VG_OBJS := $(HULL_SRCS:%.c=$(O)/vg/%.o)
 TEST_VG_OBJS := $(TEST_SUPPORT_SRCS:%.c=$(O)/vg/%.o)
 VG_UNIT_BINS := $(UNIT_TESTS:%=$(O)/vg/tests/unit/test_%)

@@ -30,7 +30,7 @@ struct control {
 	const struct control_ops *ops;
 	void *opaque;
 	char *path;
-	char what[USOCK_PATH_MAX + 16]; /* "api socket PATH", for messages */
+	char what[USOCK_PATH_MAX + 16]; /* "api-sock PATH", for messages */
 	struct usock sock; /* sock.fd -1: no socket (tests adopt clients directly) */
 	struct loop_handler lh;
 	bool listening;               /* lh is in the loop */
@@ -355,7 +355,7 @@ int control_open(struct loop *l, const char *path, const struct control_ops *ops
 	c->opaque = opaque;
 	c->sock.fd = -1;
 	loop_timer_init(&c->retry, listen_again, c);
-	snprintf(c->what, sizeof(c->what), "api socket %s", path ? path : "(none)");
+	snprintf(c->what, sizeof(c->what), "api-sock %s", path ? path : "(none)");
 	if (path) {
 		c->path = strdup(path);
 		if (!c->path) {
@@ -363,7 +363,7 @@ int control_open(struct loop *l, const char *path, const struct control_ops *ops
 			goto err;
 		}
 		/* 0600 from the start: the socket stops and pauses the VM. */
-		ret = usock_listen(&c->sock, "api socket", path, 0, CONTROL_BACKLOG, 0600);
+		ret = usock_listen(&c->sock, "api-sock", path, 0, CONTROL_BACKLOG, 0600);
 		if (ret)
 			goto err;
 		c->lh = (struct loop_handler){ .fd = c->sock.fd, .cb = on_listen, .opaque = c };

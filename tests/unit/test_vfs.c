@@ -127,11 +127,12 @@ static void wait_in_hook(unsigned int n)
 static int create(const char *path, const char *tag, uint64_t base, struct vfs **out)
 {
 	struct vfs_config c = { .path = (char *)(uintptr_t)path, .cache = VFS_CACHE_AUTO };
-
+	/* Every worker passes the hook, which holds it only while a test sets hold or sleep_ms. */
+	const struct vfs_params p = { .before_serve = hook };
 	int ret;
 
 	snprintf(c.tag, sizeof(c.tag), "%s", tag);
-	ret = vfs_create(&c, 0, &e.v.host, out);
+	ret = vfs_create(&c, 0, &e.v.host, &p, out);
 	if (!ret && (ret = virtio_mmio_attach(vfs_dev(*out), &e.v.host, base, GSI))) {
 		vfs_destroy(*out);
 		*out = NULL;
@@ -464,11 +465,11 @@ static int count_dir(const char *path)
 	return n;
 }
 
-static struct vfs_test_stats stats(void)
+static struct vfs_stats stats(void)
 {
-	struct vfs_test_stats st;
+	struct vfs_stats st;
 
-	vfs_test_stats(e.f, &st);
+	vfs_stats(e.f, &st);
 	return st;
 }
 
@@ -884,13 +885,12 @@ static void test_workers(void **state)
 {
 	struct fuse_forget_in fin = { .nlookup = 1 };
 	struct virtio_dev *d = e.v.mmio.r[0].dev;
-	struct vfs_test_stats st;
+	struct vfs_stats st;
 	unsigned int i, inflight;
 
 	(void)state;
 	driver_init();
 	fuse_init();
-	vfs_test_hook(e.f, hook, NULL);
 	e.hold = true;
 	for (i = 0; i < 8; i++) {
 		build_getattr_root();
@@ -946,7 +946,7 @@ static void *resetter(void *arg)
 static void test_reset_busy(void **state)
 {
 	struct fuse_entry_out eo;
-	struct vfs_test_stats st;
+	struct vfs_stats st;
 	atomic_bool done = false;
 	pthread_t t;
 	unsigned int i;
@@ -961,7 +961,6 @@ static void test_reset_busy(void **state)
 	assert_int_equal(stats().inodes, 2);
 	assert_int_equal(stats().handles, 1);
 
-	vfs_test_hook(e.f, hook, NULL);
 	e.hold = true;
 	for (i = 0; i < 6; i++) {
 		build_getattr_root();
@@ -1002,7 +1001,6 @@ static void test_reset_busy(void **state)
 	assert_int_equal(stats().served, 3);
 
 	/* A new driver: INIT again, and the device works. */
-	vfs_test_hook(e.f, NULL, NULL);
 	driver_init();
 	fuse_init();
 	lookup("f", &eo);
@@ -1016,7 +1014,6 @@ static void test_destroy_in_flight(void **state)
 	(void)state;
 	driver_init();
 	fuse_init();
-	vfs_test_hook(e.f, hook, NULL);
 	e.sleep_ms = 100;
 	for (i = 0; i < 10; i++) {
 		build_getattr_root();
@@ -1046,7 +1043,7 @@ static void test_threads(void **state)
 {
 	struct loop_handler stop = { .cb = virtio_env_stop_loop };
 	unsigned int round, i, n = 48, ok = 0;
-	struct vfs_test_stats st;
+	struct vfs_stats st;
 	pthread_t t;
 
 	(void)state;

@@ -1505,7 +1505,7 @@ static void test_uds_guest_connect(void **state)
 static void test_uds_credit_stall(void **state)
 {
 	static uint8_t data[65536], got[65536];
-	unsigned long kicks;
+	uint64_t kicks;
 	uint32_t hport;
 	int fd;
 

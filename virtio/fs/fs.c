@@ -61,9 +61,8 @@ struct vfs {
 
 	struct iovec hp_iov[VFS_IOV_MAX]; /* the hiprio chain (event loop thread, lock held) */
 	struct vfs_worker workers[VFS_WORKERS];
-	unsigned int nworkers;	      /* started */
-	void (*test_hook)(void *arg); /* tests only: runs before each request is served */
-	void *test_arg;
+	unsigned int nworkers;	  /* started */
+	struct vfs_params params; /* vfs_create's (zeroes from the kind); constant once built */
 };
 
 static struct vfs *to_vfs(struct virtio_dev *d)
@@ -218,8 +217,6 @@ static void *worker_main(void *arg)
 	pthread_mutex_lock(&d->lock);
 	while (!f->stopping) {
 		struct virtq_chain c = { .iov = w->iov, .cap = VFS_IOV_MAX };
-		void (*hook)(void *);
-		void *hook_arg;
 		size_t len;
 
 		if (!take(f, &c)) {
@@ -235,11 +232,9 @@ static void *worker_main(void *arg)
 		    eventfd_write(d->kick_fd[Q_REQUEST], 1) < 0)
 			log_debug("%s: wake: %s", d->name, strerror(errno));
 		f->busy++;
-		hook = f->test_hook;
-		hook_arg = f->test_arg;
 		pthread_mutex_unlock(&d->lock);
-		if (hook)
-			hook(hook_arg);
+		if (f->params.before_serve)
+			f->params.before_serve(f->params.arg);
 		len = fsrv_handle(f->srv, c.iov, c.nout, c.iov + c.nout, c.nin);
 		pthread_mutex_lock(&d->lock);
 		finish(f, &c, len);
@@ -510,13 +505,15 @@ err_free:
 }
 
 int vfs_create(const struct vfs_config *c, unsigned int index, const struct virtio_host *host,
-	       struct vfs **out)
+	       const struct vfs_params *p, struct vfs **out)
 {
 	struct virtio_dev *d;
 	void *res = NULL;
 	int ret;
 
 	ret = vfs_open(c, &res);
+	if (!ret && p) /* before vfs_build starts the workers that read them */
+		((struct vfs *)res)->params = *p;
 	if (!ret)
 		ret = vfs_build(c, res, index, host, &d);
 	if (!ret)
@@ -535,30 +532,20 @@ struct virtio_dev *vfs_dev(struct vfs *f)
 	return &f->dev;
 }
 
-#ifdef HULL_TESTING
-void vfs_test_hook(struct vfs *f, void (*hook)(void *arg), void *arg)
-{
-	pthread_mutex_lock(&f->dev.lock);
-	f->test_hook = hook;
-	f->test_arg = arg;
-	pthread_mutex_unlock(&f->dev.lock);
-}
-
-void vfs_test_stats(struct vfs *f, struct vfs_test_stats *st)
+void vfs_stats(struct vfs *f, struct vfs_stats *st)
 {
 	struct fsrv_stats ss;
 
 	pthread_mutex_lock(&f->dev.lock);
 	fsrv_stats(f->srv, &ss);
-	*st = (struct vfs_test_stats){ .served = f->served,
-				       .hiprio = f->hiprio,
-				       .refused = f->refused,
-				       .dropped = f->dropped,
-				       .busy = f->busy,
-				       .idle = f->idle,
-				       .inodes = ss.inodes,
-				       .handles = ss.handles,
-				       .oversized = ss.oversized };
+	*st = (struct vfs_stats){ .served = f->served,
+				  .hiprio = f->hiprio,
+				  .refused = f->refused,
+				  .dropped = f->dropped,
+				  .busy = f->busy,
+				  .idle = f->idle,
+				  .inodes = ss.inodes,
+				  .handles = ss.handles,
+				  .oversized = ss.oversized };
 	pthread_mutex_unlock(&f->dev.lock);
 }
-#endif
