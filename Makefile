@@ -43,7 +43,7 @@ VNET_SRCS := virtio/net/config.c virtio/net/hdr.c virtio/net/net.c virtio/net/qu
 VMM_SRCS := vmm/config.c vmm/vm.c vmm/load.c vmm/vcpu.c vmm/exit.c vmm/console.c vmm/stages.c \
 	vmm/ctlproto.c vmm/control.c vmm/api.c vmm/devices.c vmm/validate.c
 CTR_SRCS := container/tlv.c container/proto.c container/oci_json.c container/oci.c \
-	container/oci_mounts.c container/oci_linux.c container/runspec.c container/plan.c \
+	container/oci_mounts.c container/oci_linux.c container/runspec.c container/plan.c container/points.c \
 	container/initramfs.c container/agent.c container/stdio.c container/console.c container/run.c
 CLI_SRCS := cli/cli.c cli/run.c cli/ctl.c
 # Everything but main(): linked into hull, and into the unit tests and fuzz targets.
@@ -83,7 +83,7 @@ TEST_SAN_OBJS := $(TEST_SUPPORT_SRCS:%.c=$(O)/san/%.o)
 # --- unit tests (cmocka, ASan+UBSan, no KVM): tests/unit/test_NAME.c ---
 UNIT_TESTS := gmem bus parse iov config cli log registry exit serial rtc i8042 e820 zeropage cpuid \
 	acpi aml machine bzimage elf initrd cmdline cpio virtq mmio blk rng fsrv fs_escape fs_entries vfs \
-	vsock net fdbudget tlv proto json oci runspec initramfs agent ctr_console guest_plan guest_caps guest_values \
+	vsock net fdbudget tlv proto json oci runspec points initramfs agent ctr_console guest_plan guest_caps guest_values \
 	guest_path loop control vcpu
 UNIT_BINS := $(UNIT_TESTS:%=$(O)/san/tests/unit/test_%)
 

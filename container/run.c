@@ -15,6 +15,7 @@
 #include "container/initramfs.h"
 #include "container/oci.h"
 #include "container/plan.h"
+#include "container/points.h"
 #include "container/stdio.h"
 #include "lib/log.h"
 #include "lib/parse.h"
@@ -517,6 +518,7 @@ out:
 static int prepare(struct ctr_run *r, struct vm_config *cfg, const struct ctr_run_args *a,
 		   struct vm_prep *p)
 {
+	char err[512];
 	int ret;
 
 	ret = load(r, a);
@@ -540,7 +542,14 @@ static int prepare(struct ctr_run *r, struct vm_config *cfg, const struct ctr_ru
 	ret = vm_prepare(cfg, p); /* says why not */
 	if (ret)
 		return ret;
-	ret = initramfs(r, cfg, p);
+	/* The last check, since it changes the rootfs: the share of a read-only root refuses. */
+	if (r->plan.rootfs_ro) {
+		ret = ctr_mount_points(r->plan.rootfs, &r->spec, &r->plan, err, sizeof(err));
+		if (ret)
+			log_msg("container: %s", err);
+	}
+	if (!ret)
+		ret = initramfs(r, cfg, p);
 	if (ret)
 		vm_prep_free(p);
 	return ret;

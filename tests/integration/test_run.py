@@ -160,14 +160,20 @@ def test_env_cwd_user_hostname(hull_bin, rootfs, scratch_dir):
 
 
 @lab
-def test_read_only_root_and_tmpfs(hull_bin, rootfs):
-    """--read-only: the root refuses writes; --tmpfs: a writable tmpfs in it all the same."""
+def test_read_only_root_and_tmpfs(hull_bin, rootfs, scratch_dir):
+    """--read-only: the root refuses writes; --tmpfs: a writable tmpfs in it all the same. The
+    mount points the root lacks (/scratch, /opt/conf/app.conf) are made on the host first, as
+    runc makes them before its read-only remount."""
+    conf = scratch_dir / "app.conf"
+    conf.write_text("conf\n")
     script = ("touch /newfile 2>/dev/null && echo wrote-root || echo root-ro; "
               "grep ' /scratch tmpfs ' /proc/mounts >/dev/null && echo scratch-tmpfs; "
-              "echo x > /scratch/f && cat /scratch/f")
-    rc, out, err = sh(hull_bin, rootfs, script, "--read-only", "--tmpfs", "/scratch")
-    assert (rc, out) == (0, "root-ro\nscratch-tmpfs\nx\n"), describe(rc, out, err)
+              "echo x > /scratch/f && cat /scratch/f; cat /opt/conf/app.conf")
+    rc, out, err = sh(hull_bin, rootfs, script, "--read-only", "--tmpfs", "/scratch",
+                      "--mount", f"{conf}:/opt/conf/app.conf:ro")
+    assert (rc, out) == (0, "root-ro\nscratch-tmpfs\nx\nconf\n"), describe(rc, out, err)
     assert not (rootfs / "newfile").exists()
+    assert (rootfs / "scratch").is_dir() and (rootfs / "opt" / "conf" / "app.conf").is_file()
     # Writable by default, and the host sees it.
     rc, out, err = sh(hull_bin, rootfs, "echo hi > /newfile && echo ok")
     assert (rc, out) == (0, "ok\n"), describe(rc, out, err)
