@@ -248,34 +248,48 @@ def test_big_stdout_and_stderr_apart(hull_bin, rootfs, scratch_dir):
     assert err == "first\nmiddle\nlast\n", err
 
 
+@contextlib.contextmanager
+def on_pty(hull_bin, rootfs, script, rows=24, cols=80):
+    """`hull run --tty ... sh -c script` with a new pty as its stdin and stdout:
+    (process, master, slave, the slave's settings before); everything ended afterwards."""
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+    before = termios.tcgetattr(slave)
+    p = subprocess.Popen([str(hull_bin), "run", "--tty", "--rootfs", str(rootfs), "--",
+                          "/bin/sh", "-c", script], stdin=slave, stdout=slave,
+                         stderr=subprocess.PIPE, cwd=REPO, start_new_session=True)
+    try:
+        yield p, master, slave, before
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        os.close(slave)
+        os.close(master)
+
+
 @lab
 def test_tty(hull_bin, rootfs):
     """--tty under a real pty: the process has a terminal of the host terminal's size, typed
     bytes reach it, a new size follows SIGWINCH, and hull puts the terminal back as it was."""
-    master, slave = os.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 101, 0, 0))
-    before = termios.tcgetattr(slave)
     script = "tty; stty size; read x; echo \"got $x\"; read y; stty size; exit 5"
-    p = subprocess.Popen([str(hull_bin), "run", "--tty", "--rootfs", str(rootfs), "--",
-                          "/bin/sh", "-c", script], stdin=slave, stdout=slave,
-                         stderr=subprocess.PIPE, cwd=REPO, start_new_session=True)
     got = b""
+    with on_pty(hull_bin, rootfs, script, rows=33, cols=101) as (p, master, slave, before):
 
-    def read_until(pattern, timeout=RUN_TIMEOUT):
-        nonlocal got
-        deadline = time.monotonic() + timeout
-        while not re.search(pattern, got):
-            left = deadline - time.monotonic()
-            assert left > 0, f"no {pattern!r} from the tty: {got!r}"
-            r, _, _ = select.select([master], [], [], left)
-            if r:
-                try:
-                    got += os.read(master, 4096)
-                except OSError:
-                    break
-        return got
+        def read_until(pattern, timeout=RUN_TIMEOUT):
+            nonlocal got
+            deadline = time.monotonic() + timeout
+            while not re.search(pattern, got):
+                left = deadline - time.monotonic()
+                assert left > 0, f"no {pattern!r} from the tty: {got!r}"
+                r, _, _ = select.select([master], [], [], left)
+                if r:
+                    try:
+                        got += os.read(master, 4096)
+                    except OSError:
+                        break
+            return got
 
-    try:
         read_until(rb"33 101")
         # Raw mode on the host side while the container runs: no echo, no line editing here.
         during = termios.tcgetattr(slave)
@@ -289,12 +303,6 @@ def test_tty(hull_bin, rootfs):
         read_until(rb"40 120")
         rc = p.wait(RUN_TIMEOUT)
         after = termios.tcgetattr(slave)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-        os.close(slave)
-        os.close(master)
     text = got.decode(errors="replace")
     assert rc == 5, f"{text}\n{p.stderr.read().decode()}"
     assert "/dev/pts/" in text, text
@@ -305,20 +313,9 @@ def test_tty(hull_bin, rootfs):
 def test_tty_restored(hull_bin, rootfs):
     """The host terminal's settings are put back when hull exits, however the container
     ended (here: killed by a signal)."""
-    master, slave = os.openpty()
-    before = termios.tcgetattr(slave)
-    p = subprocess.Popen([str(hull_bin), "run", "--tty", "--rootfs", str(rootfs), "--",
-                          "/bin/sh", "-c", "kill -9 $$"], stdin=slave, stdout=slave,
-                         stderr=subprocess.PIPE, cwd=REPO, start_new_session=True)
-    try:
+    with on_pty(hull_bin, rootfs, "kill -9 $$") as (p, master, slave, before):
         rc = p.wait(RUN_TIMEOUT)
         after = termios.tcgetattr(slave)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-        os.close(slave)
-        os.close(master)
     assert rc == 137, p.stderr.read().decode()
     assert after == before
 
