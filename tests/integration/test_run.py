@@ -532,6 +532,7 @@ def test_bad_input(hull_bin, tmp_path):
     """Each is refused with exit 2 and one line naming it, before /dev/kvm is opened."""
     root = tmp_path / "rootfs"
     (root / "bin").mkdir(parents=True)
+    (root / "bin" / "sh").write_text("")
     (tmp_path / "file").write_text("x")
     b = tmp_path / "b"
     b.mkdir()
@@ -563,6 +564,8 @@ def test_bad_input(hull_bin, tmp_path):
         (["--rootfs", root, "--console-log", tmp_path / "no" / "log", "--", "true"],
          "console-log"),
         (["--rootfs", root, "--kernel", tmp_path / "file", "--", "true"], "kernel"),
+        (["--rootfs", root, "--read-only", "--tmpfs", "/bin/sh/x", "--", "true"],
+         "mount /bin/sh/x: its mount point in the read-only root"),
         (["--bundle", tmp_path / "nobundle"], "config.json"),
         (["--bundle", cfg(raw="{not json")], "config.json"),
         (["--bundle", cfg(mounts=[{"destination": "/d", "type": "nfs", "source": "s:/x"}])],
