@@ -12,15 +12,41 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-static int open_in_root(int rootfd, const char *path)
+static bool no_openat2; /* the first pass is single-threaded */
+
+/*
+ * prefix, the path so far inside the root, whose last component is name in dir (prefix's
+ * parent, resolved): as RESOLVE_IN_ROOT from rootfd resolves it. Without openat2 (Linux
+ * before 5.6, Valgrind before 3.22) name itself in dir, a symlink refused (ELOOP): nothing
+ * is ever resolved outside the root.
+ */
+static int step(int rootfd, const char *prefix, int dir, const char *name)
 {
 	struct open_how how = {
 		.flags = O_PATH | O_CLOEXEC,
 		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
 	};
-	long fd = syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+	struct stat st;
+	long fd = -1;
+	int r;
 
-	return fd < 0 ? -errno : (int)fd;
+	errno = ENOSYS;
+	if (!no_openat2)
+		fd = syscall(SYS_openat2, rootfd, prefix, &how, sizeof(how));
+	if (fd >= 0 || errno != ENOSYS)
+		return fd < 0 ? -errno : (int)fd;
+	no_openat2 = true;
+	if (!strcmp(name, ".") || !strcmp(name, ".."))
+		return -EINVAL;
+	fd = openat(dir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	r = fstatat((int)fd, "", &st, AT_EMPTY_PATH) ? -errno : S_ISLNK(st.st_mode) ? -ELOOP : 0;
+	if (r) {
+		close((int)fd);
+		return r;
+	}
+	return (int)fd;
 }
 
 /* dest, made in the root where missing: directories, and the last component a file if is_file. */
@@ -32,15 +58,9 @@ static int make_point(int rootfd, const char *dest, bool is_file)
 	size_t n, len = 0;
 	bool last;
 
-	fd = open_in_root(rootfd, dest);
-	if (fd != -ENOENT) {
-		if (fd >= 0)
-			close(fd);
-		return fd < 0 ? fd : 0;
-	}
-	dir = open_in_root(rootfd, "/");
+	dir = openat(rootfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (dir < 0)
-		return dir;
+		return -errno;
 	for (;;) {
 		c += strspn(c, "/");
 		n = strcspn(c, "/");
@@ -56,7 +76,7 @@ static int make_point(int rootfd, const char *dest, bool is_file)
 		prefix[len] = '\0';
 		name = prefix + len - n;
 		c += n;
-		fd = open_in_root(rootfd, prefix);
+		fd = step(rootfd, prefix, dir, name);
 		if (fd == -ENOENT) {
 			/* One component, made in its resolved parent: nothing to follow. */
 			last = !c[strspn(c, "/")];
@@ -73,7 +93,7 @@ static int make_point(int rootfd, const char *dest, bool is_file)
 				close(dir);
 				return r;
 			}
-			fd = open_in_root(rootfd, prefix);
+			fd = step(rootfd, prefix, dir, name);
 		}
 		close(dir);
 		if (fd < 0)

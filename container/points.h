@@ -15,9 +15,10 @@
  * filesystem holds it, in the guest), the missing directories of the
  * destination are made (0755), and the destination itself as an empty file
  * (0644) for a bind of a file entry of p. Every path resolves inside rootfs
- * (openat2 RESOLVE_IN_ROOT: its symlinks and ".." stop at its root); a
- * dangling symlink on the way is an error, not made. What exists is left as
- * it is. 0, or -errno with the mount named in err.
+ * (openat2 RESOLVE_IN_ROOT: its symlinks and ".." stop at its root; without
+ * openat2 a symlink on the way is refused, ELOOP); a dangling symlink on the
+ * way is an error, not made. What exists is left as it is. 0, or -errno with
+ * the mount named in err.
  */
 int ctr_mount_points(const char *rootfs, const struct ctr_spec *s, const struct ctr_plan *p,
 		     char *err, size_t errlen);
