@@ -7,7 +7,7 @@ V ?= 0
 Q := $(if $(filter 1,$(V)),,@)
 CC := gcc
 CLANG := clang
-PKGS := liburing libseccomp json-c
+PKGS := liburing libseccomp json-c liblzma libzstd
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wformat-security -Wstrict-prototypes \
 	-Wmissing-prototypes -Wmissing-declarations -Wpointer-arith -Wvla -Wwrite-strings -Wundef \
@@ -38,14 +38,15 @@ VBALLOON_SRCS := virtio/balloon/balloon.c virtio/balloon/stats.c virtio/balloon/
 VFS_SRCS := virtio/fs/fuse.c virtio/fs/inode.c virtio/fs/entries.c virtio/fs/ops_node.c \
 	virtio/fs/ops_file.c virtio/fs/ops_dir.c virtio/fs/xattr.c virtio/fs/fs.c virtio/fs/config.c
 VSOCK_SRCS := virtio/vsock/config.c virtio/vsock/conn.c virtio/vsock/packet.c \
-	virtio/vsock/vsock.c virtio/vsock/endpoint.c virtio/vsock/uds.c
+	virtio/vsock/vsock.c virtio/vsock/endpoint.c virtio/vsock/bridge.c virtio/vsock/uds.c
 VNET_SRCS := virtio/net/config.c virtio/net/hdr.c virtio/net/net.c virtio/net/queues.c \
 	virtio/net/tap.c virtio/net/passt.c
 VMM_SRCS := vmm/config.c vmm/vm.c vmm/load.c vmm/vcpu.c vmm/exit.c vmm/console.c vmm/stages.c \
 	vmm/ctlproto.c vmm/control.c vmm/api.c vmm/devices.c vmm/validate.c
 CTR_SRCS := container/tlv.c container/proto.c container/oci_json.c container/oci.c \
-	container/oci_mounts.c container/oci_linux.c container/runspec.c container/plan.c
-CLI_SRCS := cli/cli.c cli/ctl.c
+	container/oci_mounts.c container/oci_linux.c container/runspec.c container/plan.c container/points.c \
+	container/initramfs.c container/agent.c container/stdio.c container/console.c container/run.c
+CLI_SRCS := cli/cli.c cli/run.c cli/ctl.c
 # Everything but main(): linked into hull, and into the unit tests and fuzz targets.
 HULL_SRCS := $(LIB_SRCS) $(ARCH_SRCS) $(BOOT_SRCS) $(DEV_SRCS) $(VIRTIO_SRCS) $(VBLK_SRCS) \
 	$(VRNG_SRCS) $(VBALLOON_SRCS) $(VFS_SRCS) $(VSOCK_SRCS) $(VNET_SRCS) $(VMM_SRCS) \
@@ -84,12 +85,13 @@ TEST_SAN_OBJS := $(TEST_SUPPORT_SRCS:%.c=$(O)/san/%.o)
 # --- unit tests (cmocka, ASan+UBSan, no KVM): tests/unit/test_NAME.c ---
 UNIT_TESTS := gmem bus parse iov config cli log registry exit serial rtc i8042 e820 zeropage cpuid \
 	acpi aml machine bzimage elf initrd cmdline cpio virtq mmio blk rng balloon fsrv fs_escape \
-	fs_entries vfs vsock net fdbudget tlv proto json oci runspec guest_plan guest_caps guest_values \
+	fs_entries vfs vsock net fdbudget tlv proto json oci runspec points initramfs agent ctr_console \
+	guest_plan guest_caps guest_values \
 	guest_path loop control vcpu
 UNIT_BINS := $(UNIT_TESTS:%=$(O)/san/tests/unit/test_%)
 
 # --- fuzz targets (libFuzzer): tests/fuzz/fuzz_NAME.c ---
-FUZZ_TARGETS := kernel config virtq mmio blk balloon fsrv vsock net proto spec oci control
+FUZZ_TARGETS := kernel config virtq mmio blk balloon fsrv vsock net proto spec oci control modules
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(O)/fuzz/fuzz_%)
 FUZZ_OBJS := $(HULL_SRCS:%.c=$(O)/fuzz/%.o)
 TEST_FUZZ_OBJS := $(TEST_SUPPORT_SRCS:%.c=$(O)/fuzz/%.o)
@@ -171,7 +173,7 @@ $(TINY_GUEST): tests/guests/tiny-pvh.S tests/guests/tiny-pvh.ld
 
 guests: $(TINY_GUEST)
 
-$(O)/san/libhull.a: $(SAN_OBJS) $(DEMO_BLOB)
+$(O)/san/libhull.a: $(SAN_OBJS) $(DEMO_BLOB) $(HULL_INIT_BLOB)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(O)/%/libtest.a:
@@ -199,15 +201,16 @@ unit-build: $(UNIT_BINS)
 unit: $(UNIT_BINS)
 	$(Q)tests/unit/run-all $(UNIT_BINS)
 
-$(O)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(O)/fuzz/libtest.a $(FUZZ_OBJS) $(DEMO_BLOB)
+$(O)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(O)/fuzz/libtest.a $(FUZZ_OBJS) $(DEMO_BLOB) \
+		$(HULL_INIT_BLOB)
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ    $@"
 	$(Q)$(CLANG) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(O)/fuzz/libtest.a $(FUZZ_OBJS) \
-		$(DEMO_BLOB) $(LIBS)
+		$(DEMO_BLOB) $(HULL_INIT_BLOB) $(LIBS)
 
 fuzz-build: $(FUZZ_BINS)
 
-$(O)/vg/libhull.a: $(VG_OBJS) $(DEMO_BLOB)
+$(O)/vg/libhull.a: $(VG_OBJS) $(DEMO_BLOB) $(HULL_INIT_BLOB)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(O)/vg/tests/unit/test_%: tests/unit/test_%.c $(O)/vg/libtest.a $(O)/vg/libhull.a

@@ -218,6 +218,23 @@ int config_add_device(struct vm_config *c, const struct virtio_kind *k, const ch
 	return 0;
 }
 
+int config_add(struct vm_config *c, const struct virtio_kind *k, void *cfg, char *err,
+	       size_t errlen)
+{
+	char what[128];
+
+	if ((k->form == VIRTIO_KIND_LIST && config_count(c, k) >= config_kind_max(k)) ||
+	    c->ndevs >= CONFIG_MAX_DEVS) {
+		k->describe(cfg, config_count(c, k), what, sizeof(what));
+		snprintf(err, errlen, "%s: at most %u %s, %d devices in all", what,
+			 config_kind_max(k), k->json, CONFIG_MAX_DEVS);
+		entry_drop(k, cfg);
+		return -ENOSPC;
+	}
+	add(c, k, cfg);
+	return 0;
+}
+
 /* --- settings ------------------------------------------------------------------------- */
 
 void config_init(struct vm_config *c)

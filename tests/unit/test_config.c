@@ -1109,11 +1109,56 @@ static void test_api_sock(void **state)
 	assert_err_has("api-sock");
 }
 
+/* Devices built by the caller (container mode): in their kind's place in slot order, owned. */
+static void test_config_add(void **state)
+{
+	struct vsock_config *v = calloc(1, sizeof(*v));
+	struct vfs_config *f;
+	unsigned int i;
+
+	(void)state;
+	assert_int_equal(add("disk", "path=/a.img"), 0);
+	v->cid = 3; /* no uds: in-process endpoints only */
+	assert_int_equal(config_add(&c, &vsock_kind, v, err, sizeof(err)), 0);
+	f = calloc(1, sizeof(*f));
+	snprintf(f->tag, sizeof(f->tag), "mounts");
+	f->nentries = 1;
+	f->entries = calloc(1, sizeof(*f->entries));
+	f->entries[0].name = strdup("m0");
+	f->entries[0].path = strdup("/srv");
+	assert_int_equal(config_add(&c, &vfs_kind, f, err, sizeof(err)), 0);
+	/* disk, share, vsock, rng: the kinds' order, whatever the order of the calls. */
+	assert_int_equal(c.ndevs, 4);
+	assert_ptr_equal(c.devs[0].kind, &vblk_kind);
+	assert_ptr_equal(c.devs[1].kind, &vfs_kind);
+	assert_ptr_equal(c.devs[2].kind, &vsock_kind);
+	assert_ptr_equal(c.devs[3].kind, &vrng_kind);
+	assert_null(VSOCK->uds);
+	assert_int_equal(config_validate(&c, err, sizeof(err)), 0);
+	/* A second vsock replaces the first (one per VM); past a list's limit: refused, freed. */
+	v = calloc(1, sizeof(*v));
+	v->cid = 4;
+	assert_int_equal(config_add(&c, &vsock_kind, v, err, sizeof(err)), 0);
+	assert_int_equal(VSOCK->cid, 4);
+	for (i = NSHARES; i < config_kind_max(&vfs_kind); i++) {
+		f = calloc(1, sizeof(*f));
+		snprintf(f->tag, sizeof(f->tag), "t%u", i);
+		f->path = strdup("/srv");
+		assert_int_equal(config_add(&c, &vfs_kind, f, err, sizeof(err)), 0);
+	}
+	f = calloc(1, sizeof(*f));
+	snprintf(f->tag, sizeof(f->tag), "late");
+	f->path = strdup("/srv");
+	assert_int_equal(config_add(&c, &vfs_kind, f, err, sizeof(err)), -ENOSPC);
+	assert_non_null(strstr(err, "share late: at most"));
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_defaults),
+		T(test_config_add),
 		T(test_set),
 		T(test_json_full),
 		T(test_json_partial_keeps_others),

@@ -1181,6 +1181,75 @@ static void test_create_destroy(void **state)
 	vfs_destroy(NULL);
 }
 
+/*
+ * A share of entries through the device kind (container mode's bind mounts): its check opens
+ * every entry before the VM exists (a bad one is refused there, naming it), the device serves
+ * the synthetic root, and the share joins the descriptor budget only once it is built.
+ */
+static void test_entries_device(void **state)
+{
+	static const char text[] = "one file\n";
+	struct vfs_entry ents[2];
+	struct vfs_config c = { .cache = VFS_CACHE_AUTO, .entries = ents, .nentries = 2 };
+	struct fuse_entry_out eo;
+	char m0[] = "m0", m1[] = "m1";
+	struct virtio_dev *d = NULL;
+	struct fdbudget budget;
+	void *res = NULL;
+	char *msg;
+	int fds;
+
+	(void)state;
+	vfs_destroy(e.f); /* the plain share setup() made: this test's device takes its place */
+	e.f = NULL;
+	fds = count_dir("/proc/self/fd");
+	snprintf(c.tag, sizeof(c.tag), "mounts");
+	assert_int_equal(mkdir(fenv_path(&e.fe, "dir"), 0755), 0);
+	assert_int_equal(fenv_write_host(fenv_path(&e.fe, "dir/inside"), "in", 0644), 0);
+	assert_int_equal(fenv_write_host(fenv_path(&e.fe, "file"), text, 0644), 0);
+	ents[0] = (struct vfs_entry){ .name = m0, .path = strdup(fenv_path(&e.fe, "dir")) };
+	ents[1] = (struct vfs_entry){ .name = m1, .path = strdup(fenv_path(&e.fe, "missing")),
+				      .ro = true };
+
+	/* The check names the entry that cannot be opened; nothing stays open. */
+	virtio_env_capture_start();
+	assert_int_equal(vfs_kind.check(&c, 0, &res), -ENOENT);
+	msg = virtio_env_capture_end();
+	assert_null(res);
+	assert_int_equal(lines(msg), 1);
+	assert_non_null(strstr(msg, "share mounts: entry m1 ("));
+	assert_non_null(strstr(msg, "/missing): No such file or directory"));
+	assert_int_equal(count_dir("/proc/self/fd"), fds);
+
+	free(ents[1].path);
+	ents[1].path = strdup(fenv_path(&e.fe, "file"));
+	fdbudget_init(&budget, 1000);
+	e.v.host.fds = &budget;
+	assert_int_equal(vfs_kind.check(&c, 0, &res), 0);
+	assert_non_null(res);
+	assert_int_equal(budget.naccts, 0); /* opened, not yet the VM's */
+	assert_int_equal(vfs_kind.create(&c, res, 0, &e.v.host, &d), 0);
+	assert_int_equal(budget.naccts, 1);
+	e.base += 0x10000; /* the bus keeps the old window's range */
+	assert_int_equal(virtio_mmio_attach(d, &e.v.host, e.base, GSI), 0);
+	driver_init();
+	fuse_init();
+	lookup("m0", &eo);
+	assert_int_equal(eo.attr.mode & S_IFMT, S_IFDIR);
+	lookup("m1", &eo);
+	assert_int_equal(eo.attr.mode & S_IFMT, S_IFREG);
+	assert_int_equal(eo.attr.size, sizeof(text) - 1);
+	fenv_begin(&e.fe, FUSE_LOOKUP, FUSE_ROOT_ID);
+	fenv_name(&e.fe, "dir");
+	assert_int_equal(call(1, SLOT), -ENOENT); /* only the entries' names */
+	virtio_dev_destroy(d);
+	assert_int_equal(budget.naccts, 0);
+	e.v.host.fds = NULL;
+	free(ents[0].path);
+	free(ents[1].path);
+	assert_int_equal(count_dir("/proc/self/fd"), fds);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1200,6 +1269,7 @@ int main(void)
 		T(test_threads),
 		T(test_bad_share),
 		T(test_create_destroy),
+		T(test_entries_device),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -357,17 +357,53 @@ err_ep:
 	return ret;
 }
 
+/* How messages name the share: its directory, or the tag of a share of entries. */
+static const char *label(const struct vfs_config *c)
+{
+	return c->path ? c->path : c->tag;
+}
+
+/*
+ * A share of entries opens its whole server in the check, so that every entry is opened
+ * (and a bad one reported) before /dev/kvm; it joins the descriptor budget at build.
+ */
+static int open_entries(const struct vfs_config *c, struct vfs *f, char *err, size_t errlen)
+{
+	struct fsrv_entry *ents = calloc(c->nentries, sizeof(*ents));
+	struct fsrv_config sc = { .path = label(c), .nentries = c->nentries, .ro = c->ro,
+				  .cache = c->cache };
+	unsigned int i;
+	int ret;
+
+	if (!ents) {
+		snprintf(err, errlen, "share %s: %s", label(c), strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	for (i = 0; i < c->nentries; i++)
+		ents[i] = (struct fsrv_entry){ .name = c->entries[i].name,
+					       .path = c->entries[i].path,
+					       .ro = c->entries[i].ro };
+	sc.entries = ents;
+	ret = fsrv_open(&sc, &f->srv, err, errlen); /* the server copies the names */
+	free(ents);
+	return ret;
+}
+
 int vfs_open(const struct vfs_config *c, void **res)
 {
 	struct vfs *f = calloc(1, sizeof(*f));
-	char err[256];
+	char err[512];
 	int ret;
 
 	if (!f) {
-		log_msg("share %s: %s", c->path, strerror(ENOMEM));
+		log_msg("share %s: %s", label(c), strerror(ENOMEM));
 		return -ENOMEM;
 	}
-	ret = fsrv_open_root(c->path, &f->root_fd, err, sizeof(err));
+	f->root_fd = -1;
+	if (c->nentries)
+		ret = open_entries(c, f, err, sizeof(err));
+	else
+		ret = fsrv_open_root(c->path, &f->root_fd, err, sizeof(err));
 	if (ret) {
 		log_msg("%s", err);
 		free(f);
@@ -412,11 +448,20 @@ int vfs_build(const void *cfg, void *res, unsigned int index, const struct virti
 	char name[sizeof(f->dev.name)], err[256];
 	int ret;
 
-	ret = fsrv_open_at(&sc, f->root_fd, &f->srv, err, sizeof(err));
-	f->root_fd = -1; /* the server's, or closed */
-	if (ret) {
-		log_msg("%s", err);
-		goto err_free;
+	if (f->srv) {
+		/* A share of entries: opened by the check, it has served nothing yet. */
+		ret = fsrv_set_budget(f->srv, host->fds);
+		if (ret) {
+			log_msg("share %s: descriptor budget: %s", label(c), strerror(-ret));
+			goto err_free;
+		}
+	} else {
+		ret = fsrv_open_at(&sc, f->root_fd, &f->srv, err, sizeof(err));
+		f->root_fd = -1; /* the server's, or closed */
+		if (ret) {
+			log_msg("%s", err);
+			goto err_free;
+		}
 	}
 	memcpy(f->cfg.tag, c->tag, strnlen(c->tag, sizeof(f->cfg.tag)));
 	f->cfg.num_request_queues = htole32(1);
@@ -425,22 +470,23 @@ int vfs_build(const void *cfg, void *res, unsigned int index, const struct virti
 		name[sizeof(name) - 2] = ')';
 	ret = virtio_dev_init(&f->dev, &vfs_ops, name, 2, VFS_QUEUE_MAX, 0, sizeof(f->cfg));
 	if (ret) {
-		log_msg("share %s: %s", c->path, strerror(-ret));
+		log_msg("share %s: %s", label(c), strerror(-ret));
 		goto err_free;
 	}
 	ret = -pthread_cond_init(&f->quiet, NULL);
 	if (ret) {
-		log_msg("share %s: %s", c->path, strerror(-ret));
+		log_msg("share %s: %s", label(c), strerror(-ret));
 		goto err_mutex;
 	}
 	ret = worker_fds(f);
 	if (ret) {
-		log_msg("share %s: %s", c->path, strerror(-ret));
+		log_msg("share %s: %s", label(c), strerror(-ret));
 		goto err_quiet;
 	}
 	ret = start_workers(f, index);
 	if (ret) {
-		log_msg("share %s: cannot start its worker threads: %s", c->path, strerror(-ret));
+		log_msg("share %s: cannot start its worker threads: %s", label(c),
+			strerror(-ret));
 		goto err_fds;
 	}
 	*out = &f->dev;

@@ -26,11 +26,24 @@ enum vfs_cache {
 
 #define VFS_TAG_MAX 36 /* bytes, the size of virtio_fs_config.tag */
 
-struct vfs_config {
-	char tag[VFS_TAG_MAX + 1];
+/* One named entry of a share of entries: a host directory or regular file (fsrv.h). */
+struct vfs_entry {
+	char *name; /* its name in the share's synthetic root */
 	char *path;
 	bool ro;
+};
+
+struct vfs_config {
+	char tag[VFS_TAG_MAX + 1];
+	char *path; /* the shared directory; with entries, only a label for messages (may be NULL) */
+	bool ro;
 	enum vfs_cache cache;
+	/*
+	 * nentries > 0: a share of entries instead of one directory (container mode's bind
+	 * mounts; no flag or JSON key sets them). Its check opens every entry before /dev/kvm.
+	 */
+	struct vfs_entry *entries;
+	unsigned int nentries;
 };
 
 /* The kind (virtio/fs/config.c): --fs, "shares", up to one per virtio slot. */
@@ -45,6 +58,7 @@ extern const struct virtio_kind vfs_kind;
 int vfs_parse(struct vfs_config *c, const char *spec, char *err, size_t errlen);
 int vfs_config_set(struct vfs_config *c, const char *key, const char *value, char *err,
 		   size_t errlen);
+/* Frees path and the entries (names and paths too). */
 void vfs_config_free(struct vfs_config *c);
 
 struct vfs;

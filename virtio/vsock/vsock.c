@@ -485,6 +485,11 @@ static void vsock_free(struct virtio_dev *d)
 	free(v);
 }
 
+struct vsock *vsock_of(struct virtio_dev *d)
+{
+	return d && d->ops == &vsock_ops ? container_of(d, struct vsock, dev) : NULL;
+}
+
 void vsock_destroy(struct vsock *v)
 {
 	if (v)
