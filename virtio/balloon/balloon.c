@@ -167,21 +167,6 @@ static void vballoon_notify(struct virtio_dev *d, unsigned int q)
 	serve(b, q, role);
 }
 
-/*
- * DRIVER_OK (a vCPU thread): kicks before it were dropped, and Linux kicks its first statistics
- * buffer in before (virtballoon's init_vqs), so look at every queue the features have once.
- */
-static int vballoon_activate(struct virtio_dev *d)
-{
-	struct vballoon *b = of_dev(d);
-	unsigned int q;
-
-	for (q = 0; q < VBALLOON_QUEUES; q++)
-		if (vballoon_role(b, q) != VB_NONE)
-			virtio_dev_requeue(d, q);
-	return 0;
-}
-
 static void vballoon_config_read(struct virtio_dev *d, uint32_t off, uint8_t *data, uint32_t len)
 {
 	struct vballoon *b = of_dev(d);
@@ -226,7 +211,6 @@ static const struct virtio_dev_ops vballoon_ops = {
 	.device_id = VIRTIO_ID_BALLOON,
 	.config_read = vballoon_config_read,
 	.config_write = vballoon_config_write,
-	.activate = vballoon_activate,
 	.notify = vballoon_notify,
 	.reset = vballoon_reset,
 	.destroy = vballoon_free,

@@ -296,15 +296,12 @@ static void vsock_notify(struct virtio_dev *d, unsigned int q)
 	vsock_leave(v, false);
 }
 
-/* DRIVER_OK (a vCPU thread): kicks before it were dropped, so look at every queue once. */
+/* DRIVER_OK (a vCPU thread): the rx queue may hold buffers now (the core requeues every queue). */
 static int vsock_activate(struct virtio_dev *d)
 {
 	struct vsock *v = of_dev(d);
-	unsigned int q;
 
 	v->p.rx_empty = false;
-	for (q = 0; q < VSOCK_NQUEUES; q++)
-		virtio_dev_requeue(d, q);
 	return 0;
 }
 
