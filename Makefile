@@ -7,7 +7,7 @@ V ?= 0
 Q := $(if $(filter 1,$(V)),,@)
 CC := gcc
 CLANG := clang
-PKGS := liburing libseccomp json-c
+PKGS := liburing libseccomp json-c liblzma libzstd
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wformat-security -Wstrict-prototypes \
 	-Wmissing-prototypes -Wmissing-declarations -Wpointer-arith -Wvla -Wwrite-strings -Wundef \
@@ -19,12 +19,12 @@ LDHARDEN := -pie -Wl,-z,relro,-z,now -Wl,-z,noexecstack
 BASEFLAGS := -std=gnu11 -D_GNU_SOURCE -g -I. -MMD -MP $(WARN) $(shell pkg-config --cflags $(PKGS))
 CFLAGS := $(BASEFLAGS) -O2 $(HARDEN)
 SANFLAGS := $(BASEFLAGS) -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
-	-fno-sanitize-recover=all -DHULL_TESTING
+	-fno-sanitize-recover=all
 LIBS := $(shell pkg-config --libs $(PKGS)) -lpthread
 
 # --- sources, by layer and subsystem (explicit lists; see ARCHITECTURE.md for the layers) ---
 LIB_SRCS := lib/gmem.c lib/bus.c lib/log.c lib/parse.c lib/file.c lib/fdbudget.c lib/loop.c \
-	lib/usock.c lib/json.c lib/cpuset.c
+	lib/usock.c lib/json.c lib/iov.c lib/cpuset.c
 # The architecture's files (arch/$(ARCH)/), chosen here rather than by #ifdef.
 ARCH_SRCS := $(addprefix arch/$(ARCH)/,machine.c vcpu.c boot.c kernel.c bzimage.c cpuid.c \
 	regs.c e820.c zeropage.c pvh.c acpi.c aml.c)
@@ -34,21 +34,24 @@ DEV_SRCS := devices/serial.c devices/i8042.c devices/rtc.c devices/boot_timer.c 
 VIRTIO_SRCS := virtio/virtq.c virtio/dev.c virtio/mmio.c
 VBLK_SRCS := virtio/blk/config.c virtio/blk/blk.c virtio/blk/io.c
 VRNG_SRCS := virtio/rng/rng.c
+VBALLOON_SRCS := virtio/balloon/balloon.c virtio/balloon/stats.c virtio/balloon/config.c
 VFS_SRCS := virtio/fs/fuse.c virtio/fs/inode.c virtio/fs/entries.c virtio/fs/ops_node.c \
 	virtio/fs/ops_file.c virtio/fs/ops_dir.c virtio/fs/xattr.c virtio/fs/fs.c virtio/fs/config.c
 VSOCK_SRCS := virtio/vsock/config.c virtio/vsock/conn.c virtio/vsock/packet.c \
-	virtio/vsock/vsock.c virtio/vsock/endpoint.c virtio/vsock/uds.c
+	virtio/vsock/vsock.c virtio/vsock/endpoint.c virtio/vsock/bridge.c virtio/vsock/uds.c
 VNET_SRCS := virtio/net/config.c virtio/net/hdr.c virtio/net/net.c virtio/net/queues.c \
 	virtio/net/tap.c virtio/net/passt.c
 VMM_SRCS := vmm/config.c vmm/vm.c vmm/load.c vmm/vcpu.c vmm/exit.c vmm/console.c vmm/stages.c \
 	vmm/ctlproto.c vmm/control.c vmm/api.c vmm/devices.c vmm/validate.c vmm/host.c
 CTR_SRCS := container/tlv.c container/proto.c container/oci_json.c container/oci.c \
-	container/oci_mounts.c container/oci_linux.c container/runspec.c container/plan.c \
+	container/oci_mounts.c container/oci_linux.c container/runspec.c container/plan.c container/points.c \
+	container/initramfs.c container/agent.c container/stdio.c container/console.c container/run.c \
 	container/limits.c container/cgroup.c
-CLI_SRCS := cli/cli.c cli/ctl.c
+CLI_SRCS := cli/cli.c cli/run.c cli/ctl.c
 # Everything but main(): linked into hull, and into the unit tests and fuzz targets.
 HULL_SRCS := $(LIB_SRCS) $(ARCH_SRCS) $(BOOT_SRCS) $(DEV_SRCS) $(VIRTIO_SRCS) $(VBLK_SRCS) \
-	$(VRNG_SRCS) $(VFS_SRCS) $(VSOCK_SRCS) $(VNET_SRCS) $(VMM_SRCS) $(CTR_SRCS) $(CLI_SRCS)
+	$(VRNG_SRCS) $(VBALLOON_SRCS) $(VFS_SRCS) $(VSOCK_SRCS) $(VNET_SRCS) $(VMM_SRCS) \
+	$(CTR_SRCS) $(CLI_SRCS)
 MAIN_SRCS := cli/main.c
 
 # The demo guest's /init: a static program embedded in hull (see boot/demo/).
@@ -81,26 +84,27 @@ TEST_SUPPORT_SRCS := tests/unit/virtio_env.c tests/unit/fuse_env.c tests/fuzz/fu
 TEST_SAN_OBJS := $(TEST_SUPPORT_SRCS:%.c=$(O)/san/%.o)
 
 # --- unit tests (cmocka, ASan+UBSan, no KVM): tests/unit/test_NAME.c ---
-UNIT_TESTS := gmem bus parse config cli log registry exit serial rtc i8042 e820 zeropage cpuid \
-	acpi aml machine bzimage elf initrd cmdline cpio virtq mmio blk rng fsrv fs_escape fs_entries vfs \
-	vsock net fdbudget tlv proto json oci runspec guest_plan guest_caps guest_values \
+UNIT_TESTS := gmem bus parse iov config cli log registry exit serial rtc i8042 e820 zeropage cpuid \
+	acpi aml machine bzimage elf initrd cmdline cpio virtq mmio blk rng balloon fsrv fs_escape \
+	fs_entries vfs vsock net fdbudget tlv proto json oci runspec points initramfs agent ctr_console \
+	guest_plan guest_caps guest_values \
 	guest_path loop control vcpu cpuset limits cgroup
 UNIT_BINS := $(UNIT_TESTS:%=$(O)/san/tests/unit/test_%)
 
 # --- fuzz targets (libFuzzer): tests/fuzz/fuzz_NAME.c ---
-FUZZ_TARGETS := kernel config virtq mmio blk fsrv vsock net proto spec oci control
+FUZZ_TARGETS := kernel config virtq mmio blk balloon fsrv vsock net proto spec oci control modules
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(O)/fuzz/fuzz_%)
 FUZZ_OBJS := $(HULL_SRCS:%.c=$(O)/fuzz/%.o)
 TEST_FUZZ_OBJS := $(TEST_SUPPORT_SRCS:%.c=$(O)/fuzz/%.o)
-FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE -g -O1 -I. -MMD -MP -Wall -Wextra -Werror -fsanitize=fuzzer-no-link,address,undefined \
-	-DHULL_TESTING $(shell pkg-config --cflags $(PKGS))
+FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE -g -O1 -I. -MMD -MP -Wall -Wextra -Werror \
+	-fsanitize=fuzzer-no-link,address,undefined $(shell pkg-config --cflags $(PKGS))
 FUZZ_SECONDS ?= 20
 # A single input that runs longer than this is a finding (a guest request that stalls hull).
 FUZZ_TIMEOUT ?= 10
 
 # --- memcheck (Valgrind): unit tests and fuzz corpora without sanitizers, to see reads of
 # uninitialised memory that ASan cannot ---
-VG_FLAGS := $(BASEFLAGS) -O1 -DHULL_TESTING
+VG_FLAGS := $(BASEFLAGS) -O1
 VG_OBJS := $(HULL_SRCS:%.c=$(O)/vg/%.o)
 TEST_VG_OBJS := $(TEST_SUPPORT_SRCS:%.c=$(O)/vg/%.o)
 VG_UNIT_BINS := $(UNIT_TESTS:%=$(O)/vg/tests/unit/test_%)
@@ -170,7 +174,7 @@ $(TINY_GUEST): tests/guests/tiny-pvh.S tests/guests/tiny-pvh.ld
 
 guests: $(TINY_GUEST)
 
-$(O)/san/libhull.a: $(SAN_OBJS) $(DEMO_BLOB)
+$(O)/san/libhull.a: $(SAN_OBJS) $(DEMO_BLOB) $(HULL_INIT_BLOB)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(O)/%/libtest.a:
@@ -198,15 +202,16 @@ unit-build: $(UNIT_BINS)
 unit: $(UNIT_BINS)
 	$(Q)tests/unit/run-all $(UNIT_BINS)
 
-$(O)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(O)/fuzz/libtest.a $(FUZZ_OBJS) $(DEMO_BLOB)
+$(O)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(O)/fuzz/libtest.a $(FUZZ_OBJS) $(DEMO_BLOB) \
+		$(HULL_INIT_BLOB)
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ    $@"
 	$(Q)$(CLANG) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(O)/fuzz/libtest.a $(FUZZ_OBJS) \
-		$(DEMO_BLOB) $(LIBS)
+		$(DEMO_BLOB) $(HULL_INIT_BLOB) $(LIBS)
 
 fuzz-build: $(FUZZ_BINS)
 
-$(O)/vg/libhull.a: $(VG_OBJS) $(DEMO_BLOB)
+$(O)/vg/libhull.a: $(VG_OBJS) $(DEMO_BLOB) $(HULL_INIT_BLOB)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(O)/vg/tests/unit/test_%: tests/unit/test_%.c $(O)/vg/libtest.a $(O)/vg/libhull.a

@@ -21,6 +21,7 @@ static const char usage_top[] =
 	"hull is a minimal KVM virtual machine monitor.\n"
 	"\n"
 	"commands:\n"
+	"  run       run a container in its own microVM (see 'hull run --help')\n"
 	"  vm        boot a Linux microVM (see 'hull vm --help')\n"
 	"  ctl       send a command to a running VM's control socket\n"
 	"            (hull ctl PATH state|pause|resume|stop)\n"
@@ -336,7 +337,8 @@ static const char *global_value(int argc, char **argv, int *i, const char *name,
 	return argv[++*i];
 }
 
-enum cli_action cli_parse(int argc, char **argv, struct vm_config *cfg, bool *verbose, int *verb)
+enum cli_action cli_parse(int argc, char **argv, struct vm_config *cfg, struct cli_run *run,
+			  bool *verbose, int *verb)
 {
 	const char *log_path = NULL, *v;
 	enum log_format format = LOG_TEXT;
@@ -380,6 +382,8 @@ enum cli_action cli_parse(int argc, char **argv, struct vm_config *cfg, bool *ve
 	}
 	if (!strcmp(argv[i], "vm"))
 		return parse_vm(argc - i, argv + i, cfg, verbose);
+	if (!strcmp(argv[i], "run"))
+		return cli_parse_run(argc - i, argv + i, cfg, run, verbose);
 	*verb = i;
 	if (!strcmp(argv[i], "ctl"))
 		return CLI_RUN_CTL;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "lib/log.h"
+#include "lib/parse.h"
 #include "lib/usock.h"
 #include "vmm/ctlproto.h"
 
@@ -18,7 +19,7 @@
 #define CTL_TIMEOUT_S 30        /* a VM's loop answers at once; a dead peer must not hang us */
 
 static const char usage_ctl[] =
-	"usage: hull ctl PATH state|pause|resume|stop\n"
+	"usage: hull ctl PATH state|pause|resume|stop|balloon [SIZE]\n"
 	"\n"
 	"Send one command to the control socket PATH of a running 'hull vm --api-sock PATH'\n"
 	"and print its reply (one JSON object) on stdout:\n"
@@ -26,6 +27,10 @@ static const char usage_ctl[] =
 	"  pause    stop every vCPU (the guest's clock goes on)\n"
 	"  resume   let them run again\n"
 	"  stop     tear the VM down; hull exits 0\n"
+	"  balloon  the balloon's target, what the guest gave (actual), the bytes\n"
+	"           given back to the host and the guest's memory statistics;\n"
+	"           with SIZE (bytes or K/M/G suffix, a multiple of 4K, at most\n"
+	"           the guest's RAM) set the target first (needs --balloon on)\n"
 	"Exit status: 0; 1 for an error reply or when PATH cannot be reached; 2 for bad usage.\n";
 
 /* Connect with a timeout on each send and receive: the fd, or -errno (logged). */
@@ -103,9 +108,9 @@ static ssize_t recv_line(int fd, char *buf, size_t size)
 
 int ctl_main(int argc, char **argv)
 {
-	char req[64], why[512], *rep = NULL;
+	char line[96], why[512], *rep = NULL;
+	struct ctl_request req = { 0 };
 	const char *path;
-	enum ctl_cmd cmd;
 	ssize_t len;
 	int fd, n, ret, status = 1;
 
@@ -113,16 +118,27 @@ int ctl_main(int argc, char **argv)
 		fputs(usage_ctl, stdout);
 		return 0;
 	}
-	if (argc != 3) {
+	if (argc != 3 && argc != 4) {
 		log_msg("ctl: expected a socket path and a command (see 'hull ctl --help')");
 		return 2;
 	}
 	path = argv[1];
-	if (ctl_cmd_from_name(argv[2], &cmd)) {
-		log_msg("ctl: unknown command '%s' (state, pause, resume, stop)", argv[2]);
+	if (ctl_cmd_from_name(argv[2], &req.cmd)) {
+		log_msg("ctl: unknown command '%s' (state, pause, resume, stop, balloon)", argv[2]);
 		return 2;
 	}
-	n = ctl_encode_request(cmd, req, sizeof(req));
+	if (argc == 4) {
+		if (req.cmd != CTL_BALLOON) {
+			log_msg("ctl: %s takes no argument", argv[2]);
+			return 2;
+		}
+		if (parse_size(argv[3], &req.target)) {
+			log_msg("ctl: balloon '%s': not a size (bytes or K/M/G/T suffix)", argv[3]);
+			return 2;
+		}
+		req.has_target = true;
+	}
+	n = ctl_encode_request(&req, line, sizeof(line));
 	fd = dial(path);
 	if (fd < 0 || n < 0)
 		goto out;
@@ -131,7 +147,7 @@ int ctl_main(int argc, char **argv)
 		log_msg("ctl %s: %s", path, strerror(ENOMEM));
 		goto out;
 	}
-	ret = send_all(fd, req, (size_t)n);
+	ret = send_all(fd, line, (size_t)n);
 	len = ret ? ret : recv_line(fd, rep, CTL_REPLY_MAX);
 	if (len < 0) {
 		log_msg("ctl %s: %s: %s", path, ret ? "send" : "no reply",

@@ -8,6 +8,7 @@
 
 int main(int argc, char **argv)
 {
+	struct cli_run run = { 0 };
 	struct vm_epoch epoch;
 	struct vm_config cfg;
 	struct vm_prep prep;
@@ -18,7 +19,7 @@ int main(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &epoch.wall);
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &epoch.cpu);
 	config_init(&cfg);
-	switch (cli_parse(argc, argv, &cfg, &verbose, &verb)) {
+	switch (cli_parse(argc, argv, &cfg, &run, &verbose, &verb)) {
 	case CLI_EXIT_OK:
 		status = 0;
 		break;
@@ -27,6 +28,11 @@ int main(int argc, char **argv)
 		break;
 	case CLI_RUN_CTL:
 		status = ctl_main(argc - verb, argv + verb);
+		break;
+	case CLI_RUN_CONTAINER:
+		log_set_verbose(verbose);
+		/* Bad input is found before /dev/kvm: exit 2; then the container's status. */
+		status = ctr_run_main(&cfg, &run.args, &epoch);
 		break;
 	case CLI_RUN_VM:
 	default:
@@ -40,6 +46,7 @@ int main(int argc, char **argv)
 		vm_prep_free(&prep);
 		break;
 	}
+	cli_run_free(&run);
 	config_free(&cfg);
 	log_close();
 	return status;

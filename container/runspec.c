@@ -70,7 +70,8 @@ static int apply_options(struct ctr_bmount *m, const char *list)
 /* What a flag's mount is added to: the bundle, and which default mounts flags replaced. */
 struct run_ctx {
 	struct ctr_bundle *b;
-	uint32_t replaced; /* bit i: default_mounts[i] */
+	unsigned int ndefaults; /* b->mounts[0..ndefaults) are default ones */
+	uint32_t replaced;	/* bit i: b->mounts[i], a default one */
 	char *err;
 	size_t errlen;
 };
@@ -85,7 +86,7 @@ static struct ctr_bmount *mount_slot(struct run_ctx *c, const char *dest, const 
 	for (i = 0; i < b->nmounts; i++) {
 		if (strcmp(b->mounts[i].dest, dest))
 			continue;
-		if (i >= NDEFAULT_MOUNTS || (c->replaced & (1u << i))) {
+		if (i >= c->ndefaults || (c->replaced & (1u << i))) {
 			fail(c->err, c->errlen, -EINVAL, "%s %s: %s is mounted twice", flag, arg, dest);
 			return NULL;
 		}
@@ -103,6 +104,9 @@ static int add_defaults(const struct ctr_run_opts *o, struct ctr_bundle *b)
 	int ret;
 
 	for (i = 0; i < NDEFAULT_MOUNTS; i++) {
+		/* Privileged: hull-init binds the guest's whole devtmpfs there instead. */
+		if (o->privileged && !strcmp(default_mounts[i].dest, "/dev"))
+			continue;
 		m = &b->mounts[b->nmounts++];
 		m->dest = strdup(default_mounts[i].dest);
 		m->type = strdup(default_mounts[i].type);
@@ -337,6 +341,7 @@ static int build(const struct ctr_run_opts *o, struct ctr_bundle *b, char *err, 
 	if (!b->mounts)
 		return -ENOMEM;
 	ret = add_defaults(o, b);
+	c.ndefaults = b->nmounts;
 	for (i = 0; !ret && i < o->nmounts; i++)
 		ret = add_bind(&c, o->mounts[i]);
 	for (i = 0; !ret && i < o->ntmpfs; i++)

@@ -135,11 +135,21 @@ static void write_status(struct virtio_dev *d, uint32_t val)
 		}
 	}
 	d->status = (d->status & S_NEEDS_RESET) | next;
-	if ((added & S_DRIVER_OK) && !(d->status & S_NEEDS_RESET) && d->ops->activate) {
-		int ret = d->ops->activate(d);
+	if ((added & S_DRIVER_OK) && !(d->status & S_NEEDS_RESET)) {
+		int ret = d->ops->activate ? d->ops->activate(d) : 0;
 
-		if (ret)
+		if (ret) {
 			virtio_dev_fail(d, "activation failed: %s", strerror(-ret));
+			return;
+		}
+		/*
+		 * Kicks before DRIVER_OK found the device not live and were dropped, and drivers
+		 * do kick early (Linux's balloon posts its first statistics buffer in init_vqs):
+		 * look at every enabled queue once, through its kick path.
+		 */
+		for (unsigned int q = 0; q < d->nqueues; q++)
+			if (d->vq[q].enabled)
+				virtio_dev_requeue(d, q);
 	}
 }
 

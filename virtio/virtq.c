@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "lib/iov.h"
 #include "lib/log.h"
 
 #define DESC_SIZE sizeof(struct vring_desc) /* 16 */
@@ -314,40 +315,12 @@ bool virtq_should_notify(struct virtq *q)
 	return !valid || vring_need_event(event, q->used_idx, old);
 }
 
-/*
- * Copy between one part's iovecs and a flat buffer, starting off bytes into
- * the part: into the guest from src, or out of it into dst (the other NULL).
- */
-static size_t copy_part(const struct iovec *iov, unsigned int n, size_t off, size_t len,
-			uint8_t *dst, const uint8_t *src)
-{
-	size_t done = 0, k;
-	unsigned int i;
-
-	for (i = 0; i < n && done < len; i++) {
-		if (off >= iov[i].iov_len) {
-			off -= iov[i].iov_len;
-			continue;
-		}
-		k = iov[i].iov_len - off;
-		if (k > len - done)
-			k = len - done;
-		if (src)
-			memcpy((uint8_t *)iov[i].iov_base + off, src + done, k);
-		else
-			memcpy(dst + done, (const uint8_t *)iov[i].iov_base + off, k);
-		done += k;
-		off = 0;
-	}
-	return done;
-}
-
 size_t virtq_read_out(const struct virtq_chain *c, size_t off, void *dst, size_t len)
 {
-	return copy_part(c->iov, c->nout, off, len, dst, NULL);
+	return iov_read(c->iov, c->nout, off, dst, len);
 }
 
 size_t virtq_write_in(const struct virtq_chain *c, size_t off, const void *src, size_t len)
 {
-	return copy_part(c->iov + c->nout, c->nin, off, len, NULL, src);
+	return iov_write(c->iov + c->nout, c->nin, off, src, len);
 }

@@ -1,11 +1,13 @@
 /* api: the VM's side of the control socket — the control stage and what each command does. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "lib/log.h"
+#include "virtio/balloon/balloon.h"
 #include "vmm/control.h"
 #include "vmm/vm.h"
 
@@ -77,11 +79,69 @@ static void api_stop(void *opaque)
 	vm_request_stop(opaque, VM_STOP, 0);
 }
 
+static char *balloon_error(size_t *len, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static char *balloon_error(size_t *len, const char *fmt, ...)
+{
+	char msg[200];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return ctl_reply_error(msg, len);
+}
+
+/* The balloon's state and the guest's statistics; with a target, set it first. */
+static char *api_balloon(void *opaque, const struct ctl_request *req, size_t *len)
+{
+	struct vm *vm = opaque;
+	struct ctl_stat stats[VBALLOON_TAGS];
+	struct vballoon *b = NULL;
+	struct vballoon_info info;
+	struct ctl_balloon rep;
+	unsigned int i, n = 0;
+
+	for (i = 0; i < vm->ndevs && !b; i++)
+		b = vballoon_of(vm->devs[i].dev);
+	if (!b)
+		return balloon_error(len, "balloon: the VM has no balloon (hull vm --balloon on)");
+	if (req->has_target) {
+		/* All of its RAM is as much as a guest can give. */
+		if (req->target > vm->cfg->mem)
+			return balloon_error(len,
+					     "balloon: target %llu bytes is more than the guest's "
+					     "%llu bytes of RAM",
+					     (unsigned long long)req->target,
+					     (unsigned long long)vm->cfg->mem);
+		if (vballoon_set_target(b, req->target))
+			return balloon_error(len,
+					     "balloon: target %llu bytes is not a multiple of 4 KiB",
+					     (unsigned long long)req->target);
+	}
+	vballoon_query(b, &info);
+	for (i = 0; i < VBALLOON_TAGS; i++)
+		if (info.have & (1u << i))
+			stats[n++] = (struct ctl_stat){ vballoon_stat_name(i), info.stats[i] };
+	rep = (struct ctl_balloon){
+		.target = info.target,
+		.actual = info.actual,
+		.released = info.released,
+		.reported = info.reported,
+		.stats = stats,
+		.nstats = n,
+		.has_age = info.have != 0,
+		.stats_age_ms = info.stats_age_ns / 1000000,
+	};
+	return ctl_reply_balloon(&rep, len);
+}
+
 static const struct control_ops api_ops = {
 	.state = api_state,
 	.pause = api_pause,
 	.resume = api_resume,
 	.stop = api_stop,
+	.balloon = api_balloon,
 };
 
 static int control_stage_init(struct vm *vm)

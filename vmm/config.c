@@ -14,6 +14,7 @@
 #include "lib/json.h"
 #include "lib/parse.h"
 #include "lib/util.h"
+#include "virtio/balloon/balloon.h"
 #include "virtio/blk/blk.h"
 #include "virtio/fs/fs.h"
 #include "virtio/net/net.h"
@@ -69,7 +70,7 @@ const struct config_setting config_settings[] = {
 const unsigned int config_nsettings = ARRAY_SIZE(config_settings);
 
 const struct virtio_kind *const config_kinds[] = {
-	&vblk_kind, &vfs_kind, &vnet_kind, &vsock_kind, &vrng_kind,
+	&vblk_kind, &vfs_kind, &vnet_kind, &vsock_kind, &vrng_kind, &vballoon_kind,
 };
 const unsigned int config_nkinds = ARRAY_SIZE(config_kinds);
 
@@ -224,6 +225,23 @@ int config_add_device(struct vm_config *c, const struct virtio_kind *k, const ch
 	if (ret) {
 		free(cfg); /* parse freed what it had set */
 		return ret;
+	}
+	add(c, k, cfg);
+	return 0;
+}
+
+int config_add(struct vm_config *c, const struct virtio_kind *k, void *cfg, char *err,
+	       size_t errlen)
+{
+	char what[128];
+
+	if ((k->form == VIRTIO_KIND_LIST && config_count(c, k) >= config_kind_max(k)) ||
+	    c->ndevs >= CONFIG_MAX_DEVS) {
+		k->describe(cfg, config_count(c, k), what, sizeof(what));
+		snprintf(err, errlen, "%s: at most %u %s, %d devices in all", what,
+			 config_kind_max(k), k->json, CONFIG_MAX_DEVS);
+		entry_drop(k, cfg);
+		return -ENOSPC;
 	}
 	add(c, k, cfg);
 	return 0;

@@ -100,6 +100,13 @@ int config_apply(struct vm_config *c, const struct config_setting *s, const char
  */
 int config_add_device(struct vm_config *c, const struct virtio_kind *k, const char *value,
 		      char *err, size_t errlen);
+/*
+ * Add a device whose settings the caller built rather than parsed (container mode's shares,
+ * disks and vsock): cfg is k->config_size bytes, malloc'd, complete; c owns it from then on,
+ * on failure too (-ENOSPC past the kind's or the list's limit, the reason in err).
+ */
+int config_add(struct vm_config *c, const struct virtio_kind *k, void *cfg, char *err,
+	       size_t errlen);
 /* Forget every device of kind k (a flag replaces what the config file listed). */
 void config_clear_kind(struct vm_config *c, const struct virtio_kind *k);
 /* Devices of kind k, and the settings of the i-th of them (NULL past the last). */

@@ -125,15 +125,17 @@ static int handle(struct client *cl, const char *line, size_t n)
 {
 	struct control *c = cl->c;
 	char why[160], msg[200];
+	struct ctl_request req;
 	enum ctl_cmd cmd;
 	size_t len = 0;
 	char *rep;
 	int ret;
 
-	if (ctl_parse_request(line, n, &cmd, why, sizeof(why))) {
+	if (ctl_parse_request(line, n, &req, why, sizeof(why))) {
 		snprintf(msg, sizeof(msg), "bad request: %s", why);
 		return reply_error(cl, msg);
 	}
+	cmd = req.cmd;
 	switch (cmd) {
 	case CTL_STATE:
 		rep = c->ops->state(c->opaque, &len);
@@ -152,6 +154,9 @@ static int handle(struct client *cl, const char *line, size_t n)
 		ret = reply(cl, rep, len);
 		c->ops->stop(c->opaque);
 		return ret;
+	case CTL_BALLOON:
+		rep = c->ops->balloon(c->opaque, &req, &len);
+		return reply(cl, rep, len);
 	case CTL_NCMDS:
 	default:
 		break;

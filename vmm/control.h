@@ -34,6 +34,8 @@ struct control_ops {
 	int (*resume)(void *opaque);
 	/* The reply ({"ok":true}) is sent first, then stop is called. */
 	void (*stop)(void *opaque);
+	/* The whole reply line to a balloon request (an error reply too); NULL when out of memory. */
+	char *(*balloon)(void *opaque, const struct ctl_request *req, size_t *len);
 };
 
 struct control;

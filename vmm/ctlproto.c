@@ -14,6 +14,7 @@ static const char *const cmd_names[CTL_NCMDS] = {
 	[CTL_PAUSE] = "pause",
 	[CTL_RESUME] = "resume",
 	[CTL_STOP] = "stop",
+	[CTL_BALLOON] = "balloon",
 };
 
 const char *ctl_cmd_name(enum ctl_cmd cmd)
@@ -57,23 +58,29 @@ static int parse_object(const char *line, size_t len, struct json_object **out, 
 	return 0;
 }
 
-int ctl_parse_request(const char *line, size_t len, enum ctl_cmd *cmd, char *err, size_t errlen)
+int ctl_parse_request(const char *line, size_t len, struct ctl_request *req, char *err,
+		      size_t errlen)
 {
-	struct json_object *req, *name = NULL;
-	bool have = false;
+	struct json_object *obj, *name = NULL, *target = NULL;
+	bool have = false, have_target = false;
 	int ret;
 
-	ret = parse_object(line, len, &req, err, errlen);
+	*req = (struct ctl_request){ .cmd = CTL_STATE };
+	ret = parse_object(line, len, &obj, err, errlen);
 	if (ret)
 		return ret;
 	ret = -EINVAL;
-	json_object_object_foreach(req, key, val) {
-		if (strcmp(key, "cmd")) {
+	json_object_object_foreach(obj, key, val) {
+		if (!strcmp(key, "cmd")) {
+			name = val; /* NULL for a JSON null */
+			have = true;
+		} else if (!strcmp(key, "target")) {
+			target = val;
+			have_target = true;
+		} else {
 			snprintf(err, errlen, "unknown field '%.64s'", key);
 			goto out;
 		}
-		name = val; /* NULL for a JSON null */
-		have = true;
 	}
 	if (!have) {
 		snprintf(err, errlen, "no \"cmd\" in the request");
@@ -83,21 +90,36 @@ int ctl_parse_request(const char *line, size_t len, enum ctl_cmd *cmd, char *err
 		snprintf(err, errlen, "\"cmd\": expected a string");
 		goto out;
 	}
-	if (ctl_cmd_from_name(json_object_get_string(name), cmd)) {
-		snprintf(err, errlen, "unknown command '%.64s' (state, pause, resume, stop)",
+	if (ctl_cmd_from_name(json_object_get_string(name), &req->cmd)) {
+		snprintf(err, errlen,
+			 "unknown command '%.64s' (state, pause, resume, stop, balloon)",
 			 json_object_get_string(name));
 		goto out;
 	}
+	if (have_target && req->cmd != CTL_BALLOON) {
+		snprintf(err, errlen, "\"target\": %s takes no target", ctl_cmd_name(req->cmd));
+		goto out;
+	}
+	if (have_target && json_get_u64(target, 0, UINT64_MAX, &req->target)) {
+		snprintf(err, errlen, "\"target\": expected bytes, an integer of 0 or more");
+		goto out;
+	}
+	req->has_target = have_target;
 	ret = 0;
 out:
-	json_object_put(req);
+	json_object_put(obj);
 	return ret;
 }
 
-int ctl_encode_request(enum ctl_cmd cmd, char *buf, size_t size)
+int ctl_encode_request(const struct ctl_request *req, char *buf, size_t size)
 {
-	int n = snprintf(buf, size, "{\"cmd\":\"%s\"}\n", ctl_cmd_name(cmd));
+	int n;
 
+	if (req->has_target)
+		n = snprintf(buf, size, "{\"cmd\":\"%s\",\"target\":%llu}\n", ctl_cmd_name(req->cmd),
+			     (unsigned long long)req->target);
+	else
+		n = snprintf(buf, size, "{\"cmd\":\"%s\"}\n", ctl_cmd_name(req->cmd));
 	return n < 0 || (size_t)n >= size ? -ENOSPC : n;
 }
 
@@ -211,6 +233,33 @@ char *ctl_reply_state(const struct ctl_state *s, size_t *len)
 		return NULL;
 	}
 	return to_line(o, len);
+}
+
+char *ctl_reply_balloon(const struct ctl_balloon *b, size_t *len)
+{
+	struct json_object *o = json_object_new_object(), *stats = json_object_new_object();
+	unsigned int i;
+
+	if (!o || !add(o, "target", json_object_new_uint64(b->target)) ||
+	    !add(o, "actual", json_object_new_uint64(b->actual)) ||
+	    !add(o, "released", json_object_new_uint64(b->released)) ||
+	    !add(o, "reported", json_object_new_uint64(b->reported)))
+		goto fail;
+	for (i = 0; stats && i < b->nstats; i++)
+		if (!add(stats, b->stats[i].name, json_object_new_uint64(b->stats[i].value)))
+			goto fail;
+	if (!add(o, "stats", stats)) {
+		stats = NULL; /* put by add */
+		goto fail;
+	}
+	stats = NULL; /* o's now */
+	if (b->has_age && !add(o, "stats_age_ms", json_object_new_uint64(b->stats_age_ms)))
+		goto fail;
+	return to_line(o, len);
+fail:
+	json_object_put(stats);
+	json_object_put(o);
+	return NULL;
 }
 
 int ctl_parse_reply(const char *line, size_t len, char *err, size_t errlen)

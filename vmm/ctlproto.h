@@ -8,11 +8,13 @@
 #include <sys/types.h>
 
 /*
- * Requests: {"cmd":"state"|"pause"|"resume"|"stop"} and a newline, nothing
- * else in the object. Replies: {"ok":true}, {"error":"..."} or, to state,
- * {"state":"running"|"paused","vcpus":[{"index":0,"tid":1234},...],
- * "memory":bytes,"devices":[{"id":...,"kind":...,"base":...,"gsi":...},...],
- * "uptime_ms":N}, each on one line.
+ * Requests: {"cmd":"state"|"pause"|"resume"|"stop"|"balloon"} and a newline,
+ * nothing else in the object but, for balloon, "target":bytes. Replies:
+ * {"ok":true}, {"error":"..."}; to state, {"state":"running"|"paused",
+ * "vcpus":[{"index":0,"tid":1234},...],"memory":bytes,"devices":[{"id":...,
+ * "kind":...,"base":...,"gsi":...},...],"uptime_ms":N}; to balloon,
+ * {"target":bytes,"actual":bytes,"released":bytes,"reported":bytes,
+ * "stats":{"free_memory":N,...}[,"stats_age_ms":N]}; each on one line.
  */
 
 #define CTL_LINE_MAX 65536 /* bytes of one request line, its newline included */
@@ -22,7 +24,15 @@ enum ctl_cmd {
 	CTL_PAUSE,
 	CTL_RESUME,
 	CTL_STOP,
+	CTL_BALLOON,
 	CTL_NCMDS,
+};
+
+/* One request: the command and its arguments. */
+struct ctl_request {
+	enum ctl_cmd cmd;
+	bool has_target; /* balloon: set the target ... */
+	uint64_t target; /* ... to this many bytes */
 };
 
 /* "state", "pause", ...; and back (-EINVAL for a name that is no command). */
@@ -30,14 +40,16 @@ const char *ctl_cmd_name(enum ctl_cmd cmd);
 int ctl_cmd_from_name(const char *name, enum ctl_cmd *cmd);
 
 /*
- * One request line, its newline removed: 0 with *cmd, or -EINVAL with a
+ * One request line, its newline removed: 0 with *req, or -EINVAL with a
  * one-line reason in err (not JSON, trailing data, a NUL byte, not an
- * object, no "cmd", an unknown command or field).
+ * object, no "cmd", an unknown command or field, a field the command does
+ * not take, a target that is not an integer of 0 or more).
  */
-int ctl_parse_request(const char *line, size_t len, enum ctl_cmd *cmd, char *err, size_t errlen);
+int ctl_parse_request(const char *line, size_t len, struct ctl_request *req, char *err,
+		      size_t errlen);
 
-/* The request line for cmd, newline included, in buf: its length, or -ENOSPC. */
-int ctl_encode_request(enum ctl_cmd cmd, char *buf, size_t size);
+/* The request line for req, newline included, in buf: its length, or -ENOSPC. */
+int ctl_encode_request(const struct ctl_request *req, char *buf, size_t size);
 
 /* What the state reply says. */
 struct ctl_vcpu {
@@ -61,10 +73,26 @@ struct ctl_state {
 	uint64_t uptime_ms; /* since the vCPUs started */
 };
 
+/* What the balloon reply says (bytes), and the guest's statistics by name. */
+struct ctl_stat {
+	const char *name;
+	uint64_t value;
+};
+
+struct ctl_balloon {
+	uint64_t target, actual;
+	uint64_t released, reported;
+	const struct ctl_stat *stats;
+	unsigned int nstats;
+	bool has_age;          /* the guest sent statistics ... */
+	uint64_t stats_age_ms; /* ... this long ago */
+};
+
 /* Reply lines, newline included: malloc'd (free() them), *len set; NULL when out of memory. */
 char *ctl_reply_ok(size_t *len);
 char *ctl_reply_error(const char *msg, size_t *len);
 char *ctl_reply_state(const struct ctl_state *s, size_t *len);
+char *ctl_reply_balloon(const struct ctl_balloon *b, size_t *len);
 
 /*
  * A reply line (client side), its newline removed: 0 for a reply that is not

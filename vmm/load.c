@@ -166,6 +166,7 @@ static int open_initrd(const struct vm_config *cfg, struct vm_prep *p)
 		ret = boot_demo_initramfs(&p->demo);
 		if (ret)
 			log_msg("demo initramfs: %s", strerror(-ret));
+		p->image = p->demo.buf;
 		p->initrd_len = p->demo.len;
 		return ret;
 	}
@@ -258,8 +259,8 @@ int vm_load_kernel(struct vm *vm)
 	dst = gmem_ptr(&vm->mem, vm->initrd_gpa, vm->initrd_len);
 	if (!dst)
 		return -EFAULT;
-	if (p->has_demo) {
-		memcpy(dst, p->demo.buf, p->demo.len);
+	if (p->image) {
+		memcpy(dst, p->image, vm->initrd_len);
 		goto done;
 	}
 	/* Straight into guest memory: no second copy of a large initrd in hull. */
@@ -292,4 +293,24 @@ void vm_prep_free_boot(struct vm_prep *p)
 	if (p->has_demo)
 		boot_cpio_free(&p->demo);
 	p->has_demo = false;
+	p->image = NULL;
+}
+
+int vm_prep_initramfs(const struct vm_config *cfg, struct vm_prep *p, const uint8_t *img,
+		      size_t len, const char *what)
+{
+	struct layout l;
+	int ret;
+
+	if (p->initrd_len || !len)
+		return -EINVAL; /* the config had an initrd already, or there is nothing */
+	ret = layout_init(&l, cfg->mem);
+	if (!ret)
+		ret = place_initrd(&l.mem, &p->boot, cfg->mem >> 20, what, len, &p->initrd_gpa);
+	layout_free(&l);
+	if (ret)
+		return ret;
+	p->image = img;
+	p->initrd_len = len;
+	return 0;
 }

@@ -324,6 +324,8 @@ static void on_signal(struct loop *l, struct loop_handler *h, uint32_t events)
 		log_debug("signal %u (the vCPU kick) from pid %u: ignored", si.ssi_signo, si.ssi_pid);
 		return;
 	}
+	if (vm->signal_hook && vm->signal_hook(vm, (int)si.ssi_signo))
+		return;
 	log_msg("%s: stopping the VM", strsignal((int)si.ssi_signo));
 	vm_request_stop(vm, VM_SIGNAL, 128 + (int)si.ssi_signo);
 }
@@ -500,13 +502,14 @@ static int build(struct vm *vm, const struct stage *const *stages, unsigned int 
 
 int vm_create_from(const struct stage *const *stages, unsigned int n,
 		   const struct vm_config *cfg, struct vm_prep *prep, const struct vm_epoch *epoch,
-		   struct vm **out)
+		   void *mode, struct vm **out)
 {
 	struct vm *vm = vm_alloc(cfg, prep, epoch);
 	int ret;
 
 	if (!vm)
 		return -ENOMEM;
+	vm->mode = mode;
 	ret = build(vm, stages, n);
 	if (ret) {
 		vm_free(vm);
@@ -519,7 +522,7 @@ int vm_create_from(const struct stage *const *stages, unsigned int n,
 int vm_create(const struct vm_config *cfg, struct vm_prep *prep, const struct vm_epoch *epoch,
 	      struct vm **out)
 {
-	return vm_create_from(vm_stages, vm_nstages, cfg, prep, epoch, out);
+	return vm_create_from(vm_stages, vm_nstages, cfg, prep, epoch, NULL, out);
 }
 
 int vm_start(struct vm *vm)

@@ -142,6 +142,7 @@ struct vm_prep {
 	int initrd_fd;           /* the --initrd file, or -1 */
 	struct cpio demo;        /* the built-in demo initramfs, when it is the initrd */
 	bool has_demo;
+	const uint8_t *image;    /* an initramfs in memory (the demo's, a mode's), or NULL */
 	uint64_t initrd_len;     /* 0: no initrd */
 	uint64_t initrd_gpa;     /* where it fits */
 	/* cfg->devs[i]'s host resources (virtio_kind.check), until its create takes them. */
@@ -162,6 +163,14 @@ struct vm_prep {
 int vm_prepare(const struct vm_config *cfg, struct vm_prep *p);
 /* Free and close what the first pass opened that no stage took (and leave the cgroup). */
 void vm_prep_free(struct vm_prep *p);
+/*
+ * An initramfs a mode built in memory (container mode's), after vm_prepare() of a config with
+ * no initrd ("none"): checked to fit below the kernel's limit in cfg's memory, and placed. p
+ * points at img, which must stay until the kernel stage has copied it. what names it in the
+ * message. 0 or -errno (logged).
+ */
+int vm_prep_initramfs(const struct vm_config *cfg, struct vm_prep *p, const uint8_t *img,
+		      size_t len, const char *what);
 
 /*
  * hull on the host (vmm/host.c). vm_host_prepare, the first pass's first step, before
@@ -252,6 +261,12 @@ struct vm {
 	struct loop loop;
 	struct console console;
 	struct control *control;           /* --api-sock, or NULL */
+	void *mode;                        /* a mode's own state for its stages (vm_create_from) */
+	/*
+	 * A mode's say on the signals that stop the VM, before they do: true when it took signo
+	 * (container mode forwards some to the container). NULL: every one stops the VM.
+	 */
+	bool (*signal_hook)(struct vm *vm, int signo);
 	struct loop_handler stop_h, sig_h;
 	int stop_fd, sig_fd, room_fd, tx_fd;
 
@@ -277,8 +292,8 @@ void vm_request_stop(struct vm *vm, enum vm_state why, int status);
  * The lifecycle. vm_create builds a VM from a config that passed the first
  * pass (prep: what vm_prepare opened and checked, taken by the stages) by
  * running the stages of vm_stages[] (vm_create_from: a table of the
- * caller's), and unwinds them on failure: 0 with *out, or -errno (the cause
- * logged).
+ * caller's, whose stages find mode in vm->mode), and unwinds them on failure:
+ * 0 with *out, or -errno (the cause logged).
  * vm_start starts the vCPU threads: 0 or -errno (the VM is then stopped:
  * vm_destroy it). vm_run runs the event loop on the calling thread until the
  * VM stops and returns the process exit status: 0 on guest poweroff, reboot
@@ -291,7 +306,7 @@ int vm_create(const struct vm_config *cfg, struct vm_prep *prep, const struct vm
 	      struct vm **out);
 int vm_create_from(const struct stage *const *stages, unsigned int n,
 		   const struct vm_config *cfg, struct vm_prep *prep, const struct vm_epoch *epoch,
-		   struct vm **out);
+		   void *mode, struct vm **out);
 int vm_start(struct vm *vm);
 int vm_run(struct vm *vm);
 void vm_destroy(struct vm *vm);

@@ -133,7 +133,7 @@ struct gi_step {
 	unsigned long flags;  /* GI_MOUNT: mount flags; GI_BIND: MS_REC and the remount's flags */
 	uint32_t propagation; /* applied after the mount when not 0 */
 	enum gi_mp mp;
-	mode_t mode; /* GI_MKNOD: S_IFCHR/S_IFBLK/S_IFIFO | permissions */
+	mode_t mode; /* GI_MKNOD, GI_BIND of a device: S_IFCHR/S_IFBLK/S_IFIFO | permissions */
 	dev_t dev;
 	uid_t uid;
 	gid_t gid;

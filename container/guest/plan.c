@@ -253,6 +253,9 @@ static int device(const struct ctr_device *d, struct gi_plan *p, char *err, size
 			return -ENOMEM;
 		st->source = d->guest_source;
 		st->mp = GI_MP_FILE;
+		st->mode = type | (d->mode & 07777);
+		st->uid = d->uid;
+		st->gid = d->gid;
 		return 0;
 	}
 	st = add(p, GI_MKNOD, d->path);

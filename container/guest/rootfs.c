@@ -187,7 +187,17 @@ static int do_step(int rootfd, const struct gi_step *s)
 		close(fd);
 		return r ? r : after_mount(rootfd, s->target, 0, s->propagation);
 	case GI_BIND:
-		return do_bind(rootfd, s->source, s->target, s->mp, s->flags, s->propagation);
+		r = do_bind(rootfd, s->source, s->target, s->mp, s->flags, s->propagation);
+		if (r || !s->mode)
+			return r;
+		/* A guest node mirrored for a device of the spec: its owner and mode as it says. */
+		fd = open_existing(rootfd, s->target, p);
+		if (fd < 0)
+			return fd;
+		if (chown(p, s->uid, s->gid) || chmod(p, s->mode & 07777))
+			r = -errno;
+		close(fd);
+		return r;
 	case GI_MKNOD:
 		fd = make_parent(rootfd, s->target, name);
 		if (fd < 0)

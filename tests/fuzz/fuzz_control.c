@@ -59,7 +59,22 @@ static void fake_stop(void *opaque)
 	stops++;
 }
 
-static const struct control_ops ops = { fake_state, fake_pause, fake_resume, fake_stop };
+/* A balloon reply with the target asked for; an error reply for one that is no 4 KiB multiple. */
+static char *fake_balloon(void *opaque, const struct ctl_request *req, size_t *len)
+{
+	static const struct ctl_stat stats[] = { { "free_memory", 1 << 20 } };
+	struct ctl_balloon b = { .target = req->target, .stats = stats, .nstats = 1 };
+
+	(void)opaque;
+	if (req->cmd != CTL_BALLOON || (!req->has_target && req->target))
+		abort();
+	if (req->has_target && req->target % 4096)
+		return ctl_reply_error("balloon: target is not a multiple of 4 KiB", len);
+	return ctl_reply_balloon(&b, len);
+}
+
+static const struct control_ops ops = { fake_state, fake_pause, fake_resume, fake_stop,
+					fake_balloon };
 
 /* A reply line must be exactly one line that reads back as a reply. */
 static void check_reply(char *line, size_t len, int want)
@@ -80,7 +95,7 @@ static void parse_lines(const uint8_t *data, size_t size, size_t piece)
 	static struct ctl_reader r;
 	const char *line;
 	char why[200], msg[300], *rep;
-	enum ctl_cmd cmd;
+	struct ctl_request req;
 	size_t off = 0, n, room, len;
 	char *at;
 	int ret;
@@ -95,10 +110,16 @@ static void parse_lines(const uint8_t *data, size_t size, size_t piece)
 		off += n;
 		while ((ret = ctl_reader_line(&r, &line, &len)) == 1) {
 			why[0] = '\0';
-			if (ctl_parse_request(line, len, &cmd, why, sizeof(why)) == 0) {
-				if ((unsigned int)cmd >= CTL_NCMDS)
+			if (ctl_parse_request(line, len, &req, why, sizeof(why)) == 0) {
+				if ((unsigned int)req.cmd >= CTL_NCMDS ||
+				    (req.has_target && req.cmd != CTL_BALLOON))
 					abort();
-				rep = cmd == CTL_STATE ? fake_state(NULL, &len) : ctl_reply_ok(&len);
+				if (req.cmd == CTL_BALLOON) {
+					rep = fake_balloon(NULL, &req, &len);
+					check_reply(rep, len, req.has_target && req.target % 4096);
+					continue;
+				}
+				rep = req.cmd == CTL_STATE ? fake_state(NULL, &len) : ctl_reply_ok(&len);
 				check_reply(rep, len, 0);
 				continue;
 			}

@@ -87,6 +87,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct bus mmio;
 	struct virtio_host host;
 	struct virtio_dev *d;
+	struct vrng_params rp;
 	struct vrng *r;
 	unsigned int ops = 0;
 
@@ -104,13 +105,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	host = (struct virtio_host){
 		.mem = &mem, .loop = &loop, .mmio = &mmio, .vm_fd = -1, .lines = &lines
 	};
-	if (vrng_create(&host, &r) || virtio_mmio_attach(vrng_dev(r), &host, BASE, 5))
+	fake_ns = 1;
+	rp = (struct vrng_params){ .rate = 64ULL << (*p++ & 15), .now_ns = fake_now };
+	if (vrng_create(&host, &rp, &r) || virtio_mmio_attach(vrng_dev(r), &host, BASE, 5))
 		abort();
 	d = mmio.r[0].dev;
 	if (virtio_mmio_alias(d, ALIAS))
-		abort();
-	fake_ns = 1;
-	if (vrng_test_set(r, 64ULL << (*p++ & 15), fake_now))
 		abort();
 
 	while (p < end && ops++ < MAX_OPS) {

@@ -87,6 +87,28 @@ if [ "$end" = reboot ]; then
 	sleep 600
 fi
 """,
+    # test_balloon.py: memory touched and freed for the host to take back, in steps the test
+    # paces with a line on the console each. First 1 GiB in a tmpfs file, freed (free page
+    # reporting returns it); then, reporting stopped (an order no free block reaches), as much
+    # of the free memory as can be touched, freed again for the balloon to take.
+    "balloon": r"""o=/sys/module/page_reporting/parameters/page_reporting_order
+kb() { sed -n "s/^$1: *\([0-9]*\) kB/\1/p" /proc/meminfo; }
+echo "HULL-BALLOON-MEM total=$(kb MemTotal) order=$(cat $o)"
+mkdir -p /fill
+mount -t tmpfs -o size=2g tmpfs /fill || exit 1
+dd if=/dev/zero of=/fill/a bs=1M count=1024 2>/dev/null || exit 1
+echo "HULL-BALLOON-FILLED free=$(kb MemFree)"
+read -r line
+rm /fill/a
+echo "HULL-BALLOON-FREED"
+read -r line
+echo 11 >$o
+dd if=/dev/zero of=/fill/b bs=1M count=$(($(kb MemFree) / 1024 - 64)) 2>/dev/null
+rm /fill/b
+echo "HULL-BALLOON-TOUCHED free=$(kb MemFree)"
+read -r line
+echo "HULL-BALLOON-DONE free=$(kb MemFree)"
+""",
     # The guest's wall clock (set from the CMOS RTC at boot) and what the kernel said about it.
     "date": ('echo "HULL-DATE: $(date +%s)"\n'
              'dmesg | grep -i -e rtc -e "initcall cmos_init" -e "system clock" '

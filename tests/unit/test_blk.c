@@ -369,28 +369,6 @@ static bool all(const uint8_t *p, size_t len, uint8_t v)
 
 /* ---- pure parsing ---- */
 
-static void test_iov_slice(void **state)
-{
-	uint8_t a[10], b[20], c[5];
-	struct iovec src[3] = { { a, 10 }, { b, 20 }, { c, 5 } }, dst[3];
-
-	(void)state;
-	assert_int_equal(vblk_iov_slice(dst, 3, src, 3, 0, 35), 3);
-	assert_int_equal(vblk_iov_slice(dst, 3, src, 3, 12, 10), 1);
-	assert_ptr_equal(dst[0].iov_base, b + 2);
-	assert_int_equal(dst[0].iov_len, 10);
-	assert_int_equal(vblk_iov_slice(dst, 3, src, 3, 8, 24), 3);
-	assert_ptr_equal(dst[0].iov_base, a + 8);
-	assert_int_equal(dst[0].iov_len, 2);
-	assert_int_equal(dst[1].iov_len, 20);
-	assert_ptr_equal(dst[2].iov_base, c);
-	assert_int_equal(dst[2].iov_len, 2);
-	assert_int_equal(vblk_iov_slice(dst, 3, src, 3, 35, 0), 0);
-	assert_int_equal(vblk_iov_slice(dst, 3, src, 3, 30, 6), -1); /* past the end */
-	assert_int_equal(vblk_iov_slice(dst, 3, src, 3, SIZE_MAX, 1), -1);
-	assert_int_equal(vblk_iov_slice(dst, 1, src, 3, 5, 10), -1); /* needs two entries */
-}
-
 static struct vblk_req creq;
 
 /* Classify a chain made of host buffers: out buffers then in buffers. */
@@ -1199,7 +1177,6 @@ int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_iov_slice),
 		cmocka_unit_test(test_classify),
 		T(test_config_space),
 		T(test_read_write),

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "arch/arch.h"
+#include "virtio/balloon/balloon.h"
 #include "virtio/blk/blk.h"
 #include "virtio/fs/fs.h"
 #include "virtio/net/net.h"
@@ -999,6 +1000,19 @@ static void test_flag_json_round_trip(void **state)
 	assert_true(HAS_RNG);
 	assert_int_equal(add("rng", "on"), 0);
 	assert_int_equal(config_count(&c, &vrng_kind), 1); /* a switch: on twice is one device */
+
+	/* The balloon: off by default, a switch like rng. */
+	config_free(&c);
+	assert_int_equal(config_count(&c, &vballoon_kind), 0);
+	assert_int_equal(add("balloon", "on"), 0);
+	assert_int_equal(add("balloon", "on"), 0);
+	assert_int_equal(config_count(&c, &vballoon_kind), 1);
+	assert_int_equal(load_fresh("{\"balloon\": true}"), 0);
+	assert_int_equal(config_count(&c, &vballoon_kind), 1);
+	assert_int_equal(load("{\"balloon\": false}"), 0);
+	assert_int_equal(config_count(&c, &vballoon_kind), 0);
+	assert_int_equal(load("{\"balloon\": 1}"), -EINVAL);
+	assert_err_has("balloon");
 }
 
 /* Every kind refuses settings it does not have, as a flag and in JSON, naming them. */
@@ -1033,13 +1047,14 @@ static void test_unknown_keys(void **state)
 static void test_device_order(void **state)
 {
 	(void)state;
+	assert_int_equal(add("balloon", "on"), 0);
 	assert_int_equal(add("rng", "on"), 0);
 	assert_int_equal(add("vsock", "cid=3,uds=/v"), 0);
 	assert_int_equal(add("fs", "tag=a,path=/a"), 0);
 	assert_int_equal(add("disk", "path=/d0"), 0);
 	assert_int_equal(add("net", "tap=t0"), 0);
 	assert_int_equal(add("disk", "path=/d1"), 0);
-	assert_int_equal(c.ndevs, 6);
+	assert_int_equal(c.ndevs, 7);
 	assert_ptr_equal(c.devs[0].kind, &vblk_kind);
 	assert_string_equal(((const struct vblk_config *)c.devs[0].cfg)->path, "/d0");
 	assert_ptr_equal(c.devs[1].kind, &vblk_kind);
@@ -1049,6 +1064,7 @@ static void test_device_order(void **state)
 	assert_ptr_equal(c.devs[4].kind, &vsock_kind);
 	assert_ptr_equal(c.devs[5].kind, &vrng_kind);
 	assert_null(c.devs[5].cfg);
+	assert_ptr_equal(c.devs[6].kind, &vballoon_kind);
 }
 
 /* More devices than slots: validation names the first that finds none, whatever its kind. */
@@ -1093,11 +1109,56 @@ static void test_api_sock(void **state)
 	assert_err_has("api-sock");
 }
 
+/* Devices built by the caller (container mode): in their kind's place in slot order, owned. */
+static void test_config_add(void **state)
+{
+	struct vsock_config *v = calloc(1, sizeof(*v));
+	struct vfs_config *f;
+	unsigned int i;
+
+	(void)state;
+	assert_int_equal(add("disk", "path=/a.img"), 0);
+	v->cid = 3; /* no uds: in-process endpoints only */
+	assert_int_equal(config_add(&c, &vsock_kind, v, err, sizeof(err)), 0);
+	f = calloc(1, sizeof(*f));
+	snprintf(f->tag, sizeof(f->tag), "mounts");
+	f->nentries = 1;
+	f->entries = calloc(1, sizeof(*f->entries));
+	f->entries[0].name = strdup("m0");
+	f->entries[0].path = strdup("/srv");
+	assert_int_equal(config_add(&c, &vfs_kind, f, err, sizeof(err)), 0);
+	/* disk, share, vsock, rng: the kinds' order, whatever the order of the calls. */
+	assert_int_equal(c.ndevs, 4);
+	assert_ptr_equal(c.devs[0].kind, &vblk_kind);
+	assert_ptr_equal(c.devs[1].kind, &vfs_kind);
+	assert_ptr_equal(c.devs[2].kind, &vsock_kind);
+	assert_ptr_equal(c.devs[3].kind, &vrng_kind);
+	assert_null(VSOCK->uds);
+	assert_int_equal(config_validate(&c, err, sizeof(err)), 0);
+	/* A second vsock replaces the first (one per VM); past a list's limit: refused, freed. */
+	v = calloc(1, sizeof(*v));
+	v->cid = 4;
+	assert_int_equal(config_add(&c, &vsock_kind, v, err, sizeof(err)), 0);
+	assert_int_equal(VSOCK->cid, 4);
+	for (i = NSHARES; i < config_kind_max(&vfs_kind); i++) {
+		f = calloc(1, sizeof(*f));
+		snprintf(f->tag, sizeof(f->tag), "t%u", i);
+		f->path = strdup("/srv");
+		assert_int_equal(config_add(&c, &vfs_kind, f, err, sizeof(err)), 0);
+	}
+	f = calloc(1, sizeof(*f));
+	snprintf(f->tag, sizeof(f->tag), "late");
+	f->path = strdup("/srv");
+	assert_int_equal(config_add(&c, &vfs_kind, f, err, sizeof(err)), -ENOSPC);
+	assert_non_null(strstr(err, "share late: at most"));
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_defaults),
+		T(test_config_add),
 		T(test_set),
 		T(test_json_full),
 		T(test_json_partial_keeps_others),

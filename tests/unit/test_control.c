@@ -23,43 +23,76 @@
 
 /* --- the codec --------------------------------------------------------------------------- */
 
-static int parse(const char *line, enum ctl_cmd *cmd, char *why)
+static int parse(const char *line, struct ctl_request *req, char *why)
 {
-	return ctl_parse_request(line, strlen(line), cmd, why, 200);
+	return ctl_parse_request(line, strlen(line), req, why, 200);
 }
 
 static void expect_bad(const char *line, const char *words)
 {
-	enum ctl_cmd cmd;
+	struct ctl_request req;
 	char why[200] = "";
 
-	assert_int_equal(ctl_parse_request(line, strlen(line), &cmd, why, sizeof(why)), -EINVAL);
+	assert_int_equal(ctl_parse_request(line, strlen(line), &req, why, sizeof(why)), -EINVAL);
 	if (!strstr(why, words))
 		fail_msg("request '%s': reason '%s' lacks '%s'", line, why, words);
 }
 
 static void test_parse_every_command(void **state)
 {
-	enum ctl_cmd cmd, back;
+	struct ctl_request req, got;
+	enum ctl_cmd back;
 	char why[200], line[64];
 	int i, n;
 
 	(void)state;
 	for (i = 0; i < CTL_NCMDS; i++) {
-		n = ctl_encode_request((enum ctl_cmd)i, line, sizeof(line));
+		req = (struct ctl_request){ .cmd = (enum ctl_cmd)i };
+		n = ctl_encode_request(&req, line, sizeof(line));
 		assert_true(n > 0 && line[n - 1] == '\n');
-		assert_int_equal(ctl_parse_request(line, (size_t)n - 1, &cmd, why, sizeof(why)), 0);
-		assert_int_equal(cmd, i);
-		assert_int_equal(ctl_cmd_from_name(ctl_cmd_name(cmd), &back), 0);
+		assert_int_equal(ctl_parse_request(line, (size_t)n - 1, &got, why, sizeof(why)), 0);
+		assert_int_equal(got.cmd, i);
+		assert_false(got.has_target);
+		assert_int_equal(ctl_cmd_from_name(ctl_cmd_name(got.cmd), &back), 0);
 		assert_int_equal(back, i);
 	}
-	assert_int_equal(parse("{\"cmd\":\"pause\"}", &cmd, why), 0);
-	assert_int_equal(cmd, CTL_PAUSE);
+	assert_int_equal(parse("{\"cmd\":\"pause\"}", &got, why), 0);
+	assert_int_equal(got.cmd, CTL_PAUSE);
 	/* Whitespace around, and a CR before the newline, are fine. */
-	assert_int_equal(parse(" \t{ \"cmd\" : \"stop\" } \r", &cmd, why), 0);
-	assert_int_equal(cmd, CTL_STOP);
-	assert_int_equal(ctl_encode_request(CTL_STATE, line, 8), -ENOSPC);
-	assert_int_equal(ctl_cmd_from_name("State", &cmd), -EINVAL);
+	assert_int_equal(parse(" \t{ \"cmd\" : \"stop\" } \r", &got, why), 0);
+	assert_int_equal(got.cmd, CTL_STOP);
+	req = (struct ctl_request){ .cmd = CTL_STATE };
+	assert_int_equal(ctl_encode_request(&req, line, 8), -ENOSPC);
+	assert_int_equal(ctl_cmd_from_name("State", &back), -EINVAL);
+}
+
+static void test_parse_balloon(void **state)
+{
+	struct ctl_request req = { .cmd = CTL_BALLOON, .has_target = true, .target = UINT64_MAX };
+	char why[200], line[96];
+	int n;
+
+	(void)state;
+	/* The target, in either order of the fields, up to 2^64 - 1 exactly. */
+	n = ctl_encode_request(&req, line, sizeof(line));
+	assert_string_equal(line, "{\"cmd\":\"balloon\",\"target\":18446744073709551615}\n");
+	req = (struct ctl_request){ 0 };
+	assert_int_equal(ctl_parse_request(line, (size_t)n - 1, &req, why, sizeof(why)), 0);
+	assert_int_equal(req.cmd, CTL_BALLOON);
+	assert_true(req.has_target);
+	assert_true(req.target == UINT64_MAX);
+	assert_int_equal(parse("{\"target\":268435456,\"cmd\":\"balloon\"}", &req, why), 0);
+	assert_true(req.has_target && req.target == 268435456);
+	assert_int_equal(parse("{\"cmd\":\"balloon\",\"target\":0}", &req, why), 0);
+	assert_true(req.has_target && req.target == 0);
+	assert_int_equal(parse("{\"cmd\":\"balloon\"}", &req, why), 0);
+	assert_false(req.has_target);
+	expect_bad("{\"cmd\":\"balloon\",\"target\":-1}", "expected bytes");
+	expect_bad("{\"cmd\":\"balloon\",\"target\":1.5}", "expected bytes");
+	expect_bad("{\"cmd\":\"balloon\",\"target\":\"1G\"}", "expected bytes");
+	expect_bad("{\"cmd\":\"balloon\",\"target\":null}", "expected bytes");
+	expect_bad("{\"cmd\":\"state\",\"target\":4096}", "state takes no target");
+	expect_bad("{\"target\":4096}", "no \"cmd\"");
 }
 
 static void test_parse_refuses(void **state)
@@ -85,10 +118,10 @@ static void test_parse_refuses(void **state)
 	/* A NUL inside the line: json-c would stop there; the whole line is the request. */
 	{
 		static const char nul[] = "{\"cmd\":\"state\"}\0garbage";
-		enum ctl_cmd cmd;
+		struct ctl_request req;
 		char why[200];
 
-		assert_int_equal(ctl_parse_request(nul, sizeof(nul) - 1, &cmd, why, sizeof(why)),
+		assert_int_equal(ctl_parse_request(nul, sizeof(nul) - 1, &req, why, sizeof(why)),
 				 -EINVAL);
 		assert_non_null(strstr(why, "NUL"));
 	}
@@ -175,6 +208,40 @@ static void test_replies(void **state)
 	assert_int_equal(ctl_parse_reply("{\"error\":7}", 11, why, sizeof(why)), 1);
 }
 
+static void test_reply_balloon(void **state)
+{
+	static const struct ctl_stat stats[] = { { "free_memory", 123456789 },
+						 { "swap_in", 0 } };
+	struct ctl_balloon b = { .target = 1ULL << 30, .actual = 1ULL << 29, .released = 4096,
+				 .reported = 1ULL << 40, .stats = stats, .nstats = 2,
+				 .has_age = true, .stats_age_ms = 17 };
+	struct json_object *o, *st;
+	char *line, why[200];
+	size_t len;
+
+	(void)state;
+	line = ctl_reply_balloon(&b, &len);
+	o = parse_line(line, len);
+	assert_int_equal(json_object_get_int64(json_object_object_get(o, "target")), 1LL << 30);
+	assert_int_equal(json_object_get_int64(json_object_object_get(o, "actual")), 1LL << 29);
+	assert_int_equal(json_object_get_int64(json_object_object_get(o, "released")), 4096);
+	assert_int_equal(json_object_get_int64(json_object_object_get(o, "reported")), 1LL << 40);
+	assert_int_equal(json_object_get_int64(json_object_object_get(o, "stats_age_ms")), 17);
+	st = json_object_object_get(o, "stats");
+	assert_int_equal(json_object_object_length(st), 2);
+	assert_int_equal(json_object_get_int64(json_object_object_get(st, "free_memory")),
+			 123456789);
+	json_object_put(o);
+	assert_int_equal(ctl_parse_reply(line, len - 1, why, sizeof(why)), 0);
+	free(line);
+	/* No statistics yet: an empty object and no age. */
+	b = (struct ctl_balloon){ .target = 0 };
+	line = ctl_reply_balloon(&b, &len);
+	assert_string_equal(line, "{\"target\":0,\"actual\":0,\"released\":0,\"reported\":0,"
+				  "\"stats\":{}}\n");
+	free(line);
+}
+
 /* --- the line reader ---------------------------------------------------------------------- */
 
 static struct ctl_reader R;
@@ -259,7 +326,7 @@ static struct loop L;
 static struct control *C;
 
 static struct ops_rec {
-	unsigned int state, pause, resume, stop;
+	unsigned int state, pause, resume, stop, balloon;
 	int pause_ret;
 	size_t state_pad; /* bytes of padding in the fake state reply */
 } rec;
@@ -305,7 +372,17 @@ static void fake_stop(void *opaque)
 	rec.stop++;
 }
 
-static const struct control_ops fake_ops = { fake_state, fake_pause, fake_resume, fake_stop };
+static char *fake_balloon(void *opaque, const struct ctl_request *req, size_t *len)
+{
+	struct ctl_balloon b = { .target = req->has_target ? req->target : 7 };
+
+	(void)opaque;
+	rec.balloon++;
+	return ctl_reply_balloon(&b, len);
+}
+
+static const struct control_ops fake_ops = { fake_state, fake_pause, fake_resume, fake_stop,
+					     fake_balloon };
 
 static int setup(void **state)
 {
@@ -406,8 +483,13 @@ static void test_server_commands(void **state)
 	rec.pause_ret = -ESHUTDOWN;
 	say(fd, "{\"cmd\":\"pause\"}\n");
 	assert_string_equal(hear(fd), "{\"error\":\"pause: the VM is stopping\"}\n");
+	say(fd, "{\"cmd\":\"balloon\"}\n");
+	assert_non_null(strstr(hear(fd), "{\"target\":7,"));
+	say(fd, "{\"cmd\":\"balloon\",\"target\":8192}\n");
+	assert_non_null(strstr(hear(fd), "{\"target\":8192,"));
 	say(fd, "{\"cmd\":\"stop\"}\n");
 	assert_string_equal(hear(fd), "{\"ok\":true}\n");
+	assert_int_equal(rec.balloon, 2);
 	assert_int_equal(rec.state, 1);
 	assert_int_equal(rec.pause, 2);
 	assert_int_equal(rec.resume, 1);
@@ -695,8 +777,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_parse_every_command),
+		T(test_parse_balloon),
 		T(test_parse_refuses),
 		T(test_replies),
+		T(test_reply_balloon),
 		T(test_reader_partial_lines),
 		T(test_reader_oversized_line),
 		S(test_server_commands),

@@ -7,6 +7,8 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "lib/gmem.h"
 
@@ -149,6 +151,124 @@ static void test_read_write(void **state)
 	assert_int_equal(gmem_read(&m, 0x10000, back, 0), -EFAULT);
 }
 
+/* --- gmem_release: pages given back to the host ------------------------------------------- */
+
+#define PAGES 16
+#define PG GMEM_PAGE
+
+/* A mapping of n pages with every page touched (resident), each holding its index. */
+static uint8_t *touched(size_t n, int flags)
+{
+	uint8_t *p = mmap(NULL, n * PG, PROT_READ | PROT_WRITE, flags | MAP_ANONYMOUS, -1, 0);
+	size_t i;
+
+	assert_true(p != MAP_FAILED);
+	for (i = 0; i < n; i++)
+		memset(p + i * PG, (int)(i + 1), PG);
+	return p;
+}
+
+/* Bit i: page i of p is resident. */
+static unsigned int resident(uint8_t *p, size_t n)
+{
+	unsigned char vec[PAGES];
+	unsigned int bits = 0;
+	size_t i;
+
+	assert_true(n <= PAGES);
+	assert_int_equal(mincore(p, n * PG, vec), 0);
+	for (i = 0; i < n; i++)
+		bits |= (vec[i] & 1u) << i;
+	return bits;
+}
+
+static void test_release_private(void **state)
+{
+	uint8_t *p = touched(PAGES, MAP_PRIVATE);
+	struct gmem m = { 0 };
+
+	(void)state;
+	assert_int_equal(gmem_add(&m, 0x100000, PAGES * PG, p), 0);
+	assert_int_equal(resident(p, PAGES), 0xffff);
+	/* Pages 2..5 go back: they are no longer resident and read as zeros; the rest stay. */
+	assert_int_equal(gmem_release(&m, 0x100000 + 2 * PG, 4 * PG), 0);
+	assert_int_equal(resident(p, PAGES), 0xffc3);
+	assert_int_equal(p[2 * PG], 0);
+	assert_int_equal(p[6 * PG - 1], 0);
+	assert_int_equal(p[1 * PG], 2);
+	assert_int_equal(p[6 * PG], 7);
+	munmap(p, PAGES * PG);
+}
+
+static void test_release_shared(void **state)
+{
+	uint8_t *p = touched(PAGES, MAP_SHARED);
+	struct gmem m = { 0 };
+
+	(void)state;
+	assert_int_equal(gmem_add_backed(&m, 0, PAGES * PG, p, GMEM_SHARED), 0);
+	assert_int_equal(m.r[0].backing, GMEM_SHARED);
+	/* MADV_REMOVE frees the shared memory itself: the page reads as zeros from then on. */
+	assert_int_equal(gmem_release(&m, 3 * PG, PG), 0);
+	assert_int_equal(resident(p, PAGES), 0xfff7);
+	assert_int_equal(p[3 * PG], 0);
+	assert_int_equal(p[4 * PG], 5);
+	assert_int_equal(gmem_add_backed(&m, 1ULL << 32, PG, p, (enum gmem_backing)7), -EINVAL);
+	munmap(p, PAGES * PG);
+}
+
+static void test_release_refuses(void **state)
+{
+	uint8_t *p = touched(PAGES, MAP_PRIVATE);
+	struct gmem m = { 0 };
+
+	(void)state;
+	/* Two regions with a hole between them: [0x10000, +8 pages), [0x20000, +8 pages). */
+	assert_int_equal(gmem_add(&m, 0x10000, 8 * PG, p), 0);
+	assert_int_equal(gmem_add(&m, 0x20000, 8 * PG, p + 8 * PG), 0);
+	/* Misaligned start or length, length 0, wrap. */
+	assert_int_equal(gmem_release(&m, 0x10001, PG), -EINVAL);
+	assert_int_equal(gmem_release(&m, 0x10000, PG + 1), -EINVAL);
+	assert_int_equal(gmem_release(&m, 0x10000, 0), -EINVAL);
+	assert_int_equal(gmem_release(&m, UINT64_MAX - PG + 1, 2 * PG), -EINVAL);
+	/* Outside RAM, in the hole, straddling into the hole or past the end: nothing released. */
+	assert_int_equal(gmem_release(&m, 0, PG), -EFAULT);
+	assert_int_equal(gmem_release(&m, 0x18000, PG), -EFAULT);
+	assert_int_equal(gmem_release(&m, 0x17000, 2 * PG), -EFAULT);
+	assert_int_equal(gmem_release(&m, 0x10000, 0x20000), -EFAULT);
+	assert_int_equal(gmem_release(&m, 0x27000, 2 * PG), -EFAULT);
+	assert_int_equal(gmem_release(&m, 0xf000, 2 * PG), -EFAULT);
+	assert_int_equal(resident(p, PAGES), 0xffff);
+	/* Host side: only whole pages of a region. */
+	assert_int_equal(gmem_release_host(&m, p + 1, PG), -EINVAL);
+	assert_int_equal(gmem_release_host(&m, p, PG / 2), -EINVAL);
+	assert_int_equal(gmem_release_host(&m, p + 7 * PG, 2 * PG), -EFAULT);
+	assert_int_equal(gmem_release_host(&m, p + 16 * PG, PG), -EFAULT);
+	assert_int_equal(resident(p, PAGES), 0xffff);
+	assert_int_equal(gmem_release_host(&m, p + 9 * PG, 2 * PG), 0);
+	assert_int_equal(resident(p, PAGES), 0xf9ff);
+	munmap(p, PAGES * PG);
+}
+
+static void test_release_adjacent(void **state)
+{
+	uint8_t *p = touched(PAGES, MAP_PRIVATE);
+	struct gmem m = { 0 };
+
+	(void)state;
+	/* Back to back in guest space, apart on the host: one range covers both. */
+	assert_int_equal(gmem_add(&m, 0x40000, 4 * PG, p + 8 * PG), 0);
+	assert_int_equal(gmem_add(&m, 0x44000, 4 * PG, p), 0);
+	assert_int_equal(gmem_release(&m, 0x43000, 2 * PG), 0);
+	assert_int_equal(resident(p, PAGES), 0xf7fe);
+	/* A region whose size is no page multiple cannot give its partial page back. */
+	m = (struct gmem){ 0 };
+	assert_int_equal(gmem_add(&m, 0x40000, PG + 512, p), 0);
+	assert_int_equal(gmem_add(&m, 0x41200, PG, p + 4 * PG), 0);
+	assert_int_equal(gmem_release(&m, 0x40000, 2 * PG), -EINVAL);
+	munmap(p, PAGES * PG);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -159,6 +279,10 @@ int main(void)
 		cmocka_unit_test(test_ptr_adjacent_regions),
 		cmocka_unit_test(test_ptr_empty),
 		cmocka_unit_test(test_read_write),
+		cmocka_unit_test(test_release_private),
+		cmocka_unit_test(test_release_shared),
+		cmocka_unit_test(test_release_refuses),
+		cmocka_unit_test(test_release_adjacent),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -274,6 +274,8 @@ static void test_devices_masked_readonly(void **state)
 	/* A host block device passed in: the guest's node bound at the spec's path. */
 	assert_string_equal(disk->source, "/dev/vdb");
 	assert_int_equal(disk->mp, GI_MP_FILE);
+	assert_int_equal(disk->mode, S_IFBLK | 0660);
+	assert_int_equal(disk->gid, 6);
 	assert_int_equal(fifo->mode, S_IFIFO | 0600);
 	assert_int_equal(fifo->dev, 0);
 	assert_int_equal(fifo->uid, 1000);

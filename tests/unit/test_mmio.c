@@ -351,6 +351,31 @@ static void test_happy_path(void **state)
 	assert_int_equal(dispatch(0), 0);
 }
 
+/*
+ * A kick before DRIVER_OK finds the device not live and is dropped; DRIVER_OK then looks at
+ * every enabled queue once, so buffers posted early are served, and a queue not enabled is not.
+ */
+static void test_kick_before_driver_ok(void **state)
+{
+	(void)state;
+	assert_int_equal(virtio_drv_negotiate(&drv, F_V1), S_ACK | S_DRV | S_FOK);
+	virtio_drv_queue(&drv, 0, QSIZE, DESC, AVAIL, USED);
+	wr(VIRTIO_MMIO_QUEUE_READY, 1);
+	post(64);
+	wr(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+	assert_int_equal(dispatch(0), 1);
+	assert_int_equal(e.f.notifies[0], 0);
+	assert_int_equal(e.f.popped, 0);
+	assert_int_equal(virtio_drv_driver_ok(&drv), S_ACK | S_DRV | S_FOK | S_DOK);
+	assert_int_equal(e.f.activates, 1);
+	assert_int_equal(dispatch(0), 1);
+	assert_int_equal(e.f.notifies[0], 1);
+	assert_int_equal(e.f.notifies[1], 0);
+	assert_int_equal(e.f.popped, 1);
+	assert_int_equal(used_idx(), 1);
+	assert_int_equal(dispatch(0), 0);
+}
+
 static void test_features_refused(void **state)
 {
 	(void)state;
@@ -1016,7 +1041,8 @@ int main(void)
 		T(test_ids),
 		T(test_feature_windows),
 		T(test_happy_path),
-		T(test_features_refused),
+		T(test_kick_before_driver_ok),
+	T(test_features_refused),
 		T(test_queue_window),
 		T(test_queue_num),
 		T(test_ready_outside_ram),

@@ -72,12 +72,26 @@ static int setup(void **state)
 		return -1;
 	/* The rings start zeroed, as a driver leaves them; buffers hold a pattern to overwrite. */
 	memset(e.v.ram + (BUF - RAM_GPA), PATTERN, RAM_SIZE - (BUF - RAM_GPA));
-	if (vrng_create(&e.v.host, &e.r) ||
+	if (vrng_create(&e.v.host, NULL, &e.r) ||
 	    virtio_mmio_attach(vrng_dev(e.r), &e.v.host, BASE, GSI) || e.v.mmio.n != 1)
 		return -1;
 	e.d = e.v.mmio.r[0].dev;
 	fake_ns = 1000000000ULL;
 	return 0;
+}
+
+/* The device again (the bucket full), at rate bytes/s on the test's clock. */
+static void recreate(uint64_t rate)
+{
+	const struct vrng_params p = { .rate = rate, .now_ns = fake_now };
+
+	vrng_destroy(e.r);
+	e.r = NULL;
+	bus_init(&e.v.mmio, "mmio"); /* a bus never unregisters: start it again */
+	assert_int_equal(vrng_create(&e.v.host, &p, &e.r), 0);
+	assert_int_equal(virtio_mmio_attach(vrng_dev(e.r), &e.v.host, BASE, GSI), 0);
+	assert_int_equal(e.v.mmio.n, 1);
+	e.d = e.v.mmio.r[0].dev;
 }
 
 static int teardown(void **state)
@@ -278,10 +292,15 @@ static void test_rate(void **state)
 	struct seg huge[2] = { { BUF, 0x4000, true }, { BUF + 0x4000, 0x4000, true } };
 	struct seg s1[1] = { { BUF + 0x10000, 1000, true } };
 	struct seg s2[1] = { { BUF + 0x11000, 100, true } };
+	struct vrng *r2 = NULL;
 
 	(void)state;
-	assert_int_equal(vrng_test_set(e.r, 0, fake_now), -EINVAL);
-	assert_int_equal(vrng_test_set(e.r, 4096, fake_now), 0);
+	/* Above 2^32 bytes/s refill() could overflow: refused. */
+	assert_int_equal(
+		vrng_create(&e.v.host, &(struct vrng_params){ .rate = VRNG_RATE_MAX + 1 }, &r2),
+		-EINVAL);
+	assert_null(r2);
+	recreate(4096);
 	bring_up();
 	/* 32 KiB asked, one second's worth (4096) given: a partial fill. */
 	post(huge, 2);
@@ -336,7 +355,7 @@ static void test_request_cap(void **state)
 	unsigned int i;
 
 	(void)state;
-	assert_int_equal(vrng_test_set(e.r, 1ULL << 32, fake_now), 0);
+	recreate(VRNG_RATE_MAX);
 	bring_up();
 	/* 16 descriptors over the same 192 KiB: 3 MiB asked. */
 	for (i = 0; i < 16; i++)
@@ -379,7 +398,7 @@ static void test_budget(void **state)
 	pthread_t t;
 
 	(void)state;
-	assert_int_equal(vrng_test_set(e.r, 1ULL << 32, fake_now), 0);
+	recreate(VRNG_RATE_MAX);
 	bring_up();
 	k = &e.d->kick_h[0];
 	for (i = 0; i < QSIZE; i++)
@@ -439,7 +458,7 @@ static void test_reset_disarms_timer(void **state)
 	struct seg in[1] = { { BUF, 200, true } };
 
 	(void)state;
-	assert_int_equal(vrng_test_set(e.r, 128, fake_now), 0);
+	recreate(128);
 	bring_up();
 	post(in, 1);
 	kick();
@@ -481,12 +500,12 @@ static void test_create_destroy(void **state)
 
 	(void)state;
 	/* Overlapping the first device: attaching fails and leaves nothing behind. */
-	assert_int_equal(vrng_create(&e.v.host, &r2), 0);
+	assert_int_equal(vrng_create(&e.v.host, NULL, &r2), 0);
 	assert_non_null(r2);
 	assert_int_equal(virtio_mmio_attach(vrng_dev(r2), &e.v.host, BASE + 0x800, GSI), -EINVAL);
 	vrng_destroy(r2);
 	assert_int_equal(count_fds(), before);
-	assert_int_equal(vrng_create(&e.v.host, &r2), 0);
+	assert_int_equal(vrng_create(&e.v.host, NULL, &r2), 0);
 	assert_int_equal(virtio_mmio_attach(vrng_dev(r2), &e.v.host, BASE + VIRTIO_MMIO_SIZE, GSI),
 			 0);
 	assert_true(count_fds() > before);

@@ -355,6 +355,7 @@ static void test_tmpfs(void **state)
 
 static void test_privileged(void **state)
 {
+	const char *twice[2] = { "/x", "/x" };
 	struct ctr_run_opts o = opts();
 	struct ctr_bundle b;
 	unsigned int k;
@@ -371,8 +372,16 @@ static void test_privileged(void **state)
 	assert_int_equal(b.nreadonly, 0);
 	assert_false(find_mount(&b, "/sys")->flags & MS_RDONLY);
 	assert_false(find_mount(&b, "/sys/fs/cgroup")->flags & MS_RDONLY);
+	/* No tmpfs on /dev: the guest's devtmpfs is the container's. */
+	for (k = 0; k < b.nmounts; k++)
+		assert_string_not_equal(b.mounts[k].dest, "/dev");
+	assert_non_null(find_mount(&b, "/dev/pts"));
 	plans(&b);
 	ctr_bundle_free(&b);
+	/* A flag's mount in the slot /dev's would have had is still a flag's: twice is refused. */
+	o.tmpfs = twice;
+	o.ntmpfs = 2;
+	run_refused(&o, "--tmpfs /x: /x is mounted twice");
 }
 
 static void test_command_and_rootfs(void **state)

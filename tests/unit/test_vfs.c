@@ -127,11 +127,12 @@ static void wait_in_hook(unsigned int n)
 static int create(const char *path, const char *tag, uint64_t base, struct vfs **out)
 {
 	struct vfs_config c = { .path = (char *)(uintptr_t)path, .cache = VFS_CACHE_AUTO };
-
+	/* Every worker passes the hook, which holds it only while a test sets hold or sleep_ms. */
+	const struct vfs_params p = { .before_serve = hook };
 	int ret;
 
 	snprintf(c.tag, sizeof(c.tag), "%s", tag);
-	ret = vfs_create(&c, 0, &e.v.host, out);
+	ret = vfs_create(&c, 0, &e.v.host, &p, out);
 	if (!ret && (ret = virtio_mmio_attach(vfs_dev(*out), &e.v.host, base, GSI))) {
 		vfs_destroy(*out);
 		*out = NULL;
@@ -464,11 +465,27 @@ static int count_dir(const char *path)
 	return n;
 }
 
-static struct vfs_test_stats stats(void)
+/*
+ * The number of this process's threads once it settles at want. A joined thread leaves
+ * /proc/self/task a moment after pthread_join returns (the kernel wakes the joiner before it
+ * reaps the task), so a slow machine can still show it: wait up to 10 s, then return the count.
+ */
+static int tasks_settle(int want)
 {
-	struct vfs_test_stats st;
+	int n = count_dir("/proc/self/task");
 
-	vfs_test_stats(e.f, &st);
+	for (int i = 0; i < 1000 && n != want; i++) {
+		usleep(10000);
+		n = count_dir("/proc/self/task");
+	}
+	return n;
+}
+
+static struct vfs_stats stats(void)
+{
+	struct vfs_stats st;
+
+	vfs_stats(e.f, &st);
 	return st;
 }
 
@@ -550,6 +567,9 @@ static void test_features(void **state)
 	setup_queue(1, QS1, DESC1, AVAIL1, USED1);
 	wr(VIRTIO_MMIO_STATUS, S_ACK | S_DRV | S_FOK | S_DOK);
 	fuse_init();
+	/* A worker raises the interrupt just after it publishes the used entry: wait for it. */
+	for (int i = 0; i < 1000 && !atomic_load(&e.pulses); i++)
+		usleep(10000);
 	assert_true(atomic_load(&e.pulses) >= 1);
 	assert_true(rd(VIRTIO_MMIO_INTERRUPT_STATUS) & VIRTIO_MMIO_INT_VRING);
 }
@@ -884,13 +904,12 @@ static void test_workers(void **state)
 {
 	struct fuse_forget_in fin = { .nlookup = 1 };
 	struct virtio_dev *d = e.v.mmio.r[0].dev;
-	struct vfs_test_stats st;
+	struct vfs_stats st;
 	unsigned int i, inflight;
 
 	(void)state;
 	driver_init();
 	fuse_init();
-	vfs_test_hook(e.f, hook, NULL);
 	e.hold = true;
 	for (i = 0; i < 8; i++) {
 		build_getattr_root();
@@ -946,7 +965,7 @@ static void *resetter(void *arg)
 static void test_reset_busy(void **state)
 {
 	struct fuse_entry_out eo;
-	struct vfs_test_stats st;
+	struct vfs_stats st;
 	atomic_bool done = false;
 	pthread_t t;
 	unsigned int i;
@@ -961,7 +980,6 @@ static void test_reset_busy(void **state)
 	assert_int_equal(stats().inodes, 2);
 	assert_int_equal(stats().handles, 1);
 
-	vfs_test_hook(e.f, hook, NULL);
 	e.hold = true;
 	for (i = 0; i < 6; i++) {
 		build_getattr_root();
@@ -1002,7 +1020,6 @@ static void test_reset_busy(void **state)
 	assert_int_equal(stats().served, 3);
 
 	/* A new driver: INIT again, and the device works. */
-	vfs_test_hook(e.f, NULL, NULL);
 	driver_init();
 	fuse_init();
 	lookup("f", &eo);
@@ -1016,7 +1033,6 @@ static void test_destroy_in_flight(void **state)
 	(void)state;
 	driver_init();
 	fuse_init();
-	vfs_test_hook(e.f, hook, NULL);
 	e.sleep_ms = 100;
 	for (i = 0; i < 10; i++) {
 		build_getattr_root();
@@ -1046,7 +1062,7 @@ static void test_threads(void **state)
 {
 	struct loop_handler stop = { .cb = virtio_env_stop_loop };
 	unsigned int round, i, n = 48, ok = 0;
-	struct vfs_test_stats st;
+	struct vfs_stats st;
 	pthread_t t;
 
 	(void)state;
@@ -1130,7 +1146,7 @@ static void test_bad_share(void **state)
 	assert_non_null(strstr(msg, "share "));
 	assert_non_null(strstr(msg, "/file"));
 	assert_int_equal(count_dir("/proc/self/fd"), fds);
-	assert_int_equal(count_dir("/proc/self/task"), threads);
+	assert_int_equal(tasks_settle(threads), threads);
 
 	/* Attaching over another device fails late: the workers and fds are undone. */
 	virtio_env_capture_start();
@@ -1139,7 +1155,7 @@ static void test_bad_share(void **state)
 	assert_null(x);
 	assert_non_null(strstr(msg, "cannot attach"));
 	assert_int_equal(count_dir("/proc/self/fd"), fds);
-	assert_int_equal(count_dir("/proc/self/task"), threads);
+	assert_int_equal(tasks_settle(threads), threads);
 }
 
 /* Threads whose name starts with prefix. */
@@ -1180,8 +1196,77 @@ static void test_create_destroy(void **state)
 	assert_true(count_dir("/proc/self/fd") > fds);
 	vfs_destroy(x);
 	assert_int_equal(count_dir("/proc/self/fd"), fds);
-	assert_int_equal(count_dir("/proc/self/task"), threads);
+	assert_int_equal(tasks_settle(threads), threads);
 	vfs_destroy(NULL);
+}
+
+/*
+ * A share of entries through the device kind (container mode's bind mounts): its check opens
+ * every entry before the VM exists (a bad one is refused there, naming it), the device serves
+ * the synthetic root, and the share joins the descriptor budget only once it is built.
+ */
+static void test_entries_device(void **state)
+{
+	static const char text[] = "one file\n";
+	struct vfs_entry ents[2];
+	struct vfs_config c = { .cache = VFS_CACHE_AUTO, .entries = ents, .nentries = 2 };
+	struct fuse_entry_out eo;
+	char m0[] = "m0", m1[] = "m1";
+	struct virtio_dev *d = NULL;
+	struct fdbudget budget;
+	void *res = NULL;
+	char *msg;
+	int fds;
+
+	(void)state;
+	vfs_destroy(e.f); /* the plain share setup() made: this test's device takes its place */
+	e.f = NULL;
+	fds = count_dir("/proc/self/fd");
+	snprintf(c.tag, sizeof(c.tag), "mounts");
+	assert_int_equal(mkdir(fenv_path(&e.fe, "dir"), 0755), 0);
+	assert_int_equal(fenv_write_host(fenv_path(&e.fe, "dir/inside"), "in", 0644), 0);
+	assert_int_equal(fenv_write_host(fenv_path(&e.fe, "file"), text, 0644), 0);
+	ents[0] = (struct vfs_entry){ .name = m0, .path = strdup(fenv_path(&e.fe, "dir")) };
+	ents[1] = (struct vfs_entry){ .name = m1, .path = strdup(fenv_path(&e.fe, "missing")),
+				      .ro = true };
+
+	/* The check names the entry that cannot be opened; nothing stays open. */
+	virtio_env_capture_start();
+	assert_int_equal(vfs_kind.check(&c, 0, &res), -ENOENT);
+	msg = virtio_env_capture_end();
+	assert_null(res);
+	assert_int_equal(lines(msg), 1);
+	assert_non_null(strstr(msg, "share mounts: entry m1 ("));
+	assert_non_null(strstr(msg, "/missing): No such file or directory"));
+	assert_int_equal(count_dir("/proc/self/fd"), fds);
+
+	free(ents[1].path);
+	ents[1].path = strdup(fenv_path(&e.fe, "file"));
+	fdbudget_init(&budget, 1000);
+	e.v.host.fds = &budget;
+	assert_int_equal(vfs_kind.check(&c, 0, &res), 0);
+	assert_non_null(res);
+	assert_int_equal(budget.naccts, 0); /* opened, not yet the VM's */
+	assert_int_equal(vfs_kind.create(&c, res, 0, &e.v.host, &d), 0);
+	assert_int_equal(budget.naccts, 1);
+	e.base += 0x10000; /* the bus keeps the old window's range */
+	assert_int_equal(virtio_mmio_attach(d, &e.v.host, e.base, GSI), 0);
+	driver_init();
+	fuse_init();
+	lookup("m0", &eo);
+	assert_int_equal(eo.attr.mode & S_IFMT, S_IFDIR);
+	lookup("m1", &eo);
+	assert_int_equal(eo.attr.mode & S_IFMT, S_IFREG);
+	assert_int_equal(eo.attr.size, sizeof(text) - 1);
+	fenv_begin(&e.fe, FUSE_LOOKUP, FUSE_ROOT_ID);
+	fenv_name(&e.fe, "dir");
+	assert_int_equal(call(1, SLOT), -ENOENT); /* only the entries' names */
+	virtio_dev_destroy(d);
+	assert_int_equal(budget.naccts, 0);
+	e.v.host.fds = NULL;
+	free(ents[0].path);
+	free(ents[1].path);
+	assert_int_equal(count_dir("/proc/self/fd"), fds);
 }
 
 int main(void)
@@ -1203,6 +1288,7 @@ int main(void)
 		T(test_threads),
 		T(test_bad_share),
 		T(test_create_destroy),
+		T(test_entries_device),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

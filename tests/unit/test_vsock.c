@@ -13,6 +13,7 @@
 #include <linux/virtio_mmio.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1504,7 +1505,7 @@ static void test_uds_guest_connect(void **state)
 static void test_uds_credit_stall(void **state)
 {
 	static uint8_t data[65536], got[65536];
-	unsigned long kicks;
+	uint64_t kicks;
 	uint32_t hport;
 	int fd;
 
@@ -2146,6 +2147,145 @@ static void test_tx_budget(void **state)
 	assert_int_equal(r->len, 200);
 }
 
+/* ---- the fd <-> endpoint bridge over pipes (container stdio's shape: one fd each way) ---- */
+
+static struct bowner {
+	struct vsock_bridge b;
+	struct file_out out;
+	int in_rd, in_wr, out_rd, out_wr; /* host -> guest pipe, guest -> host pipe */
+	bool closed;
+} bo;
+
+static size_t bo_recv(struct vsock_ep *ep, void *opaque, const struct iovec *iov, unsigned int n,
+		      size_t len)
+{
+	(void)ep;
+	return vsock_bridge_recv(opaque, iov, n, len);
+}
+
+static void bo_shutdown(struct vsock_ep *ep, void *opaque, unsigned int flags)
+{
+	(void)ep;
+	vsock_bridge_shutdown(opaque, flags);
+}
+
+static void bo_writable(struct vsock_ep *ep, void *opaque)
+{
+	(void)ep;
+	vsock_bridge_writable(opaque);
+}
+
+static void bo_closed(struct vsock_ep *ep, void *opaque, int err)
+{
+	(void)ep;
+	(void)opaque;
+	(void)err;
+	bo.closed = true;
+}
+
+static const struct vsock_ep_ops bo_ops = {
+	.recv = bo_recv, .shutdown = bo_shutdown, .writable = bo_writable, .closed = bo_closed,
+};
+
+static int bo_accept(void *opaque, struct vsock_ep *ep, uint32_t gport,
+		     const struct vsock_ep_ops **ops, void **ep_opaque)
+{
+	(void)opaque;
+	(void)gport;
+	vsock_bridge_init(&bo.b, ep, bo.in_rd, &bo.out, false);
+	*ops = &bo_ops;
+	*ep_opaque = &bo.b;
+	return 0;
+}
+
+static void test_bridge_pipes(void **state)
+{
+	static uint8_t data[20000], got[20000];
+	int in[2], out[2];
+	size_t n;
+
+	(void)state;
+	memset(&bo, 0, sizeof(bo));
+	assert_int_equal(pipe2(in, O_CLOEXEC | O_NONBLOCK), 0);
+	assert_int_equal(pipe2(out, O_CLOEXEC), 0);
+	/* A one-page pipe towards the host, so that back-pressure comes soon. */
+	assert_true(fcntl(out[1], F_SETPIPE_SZ, 4096) >= 4096);
+	bo.in_rd = in[0], bo.in_wr = in[1], bo.out_rd = out[0], bo.out_wr = out[1];
+	assert_int_equal(file_out_open(&bo.out, out[1]), 0);
+	open_dev(false);
+	e.guest_buf = 8192;
+	assert_int_equal(vsock_listen(e.vs, 60, bo_accept, NULL), 0);
+	tx_ctl(OP_REQUEST, 2000, 60, 0, 0);
+	expect(OP_RESPONSE, 60, 2000);
+	assert_int_equal(vsock_bridge_events(&bo.b, in[0]), EPOLLIN);
+	assert_int_equal(vsock_bridge_events(&bo.b, bo.out.fd), 0);
+
+	/* Host -> guest: the pipe's bytes straight into the guest, within its credit. */
+	fill_pattern(data, sizeof(data), 3);
+	write_all(in[1], data, sizeof(data));
+	for (n = 0; n < 4; n++)
+		vsock_bridge_in_ready(&bo.b);
+	rx_data(2000, got, 8192);
+	assert_true(bo.b.in_blocked); /* no credit left: the pipe is not read */
+	assert_int_equal(vsock_bridge_events(&bo.b, in[0]), 0);
+	tx_ctl(OP_CREDIT_UPDATE, 2000, 60, 0, 8192);
+	assert_false(bo.b.in_blocked); /* writable() */
+	e.guest_buf = 65536;
+	tx_ctl(OP_CREDIT_UPDATE, 2000, 60, 0, 8192);
+	for (n = 0; n < 4; n++)
+		vsock_bridge_in_ready(&bo.b);
+	rx_data(2000, got + 8192, sizeof(data) - 8192);
+	assert_memory_equal(got, data, sizeof(data));
+
+	/* Guest -> host: the pipe takes a page; the rest waits in hull for out_ready. */
+	tx_data(2000, 60, data, 10000, 20000, L_ONE);
+	assert_true(bo.b.out_blocked);
+	assert_int_equal(vsock_bridge_events(&bo.b, bo.out.fd), EPOLLOUT);
+	n = 0;
+	while (n < 10000) {
+		ssize_t k = read(out[0], got + n, sizeof(got) - n);
+
+		assert_true(k > 0);
+		n += (size_t)k;
+		vsock_bridge_out_ready(&bo.b);
+	}
+	assert_int_equal(n, 10000);
+	assert_memory_equal(got, data, 10000);
+	assert_false(bo.b.out_blocked);
+
+	/* Ends: the pipe's EOF is SHUTDOWN SEND to the guest; the guest's is out_eof. */
+	close(in[1]);
+	vsock_bridge_in_ready(&bo.b);
+	assert_true(bo.b.in_eof);
+	expect(OP_SHUTDOWN, 60, 2000);
+	assert_int_equal(pk.flags, SH_SEND);
+	assert_int_equal(vsock_bridge_events(&bo.b, in[0]), 0);
+	assert_false(bo.b.out_eof);
+	tx_ctl(OP_SHUTDOWN, 2000, 60, SH_SEND, 20000);
+	assert_true(bo.b.out_eof);
+	expect(OP_RST, 60, 2000); /* nothing flows either way any more */
+	assert_true(bo.closed);
+	assert_int_equal(bo.b.err, 0);
+
+	/* A reader that went away: the write fails and the bridge says so (the owner resets). */
+	signal(SIGPIPE, SIG_IGN); /* as hull's loop stage has it */
+	bo.closed = false;
+	close(out[0]);
+	close(in[0]);
+	assert_int_equal(pipe2(in, O_CLOEXEC | O_NONBLOCK), 0);
+	bo.in_rd = in[0];
+	tx_ctl(OP_REQUEST, 2001, 60, 0, 0);
+	expect(OP_RESPONSE, 60, 2001);
+	tx_data(2001, 60, "x", 1, 0, L_ONE);
+	assert_int_equal(bo.b.err, -EPIPE);
+	assert_int_equal(vsock_bridge_events(&bo.b, in[0]), 0);
+	vsock_ep_close(bo.b.ep);
+	file_out_close(&bo.out);
+	close(out[1]);
+	close(in[0]);
+	close(in[1]);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -2162,6 +2302,7 @@ int main(void)
 		T(test_credit_overrun),
 		T(test_credit_updates),
 		T(test_in_process),
+		T(test_bridge_pipes),
 		T(test_uds_host_connect),
 		T(test_uds_handshake),
 		T(test_uds_guest_connect),

@@ -8,35 +8,12 @@
 #include <linux/virtio_ids.h>
 
 #include "virtio/blk/internal.h"
+#include "lib/iov.h"
 #include "lib/log.h"
 
 static struct vblk *to_vblk(struct virtio_dev *d)
 {
 	return container_of(d, struct vblk, dev);
-}
-
-int vblk_iov_slice(struct iovec *dst, unsigned int cap, const struct iovec *src, unsigned int n,
-		   size_t off, size_t len)
-{
-	unsigned int i, k = 0;
-
-	for (i = 0; i < n && len; i++) {
-		size_t take, l = src[i].iov_len;
-
-		if (off >= l) {
-			off -= l;
-			continue;
-		}
-		if (k == cap)
-			return -1;
-		take = l - off < len ? l - off : len;
-		dst[k].iov_base = (uint8_t *)src[i].iov_base + off;
-		dst[k].iov_len = take;
-		k++;
-		len -= take;
-		off = 0;
-	}
-	return len ? -1 : (int)k;
 }
 
 /* [sector, sector + bytes/512) inside the disk; bytes is a multiple of 512. Cannot overflow. */
@@ -68,7 +45,7 @@ static void classify_rw(const struct vblk_disk *disk, struct vblk_req *r, uint64
 	}
 	if (len % VBLK_SECTOR || !range_ok(disk, sector, len))
 		return;
-	k = vblk_iov_slice(r->data, VBLK_IOV_MAX, part, n, off, len);
+	k = iov_slice(r->data, VBLK_IOV_MAX, part, n, off, len);
 	if (k < 0)
 		return;
 	r->ndata = (unsigned int)k;
@@ -418,8 +395,9 @@ static void vblk_free(struct virtio_dev *d)
 {
 	struct vblk *b = to_vblk(d);
 
-	vblk_release(b);
+	/* d lives inside b: its lock goes before b does. */
 	pthread_mutex_destroy(&d->lock);
+	vblk_release(b);
 }
 
 int vblk_build(const void *cfg, void *res, unsigned int index, const struct virtio_host *host,

@@ -122,14 +122,6 @@ struct vblk {
 
 /* ---- blk.c: protocol ---- */
 
-/*
- * Cut [off, off+len) out of the n iovecs src into dst (at most cap entries).
- * Returns the number of entries, 0 for len 0, or -1 when the range is not
- * inside src or needs more than cap entries.
- */
-int vblk_iov_slice(struct iovec *dst, unsigned int cap, const struct iovec *src, unsigned int n,
-		   size_t off, size_t len);
-
 /* Is the chain longer than any request (VBLK_CHAIN_MAX)? */
 bool vblk_too_long(const struct virtq_chain *c);
 

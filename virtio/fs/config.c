@@ -9,7 +9,14 @@
 
 void vfs_config_free(struct vfs_config *c)
 {
+	unsigned int i;
+
 	free(c->path);
+	for (i = 0; c->entries && i < c->nentries; i++) {
+		free(c->entries[i].name);
+		free(c->entries[i].path);
+	}
+	free(c->entries);
 	*c = (struct vfs_config){ .cache = VFS_CACHE_AUTO };
 }
 
@@ -83,7 +90,7 @@ static int kind_finish(void *cfg, char *err, size_t errlen)
 
 	if (!c->tag[0])
 		snprintf(err, errlen, "no tag= given");
-	else if (!c->path)
+	else if (!c->path && !c->nentries)
 		snprintf(err, errlen, "share %s: no path= given", c->tag);
 	else
 		return 0;

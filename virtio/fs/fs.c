@@ -61,9 +61,8 @@ struct vfs {
 
 	struct iovec hp_iov[VFS_IOV_MAX]; /* the hiprio chain (event loop thread, lock held) */
 	struct vfs_worker workers[VFS_WORKERS];
-	unsigned int nworkers;	      /* started */
-	void (*test_hook)(void *arg); /* tests only: runs before each request is served */
-	void *test_arg;
+	unsigned int nworkers;	  /* started */
+	struct vfs_params params; /* vfs_create's (zeroes from the kind); constant once built */
 };
 
 static struct vfs *to_vfs(struct virtio_dev *d)
@@ -218,8 +217,6 @@ static void *worker_main(void *arg)
 	pthread_mutex_lock(&d->lock);
 	while (!f->stopping) {
 		struct virtq_chain c = { .iov = w->iov, .cap = VFS_IOV_MAX };
-		void (*hook)(void *);
-		void *hook_arg;
 		size_t len;
 
 		if (!take(f, &c)) {
@@ -235,11 +232,9 @@ static void *worker_main(void *arg)
 		    eventfd_write(d->kick_fd[Q_REQUEST], 1) < 0)
 			log_debug("%s: wake: %s", d->name, strerror(errno));
 		f->busy++;
-		hook = f->test_hook;
-		hook_arg = f->test_arg;
 		pthread_mutex_unlock(&d->lock);
-		if (hook)
-			hook(hook_arg);
+		if (f->params.before_serve)
+			f->params.before_serve(f->params.arg);
 		len = fsrv_handle(f->srv, c.iov, c.nout, c.iov + c.nout, c.nin);
 		pthread_mutex_lock(&d->lock);
 		finish(f, &c, len);
@@ -362,17 +357,53 @@ err_ep:
 	return ret;
 }
 
+/* How messages name the share: its directory, or the tag of a share of entries. */
+static const char *label(const struct vfs_config *c)
+{
+	return c->path ? c->path : c->tag;
+}
+
+/*
+ * A share of entries opens its whole server in the check, so that every entry is opened
+ * (and a bad one reported) before /dev/kvm; it joins the descriptor budget at build.
+ */
+static int open_entries(const struct vfs_config *c, struct vfs *f, char *err, size_t errlen)
+{
+	struct fsrv_entry *ents = calloc(c->nentries, sizeof(*ents));
+	struct fsrv_config sc = { .path = label(c), .nentries = c->nentries, .ro = c->ro,
+				  .cache = c->cache };
+	unsigned int i;
+	int ret;
+
+	if (!ents) {
+		snprintf(err, errlen, "share %s: %s", label(c), strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	for (i = 0; i < c->nentries; i++)
+		ents[i] = (struct fsrv_entry){ .name = c->entries[i].name,
+					       .path = c->entries[i].path,
+					       .ro = c->entries[i].ro };
+	sc.entries = ents;
+	ret = fsrv_open(&sc, &f->srv, err, errlen); /* the server copies the names */
+	free(ents);
+	return ret;
+}
+
 int vfs_open(const struct vfs_config *c, void **res)
 {
 	struct vfs *f = calloc(1, sizeof(*f));
-	char err[256];
+	char err[512];
 	int ret;
 
 	if (!f) {
-		log_msg("share %s: %s", c->path, strerror(ENOMEM));
+		log_msg("share %s: %s", label(c), strerror(ENOMEM));
 		return -ENOMEM;
 	}
-	ret = fsrv_open_root(c->path, &f->root_fd, err, sizeof(err));
+	f->root_fd = -1;
+	if (c->nentries)
+		ret = open_entries(c, f, err, sizeof(err));
+	else
+		ret = fsrv_open_root(c->path, &f->root_fd, err, sizeof(err));
 	if (ret) {
 		log_msg("%s", err);
 		free(f);
@@ -417,11 +448,20 @@ int vfs_build(const void *cfg, void *res, unsigned int index, const struct virti
 	char name[sizeof(f->dev.name)], err[256];
 	int ret;
 
-	ret = fsrv_open_at(&sc, f->root_fd, &f->srv, err, sizeof(err));
-	f->root_fd = -1; /* the server's, or closed */
-	if (ret) {
-		log_msg("%s", err);
-		goto err_free;
+	if (f->srv) {
+		/* A share of entries: opened by the check, it has served nothing yet. */
+		ret = fsrv_set_budget(f->srv, host->fds);
+		if (ret) {
+			log_msg("share %s: descriptor budget: %s", label(c), strerror(-ret));
+			goto err_free;
+		}
+	} else {
+		ret = fsrv_open_at(&sc, f->root_fd, &f->srv, err, sizeof(err));
+		f->root_fd = -1; /* the server's, or closed */
+		if (ret) {
+			log_msg("%s", err);
+			goto err_free;
+		}
 	}
 	memcpy(f->cfg.tag, c->tag, strnlen(c->tag, sizeof(f->cfg.tag)));
 	f->cfg.num_request_queues = htole32(1);
@@ -430,22 +470,23 @@ int vfs_build(const void *cfg, void *res, unsigned int index, const struct virti
 		name[sizeof(name) - 2] = ')';
 	ret = virtio_dev_init(&f->dev, &vfs_ops, name, 2, VFS_QUEUE_MAX, 0, sizeof(f->cfg));
 	if (ret) {
-		log_msg("share %s: %s", c->path, strerror(-ret));
+		log_msg("share %s: %s", label(c), strerror(-ret));
 		goto err_free;
 	}
 	ret = -pthread_cond_init(&f->quiet, NULL);
 	if (ret) {
-		log_msg("share %s: %s", c->path, strerror(-ret));
+		log_msg("share %s: %s", label(c), strerror(-ret));
 		goto err_mutex;
 	}
 	ret = worker_fds(f);
 	if (ret) {
-		log_msg("share %s: %s", c->path, strerror(-ret));
+		log_msg("share %s: %s", label(c), strerror(-ret));
 		goto err_quiet;
 	}
 	ret = start_workers(f, index);
 	if (ret) {
-		log_msg("share %s: cannot start its worker threads: %s", c->path, strerror(-ret));
+		log_msg("share %s: cannot start its worker threads: %s", label(c),
+			strerror(-ret));
 		goto err_fds;
 	}
 	*out = &f->dev;
@@ -464,13 +505,15 @@ err_free:
 }
 
 int vfs_create(const struct vfs_config *c, unsigned int index, const struct virtio_host *host,
-	       struct vfs **out)
+	       const struct vfs_params *p, struct vfs **out)
 {
 	struct virtio_dev *d;
 	void *res = NULL;
 	int ret;
 
 	ret = vfs_open(c, &res);
+	if (!ret && p) /* before vfs_build starts the workers that read them */
+		((struct vfs *)res)->params = *p;
 	if (!ret)
 		ret = vfs_build(c, res, index, host, &d);
 	if (!ret)
@@ -489,30 +532,20 @@ struct virtio_dev *vfs_dev(struct vfs *f)
 	return &f->dev;
 }
 
-#ifdef HULL_TESTING
-void vfs_test_hook(struct vfs *f, void (*hook)(void *arg), void *arg)
-{
-	pthread_mutex_lock(&f->dev.lock);
-	f->test_hook = hook;
-	f->test_arg = arg;
-	pthread_mutex_unlock(&f->dev.lock);
-}
-
-void vfs_test_stats(struct vfs *f, struct vfs_test_stats *st)
+void vfs_stats(struct vfs *f, struct vfs_stats *st)
 {
 	struct fsrv_stats ss;
 
 	pthread_mutex_lock(&f->dev.lock);
 	fsrv_stats(f->srv, &ss);
-	*st = (struct vfs_test_stats){ .served = f->served,
-				       .hiprio = f->hiprio,
-				       .refused = f->refused,
-				       .dropped = f->dropped,
-				       .busy = f->busy,
-				       .idle = f->idle,
-				       .inodes = ss.inodes,
-				       .handles = ss.handles,
-				       .oversized = ss.oversized };
+	*st = (struct vfs_stats){ .served = f->served,
+				  .hiprio = f->hiprio,
+				  .refused = f->refused,
+				  .dropped = f->dropped,
+				  .busy = f->busy,
+				  .idle = f->idle,
+				  .inodes = ss.inodes,
+				  .handles = ss.handles,
+				  .oversized = ss.oversized };
 	pthread_mutex_unlock(&f->dev.lock);
 }
-#endif

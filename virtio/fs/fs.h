@@ -26,11 +26,24 @@ enum vfs_cache {
 
 #define VFS_TAG_MAX 36 /* bytes, the size of virtio_fs_config.tag */
 
-struct vfs_config {
-	char tag[VFS_TAG_MAX + 1];
+/* One named entry of a share of entries: a host directory or regular file (fsrv.h). */
+struct vfs_entry {
+	char *name; /* its name in the share's synthetic root */
 	char *path;
 	bool ro;
+};
+
+struct vfs_config {
+	char tag[VFS_TAG_MAX + 1];
+	char *path; /* the shared directory; with entries, only a label for messages (may be NULL) */
+	bool ro;
 	enum vfs_cache cache;
+	/*
+	 * nentries > 0: a share of entries instead of one directory (container mode's bind
+	 * mounts; no flag or JSON key sets them). Its check opens every entry before /dev/kvm.
+	 */
+	struct vfs_entry *entries;
+	unsigned int nentries;
 };
 
 /* The kind (virtio/fs/config.c): --fs, "shares", up to one per virtio slot. */
@@ -45,33 +58,43 @@ extern const struct virtio_kind vfs_kind;
 int vfs_parse(struct vfs_config *c, const char *spec, char *err, size_t errlen);
 int vfs_config_set(struct vfs_config *c, const char *key, const char *value, char *err,
 		   size_t errlen);
+/* Frees path and the entries (names and paths too). */
 void vfs_config_free(struct vfs_config *c);
 
 struct vfs;
 
+/* What a caller of vfs_create may vary; zeroes (and the kind's create) are what hull runs. */
+struct vfs_params {
+	/*
+	 * Runs in a worker before each request-queue request is served, without the device
+	 * lock, with arg (tests park workers in it to hold requests in service). NULL: none.
+	 */
+	void (*before_serve)(void *arg);
+	void *arg;
+};
+
 /*
  * vfs_kind's check and create in one call, for tests and fuzzers: open the share
- * (fsrv_open), start the worker threads; not attached (virtio_mmio_attach). Failures log
- * "share PATH: cause". 0 or -errno; *out on success.
+ * (fsrv_open), start the worker threads; not attached (virtio_mmio_attach). p may be NULL.
+ * Failures log "share PATH: cause". 0 or -errno; *out on success.
  */
 int vfs_create(const struct vfs_config *c, unsigned int index, const struct virtio_host *host,
-	       struct vfs **out);
+	       const struct vfs_params *p, struct vfs **out);
 /* Detach when attached (waiting for requests in service), stop the workers, close. NULL is fine. */
 void vfs_destroy(struct vfs *f);
 /* f's generic device, to attach it. */
 struct virtio_dev *vfs_dev(struct vfs *f);
-#ifdef HULL_TESTING
-/* Tests: hook(arg) runs in a worker, unlocked, before each request-queue request is served. */
-void vfs_test_hook(struct vfs *f, void (*hook)(void *arg), void *arg);
-struct vfs_test_stats {
-	uint64_t served;	   /* request-queue requests answered */
-	uint64_t hiprio, refused;  /* hiprio requests served; answered -EINVAL (not hiprio's) */
-	uint64_t dropped;	   /* served while a reset or failure came: not answered */
-	unsigned int busy, idle;   /* workers in fsrv_handle; waiting for a kick */
+
+/* What a share has done and holds now (for a VM's state and for tests). */
+struct vfs_stats {
+	uint64_t served;	      /* request-queue requests answered */
+	uint64_t hiprio, refused;     /* hiprio requests served; answered -EINVAL (not hiprio's) */
+	uint64_t dropped;	      /* served while a reset or failure came: not answered */
+	unsigned int busy, idle;      /* workers in fsrv_handle; waiting for a kick */
 	unsigned int inodes, handles; /* fsrv_stats */
-	uint64_t oversized;	   /* fsrv_stats: refused for their length */
+	uint64_t oversized;	      /* fsrv_stats: refused for their length */
 };
-void vfs_test_stats(struct vfs *f, struct vfs_test_stats *st);
-#endif
+/* A consistent snapshot, taken under the device lock. */
+void vfs_stats(struct vfs *f, struct vfs_stats *st);
 
 #endif

@@ -123,6 +123,13 @@ int fsrv_open_root(const char *path, int *fd, char *err, size_t errlen);
 int fsrv_open_at(const struct fsrv_config *c, int root_fd, struct fsrv **out, char *err,
 		 size_t errlen);
 
+/*
+ * Move the server's descriptor account to budget b (fsrv_open with fds NULL, before /dev/kvm,
+ * then the VM's budget once it exists). Before the first request only: nothing is held yet.
+ * 0, or -ENOSPC when b has no room for another account.
+ */
+int fsrv_set_budget(struct fsrv *s, struct fdbudget *b);
+
 /* Close every fd and free everything. Not concurrent with anything else. NULL is fine. */
 void fsrv_close(struct fsrv *s);
 

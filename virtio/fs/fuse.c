@@ -18,102 +18,13 @@
 	 FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO | FUSE_MAX_PAGES | FUSE_HANDLE_KILLPRIV_V2 | \
 	 FUSE_SETXATTR_EXT | FUSE_INIT_EXT)
 
-void srv_cursor_init(struct srv_cursor *c, const struct iovec *v, unsigned int n, size_t skip)
-{
-	*c = (struct srv_cursor){ .v = v, .n = n };
-	while (c->i < n && skip >= v[c->i].iov_len)
-		skip -= v[c->i++].iov_len;
-	c->off = skip;
-}
-
-/* Copy len bytes between buf and the iovecs at the cursor (into them when to_iov); move on. */
-static size_t cursor_copy(struct srv_cursor *c, char *buf, size_t len, bool to_iov)
-{
-	size_t done = 0;
-
-	while (done < len && c->i < c->n) {
-		const struct iovec *v = &c->v[c->i];
-		size_t k;
-
-		if (c->off >= v->iov_len) { /* this entry is done (or empty) */
-			c->i++;
-			c->off = 0;
-			continue;
-		}
-		k = v->iov_len - c->off;
-		if (k > len - done)
-			k = len - done;
-		if (to_iov)
-			memcpy((char *)v->iov_base + c->off, buf + done, k);
-		else
-			memcpy(buf + done, (const char *)v->iov_base + c->off, k);
-		done += k;
-		c->off += k;
-	}
-	return done;
-}
-
-size_t srv_cursor_read(struct srv_cursor *c, void *dst, size_t len)
-{
-	return cursor_copy(c, dst, len, false);
-}
-
-size_t srv_iov_read(const struct iovec *v, unsigned int n, size_t off, void *dst, size_t len)
-{
-	struct srv_cursor c;
-
-	srv_cursor_init(&c, v, n, off);
-	return cursor_copy(&c, dst, len, false);
-}
-
-size_t srv_iov_write(const struct iovec *v, unsigned int n, size_t off, const void *src, size_t len)
-{
-	struct srv_cursor c;
-
-	srv_cursor_init(&c, v, n, off);
-	return cursor_copy(&c, (char *)(uintptr_t)src, len, true);
-}
-
-unsigned int srv_iov_slice(const struct iovec *v, unsigned int n, size_t off, size_t len,
-			   struct iovec *dst, unsigned int cap)
-{
-	unsigned int i, k = 0;
-
-	for (i = 0; i < n && len; i++) {
-		size_t take;
-
-		if (off >= v[i].iov_len) {
-			off -= v[i].iov_len;
-			continue;
-		}
-		if (k == cap)
-			return 0;
-		take = v[i].iov_len - off < len ? v[i].iov_len - off : len;
-		dst[k].iov_base = (char *)v[i].iov_base + off;
-		dst[k++].iov_len = take;
-		len -= take;
-		off = 0;
-	}
-	return len ? 0 : k;
-}
-
-static size_t iov_total(const struct iovec *v, unsigned int n)
-{
-	size_t t = 0;
-	unsigned int i;
-
-	for (i = 0; i < n; i++)
-		t += v[i].iov_len;
-	return t;
-}
-
 size_t fsrv_reply_error(const struct iovec *out, unsigned int nout, uint64_t unique, int err)
 {
 	struct fuse_out_header oh = { .len = sizeof(oh), .error = err, .unique = unique };
 
 	if (iov_total(out, nout) < sizeof(oh))
 		return 0;
-	return srv_iov_write(out, nout, 0, &oh, sizeof(oh));
+	return iov_write(out, nout, 0, &oh, sizeof(oh));
 }
 
 static int reply_error(struct srv_req *r, int err)
@@ -128,7 +39,7 @@ int srv_reply_inplace(struct srv_req *r, size_t len)
 
 	if (len > r->outlen - sizeof(oh))
 		return reply_error(r, -EINVAL);
-	srv_iov_write(r->out, r->nout, 0, &oh, sizeof(oh));
+	iov_write(r->out, r->nout, 0, &oh, sizeof(oh));
 	r->written = sizeof(oh) + len;
 	return 0;
 }
@@ -137,7 +48,7 @@ int srv_reply(struct srv_req *r, const void *body, size_t len)
 {
 	if (len > r->outlen - sizeof(struct fuse_out_header))
 		return reply_error(r, -EINVAL);
-	srv_iov_write(r->out, r->nout, sizeof(struct fuse_out_header), body, len);
+	iov_write(r->out, r->nout, sizeof(struct fuse_out_header), body, len);
 	return srv_reply_inplace(r, len);
 }
 
@@ -264,7 +175,7 @@ static int op_batch_forget(struct srv_req *r)
 		atomic_fetch_add(&r->s->oversized, 1);
 		return SRV_NOREPLY;
 	}
-	for (i = 0; i < in.count && srv_cursor_read(&r->cur, &one, sizeof(one)) == sizeof(one); i++)
+	for (i = 0; i < in.count && iov_cursor_read(&r->cur, &one, sizeof(one)) == sizeof(one); i++)
 		srv_node_forget(r->s, one.nodeid, one.nlookup);
 	return SRV_NOREPLY;
 }
@@ -371,13 +282,13 @@ int fsrv_peek(const struct iovec *in, unsigned int nin, struct fsrv_peek *p)
 	struct fuse_in_header h;
 	struct fuse_interrupt_in ii = { 0 };
 
-	if (srv_iov_read(in, nin, 0, &h, sizeof(h)) != sizeof(h))
+	if (iov_read(in, nin, 0, &h, sizeof(h)) != sizeof(h))
 		return -EINVAL;
 	p->opcode = h.opcode;
 	p->unique = h.unique;
 	p->intr_unique = 0;
 	if (h.opcode == FUSE_INTERRUPT) {
-		if (srv_iov_read(in, nin, sizeof(h), &ii, sizeof(ii)) != sizeof(ii))
+		if (iov_read(in, nin, sizeof(h), &ii, sizeof(ii)) != sizeof(ii))
 			return -EINVAL;
 		p->intr_unique = ii.unique;
 	}
@@ -422,7 +333,7 @@ static void serve(struct srv_req *r, const struct op *op)
 		return;
 	}
 	r->body = buf;
-	r->blen = srv_cursor_read(&r->cur, buf, n);
+	r->blen = iov_cursor_read(&r->cur, buf, n);
 	/* No stale bytes of an earlier request behind the body, whatever a handler reads. */
 	if (buf == stack)
 		memset(stack + r->blen, 0, sizeof(stack) - r->blen);
@@ -445,8 +356,8 @@ size_t fsrv_handle(struct fsrv *s, const struct iovec *in, unsigned int nin,
 
 	r.inlen = iov_total(in, nin);
 	r.outlen = iov_total(out, nout);
-	srv_cursor_init(&r.cur, in, nin, 0);
-	if (r.inlen < sizeof(r.h) || srv_cursor_read(&r.cur, &r.h, sizeof(r.h)) != sizeof(r.h) ||
+	iov_cursor_init(&r.cur, in, nin, 0);
+	if (r.inlen < sizeof(r.h) || iov_cursor_read(&r.cur, &r.h, sizeof(r.h)) != sizeof(r.h) ||
 	    r.h.len != r.inlen) {
 		atomic_fetch_add(&s->dropped, 1);
 		return 0;

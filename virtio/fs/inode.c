@@ -570,6 +570,13 @@ fail_msg:
 	return ret;
 }
 
+int fsrv_set_budget(struct fsrv *s, struct fdbudget *b)
+{
+	fdbudget_acct_fini(&s->fds);
+	return fdbudget_acct_init(&s->fds, b, s->max_inodes - 1 + s->max_handles, "share %s",
+				  s->path);
+}
+
 void fsrv_close(struct fsrv *s)
 {
 	if (!s)

@@ -208,18 +208,19 @@ static ssize_t file_io(int fd, bool write, const struct iovec *v, unsigned int n
 	size_t done = 0;
 	unsigned int k, at, cap = n < IOV_STACK ? IOV_STACK : n;
 	ssize_t got = 0;
+	int sliced;
 
 	if (!len)
 		return 0;
 	if (cap > IOV_STACK && !(iov = calloc(cap, sizeof(*iov))))
 		return -ENOMEM;
-	k = srv_iov_slice(v, n, skip, len, iov, cap);
+	/* A range past the buffers' end moves nothing (the caller checked it fits). */
+	sliced = iov_slice(iov, cap, v, n, skip, len);
+	k = sliced > 0 ? (unsigned int)sliced : 0;
 	for (at = 0; at < k; at += IOV_MAX) {
-		unsigned int cnt = k - at < IOV_MAX ? k - at : IOV_MAX, i;
-		size_t want = 0;
+		unsigned int cnt = k - at < IOV_MAX ? k - at : IOV_MAX;
+		size_t want = iov_total(iov + at, cnt);
 
-		for (i = 0; i < cnt; i++)
-			want += iov[at + i].iov_len;
 		got = write ? pwritev(fd, iov + at, (int)cnt, off + (off_t)done)
 			    : preadv(fd, iov + at, (int)cnt, off + (off_t)done);
 		if (got <= 0)

@@ -12,6 +12,7 @@
 
 #include "virtio/fs/fsrv.h"
 #include "lib/fdbudget.h"
+#include "lib/iov.h"
 
 /*
  * Locking: s->lock guards both tables (slots, counts, hash, free lists). It
@@ -114,17 +115,6 @@ struct fsrv {
 	uint32_t hfree; /* free list, slot + 1 (0 = empty) */
 };
 
-/*
- * A read position in an iovec array: each read moves it on, so a request is
- * walked once however it is cut, never from its start per field (a guest may
- * alias hundreds of descriptors to one buffer to make a request huge).
- */
-struct srv_cursor {
-	const struct iovec *v;
-	unsigned int n, i; /* entries; the current one */
-	size_t off;	   /* bytes into v[i] */
-};
-
 /* One request being served. */
 struct srv_req {
 	struct fsrv *s;
@@ -132,7 +122,7 @@ struct srv_req {
 	const uint8_t *body;   /* copy of the body (for WRITE/BATCH_FORGET: the fixed part) */
 	size_t blen;	       /* bytes in body: at least the opcode's fixed struct */
 	size_t inlen;	       /* readable bytes, header included (at most FSRV_IN_MAX) */
-	struct srv_cursor cur; /* in, just past the bytes copied to body */
+	struct iov_cursor cur; /* in, just past the bytes copied to body */
 	const struct iovec *in, *out;
 	unsigned int nin, nout;
 	size_t outlen;	/* writable bytes */
@@ -161,18 +151,7 @@ static inline int srv_writable(const struct fsrv *s, unsigned int entry)
 	return s->ro || s->ent[entry].ro ? -EROFS : 0;
 }
 
-/* ---- fuse.c: request access and replies ---- */
-/* A cursor at byte skip of v[0..n) (past the end: reads return 0). */
-void srv_cursor_init(struct srv_cursor *c, const struct iovec *v, unsigned int n, size_t skip);
-/* Copy up to len bytes from the cursor into dst and move past them: the count. */
-size_t srv_cursor_read(struct srv_cursor *c, void *dst, size_t len);
-/* One-off copies at byte off (each walks v from its start: not for per-field loops). */
-size_t srv_iov_read(const struct iovec *v, unsigned int n, size_t off, void *dst, size_t len);
-size_t srv_iov_write(const struct iovec *v, unsigned int n, size_t off, const void *src,
-		     size_t len);
-/* Slice [off, off + len) of v into dst (cap entries): the entry count, 0 if it does not fit. */
-unsigned int srv_iov_slice(const struct iovec *v, unsigned int n, size_t off, size_t len,
-			   struct iovec *dst, unsigned int cap);
+/* ---- fuse.c: request access (lib/iov.h: the cursor, one-off copies, slices) and replies ---- */
 /* A reply with body (len bytes): -EINVAL reply when out cannot hold it. Returns 0. */
 int srv_reply(struct srv_req *r, const void *body, size_t len);
 /* A reply whose len body bytes the handler already wrote at out offset 16. Returns 0. */

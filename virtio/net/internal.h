@@ -70,6 +70,9 @@ uint64_t vnet_tap_features(unsigned int tun);
 
 struct vnet_be;
 
+/* Set a tap's offloads (TUN_F_* in tun): 0 or -errno. TUNSETOFFLOAD unless a caller says. */
+typedef int vnet_offload_fn(int fd, unsigned int tun);
+
 struct vnet_be_ops {
 	const char *kind; /* "tap", "passt" */
 	/*
@@ -107,7 +110,8 @@ struct vnet_be {
 	char why[120];	   /* why tx/rx/flush said -EPIPE */
 	uint64_t features; /* the device features this backend can serve */
 	bool offloads;	   /* has a vnet header (tap): TX headers may carry offloads */
-	bool fake;	   /* tests: a socket stands in for the tap, offloads only recorded */
+	/* tap: how offloads are set and probed (TUNSETOFFLOAD, or what vnet_tap_fd was given) */
+	vnet_offload_fn *set_offload;
 	unsigned int tun;  /* TUN_F_* in force */
 	/* passt: the child hull started, the stream state of each direction. */
 	pid_t child;
@@ -122,6 +126,14 @@ struct vnet_be {
 int vnet_tap_open(struct vnet_be *be, const char *ifname);
 
 /*
+ * Wrap an open tap (its vnet header 12 bytes) named name in messages: the fd is the backend's
+ * now, made non-blocking; on failure (-errno) it is still the caller's. Offloads are probed
+ * and set through set_offload (NULL: TUNSETOFFLOAD). A test passes its own and a
+ * SOCK_SEQPACKET socket as the tap: one datagram per frame, header included.
+ */
+int vnet_tap_fd(struct vnet_be *be, int fd, const char *name, vnet_offload_fn *set_offload);
+
+/*
  * passt: connect to the socket at path, or, when path is NULL, start
  * `passt -f -q --fd 3` on one end of a socketpair. Logs failures.
  */
@@ -129,11 +141,6 @@ int vnet_passt_open(struct vnet_be *be, const char *path);
 
 /* Wrap a connected stream socket (passt's, or a test's): the fd is the backend's now. */
 int vnet_passt_fd(struct vnet_be *be, int fd);
-
-#ifdef HULL_TESTING
-/* A datagram socket playing a tap: frames with their 12-byte header, offloads only recorded. */
-int vnet_tap_fake(struct vnet_be *be, int fd);
-#endif
 
 /* ---- net.c: the device ---- */
 

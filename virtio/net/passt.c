@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "virtio/net/internal.h"
+#include "lib/iov.h"
 #include "lib/log.h"
 
 #define PREFIX 4
@@ -40,8 +41,7 @@ static int passt_tx(struct vnet_be *be, const struct virtio_net_hdr_v1 *hdr, str
 {
 	uint32_t prefix = htobe32((uint32_t)len);
 	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = n + 1 };
-	size_t total = PREFIX + len, off, k;
-	unsigned int i;
+	size_t total = PREFIX + len;
 	ssize_t r;
 
 	(void)hdr;
@@ -58,17 +58,8 @@ static int passt_tx(struct vnet_be *be, const struct virtio_net_hdr_v1 *hdr, str
 	}
 	if ((size_t)r == total)
 		return 0;
-	off = (size_t)r;
-	for (i = 0; i <= n; i++) {
-		if (off >= iov[i].iov_len) {
-			off -= iov[i].iov_len;
-			continue;
-		}
-		k = iov[i].iov_len - off;
-		memcpy(be->txbuf + be->tx_len, (const uint8_t *)iov[i].iov_base + off, k);
-		be->tx_len += k;
-		off = 0;
-	}
+	/* Keep the unsent rest of the record (prefix and frame: at most 4 + VNET_FRAME_MAX). */
+	be->tx_len = iov_read(iov, n + 1, (size_t)r, be->txbuf, total - (size_t)r);
 	be->tx_off = 0;
 	return VNET_TX_BUFFERED;
 }

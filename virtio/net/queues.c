@@ -5,6 +5,7 @@
 #include <sys/epoll.h>
 
 #include "virtio/net/internal.h"
+#include "lib/iov.h"
 #include "lib/log.h"
 
 static bool has(const struct vnet *n, uint64_t f)
@@ -13,26 +14,6 @@ static bool has(const struct vnet *n, uint64_t f)
 }
 
 /* ---- TX: guest -> backend ---- */
-
-/* tx_iov[1..] = the chain's readable part after the vnet header; the count. */
-static unsigned int slice_frame(struct vnet *n, const struct virtq_chain *c)
-{
-	size_t skip = VNET_HDR_LEN;
-	unsigned int i, k = 1;
-
-	for (i = 0; i < c->nout; i++) {
-		size_t l = c->iov[i].iov_len;
-
-		if (skip >= l) {
-			skip -= l;
-			continue;
-		}
-		n->tx_iov[k++] = (struct iovec){ .iov_base = (uint8_t *)c->iov[i].iov_base + skip,
-						 .iov_len = l - skip };
-		skip = 0;
-	}
-	return k - 1;
-}
 
 /* Hand the frame staged in tx_* to the backend. false: it must wait for EPOLLOUT (held). */
 static bool tx_send(struct vnet *n)
@@ -97,7 +78,13 @@ static bool tx_one(struct vnet *n, const struct virtq_chain *c)
 		n->stats.tx_dropped++;
 		return true;
 	}
-	n->tx_n = slice_frame(n, c);
+	/* tx_iov[1..]: the frame (the rest of the readable part); [0] is the backend's slot. */
+	ret = iov_slice(n->tx_iov + 1, VNET_IOV_MAX, c->iov, c->nout, VNET_HDR_LEN, n->tx_len);
+	if (ret < 0) { /* cannot be: the frame is the chain's own bytes, in VNET_IOV_MAX entries */
+		n->stats.tx_dropped++;
+		return true;
+	}
+	n->tx_n = (unsigned int)ret;
 	n->tx_head = c->head;
 	if (tx_send(n))
 		return true;

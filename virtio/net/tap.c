@@ -58,20 +58,27 @@ static ssize_t tap_rx(struct vnet_be *be, uint8_t *buf, size_t cap)
 		snprintf(be->why, sizeof(be->why), "read: %s", strerror(errno));
 		return -EPIPE;
 	}
-	if (r == 0 && be->fake) {
-		snprintf(be->why, sizeof(be->why), "the test's socket closed");
+	/* A tap's every frame carries its header: 0 is a socket standing in for the tap, closed. */
+	if (r == 0) {
+		snprintf(be->why, sizeof(be->why), "read: end of file");
 		return -EPIPE;
 	}
 	/* Shorter than the vnet header: nothing a tap sends; the caller drops it. */
 	return r;
 }
 
+static int tun_set_offload(int fd, unsigned int tun)
+{
+	return ioctl(fd, TUNSETOFFLOAD, tun) < 0 ? -errno : 0;
+}
+
 static int tap_offload(struct vnet_be *be, unsigned int tun)
 {
-	if (!be->fake && ioctl(be->fd, TUNSETOFFLOAD, tun) < 0)
-		return -errno;
-	be->tun = tun;
-	return 0;
+	int ret = be->set_offload(be->fd, tun);
+
+	if (!ret)
+		be->tun = tun;
+	return ret;
 }
 
 static void tap_close(struct vnet_be *be)
@@ -90,7 +97,7 @@ static const struct vnet_be_ops tap_ops = {
 };
 
 /* The most the tap takes, trying smaller sets as older kernels refuse parts; then none again. */
-static unsigned int probe_offloads(int fd)
+static unsigned int probe_offloads(struct vnet_be *be)
 {
 	static const unsigned int tries[] = {
 		TUN_ALL,
@@ -101,20 +108,29 @@ static unsigned int probe_offloads(int fd)
 	unsigned int i, ok = 0;
 
 	for (i = 0; i < sizeof(tries) / sizeof(tries[0]); i++) {
-		if (!ioctl(fd, TUNSETOFFLOAD, tries[i])) {
+		if (!be->set_offload(be->fd, tries[i])) {
 			ok = tries[i];
 			break;
 		}
 	}
 	/* Until the guest says what it takes, the kernel must segment and checksum for it. */
-	ioctl(fd, TUNSETOFFLOAD, 0U);
+	be->set_offload(be->fd, 0);
 	return ok;
 }
 
-static void init_be(struct vnet_be *be, int fd, const char *ifname)
+int vnet_tap_fd(struct vnet_be *be, int fd, const char *name, vnet_offload_fn *set_offload)
 {
-	*be = (struct vnet_be){ .ops = &tap_ops, .fd = fd, .offloads = true };
-	snprintf(be->name, sizeof(be->name), "net %s", ifname);
+	int flags = fcntl(fd, F_GETFL);
+
+	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+		return -errno;
+	*be = (struct vnet_be){ .ops = &tap_ops,
+				.fd = fd,
+				.offloads = true,
+				.set_offload = set_offload ? set_offload : tun_set_offload };
+	snprintf(be->name, sizeof(be->name), "net %s", name);
+	be->features = vnet_tap_features(probe_offloads(be));
+	return 0;
 }
 
 static const char *tunsetiff_hint(int err)
@@ -156,24 +172,13 @@ int vnet_tap_open(struct vnet_be *be, const char *ifname)
 		log_msg("net %s: TUNSETVNETHDRSZ 12: %s", ifname, strerror(-ret));
 		goto err;
 	}
-	init_be(be, fd, ifname);
-	be->features = vnet_tap_features(probe_offloads(fd));
+	ret = vnet_tap_fd(be, fd, ifname, NULL);
+	if (ret) {
+		log_msg("net %s: %s", ifname, strerror(-ret));
+		goto err;
+	}
 	return 0;
 err:
 	close(fd);
 	return ret;
 }
-
-#ifdef HULL_TESTING
-int vnet_tap_fake(struct vnet_be *be, int fd)
-{
-	int flags = fcntl(fd, F_GETFL);
-
-	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
-		return -errno;
-	init_be(be, fd, "faketap");
-	be->fake = true;
-	be->features = vnet_tap_features(TUN_ALL);
-	return 0;
-}
-#endif

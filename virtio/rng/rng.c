@@ -171,20 +171,25 @@ static const struct virtio_dev_ops vrng_ops = {
 	.destroy = vrng_free,
 };
 
-int vrng_create(const struct virtio_host *host, struct vrng **out)
+int vrng_create(const struct virtio_host *host, const struct vrng_params *p, struct vrng **out)
 {
-	struct vrng *r = calloc(1, sizeof(*r));
+	uint64_t rate = p && p->rate ? p->rate : VRNG_RATE_BYTES;
+	struct vrng *r;
 	int ret;
 
+	/* refill()'s product elapsed * rate stays below 2^64 only up to 2^32 bytes/s. */
+	if (rate > VRNG_RATE_MAX)
+		return -EINVAL;
+	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
 	ret = virtio_dev_init(&r->dev, &vrng_ops, "virtio-rng", 1, VRNG_QUEUE_MAX, 0, 0);
 	if (ret)
 		goto err_free;
 	r->dev.host = host;
-	r->rate = VRNG_RATE_BYTES;
+	r->rate = rate;
 	r->tokens = r->rate;
-	r->now = mono_ns;
+	r->now = p && p->now_ns ? p->now_ns : mono_ns;
 	r->last_ns = r->now();
 	r->loop = host->loop;
 	loop_timer_init(&r->timer, on_timer, r);
@@ -228,7 +233,7 @@ static int vrng_build(const void *cfg, void *res, unsigned int index,
 	(void)cfg;
 	(void)res;
 	(void)index;
-	ret = vrng_create(host, &r);
+	ret = vrng_create(host, NULL, &r);
 	if (ret) {
 		log_msg("rng: %s", strerror(-ret));
 		return ret;
@@ -257,18 +262,3 @@ const struct virtio_kind vrng_kind = {
 	.describe = vrng_describe,
 	.create = vrng_build,
 };
-
-#ifdef HULL_TESTING
-int vrng_test_set(struct vrng *r, uint64_t rate, uint64_t (*now_ns)(void))
-{
-	if (!rate || rate > (1ULL << 32))
-		return -EINVAL;
-	pthread_mutex_lock(&r->dev.lock);
-	r->rate = rate;
-	r->tokens = rate;
-	r->now = now_ns ? now_ns : mono_ns;
-	r->last_ns = r->now();
-	pthread_mutex_unlock(&r->dev.lock);
-	return 0;
-}
-#endif

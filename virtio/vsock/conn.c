@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/iov.h"
 #include "lib/log.h"
 
 static unsigned int bucket(uint32_t local, uint32_t peer)
@@ -349,7 +350,7 @@ static size_t offer(struct vsock_ep *c, const struct iovec *iov, unsigned int n,
 /* Keep len bytes of iov from byte off in c's ring; -ENOMEM. The credit check made room. */
 static int keep(struct vsock_ep *c, const struct iovec *iov, unsigned int n, size_t off, size_t len)
 {
-	unsigned int i;
+	struct iov_cursor cur;
 
 	if (!c->buf) {
 		c->buf = malloc(VSOCK_BUF_ALLOC);
@@ -357,29 +358,17 @@ static int keep(struct vsock_ep *c, const struct iovec *iov, unsigned int n, siz
 			return -ENOMEM;
 		c->buf_head = c->buf_len = 0;
 	}
-	for (i = 0; i < n && len; i++) {
-		const uint8_t *src = iov[i].iov_base;
-		size_t seg = iov[i].iov_len;
+	iov_cursor_init(&cur, iov, n, off);
+	/* At most two runs: up to the ring's end, then from its start. */
+	while (len) {
+		uint32_t at = (c->buf_head + c->buf_len) % VSOCK_BUF_ALLOC;
+		size_t run = VSOCK_BUF_ALLOC - at < len ? VSOCK_BUF_ALLOC - at : len;
+		size_t got = iov_cursor_read(&cur, c->buf + at, run);
 
-		if (off >= seg) {
-			off -= seg;
-			continue;
-		}
-		src += off;
-		seg -= off;
-		off = 0;
-		if (seg > len)
-			seg = len;
-		len -= seg;
-		while (seg) {
-			uint32_t at = (c->buf_head + c->buf_len) % VSOCK_BUF_ALLOC;
-			size_t run = VSOCK_BUF_ALLOC - at < seg ? VSOCK_BUF_ALLOC - at : seg;
-
-			memcpy(c->buf + at, src, run);
-			c->buf_len += (uint32_t)run;
-			src += run;
-			seg -= run;
-		}
+		c->buf_len += (uint32_t)got;
+		len -= got;
+		if (got < run)
+			break; /* the buffers ended first */
 	}
 	return 0;
 }

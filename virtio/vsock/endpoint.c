@@ -4,8 +4,9 @@
 
 #include <errno.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/socket.h>
+
+#include "lib/iov.h"
 
 static struct vsock *of_ep(const struct vsock_ep *c)
 {
@@ -100,6 +101,7 @@ static ssize_t do_send(struct vsock *v, struct vsock_ep *c, size_t max, vsock_fi
 	unsigned int niov = 0, nch = 0, i;
 	struct virtio_vsock_hdr h;
 	ssize_t got;
+	int k;
 
 	if (!max)
 		return -EINVAL;
@@ -134,8 +136,12 @@ static ssize_t do_send(struct vsock *v, struct vsock_ep *c, size_t max, vsock_fi
 			want[nch] = VSOCK_MAX_PKT;
 		if (want[nch] > room - cap)
 			want[nch] = room - cap;
-		niov += vsock_iov_slice(iov + niov, r->c.iov + r->c.nout, r->c.nin, VSOCK_HDR,
-					want[nch]);
+		/* Inside a chain that fit VSOCK_RX_IOV entries: it fits (else the chain waits). */
+		k = iov_slice(iov + niov, ARRAY_SIZE(iov) - niov, r->c.iov + r->c.nout, r->c.nin,
+			      VSOCK_HDR, want[nch]);
+		if (k < 0)
+			break;
+		niov += (unsigned int)k;
 		cap += want[nch++];
 	}
 	if (c->state != VS_ESTABLISHED)
@@ -182,16 +188,8 @@ struct flat {
 static ssize_t copy_fill(void *arg, const struct iovec *iov, unsigned int n)
 {
 	struct flat *f = arg;
-	size_t done = 0;
-	unsigned int i;
 
-	for (i = 0; i < n && done < f->len; i++) {
-		size_t k = iov[i].iov_len < f->len - done ? iov[i].iov_len : f->len - done;
-
-		memcpy(iov[i].iov_base, f->p + done, k);
-		done += k;
-	}
-	return (ssize_t)done;
+	return (ssize_t)iov_write(iov, n, 0, f->p, f->len);
 }
 
 ssize_t vsock_ep_send(struct vsock_ep *ep, const void *buf, size_t len)

@@ -253,9 +253,8 @@ struct vsock {
 	/* Who holds dev.lock inside vsock code, how deep: callbacks may call the API again. */
 	atomic_ulong owner;
 	unsigned int depth;
-#ifdef HULL_TESTING
-	unsigned long tx_kicks, rx_kicks; /* notify calls, for the busy-loop tests */
-#endif
+	/* Notify calls per queue, under dev.lock: a busy loop would show here (tests watch). */
+	uint64_t tx_kicks, rx_kicks;
 };
 
 /* Enter vsock code from outside (lock taken unless this thread holds it); leave undoes it. */
@@ -266,8 +265,6 @@ void vsock_leave(struct vsock *v, bool took);
 struct vsock_rx *vsock_rx_get(struct vsock *v, unsigned int i);
 void vsock_rx_consume(struct vsock *v, unsigned int n);
 void vsock_rx_flush(struct vsock *v);
-unsigned int vsock_iov_slice(struct iovec *dst, const struct iovec *src, unsigned int n,
-			     size_t off, size_t len);
 
 /*
  * vsock_kind's building steps (vsock.c). vsock_open, the check: the hybrid socket listening

@@ -35,10 +35,9 @@ struct uds_conn {
 	unsigned int line_len;
 	char ok[24];		     /* "OK <port>\n" ... */
 	unsigned int ok_len, ok_off; /* ... and how much of it is written */
-	bool rd_eof;		     /* read returned 0: SHUTDOWN SEND owed or sent */
-	bool rd_blocked;	     /* the guest has no room: wait for writable() */
-	bool rd_shut;		     /* the guest reads no more */
-	bool wr_blocked; /* the socket took less than offered: EPOLLOUT, then recv_ready */
+	/* UC_OPEN: the bytes between the socket and the endpoint (its out is sock). */
+	struct vsock_bridge br;
+	struct file_out sock;
 	struct vlist link;
 };
 
@@ -65,9 +64,8 @@ static void rearm(struct uds_conn *uc)
 	if (uc->state == UC_HANDSHAKE)
 		ev = EPOLLIN;
 	if (uc->state == UC_OPEN) {
-		if (!uc->rd_eof && !uc->rd_blocked && !uc->rd_shut)
-			ev |= EPOLLIN;
-		if (uc->wr_blocked || uc->ok_off < uc->ok_len)
+		ev = vsock_bridge_events(&uc->br, uc->h.fd);
+		if (uc->ok_off < uc->ok_len)
 			ev |= EPOLLOUT;
 	}
 	/* 0 takes it out of the set, so a hung-up fd cannot spin. */
@@ -127,6 +125,14 @@ static struct uds_conn *uc_take(struct vsock_uds *u, int fd, enum uc_state state
 	return uc;
 }
 
+/* Bytes flow: the socket is both ends of the bridge (a socket: sent with MSG_DONTWAIT). */
+static void uc_open(struct uds_conn *uc, struct vsock_ep *ep)
+{
+	uc->state = UC_OPEN;
+	uc->sock = (struct file_out){ .fd = uc->h.fd, .flags = -1, .socket = true };
+	vsock_bridge_init(&uc->br, ep, uc->h.fd, &uc->sock, true);
+}
+
 /* ---- the endpoint ops ---- */
 
 static int write_ok(struct uds_conn *uc)
@@ -147,7 +153,7 @@ static void uds_connected(struct vsock_ep *ep, void *opaque)
 	struct uds_conn *uc = opaque;
 	int ret;
 
-	uc->state = UC_OPEN;
+	uc_open(uc, ep);
 	uc->ok_len =
 		(unsigned int)snprintf(uc->ok, sizeof(uc->ok), "OK %u\n", vsock_ep_local_port(ep));
 	uc->ok_off = 0;
@@ -165,30 +171,23 @@ static size_t uds_recv(struct vsock_ep *ep, void *opaque, const struct iovec *io
 		       size_t len)
 {
 	struct uds_conn *uc = opaque;
-	struct msghdr m = { .msg_iovlen = n };
-	ssize_t w;
+	size_t w;
 
 	(void)ep;
 	if (uc->ok_off < uc->ok_len) {
-		uc->wr_blocked = true; /* bytes follow the OK line */
+		uc->br.out_blocked = true; /* bytes follow the OK line */
 		rearm(uc);
 		return 0;
 	}
-	/* sendmsg only reads the iovecs; msghdr just lacks the const. */
-	memcpy(&m.msg_iov, &iov, sizeof(m.msg_iov));
-	w = sendmsg(uc->h.fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
-	if (w < 0 && errno != EAGAIN) {
-		log_debug("vsock %s: write: %s", uc->u->path, strerror(errno));
+	w = vsock_bridge_recv(&uc->br, iov, n, len);
+	if (uc->br.err) {
+		log_debug("vsock %s: write: %s", uc->u->path, strerror(-uc->br.err));
 		uc_abort(uc);
 		return 0;
 	}
-	if (w < 0)
-		w = 0;
-	if ((size_t)w < len) {
-		uc->wr_blocked = true;
+	if (uc->br.out_blocked)
 		rearm(uc);
-	}
-	return (size_t)w;
+	return w;
 }
 
 static void uds_shutdown(struct vsock_ep *ep, void *opaque, unsigned int flags)
@@ -196,13 +195,7 @@ static void uds_shutdown(struct vsock_ep *ep, void *opaque, unsigned int flags)
 	struct uds_conn *uc = opaque;
 
 	(void)ep;
-	/* Every byte before SEND was written already, so the peer reads them, then EOF. */
-	if (flags & VIRTIO_VSOCK_SHUTDOWN_SEND)
-		shutdown(uc->h.fd, SHUT_WR);
-	if (flags & VIRTIO_VSOCK_SHUTDOWN_RCV) {
-		shutdown(uc->h.fd, SHUT_RD); /* the host program's writes now fail with EPIPE */
-		uc->rd_shut = true;
-	}
+	vsock_bridge_shutdown(&uc->br, flags);
 	rearm(uc);
 }
 
@@ -211,7 +204,7 @@ static void uds_writable(struct vsock_ep *ep, void *opaque)
 	struct uds_conn *uc = opaque;
 
 	(void)ep;
-	uc->rd_blocked = false;
+	vsock_bridge_writable(&uc->br);
 	rearm(uc);
 }
 
@@ -235,32 +228,11 @@ static const struct vsock_ep_ops uds_ops = {
 
 /* ---- socket events ---- */
 
-/* Socket bytes straight into the guest's RX buffers. */
-static ssize_t uds_fill(void *arg, const struct iovec *iov, unsigned int n)
-{
-	struct uds_conn *uc = arg;
-	ssize_t r = readv(uc->h.fd, iov, (int)n);
-
-	if (r < 0)
-		return errno == EAGAIN ? -EAGAIN : -errno;
-	return r;
-}
-
 static void in_ready(struct uds_conn *uc)
 {
-	ssize_t r = vsock_ep_send_fill(uc->ep, SIZE_MAX, uds_fill, uc);
-
-	if (r > 0 || r == -EAGAIN)
-		return; /* level-triggered: more comes on the next round, after other fds */
-	if (r == -ENOBUFS) {
-		uc->rd_blocked = true; /* writable() re-arms */
-	} else if (r == 0) {
-		uc->rd_eof = true;
-		vsock_ep_shutdown(uc->ep, SHUT_WR);
-	} else if (r == -EPIPE) {
-		uc->rd_shut = true;
-	} else {
-		log_debug("vsock %s: read: %s", uc->u->path, strerror((int)-r));
+	vsock_bridge_in_ready(&uc->br);
+	if (uc->br.err) {
+		log_debug("vsock %s: read: %s", uc->u->path, strerror(-uc->br.err));
 		uc_abort(uc);
 	}
 }
@@ -274,10 +246,9 @@ static void out_ready(struct uds_conn *uc)
 		uc_abort(uc);
 		return;
 	}
-	if (uc->ok_off < uc->ok_len || !uc->wr_blocked)
+	if (uc->ok_off < uc->ok_len)
 		return;
-	uc->wr_blocked = false;
-	vsock_ep_recv_ready(uc->ep); /* recv may block again */
+	vsock_bridge_out_ready(&uc->br); /* recv may block again */
 }
 
 /* "CONNECT <port>\n": the port, or -1. */
@@ -476,6 +447,7 @@ int vsock_uds_guest_connect(void *arg, struct vsock_ep *ep)
 		return ret;
 	}
 	uc = uc_take(u, fd, UC_OPEN);
+	uc_open(uc, ep);
 	uc->ep = ep;
 	ep->ops = &uds_ops;
 	ep->opaque = uc;

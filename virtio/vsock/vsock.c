@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "lib/file.h"
+#include "lib/iov.h"
 #include "lib/log.h"
 
 static struct vsock *of_dev(struct virtio_dev *d)
@@ -71,29 +72,6 @@ static void fail(struct vsock *v, unsigned int q)
 	virtio_dev_fail(&v->dev, "queue %u: %s", q, v->dev.vq[q].why);
 	vsock_proto_drop_all(&v->p, -ECONNRESET);
 	v->rx_n = 0;
-}
-
-/* Copy of the iovecs of src[0..n) from byte off, at most len bytes; the count written. */
-unsigned int vsock_iov_slice(struct iovec *dst, const struct iovec *src, unsigned int n, size_t off,
-			     size_t len)
-{
-	unsigned int i, k = 0;
-
-	for (i = 0; i < n && len; i++) {
-		size_t seg = src[i].iov_len;
-
-		if (off >= seg) {
-			off -= seg;
-			continue;
-		}
-		seg -= off;
-		if (seg > len)
-			seg = len;
-		dst[k++] = (struct iovec){ (uint8_t *)src[i].iov_base + off, seg };
-		len -= seg;
-		off = 0;
-	}
-	return k;
 }
 
 /*
@@ -217,7 +195,7 @@ static void tx_chain(struct vsock *v, const struct virtq_chain *c)
 	struct iovec iov[VSOCK_TX_IOV];
 	struct virtio_vsock_hdr h;
 	size_t carried;
-	unsigned int n = 0;
+	int n = 0;
 
 	if (c->out_len < VSOCK_HDR) {
 		log_debug("%s: TX packet of %zu bytes, shorter than a header: dropped", v->dev.name,
@@ -226,9 +204,10 @@ static void tx_chain(struct vsock *v, const struct virtq_chain *c)
 	}
 	virtq_read_out(c, 0, &h, VSOCK_HDR);
 	carried = c->out_len - VSOCK_HDR;
+	/* The rest of the chain's readable part: it fits, as the chain fit VSOCK_TX_IOV entries. */
 	if (carried <= VSOCK_MAX_PKT)
-		n = vsock_iov_slice(iov, c->iov, c->nout, VSOCK_HDR, carried);
-	vsock_proto_input(&v->p, &h, iov, n, carried);
+		n = iov_slice(iov, VSOCK_TX_IOV, c->iov, c->nout, VSOCK_HDR, carried);
+	vsock_proto_input(&v->p, &h, iov, n > 0 ? (unsigned int)n : 0, carried);
 }
 
 /* Up to VSOCK_BUDGET TX chains (each at most one packet to an endpoint), then a requeue. */
@@ -299,17 +278,13 @@ static void vsock_notify(struct virtio_dev *d, unsigned int q)
 	hold(v);
 	switch (q) {
 	case VSOCK_RXQ:
-#ifdef HULL_TESTING
 		v->rx_kicks++;
-#endif
 		v->p.rx_empty = false;
 		vsock_rx_flush(v);
 		vsock_proto_wake(&v->p);
 		break;
 	case VSOCK_TXQ:
-#ifdef HULL_TESTING
 		v->tx_kicks++;
-#endif
 		tx_process(v);
 		break;
 	case VSOCK_EVQ:
@@ -321,15 +296,12 @@ static void vsock_notify(struct virtio_dev *d, unsigned int q)
 	vsock_leave(v, false);
 }
 
-/* DRIVER_OK (a vCPU thread): kicks before it were dropped, so look at every queue once. */
+/* DRIVER_OK (a vCPU thread): the rx queue may hold buffers now (the core requeues every queue). */
 static int vsock_activate(struct virtio_dev *d)
 {
 	struct vsock *v = of_dev(d);
-	unsigned int q;
 
 	v->p.rx_empty = false;
-	for (q = 0; q < VSOCK_NQUEUES; q++)
-		virtio_dev_requeue(d, q);
 	return 0;
 }
 
@@ -508,6 +480,11 @@ static void vsock_free(struct virtio_dev *d)
 	vsock_proto_fini(&v->p);
 	pthread_mutex_destroy(&v->dev.lock);
 	free(v);
+}
+
+struct vsock *vsock_of(struct virtio_dev *d)
+{
+	return d && d->ops == &vsock_ops ? container_of(d, struct vsock, dev) : NULL;
 }
 
 void vsock_destroy(struct vsock *v)

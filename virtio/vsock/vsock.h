@@ -8,6 +8,7 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
+#include "lib/file.h"
 #include "virtio/virtio.h"
 
 /*
@@ -142,5 +143,52 @@ void vsock_ep_recv_ready(struct vsock_ep *ep);
 int vsock_ep_shutdown(struct vsock_ep *ep, int how);
 /* End the connection now (RST; bytes hull still holds are dropped). No callbacks follow. */
 void vsock_ep_close(struct vsock_ep *ep);
+
+/* The device of kind vsock_kind behind d (vm's registry holds the generic one), or NULL. */
+struct vsock *vsock_of(struct virtio_dev *d);
+
+/*
+ * ---- an fd <-> endpoint bridge --------------------------------------------------------
+ *
+ * Moves one connection's bytes between host descriptors and an in-process endpoint, with the
+ * endpoint's flow control both ways: bytes read from in_fd go straight into the guest's
+ * buffers (hull holds none of them), and the guest's bytes are written to out without ever
+ * blocking (what out does not take now stays with the endpoint, within the credit hull gave,
+ * until out_ready). The hybrid Unix socket's connections are bridges of one socket; container
+ * stdio bridges hull's stdin, stdout and stderr.
+ *
+ * The owner keeps the descriptors in its event loop: after every call below it re-arms each
+ * with vsock_bridge_events(b, fd), calls in_ready/out_ready when they are ready (in_ready
+ * again and again for an in_fd that epoll refuses, a regular file, until it blocks or ends),
+ * forwards the endpoint's recv/shutdown/writable callbacks, and ends the connection
+ * (vsock_ep_close) once err is set. Event loop thread, as the endpoint API.
+ */
+struct vsock_bridge {
+	struct vsock_ep *ep;
+	int in_fd;                  /* read into the guest; -1: nothing goes to the guest */
+	const struct file_out *out; /* the guest's bytes are written here; NULL: dropped */
+	bool socket;                /* in_fd is a socket and out writes to it: the guest's
+				       shutdowns become shutdown(2) of it */
+	bool in_eof;                /* in_fd ended: SHUTDOWN SEND went to the guest */
+	bool in_blocked;            /* the guest has no room: wait for writable() */
+	bool in_shut;               /* the guest reads no more */
+	bool out_blocked;           /* out took less than offered: wait for out_ready */
+	bool out_eof;               /* the guest sent its last byte (SHUTDOWN SEND) and out has it */
+	int err;                    /* an fd failed (-errno): the owner ends the connection */
+};
+
+void vsock_bridge_init(struct vsock_bridge *b, struct vsock_ep *ep, int in_fd,
+		       const struct file_out *out, bool socket);
+/* The endpoint's recv, shutdown and writable callbacks, forwarded. */
+size_t vsock_bridge_recv(struct vsock_bridge *b, const struct iovec *iov, unsigned int n,
+			 size_t len);
+void vsock_bridge_shutdown(struct vsock_bridge *b, unsigned int flags);
+void vsock_bridge_writable(struct vsock_bridge *b);
+/* in_fd is readable: one batch into the guest (up to 64 KiB); end of file: SHUTDOWN SEND. */
+void vsock_bridge_in_ready(struct vsock_bridge *b);
+/* out's descriptor is writable again: the endpoint offers the rest. */
+void vsock_bridge_out_ready(struct vsock_bridge *b);
+/* The epoll events fd (in_fd, out's descriptor, or both when they are one) waits for. */
+uint32_t vsock_bridge_events(const struct vsock_bridge *b, int fd);
 
 #endif

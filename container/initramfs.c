@@ -1,0 +1,520 @@
+/* initramfs: what a container's guest boots from — hull-init, its spec, the kernel's modules. */
+#include "container/initramfs.h"
+
+#include <errno.h>
+#include <lzma.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <zstd.h>
+
+#include "container/initbin.h"
+#include "container/proto.h"
+#include "lib/file.h"
+
+/* --- the kernel's release ---------------------------------------------------------- */
+
+#define BZ_HDRS 0x202	    /* "HdrS": the boot protocol's setup header */
+#define BZ_VERSION 0x20e    /* u16: the version string's offset, less 0x200 */
+#define BANNER "Linux version "
+
+/* A release is a word: printable, no '/' (it names a directory under /lib/modules). */
+static int take_release(const uint8_t *p, size_t avail, char *out, size_t outlen)
+{
+	size_t n = 0;
+
+	while (n < avail && p[n] > ' ' && p[n] < 0x7f) {
+		if (p[n] == '/')
+			return -EINVAL;
+		n++;
+	}
+	if (!n || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+		return -EINVAL;
+	if (n >= outlen || n > CTR_RELEASE_MAX)
+		return -ENAMETOOLONG;
+	memcpy(out, p, n);
+	out[n] = '\0';
+	return 0;
+}
+
+int ctr_kernel_release(const uint8_t *img, size_t len, char *out, size_t outlen)
+{
+	const uint8_t *p, *end = img + len;
+	size_t off;
+	int ret;
+
+	if (len >= BZ_VERSION + 2 && !memcmp(img + BZ_HDRS, "HdrS", 4) && !boot_is_elf(img, len)) {
+		off = (size_t)(img[BZ_VERSION] | img[BZ_VERSION + 1] << 8);
+		if (!off)
+			return -ENOENT;
+		off += 0x200;
+		if (off >= len)
+			return -ENOENT;
+		ret = take_release(img + off, len - off, out, outlen);
+		return ret == -EINVAL ? -ENOENT : ret;
+	}
+	/* An ELF vmlinux carries linux_banner as it was formatted at build time. */
+	for (p = img; p < end; p++) {
+		p = memmem(p, (size_t)(end - p), BANNER, sizeof(BANNER) - 1);
+		if (!p)
+			break;
+		off = (size_t)(p - img) + sizeof(BANNER) - 1;
+		if (off < len && img[off] >= '0' && img[off] <= '9')
+			return take_release(img + off, len - off, out, outlen);
+	}
+	return -ENOENT;
+}
+
+/* --- modules.dep and modules.builtin --------------------------------------------------- */
+
+struct mod {
+	const char *name; /* normalised: '-' as '_', no directory, no ".ko..." */
+	size_t namelen;
+	char *path;	  /* in the text copy, NUL-terminated */
+	char *deps;	  /* the rest of its modules.dep line; NULL for a built-in one */
+	bool builtin;
+	uint8_t state;	  /* 0 not seen, 1 being resolved, 2 done */
+};
+
+struct table {
+	struct mod *mods;
+	unsigned int n, cap;
+	unsigned int *slot; /* open addressing: index + 1, 0 empty */
+	unsigned int nslots;
+};
+
+/* n bytes at p end with suffix. */
+static bool has_suffix(const char *p, size_t n, const char *suffix)
+{
+	size_t k = strlen(suffix);
+
+	return n >= k && !memcmp(p + n - k, suffix, k);
+}
+
+/* The module name of a path or a wanted name: its last component without .ko[.xz|.zst|.gz]. */
+static void name_of(const char *p, size_t len, const char **name, size_t *n)
+{
+	static const char *const packed[] = { ".xz", ".zst", ".gz" };
+	const char *slash = memrchr(p, '/', len);
+	unsigned int i;
+
+	if (slash) {
+		len -= (size_t)(slash + 1 - p);
+		p = slash + 1;
+	}
+	for (i = 0; i < 3; i++) {
+		if (has_suffix(p, len, packed[i]) && has_suffix(p, len - strlen(packed[i]), ".ko")) {
+			len -= strlen(packed[i]);
+			break;
+		}
+	}
+	if (has_suffix(p, len, ".ko"))
+		len -= 3;
+	*name = p;
+	*n = len;
+}
+
+static bool same_name(const char *a, size_t an, const char *b, size_t bn)
+{
+	size_t i;
+
+	if (an != bn)
+		return false;
+	for (i = 0; i < an; i++) {
+		char x = a[i] == '-' ? '_' : a[i], y = b[i] == '-' ? '_' : b[i];
+
+		if (x != y)
+			return false;
+	}
+	return true;
+}
+
+static unsigned int hash_name(const char *s, size_t n)
+{
+	unsigned int h = 2166136261u;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		h = (h ^ (unsigned char)(s[i] == '-' ? '_' : s[i])) * 16777619u;
+	return h;
+}
+
+static struct mod *find(struct table *t, const char *name, size_t n)
+{
+	unsigned int i = hash_name(name, n) & (t->nslots - 1), k;
+
+	while ((k = t->slot[i])) {
+		if (same_name(t->mods[k - 1].name, t->mods[k - 1].namelen, name, n))
+			return &t->mods[k - 1];
+		i = (i + 1) & (t->nslots - 1);
+	}
+	return NULL;
+}
+
+/* Add a module line (deps NULL: a built-in one). The first of a name wins, as for modprobe. */
+static void add(struct table *t, char *path, char *deps)
+{
+	const char *name;
+	size_t n;
+	unsigned int i;
+
+	name_of(path, strlen(path), &name, &n);
+	if (!n || find(t, name, n))
+		return;
+	t->mods[t->n] = (struct mod){ .name = name, .namelen = n, .path = path, .deps = deps,
+				      .builtin = !deps };
+	i = hash_name(name, n) & (t->nslots - 1);
+	while (t->slot[i])
+		i = (i + 1) & (t->nslots - 1);
+	t->slot[i] = ++t->n;
+}
+
+/* Lines of text (a private, NUL-terminated copy) into t. */
+static void parse(struct table *t, char *text, bool builtin)
+{
+	char *line = text, *next, *colon;
+
+	for (; *line; line = next) {
+		next = strchrnul(line, '\n');
+		if (*next)
+			*next++ = '\0';
+		while (*line == ' ' || *line == '\t')
+			line++;
+		if (!*line || *line == '#')
+			continue;
+		if (builtin) {
+			line[strcspn(line, " \t\r")] = '\0';
+			add(t, line, NULL);
+			continue;
+		}
+		colon = strchr(line, ':');
+		if (!colon)
+			continue;
+		*colon = '\0';
+		add(t, line, colon + 1);
+	}
+}
+
+static int table_init(struct table *t, size_t lines)
+{
+	*t = (struct table){ .cap = (unsigned int)lines };
+	t->nslots = 16;
+	while (t->nslots < 2 * lines)
+		t->nslots *= 2;
+	t->mods = calloc(lines ? lines : 1, sizeof(*t->mods));
+	t->slot = calloc(t->nslots, sizeof(*t->slot));
+	return t->mods && t->slot ? 0 : -ENOMEM;
+}
+
+static size_t count_lines(const char *s, size_t len)
+{
+	size_t n = 1, i;
+
+	for (i = 0; i < len; i++)
+		n += s[i] == '\n';
+	return n;
+}
+
+struct resolve {
+	struct table t;
+	struct ctr_modules *out;
+	char *err;
+	size_t errlen;
+};
+
+static int emit(struct resolve *r, const struct mod *m)
+{
+	struct ctr_module *c;
+	size_t n = m->namelen;
+
+	if (r->out->n == CTR_MODULES_MAX) {
+		snprintf(r->err, r->errlen, "more than %d modules to load", CTR_MODULES_MAX);
+		return -E2BIG;
+	}
+	/* The file keeps the module's own spelling; the guest loads it by path, not by name. */
+	c = &r->out->mods[r->out->n];
+	c->file = malloc(n + 4);
+	c->path = strdup(m->path);
+	r->out->n++;
+	if (!c->file || !c->path)
+		return -ENOMEM;
+	memcpy(c->file, m->name, n);
+	memcpy(c->file + n, ".ko", 4);
+	return 0;
+}
+
+/* m and what it depends on, dependencies first; depth bounds the recursion. */
+static int visit(struct resolve *r, struct mod *m, unsigned int depth)
+{
+	const char *dep, *name;
+	size_t len, n;
+	struct mod *d;
+	int ret;
+
+	if (m->builtin || m->state)
+		return 0; /* built in, done, or a cycle (modules.dep has none): nothing more */
+	if (depth > CTR_MODULES_MAX) {
+		snprintf(r->err, r->errlen, "module %.*s: dependencies deeper than %d",
+			 (int)m->namelen, m->name, CTR_MODULES_MAX);
+		return -E2BIG;
+	}
+	if (m->namelen + 3 > CTR_MODULE_NAME_MAX) {
+		snprintf(r->err, r->errlen, "module %.60s...: its name is too long", m->name);
+		return -ENAMETOOLONG;
+	}
+	m->state = 1;
+	for (dep = m->deps; *dep; dep += len) {
+		dep += strspn(dep, " \t\r");
+		len = strcspn(dep, " \t\r");
+		if (!len)
+			break;
+		name_of(dep, len, &name, &n);
+		d = n ? find(&r->t, name, n) : NULL;
+		if (!d) {
+			snprintf(r->err, r->errlen, "module %.*s: its dependency %.*s is not in "
+				 "modules.dep", (int)m->namelen, m->name, (int)(len > 200 ? 200 : len),
+				 dep);
+			return -ENOENT;
+		}
+		ret = visit(r, d, depth + 1);
+		if (ret)
+			return ret;
+	}
+	m->state = 2;
+	return emit(r, m);
+}
+
+int ctr_modules_from(const char *dep, size_t deplen, const char *builtin, size_t builtinlen,
+		     const char *const *wanted, unsigned int nwanted, struct ctr_modules *out,
+		     char *err, size_t errlen)
+{
+	struct resolve r = { .out = out, .err = err, .errlen = errlen };
+	char *dcopy = strndup(dep ? dep : "", deplen);
+	char *bcopy = strndup(builtin ? builtin : "", builtinlen);
+	const char *name;
+	unsigned int i;
+	struct mod *m;
+	size_t n;
+	int ret;
+
+	*out = (struct ctr_modules){ 0 };
+	ret = dcopy && bcopy ? 0 : -ENOMEM;
+	if (!ret)
+		ret = table_init(&r.t, count_lines(dep, deplen) + count_lines(builtin, builtinlen));
+	if (!ret) {
+		out->mods = calloc(CTR_MODULES_MAX, sizeof(*out->mods));
+		ret = out->mods ? 0 : -ENOMEM;
+	}
+	if (ret) {
+		snprintf(err, errlen, "%s", strerror(ENOMEM));
+		goto out;
+	}
+	/* Built-in ones first: a module both built in and in modules.dep needs no file. */
+	parse(&r.t, bcopy, true);
+	parse(&r.t, dcopy, false);
+	for (i = 0; i < nwanted && !ret; i++) {
+		name_of(wanted[i], strlen(wanted[i]), &name, &n);
+		m = find(&r.t, name, n);
+		if (!m) {
+			snprintf(err, errlen, "module %s: neither built into the kernel nor in "
+				 "modules.dep", wanted[i]);
+			ret = -ENOENT;
+			break;
+		}
+		ret = visit(&r, m, 0);
+	}
+	if (ret == -ENOMEM)
+		snprintf(err, errlen, "%s", strerror(ENOMEM));
+out:
+	if (ret)
+		ctr_modules_free(out);
+	free(r.t.mods);
+	free(r.t.slot);
+	free(dcopy);
+	free(bcopy);
+	return ret;
+}
+
+void ctr_modules_free(struct ctr_modules *m)
+{
+	unsigned int i;
+
+	for (i = 0; m->mods && i < m->n; i++) {
+		free(m->mods[i].file);
+		free(m->mods[i].path);
+	}
+	free(m->mods);
+	*m = (struct ctr_modules){ 0 };
+}
+
+/* dir/name into *text, up to CTR_MODDEP_MAX bytes; a missing file is empty when optional. */
+static int read_list(const char *dir, const char *name, bool optional, uint8_t **text,
+		     size_t *len, char *err, size_t errlen)
+{
+	char path[4096];
+	int ret;
+
+	*text = NULL;
+	*len = 0;
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path)) {
+		snprintf(err, errlen, "%.200s/%s: path too long", dir, name);
+		return -ENAMETOOLONG;
+	}
+	ret = file_read_all(path, CTR_MODDEP_MAX, text, len);
+	if (ret == -ENOENT && optional)
+		return 0;
+	if (ret)
+		snprintf(err, errlen, "%s: %s", path,
+			 ret == -EFBIG ? "larger than 16 MiB" : file_strerror(ret));
+	return ret;
+}
+
+int ctr_modules_resolve(const char *dir, const char *const *wanted, unsigned int nwanted,
+			struct ctr_modules *out, char *err, size_t errlen)
+{
+	uint8_t *dep = NULL, *builtin = NULL;
+	size_t deplen, builtinlen;
+	struct stat st;
+	int ret;
+
+	*out = (struct ctr_modules){ 0 };
+	if (stat(dir, &st) && errno == ENOENT)
+		return 0; /* no module tree for this kernel: it has what it needs built in */
+	ret = read_list(dir, "modules.dep", false, &dep, &deplen, err, errlen) ?:
+	      read_list(dir, "modules.builtin", true, &builtin, &builtinlen, err, errlen);
+	if (!ret)
+		ret = ctr_modules_from((const char *)dep, deplen, (const char *)builtin, builtinlen,
+				       wanted, nwanted, out, err, errlen);
+	free(dep);
+	free(builtin);
+	return ret;
+}
+
+/* --- module files -------------------------------------------------------------------- */
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	return has_suffix(s, strlen(s), suffix);
+}
+
+static int unxz(const uint8_t *in, size_t len, uint8_t *out, size_t cap, size_t *got)
+{
+	lzma_stream s = LZMA_STREAM_INIT;
+	lzma_ret r;
+
+	/* The memory limit bounds the decoder's dictionary: a hostile header cannot ask more. */
+	if (lzma_stream_decoder(&s, 256u << 20, 0) != LZMA_OK)
+		return -ENOMEM;
+	s.next_in = in;
+	s.avail_in = len;
+	s.next_out = out;
+	s.avail_out = cap;
+	r = lzma_code(&s, LZMA_FINISH);
+	*got = cap - s.avail_out;
+	lzma_end(&s);
+	if (r == LZMA_STREAM_END)
+		return 0;
+	return r == LZMA_BUF_ERROR && !s.avail_out ? -EFBIG : -EINVAL;
+}
+
+static int unzstd(const uint8_t *in, size_t len, uint8_t *out, size_t cap, size_t *got)
+{
+	ZSTD_DStream *d = ZSTD_createDStream();
+	ZSTD_inBuffer ib = { in, len, 0 };
+	ZSTD_outBuffer ob = { out, cap, 0 };
+	size_t r = 1;
+
+	if (!d)
+		return -ENOMEM;
+	/* Bounded by cap: a frame that wants more than that stops with the buffer full. */
+	while (r && ob.pos < ob.size) {
+		r = ZSTD_decompressStream(d, &ob, &ib);
+		if (ZSTD_isError(r) || (r && ib.pos == ib.size && ob.pos < ob.size))
+			break;
+	}
+	ZSTD_freeDStream(d);
+	*got = ob.pos;
+	if (ZSTD_isError(r))
+		return -EINVAL;
+	if (!r)
+		return 0;
+	return ob.pos == ob.size ? -EFBIG : -EINVAL;
+}
+
+int ctr_module_read(const char *path, uint8_t **out, size_t *len, char *err, size_t errlen)
+{
+	bool xz = ends_with(path, ".ko.xz"), zst = ends_with(path, ".ko.zst");
+	uint8_t *raw, *buf;
+	size_t rawlen, got = 0;
+	int ret;
+
+	*out = NULL;
+	*len = 0;
+	if (!xz && !zst && !ends_with(path, ".ko")) {
+		snprintf(err, errlen, "module %s: not a .ko, .ko.xz or .ko.zst file", path);
+		return -EINVAL;
+	}
+	ret = file_read_all(path, CTR_MODULE_MAX, &raw, &rawlen);
+	if (ret) {
+		snprintf(err, errlen, "module %s: %s", path,
+			 ret == -EFBIG ? "larger than 64 MiB" : file_strerror(ret));
+		return ret;
+	}
+	if (!xz && !zst) {
+		*out = raw;
+		*len = rawlen;
+		return 0;
+	}
+	buf = malloc(CTR_MODULE_MAX);
+	ret = buf ? (xz ? unxz : unzstd)(raw, rawlen, buf, CTR_MODULE_MAX, &got) : -ENOMEM;
+	free(raw);
+	if (ret) {
+		snprintf(err, errlen, "module %s: %s", path,
+			 ret == -EFBIG ? "larger than 64 MiB unpacked" :
+			 ret == -EINVAL ? "cannot be decompressed" : strerror(-ret));
+		free(buf);
+		return ret;
+	}
+	*out = realloc(buf, got ? got : 1) ?: buf;
+	*len = got;
+	return 0;
+}
+
+/* --- the image ---------------------------------------------------------------------- */
+
+int ctr_initramfs_build(const uint8_t *spec, size_t speclen, const char *moddir,
+			const struct ctr_modules *m, struct cpio *c, char *err, size_t errlen)
+{
+	char path[4096], file[sizeof(CTR_MODULES_DIR) + CTR_MODULE_NAME_MAX + 2];
+	unsigned int i;
+	uint8_t *data;
+	size_t len;
+	int ret;
+
+	boot_cpio_dir(c, "dev", 0755);
+	boot_cpio_dir(c, "proc", 0555);
+	boot_cpio_dir(c, "sys", 0555);
+	boot_cpio_dir(c, "hull", 0700);
+	boot_cpio_file(c, "init", 0755, hull_init_start, (size_t)(hull_init_end - hull_init_start));
+	boot_cpio_file(c, CTR_SPEC_PATH, 0600, spec, speclen);
+	if (m->n)
+		boot_cpio_dir(c, CTR_MODULES_DIR, 0700);
+	for (i = 0; i < m->n && !c->error; i++) {
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", moddir, m->mods[i].path) >=
+		    sizeof(path)) {
+			snprintf(err, errlen, "module %.200s: path too long", m->mods[i].path);
+			return -ENAMETOOLONG;
+		}
+		ret = ctr_module_read(path, &data, &len, err, errlen);
+		if (ret)
+			return ret;
+		snprintf(file, sizeof(file), "%s/%s", CTR_MODULES_DIR, m->mods[i].file);
+		boot_cpio_file(c, file, 0600, data, len);
+		free(data);
+	}
+	ret = boot_cpio_finish(c);
+	if (ret)
+		snprintf(err, errlen, "the initramfs: %s", strerror(-ret));
+	return ret;
+}

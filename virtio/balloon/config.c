@@ -1,0 +1,47 @@
+/* virtio-balloon's kind: --balloon on|off, "balloon": true|false, off by default. */
+#include <stdio.h>
+#include <string.h>
+
+#include "lib/log.h"
+#include "virtio/balloon/balloon.h"
+
+/* Nothing to open before /dev/kvm, no settings: on or off. */
+static int vballoon_build(const void *cfg, void *res, unsigned int index,
+			  const struct virtio_host *host, struct virtio_dev **out)
+{
+	struct vballoon *b;
+	int ret;
+
+	(void)cfg;
+	(void)res;
+	(void)index;
+	ret = vballoon_create(host, NULL, &b);
+	if (ret) {
+		log_msg("balloon: %s", strerror(-ret));
+		return ret;
+	}
+	*out = vballoon_dev(b);
+	return 0;
+}
+
+static void vballoon_describe(const void *cfg, unsigned int index, char *buf, size_t len)
+{
+	(void)cfg;
+	(void)index;
+	snprintf(buf, len, "balloon");
+}
+
+const struct virtio_kind vballoon_kind = {
+	.name = "balloon",
+	.json = "balloon",
+	.form = VIRTIO_KIND_SWITCH,
+	.max = 1,
+	.default_on = false,
+	.arg = "on|off",
+	.help = "virtio-balloon: the guest gives memory back when\n"
+		"asked ('hull ctl PATH balloon SIZE') and as it frees\n"
+		"it (free page reporting); its memory statistics\n"
+		"(default off)\n",
+	.describe = vballoon_describe,
+	.create = vballoon_build,
+};
