@@ -61,7 +61,7 @@ out:
 
 int file_read_text(const char *path, size_t max, char **out, size_t *len)
 {
-	size_t got = 0, cap = 4096;
+	size_t got = 0, cap = max < 4096 ? max + 1 : 4096, next;
 	char *buf, *bigger;
 	ssize_t n;
 	int fd, ret;
@@ -74,19 +74,21 @@ int file_read_text(const char *path, size_t max, char **out, size_t *len)
 		ret = -ENOMEM;
 		goto out;
 	}
+	/* One byte past max is read, at most: its arrival says the file is too large. */
 	for (;;) {
 		if (got + 1 == cap) {
-			if (cap > max) {
+			if (got > max) {
 				ret = -EFBIG;
 				goto out;
 			}
-			bigger = realloc(buf, cap * 2);
+			next = cap > (max + 2) / 2 ? max + 2 : cap * 2;
+			bigger = realloc(buf, next);
 			if (!bigger) {
 				ret = -ENOMEM;
 				goto out;
 			}
 			buf = bigger;
-			cap *= 2;
+			cap = next;
 		}
 		n = read(fd, buf + got, cap - 1 - got);
 		if (n < 0 && errno == EINTR)
