@@ -94,18 +94,24 @@ static int get(const char *dir, const char *name, char **out, char *err, size_t 
 
 /* --- the host's mounts and hull's own cgroup ------------------------------------------- */
 
-int ctr_cg_env_load(struct ctr_cg_env *env)
+int ctr_cg_env_load(struct ctr_cg_env *env, char *err, size_t errlen)
 {
+	static const char *const files[] = { "/proc/self/mountinfo", "/proc/self/cgroup" };
+	char **texts[] = { &env->mountinfo, &env->self };
+	unsigned int i;
 	size_t len;
-	int ret;
+	int ret = 0;
 
 	*env = (struct ctr_cg_env){ 0 };
 	env->root = strdup(CTR_CG_ROOT);
 	if (!env->root)
-		return -ENOMEM;
-	ret = file_read_text("/proc/self/mountinfo", CTR_CG_TEXT_MAX, &env->mountinfo, &len);
-	if (!ret)
-		ret = file_read_text("/proc/self/cgroup", CTR_CG_TEXT_MAX, &env->self, &len);
+		return fail(err, errlen, -ENOMEM, "cgroup: %s", strerror(ENOMEM));
+	for (i = 0; !ret && i < ARRAY_SIZE(files); i++) {
+		ret = file_read_text(files[i], CTR_CG_TEXT_MAX, texts[i], &len);
+		if (ret)
+			fail(err, errlen, ret, "cgroup: %s: %s", files[i],
+			     ret == -EFBIG ? "larger than 1 MiB" : strerror(-ret));
+	}
 	if (ret)
 		ctr_cg_env_free(env);
 	return ret;
@@ -157,7 +163,7 @@ struct mount {
 
 static bool parse_mount(char *line, struct mount *m)
 {
-	char *f[16], *save = NULL, *tok;
+	char *f[32], *save = NULL, *tok;
 	unsigned int n = 0, sep;
 
 	for (tok = strtok_r(line, " ", &save); tok && n < ARRAY_SIZE(f);
@@ -286,9 +292,8 @@ static int add_dir(struct ctr_cgroup *cg, const struct mount *m, unsigned int ct
 	cg->nh++;
 	goto out;
 bad:
-	if (ret == -EINVAL)
-		fail(err, errlen, ret, "cgroup path %s: a \"..\" component leaves the hierarchy",
-		     cg_path);
+	/* cg_path was checked; a ".." here is in /proc/self/cgroup's own path. */
+	fail(err, errlen, ret, "cgroup %s under %s: %s", cg_path, m->point, strerror(-ret));
 out:
 	if (ret) {
 		free(d->mount);
@@ -343,6 +348,15 @@ int ctr_cgroup_open(const struct ctr_cg_env *env, const char *cg_path, bool syst
 			return ret;
 		cg_path = unit;
 	}
+	/* Refused whatever is mounted: the path never leaves the hierarchy it is in. */
+	ret = join("", cg_path, &mi);
+	free(mi);
+	mi = NULL;
+	if (ret == -EINVAL)
+		return fail(err, errlen, ret, "cgroup path %s: a \"..\" component leaves the "
+			    "hierarchy", cg_path);
+	if (ret)
+		return fail(err, errlen, ret, "cgroup path %s: %s", cg_path, strerror(-ret));
 	cg->path = strdup(cg_path);
 	mi = strdup(env->mountinfo ? env->mountinfo : "");
 	if (!cg->path || !mi) {

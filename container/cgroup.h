@@ -34,8 +34,11 @@ struct ctr_cg_env {
 	void *opaque;
 };
 
-/* The host's: root CTR_CG_ROOT and this process's own files. 0 or -errno. */
-int ctr_cg_env_load(struct ctr_cg_env *env);
+/*
+ * The host's: root CTR_CG_ROOT and this process's own files (each read up to
+ * CTR_CG_TEXT_MAX bytes). 0, or -errno with the file and the cause in err.
+ */
+int ctr_cg_env_load(struct ctr_cg_env *env, char *err, size_t errlen);
 /* What ctr_cg_env_load allocated; safe on a zeroed env. */
 void ctr_cg_env_free(struct ctr_cg_env *env);
 

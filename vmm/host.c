@@ -72,41 +72,55 @@ static int place(const struct vm_config *cfg, struct vm_prep *p)
 	struct ctr_resources r = { .mem_max = vm_host_mem(cfg), .has_mem_max = true,
 				   .cpuset_cpus = cfg->cpu_affinity };
 	struct vm_host_cg *h = calloc(1, sizeof(*h));
-	char err[512];
+	char err[512], err2[512];
 	int ret;
 
 	if (!h)
 		return -ENOMEM;
-	ret = ctr_cg_env_load(&h->env);
-	if (ret) {
-		log_msg("cgroup %s: reading /proc/self: %s", cfg->cgroup, strerror(-ret));
-		goto err_free;
-	}
+	ret = ctr_cg_env_load(&h->env, err, sizeof(err));
+	if (ret)
+		goto err_log;
 	ret = ctr_cgroup_open(&h->env, cfg->cgroup, false, &h->cg, err, sizeof(err));
-	if (ret)
+	if (ret) {
+		log_msg("%s", err);
 		goto err_env;
-	ret = ctr_cgroup_create(&h->cg, err, sizeof(err)) ?:
-	      ctr_cgroup_set(&h->cg, &r, err, sizeof(err)) ?:
-	      ctr_cgroup_enter(&h->cg, getpid(), err, sizeof(err));
-	if (ret)
-		goto err_cg;
+	}
+	ret = ctr_cgroup_create(&h->cg, err, sizeof(err));
+	if (ret) {
+		log_msg("%s", err);
+		goto err_close;
+	}
+	ret = ctr_cgroup_set(&h->cg, &r, err, sizeof(err));
+	if (ret) {
+		log_msg("%s", err);
+		goto err_remove;
+	}
+	ret = ctr_cgroup_enter(&h->cg, getpid(), err, sizeof(err));
+	if (ret) {
+		log_msg("%s", err);
+		goto err_leave;
+	}
 	log_debug("cgroup %s: hull in %s, memory.max %llu", cfg->cgroup, h->cg.h[0].dir,
 		  (unsigned long long)r.mem_max);
 	p->cgroup = h;
 	return 0;
 
-err_cg:
-	log_msg("%s", err);
-	if (h->cg.made && ctr_cgroup_remove(&h->cg, err, sizeof(err)))
-		log_msg("%s", err);
+err_leave:
+	/* v1: hull may be in some of the hierarchies already. */
+	if (ctr_cgroup_leave(&h->cg, getpid(), err2, sizeof(err2)))
+		log_msg("%s", err2);
+err_remove:
+	/* One hull made goes again. */
+	if (h->cg.made && ctr_cgroup_remove(&h->cg, err2, sizeof(err2)))
+		log_msg("%s", err2);
+err_close:
 	ctr_cgroup_close(&h->cg);
+err_env:
 	ctr_cg_env_free(&h->env);
 	free(h);
 	return ret;
-err_env:
+err_log:
 	log_msg("%s", err);
-	ctr_cg_env_free(&h->env);
-err_free:
 	free(h);
 	return ret;
 }
