@@ -22,15 +22,18 @@
 #define CTR_MEM_GROWTH 4              /* default region: the limit times this, for updates */
 
 /*
- * hull's own memory beyond guest RAM, measured in the lab (README, "Host memory.max"):
- * CTR_HULL_MEM for the process (its code, heap, stacks, the event loop, the console, the
- * control socket, KVM's VM-wide state), CTR_VCPU_MEM per vCPU (its thread, kvm_run,
- * KVM's vCPU state), and per guest byte: its second-level page tables (8 bytes per 4 KiB
- * touched) and KVM's per-page memslot metadata (the reverse maps a shadow-paging host
- * keeps, 8 bytes per 4 KiB registered).
+ * hull's own memory beyond guest RAM (README, "Host constraints": the formula and the lab's
+ * measurements it comes from). CTR_HULL_MEM for the process (its heap, stacks, the event
+ * loop, console and control socket buffers, its text and libraries when they are first read
+ * into this cgroup, KVM's VM-wide state): measured 0.9 MiB, 2 MiB with the text (1.1 MiB),
+ * four times that kept. CTR_VCPU_MEM per vCPU (its thread's stack, kvm_run, KVM's vCPU
+ * state): measured 0.2 MiB, 2.5 times that kept. Per guest byte, twice 8 bytes per 4 KiB page (1/CTR_PT_DIV):
+ * hull's own page tables for what of guest RAM is present (boot RAM and plugged memory),
+ * and KVM's second-level (NPT/EPT) tables, or on a shadow-paging host its reverse maps, for
+ * all the guest memory registered (boot RAM and the whole hotplug region).
  */
-#define CTR_HULL_MEM (16ull << 20)
-#define CTR_VCPU_MEM (1ull << 20)
+#define CTR_HULL_MEM (8ull << 20)
+#define CTR_VCPU_MEM (512ull << 10)
 #define CTR_PT_DIV 512
 
 /* What the mapping needs besides the resources: the host, and the VM's own settings. */
@@ -88,7 +91,8 @@ int ctr_limits_guest(const struct ctr_resources *r, const struct ctr_shape *s,
  * hull's memory beyond guest RAM for shape s, devices_mem being what the VM's
  * devices may hold (the sum of their kinds' host_mem):
  *   CTR_HULL_MEM + max_vcpus * CTR_VCPU_MEM + devices_mem
- *   + (boot_mem + plugged) / CTR_PT_DIV + (boot_mem + region) / CTR_PT_DIV.
+ *   + (boot_mem + plugged) / CTR_PT_DIV     (hull's page tables)
+ *   + (boot_mem + region) / CTR_PT_DIV      (KVM's second-level tables or reverse maps).
  */
 uint64_t ctr_limits_overhead(const struct ctr_shape *s, uint64_t devices_mem);
 
