@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +13,7 @@
 #include <unistd.h>
 
 #include "lib/file.h"
+#include "lib/parse.h"
 #include "lib/util.h"
 
 #define VALUE_MAX 64 /* a number, "max 100000", a pid */
@@ -21,19 +21,6 @@
 static const char *const ctrl_names[CTR_CG_NCTRL] = { "cpu", "cpuset", "memory", "pids" };
 
 /* --- files ----------------------------------------------------------------------------- */
-
-static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return ret;
-}
 
 /* dir/name: -ENAMETOOLONG past PATH_MAX. */
 static int file_path(char *out, const char *dir, const char *name)
@@ -53,17 +40,18 @@ static int put(const char *dir, const char *name, const char *value, char *err, 
 
 	ret = file_path(path, dir, name);
 	if (ret)
-		return fail(err, errlen, ret, "cgroup %s/%s: path too long", dir, name);
+		return parse_fail(err, errlen, ret, "cgroup %s/%s: path too long", dir, name);
 	/* O_TRUNC means nothing to cgroupfs; in a test's fake tree it keeps the last value. */
 	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
 	if (fd < 0)
-		return fail(err, errlen, -errno, "cgroup %s: %s%s", path, strerror(errno),
-			    errno == ENOENT ? " (is the controller enabled?)" : "");
+		return parse_fail(err, errlen, -errno, "cgroup %s: %s%s", path, strerror(errno),
+				  errno == ENOENT ? " (is the controller enabled?)" : "");
 	n = write(fd, value, len);
 	ret = n < 0 ? -errno : (size_t)n != len ? -EIO : 0;
 	close(fd);
 	if (ret)
-		return fail(err, errlen, ret, "cgroup %s: write %s: %s", path, value, strerror(-ret));
+		return parse_fail(err, errlen, ret, "cgroup %s: write %s: %s", path, value,
+				  strerror(-ret));
 	return 0;
 }
 
@@ -86,7 +74,7 @@ static int get(const char *dir, const char *name, char **out, char *err, size_t 
 	if (!ret)
 		ret = file_read_text(path, CTR_CG_TEXT_MAX, out, &len);
 	if (ret)
-		return fail(err, errlen, ret, "cgroup %s/%s: %s", dir, name, strerror(-ret));
+		return parse_fail(err, errlen, ret, "cgroup %s/%s: %s", dir, name, strerror(-ret));
 	while (len && ((*out)[len - 1] == '\n' || (*out)[len - 1] == ' '))
 		(*out)[--len] = '\0';
 	return 0;
@@ -105,12 +93,12 @@ int ctr_cg_env_load(struct ctr_cg_env *env, char *err, size_t errlen)
 	*env = (struct ctr_cg_env){ 0 };
 	env->root = strdup(CTR_CG_ROOT);
 	if (!env->root)
-		return fail(err, errlen, -ENOMEM, "cgroup: %s", strerror(ENOMEM));
+		return parse_fail(err, errlen, -ENOMEM, "cgroup: %s", strerror(ENOMEM));
 	for (i = 0; !ret && i < ARRAY_SIZE(files); i++) {
 		ret = file_read_text(files[i], CTR_CG_TEXT_MAX, texts[i], &len);
 		if (ret)
-			fail(err, errlen, ret, "cgroup: %s: %s", files[i],
-			     ret == -EFBIG ? "larger than 1 MiB" : strerror(-ret));
+			parse_fail(err, errlen, ret, "cgroup: %s: %s", files[i],
+				   ret == -EFBIG ? "larger than 1 MiB" : strerror(-ret));
 	}
 	if (ret)
 		ctr_cg_env_free(env);
@@ -272,9 +260,10 @@ static int add_dir(struct ctr_cgroup *cg, const struct mount *m, unsigned int ct
 	own = own_cgroup(self, ctrl);
 	rel = own ? below_mount(own, m) : NULL;
 	if (!rel) {
-		ret = fail(err, errlen, -ENOENT, "cgroup: hull's own %s cgroup (%s) is not under %s",
-			   ctrl ? ctrl : "v2", own ? own : "not listed in /proc/self/cgroup",
-			   m->point);
+		ret = parse_fail(err, errlen, -ENOENT,
+				 "cgroup: hull's own %s cgroup (%s) is not under %s",
+				 ctrl ? ctrl : "v2", own ? own : "not listed in /proc/self/cgroup",
+				 m->point);
 		goto out;
 	}
 	d->mount = strdup(m->point);
@@ -293,7 +282,7 @@ static int add_dir(struct ctr_cgroup *cg, const struct mount *m, unsigned int ct
 	goto out;
 bad:
 	/* cg_path was checked; a ".." here is in /proc/self/cgroup's own path. */
-	fail(err, errlen, ret, "cgroup %s under %s: %s", cg_path, m->point, strerror(-ret));
+	parse_fail(err, errlen, ret, "cgroup %s under %s: %s", cg_path, m->point, strerror(-ret));
 out:
 	if (ret) {
 		free(d->mount);
@@ -328,8 +317,9 @@ static int find_v1(struct ctr_cgroup *cg, char *mi, const char *cg_path, char *e
 			return ret;
 		have |= ctrls;
 	}
-	return have ? 0 : fail(err, errlen, -ENOENT, "cgroup: no cgroup filesystem at %s",
-			       cg->env->root);
+	return have ? 0
+		    : parse_fail(err, errlen, -ENOENT, "cgroup: no cgroup filesystem at %s",
+				 cg->env->root);
 }
 
 int ctr_cgroup_open(const struct ctr_cg_env *env, const char *cg_path, bool systemd,
@@ -341,7 +331,7 @@ int ctr_cgroup_open(const struct ctr_cg_env *env, const char *cg_path, bool syst
 
 	*cg = (struct ctr_cgroup){ .env = env };
 	if (!cg_path || !cg_path[0])
-		return fail(err, errlen, -EINVAL, "cgroup path: empty");
+		return parse_fail(err, errlen, -EINVAL, "cgroup path: empty");
 	if (systemd) {
 		ret = ctr_cg_systemd_path(cg_path, unit, sizeof(unit), err, errlen);
 		if (ret)
@@ -353,10 +343,12 @@ int ctr_cgroup_open(const struct ctr_cg_env *env, const char *cg_path, bool syst
 	free(mi);
 	mi = NULL;
 	if (ret == -EINVAL)
-		return fail(err, errlen, ret, "cgroup path %s: a \"..\" component leaves the "
-			    "hierarchy", cg_path);
+		return parse_fail(err, errlen, ret,
+				  "cgroup path %s: a \"..\" component leaves the "
+				  "hierarchy",
+				  cg_path);
 	if (ret)
-		return fail(err, errlen, ret, "cgroup path %s: %s", cg_path, strerror(-ret));
+		return parse_fail(err, errlen, ret, "cgroup path %s: %s", cg_path, strerror(-ret));
 	cg->path = strdup(cg_path);
 	mi = strdup(env->mountinfo ? env->mountinfo : "");
 	if (!cg->path || !mi) {
@@ -417,7 +409,8 @@ int ctr_cg_systemd_path(const char *spec, char *out, size_t len, char *err, size
 	int ret = 0;
 
 	if (!c2 || strchr(c2 + 1, ':'))
-		return fail(err, errlen, -EINVAL, "cgroup path %s: expected slice:prefix:name", spec);
+		return parse_fail(err, errlen, -EINVAL,
+				  "cgroup path %s: expected slice:prefix:name", spec);
 	slen = (size_t)(c1 - spec);
 	name = c2 + 1;
 	nlen = strlen(name);
@@ -427,8 +420,10 @@ int ctr_cg_systemd_path(const char *spec, char *out, size_t len, char *err, size
 	}
 	if (slen <= sizeof(sfx) - 1 || strncmp(slice + slen - (sizeof(sfx) - 1), sfx, sizeof(sfx) - 1) ||
 	    memchr(slice, '/', slen) || !nlen || strchr(name, '/') || memchr(c1, '/', (size_t)(c2 - c1)))
-		return fail(err, errlen, -EINVAL, "cgroup path %s: a slice ending in .slice, a prefix "
-			    "and a name, none with '/'", spec);
+		return parse_fail(err, errlen, -EINVAL,
+				  "cgroup path %s: a slice ending in .slice, a prefix "
+				  "and a name, none with '/'",
+				  spec);
 	out[0] = '\0';
 	slen -= sizeof(sfx) - 1;
 	/* "a-b-c" is /a.slice/a-b.slice/a-b-c.slice; "-" is the root slice. */
@@ -438,8 +433,10 @@ int ctr_cg_systemd_path(const char *spec, char *out, size_t len, char *err, size
 			if (!dash)
 				dash = slice + slen;
 			if (dash == p)
-				return fail(err, errlen, -EINVAL, "cgroup path %s: slice %.*s has an "
-					    "empty part", spec, (int)(slen + sizeof(sfx) - 1), slice);
+				return parse_fail(err, errlen, -EINVAL,
+						  "cgroup path %s: slice %.*s has an "
+						  "empty part",
+						  spec, (int)(slen + sizeof(sfx) - 1), slice);
 			pfx = (size_t)(dash - slice);
 			ret = append(out, len, &at, "/", 1) ?: append(out, len, &at, slice, pfx) ?:
 			      append(out, len, &at, sfx, sizeof(sfx) - 1);
@@ -454,7 +451,7 @@ int ctr_cg_systemd_path(const char *spec, char *out, size_t len, char *err, size
 		      append(out, len, &at, "-", 1) ?: append(out, len, &at, name, nlen) ?:
 		      append(out, len, &at, ".scope", 6);
 	}
-	return ret ? fail(err, errlen, ret, "cgroup path %s: too long", spec) : 0;
+	return ret ? parse_fail(err, errlen, ret, "cgroup path %s: too long", spec) : 0;
 }
 
 /* --- making it ------------------------------------------------------------------------- */
@@ -519,7 +516,7 @@ static int make_path(struct ctr_cgroup *cg, const struct ctr_cg_dir *d, char *er
 	int ret = 0;
 
 	if (strlen(d->dir) >= sizeof(path))
-		return fail(err, errlen, -ENAMETOOLONG, "cgroup %s: path too long", d->dir);
+		return parse_fail(err, errlen, -ENAMETOOLONG, "cgroup %s: path too long", d->dir);
 	while (!ret && d->dir[at]) {
 		/* v2: the parent lets its children have the controllers before they exist. */
 		snprintf(path, sizeof(path), "%.*s", (int)at, d->dir);
@@ -536,7 +533,7 @@ static int make_path(struct ctr_cgroup *cg, const struct ctr_cg_dir *d, char *er
 		if (ret == -EEXIST)
 			ret = 0;
 		if (ret) {
-			fail(err, errlen, ret, "cgroup %s: mkdir: %s", path, strerror(-ret));
+			parse_fail(err, errlen, ret, "cgroup %s: mkdir: %s", path, strerror(-ret));
 			break;
 		}
 		if (cg->version == 1 && (d->ctrls & (1u << CTR_CG_CPUSET)))
@@ -577,8 +574,8 @@ static const char *dir_of(const struct ctr_cgroup *cg, enum ctr_cg_ctrl c, char 
 	for (i = 0; i < cg->nh; i++)
 		if (cg->h[i].ctrls & (1u << c))
 			return cg->h[i].dir;
-	fail(err, errlen, -ENOENT, "cgroup %s: no %s controller mounted under %s", cg->path,
-	     ctrl_names[c], cg->env->root);
+	parse_fail(err, errlen, -ENOENT, "cgroup %s: no %s controller mounted under %s", cg->path,
+		   ctrl_names[c], cg->env->root);
 	return NULL;
 }
 
@@ -650,8 +647,10 @@ static int memory_v1(const char *d, const struct ctr_resources *r, char *err, si
 	int ret = 0;
 
 	if (r->has_swap_max && !r->has_mem_max)
-		return fail(err, errlen, -EINVAL, "cgroup %s: a swap limit needs a memory limit "
-			    "(v1 limits memory+swap)", d);
+		return parse_fail(err, errlen, -EINVAL,
+				  "cgroup %s: a swap limit needs a memory limit "
+				  "(v1 limits memory+swap)",
+				  d);
 	if (r->has_swap_max) {
 		memsw = r->mem_max + r->swap_max < r->mem_max ? UINT64_MAX : r->mem_max + r->swap_max;
 		ret = get(d, "memory.limit_in_bytes", &cur, err, errlen);
@@ -753,7 +752,8 @@ int ctr_cgroup_remove(struct ctr_cgroup *cg, char *err, size_t errlen)
 	for (i = 0; !ret && i < cg->nh; i++) {
 		ret = remove_dir(cg->env, cg->h[i].dir);
 		if (ret)
-			fail(err, errlen, ret, "cgroup %s: rmdir: %s", cg->h[i].dir, strerror(-ret));
+			parse_fail(err, errlen, ret, "cgroup %s: rmdir: %s", cg->h[i].dir,
+				   strerror(-ret));
 	}
 	return ret;
 }
