@@ -606,6 +606,10 @@ static void test_v1_missing(void **state)
 	snprintf(f->mountinfo, sizeof(f->mountinfo), "22 1 0:21 / /sys rw - sysfs sysfs rw\n");
 	assert_int_equal(ctr_cgroup_open(&f->env, "/hull", false, &cg, err, sizeof(err)), -ENOENT);
 	assert_non_null(strstr(err, "no cgroup filesystem at"));
+	/* A ".." is refused as such whatever is mounted, not as a missing filesystem. */
+	assert_int_equal(ctr_cgroup_open(&f->env, "/hull/../..", false, &cg, err, sizeof(err)),
+			 -EINVAL);
+	assert_string_equal(err, "cgroup path /hull/../..: a \"..\" component leaves the hierarchy");
 	fake_free(f);
 }
 
