@@ -24,7 +24,7 @@ LIBS := $(shell pkg-config --libs $(PKGS)) -lpthread
 
 # --- sources, by layer and subsystem (explicit lists; see ARCHITECTURE.md for the layers) ---
 LIB_SRCS := lib/gmem.c lib/bus.c lib/log.c lib/parse.c lib/file.c lib/fdbudget.c lib/loop.c \
-	lib/usock.c lib/json.c lib/iov.c
+	lib/usock.c lib/json.c lib/iov.c lib/cpuset.c
 # The architecture's files (arch/$(ARCH)/), chosen here rather than by #ifdef.
 ARCH_SRCS := $(addprefix arch/$(ARCH)/,machine.c vcpu.c boot.c kernel.c bzimage.c cpuid.c \
 	regs.c e820.c zeropage.c pvh.c acpi.c aml.c)
@@ -42,10 +42,11 @@ VSOCK_SRCS := virtio/vsock/config.c virtio/vsock/conn.c virtio/vsock/packet.c \
 VNET_SRCS := virtio/net/config.c virtio/net/hdr.c virtio/net/net.c virtio/net/queues.c \
 	virtio/net/tap.c virtio/net/passt.c
 VMM_SRCS := vmm/config.c vmm/vm.c vmm/load.c vmm/vcpu.c vmm/exit.c vmm/console.c vmm/stages.c \
-	vmm/ctlproto.c vmm/control.c vmm/api.c vmm/devices.c vmm/validate.c
+	vmm/ctlproto.c vmm/control.c vmm/api.c vmm/devices.c vmm/validate.c vmm/host.c
 CTR_SRCS := container/tlv.c container/proto.c container/oci_json.c container/oci.c \
 	container/oci_mounts.c container/oci_linux.c container/runspec.c container/plan.c container/points.c \
-	container/initramfs.c container/agent.c container/stdio.c container/console.c container/run.c
+	container/initramfs.c container/agent.c container/stdio.c container/console.c container/run.c \
+	container/limits.c container/cgroup.c
 CLI_SRCS := cli/cli.c cli/run.c cli/ctl.c
 # Everything but main(): linked into hull, and into the unit tests and fuzz targets.
 HULL_SRCS := $(LIB_SRCS) $(ARCH_SRCS) $(BOOT_SRCS) $(DEV_SRCS) $(VIRTIO_SRCS) $(VBLK_SRCS) \
@@ -87,7 +88,7 @@ UNIT_TESTS := gmem bus parse iov config cli log registry exit serial rtc i8042 e
 	acpi aml machine bzimage elf initrd cmdline cpio virtq mmio blk rng balloon fsrv fs_escape \
 	fs_entries vfs vsock net fdbudget tlv proto json oci runspec points initramfs agent ctr_console \
 	guest_plan guest_caps guest_values \
-	guest_path loop control vcpu
+	guest_path loop control vcpu cpuset limits cgroup file
 UNIT_BINS := $(UNIT_TESTS:%=$(O)/san/tests/unit/test_%)
 
 # --- fuzz targets (libFuzzer): tests/fuzz/fuzz_NAME.c ---

@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <linux/capability.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,19 +39,6 @@ static const char *const default_readonly[] = {
 #define DEFAULT_CAPS \
 	((1ull << CAP_AUDIT_WRITE) | (1ull << CAP_KILL) | (1ull << CAP_NET_BIND_SERVICE))
 
-static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return ret;
-}
-
 /* Every option of a comma-separated list onto m (the defaults' and --tmpfs's). */
 static int apply_options(struct ctr_bmount *m, const char *list)
 {
@@ -87,7 +73,8 @@ static struct ctr_bmount *mount_slot(struct run_ctx *c, const char *dest, const 
 		if (strcmp(b->mounts[i].dest, dest))
 			continue;
 		if (i >= c->ndefaults || (c->replaced & (1u << i))) {
-			fail(c->err, c->errlen, -EINVAL, "%s %s: %s is mounted twice", flag, arg, dest);
+			parse_fail(c->err, c->errlen, -EINVAL, "%s %s: %s is mounted twice", flag,
+				   arg, dest);
 			return NULL;
 		}
 		c->replaced |= 1u << i;
@@ -147,11 +134,13 @@ static int add_bind(struct run_ctx *c, const char *arg)
 	if (mode)
 		*mode++ = '\0';
 	if (!dst || !copy[0] || (mode && strcmp(mode, "ro") && strcmp(mode, "rw"))) {
-		ret = fail(err, errlen, -EINVAL, "--mount %s: expected SRC:DST[:ro|:rw]", arg);
+		ret = parse_fail(err, errlen, -EINVAL, "--mount %s: expected SRC:DST[:ro|:rw]",
+				 arg);
 		goto out;
 	}
 	if (!ctr_path_ok(dst)) {
-		ret = fail(err, errlen, -EINVAL, "--mount %s: %s is not an absolute path", arg, dst);
+		ret = parse_fail(err, errlen, -EINVAL, "--mount %s: %s is not an absolute path",
+				 arg, dst);
 		goto out;
 	}
 	m = mount_slot(c, dst, "--mount", arg);
@@ -162,7 +151,7 @@ static int add_bind(struct run_ctx *c, const char *arg)
 	ret = ctr_bind_source(NULL, copy, &m->source, &m->is_file, why, sizeof(why));
 	if (ret) {
 		if (ret != -ENOMEM)
-			fail(err, errlen, ret, "--mount %s: %s", arg, why);
+			parse_fail(err, errlen, ret, "--mount %s: %s", arg, why);
 		goto out;
 	}
 	m->dest = strdup(dst);
@@ -192,7 +181,8 @@ static int add_tmpfs(struct run_ctx *c, const char *arg)
 	if (opts)
 		*opts++ = '\0';
 	if (!ctr_path_ok(copy)) {
-		ret = fail(err, errlen, -EINVAL, "--tmpfs %s: %s is not an absolute path", arg, copy);
+		ret = parse_fail(err, errlen, -EINVAL, "--tmpfs %s: %s is not an absolute path",
+				 arg, copy);
 		goto out;
 	}
 	m = mount_slot(c, copy, "--tmpfs", arg);
@@ -211,7 +201,7 @@ static int add_tmpfs(struct run_ctx *c, const char *arg)
 	if (!ret && opts)
 		ret = apply_options(m, opts);
 	if (ret == -EINVAL || ret == -E2BIG)
-		fail(err, errlen, ret, "--tmpfs %s: options not supported", arg);
+		parse_fail(err, errlen, ret, "--tmpfs %s: options not supported", arg);
 out:
 	free(copy);
 	return ret;
@@ -226,7 +216,7 @@ static int add_env(struct ctr_process *p, const char *kv, char *err, size_t errl
 	char *copy;
 
 	if (!eq || eq == kv)
-		return fail(err, errlen, -EINVAL, "--env %s: expected K=V", kv);
+		return parse_fail(err, errlen, -EINVAL, "--env %s: expected K=V", kv);
 	klen = (size_t)(eq - kv) + 1;
 	copy = strdup(kv);
 	if (!copy)
@@ -255,8 +245,9 @@ static int set_user(struct ctr_process *p, const char *arg, char *err, size_t er
 	if (gid)
 		*gid++ = '\0';
 	if (parse_uint(copy, 0, UINT32_MAX - 1, &u) || (gid && parse_uint(gid, 0, UINT32_MAX - 1, &g)))
-		ret = fail(err, errlen, -EINVAL, "--user %s: expected UID[:GID], numbers below %u",
-			   arg, UINT32_MAX);
+		ret = parse_fail(err, errlen, -EINVAL,
+				 "--user %s: expected UID[:GID], numbers below %u", arg,
+				 UINT32_MAX);
 	p->uid = (uint32_t)u;
 	p->gid = (uint32_t)g;
 	free(copy);
@@ -270,9 +261,11 @@ static int set_process(const struct ctr_run_opts *o, struct ctr_process *p, char
 	int ret;
 
 	if (!o->nargs || !o->args[0][0])
-		return fail(err, errlen, -EINVAL, "no command (hull run ... -- CMD [ARG...])");
+		return parse_fail(err, errlen, -EINVAL,
+				  "no command (hull run ... -- CMD [ARG...])");
 	if (o->nargs > CTR_LIST_MAX || o->nenv > CTR_LIST_MAX - 2)
-		return fail(err, errlen, -E2BIG, "more than %u arguments or variables", CTR_LIST_MAX);
+		return parse_fail(err, errlen, -E2BIG, "more than %u arguments or variables",
+				  CTR_LIST_MAX);
 	ret = ctr_strv_dup(o->args, o->nargs, &p->args, &p->nargs);
 	if (ret)
 		return ret;
@@ -291,7 +284,8 @@ static int set_process(const struct ctr_run_opts *o, struct ctr_process *p, char
 			return ret;
 	}
 	if (o->workdir && !ctr_path_ok(o->workdir))
-		return fail(err, errlen, -EINVAL, "--workdir %s: not an absolute path", o->workdir);
+		return parse_fail(err, errlen, -EINVAL, "--workdir %s: not an absolute path",
+				  o->workdir);
 	p->cwd = strdup(o->workdir ? o->workdir : "/");
 	if (!p->cwd)
 		return -ENOMEM;
@@ -316,18 +310,20 @@ static int build(const struct ctr_run_opts *o, struct ctr_bundle *b, char *err, 
 	int ret;
 
 	if (!o->rootfs || !o->rootfs[0])
-		return fail(err, errlen, -EINVAL, "--rootfs: missing");
+		return parse_fail(err, errlen, -EINVAL, "--rootfs: missing");
 	b->root = realpath(o->rootfs, NULL);
 	if (!b->root)
-		return fail(err, errlen, -errno, "--rootfs %s: %s", o->rootfs, strerror(errno));
+		return parse_fail(err, errlen, -errno, "--rootfs %s: %s", o->rootfs,
+				  strerror(errno));
 	if (stat(b->root, &st) || !S_ISDIR(st.st_mode))
-		return fail(err, errlen, -ENOTDIR, "--rootfs %s: not a directory", o->rootfs);
+		return parse_fail(err, errlen, -ENOTDIR, "--rootfs %s: not a directory", o->rootfs);
 	b->root_ro = o->read_only;
 	b->privileged = o->privileged;
 	b->oci_version = strdup("1.0.2");
 	if (o->hostname && !ctr_hostname_ok(o->hostname))
-		return fail(err, errlen, -EINVAL,
-			    "--hostname %s: 1 to 64 letters, digits, '-', '.' or '_'", o->hostname);
+		return parse_fail(err, errlen, -EINVAL,
+				  "--hostname %s: 1 to 64 letters, digits, '-', '.' or '_'",
+				  o->hostname);
 	b->hostname = strdup(o->hostname ? o->hostname : CTR_RUN_HOSTNAME);
 	if (!b->oci_version || !b->hostname)
 		return -ENOMEM;
@@ -335,8 +331,8 @@ static int build(const struct ctr_run_opts *o, struct ctr_bundle *b, char *err, 
 	if (ret)
 		return ret;
 	if (o->nmounts + o->ntmpfs > CTR_LIST_MAX - NDEFAULT_MOUNTS)
-		return fail(err, errlen, -E2BIG, "more than %zu mounts",
-			    CTR_LIST_MAX - NDEFAULT_MOUNTS);
+		return parse_fail(err, errlen, -E2BIG, "more than %zu mounts",
+				  CTR_LIST_MAX - NDEFAULT_MOUNTS);
 	b->mounts = calloc(NDEFAULT_MOUNTS + o->nmounts + o->ntmpfs, sizeof(*b->mounts));
 	if (!b->mounts)
 		return -ENOMEM;
@@ -356,7 +352,7 @@ int ctr_run_bundle(const struct ctr_run_opts *o, struct ctr_bundle *b, char *err
 	memset(b, 0, sizeof(*b));
 	ret = build(o, b, err, errlen);
 	if (ret == -ENOMEM)
-		fail(err, errlen, ret, "out of memory");
+		parse_fail(err, errlen, ret, "out of memory");
 	if (ret)
 		ctr_bundle_free(b);
 	return ret;

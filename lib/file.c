@@ -59,6 +59,63 @@ out:
 	return ret;
 }
 
+int file_read_text(const char *path, size_t max, char **out, size_t *len)
+{
+	size_t got = 0, cap = max < 4096 ? max + 1 : 4096, next;
+	char *buf, *bigger;
+	ssize_t n;
+	int fd, ret;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	buf = malloc(cap);
+	if (!buf) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	/* One byte past max is read, at most: its arrival says the file is too large. */
+	for (;;) {
+		if (got + 1 == cap) {
+			if (got > max) {
+				ret = -EFBIG;
+				goto out;
+			}
+			next = cap > (max + 2) / 2 ? max + 2 : cap * 2;
+			bigger = realloc(buf, next);
+			if (!bigger) {
+				ret = -ENOMEM;
+				goto out;
+			}
+			buf = bigger;
+			cap = next;
+		}
+		n = read(fd, buf + got, cap - 1 - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ret = -errno;
+			goto out;
+		}
+		if (!n)
+			break;
+		got += (size_t)n;
+	}
+	if (got > max) {
+		ret = -EFBIG;
+		goto out;
+	}
+	buf[got] = '\0';
+	*out = buf;
+	*len = got;
+	buf = NULL;
+	ret = 0;
+out:
+	free(buf);
+	close(fd);
+	return ret;
+}
+
 const char *file_strerror(int err)
 {
 	switch (err) {

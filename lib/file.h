@@ -17,6 +17,13 @@
  */
 int file_read_all(const char *path, uint64_t max, uint8_t **out, size_t *len);
 
+/*
+ * Read a file whose size stat() does not tell (/proc, sysfs, cgroupfs) to its end into a new
+ * NUL-terminated buffer (*out, freed by the caller; *len excludes the NUL): 0, -errno from
+ * open/read, -EFBIG when it holds more than max bytes.
+ */
+int file_read_text(const char *path, size_t max, char **out, size_t *len);
+
 /* A message for file_read_all()'s error codes ("not a regular file", "file too large", ...). */
 const char *file_strerror(int err);
 

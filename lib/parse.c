@@ -2,6 +2,7 @@
 #include "lib/parse.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -222,4 +223,14 @@ int parse_set_word(const char *key, const char *value, size_t max, bool may_be_e
 	}
 	memcpy(dst, value, n + 1);
 	return 0;
+}
+
+int parse_fail(char *err, size_t errlen, int ret, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return ret;
 }

@@ -19,6 +19,13 @@ int parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 /* "on"/"off"/"true"/"false"/"yes"/"no"/"1"/"0": -EINVAL otherwise. */
 int parse_bool(const char *s, int *out);
 
+/*
+ * The reason a checker gives, fmt's message written into err (errlen bytes),
+ * and ret returned: "return parse_fail(err, errlen, -EINVAL, "x %s: why", x);".
+ */
+int parse_fail(char *err, size_t errlen, int ret, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
 /* Apply one key=value item to obj: 0, or -errno with a one-line reason in err. */
 typedef int parse_set_fn(void *obj, const char *key, const char *value, char *err, size_t errlen);
 

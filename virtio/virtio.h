@@ -368,6 +368,12 @@ struct virtio_kind {
 	const struct virtio_field *fields; /* an entry's settings, in the order --help names them */
 	unsigned int nfields;
 	size_t config_size;      /* bytes of one entry's settings; 0 for SWITCH */
+	/*
+	 * Host memory one device of this kind makes hull hold beyond guest RAM in ordinary use
+	 * (buffers, tables, worker stacks, kernel objects it opens): its share of the host
+	 * cgroup's memory.max (container/limits.h). Its README gives the worst case.
+	 */
+	uint64_t host_mem;
 
 	/*
 	 * Settings (not used for SWITCH). Each fills err with a one-line reason (naming the

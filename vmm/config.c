@@ -10,6 +10,7 @@
 
 #include "arch/arch.h"
 #include "lib/file.h"
+#include "lib/cpuset.h"
 #include "lib/json.h"
 #include "lib/parse.h"
 #include "lib/util.h"
@@ -54,6 +55,17 @@ const struct config_setting config_settings[] = {
 	  "stale socket there is replaced, any other file is an\n"
 	  "error\n",
 	  CONFIG_PATH, FIELD(api_sock) },
+	{ "cpu-affinity", "cpu_affinity", "LIST",
+	  "host CPUs hull runs on, a list like 0-3,6: vCPU i\n"
+	  "pinned to the (i mod n)-th of them, every other thread\n"
+	  "of hull (and passt) confined to them all\n",
+	  CONFIG_STRING, FIELD(cpu_affinity) },
+	{ "cgroup", "cgroup", "PATH",
+	  "run hull in host cgroup PATH (absolute, or relative to\n"
+	  "hull's own; made if missing and then removed at exit),\n"
+	  "limited to the guest's RAM plus hull's own overhead\n"
+	  "(memory.max) and to --cpu-affinity's CPUs (cpuset)\n",
+	  CONFIG_PATH, FIELD(cgroup) },
 };
 const unsigned int config_nsettings = ARRAY_SIZE(config_settings);
 
@@ -257,6 +269,8 @@ void config_free(struct vm_config *c)
 	free(c->initrd);
 	free(c->cmdline);
 	free(c->api_sock);
+	free(c->cpu_affinity);
+	free(c->cgroup);
 	config_init(c);
 }
 
@@ -588,6 +602,8 @@ static int validate_slots(const struct vm_config *c, char *err, size_t errlen)
 
 int config_validate(const struct vm_config *c, char *err, size_t errlen)
 {
+	cpu_set_t cpus;
+
 	if (c->cpus == 0 || c->cpus > CONFIG_MAX_CPUS) {
 		snprintf(err, errlen, "cpus %u: must be between 1 and %d", c->cpus, CONFIG_MAX_CPUS);
 		return -EINVAL;
@@ -606,5 +622,20 @@ int config_validate(const struct vm_config *c, char *err, size_t errlen)
 		snprintf(err, errlen, "memory %" PRIu64 " bytes: not a multiple of 4K", c->mem);
 		return -EINVAL;
 	}
+	if (c->cpu_affinity && cpuset_parse(c->cpu_affinity, &cpus)) {
+		snprintf(err, errlen, "cpu-affinity '%.64s': not a CPU list (like 0-3,6; CPUs below %d)",
+			 c->cpu_affinity, CPUSET_MAX);
+		return -EINVAL;
+	}
 	return validate_conflicts(c, err, errlen) ?: validate_slots(c, err, errlen);
+}
+
+uint64_t config_devices_mem(const struct vm_config *c)
+{
+	uint64_t sum = 0;
+	unsigned int i;
+
+	for (i = 0; i < c->ndevs; i++)
+		sum += c->devs[i].kind->host_mem;
+	return sum;
 }

@@ -35,6 +35,8 @@ struct vm_config {
 	uint64_t mem;
 	bool boot_timer;
 	char *api_sock; /* the control socket's path, or NULL */
+	char *cpu_affinity; /* host CPUs, "0-3,6": vCPU i on the (i mod n)-th; NULL: any */
+	char *cgroup;   /* the host cgroup hull runs in, or NULL */
 	/* Every device, in the order of config_kinds[] and, within a kind, as given. */
 	struct config_dev devs[CONFIG_MAX_DEVS];
 	unsigned int ndevs;
@@ -122,10 +124,13 @@ unsigned int config_kind_max(const struct virtio_kind *k);
 int config_set(struct vm_config *c, const char *name, const char *value, char *err,
 	       size_t errlen);
 
+/* The host memory cfg's devices may make hull hold: the sum of their kinds' host_mem. */
+uint64_t config_devices_mem(const struct vm_config *c);
+
 /*
- * Check what does not need the host: cpus, memory size and alignment, devices that clash
- * (a share's tag, a tap or a MAC used twice), and that every device finds a virtio slot (the
- * reason names the first one that does not).
+ * Check what does not need the host: cpus, memory size and alignment, the CPU list, devices
+ * that clash (a share's tag, a tap or a MAC used twice), and that every device finds a virtio
+ * slot (the reason names the first one that does not).
  */
 int config_validate(const struct vm_config *c, char *err, size_t errlen);
 

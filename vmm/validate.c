@@ -15,7 +15,10 @@ int vm_prepare(const struct vm_config *cfg, struct vm_prep *p)
 		log_msg("%s", err);
 		return ret;
 	}
-	ret = vm_check_kernel(cfg, p);
+	/* First: what the first pass starts (passt) and allocates is confined and accounted. */
+	ret = vm_host_prepare(cfg, p);
+	if (!ret)
+		ret = vm_check_kernel(cfg, p);
 	for (i = 0; !ret && i < cfg->ndevs; i++) {
 		const struct config_dev *d = &cfg->devs[i];
 
@@ -41,4 +44,5 @@ void vm_prep_free(struct vm_prep *p)
 		p->res[i] = NULL;
 	}
 	vm_prep_free_boot(p);
+	vm_host_release(p);
 }

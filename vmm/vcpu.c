@@ -119,6 +119,8 @@ static void *vcpu_thread(void *arg)
 	pthread_setname_np(pthread_self(), name);
 	pthread_mutex_lock(&vm->vcpu_lock);
 	vcpu->tid = gettid();
+	/* On its CPU before it first enters the guest. */
+	vcpu->pin_err = vm_pin_vcpu(vm, vcpu);
 	pthread_cond_broadcast(&vm->vcpu_cond);
 	pthread_mutex_unlock(&vm->vcpu_lock);
 
@@ -183,8 +185,9 @@ int vcpu_start(struct vcpu *vcpu)
 	/* Its id is known before anyone may pin it or move it into a cgroup. */
 	while (!vcpu->tid)
 		pthread_cond_wait(&vm->vcpu_cond, &vm->vcpu_lock);
+	ret = vcpu->pin_err;
 	pthread_mutex_unlock(&vm->vcpu_lock);
-	return 0;
+	return ret;
 }
 
 void vcpu_kick(struct vcpu *vcpu)

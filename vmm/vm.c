@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "arch/arch.h"
+#include "lib/cpuset.h"
 #include "lib/file.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -480,6 +481,8 @@ static struct vm *vm_alloc(const struct vm_config *cfg, struct vm_prep *prep,
 	vm->start_cpu = epoch->cpu;
 	atomic_init(&vm->state, VM_RUNNING);
 	vm->exit_status = VM_EXIT_ERROR;
+	/* The first pass checked it; the vCPU threads pin themselves by it (vm_pin_vcpu). */
+	vm->pinned = cfg->cpu_affinity && !cpuset_parse(cfg->cpu_affinity, &vm->affinity);
 	vm_vcpus_init(vm);
 	return vm;
 }
@@ -531,7 +534,8 @@ int vm_start(struct vm *vm)
 	for (i = 0; i < vm->ncpus; i++) {
 		ret = vcpu_start(&vm->vcpus[i]);
 		if (ret) {
-			log_msg("vcpu %u: cannot start its thread: %s", i, strerror(-ret));
+			if (!vm->vcpus[i].started) /* else it said why it is not pinned */
+				log_msg("vcpu %u: cannot start its thread: %s", i, strerror(-ret));
 			vm_request_stop(vm, VM_ERROR, VM_EXIT_ERROR);
 			return ret;
 		}

@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <linux/kvm.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -76,6 +77,7 @@ struct vcpu {
 	pthread_t thread;
 	bool started;
 	pid_t tid; /* the thread's id, set before vcpu_start() returns (pinning, cgroups) */
+	int pin_err; /* the thread could not pin itself (vm_pin_vcpu) */
 };
 
 /* What the vCPU thread does after an exit was handled. */
@@ -105,7 +107,9 @@ int vcpu_run(struct vcpu *vcpu);
 enum vcpu_action vcpu_handle_exit(struct vm *vm, struct vcpu *vcpu);
 /*
  * Start the thread ("hull-vcpu N"); it runs until the VM stops. Returns once
- * the thread recorded its id (vcpu->tid). vm_vcpus_init() first.
+ * the thread recorded its id (vcpu->tid) and pinned itself (vm_pin_vcpu): 0, or
+ * -errno when it could not be started or pinned (then it runs unpinned until the
+ * VM stops). vm_vcpus_init() first.
  */
 int vcpu_start(struct vcpu *vcpu);
 /* Make a running vCPU leave KVM_RUN soon, and join it. */
@@ -128,6 +132,8 @@ enum vm_state {
 
 /* --- the first pass: everything the user named, opened and checked before /dev/kvm ----- */
 
+struct vm_host_cg;
+
 struct vm_prep {
 	char kernel_path[PATH_MAX];
 	uint8_t *kernel;         /* the image, read once */
@@ -142,6 +148,7 @@ struct vm_prep {
 	/* cfg->devs[i]'s host resources (virtio_kind.check), until its create takes them. */
 	void *res[CONFIG_MAX_DEVS];
 	const struct virtio_kind *res_kind[CONFIG_MAX_DEVS];
+	struct vm_host_cg *cgroup; /* --cgroup: the host cgroup hull runs in (vmm/host.c) */
 };
 
 /*
@@ -154,7 +161,7 @@ struct vm_prep {
  * vm_prep_free()'d on failure.
  */
 int vm_prepare(const struct vm_config *cfg, struct vm_prep *p);
-/* Free and close what the first pass opened that no stage took. */
+/* Free and close what the first pass opened that no stage took (and leave the cgroup). */
 void vm_prep_free(struct vm_prep *p);
 /*
  * An initramfs a mode built in memory (container mode's), after vm_prepare() of a config with
@@ -164,6 +171,28 @@ void vm_prep_free(struct vm_prep *p);
  */
 int vm_prep_initramfs(const struct vm_config *cfg, struct vm_prep *p, const uint8_t *img,
 		      size_t len, const char *what);
+
+/*
+ * hull on the host (vmm/host.c). vm_host_prepare, the first pass's first step, before
+ * anything is started: --cpu-affinity confines the calling thread, which starts every other
+ * (passt, share workers, vCPU threads), to the list, once checked against the CPUs hull may
+ * use; --cgroup makes (or joins) the cgroup, writes memory.max = vm_host_mem() and the
+ * list as cpuset.cpus, and moves hull in. 0, or -errno (logged, naming the setting).
+ * vm_host_release: a cgroup hull made is removed at the end, hull moved back first.
+ */
+int vm_host_prepare(const struct vm_config *cfg, struct vm_prep *p);
+void vm_host_release(struct vm_prep *p);
+/* The guest RAM plus hull's overhead (container/limits.h's formula) for cfg. */
+uint64_t vm_host_mem(const struct vm_config *cfg);
+/*
+ * Pinning. vm_pin_vcpu: a vCPU thread with its tid known, under vcpu_lock, onto the
+ * (index mod n)-th CPU of vm->affinity when vm->pinned (logged on failure). vm_set_affinity:
+ * move the pinning at any time, safe while the vCPUs run (an update): every started vCPU
+ * re-pinned by set, every other thread of hull (the event loop, share workers) and of its
+ * children (passt) confined to all of set. 0, or the first -errno; -EINVAL for an empty set.
+ */
+int vm_pin_vcpu(struct vm *vm, struct vcpu *vcpu);
+int vm_set_affinity(struct vm *vm, const cpu_set_t *set);
 
 /*
  * The kernel command line: cfg's (or the architecture's default), then
@@ -212,6 +241,8 @@ struct vm {
 	pthread_mutex_t vcpu_lock;
 	pthread_cond_t vcpu_cond;
 	atomic_bool pause_req;  /* vCPUs park before their next KVM_RUN while set */
+	cpu_set_t affinity;     /* under vcpu_lock, when pinned: vCPU i on the (i mod n)-th ... */
+	bool pinned;            /* ... CPU of it, hull's other threads on all of it */
 	unsigned int nstarted;  /* under vcpu_lock: threads started ... */
 	unsigned int parked;    /* ... of those, parked by a pause ... */
 	unsigned int exited;    /* ... or gone */

@@ -510,6 +510,20 @@ class NetNs:
         subprocess.run(["ip", "netns", "delete", self.name], capture_output=True)
 
 
+def lab_mount_cgroup2(where="/sys/fs/cgroup"):
+    """Mount cgroup v2 at where in the lab, whose machine mounts no cgroup filesystem (a pure
+    v2 host then, as systemd makes one); a no-op where cgroup2 is there already. Raises
+    RuntimeError outside the lab or when the mount fails."""
+    if os.path.isfile(os.path.join(where, "cgroup.controllers")):
+        return
+    if not in_lab():
+        raise RuntimeError(f"no cgroup v2 at {where}, and this is not the lab")
+    p = subprocess.run(["mount", "-t", "cgroup2", "cgroup2", where], capture_output=True,
+                       text=True)
+    if p.returncode:
+        raise RuntimeError(f"mount -t cgroup2 {where}: {p.stderr.strip()}")
+
+
 def lab_allow_user_namespaces():
     """Make `unshare --user` work in the lab, or raise RuntimeError.
 

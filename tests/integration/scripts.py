@@ -19,6 +19,14 @@ SCRIPTS = {
     "reboot": 'echo "HULL-BYE: reboot"\nreboot -f\nsleep 600\n',
     # For the signal tests: the guest sleeps until hull is signalled.
     "sleep": 'echo "HULL-SLEEPING"\nsleep 600\n',
+    # test_cgroup.py: the guest touches hull.fill=N MiB of its RAM (a file on a tmpfs of that
+    # size), then sleeps, so that hull's host cgroup holds what a busy guest costs.
+    "fill": r"""fill=$(sed -n 's/.*hull\.fill=\([0-9]*\).*/\1/p' /proc/cmdline)
+mkdir -p /mnt && mount -t tmpfs -o size=${fill}m tmpfs /mnt
+dd if=/dev/zero of=/mnt/fill bs=1M count=$fill 2>/dev/null
+echo "HULL-FILLED: $(du -m /mnt/fill | cut -f1) MiB"
+sleep 600
+""",
     # For the stalled-console tests (test_console.py): numbered lines as fast as the console
     # takes them, forever...
     "flood": f'echo "HULL-FLOODING"\n{_FLOOD}\n',

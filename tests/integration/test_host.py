@@ -81,3 +81,62 @@ def test_event_loop_yields_to_vcpus(hull, project_bzimage, busybox_initrd):
     assert policies.get("hull") == os.SCHED_BATCH, (policies, h.describe())
     assert policies.get("hull-vcpu 0") == os.SCHED_OTHER, policies
     assert policies.get("hull-vcpu 1") == os.SCHED_OTHER, policies
+
+
+def cpu_list(cpus):
+    """A sorted list of CPU numbers as Linux writes it: [0, 1, 2, 5] -> "0-2,5"."""
+    out, cpus = [], sorted(cpus)
+    i = 0
+    while i < len(cpus):
+        j = i
+        while j + 1 < len(cpus) and cpus[j + 1] == cpus[j] + 1:
+            j += 1
+        out.append(str(cpus[i]) if i == j else f"{cpus[i]}-{cpus[j]}")
+        i = j + 1
+    return ",".join(out)
+
+
+def thread_cpus(pid):
+    """{thread id: (name, Cpus_allowed_list)} of every thread of pid."""
+    out = {}
+    for task in pathlib.Path(f"/proc/{pid}/task").iterdir():
+        try:
+            name = (task / "comm").read_text().strip()
+            status = (task / "status").read_text()
+        except OSError:
+            continue  # a thread that just ended
+        allowed = [ln.split(":", 1)[1].strip() for ln in status.splitlines()
+                   if ln.startswith("Cpus_allowed_list:")]
+        out[int(task.name)] = (name, allowed[0] if allowed else None)
+    return out
+
+
+def test_cpu_affinity_pins_vcpus(hull, project_bzimage, busybox_initrd, tmp_path):
+    """--cpu-affinity LIST: vCPU thread i runs only on the (i mod n)-th CPU of LIST (three vCPUs
+    on at most two CPUs: the counts need not match), every other thread of hull (the event loop,
+    a share's workers) on all of LIST. Run the lab with --smp 2 to see two CPUs used."""
+    mine = sorted(os.sched_getaffinity(0))
+    cpus = mine[:2]
+    want_all = cpu_list(cpus)
+    h = hull("--kernel", project_bzimage, "--initrd", busybox_initrd, "--cpus", 3,
+             "--cpu-affinity", want_all, "--fs", f"tag=pin,path={tmp_path}",
+             "--cmdline", guest_cmdline("sleep"))
+    deadline = time.monotonic() + 20
+    threads = {}
+    while time.monotonic() < deadline:
+        threads = thread_cpus(h.proc.pid)
+        if sum(name.startswith("hull-vcpu") for name, _ in threads.values()) == 3:
+            break
+        assert h.proc.poll() is None, h.describe()
+        time.sleep(0.1)
+    names = {name: allowed for name, allowed in threads.values()}
+    for i in range(3):
+        assert names.get(f"hull-vcpu {i}") == str(cpus[i % len(cpus)]), (cpus, threads,
+                                                                         h.describe())
+    others = [(tid, name, allowed) for tid, (name, allowed) in threads.items()
+              if not name.startswith("hull-vcpu")]
+    assert any(name == "hull" for _, name, _ in others), threads
+    assert any(name.startswith("hull-fs") for _, name, _ in others), threads
+    for tid, name, allowed in others:
+        assert allowed == want_all, (tid, name, allowed, want_all)
+

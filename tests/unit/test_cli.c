@@ -273,11 +273,24 @@ static void test_nets_and_vsock(void **state)
 /* `hull vm --help` is generated: every setting and device kind is there with its argument. */
 static void test_help_lists_every_option(void **state)
 {
-	char *help = cli_vm_help(), want[160];
+	char *help = cli_vm_help(), *flat, want[160];
+	const char *c;
 	unsigned int i;
+	size_t n = 0;
 
 	(void)state;
 	assert_non_null(help);
+	/* The --config paragraph wraps anywhere: its words are looked for with the breaks undone. */
+	flat = malloc(strlen(help) + 1);
+	assert_non_null(flat);
+	for (c = help; *c; c++) {
+		if (*c != '\n')
+			flat[n++] = *c;
+		else
+			for (flat[n++] = ' '; c[1] == ' '; c++)
+				;
+	}
+	flat[n] = '\0';
 	for (i = 0; i < config_nsettings; i++) {
 		const struct config_setting *s = &config_settings[i];
 
@@ -287,7 +300,8 @@ static void test_help_lists_every_option(void **state)
 			fail_msg("--help lacks \"%s\"", want);
 		/* ... and in the --config paragraph, by its JSON key. */
 		snprintf(want, sizeof(want), "%s,", s->json);
-		assert_non_null(strstr(help, want));
+		if (!strstr(flat, want))
+			fail_msg("--help's --config lacks \"%s\"", want);
 	}
 	for (i = 0; i < config_nkinds; i++) {
 		const struct virtio_kind *k = config_kinds[i];
@@ -296,7 +310,8 @@ static void test_help_lists_every_option(void **state)
 		if (!strstr(help, want))
 			fail_msg("--help lacks \"%s\"", want);
 		snprintf(want, sizeof(want), "%s (", k->json);
-		assert_non_null(strstr(help, want));
+		if (!strstr(flat, want))
+			fail_msg("--help's --config lacks \"%s\"", want);
 	}
 	assert_non_null(strstr(help, "--config FILE"));
 	assert_non_null(strstr(help, "-v, --verbose"));
@@ -313,6 +328,7 @@ static void test_help_lists_every_option(void **state)
 		if (nl - l > 80 && strncmp(l, "  \"", 3))
 			fail_msg("help line of %d columns: %.*s", (int)(nl - l), (int)(nl - l), l);
 	}
+	free(flat);
 	free(help);
 }
 

@@ -1,4 +1,4 @@
-/* Unit tests for vCPU threads as a group: thread ids, pause and resume, stop, the kick signal. */
+/* Unit tests for vCPU threads as a group: ids, pause and resume, stop, the kick signal, pinning. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/cpuset.h"
 #include "vmm/vm.h"
 
 #define NCPUS 2
@@ -253,6 +254,93 @@ static void test_kick_signal_from_outside(void **state)
 	assert_int_equal(atomic_load(&vm->state), VM_RUNNING);
 }
 
+/* The CPUs this process may use, at most two of them, in *set; their number. */
+static unsigned int usable_cpus(cpu_set_t *set)
+{
+	cpu_set_t mine;
+	unsigned int n = 0;
+	int cpu;
+
+	assert_int_equal(sched_getaffinity(0, sizeof(mine), &mine), 0);
+	CPU_ZERO(set);
+	for (cpu = 0; cpu < CPU_SETSIZE && n < 2; cpu++)
+		if (CPU_ISSET(cpu, &mine)) {
+			CPU_SET(cpu, set);
+			n++;
+		}
+	return n;
+}
+
+/* The CPUs thread tid may run on are exactly want. */
+static void assert_cpus(pid_t tid, const cpu_set_t *want)
+{
+	cpu_set_t got;
+
+	assert_int_equal(sched_getaffinity(tid, sizeof(got), &got), 0);
+	if (!CPU_EQUAL(&got, want))
+		fail_msg("thread %d: runs on %d CPUs (first %d), want %d (first %d)", (int)tid,
+			 CPU_COUNT(&got), cpuset_nth(&got, 0), CPU_COUNT(want), cpuset_nth(want, 0));
+}
+
+static void assert_one_cpu(pid_t tid, int cpu)
+{
+	cpu_set_t one;
+
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	assert_cpus(tid, &one);
+}
+
+/* Pinned from the start: vCPU i is on the (i mod n)-th CPU before it first runs the guest. */
+static void test_pinned_at_start(void **state)
+{
+	unsigned int i, n;
+
+	(void)state;
+	n = usable_cpus(&vm->affinity);
+	vm->pinned = true;
+	start_all();
+	for (i = 0; i < NCPUS; i++)
+		assert_one_cpu(vm->vcpus[i].tid, cpuset_nth(&vm->affinity, i % n));
+}
+
+/*
+ * Re-pinning while the vCPUs run (an update): each vCPU moves to its new CPU, every other
+ * thread of the process is confined to the whole set, and the vCPUs keep running.
+ */
+static void test_repin_while_running(void **state)
+{
+	int before[NCPUS] = { 0 };
+	cpu_set_t mine, set, last, empty;
+	unsigned int i, n;
+
+	(void)state;
+	assert_int_equal(sched_getaffinity(0, sizeof(mine), &mine), 0);
+	n = usable_cpus(&set);
+	start_all();
+	wait_progress(before, 2);
+	assert_int_equal(vm_set_affinity(vm, &set), 0);
+	for (i = 0; i < NCPUS; i++)
+		assert_one_cpu(vm->vcpus[i].tid, cpuset_nth(&set, i % n));
+	assert_cpus(gettid(), &set);
+	snapshot(before);
+	wait_progress(before, 2);
+	/* Narrowed to one CPU: every vCPU there. */
+	CPU_ZERO(&last);
+	CPU_SET(cpuset_nth(&set, n - 1), &last);
+	assert_int_equal(vm_set_affinity(vm, &last), 0);
+	for (i = 0; i < NCPUS; i++)
+		assert_one_cpu(vm->vcpus[i].tid, cpuset_nth(&set, n - 1));
+	assert_cpus(gettid(), &last);
+	snapshot(before);
+	wait_progress(before, 2);
+	/* An empty set is refused and changes nothing. */
+	CPU_ZERO(&empty);
+	assert_int_equal(vm_set_affinity(vm, &empty), -EINVAL);
+	assert_cpus(gettid(), &last);
+	assert_int_equal(sched_setaffinity(0, sizeof(mine), &mine), 0);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -264,6 +352,8 @@ int main(void)
 		T(test_stop_while_paused),
 		T(test_pause_meets_poweroff),
 		T(test_kick_signal_from_outside),
+		T(test_pinned_at_start),
+		T(test_repin_while_running),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

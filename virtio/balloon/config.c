@@ -35,6 +35,7 @@ const struct virtio_kind vballoon_kind = {
 	.name = "balloon",
 	.json = "balloon",
 	.form = VIRTIO_KIND_SWITCH,
+	.host_mem = (64ull << 10), /* its state, PFN lists and statistics: a few KiB */
 	.max = 1,
 	.default_on = false,
 	.arg = "on|off",

@@ -103,6 +103,7 @@ const struct virtio_kind vblk_kind = {
 	.name = "disk",
 	.json = "disks",
 	.form = VIRTIO_KIND_LIST,
+	.host_mem = (2ull << 20), /* the request pool, io_uring's rings */
 	.arg = "path=FILE[,ro=on][,cache=writeback|unsafe|none][,serial=ID]",
 	.help = "a virtio-blk disk: raw image or block device; the\n"
 		"guest sees them as /dev/vda, /dev/vdb, ...\n"

@@ -136,6 +136,7 @@ const struct virtio_kind vfs_kind = {
 	.name = "fs",
 	.json = "shares",
 	.form = VIRTIO_KIND_LIST,
+	.host_mem = (8ull << 20), /* 4 worker stacks and buffers, tables, open files */
 	.arg = "tag=TAG,path=DIR[,ro=on][,cache=auto|always|never]",
 	.help = "share host directory DIR with the guest (virtio-fs):\n"
 		"mount -t virtiofs TAG /mnt; TAG: 1-36 printable\n"

@@ -260,6 +260,7 @@ const struct virtio_kind vnet_kind = {
 	.name = "net",
 	.json = "nets",
 	.form = VIRTIO_KIND_LIST,
+	.host_mem = (512ull << 10), /* the receive bounce buffer, passt's record */
 	.arg = "tap=NAME[,mac=MAC] | passt[=SOCKET][,mac=MAC]",
 	.help = "a virtio-net device, eth0, eth1, ... in the guest.\n"
 		"tap=NAME: the TAP interface NAME (created when\n"

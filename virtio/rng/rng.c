@@ -253,6 +253,7 @@ const struct virtio_kind vrng_kind = {
 	.name = "rng",
 	.json = "rng",
 	.form = VIRTIO_KIND_SWITCH,
+	.host_mem = (64ull << 10),
 	.max = 1,
 	.default_on = true,
 	.arg = "on|off",

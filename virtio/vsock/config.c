@@ -119,6 +119,7 @@ const struct virtio_kind vsock_kind = {
 	.name = "vsock",
 	.json = "vsock",
 	.form = VIRTIO_KIND_SINGLE,
+	.host_mem = (4ull << 20), /* tables; 16 connections' unread 256 KiB */
 	.max = 1,
 	.arg = "cid=N,uds=PATH",
 	.help = "a virtio-vsock device; the guest's CID is N (3 or\n"

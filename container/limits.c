@@ -1,0 +1,253 @@
+/* limits: OCI linux.resources mapped to every level — VM shape, guest cgroup, host cgroup, pinning. */
+#include "container/limits.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/cpuset.h"
+#include "vmm/config.h"
+
+#define MEMMAP_ALIGN (2ull << 20)
+
+static uint64_t round_up(uint64_t v, uint64_t to)
+{
+	return v + (to - v % to) % to;
+}
+
+/* A cpuset from the resources: 0 with *set and *n (0: none given), or -EINVAL. */
+static int resource_cpus(const struct ctr_resources *r, cpu_set_t *set, unsigned int *n,
+			 char *err, size_t errlen)
+{
+	*n = 0;
+	if (!r->cpuset_cpus)
+		return 0;
+	if (cpuset_parse(r->cpuset_cpus, set)) {
+		snprintf(err, errlen, "cpu.cpus %.64s: not a CPU list (like 0-3,6, CPUs below %d)",
+			 r->cpuset_cpus, CPUSET_MAX);
+		return -EINVAL;
+	}
+	*n = cpuset_count(set);
+	return 0;
+}
+
+static int shape_cpus(const struct ctr_resources *r, const struct ctr_shape_in *in,
+		      const struct ctr_shape *fixed, struct ctr_shape *out, char *err,
+		      size_t errlen)
+{
+	unsigned int host = cpuset_count(&in->host_cpus), nset, want;
+	uint64_t period, q;
+	cpu_set_t set;
+	int ret;
+
+	ret = resource_cpus(r, &set, &nset, err, errlen);
+	if (ret)
+		return ret;
+	if (fixed) {
+		out->max_vcpus = fixed->max_vcpus;
+	} else {
+		out->max_vcpus = in->max_cpus ? in->max_cpus : host;
+		if (out->max_vcpus > CONFIG_MAX_CPUS)
+			out->max_vcpus = CONFIG_MAX_CPUS;
+		if (!out->max_vcpus)
+			out->max_vcpus = 1;
+	}
+	if (r->has_cpu_quota) {
+		period = r->has_cpu_period && r->cpu_period ? r->cpu_period : CTR_CPU_PERIOD;
+		q = r->cpu_quota / period + (r->cpu_quota % period != 0);
+		want = q > UINT32_MAX ? UINT32_MAX : (unsigned int)q;
+	} else if (nset) {
+		want = nset;
+	} else {
+		want = in->cpus;
+	}
+	/* More vCPUs than the CPUs they may run on only queue on them. */
+	if (nset && want > nset)
+		want = nset;
+	if (host && want > host)
+		want = host;
+	if (want > out->max_vcpus)
+		want = out->max_vcpus;
+	out->vcpus = want ? want : 1;
+	return 0;
+}
+
+/* The region a VM with limit-sized plugged memory gets when it is made. */
+static int make_region(const struct ctr_shape_in *in, uint64_t plugged, uint64_t *region,
+		       char *err, size_t errlen)
+{
+	uint64_t r, room;
+
+	if (in->max_mem) {
+		if (in->max_mem < CTR_GUEST_BASE + plugged) {
+			snprintf(err, errlen,
+				 "max memory %" PRIu64 " bytes: below the memory limit (%" PRIu64
+				 " bytes in %llu MiB blocks) and the guest's own %llu MiB",
+				 in->max_mem, plugged, CTR_MEM_BLOCK >> 20, CTR_GUEST_BASE >> 20);
+			return -EINVAL;
+		}
+		r = round_up(in->max_mem - CTR_GUEST_BASE, CTR_MEM_BLOCK);
+	} else {
+		r = plugged > UINT64_MAX / CTR_MEM_GROWTH ? UINT64_MAX : plugged * CTR_MEM_GROWTH;
+		/* Room to grow is address space; the host's RAM is what it could ever fill. */
+		room = in->host_mem > CTR_GUEST_BASE ? in->host_mem - CTR_GUEST_BASE : 0;
+		room -= room % CTR_MEM_BLOCK;
+		if (r > room)
+			r = room;
+	}
+	*region = r > plugged ? r : plugged;
+	return 0;
+}
+
+static int shape_mem(const struct ctr_resources *r, const struct ctr_shape_in *in,
+		     const struct ctr_shape *fixed, struct ctr_shape *out, char *err,
+		     size_t errlen)
+{
+	uint64_t plugged;
+	int ret;
+
+	if (r->has_mem_max && r->mem_max > CONFIG_MAX_MEM) {
+		snprintf(err, errlen, "memory limit %" PRIu64 " bytes: above hull's maximum of %lluG",
+			 r->mem_max, CONFIG_MAX_MEM >> 30);
+		return -EINVAL;
+	}
+	plugged = r->has_mem_max ? round_up(r->mem_max, CTR_MEM_BLOCK) : 0;
+	if (fixed) {
+		out->boot_mem = fixed->boot_mem;
+		out->region = fixed->region;
+		if (!r->has_mem_max) {
+			out->plugged = fixed->plugged;
+			return 0;
+		}
+		if (plugged > fixed->region) {
+			snprintf(err, errlen,
+				 "memory limit %" PRIu64 " bytes: more than this VM can plug (%" PRIu64
+				 " bytes above its boot RAM; a larger maximum is set when it starts)",
+				 r->mem_max, fixed->region);
+			return -EINVAL;
+		}
+		out->plugged = plugged;
+		return 0;
+	}
+	if (!r->has_mem_max) {
+		out->boot_mem = in->mem;
+		out->region = in->max_mem > in->mem ? round_up(in->max_mem - in->mem, CTR_MEM_BLOCK)
+						    : 0;
+		out->plugged = 0;
+		return 0;
+	}
+	ret = make_region(in, plugged, &out->region, err, errlen);
+	if (ret)
+		return ret;
+	out->plugged = plugged;
+	out->boot_mem = CTR_GUEST_BASE + round_up(out->region / CTR_MEMMAP_DIV, MEMMAP_ALIGN);
+	if (out->boot_mem + out->region > CONFIG_MAX_MEM) {
+		snprintf(err, errlen,
+			 "memory limit %" PRIu64 " bytes: the VM would need %" PRIu64
+			 " bytes of guest memory, above hull's maximum of %lluG",
+			 r->mem_max, out->boot_mem + out->region, CONFIG_MAX_MEM >> 30);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int ctr_limits_shape(const struct ctr_resources *r, const struct ctr_shape_in *in,
+		     const struct ctr_shape *fixed, struct ctr_shape *out, char *err,
+		     size_t errlen)
+{
+	struct ctr_shape s = { 0 };
+	int ret;
+
+	ret = shape_cpus(r, in, fixed, &s, err, errlen);
+	if (!ret)
+		ret = shape_mem(r, in, fixed, &s, err, errlen);
+	if (!ret)
+		*out = s;
+	return ret;
+}
+
+/* *dst replaced by a copy of s (or left when s is NULL). */
+static int replace(char **dst, const char *s)
+{
+	char *copy;
+
+	if (!s)
+		return 0;
+	copy = strdup(s);
+	if (!copy)
+		return -ENOMEM;
+	free(*dst);
+	*dst = copy;
+	return 0;
+}
+
+int ctr_limits_guest(const struct ctr_resources *r, const struct ctr_shape *s,
+		     struct ctr_resources *g)
+{
+	char cpus[24];
+	int ret;
+
+	ret = ctr_resources_copy(g, r);
+	if (ret)
+		return ret;
+	if (s->vcpus > 1)
+		snprintf(cpus, sizeof(cpus), "0-%u", s->vcpus - 1);
+	else
+		snprintf(cpus, sizeof(cpus), "0");
+	ret = replace(&g->cpuset_cpus, r->cpuset_cpus ? cpus : NULL);
+	if (!ret)
+		ret = replace(&g->cpuset_mems, r->cpuset_mems ? "0" : NULL);
+	if (ret)
+		ctr_resources_free(g);
+	return ret;
+}
+
+uint64_t ctr_limits_overhead(const struct ctr_shape *s, uint64_t devices_mem)
+{
+	return CTR_HULL_MEM + (uint64_t)s->max_vcpus * CTR_VCPU_MEM + devices_mem +
+	       (s->boot_mem + s->plugged) / CTR_PT_DIV + (s->boot_mem + s->region) / CTR_PT_DIV;
+}
+
+int ctr_limits_host(const struct ctr_resources *r, const struct ctr_shape *s,
+		    uint64_t devices_mem, struct ctr_resources *h)
+{
+	uint64_t over = ctr_limits_overhead(s, devices_mem);
+	int ret;
+
+	ret = ctr_resources_copy(h, r);
+	if (ret)
+		return ret;
+	if (r->has_mem_max)
+		h->mem_max = s->boot_mem + s->plugged + over;
+	if (r->has_mem_low)
+		h->mem_low = r->mem_low + s->boot_mem + over;
+	h->has_pids_max = false;
+	h->pids_max = 0;
+	return 0;
+}
+
+int ctr_limits_pinning(const struct ctr_resources *r, const struct ctr_shape_in *in,
+		       cpu_set_t *set, bool *pinned, char *err, size_t errlen)
+{
+	char host[CPUSET_LIST_MAX];
+	unsigned int n;
+	cpu_set_t out;
+	int ret, cpu;
+
+	*pinned = false;
+	ret = resource_cpus(r, &out, &n, err, errlen);
+	if (ret || !n)
+		return ret;
+	cpu = cpuset_first_outside(&out, &in->host_cpus);
+	if (cpu >= 0) {
+		cpuset_format(&in->host_cpus, host, sizeof(host));
+		snprintf(err, errlen, "cpu.cpus %.64s: CPU %d is not one hull may run on (%.64s)",
+			 r->cpuset_cpus, cpu, host);
+		return -EINVAL;
+	}
+	*set = out;
+	*pinned = true;
+	return 0;
+}

@@ -1,0 +1,119 @@
+/* limits: OCI linux.resources mapped to every level — VM shape, guest cgroup, host cgroup, pinning. */
+#ifndef HULL_CONTAINER_LIMITS_H
+#define HULL_CONTAINER_LIMITS_H
+
+#include <sched.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "container/proto.h"
+
+/*
+ * Pure functions: every input is a parameter (the host's CPUs and RAM
+ * included), so each mapping is a table test. The README's table of OCI
+ * resources says the same in prose.
+ */
+
+#define CTR_CPU_PERIOD 100000ull      /* cgroup's default period (us), for a quota given alone */
+#define CTR_MEM_BLOCK (128ull << 20)  /* virtio-mem's block: hotplugged memory moves in these */
+#define CTR_GUEST_BASE (128ull << 20) /* boot RAM the guest keeps for itself with a memory limit */
+#define CTR_MEMMAP_DIV 64             /* Linux's struct page: 64 bytes per 4 KiB page */
+#define CTR_MEM_GROWTH 4              /* default region: the limit times this, for updates */
+
+/*
+ * hull's own memory beyond guest RAM (README, "Host constraints": the formula and the lab's
+ * measurements it comes from). CTR_HULL_MEM for the process (its heap, stacks, the event
+ * loop, console and control socket buffers, its text and libraries when they are first read
+ * into this cgroup, KVM's VM-wide state): measured 0.9 MiB, 2 MiB with the text (1.1 MiB),
+ * four times that kept. CTR_VCPU_MEM per vCPU (its thread's stack, kvm_run, KVM's vCPU
+ * state): measured 0.2 MiB, 2.5 times that kept. Per guest byte, twice 8 bytes per 4 KiB page (1/CTR_PT_DIV):
+ * hull's own page tables for what of guest RAM is present (boot RAM and plugged memory),
+ * and KVM's second-level (NPT/EPT) tables, or on a shadow-paging host its reverse maps, for
+ * all the guest memory registered (boot RAM and the whole hotplug region).
+ */
+#define CTR_HULL_MEM (8ull << 20)
+#define CTR_VCPU_MEM (512ull << 10)
+#define CTR_PT_DIV 512
+
+/* What the mapping needs besides the resources: the host, and the VM's own settings. */
+struct ctr_shape_in {
+	cpu_set_t host_cpus;   /* the CPUs hull may run on (its affinity: online and allowed) */
+	uint64_t host_mem;     /* the host's RAM, bytes */
+	unsigned int cpus;     /* vCPUs when the resources ask for none (--cpus) */
+	unsigned int max_cpus; /* --max-cpus; 0: the host's CPUs */
+	uint64_t mem;          /* guest RAM when there is no memory limit (--memory) */
+	uint64_t max_mem;      /* --max-memory: boot RAM plus the hotplug region; 0: derived */
+};
+
+/* The VM a container gets. */
+struct ctr_shape {
+	unsigned int vcpus;     /* online (at boot, or after an update) */
+	unsigned int max_vcpus; /* created: vCPUs above vcpus stay offline until an update */
+	uint64_t boot_mem;      /* RAM at boot */
+	uint64_t region;        /* the virtio-mem hotplug region above it, 0: none */
+	uint64_t plugged;       /* of the region, plugged (at the start, or after an update) */
+};
+
+/*
+ * The VM's shape for resources r. vCPUs: ceil(quota / period) with a quota
+ * (the period CTR_CPU_PERIOD when not given), else the CPUs of the cpuset,
+ * else in->cpus; never more than the cpuset's CPUs, the host's (in->host_cpus)
+ * or max_vcpus; at least 1. max_vcpus: in->max_cpus, else the host's CPUs, at
+ * most CONFIG_MAX_CPUS. Memory without a limit: in->mem at boot, a region up
+ * to in->max_mem when it is larger, nothing plugged. With a limit L: L rounded
+ * up to CTR_MEM_BLOCK plugged; a region of in->max_mem less CTR_GUEST_BASE, or
+ * else CTR_MEM_GROWTH times that, at most what the host's RAM holds, at least
+ * what is plugged; boot RAM CTR_GUEST_BASE plus the guest's memory map of the
+ * region (1/CTR_MEMMAP_DIV, rounded up to 2 MiB).
+ *
+ * fixed: NULL when the VM is made; for an update, the running VM's shape, of
+ * which max_vcpus, boot_mem and region stay, r being the resources as they
+ * are after the update (the old ones, each field the update sets replaced);
+ * without a memory limit the plugged memory stays. -EINVAL with the reason in err for a cpuset
+ * that is not a CPU list, a max_mem below the limit plus CTR_GUEST_BASE, a
+ * limit the VM cannot reach (beyond its region, or past CONFIG_MAX_MEM).
+ */
+int ctr_limits_shape(const struct ctr_resources *r, const struct ctr_shape_in *in,
+		     const struct ctr_shape *fixed, struct ctr_shape *out, char *err,
+		     size_t errlen);
+
+/*
+ * The container's cgroup in the guest: r as it is (cpu.max, cpu.weight,
+ * memory.max, memory.swap.max, memory.low, pids.max), but a cpuset in the
+ * guest's numbers: cpus "0-N" for the shape's online vCPUs, mems "0" (one
+ * node). 0 with g filled (ctr_resources_free it), or -ENOMEM.
+ */
+int ctr_limits_guest(const struct ctr_resources *r, const struct ctr_shape *s,
+		     struct ctr_resources *g);
+
+/*
+ * hull's memory beyond guest RAM for shape s, devices_mem being what the VM's
+ * devices may hold (the sum of their kinds' host_mem):
+ *   CTR_HULL_MEM + max_vcpus * CTR_VCPU_MEM + devices_mem
+ *   + (boot_mem + plugged) / CTR_PT_DIV     (hull's page tables)
+ *   + (boot_mem + region) / CTR_PT_DIV      (KVM's second-level tables or reverse maps).
+ */
+uint64_t ctr_limits_overhead(const struct ctr_shape *s, uint64_t devices_mem);
+
+/*
+ * hull's cgroup on the host: cpu.max, cpu.weight, cpuset.cpus and mems as r
+ * gives them; with a memory limit memory.max = the guest's memory (boot RAM
+ * and what is plugged) plus ctr_limits_overhead(); with a reservation
+ * memory.low = it plus boot RAM and the overhead; memory.swap.max as r; no
+ * pids.max (the container's processes are the guest's). 0 with h filled
+ * (ctr_resources_free it), or -ENOMEM.
+ */
+int ctr_limits_host(const struct ctr_resources *r, const struct ctr_shape *s,
+		    uint64_t devices_mem, struct ctr_resources *h);
+
+/*
+ * The pinning plan: the cpuset's CPUs, vCPU i on the (i mod n)-th of them,
+ * hull's other threads on all of them. 0 with *set and *pinned (false: no
+ * cpuset, nothing is pinned); -EINVAL with the reason in err for a list that
+ * is not one, or that names a CPU outside in->host_cpus.
+ */
+int ctr_limits_pinning(const struct ctr_resources *r, const struct ctr_shape_in *in,
+		       cpu_set_t *set, bool *pinned, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,332 @@
+/* Unit tests for the constraints mapping: OCI resources to VM shape, guest and host cgroups, pinning. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "container/limits.h"
+#include "lib/cpuset.h"
+#include "lib/util.h"
+#include "vmm/config.h"
+
+#define M (1ull << 20)
+#define G (1ull << 30)
+
+/* The resources of a row, with the has_ flags implied by non-zero values. */
+struct res {
+	uint64_t quota, period, weight, mem, swap, low, pids;
+	const char *cpus, *mems;
+};
+
+static void make(const struct res *in, struct ctr_resources *r)
+{
+	*r = (struct ctr_resources){
+		.cpu_quota = in->quota, .has_cpu_quota = in->quota != 0,
+		.cpu_period = in->period, .has_cpu_period = in->period != 0,
+		.cpu_weight = in->weight, .has_cpu_weight = in->weight != 0,
+		.mem_max = in->mem, .has_mem_max = in->mem != 0,
+		.swap_max = in->swap, .has_swap_max = in->swap != 0,
+		.mem_low = in->low, .has_mem_low = in->low != 0,
+		.pids_max = in->pids, .has_pids_max = in->pids != 0,
+		.cpuset_cpus = (char *)(uintptr_t)in->cpus, .cpuset_mems = (char *)(uintptr_t)in->mems,
+	};
+}
+
+/* An 8-CPU host with 16 GiB; the VM's own settings at hull vm's defaults. */
+static struct ctr_shape_in host(void)
+{
+	struct ctr_shape_in in = { .host_mem = 16 * G, .cpus = 1, .mem = 512 * M };
+
+	assert_int_equal(cpuset_parse("0-7", &in.host_cpus), 0);
+	return in;
+}
+
+/* One row: resources, changes to the host/settings, the shape wanted. */
+struct row {
+	const char *what;
+	struct res r;
+	const char *host_cpus; /* NULL: 0-7 */
+	uint64_t host_mem, max_mem;
+	unsigned int cpus, max_cpus;
+	struct ctr_shape want;
+};
+
+static const struct row rows[] = {
+	{ "nothing", { 0 }, NULL, 0, 0, 0, 0, { 1, 8, 512 * M, 0, 0 } },
+	{ "--cpus when nothing asks", { 0 }, NULL, 0, 0, 3, 0, { 3, 8, 512 * M, 0, 0 } },
+	{ "quota 1.5 CPUs", { .quota = 150000, .period = 100000 }, NULL, 0, 0, 0, 0,
+	  { 2, 8, 512 * M, 0, 0 } },
+	{ "quota alone: period 100000", { .quota = 250000 }, NULL, 0, 0, 0, 0,
+	  { 3, 8, 512 * M, 0, 0 } },
+	{ "quota below one CPU", { .quota = 1000, .period = 100000 }, NULL, 0, 0, 0, 0,
+	  { 1, 8, 512 * M, 0, 0 } },
+	{ "quota over a 1 s period", { .quota = 2000000, .period = 1000000 }, NULL, 0, 0, 0, 0,
+	  { 2, 8, 512 * M, 0, 0 } },
+	{ "quota beyond the cpuset", { .quota = 400000, .cpus = "0-1" }, NULL, 0, 0, 0, 0,
+	  { 2, 8, 512 * M, 0, 0 } },
+	{ "quota within the cpuset", { .quota = 100000, .cpus = "0-3" }, NULL, 0, 0, 0, 0,
+	  { 1, 8, 512 * M, 0, 0 } },
+	{ "cpuset alone", { .cpus = "2-4" }, NULL, 0, 0, 0, 0, { 3, 8, 512 * M, 0, 0 } },
+	{ "cpuset beats --cpus", { .cpus = "5" }, NULL, 0, 0, 4, 0, { 1, 8, 512 * M, 0, 0 } },
+	{ "quota beyond the host", { .quota = 10000000 }, NULL, 0, 0, 0, 0,
+	  { 8, 8, 512 * M, 0, 0 } },
+	{ "--cpus beyond the host", { 0 }, "0-1", 0, 0, 6, 0, { 2, 2, 512 * M, 0, 0 } },
+	{ "--max-cpus caps", { .cpus = "0-3" }, NULL, 0, 0, 0, 2, { 2, 2, 512 * M, 0, 0 } },
+	{ "--max-cpus above the host", { .quota = 300000 }, NULL, 0, 0, 0, 32,
+	  { 3, 32, 512 * M, 0, 0 } },
+	{ "weight changes no shape", { .weight = 500 }, NULL, 0, 0, 0, 0, { 1, 8, 512 * M, 0, 0 } },
+	{ "limit 256M", { .mem = 256 * M }, NULL, 0, 0, 0, 0,
+	  { 1, 8, 128 * M + 16 * M, 1 * G, 256 * M } },
+	{ "limit rounded to a block", { .mem = 100 * M }, NULL, 0, 0, 0, 0,
+	  { 1, 8, 128 * M + 8 * M, 512 * M, 128 * M } },
+	{ "limit of one byte", { .mem = 1 }, NULL, 0, 0, 0, 0,
+	  { 1, 8, 128 * M + 8 * M, 512 * M, 128 * M } },
+	{ "limit with --max-memory", { .mem = 1 * G }, NULL, 0, 2 * G, 0, 0,
+	  { 1, 8, 128 * M + 30 * M, 1920 * M, 1 * G } },
+	{ "--max-memory exactly enough", { .mem = 1 * G }, NULL, 0, 1 * G + 128 * M, 0, 0,
+	  { 1, 8, 128 * M + 16 * M, 1 * G, 1 * G } },
+	{ "growth within the host's RAM", { .mem = 4 * G }, NULL, 6 * G, 0, 0, 0,
+	  { 1, 8, 128 * M + 94 * M, 6016 * M, 4 * G } },
+	{ "a limit past the host's RAM", { .mem = 8 * G }, NULL, 6 * G, 0, 0, 0,
+	  { 1, 8, 128 * M + 128 * M, 8 * G, 8 * G } },
+	{ "no limit, --max-memory", { 0 }, NULL, 0, 2 * G, 0, 0, { 1, 8, 512 * M, 1536 * M, 0 } },
+	{ "no limit, --max-memory below --memory", { 0 }, NULL, 0, 256 * M, 0, 0,
+	  { 1, 8, 512 * M, 0, 0 } },
+	{ "everything", { .quota = 200000, .period = 100000, .weight = 100, .mem = 512 * M,
+			  .swap = 256 * M, .low = 128 * M, .pids = 100, .cpus = "4-7", .mems = "0" },
+	  NULL, 0, 0, 0, 0, { 2, 8, 128 * M + 32 * M, 2 * G, 512 * M } },
+};
+
+static void run_row(const struct row *row)
+{
+	struct ctr_shape_in in = host();
+	struct ctr_resources r;
+	struct ctr_shape s;
+	char err[256] = "";
+	int ret;
+
+	make(&row->r, &r);
+	if (row->host_cpus)
+		assert_int_equal(cpuset_parse(row->host_cpus, &in.host_cpus), 0);
+	if (row->host_mem)
+		in.host_mem = row->host_mem;
+	if (row->cpus)
+		in.cpus = row->cpus;
+	in.max_cpus = row->max_cpus;
+	in.max_mem = row->max_mem;
+	ret = ctr_limits_shape(&r, &in, NULL, &s, err, sizeof(err));
+	if (ret)
+		fail_msg("%s: %d %s", row->what, ret, err);
+	if (s.vcpus != row->want.vcpus || s.max_vcpus != row->want.max_vcpus ||
+	    s.boot_mem != row->want.boot_mem || s.region != row->want.region ||
+	    s.plugged != row->want.plugged)
+		fail_msg("%s: vcpus %u/%u boot %" PRIu64 "M region %" PRIu64 "M plugged %" PRIu64
+			 "M, want %u/%u %" PRIu64 "M %" PRIu64 "M %" PRIu64 "M",
+			 row->what, s.vcpus, s.max_vcpus, s.boot_mem / M, s.region / M,
+			 s.plugged / M, row->want.vcpus, row->want.max_vcpus, row->want.boot_mem / M,
+			 row->want.region / M, row->want.plugged / M);
+}
+
+static void test_shape_table(void **state)
+{
+	unsigned int i;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(rows); i++)
+		run_row(&rows[i]);
+}
+
+static void check_refused(const struct res *rr, uint64_t max_mem, const struct ctr_shape *fixed,
+			  const char *why)
+{
+	struct ctr_shape_in in = host();
+	struct ctr_shape s = { 77, 77, 77, 77, 77 };
+	struct ctr_resources r;
+	char err[256] = "";
+
+	make(rr, &r);
+	in.max_mem = max_mem;
+	assert_int_equal(ctr_limits_shape(&r, &in, fixed, &s, err, sizeof(err)), -EINVAL);
+	if (!strstr(err, why))
+		fail_msg("reason '%s' lacks '%s'", err, why);
+	assert_int_equal(s.vcpus, 77); /* untouched */
+}
+
+static void test_shape_refused(void **state)
+{
+	struct ctr_shape fixed = { 1, 8, 144 * M, 1 * G, 256 * M };
+
+	(void)state;
+	check_refused(&(struct res){ .cpus = "3-1" }, 0, NULL, "cpu.cpus 3-1: not a CPU list");
+	check_refused(&(struct res){ .cpus = "1024" }, 0, NULL, "cpu.cpus 1024: not a CPU list");
+	check_refused(&(struct res){ .mem = 1 * G }, 512 * M, NULL,
+		      "max memory 536870912 bytes: below the memory limit");
+	check_refused(&(struct res){ .mem = 1 * G }, 1 * G, NULL, "below the memory limit");
+	check_refused(&(struct res){ .mem = CONFIG_MAX_MEM + 1 }, 0, NULL,
+		      "above hull's maximum of 1024G");
+	check_refused(&(struct res){ .mem = 1010 * G }, 0, NULL, "the VM would need");
+	check_refused(&(struct res){ .mem = 1 * G + 1 }, 0, &fixed,
+		      "more than this VM can plug (1073741824 bytes");
+}
+
+/* An update keeps the VM's maximums and boot RAM; what the resources leave out stays. */
+static void test_shape_update(void **state)
+{
+	struct ctr_shape fixed = { 2, 4, 144 * M, 1 * G, 256 * M }, s;
+	struct ctr_shape_in in = host();
+	struct ctr_resources r;
+	char err[256];
+
+	(void)state;
+	make(&(struct res){ .mem = 768 * M, .quota = 300000 }, &r);
+	assert_int_equal(ctr_limits_shape(&r, &in, &fixed, &s, err, sizeof(err)), 0);
+	assert_int_equal(s.vcpus, 3);
+	assert_int_equal(s.max_vcpus, 4);
+	assert_int_equal(s.boot_mem, 144 * M);
+	assert_int_equal(s.region, 1 * G);
+	assert_int_equal(s.plugged, 768 * M);
+	/* More CPUs than the VM was made with: its maximum. */
+	make(&(struct res){ .quota = 800000 }, &r);
+	assert_int_equal(ctr_limits_shape(&r, &in, &fixed, &s, err, sizeof(err)), 0);
+	assert_int_equal(s.vcpus, 4);
+	assert_int_equal(s.plugged, 256 * M); /* no limit in the resources: as it was */
+	/* Shrinking to the whole region's end and down to one block. */
+	make(&(struct res){ .mem = 1 * G, .cpus = "1" }, &r);
+	assert_int_equal(ctr_limits_shape(&r, &in, &fixed, &s, err, sizeof(err)), 0);
+	assert_int_equal(s.plugged, 1 * G);
+	assert_int_equal(s.vcpus, 1);
+	make(&(struct res){ .mem = 5 * M }, &r);
+	assert_int_equal(ctr_limits_shape(&r, &in, &fixed, &s, err, sizeof(err)), 0);
+	assert_int_equal(s.plugged, 128 * M);
+}
+
+static void test_guest(void **state)
+{
+	struct ctr_shape s = { 2, 8, 160 * M, 2 * G, 512 * M };
+	struct ctr_resources r, g;
+
+	(void)state;
+	make(&(struct res){ .quota = 200000, .period = 100000, .weight = 100, .mem = 512 * M,
+			    .swap = 256 * M, .low = 128 * M, .pids = 100, .cpus = "4-7",
+			    .mems = "1" },
+	     &r);
+	assert_int_equal(ctr_limits_guest(&r, &s, &g), 0);
+	assert_true(g.has_cpu_quota && g.cpu_quota == 200000);
+	assert_true(g.has_cpu_period && g.cpu_period == 100000);
+	assert_true(g.has_cpu_weight && g.cpu_weight == 100);
+	assert_true(g.has_mem_max && g.mem_max == 512 * M);
+	assert_true(g.has_swap_max && g.swap_max == 256 * M);
+	assert_true(g.has_mem_low && g.mem_low == 128 * M);
+	assert_true(g.has_pids_max && g.pids_max == 100);
+	/* The guest's own numbers: its online vCPUs, its one node. */
+	assert_string_equal(g.cpuset_cpus, "0-1");
+	assert_string_equal(g.cpuset_mems, "0");
+	ctr_resources_free(&g);
+	s.vcpus = 1;
+	make(&(struct res){ .cpus = "3" }, &r);
+	assert_int_equal(ctr_limits_guest(&r, &s, &g), 0);
+	assert_string_equal(g.cpuset_cpus, "0");
+	assert_null(g.cpuset_mems);
+	assert_false(g.has_cpu_quota || g.has_mem_max || g.has_pids_max);
+	ctr_resources_free(&g);
+	/* Nothing in, nothing out. */
+	make(&(struct res){ 0 }, &r);
+	assert_int_equal(ctr_limits_guest(&r, &s, &g), 0);
+	assert_null(g.cpuset_cpus);
+	ctr_resources_free(&g);
+}
+
+static void test_overhead(void **state)
+{
+	struct ctr_shape s = { 2, 4, 144 * M, 1 * G, 256 * M };
+	uint64_t want;
+
+	(void)state;
+	want = CTR_HULL_MEM + 4 * CTR_VCPU_MEM + 3 * M + (144 * M + 256 * M) / CTR_PT_DIV +
+	       (144 * M + 1 * G) / CTR_PT_DIV;
+	assert_int_equal(ctr_limits_overhead(&s, 3 * M), want);
+	/* Each term grows with what it counts. */
+	s.max_vcpus = 5;
+	assert_int_equal(ctr_limits_overhead(&s, 3 * M), want + CTR_VCPU_MEM);
+	s.plugged += 512 * M;
+	assert_int_equal(ctr_limits_overhead(&s, 3 * M), want + CTR_VCPU_MEM + M);
+}
+
+static void test_host(void **state)
+{
+	struct ctr_shape s = { 2, 8, 160 * M, 2 * G, 512 * M };
+	struct ctr_resources r, h;
+	uint64_t over = ctr_limits_overhead(&s, 5 * M);
+
+	(void)state;
+	make(&(struct res){ .quota = 200000, .period = 50000, .weight = 100, .mem = 500 * M,
+			    .swap = 256 * M, .low = 128 * M, .pids = 100, .cpus = "4-7",
+			    .mems = "1" },
+	     &r);
+	assert_int_equal(ctr_limits_host(&r, &s, 5 * M, &h), 0);
+	assert_true(h.has_cpu_quota && h.cpu_quota == 200000);
+	assert_true(h.has_cpu_period && h.cpu_period == 50000);
+	assert_true(h.has_cpu_weight && h.cpu_weight == 100);
+	assert_string_equal(h.cpuset_cpus, "4-7"); /* the host's own numbers */
+	assert_string_equal(h.cpuset_mems, "1");
+	/* The guest's memory (boot and plugged, not the limit itself) and hull's. */
+	assert_true(h.has_mem_max && h.mem_max == 160 * M + 512 * M + over);
+	assert_true(h.mem_max > r.mem_max + over);
+	assert_true(h.has_swap_max && h.swap_max == 256 * M);
+	assert_true(h.has_mem_low && h.mem_low == 128 * M + 160 * M + over);
+	assert_false(h.has_pids_max); /* the guest's processes are not the host's */
+	ctr_resources_free(&h);
+	make(&(struct res){ .weight = 7 }, &r);
+	assert_int_equal(ctr_limits_host(&r, &s, 0, &h), 0);
+	assert_false(h.has_mem_max || h.has_mem_low || h.has_cpu_quota);
+	assert_true(h.has_cpu_weight && h.cpu_weight == 7);
+	ctr_resources_free(&h);
+}
+
+static void test_pinning(void **state)
+{
+	struct ctr_shape_in in = host();
+	struct ctr_resources r;
+	char err[256] = "";
+	cpu_set_t set;
+	bool pinned = true;
+
+	(void)state;
+	make(&(struct res){ .quota = 100000 }, &r);
+	assert_int_equal(ctr_limits_pinning(&r, &in, &set, &pinned, err, sizeof(err)), 0);
+	assert_false(pinned);
+	make(&(struct res){ .cpus = "6,1-2" }, &r);
+	assert_int_equal(ctr_limits_pinning(&r, &in, &set, &pinned, err, sizeof(err)), 0);
+	assert_true(pinned);
+	/* vCPU i on the (i mod n)-th CPU of the set, whatever the counts. */
+	assert_int_equal(cpuset_nth(&set, 0 % 3), 1);
+	assert_int_equal(cpuset_nth(&set, 1 % 3), 2);
+	assert_int_equal(cpuset_nth(&set, 2 % 3), 6);
+	assert_int_equal(cpuset_nth(&set, 3 % 3), 1);
+	assert_int_equal(cpuset_parse("0-3", &in.host_cpus), 0);
+	assert_int_equal(ctr_limits_pinning(&r, &in, &set, &pinned, err, sizeof(err)), -EINVAL);
+	assert_false(pinned);
+	assert_string_equal(err, "cpu.cpus 6,1-2: CPU 6 is not one hull may run on (0-3)");
+	make(&(struct res){ .cpus = "1--2" }, &r);
+	assert_int_equal(ctr_limits_pinning(&r, &in, &set, &pinned, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "not a CPU list"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_shape_table),  cmocka_unit_test(test_shape_refused),
+		cmocka_unit_test(test_shape_update), cmocka_unit_test(test_guest),
+		cmocka_unit_test(test_overhead),     cmocka_unit_test(test_host),
+		cmocka_unit_test(test_pinning),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

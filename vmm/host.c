@@ -1,0 +1,286 @@
+/* host: hull's place on the host — its CPUs (vCPUs pinned, every other thread confined), its cgroup. */
+#include <dirent.h>
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "container/cgroup.h"
+#include "container/limits.h"
+#include "lib/cpuset.h"
+#include "lib/file.h"
+#include "lib/log.h"
+#include "vmm/vm.h"
+
+#define CHILDREN_MAX 4096 /* bytes of one thread's /proc/.../children list */
+
+/* --- the first pass: the CPUs and the cgroup, before anything is started ---------------------- */
+
+struct vm_host_cg {
+	struct ctr_cg_env env;
+	struct ctr_cgroup cg;
+};
+
+/*
+ * Confine the calling thread, the one that starts every other (passt in the
+ * first pass, the share workers, the vCPU threads): they inherit it.
+ */
+static int confine_self(const char *list)
+{
+	char allowed_list[CPUSET_LIST_MAX];
+	cpu_set_t set, allowed;
+	int cpu, ret;
+
+	if (cpuset_parse(list, &set))
+		return -EINVAL; /* config_validate() said why */
+	if (sched_getaffinity(0, sizeof(allowed), &allowed) < 0) {
+		ret = -errno;
+		log_msg("cpu-affinity %s: sched_getaffinity: %s", list, strerror(errno));
+		return ret;
+	}
+	cpu = cpuset_first_outside(&set, &allowed);
+	if (cpu >= 0) {
+		cpuset_format(&allowed, allowed_list, sizeof(allowed_list));
+		log_msg("cpu-affinity %s: CPU %d is not one hull may run on (%s)", list, cpu,
+			allowed_list);
+		return -EINVAL;
+	}
+	if (sched_setaffinity(0, sizeof(set), &set) < 0) {
+		ret = -errno;
+		log_msg("cpu-affinity %s: sched_setaffinity: %s", list, strerror(errno));
+		return ret;
+	}
+	return 0;
+}
+
+/*
+ * The VM's host memory: its RAM plus hull's overhead (container/limits.h's
+ * formula for a VM whose vCPUs are all online and whose RAM is all boot RAM).
+ */
+uint64_t vm_host_mem(const struct vm_config *cfg)
+{
+	struct ctr_shape s = { .vcpus = cfg->cpus, .max_vcpus = cfg->cpus, .boot_mem = cfg->mem };
+
+	return cfg->mem + ctr_limits_overhead(&s, config_devices_mem(cfg));
+}
+
+/* Make (or join) the cgroup, write its limits and move hull, every thread of it, in. */
+static int place(const struct vm_config *cfg, struct vm_prep *p)
+{
+	struct ctr_resources r = { .mem_max = vm_host_mem(cfg), .has_mem_max = true,
+				   .cpuset_cpus = cfg->cpu_affinity };
+	struct vm_host_cg *h = calloc(1, sizeof(*h));
+	char err[512], err2[512];
+	int ret;
+
+	if (!h)
+		return -ENOMEM;
+	ret = ctr_cg_env_load(&h->env, err, sizeof(err));
+	if (ret)
+		goto err_log;
+	ret = ctr_cgroup_open(&h->env, cfg->cgroup, false, &h->cg, err, sizeof(err));
+	if (ret) {
+		log_msg("%s", err);
+		goto err_env;
+	}
+	ret = ctr_cgroup_create(&h->cg, err, sizeof(err));
+	if (ret) {
+		log_msg("%s", err);
+		goto err_close;
+	}
+	ret = ctr_cgroup_set(&h->cg, &r, err, sizeof(err));
+	if (ret) {
+		log_msg("%s", err);
+		goto err_remove;
+	}
+	ret = ctr_cgroup_enter(&h->cg, getpid(), err, sizeof(err));
+	if (ret) {
+		log_msg("%s", err);
+		goto err_leave;
+	}
+	log_debug("cgroup %s: hull in %s, memory.max %llu", cfg->cgroup, h->cg.h[0].dir,
+		  (unsigned long long)r.mem_max);
+	p->cgroup = h;
+	return 0;
+
+err_leave:
+	/* v1: hull may be in some of the hierarchies already. */
+	if (ctr_cgroup_leave(&h->cg, getpid(), err2, sizeof(err2)))
+		log_msg("%s", err2);
+err_remove:
+	/* One hull made goes again. */
+	if (h->cg.made && ctr_cgroup_remove(&h->cg, err2, sizeof(err2)))
+		log_msg("%s", err2);
+err_close:
+	ctr_cgroup_close(&h->cg);
+err_env:
+	ctr_cg_env_free(&h->env);
+	free(h);
+	return ret;
+err_log:
+	log_msg("%s", err);
+	free(h);
+	return ret;
+}
+
+int vm_host_prepare(const struct vm_config *cfg, struct vm_prep *p)
+{
+	int ret = 0;
+
+	if (cfg->cpu_affinity)
+		ret = confine_self(cfg->cpu_affinity);
+	if (!ret && cfg->cgroup)
+		ret = place(cfg, p);
+	return ret;
+}
+
+void vm_host_release(struct vm_prep *p)
+{
+	struct vm_host_cg *h = p->cgroup;
+	char err[512];
+
+	if (!h)
+		return;
+	/* One hull made is removed, hull first moved back to where it was. */
+	if (h->cg.made && (ctr_cgroup_leave(&h->cg, getpid(), err, sizeof(err)) ||
+			   ctr_cgroup_remove(&h->cg, err, sizeof(err))))
+		log_msg("%s", err);
+	ctr_cgroup_close(&h->cg);
+	ctr_cg_env_free(&h->env);
+	free(h);
+	p->cgroup = NULL;
+}
+
+/* --- pinning, at start and at any time after ------------------------------------------------ */
+
+int vm_pin_vcpu(struct vm *vm, struct vcpu *vcpu)
+{
+	unsigned int n = cpuset_count(&vm->affinity);
+	cpu_set_t one;
+	int cpu, ret;
+
+	if (!vm->pinned || !n)
+		return 0;
+	cpu = cpuset_nth(&vm->affinity, vcpu->index % n);
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	if (!sched_setaffinity(vcpu->tid, sizeof(one), &one))
+		return 0;
+	ret = -errno;
+	log_msg("vcpu %u: pinning it to CPU %d: %s", vcpu->index, cpu, strerror(-ret));
+	return ret;
+}
+
+static bool is_vcpu(const struct vm *vm, pid_t tid)
+{
+	unsigned int i;
+
+	for (i = 0; vm->vcpus && i < vm->ncpus; i++)
+		if (vm->vcpus[i].tid == tid)
+			return true;
+	return false;
+}
+
+/*
+ * One thread confined to set. A thread that is gone meanwhile is fine; so is
+ * one the kernel keeps where it is (EINVAL: io_uring's workers, which follow
+ * their ring, not sched_setaffinity).
+ */
+static int confine(pid_t tid, const cpu_set_t *set)
+{
+	int ret;
+
+	if (!sched_setaffinity(tid, sizeof(*set), set) || errno == ESRCH)
+		return 0;
+	ret = -errno;
+	if (ret == -EINVAL) {
+		log_debug("thread %d: keeps its CPUs (%s)", (int)tid, strerror(-ret));
+		return 0;
+	}
+	log_msg("thread %d: confining it to hull's CPUs: %s", (int)tid, strerror(-ret));
+	return ret;
+}
+
+static int confine_children(const char *task, const cpu_set_t *set);
+
+/*
+ * Every thread of process dir ("/proc/self", "/proc/PID") but the vCPUs, and
+ * with children the processes each thread started (passt), their threads too.
+ */
+static int confine_process(const struct vm *vm, const char *proc, const cpu_set_t *set,
+			   bool children)
+{
+	char path[64];
+	struct dirent *e;
+	int ret = 0, r;
+	long tid;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/task", proc);
+	d = opendir(path);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno; /* a child that is gone */
+	while ((e = readdir(d))) {
+		tid = strtol(e->d_name, NULL, 10);
+		if (tid <= 0 || (vm && is_vcpu(vm, (pid_t)tid)))
+			continue;
+		r = confine((pid_t)tid, set);
+		if (!r && children) {
+			snprintf(path, sizeof(path), "%s/task/%ld", proc, tid);
+			r = confine_children(path, set);
+		}
+		if (r && !ret)
+			ret = r;
+	}
+	closedir(d);
+	return ret;
+}
+
+static int confine_children(const char *task, const cpu_set_t *set)
+{
+	char path[96], proc[32], *list, *p, *end;
+	size_t len;
+	long pid;
+	int ret, r;
+
+	snprintf(path, sizeof(path), "%s/children", task);
+	ret = file_read_text(path, CHILDREN_MAX, &list, &len);
+	if (ret)
+		return ret == -ENOENT || ret == -ESRCH ? 0 : ret; /* no CONFIG_PROC_CHILDREN, gone */
+	for (p = list, ret = 0;; p = end) {
+		pid = strtol(p, &end, 10);
+		if (end == p)
+			break;
+		snprintf(proc, sizeof(proc), "/proc/%ld", pid);
+		r = confine_process(NULL, proc, set, false);
+		if (r && !ret)
+			ret = r;
+	}
+	free(list);
+	return ret;
+}
+
+int vm_set_affinity(struct vm *vm, const cpu_set_t *set)
+{
+	unsigned int i;
+	int ret = 0, r;
+
+	if (!cpuset_count(set))
+		return -EINVAL;
+	/* Under the lock a vCPU thread that is starting pins itself by the new set, or is here. */
+	pthread_mutex_lock(&vm->vcpu_lock);
+	vm->affinity = *set;
+	vm->pinned = true;
+	for (i = 0; vm->vcpus && i < vm->ncpus; i++) {
+		if (!vm->vcpus[i].started || !vm->vcpus[i].tid)
+			continue;
+		r = vm_pin_vcpu(vm, &vm->vcpus[i]);
+		if (r && r != -ESRCH && !ret)
+			ret = r;
+	}
+	r = confine_process(vm, "/proc/self", set, true);
+	pthread_mutex_unlock(&vm->vcpu_lock);
+	return ret ?: r;
+}
