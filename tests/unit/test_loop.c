@@ -238,19 +238,33 @@ static void on_order(struct loop *l, struct loop_timer *t)
 }
 
 /* Timers due in one pass run in deadline order, whatever order they were armed in. */
+/* Arm t for an absolute deadline (a deadline already past: due now). */
+static void arm_at(struct loop_timer *t, uint64_t deadline)
+{
+	uint64_t now = loop_now_ns();
+
+	loop_timer_arm(&L, t, deadline > now ? deadline - now : 0, 0);
+}
+
 static void test_timers_in_order(void **state)
 {
 	struct loop_timer t[4];
+	uint64_t start;
 	int i;
 
 	(void)state;
 	norder = 0;
 	for (i = 0; i < 4; i++)
 		loop_timer_init(&t[i], on_order, (void *)(intptr_t)i);
-	loop_timer_arm(&L, &t[3], 40 * MS, 0);
-	loop_timer_arm(&L, &t[1], 20 * MS, 0);
-	loop_timer_arm(&L, &t[0], 10 * MS, 0);
-	loop_timer_arm(&L, &t[2], 30 * MS, 0);
+	/*
+	 * Deadlines 10, 20, 30, 40 ms after one start, armed out of order: each delay is taken
+	 * from that start, so a slow machine (Valgrind under TCG) arming late keeps the order.
+	 */
+	start = loop_now_ns();
+	arm_at(&t[3], start + 40 * MS);
+	arm_at(&t[1], start + 20 * MS);
+	arm_at(&t[0], start + 10 * MS);
+	arm_at(&t[2], start + 30 * MS);
 	sleep_ms(60); /* all four due before the loop looks */
 	assert_int_equal(loop_run_once(&L, 1000), 1);
 	assert_int_equal(norder, 4);
