@@ -50,6 +50,11 @@ int ctr_cap_by_name(const char *name)
 	return -1;
 }
 
+const char *ctr_cap_name(int cap)
+{
+	return cap >= 0 && cap < CTR_NCAPS ? cap_names[cap] : NULL;
+}
+
 int ctr_rlimit_by_name(const char *name)
 {
 	size_t i;
