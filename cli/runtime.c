@@ -1,4 +1,4 @@
-/* runtime: hull as an OCI runtime — the verbs that need no VM, and honest refusals for the rest. */
+/* runtime: hull as an OCI runtime — the verbs that need no VM; plain refusals for the rest. */
 #include "cli/runtime.h"
 
 #include <errno.h>

@@ -1,4 +1,4 @@
-/* state: the OCI runtime's state directory <root>/<id>/ — ids, the per-container lock, state.json. */
+/* state: the OCI runtime's state directory <root>/<id>/ — ids, a per-container lock, state.json. */
 #ifndef HULL_CONTAINER_STATE_H
 #define HULL_CONTAINER_STATE_H
 
