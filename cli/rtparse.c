@@ -27,23 +27,19 @@ enum {
 #define END { NULL, 0, NULL, 0 }
 #define HELP { "help", no_argument, NULL, O_HELP }
 
-static const struct option create_opts[] = {
-	{ "bundle", required_argument, NULL, O_BUNDLE },
-	{ "console-socket", required_argument, NULL, O_CONSOLE_SOCKET },
-	{ "pid-file", required_argument, NULL, O_PID_FILE },
-	{ "no-pivot", no_argument, NULL, O_NO_PIVOT },
-	{ "no-new-keyring", no_argument, NULL, O_NO_NEW_KEYRING },
-	{ "preserve-fds", required_argument, NULL, O_PRESERVE_FDS },
-	HELP, END,
-};
+/* create's flags, which run takes too. */
+#define CREATE_OPTS                                                             \
+	{ "bundle", required_argument, NULL, O_BUNDLE },                        \
+	{ "console-socket", required_argument, NULL, O_CONSOLE_SOCKET },        \
+	{ "pid-file", required_argument, NULL, O_PID_FILE },                    \
+	{ "no-pivot", no_argument, NULL, O_NO_PIVOT },                          \
+	{ "no-new-keyring", no_argument, NULL, O_NO_NEW_KEYRING },              \
+	{ "preserve-fds", required_argument, NULL, O_PRESERVE_FDS }
+
+static const struct option create_opts[] = { CREATE_OPTS, HELP, END };
 
 static const struct option run_opts[] = {
-	{ "bundle", required_argument, NULL, O_BUNDLE },
-	{ "console-socket", required_argument, NULL, O_CONSOLE_SOCKET },
-	{ "pid-file", required_argument, NULL, O_PID_FILE },
-	{ "no-pivot", no_argument, NULL, O_NO_PIVOT },
-	{ "no-new-keyring", no_argument, NULL, O_NO_NEW_KEYRING },
-	{ "preserve-fds", required_argument, NULL, O_PRESERVE_FDS },
+	CREATE_OPTS,
 	{ "detach", no_argument, NULL, O_DETACH },
 	{ "keep", no_argument, NULL, O_KEEP },
 	{ "no-subreaper", no_argument, NULL, O_NO_SUBREAPER },

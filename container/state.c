@@ -473,12 +473,28 @@ static int parse_state(struct oci_ctx *c, struct json_object *root, const char *
 	return oci_u64(c, v, "hull.pidStart", &s->pid_start);
 }
 
+int ctr_state_parse(const char *text, size_t len, const char *id, struct ctr_state *s,
+		    char *err, size_t errlen)
+{
+	struct oci_ctx c = { .err = err, .errlen = errlen };
+	struct json_object *o = NULL;
+	int ret;
+
+	*s = (struct ctr_state){ 0 };
+	ret = json_parse_strict(text, len, CTR_STATE_MAX, &o, err, errlen);
+	if (!ret)
+		ret = parse_state(&c, o, id, s);
+	/* A corrupt file is not a missing container. */
+	if (ret == -ENOENT)
+		ret = -EINVAL;
+	json_object_put(o);
+	return ret;
+}
+
 int ctr_state_read(const char *root, const char *id, struct ctr_state *s, char *err,
 		   size_t errlen)
 {
 	char path[PATH_MAX], why[256];
-	struct oci_ctx c = { .err = why, .errlen = sizeof(why) };
-	struct json_object *o = NULL;
 	uint8_t *text = NULL;
 	size_t len;
 	int ret;
@@ -496,16 +512,9 @@ int ctr_state_read(const char *root, const char *id, struct ctr_state *s, char *
 			 file_strerror(ret));
 		return ret;
 	}
-	ret = json_parse_strict((const char *)text, len, CTR_STATE_MAX, &o, why, sizeof(why));
-	if (!ret)
-		ret = parse_state(&c, o, id, s);
-	if (ret) {
+	ret = ctr_state_parse((const char *)text, len, id, s, why, sizeof(why));
+	if (ret)
 		snprintf(err, errlen, "state of container %s (%s): %s", id, path, why);
-		/* A corrupt file is not a missing container. */
-		if (ret == -ENOENT)
-			ret = -EINVAL;
-	}
-	json_object_put(o);
 	free(text);
 	return ret;
 }

@@ -97,6 +97,9 @@ int ctr_state_write(const char *root, const struct ctr_state *s, char *err, size
  */
 int ctr_state_read(const char *root, const char *id, struct ctr_state *s, char *err,
 		   size_t errlen);
+/* The parsing part of ctr_state_read: text[0..len) as container id's state.json. */
+int ctr_state_parse(const char *text, size_t len, const char *id, struct ctr_state *s,
+		    char *err, size_t errlen);
 void ctr_state_free(struct ctr_state *s);
 
 /*
