@@ -355,17 +355,32 @@ static bool runc_run_form(int argc, char **argv)
 	static const char *const flags[] = { "-b", "-d", "--detach", "--pid-file",
 					     "--console-socket", "--no-pivot", "--no-new-keyring",
 					     "--preserve-fds", "--keep", "--no-subreaper" };
+	/* The flags of either form that take a value: what follows them is no argument. */
+	static const char *const valued[] = { "-b", "--bundle", "--pid-file", "--console-socket",
+					      "--preserve-fds", "--rootfs", "--env", "--workdir",
+					      "--user", "--hostname", "--mount", "--tmpfs",
+					      "--kernel", "--cpus", "--memory", "--net",
+					      "--console-log" };
 	unsigned int k;
 	size_t n;
 	int i;
 
-	for (i = 1; i < argc && argv[i][0] == '-' && strcmp(argv[i], "--"); i++)
+	for (i = 1; i < argc && strcmp(argv[i], "--"); i++) {
+		if (argv[i][0] != '-') {
+			for (k = 0; k < ARRAY_SIZE(valued); k++)
+				if (!strcmp(argv[i - 1], valued[k]))
+					break;
+			if (k == ARRAY_SIZE(valued))
+				return false; /* the id, or hull run's command */
+			continue;
+		}
 		for (k = 0; k < ARRAY_SIZE(flags); k++) {
 			n = strlen(flags[k]);
 			if (!strncmp(argv[i], flags[k], n) &&
 			    (!argv[i][n] || (argv[i][n] == '=' && flags[k][1] == '-')))
 				return true;
 		}
+	}
 	return false;
 }
 

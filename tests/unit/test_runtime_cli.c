@@ -110,7 +110,11 @@ static void test_create_run(void **state)
 	assert_int_equal(PARSE("run", "--pid-file=/p", "--bundle", "/b", "c"), CLI_RUN_RUNTIME);
 	assert_int_equal(PARSE("run", "--keep", "c"), CLI_RUN_RUNTIME);
 	assert_true(run.rt.keep);
+	assert_int_equal(PARSE("run", "--bundle", "/b", "--detach", "c"), CLI_RUN_RUNTIME);
+	assert_true(run.rt.detach);
+	assert_string_equal(run.rt.bundle, "/b");
 	assert_int_equal(PARSE("run", "--bundle", "/b", "c"), CLI_RUN_CONTAINER);
+	assert_int_equal(PARSE("run", "--rootfs", "/r", "ls", "-d"), CLI_RUN_CONTAINER);
 	assert_int_equal(PARSE("run", "--rootfs", "/r", "--", "-d"), CLI_RUN_CONTAINER);
 }
 
