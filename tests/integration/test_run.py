@@ -577,6 +577,10 @@ def test_bad_input(hull_bin, tmp_path):
                                                   "size": 1}]})], "uidMappings"),
         (["--bundle", cfg(root={"path": "nope"})], "nope"),
         (["--bundle", cfg(), "--env", "A=1"], "--env"),
+        # One share holds at most 256 entries (FSRV_ENTRIES_MAX): more bind mounts are refused.
+        (["--bundle", cfg(mounts=[{"destination": f"/m{i}", "type": "bind",
+                                   "source": str(tmp_path / "file")} for i in range(300)])],
+         "300 entries, at most 256"),
     ]
     for args, word in cases:
         args = [a() if callable(a) else a for a in args]

@@ -19,7 +19,7 @@ timeout=1800
 share=$(cd "$here/../.." && pwd)
 
 # Modules L1 loads (with their dependencies, in modprobe's order).
-lab_modules=(virtio_pci 9pnet_virtio 9p overlay kvm-amd tun vhost_vsock vhost_net)
+lab_modules=(virtio_pci 9pnet_virtio 9p overlay virtio_blk ext4 kvm-amd tun vhost_vsock vhost_net)
 
 usage() {
 	echo "usage: $prog [--smp N] [--mem MiB] [--timeout SEC] [--share DIR] -- CMD [ARGS...]" >&2
@@ -95,19 +95,33 @@ done
 mkdir -p /newroot/dev/pts /newroot/dev/shm
 mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts /newroot/dev/pts
 ln -sf pts/ptmx /newroot/dev/ptmx
+# What udev would create: bash's process substitution and scripts use /dev/fd and /dev/std*.
+ln -sf /proc/self/fd /newroot/dev/fd
+ln -sf /proc/self/fd/0 /newroot/dev/stdin
+ln -sf /proc/self/fd/1 /newroot/dev/stdout
+ln -sf /proc/self/fd/2 /newroot/dev/stderr
 mount -t tmpfs -o mode=1777 tmpfs /newroot/dev/shm
 mount -t tmpfs -o mode=0755 tmpfs /newroot/run
-mount -t tmpfs -o mode=1777 tmpfs /newroot/tmp
+# /tmp on a disk, as on a Debian 12 host (tmpfs lacks O_DIRECT, user xattrs and zero-range
+# before Linux 6.6, and tests use all three).
+mount -t ext4 /newroot/dev/vda /newroot/tmp || fail "cannot mount the scratch disk on /tmp"
+chmod 1777 /newroot/tmp
 share=$(cat /lab/share)
 mkdir -p "/newroot$share" /newroot/run/hull-lab
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,cache=none work "/newroot$share" ||
 	fail "cannot mount the work share"
 mount --bind /lab /newroot/run/hull-lab
 
+# The overlay becomes the root of the mount namespace, as switch_root makes it: a plain chroot
+# would leave the command "chrooted", where the kernel refuses user namespaces (passt uses
+# them). This shell keeps the initramfs as its own root, so /lab and busybox stay reachable.
+cd /newroot
+mount --move . / || fail "cannot move the overlay onto /"
+
 # The command's stdio is ttyS1 (the host's stdout); ttyS0 keeps the kernel's console.
 # Redirect inside a subshell: ash would print "Killed" & co. into a redirection it holds itself.
-tty=/newroot/dev/ttyS1
-run="chroot /newroot /usr/bin/env -i /bin/sh /run/hull-lab/cmd.sh"
+tty=./dev/ttyS1
+run="chroot . /usr/bin/env -i /bin/sh /run/hull-lab/cmd.sh"
 if [ -e /lab/interactive ]; then
 	stty -F $tty sane -onlcr # the host terminal adds the CR (QEMU keeps its OPOST)
 	[ -s /lab/winsize ] && stty -F $tty $(cat /lab/winsize)
@@ -115,7 +129,7 @@ if [ -e /lab/interactive ]; then
 	status=$?
 else
 	stty -F $tty raw -echo
-	(exec $run </newroot/dev/null >$tty 2>&1)
+	(exec $run <./dev/null >$tty 2>&1)
 	status=$?
 fi
 echo "$status" >/lab/status.tmp && mv /lab/status.tmp /lab/status
@@ -237,6 +251,10 @@ fi
 # --- per-run directory: command, environment, exit status ----------------------------------
 run=$(mktemp -d "${TMPDIR:-/tmp}/hull-lab.XXXXXX")
 mkdir "$run/share"
+# L1's /tmp: a sparse ext4 image, made fresh each run and removed with $run.
+truncate -s "${HULL_LAB_TMP_SIZE:-16G}" "$run/tmp.img"
+mkfs.ext4 -q -F -E lazy_itable_init=1,lazy_journal_init=1 "$run/tmp.img" ||
+	die "cannot make the scratch disk $run/tmp.img"
 
 quote() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
 
@@ -283,6 +301,7 @@ qemu=(
 	-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
 	-virtfs "local,path=$(esc "$share"),mount_tag=work,security_model=none,multidevs=remap"
 	-virtfs "local,path=$(esc "$run/share"),mount_tag=labrun,security_model=none"
+	-drive "file=$(esc "$run/tmp.img"),if=virtio,format=raw,cache=unsafe,discard=unmap"
 )
 if ((interactive)); then
 	"${qemu[@]}" <&0 2>"$run/qemu.log" &

@@ -67,13 +67,21 @@ static int setup(void **state)
 	if (fenv_write_host(fenv_path(&E, "f"), F_TEXT, 0644) || chmod(fenv_path(&E, "f"), 0644) ||
 	    mkdir(fenv_path(&E, "d"), 0755) ||
 	    fenv_write_host(fenv_path(&E, "d/inner"), "inner\n", 0644))
-		return -1;
-	if (setxattr(fenv_opath(&E, "secret"), SECRET_XATTR, SECRET_XVAL, strlen(SECRET_XVAL), 0))
-		return -1;
+		goto fail;
+	/* A user xattr: the host file system must keep them (tmpfs does from Linux 6.6). */
+	if (setxattr(fenv_opath(&E, "secret"), SECRET_XATTR, SECRET_XVAL, strlen(SECRET_XVAL), 0)) {
+		fprintf(stderr, "setup: setxattr %s: %s\n", fenv_opath(&E, "secret"), strerror(errno));
+		goto fail;
+	}
 	if (lstat(fenv_opath(&E, "secret"), &E.secret_st))
-		return -1;
+		goto fail;
 	home = ROOT;
-	return fenv_start(&E, false, VFS_CACHE_AUTO, 0, 0) ? -1 : 0;
+	if (fenv_start(&E, false, VFS_CACHE_AUTO, 0, 0))
+		goto fail;
+	return 0;
+fail:
+	fenv_teardown(&E); /* cmocka runs no teardown after a failed setup */
+	return -1;
 }
 
 static int teardown(void **state)
