@@ -47,7 +47,7 @@ CTR_SRCS := container/tlv.c container/proto.c container/oci_json.c container/oci
 	container/oci_mounts.c container/oci_linux.c container/runspec.c container/plan.c container/points.c \
 	container/initramfs.c container/agent.c container/stdio.c container/console.c container/run.c \
 	container/state.c container/signame.c
-CLI_SRCS := cli/cli.c cli/run.c cli/ctl.c cli/rtparse.c cli/runtime.c
+CLI_SRCS := cli/cli.c cli/run.c cli/ctl.c cli/rtparse.c cli/runtime.c cli/rtvmm.c
 # Everything but main(): linked into hull, and into the unit tests and fuzz targets.
 HULL_SRCS := $(LIB_SRCS) $(ARCH_SRCS) $(BOOT_SRCS) $(DEV_SRCS) $(VIRTIO_SRCS) $(VBLK_SRCS) \
 	$(VRNG_SRCS) $(VBALLOON_SRCS) $(VFS_SRCS) $(VSOCK_SRCS) $(VNET_SRCS) $(VMM_SRCS) \

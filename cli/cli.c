@@ -26,7 +26,7 @@ static const char usage_top[] =
 	"  ctl       send a command to a running VM's control socket\n"
 	"            (hull ctl PATH state|pause|resume|stop)\n"
 	"\n"
-	"as an OCI runtime, runc's verbs (see README: some are not implemented yet):\n"
+	"as an OCI runtime, runc's verbs (each container in its own microVM; see README):\n"
 	"  create, start, state, kill, delete, exec, pause, resume, ps, update,\n"
 	"  features, list, spec; run with runc's flags (--detach, --pid-file, ...)\n"
 	"\n"
@@ -428,6 +428,8 @@ enum cli_action cli_parse(int argc, char **argv, struct vm_config *cfg, struct c
 			return CLI_EXIT_USAGE;
 		}
 	}
+	run->rt.g.log = log_path;
+	run->rt.g.log_json = format == LOG_JSON;
 	ret = log_open(log_path, format);
 	if (ret) {
 		log_msg("--log %s: %s", log_path, strerror(-ret));

@@ -50,6 +50,8 @@ void cli_run_free(struct cli_run *run);
  * reached (the message names it), 2 for bad usage.
  */
 int ctl_main(int argc, char **argv);
+/* Send all of buf on a socket (EINTR retried; its send timeout is -ETIMEDOUT): 0 or -errno. */
+int ctl_send_all(int fd, const char *buf, size_t len);
 
 /* `hull vm --help`'s text, generated from config_settings[] and config_kinds[] (malloc'd). */
 char *cli_vm_help(void);

@@ -213,11 +213,6 @@ static int print_json(struct json_object *o)
 	return 0;
 }
 
-static const char *root_of(const struct rt_cmd *c)
-{
-	return c->g.root ? c->g.root : CTR_STATE_ROOT;
-}
-
 static int verb_state(const struct rt_cmd *c)
 {
 	struct ctr_state s;
@@ -226,12 +221,12 @@ static int verb_state(const struct rt_cmd *c)
 	int ret;
 
 	/* state.json is replaced whole: no lock is needed to read it. */
-	if (ctr_state_read(root_of(c), c->id, &s, err, sizeof(err))) {
+	if (ctr_state_read(rt_root(c), c->id, &s, err, sizeof(err))) {
 		ctr_state_free(&s);
 		log_msg("%s", err);
 		return 1;
 	}
-	ctr_state_refresh(&s);
+	rt_refresh(rt_root(c), &s);
 	o = ctr_state_json(&s);
 	ret = print_json(o);
 	json_object_put(o);
@@ -270,7 +265,7 @@ static int verb_list(const struct rt_cmd *c)
 	unsigned int n, i, k = 0;
 	int ret = 1;
 
-	if (ctr_state_list(root_of(c), &ids, &n, err, sizeof(err))) {
+	if (ctr_state_list(rt_root(c), &ids, &n, err, sizeof(err))) {
 		log_msg("%s", err);
 		return 1;
 	}
@@ -281,12 +276,12 @@ static int verb_list(const struct rt_cmd *c)
 	}
 	for (i = 0; i < n; i++) {
 		/* One broken container does not hide the others: named, then skipped. */
-		if (ctr_state_read(root_of(c), ids[i], &v[k], err, sizeof(err))) {
+		if (ctr_state_read(rt_root(c), ids[i], &v[k], err, sizeof(err))) {
 			ctr_state_free(&v[k]);
 			log_msg("list: %s", err);
 			continue;
 		}
-		ctr_state_refresh(&v[k++]);
+		rt_refresh(rt_root(c), &v[k++]);
 	}
 	if (c->quiet) {
 		for (i = 0; i < k; i++)
@@ -333,7 +328,7 @@ static int verb_delete(const struct rt_cmd *c)
 	char err[512];
 	int lockfd, ret;
 
-	ret = ctr_state_lock(root_of(c), c->id, &lockfd, err, sizeof(err));
+	ret = ctr_state_lock(rt_root(c), c->id, &lockfd, err, sizeof(err));
 	if (ret) {
 		/* runc: deleting an unknown container with --force is success. */
 		if (ret == -ENOENT && c->force)
@@ -341,7 +336,7 @@ static int verb_delete(const struct rt_cmd *c)
 		log_msg("%s", err);
 		return 1;
 	}
-	ret = ctr_state_read(root_of(c), c->id, &s, err, sizeof(err));
+	ret = ctr_state_read(rt_root(c), c->id, &s, err, sizeof(err));
 	if (ret == -ENOENT) {
 		/* A lock but no state: a create that died before writing it. Nothing runs. */
 		ret = 0;
@@ -352,7 +347,7 @@ static int verb_delete(const struct rt_cmd *c)
 		}
 		ret = 0;
 	} else {
-		ctr_state_refresh(&s);
+		rt_refresh(rt_root(c), &s);
 		/* runc deletes a created container as it is, a running one only with --force. */
 		if (s.status != CTR_STOPPED && s.status != CTR_CREATED && !c->force) {
 			log_msg("cannot delete container %s that is not stopped: %s", c->id,
@@ -366,7 +361,7 @@ static int verb_delete(const struct rt_cmd *c)
 			goto out;
 		}
 	}
-	ret = ctr_state_remove(root_of(c), c->id, err, sizeof(err));
+	ret = ctr_state_remove(rt_root(c), c->id, err, sizeof(err));
 	if (ret)
 		log_msg("%s", err);
 out:
@@ -473,44 +468,6 @@ static int read_resources(struct rt_cmd *c)
 	return ret;
 }
 
-static const char *const verb_names[] = {
-	[RT_CREATE] = "create", [RT_START] = "start", [RT_KILL] = "kill", [RT_EXEC] = "exec",
-	[RT_PAUSE] = "pause",	[RT_RESUME] = "resume", [RT_PS] = "ps",	  [RT_UPDATE] = "update",
-	[RT_RUN] = "run",
-};
-
-/*
- * The verbs that reach a running VMM: what can be checked without it is (the container exists,
- * kill's target runs, update's resources parse), then a plain "not implemented yet".
- */
-static int verb_needs_vmm(struct rt_cmd *c)
-{
-	const char *name = verb_names[c->verb];
-	struct ctr_state s;
-	char err[512];
-
-	if (c->verb == RT_UPDATE && read_resources(c))
-		return 1;
-	if (c->verb != RT_CREATE && c->verb != RT_RUN) {
-		if (ctr_state_read(root_of(c), c->id, &s, err, sizeof(err))) {
-			ctr_state_free(&s);
-			log_msg("%s", err);
-			return 1;
-		}
-		ctr_state_refresh(&s);
-		if (s.status == CTR_STOPPED && c->verb != RT_PS) {
-			ctr_state_free(&s);
-			log_msg("container not running");
-			return 1;
-		}
-		ctr_state_free(&s);
-	}
-	log_msg("%s: not implemented yet: hull's runtime verbs that need a VMM (create, start, "
-		"kill, exec, pause, resume, ps, update, run) come with the rest of issue 14",
-		name);
-	return 1;
-}
-
 int rt_main(struct rt_cmd *c)
 {
 	char *text;
@@ -536,15 +493,22 @@ int rt_main(struct rt_cmd *c)
 		free(text);
 		return 0;
 	case RT_CREATE:
+		return rt_create(c);
 	case RT_START:
+		return rt_start(c);
 	case RT_KILL:
+		return rt_kill(c);
 	case RT_EXEC:
+		return rt_exec(c);
 	case RT_PAUSE:
 	case RT_RESUME:
+		return rt_pause(c, c->verb == RT_PAUSE);
 	case RT_PS:
+		return rt_ps(c);
 	case RT_UPDATE:
+		return read_resources(c) ? 1 : rt_update(c);
 	case RT_RUN:
-		return verb_needs_vmm(c);
+		return rt_run(c);
 	case RT_NONE:
 	default:
 		log_msg("no runtime verb");

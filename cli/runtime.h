@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct ctr_state;
+
 #define RT_SPEC_VERSION "1.0.2" /* the runtime spec hull follows, as --version says */
 #define RT_RESOURCES_MAX (1u << 20) /* update --resources FILE|-: the most read */
 
@@ -35,6 +37,8 @@ struct rt_global {
 	const char *cgroup_manager; /* --cgroup-manager (podman passes crun's flag): accepted */
 	const char *rootless;	    /* --rootless auto|true|false: accepted */
 	const char *criu;	    /* --criu PATH: accepted (no checkpoints) */
+	const char *log;	    /* --log FILE (cli.c opened it): the VMM's messages go there too */
+	bool log_json;		    /* --log-format json */
 };
 
 /* runc update's resources: the flag form and --resources' LinuxResources JSON alike. */
@@ -101,6 +105,31 @@ int rt_resources_parse(const char *text, size_t len, struct rt_resources *r, cha
 
 /* Run the parsed verb: the exit status (0; 1 for a failure, logged). */
 int rt_main(struct rt_cmd *c);
+
+/* --- the verbs that reach a VMM (rtvmm.c) --- */
+
+/* --root's, or the default. */
+const char *rt_root(const struct rt_cmd *c);
+/*
+ * s as ctr_state_refresh leaves it, then, while its VMM lives, the container's status as the
+ * VMM says it; a VMM that lives but no longer serves its control socket (it is ending) is
+ * stopped.
+ */
+void rt_refresh(const char *root, struct ctr_state *s);
+int rt_create(struct rt_cmd *c);
+int rt_start(struct rt_cmd *c);
+int rt_run(struct rt_cmd *c);
+int rt_kill(struct rt_cmd *c);
+int rt_pause(struct rt_cmd *c, bool pause);
+int rt_ps(struct rt_cmd *c);
+int rt_exec(struct rt_cmd *c);
+/* The resources (rt_resources, flags over --resources') merged into state.json's. */
+int rt_update(struct rt_cmd *c);
+/*
+ * Exit as a process ended: killed by sig (re-raised with the default action, no core
+ * dump, so a waiter sees WIFSIGNALED), else with code.
+ */
+void rt_exit_as(int sig, int code) __attribute__((noreturn));
 
 /* `--version`'s lines, runc's form: "hull version X", "spec: Y", "libseccomp: Z". */
 void rt_print_version(void);

@@ -479,6 +479,26 @@ out:
 	return ret;
 }
 
+int ctr_oci_process(const char *text, size_t len, struct ctr_process *p, char *err,
+		    size_t errlen)
+{
+	struct oci_ctx c = { .dev_dir = "/dev", .err = err, .errlen = errlen };
+	struct json_object *root;
+	int ret;
+
+	memset(p, 0, sizeof(*p));
+	ret = json_parse_strict(text, len, CTR_CONFIG_MAX, &root, err, errlen);
+	if (ret)
+		return ret;
+	ret = read_process(&c, root, p);
+	if (ret == -ENOMEM)
+		oci_fail(&c, ret, "out of memory");
+	json_object_put(root);
+	if (ret)
+		ctr_process_free(p);
+	return ret;
+}
+
 int ctr_oci_load(const char *dir, struct ctr_bundle *b, char *err, size_t errlen)
 {
 	char *path, why[512];

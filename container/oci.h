@@ -80,6 +80,13 @@ struct ctr_bundle {
  */
 int ctr_oci_parse(const char *text, size_t len, const char *dir, const char *dev_dir,
 		  struct ctr_bundle *b, char *err, size_t errlen);
+/*
+ * An OCI process object alone (runc exec --process FILE's JSON), read as config.json's process
+ * is: 0, or -errno with the reason in err ("process.cwd: missing"). ctr_process_free(p) after
+ * success.
+ */
+int ctr_oci_process(const char *text, size_t len, struct ctr_process *p, char *err,
+		    size_t errlen);
 /* dir/config.json read and parsed; err starts "config.json: ". */
 int ctr_oci_load(const char *dir, struct ctr_bundle *b, char *err, size_t errlen);
 /* Safe on a zeroed or freed bundle. */

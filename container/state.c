@@ -294,7 +294,7 @@ struct json_object *ctr_state_json(const struct ctr_state *s)
 	return o;
 }
 
-/* state.json: runc's fields (pid as stored), then "hull": {control, pidStart}. */
+/* state.json: runc's fields (pid as stored), then "hull": {control, pidStart, resources}. */
 static struct json_object *state_file_json(const struct ctr_state *s)
 {
 	struct json_object *o = ctr_state_json(s), *h = json_object_new_object();
@@ -305,7 +305,9 @@ static struct json_object *state_file_json(const struct ctr_state *s)
 	if (json_object_object_add(o, "pid", json_object_new_int(s->pid)) ||
 	    (s->control &&
 	     json_object_object_add(h, "control", json_object_new_string(s->control))) ||
-	    json_object_object_add(h, "pidStart", json_object_new_uint64(s->pid_start)))
+	    json_object_object_add(h, "pidStart", json_object_new_uint64(s->pid_start)) ||
+	    (s->resources &&
+	     json_object_object_add(h, "resources", json_object_get(s->resources))))
 		goto fail;
 	if (json_object_object_add(o, "hull", h)) {
 		h = NULL;
@@ -397,6 +399,7 @@ void ctr_state_free(struct ctr_state *s)
 	free(s->owner);
 	free(s->control);
 	json_object_put(s->annotations);
+	json_object_put(s->resources);
 	*s = (struct ctr_state){ 0 };
 }
 
@@ -468,6 +471,11 @@ static int parse_state(struct oci_ctx *c, struct json_object *root, const char *
 		return ret;
 	if ((v = oci_get(h, "control")) && (ret = oci_str(c, v, "hull.control", &s->control)))
 		return ret;
+	if ((v = oci_get(h, "resources"))) {
+		if ((ret = oci_object(c, v, "hull.resources")))
+			return ret;
+		s->resources = json_object_get(v);
+	}
 	if (!(v = oci_get(h, "pidStart")))
 		return oci_fail(c, -EINVAL, "hull.pidStart: missing");
 	return oci_u64(c, v, "hull.pidStart", &s->pid_start);

@@ -23,6 +23,8 @@ struct json_object;
 #define CTR_STATE_FILE "state.json"
 #define CTR_STATE_TMP "state.json.tmp" /* written, fsync'd, renamed over state.json */
 #define CTR_LOCK_FILE "lock"
+#define CTR_CONTROL_FILE "ctl.sock" /* the VMM's control socket */
+#define CTR_VMM_LOG "vmm.log"	    /* the VMM's messages when no --log was given */
 
 /* runc's statuses (and its "creating", while create has not finished). */
 enum ctr_status {
@@ -47,6 +49,8 @@ struct ctr_state {
 	/* hull's */
 	char *control;	   /* the VMM's control socket path; NULL before the VMM listens */
 	uint64_t pid_start; /* the VMM's start time (/proc/PID/stat field 22): a reused PID differs */
+	/* `update`'s resources, runc's LinuxResources JSON; NULL: none (issue 15 applies them) */
+	struct json_object *resources;
 };
 
 /*

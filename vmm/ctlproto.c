@@ -129,7 +129,8 @@ static int request_fields(struct json_object *obj, struct ctl_request *req, char
 			if (get_u32(val, key, CTL_SIGNAL_MAX, &sig, err, errlen))
 				return -EINVAL;
 			if (!sig) {
-				snprintf(err, errlen, "\"signal\": expected 1 to %d", CTL_SIGNAL_MAX);
+				snprintf(err, errlen, "\"signal\": expected 1 to %d",
+					 CTL_SIGNAL_MAX);
 				return -EINVAL;
 			}
 			req->signal = (int)sig;

@@ -141,6 +141,29 @@ static void test_roundtrip(void **state)
 	ctr_state_free(&s);
 }
 
+/* update's resources: kept under "hull" as given, read back, never shown by state. */
+static void test_resources(void **state)
+{
+	struct ctr_state s, r;
+	struct json_object *o;
+	char err[256];
+
+	(void)state;
+	make("res1", &s);
+	s.resources = json_tokener_parse("{\"memory\":{\"limit\":1048576},\"pids\":{\"limit\":9}}");
+	assert_non_null(s.resources);
+	assert_int_equal(ctr_state_write(root, &s, err, sizeof(err)), 0);
+	assert_int_equal(ctr_state_read(root, "res1", &r, err, sizeof(err)), 0);
+	o = json_object_object_get(json_object_object_get(r.resources, "pids"), "limit");
+	assert_int_equal(json_object_get_int(o), 9);
+	o = ctr_state_json(&r);
+	assert_null(json_object_object_get(o, "resources"));
+	assert_null(json_object_object_get(o, "hull"));
+	json_object_put(o);
+	ctr_state_free(&r);
+	ctr_state_free(&s);
+}
+
 /* The update replaces the file whole, leaves no temporary behind, and a reader sees it. */
 static void test_atomic_update(void **state)
 {
@@ -425,6 +448,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ids),
 		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_resources),
 		cmocka_unit_test(test_atomic_update),
 		cmocka_unit_test(test_stale),
 		cmocka_unit_test(test_missing_and_exists),
