@@ -734,7 +734,7 @@ static int signal_fd(bool winch)
 	return fd < 0 ? -errno : fd;
 }
 
-/* Wait for the child pid, passing forwarded signals on to target: its wait status. */
+/* Wait for the child pid, passing the signals signal_fd took on to target: its wait status. */
 static int wait_forwarding(pid_t pid, int sfd, pid_t target)
 {
 	struct signalfd_siginfo si;
@@ -745,7 +745,8 @@ static int wait_forwarding(pid_t pid, int sfd, pid_t target)
 			return st;
 		if (read(sfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
 			continue;
-		if (si.ssi_signo != SIGCHLD && si.ssi_signo != SIGWINCH)
+		/* SIGWINCH too: a VMM or relay on our terminal reads its new size. */
+		if (si.ssi_signo != SIGCHLD)
 			kill(target, (int)si.ssi_signo);
 	}
 }
@@ -756,7 +757,7 @@ int rt_run(struct rt_cmd *c)
 	pid_t pid;
 	int st, sfd;
 
-	sfd = signal_fd(false);
+	sfd = signal_fd(true);
 	if (sfd < 0) {
 		log_msg("run: signalfd: %s", strerror(-sfd));
 		return 1;
@@ -1047,7 +1048,7 @@ int rt_exec(struct rt_cmd *c)
 		log_msg("cannot use console socket if runc will not detach or allocate tty");
 		goto out;
 	}
-	if (!c->detach && (sfd = signal_fd(false)) < 0) {
+	if (!c->detach && (sfd = signal_fd(true)) < 0) {
 		log_msg("exec: signalfd: %s", strerror(-sfd));
 		goto out;
 	}

@@ -186,12 +186,16 @@ static void exec_free(struct ctr_exec *e, const char *why)
 	free(e);
 }
 
+/* The process ended and its output did: its client is told, after its terminal was put back. */
 static void exec_finish(struct ctr_exec *e)
 {
 	size_t len = 0;
+	char *line = ctl_reply_exited(e->sig, e->code, &len);
+	int fd = e->client_fd;
 
-	answer(&e->client_fd, ctl_reply_exited(e->sig, e->code, &len), &len, true);
+	e->client_fd = -1;
 	exec_free(e, NULL);
+	answer(&fd, line, &len, true);
 }
 
 static void exec_maybe_finish(struct ctr_exec *e)
@@ -227,7 +231,9 @@ static const struct ctr_stdio_ops exec_stdio_ops = { exec_on_progress, exec_on_i
 
 /*
  * The exec'ing client hung up (a relay killed by SIGKILL, say, as a shim kills an exec's pid):
- * nobody is left to report the process's end to, and nobody to stop it: it is killed.
+ * nobody is left to report the process's end to, and nobody to stop it: it is killed. Before
+ * hull-init answered the EXEC, the exec is forgotten at once (a process it starts after finds
+ * no streams).
  */
 static void exec_on_hangup(struct loop *l, struct loop_handler *h, uint32_t events)
 {
@@ -236,8 +242,12 @@ static void exec_on_hangup(struct loop *l, struct loop_handler *h, uint32_t even
 	(void)events;
 	loop_del(l, h);
 	e->watching = false;
-	if (e->started && !e->exited &&
-	    ctr_agent_signal(&e->r->agent, e->id, SIGKILL, false, NULL))
+	if (!e->started) {
+		/* Not answered yet: the slot is not held for a reply nobody waits for. */
+		exec_free(e, NULL);
+		return;
+	}
+	if (!e->exited && ctr_agent_signal(&e->r->agent, e->id, SIGKILL, false, NULL))
 		log_debug("container: exec %u: its client left; SIGKILL could not be sent", e->id);
 }
 

@@ -555,6 +555,30 @@ def test_exec_pause_ps_update(hull_bin, tmp_path, lab_bundle, subreaper):
             break
     else:
         pytest.fail(f"the exec'd process outlived its relay:\n{p.stdout}")
+    # exec -t in the foreground on a terminal: that terminal both ways, its size followed
+    # (SIGWINCH to hull exec reaches the process), its settings put back after.
+    import fcntl
+    import pty
+    import struct
+    import termios
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 101, 0, 0))
+    before = termios.tcgetattr(slave)
+    wait_size = 'while [ "$(stty size)" != "{}" ]; do sleep 0.1; done; echo {}'
+    script = (wait_size.format("33 101", "first-ok") + "; " +
+              wait_size.format("40 120", "second-ok") + "; exit 5")
+    ex = subprocess.Popen([hull_bin, "--root", str(root), "exec", "-t", "e1", "/bin/sh", "-c",
+                           script], stdin=slave, stdout=slave, stderr=slave)
+    got = read_until(master, b"first-ok")
+    assert b"first-ok" in got, got
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    ex.send_signal(signal.SIGWINCH)
+    got = read_until(master, b"second-ok")
+    assert b"second-ok" in got, got
+    assert ex.wait(BOOT_TIMEOUT) == 5
+    assert termios.tcgetattr(slave) == before
+    os.close(master)
+    os.close(slave)
     # ps: the VMM's pid.
     p = rt(hull_bin, root, "ps", "--format", "json", "e1")
     assert p.returncode == 0 and json.loads(p.stdout) == [pid], p
