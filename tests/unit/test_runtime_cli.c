@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -404,9 +406,57 @@ static void test_default_spec(void **state)
 	rmdir(tmpl);
 }
 
+/* A child that ends with rt_exit_as(sig, code): its wait status. */
+static int exit_as(int sig, int code)
+{
+	sigset_t set;
+	pid_t pid;
+	int st;
+
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* As a VMM or relay: the signal blocked (signalfd) and handled, before. */
+		sigemptyset(&set);
+		sigaddset(&set, SIGTERM);
+		sigaddset(&set, SIGINT);
+		sigprocmask(SIG_BLOCK, &set, NULL);
+		signal(SIGQUIT, SIG_IGN);
+		rt_exit_as(sig, code);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	return st;
+}
+
+/*
+ * The pid file's rule: the VMM's (and an exec relay's) wait status is the container's: its
+ * exit code, or death by its signal, re-raised with the default action however the process
+ * had it, and no core dump for the container's SIGQUIT.
+ */
+static void test_exit_as(void **state)
+{
+	int st;
+
+	(void)state;
+	st = exit_as(0, 42);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 42);
+	st = exit_as(0, 0);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	st = exit_as(SIGTERM, 0);
+	assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM);
+	st = exit_as(SIGKILL, 0);
+	assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	st = exit_as(SIGQUIT, 0);
+	assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGQUIT && !WCOREDUMP(st));
+	/* A signal whose default is to ignore it cannot end a process: 128 + N, as a shell. */
+	st = exit_as(SIGCHLD, 0);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 128 + SIGCHLD);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_exit_as),
 		cmocka_unit_test_teardown(test_globals, teardown),
 		cmocka_unit_test_teardown(test_create_run, teardown),
 		cmocka_unit_test_teardown(test_id_verbs, teardown),
