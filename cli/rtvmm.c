@@ -904,19 +904,20 @@ out:
 }
 
 /* The terminal's size (of fd) to exec id's process. */
-static void send_size(struct conn *k, int fd, uint32_t id)
+static void send_size(const struct rt_cmd *c, int fd, uint32_t id)
 {
 	struct ctl_request req = { .cmd = CTL_RESIZE, .id = id };
 	struct winsize w;
+	char err[256];
 
 	if (fd < 0 || ioctl(fd, TIOCGWINSZ, &w))
 		return;
 	req.rows = w.ws_row;
 	req.cols = w.ws_col;
-	if (conn_send(k, &req, NULL, 0))
-		log_debug("exec: resize: the VMM is gone");
+	/* A connection of its own: the exec's is the VMM's to answer on (control_ops.mode). */
+	if (call(rt_root(c), c->id, &req, NULL, 0, err, sizeof(err)))
+		log_debug("exec: resize: %s", err);
 }
-
 /*
  * The relay: a process of its own session that hands its stdio (or a pty whose master went
  * to the console socket) to the VMM, tells create's parent (ready) once the process runs,
@@ -994,9 +995,9 @@ static void relay_main(const struct rt_cmd *c, char *process, bool tty, int read
 				ready = -1;
 			}
 			if (term >= 0)
-				send_size(&k, term, id);
+				send_size(c, term, id);
 		}
-		/* Anything else is a resize or kill's answer. Wait for more, or a signal. */
+		/* Nothing else comes on this connection. Wait for its end, or a signal. */
 		if (ctl_reader_pending(k.in))
 			continue;
 		pf[0] = (struct pollfd){ .fd = k.fd, .events = POLLIN };
@@ -1005,13 +1006,13 @@ static void relay_main(const struct rt_cmd *c, char *process, bool tty, int read
 			if (!(pf[1].revents & POLLIN) || read(sfd, &si, sizeof(si)) != sizeof(si))
 				continue;
 			if (si.ssi_signo == SIGWINCH) {
-				send_size(&k, term, id);
+				send_size(c, term, id);
 			} else if (si.ssi_signo != SIGCHLD && id) {
 				struct ctl_request kr = { .cmd = CTL_KILL, .id = id,
 							  .signal = (int)si.ssi_signo };
 
-				if (conn_send(&k, &kr, NULL, 0))
-					log_debug("exec: kill: the VMM is gone");
+				if (call(rt_root(c), c->id, &kr, NULL, 0, err, sizeof(err)))
+					log_debug("exec: kill: %s", err);
 			}
 		}
 	}

@@ -359,7 +359,8 @@ static int rt_exec(struct ctr_run *r, const struct ctl_request *req, int client_
 		exec_free(e, NULL);
 		return reply_error(line, len, "exec: %s", strerror(-ret));
 	}
-	return 1; /* answered once hull-init did */
+	/* Answered once hull-init did; the connection is the exec's (control_ops.mode). */
+	return 2;
 }
 
 /* Signals whose default action is to ignore them: a created container's process stays. */

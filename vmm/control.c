@@ -182,6 +182,11 @@ static int handle(struct client *cl, const char *line, size_t n)
 		ret = c->ops->mode(c->opaque, &req, cl->h.fd, cl->fds, cl->nfds, &rep, &len);
 		ctl_request_free(&req);
 		close_fds(cl);
+		if (ret == 2) {
+			/* The connection is the command's now (its dup): no longer a client. */
+			drop(cl);
+			return -EPIPE;
+		}
 		return ret == 1 ? 0 : reply(cl, rep, len);
 	case CTL_NCMDS:
 	default:

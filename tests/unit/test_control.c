@@ -483,10 +483,10 @@ static int fake_mode(void *opaque, const struct ctl_request *req, int client_fd,
 	(void)opaque;
 	rec.mode++;
 	rec.nfds = nfds;
-	if (req->cmd == CTL_START) {
-		/* Answered later, on a dup of the client's connection. */
+	if (req->cmd == CTL_START || req->cmd == CTL_RESIZE) {
+		/* Answered later, on a dup of the client's connection; resize takes it too. */
 		rec.later = fcntl(client_fd, F_DUPFD_CLOEXEC, 0);
-		return 1;
+		return req->cmd == CTL_START ? 1 : 2;
 	}
 	if (nfds) {
 		rec.taken = fds[0]; /* the first is the command's; the rest the server closes */
@@ -704,6 +704,16 @@ static void test_server_fds(void **state)
 	assert_int_equal(send(rec.later, "{\"ok\":true}\n", 12, MSG_NOSIGNAL), 12);
 	close(rec.later);
 	assert_string_equal(hear(fd), "{\"ok\":true}\n");
+	assert_int_equal(control_clients(C), 1);
+	/* A command that takes the connection: no longer a client, its answer still comes. */
+	say(fd, "{\"cmd\":\"resize\",\"id\":1,\"rows\":2,\"cols\":3}\n");
+	pump();
+	assert_int_equal(rec.mode, 3);
+	assert_int_equal(control_clients(C), 0);
+	assert_int_equal(send(rec.later, "{\"exit\":3}\n", 11, MSG_NOSIGNAL), 11);
+	close(rec.later);
+	assert_string_equal(hear(fd), "{\"exit\":3}\n");
+	assert_true(closed_by_server(fd));
 	for (i = 0; i < 5; i++)
 		close(rd[i]);
 	close(fd);
