@@ -168,14 +168,18 @@ static int conn_open(struct conn *k, const char *root, const char *id, int timeo
 	return 0;
 }
 
-/* len bytes of buf (at least 1), with fds[0..nfds) (SCM_RIGHTS) on the first: 0 or -errno. */
-static int send_fds(int s, const char *buf, size_t len, const int *fds, unsigned int nfds)
+/*
+ * len bytes of buf (at least 1) with fds[0..nfds) (SCM_RIGHTS), in one message as runc sends
+ * its console (a reader may take one message and hang up); the rest, if the socket took
+ * less, after it. 0 or -errno.
+ */
+static int send_fds(int s, char *buf, size_t len, const int *fds, unsigned int nfds)
 {
 	union {
 		struct cmsghdr h;
 		char buf[CMSG_SPACE(CTL_FDS_MAX * sizeof(int))];
 	} u;
-	struct iovec iov = { (char[1]){ buf[0] }, 1 };
+	struct iovec iov = { buf, len };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 	struct cmsghdr *cm;
 	ssize_t n;
@@ -197,9 +201,9 @@ static int send_fds(int s, const char *buf, size_t len, const int *fds, unsigned
 	do
 		n = sendmsg(s, &mh, MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
-	if (n != 1)
+	if (n <= 0)
 		return n < 0 ? -errno : -EIO;
-	return ctl_send_all(s, buf + 1, len - 1);
+	return ctl_send_all(s, buf + n, len - (size_t)n);
 }
 
 /* req, with fds (SCM_RIGHTS, on its first byte): 0 or -errno. */
@@ -444,7 +448,7 @@ static int write_pid_file(const char *path, pid_t pid)
 /* Send fd over the Unix socket at path (runc's --console-socket): 0 or -errno. */
 static int send_console(const char *path, int fd)
 {
-	static const char name[] = "/dev/ptmx";
+	char name[] = "/dev/ptmx";
 	int s = dial_path(path, RT_CTL_TIMEOUT_S), ret;
 
 	if (s < 0)
