@@ -26,14 +26,22 @@ static const char usage_top[] =
 	"  ctl       send a command to a running VM's control socket\n"
 	"            (hull ctl PATH state|pause|resume|stop)\n"
 	"\n"
+	"as an OCI runtime, runc's verbs (each container in its own microVM; see README):\n"
+	"  create, start, state, kill, delete, exec, pause, resume, ps, update,\n"
+	"  features, list, spec; run with runc's flags (--detach, --pid-file, ...)\n"
+	"\n"
 	"global options, before the command:\n"
 	"  --log FILE               send hull's own messages to FILE (appended to)\n"
 	"                           instead of stderr\n"
 	"  --log-format text|json   each message as a line \"hull: ...\" (text, the\n"
 	"                           default) or as a JSON object {\"level\", \"msg\",\n"
 	"                           \"time\"} (json, as runc writes them)\n"
+	"  --root DIR               the runtime's state directory (default /run/hull)\n"
+	"  --debug                  debug messages (as --verbose)\n"
+	"  --systemd-cgroup, --cgroup-manager M, --rootless V, --criu PATH\n"
+	"                           runc's and crun's, accepted for the shims\n"
 	"  -h, --help               show this help\n"
-	"  -V, --version            show the version\n";
+	"  -V, --version            show the version (runc's lines: spec, libseccomp)\n";
 
 static const char vm_trailer[] =
 	"On a terminal, Ctrl-A x stops the VM (exit 0); Ctrl-A Ctrl-A sends Ctrl-A.\n"
@@ -337,6 +345,45 @@ static const char *global_value(int argc, char **argv, int *i, const char *name,
 	return argv[++*i];
 }
 
+/*
+ * `run` with one of runc's flags that `hull run` does not have: runc's run (create + start),
+ * parsed as a runtime verb. Without them `hull run --bundle DIR ID` is already runc's run in
+ * the foreground.
+ */
+static bool runc_run_form(int argc, char **argv)
+{
+	static const char *const flags[] = { "-b", "-d", "--detach", "--pid-file",
+					     "--console-socket", "--no-pivot", "--no-new-keyring",
+					     "--preserve-fds", "--keep", "--no-subreaper" };
+	/* The flags of either form that take a value: what follows them is no argument. */
+	static const char *const valued[] = { "-b", "--bundle", "--pid-file", "--console-socket",
+					      "--preserve-fds", "--rootfs", "--env", "--workdir",
+					      "--user", "--hostname", "--mount", "--tmpfs",
+					      "--kernel", "--cpus", "--memory", "--net",
+					      "--console-log" };
+	unsigned int k;
+	size_t n;
+	int i;
+
+	for (i = 1; i < argc && strcmp(argv[i], "--"); i++) {
+		if (argv[i][0] != '-') {
+			for (k = 0; k < ARRAY_SIZE(valued); k++)
+				if (!strcmp(argv[i - 1], valued[k]))
+					break;
+			if (k == ARRAY_SIZE(valued))
+				return false; /* the id, or hull run's command */
+			continue;
+		}
+		for (k = 0; k < ARRAY_SIZE(flags); k++) {
+			n = strlen(flags[k]);
+			if (!strncmp(argv[i], flags[k], n) &&
+			    (!argv[i][n] || (argv[i][n] == '=' && flags[k][1] == '-')))
+				return true;
+		}
+	}
+	return false;
+}
+
 enum cli_action cli_parse(int argc, char **argv, struct vm_config *cfg, struct cli_run *run,
 			  bool *verbose, int *verb)
 {
@@ -350,11 +397,25 @@ enum cli_action cli_parse(int argc, char **argv, struct vm_config *cfg, struct c
 			fputs(usage_top, stdout);
 			return CLI_EXIT_OK;
 		}
-		if (!strcmp(argv[i], "-V") || !strcmp(argv[i], "--version")) {
-			printf("hull %s\n", HULL_VERSION);
+		if (!strcmp(argv[i], "-V") || !strcmp(argv[i], "--version") ||
+		    !strcmp(argv[i], "-v")) {
+			rt_print_version();
 			return CLI_EXIT_OK;
 		}
-		if ((v = global_value(argc, argv, &i, "--log", &bad))) {
+		if (!strcmp(argv[i], "--systemd-cgroup")) {
+			run->rt.g.systemd_cgroup = true;
+		} else if (!strcmp(argv[i], "--debug")) {
+			run->rt.g.debug = true;
+			*verbose = true;
+		} else if ((v = global_value(argc, argv, &i, "--root", &bad))) {
+			run->rt.g.root = v;
+		} else if ((v = global_value(argc, argv, &i, "--cgroup-manager", &bad))) {
+			run->rt.g.cgroup_manager = v;
+		} else if ((v = global_value(argc, argv, &i, "--rootless", &bad))) {
+			run->rt.g.rootless = v;
+		} else if ((v = global_value(argc, argv, &i, "--criu", &bad))) {
+			run->rt.g.criu = v;
+		} else if ((v = global_value(argc, argv, &i, "--log", &bad))) {
 			log_path = v;
 		} else if ((v = global_value(argc, argv, &i, "--log-format", &bad))) {
 			if (log_parse_format(v, &format)) {
@@ -367,6 +428,8 @@ enum cli_action cli_parse(int argc, char **argv, struct vm_config *cfg, struct c
 			return CLI_EXIT_USAGE;
 		}
 	}
+	run->rt.g.log = log_path;
+	run->rt.g.log_json = format == LOG_JSON;
 	ret = log_open(log_path, format);
 	if (ret) {
 		log_msg("--log %s: %s", log_path, strerror(-ret));
@@ -382,6 +445,12 @@ enum cli_action cli_parse(int argc, char **argv, struct vm_config *cfg, struct c
 	}
 	if (!strcmp(argv[i], "vm"))
 		return parse_vm(argc - i, argv + i, cfg, verbose);
+	if (rt_verb_of(argv[i]) != RT_NONE &&
+	    (strcmp(argv[i], "run") || runc_run_form(argc - i, argv + i))) {
+		*verb = i;
+		ret = rt_parse(argc - i, argv + i, &run->rt);
+		return ret > 0 ? CLI_EXIT_OK : ret < 0 ? CLI_EXIT_USAGE : CLI_RUN_RUNTIME;
+	}
 	if (!strcmp(argv[i], "run"))
 		return cli_parse_run(argc - i, argv + i, cfg, run, verbose);
 	*verb = i;

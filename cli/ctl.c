@@ -62,7 +62,7 @@ static int dial(const char *path)
 	return fd;
 }
 
-static int send_all(int fd, const char *buf, size_t len)
+int ctl_send_all(int fd, const char *buf, size_t len)
 {
 	while (len) {
 		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
@@ -147,7 +147,7 @@ int ctl_main(int argc, char **argv)
 		log_msg("ctl %s: %s", path, strerror(ENOMEM));
 		goto out;
 	}
-	ret = send_all(fd, line, (size_t)n);
+	ret = ctl_send_all(fd, line, (size_t)n);
 	len = ret ? ret : recv_line(fd, rep, CTL_REPLY_MAX);
 	if (len < 0) {
 		log_msg("ctl %s: %s: %s", path, ret ? "send" : "no reply",

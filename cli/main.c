@@ -29,6 +29,10 @@ int main(int argc, char **argv)
 	case CLI_RUN_CTL:
 		status = ctl_main(argc - verb, argv + verb);
 		break;
+	case CLI_RUN_RUNTIME:
+		log_set_verbose(verbose);
+		status = rt_main(&run.rt);
+		break;
 	case CLI_RUN_CONTAINER:
 		log_set_verbose(verbose);
 		/* Bad input is found before /dev/kvm: exit 2; then the container's status. */

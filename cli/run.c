@@ -232,6 +232,7 @@ enum cli_action cli_parse_run(int argc, char **argv, struct vm_config *cfg, stru
 
 void cli_run_free(struct cli_run *run)
 {
+	rt_cmd_free(&run->rt);
 	free(run->env);
 	free(run->mounts);
 	free(run->tmpfs);

@@ -456,6 +456,7 @@ static size_t stream_recv(struct vsock_ep *ep, void *opaque, const struct iovec 
 	}
 	loop_timer_cancel(s->a->loop, &s->timer);
 	s->sink = sink;
+	s->id = id;
 	s->attached = true;
 	sink.attach(sink.opaque, ep);
 	/* The frame's bytes are taken; what followed it in this batch is the stream's. */
@@ -535,6 +536,23 @@ void ctr_agent_stream_reset(struct ctr_agent *a, struct vsock_ep *ep)
 			vsock_ep_close(ep);
 			return;
 		}
+	}
+}
+
+void ctr_agent_forget(struct ctr_agent *a, uint32_t id)
+{
+	struct vsock_ep *ep;
+	unsigned int i;
+
+	for (i = 0; i < CTR_EXPECT_MAX; i++)
+		if (a->expect[i].used && a->expect[i].id == id)
+			a->expect[i].used = false;
+	for (i = 0; i < CTR_STREAMS_MAX; i++) {
+		if (!a->streams[i].used || !a->streams[i].attached || a->streams[i].id != id)
+			continue;
+		ep = a->streams[i].ep;
+		stream_release(&a->streams[i]);
+		vsock_ep_close(ep);
 	}
 }
 

@@ -76,6 +76,7 @@ struct ctr_stream_conn {
 	uint8_t buf[64]; /* the STREAM frame: its header and a payload of at most 56 bytes */
 	unsigned int got;
 	struct ctr_stream_sink sink; /* once attached */
+	uint32_t id;		     /* the process it is a stream of, once attached */
 	bool used, attached;
 	struct loop_timer timer;
 };
@@ -165,5 +166,10 @@ int ctr_agent_listen(struct ctr_agent *a, struct vsock *vs, struct loop *loop);
  * callback follows. The agent owns every stream's endpoint: sinks never close one themselves.
  */
 void ctr_agent_stream_reset(struct ctr_agent *a, struct vsock_ep *ep);
+/*
+ * Process id's streams are no longer wanted (its owner goes away): its expectations dropped,
+ * its attached stream connections reset. No callback follows for them.
+ */
+void ctr_agent_forget(struct ctr_agent *a, uint32_t id);
 
 #endif

@@ -50,6 +50,11 @@ int ctr_cap_by_name(const char *name)
 	return -1;
 }
 
+const char *ctr_cap_name(int cap)
+{
+	return cap >= 0 && cap < CTR_NCAPS ? cap_names[cap] : NULL;
+}
+
 int ctr_rlimit_by_name(const char *name)
 {
 	size_t i;
@@ -471,6 +476,26 @@ out:
 	json_object_put(root);
 	if (ret)
 		ctr_bundle_free(b);
+	return ret;
+}
+
+int ctr_oci_process(const char *text, size_t len, struct ctr_process *p, char *err,
+		    size_t errlen)
+{
+	struct oci_ctx c = { .dev_dir = "/dev", .err = err, .errlen = errlen };
+	struct json_object *root;
+	int ret;
+
+	memset(p, 0, sizeof(*p));
+	ret = json_parse_strict(text, len, CTR_CONFIG_MAX, &root, err, errlen);
+	if (ret)
+		return ret;
+	ret = read_process(&c, root, p);
+	if (ret == -ENOMEM)
+		oci_fail(&c, ret, "out of memory");
+	json_object_put(root);
+	if (ret)
+		ctr_process_free(p);
 	return ret;
 }
 

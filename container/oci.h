@@ -80,6 +80,13 @@ struct ctr_bundle {
  */
 int ctr_oci_parse(const char *text, size_t len, const char *dir, const char *dev_dir,
 		  struct ctr_bundle *b, char *err, size_t errlen);
+/*
+ * An OCI process object alone (runc exec --process FILE's JSON), read as config.json's process
+ * is: 0, or -errno with the reason in err ("process.cwd: missing"). ctr_process_free(p) after
+ * success.
+ */
+int ctr_oci_process(const char *text, size_t len, struct ctr_process *p, char *err,
+		    size_t errlen);
 /* dir/config.json read and parsed; err starts "config.json: ". */
 int ctr_oci_load(const char *dir, struct ctr_bundle *b, char *err, size_t errlen);
 /* Safe on a zeroed or freed bundle. */
@@ -94,6 +101,11 @@ void ctr_bundle_free(struct ctr_bundle *b);
  * pass TLV_STR_MAX, -ENOMEM.
  */
 int ctr_mount_option(struct ctr_bmount *m, const char *opt);
+/*
+ * The i-th option ctr_mount_option knows by name (for `features`), NULL past the last; an
+ * r-variant ("rro") is in a static buffer, valid until the next call.
+ */
+const char *ctr_mount_option_name(unsigned int i);
 /* A mount type made in the guest: tmpfs, proc, sysfs, devpts, mqueue, cgroup, cgroup2. */
 bool ctr_guest_fs_type(const char *type);
 /*
@@ -107,6 +119,8 @@ int ctr_bind_source(const char *dir, const char *src, char **out, bool *is_file,
 bool ctr_hostname_ok(const char *h);
 /* "CAP_SYS_ADMIN" -> 21; -1 for a name hull does not know. */
 int ctr_cap_by_name(const char *name);
+/* Capability cap's name ("CAP_CHOWN"), NULL outside 0..CTR_NCAPS-1. */
+const char *ctr_cap_name(int cap);
 /* "RLIMIT_NOFILE" -> RLIMIT_NOFILE; -1 for an unknown name. */
 int ctr_rlimit_by_name(const char *name);
 

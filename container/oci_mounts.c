@@ -91,6 +91,26 @@ static bool apply_flag(struct ctr_bmount *m, const char *opt)
 	return false;
 }
 
+const char *ctr_mount_option_name(unsigned int i)
+{
+	static char rname[16];
+	const size_t nflag = sizeof(flag_opts) / sizeof(flag_opts[0]),
+		     nprop = sizeof(prop_opts) / sizeof(prop_opts[0]),
+		     nrec = sizeof(recursive_opts) / sizeof(recursive_opts[0]);
+
+	if (i < nflag)
+		return flag_opts[i].name;
+	i -= nflag;
+	if (i < nprop)
+		return prop_opts[i].name;
+	i -= nprop;
+	if (i < nrec) {
+		snprintf(rname, sizeof(rname), "r%s", recursive_opts[i]);
+		return rname;
+	}
+	return i == nrec ? "tmpcopyup" : NULL;
+}
+
 int ctr_mount_option(struct ctr_bmount *m, const char *opt)
 {
 	size_t i, have, len;

@@ -2,12 +2,15 @@
 #include "container/run.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "container/agent.h"
@@ -24,8 +27,26 @@
 #include "virtio/fs/fs.h"
 #include "virtio/net/net.h"
 #include "virtio/vsock/vsock.h"
+#include "vmm/ctlproto.h"
 
 #define NS_PER_MS 1000000ULL
+
+struct ctr_run;
+
+/* A process exec'd in the container (hull exec), its stdio the exec'ing client's fds. */
+struct ctr_exec {
+	struct ctr_run *r;
+	uint32_t id, seq; /* id: its slot + 1 (0 is the container's process) */
+	bool started, exited;
+	int sig, code;
+	int client_fd; /* a dup of the exec'ing client's connection: the answers go there */
+	struct loop_handler hup_h; /* ... and its hang-up: the client (the relay) is gone */
+	bool watching;
+	int fds[CTL_FDS_MAX];
+	bool tty;
+	struct ctr_stdio stdio;
+	struct loop_timer drain;
+};
 
 /* One container VM's state, the stages' vm->mode. */
 struct ctr_run {
@@ -50,7 +71,12 @@ struct ctr_run {
 	bool finished;	/* hull stopped the VM with the container's status */
 	bool reported;	/* a failure was reported already */
 	int status;
+	int exit_sig;	/* the process was killed by this signal (0: it exited with status) */
 	uint64_t last_int; /* when the last SIGINT was forwarded */
+	/* hull create's VMM (args->rt) */
+	bool start_sent; /* the control socket's start sent START */
+	int start_fd;	 /* the start client's connection, answered when START is */
+	struct ctr_exec *execs[CTR_EXECS_MAX];
 };
 
 /* The VM ends with status; the reason was logged (or there is none to give). */
@@ -113,6 +139,357 @@ static void on_input_end(void *opaque)
 
 static const struct ctr_stdio_ops stdio_ops = { on_progress, on_input_end };
 
+/* --- hull create's VMM: the control socket's container commands ---------------------------- */
+
+/*
+ * One answer line to a client that waits for it (fd: a dup of its connection); then closed.
+ * The length by address: read once line was made (an argument's order of evaluation is not).
+ */
+static void answer(int *fd, char *line, const size_t *len, bool close_after)
+{
+	if (*fd >= 0 && line &&
+	    send(*fd, line, *len, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)*len)
+		log_debug("container: a control client's answer was not taken: %s",
+			  strerror(errno));
+	free(line);
+	if (close_after && *fd >= 0) {
+		close(*fd);
+		*fd = -1;
+	}
+}
+
+static struct ctr_exec *exec_of(struct ctr_run *r, uint32_t id)
+{
+	return id >= 1 && id <= CTR_EXECS_MAX ? r->execs[id - 1] : NULL;
+}
+
+/* The exec's slot freed: its streams reset, its fds closed, its client told why (or not). */
+static void exec_free(struct ctr_exec *e, const char *why)
+{
+	struct ctr_run *r = e->r;
+	size_t len = 0;
+	unsigned int i;
+
+	if (e->watching)
+		loop_del(&r->vm->loop, &e->hup_h);
+	if (e->client_fd >= 0 && why)
+		answer(&e->client_fd, ctl_reply_error(why, &len), &len, true);
+	if (e->client_fd >= 0)
+		close(e->client_fd);
+	loop_timer_cancel(&r->vm->loop, &e->drain);
+	ctr_agent_forget(&r->agent, e->id);
+	ctr_stdio_fini(&e->stdio);
+	for (i = 0; i < CTL_FDS_MAX; i++)
+		if (e->fds[i] >= 0)
+			close(e->fds[i]);
+	r->execs[e->id - 1] = NULL;
+	free(e);
+}
+
+/* The process ended and its output did: its client is told, after its terminal was put back. */
+static void exec_finish(struct ctr_exec *e)
+{
+	size_t len = 0;
+	char *line = ctl_reply_exited(e->sig, e->code, &len);
+	int fd = e->client_fd;
+
+	e->client_fd = -1;
+	exec_free(e, NULL);
+	answer(&fd, line, &len, true);
+}
+
+static void exec_maybe_finish(struct ctr_exec *e)
+{
+	if (!e->exited)
+		return;
+	if (ctr_stdio_done(&e->stdio))
+		exec_finish(e);
+	else if (!loop_timer_armed(&e->r->vm->loop, &e->drain))
+		loop_timer_arm(&e->r->vm->loop, &e->drain, CTR_DRAIN_MS * NS_PER_MS, 0);
+}
+
+static void exec_on_drain(struct loop *l, struct loop_timer *t)
+{
+	(void)l;
+	exec_finish(t->opaque);
+}
+
+static void exec_on_progress(void *opaque)
+{
+	exec_maybe_finish(opaque);
+}
+
+static void exec_on_input_end(void *opaque)
+{
+	struct ctr_exec *e = opaque;
+
+	if (ctr_agent_stdin_close(&e->r->agent, e->id, NULL))
+		log_debug("container: exec %u: STDIN_CLOSE could not be sent", e->id);
+}
+
+static const struct ctr_stdio_ops exec_stdio_ops = { exec_on_progress, exec_on_input_end };
+
+/*
+ * The exec'ing client hung up (a relay killed by SIGKILL, say, as a shim kills an exec's pid):
+ * nobody is left to report the process's end to, and nobody to stop it: it is killed. Before
+ * hull-init answered the EXEC, the exec is forgotten at once (a process it starts after finds
+ * no streams).
+ */
+static void exec_on_hangup(struct loop *l, struct loop_handler *h, uint32_t events)
+{
+	struct ctr_exec *e = h->opaque;
+
+	(void)events;
+	loop_del(l, h);
+	e->watching = false;
+	if (!e->started) {
+		/* Not answered yet: the slot is not held for a reply nobody waits for. */
+		exec_free(e, NULL);
+		return;
+	}
+	if (!e->exited && ctr_agent_signal(&e->r->agent, e->id, SIGKILL, false, NULL))
+		log_debug("container: exec %u: its client left; SIGKILL could not be sent", e->id);
+}
+
+/* An answer to an exec's EXEC: true when m was one. */
+static bool exec_reply(struct ctr_run *r, const struct ctr_msg_fields *m)
+{
+	struct ctr_exec *e = NULL;
+	char why[256];
+	size_t len = 0;
+	unsigned int i;
+
+	for (i = 0; i < CTR_EXECS_MAX && !e; i++)
+		if (r->execs[i] && !r->execs[i]->started && r->execs[i]->seq == m->seq)
+			e = r->execs[i];
+	if (!e)
+		return false;
+	if (m->type == CTR_MSG_ERROR) {
+		snprintf(why, sizeof(why), "exec: the process did not start: %s (%s)",
+			 m->message ? m->message : "", strerror((int)m->err));
+		exec_free(e, why);
+		return true;
+	}
+	e->started = true;
+	log_debug("container: exec %u runs as pid %u in the guest", e->id, m->pid);
+	answer(&e->client_fd, ctl_reply_exec(e->id, &len), &len, false);
+	return true;
+}
+
+static void exec_exited(struct ctr_run *r, uint32_t id, uint32_t kind, uint32_t code)
+{
+	struct ctr_exec *e = exec_of(r, id);
+
+	if (!e || e->exited)
+		return;
+	e->exited = true;
+	e->sig = kind ? (int)code : 0;
+	e->code = kind ? 0 : (int)code;
+	exec_maybe_finish(e);
+}
+
+static int reply_error(char **line, size_t *len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int reply_error(char **line, size_t *len, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	*line = ctl_reply_error(msg, len);
+	return 0;
+}
+
+static int rt_exec(struct ctr_run *r, const struct ctl_request *req, int client_fd, int *fds,
+		   unsigned int nfds, char **line, size_t *len)
+{
+	struct ctr_process p;
+	struct ctr_exec *e;
+	unsigned int i, slot;
+	char err[512];
+	int ret;
+
+	if (!r->started || r->exited)
+		return reply_error(line, len, "cannot exec in a container that is not running");
+	for (slot = 0; slot < CTR_EXECS_MAX && r->execs[slot]; slot++)
+		;
+	if (slot == CTR_EXECS_MAX)
+		return reply_error(line, len, "exec: %d processes exec'd already run",
+				   CTR_EXECS_MAX);
+	if (ctr_oci_process(req->process, strlen(req->process), &p, err, sizeof(err)))
+		return reply_error(line, len, "exec: %s", err);
+	e = calloc(1, sizeof(*e));
+	if (!e) {
+		ctr_process_free(&p);
+		return reply_error(line, len, "exec: %s", strerror(ENOMEM));
+	}
+	*e = (struct ctr_exec){ .r = r, .id = slot + 1, .tty = p.terminal };
+	for (i = 0; i < CTL_FDS_MAX; i++) {
+		e->fds[i] = i < nfds ? fds[i] : -1;
+		if (i < nfds)
+			fds[i] = -1;
+	}
+	loop_timer_init(&e->drain, exec_on_drain, e);
+	e->client_fd = fcntl(client_fd, F_DUPFD_CLOEXEC, 0);
+	r->execs[slot] = e;
+	ret = e->client_fd < 0 ? -errno : 0;
+	if (!ret) {
+		e->hup_h = (struct loop_handler){ .fd = e->client_fd, .cb = exec_on_hangup,
+						  .opaque = e };
+		ret = loop_add(&r->vm->loop, &e->hup_h, EPOLLRDHUP);
+		e->watching = !ret;
+	}
+	if (!ret)
+		/* A terminal is one fd both ways: the first one sent. */
+		ret = ctr_stdio_init_fds(&e->stdio, &r->vm->loop, &r->agent, e->tty, e->fds[0],
+					 e->tty ? e->fds[0] : e->fds[1], e->fds[2],
+					 &exec_stdio_ops, e);
+	if (!ret)
+		ret = ctr_stdio_expect(&e->stdio, e->id);
+	if (!ret)
+		ret = ctr_agent_exec(&r->agent, e->id, &p, &e->seq);
+	ctr_process_free(&p);
+	if (ret) {
+		if (e->client_fd >= 0)
+			close(e->client_fd);
+		e->client_fd = -1;
+		exec_free(e, NULL);
+		return reply_error(line, len, "exec: %s", strerror(-ret));
+	}
+	/* Answered once hull-init did; the connection is the exec's (control_ops.mode). */
+	return 2;
+}
+
+/* Signals whose default action is to ignore them: a created container's process stays. */
+static bool ignored_by_default(int sig)
+{
+	return sig == SIGCHLD || sig == SIGCONT || sig == SIGURG || sig == SIGWINCH;
+}
+
+/* The container's process is gone without hull-init: as killed by sig. */
+static void end_by_signal(struct ctr_run *r, int sig)
+{
+	r->exited = true;
+	r->exit_sig = sig;
+	r->status = 128 + sig;
+	finish(r);
+}
+
+static int rt_kill(struct ctr_run *r, const struct ctl_request *req, char **line, size_t *len)
+{
+	int ret;
+
+	if (r->exited)
+		return reply_error(line, len, "container not running");
+	if (req->id) {
+		struct ctr_exec *e = exec_of(r, req->id);
+
+		if (!e || !e->started || e->exited)
+			return reply_error(line, len, "kill: exec %u does not run", req->id);
+		ret = ctr_agent_signal(&r->agent, req->id, (uint32_t)req->signal, false, NULL);
+		if (ret)
+			return reply_error(line, len, "kill: %s", strerror(-ret));
+	} else if (!r->started) {
+		/* Created (or its start not answered yet): nothing runs in it to signal. */
+		if (!ignored_by_default(req->signal))
+			end_by_signal(r, req->signal);
+	} else if (req->signal == SIGKILL && vm_paused(r->vm)) {
+		/* Its vCPUs are stopped: no guest to deliver it; the VM ends as the process. */
+		end_by_signal(r, SIGKILL);
+	} else {
+		ret = ctr_agent_signal(&r->agent, 0, (uint32_t)req->signal, req->all, NULL);
+		if (ret)
+			return reply_error(line, len, "kill: %s", strerror(-ret));
+	}
+	*line = ctl_reply_ok(len);
+	return 0;
+}
+
+static int rt_start(struct ctr_run *r, int client_fd, char **line, size_t *len)
+{
+	int ret;
+
+	if (r->exited)
+		return reply_error(line, len, "cannot start a container that has stopped");
+	if (r->start_sent)
+		return reply_error(line, len, "cannot start an already running container");
+	ret = ctr_agent_start(&r->agent, &r->start_seq);
+	if (ret)
+		return reply_error(line, len, "start: %s", strerror(-ret));
+	r->start_sent = true;
+	r->start_fd = fcntl(client_fd, F_DUPFD_CLOEXEC, 0);
+	if (r->start_fd < 0) {
+		*line = ctl_reply_ok(len); /* answered now rather than never */
+		return 0;
+	}
+	return 1;
+}
+
+static int rt_ctl(struct vm *vm, const struct ctl_request *req, int client_fd, int *fds,
+		  unsigned int nfds, char **line, size_t *len)
+{
+	struct ctr_run *r = vm->mode;
+	struct ctr_exec *e;
+	pid_t pid;
+	int ret;
+
+	switch (req->cmd) {
+	case CTL_START:
+		return rt_start(r, client_fd, line, len);
+	case CTL_KILL:
+		return rt_kill(r, req, line, len);
+	case CTL_PS:
+		/* The container's host processes: the VMM (its vCPUs are its threads). */
+		pid = getpid();
+		*line = ctl_reply_pids(&pid, 1, len);
+		return 0;
+	case CTL_EXEC:
+		return rt_exec(r, req, client_fd, fds, nfds, line, len);
+	case CTL_RESIZE:
+		e = exec_of(r, req->id);
+		if (req->id && (!e || !e->started || e->exited || !e->tty))
+			return reply_error(line, len, "resize: no exec %u with a terminal runs",
+					   req->id);
+		if (!req->id && (!r->started || r->exited || !r->tty))
+			return reply_error(line, len, "resize: the container has no terminal");
+		ret = ctr_agent_winsize(&r->agent, req->id, req->rows, req->cols, NULL);
+		if (ret)
+			return reply_error(line, len, "resize: %s", strerror(-ret));
+		*line = ctl_reply_ok(len);
+		return 0;
+	default:
+		return reply_error(line, len, "%s: not a container command",
+				   ctl_cmd_name(req->cmd));
+	}
+}
+
+static const char *rt_status(struct vm *vm)
+{
+	struct ctr_run *r = vm->mode;
+
+	if (r->exited)
+		return "stopped";
+	if (vm_paused(vm))
+		return "paused";
+	return r->start_sent ? "running" : "created";
+}
+
+/* The VM is going: every exec's client and a start that waits are told. */
+static void rt_fini(struct ctr_run *r)
+{
+	size_t len = 0;
+	unsigned int i;
+
+	for (i = 0; i < CTR_EXECS_MAX; i++)
+		if (r->execs[i])
+			exec_free(r->execs[i], "the container's VM ended");
+	if (r->start_fd >= 0)
+		answer(&r->start_fd, ctl_reply_error("the container's VM ended", &len), &len, true);
+}
+
 /* --- the agent ------------------------------------------------------------------------------- */
 
 static void send_winsize(struct ctr_run *r)
@@ -136,6 +513,16 @@ static void on_hello(struct ctr_agent *a, void *opaque, const struct ctr_msg_fie
 	loop_timer_cancel(&r->vm->loop, &r->hello_timer);
 	log_debug("container: hull-init is up: %u CPUs, %llu MiB, kernel %s, protocol %u", m->cpus,
 		  (unsigned long long)(m->memory >> 20), m->release, m->version);
+	if (r->args->rt) {
+		/* Created: hull create returns; the control socket's start starts it. */
+		if (r->args->rt->ready_fd >= 0) {
+			if (write(r->args->rt->ready_fd, "1", 1) != 1)
+				log_debug("container: create has gone: %s", strerror(errno));
+			close(r->args->rt->ready_fd);
+			r->args->rt->ready_fd = -1;
+		}
+		return;
+	}
 	ret = ctr_agent_start(a, &r->start_seq);
 	if (ret) {
 		snprintf(why, sizeof(why), "container: START: %s", strerror(-ret));
@@ -146,8 +533,20 @@ static void on_hello(struct ctr_agent *a, void *opaque, const struct ctr_msg_fie
 static void on_reply(struct ctr_agent *a, void *opaque, const struct ctr_msg_fields *m)
 {
 	struct ctr_run *r = opaque;
+	char why[256];
+	size_t len = 0;
 
 	(void)a;
+	if (exec_reply(r, m))
+		return;
+	if (r->start_fd >= 0 && m->seq == r->start_seq && !r->started) {
+		if (m->type == CTR_MSG_ERROR)
+			snprintf(why, sizeof(why), "its process did not start: %s (%s)",
+				 m->message ? m->message : "", strerror((int)m->err));
+		answer(&r->start_fd, m->type == CTR_MSG_ERROR ? ctl_reply_error(why, &len)
+							      : ctl_reply_ok(&len),
+		       &len, true);
+	}
 	if (m->seq != r->start_seq || r->started) {
 		if (m->type == CTR_MSG_ERROR)
 			log_debug("container: request %u refused: %s (%s)", m->seq,
@@ -172,11 +571,16 @@ static void on_exited(struct ctr_agent *a, void *opaque, uint32_t id, uint32_t k
 	struct ctr_run *r = opaque;
 
 	(void)a;
-	if (id != 0 || r->exited)
+	if (id != 0) {
+		exec_exited(r, id, kind, code);
+		return;
+	}
+	if (r->exited)
 		return;
 	r->exited = true;
 	/* As a shell reports it, and runc's callers expect: the code, or 128 + the signal. */
 	r->status = kind ? 128 + (int)code : (int)code;
+	r->exit_sig = kind ? (int)code : 0;
 	log_debug("container: its process %s %u", kind ? "was killed by signal" : "exited with",
 		  code);
 	maybe_finish(r);
@@ -296,6 +700,10 @@ static int agent_stage_init(struct vm *vm)
 		goto fail;
 	}
 	vm->signal_hook = on_signal;
+	if (r->args->rt) {
+		vm->ctl_hook = rt_ctl;
+		vm->status_hook = rt_status;
+	}
 	return 0;
 fail:
 	agent_stage_exit(vm); /* the terminal put back too */
@@ -307,6 +715,9 @@ static void agent_stage_exit(struct vm *vm)
 	struct ctr_run *r = vm->mode;
 
 	vm->signal_hook = NULL;
+	vm->ctl_hook = NULL;
+	vm->status_hook = NULL;
+	rt_fini(r);
 	loop_timer_cancel(&vm->loop, &r->hello_timer);
 	loop_timer_cancel(&vm->loop, &r->drain_timer);
 	if (r->winch_fd >= 0) {
@@ -596,7 +1007,7 @@ int ctr_run_main(struct vm_config *cfg, const struct ctr_run_args *a,
 		return VM_EXIT_ERROR;
 	}
 	r->args = a;
-	r->log_fd = r->winch_fd = -1;
+	r->log_fd = r->winch_fd = r->start_fd = -1;
 	r->hello_ms = hello_timeout();
 	if (prepare(r, cfg, a, &prep)) {
 		release(r);
@@ -624,6 +1035,11 @@ int ctr_run_main(struct vm_config *cfg, const struct ctr_run_args *a,
 		status = VM_EXIT_ERROR;
 	}
 out:
+	if (a->rt) {
+		a->rt->ended = r->exited;
+		a->rt->signal = r->exit_sig;
+		a->rt->code = r->exited && !r->exit_sig ? r->status : 0;
+	}
 	vm_prep_free(&prep);
 	release(r);
 	return status;

@@ -11,12 +11,26 @@
 #define CTR_DRAIN_MS 5000	/* after the process exited, its output may pause this long */
 #define CTR_SIGINT_TWICE_MS 1000 /* a second SIGINT within this ends the VM */
 
+#define CTR_EXECS_MAX 16 /* exec'd processes of one container VM at once (3 streams each) */
+
+/*
+ * The OCI runtime's VMM (hull create's child): the container is created at hull-init's HELLO
+ * and started by the control socket's start; exec, kill, ps and resize come the same way.
+ */
+struct ctr_rt {
+	int ready_fd; /* HELLO: one byte written, then closed (-1 once done) */
+	int signal;   /* out: the container's process was killed by this signal (0: it exited) */
+	int code;     /* out: its exit code (signal 0) */
+	bool ended;   /* out: its process ended (signal and code are its) */
+};
+
 /* `hull run`'s own flags (the VM's settings are in the vm_config next to them). */
 struct ctr_run_args {
 	struct ctr_run_opts opts;	/* the container without a bundle: --rootfs and the rest */
 	const char *bundle;		/* --bundle DIR: its config.json instead */
 	const char *id;			/* the container's id with --bundle (for messages) */
 	const char *console_log;	/* --console-log FILE */
+	struct ctr_rt *rt;		/* hull create's VMM; NULL for hull run */
 };
 
 /*

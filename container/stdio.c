@@ -223,18 +223,25 @@ static void raw_mode(struct ctr_stdio *s)
 int ctr_stdio_init(struct ctr_stdio *s, struct loop *l, struct ctr_agent *a, bool tty,
 		   const struct ctr_stdio_ops *ops, void *opaque)
 {
+	return ctr_stdio_init_fds(s, l, a, tty, STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO, ops,
+				  opaque);
+}
+
+int ctr_stdio_init_fds(struct ctr_stdio *s, struct loop *l, struct ctr_agent *a, bool tty,
+		       int in, int out, int err, const struct ctr_stdio_ops *ops, void *opaque)
+{
 	unsigned int i;
 	int ret;
 
 	*s = (struct ctr_stdio){ .loop = l, .agent = a, .tty = tty, .ops = ops, .opaque = opaque,
 				 .out = { .fd = -1, .flags = -1 }, .err = { .fd = -1, .flags = -1 },
 				 .npipes = tty ? 1 : 3 };
-	s->in_fd = fcntl(STDIN_FILENO, F_GETFD) < 0 ? -1 : STDIN_FILENO;
+	s->in_fd = in < 0 || fcntl(in, F_GETFD) < 0 ? -1 : in;
 	/* A closed stdout or stderr drops what the process writes there (as a closed fd would). */
-	ret = file_out_open(&s->out, STDOUT_FILENO);
+	ret = out < 0 ? -EBADF : file_out_open(&s->out, out);
 	if (ret && ret != -EBADF)
 		log_msg("container stdout: %s", strerror(-ret));
-	ret = file_out_open(&s->err, STDERR_FILENO);
+	ret = err < 0 || tty ? -EBADF : file_out_open(&s->err, err);
 	if (ret && ret != -EBADF)
 		log_msg("container stderr: %s", strerror(-ret));
 	for (i = 0; i < s->npipes; i++) {
@@ -280,9 +287,9 @@ int ctr_stdio_winsize(const struct ctr_stdio *s, uint32_t *rows, uint32_t *cols)
 {
 	struct winsize w;
 
-	if (ioctl(STDIN_FILENO, TIOCGWINSZ, &w) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &w))
+	if ((s->in_fd < 0 || ioctl(s->in_fd, TIOCGWINSZ, &w)) &&
+	    (s->out.fd < 0 || ioctl(s->out.fd, TIOCGWINSZ, &w)))
 		return -ENOTTY;
-	(void)s;
 	*rows = w.ws_row;
 	*cols = w.ws_col;
 	return 0;

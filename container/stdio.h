@@ -69,6 +69,13 @@ struct ctr_stdio {
  */
 int ctr_stdio_init(struct ctr_stdio *s, struct loop *l, struct ctr_agent *a, bool tty,
 		   const struct ctr_stdio_ops *ops, void *opaque);
+/*
+ * The same with other fds than hull's 0, 1 and 2 (an exec's, received on the control socket;
+ * -1: closed; with a terminal err is not used). The fds stay the caller's: closed by it after
+ * ctr_stdio_fini.
+ */
+int ctr_stdio_init_fds(struct ctr_stdio *s, struct loop *l, struct ctr_agent *a, bool tty,
+		       int in, int out, int err, const struct ctr_stdio_ops *ops, void *opaque);
 /* Ask the agent for process id's streams (before its START or EXEC). 0 or -errno. */
 int ctr_stdio_expect(struct ctr_stdio *s, uint32_t id);
 /* Every output stream ended (end of file, or reset). */

@@ -57,6 +57,7 @@ static char *api_state(void *opaque, size_t *len)
 		.devs = devs,
 		.ndevs = list_devices(vm, devs),
 		.uptime_ms = ms_since(&vm->started_at),
+		.container = vm->status_hook ? vm->status_hook(vm) : NULL,
 	};
 	line = ctl_reply_state(&s, len);
 	free(vcpus);
@@ -136,12 +137,27 @@ static char *api_balloon(void *opaque, const struct ctl_request *req, size_t *le
 	return ctl_reply_balloon(&rep, len);
 }
 
+static int api_mode(void *opaque, const struct ctl_request *req, int client_fd, int *fds,
+		    unsigned int nfds, char **line, size_t *len)
+{
+	struct vm *vm = opaque;
+	char msg[96];
+
+	if (vm->ctl_hook)
+		return vm->ctl_hook(vm, req, client_fd, fds, nfds, line, len);
+	snprintf(msg, sizeof(msg), "%s: not a container VM (hull create makes one)",
+		 ctl_cmd_name(req->cmd));
+	*line = ctl_reply_error(msg, len);
+	return 0;
+}
+
 static const struct control_ops api_ops = {
 	.state = api_state,
 	.pause = api_pause,
 	.resume = api_resume,
 	.stop = api_stop,
 	.balloon = api_balloon,
+	.mode = api_mode,
 };
 
 static int control_stage_init(struct vm *vm)

@@ -21,6 +21,8 @@ struct client {
 	bool rd_eof;  /* the client sent all it will: close once its replies are out */
 	bool closing; /* an unrecoverable request: close once the error is out */
 	size_t out_off, out_len;
+	int fds[CTL_FDS_MAX]; /* descriptors received for the next request */
+	unsigned int nfds;
 	char out[CONTROL_OUT_MAX];
 	struct ctl_reader in;
 };
@@ -40,10 +42,18 @@ struct control {
 	bool full_logged, fds_logged;
 };
 
+static void close_fds(struct client *cl)
+{
+	while (cl->nfds)
+		if (cl->fds[--cl->nfds] >= 0)
+			close(cl->fds[cl->nfds]);
+}
+
 static void release_client(struct loop_handler *h)
 {
 	struct client *cl = h->opaque;
 
+	close_fds(cl);
 	close(h->fd);
 	free(cl);
 }
@@ -132,6 +142,7 @@ static int handle(struct client *cl, const char *line, size_t n)
 	int ret;
 
 	if (ctl_parse_request(line, n, &req, why, sizeof(why))) {
+		close_fds(cl);
 		snprintf(msg, sizeof(msg), "bad request: %s", why);
 		return reply_error(cl, msg);
 	}
@@ -157,6 +168,26 @@ static int handle(struct client *cl, const char *line, size_t n)
 	case CTL_BALLOON:
 		rep = c->ops->balloon(c->opaque, &req, &len);
 		return reply(cl, rep, len);
+	case CTL_START:
+	case CTL_KILL:
+	case CTL_PS:
+	case CTL_EXEC:
+	case CTL_RESIZE:
+		if (!c->ops->mode) {
+			ctl_request_free(&req);
+			snprintf(msg, sizeof(msg), "%s: not a container VM", ctl_cmd_name(cmd));
+			return reply_error(cl, msg);
+		}
+		rep = NULL;
+		ret = c->ops->mode(c->opaque, &req, cl->h.fd, cl->fds, cl->nfds, &rep, &len);
+		ctl_request_free(&req);
+		close_fds(cl);
+		if (ret == 2) {
+			/* The connection is the command's now (its dup): no longer a client. */
+			drop(cl);
+			return -EPIPE;
+		}
+		return ret == 1 ? 0 : reply(cl, rep, len);
 	case CTL_NCMDS:
 	default:
 		break;
@@ -190,6 +221,7 @@ static int serve(struct client *cl)
 		ret = handle(cl, line, len);
 		if (ret)
 			return ret;
+		close_fds(cl); /* what the command did not take */
 	}
 	if (!cl->closing)
 		loop_timer_arm(cl->c->loop, &cl->more, 0, 0);
@@ -232,6 +264,40 @@ static void on_more(struct loop *l, struct loop_timer *t)
 		settle(cl);
 }
 
+/* recv with the descriptors that came along kept for the next request (CTL_FDS_MAX). */
+static ssize_t recv_fds(struct client *cl, char *at, size_t room)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(CTL_FDS_MAX * sizeof(int))];
+	} u;
+	struct iovec iov = { at, room };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+			     .msg_controllen = sizeof(u.buf) };
+	struct cmsghdr *cm;
+	unsigned int i, n;
+	ssize_t got;
+	int fd;
+
+	got = recvmsg(cl->h.fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	if (got < 0)
+		return got;
+	/* Past CTL_FDS_MAX in one message the kernel closed the rest (MSG_CTRUNC). */
+	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		n = (unsigned int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+		for (i = 0; i < n; i++) {
+			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+			if (cl->nfds < CTL_FDS_MAX)
+				cl->fds[cl->nfds++] = fd;
+			else
+				close(fd);
+		}
+	}
+	return got;
+}
+
 static void on_client(struct loop *l, struct loop_handler *h, uint32_t events)
 {
 	struct client *cl = h->opaque;
@@ -251,7 +317,7 @@ static void on_client(struct loop *l, struct loop_handler *h, uint32_t events)
 	if ((events & (EPOLLIN | EPOLLHUP)) && !cl->rd_eof && !cl->closing) {
 		at = ctl_reader_room(&cl->in, &room);
 		if (room) {
-			n = recv(h->fd, at, room, MSG_DONTWAIT);
+			n = recv_fds(cl, at, room);
 			if (n == 0) {
 				/* A request cut short by the hang-up is forgotten with the client. */
 				cl->rd_eof = true;
@@ -298,6 +364,7 @@ int control_adopt(struct control *c, int fd)
 	cl->slot = i;
 	cl->rd_eof = cl->closing = false;
 	cl->out_off = cl->out_len = 0;
+	cl->nfds = 0;
 	ctl_reader_init(&cl->in);
 	ret = loop_add(c->loop, &cl->h, EPOLLIN);
 	if (ret) {

@@ -17,7 +17,11 @@
  *  - CONTROL_REQS_PER_PASS requests of one client per pass of the loop; the
  *    rest wait for the next pass, after the loop's other work.
  * Garbage gets an error reply and the connection stays usable; a client that
- * goes away mid-request is closed and forgotten.
+ * goes away mid-request is closed and forgotten. Descriptors a client sends
+ * (SCM_RIGHTS) go with its next request: at most CTL_FDS_MAX are held per
+ * client (more are closed as they come), and those the request's command does
+ * not take are closed once it was answered. A command that takes the connection
+ * (control_ops.mode returning 2) ends it as a client.
  */
 #define CONTROL_MAX_CLIENTS 16
 #define CONTROL_OUT_MAX 65536
@@ -36,6 +40,17 @@ struct control_ops {
 	void (*stop)(void *opaque);
 	/* The whole reply line to a balloon request (an error reply too); NULL when out of memory. */
 	char *(*balloon)(void *opaque, const struct ctl_request *req, size_t *len);
+	/*
+	 * A container VM's command (start, kill, ps, exec, resize), with the descriptors that
+	 * came with it (fds[0..nfds): a command takes one by setting it to -1). 0 with the reply
+	 * line in *line (malloc'd; NULL when out of memory), or 1 when the command answers later
+	 * itself, on a dup of client_fd it made, or 2 when it also took the connection (exec):
+	 * the server forgets the client (closing its own fd; nothing more is read from it), so
+	 * that long-lived connections never count against CONTROL_MAX_CLIENTS. NULL: those
+	 * commands get an error reply.
+	 */
+	int (*mode)(void *opaque, const struct ctl_request *req, int client_fd, int *fds,
+		    unsigned int nfds, char **line, size_t *len);
 };
 
 struct control;

@@ -15,6 +15,11 @@ static const char *const cmd_names[CTL_NCMDS] = {
 	[CTL_RESUME] = "resume",
 	[CTL_STOP] = "stop",
 	[CTL_BALLOON] = "balloon",
+	[CTL_START] = "start",
+	[CTL_KILL] = "kill",
+	[CTL_PS] = "ps",
+	[CTL_EXEC] = "exec",
+	[CTL_RESIZE] = "resize",
 };
 
 const char *ctl_cmd_name(enum ctl_cmd cmd)
@@ -58,11 +63,114 @@ static int parse_object(const char *line, size_t len, struct json_object **out, 
 	return 0;
 }
 
+/* A u32 member of a request: 0, or -EINVAL with the reason in err. */
+static int get_u32(struct json_object *v, const char *key, uint32_t max, uint32_t *out,
+		   char *err, size_t errlen)
+{
+	uint64_t x;
+
+	if (json_get_u64(v, 0, max, &x)) {
+		snprintf(err, errlen, "\"%s\": expected an integer of 0 to %u", key, max);
+		return -EINVAL;
+	}
+	*out = (uint32_t)x;
+	return 0;
+}
+
+static const char *const fields[] = { "target", "signal", "all", "process", "id", "rows",
+				      "cols" };
+
+/* Which command takes which field (the rest refuse it). */
+static bool takes(enum ctl_cmd cmd, const char *key)
+{
+	if (!strcmp(key, "target"))
+		return cmd == CTL_BALLOON;
+	if (!strcmp(key, "signal") || !strcmp(key, "all"))
+		return cmd == CTL_KILL;
+	if (!strcmp(key, "process"))
+		return cmd == CTL_EXEC;
+	if (!strcmp(key, "id"))
+		return cmd == CTL_RESIZE || cmd == CTL_KILL;
+	if (!strcmp(key, "rows") || !strcmp(key, "cols"))
+		return cmd == CTL_RESIZE;
+	return false;
+}
+
+static int request_fields(struct json_object *obj, struct ctl_request *req, char *err,
+			  size_t errlen)
+{
+	uint32_t sig;
+	const char *text;
+
+	unsigned int i;
+
+	json_object_object_foreach(obj, key, val) {
+		if (!strcmp(key, "cmd"))
+			continue;
+		for (i = 0; i < sizeof(fields) / sizeof(fields[0]) && strcmp(key, fields[i]); i++)
+			;
+		if (i == sizeof(fields) / sizeof(fields[0])) {
+			snprintf(err, errlen, "unknown field '%.64s'", key);
+			return -EINVAL;
+		}
+		if (!takes(req->cmd, key)) {
+			snprintf(err, errlen, "\"%.32s\": %s takes no %.32s", key,
+				 ctl_cmd_name(req->cmd), key);
+			return -EINVAL;
+		}
+		if (!strcmp(key, "target")) {
+			if (json_get_u64(val, 0, UINT64_MAX, &req->target)) {
+				snprintf(err, errlen,
+					 "\"target\": expected bytes, an integer of 0 or more");
+				return -EINVAL;
+			}
+			req->has_target = true;
+		} else if (!strcmp(key, "signal")) {
+			if (get_u32(val, key, CTL_SIGNAL_MAX, &sig, err, errlen))
+				return -EINVAL;
+			if (!sig) {
+				snprintf(err, errlen, "\"signal\": expected 1 to %d",
+					 CTL_SIGNAL_MAX);
+				return -EINVAL;
+			}
+			req->signal = (int)sig;
+		} else if (!strcmp(key, "all")) {
+			if (!json_object_is_type(val, json_type_boolean)) {
+				snprintf(err, errlen, "\"all\": expected true or false");
+				return -EINVAL;
+			}
+			req->all = json_object_get_boolean(val);
+		} else if (!strcmp(key, "process")) {
+			if (!json_object_is_type(val, json_type_object)) {
+				snprintf(err, errlen, "\"process\": expected an object");
+				return -EINVAL;
+			}
+			text = json_object_to_json_string_ext(val, JSON_C_TO_STRING_PLAIN |
+							       JSON_C_TO_STRING_NOSLASHESCAPE);
+			req->process = text ? strdup(text) : NULL;
+			if (!req->process)
+				return -ENOMEM;
+		} else if (get_u32(val, key, UINT32_MAX, !strcmp(key, "id") ? &req->id :
+					 !strcmp(key, "rows") ? &req->rows : &req->cols,
+				   err, errlen)) {
+			return -EINVAL;
+		}
+	}
+	if (req->cmd == CTL_KILL && !req->signal) {
+		snprintf(err, errlen, "kill: no \"signal\"");
+		return -EINVAL;
+	}
+	if (req->cmd == CTL_EXEC && !req->process) {
+		snprintf(err, errlen, "exec: no \"process\"");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int ctl_parse_request(const char *line, size_t len, struct ctl_request *req, char *err,
 		      size_t errlen)
 {
-	struct json_object *obj, *name = NULL, *target = NULL;
-	bool have = false, have_target = false;
+	struct json_object *obj, *name;
 	int ret;
 
 	*req = (struct ctl_request){ .cmd = CTL_STATE };
@@ -70,19 +178,7 @@ int ctl_parse_request(const char *line, size_t len, struct ctl_request *req, cha
 	if (ret)
 		return ret;
 	ret = -EINVAL;
-	json_object_object_foreach(obj, key, val) {
-		if (!strcmp(key, "cmd")) {
-			name = val; /* NULL for a JSON null */
-			have = true;
-		} else if (!strcmp(key, "target")) {
-			target = val;
-			have_target = true;
-		} else {
-			snprintf(err, errlen, "unknown field '%.64s'", key);
-			goto out;
-		}
-	}
-	if (!have) {
+	if (!json_object_object_get_ex(obj, "cmd", &name)) {
 		snprintf(err, errlen, "no \"cmd\" in the request");
 		goto out;
 	}
@@ -92,34 +188,49 @@ int ctl_parse_request(const char *line, size_t len, struct ctl_request *req, cha
 	}
 	if (ctl_cmd_from_name(json_object_get_string(name), &req->cmd)) {
 		snprintf(err, errlen,
-			 "unknown command '%.64s' (state, pause, resume, stop, balloon)",
+			 "unknown command '%.64s' (state, pause, resume, stop, balloon, start, "
+			 "kill, ps, exec, resize)",
 			 json_object_get_string(name));
 		goto out;
 	}
-	if (have_target && req->cmd != CTL_BALLOON) {
-		snprintf(err, errlen, "\"target\": %s takes no target", ctl_cmd_name(req->cmd));
-		goto out;
-	}
-	if (have_target && json_get_u64(target, 0, UINT64_MAX, &req->target)) {
-		snprintf(err, errlen, "\"target\": expected bytes, an integer of 0 or more");
-		goto out;
-	}
-	req->has_target = have_target;
-	ret = 0;
+	ret = request_fields(obj, req, err, errlen);
+	if (ret == -ENOMEM)
+		snprintf(err, errlen, "out of memory");
 out:
 	json_object_put(obj);
+	if (ret)
+		ctl_request_free(req);
 	return ret;
+}
+
+void ctl_request_free(struct ctl_request *req)
+{
+	free(req->process);
+	req->process = NULL;
 }
 
 int ctl_encode_request(const struct ctl_request *req, char *buf, size_t size)
 {
+	const char *cmd = ctl_cmd_name(req->cmd);
 	int n;
 
 	if (req->has_target)
-		n = snprintf(buf, size, "{\"cmd\":\"%s\",\"target\":%llu}\n", ctl_cmd_name(req->cmd),
+		n = snprintf(buf, size, "{\"cmd\":\"%s\",\"target\":%llu}\n", cmd,
 			     (unsigned long long)req->target);
+	else if (req->cmd == CTL_KILL)
+		n = req->id ? snprintf(buf, size, "{\"cmd\":\"%s\",\"signal\":%d,\"id\":%u}\n",
+				       cmd, req->signal, req->id)
+			    : snprintf(buf, size, "{\"cmd\":\"%s\",\"signal\":%d%s}\n", cmd,
+				       req->signal, req->all ? ",\"all\":true" : "");
+	else if (req->cmd == CTL_EXEC)
+		/* process is JSON text already (an object: checked by the VMM's parser). */
+		n = snprintf(buf, size, "{\"cmd\":\"%s\",\"process\":%s}\n", cmd,
+			     req->process ? req->process : "null");
+	else if (req->cmd == CTL_RESIZE)
+		n = snprintf(buf, size, "{\"cmd\":\"%s\",\"id\":%u,\"rows\":%u,\"cols\":%u}\n", cmd,
+			     req->id, req->rows, req->cols);
 	else
-		n = snprintf(buf, size, "{\"cmd\":\"%s\"}\n", ctl_cmd_name(req->cmd));
+		n = snprintf(buf, size, "{\"cmd\":\"%s\"}\n", cmd);
 	return n < 0 || (size_t)n >= size ? -ENOSPC : n;
 }
 
@@ -228,7 +339,48 @@ char *ctl_reply_state(const struct ctl_state *s, size_t *len)
 	if (!add(o, "state", json_object_new_string(s->paused ? "paused" : "running")) ||
 	    !add(o, "vcpus", vcpus_array(s)) || !add(o, "memory", json_object_new_uint64(s->memory)) ||
 	    !add(o, "devices", devs_array(s)) ||
-	    !add(o, "uptime_ms", json_object_new_uint64(s->uptime_ms))) {
+	    !add(o, "uptime_ms", json_object_new_uint64(s->uptime_ms)) ||
+	    (s->container && !add(o, "container", json_object_new_string(s->container)))) {
+		json_object_put(o);
+		return NULL;
+	}
+	return to_line(o, len);
+}
+
+char *ctl_reply_pids(const pid_t *pids, unsigned int n, size_t *len)
+{
+	struct json_object *o = json_object_new_object(), *a = json_object_new_array();
+	unsigned int i;
+
+	for (i = 0; a && i < n; i++)
+		if (json_object_array_add(a, json_object_new_int64(pids[i]))) {
+			json_object_put(a);
+			a = NULL;
+		}
+	if (!o || !add(o, "pids", a)) {
+		json_object_put(o);
+		return NULL;
+	}
+	return to_line(o, len);
+}
+
+char *ctl_reply_exec(uint32_t id, size_t *len)
+{
+	struct json_object *o = json_object_new_object();
+
+	if (!o || !add(o, "ok", json_object_new_boolean(1)) ||
+	    !add(o, "id", json_object_new_int64(id))) {
+		json_object_put(o);
+		return NULL;
+	}
+	return to_line(o, len);
+}
+
+char *ctl_reply_exited(int sig, int code, size_t *len)
+{
+	struct json_object *o = json_object_new_object();
+
+	if (!o || !add(o, sig ? "signal" : "exit", json_object_new_int64(sig ? sig : code))) {
 		json_object_put(o);
 		return NULL;
 	}
@@ -277,6 +429,45 @@ int ctl_parse_reply(const char *line, size_t len, char *err, size_t errlen)
 								      "(no message)");
 		ret = 1;
 	}
+	json_object_put(rep);
+	return ret;
+}
+
+/* A member of a reply object: 0 with *v (a reference into *rep, put *rep after), or -errno. */
+static int reply_member(const char *line, size_t len, const char *key, struct json_object **rep,
+			struct json_object **v)
+{
+	char err[128];
+	int ret = parse_object(line, len, rep, err, sizeof(err));
+
+	if (ret)
+		return ret;
+	if (!json_object_object_get_ex(*rep, key, v) || !*v)
+		return -ENOENT;
+	return 0;
+}
+
+int ctl_reply_int(const char *line, size_t len, const char *key, int64_t min, int64_t max,
+		  int64_t *out)
+{
+	struct json_object *rep = NULL, *v;
+	int ret = reply_member(line, len, key, &rep, &v);
+
+	if (!ret && json_get_i64(v, min, max, out))
+		ret = -EINVAL;
+	json_object_put(rep);
+	return ret;
+}
+
+int ctl_reply_string(const char *line, size_t len, const char *key, char *buf, size_t size)
+{
+	struct json_object *rep = NULL, *v;
+	int ret = reply_member(line, len, key, &rep, &v);
+
+	if (!ret && !json_object_is_type(v, json_type_string))
+		ret = -EINVAL;
+	if (!ret && snprintf(buf, size, "%s", json_object_get_string(v)) >= (int)size)
+		ret = -ENOSPC;
 	json_object_put(rep);
 	return ret;
 }

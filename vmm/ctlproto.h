@@ -12,9 +12,22 @@
  * nothing else in the object but, for balloon, "target":bytes. Replies:
  * {"ok":true}, {"error":"..."}; to state, {"state":"running"|"paused",
  * "vcpus":[{"index":0,"tid":1234},...],"memory":bytes,"devices":[{"id":...,
- * "kind":...,"base":...,"gsi":...},...],"uptime_ms":N}; to balloon,
- * {"target":bytes,"actual":bytes,"released":bytes,"reported":bytes,
+ * "kind":...,"base":...,"gsi":...},...],"uptime_ms":N[,"container":STATUS]};
+ * to balloon, {"target":bytes,"actual":bytes,"released":bytes,"reported":bytes,
  * "stats":{"free_memory":N,...}[,"stats_age_ms":N]}; each on one line.
+ *
+ * A container VM (the OCI runtime's VMM, hull create) answers more, and says its
+ * container's status (created, running, paused, stopped) in state's "container":
+ *  - {"cmd":"start"}: the container's process is started; {"ok":true} once it runs;
+ *  - {"cmd":"kill","signal":N[,"all":true]}: signal 1..64 to its process (all: every
+ *    process of the container); with "id":N to exec N's process instead;
+ *  - {"cmd":"ps"}: {"pids":[PID,...]}, the host processes of the container (the VMM's);
+ *  - {"cmd":"exec","process":{OCI process}}, sent with up to CTL_FDS_MAX descriptors
+ *    (SCM_RIGHTS; stdin, stdout, stderr — or one terminal, when process.terminal):
+ *    {"ok":true,"id":N} once the process runs (N: its exec id), and on the same
+ *    connection later one line {"exit":CODE} or {"signal":SIG} when it ended;
+ *  - {"cmd":"resize","id":N,"rows":R,"cols":C}: exec N's terminal size.
+ * Any other VM answers them with an error.
  */
 
 #define CTL_LINE_MAX 65536 /* bytes of one request line, its newline included */
@@ -25,14 +38,27 @@ enum ctl_cmd {
 	CTL_RESUME,
 	CTL_STOP,
 	CTL_BALLOON,
+	CTL_START,
+	CTL_KILL,
+	CTL_PS,
+	CTL_EXEC,
+	CTL_RESIZE,
 	CTL_NCMDS,
 };
+
+#define CTL_FDS_MAX 3	    /* descriptors one request may carry (exec's stdio) */
+#define CTL_SIGNAL_MAX 64   /* kill's signals: 1..64 */
 
 /* One request: the command and its arguments. */
 struct ctl_request {
 	enum ctl_cmd cmd;
 	bool has_target; /* balloon: set the target ... */
 	uint64_t target; /* ... to this many bytes */
+	int signal;	 /* kill */
+	bool all;	 /* kill: every process of the container */
+	/* kill: an exec's process (0: the container's); resize: the exec (0: the container) */
+	char *process;	 /* exec: the OCI process object as JSON text (malloc'd: ctl_request_free) */
+	uint32_t id, rows, cols;
 };
 
 /* "state", "pause", ...; and back (-EINVAL for a name that is no command). */
@@ -50,6 +76,7 @@ int ctl_parse_request(const char *line, size_t len, struct ctl_request *req, cha
 
 /* The request line for req, newline included, in buf: its length, or -ENOSPC. */
 int ctl_encode_request(const struct ctl_request *req, char *buf, size_t size);
+void ctl_request_free(struct ctl_request *req);
 
 /* What the state reply says. */
 struct ctl_vcpu {
@@ -71,6 +98,7 @@ struct ctl_state {
 	const struct ctl_dev *devs;
 	unsigned int ndevs;
 	uint64_t uptime_ms; /* since the vCPUs started */
+	const char *container; /* a container VM's container status; NULL: none */
 };
 
 /* What the balloon reply says (bytes), and the guest's statistics by name. */
@@ -93,6 +121,10 @@ char *ctl_reply_ok(size_t *len);
 char *ctl_reply_error(const char *msg, size_t *len);
 char *ctl_reply_state(const struct ctl_state *s, size_t *len);
 char *ctl_reply_balloon(const struct ctl_balloon *b, size_t *len);
+char *ctl_reply_pids(const pid_t *pids, unsigned int n, size_t *len);
+char *ctl_reply_exec(uint32_t id, size_t *len);
+/* A process's end: {"exit":code} (sig 0) or {"signal":sig}. */
+char *ctl_reply_exited(int sig, int code, size_t *len);
 
 /*
  * A reply line (client side), its newline removed: 0 for a reply that is not
@@ -100,6 +132,15 @@ char *ctl_reply_balloon(const struct ctl_balloon *b, size_t *len);
  * a line that is no reply.
  */
 int ctl_parse_reply(const char *line, size_t len, char *err, size_t errlen);
+
+/*
+ * Members of a reply that is not an error (client side): an integer member key (0 and *out,
+ * -ENOENT when it is absent, -EINVAL when it is not an integer in [min, max]); a string member
+ * into buf (0, -ENOENT, -EINVAL when it is no string, -ENOSPC when it does not fit).
+ */
+int ctl_reply_int(const char *line, size_t len, const char *key, int64_t min, int64_t max,
+		  int64_t *out);
+int ctl_reply_string(const char *line, size_t len, const char *key, char *buf, size_t size);
 
 /*
  * Bytes received, cut into lines: a buffer of CTL_LINE_MAX bytes. Receive

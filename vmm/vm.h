@@ -67,6 +67,7 @@ size_t console_feed(struct console *c, const uint8_t *buf, size_t len);
 /* --- vCPUs ---------------------------------------------------------------------- */
 
 struct vm;
+struct ctl_request;
 
 struct vcpu {
 	struct vm *vm;
@@ -267,6 +268,13 @@ struct vm {
 	 * (container mode forwards some to the container). NULL: every one stops the VM.
 	 */
 	bool (*signal_hook)(struct vm *vm, int signo);
+	/*
+	 * A mode's control commands (control_ops.mode: start, kill, ps, exec, resize) and its
+	 * container's status for the state reply; loop thread. NULL: none.
+	 */
+	int (*ctl_hook)(struct vm *vm, const struct ctl_request *req, int client_fd, int *fds,
+			unsigned int nfds, char **line, size_t *len);
+	const char *(*status_hook)(struct vm *vm);
 	struct loop_handler stop_h, sig_h;
 	int stop_fd, sig_fd, room_fd, tx_fd;
 

@@ -18,7 +18,7 @@
  * whether the client half-closes at the end, bit 1 whether it reads its replies. The rest is
  * what a client sends, cut into those pieces:
  *  - through a ctl_reader and ctl_parse_request, directly: every line either parses to a
- *    command or is refused with a reason; every reply made for it is one line that
+ *    command whose fields are whole (the container commands' too) or is refused with a reason; every reply made for it is one line that
  *    ctl_parse_reply reads back (an error reply carries the exact message);
  *  - to the server over a socket pair, with the loop run after each piece: it never blocks,
  *    and whatever the client did, it is closed once the client closes.
@@ -73,8 +73,35 @@ static char *fake_balloon(void *opaque, const struct ctl_request *req, size_t *l
 	return ctl_reply_balloon(&b, len);
 }
 
+/* A container command's request is whole: kill's signal in range, exec's process an object. */
+static void check_mode(const struct ctl_request *req)
+{
+	if (req->cmd == CTL_KILL && (req->signal < 1 || req->signal > CTL_SIGNAL_MAX))
+		abort();
+	if ((req->cmd == CTL_EXEC) != (req->process != NULL))
+		abort();
+	if (req->process && req->process[0] != '{')
+		abort();
+	if (req->cmd != CTL_KILL && (req->signal || req->all))
+		abort();
+}
+
+/* The container commands: every descriptor that came is left to the server to close. */
+static int fake_mode(void *opaque, const struct ctl_request *req, int client_fd, int *fds,
+		     unsigned int nfds, char **line, size_t *len)
+{
+	(void)opaque;
+	(void)client_fd;
+	(void)fds;
+	if (nfds > CTL_FDS_MAX)
+		abort();
+	check_mode(req);
+	*line = ctl_reply_ok(len);
+	return 0;
+}
+
 static const struct control_ops ops = { fake_state, fake_pause, fake_resume, fake_stop,
-					fake_balloon };
+					fake_balloon, fake_mode };
 
 /* A reply line must be exactly one line that reads back as a reply. */
 static void check_reply(char *line, size_t len, int want)
@@ -114,11 +141,13 @@ static void parse_lines(const uint8_t *data, size_t size, size_t piece)
 				if ((unsigned int)req.cmd >= CTL_NCMDS ||
 				    (req.has_target && req.cmd != CTL_BALLOON))
 					abort();
+				check_mode(&req);
 				if (req.cmd == CTL_BALLOON) {
 					rep = fake_balloon(NULL, &req, &len);
 					check_reply(rep, len, req.has_target && req.target % 4096);
 					continue;
 				}
+				ctl_request_free(&req);
 				rep = req.cmd == CTL_STATE ? fake_state(NULL, &len) : ctl_reply_ok(&len);
 				check_reply(rep, len, 0);
 				continue;

@@ -338,6 +338,14 @@ static void test_streams(void **state)
 	assert_int_equal(ctr_agent_match(&t.a, 0, CTR_STDOUT, &got), 0);
 	assert_ptr_equal(got.opaque, (void *)1);
 	assert_int_equal(ctr_agent_match(&t.a, 0, CTR_STDOUT, &got), -ENOENT);
+	/* An exec whose owner goes: its expectations are dropped, and may be made again. */
+	assert_int_equal(ctr_agent_expect(&t.a, 5, CTR_STDOUT, &s1), 0);
+	assert_int_equal(ctr_agent_expect(&t.a, 5, CTR_STDERR, &s1), 0);
+	ctr_agent_forget(&t.a, 5);
+	assert_int_equal(ctr_agent_match(&t.a, 5, CTR_STDOUT, &got), -ENOENT);
+	assert_int_equal(ctr_agent_match(&t.a, 5, CTR_STDERR, &got), -ENOENT);
+	assert_int_equal(ctr_agent_expect(&t.a, 5, CTR_STDOUT, &s1), 0);
+	ctr_agent_forget(&t.a, 5);
 	for (i = 0; i < CTR_EXPECT_MAX; i++)
 		assert_int_equal(ctr_agent_expect(&t.a, i, CTR_STDIN, &s1), 0);
 	assert_int_equal(ctr_agent_expect(&t.a, 999, CTR_STDIN, &s1), -ENOSPC);

@@ -47,7 +47,9 @@ static void test_parse_every_command(void **state)
 
 	(void)state;
 	for (i = 0; i < CTL_NCMDS; i++) {
-		req = (struct ctl_request){ .cmd = (enum ctl_cmd)i };
+		/* kill needs a signal, exec a process. */
+		req = (struct ctl_request){ .cmd = (enum ctl_cmd)i, .signal = 9,
+					    .process = (char[]){ "{}" } };
 		n = ctl_encode_request(&req, line, sizeof(line));
 		assert_true(n > 0 && line[n - 1] == '\n');
 		assert_int_equal(ctl_parse_request(line, (size_t)n - 1, &got, why, sizeof(why)), 0);
@@ -55,6 +57,7 @@ static void test_parse_every_command(void **state)
 		assert_false(got.has_target);
 		assert_int_equal(ctl_cmd_from_name(ctl_cmd_name(got.cmd), &back), 0);
 		assert_int_equal(back, i);
+		ctl_request_free(&got);
 	}
 	assert_int_equal(parse("{\"cmd\":\"pause\"}", &got, why), 0);
 	assert_int_equal(got.cmd, CTL_PAUSE);
@@ -135,6 +138,58 @@ static void test_parse_refuses(void **state)
 		deep[i] = (char)(i + 1);
 	deep[255] = '\0';
 	expect_bad(deep, "not valid JSON");
+}
+
+static void test_parse_container_commands(void **state)
+{
+	struct ctl_request req, got;
+	char why[200], line[256];
+	int n;
+
+	(void)state;
+	assert_int_equal(parse("{\"cmd\":\"kill\",\"signal\":9}", &got, why), 0);
+	assert_true(got.cmd == CTL_KILL && got.signal == 9 && !got.all && !got.id);
+	assert_int_equal(parse("{\"cmd\":\"kill\",\"signal\":64,\"all\":true}", &got, why), 0);
+	assert_true(got.signal == 64 && got.all);
+	assert_int_equal(parse("{\"cmd\":\"kill\",\"signal\":15,\"id\":3}", &got, why), 0);
+	assert_true(got.signal == 15 && got.id == 3);
+	expect_bad("{\"cmd\":\"kill\"}", "no \"signal\"");
+	expect_bad("{\"cmd\":\"kill\",\"signal\":0}", "expected 1 to 64");
+	expect_bad("{\"cmd\":\"kill\",\"signal\":65}", "\"signal\"");
+	expect_bad("{\"cmd\":\"kill\",\"signal\":\"KILL\"}", "\"signal\"");
+	expect_bad("{\"cmd\":\"kill\",\"signal\":9,\"all\":1}", "true or false");
+	expect_bad("{\"cmd\":\"state\",\"signal\":9}", "state takes no signal");
+	expect_bad("{\"cmd\":\"start\",\"process\":{}}", "start takes no process");
+	/* exec: the process object kept as JSON text, for the VMM's OCI reader. */
+	assert_int_equal(parse("{\"cmd\":\"exec\",\"process\":{\"args\":[\"ls\"]}}", &got, why),
+			 0);
+	assert_string_equal(got.process, "{\"args\":[\"ls\"]}");
+	ctl_request_free(&got);
+	assert_null(got.process);
+	expect_bad("{\"cmd\":\"exec\"}", "no \"process\"");
+	expect_bad("{\"cmd\":\"exec\",\"process\":[1]}", "expected an object");
+	assert_int_equal(parse("{\"cmd\":\"resize\",\"id\":2,\"rows\":24,\"cols\":80}", &got, why),
+			 0);
+	assert_true(got.cmd == CTL_RESIZE && got.id == 2 && got.rows == 24 && got.cols == 80);
+	expect_bad("{\"cmd\":\"resize\",\"rows\":-1}", "\"rows\"");
+	/* Round trips. */
+	req = (struct ctl_request){ .cmd = CTL_KILL, .signal = 10, .all = true };
+	n = ctl_encode_request(&req, line, sizeof(line));
+	assert_int_equal(ctl_parse_request(line, (size_t)n - 1, &got, why, sizeof(why)), 0);
+	assert_true(got.signal == 10 && got.all);
+	req = (struct ctl_request){ .cmd = CTL_KILL, .signal = 2, .id = 7 };
+	n = ctl_encode_request(&req, line, sizeof(line));
+	assert_int_equal(ctl_parse_request(line, (size_t)n - 1, &got, why, sizeof(why)), 0);
+	assert_true(got.signal == 2 && got.id == 7 && !got.all);
+	req = (struct ctl_request){ .cmd = CTL_RESIZE, .id = 1, .rows = 50, .cols = 132 };
+	n = ctl_encode_request(&req, line, sizeof(line));
+	assert_int_equal(ctl_parse_request(line, (size_t)n - 1, &got, why, sizeof(why)), 0);
+	assert_true(got.id == 1 && got.rows == 50 && got.cols == 132);
+	req = (struct ctl_request){ .cmd = CTL_EXEC, .process = (char[]){ "{\"cwd\":\"/\"}" } };
+	n = ctl_encode_request(&req, line, sizeof(line));
+	assert_int_equal(ctl_parse_request(line, (size_t)n - 1, &got, why, sizeof(why)), 0);
+	assert_string_equal(got.process, "{\"cwd\":\"/\"}");
+	ctl_request_free(&got);
 }
 
 static struct json_object *parse_line(const char *line, size_t len)
@@ -242,6 +297,44 @@ static void test_reply_balloon(void **state)
 	free(line);
 }
 
+static void test_reply_container(void **state)
+{
+	static const pid_t pids[] = { 1234, 99 };
+	struct ctl_state s = { .container = "created" };
+	char *line, buf[16];
+	int64_t v;
+	size_t len;
+
+	(void)state;
+	line = ctl_reply_pids(pids, 2, &len);
+	assert_string_equal(line, "{\"pids\":[1234,99]}\n");
+	free(line);
+	line = ctl_reply_exec(5, &len);
+	assert_string_equal(line, "{\"ok\":true,\"id\":5}\n");
+	assert_int_equal(ctl_reply_int(line, len - 1, "id", 1, 10, &v), 0);
+	assert_int_equal(v, 5);
+	assert_int_equal(ctl_reply_int(line, len - 1, "id", 6, 10, &v), -EINVAL);
+	assert_int_equal(ctl_reply_int(line, len - 1, "exit", 0, 255, &v), -ENOENT);
+	free(line);
+	line = ctl_reply_exited(0, 42, &len);
+	assert_string_equal(line, "{\"exit\":42}\n");
+	free(line);
+	line = ctl_reply_exited(9, 0, &len);
+	assert_string_equal(line, "{\"signal\":9}\n");
+	free(line);
+	line = ctl_reply_state(&s, &len);
+	assert_int_equal(ctl_reply_string(line, len - 1, "container", buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "created");
+	assert_int_equal(ctl_reply_string(line, len - 1, "container", buf, 4), -ENOSPC);
+	assert_int_equal(ctl_reply_string(line, len - 1, "memory", buf, sizeof(buf)), -EINVAL);
+	free(line);
+	/* A VM that is no container VM says nothing of one. */
+	s.container = NULL;
+	line = ctl_reply_state(&s, &len);
+	assert_null(strstr(line, "container"));
+	free(line);
+}
+
 /* --- the line reader ---------------------------------------------------------------------- */
 
 static struct ctl_reader R;
@@ -329,6 +422,8 @@ static struct ops_rec {
 	unsigned int state, pause, resume, stop, balloon;
 	int pause_ret;
 	size_t state_pad; /* bytes of padding in the fake state reply */
+	int mode, later, taken;
+	unsigned int nfds;
 } rec;
 
 static char *fake_state(void *opaque, size_t *len)
@@ -381,13 +476,36 @@ static char *fake_balloon(void *opaque, const struct ctl_request *req, size_t *l
 	return ctl_reply_balloon(&b, len);
 }
 
+/* The container commands: the descriptors that came with the request, and a later answer. */
+static int fake_mode(void *opaque, const struct ctl_request *req, int client_fd, int *fds,
+		     unsigned int nfds, char **line, size_t *len)
+{
+	(void)opaque;
+	rec.mode++;
+	rec.nfds = nfds;
+	if (req->cmd == CTL_START || req->cmd == CTL_RESIZE) {
+		/* Answered later, on a dup of the client's connection; resize takes it too. */
+		rec.later = fcntl(client_fd, F_DUPFD_CLOEXEC, 0);
+		return req->cmd == CTL_START ? 1 : 2;
+	}
+	if (nfds) {
+		rec.taken = fds[0]; /* the first is the command's; the rest the server closes */
+		fds[0] = -1;
+	}
+	*line = ctl_reply_ok(len);
+	return 0;
+}
+
 static const struct control_ops fake_ops = { fake_state, fake_pause, fake_resume, fake_stop,
-					     fake_balloon };
+					     fake_balloon, fake_mode };
+static const struct control_ops plain_ops = { fake_state, fake_pause, fake_resume, fake_stop,
+					      fake_balloon, NULL };
 
 static int setup(void **state)
 {
 	(void)state;
 	memset(&rec, 0, sizeof(rec));
+	rec.later = rec.taken = -1;
 	if (loop_init(&L) || control_open(&L, NULL, &fake_ops, NULL, &C))
 		return -1;
 	return 0;
@@ -497,6 +615,132 @@ static void test_server_commands(void **state)
 	close(fd);
 	pump();
 	assert_int_equal(control_clients(C), 0);
+}
+
+/* Send text with the descriptors fds[0..n) on its first byte. */
+static void say_fds(int fd, const char *line, const int *fds, unsigned int n)
+{
+	char text[256];
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(8 * sizeof(int))];
+	} u;
+	struct iovec iov = { text, strlen(line) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+			     .msg_controllen = CMSG_SPACE(n * sizeof(int)) };
+	struct cmsghdr *cm;
+
+	snprintf(text, sizeof(text), "%s", line);
+	memset(&u, 0, sizeof(u));
+	cm = CMSG_FIRSTHDR(&mh);
+	if (!cm)
+		abort(); /* not assert_non_null: the compiler must see it cannot go on */
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(n * sizeof(int));
+	memcpy(CMSG_DATA(cm), fds, n * sizeof(int));
+	assert_int_equal(sendmsg(fd, &mh, MSG_NOSIGNAL), (ssize_t)strlen(line));
+}
+
+/* n pipes: their read ends in rd, write ends in wr. */
+static void pipes(int *rd, int *wr, unsigned int n)
+{
+	unsigned int i;
+	int p[2];
+
+	for (i = 0; i < n; i++) {
+		assert_int_equal(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
+		rd[i] = p[0];
+		wr[i] = p[1];
+	}
+}
+
+/* Nobody holds pipe rd's write end any more: end of file. */
+static bool write_end_closed(int rd)
+{
+	char c;
+
+	return read(rd, &c, 1) == 0;
+}
+
+static void test_server_fds(void **state)
+{
+	int fd = client(), rd[5], wr[5], i;
+
+	(void)state;
+	/* exec with three: the command takes the first, the server closes the other two. */
+	pipes(rd, wr, 5);
+	say_fds(fd, "{\"cmd\":\"exec\",\"process\":{}}\n", wr, 3);
+	for (i = 0; i < 3; i++)
+		close(wr[i]);
+	assert_string_equal(hear(fd), "{\"ok\":true}\n");
+	assert_int_equal(rec.nfds, 3);
+	assert_true(rec.taken >= 0);
+	assert_false(write_end_closed(rd[0]));
+	assert_true(write_end_closed(rd[1]) && write_end_closed(rd[2]));
+	close(rec.taken);
+	assert_true(write_end_closed(rd[0]));
+	/* Descriptors with a command that takes none are closed after its answer. */
+	say_fds(fd, "{\"cmd\":\"state\"}\n", &wr[3], 1);
+	close(wr[3]);
+	assert_non_null(strstr(hear(fd), "\"state\""));
+	assert_true(write_end_closed(rd[3]));
+	/* More than CTL_FDS_MAX: the rest are closed as they come; a bad request closes all. */
+	{
+		int many[CTL_FDS_MAX + 2];
+
+		for (i = 0; i < CTL_FDS_MAX + 2; i++)
+			many[i] = wr[4];
+		say_fds(fd, "{\"cmd\":\"exec\"}\n", many, CTL_FDS_MAX + 2);
+		close(wr[4]);
+		assert_non_null(strstr(hear(fd), "no \\\"process\\\""));
+		assert_true(write_end_closed(rd[4]));
+	}
+	assert_int_equal(rec.mode, 1);
+	/* A command answered later, by its owner, on the same connection. */
+	say(fd, "{\"cmd\":\"start\"}\n");
+	pump();
+	assert_int_equal(rec.mode, 2);
+	assert_true(rec.later >= 0);
+	assert_int_equal(send(rec.later, "{\"ok\":true}\n", 12, MSG_NOSIGNAL), 12);
+	close(rec.later);
+	assert_string_equal(hear(fd), "{\"ok\":true}\n");
+	assert_int_equal(control_clients(C), 1);
+	/* A command that takes the connection: no longer a client, its answer still comes. */
+	say(fd, "{\"cmd\":\"resize\",\"id\":1,\"rows\":2,\"cols\":3}\n");
+	pump();
+	assert_int_equal(rec.mode, 3);
+	assert_int_equal(control_clients(C), 0);
+	assert_int_equal(send(rec.later, "{\"exit\":3}\n", 11, MSG_NOSIGNAL), 11);
+	close(rec.later);
+	assert_string_equal(hear(fd), "{\"exit\":3}\n");
+	assert_true(closed_by_server(fd));
+	for (i = 0; i < 5; i++)
+		close(rd[i]);
+	close(fd);
+	pump();
+	assert_int_equal(control_clients(C), 0);
+}
+
+/* A VM that is no container VM (no mode op) refuses the container commands by name. */
+static void test_server_no_mode(void **state)
+{
+	struct control *c2;
+	int sv[2], rd, wr;
+
+	(void)state;
+	assert_int_equal(control_open(&L, NULL, &plain_ops, NULL, &c2), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	assert_int_equal(control_adopt(c2, sv[1]), 0);
+	pipes(&rd, &wr, 1);
+	say_fds(sv[0], "{\"cmd\":\"exec\",\"process\":{}}\n", &wr, 1);
+	close(wr);
+	assert_string_equal(hear(sv[0]), "{\"error\":\"exec: not a container VM\"}\n");
+	assert_true(write_end_closed(rd));
+	close(rd);
+	close(sv[0]);
+	pump();
+	control_close(c2);
 }
 
 /* Garbage gets an error line; the connection stays usable. */
@@ -781,10 +1025,14 @@ int main(void)
 		T(test_parse_refuses),
 		T(test_replies),
 		T(test_reply_balloon),
+		T(test_parse_container_commands),
+		T(test_reply_container),
 		T(test_reader_partial_lines),
 		T(test_reader_oversized_line),
 		S(test_server_commands),
 		S(test_server_garbage),
+		S(test_server_fds),
+		S(test_server_no_mode),
 		S(test_server_oversized),
 		S(test_server_client_limit),
 		S(test_server_client_never_reads),

@@ -778,9 +778,44 @@ static void test_plan_too_big(void **state)
 	ctr_bundle_free(&b);
 }
 
+static int process_alone(const char *text)
+{
+	struct ctr_process p;
+
+	return ctr_oci_process(text, strlen(text), &p, err, sizeof(err));
+}
+
+/* exec's process: an OCI process object alone, read as config.json's process is. */
+static void test_process_alone(void **state)
+{
+	static const char good[] = "{\"args\":[\"sh\",\"-c\",\"x\"],\"cwd\":\"/tmp\","
+				   "\"user\":{\"uid\":5,\"gid\":6,\"additionalGids\":[7]},"
+				   "\"env\":[\"A=1\"],\"terminal\":true,"
+				   "\"capabilities\":{\"effective\":[\"CAP_KILL\"]}}";
+	struct ctr_process p;
+
+	(void)state;
+	assert_int_equal(ctr_oci_process(good, strlen(good), &p, err, sizeof(err)), 0);
+	assert_int_equal(p.nargs, 3);
+	assert_string_equal(p.args[2], "x");
+	assert_string_equal(p.cwd, "/tmp");
+	assert_true(p.uid == 5 && p.gid == 6 && p.ngids == 1 && p.gids[0] == 7);
+	assert_true(p.terminal && p.nenv == 1);
+	assert_true(p.caps[CTR_CAP_EFFECTIVE] == 1ull << 5); /* CAP_KILL */
+	ctr_process_free(&p);
+	assert_int_equal(process_alone("{\"cwd\":\"/\",\"user\":{\"uid\":0,\"gid\":0}}"), -EINVAL);
+	assert_non_null(strstr(err, "process.args: missing"));
+	assert_int_equal(process_alone("{\"args\":[\"a\"],\"cwd\":\"rel\",\"user\":{\"uid\":0,"
+				       "\"gid\":0}}"), -EINVAL);
+	assert_non_null(strstr(err, "process.cwd"));
+	assert_int_equal(process_alone("[1]"), -EINVAL);
+	assert_int_equal(process_alone("{"), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_process_alone),
 		cmocka_unit_test(test_minimal),	       cmocka_unit_test(test_full),
 		cmocka_unit_test(test_errors_top),     cmocka_unit_test(test_errors_process),
 		cmocka_unit_test(test_errors_mounts),  cmocka_unit_test(test_errors_linux),
