@@ -17,6 +17,7 @@ struct ctr_run_args {
 	const char *bundle;		/* --bundle DIR: its config.json instead */
 	const char *id;			/* the container's id with --bundle (for messages) */
 	const char *console_log;	/* --console-log FILE */
+	bool cpus_set, mem_set;		/* --cpus, --memory given: they win over the resources */
 };
 
 /*
