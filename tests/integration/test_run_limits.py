@@ -16,6 +16,7 @@ import time
 import pytest
 
 from harness import lab_mount_cgroup2
+from test_host import thread_cpus
 from test_run import RUN_TIMEOUT, bundle, busybox_cached, describe, hull_run, proc  # noqa: F401
 from test_run import rootfs, scratch_dir  # noqa: F401  (fixtures)
 
@@ -25,16 +26,8 @@ MIB = 1 << 20
 
 def vcpu_threads(pid):
     """{vCPU thread name: Cpus_allowed_list} of hull's process pid."""
-    out = {}
-    for task in pathlib.Path(f"/proc/{pid}/task").iterdir():
-        try:
-            name = (task / "comm").read_text().strip()
-            status = (task / "status").read_text()
-        except OSError:
-            continue
-        if name.startswith("hull-vcpu"):
-            out[name] = re.search(r"^Cpus_allowed_list:\s*(\S+)", status, re.M).group(1)
-    return out
+    return {name: allowed for name, allowed in thread_cpus(pid).values()
+            if name.startswith("hull-vcpu")}
 
 
 @pytest.mark.lab
