@@ -33,8 +33,9 @@ def vcpu_threads(pid):
 @pytest.mark.lab
 def test_bundle_resources_on_host(hull_bin, rootfs, scratch_dir):  # noqa: F811
     """quota 200000/100000, cpus "0", memory limit 256M, a cgroupsPath: the guest has 2 vCPUs
-    (on a host of 2 CPUs or more) online and MemTotal near 256M, both vCPU threads run only on CPU 0, every thread of hull is
-    in the cgroup with memory.max = 256M + hull's overhead, and the cgroup is gone at exit."""
+    online (on a host of 2 CPUs or more) and MemTotal near 256M, both vCPU threads run only on
+    CPU 0, every thread of hull is in the cgroup with memory.max = 256M + hull's overhead, and
+    the cgroup is gone at exit."""
     if os.geteuid() != 0:
         pytest.fail("needs root (run it in the lab: tests/lab/lab.sh)", pytrace=False)
     if 0 not in os.sched_getaffinity(0):

@@ -432,9 +432,11 @@ static void test_run_bundle(void **state)
 {
 	static const char text[] =
 		"{\"ociVersion\": \"1.0.2\", \"root\": {\"path\": \"rootfs\"},"
-		" \"process\": {\"args\": [\"sh\"], \"cwd\": \"/\", \"user\": {\"uid\": 0, \"gid\": 0}},"
+		" \"process\": {\"args\": [\"sh\"], \"cwd\": \"/\","
+		"  \"user\": {\"uid\": 0, \"gid\": 0}},"
 		" \"linux\": {\"cgroupsPath\": \"/hull/c1\", \"resources\": {"
-		"  \"cpu\": {\"quota\": 200000, \"period\": 100000, \"cpus\": \"0\", \"shares\": 1024},"
+		"  \"cpu\": {\"quota\": 200000, \"period\": 100000, \"cpus\": \"0\","
+		"   \"shares\": 1024},"
 		"  \"memory\": {\"limit\": 268435456, \"reservation\": 134217728}}}}";
 	char dir[] = "/tmp/test_limits.XXXXXX", root[64], err[512] = "";
 	struct ctr_shape_in in = host();
