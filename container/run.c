@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "container/agent.h"
+#include "container/cgroup.h"
 #include "container/console.h"
 #include "container/initramfs.h"
 #include "container/limits.h"
@@ -451,14 +452,6 @@ static int load(struct ctr_run *r, const struct ctr_run_args *a)
 	return ret;
 }
 
-/* A relative cgroupsPath "slice:prefix:name" is the systemd form (runc's --systemd-cgroup). */
-static bool systemd_form(const char *path)
-{
-	const char *c = strchr(path, ':');
-
-	return path[0] != '/' && c && (c = strchr(c + 1, ':')) && !strchr(c + 1, ':');
-}
-
 /*
  * The container's linux.resources on every level before /dev/kvm (ctr_limits_run): the VM's
  * vCPUs and RAM (--cpus and --memory win), the vCPUs' pinning (as --cpu-affinity), hull's host
@@ -499,7 +492,7 @@ static int apply_limits(struct ctr_run *r, struct vm_config *cfg, const struct c
 		cfg->cgroup = strdup(r->b.cgroups_path);
 		if (!cfg->cgroup)
 			return -ENOMEM;
-		cfg->cgroup_systemd = systemd_form(r->b.cgroups_path);
+		cfg->cgroup_systemd = ctr_cg_systemd_form(r->b.cgroups_path);
 		cfg->cgroup_limits = &l->host;
 	}
 	/* The guest's cgroup: its cpuset in the VM's vCPUs, not the host's CPUs. */
