@@ -38,8 +38,8 @@ static const char run_help[] =
 	"the VM:\n"
 	"  --kernel PATH       bzImage or ELF vmlinux (default as for `hull vm`); the modules\n"
 	"                      it needs come from /lib/modules/RELEASE\n"
-	"  --cpus N            vCPUs (default 1)\n"
-	"  --memory SIZE       guest RAM (default 512M)\n"
+	"  --cpus N            vCPUs (default: from the bundle's linux.resources, else 1)\n"
+	"  --memory SIZE       guest RAM (default: the bundle's memory limit, else 512M)\n"
 	"  --net SPEC          a network device as `hull vm --net` takes it (repeatable)\n"
 	"  --console-log FILE  the guest's serial console, appended to FILE (default:\n"
 	"                      nowhere; it never mixes with the container's output)\n"
@@ -180,9 +180,12 @@ enum cli_action cli_parse_run(int argc, char **argv, struct vm_config *cfg, stru
 		case RUN_CONSOLE_LOG:
 			run->args.console_log = arg;
 			break;
-		case RUN_KERNEL:
 		case RUN_CPUS:
 		case RUN_MEMORY:
+			run->args.cpus_set |= opt == RUN_CPUS;
+			run->args.mem_set |= opt == RUN_MEMORY;
+			/* fall through */
+		case RUN_KERNEL:
 		case RUN_NET:
 			if (vm_flag(cfg, opt == RUN_KERNEL ? "kernel" : opt == RUN_CPUS ? "cpus" :
 					 opt == RUN_MEMORY ? "memory" : "net", arg))

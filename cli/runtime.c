@@ -162,8 +162,8 @@ char *rt_features_json(void)
 	json_object_object_add(lx, "capabilities", a);
 	cg = json_object_new_object();
 	if (cg) {
-		/* In the guest (hull-init's); the host side of cgroupsPath is not applied yet. */
-		json_object_object_add(cg, "v1", json_object_new_boolean(false));
+		/* The guest's is v2; hull's host cgroup (cgroupsPath) may be v1 or v2. */
+		json_object_object_add(cg, "v1", json_object_new_boolean(true));
 		json_object_object_add(cg, "v2", json_object_new_boolean(true));
 		json_object_object_add(cg, "systemd", json_object_new_boolean(false));
 		json_object_object_add(cg, "systemdUser", json_object_new_boolean(false));

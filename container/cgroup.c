@@ -400,6 +400,13 @@ static int append(char *out, size_t len, size_t *at, const char *s, size_t n)
 	return 0;
 }
 
+bool ctr_cg_systemd_form(const char *path)
+{
+	const char *c = strchr(path, ':');
+
+	return path[0] != '/' && c && (c = strchr(c + 1, ':')) && !strchr(c + 1, ':');
+}
+
 int ctr_cg_systemd_path(const char *spec, char *out, size_t len, char *err, size_t errlen)
 {
 	static const char sfx[] = ".slice";

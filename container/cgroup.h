@@ -67,6 +67,11 @@ struct ctr_cgroup {
  * name itself when it ends in ".slice". 0, or -EINVAL with the reason in err.
  */
 int ctr_cg_systemd_path(const char *spec, char *out, size_t len, char *err, size_t errlen);
+/*
+ * A linux.cgroupsPath in the systemd form (`hull run` has no --systemd-cgroup flag): relative,
+ * of three fields "slice:prefix:name". Any other is a cgroupfs path.
+ */
+bool ctr_cg_systemd_form(const char *path);
 
 /*
  * Find where cgroup path cg_path (linux.cgroupsPath: absolute from the

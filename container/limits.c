@@ -63,9 +63,6 @@ static int shape_cpus(const struct ctr_resources *r, const struct ctr_shape_in *
 	} else {
 		want = in->cpus;
 	}
-	/* More vCPUs than the CPUs they may run on only queue on them. */
-	if (nset && want > nset)
-		want = nset;
 	if (host && want > host)
 		want = host;
 	if (want > out->max_vcpus)
@@ -250,4 +247,48 @@ int ctr_limits_pinning(const struct ctr_resources *r, const struct ctr_shape_in 
 	*set = out;
 	*pinned = true;
 	return 0;
+}
+
+int ctr_limits_run(const struct ctr_resources *r, const struct ctr_shape_in *in, bool cpus_set,
+		   bool mem_set, uint64_t devices_mem, struct ctr_run_limits *out, char *err,
+		   size_t errlen)
+{
+	struct ctr_shape s, hs;
+	char list[CPUSET_LIST_MAX];
+	cpu_set_t set;
+	bool pinned;
+	int ret;
+
+	*out = (struct ctr_run_limits){ 0 };
+	ret = ctr_limits_shape(r, in, NULL, &s, err, errlen);
+	if (!ret)
+		ret = ctr_limits_pinning(r, in, &set, &pinned, err, errlen);
+	if (ret)
+		return ret;
+	out->cpus = cpus_set ? in->cpus : s.vcpus;
+	out->mem = mem_set || !r->has_mem_max ? in->mem : s.plugged;
+	s.vcpus = out->cpus;
+	/* vCPUs are all made at boot, all online; the guest's RAM stands for plugged memory. */
+	hs = (struct ctr_shape){ .vcpus = out->cpus, .max_vcpus = out->cpus, .region = out->mem,
+				 .plugged = out->mem };
+	if (pinned) {
+		ret = cpuset_format(&set, list, sizeof(list));
+		if (!ret && !(out->affinity = strdup(list)))
+			ret = -ENOMEM;
+	}
+	if (!ret)
+		ret = ctr_limits_host(r, &hs, devices_mem, &out->host);
+	if (!ret)
+		ret = ctr_limits_guest(r, &s, &out->guest);
+	if (ret)
+		ctr_run_limits_free(out);
+	return ret;
+}
+
+void ctr_run_limits_free(struct ctr_run_limits *l)
+{
+	free(l->affinity);
+	ctr_resources_free(&l->host);
+	ctr_resources_free(&l->guest);
+	*l = (struct ctr_run_limits){ 0 };
 }

@@ -58,8 +58,9 @@ struct ctr_shape {
 /*
  * The VM's shape for resources r. vCPUs: ceil(quota / period) with a quota
  * (the period CTR_CPU_PERIOD when not given), else the CPUs of the cpuset,
- * else in->cpus; never more than the cpuset's CPUs, the host's (in->host_cpus)
- * or max_vcpus; at least 1. max_vcpus: in->max_cpus, else the host's CPUs, at
+ * else in->cpus; never more than the host's CPUs (in->host_cpus) or
+ * max_vcpus; at least 1 (a quota beyond the cpuset's CPUs gets its vCPUs:
+ * they share the cpuset, ctr_limits_pinning). max_vcpus: in->max_cpus, else the host's CPUs, at
  * most CONFIG_MAX_CPUS. Memory without a limit: in->mem at boot, a region up
  * to in->max_mem when it is larger, nothing plugged. With a limit L: L rounded
  * up to CTR_MEM_BLOCK plugged; a region of in->max_mem less CTR_GUEST_BASE, or
@@ -115,5 +116,33 @@ int ctr_limits_host(const struct ctr_resources *r, const struct ctr_shape *s,
  */
 int ctr_limits_pinning(const struct ctr_resources *r, const struct ctr_shape_in *in,
 		       cpu_set_t *set, bool *pinned, char *err, size_t errlen);
+
+/* What `hull run` makes of a container's resources before its VM starts (ctr_limits_run). */
+struct ctr_run_limits {
+	unsigned int cpus;	     /* the VM's vCPUs */
+	uint64_t mem;		     /* its RAM */
+	char *affinity;		     /* the pinning as --cpu-affinity takes it, NULL: none */
+	struct ctr_resources host;   /* hull's host cgroup's limits (ctr_limits_host) */
+	struct ctr_resources guest;  /* the container's cgroup in the guest (ctr_limits_guest) */
+};
+
+/*
+ * `hull run`'s VM for resources r: vCPUs as ctr_limits_shape() has them
+ * unless cpus_set (--cpus given: in->cpus wins); RAM the memory limit rounded
+ * up to CTR_MEM_BLOCK (the shape's plugged memory: with no virtio-mem device
+ * yet, all of it is RAM at boot) unless mem_set or there is no limit (in->mem).
+ * The host cgroup's limits are ctr_limits_host()'s for a VM whose RAM is all
+ * the container's (boot RAM 0, plugged and region the RAM: the same overhead,
+ * memory.low the reservation plus the overhead), devices_mem its devices';
+ * the pinning ctr_limits_pinning()'s; the guest's cgroup ctr_limits_guest()'s
+ * for the vCPUs made. 0 with out filled (ctr_run_limits_free it), -EINVAL
+ * with the reason in err (as ctr_limits_shape and ctr_limits_pinning), or
+ * -ENOMEM.
+ */
+int ctr_limits_run(const struct ctr_resources *r, const struct ctr_shape_in *in, bool cpus_set,
+		   bool mem_set, uint64_t devices_mem, struct ctr_run_limits *out, char *err,
+		   size_t errlen);
+/* Safe on a zeroed one. */
+void ctr_run_limits_free(struct ctr_run_limits *l);
 
 #endif

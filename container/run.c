@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,8 +15,10 @@
 #include <unistd.h>
 
 #include "container/agent.h"
+#include "container/cgroup.h"
 #include "container/console.h"
 #include "container/initramfs.h"
+#include "container/limits.h"
 #include "container/oci.h"
 #include "container/plan.h"
 #include "container/points.h"
@@ -55,6 +58,7 @@ struct ctr_run {
 	struct ctr_bundle b;
 	struct ctr_spec spec;
 	struct ctr_plan plan;
+	struct ctr_run_limits limits;
 	struct cpio image;
 	int log_fd;
 	bool tty;
@@ -859,6 +863,60 @@ static int load(struct ctr_run *r, const struct ctr_run_args *a)
 	return ret;
 }
 
+/*
+ * The container's linux.resources on every level before /dev/kvm (ctr_limits_run): the VM's
+ * vCPUs and RAM (--cpus and --memory win), the vCPUs' pinning (as --cpu-affinity), hull's host
+ * cgroup at linux.cgroupsPath (as --cgroup, with the resources' limits), and the container's
+ * cgroup in the guest in the guest's numbers. cfg must have its devices (their memory counts).
+ */
+static int apply_limits(struct ctr_run *r, struct vm_config *cfg, const struct ctr_run_args *a)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+	struct ctr_shape_in in = { .cpus = cfg->cpus, .mem = cfg->mem };
+	struct ctr_run_limits *l = &r->limits;
+	char err[512];
+	int ret;
+
+	if (sched_getaffinity(0, sizeof(in.host_cpus), &in.host_cpus) < 0) {
+		ret = -errno;
+		log_msg("container: sched_getaffinity: %s", strerror(errno));
+		return ret;
+	}
+	in.host_mem = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 0;
+	ret = ctr_limits_run(&r->b.resources, &in, a->cpus_set, a->mem_set, config_devices_mem(cfg),
+			     l, err, sizeof(err));
+	if (ret) {
+		log_msg("%s%s: linux.resources: %s", a->bundle ? "bundle " : "container",
+			a->bundle ? a->bundle : "", ret == -ENOMEM ? strerror(ENOMEM) : err);
+		return ret;
+	}
+	cfg->cpus = l->cpus;
+	cfg->mem = l->mem;
+	if (l->affinity) {
+		free(cfg->cpu_affinity);
+		cfg->cpu_affinity = strdup(l->affinity);
+		if (!cfg->cpu_affinity)
+			return -ENOMEM;
+	}
+	if (r->b.cgroups_path) {
+		free(cfg->cgroup);
+		cfg->cgroup = strdup(r->b.cgroups_path);
+		if (!cfg->cgroup)
+			return -ENOMEM;
+		cfg->cgroup_systemd = ctr_cg_systemd_form(r->b.cgroups_path);
+		cfg->cgroup_limits = &l->host;
+	}
+	/* The guest's cgroup: its cpuset in the VM's vCPUs, not the host's CPUs. */
+	ctr_resources_free(&r->spec.resources);
+	r->spec.resources = l->guest;
+	l->guest = (struct ctr_resources){ 0 };
+	log_debug("container: %u vCPUs, %llu MiB%s%s%s%s", l->cpus,
+		  (unsigned long long)(l->mem >> 20), l->affinity ? ", pinned to " : "",
+		  l->affinity ? l->affinity : "", r->b.cgroups_path ? ", cgroup " : "",
+		  r->b.cgroups_path ? r->b.cgroups_path : "");
+	return 0;
+}
+
 /* The modules the guest needs and the kernel lacks built in (none for the project kernel). */
 static int modules(struct ctr_run *r, const struct vm_config *cfg, const struct vm_prep *p,
 		   struct ctr_modules *m, char *moddir, size_t dirlen)
@@ -943,6 +1001,9 @@ static int prepare(struct ctr_run *r, struct vm_config *cfg, const struct ctr_ru
 	ret = add_devices(r, cfg);
 	if (ret)
 		return ret;
+	ret = apply_limits(r, cfg, a);
+	if (ret)
+		return ret;
 	if (a->console_log) {
 		r->log_fd = ctr_console_open_log(a->console_log);
 		if (r->log_fd < 0) {
@@ -951,6 +1012,7 @@ static int prepare(struct ctr_run *r, struct vm_config *cfg, const struct ctr_ru
 		}
 	}
 	ret = vm_prepare(cfg, p); /* says why not */
+	cfg->cgroup_limits = NULL; /* r's, read only there */
 	if (ret)
 		return ret;
 	/* The last check, since it changes the rootfs: the share of a read-only root refuses. */
@@ -986,6 +1048,7 @@ static void release(struct ctr_run *r)
 		close(r->log_fd);
 	boot_cpio_free(&r->image);
 	ctr_plan_free(&r->plan);
+	ctr_run_limits_free(&r->limits);
 	ctr_spec_free(&r->spec);
 	ctr_bundle_free(&r->b);
 	free(r);

@@ -31,6 +31,7 @@ struct ctr_run_args {
 	const char *id;			/* the container's id with --bundle (for messages) */
 	const char *console_log;	/* --console-log FILE */
 	struct ctr_rt *rt;		/* hull create's VMM; NULL for hull run */
+	bool cpus_set, mem_set;		/* --cpus, --memory given: they win over the resources */
 };
 
 /*

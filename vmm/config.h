@@ -8,6 +8,8 @@
 
 #include "virtio/virtio.h"
 
+struct ctr_resources;
+
 #define CONFIG_DEFAULT_CPUS 1
 #define CONFIG_DEFAULT_MEM (512ULL << 20)
 #define CONFIG_MIN_MEM (32ULL << 20)
@@ -37,6 +39,13 @@ struct vm_config {
 	char *api_sock; /* the control socket's path, or NULL */
 	char *cpu_affinity; /* host CPUs, "0-3,6": vCPU i on the (i mod n)-th; NULL: any */
 	char *cgroup;   /* the host cgroup hull runs in, or NULL */
+	/*
+	 * Container mode's, set by `hull run` (no flag): cgroup in the systemd form
+	 * "slice:prefix:name", and the cgroup's limits in place of memory.max from --memory and
+	 * the cpuset from --cpu-affinity (ctr_limits_host's; the caller's, not freed here).
+	 */
+	bool cgroup_systemd;
+	const struct ctr_resources *cgroup_limits;
 	/* Every device, in the order of config_kinds[] and, within a kind, as given. */
 	struct config_dev devs[CONFIG_MAX_DEVS];
 	unsigned int ndevs;

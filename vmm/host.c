@@ -69,8 +69,9 @@ uint64_t vm_host_mem(const struct vm_config *cfg)
 /* Make (or join) the cgroup, write its limits and move hull, every thread of it, in. */
 static int place(const struct vm_config *cfg, struct vm_prep *p)
 {
-	struct ctr_resources r = { .mem_max = vm_host_mem(cfg), .has_mem_max = true,
-				   .cpuset_cpus = cfg->cpu_affinity };
+	struct ctr_resources own = { .mem_max = vm_host_mem(cfg), .has_mem_max = true,
+				     .cpuset_cpus = cfg->cpu_affinity };
+	const struct ctr_resources *r = cfg->cgroup_limits ? cfg->cgroup_limits : &own;
 	struct vm_host_cg *h = calloc(1, sizeof(*h));
 	char err[512], err2[512];
 	int ret;
@@ -80,7 +81,7 @@ static int place(const struct vm_config *cfg, struct vm_prep *p)
 	ret = ctr_cg_env_load(&h->env, err, sizeof(err));
 	if (ret)
 		goto err_log;
-	ret = ctr_cgroup_open(&h->env, cfg->cgroup, false, &h->cg, err, sizeof(err));
+	ret = ctr_cgroup_open(&h->env, cfg->cgroup, cfg->cgroup_systemd, &h->cg, err, sizeof(err));
 	if (ret) {
 		log_msg("%s", err);
 		goto err_env;
@@ -90,7 +91,7 @@ static int place(const struct vm_config *cfg, struct vm_prep *p)
 		log_msg("%s", err);
 		goto err_close;
 	}
-	ret = ctr_cgroup_set(&h->cg, &r, err, sizeof(err));
+	ret = ctr_cgroup_set(&h->cg, r, err, sizeof(err));
 	if (ret) {
 		log_msg("%s", err);
 		goto err_remove;
@@ -100,8 +101,11 @@ static int place(const struct vm_config *cfg, struct vm_prep *p)
 		log_msg("%s", err);
 		goto err_leave;
 	}
-	log_debug("cgroup %s: hull in %s, memory.max %llu", cfg->cgroup, h->cg.h[0].dir,
-		  (unsigned long long)r.mem_max);
+	if (r->has_mem_max)
+		log_debug("cgroup %s: hull in %s, memory.max %llu", cfg->cgroup, h->cg.h[0].dir,
+			  (unsigned long long)r->mem_max);
+	else
+		log_debug("cgroup %s: hull in %s, no memory.max", cfg->cgroup, h->cg.h[0].dir);
 	p->cgroup = h;
 	return 0;
 

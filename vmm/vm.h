@@ -178,7 +178,8 @@ int vm_prep_initramfs(const struct vm_config *cfg, struct vm_prep *p, const uint
  * anything is started: --cpu-affinity confines the calling thread, which starts every other
  * (passt, share workers, vCPU threads), to the list, once checked against the CPUs hull may
  * use; --cgroup makes (or joins) the cgroup, writes memory.max = vm_host_mem() and the
- * list as cpuset.cpus, and moves hull in. 0, or -errno (logged, naming the setting).
+ * list as cpuset.cpus (container mode: cfg->cgroup_limits instead), and moves hull in.
+ * 0, or -errno (logged, naming the setting).
  * vm_host_release: a cgroup hull made is removed at the end, hull moved back first.
  */
 int vm_host_prepare(const struct vm_config *cfg, struct vm_prep *p);

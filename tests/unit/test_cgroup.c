@@ -645,6 +645,15 @@ static void test_systemd_path(void **state)
 	for (i = 0; i < ARRAY_SIZE(bad); i++)
 		if (ctr_cg_systemd_path(bad[i], out, sizeof(out), err, sizeof(err)) != -EINVAL)
 			fail_msg("%s: accepted as %s", bad[i], out);
+	/* hull run tells the form from a cgroupfs path by its shape. */
+	for (i = 0; i < ARRAY_SIZE(good); i++)
+		assert_true(ctr_cg_systemd_form(good[i][0]));
+	assert_true(ctr_cg_systemd_form("system.slice:p:"));
+	assert_false(ctr_cg_systemd_form("/system.slice:docker:abc"));
+	assert_false(ctr_cg_systemd_form("system.slice:docker"));
+	assert_false(ctr_cg_systemd_form("a:b:c:d"));
+	assert_false(ctr_cg_systemd_form("hull/c1"));
+	assert_false(ctr_cg_systemd_form("/hull/c1"));
 	assert_int_equal(ctr_cg_systemd_path("system.slice:docker:abc", small, sizeof(small), err,
 					     sizeof(err)),
 			 -ENAMETOOLONG);

@@ -436,6 +436,7 @@ static void test_run_flags(void **state)
 	assert_string_equal(cfg.kernel, "/k");
 	assert_int_equal(cfg.cpus, 2);
 	assert_int_equal(cfg.mem, 1ULL << 30);
+	assert_true(run.args.cpus_set && run.args.mem_set); /* they win over the resources */
 	assert_int_equal(NNETS, 1);
 	assert_string_equal(NET(0)->tap, "tap7");
 
@@ -445,14 +446,17 @@ static void test_run_flags(void **state)
 	assert_int_equal(o->nargs, 3);
 	assert_int_equal(o->nenv, 0);
 	assert_int_equal(cfg.cpus, CONFIG_DEFAULT_CPUS);
+	assert_false(run.args.cpus_set || run.args.mem_set);
 
 	/* A bundle, with or without an id, and the VM's flags. */
 	assert_int_equal(PARSE("run", "--bundle", "/b", "--cpus", "3", "c1"), CLI_RUN_CONTAINER);
 	assert_string_equal(run.args.bundle, "/b");
 	assert_string_equal(run.args.id, "c1");
 	assert_int_equal(cfg.cpus, 3);
-	assert_int_equal(PARSE("run", "--bundle", "/b"), CLI_RUN_CONTAINER);
+	assert_true(run.args.cpus_set && !run.args.mem_set);
+	assert_int_equal(PARSE("run", "--bundle", "/b", "--memory", "256M"), CLI_RUN_CONTAINER);
 	assert_null(run.args.id);
+	assert_true(!run.args.cpus_set && run.args.mem_set);
 	assert_int_equal(PARSE("run", "--help"), CLI_EXIT_OK);
 }
 

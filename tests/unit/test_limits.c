@@ -10,8 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "container/limits.h"
+#include "container/oci.h"
 #include "lib/cpuset.h"
 #include "lib/util.h"
 #include "vmm/config.h"
@@ -70,7 +73,9 @@ static const struct row rows[] = {
 	{ "quota over a 1 s period", { .quota = 2000000, .period = 1000000 }, NULL, 0, 0, 0, 0,
 	  { 2, 8, 512 * M, 0, 0 } },
 	{ "quota beyond the cpuset", { .quota = 400000, .cpus = "0-1" }, NULL, 0, 0, 0, 0,
-	  { 2, 8, 512 * M, 0, 0 } },
+	  { 4, 8, 512 * M, 0, 0 } },
+	{ "quota 2 on one CPU", { .quota = 200000, .period = 100000, .cpus = "0" }, NULL, 0, 0, 0,
+	  0, { 2, 8, 512 * M, 0, 0 } },
 	{ "quota within the cpuset", { .quota = 100000, .cpus = "0-3" }, NULL, 0, 0, 0, 0,
 	  { 1, 8, 512 * M, 0, 0 } },
 	{ "cpuset alone", { .cpus = "2-4" }, NULL, 0, 0, 0, 0, { 3, 8, 512 * M, 0, 0 } },
@@ -319,13 +324,157 @@ static void test_pinning(void **state)
 	assert_non_null(strstr(err, "not a CPU list"));
 }
 
+/* `hull run`'s VM for a container's resources: one row's resources, flags, and what it gets. */
+struct run_row {
+	const char *what;
+	struct res r;
+	bool cpus_set, mem_set; /* --cpus 3, --memory 1G */
+	unsigned int cpus;
+	uint64_t mem;
+	const char *affinity, *guest_cpus; /* NULL: none */
+};
+
+static const struct run_row run_rows[] = {
+	{ "nothing: --cpus and --memory's defaults", { 0 }, false, false, 1, 512 * M, NULL, NULL },
+	{ "quota of two on one CPU, 256M", { .quota = 200000, .period = 100000, .cpus = "0",
+	  .mem = 256 * M }, false, false, 2, 256 * M, "0", "0-1" },
+	{ "--cpus and --memory win", { .quota = 200000, .cpus = "0", .mem = 256 * M }, true, true,
+	  3, 1 * G, "0", "0-2" },
+	{ "--cpus alone wins", { .quota = 400000, .mem = 256 * M }, true, false, 3, 256 * M, NULL,
+	  NULL },
+	{ "cpuset alone", { .cpus = "4-6" }, false, false, 3, 512 * M, "4-6", "0-2" },
+	{ "limit rounded to a block", { .mem = 100 * M }, false, false, 1, 128 * M, NULL, NULL },
+	{ "limit of 1G and a reservation", { .mem = 1 * G, .low = 256 * M }, false, false, 1, 1 * G,
+	  NULL, NULL },
+	{ "quota beyond the host", { .quota = 5000000 }, false, false, 8, 512 * M, NULL, NULL },
+};
+
+static void check_run_row(const struct run_row *row)
+{
+	struct ctr_shape_in in = host();
+	struct ctr_shape hs;
+	struct ctr_run_limits l;
+	struct ctr_resources r;
+	char err[256] = "";
+	uint64_t over;
+
+	make(&row->r, &r);
+	in.cpus = row->cpus_set ? 3 : 1;
+	in.mem = row->mem_set ? 1 * G : 512 * M;
+	if (ctr_limits_run(&r, &in, row->cpus_set, row->mem_set, 5 * M, &l, err, sizeof(err)))
+		fail_msg("%s: refused: %s", row->what, err);
+	if (l.cpus != row->cpus || l.mem != row->mem)
+		fail_msg("%s: %u vCPUs, %" PRIu64 "M; wanted %u, %" PRIu64 "M", row->what, l.cpus,
+			 l.mem / M, row->cpus, row->mem / M);
+	if (row->affinity)
+		assert_string_equal(l.affinity, row->affinity);
+	else
+		assert_null(l.affinity);
+	/* The container's cgroup in the guest: in the VM's vCPUs. */
+	if (row->guest_cpus)
+		assert_string_equal(l.guest.cpuset_cpus, row->guest_cpus);
+	else
+		assert_null(l.guest.cpuset_cpus);
+	assert_true(l.guest.has_mem_max == r.has_mem_max && l.guest.mem_max == r.mem_max);
+	/* hull's: the RAM, all of it the container's, plus hull's overhead for it. */
+	hs = (struct ctr_shape){ .vcpus = l.cpus, .max_vcpus = l.cpus, .region = l.mem,
+				 .plugged = l.mem };
+	over = ctr_limits_overhead(&hs, 5 * M);
+	assert_int_equal(over, CTR_HULL_MEM + l.cpus * CTR_VCPU_MEM + 5 * M +
+				       2 * (l.mem / CTR_PT_DIV));
+	assert_int_equal(l.host.has_mem_max, r.has_mem_max);
+	if (r.has_mem_max)
+		assert_int_equal(l.host.mem_max, l.mem + over);
+	assert_int_equal(l.host.has_mem_low, r.has_mem_low);
+	if (r.has_mem_low)
+		assert_int_equal(l.host.mem_low, r.mem_low + over);
+	assert_true(l.host.has_cpu_quota == r.has_cpu_quota && l.host.cpu_quota == r.cpu_quota);
+	if (r.cpuset_cpus)
+		assert_string_equal(l.host.cpuset_cpus, r.cpuset_cpus); /* the host's numbers */
+	ctr_run_limits_free(&l);
+}
+
+static void test_run_table(void **state)
+{
+	unsigned int i;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(run_rows); i++)
+		check_run_row(&run_rows[i]);
+}
+
+static void test_run_refused(void **state)
+{
+	struct ctr_shape_in in = host();
+	struct ctr_run_limits l = { .cpus = 77 };
+	struct ctr_resources r;
+	char err[256] = "";
+
+	(void)state;
+	make(&(struct res){ .cpus = "0,8" }, &r);
+	assert_int_equal(ctr_limits_run(&r, &in, false, false, 0, &l, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "cpu.cpus 0,8: CPU 8 is not one hull may run on (0-7)");
+	assert_int_equal(l.cpus, 0);
+	assert_null(l.affinity);
+	/* --cpus does not make a cpuset hull may not use any better. */
+	assert_int_equal(ctr_limits_run(&r, &in, true, false, 0, &l, err, sizeof(err)), -EINVAL);
+	make(&(struct res){ .cpus = "7-5" }, &r);
+	assert_int_equal(ctr_limits_run(&r, &in, false, false, 0, &l, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "not a CPU list"));
+	make(&(struct res){ .mem = 2ull << 40 }, &r);
+	assert_int_equal(ctr_limits_run(&r, &in, false, true, 0, &l, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "above hull's maximum"));
+	ctr_run_limits_free(&l);
+}
+
+/* From config.json text, as `hull run --bundle` reads it, to the VM's settings. */
+static void test_run_bundle(void **state)
+{
+	static const char text[] =
+		"{\"ociVersion\": \"1.0.2\", \"root\": {\"path\": \"rootfs\"},"
+		" \"process\": {\"args\": [\"sh\"], \"cwd\": \"/\","
+		"  \"user\": {\"uid\": 0, \"gid\": 0}},"
+		" \"linux\": {\"cgroupsPath\": \"/hull/c1\", \"resources\": {"
+		"  \"cpu\": {\"quota\": 200000, \"period\": 100000, \"cpus\": \"0\","
+		"   \"shares\": 1024},"
+		"  \"memory\": {\"limit\": 268435456, \"reservation\": 134217728}}}}";
+	char dir[] = "/tmp/test_limits.XXXXXX", root[64], err[512] = "";
+	struct ctr_shape_in in = host();
+	struct ctr_run_limits l;
+	struct ctr_bundle b;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(root, sizeof(root), "%s/rootfs", dir);
+	assert_int_equal(mkdir(root, 0755), 0);
+	if (ctr_oci_parse(text, sizeof(text) - 1, dir, NULL, &b, err, sizeof(err)))
+		fail_msg("config.json: %s", err);
+	assert_string_equal(b.cgroups_path, "/hull/c1");
+	assert_int_equal(ctr_limits_run(&b.resources, &in, false, false, 0, &l, err, sizeof(err)),
+			 0);
+	assert_int_equal(l.cpus, 2);
+	assert_int_equal(l.mem, 256 * M);
+	assert_string_equal(l.affinity, "0");
+	assert_true(l.host.has_cpu_quota && l.host.cpu_quota == 200000);
+	assert_true(l.host.has_cpu_weight && l.host.cpu_weight == 39); /* shares 1024, as runc */
+	assert_true(l.host.has_mem_max && l.host.mem_max > 256 * M);
+	assert_true(l.host.has_mem_low && l.host.mem_low > 128 * M);
+	assert_true(l.host.mem_low < l.host.mem_max);
+	assert_string_equal(l.guest.cpuset_cpus, "0-1");
+	ctr_run_limits_free(&l);
+	ctr_bundle_free(&b);
+	assert_int_equal(rmdir(root), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_shape_table),  cmocka_unit_test(test_shape_refused),
 		cmocka_unit_test(test_shape_update), cmocka_unit_test(test_guest),
 		cmocka_unit_test(test_overhead),     cmocka_unit_test(test_host),
-		cmocka_unit_test(test_pinning),
+		cmocka_unit_test(test_pinning),	     cmocka_unit_test(test_run_table),
+		cmocka_unit_test(test_run_refused),  cmocka_unit_test(test_run_bundle),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
