@@ -257,15 +257,19 @@ static void test_timers_in_order(void **state)
 	for (i = 0; i < 4; i++)
 		loop_timer_init(&t[i], on_order, (void *)(intptr_t)i);
 	/*
-	 * Deadlines 10, 20, 30, 40 ms after one start, armed out of order: each delay is taken
-	 * from that start, so a slow machine (Valgrind under TCG) arming late keeps the order.
+	 * Deadlines 100, 200, 300, 400 ms after one start, armed out of order: each delay is taken
+	 * from that start, so arming late keeps the order unless one arm takes 100 ms. Valgrind
+	 * under TCG has taken tens of ms to translate the arming code the first time: arm and
+	 * cancel once before, so the four calls below run translated code.
 	 */
+	arm_at(&t[0], loop_now_ns() + 1000 * MS);
+	loop_timer_cancel(&L, &t[0]);
 	start = loop_now_ns();
-	arm_at(&t[3], start + 40 * MS);
-	arm_at(&t[1], start + 20 * MS);
-	arm_at(&t[0], start + 10 * MS);
-	arm_at(&t[2], start + 30 * MS);
-	sleep_ms(60); /* all four due before the loop looks */
+	arm_at(&t[3], start + 400 * MS);
+	arm_at(&t[1], start + 200 * MS);
+	arm_at(&t[0], start + 100 * MS);
+	arm_at(&t[2], start + 300 * MS);
+	sleep_ms(500); /* all four due before the loop looks */
 	assert_int_equal(loop_run_once(&L, 1000), 1);
 	assert_int_equal(norder, 4);
 	for (i = 0; i < 4; i++)
