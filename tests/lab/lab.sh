@@ -310,11 +310,27 @@ else
 fi
 qpid=$!
 
-# Nested SVM under TCG sometimes freezes L1 for good: its one CPU halts with interrupts pending
-# and never wakes, not even for an NMI, and QEMU stops using CPU time. A working L1 always uses
-# some (timer ticks, even when idle), so $freeze seconds without any means it froze: give up
-# then instead of waiting for the timeout. Both exit 124.
+# Nested SVM under TCG (QEMU 7.2) sometimes leaves L1 halted with an interrupt pending in its
+# local APIC that the CPU was never told of: L1's timer interrupt sits in the IRR, the CPU
+# sleeps, and QEMU uses no CPU time at all. Seen most in tests where L1 idles for long while its
+# L2 guest waits (test_console.py's stalled consoles, every time in some runs). Any new
+# interrupt makes QEMU look at the APIC again and L1 runs on: so after $kick seconds without
+# CPU time the watchdog presses Shift on L1's PS/2 keyboard (nothing in L1 reads it) through
+# the monitor. A working L1 always uses some CPU time (timer ticks, even when idle), so
+# $freeze seconds without any, kicks and all, means it froze for good: give up then instead of
+# waiting for the timeout. Both exit 124.
+kick=${HULL_LAB_KICK:-10}
 freeze=${HULL_LAB_FREEZE:-60}
+monitor() { # one HMP command to L1's QEMU monitor
+	python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(5)
+s.connect(sys.argv[1])
+time.sleep(0.2)
+s.sendall(sys.argv[2].encode() + b"\n")
+time.sleep(0.5)
+' "$run/monitor.sock" "$1" 2>/dev/null
+}
 watchdog() {
 	local start=$SECONDS last=-1 still=0 cpu
 	while ((SECONDS - start < timeout)); do
@@ -325,6 +341,9 @@ watchdog() {
 			if ((still >= freeze)); then
 				: >"$run/frozen"
 				return 0
+			fi
+			if ((still % kick == 0)); then
+				monitor "sendkey shift" && echo "$SECONDS: no CPU time for $still s: key pressed" >>"$run/kicks"
 			fi
 		else
 			still=0
@@ -338,6 +357,9 @@ spid=$!
 set +e
 wait -n "$qpid" "$spid"
 set -e
+if [[ -s $run/kicks ]]; then
+	echo "lab: L1 went $kick s without CPU time (an interrupt left pending: see tests/lab/README.md); key presses woke it: $(wc -l <"$run/kicks")" >&2
+fi
 if kill -0 "$qpid" 2>/dev/null; then
 	kill_qemu
 	if [[ -e $run/frozen ]]; then
