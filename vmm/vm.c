@@ -28,6 +28,7 @@ void vm_request_stop(struct vm *vm, enum vm_state why, int status)
 	int running = VM_RUNNING;
 
 	if (atomic_compare_exchange_strong(&vm->state, &running, (int)why)) {
+		milestone_mark(&vm->ms, MS_STOP);
 		vm->exit_status = status;
 		if (eventfd_write(vm->stop_fd, 1) < 0)
 			log_msg("cannot wake the event loop: %s", strerror(errno));
@@ -47,7 +48,20 @@ static void on_event(void *opaque, enum dev_event ev)
 {
 	struct vm *vm = opaque;
 
-	vm_request_stop(vm, ev == DEV_POWEROFF ? VM_POWEROFF : VM_REBOOT, 0);
+	switch (ev) {
+	case DEV_POWEROFF:
+		vm_request_stop(vm, VM_POWEROFF, 0);
+		break;
+	case DEV_RESET:
+		vm_request_stop(vm, VM_REBOOT, 0);
+		break;
+	case DEV_OUTPUT:
+		milestone_mark(&vm->ms, MS_FIRST_OUTPUT);
+		break;
+	case DEV_BOOTED:
+		milestone_mark(&vm->ms, MS_BOOT_TIMER);
+		break;
+	}
 }
 
 /* --- stage: KVM ------------------------------------------------------------------- */
@@ -144,6 +158,7 @@ static int memory_init(struct vm *vm)
 		if (ret)
 			return ret;
 	}
+	milestone_mark(&vm->ms, MS_MEMORY);
 	return 0;
 }
 
@@ -174,7 +189,7 @@ static int devices_init(struct vm *vm)
 	if (vm->tx_fd < 0)
 		return -errno;
 	serial_init(&vm->serial, arch_console_irq(), vm->tx_fd, vm->room_fd, &vm->host);
-	boot_timer_init(&vm->timer, &vm->start_wall, &vm->start_cpu);
+	boot_timer_init(&vm->timer, &vm->start_wall, &vm->start_cpu, &vm->host);
 	return arch_devices_init(vm->arch, &d);
 }
 
@@ -253,6 +268,8 @@ static int boot_init(struct vm *vm)
 	ret = arch_boot_setup(vm->arch, &b);
 	if (ret)
 		log_msg("boot setup: %s", strerror(-ret));
+	else
+		milestone_mark(&vm->ms, MS_LOADED);
 out:
 	free(win);
 	return ret;
@@ -479,6 +496,7 @@ static struct vm *vm_alloc(const struct vm_config *cfg, struct vm_prep *prep,
 	vm->loop.epfd = -1;
 	vm->start_wall = epoch->wall;
 	vm->start_cpu = epoch->cpu;
+	milestones_init(&vm->ms, &epoch->wall);
 	atomic_init(&vm->state, VM_RUNNING);
 	vm->exit_status = VM_EXIT_ERROR;
 	/* The first pass checked it; the vCPU threads pin themselves by it (vm_pin_vcpu). */
@@ -586,8 +604,27 @@ void vm_destroy(struct vm *vm)
 	/* Destroyed without a stop (a failed start, another mode's error path): this is one. */
 	atomic_compare_exchange_strong(&vm->state, &running, VM_STOP);
 	vm_vcpus_stop(vm);
+	if (vm->cfg->stats && vm->vcpus) {
+		struct census_total *t = malloc(sizeof(*t));
+
+		if (t) {
+			vm_census(vm, t);
+			census_report(&vm->ms, t);
+			free(t);
+		}
+	}
 	stages_unwind(vm->stages, vm->nstages, vm);
 	vm_free(vm);
+}
+
+void vm_census(const struct vm *vm, struct census_total *t)
+{
+	const struct exit_census *cs[CONFIG_MAX_CPUS];
+	unsigned int i, n = vm->vcpus ? vm->ncpus : 0;
+
+	for (i = 0; i < n && i < CONFIG_MAX_CPUS; i++)
+		cs[i] = &vm->vcpus[i].census;
+	census_sum(cs, i, t);
 }
 
 int vm_main(const struct vm_config *cfg, struct vm_prep *prep, const struct vm_epoch *epoch)

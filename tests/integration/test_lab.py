@@ -182,3 +182,35 @@ def test_guest_clock(boot, kernels, which):
     m = re.search(r"HULL-DMESG: .*initcall cmos_init\S* returned \S+ after (\d+) usecs", h.stdout)
     assert m, h.describe()
     assert int(m.group(1)) < 1_000_000, f"rtc_cmos took {m.group(1)} us to probe\n{h.describe()}"
+
+
+def test_stats(boot, project_bzimage):
+    """--stats: at the end, the milestones of the start in order, the exits to hull by reason
+    (adding up to the total) and by site, with the console's port and the boot timer among
+    them."""
+    h = boot(project_bzimage, "devmem", args=["--boot-timer", "--stats"])
+    m = re.search(r"^hull: stats: ms after hull started: (.*)$", h.stderr, re.M)
+    assert m, h.describe()
+    ms = {k: float(v) for k, v in (item.split() for item in m.group(1).split(", "))}
+    order = ["memory", "loaded", "first_run", "first_output", "boot_timer", "stop"]
+    assert list(ms) == order, h.describe()
+    assert all(ms[a] <= ms[b] for a, b in zip(order, order[1:])), ms
+    assert 0 < ms["stop"] < h.elapsed * 1000, (ms, h.elapsed)
+    m = re.search(r"^hull: stats: (\d+) exits to hull: (.*)$", h.stderr, re.M)
+    assert m, h.describe()
+    reasons = {k: int(v) for k, v in (item.split() for item in m.group(2).split(", "))}
+    assert sum(reasons.values()) == int(m.group(1)), h.describe()
+    assert reasons.get("io", 0) > 0 and reasons.get("mmio", 0) > 0, reasons
+    m = re.search(r"^hull: stats: port and MMIO exits by site, most first: (.*)$", h.stderr,
+                  re.M)
+    assert m, h.describe()
+    sites = m.group(1).split(", ")
+    assert any(s.startswith("port 0x3f8 write ") for s in sites), sites
+    counts = [int(s.split()[-1]) for s in sites if not s.endswith("elsewhere")]
+    assert counts == sorted(counts, reverse=True), sites
+
+
+def test_no_stats_without_flag(boot, project_bzimage):
+    """Without --stats nothing is reported."""
+    h = boot(project_bzimage, "hello")
+    assert "hull: stats:" not in h.stderr, h.describe()
