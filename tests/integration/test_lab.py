@@ -214,3 +214,39 @@ def test_no_stats_without_flag(boot, project_bzimage):
     """Without --stats nothing is reported."""
     h = boot(project_bzimage, "hello")
     assert "hull: stats:" not in h.stderr, h.describe()
+
+
+def guest_ram_mapping(pid):
+    """(start address, AnonHugePages in KiB, Rss in KiB) of hull's guest-RAM mapping."""
+    found, start, fields = False, None, {}
+    with open(f"/proc/{pid}/smaps") as smaps:
+        for line in smaps:
+            words = line.split()
+            if "-" in words[0] and len(words) >= 5:
+                if found:
+                    break
+                found = line.rstrip().endswith("[anon:hull-guest-ram]")
+                start = int(words[0].split("-")[0], 16)
+            elif found and words[0].endswith(":") and len(words) >= 2:
+                fields[words[0][:-1]] = int(words[1])
+    assert found, f"no [anon:hull-guest-ram] mapping in /proc/{pid}/smaps"
+    return start, fields["AnonHugePages"], fields["Rss"]
+
+
+def test_guest_ram_huge_pages(hull, busybox_initrd, project_bzimage):
+    """Guest RAM starts at a 2 MiB-aligned host address, so that (where the host has
+    transparent huge pages, as Debian's kernel does) huge pages back what the guest touched:
+    each is one fault and one large entry in KVM's page tables, not 512."""
+    h = hull("--kernel", project_bzimage, "--initrd", busybox_initrd, "--memory", "256M",
+             "--cmdline", guest_cmdline("echo"))
+    h.expect(r"HULL-READY", 60)
+    start, huge, rss = guest_ram_mapping(h.proc.pid)
+    h.send("done\n")
+    assert h.wait(30) == 0, h.describe()
+    assert start % (2 * MiB) == 0, hex(start)
+    thp = Path("/sys/kernel/mm/transparent_hugepage/enabled").read_text()
+    if "[never]" in thp:
+        assert huge == 0, (huge, rss)
+    else:
+        # At least one: how many depends on the host's free huge pages, not on hull.
+        assert huge >= 2048, f"{huge} KiB of {rss} KiB in huge pages"
