@@ -7,11 +7,12 @@
 #include "lib/log.h"
 
 void boot_timer_init(struct boot_timer *t, const struct timespec *start_wall,
-		     const struct timespec *start_cpu)
+		     const struct timespec *start_cpu, const struct dev_host *host)
 {
 	memset(t, 0, sizeof(*t));
 	t->start_wall = *start_wall;
 	t->start_cpu = *start_cpu;
+	t->host = host;
 }
 
 static double ms_since(clockid_t clk, const struct timespec *start)
@@ -32,6 +33,8 @@ static void boot_timer_write(void *dev, uint64_t off, const uint8_t *data, uint3
 		return;
 	if (atomic_exchange(&t->fired, 1))
 		return;
+	if (t->host && t->host->event)
+		t->host->event(t->host->opaque, DEV_BOOTED);
 	log_msg("boot timer: guest booted in %.1f ms wall, %.1f ms cpu since hull started",
 		ms_since(CLOCK_MONOTONIC, &t->start_wall),
 		ms_since(CLOCK_PROCESS_CPUTIME_ID, &t->start_cpu));

@@ -16,6 +16,8 @@
 enum dev_event {
 	DEV_POWEROFF, /* guest powered off */
 	DEV_RESET,    /* guest asked for a CPU/system reset */
+	DEV_OUTPUT,   /* the guest's first byte on the console (once) */
+	DEV_BOOTED,   /* the guest wrote the boot timer (once) */
 };
 
 struct dev_host {
@@ -46,6 +48,7 @@ struct serial {
 	unsigned int tx_head, tx_len; /* output the console has not written out yet */
 	bool tx_discard;              /* output has nowhere to go: drop it, THRE stays set */
 	uint64_t tx_dropped;          /* bytes written while the buffer was full */
+	bool tx_seen;                 /* the first byte was written (DEV_OUTPUT told) */
 	int tx_fd;        /* eventfd written when output starts waiting; -1 for none */
 	int room_fd;      /* eventfd written when the RX FIFO drains; -1 for none */
 	unsigned int irq;
@@ -151,10 +154,11 @@ struct boot_timer {
 	struct timespec start_wall; /* CLOCK_MONOTONIC at hull's start */
 	struct timespec start_cpu;  /* CLOCK_PROCESS_CPUTIME_ID at hull's start */
 	atomic_int fired;           /* only the first write reports */
+	const struct dev_host *host; /* told DEV_BOOTED */
 };
 
 extern const struct bus_ops boot_timer_ops;
 void boot_timer_init(struct boot_timer *t, const struct timespec *start_wall,
-		     const struct timespec *start_cpu);
+		     const struct timespec *start_cpu, const struct dev_host *host);
 
 #endif

@@ -107,6 +107,11 @@ static uint8_t rx_pop(struct serial *s)
 
 static void transmit(struct serial *s, uint8_t c)
 {
+	if (!s->tx_seen) {
+		s->tx_seen = true;
+		if (s->host.event)
+			s->host.event(s->host.opaque, DEV_OUTPUT);
+	}
 	if (s->mcr & UART_MCR_LOOP) {
 		rx_push(s, c);
 		return;

@@ -39,13 +39,19 @@ static char *api_state(void *opaque, size_t *len)
 	struct vm *vm = opaque;
 	struct ctl_dev devs[VM_MAX_DEVS];
 	struct ctl_vcpu *vcpus;
+	struct census_total *exits;
 	struct ctl_state s;
 	unsigned int i;
 	char *line;
 
 	vcpus = calloc(vm->ncpus ? vm->ncpus : 1, sizeof(*vcpus));
-	if (!vcpus)
+	exits = malloc(sizeof(*exits));
+	if (!vcpus || !exits) {
+		free(vcpus);
+		free(exits);
 		return NULL;
+	}
+	vm_census(vm, exits);
 	/* tid is written once, under vcpu_lock, before vcpu_start() returned on this thread. */
 	for (i = 0; vm->vcpus && i < vm->ncpus; i++)
 		vcpus[i] = (struct ctl_vcpu){ .index = i, .tid = vm->vcpus[i].tid };
@@ -58,8 +64,11 @@ static char *api_state(void *opaque, size_t *len)
 		.ndevs = list_devices(vm, devs),
 		.uptime_ms = ms_since(&vm->started_at),
 		.container = vm->status_hook ? vm->status_hook(vm) : NULL,
+		.ms = &vm->ms,
+		.exits = exits,
 	};
 	line = ctl_reply_state(&s, len);
+	free(exits);
 	free(vcpus);
 	return line;
 }

@@ -50,6 +50,12 @@ const struct config_setting config_settings[] = {
 	  "report the time until the guest writes 123 to the boot\n"
 	  "timer at 0xfe000000 (Firecracker-compatible)\n",
 	  CONFIG_FLAG, FIELD(boot_timer) },
+	{ "stats", "stats", NULL,
+	  "when the VM ends, report on stderr when each point of\n"
+	  "its start was reached and its exits to hull by reason\n"
+	  "and by port or MMIO address (the control socket's\n"
+	  "state reply has them too)\n",
+	  CONFIG_FLAG, FIELD(stats) },
 	{ "api-sock", "api_sock", "PATH",
 	  "serve the control socket at PATH (see 'hull ctl'); a\n"
 	  "stale socket there is replaced, any other file is an\n"

@@ -36,6 +36,7 @@ struct vm_config {
 	unsigned int cpus;
 	uint64_t mem;
 	bool boot_timer;
+	bool stats; /* --stats: the census on stderr at the end */
 	char *api_sock; /* the control socket's path, or NULL */
 	char *cpu_affinity; /* host CPUs, "0-3,6": vCPU i on the (i mod n)-th; NULL: any */
 	char *cgroup;   /* the host cgroup hull runs in, or NULL */

@@ -330,6 +330,48 @@ static struct json_object *devs_array(const struct ctl_state *s)
 	return a;
 }
 
+/* {"milestones_ms": {...}, "exits": N, "exit_reasons": {...}, "exit_sites": [...], ...} */
+static struct json_object *stats_object(const struct ctl_state *s)
+{
+	const struct census_total *t = s->exits;
+	struct json_object *o = json_object_new_object(), *ms, *why, *sites, *v;
+	unsigned int i;
+	char name[16];
+	int64_t ns;
+
+	/* Each member added as soon as made: on failure putting o frees them all. */
+	if (!o || !add(o, "milestones_ms", ms = json_object_new_object()) ||
+	    !add(o, "exit_reasons", why = json_object_new_object()) ||
+	    !add(o, "exit_sites", sites = json_object_new_array()) ||
+	    !add(o, "exits", json_object_new_uint64(t->exits)) ||
+	    !add(o, "exit_other_sites", json_object_new_uint64(t->other_sites)))
+		goto fail;
+	for (i = 0; i < MS_COUNT; i++) {
+		ns = milestone_ns(s->ms, i);
+		if (ns >= 0 && !add(ms, milestone_name(i), json_object_new_double((double)ns / 1e6)))
+			goto fail;
+	}
+	for (i = 0; i <= CENSUS_REASONS; i++)
+		if (t->reasons[i] && !add(why, census_reason_name(i, name, sizeof(name)),
+					  json_object_new_uint64(t->reasons[i])))
+			goto fail;
+	for (i = 0; i < t->nsites; i++) {
+		v = json_object_new_object();
+		if (!v || !add(v, "bus", json_object_new_string(t->sites[i].mmio ? "mmio" : "port")) ||
+		    !add(v, "addr", json_object_new_uint64(t->sites[i].addr)) ||
+		    !add(v, "dir", json_object_new_string(t->sites[i].write ? "write" : "read")) ||
+		    !add(v, "count", json_object_new_uint64(t->sites[i].count)) ||
+		    json_object_array_add(sites, v)) {
+			json_object_put(v);
+			goto fail;
+		}
+	}
+	return o;
+fail:
+	json_object_put(o);
+	return NULL;
+}
+
 char *ctl_reply_state(const struct ctl_state *s, size_t *len)
 {
 	struct json_object *o = json_object_new_object();
@@ -340,7 +382,8 @@ char *ctl_reply_state(const struct ctl_state *s, size_t *len)
 	    !add(o, "vcpus", vcpus_array(s)) || !add(o, "memory", json_object_new_uint64(s->memory)) ||
 	    !add(o, "devices", devs_array(s)) ||
 	    !add(o, "uptime_ms", json_object_new_uint64(s->uptime_ms)) ||
-	    (s->container && !add(o, "container", json_object_new_string(s->container)))) {
+	    (s->container && !add(o, "container", json_object_new_string(s->container))) ||
+	    (s->exits && s->ms && !add(o, "stats", stats_object(s)))) {
 		json_object_put(o);
 		return NULL;
 	}

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "vmm/census.h"
+
 /*
  * Requests: {"cmd":"state"|"pause"|"resume"|"stop"|"balloon"} and a newline,
  * nothing else in the object but, for balloon, "target":bytes. Replies:
@@ -99,6 +101,8 @@ struct ctl_state {
 	unsigned int ndevs;
 	uint64_t uptime_ms; /* since the vCPUs started */
 	const char *container; /* a container VM's container status; NULL: none */
+	const struct milestones *ms;   /* "stats": the start's milestones... */
+	const struct census_total *exits; /* ...and the exits to hull; NULL: no "stats" */
 };
 
 /* What the balloon reply says (bytes), and the guest's statistics by name. */

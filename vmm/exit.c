@@ -39,6 +39,7 @@ static enum vcpu_action handle_io(struct vm *vm, struct vcpu *vcpu)
 	    (uint64_t)size * count > vcpu->run_size - off)
 		return fail(vm, vcpu, "malformed port I/O exit");
 	data = (uint8_t *)run + off;
+	census_access(&vcpu->census, false, run->io.port, run->io.direction == KVM_EXIT_IO_OUT);
 	for (i = 0; i < count; i++, data += size) {
 		bool claimed;
 
@@ -60,6 +61,7 @@ static enum vcpu_action handle_mmio(struct vm *vm, struct vcpu *vcpu)
 
 	if (len == 0 || len > sizeof(run->mmio.data))
 		return fail(vm, vcpu, "malformed MMIO exit");
+	census_access(&vcpu->census, true, run->mmio.phys_addr, run->mmio.is_write);
 	if (run->mmio.is_write)
 		claimed = bus_write(&vm->mmio, run->mmio.phys_addr, run->mmio.data, len);
 	else

@@ -131,7 +131,10 @@ static void *vcpu_thread(void *arg)
 			park(vm);
 			continue;
 		}
+		milestone_mark(&vm->ms, MS_FIRST_RUN);
 		ret = vm->run_vcpu(vcpu);
+		if (!ret || ret == -EINTR)
+			census_exit(&vcpu->census, ret ? KVM_EXIT_INTR : vcpu->run->exit_reason);
 		if (ret == -EINTR || ret == -EAGAIN) {
 			vcpu->run->immediate_exit = 0;
 			eat_kicks();

@@ -23,6 +23,7 @@
 #include "lib/gmem.h"
 #include "lib/loop.h"
 #include "virtio/virtio.h"
+#include "vmm/census.h"
 #include "vmm/stages.h"
 
 /* --- console: hull's stdin and stdout to the guest UART, raw terminal, escape to quit ----- */
@@ -79,6 +80,7 @@ struct vcpu {
 	bool started;
 	pid_t tid; /* the thread's id, set before vcpu_start() returns (pinning, cgroups) */
 	int pin_err; /* the thread could not pin itself (vm_pin_vcpu) */
+	struct exit_census census; /* its exits, counted by its own thread */
 };
 
 /* What the vCPU thread does after an exit was handled. */
@@ -286,6 +288,7 @@ struct vm {
 	const struct stage *const *stages; /* the table vm_create() ran ... */
 	unsigned int nstages;              /* ... and how many of it are done */
 	struct timespec start_wall, start_cpu;
+	struct milestones ms; /* the points of the start reached, from start_wall */
 	struct boot_image boot;
 	uint64_t initrd_gpa, initrd_len;
 	char *cmdline;
@@ -319,6 +322,8 @@ int vm_create_from(const struct stage *const *stages, unsigned int n,
 int vm_start(struct vm *vm);
 int vm_run(struct vm *vm);
 void vm_destroy(struct vm *vm);
+/* Every vCPU's exits added up (any thread: while vCPUs run, the counts are a snapshot). */
+void vm_census(const struct vm *vm, struct census_total *t);
 
 /*
  * `hull vm` after the first pass: create, start, run, destroy. Returns the

@@ -194,6 +194,13 @@ def test_control_socket(hull, hull_bin, busybox_initrd, project_bzimage, scratch
     assert kinds == ["blk", "rng"], s
     assert sorted(d["id"] for d in s["devices"]) == ["disk0", "rng0"], s
     assert all(d["gsi"] > 0 and d["base"] >= 0xfe001000 for d in s["devices"]), s
+    # The census: the start's milestones so far and the exits, by reason and site.
+    st = s["stats"]
+    assert {"memory", "loaded", "first_run", "first_output"} <= set(st["milestones_ms"]), st
+    assert "stop" not in st["milestones_ms"], st
+    assert st["exits"] == sum(st["exit_reasons"].values()) > 0, st
+    assert {"bus": "port", "addr": 0x3f8, "dir": "write"} in [
+        {k: v for k, v in site.items() if k != "count"} for site in st["exit_sites"]], st
 
     assert ctl(hull_bin, sock, "pause")[:2] == (0, '{"ok":true}\n')
     assert state_of(hull_bin, sock, h)["state"] == "paused"

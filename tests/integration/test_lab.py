@@ -182,3 +182,71 @@ def test_guest_clock(boot, kernels, which):
     m = re.search(r"HULL-DMESG: .*initcall cmos_init\S* returned \S+ after (\d+) usecs", h.stdout)
     assert m, h.describe()
     assert int(m.group(1)) < 1_000_000, f"rtc_cmos took {m.group(1)} us to probe\n{h.describe()}"
+
+
+def test_stats(boot, project_bzimage):
+    """--stats: at the end, the milestones of the start in order, the exits to hull by reason
+    (adding up to the total) and by site, with the console's port and the boot timer among
+    them."""
+    h = boot(project_bzimage, "devmem", args=["--boot-timer", "--stats"])
+    m = re.search(r"^hull: stats: ms after hull started: (.*)$", h.stderr, re.M)
+    assert m, h.describe()
+    ms = {k: float(v) for k, v in (item.split() for item in m.group(1).split(", "))}
+    order = ["memory", "loaded", "first_run", "first_output", "boot_timer", "stop"]
+    assert list(ms) == order, h.describe()
+    assert all(ms[a] <= ms[b] for a, b in zip(order, order[1:])), ms
+    assert 0 < ms["stop"] < h.elapsed * 1000, (ms, h.elapsed)
+    m = re.search(r"^hull: stats: (\d+) exits to hull: (.*)$", h.stderr, re.M)
+    assert m, h.describe()
+    reasons = {k: int(v) for k, v in (item.split() for item in m.group(2).split(", "))}
+    assert sum(reasons.values()) == int(m.group(1)), h.describe()
+    assert reasons.get("io", 0) > 0 and reasons.get("mmio", 0) > 0, reasons
+    m = re.search(r"^hull: stats: port and MMIO exits by site, most first: (.*)$", h.stderr,
+                  re.M)
+    assert m, h.describe()
+    sites = m.group(1).split(", ")
+    assert any(s.startswith("port 0x3f8 write ") for s in sites), sites
+    counts = [int(s.split()[-1]) for s in sites if not s.endswith("elsewhere")]
+    assert counts == sorted(counts, reverse=True), sites
+
+
+def test_no_stats_without_flag(boot, project_bzimage):
+    """Without --stats nothing is reported."""
+    h = boot(project_bzimage, "hello")
+    assert "hull: stats:" not in h.stderr, h.describe()
+
+
+def guest_ram_mapping(pid):
+    """(start address, AnonHugePages in KiB, Rss in KiB) of hull's guest-RAM mapping."""
+    found, start, fields = False, None, {}
+    with open(f"/proc/{pid}/smaps") as smaps:
+        for line in smaps:
+            words = line.split()
+            if "-" in words[0] and len(words) >= 5:
+                if found:
+                    break
+                found = line.rstrip().endswith("[anon:hull-guest-ram]")
+                start = int(words[0].split("-")[0], 16)
+            elif found and words[0].endswith(":") and len(words) >= 2:
+                fields[words[0][:-1]] = int(words[1])
+    assert found, f"no [anon:hull-guest-ram] mapping in /proc/{pid}/smaps"
+    return start, fields["AnonHugePages"], fields["Rss"]
+
+
+def test_guest_ram_huge_pages(hull, busybox_initrd, project_bzimage):
+    """Guest RAM starts at a 2 MiB-aligned host address, so that (where the host has
+    transparent huge pages, as Debian's kernel does) huge pages back what the guest touched:
+    each is one fault and one large entry in KVM's page tables, not 512."""
+    h = hull("--kernel", project_bzimage, "--initrd", busybox_initrd, "--memory", "256M",
+             "--cmdline", guest_cmdline("echo"))
+    h.expect(r"HULL-READY", 60)
+    start, huge, rss = guest_ram_mapping(h.proc.pid)
+    h.send("done\n")
+    assert h.wait(30) == 0, h.describe()
+    assert start % (2 * MiB) == 0, hex(start)
+    thp = Path("/sys/kernel/mm/transparent_hugepage/enabled").read_text()
+    if "[never]" in thp:
+        assert huge == 0, (huge, rss)
+    else:
+        # At least one: how many depends on the host's free huge pages, not on hull.
+        assert huge >= 2048, f"{huge} KiB of {rss} KiB in huge pages"

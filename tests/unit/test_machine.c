@@ -85,7 +85,7 @@ static void test_aliases(void **state)
 /* ---- the legacy devices arch_devices_init places ---- */
 
 /* Power events the devices raised, by kind; interrupt lines are not looked at here. */
-static unsigned int events[DEV_RESET + 1];
+static unsigned int events[DEV_BOOTED + 1];
 
 static void on_event(void *opaque, enum dev_event ev)
 {
@@ -121,7 +121,7 @@ static void machine_init(struct machine *m, bool with_timer)
 	bus_init(&m->pio, "pio");
 	bus_init(&m->mmio, "mmio");
 	serial_init(&m->console, arch_console_irq(), -1, -1, &host);
-	boot_timer_init(&m->timer, &t, &t);
+	boot_timer_init(&m->timer, &t, &t, &host);
 	assert_int_equal(arch_devices_init(&m->avm, &d), 0);
 }
 
@@ -179,6 +179,12 @@ static void test_devices(void **state)
 
 	machine_init(&m, true);
 	assert_true(bus_read(&m.mmio, LAYOUT_BOOT_TIMER, b, 1));
+	/* The guest's 123 is told once (the boot's milestone); other bytes are not. */
+	assert_true(bus_write(&m.mmio, LAYOUT_BOOT_TIMER, (const uint8_t *)"\x01", 1));
+	assert_int_equal(events[DEV_BOOTED], 0);
+	assert_true(bus_write(&m.mmio, LAYOUT_BOOT_TIMER, (const uint8_t *)"\x7b", 1));
+	assert_true(bus_write(&m.mmio, LAYOUT_BOOT_TIMER, (const uint8_t *)"\x7b", 1));
+	assert_int_equal(events[DEV_BOOTED], 1);
 	machine_fini(&m);
 }
 
