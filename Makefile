@@ -35,6 +35,7 @@ VIRTIO_SRCS := virtio/virtq.c virtio/dev.c virtio/mmio.c
 VBLK_SRCS := virtio/blk/config.c virtio/blk/blk.c virtio/blk/io.c
 VRNG_SRCS := virtio/rng/rng.c
 VBALLOON_SRCS := virtio/balloon/balloon.c virtio/balloon/stats.c virtio/balloon/config.c
+VMEM_SRCS := virtio/mem/config.c virtio/mem/mem.c
 VFS_SRCS := virtio/fs/fuse.c virtio/fs/inode.c virtio/fs/entries.c virtio/fs/ops_node.c \
 	virtio/fs/ops_file.c virtio/fs/ops_dir.c virtio/fs/xattr.c virtio/fs/fs.c virtio/fs/config.c
 VSOCK_SRCS := virtio/vsock/config.c virtio/vsock/conn.c virtio/vsock/packet.c \
@@ -50,8 +51,8 @@ CTR_SRCS := container/tlv.c container/proto.c container/oci_json.c container/oci
 CLI_SRCS := cli/cli.c cli/run.c cli/ctl.c cli/rtparse.c cli/runtime.c cli/rtvmm.c
 # Everything but main(): linked into hull, and into the unit tests and fuzz targets.
 HULL_SRCS := $(LIB_SRCS) $(ARCH_SRCS) $(BOOT_SRCS) $(DEV_SRCS) $(VIRTIO_SRCS) $(VBLK_SRCS) \
-	$(VRNG_SRCS) $(VBALLOON_SRCS) $(VFS_SRCS) $(VSOCK_SRCS) $(VNET_SRCS) $(VMM_SRCS) \
-	$(CTR_SRCS) $(CLI_SRCS)
+	$(VRNG_SRCS) $(VBALLOON_SRCS) $(VMEM_SRCS) $(VFS_SRCS) $(VSOCK_SRCS) $(VNET_SRCS) \
+	$(VMM_SRCS) $(CTR_SRCS) $(CLI_SRCS)
 MAIN_SRCS := cli/main.c
 
 # The demo guest's /init: a static program embedded in hull (see boot/demo/).
