@@ -89,7 +89,7 @@ UNIT_TESTS := gmem bus parse iov config cli log registry exit serial rtc i8042 e
 	acpi aml machine bzimage elf initrd cmdline cpio virtq mmio blk rng balloon fsrv fs_escape \
 	fs_entries vfs vsock net fdbudget tlv proto json oci runspec points initramfs agent ctr_console \
 	guest_plan guest_caps guest_values \
-	guest_path loop control vcpu cpuset limits cgroup file state runtime_cli
+	guest_path loop control vcpu cpuset limits cgroup file state runtime_cli vmem
 UNIT_BINS := $(UNIT_TESTS:%=$(O)/san/tests/unit/test_%)
 
 # --- fuzz targets (libFuzzer): tests/fuzz/fuzz_NAME.c ---
