@@ -93,8 +93,8 @@ UNIT_TESTS := gmem bus parse iov config cli log registry exit serial rtc i8042 e
 UNIT_BINS := $(UNIT_TESTS:%=$(O)/san/tests/unit/test_%)
 
 # --- fuzz targets (libFuzzer): tests/fuzz/fuzz_NAME.c ---
-FUZZ_TARGETS := kernel config virtq mmio blk balloon fsrv vsock net proto spec oci control modules \
-	state
+FUZZ_TARGETS := kernel config virtq mmio blk balloon vmem fsrv vsock net proto spec oci control \
+	modules state
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(O)/fuzz/fuzz_%)
 FUZZ_OBJS := $(HULL_SRCS:%.c=$(O)/fuzz/%.o)
 TEST_FUZZ_OBJS := $(TEST_SUPPORT_SRCS:%.c=$(O)/fuzz/%.o)
