@@ -131,6 +131,18 @@ static const struct gmem_region *piece(const struct gmem *m, unsigned int *i, ui
 	return NULL;
 }
 
+/*
+ * Hotplug memory [off, off+len) of hp's host view, page multiples inside the region: released
+ * when all of it is plugged (-EFAULT otherwise). Shared memory: MADV_REMOVE frees it for both
+ * views.
+ */
+static int hp_release(const struct gmem_hp *hp, uint64_t off, uint64_t len)
+{
+	if (!hp_ptr(hp, hp->gpa + off, len))
+		return -EFAULT;
+	return madvise(hp->host + off, len, MADV_REMOVE) ? -errno : 0;
+}
+
 int gmem_release(const struct gmem *m, uint64_t gpa, uint64_t len)
 {
 	const struct gmem_region *r;
@@ -140,6 +152,9 @@ int gmem_release(const struct gmem *m, uint64_t gpa, uint64_t len)
 
 	if (len == 0 || end < gpa || (gpa | len) & (GMEM_PAGE - 1))
 		return -EINVAL;
+	/* The hotplug region lies apart from RAM: a range is in one or the other. */
+	if (m->hp && gpa >= m->hp->gpa && gpa - m->hp->gpa < m->hp->size)
+		return hp_release(m->hp, gpa - m->hp->gpa, len);
 	/* Pass 0 checks every piece (all RAM, page-aligned on the host too), pass 1 releases. */
 	for (pass = 0; pass < 2; pass++) {
 		for (i = 0, at = gpa; at < end; at += n) {
@@ -165,6 +180,8 @@ int gmem_release_host(const struct gmem *m, void *p, size_t len)
 
 	if (len == 0 || a + len < a || (a | len) & (GMEM_PAGE - 1))
 		return -EINVAL;
+	if (m->hp && a >= (uintptr_t)m->hp->host && a - (uintptr_t)m->hp->host < m->hp->size)
+		return hp_release(m->hp, a - (uintptr_t)m->hp->host, len);
 	for (i = 0; i < m->n; i++) {
 		const struct gmem_region *r = &m->r[i];
 		uintptr_t base = (uintptr_t)r->host;

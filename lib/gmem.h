@@ -65,14 +65,16 @@ int gmem_write(const struct gmem *m, uint64_t gpa, const void *src, size_t len);
  * it does. The range may span adjacent regions; gpa and len are multiples of
  * GMEM_PAGE (so are the regions' host mappings: -EINVAL otherwise, as for len
  * 0 or a wrap). All or nothing: -EFAULT, nothing released, when any byte is
- * outside RAM; else 0 or madvise's -errno.
+ * outside RAM; else 0 or madvise's -errno. A range in the hotplug region is
+ * released when it is all plugged (-EFAULT otherwise).
  */
 int gmem_release(const struct gmem *m, uint64_t gpa, uint64_t len);
 
 /*
  * The same for host memory [p, p+len) that gmem_ptr() gave (a buffer the
  * virtqueue parser translated): it lies in one region, whose backing decides.
- * -EINVAL unless p and len are GMEM_PAGE multiples, -EFAULT when it is not RAM.
+ * -EINVAL unless p and len are GMEM_PAGE multiples, -EFAULT when it is not RAM
+ * (or plugged hotplug memory).
  */
 int gmem_release_host(const struct gmem *m, void *p, size_t len);
 

@@ -360,6 +360,37 @@ static void test_memory(void **state)
 	assert_false(resident(h + BLK));
 }
 
+/* The balloon's releases reach plugged hotplug memory (by address, or as a buffer it got). */
+static void test_release(void **state)
+{
+	uint8_t *h = e.hp.host, *g = e.hp.guest;
+
+	(void)state;
+	assert_int_equal(vmem_request(e.d, 2 * BLK), 0);
+	assert_int_equal(req(VIRTIO_MEM_REQ_PLUG, HP_GPA + 4 * BLK, 2, NULL), VIRTIO_MEM_RESP_ACK);
+	memset(g + 4 * BLK, 1, 2 * BLK);
+	/* Unplugged, in part or whole: refused, nothing released. */
+	assert_int_equal(gmem_release(&e.v.mem, HP_GPA + 3 * BLK, 2 * PG), -EFAULT);
+	assert_int_equal(gmem_release(&e.v.mem, HP_GPA + 4 * BLK - PG, 2 * PG), -EFAULT);
+	assert_int_equal(gmem_release(&e.v.mem, HP_GPA + 6 * BLK - PG, 2 * PG), -EFAULT);
+	assert_int_equal(gmem_release(&e.v.mem, HP_GPA + 4 * BLK, NBLK * BLK), -EFAULT);
+	assert_int_equal(gmem_release_host(&e.v.mem, h + 6 * BLK - PG, 2 * PG), -EFAULT);
+	assert_int_equal(gmem_release_host(&e.v.mem, h + NBLK * BLK - PG, 2 * PG), -EFAULT);
+	assert_int_equal(gmem_release(&e.v.mem, HP_GPA + 4 * BLK + 8, PG), -EINVAL);
+	assert_true(resident(h + 4 * BLK - 0) && resident(h + 6 * BLK - PG));
+	/* Plugged: released, zeros next, the block stays plugged and the guest's. */
+	assert_int_equal(gmem_release(&e.v.mem, HP_GPA + 4 * BLK, 3 * PG), 0);
+	assert_false(resident(h + 4 * BLK) || resident(h + 4 * BLK + 2 * PG));
+	assert_true(resident(h + 4 * BLK + 3 * PG));
+	assert_int_equal(gmem_release_host(&e.v.mem, h + 5 * BLK - PG, 2 * PG), 0);
+	assert_false(resident(h + 5 * BLK - PG) || resident(h + 5 * BLK));
+	assert_true(readable(g + 4 * BLK));
+	assert_int_equal(g[4 * BLK], 0);
+	assert_int_equal(g[5 * BLK - 1], 0);
+	assert_int_equal(g[5 * BLK + PG], 1);
+	assert_true(plugged() == 2 * BLK);
+}
+
 static void test_region_shapes(void **state)
 {
 	struct gmem_hp hp;
@@ -628,6 +659,7 @@ int main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_device),     T(test_plug_unplug), T(test_hostile_ranges), T(test_memory),
+		T(test_release),
 		T(test_region_shapes), T(test_queue),   T(test_queue_budget),   T(test_settings),
 		T(test_e820),
 	};
