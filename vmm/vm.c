@@ -138,9 +138,15 @@ static int hotplug_init(struct vm *vm)
 		ret = -errno;
 		log_msg("guest memory: KVM_SET_USER_MEMORY_REGION for the hotplug region at 0x%" PRIx64
 			": %s", gpa, strerror(errno));
-		return ret;
+		goto fail;
 	}
-	return gmem_add_hotplug(&vm->mem, &vm->hotplug);
+	ret = gmem_add_hotplug(&vm->mem, &vm->hotplug);
+	if (!ret)
+		return 0;
+fail:
+	/* A failed stage is not unwound: the region goes now. */
+	gmem_hp_unmap(&vm->hotplug);
+	return ret;
 }
 
 static int memory_init(struct vm *vm)
