@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "arch/arch.h"
@@ -50,7 +51,6 @@ static struct env {
 	struct virtio_dev *d;
 	unsigned int pulses;
 	uint16_t avail_idx, next_desc;
-	int pipe[2]; /* to probe access: write() from a page the process may not read fails */
 } e;
 
 static void rec_irq(void *opaque, unsigned int irq, int level)
@@ -67,7 +67,7 @@ static int setup(void **state)
 	memset(&e, 0, sizeof(e));
 	if (virtio_env_init(&e.v, RAM_GPA, RAM_SIZE, rec_irq, &e) ||
 	    gmem_hp_map(&e.hp, "test-hotplug", HP_GPA, BLK, NBLK) ||
-	    gmem_add_hotplug(&e.v.mem, &e.hp) || pipe(e.pipe))
+	    gmem_add_hotplug(&e.v.mem, &e.hp))
 		return -1;
 	e.v.host.hotplug = &e.hp;
 	if (vmem_create(&e.v.host, &e.m) || virtio_mmio_attach(vmem_dev(e.m), &e.v.host, BASE, GSI))
@@ -82,8 +82,6 @@ static int teardown(void **state)
 	vmem_destroy(e.m);
 	gmem_hp_unmap(&e.hp);
 	virtio_env_fini(&e.v);
-	close(e.pipe[0]);
-	close(e.pipe[1]);
 	return 0;
 }
 
@@ -104,15 +102,17 @@ static uint64_t config64(uint32_t off)
 	return rd(VIRTIO_MMIO_CONFIG + off) | (uint64_t)rd(VIRTIO_MMIO_CONFIG + off + 4) << 32;
 }
 
-/* Can the process read p? write() from it tells without a signal (EFAULT when it cannot). */
-static bool readable(const void *p)
+/*
+ * Can the process read p? process_vm_readv() on itself tells without a signal (EFAULT when it
+ * cannot), and Valgrind does not take the probe of an inaccessible page for a bug.
+ */
+static bool readable(void *p)
 {
 	char c;
-	ssize_t n = write(e.pipe[1], p, 1);
+	struct iovec local = { &c, 1 }, remote = { p, 1 };
+	ssize_t n = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
 
-	if (n == 1)
-		assert_int_equal(read(e.pipe[0], &c, 1), 1);
-	else
+	if (n != 1)
 		assert_int_equal(errno, EFAULT);
 	return n == 1;
 }
