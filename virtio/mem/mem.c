@@ -45,7 +45,12 @@ static uint16_t change(struct vmem *m, uint64_t addr, uint16_t nb, bool on)
 	if (on) {
 		ret = gmem_hp_plug(hp, first, nb);
 		if (ret) {
-			/* Nothing changed (mprotect refused: out of mappings): the guest tries later. */
+			/*
+			 * mprotect refused (out of mappings): the runs before the failing one are
+			 * plugged; unplug them again (all of the range was unplugged), so that the
+			 * guest, told BUSY, finds the range as it left it when it tries later.
+			 */
+			gmem_hp_unplug(hp, first, nb);
 			host_failed(m, "plugging", first, nb, ret);
 			return VIRTIO_MEM_RESP_BUSY;
 		}
