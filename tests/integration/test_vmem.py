@@ -154,3 +154,36 @@ def test_vmem_grow_shrink(hull, hull_bin, busybox_initrd, project_bzimage, rundi
     h.send("done\n")
     h.expect(r"HULL-INIT: done status=0\n", 60)
     assert h.wait(60) == 0, h.describe()
+
+
+@pytest.mark.lab
+def test_vmem_balloon_reports_hotplug(hull, hull_bin, busybox_initrd, project_bzimage, rundir):
+    """The balloon reaches plugged hotplug memory: with --balloon on, 1 GiB plugged and 1000
+    MiB touched there and freed, free page reporting gives it back to the host (hull's RSS down
+    by at least 80% of 1 GiB) while the blocks stay plugged."""
+    sock = rundir / "api.sock"
+    h = hull("--kernel", project_bzimage, "--initrd", busybox_initrd, "--memory", "512M",
+             "--max-memory", "2G", "--balloon", "on", "--api-sock", sock,
+             "--cmdline", guest_cmdline("vmem"))
+    m = h.expect(r"HULL-VMEM boot total=(\d+) cmdline=(.*)\n", 120)
+    boot_total = int(m.group(1)) * 1024
+    g = Guest(h)
+    rc, out, err = ctl(hull_bin, sock, "memory", "1536M")
+    assert rc == 0, (rc, out, err)
+    st, _ = poll(lambda: hotplug_state(hull_bin, sock, h)["plugged"] == GIB, 300)
+    assert st, f"not plugged: {hotplug_state(hull_bin, sock, h)}\n{h.describe()}"
+    assert g.total_becomes(boot_total + GIB, 120) is not None, h.describe()
+    g.ask("fill", str(FILL_MIB), timeout=300)
+    filled = rss_bytes(h.proc.pid)
+    g.ask("free")
+    back, took = poll(lambda: filled - rss_bytes(h.proc.pid) >= 0.8 * GIB, 240, step=0.5)
+    after = rss_bytes(h.proc.pid)
+    print(f"vmem+balloon: free page reporting returned {(filled - after) >> 20} MiB of "
+          f"{FILL_MIB} in {took:.1f} s (hull RSS {filled >> 20} -> {after >> 20} MiB)")
+    assert back, (filled >> 20, after >> 20, h.describe())
+    assert hotplug_state(hull_bin, sock, h)["plugged"] == GIB
+    rc, out, err = ctl(hull_bin, sock, "balloon")
+    assert rc == 0 and json.loads(out)["reported"] >= 0.8 * GIB, (rc, out, err)
+    h.send("done\n")
+    h.expect(r"HULL-INIT: done status=0\n", 60)
+    assert h.wait(60) == 0, h.describe()
