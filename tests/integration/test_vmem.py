@@ -176,7 +176,7 @@ def test_vmem_balloon_reports_hotplug(hull, hull_bin, busybox_initrd, project_bz
     g.ask("fill", str(FILL_MIB), timeout=300)
     filled = rss_bytes(h.proc.pid)
     g.ask("free")
-    back, took = poll(lambda: filled - rss_bytes(h.proc.pid) >= 0.8 * GIB, 240, step=0.5)
+    back, took = poll(lambda: filled - rss_bytes(h.proc.pid) >= 0.8 * GIB, 120, step=0.5)
     after = rss_bytes(h.proc.pid)
     print(f"vmem+balloon: free page reporting returned {(filled - after) >> 20} MiB of "
           f"{FILL_MIB} in {took:.1f} s (hull RSS {filled >> 20} -> {after >> 20} MiB)")
