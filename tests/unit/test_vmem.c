@@ -585,16 +585,20 @@ static void test_settings(void **state)
 {
 	struct vm_config c;
 	char err[256], *line = NULL;
+	uint64_t host;
 
 	(void)state;
 	config_init(&c);
 	assert_int_equal(config_set(&c, "memory", "512M", err, sizeof(err)), 0);
 	assert_true(config_hotplug_size(&c) == 0);
 	assert_int_equal(config_ndevs(&c), c.ndevs);
+	host = vm_host_mem(&c);
 	assert_int_equal(config_set(&c, "max-memory", "2G", err, sizeof(err)), 0);
 	assert_int_equal(config_validate(&c, err, sizeof(err)), 0);
 	assert_true(config_hotplug_size(&c) == 1536ULL << 20);
 	assert_int_equal(config_ndevs(&c), c.ndevs + 1);
+	/* --cgroup's memory.max: the whole region, plugged, and its page tables both ways. */
+	assert_true(vm_host_mem(&c) - host == (1536ULL << 20) + 2 * ((1536ULL << 20) / 512));
 	/* Rounded up to whole blocks. */
 	assert_int_equal(config_set(&c, "max-memory", "700M", err, sizeof(err)), 0);
 	assert_true(config_hotplug_size(&c) == VMEM_BLOCK_SIZE * 2);
