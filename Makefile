@@ -35,6 +35,7 @@ VIRTIO_SRCS := virtio/virtq.c virtio/dev.c virtio/mmio.c
 VBLK_SRCS := virtio/blk/config.c virtio/blk/blk.c virtio/blk/io.c
 VRNG_SRCS := virtio/rng/rng.c
 VBALLOON_SRCS := virtio/balloon/balloon.c virtio/balloon/stats.c virtio/balloon/config.c
+VMEM_SRCS := virtio/mem/config.c virtio/mem/mem.c
 VFS_SRCS := virtio/fs/fuse.c virtio/fs/inode.c virtio/fs/entries.c virtio/fs/ops_node.c \
 	virtio/fs/ops_file.c virtio/fs/ops_dir.c virtio/fs/xattr.c virtio/fs/fs.c virtio/fs/config.c
 VSOCK_SRCS := virtio/vsock/config.c virtio/vsock/conn.c virtio/vsock/packet.c \
@@ -50,8 +51,8 @@ CTR_SRCS := container/tlv.c container/proto.c container/oci_json.c container/oci
 CLI_SRCS := cli/cli.c cli/run.c cli/ctl.c cli/rtparse.c cli/runtime.c cli/rtvmm.c
 # Everything but main(): linked into hull, and into the unit tests and fuzz targets.
 HULL_SRCS := $(LIB_SRCS) $(ARCH_SRCS) $(BOOT_SRCS) $(DEV_SRCS) $(VIRTIO_SRCS) $(VBLK_SRCS) \
-	$(VRNG_SRCS) $(VBALLOON_SRCS) $(VFS_SRCS) $(VSOCK_SRCS) $(VNET_SRCS) $(VMM_SRCS) \
-	$(CTR_SRCS) $(CLI_SRCS)
+	$(VRNG_SRCS) $(VBALLOON_SRCS) $(VMEM_SRCS) $(VFS_SRCS) $(VSOCK_SRCS) $(VNET_SRCS) \
+	$(VMM_SRCS) $(CTR_SRCS) $(CLI_SRCS)
 MAIN_SRCS := cli/main.c
 
 # The demo guest's /init: a static program embedded in hull (see boot/demo/).
@@ -88,12 +89,12 @@ UNIT_TESTS := gmem bus parse iov config cli log registry exit serial rtc i8042 e
 	acpi aml machine bzimage elf initrd cmdline cpio virtq mmio blk rng balloon fsrv fs_escape \
 	fs_entries vfs vsock net fdbudget tlv proto json oci runspec points initramfs agent ctr_console \
 	guest_plan guest_caps guest_values \
-	guest_path loop control vcpu cpuset limits cgroup file state runtime_cli census
+	guest_path loop control vcpu cpuset limits cgroup file state runtime_cli census vmem
 UNIT_BINS := $(UNIT_TESTS:%=$(O)/san/tests/unit/test_%)
 
 # --- fuzz targets (libFuzzer): tests/fuzz/fuzz_NAME.c ---
-FUZZ_TARGETS := kernel config virtq mmio blk balloon fsrv vsock net proto spec oci control modules \
-	state
+FUZZ_TARGETS := kernel config virtq mmio blk balloon vmem fsrv vsock net proto spec oci control \
+	modules state
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(O)/fuzz/fuzz_%)
 FUZZ_OBJS := $(HULL_SRCS:%.c=$(O)/fuzz/%.o)
 TEST_FUZZ_OBJS := $(TEST_SUPPORT_SRCS:%.c=$(O)/fuzz/%.o)

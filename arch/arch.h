@@ -33,6 +33,13 @@ const char *arch_default_cmdline(void);
  */
 unsigned int arch_ram_layout(uint64_t size, struct arch_ram_range out[ARCH_MAX_RAM_RANGES]);
 
+/*
+ * Where a memory hotplug region (virtio-mem) aligned to align (a power of two) starts above
+ * ram_size bytes of RAM laid out by arch_ram_layout(): above all of it and clear of the
+ * architecture's holes, so the region may be as large as the guest-physical limit allows.
+ */
+uint64_t arch_hotplug_base(uint64_t ram_size, uint64_t align);
+
 /* Where RAM usable for an initrd ends in guest memory mem. */
 uint64_t arch_initrd_ram_end(const struct gmem *mem);
 

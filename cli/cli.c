@@ -24,7 +24,7 @@ static const char usage_top[] =
 	"  run       run a container in its own microVM (see 'hull run --help')\n"
 	"  vm        boot a Linux microVM (see 'hull vm --help')\n"
 	"  ctl       send a command to a running VM's control socket\n"
-	"            (hull ctl PATH state|pause|resume|stop)\n"
+	"            (hull ctl PATH state|pause|resume|stop, memory SIZE)\n"
 	"\n"
 	"as an OCI runtime, runc's verbs (each container in its own microVM; see README):\n"
 	"  create, start, state, kill, delete, exec, pause, resume, ps, update,\n"

@@ -20,6 +20,7 @@
 
 static const char usage_ctl[] =
 	"usage: hull ctl PATH state|pause|resume|stop|balloon [SIZE]\n"
+	"       hull ctl PATH memory SIZE\n"
 	"\n"
 	"Send one command to the control socket PATH of a running 'hull vm --api-sock PATH'\n"
 	"and print its reply (one JSON object) on stdout:\n"
@@ -31,6 +32,9 @@ static const char usage_ctl[] =
 	"           given back to the host and the guest's memory statistics;\n"
 	"           with SIZE (bytes or K/M/G suffix, a multiple of 4K, at most\n"
 	"           the guest's RAM) set the target first (needs --balloon on)\n"
+	"  memory   ask the guest to have SIZE (bytes or K/M/G/T suffix) in all: its --memory\n"
+	"           and 128M blocks of the --max-memory region, which it plugs or unplugs\n"
+	"           (a guest that cannot free blocks keeps them: state's \"hotplug\" says)\n"
 	"Exit status: 0; 1 for an error reply or when PATH cannot be reached; 2 for bad usage.\n";
 
 /* Connect with a timeout on each send and receive: the fd, or -errno (logged). */
@@ -124,10 +128,20 @@ int ctl_main(int argc, char **argv)
 	}
 	path = argv[1];
 	if (ctl_cmd_from_name(argv[2], &req.cmd)) {
-		log_msg("ctl: unknown command '%s' (state, pause, resume, stop, balloon)", argv[2]);
+		log_msg("ctl: unknown command '%s' (state, pause, resume, stop, balloon, memory)",
+			argv[2]);
 		return 2;
 	}
-	if (argc == 4) {
+	if (req.cmd == CTL_MEMORY) {
+		if (argc != 4) {
+			log_msg("ctl: memory needs a size (like 1536M)");
+			return 2;
+		}
+		if (parse_size(argv[3], &req.size)) {
+			log_msg("ctl: memory '%s': not a size (bytes or K/M/G/T suffix)", argv[3]);
+			return 2;
+		}
+	} else if (argc == 4) {
 		if (req.cmd != CTL_BALLOON) {
 			log_msg("ctl: %s takes no argument", argv[2]);
 			return 2;

@@ -95,8 +95,9 @@ static void queue_ready(struct virtio_dev *d, uint32_t val)
 
 static bool features_acceptable(const struct virtio_dev *d)
 {
-	return !(d->driver_features & ~d->host_features) &&
-	       (d->driver_features & (1ULL << VIRTIO_F_VERSION_1));
+	uint64_t need = (1ULL << VIRTIO_F_VERSION_1) | d->required_features;
+
+	return !(d->driver_features & ~d->host_features) && (d->driver_features & need) == need;
 }
 
 /* Spec 2.1.2 and 3.1.1: bits are only ever added, in order; 0 resets. */

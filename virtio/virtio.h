@@ -186,6 +186,11 @@ struct virtio_host {
 	 * (vmm/fdbudget.h); NULL: no budget, only each device's own limits.
 	 */
 	struct fdbudget *fds;
+	/*
+	 * The memory hotplug region (lib/gmem.h), mem's too: the virtio-mem device plugs and
+	 * unplugs its blocks. NULL: none.
+	 */
+	struct gmem_hp *hotplug;
 };
 
 struct virtio_queue_cfg { /* what the driver wrote before QueueReady */
@@ -200,6 +205,11 @@ struct virtio_dev {
 	const struct virtio_host *host;
 
 	uint64_t host_features;        /* offered (device bits | VIRTIO_TRANSPORT_FEATURES) */
+	/*
+	 * Offered bits a driver must accept, besides VERSION_1: FEATURES_OK is refused without
+	 * them (the driver gives up). Set after virtio_dev_init(), before attach.
+	 */
+	uint64_t required_features;
 	uint64_t driver_features;      /* as written by the driver */
 	uint64_t features;             /* negotiated, valid from FEATURES_OK */
 	uint32_t status;

@@ -1,5 +1,6 @@
 /* api: the VM's side of the control socket — the control stage and what each command does. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 
 #include "lib/log.h"
 #include "virtio/balloon/balloon.h"
+#include "virtio/mem/mem.h"
 #include "vmm/control.h"
 #include "vmm/vm.h"
 
@@ -34,10 +36,24 @@ static uint64_t ms_since(const struct timespec *t)
 	return ms > 0 ? (uint64_t)ms : 0;
 }
 
+/* The VM's virtio-mem device (--max-memory), or NULL. */
+static struct virtio_dev *hotplug_dev(const struct vm *vm)
+{
+	unsigned int i;
+
+	for (i = 0; i < vm->ndevs; i++)
+		if (vm->devs[i].kind == &vmem_kind)
+			return vm->devs[i].dev;
+	return NULL;
+}
+
 static char *api_state(void *opaque, size_t *len)
 {
 	struct vm *vm = opaque;
+	struct virtio_dev *mem = hotplug_dev(vm);
 	struct ctl_dev devs[VM_MAX_DEVS];
+	struct ctl_hotplug hotplug;
+	struct vmem_status ms;
 	struct ctl_vcpu *vcpus;
 	struct census_total *exits;
 	struct ctl_state s;
@@ -67,6 +83,11 @@ static char *api_state(void *opaque, size_t *len)
 		.ms = &vm->ms,
 		.exits = exits,
 	};
+	if (mem && !vmem_status(mem, &ms)) {
+		hotplug = (struct ctl_hotplug){ .region = ms.region, .plugged = ms.plugged,
+						.requested = ms.requested };
+		s.hotplug = &hotplug;
+	}
 	line = ctl_reply_state(&s, len);
 	free(exits);
 	free(vcpus);
@@ -160,6 +181,38 @@ static int api_mode(void *opaque, const struct ctl_request *req, int client_fd, 
 	return 0;
 }
 
+/*
+ * memory SIZE: the guest should have SIZE bytes in all, its boot RAM and what it has plugged of
+ * the hotplug region (virtio-mem), which it is asked to plug or unplug towards that.
+ */
+static char *api_memory(void *opaque, const struct ctl_request *req, size_t *len)
+{
+	struct vm *vm = opaque;
+	struct virtio_dev *mem = hotplug_dev(vm);
+	uint64_t boot = vm->cfg->mem, size = req->size;
+	struct vmem_status ms;
+	int ret;
+
+	if (!mem || vmem_status(mem, &ms))
+		return balloon_error(len, "memory: the VM has no hotplug memory (hull vm --max-memory)");
+	if (size < boot || size - boot > ms.region)
+		return balloon_error(len,
+				     "memory: %" PRIu64 " bytes is outside %" PRIu64 " (the boot "
+				     "memory) to %" PRIu64 " (--max-memory, rounded up to 128M blocks)",
+				     size, boot, boot + ms.region);
+	ret = vmem_request(mem, size - boot);
+	if (ret == -EINVAL)
+		return balloon_error(len,
+				     "memory: %" PRIu64 " bytes is not the boot memory (%" PRIu64
+				     ") plus a multiple of %llu MiB", size, boot, VMEM_BLOCK_SIZE >> 20);
+	if (ret)
+		return balloon_error(len, "memory: %s", strerror(-ret));
+	log_msg("memory: the guest is asked for %" PRIu64 " MiB in all (%" PRIu64 " MiB of hotplug "
+		"memory; %" PRIu64 " MiB plugged now)", size >> 20, (size - boot) >> 20,
+		ms.plugged >> 20);
+	return ctl_reply_ok(len);
+}
+
 static const struct control_ops api_ops = {
 	.state = api_state,
 	.pause = api_pause,
@@ -167,6 +220,7 @@ static const struct control_ops api_ops = {
 	.stop = api_stop,
 	.balloon = api_balloon,
 	.mode = api_mode,
+	.memory = api_memory,
 };
 
 static int control_stage_init(struct vm *vm)

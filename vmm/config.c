@@ -17,6 +17,7 @@
 #include "virtio/balloon/balloon.h"
 #include "virtio/blk/blk.h"
 #include "virtio/fs/fs.h"
+#include "virtio/mem/mem.h"
 #include "virtio/net/net.h"
 #include "virtio/rng/rng.h"
 #include "virtio/vsock/vsock.h"
@@ -46,6 +47,12 @@ const struct config_setting config_settings[] = {
 	  "32M-1T (default 512M; above 3G, RAM continues above\n"
 	  "4 GiB)\n",
 	  CONFIG_SIZE, FIELD(mem) },
+	{ "max-memory", "max_memory", "SIZE",
+	  "memory the guest may grow to: above --memory, a\n"
+	  "hotplug region of the difference (rounded up to 128M)\n"
+	  "with a virtio-mem device; 'hull ctl PATH memory SIZE'\n"
+	  "plugs and unplugs it (default 0: none)\n",
+	  CONFIG_SIZE, FIELD(max_mem) },
 	{ "boot-timer", "boot_timer", NULL,
 	  "report the time until the guest writes 123 to the boot\n"
 	  "timer at 0xfe000000 (Firecracker-compatible)\n",
@@ -96,6 +103,18 @@ unsigned int config_kind_max(const struct virtio_kind *k)
 	if (k->form != VIRTIO_KIND_LIST)
 		return 1;
 	return k->max ? k->max : arch_virtio_slots();
+}
+
+uint64_t config_hotplug_size(const struct vm_config *c)
+{
+	if (c->max_mem <= c->mem)
+		return 0;
+	return (c->max_mem - c->mem + VMEM_BLOCK_SIZE - 1) / VMEM_BLOCK_SIZE * VMEM_BLOCK_SIZE;
+}
+
+unsigned int config_ndevs(const struct vm_config *c)
+{
+	return c->ndevs + (config_hotplug_size(c) ? 1 : 0);
 }
 
 unsigned int config_count(const struct vm_config *c, const struct virtio_kind *k)
@@ -597,10 +616,15 @@ static int validate_slots(const struct vm_config *c, char *err, size_t errlen)
 	const struct config_dev *d;
 	char what[128];
 
-	if (c->ndevs <= slots)
+	if (config_ndevs(c) <= slots)
 		return 0;
-	d = &c->devs[slots];
-	d->kind->describe(d->cfg, config_index(c, slots), what, sizeof(what));
+	if (c->ndevs <= slots) {
+		/* Only virtio-mem, which comes after the list's devices, finds none. */
+		vmem_kind.describe(NULL, 0, what, sizeof(what));
+	} else {
+		d = &c->devs[slots];
+		d->kind->describe(d->cfg, config_index(c, slots), what, sizeof(what));
+	}
 	snprintf(err, errlen, "%s: no room for another virtio device (this machine has %u)", what,
 		 slots);
 	return -ENOSPC;
@@ -626,6 +650,16 @@ int config_validate(const struct vm_config *c, char *err, size_t errlen)
 	}
 	if (c->mem & 0xfff) {
 		snprintf(err, errlen, "memory %" PRIu64 " bytes: not a multiple of 4K", c->mem);
+		return -EINVAL;
+	}
+	if (c->max_mem && c->max_mem <= c->mem) {
+		snprintf(err, errlen, "max-memory %" PRIu64 " bytes: not above memory (%" PRIu64
+			 " bytes)", c->max_mem, c->mem);
+		return -EINVAL;
+	}
+	if (c->max_mem > CONFIG_MAX_MEM) {
+		snprintf(err, errlen, "max-memory %" PRIu64 " bytes: too large (maximum %lluG)",
+			 c->max_mem, CONFIG_MAX_MEM >> 30);
 		return -EINVAL;
 	}
 	if (c->cpu_affinity && cpuset_parse(c->cpu_affinity, &cpus)) {

@@ -35,6 +35,7 @@ struct vm_config {
 	char *cmdline;  /* NULL: the architecture's default command line */
 	unsigned int cpus;
 	uint64_t mem;
+	uint64_t max_mem; /* 0: none; else mem plus the hotplug region (virtio-mem) */
 	bool boot_timer;
 	bool stats; /* --stats: the census on stderr at the end */
 	char *api_sock; /* the control socket's path, or NULL */
@@ -128,6 +129,15 @@ unsigned int config_index(const struct vm_config *c, unsigned int i);
 unsigned int config_kind_max(const struct virtio_kind *k);
 
 /*
+ * The memory hotplug region --max-memory asks for: max_mem - mem rounded up to virtio-mem's
+ * block size (VMEM_BLOCK_SIZE), or 0 for none. It brings a virtio-mem device (vmem_kind) with
+ * it, which takes the slot after the list's devices.
+ */
+uint64_t config_hotplug_size(const struct vm_config *c);
+/* Virtio devices in all: the list's, and virtio-mem when there is a hotplug region. */
+unsigned int config_ndevs(const struct vm_config *c);
+
+/*
  * A setting or device flag by name, as the flags spell them ("kernel", "boot-timer", "disk"):
  * for tests and for callers that hold names. The reason names the setting.
  */
@@ -138,9 +148,10 @@ int config_set(struct vm_config *c, const char *name, const char *value, char *e
 uint64_t config_devices_mem(const struct vm_config *c);
 
 /*
- * Check what does not need the host: cpus, memory size and alignment, the CPU list, devices
- * that clash (a share's tag, a tap or a MAC used twice), and that every device finds a virtio
- * slot (the reason names the first one that does not).
+ * Check what does not need the host: cpus, memory size and alignment, max-memory (0, or above
+ * memory and at most CONFIG_MAX_MEM), the CPU list, devices that clash (a share's tag, a tap or
+ * a MAC used twice), and that every device finds a virtio slot (the reason names the first one
+ * that does not).
  */
 int config_validate(const struct vm_config *c, char *err, size_t errlen);
 

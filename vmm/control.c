@@ -168,6 +168,11 @@ static int handle(struct client *cl, const char *line, size_t n)
 	case CTL_BALLOON:
 		rep = c->ops->balloon(c->opaque, &req, &len);
 		return reply(cl, rep, len);
+	case CTL_MEMORY:
+		if (!c->ops->memory)
+			return reply_error(cl, "memory: this VM has no hotplug memory");
+		rep = c->ops->memory(c->opaque, &req, &len);
+		return reply(cl, rep, len);
 	case CTL_START:
 	case CTL_KILL:
 	case CTL_PS:

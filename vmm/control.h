@@ -51,6 +51,11 @@ struct control_ops {
 	 */
 	int (*mode)(void *opaque, const struct ctl_request *req, int client_fd, int *fds,
 		    unsigned int nfds, char **line, size_t *len);
+	/*
+	 * The whole reply line to a memory request (an error reply too); NULL when out of
+	 * memory. NULL op: the command gets an error reply.
+	 */
+	char *(*memory)(void *opaque, const struct ctl_request *req, size_t *len);
 };
 
 struct control;

@@ -20,6 +20,7 @@ static const char *const cmd_names[CTL_NCMDS] = {
 	[CTL_PS] = "ps",
 	[CTL_EXEC] = "exec",
 	[CTL_RESIZE] = "resize",
+	[CTL_MEMORY] = "memory",
 };
 
 const char *ctl_cmd_name(enum ctl_cmd cmd)
@@ -78,7 +79,7 @@ static int get_u32(struct json_object *v, const char *key, uint32_t max, uint32_
 }
 
 static const char *const fields[] = { "target", "signal", "all", "process", "id", "rows",
-				      "cols" };
+				      "cols", "size" };
 
 /* Which command takes which field (the rest refuse it). */
 static bool takes(enum ctl_cmd cmd, const char *key)
@@ -93,6 +94,8 @@ static bool takes(enum ctl_cmd cmd, const char *key)
 		return cmd == CTL_RESIZE || cmd == CTL_KILL;
 	if (!strcmp(key, "rows") || !strcmp(key, "cols"))
 		return cmd == CTL_RESIZE;
+	if (!strcmp(key, "size"))
+		return cmd == CTL_MEMORY;
 	return false;
 }
 
@@ -101,7 +104,7 @@ static int request_fields(struct json_object *obj, struct ctl_request *req, char
 {
 	uint32_t sig;
 	const char *text;
-
+	bool have_size = false;
 	unsigned int i;
 
 	json_object_object_foreach(obj, key, val) {
@@ -125,6 +128,13 @@ static int request_fields(struct json_object *obj, struct ctl_request *req, char
 				return -EINVAL;
 			}
 			req->has_target = true;
+		} else if (!strcmp(key, "size")) {
+			if (json_get_u64(val, 0, UINT64_MAX, &req->size)) {
+				snprintf(err, errlen,
+					 "\"size\": expected bytes, an integer of 0 or more");
+				return -EINVAL;
+			}
+			have_size = true;
 		} else if (!strcmp(key, "signal")) {
 			if (get_u32(val, key, CTL_SIGNAL_MAX, &sig, err, errlen))
 				return -EINVAL;
@@ -164,6 +174,10 @@ static int request_fields(struct json_object *obj, struct ctl_request *req, char
 		snprintf(err, errlen, "exec: no \"process\"");
 		return -EINVAL;
 	}
+	if (req->cmd == CTL_MEMORY && !have_size) {
+		snprintf(err, errlen, "memory: no \"size\" (the guest's memory in bytes)");
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -189,7 +203,7 @@ int ctl_parse_request(const char *line, size_t len, struct ctl_request *req, cha
 	if (ctl_cmd_from_name(json_object_get_string(name), &req->cmd)) {
 		snprintf(err, errlen,
 			 "unknown command '%.64s' (state, pause, resume, stop, balloon, start, "
-			 "kill, ps, exec, resize)",
+			 "kill, ps, exec, resize, memory)",
 			 json_object_get_string(name));
 		goto out;
 	}
@@ -226,6 +240,9 @@ int ctl_encode_request(const struct ctl_request *req, char *buf, size_t size)
 		/* process is JSON text already (an object: checked by the VMM's parser). */
 		n = snprintf(buf, size, "{\"cmd\":\"%s\",\"process\":%s}\n", cmd,
 			     req->process ? req->process : "null");
+	else if (req->cmd == CTL_MEMORY)
+		n = snprintf(buf, size, "{\"cmd\":\"%s\",\"size\":%llu}\n", cmd,
+			     (unsigned long long)req->size);
 	else if (req->cmd == CTL_RESIZE)
 		n = snprintf(buf, size, "{\"cmd\":\"%s\",\"id\":%u,\"rows\":%u,\"cols\":%u}\n", cmd,
 			     req->id, req->rows, req->cols);
@@ -372,6 +389,19 @@ fail:
 	return NULL;
 }
 
+static struct json_object *hotplug_object(const struct ctl_hotplug *h)
+{
+	struct json_object *o = json_object_new_object();
+
+	if (o && (!add(o, "region", json_object_new_uint64(h->region)) ||
+		  !add(o, "plugged", json_object_new_uint64(h->plugged)) ||
+		  !add(o, "requested", json_object_new_uint64(h->requested)))) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
 char *ctl_reply_state(const struct ctl_state *s, size_t *len)
 {
 	struct json_object *o = json_object_new_object();
@@ -383,7 +413,8 @@ char *ctl_reply_state(const struct ctl_state *s, size_t *len)
 	    !add(o, "devices", devs_array(s)) ||
 	    !add(o, "uptime_ms", json_object_new_uint64(s->uptime_ms)) ||
 	    (s->container && !add(o, "container", json_object_new_string(s->container))) ||
-	    (s->exits && s->ms && !add(o, "stats", stats_object(s)))) {
+	    (s->exits && s->ms && !add(o, "stats", stats_object(s))) ||
+	    (s->hotplug && !add(o, "hotplug", hotplug_object(s->hotplug)))) {
 		json_object_put(o);
 		return NULL;
 	}

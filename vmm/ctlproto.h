@@ -30,6 +30,11 @@
  *    connection later one line {"exit":CODE} or {"signal":SIG} when it ended;
  *  - {"cmd":"resize","id":N,"rows":R,"cols":C}: exec N's terminal size.
  * Any other VM answers them with an error.
+ *
+ * A VM with a memory hotplug region (--max-memory, virtio-mem) takes
+ * {"cmd":"memory","size":bytes}: the guest is asked to have size bytes in all
+ * (its boot RAM and plugged blocks); {"ok":true} once asked. Its state reply
+ * then has "hotplug":{"region":bytes,"plugged":bytes,"requested":bytes}.
  */
 
 #define CTL_LINE_MAX 65536 /* bytes of one request line, its newline included */
@@ -45,6 +50,7 @@ enum ctl_cmd {
 	CTL_PS,
 	CTL_EXEC,
 	CTL_RESIZE,
+	CTL_MEMORY,
 	CTL_NCMDS,
 };
 
@@ -61,6 +67,7 @@ struct ctl_request {
 	/* kill: an exec's process (0: the container's); resize: the exec (0: the container) */
 	char *process;	 /* exec: the OCI process object as JSON text (malloc'd: ctl_request_free) */
 	uint32_t id, rows, cols;
+	uint64_t size;	 /* memory: the guest's memory in all, in bytes (required) */
 };
 
 /* "state", "pause", ...; and back (-EINVAL for a name that is no command). */
@@ -71,7 +78,8 @@ int ctl_cmd_from_name(const char *name, enum ctl_cmd *cmd);
  * One request line, its newline removed: 0 with *req, or -EINVAL with a
  * one-line reason in err (not JSON, trailing data, a NUL byte, not an
  * object, no "cmd", an unknown command or field, a field the command does
- * not take, a target that is not an integer of 0 or more).
+ * not take, a target or size that is not an integer of 0 or more, memory
+ * without a size).
  */
 int ctl_parse_request(const char *line, size_t len, struct ctl_request *req, char *err,
 		      size_t errlen);
@@ -103,6 +111,12 @@ struct ctl_state {
 	const char *container; /* a container VM's container status; NULL: none */
 	const struct milestones *ms;   /* "stats": the start's milestones... */
 	const struct census_total *exits; /* ...and the exits to hull; NULL: no "stats" */
+	const struct ctl_hotplug *hotplug; /* NULL: no hotplug region */
+};
+
+/* The hotplug region (virtio-mem): bytes in it, plugged, and asked for. */
+struct ctl_hotplug {
+	uint64_t region, plugged, requested;
 };
 
 /* What the balloon reply says (bytes), and the guest's statistics by name. */

@@ -5,6 +5,7 @@
 
 #include "arch/arch.h"
 #include "lib/log.h"
+#include "virtio/mem/mem.h"
 #include "vmm/vm.h"
 
 int vm_add_device(struct vm *vm, const struct virtio_kind *kind, struct virtio_dev *dev,
@@ -64,7 +65,7 @@ int vm_create_devices(struct vm *vm)
 	struct virtio_dev *dev;
 	unsigned int i;
 	void *res;
-	int ret;
+	int ret = 0;
 
 	for (i = 0; i < cfg->ndevs; i++) {
 		const struct config_dev *c = &cfg->devs[i];
@@ -79,5 +80,12 @@ int vm_create_devices(struct vm *vm)
 		if (ret)
 			return ret;
 	}
-	return 0;
+	/* The device --max-memory brings, after the list's (config_ndevs counted its slot). */
+	if (vm->vhost.hotplug) {
+		ret = vmem_kind.create(NULL, NULL, 0, &vm->vhost, &dev);
+		if (ret)
+			return ret;
+		ret = vm_add_device(vm, &vmem_kind, dev, NULL);
+	}
+	return ret;
 }

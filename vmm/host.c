@@ -56,14 +56,17 @@ static int confine_self(const char *list)
 }
 
 /*
- * The VM's host memory: its RAM plus hull's overhead (container/limits.h's
- * formula for a VM whose vCPUs are all online and whose RAM is all boot RAM).
+ * The VM's host memory: its RAM, all of its hotplug region (--max-memory: `hull ctl PATH memory`
+ * may have it all plugged, and the limit is written once), plus hull's overhead
+ * (container/limits.h's formula for a VM whose vCPUs are all online).
  */
 uint64_t vm_host_mem(const struct vm_config *cfg)
 {
-	struct ctr_shape s = { .vcpus = cfg->cpus, .max_vcpus = cfg->cpus, .boot_mem = cfg->mem };
+	uint64_t region = config_hotplug_size(cfg);
+	struct ctr_shape s = { .vcpus = cfg->cpus, .max_vcpus = cfg->cpus, .boot_mem = cfg->mem,
+			       .region = region, .plugged = region };
 
-	return cfg->mem + ctr_limits_overhead(&s, config_devices_mem(cfg));
+	return cfg->mem + region + ctr_limits_overhead(&s, config_devices_mem(cfg));
 }
 
 /* Make (or join) the cgroup, write its limits and move hull, every thread of it, in. */

@@ -21,17 +21,38 @@
 /* "virtio_mmio.device=4K@0xfe101000:5": one slot's second window, for kernels that look there. */
 #define VIRTIO_CMDLINE_ITEM 48
 
+/*
+ * Hot-added memory comes online by itself, and in ZONE_MOVABLE, so that what virtio-mem plugs
+ * is used at once and can be unplugged again (Linux leaves it offline by default).
+ */
+#define HOTPLUG_KEY "memhp_default_state="
+#define HOTPLUG_ONLINE HOTPLUG_KEY "online_movable"
+
+/* Does a parameter of line start with key? */
+static bool has_param(const char *line, const char *key)
+{
+	const char *p;
+
+	for (p = line; (p = strstr(p, key)); p++)
+		if (p == line || p[-1] == ' ')
+			return true;
+	return false;
+}
+
 int vm_cmdline(const struct vm_config *cfg, unsigned int ndevs, size_t max, char **out)
 {
 	const char *base = cfg->cmdline ? cfg->cmdline : arch_default_cmdline();
 	char (*items)[VIRTIO_CMDLINE_ITEM] = calloc(ndevs ? ndevs : 1, sizeof(*items));
-	const char **extra = calloc(ndevs ? ndevs : 1, sizeof(*extra));
+	const char **extra = calloc(ndevs + 1, sizeof(*extra));
 	char *line = malloc(max + 1);
 	unsigned int i, n = 0;
 	int ret = -ENOMEM;
 
 	if (!items || !extra || !line)
 		goto out;
+	/* A user's own choice of state stands. */
+	if (config_hotplug_size(cfg) && !has_param(base, HOTPLUG_KEY))
+		extra[n++] = HOTPLUG_ONLINE;
 	for (i = 0; i < ndevs; i++) {
 		uint64_t base_addr, alias;
 		uint32_t gsi;
@@ -39,10 +60,9 @@ int vm_cmdline(const struct vm_config *cfg, unsigned int ndevs, size_t max, char
 		/* Only the slots such kernels can use (x86_64: GSIs below 16). */
 		if (arch_virtio_slot(i, &base_addr, &gsi) || arch_virtio_alias(i, &alias))
 			continue;
-		snprintf(items[n], sizeof(items[n]), "virtio_mmio.device=4K@0x%" PRIx64 ":%u", alias,
+		snprintf(items[i], sizeof(items[i]), "virtio_mmio.device=4K@0x%" PRIx64 ":%u", alias,
 			 gsi);
-		extra[n] = items[n];
-		n++;
+		extra[n++] = items[i];
 	}
 	ret = boot_cmdline_build(line, max + 1, max, base, extra, n);
 	if (ret) {
@@ -225,7 +245,7 @@ int vm_check_kernel(const struct vm_config *cfg, struct vm_prep *p)
 	ret = place_initrd(&l.mem, &p->boot, cfg->mem >> 20, what, p->initrd_len, &p->initrd_gpa);
 cmdline:
 	if (!ret)
-		ret = vm_cmdline(cfg, cfg->ndevs, p->boot.cmdline_size, &line);
+		ret = vm_cmdline(cfg, config_ndevs(cfg), p->boot.cmdline_size, &line);
 	free(line);
 out:
 	layout_free(&l);

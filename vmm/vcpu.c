@@ -144,7 +144,16 @@ static void *vcpu_thread(void *arg)
 			char regs[512];
 
 			arch_vcpu_dump(vcpu->fd, regs, sizeof(regs));
-			log_msg("vcpu %u: KVM_RUN: %s; %s", vcpu->index, strerror(-ret), regs);
+			/*
+			 * EFAULT: KVM could not reach the host memory behind a guest address. With a
+			 * hotplug region that is a guest touching a block it has not plugged (hull
+			 * made those inaccessible): the guest broke its own VM.
+			 */
+			log_msg("vcpu %u: KVM_RUN: %s%s; %s", vcpu->index, strerror(-ret),
+				ret == -EFAULT && vm->hotplug.size ?
+					" (the guest touched memory it has not plugged: an "
+					"unplugged block of its --max-memory region?)" : "",
+				regs);
 			vm_request_stop(vm, VM_ERROR, VM_EXIT_ERROR);
 			break;
 		}

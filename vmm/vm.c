@@ -21,6 +21,7 @@
 #include "lib/file.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "virtio/mem/mem.h"
 #include "vmm/vm.h"
 
 void vm_request_stop(struct vm *vm, enum vm_state why, int status)
@@ -145,6 +146,49 @@ static void *map_ram(uint64_t size)
 	return (void *)start;
 }
 
+/*
+ * The hotplug region, when --max-memory asks for one: mapped once, above RAM, and registered
+ * with KVM as one memory slot for the VM's whole life (KVM's view of it; lib/gmem.h). Every
+ * block starts unplugged; the virtio-mem device plugs them. Nothing here changes while vCPUs
+ * run: plugging only changes what the slot's pages allow.
+ */
+static int hotplug_init(struct vm *vm)
+{
+	uint64_t size = config_hotplug_size(vm->cfg);
+	uint64_t gpa = arch_hotplug_base(vm->cfg->mem, VMEM_BLOCK_SIZE);
+	struct kvm_userspace_memory_region region;
+	int ret;
+
+	if (!size)
+		return 0;
+	ret = gmem_hp_map(&vm->hotplug, "hull-guest-hotplug", gpa, VMEM_BLOCK_SIZE,
+			  (unsigned int)(size / VMEM_BLOCK_SIZE));
+	if (ret) {
+		log_msg("guest memory: cannot map a hotplug region of %" PRIu64 " MiB: %s",
+			size >> 20, strerror(-ret));
+		return ret;
+	}
+	region = (struct kvm_userspace_memory_region){
+		.slot = ARCH_MAX_RAM_RANGES, /* after RAM's */
+		.guest_phys_addr = gpa,
+		.memory_size = size,
+		.userspace_addr = (uintptr_t)vm->hotplug.guest,
+	};
+	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
+		ret = -errno;
+		log_msg("guest memory: KVM_SET_USER_MEMORY_REGION for the hotplug region at 0x%" PRIx64
+			": %s", gpa, strerror(errno));
+		goto fail;
+	}
+	ret = gmem_add_hotplug(&vm->mem, &vm->hotplug);
+	if (!ret)
+		return 0;
+fail:
+	/* A failed stage is not unwound: the region goes now. */
+	gmem_hp_unmap(&vm->hotplug);
+	return ret;
+}
+
 static int memory_init(struct vm *vm)
 {
 	struct arch_ram_range ranges[ARCH_MAX_RAM_RANGES];
@@ -191,14 +235,17 @@ static int memory_init(struct vm *vm)
 		if (ret)
 			return ret;
 	}
-	milestone_mark(&vm->ms, MS_MEMORY);
-	return 0;
+	ret = hotplug_init(vm);
+	if (!ret)
+		milestone_mark(&vm->ms, MS_MEMORY);
+	return ret;
 }
 
 static void memory_exit(struct vm *vm)
 {
 	unsigned int i;
 
+	gmem_hp_unmap(&vm->hotplug);
 	for (i = 0; i < vm->nram; i++)
 		munmap(vm->ram[i], vm->ram_size[i]);
 	vm->nram = 0;
@@ -244,7 +291,8 @@ static int virtio_init(struct vm *vm)
 	/* Empty until the "fds" stage sizes it: the devices open their accounts first. */
 	fdbudget_init(&vm->fds, 0);
 	vm->vhost = (struct virtio_host){ .mem = &vm->mem, .loop = &vm->loop, .mmio = &vm->mmio,
-					  .vm_fd = vm->vm_fd, .lines = &vm->host, .fds = &vm->fds };
+					  .vm_fd = vm->vm_fd, .lines = &vm->host, .fds = &vm->fds,
+					  .hotplug = vm->hotplug.size ? &vm->hotplug : NULL };
 	return vm_create_devices(vm);
 }
 

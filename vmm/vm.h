@@ -200,8 +200,10 @@ int vm_set_affinity(struct vm *vm, const cpu_set_t *set);
 
 /*
  * The kernel command line: cfg's (or the architecture's default), then
- * "virtio_mmio.device=4K@BASE:GSI" for each of the first ndevs virtio slots, for kernels that
- * find devices there. -E2BIG (logged) when longer than max bytes. *out is malloc'd.
+ * "memhp_default_state=online_movable" when cfg has a hotplug region and the line sets no
+ * memhp_default_state of its own, then "virtio_mmio.device=4K@BASE:GSI" for each of the first
+ * ndevs virtio slots, for kernels that find devices there. -E2BIG (logged) when longer than
+ * max bytes. *out is malloc'd.
  */
 int vm_cmdline(const struct vm_config *cfg, unsigned int ndevs, size_t max, char **out);
 
@@ -235,6 +237,7 @@ struct vm {
 	void *ram[ARCH_MAX_RAM_RANGES];
 	uint64_t ram_size[ARCH_MAX_RAM_RANGES];
 	unsigned int nram;
+	struct gmem_hp hotplug;    /* --max-memory's region (virtio-mem); size 0: none */
 	struct bus pio, mmio;
 	unsigned int ncpus;
 	struct vcpu *vcpus;

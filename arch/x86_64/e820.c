@@ -33,5 +33,12 @@ int x86_e820_build(const struct gmem *m, struct e820_entry *out, unsigned int ma
 		if (!ret)
 			ret = add(out, max, &n, start, end, E820_RAM);
 	}
+	/*
+	 * The hotplug region (above all RAM, so the map stays sorted): reserved, never RAM. Linux
+	 * leaves a reserved range to whoever claims it: its virtio-mem driver does, and adds the
+	 * blocks it plugs as hotplugged memory.
+	 */
+	if (!ret && m->hp && m->hp->size)
+		ret = add(out, max, &n, m->hp->gpa, m->hp->gpa + m->hp->size, E820_RESERVED);
 	return ret ? ret : (int)n;
 }

@@ -28,6 +28,14 @@
 #define LAYOUT_MMIO_HOLE  0xc0000000ULL
 #define LAYOUT_4G         GiB(4)
 
+/*
+ * The memory hotplug region (virtio-mem) follows RAM, aligned to its block size (128 MiB), at 4
+ * GiB at the lowest: above every hole. With at most 1 TiB of RAM and a region of at most 1 TiB
+ * (vmm/config.h) it ends below 2^41. e820 marks it reserved, not RAM: the guest's driver
+ * claims it and hot-adds what gets plugged.
+ */
+#define LAYOUT_HOTPLUG_MIN LAYOUT_4G
+
 /* MMIO devices, just below the IOAPIC. */
 #define LAYOUT_MMIO_DEV   0xfe000000ULL
 #define LAYOUT_BOOT_TIMER LAYOUT_MMIO_DEV      /* 4 KiB; guest writes 123 at offset 0 */

@@ -34,6 +34,18 @@ unsigned int arch_ram_layout(uint64_t size, struct arch_ram_range out[ARCH_MAX_R
 	return 2;
 }
 
+uint64_t arch_hotplug_base(uint64_t ram_size, uint64_t align)
+{
+	struct arch_ram_range r[ARCH_MAX_RAM_RANGES];
+	unsigned int n = arch_ram_layout(ram_size, r);
+	uint64_t end = r[n - 1].gpa + r[n - 1].size;
+
+	/* Never below 4 GiB: the region then cannot meet the 32-bit MMIO hole, whatever its size. */
+	if (end < LAYOUT_HOTPLUG_MIN)
+		end = LAYOUT_HOTPLUG_MIN;
+	return (end + align - 1) & ~(align - 1);
+}
+
 int arch_vm_create(int kvm_fd, int vm_fd, unsigned int ncpus, struct arch_vm **out)
 {
 	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };

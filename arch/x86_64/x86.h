@@ -87,8 +87,9 @@ struct e820_entry {
 
 /*
  * The guest's memory map from its RAM regions: RAM below the EBDA, the
- * BIOS/ACPI area reserved, RAM from 1 MiB, RAM above 4 GiB. Returns the
- * number of entries, or -ENOSPC when out[max] is too small.
+ * BIOS/ACPI area reserved, RAM from 1 MiB, RAM above 4 GiB; then the hotplug
+ * region, if any, reserved. Returns the number of entries, or -ENOSPC when
+ * out[max] is too small.
  */
 int x86_e820_build(const struct gmem *m, struct e820_entry *out, unsigned int max);
 

@@ -100,8 +100,19 @@ static int fake_mode(void *opaque, const struct ctl_request *req, int client_fd,
 	return 0;
 }
 
+/* memory: ok for a size that is whole MiB, an error reply for any other. */
+static char *fake_memory(void *opaque, const struct ctl_request *req, size_t *len)
+{
+	(void)opaque;
+	if (req->cmd != CTL_MEMORY)
+		abort();
+	if (req->size % (1 << 20))
+		return ctl_reply_error("memory: not whole MiB", len);
+	return ctl_reply_ok(len);
+}
+
 static const struct control_ops ops = { fake_state, fake_pause, fake_resume, fake_stop,
-					fake_balloon, fake_mode };
+					fake_balloon, fake_mode, fake_memory };
 
 /* A reply line must be exactly one line that reads back as a reply. */
 static void check_reply(char *line, size_t len, int want)
@@ -139,12 +150,18 @@ static void parse_lines(const uint8_t *data, size_t size, size_t piece)
 			why[0] = '\0';
 			if (ctl_parse_request(line, len, &req, why, sizeof(why)) == 0) {
 				if ((unsigned int)req.cmd >= CTL_NCMDS ||
-				    (req.has_target && req.cmd != CTL_BALLOON))
+				    (req.has_target && req.cmd != CTL_BALLOON) ||
+				    (req.size && req.cmd != CTL_MEMORY))
 					abort();
 				check_mode(&req);
 				if (req.cmd == CTL_BALLOON) {
 					rep = fake_balloon(NULL, &req, &len);
 					check_reply(rep, len, req.has_target && req.target % 4096);
+					continue;
+				}
+				if (req.cmd == CTL_MEMORY) {
+					rep = fake_memory(NULL, &req, &len);
+					check_reply(rep, len, req.size % (1 << 20) != 0);
 					continue;
 				}
 				ctl_request_free(&req);

@@ -117,6 +117,22 @@ echo "HULL-BALLOON-TOUCHED free=$(kb MemFree)"
 read -r line
 echo "HULL-BALLOON-DONE free=$(kb MemFree)"
 """,
+    # test_vmem.py: the guest's MemTotal on demand, as virtio-mem plugs and unplugs its hotplug
+    # region; "fill N" touches N MiB (a tmpfs file), "free" removes it. Each answer carries the
+    # word the test sent, so that every line it waits for is a new one.
+    "vmem": r"""kb() { sed -n "s/^$1: *\([0-9]*\) kB/\1/p" /proc/meminfo; }
+mkdir -p /fill
+mount -t tmpfs -o size=3g tmpfs /fill || exit 1
+echo "HULL-VMEM boot total=$(kb MemTotal) cmdline=$(cat /proc/cmdline)"
+while read -r cmd arg; do
+	case "$cmd" in
+	fill) dd if=/dev/zero of=/fill/a bs=1M count="$arg" 2>/dev/null || exit 1 ;;
+	free) rm -f /fill/a ;;
+	done) break ;;
+	esac
+	echo "HULL-VMEM $cmd total=$(kb MemTotal) free=$(kb MemFree)"
+done
+""",
     # The guest's wall clock (set from the CMOS RTC at boot) and what the kernel said about it.
     "date": ('echo "HULL-DATE: $(date +%s)"\n'
              'dmesg | grep -i -e rtc -e "initcall cmos_init" -e "system clock" '

@@ -98,6 +98,32 @@ static void test_parse_balloon(void **state)
 	expect_bad("{\"target\":4096}", "no \"cmd\"");
 }
 
+static void test_parse_memory(void **state)
+{
+	struct ctl_request req = { .cmd = CTL_MEMORY, .size = UINT64_MAX };
+	char why[200], line[96];
+	int n;
+
+	(void)state;
+	/* The size, in either order of the fields, up to 2^64 - 1 exactly (the VM checks it). */
+	n = ctl_encode_request(&req, line, sizeof(line));
+	assert_string_equal(line, "{\"cmd\":\"memory\",\"size\":18446744073709551615}\n");
+	req = (struct ctl_request){ 0 };
+	assert_int_equal(ctl_parse_request(line, (size_t)n - 1, &req, why, sizeof(why)), 0);
+	assert_int_equal(req.cmd, CTL_MEMORY);
+	assert_true(req.size == UINT64_MAX);
+	assert_int_equal(parse("{\"size\":1610612736,\"cmd\":\"memory\"}", &req, why), 0);
+	assert_true(req.cmd == CTL_MEMORY && req.size == 1610612736);
+	assert_int_equal(parse("{\"cmd\":\"memory\",\"size\":0}", &req, why), 0);
+	assert_true(req.size == 0);
+	expect_bad("{\"cmd\":\"memory\"}", "memory: no \"size\"");
+	expect_bad("{\"cmd\":\"memory\",\"size\":-1}", "expected bytes");
+	expect_bad("{\"cmd\":\"memory\",\"size\":1.5}", "expected bytes");
+	expect_bad("{\"cmd\":\"memory\",\"size\":\"1G\"}", "expected bytes");
+	expect_bad("{\"cmd\":\"memory\",\"target\":4096}", "memory takes no target");
+	expect_bad("{\"cmd\":\"balloon\",\"size\":4096}", "balloon takes no size");
+}
+
 static void test_parse_refuses(void **state)
 {
 	char deep[4096];
@@ -419,7 +445,8 @@ static struct loop L;
 static struct control *C;
 
 static struct ops_rec {
-	unsigned int state, pause, resume, stop, balloon;
+	unsigned int state, pause, resume, stop, balloon, memory;
+	uint64_t memory_size;
 	int pause_ret;
 	size_t state_pad; /* bytes of padding in the fake state reply */
 	int mode, later, taken;
@@ -496,10 +523,19 @@ static int fake_mode(void *opaque, const struct ctl_request *req, int client_fd,
 	return 0;
 }
 
+static char *fake_memory(void *opaque, const struct ctl_request *req, size_t *len)
+{
+	(void)opaque;
+	rec.memory++;
+	rec.memory_size = req->size;
+	return ctl_reply_ok(len);
+}
+
 static const struct control_ops fake_ops = { fake_state, fake_pause, fake_resume, fake_stop,
-					     fake_balloon, fake_mode };
+					     fake_balloon, fake_mode, fake_memory };
+/* No container commands, no hotplug memory. */
 static const struct control_ops plain_ops = { fake_state, fake_pause, fake_resume, fake_stop,
-					      fake_balloon, NULL };
+					      fake_balloon, NULL, NULL };
 
 static int setup(void **state)
 {
@@ -605,6 +641,10 @@ static void test_server_commands(void **state)
 	assert_non_null(strstr(hear(fd), "{\"target\":7,"));
 	say(fd, "{\"cmd\":\"balloon\",\"target\":8192}\n");
 	assert_non_null(strstr(hear(fd), "{\"target\":8192,"));
+	say(fd, "{\"cmd\":\"memory\",\"size\":1610612736}\n");
+	assert_string_equal(hear(fd), "{\"ok\":true}\n");
+	assert_int_equal(rec.memory, 1);
+	assert_true(rec.memory_size == 1610612736);
 	say(fd, "{\"cmd\":\"stop\"}\n");
 	assert_string_equal(hear(fd), "{\"ok\":true}\n");
 	assert_int_equal(rec.balloon, 2);
@@ -737,6 +777,9 @@ static void test_server_no_mode(void **state)
 	close(wr);
 	assert_string_equal(hear(sv[0]), "{\"error\":\"exec: not a container VM\"}\n");
 	assert_true(write_end_closed(rd));
+	/* Nor hotplug memory: memory is refused by name, the connection stays. */
+	say(sv[0], "{\"cmd\":\"memory\",\"size\":1073741824}\n");
+	assert_string_equal(hear(sv[0]), "{\"error\":\"memory: this VM has no hotplug memory\"}\n");
 	close(rd);
 	close(sv[0]);
 	pump();
@@ -1022,6 +1065,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_parse_every_command),
 		T(test_parse_balloon),
+		T(test_parse_memory),
 		T(test_parse_refuses),
 		T(test_replies),
 		T(test_reply_balloon),

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "lib/cpuset.h"
+#include "tests/unit/virtio_env.h"
 #include "vmm/vm.h"
 
 #define NCPUS 2
@@ -26,7 +27,7 @@
  * make for an interrupt), or until the kick signal, which is unblocked only
  * in there (ppoll's mask stands for KVM_SET_SIGNAL_MASK), exactly as KVM does.
  */
-static atomic_int inside, entries[NCPUS], poweroff_from;
+static atomic_int inside, entries[NCPUS], poweroff_from, efault_from;
 
 static int fake_run(struct vcpu *v)
 {
@@ -36,6 +37,9 @@ static int fake_run(struct vcpu *v)
 
 	if (__atomic_load_n(&v->run->immediate_exit, __ATOMIC_SEQ_CST))
 		return -EINTR;
+	/* KVM could not reach the memory behind a guest address (an unplugged block). */
+	if ((int)v->index + 1 == atomic_load(&efault_from))
+		return -EFAULT;
 	pthread_sigmask(SIG_BLOCK, NULL, &m);
 	sigdelset(&m, vcpu_kick_signal());
 	atomic_fetch_add(&inside, 1);
@@ -75,6 +79,7 @@ static int setup(void **state)
 		atomic_store(&entries[i], 0);
 	}
 	atomic_store(&poweroff_from, 0);
+	atomic_store(&efault_from, 0);
 	return vm->stop_fd < 0 ? -1 : 0;
 }
 
@@ -238,6 +243,31 @@ static void test_pause_meets_poweroff(void **state)
 	assert_int_equal(atomic_load(&vm->state), VM_POWEROFF);
 }
 
+/*
+ * A guest that touches an unplugged block of its hotplug region: KVM_RUN fails with EFAULT,
+ * the VM stops with an error, and the message says what the guest did.
+ */
+static void test_efault_unplugged(void **state)
+{
+	int before[NCPUS] = { 0 };
+	char *said;
+
+	(void)state;
+	vm->hotplug.size = 1; /* a region (its size is all the message looks at) */
+	start_all();
+	wait_progress(before, 2);
+	virtio_env_capture_start();
+	atomic_store(&efault_from, 1);
+	while (atomic_load(&vm->state) == VM_RUNNING)
+		sleep_ms(1);
+	vm_vcpus_stop(vm);
+	said = virtio_env_capture_end();
+	assert_int_equal(atomic_load(&vm->state), VM_ERROR);
+	assert_non_null(strstr(said, "vcpu 0: KVM_RUN: Bad address (the guest touched memory it "
+				     "has not plugged"));
+	vm->hotplug.size = 0;
+}
+
 /* The kick signal sent to the whole process from outside costs an exit, nothing more. */
 static void test_kick_signal_from_outside(void **state)
 {
@@ -351,6 +381,7 @@ int main(void)
 		T(test_pause_before_start),
 		T(test_stop_while_paused),
 		T(test_pause_meets_poweroff),
+		T(test_efault_unplugged),
 		T(test_kick_signal_from_outside),
 		T(test_pinned_at_start),
 		T(test_repin_while_running),
