@@ -25,6 +25,7 @@ import re
 import socket
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -117,6 +118,37 @@ def shell_session(t):
     return t.wait()
 
 
+# --- the runtime check (any host) -------------------------------------------------------------
+
+def stand_in(path, stderr, status):
+    path.write_text(f"#!/bin/sh\necho \"{stderr}\" >&2\nexit {status}\n")
+    path.chmod(0o755)
+    return path
+
+
+@pytest.mark.host
+def test_runtime_problem(tmp_path):
+    """A hull without `create` is refused with a sentence that says so and names runc as the
+    way to check the tests; a binary that knows `create` (a usage error without arguments, as
+    runc and the coming hull give) is accepted; relative paths and non-executables are not."""
+    old = stand_in(tmp_path / "old-hull", "hull: unknown command 'create' (see 'hull --help')", 2)
+    why = clients.runtime_problem(old)
+    assert why and "no `create` verb yet" in why and "HULL_TEST_RUNTIME=/usr/sbin/runc" in why
+    new = stand_in(tmp_path / "new-hull", "hull create: --bundle is missing", 2)
+    assert clients.runtime_problem(new) is None
+    assert "absolute path" in clients.runtime_problem(Path("hull"))
+    plain = tmp_path / "plain"
+    plain.write_text("")
+    assert "not an executable" in clients.runtime_problem(plain)
+    assert "not an executable" in clients.runtime_problem(tmp_path / "missing")
+
+
+def exit_state(engine, cid):
+    """(status, exit code) of a podman or docker container, from `inspect` (same JSON)."""
+    st = json.loads(engine("inspect", cid).stdout)[0]["State"]
+    return st["Status"], st["ExitCode"]
+
+
 # --- podman ----------------------------------------------------------------------------------
 
 RUN = ("run", "--network", "none")
@@ -125,12 +157,14 @@ RUN = ("run", "--network", "none")
 @lab
 @pytest.mark.parametrize("code", [0, 1, 42])
 def test_podman_run_exit_codes(podman, code):
-    p = podman(*RUN, "--rm", IMAGE, "sh", "-c", f"echo out-{code}; echo err-{code} >&2; "
-               f"exit {code}", check=False)
+    name = f"exit-{code}"
+    p = podman(*RUN, "--rm", "--name", name, IMAGE, "sh", "-c",
+               f"echo out-{code}; echo err-{code} >&2; exit {code}", check=False)
     assert p.returncode == code, describe(p)
     assert p.stdout.splitlines() == [f"out-{code}"], describe(p)
     assert f"err-{code}" in p.stderr, describe(p)
-    assert podman("ps", "-a", "-q").stdout.strip() == "", "--rm left a container"
+    names = podman("ps", "-a", "--format", "{{.Names}}").stdout.split()
+    assert name not in names, "--rm left the container"
 
 
 @lab
@@ -142,8 +176,7 @@ def test_podman_run_detached_stop(podman):
         state = podman("inspect", "-f", "{{.State.Status}}", cid).stdout.strip()
         assert state == "running", state
         podman("stop", "-t", "60", cid)
-        st = json.loads(podman("inspect", cid).stdout)[0]["State"]
-        assert (st["Status"], st["ExitCode"]) == ("exited", 7), st
+        assert exit_state(podman, cid) == ("exited", 7)
         assert "up" in podman("logs", cid).stdout
     finally:
         podman("rm", "-f", cid, check=False)
@@ -178,8 +211,7 @@ def test_podman_kill(podman):
     try:
         podman("kill", "-s", "KILL", cid)
         podman("wait", cid, timeout=120)
-        st = json.loads(podman("inspect", cid).stdout)[0]["State"]
-        assert (st["Status"], st["ExitCode"]) == ("exited", 137), st
+        assert exit_state(podman, cid) == ("exited", 137)
     finally:
         podman("rm", "-f", cid, check=False)
 
@@ -254,6 +286,13 @@ def test_ctr_run_rm(containerd):
     assert "c-rm" not in containerd.ctr("containers", "ls", "-q").stdout.split()
 
 
+def ctr_remove(containerd, cid):
+    """Whatever is left of container CID: its task killed and deleted, then the container."""
+    containerd.ctr("tasks", "kill", "-s", "SIGKILL", cid, check=False)
+    containerd.ctr("tasks", "delete", "-f", cid, check=False)
+    containerd.ctr("containers", "delete", cid, check=False)
+
+
 def ctr_task_status(containerd, cid):
     for line in containerd.ctr("tasks", "ls").stdout.splitlines()[1:]:
         f = line.split()
@@ -280,9 +319,7 @@ def test_ctr_run_detached_kill_delete(containerd):
         containerd.ctr("containers", "delete", cid)
         assert cid not in containerd.ctr("containers", "ls", "-q").stdout.split()
     finally:
-        containerd.ctr("tasks", "kill", "-s", "SIGKILL", cid, check=False)
-        containerd.ctr("tasks", "delete", "-f", cid, check=False)
-        containerd.ctr("containers", "delete", cid, check=False)
+        ctr_remove(containerd, cid)
 
 
 @lab
@@ -309,9 +346,7 @@ def test_ctr_task_exec_and_ps(containerd):
         pids = [int(line.split()[0]) for line in p.stdout.splitlines()[1:] if line.strip()]
         assert pid in pids, describe(p)
     finally:
-        containerd.ctr("tasks", "kill", "-s", "SIGKILL", cid, check=False)
-        containerd.ctr("tasks", "delete", "-f", cid, check=False)
-        containerd.ctr("containers", "delete", cid, check=False)
+        ctr_remove(containerd, cid)
 
 
 # --- containerd configured like a Kubernetes node (a CRI runtime handler) ---------------------
@@ -355,10 +390,11 @@ def drun(docker, *args, check=True):
 
 @lab
 def test_docker_run_rm(docker):
-    p = drun(docker, "--rm", IMAGE, "sh", "-c", "echo out; echo err >&2; exit 3", check=False)
+    p = drun(docker, "--rm", "--name", "d-rm", IMAGE, "sh", "-c", "echo out; echo err >&2; exit 3",
+             check=False)
     assert p.returncode == 3, describe(p)
     assert p.stdout.strip() == "out" and p.stderr.strip() == "err", describe(p)
-    assert docker("ps", "-a", "-q").stdout.strip() == ""
+    assert "d-rm" not in docker("ps", "-a", "--format", "{{.Names}}").stdout.split()
 
 
 @lab
@@ -368,8 +404,7 @@ def test_docker_run_detached_stop(docker):
     try:
         assert docker("inspect", "-f", "{{.State.Status}}", cid).stdout.strip() == "running"
         docker("stop", "-t", "60", cid)
-        st = json.loads(docker("inspect", cid).stdout)[0]["State"]
-        assert (st["Status"], st["ExitCode"]) == ("exited", 7), st
+        assert exit_state(docker, cid) == ("exited", 7)
     finally:
         docker("rm", "-f", cid, check=False)
 
