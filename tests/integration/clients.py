@@ -72,8 +72,11 @@ def runtime_problem(path):
 def missing_verb(path, verb):
     """True when the binary at PATH is a hull that has no VERB yet (it says "unknown command";
     the verb is called without arguments, which is a usage error once it exists)."""
-    p = subprocess.run([str(path), verb], capture_output=True, text=True, timeout=30,
-                       stdin=subprocess.DEVNULL)
+    try:
+        p = subprocess.run([str(path), verb], capture_output=True, text=True, timeout=30,
+                           stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        return False  # it does something with the verb, then
     return f"unknown command '{verb}'" in p.stderr
 
 
@@ -104,10 +107,10 @@ def prepare_lab():
     except RuntimeError as e:
         raise ClientError(str(e)) from None
     if not Path("/sys/fs/cgroup/cgroup.controllers").exists():
-        _run(["mount", "-t", "cgroup2", "cgroup2", "/sys/fs/cgroup"], timeout=30)
-    _run(["ip", "link", "set", "lo", "up"], timeout=30)
+        run(["mount", "-t", "cgroup2", "cgroup2", "/sys/fs/cgroup"], timeout=30)
+    run(["ip", "link", "set", "lo", "up"], timeout=30)
     for m in LAB_MODULES:
-        _run(["modprobe", m], timeout=60)
+        run(["modprobe", m], timeout=60)
 
 
 def _describe(argv, rc, out, err):
@@ -115,7 +118,7 @@ def _describe(argv, rc, out, err):
             f"{out[-3000:]}\n--- stderr ---\n{err[-3000:]}")
 
 
-def _run(argv, env=None, timeout=CMD_TIMEOUT, check=True, input=None):
+def run(argv, env=None, timeout=CMD_TIMEOUT, check=True, input=None):
     """subprocess.run with text output; ClientError on a timeout, or on failure when check."""
     argv = [str(a) for a in argv]
     try:
@@ -288,7 +291,7 @@ runroot = "{t}/runroot"
         return ["podman", "--runtime", str(self.runtime), *map(str, args)]
 
     def __call__(self, *args, timeout=CMD_TIMEOUT, check=True, input=None):
-        return _run(self.argv(*args), self.env, timeout, check, input)
+        return run(self.argv(*args), self.env, timeout, check, input)
 
     def load(self, archive):
         self("load", "-q", "-i", archive)
@@ -340,7 +343,7 @@ disabled_plugins = [{", ".join(disabled)}]
         return ["ctr", "--address", str(self.address), "--namespace", self.NS, *map(str, args)]
 
     def ctr(self, *args, timeout=CMD_TIMEOUT, check=True, input=None):
-        return _run(self.ctr_argv(*args), self.env, timeout, check, input)
+        return run(self.ctr_argv(*args), self.env, timeout, check, input)
 
     def runtime_args(self, runtime=None):
         """ctr run's options that pick the runtime (the one under test unless given)."""
@@ -389,7 +392,7 @@ def dumped_handler(engine, name):
     (`containerd config dump`): a dict with runtime_type and options."""
     import tomllib  # Python 3.11 (Debian 12): only this helper needs it
 
-    p = _run(["containerd", "--config", engine.config, "config", "dump"], engine.env)
+    p = run(["containerd", "--config", engine.config, "config", "dump"], engine.env)
     cfg = tomllib.loads(p.stdout)
     try:
         return cfg["plugins"]["io.containerd.grpc.v1.cri"]["containerd"]["runtimes"][name]
@@ -426,7 +429,7 @@ class Dockerd(Engine):
         return self
 
     def __call__(self, *args, timeout=CMD_TIMEOUT, check=True, input=None):
-        return _run(["docker", *args], self.env, timeout, check, input)
+        return run(["docker", *args], self.env, timeout, check, input)
 
     def argv(self, *args):
         return ["docker", *map(str, args)]

@@ -447,7 +447,7 @@ def test_docker_update(docker):
 
 def runtime_state(docker, cid):
     """The runtime's own `state` of a docker container (under the root dockerd gives it)."""
-    p = clients._run([docker.runtime, "--root", docker.runtime_root(), "state", cid], docker.env)
+    p = clients.run([docker.runtime, "--root", docker.runtime_root(), "state", cid], docker.env)
     return json.loads(p.stdout)["status"]
 
 
