@@ -434,11 +434,6 @@ class Dockerd(Engine):
     def argv(self, *args):
         return ["docker", *map(str, args)]
 
-    def runtime_root(self):
-        """The --root dockerd's shim gives the runtime: exec-root/runtime-BASENAME/moby, named
-        after the binary's file name (not the name given to --add-runtime)."""
-        return self.exec_root / f"runtime-{self.runtime.name}" / "moby"
-
     def load(self, archive):
         self("load", "-q", "-i", archive)
 
