@@ -8,8 +8,8 @@ engine is a private setup of clients.py (its own configuration, store, state and
 /run/hull-ENGINE-*), one per module, started before the first test that needs it and stopped
 after the last.
 
-The runtime is HULL_TEST_RUNTIME (a path), the repository's hull by default. Until hull has the
-runc-compatible verbs every test here fails saying so; HULL_TEST_RUNTIME=/usr/sbin/runc runs
+The runtime is HULL_TEST_RUNTIME (a path), the repository's hull by default (a hull without the
+runc-compatible verbs fails every test here saying so); HULL_TEST_RUNTIME=/usr/sbin/runc runs
 them against Debian's runc, which checks the tests and the setups themselves:
 
     tests/lab/lab.sh --mem 6144 --timeout 3600 -- env HULL_TEST_RUNTIME=/usr/sbin/runc \\
