@@ -128,7 +128,7 @@ static bool bridge_has(const char *name)
 	bool has;
 
 	assert_int_equal(unshare(CLONE_NEWNS), 0);
-	assert_int_equal(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+	assert_int_equal(mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL), 0);
 	assert_non_null(mkdtemp(dir));
 	assert_int_equal(mount("sysfs", dir, "sysfs", 0, NULL), 0);
 	snprintf(path, sizeof(path), "%s/class/net/%s/brif/%s", dir, CTR_NETNS_BRIDGE, name);
