@@ -272,6 +272,33 @@ def test_podman_default_network_reaches_host(podman):
         podman("rm", "-f", "-t", "0", keeper, check=False)
 
 
+@lab
+def test_podman_network_shape(podman):
+    """A podman network of its own (netavark: another subnet, MTU 1400): the container's eth0
+    has the address podman gives it, with its prefix, the network's MTU and the default route
+    through the network's gateway; with --network none the container has only lo."""
+    net = "hull-mtu"
+    podman("network", "create", "--subnet", "10.77.0.0/24", "--opt", "mtu=1400", net)
+    cid = None
+    try:
+        cid = podman("run", "-d", "--network", net, IMAGE, "sleep", "600").stdout.strip()
+        addr = podman("inspect", "-f", f"{{{{(index .NetworkSettings.Networks \"{net}\")"
+                      f".IPAddress}}}}", cid).stdout.strip()
+        assert addr.startswith("10.77.0."), addr
+        p = podman("exec", cid, "sh", "-c",
+                   "cat /sys/class/net/eth0/mtu; ip -4 addr show eth0; ip route")
+        lines = p.stdout.splitlines()
+        assert lines[0] == "1400", describe(p)
+        assert re.search(rf"inet {re.escape(addr)}/24 ", p.stdout), describe(p)
+        assert re.search(r"^default via 10\.77\.0\.1 dev eth0", p.stdout, re.M), describe(p)
+        p = podman(*RUN, "--rm", IMAGE, "ls", "/sys/class/net")
+        assert p.stdout.split() == ["lo"], describe(p)
+    finally:
+        if cid:
+            podman("rm", "-f", "-t", "0", cid, check=False)
+        podman("network", "rm", "-f", net, check=False)
+
+
 # --- containerd, driven by ctr ---------------------------------------------------------------
 
 def ctr_run(containerd, *opts, check=True):
