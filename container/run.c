@@ -845,6 +845,7 @@ nomem:
  */
 static int join_netns(struct ctr_run *r, struct vm_config *cfg)
 {
+	const struct ctr_netif *nif;
 	struct vnet_config *nc;
 	char err[512];
 	bool found;
@@ -873,9 +874,10 @@ static int join_netns(struct ctr_run *r, struct vm_config *cfg)
 		goto nomem;
 	}
 	nc->backend = VNET_TAP;
+	nif = r->spec.netifs;
 	log_debug("network namespace %s: the guest's %s has %s%s, MTU %u", r->b.netns,
-		  CTR_NETNS_GUEST_IF, r->spec.netifs->naddrs ? r->spec.netifs->addrs[0] : "no address",
-		  r->spec.netifs->gateway ? " and a gateway" : "", r->spec.netifs->mtu);
+		  CTR_NETNS_GUEST_IF, nif->naddrs ? nif->addrs[0] : "no address",
+		  nif->gateway ? " and a gateway" : "", nif->mtu);
 	return add_device(cfg, &vnet_kind, nc);
 nomem:
 	log_msg("network namespace %s: %s", r->b.netns, strerror(ENOMEM));

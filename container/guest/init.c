@@ -163,6 +163,7 @@ static void set_inet(struct ifreq *ifr, uint32_t addr)
 static void net_setup(const struct ctr_spec *s)
 {
 	const struct ctr_netif *n;
+	struct sockaddr_in *gw;
 	struct rtentry rt;
 	struct ifreq ifr;
 	uint32_t addr, mask;
@@ -204,12 +205,13 @@ static void net_setup(const struct ctr_spec *s)
 		if (!n->gateway)
 			continue;
 		memset(&rt, 0, sizeof(rt));
+		gw = (struct sockaddr_in *)&rt.rt_gateway;
 		((struct sockaddr_in *)&rt.rt_dst)->sin_family = AF_INET;
 		((struct sockaddr_in *)&rt.rt_genmask)->sin_family = AF_INET;
-		((struct sockaddr_in *)&rt.rt_gateway)->sin_family = AF_INET;
-		if (inet_pton(AF_INET, n->gateway, &((struct sockaddr_in *)&rt.rt_gateway)->sin_addr)
-		    != 1)
-			gi_fatal("network %s: gateway %s: not an IPv4 address", n->name, n->gateway);
+		gw->sin_family = AF_INET;
+		if (inet_pton(AF_INET, n->gateway, &gw->sin_addr) != 1)
+			gi_fatal("network %s: gateway %s: not an IPv4 address", n->name,
+				 n->gateway);
 		rt.rt_flags = RTF_UP | RTF_GATEWAY;
 		rt.rt_dev = ifr.ifr_name;
 		if (ioctl(fd, SIOCADDRT, &rt))
