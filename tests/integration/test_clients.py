@@ -21,6 +21,7 @@ network (a bridge made by netavark) and a TCP server on the host side of that br
 """
 
 import json
+import os
 import re
 import socket
 import threading
@@ -143,6 +144,19 @@ def test_runtime_problem(tmp_path):
     assert "not an executable" in clients.runtime_problem(tmp_path / "missing")
 
 
+def check_kernel(engine, p):
+    """The second line of P's output is the container's `uname -r`: the host's own with runc,
+    a kernel of its own (the microVM's) with any other runtime, so an engine that ran runc
+    in the runtime's place is caught."""
+    release = p.stdout.split()[1:2]
+    host = os.uname().release
+    if engine.runtime.name == "runc":
+        assert release == [host], describe(p)
+    else:
+        assert release and release[0] != host, (f"the container runs on the host's kernel "
+                                                f"{host}: not in a VM\n{describe(p)}")
+
+
 def exit_state(engine, cid):
     """(status, exit code) of a podman or docker container, from `inspect` (same JSON)."""
     st = json.loads(engine("inspect", cid).stdout)[0]["State"]
@@ -186,9 +200,11 @@ def test_podman_run_detached_stop(podman):
 def test_podman_exec(podman):
     cid = podman(*RUN, "-d", IMAGE, "sleep", "600").stdout.strip()
     try:
-        p = podman("exec", cid, "sh", "-c", "echo in-$((6*7)); echo e >&2; exit 3", check=False)
+        p = podman("exec", cid, "sh", "-c", "echo in-$((6*7)); echo e >&2; uname -r; exit 3",
+                   check=False)
         assert p.returncode == 3, describe(p)
-        assert p.stdout.strip() == "in-42" and p.stderr.strip() == "e", describe(p)
+        assert p.stdout.split()[0] == "in-42" and p.stderr.strip() == "e", describe(p)
+        check_kernel(podman, p)
         # stdin reaches the exec'd process and its end is an EOF.
         p = podman("exec", "-i", cid, "sh", "-c", "tr a-z A-Z", input="piped\n")
         assert p.stdout == "PIPED\n", describe(p)
@@ -363,9 +379,10 @@ def test_ctr_task_exec_and_ps(containerd):
     ctr_run(containerd, "-d", IMAGE, cid, "sleep", "600")
     try:
         p = containerd.ctr("tasks", "exec", "--exec-id", "e1", cid, "sh", "-c",
-                           "echo in-$((6*7)); exit 4", check=False)
+                           "echo in-$((6*7)); uname -r; exit 4", check=False)
         assert p.returncode == 4, describe(p)
-        assert p.stdout.strip() == "in-42", describe(p)
+        assert p.stdout.split()[0] == "in-42", describe(p)
+        check_kernel(containerd, p)
         # task ps: the host PIDs the runtime reports (`ps --format json`); the task's own
         # PID (the pid file's) among them.
         _, pid = ctr_task_status(containerd, cid)
@@ -440,9 +457,10 @@ def test_docker_run_detached_stop(docker):
 def test_docker_exec(docker):
     cid = drun(docker, "-d", IMAGE, "sleep", "600").stdout.strip()
     try:
-        p = docker("exec", cid, "sh", "-c", "echo in-$((6*7)); exit 4", check=False)
+        p = docker("exec", cid, "sh", "-c", "echo in-$((6*7)); uname -r; exit 4", check=False)
         assert p.returncode == 4, describe(p)
-        assert p.stdout.strip() == "in-42", describe(p)
+        assert p.stdout.split()[0] == "in-42", describe(p)
+        check_kernel(docker, p)
         p = docker("exec", "-i", cid, "sh", "-c", "tr a-z A-Z", input="piped\n")
         assert p.stdout == "PIPED\n", describe(p)
     finally:
