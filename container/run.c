@@ -19,6 +19,7 @@
 #include "container/console.h"
 #include "container/initramfs.h"
 #include "container/limits.h"
+#include "container/netns.h"
 #include "container/oci.h"
 #include "container/plan.h"
 #include "container/points.h"
@@ -837,6 +838,52 @@ nomem:
 	return -ENOMEM;
 }
 
+/*
+ * A network namespace path in config.json (podman's netavark, CNI): the VMM joins it for good
+ * and its interface becomes the guest's eth0 (container/netns.h), through a TAP hull opens
+ * as `--net tap=` does. Without a path the VM has no network device.
+ */
+static int join_netns(struct ctr_run *r, struct vm_config *cfg)
+{
+	const struct ctr_netif *nif;
+	struct vnet_config *nc;
+	char err[512];
+	bool found;
+	int ret;
+
+	if (!r->b.netns)
+		return 0;
+	r->spec.netifs = calloc(1, sizeof(*r->spec.netifs));
+	if (!r->spec.netifs)
+		goto nomem;
+	r->spec.nnetifs = 1; /* freed with the spec whatever was filled */
+	ret = ctr_netns_join(r->b.netns, r->spec.netifs, &found, err, sizeof(err));
+	if (ret) {
+		log_msg("network namespace %s: %s", r->b.netns, err);
+		return ret;
+	}
+	if (!found) {
+		r->spec.nnetifs = 0;
+		free(r->spec.netifs);
+		r->spec.netifs = NULL;
+		return 0;
+	}
+	nc = calloc(1, sizeof(*nc));
+	if (!nc || !(nc->tap = strdup(CTR_NETNS_TAP))) {
+		free(nc);
+		goto nomem;
+	}
+	nc->backend = VNET_TAP;
+	nif = r->spec.netifs;
+	log_debug("network namespace %s: the guest's %s has %s%s, MTU %u", r->b.netns,
+		  CTR_NETNS_GUEST_IF, nif->naddrs ? nif->addrs[0] : "no address",
+		  nif->gateway ? " and a gateway" : "", nif->mtu);
+	return add_device(cfg, &vnet_kind, nc);
+nomem:
+	log_msg("network namespace %s: %s", r->b.netns, strerror(ENOMEM));
+	return -ENOMEM;
+}
+
 /* The container as the bundle or the flags have it, and its plan. */
 static int load(struct ctr_run *r, const struct ctr_run_args *a)
 {
@@ -999,6 +1046,9 @@ static int prepare(struct ctr_run *r, struct vm_config *cfg, const struct ctr_ru
 	if (!cfg->initrd)
 		return -ENOMEM;
 	ret = add_devices(r, cfg);
+	if (ret)
+		return ret;
+	ret = join_netns(r, cfg);
 	if (ret)
 		return ret;
 	ret = apply_limits(r, cfg, a);

@@ -48,6 +48,12 @@ bool gi_name_ok(const char *name);
  */
 int gi_sysctl_path(const char *kv, char *path, size_t n, const char **value);
 
+/*
+ * "10.88.0.5/16" -> *addr and *mask (network byte order, as struct in_addr holds them).
+ * -EINVAL for anything but a dotted quad, '/', and a prefix length 0..32.
+ */
+int gi_parse_cidr(const char *text, uint32_t *addr, uint32_t *mask);
+
 /* One cgroup v2 interface file and what to write into it. */
 struct gi_cgval {
 	const char *file;

@@ -1,7 +1,9 @@
 /* values: hull-init's pure checks and conversions — paths, sysctl keys, cgroup file values. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -29,6 +31,28 @@ bool gi_abs_path_ok(const char *p)
 		if ((n == 1 && name[0] == '.') || (n == 2 && name[0] == '.' && name[1] == '.'))
 			return false;
 	return true;
+}
+
+int gi_parse_cidr(const char *text, uint32_t *addr, uint32_t *mask)
+{
+	char quad[INET_ADDRSTRLEN], *end;
+	const char *slash = strchr(text, '/');
+	struct in_addr a;
+	unsigned long n;
+
+	if (!slash || (size_t)(slash - text) >= sizeof(quad) || !slash[1])
+		return -EINVAL;
+	memcpy(quad, text, (size_t)(slash - text));
+	quad[slash - text] = '\0';
+	if (inet_pton(AF_INET, quad, &a) != 1 || slash[1] < '0' || slash[1] > '9')
+		return -EINVAL;
+	errno = 0;
+	n = strtoul(slash + 1, &end, 10);
+	if (errno || *end || n > 32)
+		return -EINVAL;
+	*addr = a.s_addr;
+	*mask = n ? htonl(~0u << (32 - n)) : 0;
+	return 0;
 }
 
 bool gi_name_ok(const char *name)

@@ -5,6 +5,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <string.h>
@@ -141,6 +142,35 @@ static void test_cgroup_values(void **state)
 	assert_int_equal(gi_cgroup_values(&r, v), 0);
 }
 
+static void test_cidr(void **state)
+{
+	uint32_t addr, mask;
+
+	(void)state;
+	assert_int_equal(gi_parse_cidr("10.88.0.5/16", &addr, &mask), 0);
+	assert_int_equal(addr, htonl(0x0a580005));
+	assert_int_equal(mask, htonl(0xffff0000));
+	assert_int_equal(gi_parse_cidr("192.168.1.1/32", &addr, &mask), 0);
+	assert_int_equal(mask, 0xffffffff);
+	assert_int_equal(gi_parse_cidr("0.0.0.0/0", &addr, &mask), 0);
+	assert_int_equal(addr, 0);
+	assert_int_equal(mask, 0);
+	assert_int_equal(gi_parse_cidr("10.0.0.1/8", &addr, &mask), 0);
+	assert_int_equal(mask, htonl(0xff000000));
+	/* No prefix, a prefix past 32, signs and junk, not a dotted quad, too long a quad. */
+	assert_int_equal(gi_parse_cidr("10.0.0.1", &addr, &mask), -EINVAL);
+	assert_int_equal(gi_parse_cidr("10.0.0.1/", &addr, &mask), -EINVAL);
+	assert_int_equal(gi_parse_cidr("10.0.0.1/33", &addr, &mask), -EINVAL);
+	assert_int_equal(gi_parse_cidr("10.0.0.1/-1", &addr, &mask), -EINVAL);
+	assert_int_equal(gi_parse_cidr("10.0.0.1/+8", &addr, &mask), -EINVAL);
+	assert_int_equal(gi_parse_cidr("10.0.0.1/8x", &addr, &mask), -EINVAL);
+	assert_int_equal(gi_parse_cidr("10.0.0.1/99999999999999999999", &addr, &mask), -EINVAL);
+	assert_int_equal(gi_parse_cidr("10.0.0/8", &addr, &mask), -EINVAL);
+	assert_int_equal(gi_parse_cidr("fe80::1/64", &addr, &mask), -EINVAL);
+	assert_int_equal(gi_parse_cidr("1111111111111111111.0.0.1/8", &addr, &mask), -EINVAL);
+	assert_int_equal(gi_parse_cidr("/8", &addr, &mask), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -148,6 +178,7 @@ int main(void)
 		cmocka_unit_test(test_path_next),
 		cmocka_unit_test(test_sysctl),
 		cmocka_unit_test(test_cgroup_values),
+		cmocka_unit_test(test_cidr),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

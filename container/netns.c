@@ -1,0 +1,257 @@
+/* netns: the network namespace config.json names (podman's netavark makes one), joined by the VMM and bridged to the guest. */
+#include "container/netns.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <linux/if_tun.h>
+#include <linux/sockios.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "lib/parse.h"
+
+int ctr_netns_gateway(const char *route, const char *ifname, char *gw, size_t gwlen)
+{
+	const char *line = strchr(route, '\n'); /* past the header */
+	char name[IFNAMSIZ + 1];
+	unsigned int dst, via, flags, mask;
+	struct in_addr a;
+	int n;
+
+	while (line && *++line) {
+		/* Iface Destination Gateway Flags RefCnt Use Metric Mask ... */
+		n = sscanf(line, "%16s %x %x %x %*d %*u %*d %x", name, &dst, &via, &flags, &mask);
+		if (n != 5)
+			return -EINVAL;
+		line = strchr(line, '\n');
+		/* RTF_UP 0x1, RTF_GATEWAY 0x2: a default route through a gateway. */
+		if (strcmp(name, ifname) || dst || mask || (flags & 3) != 3)
+			continue;
+		a.s_addr = via; /* printed as the kernel holds it: network order */
+		return inet_ntop(AF_INET, &a, gw, (socklen_t)gwlen) ? 0 : -ENOSPC;
+	}
+	return -ENOENT;
+}
+
+static int prefix_len(const struct sockaddr *mask)
+{
+	uint32_t m = mask ? ntohl(((const struct sockaddr_in *)mask)->sin_addr.s_addr) : 0;
+
+	return __builtin_popcount(m);
+}
+
+/* The first non-loopback interface with IPv4 addresses: its name and addresses into nif. */
+static int find_interface(char *ifname, struct ctr_netif *nif, char *err, size_t errlen)
+{
+	struct ifaddrs *all, *i;
+	char addr[INET_ADDRSTRLEN], text[INET_ADDRSTRLEN + 4];
+	int ret = 0;
+
+	if (getifaddrs(&all))
+		return parse_fail(err, errlen, -errno, "its interfaces: %s", strerror(errno));
+	ifname[0] = '\0';
+	for (i = all; i; i = i->ifa_next) {
+		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET ||
+		    (i->ifa_flags & IFF_LOOPBACK) || strlen(i->ifa_name) >= IFNAMSIZ)
+			continue;
+		if (!ifname[0])
+			snprintf(ifname, IFNAMSIZ, "%s", i->ifa_name);
+		else if (strcmp(ifname, i->ifa_name))
+			continue; /* one interface: the first one's */
+		if (nif->naddrs == CTR_NETNS_ADDRS_MAX) {
+			ret = parse_fail(err, errlen, -E2BIG, "%s: more than %d IPv4 addresses",
+					 ifname, CTR_NETNS_ADDRS_MAX);
+			break;
+		}
+		inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, addr,
+			  sizeof(addr));
+		snprintf(text, sizeof(text), "%s/%d", addr, prefix_len(i->ifa_netmask));
+		if (!nif->addrs && !(nif->addrs = calloc(CTR_NETNS_ADDRS_MAX, sizeof(char *)))) {
+			ret = -ENOMEM;
+			break;
+		}
+		if (!(nif->addrs[nif->naddrs] = strdup(text))) {
+			ret = -ENOMEM;
+			break;
+		}
+		nif->naddrs++;
+	}
+	freeifaddrs(all);
+	if (ret == -ENOMEM)
+		parse_fail(err, errlen, ret, "%s", strerror(ENOMEM));
+	return ret;
+}
+
+static int read_gateway(const char *ifname, struct ctr_netif *nif, char *err, size_t errlen)
+{
+	char *text = malloc(CTR_NETNS_ROUTE_MAX), gw[INET_ADDRSTRLEN];
+	size_t len = 0;
+	ssize_t n;
+	int fd, ret;
+
+	if (!text)
+		return parse_fail(err, errlen, -ENOMEM, "%s", strerror(ENOMEM));
+	fd = open("/proc/net/route", O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		ret = parse_fail(err, errlen, -errno, "/proc/net/route: %s", strerror(errno));
+		goto out;
+	}
+	while (len < CTR_NETNS_ROUTE_MAX - 1 &&
+	       (n = read(fd, text + len, CTR_NETNS_ROUTE_MAX - 1 - len)) > 0)
+		len += (size_t)n;
+	close(fd);
+	text[len] = '\0';
+	ret = ctr_netns_gateway(text, ifname, gw, sizeof(gw));
+	if (ret == -ENOENT) {
+		ret = 0; /* no default route: the guest gets none */
+	} else if (ret) {
+		parse_fail(err, errlen, ret, "/proc/net/route: %s", strerror(-ret));
+	} else if (!(nif->gateway = strdup(gw))) {
+		ret = parse_fail(err, errlen, -ENOMEM, "%s", strerror(ENOMEM));
+	}
+out:
+	free(text);
+	return ret;
+}
+
+static int ifr_call(int s, unsigned long req, struct ifreq *ifr, const char *name,
+		    const char *what, char *err, size_t errlen)
+{
+	if (ioctl(s, req, ifr) == 0)
+		return 0;
+	return parse_fail(err, errlen, -errno, "%s: %s: %s", name, what, strerror(errno));
+}
+
+static int set_up(int s, const char *name, char *err, size_t errlen)
+{
+	struct ifreq ifr = { 0 };
+	int ret;
+
+	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
+	ret = ifr_call(s, SIOCGIFFLAGS, &ifr, name, "flags", err, errlen);
+	ifr.ifr_flags |= IFF_UP;
+	return ret ?: ifr_call(s, SIOCSIFFLAGS, &ifr, name, "up", err, errlen);
+}
+
+/* A persistent TAP with hull's tap backend's flags (it opens it again by name). */
+static int make_tap(uint32_t mtu, int s, char *err, size_t errlen)
+{
+	struct ifreq ifr = { 0 };
+	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC), ret;
+
+	if (fd < 0)
+		return parse_fail(err, errlen, -errno, "/dev/net/tun: %s", strerror(errno));
+	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", CTR_NETNS_TAP);
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+	ret = ifr_call(fd, TUNSETIFF, &ifr, CTR_NETNS_TAP, "TUNSETIFF", err, errlen);
+	if (!ret && ioctl(fd, TUNSETPERSIST, 1))
+		ret = parse_fail(err, errlen, -errno, "%s: TUNSETPERSIST: %s", CTR_NETNS_TAP,
+				 strerror(errno));
+	close(fd);
+	if (ret)
+		return ret;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", CTR_NETNS_TAP);
+	ifr.ifr_mtu = (int)mtu;
+	return ifr_call(s, SIOCSIFMTU, &ifr, CTR_NETNS_TAP, "MTU", err, errlen);
+}
+
+static int bridge(const char *ifname, int s, char *err, size_t errlen)
+{
+	const char *ports[2] = { ifname, CTR_NETNS_TAP };
+	struct ifreq ifr;
+	unsigned int i;
+	int ret;
+
+	if (ioctl(s, SIOCBRADDBR, CTR_NETNS_BRIDGE))
+		return parse_fail(err, errlen, -errno, "bridge %s: %s (is the bridge module "
+				  "there?)", CTR_NETNS_BRIDGE, strerror(errno));
+	for (i = 0; i < 2; i++) {
+		memset(&ifr, 0, sizeof(ifr));
+		snprintf(ifr.ifr_name, IFNAMSIZ, "%s", CTR_NETNS_BRIDGE);
+		ifr.ifr_ifindex = (int)if_nametoindex(ports[i]);
+		if (!ifr.ifr_ifindex)
+			return parse_fail(err, errlen, -errno, "%s: %s", ports[i], strerror(errno));
+		ret = ifr_call(s, SIOCBRADDIF, &ifr, CTR_NETNS_BRIDGE, ports[i], err, errlen);
+		if (ret)
+			return ret;
+	}
+	return set_up(s, CTR_NETNS_TAP, err, errlen) ?: set_up(s, ifname, err, errlen) ?:
+	       set_up(s, CTR_NETNS_BRIDGE, err, errlen);
+}
+
+/* The interface's IPv4 addresses removed (setting 0.0.0.0 deletes the primary one and its
+ * secondaries): the guest answers for them, not the namespace's own stack. */
+static int clear_addrs(const char *ifname, unsigned int naddrs, int s, char *err,
+		       size_t errlen)
+{
+	struct ifreq ifr;
+	unsigned int i;
+
+	for (i = 0; i < naddrs; i++) {
+		memset(&ifr, 0, sizeof(ifr));
+		snprintf(ifr.ifr_name, IFNAMSIZ, "%s", ifname);
+		ifr.ifr_addr.sa_family = AF_INET;
+		if (ioctl(s, SIOCSIFADDR, &ifr) == 0)
+			continue;
+		if (errno == EADDRNOTAVAIL && i)
+			break; /* the secondaries went with the primary */
+		return parse_fail(err, errlen, -errno, "%s: removing its address: %s", ifname,
+				  strerror(errno));
+	}
+	return 0;
+}
+
+int ctr_netns_join(const char *path, struct ctr_netif *nif, bool *found, char *err,
+		   size_t errlen)
+{
+	char ifname[IFNAMSIZ];
+	struct ifreq ifr = { 0 };
+	int fd, s = -1, ret;
+
+	*found = false;
+	*nif = (struct ctr_netif){ 0 };
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return parse_fail(err, errlen, -errno, "%s", strerror(errno));
+	ret = setns(fd, CLONE_NEWNET) ? -errno : 0;
+	close(fd);
+	if (ret)
+		return parse_fail(err, errlen, ret, "joining it: %s", strerror(-ret));
+	ret = find_interface(ifname, nif, err, errlen);
+	if (ret || !ifname[0])
+		goto out;
+	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0) {
+		ret = parse_fail(err, errlen, -errno, "socket: %s", strerror(errno));
+		goto out;
+	}
+	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", ifname);
+	ret = ifr_call(s, SIOCGIFMTU, &ifr, ifname, "MTU", err, errlen) ?:
+	      read_gateway(ifname, nif, err, errlen);
+	if (ret)
+		goto out;
+	nif->mtu = (uint32_t)ifr.ifr_mtu;
+	nif->name = strdup(CTR_NETNS_GUEST_IF);
+	if (!nif->name) {
+		ret = parse_fail(err, errlen, -ENOMEM, "%s", strerror(ENOMEM));
+		goto out;
+	}
+	ret = clear_addrs(ifname, nif->naddrs, s, err, errlen) ?:
+	      make_tap(nif->mtu, s, err, errlen) ?: bridge(ifname, s, err, errlen);
+	if (!ret)
+		*found = true;
+out:
+	if (s >= 0)
+		close(s);
+	return ret;
+}

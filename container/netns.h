@@ -1,0 +1,38 @@
+/* netns: the network namespace config.json names (podman's netavark makes one), joined by the VMM and bridged to the guest. */
+#ifndef HULL_CONTAINER_NETNS_H
+#define HULL_CONTAINER_NETNS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "container/proto.h"
+
+#define CTR_NETNS_TAP "hulltap0"    /* the VM's TAP, made in the namespace */
+#define CTR_NETNS_BRIDGE "hullbr0"  /* joins it to the namespace's interface */
+#define CTR_NETNS_GUEST_IF "eth0"   /* the guest's name for the first virtio-net device */
+#define CTR_NETNS_ADDRS_MAX 16	    /* IPv4 addresses taken from the interface */
+#define CTR_NETNS_ROUTE_MAX (64 << 10) /* /proc/net/route read at most */
+
+/*
+ * The gateway of the default route through interface ifname in route, the text of
+ * /proc/net/route (a header line, then Iface Destination Gateway Flags ... in hex, the
+ * addresses in network byte order as the kernel prints them), as a dotted quad in gw.
+ * 0, -ENOENT when there is none, -EINVAL for a line that does not parse.
+ */
+int ctr_netns_gateway(const char *route, const char *ifname, char *gw, size_t gwlen);
+
+/*
+ * Join the network namespace at path for good (the calling process, before it has threads)
+ * and hand its interface to the guest: the first interface other than loopback with an IPv4
+ * address (a veth, as netavark and CNI make). Its addresses, MTU and default gateway are read
+ * into nif (the guest's CTR_NETNS_GUEST_IF), its addresses removed from it, and a persistent
+ * TAP (CTR_NETNS_TAP, the flags hull's tap backend opens it with) and that interface are made
+ * ports of a new bridge (CTR_NETNS_BRIDGE): the guest's frames leave the namespace through
+ * the interface, with the guest's own MAC. All of it goes with the namespace. *found is
+ * false, and nothing made, when the namespace has no such interface (only loopback: a
+ * container without a network). 0, or -errno with the cause in err.
+ */
+int ctr_netns_join(const char *path, struct ctr_netif *nif, bool *found, char *err,
+		   size_t errlen);
+
+#endif

@@ -1,0 +1,217 @@
+/* Unit tests for container/netns: /proc/net/route's default gateway, joining a namespace (private ones, root needed). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <net/route.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "container/netns.h"
+
+#define HDR "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n"
+
+static void test_gateway(void **state)
+{
+	char gw[INET_ADDRSTRLEN];
+
+	(void)state;
+	/* netavark's namespace: the subnet's route, then the default one through 10.88.0.1. */
+	assert_int_equal(ctr_netns_gateway(HDR
+		"eth0\t0000580A\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0\n"
+		"eth0\t00000000\t0100580A\t0003\t0\t0\t0\t00000000\t0\t0\t0\n", "eth0", gw,
+		sizeof(gw)), 0);
+	assert_string_equal(gw, "10.88.0.1");
+	/* Another interface's default route, a default route without RTF_GATEWAY: none. */
+	assert_int_equal(ctr_netns_gateway(HDR
+		"eth1\t00000000\t0100580A\t0003\t0\t0\t0\t00000000\t0\t0\t0\n"
+		"eth0\t00000000\t00000000\t0001\t0\t0\t0\t00000000\t0\t0\t0\n", "eth0", gw,
+		sizeof(gw)), -ENOENT);
+	/* A route that is not the default one (a mask), a route that is down. */
+	assert_int_equal(ctr_netns_gateway(HDR
+		"eth0\t00000000\t0100580A\t0003\t0\t0\t0\t000000FF\t0\t0\t0\n"
+		"eth0\t00000000\t0100580A\t0002\t0\t0\t0\t00000000\t0\t0\t0\n", "eth0", gw,
+		sizeof(gw)), -ENOENT);
+	assert_int_equal(ctr_netns_gateway(HDR, "eth0", gw, sizeof(gw)), -ENOENT);
+	assert_int_equal(ctr_netns_gateway("", "eth0", gw, sizeof(gw)), -ENOENT);
+	assert_int_equal(ctr_netns_gateway(HDR "eth0 garbage\n", "eth0", gw, sizeof(gw)),
+			 -EINVAL);
+	/* gw too small for the address. */
+	assert_int_equal(ctr_netns_gateway(HDR
+		"eth0\t00000000\t0100580A\t0003\t0\t0\t0\t00000000\t0\t0\t0\n", "eth0", gw, 4),
+		-ENOSPC);
+}
+
+static void ioctl_ok(int fd, unsigned long req, void *arg)
+{
+	if (ioctl(fd, req, arg)) {
+		fprintf(stderr, "ioctl %#lx: %s\n", req, strerror(errno));
+		fail();
+	}
+}
+
+static void set_inet(struct sockaddr *sa, const char *addr)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)sa;
+
+	memset(sin, 0, sizeof(*sin));
+	sin->sin_family = AF_INET;
+	assert_int_equal(inet_pton(AF_INET, addr, &sin->sin_addr), 1);
+}
+
+/* A stand-in for netavark's veth: a persistent TAP "vethtest", 10.99.0.5/24, MTU 1400, up,
+ * with the default route through 10.99.0.1. */
+static void fake_veth(void)
+{
+	struct ifreq ifr = { 0 };
+	struct rtentry rt = { 0 };
+	int tun = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	assert_true(tun >= 0 && s >= 0);
+	snprintf(ifr.ifr_name, IFNAMSIZ, "vethtest");
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+	ioctl_ok(tun, TUNSETIFF, &ifr);
+	ioctl_ok(tun, TUNSETPERSIST, (void *)1);
+	close(tun);
+	set_inet(&ifr.ifr_addr, "10.99.0.5");
+	ioctl_ok(s, SIOCSIFADDR, &ifr);
+	set_inet(&ifr.ifr_addr, "255.255.255.0");
+	ioctl_ok(s, SIOCSIFNETMASK, &ifr);
+	ifr.ifr_mtu = 1400;
+	ioctl_ok(s, SIOCSIFMTU, &ifr);
+	ioctl_ok(s, SIOCGIFFLAGS, &ifr);
+	ifr.ifr_flags |= IFF_UP;
+	ioctl_ok(s, SIOCSIFFLAGS, &ifr);
+	set_inet(&rt.rt_dst, "0.0.0.0");
+	set_inet(&rt.rt_genmask, "0.0.0.0");
+	set_inet(&rt.rt_gateway, "10.99.0.1");
+	rt.rt_flags = RTF_UP | RTF_GATEWAY;
+	rt.rt_dev = ifr.ifr_name;
+	ioctl_ok(s, SIOCADDRT, &rt);
+	close(s);
+}
+
+static unsigned int inet_addrs(const char *name)
+{
+	struct ifaddrs *all, *i;
+	unsigned int n = 0;
+
+	assert_int_equal(getifaddrs(&all), 0);
+	for (i = all; i; i = i->ifa_next)
+		if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET && !strcmp(i->ifa_name, name))
+			n++;
+	freeifaddrs(all);
+	return n;
+}
+
+/* Whether interface name is a port of CTR_NETNS_BRIDGE: its brif/ entry in a sysfs mounted
+ * here, in a mount namespace of the test's own (/sys shows the namespace that mounted it). */
+static bool bridge_has(const char *name)
+{
+	char dir[] = "/tmp/test_netns.XXXXXX", path[128];
+	bool has;
+
+	assert_int_equal(unshare(CLONE_NEWNS), 0);
+	assert_int_equal(mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL), 0);
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(mount("sysfs", dir, "sysfs", 0, NULL), 0);
+	snprintf(path, sizeof(path), "%s/class/net/%s/brif/%s", dir, CTR_NETNS_BRIDGE, name);
+	has = access(path, F_OK) == 0;
+	umount(dir);
+	rmdir(dir);
+	return has;
+}
+
+static void test_join(void **state)
+{
+	struct ctr_spec spec = { 0 };
+	struct ctr_netif nif;
+	char err[512] = "";
+	bool found = false;
+
+	(void)state;
+	assert_int_equal(unshare(CLONE_NEWNET), 0);
+	fake_veth();
+	assert_int_equal(ctr_netns_join("/proc/self/ns/net", &nif, &found, err, sizeof(err)), 0);
+	assert_true(found);
+	assert_string_equal(nif.name, CTR_NETNS_GUEST_IF);
+	assert_int_equal(nif.naddrs, 1);
+	assert_string_equal(nif.addrs[0], "10.99.0.5/24");
+	assert_non_null(nif.gateway);
+	assert_string_equal(nif.gateway, "10.99.0.1");
+	assert_int_equal(nif.mtu, 1400);
+	/* The address is the guest's now; the TAP and the interface are the bridge's ports. */
+	assert_int_equal(inet_addrs("vethtest"), 0);
+	assert_int_not_equal(if_nametoindex(CTR_NETNS_BRIDGE), 0);
+	assert_int_not_equal(if_nametoindex(CTR_NETNS_TAP), 0);
+	assert_true(bridge_has("vethtest"));
+	assert_true(bridge_has(CTR_NETNS_TAP));
+	/* Freed as the spec it goes into frees it. */
+	spec.netifs = calloc(1, sizeof(nif));
+	assert_non_null(spec.netifs);
+	spec.netifs[0] = nif;
+	spec.nnetifs = 1;
+	ctr_spec_free(&spec);
+}
+
+static void test_only_loopback(void **state)
+{
+	struct ctr_netif nif;
+	char err[512] = "";
+	bool found = true;
+
+	(void)state;
+	/* A container without a network (podman --network none): only lo; nothing is made. */
+	assert_int_equal(unshare(CLONE_NEWNET), 0);
+	assert_int_equal(ctr_netns_join("/proc/self/ns/net", &nif, &found, err, sizeof(err)), 0);
+	assert_false(found);
+	assert_int_equal(nif.naddrs, 0);
+	assert_null(nif.name);
+	assert_int_equal(if_nametoindex(CTR_NETNS_BRIDGE), 0);
+	assert_int_equal(if_nametoindex(CTR_NETNS_TAP), 0);
+}
+
+static void test_bad_path(void **state)
+{
+	struct ctr_netif nif;
+	char err[512] = "";
+	bool found = true;
+
+	(void)state;
+	assert_int_equal(ctr_netns_join("/nonexistent/netns", &nif, &found, err, sizeof(err)),
+			 -ENOENT);
+	assert_false(found);
+	assert_non_null(strstr(err, "No such file"));
+	/* Not a namespace: setns refuses. */
+	assert_int_equal(ctr_netns_join("/proc/self/status", &nif, &found, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "joining it"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_gateway),
+		cmocka_unit_test(test_join),
+		cmocka_unit_test(test_only_loopback),
+		cmocka_unit_test(test_bad_path),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
