@@ -20,6 +20,7 @@ static const char *const cmd_names[CTL_NCMDS] = {
 	[CTL_PS] = "ps",
 	[CTL_EXEC] = "exec",
 	[CTL_RESIZE] = "resize",
+	[CTL_UPDATE] = "update",
 };
 
 const char *ctl_cmd_name(enum ctl_cmd cmd)
@@ -78,7 +79,7 @@ static int get_u32(struct json_object *v, const char *key, uint32_t max, uint32_
 }
 
 static const char *const fields[] = { "target", "signal", "all", "process", "id", "rows",
-				      "cols" };
+				      "cols", "resources" };
 
 /* Which command takes which field (the rest refuse it). */
 static bool takes(enum ctl_cmd cmd, const char *key)
@@ -89,6 +90,8 @@ static bool takes(enum ctl_cmd cmd, const char *key)
 		return cmd == CTL_KILL;
 	if (!strcmp(key, "process"))
 		return cmd == CTL_EXEC;
+	if (!strcmp(key, "resources"))
+		return cmd == CTL_UPDATE;
 	if (!strcmp(key, "id"))
 		return cmd == CTL_RESIZE || cmd == CTL_KILL;
 	if (!strcmp(key, "rows") || !strcmp(key, "cols"))
@@ -101,7 +104,7 @@ static int request_fields(struct json_object *obj, struct ctl_request *req, char
 {
 	uint32_t sig;
 	const char *text;
-
+	char **dst;
 	unsigned int i;
 
 	json_object_object_foreach(obj, key, val) {
@@ -140,15 +143,16 @@ static int request_fields(struct json_object *obj, struct ctl_request *req, char
 				return -EINVAL;
 			}
 			req->all = json_object_get_boolean(val);
-		} else if (!strcmp(key, "process")) {
+		} else if (!strcmp(key, "process") || !strcmp(key, "resources")) {
+			dst = !strcmp(key, "process") ? &req->process : &req->resources;
 			if (!json_object_is_type(val, json_type_object)) {
-				snprintf(err, errlen, "\"process\": expected an object");
+				snprintf(err, errlen, "\"%s\": expected an object", key);
 				return -EINVAL;
 			}
 			text = json_object_to_json_string_ext(val, JSON_C_TO_STRING_PLAIN |
 							       JSON_C_TO_STRING_NOSLASHESCAPE);
-			req->process = text ? strdup(text) : NULL;
-			if (!req->process)
+			*dst = text ? strdup(text) : NULL;
+			if (!*dst)
 				return -ENOMEM;
 		} else if (get_u32(val, key, UINT32_MAX, !strcmp(key, "id") ? &req->id :
 					 !strcmp(key, "rows") ? &req->rows : &req->cols,
@@ -162,6 +166,10 @@ static int request_fields(struct json_object *obj, struct ctl_request *req, char
 	}
 	if (req->cmd == CTL_EXEC && !req->process) {
 		snprintf(err, errlen, "exec: no \"process\"");
+		return -EINVAL;
+	}
+	if (req->cmd == CTL_UPDATE && !req->resources) {
+		snprintf(err, errlen, "update: no \"resources\"");
 		return -EINVAL;
 	}
 	return 0;
@@ -189,7 +197,7 @@ int ctl_parse_request(const char *line, size_t len, struct ctl_request *req, cha
 	if (ctl_cmd_from_name(json_object_get_string(name), &req->cmd)) {
 		snprintf(err, errlen,
 			 "unknown command '%.64s' (state, pause, resume, stop, balloon, start, "
-			 "kill, ps, exec, resize)",
+			 "kill, ps, exec, resize, update)",
 			 json_object_get_string(name));
 		goto out;
 	}
@@ -207,6 +215,8 @@ void ctl_request_free(struct ctl_request *req)
 {
 	free(req->process);
 	req->process = NULL;
+	free(req->resources);
+	req->resources = NULL;
 }
 
 int ctl_encode_request(const struct ctl_request *req, char *buf, size_t size)
@@ -226,6 +236,9 @@ int ctl_encode_request(const struct ctl_request *req, char *buf, size_t size)
 		/* process is JSON text already (an object: checked by the VMM's parser). */
 		n = snprintf(buf, size, "{\"cmd\":\"%s\",\"process\":%s}\n", cmd,
 			     req->process ? req->process : "null");
+	else if (req->cmd == CTL_UPDATE)
+		n = snprintf(buf, size, "{\"cmd\":\"%s\",\"resources\":%s}\n", cmd,
+			     req->resources ? req->resources : "null");
 	else if (req->cmd == CTL_RESIZE)
 		n = snprintf(buf, size, "{\"cmd\":\"%s\",\"id\":%u,\"rows\":%u,\"cols\":%u}\n", cmd,
 			     req->id, req->rows, req->cols);
