@@ -336,11 +336,17 @@ static int level_pin(void *opaque, const void *values, char *err, size_t errlen)
 	return ret;
 }
 
-/* The host cgroup's memory.max: the limit (not the whole RAM) plus the overhead. */
-static void own_memory(struct ctr_resources *host, const struct ctr_resources *r, uint64_t ram)
+/*
+ * A standalone VM's cgroup is its only level: memory.max the limit (not the whole RAM) plus
+ * the overhead, and pids.max too (a container's is the guest's: the plan has it there).
+ */
+static void own_limits(struct ctr_resources *host, const struct ctr_resources *guest,
+		       const struct ctr_resources *r, uint64_t ram)
 {
 	if (r->has_mem_max && r->mem_max != UINT64_MAX && host->mem_max != UINT64_MAX)
 		host->mem_max = host->mem_max - ram + r->mem_max;
+	host->has_pids_max = guest->has_pids_max;
+	host->pids_max = guest->pids_max;
 }
 
 int vm_host_update(struct vm *vm, const char *json, char *err, size_t errlen)
@@ -389,8 +395,8 @@ int vm_host_update(struct vm *vm, const char *json, char *err, size_t errlen)
 		snprintf(err, errlen, "update: %s", why);
 		goto out;
 	}
-	own_memory(&u.host[0], &cur, now.mem);
-	own_memory(&u.host[1], &u.want, now.mem);
+	own_limits(&u.host[0], &u.guest[0], &cur, now.mem);
+	own_limits(&u.host[1], &u.guest[1], &u.want, now.mem);
 	if (h)
 		lv[n++] = (struct ctr_level){ "the host cgroup", level_cgroup, vm,
 					      { &u.host[0], &u.host[1] } };
