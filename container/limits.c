@@ -266,11 +266,12 @@ int ctr_limits_run(const struct ctr_resources *r, const struct ctr_shape_in *in,
 	if (ret)
 		return ret;
 	out->cpus = cpus_set ? in->cpus : s.vcpus;
+	out->max_cpus = in->max_cpus > out->cpus ? in->max_cpus : out->cpus;
 	out->mem = mem_set || !r->has_mem_max ? in->mem : s.plugged;
 	s.vcpus = out->cpus;
-	/* vCPUs are all made at boot, all online; the guest's RAM stands for plugged memory. */
-	hs = (struct ctr_shape){ .vcpus = out->cpus, .max_vcpus = out->cpus, .region = out->mem,
-				 .plugged = out->mem };
+	/* vCPUs up to --max-cpus made at boot; the guest's RAM stands for plugged memory. */
+	hs = (struct ctr_shape){ .vcpus = out->cpus, .max_vcpus = out->max_cpus,
+				 .region = out->mem, .plugged = out->mem };
 	if (pinned) {
 		ret = cpuset_format(&set, list, sizeof(list));
 		if (!ret && !(out->affinity = strdup(list)))
@@ -397,6 +398,24 @@ static int update_check(const struct ctr_resources *w, const struct ctr_vm_now *
 	return 0;
 }
 
+/*
+ * The vCPUs online after an update to w: as the VM's shape has them (ceil(quota / period), else
+ * the cpuset's count, else as now; at most the CPUs hull may use and the vCPUs made).
+ */
+static unsigned int update_vcpus(const struct ctr_resources *w, const struct ctr_vm_now *vm)
+{
+	struct ctr_shape_in in = { .host_cpus = vm->host_cpus, .cpus = vm->vcpus };
+	struct ctr_shape fixed = { .max_vcpus = vm->max_vcpus }, s = { 0 };
+	struct ctr_resources r = *w;
+	char err[8];
+
+	if (r.has_cpu_quota && r.cpu_quota == UINT64_MAX)
+		r.has_cpu_quota = false; /* no quota: no CPU count from it */
+	if (shape_cpus(&r, &in, &fixed, &s, err, sizeof(err)))
+		return vm->vcpus; /* update_check() parsed the cpuset */
+	return s.vcpus;
+}
+
 /* One side of the host and guest levels and the pinning, from its full resources f. */
 static int update_side(const struct ctr_resources *f, bool pin, const struct ctr_vm_now *vm,
 		       unsigned int side, struct ctr_update *u)
@@ -450,7 +469,8 @@ int ctr_limits_update(const struct ctr_resources *cur, const struct ctr_resource
 		ret = fill(&u->want, cur, cpus, &full[1]);
 	if (ret)
 		goto fail;
-	u->vcpus[0] = u->vcpus[1] = vm->vcpus;
+	u->vcpus[0] = vm->vcpus;
+	u->vcpus[1] = update_vcpus(&u->want, vm);
 	u->pinned = cur->cpuset_cpus || u->want.cpuset_cpus;
 	ret = update_side(&full[0], cur->cpuset_cpus != NULL, vm, 0, u);
 	if (!ret)

@@ -119,7 +119,8 @@ int ctr_limits_pinning(const struct ctr_resources *r, const struct ctr_shape_in 
 
 /* What `hull run` makes of a container's resources before its VM starts (ctr_limits_run). */
 struct ctr_run_limits {
-	unsigned int cpus;	     /* the VM's vCPUs */
+	unsigned int cpus;	     /* the VM's vCPUs online at boot */
+	unsigned int max_cpus;	     /* made: in->max_cpus when above cpus, else cpus */
 	uint64_t mem;		     /* its RAM */
 	char *affinity;		     /* the pinning as --cpu-affinity takes it, NULL: none */
 	struct ctr_resources host;   /* hull's host cgroup's limits (ctr_limits_host) */
@@ -177,7 +178,7 @@ struct ctr_update {
 	struct ctr_resources guest[2]; /* the container's cgroup in the guest (ctr_limits_guest) */
 	struct ctr_pin pin[2];         /* the vCPU threads' pinning ... */
 	bool pinned;                   /* ... when either side has a cpuset (else left alone) */
-	unsigned int vcpus[2];         /* online vCPUs */
+	unsigned int vcpus[2];         /* online vCPUs (hull-init on- or offlines the rest) */
 };
 
 /*
@@ -187,7 +188,9 @@ struct ctr_update {
  * in err for a period outside CTR_PERIOD_MIN..CTR_PERIOD_MAX us, a quota below CTR_PERIOD_MIN,
  * a cpuset that is no CPU list or names a CPU hull may not use, a mems list that is no list, a
  * memory limit above the VM's RAM (growing past it needs virtio-mem: both sizes named), a
- * reservation above it. The host cgroup's memory.max is the VM's RAM plus the overhead
+ * reservation above it. The vCPUs online after it (vcpus[1]) as ctr_limits_shape() has them
+ * for want, within the vCPUs made (vm->max_vcpus: --max-cpus), as now without a quota or a
+ * cpuset; the guest's cpuset is 0-N for them. The host cgroup's memory.max is the VM's RAM plus the overhead
  * (ctr_limits_run's), whatever lower limit the guest enforces. 0 with u filled
  * (ctr_update_free it), -EINVAL, or -ENOMEM.
  */

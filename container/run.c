@@ -23,6 +23,7 @@
 #include "container/plan.h"
 #include "container/points.h"
 #include "container/stdio.h"
+#include "lib/cpuset.h"
 #include "lib/log.h"
 #include "lib/parse.h"
 #include "lib/util.h"
@@ -83,6 +84,7 @@ struct ctr_run {
 	struct ctr_exec *execs[CTR_EXECS_MAX];
 	/* an update (the control socket's update): its plan, levels, and the client waiting */
 	cpu_set_t host_cpus;	 /* the CPUs hull may use, before any pinning */
+	unsigned int online;	 /* vCPUs online in the guest (of vm->ncpus made) */
 	struct ctr_update upd;
 	struct ctr_level levels[2];
 	unsigned int nlevels;
@@ -444,25 +446,11 @@ static int rt_start(struct ctr_run *r, int client_fd, char **line, size_t *len)
 
 /* --- update: every level rewritten, or none ------------------------------------------------ */
 
-static int level_host(void *opaque, const void *values, char *err, size_t errlen)
-{
-	return vm_host_cgroup_set(opaque, values, err, errlen);
-}
-
-static int level_pin(void *opaque, const void *values, char *err, size_t errlen)
-{
-	const struct ctr_pin *p = values;
-	int ret = vm_set_affinity(opaque, &p->set, p->pin);
-
-	if (ret)
-		snprintf(err, errlen, "%s", strerror(-ret));
-	return ret;
-}
-
 /* The update is done: its plan becomes the container's resources (ok), or is dropped. */
 static void update_end(struct ctr_run *r, bool ok)
 {
 	if (ok) {
+		r->online = r->upd.vcpus[1];
 		ctr_resources_free(&r->b.resources);
 		r->b.resources = r->upd.want;
 		r->upd.want = (struct ctr_resources){ 0 };
@@ -480,7 +468,8 @@ static void update_undo(struct ctr_run *r, const char *why)
 	size_t len = 0;
 	int ret;
 
-	ret = ctr_agent_update(&r->agent, &r->upd.guest[0], NULL);
+	ret = ctr_agent_update(&r->agent, &r->upd.guest[0],
+			       r->upd.vcpus[0] != r->upd.vcpus[1] ? r->upd.vcpus[0] : 0, NULL);
 	if (ret)
 		log_msg("container: update: setting the guest's cgroup back: %s", strerror(-ret));
 	ret = ctr_levels_undo(r->levels, r->nlevels, err, sizeof(err));
@@ -540,7 +529,7 @@ static int rt_update(struct ctr_run *r, const struct ctl_request *req, int clien
 		     char **line, size_t *len)
 {
 	struct vm *vm = r->vm;
-	struct ctr_vm_now now = { .host_cpus = r->host_cpus, .vcpus = vm->ncpus,
+	struct ctr_vm_now now = { .host_cpus = r->host_cpus, .vcpus = r->online,
 				  .max_vcpus = vm->ncpus, .mem = vm->cfg->mem,
 				  .devices_mem = config_devices_mem(vm->cfg) };
 	struct ctr_resources upd;
@@ -560,17 +549,19 @@ static int rt_update(struct ctr_run *r, const struct ctl_request *req, int clien
 		return reply_error(line, len, "update: %s", err);
 	r->nlevels = 0;
 	if (vm_host_has_cgroup(vm))
-		r->levels[r->nlevels++] = (struct ctr_level){ "the host cgroup", level_host, vm,
+		r->levels[r->nlevels++] = (struct ctr_level){ "the host cgroup", vm_level_cgroup, vm,
 							      { &r->upd.host[0], &r->upd.host[1] } };
 	if (r->upd.pinned)
-		r->levels[r->nlevels++] = (struct ctr_level){ "the vCPU pinning", level_pin, vm,
+		r->levels[r->nlevels++] = (struct ctr_level){ "the vCPU pinning", vm_level_pin, vm,
 							      { &r->upd.pin[0], &r->upd.pin[1] } };
 	ret = ctr_levels_set(r->levels, r->nlevels, err, sizeof(err));
 	if (ret) {
 		update_end(r, false);
 		return reply_error(line, len, "update: %s", err);
 	}
-	ret = ctr_agent_update(&r->agent, &r->upd.guest[1], &r->update_seq);
+	ret = ctr_agent_update(&r->agent, &r->upd.guest[1],
+			       r->upd.vcpus[0] != r->upd.vcpus[1] ? r->upd.vcpus[1] : 0,
+			       &r->update_seq);
 	if (ret) {
 		ctr_levels_undo(r->levels, r->nlevels, err, sizeof(err));
 		update_end(r, false);
@@ -1040,7 +1031,7 @@ static int load(struct ctr_run *r, const struct ctr_run_args *a)
 static int apply_limits(struct ctr_run *r, struct vm_config *cfg, const struct ctr_run_args *a)
 {
 	long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-	struct ctr_shape_in in = { .cpus = cfg->cpus, .mem = cfg->mem };
+	struct ctr_shape_in in = { .cpus = cfg->cpus, .max_cpus = cfg->max_cpus, .mem = cfg->mem };
 	struct ctr_run_limits *l = &r->limits;
 	char err[512];
 	int ret;
@@ -1051,6 +1042,10 @@ static int apply_limits(struct ctr_run *r, struct vm_config *cfg, const struct c
 		return ret;
 	}
 	r->host_cpus = in.host_cpus; /* an update's cpuset is checked against them */
+	/* The runtime's VMs: a vCPU made for each CPU hull may use, for an update to online. */
+	if (a->rt && !in.max_cpus)
+		in.max_cpus = cpuset_count(&in.host_cpus) < CONFIG_MAX_CPUS ?
+				      cpuset_count(&in.host_cpus) : CONFIG_MAX_CPUS;
 	in.host_mem = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 0;
 	ret = ctr_limits_run(&r->b.resources, &in, a->cpus_set, a->mem_set, config_devices_mem(cfg),
 			     l, err, sizeof(err));
@@ -1060,6 +1055,8 @@ static int apply_limits(struct ctr_run *r, struct vm_config *cfg, const struct c
 		return ret;
 	}
 	cfg->cpus = l->cpus;
+	cfg->max_cpus = l->max_cpus > l->cpus ? l->max_cpus : 0;
+	r->online = l->cpus;
 	cfg->mem = l->mem;
 	if (l->affinity) {
 		free(cfg->cpu_affinity);

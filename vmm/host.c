@@ -64,7 +64,8 @@ static int confine_self(const char *list)
  */
 uint64_t vm_host_mem(const struct vm_config *cfg)
 {
-	struct ctr_shape s = { .vcpus = cfg->cpus, .max_vcpus = cfg->cpus, .boot_mem = cfg->mem };
+	unsigned int made = cfg->max_cpus > cfg->cpus ? cfg->max_cpus : cfg->cpus;
+	struct ctr_shape s = { .vcpus = cfg->cpus, .max_vcpus = made, .boot_mem = cfg->mem };
 
 	return cfg->mem + ctr_limits_overhead(&s, config_devices_mem(cfg));
 }
@@ -321,15 +322,15 @@ bool vm_host_has_cgroup(const struct vm *vm)
 
 /* --- a standalone VM's update --------------------------------------------------------------- */
 
-static int level_cgroup(void *opaque, const void *values, char *err, size_t errlen)
+int vm_level_cgroup(void *vm, const void *values, char *err, size_t errlen)
 {
-	return vm_host_cgroup_set(opaque, values, err, errlen);
+	return vm_host_cgroup_set(vm, values, err, errlen);
 }
 
-static int level_pin(void *opaque, const void *values, char *err, size_t errlen)
+int vm_level_pin(void *vm, const void *values, char *err, size_t errlen)
 {
 	const struct ctr_pin *p = values;
-	int ret = vm_set_affinity(opaque, &p->set, p->pin);
+	int ret = vm_set_affinity(vm, &p->set, p->pin);
 
 	if (ret)
 		snprintf(err, errlen, "%s", strerror(-ret));
@@ -398,10 +399,10 @@ int vm_host_update(struct vm *vm, const char *json, char *err, size_t errlen)
 	own_limits(&u.host[0], &u.guest[0], &cur, now.mem);
 	own_limits(&u.host[1], &u.guest[1], &u.want, now.mem);
 	if (h)
-		lv[n++] = (struct ctr_level){ "the host cgroup", level_cgroup, vm,
+		lv[n++] = (struct ctr_level){ "the host cgroup", vm_level_cgroup, vm,
 					      { &u.host[0], &u.host[1] } };
 	if (u.pinned)
-		lv[n++] = (struct ctr_level){ "the vCPU pinning", level_pin, vm,
+		lv[n++] = (struct ctr_level){ "the vCPU pinning", vm_level_pin, vm,
 					      { &u.pin[0], &u.pin[1] } };
 	ret = ctr_levels_set(lv, n, why, sizeof(why));
 	if (ret) {

@@ -21,17 +21,38 @@
 /* "virtio_mmio.device=4K@0xfe101000:5": one slot's second window, for kernels that look there. */
 #define VIRTIO_CMDLINE_ITEM 48
 
+/* A parameter key=... (or key alone) among line's space-separated words. */
+static bool has_param(const char *line, const char *key)
+{
+	size_t k = strlen(key), n;
+
+	while (*line) {
+		line += strspn(line, " \t");
+		n = strcspn(line, " \t");
+		if (n >= k && !strncmp(line, key, k) && (n == k || line[k] == '='))
+			return true;
+		line += n;
+	}
+	return false;
+}
+
 int vm_cmdline(const struct vm_config *cfg, unsigned int ndevs, size_t max, char **out)
 {
 	const char *base = cfg->cmdline ? cfg->cmdline : arch_default_cmdline();
 	char (*items)[VIRTIO_CMDLINE_ITEM] = calloc(ndevs ? ndevs : 1, sizeof(*items));
-	const char **extra = calloc(ndevs ? ndevs : 1, sizeof(*extra));
+	const char **extra = calloc(ndevs + 1, sizeof(*extra));
+	char maxcpus[24];
 	char *line = malloc(max + 1);
 	unsigned int i, n = 0;
 	int ret = -ENOMEM;
 
 	if (!items || !extra || !line)
 		goto out;
+	/* --max-cpus: the rest boot offline, unless the user's own line says how many. */
+	if (cfg->max_cpus > cfg->cpus && !has_param(base, "maxcpus")) {
+		snprintf(maxcpus, sizeof(maxcpus), "maxcpus=%u", cfg->cpus);
+		extra[n++] = maxcpus;
+	}
 	for (i = 0; i < ndevs; i++) {
 		uint64_t base_addr, alias;
 		uint32_t gsi;
@@ -39,10 +60,9 @@ int vm_cmdline(const struct vm_config *cfg, unsigned int ndevs, size_t max, char
 		/* Only the slots such kernels can use (x86_64: GSIs below 16). */
 		if (arch_virtio_slot(i, &base_addr, &gsi) || arch_virtio_alias(i, &alias))
 			continue;
-		snprintf(items[n], sizeof(items[n]), "virtio_mmio.device=4K@0x%" PRIx64 ":%u", alias,
+		snprintf(items[i], sizeof(items[i]), "virtio_mmio.device=4K@0x%" PRIx64 ":%u", alias,
 			 gsi);
-		extra[n] = items[n];
-		n++;
+		extra[n++] = items[i];
 	}
 	ret = boot_cmdline_build(line, max + 1, max, base, extra, n);
 	if (ret) {

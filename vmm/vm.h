@@ -203,6 +203,13 @@ int vm_set_affinity(struct vm *vm, const cpu_set_t *set, bool pin);
  */
 struct ctr_resources;
 int vm_host_cgroup_set(struct vm *vm, const struct ctr_resources *r, char *err, size_t errlen);
+/*
+ * The host's levels of an update (struct ctr_level's set, opaque the vm): the cgroup
+ * (values a struct ctr_resources, vm_host_cgroup_set) and the pinning (a struct ctr_pin,
+ * vm_set_affinity; err the cause).
+ */
+int vm_level_cgroup(void *vm, const void *values, char *err, size_t errlen);
+int vm_level_pin(void *vm, const void *values, char *err, size_t errlen);
 bool vm_host_has_cgroup(const struct vm *vm);
 /*
  * A standalone VM's update (hull ctl PATH update): linux.resources JSON text (the fields

@@ -19,7 +19,8 @@ import subprocess
 
 import pytest
 
-from harness import lab_mount_cgroup2
+from test_cgroup import cgroup_v2_root
+from test_host import thread_cpus
 from test_runtime import BOOT_TIMEOUT, create, lab_bundle, rt, state_of  # noqa: F401
 from test_runtime import subreaper, wait_status  # noqa: F401  (fixtures)
 from test_control import rundir  # noqa: F401  (fixture)
@@ -28,15 +29,6 @@ lab = pytest.mark.lab
 CG_ROOT = pathlib.Path("/sys/fs/cgroup")
 MIB = 1 << 20
 GUEST_CG = "/sys/fs/cgroup/hull"
-
-
-def need_root_and_cgroup():
-    if os.geteuid() != 0:
-        pytest.fail("needs root (run it in the lab: tests/lab/lab.sh)", pytrace=False)
-    try:
-        lab_mount_cgroup2(str(CG_ROOT))
-    except RuntimeError as e:
-        pytest.fail(str(e), pytrace=False)
 
 
 def with_limits(bundle, name, resources):
@@ -82,7 +74,7 @@ def test_update_every_level(hull_bin, tmp_path, lab_bundle, subreaper):  # noqa:
     may not use) name both sizes / the CPU and leave every level and state.json as they were;
     a fork bomb stops at pids.max; a process past memory.max is OOM-killed (SIGKILL: 137) and
     the container goes on; -1 clears a limit at both levels."""
-    need_root_and_cgroup()
+    cgroup_v2_root()
     name = f"hull-update-{os.getpid()}"
     cg = CG_ROOT / name
     root = tmp_path / "root"
@@ -172,7 +164,7 @@ def test_update_every_level(hull_bin, tmp_path, lab_bundle, subreaper):  # noqa:
 def test_run_oom_exit_137(hull_bin, tmp_path, lab_bundle):  # noqa: F811
     """hull run of a process allocating past its memory limit: OOM-killed in the guest, hull
     exits 137 (killed by SIGKILL, as a shell reports it) and says so."""
-    need_root_and_cgroup()
+    cgroup_v2_root()
     name = f"hull-update-oom-{os.getpid()}"
     b = lab_bundle(["/bin/dd", "if=/dev/zero", "of=/dev/null", "bs=100M", "count=1"])
     with_limits(b, name, {"memory": {"limit": 64 * MIB}})
@@ -192,8 +184,7 @@ def test_ctl_update_standalone_vm(hull, hull_bin, busybox_initrd, project_bzimag
     list; a limit above the VM's RAM refused with both sizes, nothing changed; a VM without
     --cgroup refuses the cgroup's limits."""
     from harness import guest_cmdline
-    from test_host import thread_cpus
-    need_root_and_cgroup()
+    cgroup_v2_root()
     name = f"hull-ctl-update-{os.getpid()}"
     cg = CG_ROOT / name
     sock = rundir / "api.sock"
@@ -229,3 +220,45 @@ def test_ctl_update_standalone_vm(hull, hull_bin, busybox_initrd, project_bzimag
     assert ctl("stop").returncode == 0
     assert h.wait(30) == 0, h.describe()
     assert not cg.exists()
+
+
+@lab
+def test_update_onlines_vcpus(hull_bin, tmp_path, lab_bundle, subreaper):  # noqa: F811
+    """The runtime's VM makes a vCPU for each CPU hull may use and boots with the quota's
+    count online (maxcpus=); update --cpu-quota onlines or offlines vCPUs through hull-init, the
+    guest's cpuset following. On a host of one CPU (tests/run's lab) there is nothing to online:
+    run the lab with --smp 2 to see a vCPU come and go."""
+    cgroup_v2_root()
+    host = len(os.sched_getaffinity(0))
+    two = min(2, host)
+    name = f"hull-update-cpus-{os.getpid()}"
+    root = tmp_path / "root"
+    b = lab_bundle(["/bin/sleep", "1000"])
+    with_limits(b, name, {"cpu": {"quota": 100000, "period": 100000}})
+    pid, _, _ = create(hull_bin, root, b, "v1", tmp_path)
+    try:
+        assert rt(hull_bin, root, "start", "v1").returncode == 0
+        vcpus = sorted(n for n, _ in thread_cpus(pid).values()
+                       if n.startswith("hull-vcpu"))
+        print(f"host CPUs {host}, vCPU threads {vcpus}")
+        assert len(vcpus) == host, vcpus
+
+        def online():
+            p = exec_settled(hull_bin, root, "v1", "cat", "/sys/devices/system/cpu/online")
+            assert p.returncode == 0, p
+            return p.stdout.strip()
+        assert online() == "0"
+        p = rt(hull_bin, root, "update", "--cpu-quota", "200000", "v1")
+        assert p.returncode == 0, p.stderr
+        got = online()
+        print(f"quota 2 CPUs: online {got!r}")
+        assert got == ("0-1" if two == 2 else "0"), got
+        p = rt(hull_bin, root, "update", "--cpu-quota", "100000", "v1")
+        assert p.returncode == 0, p.stderr
+        got = online()
+        print(f"quota 1 CPU: online {got!r}")
+        assert got == "0", got
+    finally:
+        rt(hull_bin, root, "kill", "v1", "KILL")
+        wait_status(pid)
+        rt(hull_bin, root, "delete", "v1")

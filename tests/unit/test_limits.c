@@ -514,7 +514,10 @@ static void test_update_plan(void **state)
 	assert_true(u.guest[1].pids_max == 20 && u.guest[1].mem_max == 128 * M);
 	assert_true(u.guest[0].has_pids_max && u.guest[0].pids_max == UINT64_MAX);
 	assert_true(u.guest[0].mem_max == 256 * M && u.guest[0].cpu_quota == 100000);
-	assert_string_equal(u.guest[1].cpuset_cpus, "0-1");
+	/* A quota of a quarter CPU: one vCPU online of the two, the guest's cpuset 0. */
+	assert_int_equal(u.vcpus[0], 2);
+	assert_int_equal(u.vcpus[1], 1);
+	assert_string_equal(u.guest[1].cpuset_cpus, "0");
 	assert_string_equal(u.guest[0].cpuset_cpus, "0-1");
 	/* The host: no pids.max; memory.max the RAM + overhead on both sides; the cpuset the
 	 * host's CPUs before (none was set), the new one after. */
@@ -540,6 +543,57 @@ static void test_update_plan(void **state)
 	assert_true(u.guest[1].mem_max == UINT64_MAX && u.host[1].mem_max == UINT64_MAX);
 	assert_true(u.host[0].mem_max > 256 * M && u.host[0].mem_max != UINT64_MAX);
 	assert_false(u.pinned);
+	ctr_update_free(&u);
+}
+
+/*
+ * vCPUs online after an update: the quota's count, else the cpuset's, else as now; within the
+ * vCPUs made (--max-cpus) and the CPUs hull may use; the guest's cpuset follows.
+ */
+static void test_update_vcpus(void **state)
+{
+	static const struct {
+		const char *json, *host;
+		unsigned int now, want;
+	} vrows[] = {
+		{ "{\"cpu\":{\"quota\":300000}}", NULL, 1, 3 },
+		{ "{\"cpu\":{\"quota\":50000,\"period\":100000}}", NULL, 3, 1 },
+		{ "{\"cpu\":{\"quota\":900000}}", NULL, 1, 4 },      /* the vCPUs made */
+		{ "{\"cpu\":{\"quota\":400000}}", "0-1", 1, 2 },     /* the host's CPUs */
+		{ "{\"cpu\":{\"cpus\":\"1-3\"}}", NULL, 1, 1 },     /* the quota still wins */
+		{ "{\"cpu\":{\"quota\":-1,\"cpus\":\"1-3\"}}", NULL, 1, 3 },
+		{ "{\"cpu\":{\"quota\":-1}}", NULL, 2, 2 },          /* no quota: as now */
+		{ "{\"pids\":{\"limit\":9}}", NULL, 1, 1 },
+	};
+	struct ctr_vm_now v = vm_now();
+	struct ctr_resources cur = { .cpu_quota = 100000, .has_cpu_quota = true }, upd;
+	struct ctr_update u;
+	char err[256];
+	unsigned int i;
+
+	(void)state;
+	v.max_vcpus = 4;
+	for (i = 0; i < ARRAY_SIZE(vrows); i++) {
+		assert_int_equal(cpuset_parse(vrows[i].host ? vrows[i].host : "0-7", &v.host_cpus), 0);
+		v.vcpus = vrows[i].now;
+		upd_of(vrows[i].json, &upd);
+		assert_int_equal(ctr_limits_update(&cur, &upd, &v, &u, err, sizeof(err)), 0);
+		ctr_resources_free(&upd);
+		if (u.vcpus[0] != vrows[i].now || u.vcpus[1] != vrows[i].want)
+			fail_msg("%s: %u -> %u, want %u", vrows[i].json, u.vcpus[0], u.vcpus[1],
+				 vrows[i].want);
+		ctr_update_free(&u);
+	}
+	/* The guest's cpuset is 0-N for the vCPUs online on each side. */
+	cur = (struct ctr_resources){ .cpuset_cpus = (char[]){ "0" } };
+	v.vcpus = 1;
+	assert_int_equal(cpuset_parse("0-7", &v.host_cpus), 0);
+	upd_of("{\"cpu\":{\"cpus\":\"4-6\"}}", &upd);
+	assert_int_equal(ctr_limits_update(&cur, &upd, &v, &u, err, sizeof(err)), 0);
+	ctr_resources_free(&upd);
+	assert_string_equal(u.guest[0].cpuset_cpus, "0");
+	assert_string_equal(u.guest[1].cpuset_cpus, "0-2");
+	assert_int_equal(u.vcpus[1], 3);
 	ctr_update_free(&u);
 }
 
@@ -647,7 +701,7 @@ int main(void)
 		cmocka_unit_test(test_pinning),	     cmocka_unit_test(test_run_table),
 		cmocka_unit_test(test_run_refused),  cmocka_unit_test(test_run_bundle),
 		cmocka_unit_test(test_update_plan),  cmocka_unit_test(test_update_refused),
-		cmocka_unit_test(test_levels_rollback),
+		cmocka_unit_test(test_levels_rollback), cmocka_unit_test(test_update_vcpus),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
