@@ -567,13 +567,14 @@ static int rt_update(struct ctr_run *r, const struct ctl_request *req, int clien
 		update_end(r, false);
 		return reply_error(line, len, "update: the guest's agent: %s", strerror(-ret));
 	}
-	if (vm_paused(vm)) {
+	r->update_fd = vm_paused(vm) ? -1 : fcntl(client_fd, F_DUPFD_CLOEXEC, 0);
+	if (r->update_fd < 0) {
+		/* Paused (or no descriptor to answer later with): answered now, a refusal logged. */
 		r->update_late = true;
 		update_end(r, true);
 		*line = ctl_reply_ok(len);
 		return 0;
 	}
-	r->update_fd = fcntl(client_fd, F_DUPFD_CLOEXEC, 0);
 	r->updating = true;
 	loop_timer_arm(&vm->loop, &r->update_timer, CTR_UPDATE_TIMEOUT_MS * NS_PER_MS, 0);
 	return 1;

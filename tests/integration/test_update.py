@@ -71,7 +71,8 @@ def stored(root, cid):
 def test_update_every_level(hull_bin, tmp_path, lab_bundle, subreaper):  # noqa: F811
     """update --cpu-quota/--cpu-period/--pids-limit/--memory rewrites the guest's and the
     host's cgroup files and state.json; refused updates (memory above the VM's RAM, a CPU hull
-    may not use) name both sizes / the CPU and leave every level and state.json as they were;
+    may not use; a swap limit the guest's cgroup has no file for, after the host's levels were
+    written) say why and leave every level and state.json as they were;
     a fork bomb stops at pids.max; a process past memory.max is OOM-killed (SIGKILL: 137) and
     the container goes on; -1 clears a limit at both levels."""
     cgroup_v2_root()
@@ -120,6 +121,22 @@ def test_update_every_level(hull_bin, tmp_path, lab_bundle, subreaper):  # noqa:
         assert guest_files(hull_bin, root, "u1", *files) == ["50000 200000", "20",
                                                             str(128 * MIB)]
         assert host_files(cg, "cpu.max", "memory.max") == ["50000 200000", host_mem]
+        assert stored(root, "u1") == res
+        # Refused by a level after others were written: the guest kernel has no swap
+        # (CONFIG_SWAP is off), so its cgroup has no memory.swap.max; the CPU limit, written
+        # on the host (and in the guest, before the swap file) is set back everywhere.
+        swap_file = cg / "memory.swap.max"
+        swap_before = swap_file.read_text().strip() if swap_file.exists() else None
+        p = rt(hull_bin, root, "update", "--cpu-quota", "70000", "--memory", "128m",
+               "--memory-swap", "256m", "u1")
+        print(f"refused by a level: {p.stderr.strip()!r}")
+        assert p.returncode != 0 and "refused" in p.stderr, p.stderr
+        assert "memory.swap.max" in p.stderr, p.stderr
+        assert guest_files(hull_bin, root, "u1", *files) == ["50000 200000", "20",
+                                                            str(128 * MIB)]
+        assert host_files(cg, "cpu.max", "memory.max") == ["50000 200000", host_mem]
+        if swap_before is not None:
+            assert swap_file.read_text().strip() == swap_before
         assert stored(root, "u1") == res
 
         # A fork bomb stops at pids.max: a shell forks sleeps until fork fails (and it exits);
