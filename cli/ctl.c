@@ -10,6 +10,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <json.h>
+
 #include "lib/log.h"
 #include "lib/parse.h"
 #include "lib/usock.h"
@@ -21,6 +23,8 @@
 static const char usage_ctl[] =
 	"usage: hull ctl PATH state|pause|resume|stop|balloon [SIZE]\n"
 	"       hull ctl PATH memory SIZE\n"
+	"       hull ctl PATH update [--cpu-affinity LIST] [--cpu-quota N] [--cpu-period N]\n"
+	"                            [--cpu-shares N] [--memory SIZE] [--pids-limit N]\n"
 	"\n"
 	"Send one command to the control socket PATH of a running 'hull vm --api-sock PATH'\n"
 	"and print its reply (one JSON object) on stdout:\n"
@@ -35,6 +39,13 @@ static const char usage_ctl[] =
 	"  memory   ask the guest to have SIZE (bytes or K/M/G/T suffix) in all: its --memory\n"
 	"           and 128M blocks of the --max-memory region, which it plugs or unplugs\n"
 	"           (a guest that cannot free blocks keeps them: state's \"hotplug\" says)\n"
+	"  update   change hull's host limits live: --cpu-affinity re-pins the vCPUs\n"
+	"           (vCPU i on the i-th CPU of LIST, hull's other threads on all of it);\n"
+	"           with 'hull vm --cgroup', the cgroup's cpu.max (quota and period in us,\n"
+	"           -1: no quota), cpu.weight (from runc's shares), memory.max (the guest\n"
+	"           memory hull may hold, at most its RAM, plus hull's overhead; -1: none)\n"
+	"           and pids.max (-1: none). Every limit is checked before any is written;\n"
+	"           one refused sets back those written before it\n"
 	"Exit status: 0; 1 for an error reply or when PATH cannot be reached; 2 for bad usage.\n";
 
 /* Connect with a timeout on each send and receive: the fd, or -errno (logged). */
@@ -110,9 +121,87 @@ static ssize_t recv_line(int fd, char *buf, size_t size)
 	}
 }
 
+/* member key of o, made when missing. */
+static struct json_object *sub(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	if (json_object_object_get_ex(o, key, &v))
+		return v;
+	v = json_object_new_object();
+	json_object_object_add(o, key, v);
+	return v;
+}
+
+/* update's flags as an OCI linux.resources object's JSON text (malloc'd): 0, or 2 (logged). */
+static int update_json(int argc, char **argv, char **out)
+{
+	struct json_object *res = json_object_new_object(), *v;
+	const char *flag, *arg, *text;
+	uint64_t u;
+	int i, ret = 2;
+
+	if (!res) {
+		log_msg("ctl: %s", strerror(ENOMEM));
+		return 1;
+	}
+	for (i = 0; i < argc; i += 2) {
+		flag = argv[i];
+		arg = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!arg) {
+			log_msg("ctl: update %s: needs a value", flag);
+			goto out;
+		}
+		if (!strcmp(flag, "--cpu-affinity")) {
+			v = json_object_new_string(arg);
+			json_object_object_add(sub(res, "cpu"), "cpus", v);
+			continue;
+		}
+		if (!strcmp(arg, "-1") && (!strcmp(flag, "--cpu-quota") || !strcmp(flag, "--memory") ||
+					   !strcmp(flag, "--pids-limit"))) {
+			v = json_object_new_int64(-1);
+		} else if (!strcmp(flag, "--memory") ? parse_size(arg, &u) || !u || u > INT64_MAX
+			   : parse_uint(arg, 1, INT64_MAX, &u)) {
+			log_msg("ctl: update %s '%s': not a %s", flag, arg,
+				!strcmp(flag, "--memory") ? "size (bytes or K/M/G/T suffix)"
+							  : "number of 1 or more");
+			goto out;
+		} else {
+			v = json_object_new_int64((int64_t)u);
+		}
+		if (!strcmp(flag, "--cpu-quota"))
+			json_object_object_add(sub(res, "cpu"), "quota", v);
+		else if (!strcmp(flag, "--cpu-period"))
+			json_object_object_add(sub(res, "cpu"), "period", v);
+		else if (!strcmp(flag, "--cpu-shares"))
+			json_object_object_add(sub(res, "cpu"), "shares", v);
+		else if (!strcmp(flag, "--memory"))
+			json_object_object_add(sub(res, "memory"), "limit", v);
+		else if (!strcmp(flag, "--pids-limit"))
+			json_object_object_add(sub(res, "pids"), "limit", v);
+		else {
+			json_object_put(v);
+			log_msg("ctl: update: unknown flag '%s' (see 'hull ctl --help')", flag);
+			goto out;
+		}
+	}
+	if (!argc) {
+		log_msg("ctl: update: nothing to change (see 'hull ctl --help')");
+		goto out;
+	}
+	text = json_object_to_json_string_ext(res, JSON_C_TO_STRING_PLAIN);
+	*out = text ? strdup(text) : NULL;
+	ret = *out ? 0 : 1;
+	if (ret)
+		log_msg("ctl: %s", strerror(ENOMEM));
+out:
+	json_object_put(res);
+	return ret;
+}
+
 int ctl_main(int argc, char **argv)
 {
-	char line[96], why[512], *rep = NULL;
+	char *line = NULL, why[512], *rep = NULL;
 	struct ctl_request req = { 0 };
 	const char *path;
 	ssize_t len;
@@ -122,17 +211,21 @@ int ctl_main(int argc, char **argv)
 		fputs(usage_ctl, stdout);
 		return 0;
 	}
-	if (argc != 3 && argc != 4) {
+	if (argc < 3) {
 		log_msg("ctl: expected a socket path and a command (see 'hull ctl --help')");
 		return 2;
 	}
 	path = argv[1];
 	if (ctl_cmd_from_name(argv[2], &req.cmd)) {
-		log_msg("ctl: unknown command '%s' (state, pause, resume, stop, balloon, memory)",
-			argv[2]);
+		log_msg("ctl: unknown command '%s' (state, pause, resume, stop, balloon, memory, "
+			"update)", argv[2]);
 		return 2;
 	}
-	if (req.cmd == CTL_MEMORY) {
+	if (req.cmd == CTL_UPDATE) {
+		ret = update_json(argc - 3, argv + 3, &req.resources);
+		if (ret)
+			return ret;
+	} else if (req.cmd == CTL_MEMORY) {
 		if (argc != 4) {
 			log_msg("ctl: memory needs a size (like 1536M)");
 			return 2;
@@ -141,6 +234,9 @@ int ctl_main(int argc, char **argv)
 			log_msg("ctl: memory '%s': not a size (bytes or K/M/G/T suffix)", argv[3]);
 			return 2;
 		}
+	} else if (argc > 4) {
+		log_msg("ctl: %s: too many arguments", argv[2]);
+		return 2;
 	} else if (argc == 4) {
 		if (req.cmd != CTL_BALLOON) {
 			log_msg("ctl: %s takes no argument", argv[2]);
@@ -152,8 +248,11 @@ int ctl_main(int argc, char **argv)
 		}
 		req.has_target = true;
 	}
-	n = ctl_encode_request(&req, line, sizeof(line));
-	fd = dial(path);
+	line = malloc(CTL_LINE_MAX);
+	n = line ? ctl_encode_request(&req, line, CTL_LINE_MAX) : -ENOMEM;
+	if (n < 0)
+		log_msg("ctl %s: %s", path, n == -ENOMEM ? strerror(ENOMEM) : "request too long");
+	fd = n < 0 ? -1 : dial(path);
 	if (fd < 0 || n < 0)
 		goto out;
 	rep = malloc(CTL_REPLY_MAX);
@@ -176,6 +275,8 @@ int ctl_main(int argc, char **argv)
 	status = ret ? 1 : 0;
 out:
 	free(rep);
+	free(line);
+	ctl_request_free(&req);
 	if (fd >= 0)
 		close(fd);
 	return status;

@@ -1115,12 +1115,53 @@ static struct json_object *member(struct json_object *o, const char *key)
 	return v;
 }
 
+/* The update's fields (flags, or --resources) into res, an OCI linux.resources object. */
+static void put_update(struct json_object *res, const struct rt_resources *r)
+{
+	struct json_object *m, *cpu;
+
+	if (r->has_memory || r->has_memory_reservation || r->has_memory_swap) {
+		m = member(res, "memory");
+		if (r->has_memory)
+			json_object_object_add(m, "limit", json_object_new_int64(r->memory));
+		if (r->has_memory_reservation)
+			json_object_object_add(m, "reservation",
+					       json_object_new_int64(r->memory_reservation));
+		if (r->has_memory_swap)
+			json_object_object_add(m, "swap", json_object_new_int64(r->memory_swap));
+	}
+	if (r->has_cpu_shares || r->has_cpu_quota || r->has_cpu_period || r->cpuset_cpus ||
+	    r->json_cpus || r->cpuset_mems || r->json_mems) {
+		cpu = member(res, "cpu");
+		if (r->has_cpu_shares)
+			json_object_object_add(cpu, "shares", json_object_new_uint64(r->cpu_shares));
+		if (r->has_cpu_quota)
+			json_object_object_add(cpu, "quota", json_object_new_int64(r->cpu_quota));
+		if (r->has_cpu_period)
+			json_object_object_add(cpu, "period", json_object_new_uint64(r->cpu_period));
+		if (r->cpuset_cpus || r->json_cpus)
+			json_object_object_add(cpu, "cpus", json_object_new_string(
+								    r->cpuset_cpus ?: r->json_cpus));
+		if (r->cpuset_mems || r->json_mems)
+			json_object_object_add(cpu, "mems", json_object_new_string(
+								    r->cpuset_mems ?: r->json_mems));
+	}
+	if (r->has_pids_limit)
+		json_object_object_add(member(res, "pids"), "limit",
+				       json_object_new_int64(r->pids_limit));
+}
+
+/*
+ * update: the fields given sent to the VMM, which writes them at every level or at none
+ * (its error says which level refused); state.json keeps the resources only once applied.
+ */
 int rt_update(struct rt_cmd *c)
 {
-	const struct rt_resources *r = &c->res;
-	struct json_object *res, *m, *cpu;
+	struct ctl_request req = { .cmd = CTL_UPDATE };
+	struct json_object *upd;
 	struct ctr_state s;
-	char err[512];
+	const char *text;
+	char err[1024];
 	int lockfd, ret = 1;
 
 	if (ctr_state_lock(rt_root(c), c->id, &lockfd, err, sizeof(err))) {
@@ -1133,35 +1174,33 @@ int rt_update(struct rt_cmd *c)
 		log_msg("container not running");
 		goto out_state;
 	}
-	res = s.resources ? s.resources : json_object_new_object();
-	s.resources = res;
-	m = member(res, "memory");
-	if (r->has_memory)
-		json_object_object_add(m, "limit", json_object_new_int64(r->memory));
-	if (r->has_memory_reservation)
-		json_object_object_add(m, "reservation",
-				       json_object_new_int64(r->memory_reservation));
-	if (r->has_memory_swap)
-		json_object_object_add(m, "swap", json_object_new_int64(r->memory_swap));
-	cpu = member(res, "cpu");
-	if (r->has_cpu_shares)
-		json_object_object_add(cpu, "shares", json_object_new_uint64(r->cpu_shares));
-	if (r->has_cpu_quota)
-		json_object_object_add(cpu, "quota", json_object_new_int64(r->cpu_quota));
-	if (r->has_cpu_period)
-		json_object_object_add(cpu, "period", json_object_new_uint64(r->cpu_period));
-	if (r->cpuset_cpus || r->json_cpus)
-		json_object_object_add(cpu, "cpus", json_object_new_string(
-							    r->cpuset_cpus ?: r->json_cpus));
-	if (r->cpuset_mems || r->json_mems)
-		json_object_object_add(cpu, "mems", json_object_new_string(
-							    r->cpuset_mems ?: r->json_mems));
-	if (r->has_pids_limit)
-		json_object_object_add(member(res, "pids"), "limit",
-				       json_object_new_int64(r->pids_limit));
-	/* Stored for issue 15, which applies them to the VMM's cgroup and the guest. */
-	if (ctr_state_write(rt_root(c), &s, err, sizeof(err)))
+	upd = json_object_new_object();
+	if (upd)
+		put_update(upd, &c->res);
+	text = upd ? json_object_to_json_string_ext(upd, JSON_C_TO_STRING_PLAIN |
+							       JSON_C_TO_STRING_NOSLASHESCAPE)
+		   : NULL;
+	req.resources = text ? strdup(text) : NULL;
+	json_object_put(upd);
+	if (!req.resources) {
+		log_msg("update: %s", strerror(ENOMEM));
+		goto out_state;
+	}
+	ret = call(rt_root(c), c->id, &req, NULL, 0, err, sizeof(err));
+	free(req.resources);
+	if (ret) {
 		log_msg("%s", err);
+		ret = 1;
+		goto out_state;
+	}
+	ret = 1;
+	if (!s.resources)
+		s.resources = json_object_new_object();
+	if (s.resources)
+		put_update(s.resources, &c->res);
+	if (!s.resources || ctr_state_write(rt_root(c), &s, err, sizeof(err)))
+		log_msg("update: applied, but state.json: %s",
+			s.resources ? err : strerror(ENOMEM));
 	else
 		ret = 0;
 out_state:

@@ -39,6 +39,8 @@ static const char run_help[] =
 	"  --kernel PATH       bzImage or ELF vmlinux (default as for `hull vm`); the modules\n"
 	"                      it needs come from /lib/modules/RELEASE\n"
 	"  --cpus N            vCPUs (default: from the bundle's linux.resources, else 1)\n"
+	"  --max-cpus N        vCPUs made (default: --cpus): those above boot offline, and an\n"
+	"                      update of the CPU limits onlines or offlines them\n"
 	"  --memory SIZE       guest RAM (default: the bundle's memory limit, else 512M)\n"
 	"  --net SPEC          a network device as `hull vm --net` takes it (repeatable)\n"
 	"  --console-log FILE  the guest's serial console, appended to FILE (default:\n"
@@ -53,7 +55,7 @@ static const char run_help[] =
 
 enum {
 	RUN_ROOTFS = 256, RUN_READ_ONLY, RUN_ENV, RUN_WORKDIR, RUN_USER, RUN_HOSTNAME, RUN_MOUNT,
-	RUN_TMPFS, RUN_PRIVILEGED, RUN_BUNDLE, RUN_KERNEL, RUN_CPUS, RUN_MEMORY, RUN_NET,
+	RUN_TMPFS, RUN_PRIVILEGED, RUN_BUNDLE, RUN_KERNEL, RUN_CPUS, RUN_MAX_CPUS, RUN_MEMORY, RUN_NET,
 	RUN_CONSOLE_LOG,
 };
 
@@ -71,6 +73,7 @@ static const struct option run_options[] = {
 	{ "bundle", required_argument, NULL, RUN_BUNDLE },
 	{ "kernel", required_argument, NULL, RUN_KERNEL },
 	{ "cpus", required_argument, NULL, RUN_CPUS },
+	{ "max-cpus", required_argument, NULL, RUN_MAX_CPUS },
 	{ "memory", required_argument, NULL, RUN_MEMORY },
 	{ "net", required_argument, NULL, RUN_NET },
 	{ "console-log", required_argument, NULL, RUN_CONSOLE_LOG },
@@ -187,8 +190,10 @@ enum cli_action cli_parse_run(int argc, char **argv, struct vm_config *cfg, stru
 			/* fall through */
 		case RUN_KERNEL:
 		case RUN_NET:
+		case RUN_MAX_CPUS:
 			if (vm_flag(cfg, opt == RUN_KERNEL ? "kernel" : opt == RUN_CPUS ? "cpus" :
-					 opt == RUN_MEMORY ? "memory" : "net", arg))
+					 opt == RUN_MEMORY ? "memory" : opt == RUN_MAX_CPUS ? "max-cpus" :
+					 "net", arg))
 				return CLI_EXIT_USAGE;
 			break;
 		case 'v':

@@ -226,10 +226,11 @@ int ctr_agent_winsize(struct ctr_agent *a, uint32_t id, uint32_t rows, uint32_t 
 	return request(a, &m, seq);
 }
 
-int ctr_agent_update(struct ctr_agent *a, const struct ctr_resources *r, uint32_t *seq)
+int ctr_agent_update(struct ctr_agent *a, const struct ctr_resources *r, uint32_t cpus,
+		     uint32_t *seq)
 {
 	struct ctr_msg_fields m = { .type = CTR_MSG_UPDATE, .resources = *r,
-				    .has_resources = true };
+				    .has_resources = true, .cpus = cpus };
 
 	return request(a, &m, seq);
 }

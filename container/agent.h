@@ -134,7 +134,9 @@ int ctr_agent_signal(struct ctr_agent *a, uint32_t id, uint32_t sig, bool all, u
 int ctr_agent_stdin_close(struct ctr_agent *a, uint32_t id, uint32_t *seq);
 int ctr_agent_winsize(struct ctr_agent *a, uint32_t id, uint32_t rows, uint32_t cols,
 		      uint32_t *seq);
-int ctr_agent_update(struct ctr_agent *a, const struct ctr_resources *r, uint32_t *seq);
+/* UPDATE: the container's cgroup rewritten; cpus the vCPUs to have online (0: as they are). */
+int ctr_agent_update(struct ctr_agent *a, const struct ctr_resources *r, uint32_t cpus,
+		     uint32_t *seq);
 
 /*
  * Wait for stream (CTR_STDIN ... CTR_TTY) of process id: 0, -EEXIST when it is expected

@@ -55,12 +55,22 @@ static int put(const char *dir, const char *name, const char *value, char *err, 
 	return 0;
 }
 
+/* v, or UINT64_MAX (no limit) as v2 and v1's pids.max write it: "max". */
 static int put_u64(const char *dir, const char *name, uint64_t v, char *err, size_t errlen)
 {
 	char value[VALUE_MAX];
 
+	if (v == UINT64_MAX)
+		return put(dir, name, "max", err, errlen);
 	snprintf(value, sizeof(value), "%" PRIu64, v);
 	return put(dir, name, value, err, errlen);
+}
+
+/* v1's cpu and memory files: UINT64_MAX (no limit) is -1 there. */
+static int put_v1(const char *dir, const char *name, uint64_t v, char *err, size_t errlen)
+{
+	return v == UINT64_MAX ? put(dir, name, "-1", err, errlen)
+			       : put_u64(dir, name, v, err, errlen);
 }
 
 /* dir/name's text without its trailing newline, malloc'd. */
@@ -594,7 +604,11 @@ static int set_v2(struct ctr_cgroup *cg, const struct ctr_resources *r, char *er
 	int ret = 0;
 
 	if (r->has_cpu_quota && r->has_cpu_period) {
-		snprintf(value, sizeof(value), "%" PRIu64 " %" PRIu64, r->cpu_quota, r->cpu_period);
+		if (r->cpu_quota == UINT64_MAX)
+			snprintf(value, sizeof(value), "max %" PRIu64, r->cpu_period);
+		else
+			snprintf(value, sizeof(value), "%" PRIu64 " %" PRIu64, r->cpu_quota,
+				 r->cpu_period);
 		ret = put(d, "cpu.max", value, err, errlen);
 	} else if (r->has_cpu_quota) {
 		ret = put_u64(d, "cpu.max", r->cpu_quota, err, errlen);
@@ -632,17 +646,17 @@ static int cpu_v1(const char *d, const struct ctr_resources *r, char *err, size_
 	int ret = 0;
 
 	if (r->has_cpu_period) {
-		ret = put_u64(d, "cpu.cfs_period_us", r->cpu_period, err, errlen);
+		ret = put_v1(d, "cpu.cfs_period_us", r->cpu_period, err, errlen);
 		if (ret == -EINVAL && r->has_cpu_quota)
-			ret = put_u64(d, "cpu.cfs_quota_us", r->cpu_quota, err, errlen) ?:
-			      put_u64(d, "cpu.cfs_period_us", r->cpu_period, err, errlen);
+			ret = put_v1(d, "cpu.cfs_quota_us", r->cpu_quota, err, errlen) ?:
+			      put_v1(d, "cpu.cfs_period_us", r->cpu_period, err, errlen);
 		else if (!ret && r->has_cpu_quota)
-			ret = put_u64(d, "cpu.cfs_quota_us", r->cpu_quota, err, errlen);
+			ret = put_v1(d, "cpu.cfs_quota_us", r->cpu_quota, err, errlen);
 	} else if (r->has_cpu_quota) {
-		ret = put_u64(d, "cpu.cfs_quota_us", r->cpu_quota, err, errlen);
+		ret = put_v1(d, "cpu.cfs_quota_us", r->cpu_quota, err, errlen);
 	}
 	if (!ret && r->has_cpu_weight)
-		ret = put_u64(d, "cpu.shares", ctr_cg_shares(r->cpu_weight), err, errlen);
+		ret = put_v1(d, "cpu.shares", ctr_cg_shares(r->cpu_weight), err, errlen);
 	return ret;
 }
 
@@ -665,17 +679,17 @@ static int memory_v1(const char *d, const struct ctr_resources *r, char *err, si
 			return ret;
 		/* Raising: memsw first; lowering: the limit first. */
 		if (strtoull(cur, NULL, 10) < r->mem_max)
-			ret = put_u64(d, "memory.memsw.limit_in_bytes", memsw, err, errlen) ?:
-			      put_u64(d, "memory.limit_in_bytes", r->mem_max, err, errlen);
+			ret = put_v1(d, "memory.memsw.limit_in_bytes", memsw, err, errlen) ?:
+			      put_v1(d, "memory.limit_in_bytes", r->mem_max, err, errlen);
 		else
-			ret = put_u64(d, "memory.limit_in_bytes", r->mem_max, err, errlen) ?:
-			      put_u64(d, "memory.memsw.limit_in_bytes", memsw, err, errlen);
+			ret = put_v1(d, "memory.limit_in_bytes", r->mem_max, err, errlen) ?:
+			      put_v1(d, "memory.memsw.limit_in_bytes", memsw, err, errlen);
 		free(cur);
 	} else if (r->has_mem_max) {
-		ret = put_u64(d, "memory.limit_in_bytes", r->mem_max, err, errlen);
+		ret = put_v1(d, "memory.limit_in_bytes", r->mem_max, err, errlen);
 	}
 	if (!ret && r->has_mem_low)
-		ret = put_u64(d, "memory.soft_limit_in_bytes", r->mem_low, err, errlen);
+		ret = put_v1(d, "memory.soft_limit_in_bytes", r->mem_low, err, errlen);
 	return ret;
 }
 

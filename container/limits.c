@@ -266,11 +266,12 @@ int ctr_limits_run(const struct ctr_resources *r, const struct ctr_shape_in *in,
 	if (ret)
 		return ret;
 	out->cpus = cpus_set ? in->cpus : s.vcpus;
+	out->max_cpus = in->max_cpus > out->cpus ? in->max_cpus : out->cpus;
 	out->mem = mem_set || !r->has_mem_max ? in->mem : s.plugged;
 	s.vcpus = out->cpus;
-	/* vCPUs are all made at boot, all online; the guest's RAM stands for plugged memory. */
-	hs = (struct ctr_shape){ .vcpus = out->cpus, .max_vcpus = out->cpus, .region = out->mem,
-				 .plugged = out->mem };
+	/* vCPUs up to --max-cpus made at boot; the guest's RAM stands for plugged memory. */
+	hs = (struct ctr_shape){ .vcpus = out->cpus, .max_vcpus = out->max_cpus,
+				 .region = out->mem, .plugged = out->mem };
 	if (pinned) {
 		ret = cpuset_format(&set, list, sizeof(list));
 		if (!ret && !(out->affinity = strdup(list)))
@@ -291,4 +292,251 @@ void ctr_run_limits_free(struct ctr_run_limits *l)
 	ctr_resources_free(&l->host);
 	ctr_resources_free(&l->guest);
 	*l = (struct ctr_run_limits){ 0 };
+}
+
+/* --- live update -------------------------------------------------------------------------- */
+
+/* cur with each field upd sets replaced. */
+static int merge(const struct ctr_resources *cur, const struct ctr_resources *upd,
+		 struct ctr_resources *out)
+{
+	int ret = ctr_resources_copy(out, cur);
+
+#define TAKE(f)                                     \
+	do {                                        \
+		if (upd->has_##f) {                 \
+			out->f = upd->f;            \
+			out->has_##f = true;        \
+		}                                   \
+	} while (0)
+	if (ret)
+		return ret;
+	TAKE(cpu_quota);
+	TAKE(cpu_period);
+	TAKE(cpu_weight);
+	TAKE(mem_max);
+	TAKE(swap_max);
+	TAKE(mem_low);
+	TAKE(pids_max);
+#undef TAKE
+	ret = replace(&out->cpuset_cpus, upd->cpuset_cpus);
+	if (!ret)
+		ret = replace(&out->cpuset_mems, upd->cpuset_mems);
+	if (ret)
+		ctr_resources_free(out);
+	return ret;
+}
+
+/* a with each limit that b has and a lacks at its default (ctr_update's); cpus: all of hull's. */
+static int fill(const struct ctr_resources *a, const struct ctr_resources *b, const char *cpus,
+		struct ctr_resources *out)
+{
+	int ret = ctr_resources_copy(out, a);
+
+#define DEF(f, v)                                       \
+	do {                                            \
+		if (b->has_##f && !out->has_##f) {      \
+			out->f = (v);                   \
+			out->has_##f = true;            \
+		}                                       \
+	} while (0)
+	if (ret)
+		return ret;
+	DEF(cpu_quota, UINT64_MAX);
+	DEF(cpu_period, CTR_CPU_PERIOD);
+	DEF(cpu_weight, 100);
+	DEF(mem_max, UINT64_MAX);
+	DEF(swap_max, UINT64_MAX);
+	DEF(mem_low, 0);
+	DEF(pids_max, UINT64_MAX);
+#undef DEF
+	/* A cpuset's mems cannot be undone to "none" here: a side without them leaves them. */
+	if (b->cpuset_cpus && !out->cpuset_cpus)
+		ret = replace(&out->cpuset_cpus, cpus);
+	if (ret)
+		ctr_resources_free(out);
+	return ret;
+}
+
+static int update_check(const struct ctr_resources *w, const struct ctr_vm_now *vm, char *err,
+			size_t errlen)
+{
+	struct ctr_shape_in in = { .host_cpus = vm->host_cpus };
+	cpu_set_t set;
+	bool pinned;
+
+	if (w->has_cpu_period && (w->cpu_period < CTR_PERIOD_MIN || w->cpu_period > CTR_PERIOD_MAX)) {
+		snprintf(err, errlen, "cpu.period %" PRIu64 " us: outside the kernel's %llu to %llu",
+			 w->cpu_period, CTR_PERIOD_MIN, CTR_PERIOD_MAX);
+		return -EINVAL;
+	}
+	if (w->has_cpu_quota && w->cpu_quota != UINT64_MAX && w->cpu_quota < CTR_PERIOD_MIN) {
+		snprintf(err, errlen, "cpu.quota %" PRIu64 " us: below the kernel's minimum of %llu",
+			 w->cpu_quota, CTR_PERIOD_MIN);
+		return -EINVAL;
+	}
+	if (ctr_limits_pinning(w, &in, &set, &pinned, err, errlen))
+		return -EINVAL;
+	if (w->cpuset_mems && cpuset_parse(w->cpuset_mems, &set)) {
+		snprintf(err, errlen, "cpu.mems %.64s: not a list of memory nodes (like 0-1)",
+			 w->cpuset_mems);
+		return -EINVAL;
+	}
+	if (w->has_mem_max && w->mem_max != UINT64_MAX && w->mem_max > vm->mem) {
+		snprintf(err, errlen,
+			 "memory limit %" PRIu64 " bytes: above the VM's RAM of %" PRIu64
+			 " bytes (growing past its RAM needs virtio-mem, which this VM has not)",
+			 w->mem_max, vm->mem);
+		return -EINVAL;
+	}
+	if (w->has_mem_low && w->mem_low > vm->mem) {
+		snprintf(err, errlen,
+			 "memory reservation %" PRIu64 " bytes: above the VM's RAM of %" PRIu64
+			 " bytes", w->mem_low, vm->mem);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * The vCPUs online after an update to w: as the VM's shape has them (ceil(quota / period), else
+ * the cpuset's count, else as now; at most the CPUs hull may use and the vCPUs made).
+ */
+static unsigned int update_vcpus(const struct ctr_resources *w, const struct ctr_vm_now *vm)
+{
+	struct ctr_shape_in in = { .host_cpus = vm->host_cpus, .cpus = vm->vcpus };
+	struct ctr_shape fixed = { .max_vcpus = vm->max_vcpus }, s = { 0 };
+	struct ctr_resources r = *w;
+	char err[8];
+
+	if (r.has_cpu_quota && r.cpu_quota == UINT64_MAX)
+		r.has_cpu_quota = false; /* no quota: no CPU count from it */
+	if (shape_cpus(&r, &in, &fixed, &s, err, sizeof(err)))
+		return vm->vcpus; /* update_check() parsed the cpuset */
+	return s.vcpus;
+}
+
+/* One side of the host and guest levels and the pinning, from its full resources f. */
+static int update_side(const struct ctr_resources *f, bool pin, const struct ctr_vm_now *vm,
+		       unsigned int side, struct ctr_update *u)
+{
+	struct ctr_shape hs = { .vcpus = vm->vcpus, .max_vcpus = vm->max_vcpus, .region = vm->mem,
+				.plugged = vm->mem };
+	struct ctr_shape gs = { .vcpus = u->vcpus[side], .max_vcpus = vm->max_vcpus };
+	int ret;
+
+	ret = ctr_limits_host(f, &hs, vm->devices_mem, &u->host[side]);
+	if (ret)
+		return ret;
+	/* No limit stays none, no reservation none: ctr_limits_host adds the overhead to both. */
+	if (f->has_mem_max && f->mem_max == UINT64_MAX)
+		u->host[side].mem_max = UINT64_MAX;
+	if (f->has_mem_low && !f->mem_low)
+		u->host[side].mem_low = 0;
+	ret = ctr_limits_guest(f, &gs, &u->guest[side]);
+	if (ret)
+		return ret;
+	u->pin[side].pin = pin;
+	CPU_ZERO(&u->pin[side].set);
+	if (f->cpuset_cpus && cpuset_parse(f->cpuset_cpus, &u->pin[side].set))
+		return -EINVAL; /* update_check() parsed both */
+	return 0;
+}
+
+int ctr_limits_update(const struct ctr_resources *cur, const struct ctr_resources *upd,
+		      const struct ctr_vm_now *vm, struct ctr_update *u, char *err, size_t errlen)
+{
+	struct ctr_resources full[2] = { 0 };
+	char cpus[CPUSET_LIST_MAX];
+	int ret;
+
+	*u = (struct ctr_update){ 0 };
+	if (errlen)
+		err[0] = '\0';
+	ret = merge(cur, upd, &u->want);
+	if (ret) {
+		snprintf(err, errlen, "%s", ret == -ENOMEM ? strerror(ENOMEM)
+			 : "cpu.cpus or cpu.mems: not a list (digits, ',' and '-')");
+		return ret;
+	}
+	ret = update_check(&u->want, vm, err, errlen);
+	if (ret)
+		goto fail;
+	ret = cpuset_format(&vm->host_cpus, cpus, sizeof(cpus));
+	if (!ret)
+		ret = fill(cur, &u->want, cpus, &full[0]);
+	if (!ret)
+		ret = fill(&u->want, cur, cpus, &full[1]);
+	if (ret)
+		goto fail;
+	u->vcpus[0] = vm->vcpus;
+	u->vcpus[1] = update_vcpus(&u->want, vm);
+	u->pinned = cur->cpuset_cpus || u->want.cpuset_cpus;
+	ret = update_side(&full[0], cur->cpuset_cpus != NULL, vm, 0, u);
+	if (!ret)
+		ret = update_side(&full[1], u->want.cpuset_cpus != NULL, vm, 1, u);
+	if (ret)
+		goto fail;
+	ctr_resources_free(&full[0]);
+	ctr_resources_free(&full[1]);
+	return 0;
+fail:
+	if (errlen && !err[0])
+		snprintf(err, errlen, "%s", strerror(-ret));
+	ctr_resources_free(&full[0]);
+	ctr_resources_free(&full[1]);
+	ctr_update_free(u);
+	return ret;
+}
+
+void ctr_update_free(struct ctr_update *u)
+{
+	ctr_resources_free(&u->want);
+	ctr_resources_free(&u->host[0]);
+	ctr_resources_free(&u->host[1]);
+	ctr_resources_free(&u->guest[0]);
+	ctr_resources_free(&u->guest[1]);
+	*u = (struct ctr_update){ 0 };
+}
+
+/* Levels n-1..0 set to vals[0]; the first failure appended to err at *at. */
+static int undo(const struct ctr_level *lv, unsigned int n, char *err, size_t errlen)
+{
+	char why[256];
+	size_t at = strlen(err);
+	int ret = 0, r;
+
+	while (n--) {
+		r = lv[n].set(lv[n].opaque, lv[n].vals[0], why, sizeof(why));
+		if (r && !ret) {
+			ret = r;
+			snprintf(err + at, errlen - at, "%ssetting %s back failed too: %s",
+				 at ? "; " : "", lv[n].name, why);
+		}
+	}
+	return ret;
+}
+
+int ctr_levels_undo(const struct ctr_level *lv, unsigned int n, char *err, size_t errlen)
+{
+	if (errlen)
+		err[0] = '\0';
+	return undo(lv, n, err, errlen);
+}
+
+int ctr_levels_set(const struct ctr_level *lv, unsigned int n, char *err, size_t errlen)
+{
+	char why[256];
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < n; i++) {
+		ret = lv[i].set(lv[i].opaque, lv[i].vals[1], why, sizeof(why));
+		if (!ret)
+			continue;
+		snprintf(err, errlen, "%s refused: %s", lv[i].name, why);
+		undo(lv, i + 1, err, errlen);
+		return ret;
+	}
+	return 0;
 }

@@ -119,7 +119,8 @@ int ctr_limits_pinning(const struct ctr_resources *r, const struct ctr_shape_in 
 
 /* What `hull run` makes of a container's resources before its VM starts (ctr_limits_run). */
 struct ctr_run_limits {
-	unsigned int cpus;	     /* the VM's vCPUs */
+	unsigned int cpus;	     /* the VM's vCPUs online at boot */
+	unsigned int max_cpus;	     /* made: in->max_cpus when above cpus, else cpus */
 	uint64_t mem;		     /* its RAM */
 	char *affinity;		     /* the pinning as --cpu-affinity takes it, NULL: none */
 	struct ctr_resources host;   /* hull's host cgroup's limits (ctr_limits_host) */
@@ -144,5 +145,78 @@ int ctr_limits_run(const struct ctr_resources *r, const struct ctr_shape_in *in,
 		   size_t errlen);
 /* Safe on a zeroed one. */
 void ctr_run_limits_free(struct ctr_run_limits *l);
+
+/* --- live update -------------------------------------------------------------------------- */
+
+#define CTR_PERIOD_MIN 1000ull    /* cgroup v2's cpu.max period and quota, us (the kernel's) */
+#define CTR_PERIOD_MAX 1000000ull
+
+/* A running container VM as an update sees it. */
+struct ctr_vm_now {
+	cpu_set_t host_cpus;    /* the CPUs hull may run on (its affinity before any pinning) */
+	unsigned int vcpus;     /* online vCPUs */
+	unsigned int max_vcpus; /* created */
+	uint64_t mem;           /* guest RAM, all of it the container's (no virtio-mem yet) */
+	uint64_t devices_mem;   /* its devices' host memory (config_devices_mem) */
+};
+
+/* The pinning one level holds: vCPU i on the (i mod n)-th CPU of set, or (!pin) none pinned. */
+struct ctr_pin {
+	cpu_set_t set;
+	bool pin;
+};
+
+/*
+ * An update planned: each level's values before ([0]) and after ([1]) it. Both sides of a level
+ * name the same fields (a limit one side lacks is its default there: quota and memory, swap
+ * and pids limits "max" (UINT64_MAX), period CTR_CPU_PERIOD, weight 100, reservation 0, a
+ * cpuset every CPU hull may use), so writing [0] back undoes writing [1].
+ */
+struct ctr_update {
+	struct ctr_resources want;     /* the container's resources after it (OCI terms) */
+	struct ctr_resources host[2];  /* hull's host cgroup (ctr_limits_host) */
+	struct ctr_resources guest[2]; /* the container's cgroup in the guest (ctr_limits_guest) */
+	struct ctr_pin pin[2];         /* the vCPU threads' pinning ... */
+	bool pinned;                   /* ... when either side has a cpuset (else left alone) */
+	unsigned int vcpus[2];         /* online vCPUs (hull-init on- or offlines the rest) */
+};
+
+/*
+ * Plan an update of a running VM whose container has resources cur, upd being the fields the
+ * update sets (ctr_oci_resources: UINT64_MAX clears a limit): want is cur with each of upd's
+ * fields replaced. Everything is checked before any level is written: -EINVAL with the reason
+ * in err for a period outside CTR_PERIOD_MIN..CTR_PERIOD_MAX us, a quota below CTR_PERIOD_MIN,
+ * a cpuset that is no CPU list or names a CPU hull may not use, a mems list that is no list, a
+ * memory limit above the VM's RAM (growing past it needs virtio-mem: both sizes named), a
+ * reservation above it. The vCPUs online after it (vcpus[1]) as ctr_limits_shape() has them
+ * for want, within the vCPUs made (vm->max_vcpus: --max-cpus), as now without a quota or a
+ * cpuset; the guest's cpuset is 0-N for them. The host cgroup's memory.max is the VM's RAM plus the overhead
+ * (ctr_limits_run's), whatever lower limit the guest enforces. 0 with u filled
+ * (ctr_update_free it), -EINVAL, or -ENOMEM.
+ */
+int ctr_limits_update(const struct ctr_resources *cur, const struct ctr_resources *upd,
+		      const struct ctr_vm_now *vm, struct ctr_update *u, char *err, size_t errlen);
+void ctr_update_free(struct ctr_update *u);
+
+/*
+ * One level an update rewrites: set(opaque, values) writes values there (0, or -errno with the
+ * reason in err). vals[0] the level's values before the update, vals[1] after.
+ */
+struct ctr_level {
+	const char *name; /* "the host cgroup", "the vCPU pinning" */
+	int (*set)(void *opaque, const void *values, char *err, size_t errlen);
+	void *opaque;
+	const void *vals[2];
+};
+
+/*
+ * Every level set to vals[1], in order. When one refuses, it and each before it are set back
+ * to vals[0], in reverse order (the refused one too: it may have written part), so the levels
+ * never disagree. 0, or the refusal's -errno with err "LEVEL refused: WHY", and when a level
+ * could not be set back "; setting LEVEL back failed too: WHY".
+ */
+int ctr_levels_set(const struct ctr_level *lv, unsigned int n, char *err, size_t errlen);
+/* Levels 0..n-1 set back to vals[0], in reverse: 0, or the first -errno with err as above. */
+int ctr_levels_undo(const struct ctr_level *lv, unsigned int n, char *err, size_t errlen);
 
 #endif

@@ -87,6 +87,14 @@ int ctr_oci_parse(const char *text, size_t len, const char *dir, const char *dev
  */
 int ctr_oci_process(const char *text, size_t len, struct ctr_process *p, char *err,
 		    size_t errlen);
+/*
+ * A linux.resources object alone, as an update gives it (runc update --resources, its flags):
+ * read as config.json's, but -1 for cpu.quota, memory.limit, memory.swap or pids.limit clears
+ * that limit (the field set to UINT64_MAX, "max") and -1 for memory.reservation sets it to 0.
+ * 0, or -errno with the reason in err; ctr_resources_free(r) after success.
+ */
+int ctr_oci_resources(const char *text, size_t len, struct ctr_resources *r, char *err,
+		      size_t errlen);
 /* dir/config.json read and parsed; err starts "config.json: ". */
 int ctr_oci_load(const char *dir, struct ctr_bundle *b, char *err, size_t errlen);
 /* Safe on a zeroed or freed bundle. */

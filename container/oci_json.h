@@ -13,6 +13,7 @@ struct oci_ctx {
 	const char *dev_dir; /* where host block devices are looked up */
 	char *err;
 	size_t errlen;
+	bool update; /* an update's resources: -1 clears a limit (UINT64_MAX, "max") */
 };
 
 /* Write "where: why" style messages into c->err; returns ret. */

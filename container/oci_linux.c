@@ -8,6 +8,7 @@
 
 #include "container/oci.h"
 #include "container/oci_json.h"
+#include "lib/json.h"
 
 /*
  * pid, mount, ipc, uts and cgroup are what the VM gives every container
@@ -212,6 +213,9 @@ static int read_cpu(struct oci_ctx *c, struct json_object *o, struct ctr_resourc
 	if (ret && quota > 0) {
 		r->cpu_quota = (uint64_t)quota;
 		r->has_cpu_quota = true;
+	} else if (ret && c->update && quota < 0) {
+		r->cpu_quota = UINT64_MAX;
+		r->has_cpu_quota = true;
 	}
 	ret = opt_i64(c, o, "period", "linux.resources.cpu", 0, &period);
 	if (ret < 0)
@@ -241,13 +245,18 @@ static int read_memory(struct oci_ctx *c, struct json_object *o, struct ctr_reso
 	    (ret = opt_i64(c, o, "reservation", where, -1, &low)) < 0 ||
 	    (ret = opt_i64(c, o, "swap", where, -1, &swap)) < 0)
 		return ret;
-	if (limit > 0) {
-		r->mem_max = (uint64_t)limit;
+	if (limit > 0 || (c->update && limit < 0)) {
+		r->mem_max = limit > 0 ? (uint64_t)limit : UINT64_MAX;
 		r->has_mem_max = true;
 	}
-	if (low > 0) {
-		r->mem_low = (uint64_t)low;
+	if (low > 0 || (c->update && low < 0)) {
+		r->mem_low = low > 0 ? (uint64_t)low : 0;
 		r->has_mem_low = true;
+	}
+	if (c->update && swap < 0 && oci_get(o, "swap")) {
+		r->swap_max = UINT64_MAX;
+		r->has_swap_max = true;
+		return 0;
 	}
 	if (swap <= 0)
 		return 0;
@@ -287,11 +296,31 @@ static int read_resources(struct oci_ctx *c, struct json_object *o, struct ctr_r
 	ret = opt_i64(c, v, "limit", "linux.resources.pids", -1, &pids);
 	if (ret < 0)
 		return ret;
-	if (ret && pids > 0) {
-		r->pids_max = (uint64_t)pids;
+	if (ret && (pids > 0 || (c->update && pids < 0))) {
+		r->pids_max = pids > 0 ? (uint64_t)pids : UINT64_MAX;
 		r->has_pids_max = true;
 	}
 	return 0;
+}
+
+int ctr_oci_resources(const char *text, size_t len, struct ctr_resources *r, char *err,
+		      size_t errlen)
+{
+	struct oci_ctx c = { .dev_dir = "/dev", .err = err, .errlen = errlen, .update = true };
+	struct json_object *root;
+	int ret;
+
+	memset(r, 0, sizeof(*r));
+	ret = json_parse_strict(text, len, CTR_CONFIG_MAX, &root, err, errlen);
+	if (ret)
+		return ret;
+	ret = read_resources(&c, root, r);
+	if (ret == -ENOMEM)
+		oci_fail(&c, ret, "out of memory");
+	json_object_put(root);
+	if (ret)
+		ctr_resources_free(r);
+	return ret;
 }
 
 /* Every sysctl is the guest kernel's own: none reaches the host, so none is refused for that. */

@@ -354,6 +354,7 @@ static const struct fdesc winsize_f[] = {
 };
 static const struct fdesc update_f[] = {
 	SEQ, { 2, K_STRUCT, F_REQ | F_HAS, M(resources), M(has_resources), 0, 0, &resources_d },
+	{ 3, K_U32, F_NZ, M(cpus), 0, 0, CTR_UPDATE_CPUS_MAX, NULL },
 };
 static const struct fdesc ok_f[] = { SEQ, { 2, K_U32, F_NZ, M(pid), 0, 0, 0, NULL } };
 static const struct fdesc error_f[] = {

@@ -23,6 +23,7 @@
 #define CTR_FRAME_MAX (1u << 20)   /* payload bytes of one frame */
 #define CTR_SPEC_MAX (1u << 20)	   /* bytes of the encoded spec */
 #define CTR_LIST_MAX 4096	   /* entries of any repeated field */
+#define CTR_UPDATE_CPUS_MAX 255 /* UPDATE's online vCPUs: at most the VM's (CONFIG_MAX_CPUS) */
 #define CTR_HELLO_TIMEOUT_MS 60000 /* default; HULL_AGENT_TIMEOUT_MS overrides */
 #define CTR_SPEC_PATH "/hull/spec"
 #define CTR_MODULES_DIR "/hull/modules"
@@ -205,7 +206,7 @@ struct ctr_msg_fields {
 	uint32_t seq;
 	bool has_seq;
 	uint32_t id;	  /* process id (0: the container's process) */
-	uint32_t cpus;	  /* HELLO */
+	uint32_t cpus;	  /* HELLO; UPDATE: the vCPUs to have online (0: as they are) */
 	uint64_t memory;  /* HELLO: MemTotal bytes */
 	char *release;	  /* HELLO */
 	uint32_t version; /* HELLO */

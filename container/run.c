@@ -24,6 +24,7 @@
 #include "container/plan.h"
 #include "container/points.h"
 #include "container/stdio.h"
+#include "lib/cpuset.h"
 #include "lib/log.h"
 #include "lib/parse.h"
 #include "lib/util.h"
@@ -82,6 +83,17 @@ struct ctr_run {
 	bool start_sent; /* the control socket's start sent START */
 	int start_fd;	 /* the start client's connection, answered when START is */
 	struct ctr_exec *execs[CTR_EXECS_MAX];
+	/* an update (the control socket's update): its plan, levels, and the client waiting */
+	cpu_set_t host_cpus;	 /* the CPUs hull may use, before any pinning */
+	unsigned int online;	 /* vCPUs online in the guest (of vm->ncpus made) */
+	struct ctr_update upd;
+	struct ctr_level levels[2];
+	unsigned int nlevels;
+	bool updating;		 /* the guest's answer is awaited (update_fd waits for it) */
+	uint32_t update_seq;	 /* UPDATE's seq ... */
+	bool update_late;	 /* ... sent to a paused guest: answered already, an error logged */
+	int update_fd;
+	struct loop_timer update_timer;
 };
 
 /* The VM ends with status; the reason was logged (or there is none to give). */
@@ -433,6 +445,142 @@ static int rt_start(struct ctr_run *r, int client_fd, char **line, size_t *len)
 	return 1;
 }
 
+/* --- update: every level rewritten, or none ------------------------------------------------ */
+
+/* The update is done: its plan becomes the container's resources (ok), or is dropped. */
+static void update_end(struct ctr_run *r, bool ok)
+{
+	if (ok) {
+		r->online = r->upd.vcpus[1];
+		ctr_resources_free(&r->b.resources);
+		r->b.resources = r->upd.want;
+		r->upd.want = (struct ctr_resources){ 0 };
+	}
+	ctr_update_free(&r->upd);
+	r->nlevels = 0;
+	r->updating = false;
+	loop_timer_cancel(&r->vm->loop, &r->update_timer);
+}
+
+/* The guest refused (or did not answer): the host's levels and the guest's set back. */
+static void update_undo(struct ctr_run *r, const char *why)
+{
+	char err[512], msg[1024];
+	size_t len = 0;
+	int ret;
+
+	ret = ctr_agent_update(&r->agent, &r->upd.guest[0],
+			       r->upd.vcpus[0] != r->upd.vcpus[1] ? r->upd.vcpus[0] : 0, NULL);
+	if (ret)
+		log_msg("container: update: setting the guest's cgroup back: %s", strerror(-ret));
+	ret = ctr_levels_undo(r->levels, r->nlevels, err, sizeof(err));
+	snprintf(msg, sizeof(msg), "update: the container's cgroup in the guest refused: %s%s%s",
+		 why, ret ? "; " : "", ret ? err : "");
+	log_msg("container: %s", msg);
+	answer(&r->update_fd, ctl_reply_error(msg, &len), &len, true);
+	update_end(r, false);
+}
+
+static void on_update_timeout(struct loop *l, struct loop_timer *t)
+{
+	struct ctr_run *r = t->opaque;
+	char why[96];
+
+	(void)l;
+	if (!r->updating)
+		return;
+	snprintf(why, sizeof(why), "no answer from hull-init within %d ms", CTR_UPDATE_TIMEOUT_MS);
+	update_undo(r, why);
+}
+
+/* The guest's answer to UPDATE: true when m was it. */
+static bool update_reply(struct ctr_run *r, const struct ctr_msg_fields *m)
+{
+	char why[320];
+	size_t len = 0;
+
+	if (r->update_late && m->seq == r->update_seq) {
+		r->update_late = false;
+		if (m->type == CTR_MSG_ERROR)
+			log_msg("container: update: the guest's cgroup refused it once resumed: %s "
+				"(%s)", m->message ? m->message : "", strerror((int)m->err));
+		return true;
+	}
+	if (!r->updating || m->seq != r->update_seq)
+		return false;
+	if (m->type == CTR_MSG_ERROR) {
+		snprintf(why, sizeof(why), "%s (%s)", m->message ? m->message : "",
+			 strerror((int)m->err));
+		update_undo(r, why);
+		return true;
+	}
+	answer(&r->update_fd, ctl_reply_ok(&len), &len, true);
+	update_end(r, true);
+	return true;
+}
+
+/*
+ * The control socket's update: planned and checked (ctr_limits_update), the host's levels
+ * written (ctr_levels_set: a refusal sets back what was written), then the guest's cgroup
+ * through hull-init, answered when it answers (1: the client waits), or set back with the
+ * host's levels when it refuses. A paused guest answers once resumed: the update is answered
+ * when the host's levels are written, and a later refusal is logged.
+ */
+static int rt_update(struct ctr_run *r, const struct ctl_request *req, int client_fd,
+		     char **line, size_t *len)
+{
+	struct vm *vm = r->vm;
+	struct ctr_vm_now now = { .host_cpus = r->host_cpus, .vcpus = r->online,
+				  .max_vcpus = vm->ncpus, .mem = vm->cfg->mem,
+				  .devices_mem = config_devices_mem(vm->cfg) };
+	struct ctr_resources upd;
+	char err[768];
+	int ret;
+
+	if (r->exited)
+		return reply_error(line, len, "container not running");
+	if (r->updating)
+		return reply_error(line, len, "update: another update of this container is under way");
+	ret = ctr_oci_resources(req->resources, strlen(req->resources), &upd, err, sizeof(err));
+	if (ret)
+		return reply_error(line, len, "update: linux.resources: %s", err);
+	ret = ctr_limits_update(&r->b.resources, &upd, &now, &r->upd, err, sizeof(err));
+	ctr_resources_free(&upd);
+	if (ret)
+		return reply_error(line, len, "update: %s", err);
+	r->nlevels = 0;
+	if (vm_host_has_cgroup(vm))
+		r->levels[r->nlevels++] = (struct ctr_level){ "the host cgroup", vm_level_cgroup, vm,
+							      { &r->upd.host[0], &r->upd.host[1] } };
+	if (r->upd.pinned)
+		r->levels[r->nlevels++] = (struct ctr_level){ "the vCPU pinning", vm_level_pin, vm,
+							      { &r->upd.pin[0], &r->upd.pin[1] } };
+	ret = ctr_levels_set(r->levels, r->nlevels, err, sizeof(err));
+	if (ret) {
+		update_end(r, false);
+		return reply_error(line, len, "update: %s", err);
+	}
+	ret = ctr_agent_update(&r->agent, &r->upd.guest[1],
+			       r->upd.vcpus[0] != r->upd.vcpus[1] ? r->upd.vcpus[1] : 0,
+			       &r->update_seq);
+	if (ret) {
+		ctr_levels_undo(r->levels, r->nlevels, err, sizeof(err));
+		update_end(r, false);
+		return reply_error(line, len, "update: the guest's agent: %s", strerror(-ret));
+	}
+	r->update_fd = vm_paused(vm) ? -1 : fcntl(client_fd, F_DUPFD_CLOEXEC, 0);
+	if (r->update_fd < 0) {
+		/* Paused (or no descriptor to answer later with): answered now, a refusal logged. */
+		r->update_late = true;
+		update_end(r, true);
+		*line = ctl_reply_ok(len);
+		return 0;
+	}
+	r->updating = true;
+	loop_timer_arm(&vm->loop, &r->update_timer, CTR_UPDATE_TIMEOUT_MS * NS_PER_MS, 0);
+	return 1;
+}
+
 static int rt_ctl(struct vm *vm, const struct ctl_request *req, int client_fd, int *fds,
 		  unsigned int nfds, char **line, size_t *len)
 {
@@ -453,6 +601,8 @@ static int rt_ctl(struct vm *vm, const struct ctl_request *req, int client_fd, i
 		return 0;
 	case CTL_EXEC:
 		return rt_exec(r, req, client_fd, fds, nfds, line, len);
+	case CTL_UPDATE:
+		return rt_update(r, req, client_fd, line, len);
 	case CTL_RESIZE:
 		e = exec_of(r, req->id);
 		if (req->id && (!e || !e->started || e->exited || !e->tty))
@@ -493,6 +643,10 @@ static void rt_fini(struct ctr_run *r)
 			exec_free(r->execs[i], "the container's VM ended");
 	if (r->start_fd >= 0)
 		answer(&r->start_fd, ctl_reply_error("the container's VM ended", &len), &len, true);
+	if (r->update_fd >= 0)
+		answer(&r->update_fd, ctl_reply_error("the container's VM ended", &len), &len, true);
+	ctr_update_free(&r->upd);
+	r->updating = false;
 }
 
 /* --- the agent ------------------------------------------------------------------------------- */
@@ -542,7 +696,7 @@ static void on_reply(struct ctr_agent *a, void *opaque, const struct ctr_msg_fie
 	size_t len = 0;
 
 	(void)a;
-	if (exec_reply(r, m))
+	if (exec_reply(r, m) || update_reply(r, m))
 		return;
 	if (r->start_fd >= 0 && m->seq == r->start_seq && !r->started) {
 		if (m->type == CTR_MSG_ERROR)
@@ -588,6 +742,10 @@ static void on_exited(struct ctr_agent *a, void *opaque, uint32_t id, uint32_t k
 	r->exit_sig = kind ? (int)code : 0;
 	log_debug("container: its process %s %u", kind ? "was killed by signal" : "exited with",
 		  code);
+	/* hull run exits 137 for it: say why (the runtime's verbs stay silent, as runc's do). */
+	if (!r->args->rt && kind && code == SIGKILL)
+		log_msg("container: its process was killed by SIGKILL in the guest (the OOM killer "
+			"at its cgroup's memory.max, or a kill): exit status %d", r->status);
 	maybe_finish(r);
 }
 
@@ -683,6 +841,7 @@ static int agent_stage_init(struct vm *vm)
 	ctr_agent_init(&r->agent, &agent_ops, r);
 	loop_timer_init(&r->hello_timer, on_hello_timeout, r);
 	loop_timer_init(&r->drain_timer, on_drain_timeout, r);
+	loop_timer_init(&r->update_timer, on_update_timeout, r);
 	ret = ctr_stdio_init(&r->stdio, &vm->loop, &r->agent, r->tty, &stdio_ops, r);
 	if (ret)
 		goto fail;
@@ -725,6 +884,7 @@ static void agent_stage_exit(struct vm *vm)
 	rt_fini(r);
 	loop_timer_cancel(&vm->loop, &r->hello_timer);
 	loop_timer_cancel(&vm->loop, &r->drain_timer);
+	loop_timer_cancel(&vm->loop, &r->update_timer);
 	if (r->winch_fd >= 0) {
 		loop_del(&vm->loop, &r->winch_h);
 		close(r->winch_fd);
@@ -919,7 +1079,7 @@ static int load(struct ctr_run *r, const struct ctr_run_args *a)
 static int apply_limits(struct ctr_run *r, struct vm_config *cfg, const struct ctr_run_args *a)
 {
 	long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-	struct ctr_shape_in in = { .cpus = cfg->cpus, .mem = cfg->mem };
+	struct ctr_shape_in in = { .cpus = cfg->cpus, .max_cpus = cfg->max_cpus, .mem = cfg->mem };
 	struct ctr_run_limits *l = &r->limits;
 	char err[512];
 	int ret;
@@ -929,6 +1089,11 @@ static int apply_limits(struct ctr_run *r, struct vm_config *cfg, const struct c
 		log_msg("container: sched_getaffinity: %s", strerror(errno));
 		return ret;
 	}
+	r->host_cpus = in.host_cpus; /* an update's cpuset is checked against them */
+	/* The runtime's VMs: a vCPU made for each CPU hull may use, for an update to online. */
+	if (a->rt && !in.max_cpus)
+		in.max_cpus = cpuset_count(&in.host_cpus) < CONFIG_MAX_CPUS ?
+				      cpuset_count(&in.host_cpus) : CONFIG_MAX_CPUS;
 	in.host_mem = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 0;
 	ret = ctr_limits_run(&r->b.resources, &in, a->cpus_set, a->mem_set, config_devices_mem(cfg),
 			     l, err, sizeof(err));
@@ -938,6 +1103,8 @@ static int apply_limits(struct ctr_run *r, struct vm_config *cfg, const struct c
 		return ret;
 	}
 	cfg->cpus = l->cpus;
+	cfg->max_cpus = l->max_cpus > l->cpus ? l->max_cpus : 0;
+	r->online = l->cpus;
 	cfg->mem = l->mem;
 	if (l->affinity) {
 		free(cfg->cpu_affinity);
@@ -1120,7 +1287,7 @@ int ctr_run_main(struct vm_config *cfg, const struct ctr_run_args *a,
 		return VM_EXIT_ERROR;
 	}
 	r->args = a;
-	r->log_fd = r->winch_fd = r->start_fd = -1;
+	r->log_fd = r->winch_fd = r->start_fd = r->update_fd = -1;
 	r->hello_ms = hello_timeout();
 	if (prepare(r, cfg, a, &prep)) {
 		release(r);

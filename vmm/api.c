@@ -175,6 +175,13 @@ static int api_mode(void *opaque, const struct ctl_request *req, int client_fd, 
 
 	if (vm->ctl_hook)
 		return vm->ctl_hook(vm, req, client_fd, fds, nfds, line, len);
+	if (req->cmd == CTL_UPDATE) {
+		char err[768];
+
+		*line = vm_host_update(vm, req->resources, err, sizeof(err)) ? ctl_reply_error(err, len)
+									     : ctl_reply_ok(len);
+		return 0;
+	}
 	snprintf(msg, sizeof(msg), "%s: not a container VM (hull create makes one)",
 		 ctl_cmd_name(req->cmd));
 	*line = ctl_reply_error(msg, len);

@@ -42,6 +42,10 @@ const struct config_setting config_settings[] = {
 	  "number of vCPUs, 1-255 and at most KVM's limit\n"
 	  "(default 1)\n",
 	  CONFIG_COUNT, FIELD(cpus) },
+	{ "max-cpus", "max_cpus", "N",
+	  "vCPUs made, cpus-255 (default: --cpus); the guest boots\n"
+	  "with --cpus online (maxcpus=), an update onlines more\n",
+	  CONFIG_COUNT, FIELD(max_cpus) },
 	{ "memory", "memory", "SIZE",
 	  "guest RAM: bytes or K/M/G/T suffix, multiple of 4K,\n"
 	  "32M-1T (default 512M; above 3G, RAM continues above\n"
@@ -636,6 +640,11 @@ int config_validate(const struct vm_config *c, char *err, size_t errlen)
 
 	if (c->cpus == 0 || c->cpus > CONFIG_MAX_CPUS) {
 		snprintf(err, errlen, "cpus %u: must be between 1 and %d", c->cpus, CONFIG_MAX_CPUS);
+		return -EINVAL;
+	}
+	if (c->max_cpus && (c->max_cpus < c->cpus || c->max_cpus > CONFIG_MAX_CPUS)) {
+		snprintf(err, errlen, "max-cpus %u: must be between cpus (%u) and %d", c->max_cpus,
+			 c->cpus, CONFIG_MAX_CPUS);
 		return -EINVAL;
 	}
 	if (c->mem < CONFIG_MIN_MEM) {

@@ -34,6 +34,7 @@ struct vm_config {
 	char *initrd;   /* NULL: none, or the built-in demo with the default kernel; "none": none */
 	char *cmdline;  /* NULL: the architecture's default command line */
 	unsigned int cpus;
+	unsigned int max_cpus; /* vCPUs made (0: cpus); those above cpus boot offline (maxcpus=) */
 	uint64_t mem;
 	uint64_t max_mem; /* 0: none; else mem plus the hotplug region (virtio-mem) */
 	bool boot_timer;

@@ -178,6 +178,7 @@ static int handle(struct client *cl, const char *line, size_t n)
 	case CTL_PS:
 	case CTL_EXEC:
 	case CTL_RESIZE:
+	case CTL_UPDATE:
 		if (!c->ops->mode) {
 			ctl_request_free(&req);
 			snprintf(msg, sizeof(msg), "%s: not a container VM", ctl_cmd_name(cmd));

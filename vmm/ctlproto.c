@@ -21,6 +21,7 @@ static const char *const cmd_names[CTL_NCMDS] = {
 	[CTL_EXEC] = "exec",
 	[CTL_RESIZE] = "resize",
 	[CTL_MEMORY] = "memory",
+	[CTL_UPDATE] = "update",
 };
 
 const char *ctl_cmd_name(enum ctl_cmd cmd)
@@ -79,7 +80,7 @@ static int get_u32(struct json_object *v, const char *key, uint32_t max, uint32_
 }
 
 static const char *const fields[] = { "target", "signal", "all", "process", "id", "rows",
-				      "cols", "size" };
+				      "cols", "size", "resources" };
 
 /* Which command takes which field (the rest refuse it). */
 static bool takes(enum ctl_cmd cmd, const char *key)
@@ -90,6 +91,8 @@ static bool takes(enum ctl_cmd cmd, const char *key)
 		return cmd == CTL_KILL;
 	if (!strcmp(key, "process"))
 		return cmd == CTL_EXEC;
+	if (!strcmp(key, "resources"))
+		return cmd == CTL_UPDATE;
 	if (!strcmp(key, "id"))
 		return cmd == CTL_RESIZE || cmd == CTL_KILL;
 	if (!strcmp(key, "rows") || !strcmp(key, "cols"))
@@ -105,6 +108,7 @@ static int request_fields(struct json_object *obj, struct ctl_request *req, char
 	uint32_t sig;
 	const char *text;
 	bool have_size = false;
+	char **dst;
 	unsigned int i;
 
 	json_object_object_foreach(obj, key, val) {
@@ -150,15 +154,16 @@ static int request_fields(struct json_object *obj, struct ctl_request *req, char
 				return -EINVAL;
 			}
 			req->all = json_object_get_boolean(val);
-		} else if (!strcmp(key, "process")) {
+		} else if (!strcmp(key, "process") || !strcmp(key, "resources")) {
+			dst = !strcmp(key, "process") ? &req->process : &req->resources;
 			if (!json_object_is_type(val, json_type_object)) {
-				snprintf(err, errlen, "\"process\": expected an object");
+				snprintf(err, errlen, "\"%s\": expected an object", key);
 				return -EINVAL;
 			}
 			text = json_object_to_json_string_ext(val, JSON_C_TO_STRING_PLAIN |
 							       JSON_C_TO_STRING_NOSLASHESCAPE);
-			req->process = text ? strdup(text) : NULL;
-			if (!req->process)
+			*dst = text ? strdup(text) : NULL;
+			if (!*dst)
 				return -ENOMEM;
 		} else if (get_u32(val, key, UINT32_MAX, !strcmp(key, "id") ? &req->id :
 					 !strcmp(key, "rows") ? &req->rows : &req->cols,
@@ -176,6 +181,10 @@ static int request_fields(struct json_object *obj, struct ctl_request *req, char
 	}
 	if (req->cmd == CTL_MEMORY && !have_size) {
 		snprintf(err, errlen, "memory: no \"size\" (the guest's memory in bytes)");
+		return -EINVAL;
+	}
+	if (req->cmd == CTL_UPDATE && !req->resources) {
+		snprintf(err, errlen, "update: no \"resources\"");
 		return -EINVAL;
 	}
 	return 0;
@@ -203,7 +212,7 @@ int ctl_parse_request(const char *line, size_t len, struct ctl_request *req, cha
 	if (ctl_cmd_from_name(json_object_get_string(name), &req->cmd)) {
 		snprintf(err, errlen,
 			 "unknown command '%.64s' (state, pause, resume, stop, balloon, start, "
-			 "kill, ps, exec, resize, memory)",
+			 "kill, ps, exec, resize, memory, update)",
 			 json_object_get_string(name));
 		goto out;
 	}
@@ -221,6 +230,8 @@ void ctl_request_free(struct ctl_request *req)
 {
 	free(req->process);
 	req->process = NULL;
+	free(req->resources);
+	req->resources = NULL;
 }
 
 int ctl_encode_request(const struct ctl_request *req, char *buf, size_t size)
@@ -243,6 +254,9 @@ int ctl_encode_request(const struct ctl_request *req, char *buf, size_t size)
 	else if (req->cmd == CTL_MEMORY)
 		n = snprintf(buf, size, "{\"cmd\":\"%s\",\"size\":%llu}\n", cmd,
 			     (unsigned long long)req->size);
+	else if (req->cmd == CTL_UPDATE)
+		n = snprintf(buf, size, "{\"cmd\":\"%s\",\"resources\":%s}\n", cmd,
+			     req->resources ? req->resources : "null");
 	else if (req->cmd == CTL_RESIZE)
 		n = snprintf(buf, size, "{\"cmd\":\"%s\",\"id\":%u,\"rows\":%u,\"cols\":%u}\n", cmd,
 			     req->id, req->rows, req->cols);

@@ -29,7 +29,12 @@
  *    {"ok":true,"id":N} once the process runs (N: its exec id), and on the same
  *    connection later one line {"exit":CODE} or {"signal":SIG} when it ended;
  *  - {"cmd":"resize","id":N,"rows":R,"cols":C}: exec N's terminal size.
- * Any other VM answers them with an error.
+ * Any other VM answers them with an error, but for update:
+ *  - {"cmd":"update","resources":{OCI linux.resources}}: the fields given (-1 clears a limit)
+ *    applied live at every level — a container VM: its host cgroup, the vCPUs' pinning, the
+ *    container's cgroup in the guest; a standalone VM (hull vm): its --cgroup and pinning.
+ *    {"ok":true} once all are written; {"error":...} naming the level that refused, with the
+ *    levels written before it set back.
  *
  * A VM with a memory hotplug region (--max-memory, virtio-mem) takes
  * {"cmd":"memory","size":bytes}: the guest is asked to have size bytes in all
@@ -51,6 +56,7 @@ enum ctl_cmd {
 	CTL_EXEC,
 	CTL_RESIZE,
 	CTL_MEMORY,
+	CTL_UPDATE,
 	CTL_NCMDS,
 };
 
@@ -66,6 +72,7 @@ struct ctl_request {
 	bool all;	 /* kill: every process of the container */
 	/* kill: an exec's process (0: the container's); resize: the exec (0: the container) */
 	char *process;	 /* exec: the OCI process object as JSON text (malloc'd: ctl_request_free) */
+	char *resources; /* update: the OCI linux.resources object as JSON text (malloc'd too) */
 	uint32_t id, rows, cols;
 	uint64_t size;	 /* memory: the guest's memory in all, in bytes (required) */
 };

@@ -9,6 +9,7 @@
 
 #include "container/cgroup.h"
 #include "container/limits.h"
+#include "container/oci.h"
 #include "lib/cpuset.h"
 #include "lib/file.h"
 #include "lib/log.h"
@@ -21,6 +22,8 @@
 struct vm_host_cg {
 	struct ctr_cg_env env;
 	struct ctr_cgroup cg;
+	/* a standalone VM's limits as last written, in an update's terms (memory: the guest's) */
+	struct ctr_resources cur;
 };
 
 /*
@@ -63,7 +66,8 @@ static int confine_self(const char *list)
 uint64_t vm_host_mem(const struct vm_config *cfg)
 {
 	uint64_t region = config_hotplug_size(cfg);
-	struct ctr_shape s = { .vcpus = cfg->cpus, .max_vcpus = cfg->cpus, .boot_mem = cfg->mem,
+	unsigned int made = cfg->max_cpus > cfg->cpus ? cfg->max_cpus : cfg->cpus;
+	struct ctr_shape s = { .vcpus = cfg->cpus, .max_vcpus = made, .boot_mem = cfg->mem,
 			       .region = region, .plugged = region };
 
 	return cfg->mem + region + ctr_limits_overhead(&s, config_devices_mem(cfg));
@@ -104,6 +108,13 @@ static int place(const struct vm_config *cfg, struct vm_prep *p)
 		log_msg("%s", err);
 		goto err_leave;
 	}
+	if (!cfg->cgroup_limits) {
+		h->cur = (struct ctr_resources){ .mem_max = cfg->mem, .has_mem_max = true };
+		if (cfg->cpu_affinity && !(h->cur.cpuset_cpus = strdup(cfg->cpu_affinity))) {
+			ret = -ENOMEM;
+			goto err_leave;
+		}
+	}
 	if (r->has_mem_max)
 		log_debug("cgroup %s: hull in %s, memory.max %llu", cfg->cgroup, h->cg.h[0].dir,
 			  (unsigned long long)r->mem_max);
@@ -136,6 +147,9 @@ int vm_host_prepare(const struct vm_config *cfg, struct vm_prep *p)
 {
 	int ret = 0;
 
+	if (sched_getaffinity(0, sizeof(p->host_cpus), &p->host_cpus) < 0)
+		CPU_ZERO(&p->host_cpus); /* an update's cpuset is then refused */
+
 	if (cfg->cpu_affinity)
 		ret = confine_self(cfg->cpu_affinity);
 	if (!ret && cfg->cgroup)
@@ -156,6 +170,7 @@ void vm_host_release(struct vm_prep *p)
 		log_msg("%s", err);
 	ctr_cgroup_close(&h->cg);
 	ctr_cg_env_free(&h->env);
+	ctr_resources_free(&h->cur);
 	free(h);
 	p->cgroup = NULL;
 }
@@ -269,7 +284,7 @@ static int confine_children(const char *task, const cpu_set_t *set)
 	return ret;
 }
 
-int vm_set_affinity(struct vm *vm, const cpu_set_t *set)
+int vm_set_affinity(struct vm *vm, const cpu_set_t *set, bool pin)
 {
 	unsigned int i;
 	int ret = 0, r;
@@ -279,15 +294,130 @@ int vm_set_affinity(struct vm *vm, const cpu_set_t *set)
 	/* Under the lock a vCPU thread that is starting pins itself by the new set, or is here. */
 	pthread_mutex_lock(&vm->vcpu_lock);
 	vm->affinity = *set;
-	vm->pinned = true;
+	vm->pinned = pin;
 	for (i = 0; vm->vcpus && i < vm->ncpus; i++) {
 		if (!vm->vcpus[i].started || !vm->vcpus[i].tid)
 			continue;
-		r = vm_pin_vcpu(vm, &vm->vcpus[i]);
+		r = pin ? vm_pin_vcpu(vm, &vm->vcpus[i]) : confine(vm->vcpus[i].tid, set);
 		if (r && r != -ESRCH && !ret)
 			ret = r;
 	}
 	r = confine_process(vm, "/proc/self", set, true);
 	pthread_mutex_unlock(&vm->vcpu_lock);
 	return ret ?: r;
+}
+
+int vm_host_cgroup_set(struct vm *vm, const struct ctr_resources *r, char *err, size_t errlen)
+{
+	struct vm_host_cg *h = vm->prep ? vm->prep->cgroup : NULL;
+
+	if (!h) {
+		snprintf(err, errlen, "hull has no host cgroup (--cgroup, linux.cgroupsPath)");
+		return -ENOENT;
+	}
+	return ctr_cgroup_set(&h->cg, r, err, errlen);
+}
+
+bool vm_host_has_cgroup(const struct vm *vm)
+{
+	return vm->prep && vm->prep->cgroup;
+}
+
+/* --- a standalone VM's update --------------------------------------------------------------- */
+
+int vm_level_cgroup(void *vm, const void *values, char *err, size_t errlen)
+{
+	return vm_host_cgroup_set(vm, values, err, errlen);
+}
+
+int vm_level_pin(void *vm, const void *values, char *err, size_t errlen)
+{
+	const struct ctr_pin *p = values;
+	int ret = vm_set_affinity(vm, &p->set, p->pin);
+
+	if (ret)
+		snprintf(err, errlen, "%s", strerror(-ret));
+	return ret;
+}
+
+/*
+ * A standalone VM's cgroup is its only level: memory.max the limit (not the whole RAM) plus
+ * the overhead, and pids.max too (a container's is the guest's: the plan has it there).
+ */
+static void own_limits(struct ctr_resources *host, const struct ctr_resources *guest,
+		       const struct ctr_resources *r, uint64_t ram)
+{
+	if (r->has_mem_max && r->mem_max != UINT64_MAX && host->mem_max != UINT64_MAX)
+		host->mem_max = host->mem_max - ram + r->mem_max;
+	host->has_pids_max = guest->has_pids_max;
+	host->pids_max = guest->pids_max;
+}
+
+int vm_host_update(struct vm *vm, const char *json, char *err, size_t errlen)
+{
+	struct vm_host_cg *h = vm->prep ? vm->prep->cgroup : NULL;
+	struct ctr_vm_now now = { .host_cpus = vm->prep ? vm->prep->host_cpus : vm->affinity,
+				  .vcpus = vm->ncpus, .max_vcpus = vm->ncpus, .mem = vm->cfg->mem,
+				  .devices_mem = config_devices_mem(vm->cfg) };
+	struct ctr_resources upd, cur = { 0 };
+	char list[CPUSET_LIST_MAX], why[512];
+	struct ctr_level lv[2];
+	struct ctr_update u;
+	unsigned int n = 0;
+	bool pinned;
+	int ret;
+
+	ret = ctr_oci_resources(json, strlen(json), &upd, why, sizeof(why));
+	if (ret) {
+		snprintf(err, errlen, "update: linux.resources: %s", why);
+		return ret;
+	}
+	if (!h && (upd.has_cpu_quota || upd.has_cpu_period || upd.has_cpu_weight ||
+		   upd.has_mem_max || upd.has_swap_max || upd.has_mem_low || upd.has_pids_max ||
+		   upd.cpuset_mems)) {
+		snprintf(err, errlen, "update: cpu quota, period and shares, memory, cpu.mems and "
+			 "pids limits are the host cgroup's: this VM has none (hull vm --cgroup)");
+		ret = -EINVAL;
+		goto out;
+	}
+	ret = h ? ctr_resources_copy(&cur, &h->cur) : 0;
+	pthread_mutex_lock(&vm->vcpu_lock);
+	pinned = vm->pinned;
+	if (pinned)
+		cpuset_format(&vm->affinity, list, sizeof(list));
+	pthread_mutex_unlock(&vm->vcpu_lock);
+	free(cur.cpuset_cpus);
+	cur.cpuset_cpus = NULL;
+	if (!ret && pinned && !(cur.cpuset_cpus = strdup(list)))
+		ret = -ENOMEM;
+	if (ret) {
+		snprintf(err, errlen, "update: %s", strerror(-ret));
+		goto out;
+	}
+	ret = ctr_limits_update(&cur, &upd, &now, &u, why, sizeof(why));
+	if (ret) {
+		snprintf(err, errlen, "update: %s", why);
+		goto out;
+	}
+	own_limits(&u.host[0], &u.guest[0], &cur, now.mem);
+	own_limits(&u.host[1], &u.guest[1], &u.want, now.mem);
+	if (h)
+		lv[n++] = (struct ctr_level){ "the host cgroup", vm_level_cgroup, vm,
+					      { &u.host[0], &u.host[1] } };
+	if (u.pinned)
+		lv[n++] = (struct ctr_level){ "the vCPU pinning", vm_level_pin, vm,
+					      { &u.pin[0], &u.pin[1] } };
+	ret = ctr_levels_set(lv, n, why, sizeof(why));
+	if (ret) {
+		snprintf(err, errlen, "update: %s", why);
+	} else if (h) {
+		ctr_resources_free(&h->cur);
+		h->cur = u.want;
+		u.want = (struct ctr_resources){ 0 };
+	}
+	ctr_update_free(&u);
+out:
+	ctr_resources_free(&cur);
+	ctr_resources_free(&upd);
+	return ret;
 }

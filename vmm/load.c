@@ -25,17 +25,21 @@
  * Hot-added memory comes online by itself, and in ZONE_MOVABLE, so that what virtio-mem plugs
  * is used at once and can be unplugged again (Linux leaves it offline by default).
  */
-#define HOTPLUG_KEY "memhp_default_state="
-#define HOTPLUG_ONLINE HOTPLUG_KEY "online_movable"
+#define HOTPLUG_KEY "memhp_default_state"
+#define HOTPLUG_ONLINE HOTPLUG_KEY "=online_movable"
 
-/* Does a parameter of line start with key? */
+/* A parameter key=... (or key alone) among line's space-separated words. */
 static bool has_param(const char *line, const char *key)
 {
-	const char *p;
+	size_t k = strlen(key), n;
 
-	for (p = line; (p = strstr(p, key)); p++)
-		if (p == line || p[-1] == ' ')
+	while (*line) {
+		line += strspn(line, " \t");
+		n = strcspn(line, " \t");
+		if (n >= k && !strncmp(line, key, k) && (n == k || line[k] == '='))
 			return true;
+		line += n;
+	}
 	return false;
 }
 
@@ -43,7 +47,9 @@ int vm_cmdline(const struct vm_config *cfg, unsigned int ndevs, size_t max, char
 {
 	const char *base = cfg->cmdline ? cfg->cmdline : arch_default_cmdline();
 	char (*items)[VIRTIO_CMDLINE_ITEM] = calloc(ndevs ? ndevs : 1, sizeof(*items));
-	const char **extra = calloc(ndevs + 1, sizeof(*extra));
+	/* One per device, and the hotplug state and maxcpus= when hull adds them. */
+	const char **extra = calloc(ndevs + 2, sizeof(*extra));
+	char maxcpus[24];
 	char *line = malloc(max + 1);
 	unsigned int i, n = 0;
 	int ret = -ENOMEM;
@@ -53,6 +59,11 @@ int vm_cmdline(const struct vm_config *cfg, unsigned int ndevs, size_t max, char
 	/* A user's own choice of state stands. */
 	if (config_hotplug_size(cfg) && !has_param(base, HOTPLUG_KEY))
 		extra[n++] = HOTPLUG_ONLINE;
+	/* --max-cpus: the rest boot offline, unless the user's own line says how many. */
+	if (cfg->max_cpus > cfg->cpus && !has_param(base, "maxcpus")) {
+		snprintf(maxcpus, sizeof(maxcpus), "maxcpus=%u", cfg->cpus);
+		extra[n++] = maxcpus;
+	}
 	for (i = 0; i < ndevs; i++) {
 		uint64_t base_addr, alias;
 		uint32_t gsi;

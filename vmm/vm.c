@@ -572,7 +572,7 @@ static struct vm *vm_alloc(const struct vm_config *cfg, struct vm_prep *prep,
 	}
 	vm->cfg = cfg;
 	vm->prep = prep;
-	vm->ncpus = cfg->cpus;
+	vm->ncpus = cfg->max_cpus > cfg->cpus ? cfg->max_cpus : cfg->cpus; /* all made */
 	vm->kvm_fd = vm->vm_fd = vm->stop_fd = vm->sig_fd = vm->room_fd = vm->tx_fd = -1;
 	vm->loop.epfd = -1;
 	vm->start_wall = epoch->wall;

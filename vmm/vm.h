@@ -152,6 +152,7 @@ struct vm_prep {
 	void *res[CONFIG_MAX_DEVS];
 	const struct virtio_kind *res_kind[CONFIG_MAX_DEVS];
 	struct vm_host_cg *cgroup; /* --cgroup: the host cgroup hull runs in (vmm/host.c) */
+	cpu_set_t host_cpus;       /* the CPUs hull may use, before --cpu-affinity confined it */
 };
 
 /*
@@ -191,12 +192,36 @@ uint64_t vm_host_mem(const struct vm_config *cfg);
 /*
  * Pinning. vm_pin_vcpu: a vCPU thread with its tid known, under vcpu_lock, onto the
  * (index mod n)-th CPU of vm->affinity when vm->pinned (logged on failure). vm_set_affinity:
- * move the pinning at any time, safe while the vCPUs run (an update): every started vCPU
- * re-pinned by set, every other thread of hull (the event loop, share workers) and of its
+ * move the pinning at any time, safe while the vCPUs run (an update): with pin every started
+ * vCPU re-pinned by set (without, confined to all of it and vm->pinned cleared: an update's
+ * undo to no cpuset), every other thread of hull (the event loop, share workers) and of its
  * children (passt) confined to all of set. 0, or the first -errno; -EINVAL for an empty set.
  */
 int vm_pin_vcpu(struct vm *vm, struct vcpu *vcpu);
-int vm_set_affinity(struct vm *vm, const cpu_set_t *set);
+int vm_set_affinity(struct vm *vm, const cpu_set_t *set, bool pin);
+/*
+ * An update of hull's host cgroup (ctr_cgroup_set on the cgroup vm_host_prepare placed it in):
+ * 0, or -errno with the reason in err (-ENOENT: hull has none).
+ */
+struct ctr_resources;
+int vm_host_cgroup_set(struct vm *vm, const struct ctr_resources *r, char *err, size_t errlen);
+/*
+ * The host's levels of an update (struct ctr_level's set, opaque the vm): the cgroup
+ * (values a struct ctr_resources, vm_host_cgroup_set) and the pinning (a struct ctr_pin,
+ * vm_set_affinity; err the cause).
+ */
+int vm_level_cgroup(void *vm, const void *values, char *err, size_t errlen);
+int vm_level_pin(void *vm, const void *values, char *err, size_t errlen);
+bool vm_host_has_cgroup(const struct vm *vm);
+/*
+ * A standalone VM's update (hull ctl PATH update): linux.resources JSON text (the fields
+ * given; ctr_oci_resources) applied to the host levels it has: cpu.cpus re-pins the vCPUs
+ * (and the cgroup's cpuset.cpus); with --cgroup, cpu quota, period and shares, memory.max =
+ * the memory limit (at most the guest's RAM) plus hull's overhead, memory.low, swap and
+ * pids.max. Checked first (ctr_limits_update), written in order, set back on a refusal
+ * (ctr_levels_set). 0, or -errno with the reason in err.
+ */
+int vm_host_update(struct vm *vm, const char *json, char *err, size_t errlen);
 
 /*
  * The kernel command line: cfg's (or the architecture's default), then

@@ -503,7 +503,12 @@ static void request(struct agent *a, const struct ctr_msg_fields *m)
 		reply_ok(a, m->seq, 0);
 		return;
 	case CTR_MSG_UPDATE:
-		r = gi_cgroup_apply(a->cg, &m->resources, err, sizeof(err));
+		/* vCPUs onlined before the cpuset names them, offlined once it no longer does. */
+		r = m->cpus ? gi_cpus_online(a->cg, m->cpus, true, err, sizeof(err)) : 0;
+		if (!r)
+			r = gi_cgroup_apply(a->cg, &m->resources, err, sizeof(err));
+		if (!r && m->cpus)
+			r = gi_cpus_online(a->cg, m->cpus, false, err, sizeof(err));
 		if (r)
 			reply_err(a, m->seq, -r, "%s", err);
 		else

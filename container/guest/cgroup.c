@@ -31,6 +31,8 @@ int gi_cgroup_setup(struct gi_cgroup *cg, const char *path, const struct ctr_res
 	size_t n;
 
 	cg->root = cg->dir = -1;
+	/* Before the container's root: its /sys is read-only, and hull-init's root after. */
+	cg->cpus = open("/sys/devices/system/cpu", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (!gi_abs_path_ok(c) || !strcmp(c, "/")) {
 		snprintf(err, errlen, "cgroup path %s: must be absolute, below the root, without . "
 			 "or ..", c);
@@ -142,4 +144,25 @@ int gi_cgroup_signal(const struct gi_cgroup *cg, int sig)
 	if (sig == SIGKILL && !gi_write_file(cg->dir, "cgroup.kill", "1"))
 		return 0;
 	return signal_procs(cg, sig);
+}
+
+int gi_cpus_online(const struct gi_cgroup *cg, unsigned int n, bool up, char *err,
+		   size_t errlen)
+{
+	char path[32];
+	unsigned int cpu;
+	int ret;
+
+	for (cpu = up ? 1 : n; cpu < (up ? n : GI_CPUS_MAX); cpu++) {
+		snprintf(path, sizeof(path), "cpu%u/online", cpu);
+		ret = cg->cpus < 0 ? -ENOENT : gi_write_file(cg->cpus, path, up ? "1" : "0");
+		if (ret == -ENOENT && !up)
+			return 0; /* past the VM's vCPUs */
+		if (ret) {
+			snprintf(err, errlen, "vCPU %u %s: %s", cpu, up ? "online" : "offline",
+				 ret == -ENOENT ? "the VM has no such vCPU" : strerror(-ret));
+			return ret == -ENOENT ? -ENODEV : ret;
+		}
+	}
+	return 0;
 }

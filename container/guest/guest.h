@@ -186,11 +186,22 @@ int gi_rootfs_setup(const struct ctr_spec *s, char *err, size_t errlen);
 struct gi_cgroup {
 	int root; /* dirfd of hull-init's cgroup2 mount */
 	int dir;  /* dirfd of the container's cgroup */
+	int cpus; /* dirfd of hull-init's /sys/devices/system/cpu (-1: none): the container's
+		   * /sys, hull-init's root after the setup, is read-only */
 };
 int gi_cgroup_setup(struct gi_cgroup *cg, const char *path, const struct ctr_resources *r,
 		    char *err, size_t errlen);
 int gi_cgroup_apply(const struct gi_cgroup *cg, const struct ctr_resources *r, char *err,
 		    size_t errlen);
+/*
+ * The guest's vCPUs for an UPDATE of n online (CPU 0 always is): up, CPUs 1..n-1 onlined; else
+ * CPUs n and above offlined (/sys/devices/system/cpu/cpuN/online, up to GI_CPUS_MAX). The
+ * container's cpuset is written between the two (ctr_limits_guest's 0-N). 0, or -errno with
+ * the CPU in err (-ENODEV for one the VM did not make).
+ */
+#define GI_CPUS_MAX 256
+int gi_cpus_online(const struct gi_cgroup *cg, unsigned int n, bool up, char *err,
+		   size_t errlen);
 /* Signal every process of the container: cgroup.kill for SIGKILL, else each pid. */
 int gi_cgroup_signal(const struct gi_cgroup *cg, int sig);
 

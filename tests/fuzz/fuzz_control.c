@@ -10,6 +10,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "container/limits.h"
+#include "container/oci.h"
+#include "lib/cpuset.h"
 #include "vmm/control.h"
 #include "vmm/ctlproto.h"
 
@@ -73,7 +76,48 @@ static char *fake_balloon(void *opaque, const struct ctl_request *req, size_t *l
 	return ctl_reply_balloon(&b, len);
 }
 
-/* A container command's request is whole: kill's signal in range, exec's process an object. */
+/*
+ * An update's resources as the VMM takes them: read (ctr_oci_resources) and planned against a
+ * running VM (ctr_limits_update); whatever the text, either refused with a reason or planned
+ * with both sides of each level naming the same limits.
+ */
+static void check_update(const char *json)
+{
+	struct ctr_vm_now v = { .vcpus = 2, .max_vcpus = 2, .mem = 256 << 20 };
+	struct ctr_resources cur = { .mem_max = 128 << 20, .has_mem_max = true,
+				     .cpuset_cpus = (char[]){ "1" } }, upd;
+	struct ctr_update u;
+	char err[512];
+	unsigned int i;
+
+	cpuset_parse("0-3", &v.host_cpus);
+	err[0] = '\0';
+	if (ctr_oci_resources(json, strlen(json), &upd, err, sizeof(err))) {
+		if (!err[0])
+			abort();
+		return;
+	}
+	err[0] = '\0';
+	if (ctr_limits_update(&cur, &upd, &v, &u, err, sizeof(err))) {
+		if (!err[0])
+			abort();
+	} else {
+		for (i = 0; i < 2; i++)
+			if (u.host[0].has_cpu_quota != u.host[1].has_cpu_quota ||
+			    u.guest[0].has_pids_max != u.guest[1].has_pids_max ||
+			    u.guest[0].has_mem_max != u.guest[1].has_mem_max ||
+			    (u.want.has_mem_max && u.want.mem_max != UINT64_MAX &&
+			     u.want.mem_max > v.mem))
+				abort();
+		ctr_update_free(&u);
+	}
+	ctr_resources_free(&upd);
+}
+
+/*
+ * A container command's request is whole: kill's signal in range, exec's process an object,
+ * update's resources an object (then planned, check_update).
+ */
 static void check_mode(const struct ctl_request *req)
 {
 	if (req->cmd == CTL_KILL && (req->signal < 1 || req->signal > CTL_SIGNAL_MAX))
@@ -82,6 +126,13 @@ static void check_mode(const struct ctl_request *req)
 		abort();
 	if (req->process && req->process[0] != '{')
 		abort();
+	if ((req->cmd == CTL_UPDATE) != (req->resources != NULL))
+		abort();
+	if (req->resources) {
+		if (req->resources[0] != '{')
+			abort();
+		check_update(req->resources);
+	}
 	if (req->cmd != CTL_KILL && (req->signal || req->all))
 		abort();
 }

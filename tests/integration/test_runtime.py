@@ -158,8 +158,10 @@ def test_create_refused(hull_bin, root, tmp_path):
 
 
 @host
-def test_update_resources_stored(hull_bin, root, sleeper, tmp_path):
-    """update: the resources checked, then stored in state.json (issue 15 applies them)."""
+def test_update_needs_the_vmm(hull_bin, root, sleeper, tmp_path):
+    """update: the resources checked first; then applied by the container's VMM (lab:
+    test_update.py), so a container whose VMM does not answer is refused and state.json keeps
+    no resources; a stopped one is "container not running", as runc says."""
     d = make_container(root, "live", sleeper.pid, "running", start_time(sleeper.pid))
     p = hull(hull_bin, root, "update", "--resources", "-", "live", stdin="{\"memory\":")
     assert p.returncode != 0 and "not valid JSON" in p.stderr, p.stderr
@@ -168,15 +170,10 @@ def test_update_resources_stored(hull_bin, root, sleeper, tmp_path):
     p = hull(hull_bin, root, f"--resources={res}", "live")
     assert p.returncode != 0  # a flag is no verb
     p = hull(hull_bin, root, "update", f"--resources={res}", "live")
-    assert p.returncode == 0, p.stderr
-    p = hull(hull_bin, root, "update", "--resources", "-", "live",
-             stdin='{"pids": {"limit": 10}}')
-    assert p.returncode == 0, p.stderr
+    assert p.returncode != 0 and "control socket" in p.stderr, p.stderr
     p = hull(hull_bin, root, "update", "--cpu-quota", "50000", "live")
-    assert p.returncode == 0, p.stderr
-    got = json.loads((d / "state.json").read_text())["hull"]["resources"]
-    assert got["memory"]["limit"] == 1073741824 and got["cpu"]["shares"] == 512, got
-    assert got["pids"]["limit"] == 10 and got["cpu"]["quota"] == 50000, got
+    assert p.returncode != 0 and "control socket" in p.stderr, p.stderr
+    assert "resources" not in json.loads((d / "state.json").read_text())["hull"]
     assert sleeper.poll() is None
     make_container(root, "dead", dead_pid(), "running", 1)
     p = hull(hull_bin, root, "update", "--pids-limit", "5", "dead")

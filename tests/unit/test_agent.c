@@ -237,7 +237,7 @@ static void test_requests(void **state)
 	assert_int_equal(ctr_agent_signal(&t.a, 0, 15, false, &seq), 0);
 	assert_int_equal(ctr_agent_winsize(&t.a, 0, 24, 80, &seq), 0);
 	assert_int_equal(ctr_agent_stdin_close(&t.a, 0, &seq), 0);
-	assert_int_equal(ctr_agent_update(&t.a, &r, &seq), 0);
+	assert_int_equal(ctr_agent_update(&t.a, &r, 0, &seq), 0);
 	assert_int_equal(seq, 6);
 	next_sent(&m);
 	assert_int_equal(m.type, CTR_MSG_START);

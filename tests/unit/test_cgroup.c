@@ -416,6 +416,20 @@ static void test_v2_set(void **state)
 	r = (struct ctr_resources){ .cpu_quota = 20000, .has_cpu_quota = true };
 	assert_int_equal(ctr_cgroup_set(&cg, &r, err, sizeof(err)), 0);
 	assert_string_equal(file(d, "cpu.max"), "20000");
+	/* No limit (UINT64_MAX, an update's -1): "max" in every file that takes one. */
+	r = (struct ctr_resources){ .cpu_quota = UINT64_MAX, .has_cpu_quota = true,
+				    .cpu_period = 100000, .has_cpu_period = true,
+				    .mem_max = UINT64_MAX, .has_mem_max = true,
+				    .swap_max = UINT64_MAX, .has_swap_max = true,
+				    .pids_max = UINT64_MAX, .has_pids_max = true };
+	assert_int_equal(ctr_cgroup_set(&cg, &r, err, sizeof(err)), 0);
+	assert_string_equal(file(d, "cpu.max"), "max 100000");
+	assert_string_equal(file(d, "memory.max"), "max");
+	assert_string_equal(file(d, "memory.swap.max"), "max");
+	assert_string_equal(file(d, "pids.max"), "max");
+	r = (struct ctr_resources){ .cpu_quota = UINT64_MAX, .has_cpu_quota = true };
+	assert_int_equal(ctr_cgroup_set(&cg, &r, err, sizeof(err)), 0);
+	assert_string_equal(file(d, "cpu.max"), "max");
 	/* A controller that is not enabled: the file and the cause are named. */
 	unlink(at(f, "/hull/c1/memory.max"));
 	r = (struct ctr_resources){ .mem_max = 4096, .has_mem_max = true };
@@ -554,6 +568,16 @@ static void test_v1_create_set(void **state)
 	assert_int_equal(ctr_cgroup_set(&cg, &r, err, sizeof(err)), 0);
 	assert_string_equal(file(at(f, "/memory/hull/c1"), "memory.memsw.limit_in_bytes"),
 			    "2147483648");
+	/* No limit: -1 in v1's cpu and memory files, "max" in pids.max. */
+	r = (struct ctr_resources){ .cpu_quota = UINT64_MAX, .has_cpu_quota = true,
+				    .mem_max = UINT64_MAX, .has_mem_max = true,
+				    .swap_max = UINT64_MAX, .has_swap_max = true,
+				    .pids_max = UINT64_MAX, .has_pids_max = true };
+	assert_int_equal(ctr_cgroup_set(&cg, &r, err, sizeof(err)), 0);
+	assert_string_equal(file(at(f, "/cpu,cpuacct/hull/c1"), "cpu.cfs_quota_us"), "-1");
+	assert_string_equal(file(at(f, "/memory/hull/c1"), "memory.limit_in_bytes"), "-1");
+	assert_string_equal(file(at(f, "/memory/hull/c1"), "memory.memsw.limit_in_bytes"), "-1");
+	assert_string_equal(file(at(f, "/pids/hull/c1"), "pids.max"), "max");
 	r = (struct ctr_resources){ .swap_max = 1, .has_swap_max = true };
 	assert_int_equal(ctr_cgroup_set(&cg, &r, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "a swap limit needs a memory limit"));

@@ -7,7 +7,10 @@
 #include <errno.h>
 #include <string.h>
 
+#include <stdlib.h>
+
 #include "boot/boot.h"
+#include "vmm/vm.h"
 
 static void test_joins(void **state)
 {
@@ -73,13 +76,68 @@ static void test_kernel_sized(void **state)
 	assert_int_equal(boot_cmdline_build(out, sizeof(out), 2047, base, extra, 1), -E2BIG);
 }
 
+/*
+ * hull's line for a VM of --max-cpus above --cpus: maxcpus=CPUS appended with every device's
+ * item (ASan sees the items array overrun the extra one once caused), unless the user's own
+ * line says maxcpus.
+ */
+static void test_vm_maxcpus(void **state)
+{
+	struct vm_config cfg = { .cpus = 2, .max_cpus = 4, .cmdline = (char[]){ "console=ttyS0" } };
+	char *line = NULL;
+
+	(void)state;
+	assert_int_equal(vm_cmdline(&cfg, 3, 2048, &line), 0);
+	assert_non_null(strstr(line, "console=ttyS0 maxcpus=2 virtio_mmio.device=4K@"));
+	assert_non_null(strstr(line, ":7"));
+	free(line);
+	cfg.cmdline = (char[]){ "console=ttyS0 maxcpus=3" };
+	assert_int_equal(vm_cmdline(&cfg, 3, 2048, &line), 0);
+	assert_null(strstr(line, "maxcpus=2"));
+	free(line);
+	cfg.cmdline = (char[]){ "nomaxcpus=1" };
+	assert_int_equal(vm_cmdline(&cfg, 1, 2048, &line), 0);
+	assert_non_null(strstr(line, "nomaxcpus=1 maxcpus=2"));
+	free(line);
+	cfg.max_cpus = 2;
+	assert_int_equal(vm_cmdline(&cfg, 1, 2048, &line), 0);
+	assert_null(strstr(line, " maxcpus="));
+	free(line);
+}
+
+/* Both of hull's own parameters and every device's item: each has its place in the list. */
+static void test_vm_hotplug_and_maxcpus(void **state)
+{
+	struct vm_config cfg = { .cpus = 2, .max_cpus = 4, .mem = 512ull << 20,
+				 .max_mem = 2ull << 30, .cmdline = (char[]){ "console=ttyS0" } };
+	char *line = NULL;
+
+	(void)state;
+	assert_int_equal(vm_cmdline(&cfg, 3, 2048, &line), 0);
+	assert_non_null(strstr(line, "console=ttyS0 memhp_default_state=online_movable maxcpus=2 "
+				     "virtio_mmio.device=4K@"));
+	assert_non_null(strstr(line, ":7"));
+	free(line);
+	/* The user's own state stands; a longer key that only starts alike is not it. */
+	cfg.cmdline = (char[]){ "memhp_default_state=offline" };
+	assert_int_equal(vm_cmdline(&cfg, 1, 2048, &line), 0);
+	assert_null(strstr(line, "online_movable"));
+	free(line);
+	cfg.cmdline = (char[]){ "memhp_default_statex=1" };
+	assert_int_equal(vm_cmdline(&cfg, 1, 2048, &line), 0);
+	assert_non_null(strstr(line, "memhp_default_state=online_movable"));
+	free(line);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_vm_hotplug_and_maxcpus),
 		cmocka_unit_test(test_joins),
 		cmocka_unit_test(test_max_len),
 		cmocka_unit_test(test_cap),
 		cmocka_unit_test(test_kernel_sized),
+		cmocka_unit_test(test_vm_maxcpus),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -435,6 +435,18 @@ static void test_validate(void **state)
 	c.cpus = 255;
 	assert_int_equal(config_validate(&c, err, sizeof(err)), 0);
 	c.cpus = 1;
+	/* --max-cpus: at least --cpus, at most 255. */
+	c.cpus = 2;
+	c.max_cpus = 1;
+	expect_invalid("max-cpus 1: must be between cpus (2) and 255");
+	c.max_cpus = 256;
+	expect_invalid("max-cpus");
+	c.max_cpus = 255;
+	assert_int_equal(config_validate(&c, err, sizeof(err)), 0);
+	c.max_cpus = 2;
+	assert_int_equal(config_validate(&c, err, sizeof(err)), 0);
+	c.max_cpus = 0;
+	c.cpus = 1;
 
 	c.mem = CONFIG_MIN_MEM - 4096;
 	expect_invalid("memory");

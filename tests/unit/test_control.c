@@ -47,9 +47,10 @@ static void test_parse_every_command(void **state)
 
 	(void)state;
 	for (i = 0; i < CTL_NCMDS; i++) {
-		/* kill needs a signal, exec a process. */
+		/* kill needs a signal, exec a process, update resources. */
 		req = (struct ctl_request){ .cmd = (enum ctl_cmd)i, .signal = 9,
-					    .process = (char[]){ "{}" } };
+					    .process = (char[]){ "{}" },
+					    .resources = (char[]){ "{}" } };
 		n = ctl_encode_request(&req, line, sizeof(line));
 		assert_true(n > 0 && line[n - 1] == '\n');
 		assert_int_equal(ctl_parse_request(line, (size_t)n - 1, &got, why, sizeof(why)), 0);
@@ -215,6 +216,26 @@ static void test_parse_container_commands(void **state)
 	n = ctl_encode_request(&req, line, sizeof(line));
 	assert_int_equal(ctl_parse_request(line, (size_t)n - 1, &got, why, sizeof(why)), 0);
 	assert_string_equal(got.process, "{\"cwd\":\"/\"}");
+	ctl_request_free(&got);
+	/* update: the resources object kept as JSON text, for the VMM's OCI reader. */
+	assert_int_equal(parse("{\"cmd\":\"update\",\"resources\":{\"pids\":{\"limit\":5}}}",
+			       &got, why), 0);
+	assert_true(got.cmd == CTL_UPDATE && !got.process);
+	assert_string_equal(got.resources, "{\"pids\":{\"limit\":5}}");
+	ctl_request_free(&got);
+	assert_null(got.resources);
+	expect_bad("{\"cmd\":\"update\"}", "no \"resources\"");
+	expect_bad("{\"cmd\":\"update\",\"resources\":\"{}\"}", "expected an object");
+	expect_bad("{\"cmd\":\"update\",\"resources\":null}", "expected an object");
+	expect_bad("{\"cmd\":\"update\",\"resources\":{},\"resources\":[]}", "resources");
+	expect_bad("{\"cmd\":\"update\",\"process\":{}}", "update takes no process");
+	expect_bad("{\"cmd\":\"exec\",\"process\":{},\"resources\":{}}",
+		   "exec takes no resources");
+	req = (struct ctl_request){ .cmd = CTL_UPDATE,
+				    .resources = (char[]){ "{\"cpu\":{\"quota\":-1}}" } };
+	n = ctl_encode_request(&req, line, sizeof(line));
+	assert_int_equal(ctl_parse_request(line, (size_t)n - 1, &got, why, sizeof(why)), 0);
+	assert_string_equal(got.resources, "{\"cpu\":{\"quota\":-1}}");
 	ctl_request_free(&got);
 }
 

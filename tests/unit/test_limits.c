@@ -467,6 +467,231 @@ static void test_run_bundle(void **state)
 	assert_int_equal(rmdir(dir), 0);
 }
 
+
+/* --- live update ---------------------------------------------------------------------------- */
+
+/* A running VM: 2 vCPUs, 256M of RAM (a limit of 256M at start), on the 8-CPU host. */
+static struct ctr_vm_now vm_now(void)
+{
+	struct ctr_vm_now v = { .vcpus = 2, .max_vcpus = 2, .mem = 256 * M, .devices_mem = 4 * M };
+
+	assert_int_equal(cpuset_parse("0-7", &v.host_cpus), 0);
+	return v;
+}
+
+/* A resources object as an update gives it (ctr_oci_resources). */
+static void upd_of(const char *json, struct ctr_resources *r)
+{
+	char err[256] = "";
+
+	if (ctr_oci_resources(json, strlen(json), r, err, sizeof(err)))
+		fail_msg("%s: %s", json, err);
+}
+
+/*
+ * The plan: want is the old resources with the update's fields; both sides of each level name
+ * the same fields (defaults where one side had none), so writing the old side undoes the new.
+ */
+static void test_update_plan(void **state)
+{
+	struct ctr_vm_now v = vm_now();
+	struct ctr_resources cur, upd;
+	struct ctr_update u;
+	char err[256] = "";
+
+	(void)state;
+	make(&(struct res){ .quota = 100000, .period = 100000, .mem = 256 * M }, &cur);
+	upd_of("{\"cpu\":{\"quota\":50000,\"period\":200000,\"cpus\":\"2-3\"},"
+	       "\"memory\":{\"limit\":134217728},\"pids\":{\"limit\":20}}", &upd);
+	assert_int_equal(ctr_limits_update(&cur, &upd, &v, &u, err, sizeof(err)), 0);
+	ctr_resources_free(&upd);
+	/* want: the update over the old. */
+	assert_true(u.want.has_cpu_quota && u.want.cpu_quota == 50000);
+	assert_true(u.want.cpu_period == 200000 && u.want.mem_max == 128 * M);
+	assert_true(u.want.has_pids_max && u.want.pids_max == 20);
+	assert_string_equal(u.want.cpuset_cpus, "2-3");
+	/* The guest: the new limits; the old side has pids "max" and the guest's whole cpuset. */
+	assert_true(u.guest[1].pids_max == 20 && u.guest[1].mem_max == 128 * M);
+	assert_true(u.guest[0].has_pids_max && u.guest[0].pids_max == UINT64_MAX);
+	assert_true(u.guest[0].mem_max == 256 * M && u.guest[0].cpu_quota == 100000);
+	/* A quota of a quarter CPU: one vCPU online of the two, the guest's cpuset 0. */
+	assert_int_equal(u.vcpus[0], 2);
+	assert_int_equal(u.vcpus[1], 1);
+	assert_string_equal(u.guest[1].cpuset_cpus, "0");
+	assert_string_equal(u.guest[0].cpuset_cpus, "0-1");
+	/* The host: no pids.max; memory.max the RAM + overhead on both sides; the cpuset the
+	 * host's CPUs before (none was set), the new one after. */
+	assert_false(u.host[0].has_pids_max || u.host[1].has_pids_max);
+	assert_true(u.host[1].mem_max > 256 * M && u.host[1].mem_max == u.host[0].mem_max);
+	assert_true(u.host[1].cpu_quota == 50000 && u.host[1].cpu_period == 200000);
+	assert_true(u.host[0].cpu_quota == 100000 && u.host[0].cpu_period == 100000);
+	assert_string_equal(u.host[0].cpuset_cpus, "0-7");
+	assert_string_equal(u.host[1].cpuset_cpus, "2-3");
+	/* The pinning: none before (all of hull's CPUs), vCPU i on the i-th of 2-3 after. */
+	assert_true(u.pinned && !u.pin[0].pin && u.pin[1].pin);
+	assert_int_equal(CPU_COUNT(&u.pin[0].set), 8);
+	assert_int_equal(cpuset_nth(&u.pin[1].set, 0), 2);
+	assert_int_equal(cpuset_nth(&u.pin[1].set, 1), 3);
+	ctr_update_free(&u);
+
+	/* -1 clears: quota and pids "max" after, the host's memory.max "max" too. */
+	upd_of("{\"cpu\":{\"quota\":-1},\"memory\":{\"limit\":-1},\"pids\":{\"limit\":-1}}",
+	       &upd);
+	assert_int_equal(ctr_limits_update(&cur, &upd, &v, &u, err, sizeof(err)), 0);
+	ctr_resources_free(&upd);
+	assert_true(u.guest[1].cpu_quota == UINT64_MAX && u.guest[1].pids_max == UINT64_MAX);
+	assert_true(u.guest[1].mem_max == UINT64_MAX && u.host[1].mem_max == UINT64_MAX);
+	assert_true(u.host[0].mem_max > 256 * M && u.host[0].mem_max != UINT64_MAX);
+	assert_false(u.pinned);
+	ctr_update_free(&u);
+}
+
+/*
+ * vCPUs online after an update: the quota's count, else the cpuset's, else as now; within the
+ * vCPUs made (--max-cpus) and the CPUs hull may use; the guest's cpuset follows.
+ */
+static void test_update_vcpus(void **state)
+{
+	static const struct {
+		const char *json, *host;
+		unsigned int now, want;
+	} vrows[] = {
+		{ "{\"cpu\":{\"quota\":300000}}", NULL, 1, 3 },
+		{ "{\"cpu\":{\"quota\":50000,\"period\":100000}}", NULL, 3, 1 },
+		{ "{\"cpu\":{\"quota\":900000}}", NULL, 1, 4 },      /* the vCPUs made */
+		{ "{\"cpu\":{\"quota\":400000}}", "0-1", 1, 2 },     /* the host's CPUs */
+		{ "{\"cpu\":{\"cpus\":\"1-3\"}}", NULL, 1, 1 },     /* the quota still wins */
+		{ "{\"cpu\":{\"quota\":-1,\"cpus\":\"1-3\"}}", NULL, 1, 3 },
+		{ "{\"cpu\":{\"quota\":-1}}", NULL, 2, 2 },          /* no quota: as now */
+		{ "{\"pids\":{\"limit\":9}}", NULL, 1, 1 },
+	};
+	struct ctr_vm_now v = vm_now();
+	struct ctr_resources cur = { .cpu_quota = 100000, .has_cpu_quota = true }, upd;
+	struct ctr_update u;
+	char err[256];
+	unsigned int i;
+
+	(void)state;
+	v.max_vcpus = 4;
+	for (i = 0; i < ARRAY_SIZE(vrows); i++) {
+		assert_int_equal(cpuset_parse(vrows[i].host ? vrows[i].host : "0-7", &v.host_cpus), 0);
+		v.vcpus = vrows[i].now;
+		upd_of(vrows[i].json, &upd);
+		assert_int_equal(ctr_limits_update(&cur, &upd, &v, &u, err, sizeof(err)), 0);
+		ctr_resources_free(&upd);
+		if (u.vcpus[0] != vrows[i].now || u.vcpus[1] != vrows[i].want)
+			fail_msg("%s: %u -> %u, want %u", vrows[i].json, u.vcpus[0], u.vcpus[1],
+				 vrows[i].want);
+		ctr_update_free(&u);
+	}
+	/* The guest's cpuset is 0-N for the vCPUs online on each side. */
+	cur = (struct ctr_resources){ .cpuset_cpus = (char[]){ "0" } };
+	v.vcpus = 1;
+	assert_int_equal(cpuset_parse("0-7", &v.host_cpus), 0);
+	upd_of("{\"cpu\":{\"cpus\":\"4-6\"}}", &upd);
+	assert_int_equal(ctr_limits_update(&cur, &upd, &v, &u, err, sizeof(err)), 0);
+	ctr_resources_free(&upd);
+	assert_string_equal(u.guest[0].cpuset_cpus, "0");
+	assert_string_equal(u.guest[1].cpuset_cpus, "0-2");
+	assert_int_equal(u.vcpus[1], 3);
+	ctr_update_free(&u);
+}
+
+/* Everything checked before any level is written: each refusal says why, and names both sizes. */
+static void test_update_refused(void **state)
+{
+	static const struct {
+		const char *json, *want;
+	} refused[] = {
+		{ "{\"memory\":{\"limit\":1073741824}}",
+		  "memory limit 1073741824 bytes: above the VM's RAM of 268435456 bytes" },
+		{ "{\"memory\":{\"reservation\":536870912}}",
+		  "memory reservation 536870912 bytes: above the VM's RAM of 268435456" },
+		{ "{\"cpu\":{\"cpus\":\"9\"}}", "CPU 9 is not one hull may run on (0-7)" },
+		{ "{\"cpu\":{\"cpus\":\"1--2\"}}", "cpu.cpus 1--2: not a CPU list" },
+		{ "{\"cpu\":{\"mems\":\"1--2\"}}", "cpu.mems 1--2: not a list of memory nodes" },
+		{ "{\"cpu\":{\"period\":999}}", "cpu.period 999 us: outside the kernel's 1000 to" },
+		{ "{\"cpu\":{\"period\":1000001}}", "cpu.period 1000001 us: outside" },
+		{ "{\"cpu\":{\"quota\":999}}", "cpu.quota 999 us: below the kernel's minimum" },
+	};
+	struct ctr_vm_now v = vm_now();
+	struct ctr_resources cur = { 0 }, upd;
+	struct ctr_update u;
+	char err[256];
+	unsigned int i;
+	int ret;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(refused); i++) {
+		err[0] = '\0';
+		ret = ctr_oci_resources(refused[i].json, strlen(refused[i].json), &upd, err, sizeof(err));
+		if (!ret) {
+			ret = ctr_limits_update(&cur, &upd, &v, &u, err, sizeof(err));
+			ctr_resources_free(&upd);
+		}
+		if (ret != -EINVAL || !strstr(err, refused[i].want))
+			fail_msg("%s: %d '%s', want '%s'", refused[i].json, ret, err, refused[i].want);
+	}
+}
+
+/* Fake levels: each records what it was set to; the writes numbered in refuse (bit n: the n-th) fail. */
+struct fake {
+	char log[256];
+	unsigned int refuse, writes;
+};
+
+static int fake_set(void *opaque, const void *values, char *err, size_t errlen)
+{
+	struct fake *f = opaque;
+	size_t at = strlen(f->log);
+
+	snprintf(f->log + at, sizeof(f->log) - at, "%s ", (const char *)values);
+	if (f->refuse & (1u << ++f->writes)) {
+		snprintf(err, errlen, "no (%s)", (const char *)values);
+		return -EPERM;
+	}
+	return 0;
+}
+
+/* The levels set in order; a refusal sets it and every one before it back, in reverse. */
+static void test_levels_rollback(void **state)
+{
+	struct fake f = { 0 };
+	const struct ctr_level lv[3] = {
+		{ "the host cgroup", fake_set, &f, { "host-old", "host-new" } },
+		{ "the vCPU pinning", fake_set, &f, { "pin-old", "pin-new" } },
+		{ "the guest", fake_set, &f, { "guest-old", "guest-new" } },
+	};
+	char err[512];
+
+	(void)state;
+	assert_int_equal(ctr_levels_set(lv, 3, err, sizeof(err)), 0);
+	assert_string_equal(f.log, "host-new pin-new guest-new ");
+	/* The second refuses: it and the first set back, the third never touched. */
+	f = (struct fake){ .refuse = 1u << 2 };
+	assert_int_equal(ctr_levels_set(lv, 3, err, sizeof(err)), -EPERM);
+	assert_string_equal(f.log, "host-new pin-new pin-old host-old ");
+	assert_string_equal(err, "the vCPU pinning refused: no (pin-new)");
+	/* The first refuses: only it is set back. */
+	f = (struct fake){ .refuse = 1u << 1 };
+	assert_int_equal(ctr_levels_set(lv, 3, err, sizeof(err)), -EPERM);
+	assert_string_equal(f.log, "host-new host-old ");
+	/* The third refuses and setting the pinning back fails too: both said, host still undone. */
+	f = (struct fake){ .refuse = 1u << 3 | 1u << 5 };
+	assert_int_equal(ctr_levels_set(lv, 3, err, sizeof(err)), -EPERM);
+	assert_string_equal(f.log, "host-new pin-new guest-new guest-old pin-old host-old ");
+	assert_string_equal(err, "the guest refused: no (guest-new); setting the vCPU pinning "
+				 "back failed too: no (pin-old)");
+	/* An undo of what was set (the guest refused later): reverse order. */
+	f = (struct fake){ 0 };
+	assert_int_equal(ctr_levels_undo(lv, 2, err, sizeof(err)), 0);
+	assert_string_equal(f.log, "pin-old host-old ");
+	f = (struct fake){ .refuse = 1u << 1 };
+	assert_int_equal(ctr_levels_undo(lv, 2, err, sizeof(err)), -EPERM);
+	assert_string_equal(f.log, "pin-old host-old ");
+	assert_string_equal(err, "setting the vCPU pinning back failed too: no (pin-old)");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -475,6 +700,8 @@ int main(void)
 		cmocka_unit_test(test_overhead),     cmocka_unit_test(test_host),
 		cmocka_unit_test(test_pinning),	     cmocka_unit_test(test_run_table),
 		cmocka_unit_test(test_run_refused),  cmocka_unit_test(test_run_bundle),
+		cmocka_unit_test(test_update_plan),  cmocka_unit_test(test_update_refused),
+		cmocka_unit_test(test_levels_rollback), cmocka_unit_test(test_update_vcpus),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -349,7 +349,7 @@ static void test_repin_while_running(void **state)
 	n = usable_cpus(&set);
 	start_all();
 	wait_progress(before, 2);
-	assert_int_equal(vm_set_affinity(vm, &set), 0);
+	assert_int_equal(vm_set_affinity(vm, &set, true), 0);
 	for (i = 0; i < NCPUS; i++)
 		assert_one_cpu(vm->vcpus[i].tid, cpuset_nth(&set, i % n));
 	assert_cpus(gettid(), &set);
@@ -358,7 +358,7 @@ static void test_repin_while_running(void **state)
 	/* Narrowed to one CPU: every vCPU there. */
 	CPU_ZERO(&last);
 	CPU_SET(cpuset_nth(&set, n - 1), &last);
-	assert_int_equal(vm_set_affinity(vm, &last), 0);
+	assert_int_equal(vm_set_affinity(vm, &last, true), 0);
 	for (i = 0; i < NCPUS; i++)
 		assert_one_cpu(vm->vcpus[i].tid, cpuset_nth(&set, n - 1));
 	assert_cpus(gettid(), &last);
@@ -366,8 +366,14 @@ static void test_repin_while_running(void **state)
 	wait_progress(before, 2);
 	/* An empty set is refused and changes nothing. */
 	CPU_ZERO(&empty);
-	assert_int_equal(vm_set_affinity(vm, &empty), -EINVAL);
+	assert_int_equal(vm_set_affinity(vm, &empty, true), -EINVAL);
 	assert_cpus(gettid(), &last);
+	/* Unpinned (an update undone to no cpuset): every vCPU on the whole set, none pinned. */
+	assert_int_equal(vm_set_affinity(vm, &set, false), 0);
+	assert_false(vm->pinned);
+	for (i = 0; i < NCPUS; i++)
+		assert_cpus(vm->vcpus[i].tid, &set);
+	assert_cpus(gettid(), &set);
 	assert_int_equal(sched_setaffinity(0, sizeof(mine), &mine), 0);
 }
 

@@ -1,0 +1,281 @@
+"""`hull update` applied live at every level (issue 15): the container's cgroup in the guest
+(read with `hull exec ID cat ...`), hull's host cgroup at linux.cgroupsPath, the vCPU pinning;
+state.json keeps the resources only when the update was applied; a refused update (a memory
+limit above the VM's RAM, a CPU hull may not use) changes no level. Within the limits set live:
+a fork bomb stops at pids.max, a process allocating past memory.max is OOM-killed in the guest
+(exit 137) while the container, its VM and hull go on; `hull run`'s own process OOM-killed makes
+hull exit 137.
+
+The re-pinning itself (vCPU i on the i-th CPU of the new set) is unit-tested (test_vcpu's
+test_repin_while_running, on the unit host's CPUs): the lab's L1 has one CPU, so here the only
+cpuset is "0". The rollback order when a level refuses after others were written is
+unit-tested with fake levels (test_limits)."""
+
+import json
+import os
+import pathlib
+import re
+import subprocess
+
+import pytest
+
+from test_cgroup import cgroup_v2_root
+from test_host import thread_cpus
+from test_runtime import BOOT_TIMEOUT, create, lab_bundle, rt, state_of  # noqa: F401
+from test_runtime import subreaper, wait_status  # noqa: F401  (fixtures)
+from test_control import rundir  # noqa: F401  (fixture)
+
+lab = pytest.mark.lab
+CG_ROOT = pathlib.Path("/sys/fs/cgroup")
+MIB = 1 << 20
+GUEST_CG = "/sys/fs/cgroup/hull"
+
+
+def with_limits(bundle, name, resources):
+    """The bundle's config.json with a cgroupsPath, resources and cgroup2 mounted in it."""
+    cfg_path = bundle / "config.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg["mounts"] = [{"destination": "/sys/fs/cgroup", "type": "cgroup2", "source": "cgroup2"}]
+    cfg["linux"] = {"cgroupsPath": f"/{name}", "resources": resources}
+    cfg_path.write_text(json.dumps(cfg))
+
+
+def exec_settled(hull_bin, root, cid, *args):
+    """hull exec, once more after a pause when its streams were reset: a guest busy writing an
+    OOM report to its (TCG-slow) console can miss the host's 1 s for a stream's first frame."""
+    import time
+    p = rt(hull_bin, root, "exec", cid, *args)
+    if p.returncode == 1 and "did not start" in p.stderr:
+        print(f"exec {args}: {p.stderr.strip()!r}: again in 5 s")
+        time.sleep(5)
+        p = rt(hull_bin, root, "exec", cid, *args)
+    return p
+
+
+def guest_files(hull_bin, root, cid, *names):
+    """The container's cgroup files in the guest, read with hull exec."""
+    p = exec_settled(hull_bin, root, cid, "cat", *[f"{GUEST_CG}/{n}" for n in names])
+    assert p.returncode == 0, p
+    return p.stdout.split("\n")[:len(names)]
+
+
+def host_files(cg, *names):
+    return [(cg / n).read_text().strip() for n in names]
+
+
+def stored(root, cid):
+    return json.loads((root / cid / "state.json").read_text())["hull"].get("resources")
+
+
+@lab
+def test_update_every_level(hull_bin, tmp_path, lab_bundle, subreaper):  # noqa: F811
+    """update --cpu-quota/--cpu-period/--pids-limit/--memory rewrites the guest's and the
+    host's cgroup files and state.json; refused updates (memory above the VM's RAM, a CPU hull
+    may not use; a swap limit the guest's cgroup has no file for, after the host's levels were
+    written) say why and leave every level and state.json as they were;
+    a fork bomb stops at pids.max; a process past memory.max is OOM-killed (SIGKILL: 137) and
+    the container goes on; -1 clears a limit at both levels."""
+    cgroup_v2_root()
+    name = f"hull-update-{os.getpid()}"
+    cg = CG_ROOT / name
+    root = tmp_path / "root"
+    b = lab_bundle(["/bin/sleep", "1000"])
+    with_limits(b, name, {"cpu": {"quota": 100000, "period": 100000, "cpus": "0"},
+                          "memory": {"limit": 256 * MIB}, "pids": {"limit": 100}})
+    pid, _, err = create(hull_bin, root, b, "u1", tmp_path)
+    try:
+        assert rt(hull_bin, root, "start", "u1").returncode == 0
+        files = ("cpu.max", "pids.max", "memory.max")
+        assert guest_files(hull_bin, root, "u1", *files) == ["100000 100000", "100",
+                                                            str(256 * MIB)]
+        assert host_files(cg, "cpu.max", "pids.max") == ["100000 100000", "max"]
+        host_mem = host_files(cg, "memory.max")[0]
+        assert int(host_mem) > 256 * MIB
+
+        p = rt(hull_bin, root, "update", "--cpu-quota", "50000", "--cpu-period", "200000",
+               "--pids-limit", "20", "--memory", "128m", "u1")
+        assert p.returncode == 0, p.stderr
+        print(f"update applied: {p.stderr.strip()!r}")
+        got = guest_files(hull_bin, root, "u1", *files)
+        print(f"guest cgroup after update: {got}")
+        assert got == ["50000 200000", "20", str(128 * MIB)], got
+        # The host: the CPU limit rewritten; memory.max stays the VM's RAM + overhead (the
+        # guest enforces the lower limit); no pids.max there (the processes are the guest's).
+        got = host_files(cg, "cpu.max", "pids.max", "memory.max")
+        print(f"host cgroup after update: {got}")
+        assert got == ["50000 200000", "max", host_mem], got
+        res = stored(root, "u1")
+        assert res["cpu"]["quota"] == 50000 and res["pids"]["limit"] == 20, res
+        assert res["memory"]["limit"] == 128 * MIB, res
+
+        # Refused: above the VM's RAM (256M), a CPU hull may not use. Nothing changes.
+        p = rt(hull_bin, root, "update", "--memory", "1g", "--pids-limit", "30", "u1")
+        print(f"refused update: {p.stderr.strip()!r}")
+        assert p.returncode != 0, p
+        assert str(1 << 30) in p.stderr and str(256 * MIB) in p.stderr, p.stderr
+        outside = max(os.sched_getaffinity(0)) + 1
+        p = rt(hull_bin, root, "update", "--cpuset-cpus", str(outside), "--cpu-quota",
+               "70000", "u1")
+        print(f"refused update: {p.stderr.strip()!r}")
+        assert p.returncode != 0 and f"CPU {outside}" in p.stderr, p.stderr
+        assert guest_files(hull_bin, root, "u1", *files) == ["50000 200000", "20",
+                                                            str(128 * MIB)]
+        assert host_files(cg, "cpu.max", "memory.max") == ["50000 200000", host_mem]
+        assert stored(root, "u1") == res
+        # Refused by a level after others were written: the guest kernel has no swap
+        # (CONFIG_SWAP is off), so its cgroup has no memory.swap.max; the CPU limit, written
+        # on the host (and in the guest, before the swap file) is set back everywhere.
+        swap_file = cg / "memory.swap.max"
+        swap_before = swap_file.read_text().strip() if swap_file.exists() else None
+        p = rt(hull_bin, root, "update", "--cpu-quota", "70000", "--memory", "128m",
+               "--memory-swap", "256m", "u1")
+        print(f"refused by a level: {p.stderr.strip()!r}")
+        assert p.returncode != 0 and "refused" in p.stderr, p.stderr
+        assert "memory.swap.max" in p.stderr, p.stderr
+        assert guest_files(hull_bin, root, "u1", *files) == ["50000 200000", "20",
+                                                            str(128 * MIB)]
+        assert host_files(cg, "cpu.max", "memory.max") == ["50000 200000", host_mem]
+        if swap_before is not None:
+            assert swap_file.read_text().strip() == swap_before
+        assert stored(root, "u1") == res
+
+        # A fork bomb stops at pids.max: a shell forks sleeps until fork fails (and it exits);
+        # then, with builtins only, pids.current read and the sleeps ended (TERM to the group,
+        # ignored by this shell only).
+        script = ("sh -c 'i=0; while [ $i -lt 60 ]; do sleep 300 & i=$((i+1)); done' "
+                  "2>/dev/null; echo bomb=$?; trap '' TERM; "
+                  f"read n < {GUEST_CG}/pids.current; echo current=$n; kill -TERM 0; "
+                  "echo done")
+        p = rt(hull_bin, root, "exec", "u1", "/bin/sh", "-c", script)
+        print(f"fork bomb: {p.stdout.strip()!r} {p.stderr.strip()[-200:]!r}")
+        m = re.search(r"current=(\d+)", p.stdout)
+        assert m and int(m.group(1)) <= 20 and "done" in p.stdout, p
+        assert "bomb=0" not in p.stdout, p  # the shell's fork failed: it did not fork 60
+
+        # Past memory.max (128M): dd's 200M buffer is OOM-killed in the guest, exit 137.
+        p = rt(hull_bin, root, "exec", "u1", "/bin/dd", "if=/dev/zero", "of=/dev/null",
+               "bs=200M", "count=1")
+        print(f"oom: exit {p.returncode} {p.stderr.strip()[-200:]!r}")
+        # hull exec ends as its process did: killed by SIGKILL (a shell's 137).
+        assert p.returncode == -9, p
+        p = exec_settled(hull_bin, root, "u1", "/bin/sh", "-c",
+                         f"grep oom_kill {GUEST_CG}/memory.events")
+        assert p.returncode == 0 and re.search(r"oom_kill [1-9]", p.stdout), p
+        # The container, its VM and hull go on.
+        assert state_of(hull_bin, root, "u1")["status"] == "running"
+        assert os.waitpid(pid, os.WNOHANG) == (0, 0)
+        # Cleared with -1: no limit again at both levels.
+        p = rt(hull_bin, root, "update", "--cpu-quota", "-1", "--pids-limit", "-1", "u1")
+        assert p.returncode == 0, p.stderr
+        assert guest_files(hull_bin, root, "u1", "cpu.max", "pids.max") == ["max 200000",
+                                                                           "max"]
+        assert host_files(cg, "cpu.max") == ["max 200000"]
+    finally:
+        rt(hull_bin, root, "kill", "u1", "KILL")
+        wait_status(pid)
+        rt(hull_bin, root, "delete", "u1")
+    assert not cg.exists()
+
+
+@lab
+def test_run_oom_exit_137(hull_bin, tmp_path, lab_bundle):  # noqa: F811
+    """hull run of a process allocating past its memory limit: OOM-killed in the guest, hull
+    exits 137 (killed by SIGKILL, as a shell reports it) and says so."""
+    cgroup_v2_root()
+    name = f"hull-update-oom-{os.getpid()}"
+    b = lab_bundle(["/bin/dd", "if=/dev/zero", "of=/dev/null", "bs=100M", "count=1"])
+    with_limits(b, name, {"memory": {"limit": 64 * MIB}})
+    # RAM of 256M (--memory wins over the limit's): dd's buffer fits the guest, not the limit.
+    p = subprocess.run([hull_bin, "run", "--memory", "256M", "--bundle", str(b), "oom"],
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                       timeout=BOOT_TIMEOUT)
+    print(f"hull run: exit {p.returncode} {p.stderr.strip()[-300:]!r}")
+    assert p.returncode == 137, p
+    assert "SIGKILL" in p.stderr, p.stderr
+
+
+@lab
+def test_ctl_update_standalone_vm(hull, hull_bin, busybox_initrd, project_bzimage, rundir):
+    """hull ctl PATH update on `hull vm --cgroup --cpu-affinity`: the cgroup's cpu.max, pids.max
+    and memory.max (the limit plus hull's overhead) rewritten, the vCPU threads pinned to the
+    list; a limit above the VM's RAM refused with both sizes, nothing changed; a VM without
+    --cgroup refuses the cgroup's limits."""
+    from harness import guest_cmdline
+    cgroup_v2_root()
+    name = f"hull-ctl-update-{os.getpid()}"
+    cg = CG_ROOT / name
+    sock = rundir / "api.sock"
+    h = hull("--kernel", project_bzimage, "--initrd", busybox_initrd, "--memory", "512M",
+             "--cgroup", f"/{name}", "--cpu-affinity", "0", "--api-sock", sock,
+             "--cmdline", guest_cmdline("counter"))
+    h.expect(r"HULL-COUNT 2\n", 120)
+
+    def ctl(*args):
+        return subprocess.run([hull_bin, "ctl", str(sock), *args], capture_output=True,
+                              text=True, timeout=30)
+
+    before = int((cg / "memory.max").read_text())
+    overhead = before - 512 * MIB
+    p = ctl("update", "--cpu-quota", "50000", "--cpu-period", "100000", "--pids-limit", "64",
+            "--memory", "256M", "--cpu-affinity", "0")
+    print(f"ctl update: {p.returncode} {p.stdout.strip()!r} {p.stderr.strip()!r}")
+    assert (p.returncode, p.stdout) == (0, '{"ok":true}\n'), p
+    assert host_files(cg, "cpu.max", "pids.max") == ["50000 100000", "64"]
+    assert int((cg / "memory.max").read_text()) == 256 * MIB + overhead
+    vcpus = {n: c for n, c in thread_cpus(h.proc.pid).values() if n.startswith("hull-vcpu")}
+    assert vcpus == {"hull-vcpu 0": "0"}, vcpus
+    p = ctl("update", "--memory", "1G", "--pids-limit", "10")
+    print(f"ctl update refused: {p.returncode} {p.stdout.strip()!r}")
+    assert p.returncode == 1 and str(1 << 30) in p.stdout and str(512 * MIB) in p.stdout, p
+    assert host_files(cg, "cpu.max", "pids.max") == ["50000 100000", "64"]
+    assert int((cg / "memory.max").read_text()) == 256 * MIB + overhead
+    p = ctl("update", "--cpu-quota", "-1", "--memory", "-1")
+    assert p.returncode == 0, p
+    assert host_files(cg, "cpu.max", "memory.max") == ["max 100000", "max"]
+    p = ctl("update", "--bogus", "1")
+    assert p.returncode == 2 and "unknown flag" in p.stderr, p
+    assert ctl("stop").returncode == 0
+    assert h.wait(30) == 0, h.describe()
+    assert not cg.exists()
+
+
+@lab
+def test_update_onlines_vcpus(hull_bin, tmp_path, lab_bundle, subreaper):  # noqa: F811
+    """The runtime's VM makes a vCPU for each CPU hull may use and boots with the quota's
+    count online (maxcpus=); update --cpu-quota onlines or offlines vCPUs through hull-init, the
+    guest's cpuset following. On a host of one CPU (tests/run's lab) there is nothing to online:
+    run the lab with --smp 2 to see a vCPU come and go."""
+    cgroup_v2_root()
+    host = len(os.sched_getaffinity(0))
+    two = min(2, host)
+    name = f"hull-update-cpus-{os.getpid()}"
+    root = tmp_path / "root"
+    b = lab_bundle(["/bin/sleep", "1000"])
+    with_limits(b, name, {"cpu": {"quota": 100000, "period": 100000}})
+    pid, _, _ = create(hull_bin, root, b, "v1", tmp_path)
+    try:
+        assert rt(hull_bin, root, "start", "v1").returncode == 0
+        vcpus = sorted(n for n, _ in thread_cpus(pid).values()
+                       if n.startswith("hull-vcpu"))
+        print(f"host CPUs {host}, vCPU threads {vcpus}")
+        assert len(vcpus) == host, vcpus
+
+        def online():
+            p = exec_settled(hull_bin, root, "v1", "cat", "/sys/devices/system/cpu/online")
+            assert p.returncode == 0, p
+            return p.stdout.strip()
+        assert online() == "0"
+        p = rt(hull_bin, root, "update", "--cpu-quota", "200000", "v1")
+        assert p.returncode == 0, p.stderr
+        got = online()
+        print(f"quota 2 CPUs: online {got!r}")
+        assert got == ("0-1" if two == 2 else "0"), got
+        p = rt(hull_bin, root, "update", "--cpu-quota", "100000", "v1")
+        assert p.returncode == 0, p.stderr
+        got = online()
+        print(f"quota 1 CPU: online {got!r}")
+        assert got == "0", got
+    finally:
+        rt(hull_bin, root, "kill", "v1", "KILL")
+        wait_status(pid)
+        rt(hull_bin, root, "delete", "v1")
