@@ -216,8 +216,10 @@ def test_no_stats_without_flag(boot, project_bzimage):
     assert "hull: stats:" not in h.stderr, h.describe()
 
 
-def guest_ram_mapping(pid):
-    """(start address, AnonHugePages in KiB, Rss in KiB) of hull's guest-RAM mapping."""
+def guest_ram_mapping(pid, size):
+    """(start address, AnonHugePages in KiB, Rss in KiB) of hull's guest-RAM mapping: named
+    [anon:hull-guest-ram], or on kernels without CONFIG_ANON_VMA_NAME (Debian 12's) the one
+    anonymous mapping of exactly the RAM's size."""
     found, start, fields = False, None, {}
     with open(f"/proc/{pid}/smaps") as smaps:
         for line in smaps:
@@ -225,11 +227,13 @@ def guest_ram_mapping(pid):
             if "-" in words[0] and len(words) >= 5:
                 if found:
                     break
-                found = line.rstrip().endswith("[anon:hull-guest-ram]")
-                start = int(words[0].split("-")[0], 16)
-            elif found and words[0].endswith(":") and len(words) >= 2:
+                lo, hi = (int(x, 16) for x in words[0].split("-"))
+                found = (line.rstrip().endswith("[anon:hull-guest-ram]") or
+                         (len(words) == 5 and hi - lo == size))
+                start = lo
+            elif found and words[0].endswith(":") and len(words) >= 2 and words[1].isdigit():
                 fields[words[0][:-1]] = int(words[1])
-    assert found, f"no [anon:hull-guest-ram] mapping in /proc/{pid}/smaps"
+    assert found, f"no guest-RAM mapping of {size} bytes in /proc/{pid}/smaps"
     return start, fields["AnonHugePages"], fields["Rss"]
 
 
@@ -240,7 +244,7 @@ def test_guest_ram_huge_pages(hull, busybox_initrd, project_bzimage):
     h = hull("--kernel", project_bzimage, "--initrd", busybox_initrd, "--memory", "256M",
              "--cmdline", guest_cmdline("echo"))
     h.expect(r"HULL-READY", 60)
-    start, huge, rss = guest_ram_mapping(h.proc.pid)
+    start, huge, rss = guest_ram_mapping(h.proc.pid, 256 * MiB)
     h.send("done\n")
     assert h.wait(30) == 0, h.describe()
     assert start % (2 * MiB) == 0, hex(start)
