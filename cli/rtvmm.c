@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <pty.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -485,7 +486,8 @@ static int console_pty(const char *socket_path, int *slave)
 }
 
 /* The VMM: the child of create, its own session; never returns. */
-static void vmm_main(const struct rt_cmd *c, int dirfd, int ready_fd, const char *bundle)
+static void vmm_main(const struct rt_cmd *c, int dirfd, int ready_fd, const char *bundle,
+		     bool own_netns)
 {
 	struct ctr_rt rt = { .ready_fd = ready_fd };
 	struct ctr_run_args a = { .bundle = bundle, .id = c->id, .rt = &rt };
@@ -508,6 +510,14 @@ static void vmm_main(const struct rt_cmd *c, int dirfd, int ready_fd, const char
 	fd_path(path, sizeof(path), dirfd, CTR_VMM_LOG);
 	if (log_open(c->g.log ? c->g.log : path, c->g.log_json ? LOG_JSON : LOG_TEXT))
 		log_open(NULL, LOG_TEXT);
+	/*
+	 * No network namespace path: the VM gets no network device, and the VMM a network
+	 * namespace of its own, empty. The state's pid is what hooks take the container's
+	 * namespace from (docker's prestart hook wires its bridge into /proc/PID/ns/net): never
+	 * the host's.
+	 */
+	if (own_netns && unshare(CLONE_NEWNET))
+		log_debug("create %s: a network namespace of its own: %s", c->id, strerror(errno));
 	if (c->console_socket) {
 		if (console_pty(c->console_socket, &slave))
 			_exit(1);
@@ -732,7 +742,7 @@ static int create(struct rt_cmd *c, pid_t *vmm)
 	if (pid == 0) {
 		close(p[0]);
 		close(lockfd); /* the lock is create's until it returns */
-		vmm_main(c, dirfd, p[1], b.dir);
+		vmm_main(c, dirfd, p[1], b.dir, !b.netns);
 	}
 	close(p[1]);
 	p[1] = -1;

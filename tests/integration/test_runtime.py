@@ -685,6 +685,9 @@ def test_hooks_lifecycle(hull_bin, tmp_path, lab_bundle, subreaper):
     for kind, s in got:
         assert s == dict(created, status="creating"), (kind, s, created)
         assert s["pid"] == pid and s["annotations"] == {"org.example": "lab"}
+    # No network namespace path: the VMM's is its own, never the host's (docker's prestart
+    # hook wires its bridge into /proc/PID/ns/net).
+    assert os.readlink(f"/proc/{pid}/ns/net") != os.readlink("/proc/self/ns/net")
     assert rt(hull_bin, root, "start", "h1").returncode == 0
     got = hook_lines(record)
     assert [(k, s["status"], s["pid"]) for k, s in got[3:]] == \
