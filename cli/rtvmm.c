@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <pty.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "container/hooks.h"
 #include "container/oci.h"
 #include "container/run.h"
 #include "container/state.h"
@@ -484,7 +486,8 @@ static int console_pty(const char *socket_path, int *slave)
 }
 
 /* The VMM: the child of create, its own session; never returns. */
-static void vmm_main(const struct rt_cmd *c, int dirfd, int ready_fd, const char *bundle)
+static void vmm_main(const struct rt_cmd *c, int dirfd, int ready_fd, const char *bundle,
+		     bool own_netns)
 {
 	struct ctr_rt rt = { .ready_fd = ready_fd };
 	struct ctr_run_args a = { .bundle = bundle, .id = c->id, .rt = &rt };
@@ -507,6 +510,14 @@ static void vmm_main(const struct rt_cmd *c, int dirfd, int ready_fd, const char
 	fd_path(path, sizeof(path), dirfd, CTR_VMM_LOG);
 	if (log_open(c->g.log ? c->g.log : path, c->g.log_json ? LOG_JSON : LOG_TEXT))
 		log_open(NULL, LOG_TEXT);
+	/*
+	 * No network namespace path: the VM gets no network device, and the VMM a network
+	 * namespace of its own, empty. The state's pid is what hooks take the container's
+	 * namespace from (docker's prestart hook wires its bridge into /proc/PID/ns/net): never
+	 * the host's.
+	 */
+	if (own_netns && unshare(CLONE_NEWNET))
+		log_debug("create %s: a network namespace of its own: %s", c->id, strerror(errno));
 	if (c->console_socket) {
 		if (console_pty(c->console_socket, &slave))
 			_exit(1);
@@ -567,14 +578,127 @@ static struct json_object *annotations_json(const struct ctr_bundle *b)
 	return o;
 }
 
+/* --- hooks ---------------------------------------------------------------------------------- */
+
+/* The hooks kept at create: 0 (none when there is no file), or 1 with the error logged. */
+static int hooks_load(const char *root, const char *id, struct ctr_hooks *h)
+{
+	char path[PATH_MAX], err[512];
+	char *text = NULL;
+	size_t len = 0;
+	int ret;
+
+	*h = (struct ctr_hooks){ 0 };
+	snprintf(path, sizeof(path), "%s/%s/%s", root, id, CTR_HOOKS_FILE);
+	ret = file_read_text(path, CTR_STATE_MAX, &text, &len);
+	if (ret == -ENOENT)
+		return 0;
+	if (!ret)
+		ret = ctr_hooks_parse(text, len, h, err, sizeof(err));
+	else
+		snprintf(err, sizeof(err), "%s", file_strerror(ret));
+	free(text);
+	if (ret) {
+		log_msg("container %s: %s: %s", id, path, err);
+		ctr_hooks_free(h);
+		return 1;
+	}
+	return 0;
+}
+
+/* Keep the bundle's hooks (checked text) in the state directory: 0, or -errno. */
+static int hooks_keep(int dirfd, const char *text)
+{
+	size_t len = strlen(text), off = 0;
+	ssize_t n;
+	int fd, ret = 0;
+
+	fd = openat(dirfd, CTR_HOOKS_FILE, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	while (off < len) {
+		n = write(fd, text + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			ret = n < 0 ? -errno : -EIO;
+			break;
+		}
+		off += (size_t)n;
+	}
+	if (close(fd) && !ret)
+		ret = -errno;
+	return ret;
+}
+
+/*
+ * Run the hooks of kind k with the state JSON that `state` prints, its status st (the spec's
+ * for that point): 0, or the first failure's -errno with its cause in err (see ctr_hooks_run).
+ */
+static int run_hooks(const struct ctr_hooks *h, enum ctr_hook_kind k, const struct ctr_state *s,
+		     enum ctr_status st, bool all, char *err, size_t errlen)
+{
+	struct ctr_state t = *s;
+	struct json_object *o;
+	const char *text;
+	int ret;
+
+	if (!h->n[k])
+		return 0;
+	t.status = st;
+	o = ctr_state_json(&t);
+	text = o ? json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+							 JSON_C_TO_STRING_NOSLASHESCAPE)
+		 : NULL;
+	if (!text) {
+		snprintf(err, errlen, "%s hooks: %s", ctr_hook_name(k), strerror(ENOMEM));
+		json_object_put(o);
+		return -ENOMEM;
+	}
+	ret = ctr_hooks_run(h, k, text, strlen(text), all, err, errlen);
+	json_object_put(o);
+	return ret;
+}
+
+void rt_poststop(const char *root, const struct ctr_state *s)
+{
+	struct ctr_hooks h;
+	char err[512];
+
+	if (hooks_load(root, s->id, &h))
+		return;
+	/* Each failure is logged as a warning by ctr_hooks_run: delete goes on. */
+	run_hooks(&h, CTR_HOOK_POSTSTOP, s, CTR_STOPPED, true, err, sizeof(err));
+	ctr_hooks_free(&h);
+}
+
+/*
+ * A create that fails after its VMM exists: the VMM killed and reaped (it is still create's
+ * child), then the poststop hooks, as the spec's lifecycle goes on at delete.
+ */
+static void create_undo(const char *root, const struct ctr_state *s, bool hooks_begun)
+{
+	struct ctr_state t = *s;
+	int st;
+
+	kill(s->pid, SIGKILL);
+	waitpid(s->pid, &st, 0);
+	if (hooks_begun && s->pid_start) {
+		t.status = CTR_STOPPED;
+		rt_poststop(root, &t);
+	}
+}
+
 /* create, and for run the VMM's pid: 0, or 1 with the error logged. */
 static int create(struct rt_cmd *c, pid_t *vmm)
 {
 	const char *root = rt_root(c), *bundle = c->bundle ? c->bundle : ".";
 	struct ctr_state s = { 0 };
+	struct ctr_hooks hooks = { 0 };
 	struct ctr_bundle b;
 	char err[768], ctl[PATH_MAX], id[CTR_ID_MAX + 1], owner[1] = "", byte;
 	int lockfd = -1, dirfd = -1, p[2] = { -1, -1 }, ret = 1, st;
+	enum ctr_hook_kind k;
 	ssize_t n;
 	pid_t pid;
 
@@ -600,6 +724,15 @@ static int create(struct rt_cmd *c, pid_t *vmm)
 		log_msg("create %s: %s", c->id, strerror(dirfd < 0 ? -dirfd : errno));
 		goto fail;
 	}
+	/* The hooks (checked by ctr_oci_load) kept for start and delete. */
+	if (b.hooks) {
+		int r = ctr_hooks_parse(b.hooks, strlen(b.hooks), &hooks, err, sizeof(err));
+
+		if (r || (r = hooks_keep(dirfd, b.hooks))) {
+			log_msg("create %s: hooks: %s", c->id, r == -EINVAL ? err : strerror(-r));
+			goto fail;
+		}
+	}
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0) {
@@ -609,7 +742,7 @@ static int create(struct rt_cmd *c, pid_t *vmm)
 	if (pid == 0) {
 		close(p[0]);
 		close(lockfd); /* the lock is create's until it returns */
-		vmm_main(c, dirfd, p[1], b.dir);
+		vmm_main(c, dirfd, p[1], b.dir, !b.netns);
 	}
 	close(p[1]);
 	p[1] = -1;
@@ -640,12 +773,24 @@ static int create(struct rt_cmd *c, pid_t *vmm)
 	if (ctr_proc_start(pid, &s.pid_start) ||
 	    ctr_state_write(root, &s, err, sizeof(err))) {
 		log_msg("create %s: %s", c->id, s.pid_start ? err : "the VMM ended");
-		kill(pid, SIGKILL);
+		create_undo(root, &s, false);
 		goto fail;
+	}
+	/*
+	 * The VMM exists (its pid is the state's): prestart and createRuntime, then
+	 * createContainer, all on the host (the container's namespaces are the guest's, inside
+	 * the VM: nothing of them exists on the host to run a hook in). One failing fails create.
+	 */
+	for (k = CTR_HOOK_PRESTART; k <= CTR_HOOK_CREATE_CONTAINER; k++) {
+		if (run_hooks(&hooks, k, &s, CTR_CREATING, false, err, sizeof(err))) {
+			log_msg("create %s: %s", c->id, err);
+			create_undo(root, &s, true);
+			goto fail;
+		}
 	}
 	if (c->pid_file && (ret = write_pid_file(c->pid_file, pid))) {
 		log_msg("create %s: --pid-file %s: %s", c->id, c->pid_file, strerror(-ret));
-		kill(pid, SIGKILL);
+		create_undo(root, &s, true);
 		ret = 1;
 		goto fail;
 	}
@@ -656,6 +801,7 @@ fail:
 	ctr_state_remove(root, c->id, err, sizeof(err));
 out:
 	json_object_put(s.annotations);
+	ctr_hooks_free(&hooks);
 	if (p[0] >= 0)
 		close(p[0]);
 	if (p[1] >= 0)
@@ -679,6 +825,7 @@ int rt_create(struct rt_cmd *c)
 static int start(struct rt_cmd *c)
 {
 	struct ctl_request req = { .cmd = CTL_START };
+	struct ctr_hooks hooks = { 0 };
 	struct ctr_state s;
 	char err[512];
 	int lockfd, ret;
@@ -695,6 +842,15 @@ static int start(struct rt_cmd *c)
 						: "cannot start an already running container");
 		goto out_state;
 	}
+	if (hooks_load(rt_root(c), c->id, &hooks))
+		goto out_state;
+	/* startContainer on the host (see create): a failure stops the container, as the spec. */
+	if (run_hooks(&hooks, CTR_HOOK_START_CONTAINER, &s, CTR_CREATED, false, err,
+		      sizeof(err))) {
+		log_msg("start %s: %s", c->id, err);
+		kill(s.pid, SIGKILL);
+		goto out_state;
+	}
 	ret = call(rt_root(c), c->id, &req, NULL, 0, err, sizeof(err));
 	if (ret) {
 		log_msg("%s", err);
@@ -705,8 +861,11 @@ static int start(struct rt_cmd *c)
 	s.status = CTR_RUNNING;
 	if (ctr_state_write(rt_root(c), &s, err, sizeof(err)))
 		log_debug("%s", err);
+	/* poststart: a failure is a warning (logged by ctr_hooks_run), the start stands. */
+	run_hooks(&hooks, CTR_HOOK_POSTSTART, &s, CTR_RUNNING, true, err, sizeof(err));
 	ret = 0;
 out_state:
+	ctr_hooks_free(&hooks);
 	ctr_state_free(&s);
 out:
 	ctr_state_unlock(lockfd);
@@ -755,6 +914,19 @@ static int wait_forwarding(pid_t pid, int sfd, pid_t target)
 	}
 }
 
+/* run's end (the VMM reaped): the poststop hooks of container id, from its state. */
+static void poststop_of(const char *root, const char *id)
+{
+	struct ctr_state s;
+	char err[512];
+
+	if (!ctr_state_read(root, id, &s, err, sizeof(err))) {
+		s.status = CTR_STOPPED;
+		rt_poststop(root, &s);
+	}
+	ctr_state_free(&s);
+}
+
 int rt_run(struct rt_cmd *c)
 {
 	char err[512];
@@ -771,6 +943,7 @@ int rt_run(struct rt_cmd *c)
 	if (start(c)) {
 		kill(pid, SIGKILL);
 		waitpid(pid, &st, 0);
+		poststop_of(rt_root(c), c->id);
 		ctr_state_remove(rt_root(c), c->id, err, sizeof(err));
 		return 1;
 	}
@@ -779,8 +952,11 @@ int rt_run(struct rt_cmd *c)
 	/* The VMM forwards to the container what it is sent, as `hull run` does. */
 	st = wait_forwarding(pid, sfd, pid);
 	close(sfd);
-	if (!c->keep && ctr_state_remove(rt_root(c), c->id, err, sizeof(err)))
-		log_msg("%s", err);
+	if (!c->keep) {
+		poststop_of(rt_root(c), c->id);
+		if (ctr_state_remove(rt_root(c), c->id, err, sizeof(err)))
+			log_msg("%s", err);
+	}
 	if (WIFSIGNALED(st))
 		rt_exit_as(WTERMSIG(st), 0);
 	return WEXITSTATUS(st);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "container/hooks.h"
 #include "container/oci.h"
 #include "container/state.h"
 #include "lib/file.h"
@@ -147,8 +148,11 @@ char *rt_features_json(void)
 		goto out;
 	json_object_object_add(o, "ociVersionMin", json_object_new_string("1.0.0"));
 	json_object_object_add(o, "ociVersionMax", json_object_new_string("1.2.0"));
-	/* OCI hooks are not run yet (issue 14 §2): none listed. */
-	json_object_object_add(o, "hooks", json_object_new_array());
+	/* The OCI hooks run (all on the host: see README's runtime section). */
+	a = json_object_new_array();
+	for (i = 0; a && (name = ctr_hook_name((enum ctr_hook_kind)i)); i++)
+		json_object_array_add(a, json_object_new_string(name));
+	json_object_object_add(o, "hooks", a);
 	a = json_object_new_array();
 	for (i = 0; a && (name = ctr_mount_option_name((unsigned int)i)); i++)
 		json_object_array_add(a, json_object_new_string(name));
@@ -360,6 +364,9 @@ static int verb_delete(const struct rt_cmd *c)
 				strerror(-ret));
 			goto out;
 		}
+		/* The VMM is gone: poststop, whose failures are warnings (delete goes on). */
+		s.status = CTR_STOPPED;
+		rt_poststop(rt_root(c), &s);
 	}
 	ret = ctr_state_remove(rt_root(c), c->id, err, sizeof(err));
 	if (ret)

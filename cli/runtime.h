@@ -116,6 +116,11 @@ const char *rt_root(const struct rt_cmd *c);
  * stopped.
  */
 void rt_refresh(const char *root, struct ctr_state *s);
+/*
+ * The poststop hooks of a container whose VMM is gone (state s, stopped), from
+ * <root>/<id>/hooks.json: each failure logged as a warning, none stops the caller.
+ */
+void rt_poststop(const char *root, const struct ctr_state *s);
 int rt_create(struct rt_cmd *c);
 int rt_start(struct rt_cmd *c);
 int rt_run(struct rt_cmd *c);

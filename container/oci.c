@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
+#include "container/hooks.h"
 #include "container/oci_json.h"
 #include "lib/file.h"
 #include "lib/json.h"
@@ -385,7 +386,7 @@ static int read_names(struct oci_ctx *c, struct json_object *root, struct ctr_bu
 	return 0;
 }
 
-/* Annotations and hooks are carried for the runtime verbs (issue 14). */
+/* Annotations and hooks (checked) are carried for the runtime verbs (issue 14). */
 static int read_carried(struct oci_ctx *c, struct json_object *root, struct ctr_bundle *b)
 {
 	struct json_object *v;
@@ -393,7 +394,12 @@ static int read_carried(struct oci_ctx *c, struct json_object *root, struct ctr_
 	int ret;
 
 	if ((v = oci_get(root, "hooks"))) {
-		ret = oci_object(c, v, "hooks") ?: oci_text(c, v, "hooks", &b->hooks);
+		struct ctr_hooks h;
+
+		/* Checked here, so that a bad hook fails create before anything is made. */
+		ret = ctr_hooks_read(c, v, &h);
+		ctr_hooks_free(&h);
+		ret = ret ?: oci_text(c, v, "hooks", &b->hooks);
 		if (ret)
 			return ret;
 	}

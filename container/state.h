@@ -25,6 +25,7 @@ struct json_object;
 #define CTR_LOCK_FILE "lock"
 #define CTR_CONTROL_FILE "ctl.sock" /* the VMM's control socket */
 #define CTR_VMM_LOG "vmm.log"	    /* the VMM's messages when no --log was given */
+#define CTR_HOOKS_FILE "hooks.json" /* config.json's hooks, kept for start and delete */
 
 /* runc's statuses (and its "creating", while create has not finished). */
 enum ctr_status {

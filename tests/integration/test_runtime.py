@@ -633,3 +633,107 @@ def test_console_socket_long_root(hull_bin, tmp_path, lab_bundle, subreaper):
     assert os.WIFEXITED(st) and os.WEXITSTATUS(st) == 6, st
     os.close(master)
     assert rt(hull_bin, root, "delete", cid).returncode == 0
+
+
+HOOK_KINDS = ["prestart", "createRuntime", "createContainer", "startContainer", "poststart",
+              "poststop"]
+
+
+def hook_bundle(lab_bundle, record, fail=()):
+    """A bundle whose every hook kind appends "<kind> <its stdin>" as one line to record; the
+    kinds in fail then say so on stderr and exit 3."""
+    b = lab_bundle(["/bin/sh", "-c", "exec sleep 1000"])
+    cfg = json.loads((b / "config.json").read_text())
+    hooks = {}
+    for kind in HOOK_KINDS:
+        script = f'printf "%s " "$1" >> "{record}"; cat >> "{record}"; echo >> "{record}"'
+        if kind in fail:
+            script += f'; echo "{kind} says no"; exit 3'
+        hooks[kind] = [{"path": "/bin/sh", "args": ["sh", "-c", script, "sh", kind],
+                        "env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOOK_KIND=" + kind],
+                        "timeout": 60}]
+    cfg["hooks"] = hooks
+    (b / "config.json").write_text(json.dumps(cfg))
+    return b
+
+
+def hook_lines(record):
+    """[(kind, state object)] in the order the hooks ran."""
+    out = []
+    for line in Path(record).read_text().splitlines():
+        kind, _, state = line.partition(" ")
+        out.append((kind, json.loads(state)))
+    return out
+
+
+@lab
+def test_hooks_lifecycle(hull_bin, tmp_path, lab_bundle, subreaper):
+    """Every hook kind runs on the host in the spec's order with the state `state` prints on
+    its stdin: prestart, createRuntime, createContainer during create (creating, the VMM's
+    pid), startContainer (created) and poststart (running) at start, poststop (stopped, pid 0)
+    at delete after the VMM is gone."""
+    root = tmp_path / "root"
+    record = tmp_path / "hooks.txt"
+    b = hook_bundle(lab_bundle, record)
+    pid, _, _ = create(hull_bin, root, b, "h1", tmp_path)
+    created = state_of(hull_bin, root, "h1")
+    got = hook_lines(record)
+    assert [k for k, _ in got] == HOOK_KINDS[:3], got
+    for kind, s in got:
+        assert s == dict(created, status="creating"), (kind, s, created)
+        assert s["pid"] == pid and s["annotations"] == {"org.example": "lab"}
+    # No network namespace path: the VMM's is its own, never the host's (docker's prestart
+    # hook wires its bridge into /proc/PID/ns/net).
+    assert os.readlink(f"/proc/{pid}/ns/net") != os.readlink("/proc/self/ns/net")
+    assert rt(hull_bin, root, "start", "h1").returncode == 0
+    got = hook_lines(record)
+    assert [(k, s["status"], s["pid"]) for k, s in got[3:]] == \
+        [("startContainer", "created", pid), ("poststart", "running", pid)], got
+    assert rt(hull_bin, root, "kill", "h1", "KILL").returncode == 0
+    st = wait_status(pid)
+    assert os.WIFSIGNALED(st) and os.WTERMSIG(st) == signal.SIGKILL, st
+    assert len(hook_lines(record)) == 5  # nothing at the VMM's end: poststop is delete's
+    p = rt(hull_bin, root, "delete", "h1")
+    assert p.returncode == 0, p.stderr
+    got = hook_lines(record)
+    assert [k for k, _ in got] == HOOK_KINDS, got
+    assert (got[5][1]["status"], got[5][1]["pid"], got[5][1]["id"]) == ("stopped", 0, "h1")
+
+
+@lab
+def test_hooks_failures(hull_bin, tmp_path, lab_bundle, subreaper):
+    """A failing prestart fails create: its output and cause logged, the VMM killed, poststop
+    run, no container left. A failing poststart and poststop are warnings: start and delete
+    succeed."""
+    root = tmp_path / "root"
+    record = tmp_path / "fail.txt"
+    log = tmp_path / "fail.log"
+    b = hook_bundle(lab_bundle, record, fail=("prestart",))
+    p = rt(hull_bin, root, "create", "--bundle", str(b), "--pid-file", str(tmp_path / "f.pid"),
+           "f1", log=log, stdin="")
+    assert p.returncode != 0
+    lines = [json.loads(x) for x in log.read_text().splitlines()]
+    msgs = [x["msg"] for x in lines]
+    assert "hook prestart: prestart says no" in msgs, msgs
+    assert "prestart hook 0 (/bin/sh): exit status 3" in lines[-1]["msg"], lines[-1]
+    got = hook_lines(record)
+    assert [(k, s["status"]) for k, s in got] == [("prestart", "creating"),
+                                                  ("poststop", "stopped")], got
+    assert not os.path.exists(f"/proc/{got[0][1]['pid']}"), "the VMM was left running"
+    assert not (root / "f1").exists() and not (tmp_path / "f.pid").exists()
+    p = rt(hull_bin, root, "state", "f1")
+    assert p.returncode != 0 and 'container "f1" does not exist' in p.stderr
+
+    record2 = tmp_path / "warn.txt"
+    b = hook_bundle(lab_bundle, record2, fail=("poststart", "poststop"))
+    pid, _, _ = create(hull_bin, root, b, "w1", tmp_path)
+    p = rt(hull_bin, root, "start", "w1")
+    assert p.returncode == 0, p.stderr
+    assert "warning: poststart hook 0 (/bin/sh): exit status 3" in p.stderr, p.stderr
+    assert state_of(hull_bin, root, "w1")["status"] == "running"
+    p = rt(hull_bin, root, "delete", "--force", "w1")
+    assert p.returncode == 0, p.stderr
+    assert "warning: poststop hook 0 (/bin/sh): exit status 3" in p.stderr, p.stderr
+    wait_status(pid)
+    assert [k for k, _ in hook_lines(record2)] == HOOK_KINDS
+    assert not (root / "w1").exists()

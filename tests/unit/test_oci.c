@@ -328,6 +328,11 @@ static void test_errors_top(void **state)
 	refused(HEAD PROC ", \"hostname\": \"a\\u0000b\"}", "hostname: holds a NUL character");
 	refused(HEAD PROC ", \"annotations\": {\"k\": 1}}", "annotations.k: expected a string");
 	refused(HEAD PROC ", \"hooks\": []}", "hooks: expected an object");
+	/* The hooks are checked at load, so that create fails before it makes anything. */
+	refused(HEAD PROC ", \"hooks\": {\"poststop\": [{\"path\": \"true\"}]}}",
+		"hooks.poststop[0].path true: not absolute");
+	refused(HEAD PROC ", \"hooks\": {\"prestart\": [{\"path\": \"/x\", \"timeout\": 0}]}}",
+		"hooks.prestart[0].timeout 0");
 }
 
 static void test_errors_process(void **state)

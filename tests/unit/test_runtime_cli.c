@@ -19,6 +19,7 @@
 
 #include "cli/cli.h"
 #include "cli/runtime.h"
+#include "container/hooks.h"
 #include "container/oci.h"
 #include "container/signame.h"
 #include "lib/json.h"
@@ -376,7 +377,13 @@ static void test_features(void **state)
 		if (!strcmp(json_object_get_string(json_object_array_get_idx(a, i)), "rbind"))
 			has_rbind = true;
 	assert_true(has_rbind);
-	assert_int_equal(json_object_array_length(json_object_object_get(o, "hooks")), 0);
+	/* Every kind of hook is run (container/hooks), in the spec's order. */
+	a = json_object_object_get(o, "hooks");
+	assert_int_equal(json_object_array_length(a), CTR_HOOK_KINDS);
+	for (i = 0; i < CTR_HOOK_KINDS; i++)
+		assert_string_equal(json_object_get_string(json_object_array_get_idx(a, i)),
+				    ctr_hook_name((enum ctr_hook_kind)i));
+	assert_string_equal(json_object_get_string(json_object_array_get_idx(a, 0)), "prestart");
 	l = json_object_object_get(o, "linux");
 	a = json_object_object_get(l, "capabilities");
 	assert_int_equal(json_object_array_length(a), CTR_NCAPS);
