@@ -15,6 +15,7 @@
 
 #include "cli/cli.h"
 #include "container/oci.h"
+#include "container/seccomp.h"
 #include "container/state.h"
 #include "lib/file.h"
 #include "lib/log.h"
@@ -169,8 +170,8 @@ char *rt_features_json(void)
 		json_object_object_add(cg, "systemdUser", json_object_new_boolean(false));
 	}
 	json_object_object_add(lx, "cgroup", cg);
-	/* The spec's filter is carried to the guest but not compiled and installed yet. */
-	json_object_object_add(lx, "seccomp", enabled(false));
+	/* linux.seccomp is compiled on the host and loaded by hull-init (container/seccomp.c). */
+	json_object_object_add(lx, "seccomp", ctr_seccomp_features());
 	json_object_object_add(lx, "apparmor", enabled(false));
 	json_object_object_add(lx, "selinux", enabled(false));
 	json_object_object_add(o, "linux", lx);
