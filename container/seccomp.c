@@ -103,9 +103,7 @@ static int read_action(struct oci_ctx *c, struct json_object *v, struct json_obj
 				       "seccomp agent reaches into the VM)", where);
 		return oci_fail(c, -EINVAL, "%s: unknown action %.64s", where, name);
 	}
-	if (err_v && !actions[i].ret)
-		return oci_fail(c, -EINVAL, "%s: only SCMP_ACT_ERRNO and SCMP_ACT_TRACE take one",
-				err_where);
+	/* Checked with any action; as runc, only SCMP_ACT_ERRNO and SCMP_ACT_TRACE use it. */
 	if (err_v && (ret = oci_u32(c, err_v, err_where, 0xffff, &e)))
 		return ret;
 	*out = actions[i].ret ? actions[i].act | e : actions[i].act;

@@ -155,7 +155,7 @@ static void test_actions_and_errno(void **state)
 	struct prog p = compile_ok(
 		"{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"defaultErrnoRet\": 38, \"syscalls\": ["
 		"{\"names\": [\"read\", \"write\", \"not_a_syscall_hull_knows\"], "
-		"\"action\": \"SCMP_ACT_ALLOW\"},"
+		"\"action\": \"SCMP_ACT_ALLOW\", \"errnoRet\": 5},"
 		"{\"names\": [\"mkdir\"], \"action\": \"SCMP_ACT_ERRNO\", \"errnoRet\": 28},"
 		"{\"names\": [\"ptrace\"], \"action\": \"SCMP_ACT_KILL_PROCESS\"},"
 		"{\"names\": [\"reboot\"], \"action\": \"SCMP_ACT_KILL\"},"
@@ -256,8 +256,8 @@ static void test_refused(void **state)
 	refused("{\"defaultAction\": \"SCMP_ACT_BLOCK\"}", -EINVAL,
 		"linux.seccomp.defaultAction: unknown action SCMP_ACT_BLOCK");
 	refused("{\"defaultAction\": \"SCMP_ACT_NOTIFY\"}", -EINVAL, "SCMP_ACT_NOTIFY is not");
-	refused("{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"defaultErrnoRet\": 1}", -EINVAL,
-		"linux.seccomp.defaultErrnoRet: only SCMP_ACT_ERRNO");
+	refused("{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"defaultErrnoRet\": \"1\"}", -EINVAL,
+		"linux.seccomp.defaultErrnoRet");
 	refused("{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"defaultErrnoRet\": 70000}", -EINVAL,
 		"linux.seccomp.defaultErrnoRet");
 	refused(DEF ", \"architectures\": [\"SCMP_ARCH_VAX\"]}", -EINVAL,
@@ -277,7 +277,7 @@ static void test_refused(void **state)
 	refused(DEF ", \"syscalls\": [{\"names\": [1], \"action\": \"SCMP_ACT_ERRNO\"}]}", -EINVAL,
 		"linux.seccomp.syscalls[0].names[0]: expected a string");
 	refused(DEF ", \"syscalls\": [{\"names\": [\"mkdir\"], \"action\": \"SCMP_ACT_KILL\", "
-		"\"errnoRet\": 1}]}", -EINVAL, "linux.seccomp.syscalls[0].errnoRet: only");
+		"\"errnoRet\": -1}]}", -EINVAL, "linux.seccomp.syscalls[0].errnoRet");
 	refused(DEF ", \"syscalls\": [{\"names\": [\"read\"], \"action\": \"SCMP_ACT_ERRNO\", "
 		"\"args\": [{\"index\": 6, \"value\": 1, \"op\": \"SCMP_CMP_EQ\"}]}]}", -EINVAL,
 		"linux.seccomp.syscalls[0].args[0].index");
