@@ -6,8 +6,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "container/oci.h"
@@ -18,6 +23,10 @@
 
 /* Rules in all (a name each, or one per comparison where runc splits them): bounds the work. */
 #define SECCOMP_RULES_MAX CTR_SECCOMP_MAX_INSNS
+/* How long libseccomp may take over one profile (real ones take milliseconds). */
+#define SECCOMP_COMPILE_SECONDS 3
+/* Entries of linux.seccomp.architectures (libseccomp knows about 20). */
+#define SECCOMP_ARCHS_MAX 32
 /* The names of skipped syscalls quoted in the warning. */
 #define SKIPPED_TEXT 256
 
@@ -67,11 +76,24 @@ static const char *const feature_archs[] = {
 	NULL,
 };
 
+/* One libseccomp rule, read and checked in hull's process, added in the compiling child. */
+struct rule {
+	uint32_t act;
+	int nr;
+	unsigned int ncmp;
+	struct scmp_arg_cmp cmp[6];
+	const char *name;   /* in the JSON, for messages */
+	size_t sys, at; /* syscalls[sys].names[at] */
+};
+
 struct compile {
 	struct oci_ctx *c;
 	scmp_filter_ctx ctx;
 	uint32_t def; /* the default action, with its errno */
-	unsigned int nrules, nskipped;
+	uint32_t archs[SECCOMP_ARCHS_MAX];
+	unsigned int narchs;
+	struct rule *rules;
+	unsigned int counted, nrules, cap, nskipped; /* counted: unknown names too */
 	char skipped[SKIPPED_TEXT];
 };
 
@@ -119,6 +141,9 @@ static int read_archs(struct compile *k, struct json_object *v)
 	int ret;
 
 	ret = oci_array(k->c, v, "linux.seccomp.architectures", &n);
+	if (!ret && n > SECCOMP_ARCHS_MAX)
+		return oci_fail(k->c, -E2BIG, "linux.seccomp.architectures: more than %u entries",
+				SECCOMP_ARCHS_MAX);
 	for (i = 0; !ret && i < n; i++) {
 		snprintf(at, sizeof(at), "linux.seccomp.architectures[%zu]", i);
 		ret = string_of(k->c, json_object_array_get_idx(v, i), at, &name);
@@ -133,11 +158,7 @@ static int read_archs(struct compile *k, struct json_object *v)
 		}
 		if (!token)
 			return oci_fail(k->c, -EINVAL, "%s: unknown architecture %.64s", at, name);
-		ret = seccomp_arch_add(k->ctx, token);
-		if (ret == -EEXIST)
-			ret = 0;
-		else if (ret)
-			return oci_fail(k->c, ret, "%s: %s: %s", at, name, strerror(-ret));
+		k->archs[k->narchs++] = token;
 	}
 	return ret;
 }
@@ -216,14 +237,15 @@ static void skip(struct compile *k, const char *name)
  * when two compare the same argument — libseccomp cannot AND those, so runc adds one rule
  * per comparison (any may hold), and so does hull.
  */
-static int add_rules(struct compile *k, const char *at, uint32_t act, const char *name,
+static int add_rules(struct compile *k, size_t sys, size_t at, uint32_t act, const char *name,
 		     const struct scmp_arg_cmp *cmp, unsigned int ncmp, bool split)
 {
 	unsigned int i, nrules = split ? ncmp : 1;
-	int nr, ret;
+	struct rule *r;
+	int nr;
 
-	k->nrules += nrules;
-	if (k->nrules > SECCOMP_RULES_MAX)
+	k->counted += nrules;
+	if (k->counted > SECCOMP_RULES_MAX)
 		return oci_fail(k->c, -E2BIG, "linux.seccomp.syscalls: more than %u rules (a name "
 				"each, or a comparison each where runc splits them)", SECCOMP_RULES_MAX);
 	nr = seccomp_syscall_resolve_name(name);
@@ -232,11 +254,16 @@ static int add_rules(struct compile *k, const char *at, uint32_t act, const char
 		return 0;
 	}
 	for (i = 0; i < nrules; i++) {
-		ret = split ? seccomp_rule_add_array(k->ctx, act, nr, 1, cmp + i) :
-			      seccomp_rule_add_array(k->ctx, act, nr, ncmp, cmp);
-		if (ret)
-			return oci_fail(k->c, ret, "%s: %s: libseccomp refused the rule: %s", at, name,
-					strerror(-ret));
+		if (k->nrules == k->cap) {
+			r = reallocarray(k->rules, k->cap ? 2 * k->cap : 64, sizeof(*r));
+			if (!r)
+				return -ENOMEM;
+			k->rules = r;
+			k->cap = k->cap ? 2 * k->cap : 64;
+		}
+		r = &k->rules[k->nrules++];
+		*r = (struct rule){ act, nr, split ? 1 : ncmp, { { 0 } }, name, sys, at };
+		memcpy(r->cmp, split ? cmp + i : cmp, r->ncmp * sizeof(*cmp));
 	}
 	return 0;
 }
@@ -293,7 +320,7 @@ static int read_syscall(struct compile *k, struct json_object *s, size_t idx)
 	for (i = 0; i < n; i++) {
 		snprintf(where, sizeof(where), "%s.names[%zu]", at, i);
 		ret = string_of(k->c, json_object_array_get_idx(names, i), where, &name) ?:
-		      add_rules(k, where, act, name, cmp, ncmp, split);
+		      add_rules(k, idx, i, act, name, cmp, ncmp, split);
 		if (ret)
 			return ret;
 	}
@@ -346,45 +373,182 @@ out:
 	return ret;
 }
 
-int oci_seccomp(struct oci_ctx *c, struct json_object *v, void **prog, size_t *len)
+/* In the compiling child: the rules given to libseccomp, the program exported. */
+static int build(struct compile *k, void **prog, size_t *len)
 {
-	struct compile k = { .c = c };
-	const struct scmp_version *sv;
+	const struct rule *r;
+	unsigned int i;
+	int ret;
+
+	k->ctx = seccomp_init(k->def);
+	if (!k->ctx)
+		return oci_fail(k->c, -EINVAL, "linux.seccomp.defaultAction: libseccomp refused it");
+	for (i = 0; i < k->narchs; i++) {
+		ret = seccomp_arch_add(k->ctx, k->archs[i]);
+		if (ret && ret != -EEXIST) {
+			ret = oci_fail(k->c, ret, "linux.seccomp.architectures[%u]: %s", i,
+				       strerror(-ret));
+			goto out;
+		}
+	}
+	for (i = 0; i < k->nrules; i++) {
+		r = &k->rules[i];
+		ret = seccomp_rule_add_array(k->ctx, r->act, r->nr, r->ncmp, r->cmp);
+		if (ret) {
+			ret = oci_fail(k->c, ret, "linux.seccomp.syscalls[%zu].names[%zu]: %.64s: "
+				       "libseccomp refused the rule: %s", r->sys, r->at, r->name,
+				       strerror(-ret));
+			goto out;
+		}
+	}
+	ret = export(k, prog, len);
+out:
+	seccomp_release(k->ctx);
+	return ret;
+}
+
+/* In hull's process: every field read and checked, the rules listed for build(). */
+static int parse(struct oci_ctx *c, struct json_object *v, struct compile *k)
+{
 	struct json_object *f;
 	size_t i, n;
 	int ret;
 
 	ret = oci_object(c, v, "linux.seccomp") ?:
 	      read_action(c, oci_get(v, "defaultAction"), oci_get(v, "defaultErrnoRet"),
-			  "linux.seccomp.defaultAction", "linux.seccomp.defaultErrnoRet", &k.def);
+			  "linux.seccomp.defaultAction", "linux.seccomp.defaultErrnoRet", &k->def);
 	if (ret)
 		return ret;
-	if ((f = oci_get(v, "listenerPath")) || (f = oci_get(v, "listenerMetadata")))
+	if (oci_get(v, "listenerPath") || oci_get(v, "listenerMetadata"))
 		return oci_fail(c, -EINVAL, "linux.seccomp: a listener is not supported (no "
 			       "seccomp agent reaches into the VM)");
-	k.ctx = seccomp_init(k.def);
-	if (!k.ctx)
-		return oci_fail(c, -EINVAL, "linux.seccomp.defaultAction: libseccomp refused it");
-	if ((f = oci_get(v, "architectures")) && (ret = read_archs(&k, f)))
-		goto out;
-	if ((f = oci_get(v, "flags")) && (ret = read_flags(&k, f)))
-		goto out;
+	if ((f = oci_get(v, "architectures")) && (ret = read_archs(k, f)))
+		return ret;
+	if ((f = oci_get(v, "flags")) && (ret = read_flags(k, f)))
+		return ret;
 	if ((f = oci_get(v, "syscalls"))) {
 		ret = oci_array(c, f, "linux.seccomp.syscalls", &n);
 		for (i = 0; !ret && i < n; i++)
-			ret = read_syscall(&k, json_object_array_get_idx(f, i), i);
-		if (ret)
-			goto out;
+			ret = read_syscall(k, json_object_array_get_idx(f, i), i);
 	}
-	ret = export(&k, prog, len);
-	if (!ret && k.nskipped) {
+	return ret;
+}
+
+/* What the compiling child sends back: this, the message (errlen bytes), the program. */
+struct reply {
+	int32_t ret;
+	uint32_t len;
+};
+
+static int read_all(int fd, void *buf, size_t len, const struct timespec *end)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	struct timespec now;
+	size_t got = 0;
+	ssize_t n;
+	long ms;
+
+	while (got < len) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		ms = (end->tv_sec - now.tv_sec) * 1000 + (end->tv_nsec - now.tv_nsec) / 1000000;
+		if (ms <= 0)
+			return -ETIMEDOUT;
+		n = poll(&pfd, 1, (int)ms);
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		if (n <= 0)
+			continue;
+		n = read(fd, (uint8_t *)buf + got, len - got);
+		if (n < 0 && errno != EINTR && errno != EAGAIN)
+			return -errno;
+		if (n == 0)
+			return -EPIPE;
+		got += n > 0 ? (size_t)n : 0;
+	}
+	return 0;
+}
+
+/*
+ * libseccomp runs in a child with a deadline: some rule sets send 2.5's rule merging into a
+ * loop that does not end (two multi-argument rules for one syscall, found by fuzz_seccomp),
+ * and a profile is the user's input. The child writes its answer on a pipe, whose buffer
+ * holds all of it (a program is at most 32 KiB), and exits.
+ */
+int oci_seccomp(struct oci_ctx *c, struct json_object *v, void **prog, size_t *len)
+{
+	struct compile k = { .c = c };
+	const struct scmp_version *sv;
+	struct timespec end;
+	struct reply r = { 0, 0 };
+	void *buf = NULL;
+	int p[2] = { -1, -1 }, ret, st;
+	pid_t pid;
+
+	ret = parse(c, v, &k);
+	if (ret)
+		goto out;
+	if (pipe2(p, O_CLOEXEC | O_NONBLOCK)) {
+		ret = oci_fail(c, -errno, "linux.seccomp: pipe: %s", strerror(errno));
+		goto out;
+	}
+	fcntl(p[1], F_SETFL, 0);
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		ret = oci_fail(c, -errno, "linux.seccomp: fork: %s", strerror(errno));
+		close(p[0]);
+		close(p[1]);
+		goto out;
+	}
+	if (pid == 0) {
+		close(p[0]);
+		r.ret = build(&k, &buf, len);
+		r.len = r.ret ? 0 : (uint32_t)*len;
+		if (write(p[1], &r, sizeof(r)) == sizeof(r) &&
+		    write(p[1], c->err, c->errlen) == (ssize_t)c->errlen && r.len)
+			(void)!write(p[1], buf, r.len);
+		_exit(0);
+	}
+	close(p[1]);
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += SECCOMP_COMPILE_SECONDS;
+	ret = read_all(p[0], &r, sizeof(r), &end) ?: read_all(p[0], c->err, c->errlen, &end);
+	if (!ret)
+		c->err[c->errlen - 1] = '\0';
+	if (!ret && !r.ret && (!r.len || r.len % 8 || r.len / 8 > CTR_SECCOMP_MAX_INSNS))
+		ret = -EPROTO;
+	if (!ret && !r.ret) {
+		buf = malloc(r.len);
+		ret = buf ? read_all(p[0], buf, r.len, &end) : -ENOMEM;
+	}
+	close(p[0]);
+	if (ret)
+		kill(pid, SIGKILL);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (ret == -ETIMEDOUT)
+		ret = oci_fail(c, -ETIMEDOUT, "linux.seccomp: libseccomp did not compile it within "
+			       "%d s (a rule set its rule merging never ends on)",
+			       SECCOMP_COMPILE_SECONDS);
+	else if (ret)
+		ret = oci_fail(c, ret, "linux.seccomp: the compiling process: %s", strerror(-ret));
+	else if ((ret = r.ret) < 0 && !c->err[0])
+		ret = oci_fail(c, ret, "linux.seccomp: %s", strerror(-ret));
+	if (ret) {
+		free(buf);
+		ret = ret < 0 ? ret : -EPROTO;
+		goto out;
+	}
+	*prog = buf;
+	*len = r.len;
+	if (k.nskipped) {
 		sv = seccomp_version();
 		log_msg("warning: linux.seccomp: syscalls libseccomp %u.%u.%u does not know, "
 			"skipped as runc does (%u): %s%s", sv->major, sv->minor, sv->micro,
 			k.nskipped, k.skipped, k.nskipped > 8 ? ", ..." : "");
 	}
 out:
-	seccomp_release(k.ctx);
+	free(k.rules);
 	return ret;
 }
 

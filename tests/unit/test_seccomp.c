@@ -334,6 +334,22 @@ static void test_bounds(void **state)
 	free(many);
 }
 
+/*
+ * Two multi-argument rules for one syscall send libseccomp 2.5.4's rule merging into a loop
+ * that never ends (found by fuzz_seccomp): the compile's deadline makes it an error.
+ */
+static void test_libseccomp_hang(void **state)
+{
+	(void)state;
+	refused(DEF ", \"syscalls\": [{\"names\": [\"socket\"], \"action\": \"SCMP_ACT_ERRNO\", "
+		"\"args\": [{\"index\": 0, \"value\": 1, \"op\": \"SCMP_CMP_NE\"}, {\"index\": 1, "
+		"\"value\": 3, \"op\": \"SCMP_CMP_LT\"}]}, {\"names\": [\"socket\"], \"action\": "
+		"\"SCMP_ACT_ERRNO\", \"args\": [{\"index\": 0, \"value\": 1, \"op\": \"SCMP_CMP_NE\"}, "
+		"{\"index\": 2, \"value\": 4096, \"op\": \"SCMP_CMP_GE\"}, {\"index\": 3, \"value\": "
+		"9, \"op\": \"SCMP_CMP_GT\"}]}]}", -ETIMEDOUT,
+		"linux.seccomp: libseccomp did not compile it within 3 s");
+}
+
 /* The reader: a bundle's linux.seccomp is compiled with it, its errors are the bundle's. */
 static void test_bundle(void **state)
 {
@@ -367,6 +383,7 @@ int main(void)
 		cmocka_unit_test(test_args),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_bounds),
+		cmocka_unit_test(test_libseccomp_hang),
 		cmocka_unit_test(test_bundle),
 	};
 
