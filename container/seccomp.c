@@ -434,11 +434,28 @@ static int parse(struct oci_ctx *c, struct json_object *v, struct compile *k)
 	return ret;
 }
 
-/* What the compiling child sends back: this, the message (errlen bytes), the program. */
+/* What the compiling child sends back: this, then the message, then the program. */
 struct reply {
 	int32_t ret;
-	uint32_t len;
+	uint32_t errlen; /* the message's bytes, without NUL */
+	uint32_t len;	 /* the program's */
 };
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+	ssize_t n;
+
+	while (len) {
+		n = write(fd, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		buf = (const uint8_t *)buf + n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
 
 static int read_all(int fd, void *buf, size_t len, const struct timespec *end)
 {
@@ -471,15 +488,15 @@ static int read_all(int fd, void *buf, size_t len, const struct timespec *end)
 /*
  * libseccomp runs in a child with a deadline: some rule sets send 2.5's rule merging into a
  * loop that does not end (two multi-argument rules for one syscall, found by fuzz_seccomp),
- * and a profile is the user's input. The child writes its answer on a pipe, whose buffer
- * holds all of it (a program is at most 32 KiB), and exits.
+ * and a profile is the user's input. The child writes its answer on a pipe (read as it comes,
+ * against the same deadline) and exits.
  */
 int oci_seccomp(struct oci_ctx *c, struct json_object *v, void **prog, size_t *len)
 {
 	struct compile k = { .c = c };
 	const struct scmp_version *sv;
 	struct timespec end;
-	struct reply r = { 0, 0 };
+	struct reply r = { 0, 0, 0 };
 	void *buf = NULL;
 	int p[2] = { -1, -1 }, ret, st;
 	pid_t pid;
@@ -502,19 +519,25 @@ int oci_seccomp(struct oci_ctx *c, struct json_object *v, void **prog, size_t *l
 	}
 	if (pid == 0) {
 		close(p[0]);
+		c->err[0] = '\0';
 		r.ret = build(&k, &buf, len);
+		r.errlen = (uint32_t)strnlen(c->err, c->errlen - 1);
 		r.len = r.ret ? 0 : (uint32_t)*len;
-		if (write(p[1], &r, sizeof(r)) == sizeof(r) &&
-		    write(p[1], c->err, c->errlen) == (ssize_t)c->errlen && r.len)
-			(void)!write(p[1], buf, r.len);
+		if (write_all(p[1], &r, sizeof(r)) || write_all(p[1], c->err, r.errlen) ||
+		    write_all(p[1], buf, r.len))
+			_exit(1);
 		_exit(0);
 	}
 	close(p[1]);
 	clock_gettime(CLOCK_MONOTONIC, &end);
 	end.tv_sec += SECCOMP_COMPILE_SECONDS;
-	ret = read_all(p[0], &r, sizeof(r), &end) ?: read_all(p[0], c->err, c->errlen, &end);
+	ret = read_all(p[0], &r, sizeof(r), &end);
+	if (!ret && r.errlen >= c->errlen)
+		ret = -EPROTO;
 	if (!ret)
-		c->err[c->errlen - 1] = '\0';
+		ret = read_all(p[0], c->err, r.errlen, &end);
+	if (!ret)
+		c->err[r.errlen] = '\0';
 	if (!ret && !r.ret && (!r.len || r.len % 8 || r.len / 8 > CTR_SECCOMP_MAX_INSNS))
 		ret = -EPROTO;
 	if (!ret && !r.ret) {
