@@ -380,6 +380,14 @@ static int build(struct compile *k, void **prog, size_t *len)
 	unsigned int i;
 	int ret;
 
+	/*
+	 * The program runs on the guest's kernel, not this one: API level 3 (LOG and
+	 * KILL_PROCESS, kernel 4.14) rather than what libseccomp would probe here.
+	 */
+	ret = seccomp_api_set(3);
+	if (ret)
+		return oci_fail(k->c, ret, "linux.seccomp: libseccomp's API level 3: %s",
+				strerror(-ret));
 	k->ctx = seccomp_init(k->def);
 	if (!k->ctx)
 		return oci_fail(k->c, -EINVAL, "linux.seccomp.defaultAction: libseccomp refused it");
