@@ -48,7 +48,7 @@ CTR_SRCS := container/tlv.c container/proto.c container/oci_json.c container/oci
 	container/oci_mounts.c container/oci_linux.c container/runspec.c container/plan.c container/points.c \
 	container/initramfs.c container/agent.c container/stdio.c container/console.c container/run.c \
 	container/limits.c container/cgroup.c container/state.c container/signame.c \
-	container/netns.c container/hooks.c
+	container/netns.c container/hooks.c container/seccomp.c
 CLI_SRCS := cli/cli.c cli/run.c cli/ctl.c cli/rtparse.c cli/runtime.c cli/rtvmm.c
 # Everything but main(): linked into hull, and into the unit tests and fuzz targets.
 HULL_SRCS := $(LIB_SRCS) $(ARCH_SRCS) $(BOOT_SRCS) $(DEV_SRCS) $(VIRTIO_SRCS) $(VBLK_SRCS) \
@@ -91,12 +91,12 @@ UNIT_TESTS := gmem bus parse iov config cli log registry exit serial rtc i8042 e
 	fs_entries vfs vsock net fdbudget tlv proto json oci runspec points initramfs agent ctr_console \
 	guest_plan guest_caps guest_values \
 	guest_path loop control vcpu cpuset limits cgroup file state runtime_cli census vmem netns \
-	hooks
+	hooks seccomp
 UNIT_BINS := $(UNIT_TESTS:%=$(O)/san/tests/unit/test_%)
 
 # --- fuzz targets (libFuzzer): tests/fuzz/fuzz_NAME.c ---
 FUZZ_TARGETS := kernel config virtq mmio blk balloon vmem fsrv vsock net proto spec oci control \
-	modules state
+	modules state seccomp
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(O)/fuzz/fuzz_%)
 FUZZ_OBJS := $(HULL_SRCS:%.c=$(O)/fuzz/%.o)
 TEST_FUZZ_OBJS := $(TEST_SUPPORT_SRCS:%.c=$(O)/fuzz/%.o)

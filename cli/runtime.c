@@ -16,6 +16,7 @@
 #include "cli/cli.h"
 #include "container/hooks.h"
 #include "container/oci.h"
+#include "container/seccomp.h"
 #include "container/state.h"
 #include "lib/file.h"
 #include "lib/log.h"
@@ -173,8 +174,8 @@ char *rt_features_json(void)
 		json_object_object_add(cg, "systemdUser", json_object_new_boolean(false));
 	}
 	json_object_object_add(lx, "cgroup", cg);
-	/* The spec's filter is carried to the guest but not compiled and installed yet. */
-	json_object_object_add(lx, "seccomp", enabled(false));
+	/* linux.seccomp is compiled on the host and loaded by hull-init (container/seccomp.c). */
+	json_object_object_add(lx, "seccomp", ctr_seccomp_features());
 	json_object_object_add(lx, "apparmor", enabled(false));
 	json_object_object_add(lx, "selinux", enabled(false));
 	json_object_object_add(o, "linux", lx);

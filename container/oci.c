@@ -563,6 +563,7 @@ void ctr_bundle_free(struct ctr_bundle *b)
 	free(b->cgroups_path);
 	free(b->netns);
 	free(b->seccomp);
+	free(b->seccomp_prog);
 	free(b->hooks);
 	for (i = 0; b->annotations && i < b->nannotations; i++) {
 		free(b->annotations[i].key);

@@ -63,6 +63,8 @@ struct ctr_bundle {
 	char *cgroups_path; /* linux.cgroupsPath */
 	char *netns;	    /* linux.namespaces' network path: a namespace to join */
 	char *seccomp;	    /* linux.seccomp, as compact JSON text */
+	void *seccomp_prog; /* ... compiled: struct sock_filter[] for hull-init (container/seccomp.h) */
+	size_t seccomp_len; /* its bytes */
 	char *hooks;	    /* hooks, as compact JSON text */
 	struct ctr_annotation *annotations;
 	unsigned int nannotations;

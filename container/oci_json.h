@@ -1,4 +1,4 @@
-/* oci_json: typed reads of config.json's values, each failure naming the field (oci*.c only). */
+/* oci_json: typed reads of config.json's values, each failure naming the field (oci*.c, seccomp.c). */
 #ifndef HULL_CONTAINER_OCI_JSON_H
 #define HULL_CONTAINER_OCI_JSON_H
 
@@ -43,5 +43,7 @@ int oci_text(struct oci_ctx *c, struct json_object *v, const char *where, char *
 struct ctr_bundle;
 int oci_mounts(struct oci_ctx *c, struct json_object *v, struct ctr_bundle *b);
 int oci_linux(struct oci_ctx *c, struct json_object *v, struct ctr_bundle *b);
+/* linux.seccomp compiled (container/seccomp.c): *prog malloc'd, *len bytes. */
+int oci_seccomp(struct oci_ctx *c, struct json_object *v, void **prog, size_t *len);
 
 #endif

@@ -414,8 +414,10 @@ int oci_linux(struct oci_ctx *c, struct json_object *l, struct ctr_bundle *b)
 	    ((v = oci_get(l, "cgroupsPath")) &&
 	     (ret = oci_str(c, v, "linux.cgroupsPath", &b->cgroups_path))))
 		return ret;
+	/* Compiled here, so that a profile hull cannot honour fails create, before any VM. */
 	if ((v = oci_get(l, "seccomp")))
 		return oci_object(c, v, "linux.seccomp") ?:
-		       oci_text(c, v, "linux.seccomp", &b->seccomp);
+		       oci_text(c, v, "linux.seccomp", &b->seccomp) ?:
+		       oci_seccomp(c, v, &b->seccomp_prog, &b->seccomp_len);
 	return 0;
 }

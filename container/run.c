@@ -1064,10 +1064,16 @@ static int load(struct ctr_run *r, const struct ctr_run_args *a)
 		}
 	}
 	ret = ctr_plan_build(&r->b, 0, &r->spec, &r->plan, err, sizeof(err));
-	if (ret)
+	if (ret) {
 		log_msg("%s%s: %s", a->bundle ? "bundle " : "container", a->bundle ? a->bundle : "",
 			err);
-	return ret;
+		return ret;
+	}
+	/* The compiled seccomp filter goes to hull-init with the spec (every process loads it). */
+	r->spec.seccomp = r->b.seccomp_prog;
+	r->spec.seccomp_len = r->b.seccomp_len;
+	r->b.seccomp_prog = NULL;
+	return 0;
 }
 
 /*

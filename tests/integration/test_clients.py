@@ -215,6 +215,23 @@ def test_podman_exec(podman):
 
 
 @lab
+def test_podman_seccomp(podman, tmp_path):
+    """podman's seccomp profiles reach hull-init: its default one is loaded (Seccomp: 2), one
+    given with --security-opt fails mkdir with EPERM, unconfined loads none."""
+    status = "grep Seccomp: /proc/self/status"
+    p = podman(*RUN, "--rm", IMAGE, "sh", "-c", status)
+    assert p.stdout.split() == ["Seccomp:", "2"], describe(p)
+    prof = tmp_path / "deny-mkdir.json"
+    prof.write_text(json.dumps({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+        {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]}))
+    p = podman(*RUN, "--rm", "--security-opt", f"seccomp={prof}", IMAGE, "sh", "-c",
+               "mkdir /tmp/x; echo rc=$?", check=False)
+    assert p.stdout.strip() == "rc=1" and "Operation not permitted" in p.stderr, describe(p)
+    p = podman(*RUN, "--rm", "--security-opt", "seccomp=unconfined", IMAGE, "sh", "-c", status)
+    assert p.stdout.split() == ["Seccomp:", "0"], describe(p)
+
+
+@lab
 def test_podman_run_it(podman, terminal):
     t = terminal(podman, podman.argv(*RUN, "--rm", "-it", IMAGE, "sh"))
     rc = shell_session(t)

@@ -157,6 +157,38 @@ def test_create_refused(hull_bin, root, tmp_path):
     assert not (root / "c1").exists()
 
 
+# linux.seccomp: mkdir and mkdirat fail with EPERM, everything else is allowed (runc's form).
+DENY_MKDIR = {"defaultAction": "SCMP_ACT_ALLOW",
+              "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+              "syscalls": [{"names": ["mkdir", "mkdirat", "no_such_syscall"],
+                            "action": "SCMP_ACT_ERRNO"}]}
+
+
+@host
+def test_create_refused_seccomp(hull_bin, root, tmp_path):
+    """A seccomp profile hull cannot compile fails create and run before any VM (no kernel is
+    even looked for), the field named; nothing is left behind."""
+    b = tmp_path / "b"
+    (b / "rootfs").mkdir(parents=True)
+    proc = {"args": ["/bin/sh"], "cwd": "/", "user": {"uid": 0, "gid": 0}}
+    bad = dict(DENY_MKDIR, syscalls=[{"names": ["mkdir"], "action": "SCMP_ACT_SOMETIMES"}])
+    cfg = {"ociVersion": "1.0.2", "root": {"path": "rootfs"}, "process": proc,
+           "linux": {"seccomp": bad}}
+    (b / "config.json").write_text(json.dumps(cfg))
+    env = {"HULL_KERNEL": "/nope"}
+    for verb in ("create", "run"):
+        p = hull(hull_bin, root, verb, "--bundle", str(b), "c1", env=env)
+        assert p.returncode == (1 if verb == "create" else 2), (verb, p)
+        assert ("linux.seccomp.syscalls[0].action: unknown action SCMP_ACT_SOMETIMES"
+                in p.stderr), p.stderr
+        assert "/nope" not in p.stderr, p.stderr
+        assert not (root / "c1").exists()
+    cfg["linux"]["seccomp"] = dict(DENY_MKDIR, architectures=["SCMP_ARCH_PDP11"])
+    (b / "config.json").write_text(json.dumps(cfg))
+    p = hull(hull_bin, root, "create", "--bundle", str(b), "c1", env=env)
+    assert p.returncode == 1 and "linux.seccomp.architectures[0]" in p.stderr, p.stderr
+
+
 @host
 def test_update_needs_the_vmm(hull_bin, root, sleeper, tmp_path):
     """update: the resources checked first; then applied by the container's VMM (lab:
@@ -253,6 +285,9 @@ def test_features(hull_bin, root):
     assert f["ociVersionMin"] == "1.0.0"
     assert "rbind" in f["mountOptions"]
     assert "CAP_SYS_ADMIN" in f["linux"]["capabilities"]
+    sc = f["linux"]["seccomp"]
+    assert sc["enabled"] and "SCMP_ACT_ERRNO" in sc["actions"], sc
+    assert "SCMP_CMP_MASKED_EQ" in sc["operators"] and "SCMP_ARCH_X86_64" in sc["archs"], sc
 
 
 @host
@@ -307,7 +342,8 @@ def subreaper():
 
 @pytest.fixture
 def lab_bundle(tmp_path):
-    """make(args, **process fields) -> a bundle of a private busybox rootfs copy running args."""
+    """make(args, linux=None, **process fields) -> a bundle of a private busybox rootfs copy
+    running args (linux: config.json's linux section)."""
     import shutil
     import tempfile
     script = REPO / "tests" / "images" / "busybox-rootfs.sh"
@@ -315,7 +351,7 @@ def lab_bundle(tmp_path):
                             text=True).stdout.strip()
     tops = []
 
-    def make(args, **extra):
+    def make(args, linux=None, **extra):
         top = Path(tempfile.mkdtemp(prefix="hull-rt-", dir="/tmp"))
         tops.append(top)
         shutil.copytree(cached, top / "rootfs", symlinks=True)
@@ -323,6 +359,8 @@ def lab_bundle(tmp_path):
                 "user": {"uid": 0, "gid": 0}, **extra}
         cfg = {"ociVersion": "1.0.2", "root": {"path": "rootfs"}, "process": proc,
                "annotations": {"org.example": "lab"}}
+        if linux is not None:
+            cfg["linux"] = linux
         (top / "config.json").write_text(json.dumps(cfg))
         return top
     yield make
@@ -438,6 +476,35 @@ def test_run(hull_bin, tmp_path, lab_bundle):
     assert p.returncode == 7, p
     assert p.stdout == "got line\n" and p.stderr == "err\n", p
     assert not (root / "r1").exists()
+
+
+@lab
+def test_seccomp(hull_bin, tmp_path, lab_bundle, subreaper):
+    """linux.seccomp compiled on the host and loaded by hull-init: the container's process and
+    an exec'd one (with and without noNewPrivileges) get EPERM from mkdir, other calls work."""
+    root = tmp_path / "root"
+    b = lab_bundle(["/bin/sh", "-c", "mkdir /tmp/x; echo main-rc=$?; touch /tmp/f && "
+                    "echo main-ok; grep Seccomp: /proc/self/status; exec sleep 1000"],
+                   linux={"seccomp": DENY_MKDIR})
+    pid, out, err = create(hull_bin, root, b, "s1", tmp_path)
+    assert rt(hull_bin, root, "start", "s1").returncode == 0
+    script = "mkdir /tmp/y; echo exec-rc=$?; ls /tmp >/dev/null && echo exec-ok"
+    p = rt(hull_bin, root, "exec", "s1", "/bin/sh", "-c", script)
+    assert (p.returncode, p.stdout) == (0, "exec-rc=1\nexec-ok\n"), p
+    assert "Operation not permitted" in p.stderr, p
+    proc = {"args": ["/bin/sh", "-c", script], "cwd": "/", "user": {"uid": 0, "gid": 0},
+            "env": ["PATH=/bin"], "noNewPrivileges": True}
+    pf = tmp_path / "proc.json"
+    pf.write_text(json.dumps(proc))
+    p = rt(hull_bin, root, "exec", "--process", str(pf), "s1")
+    assert (p.returncode, p.stdout) == (0, "exec-rc=1\nexec-ok\n"), p
+    assert "Operation not permitted" in p.stderr, p
+    assert rt(hull_bin, root, "kill", "s1", "KILL").returncode == 0
+    wait_status(pid)
+    assert out.read_text().splitlines() == ["main-rc=1", "main-ok", "Seccomp:\t2"], \
+        (out.read_text(), err.read_text())
+    assert "Operation not permitted" in err.read_text(), err.read_text()
+    assert rt(hull_bin, root, "delete", "s1").returncode == 0
 
 
 def recv_master(sock, timeout=BOOT_TIMEOUT):

@@ -311,6 +311,7 @@ static void test_spec_checks(void **state)
 						       "0123456789012345678901234")));
 	REFUSED(s.seccomp_len = 7);
 	REFUSED(s.seccomp_len = 0);
+	REFUSED((free(s.seccomp), s.seccomp = calloc(4097, 8), s.seccomp_len = 4097 * 8));
 	REFUSED((free(s.resources.cpuset_cpus), s.resources.cpuset_cpus = dup_s("0\n1")));
 	REFUSED((free(s.netifs[0].name), s.netifs[0].name = dup_s("a-very-long-name")));
 	REFUSED((free(s.root_tag), s.root_tag = dup_s("")));

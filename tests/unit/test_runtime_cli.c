@@ -390,6 +390,15 @@ static void test_features(void **state)
 	assert_string_equal(json_object_get_string(json_object_array_get_idx(a, 0)), "CAP_CHOWN");
 	assert_non_null(json_object_object_get(l, "namespaces"));
 	assert_non_null(json_object_object_get(l, "cgroup"));
+	/* seccomp as runc lists it: what container/seccomp.c compiles. */
+	l = json_object_object_get(l, "seccomp");
+	assert_true(json_object_get_boolean(json_object_object_get(l, "enabled")));
+	a = json_object_object_get(l, "actions");
+	assert_int_equal(json_object_array_length(a), 8);
+	assert_string_equal(json_object_get_string(json_object_array_get_idx(a, 1)),
+			    "SCMP_ACT_ERRNO");
+	assert_int_equal(json_object_array_length(json_object_object_get(l, "operators")), 7);
+	assert_non_null(json_object_object_get(l, "archs"));
 	json_object_put(o);
 	free(text);
 }

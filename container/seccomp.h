@@ -1,0 +1,27 @@
+/* seccomp: config.json's linux.seccomp compiled with libseccomp into the classic BPF program hull-init loads. */
+#ifndef HULL_CONTAINER_SECCOMP_H
+#define HULL_CONTAINER_SECCOMP_H
+
+#include <stddef.h>
+
+/* The kernel's bound on a classic BPF program (BPF_MAXINSNS), 8 bytes an instruction. */
+#define CTR_SECCOMP_MAX_INSNS 4096
+
+/*
+ * Compile a linux.seccomp object (JSON text, len bytes) as runc does: defaultAction (and
+ * defaultErrnoRet), architectures, flags, syscalls[] with names, action, errnoRet and args.
+ * A syscall name libseccomp does not know is skipped (one warning, as runc); anything else it
+ * cannot honour is an error naming the field. On success *prog is a malloc'd
+ * struct sock_filter[] of *len bytes (a whole number of instructions, at most
+ * CTR_SECCOMP_MAX_INSNS). 0, or -errno with the message in err.
+ */
+int ctr_seccomp_compile(const char *text, size_t len, void **prog, size_t *prog_len, char *err,
+			size_t errlen);
+
+/*
+ * runc's `features` object for seccomp: enabled, the actions, operators and architectures
+ * hull compiles, the flags known and those supported. NULL when out of memory.
+ */
+struct json_object *ctr_seccomp_features(void);
+
+#endif
