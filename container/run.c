@@ -95,6 +95,7 @@ struct ctr_run {
 	struct loop_timer settle_timer;
 	unsigned int settle_polls;    /* left */
 	uint64_t settle_from;	      /* plugged before the update */
+	uint64_t settle_held;	      /* the host cgroup's memory.max until then */
 	struct ctr_resources settle_host; /* the host cgroup's memory.max once it has */
 	bool updating;		 /* the guest's answer is awaited (update_fd waits for it) */
 	uint32_t update_seq;	 /* UPDATE's seq ... */
@@ -488,12 +489,15 @@ static void on_settle(struct loop *l, struct loop_timer *t)
 	char err[256];
 
 	(void)l;
-	if (!d || vmem_status(d, &st))
+	if (!d || vmem_status(d, &st)) {
+		r->settle_polls = 0;
 		return;
+	}
 	if (st.plugged > st.requested && --r->settle_polls) {
 		loop_timer_arm(&r->vm->loop, &r->settle_timer, CTR_SETTLE_MS * NS_PER_MS, 0);
 		return;
 	}
+	r->settle_polls = 0;
 	if (st.plugged > st.requested) {
 		log_msg("container: update: memory: %" PRIu64 " MiB unplugged of %" PRIu64
 			" asked, %" PRIu64 " MiB busy in the guest (still plugged; the host cgroup's "
@@ -520,6 +524,7 @@ static void update_end(struct ctr_run *r, bool ok)
 		r->settle_from = plugged_now(r);
 		r->settle_host = (struct ctr_resources){ .has_mem_max = true,
 							 .mem_max = r->upd.host_mem_max };
+		r->settle_held = r->upd.host[1].mem_max;
 		r->settle_polls = CTR_SETTLE_POLLS;
 		loop_timer_arm(&r->vm->loop, &r->settle_timer, CTR_SETTLE_MS * NS_PER_MS, 0);
 	}
@@ -627,6 +632,21 @@ static int rt_update(struct ctr_run *r, const struct ctl_request *req, int clien
 	ctr_resources_free(&upd);
 	if (ret)
 		return reply_error(line, len, "update: %s", err);
+	if (r->settle_polls) {
+		/*
+		 * An earlier shrink is still being unplugged: its poll lowers the host's memory.max,
+		 * which stays as it is meanwhile; a new memory limit waits for it.
+		 */
+		if (r->upd.plug[0] != r->upd.plug[1] ||
+		    r->upd.want.has_mem_max != r->b.resources.has_mem_max ||
+		    r->upd.want.mem_max != r->b.resources.mem_max) {
+			ctr_update_free(&r->upd);
+			return reply_error(line, len, "update: memory: an earlier shrink is still "
+					   "being unplugged (for up to %d s): try again",
+					   CTR_SETTLE_MS * CTR_SETTLE_POLLS / 1000);
+		}
+		r->upd.host[0].mem_max = r->upd.host[1].mem_max = r->settle_held;
+	}
 	r->nlevels = 0;
 	if (vm_host_has_cgroup(vm))
 		r->levels[r->nlevels++] = (struct ctr_level){ "the host cgroup", vm_level_cgroup, vm,
@@ -637,7 +657,6 @@ static int rt_update(struct ctr_run *r, const struct ctl_request *req, int clien
 	if (r->upd.pinned)
 		r->levels[r->nlevels++] = (struct ctr_level){ "the vCPU pinning", vm_level_pin, vm,
 							      { &r->upd.pin[0], &r->upd.pin[1] } };
-	loop_timer_cancel(&vm->loop, &r->settle_timer); /* an earlier unplug's: this one decides */
 	ret = ctr_levels_set(r->levels, r->nlevels, err, sizeof(err));
 	if (ret) {
 		update_end(r, false);
