@@ -42,6 +42,9 @@ static const char run_help[] =
 	"  --max-cpus N        vCPUs made (default: --cpus): those above boot offline, and an\n"
 	"                      update of the CPU limits onlines or offlines them\n"
 	"  --memory SIZE       guest RAM (default: the bundle's memory limit, else 512M)\n"
+	"  --max-memory SIZE   RAM plus a hotplug region (virtio-mem) an update of the memory\n"
+	"                      limit plugs and unplugs (default with a limit: 4 times the RAM,\n"
+	"                      at most the host's RAM; none without one)\n"
 	"  --net SPEC          a network device as `hull vm --net` takes it (repeatable)\n"
 	"  --console-log FILE  the guest's serial console, appended to FILE (default:\n"
 	"                      nowhere; it never mixes with the container's output)\n"
@@ -55,7 +58,8 @@ static const char run_help[] =
 
 enum {
 	RUN_ROOTFS = 256, RUN_READ_ONLY, RUN_ENV, RUN_WORKDIR, RUN_USER, RUN_HOSTNAME, RUN_MOUNT,
-	RUN_TMPFS, RUN_PRIVILEGED, RUN_BUNDLE, RUN_KERNEL, RUN_CPUS, RUN_MAX_CPUS, RUN_MEMORY, RUN_NET,
+	RUN_TMPFS, RUN_PRIVILEGED, RUN_BUNDLE, RUN_KERNEL, RUN_CPUS, RUN_MAX_CPUS, RUN_MAX_MEMORY,
+	RUN_MEMORY, RUN_NET,
 	RUN_CONSOLE_LOG,
 };
 
@@ -74,6 +78,7 @@ static const struct option run_options[] = {
 	{ "kernel", required_argument, NULL, RUN_KERNEL },
 	{ "cpus", required_argument, NULL, RUN_CPUS },
 	{ "max-cpus", required_argument, NULL, RUN_MAX_CPUS },
+	{ "max-memory", required_argument, NULL, RUN_MAX_MEMORY },
 	{ "memory", required_argument, NULL, RUN_MEMORY },
 	{ "net", required_argument, NULL, RUN_NET },
 	{ "console-log", required_argument, NULL, RUN_CONSOLE_LOG },
@@ -191,9 +196,10 @@ enum cli_action cli_parse_run(int argc, char **argv, struct vm_config *cfg, stru
 		case RUN_KERNEL:
 		case RUN_NET:
 		case RUN_MAX_CPUS:
+		case RUN_MAX_MEMORY:
 			if (vm_flag(cfg, opt == RUN_KERNEL ? "kernel" : opt == RUN_CPUS ? "cpus" :
 					 opt == RUN_MEMORY ? "memory" : opt == RUN_MAX_CPUS ? "max-cpus" :
-					 "net", arg))
+					 opt == RUN_MAX_MEMORY ? "max-memory" : "net", arg))
 				return CLI_EXIT_USAGE;
 			break;
 		case 'v':

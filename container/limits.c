@@ -249,18 +249,55 @@ int ctr_limits_pinning(const struct ctr_resources *r, const struct ctr_shape_in 
 	return 0;
 }
 
+/*
+ * The hotplug region of a VM booted with mem bytes of RAM: up to in->max_mem (--max-memory),
+ * else with a memory limit CTR_MEM_GROWTH times the RAM in all, at most the host's RAM and
+ * CONFIG_MAX_MEM (the region is address space until plugged: KVM's cost per registered byte
+ * is its large-page table, 4 bytes per 2 MiB, with the TDP MMU); none without a limit.
+ */
+static int run_region(const struct ctr_resources *r, const struct ctr_shape_in *in, uint64_t mem,
+		      uint64_t *region, char *err, size_t errlen)
+{
+	uint64_t total, room;
+
+	*region = 0;
+	if (in->max_mem) {
+		if (in->max_mem <= mem) {
+			snprintf(err, errlen,
+				 "max memory %" PRIu64 " bytes: not above the VM's RAM of %" PRIu64
+				 " bytes", in->max_mem, mem);
+			return -EINVAL;
+		}
+		*region = round_up(in->max_mem - mem, CTR_MEM_BLOCK);
+		return 0;
+	}
+	if (!r->has_mem_max)
+		return 0;
+	total = mem > CONFIG_MAX_MEM / CTR_MEM_GROWTH ? CONFIG_MAX_MEM : mem * CTR_MEM_GROWTH;
+	room = in->host_mem - in->host_mem % CTR_MEM_BLOCK;
+	if (total > room)
+		total = room;
+	*region = total > mem ? (total - mem) / CTR_MEM_BLOCK * CTR_MEM_BLOCK : 0;
+	return 0;
+}
+
 int ctr_limits_run(const struct ctr_resources *r, const struct ctr_shape_in *in, bool cpus_set,
 		   bool mem_set, uint64_t devices_mem, struct ctr_run_limits *out, char *err,
 		   size_t errlen)
 {
+	struct ctr_shape_in sin;
 	struct ctr_shape s, hs;
 	char list[CPUSET_LIST_MAX];
+	uint64_t region;
 	cpu_set_t set;
 	bool pinned;
 	int ret;
 
 	*out = (struct ctr_run_limits){ 0 };
-	ret = ctr_limits_shape(r, in, NULL, &s, err, errlen);
+	/* The shape's vCPUs and plugged memory; the region is run_region()'s. */
+	sin = *in;
+	sin.max_mem = 0;
+	ret = ctr_limits_shape(r, &sin, NULL, &s, err, errlen);
 	if (!ret)
 		ret = ctr_limits_pinning(r, in, &set, &pinned, err, errlen);
 	if (ret)
@@ -268,10 +305,17 @@ int ctr_limits_run(const struct ctr_resources *r, const struct ctr_shape_in *in,
 	out->cpus = cpus_set ? in->cpus : s.vcpus;
 	out->max_cpus = in->max_cpus > out->cpus ? in->max_cpus : out->cpus;
 	out->mem = mem_set || !r->has_mem_max ? in->mem : s.plugged;
+	ret = run_region(r, in, out->mem, &region, err, errlen);
+	if (ret)
+		return ret;
+	out->max_mem = region ? out->mem + region : 0;
 	s.vcpus = out->cpus;
-	/* vCPUs up to --max-cpus made at boot; the guest's RAM stands for plugged memory. */
+	/*
+	 * vCPUs up to --max-cpus made at boot; the guest's RAM stands for plugged memory, its
+	 * hotplug region counts for KVM's tables (ctr_limits_overhead).
+	 */
 	hs = (struct ctr_shape){ .vcpus = out->cpus, .max_vcpus = out->max_cpus,
-				 .region = out->mem, .plugged = out->mem };
+				 .region = out->mem + region, .plugged = out->mem };
 	if (pinned) {
 		ret = cpuset_format(&set, list, sizeof(list));
 		if (!ret && !(out->affinity = strdup(list)))
@@ -382,17 +426,20 @@ static int update_check(const struct ctr_resources *w, const struct ctr_vm_now *
 			 w->cpuset_mems);
 		return -EINVAL;
 	}
-	if (w->has_mem_max && w->mem_max != UINT64_MAX && w->mem_max > vm->mem) {
+	if (w->has_mem_max && w->mem_max != UINT64_MAX &&
+	    (w->mem_max > vm->mem + vm->region ||
+	     (w->mem_max > vm->mem && round_up(w->mem_max - vm->mem, CTR_MEM_BLOCK) > vm->region))) {
 		snprintf(err, errlen,
-			 "memory limit %" PRIu64 " bytes: above the VM's RAM of %" PRIu64
-			 " bytes (growing past its RAM needs virtio-mem, which this VM has not)",
-			 w->mem_max, vm->mem);
+			 "memory limit %" PRIu64 " bytes: above what the VM can reach, its RAM of %" PRIu64
+			 " bytes and a hotplug region of %" PRIu64 " bytes (--max-memory when it starts)",
+			 w->mem_max, vm->mem, vm->region);
 		return -EINVAL;
 	}
-	if (w->has_mem_low && w->mem_low > vm->mem) {
+	if (w->has_mem_low && w->mem_low > vm->mem + vm->region) {
 		snprintf(err, errlen,
 			 "memory reservation %" PRIu64 " bytes: above the VM's RAM of %" PRIu64
-			 " bytes", w->mem_low, vm->mem);
+			 " bytes and its hotplug region of %" PRIu64 " bytes", w->mem_low, vm->mem,
+			 vm->region);
 		return -EINVAL;
 	}
 	return 0;
@@ -416,12 +463,24 @@ static unsigned int update_vcpus(const struct ctr_resources *w, const struct ctr
 	return s.vcpus;
 }
 
+/*
+ * The region's bytes plugged for w: what of its memory limit is above boot RAM, in blocks, none
+ * when it is not; as now without a limit.
+ */
+static uint64_t update_plug(const struct ctr_resources *w, const struct ctr_vm_now *vm)
+{
+	if (!w->has_mem_max || w->mem_max == UINT64_MAX)
+		return vm->plugged;
+	/* update_check(): within the region */
+	return w->mem_max > vm->mem ? round_up(w->mem_max - vm->mem, CTR_MEM_BLOCK) : 0;
+}
+
 /* One side of the host and guest levels and the pinning, from its full resources f. */
 static int update_side(const struct ctr_resources *f, bool pin, const struct ctr_vm_now *vm,
 		       unsigned int side, struct ctr_update *u)
 {
-	struct ctr_shape hs = { .vcpus = vm->vcpus, .max_vcpus = vm->max_vcpus, .region = vm->mem,
-				.plugged = vm->mem };
+	struct ctr_shape hs = { .vcpus = vm->vcpus, .max_vcpus = vm->max_vcpus,
+				.region = vm->mem + vm->region, .plugged = vm->mem + u->plug[side] };
 	struct ctr_shape gs = { .vcpus = u->vcpus[side], .max_vcpus = vm->max_vcpus };
 	int ret;
 
@@ -471,12 +530,21 @@ int ctr_limits_update(const struct ctr_resources *cur, const struct ctr_resource
 		goto fail;
 	u->vcpus[0] = vm->vcpus;
 	u->vcpus[1] = update_vcpus(&u->want, vm);
+	u->plug[0] = vm->plugged;
+	u->plug[1] = update_plug(&u->want, vm);
 	u->pinned = cur->cpuset_cpus || u->want.cpuset_cpus;
 	ret = update_side(&full[0], cur->cpuset_cpus != NULL, vm, 0, u);
 	if (!ret)
 		ret = update_side(&full[1], u->want.cpuset_cpus != NULL, vm, 1, u);
 	if (ret)
 		goto fail;
+	/*
+	 * A shrink: the host's limit falls once the guest has unplugged (until then hull holds
+	 * the memory); an unplug the guest cannot finish leaves it where it was.
+	 */
+	u->host_mem_max = u->host[1].mem_max;
+	if (u->plug[1] < u->plug[0] && u->host[0].mem_max > u->host[1].mem_max)
+		u->host[1].mem_max = u->host[0].mem_max;
 	ctr_resources_free(&full[0]);
 	ctr_resources_free(&full[1]);
 	return 0;

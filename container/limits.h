@@ -122,6 +122,7 @@ struct ctr_run_limits {
 	unsigned int cpus;	     /* the VM's vCPUs online at boot */
 	unsigned int max_cpus;	     /* made: in->max_cpus when above cpus, else cpus */
 	uint64_t mem;		     /* its RAM */
+	uint64_t max_mem;	     /* its RAM plus the hotplug region (virtio-mem); 0: none */
 	char *affinity;		     /* the pinning as --cpu-affinity takes it, NULL: none */
 	struct ctr_resources host;   /* hull's host cgroup's limits (ctr_limits_host) */
 	struct ctr_resources guest;  /* the container's cgroup in the guest (ctr_limits_guest) */
@@ -156,7 +157,9 @@ struct ctr_vm_now {
 	cpu_set_t host_cpus;    /* the CPUs hull may run on (its affinity before any pinning) */
 	unsigned int vcpus;     /* online vCPUs */
 	unsigned int max_vcpus; /* created */
-	uint64_t mem;           /* guest RAM, all of it the container's (no virtio-mem yet) */
+	uint64_t mem;           /* boot RAM */
+	uint64_t region;        /* its hotplug region (virtio-mem), 0: none */
+	uint64_t plugged;       /* of the region, the bytes asked to be plugged now */
 	uint64_t devices_mem;   /* its devices' host memory (config_devices_mem) */
 };
 
@@ -179,6 +182,8 @@ struct ctr_update {
 	struct ctr_pin pin[2];         /* the vCPU threads' pinning ... */
 	bool pinned;                   /* ... when either side has a cpuset (else left alone) */
 	unsigned int vcpus[2];         /* online vCPUs (hull-init on- or offlines the rest) */
+	uint64_t plug[2];              /* of the hotplug region, the bytes asked to be plugged */
+	uint64_t host_mem_max;         /* the host cgroup's memory.max once an unplug is done */
 };
 
 /*

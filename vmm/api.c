@@ -36,8 +36,7 @@ static uint64_t ms_since(const struct timespec *t)
 	return ms > 0 ? (uint64_t)ms : 0;
 }
 
-/* The VM's virtio-mem device (--max-memory), or NULL. */
-static struct virtio_dev *hotplug_dev(const struct vm *vm)
+struct virtio_dev *vm_hotplug_dev(const struct vm *vm)
 {
 	unsigned int i;
 
@@ -50,7 +49,7 @@ static struct virtio_dev *hotplug_dev(const struct vm *vm)
 static char *api_state(void *opaque, size_t *len)
 {
 	struct vm *vm = opaque;
-	struct virtio_dev *mem = hotplug_dev(vm);
+	struct virtio_dev *mem = vm_hotplug_dev(vm);
 	struct ctl_dev devs[VM_MAX_DEVS];
 	struct ctl_hotplug hotplug;
 	struct vmem_status ms;
@@ -195,7 +194,7 @@ static int api_mode(void *opaque, const struct ctl_request *req, int client_fd, 
 static char *api_memory(void *opaque, const struct ctl_request *req, size_t *len)
 {
 	struct vm *vm = opaque;
-	struct virtio_dev *mem = hotplug_dev(vm);
+	struct virtio_dev *mem = vm_hotplug_dev(vm);
 	uint64_t boot = vm->cfg->mem, size = req->size;
 	struct vmem_status ms;
 	int ret;

@@ -211,6 +211,8 @@ int vm_host_cgroup_set(struct vm *vm, const struct ctr_resources *r, char *err, 
  * vm_set_affinity; err the cause).
  */
 int vm_level_cgroup(void *vm, const void *values, char *err, size_t errlen);
+/* The VM's virtio-mem device (a hotplug region: --max-memory), or NULL (vmm/api.c). */
+struct virtio_dev *vm_hotplug_dev(const struct vm *vm);
 int vm_level_pin(void *vm, const void *values, char *err, size_t errlen);
 bool vm_host_has_cgroup(const struct vm *vm);
 /*

@@ -108,11 +108,13 @@ def test_update_every_level(hull_bin, tmp_path, lab_bundle, subreaper):  # noqa:
         assert res["cpu"]["quota"] == 50000 and res["pids"]["limit"] == 20, res
         assert res["memory"]["limit"] == 128 * MIB, res
 
-        # Refused: above the VM's RAM (256M), a CPU hull may not use. Nothing changes.
-        p = rt(hull_bin, root, "update", "--memory", "1g", "--pids-limit", "30", "u1")
+        # Refused: above what the VM can reach (its RAM of 256M and a hotplug region of 768M,
+        # 4 times the RAM in all), a CPU hull may not use. Nothing changes.
+        p = rt(hull_bin, root, "update", "--memory", "2g", "--pids-limit", "30", "u1")
         print(f"refused update: {p.stderr.strip()!r}")
         assert p.returncode != 0, p
-        assert str(1 << 30) in p.stderr and str(256 * MIB) in p.stderr, p.stderr
+        assert str(2 << 30) in p.stderr and str(256 * MIB) in p.stderr, p.stderr
+        assert str(768 * MIB) in p.stderr, p.stderr
         outside = max(os.sched_getaffinity(0)) + 1
         p = rt(hull_bin, root, "update", "--cpuset-cpus", str(outside), "--cpu-quota",
                "70000", "u1")
@@ -174,6 +176,94 @@ def test_update_every_level(hull_bin, tmp_path, lab_bundle, subreaper):  # noqa:
         rt(hull_bin, root, "kill", "u1", "KILL")
         wait_status(pid)
         rt(hull_bin, root, "delete", "u1")
+    assert not cg.exists()
+
+
+def mem_total(hull_bin, root, cid):
+    """The guest's MemTotal, bytes (hull exec ID cat /proc/meminfo)."""
+    p = exec_settled(hull_bin, root, cid, "cat", "/proc/meminfo")
+    assert p.returncode == 0, p
+    return int(re.search(r"MemTotal:\s+(\d+) kB", p.stdout).group(1)) * 1024
+
+
+def rss(pid):
+    status = pathlib.Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) * 1024
+
+
+def wait_for(what, cond, timeout=180):
+    import time
+    end = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v or time.monotonic() > end:
+            return v
+        time.sleep(2)
+
+
+@lab
+def test_update_memory_grow_shrink(hull_bin, tmp_path, lab_bundle, subreaper):  # noqa: F811
+    """A container with a 256M limit boots with 256M of RAM and a hotplug region (virtio-mem,
+    768M by default: 4 times its RAM in all). update --memory 768m plugs 512M: MemTotal in the
+    guest rises by it, the guest's cgroup memory.max is 768M and the host's follows; the
+    container fills and frees memory; update --memory 256m unplugs it: MemTotal falls back,
+    hull's RSS drops by at least 80% of the 512M removed and the host's memory.max with it."""
+    cgroup_v2_root()
+    name = f"hull-update-mem-{os.getpid()}"
+    cg = CG_ROOT / name
+    root = tmp_path / "root"
+    b = lab_bundle(["/bin/sleep", "1000"])
+    with_limits(b, name, {"memory": {"limit": 256 * MIB}})
+    pid, _, err = create(hull_bin, root, b, "m1", tmp_path)
+    try:
+        assert rt(hull_bin, root, "start", "m1").returncode == 0
+        before = mem_total(hull_bin, root, "m1")
+        host_before = int(host_files(cg, "memory.max")[0])
+        print(f"MemTotal {before >> 20} MiB, host memory.max {host_before}")
+
+        p = rt(hull_bin, root, "update", "--memory", "768m", "m1")
+        assert p.returncode == 0, p.stderr
+        grown = wait_for("plugged", lambda: (lambda t: t if t - before >= 500 * MIB else 0)(
+            mem_total(hull_bin, root, "m1")))
+        after = mem_total(hull_bin, root, "m1")
+        print(f"grown: MemTotal {after >> 20} MiB (+{(after - before) >> 20} MiB)")
+        assert grown and 500 * MIB <= after - before <= 512 * MIB, (before, after)
+        assert guest_files(hull_bin, root, "m1", "memory.max") == [str(768 * MIB)]
+        host_grown = int(host_files(cg, "memory.max")[0])
+        print(f"host memory.max {host_grown}")
+        # 512M more, and hull's page tables for it (1/512 of it: README, "Host constraints").
+        assert host_grown == host_before + 512 * MIB + MIB, (host_before, host_grown)
+
+        # Filled and freed: a 600M buffer (movable, plugged memory first), gone with dd.
+        p = exec_settled(hull_bin, root, "m1", "/bin/dd", "if=/dev/zero", "of=/dev/null",
+                         "bs=600M", "count=1")
+        assert p.returncode == 0, p
+        full = rss(pid)
+        print(f"hull RSS after the guest filled and freed 600M: {full >> 20} MiB")
+
+        p = rt(hull_bin, root, "update", "--memory", "256m", "m1")
+        assert p.returncode == 0, p.stderr
+        shrunk = wait_for("unplugged", lambda: (lambda t: t if t - before < 8 * MIB else 0)(
+            mem_total(hull_bin, root, "m1")))
+        print(f"shrunk: MemTotal {mem_total(hull_bin, root, 'm1') >> 20} MiB")
+        assert shrunk, "MemTotal did not fall back"
+        assert guest_files(hull_bin, root, "m1", "memory.max") == [str(256 * MIB)]
+        # The host's limit falls once the guest has unplugged (polled every 0.5 s).
+        assert wait_for("host limit", lambda: int(host_files(cg, "memory.max")[0]) ==
+                        host_before, 30), host_files(cg, "memory.max")
+        low = rss(pid)
+        print(f"hull RSS after the shrink: {low >> 20} MiB (returned {(full - low) >> 20} MiB "
+              f"of 512)")
+        assert full - low >= 0.8 * 512 * MIB, (full, low)
+        # What happened, in the runtime's log.
+        log = (root / "m1" / "vmm.log").read_text()
+        print("runtime log: " + " | ".join(x for x in log.splitlines() if "memory" in x))
+        assert "512 MiB more asked to be plugged" in log, log
+        assert "512 MiB unplugged, 0 MiB plugged" in log, log
+    finally:
+        rt(hull_bin, root, "kill", "m1", "KILL")
+        wait_status(pid)
+        rt(hull_bin, root, "delete", "m1")
     assert not cg.exists()
 
 

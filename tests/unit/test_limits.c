@@ -330,23 +330,29 @@ struct run_row {
 	struct res r;
 	bool cpus_set, mem_set; /* --cpus 3, --memory 1G */
 	unsigned int cpus;
-	uint64_t mem;
+	uint64_t mem, max_mem;		   /* RAM; and with the hotplug region (0: none) */
 	const char *affinity, *guest_cpus; /* NULL: none */
 };
 
 static const struct run_row run_rows[] = {
-	{ "nothing: --cpus and --memory's defaults", { 0 }, false, false, 1, 512 * M, NULL, NULL },
-	{ "quota of two on one CPU, 256M", { .quota = 200000, .period = 100000, .cpus = "0",
-	  .mem = 256 * M }, false, false, 2, 256 * M, "0", "0-1" },
-	{ "--cpus and --memory win", { .quota = 200000, .cpus = "0", .mem = 256 * M }, true, true,
-	  3, 1 * G, "0", "0-2" },
-	{ "--cpus alone wins", { .quota = 400000, .mem = 256 * M }, true, false, 3, 256 * M, NULL,
-	  NULL },
-	{ "cpuset alone", { .cpus = "4-6" }, false, false, 3, 512 * M, "4-6", "0-2" },
-	{ "limit rounded to a block", { .mem = 100 * M }, false, false, 1, 128 * M, NULL, NULL },
-	{ "limit of 1G and a reservation", { .mem = 1 * G, .low = 256 * M }, false, false, 1, 1 * G,
+	{ "nothing: --cpus and --memory's defaults, no region", { 0 }, false, false, 1, 512 * M, 0,
 	  NULL, NULL },
-	{ "quota beyond the host", { .quota = 5000000 }, false, false, 8, 512 * M, NULL, NULL },
+	{ "quota of two on one CPU, 256M: 4 times it in all", { .quota = 200000, .period = 100000,
+	  .cpus = "0", .mem = 256 * M }, false, false, 2, 256 * M, 1 * G, "0", "0-1" },
+	{ "--cpus and --memory win", { .quota = 200000, .cpus = "0", .mem = 256 * M }, true, true,
+	  3, 1 * G, 4 * G, "0", "0-2" },
+	{ "--cpus alone wins", { .quota = 400000, .mem = 256 * M }, true, false, 3, 256 * M, 1 * G,
+	  NULL, NULL },
+	{ "cpuset alone", { .cpus = "4-6" }, false, false, 3, 512 * M, 0, "4-6", "0-2" },
+	{ "limit rounded to a block", { .mem = 100 * M }, false, false, 1, 128 * M, 512 * M, NULL,
+	  NULL },
+	{ "limit of 1G and a reservation", { .mem = 1 * G, .low = 256 * M }, false, false, 1, 1 * G,
+	  4 * G, NULL, NULL },
+	{ "limit of 6G: the host's 16G", { .mem = 6 * G }, false, false, 1, 6 * G, 16 * G, NULL,
+	  NULL },
+	{ "limit of 16G: no room above it", { .mem = 16 * G }, false, false, 1, 16 * G, 0, NULL,
+	  NULL },
+	{ "quota beyond the host", { .quota = 5000000 }, false, false, 8, 512 * M, 0, NULL, NULL },
 };
 
 static void check_run_row(const struct run_row *row)
@@ -356,16 +362,18 @@ static void check_run_row(const struct run_row *row)
 	struct ctr_run_limits l;
 	struct ctr_resources r;
 	char err[256] = "";
-	uint64_t over;
+	uint64_t over, region;
 
 	make(&row->r, &r);
 	in.cpus = row->cpus_set ? 3 : 1;
 	in.mem = row->mem_set ? 1 * G : 512 * M;
 	if (ctr_limits_run(&r, &in, row->cpus_set, row->mem_set, 5 * M, &l, err, sizeof(err)))
 		fail_msg("%s: refused: %s", row->what, err);
-	if (l.cpus != row->cpus || l.mem != row->mem)
-		fail_msg("%s: %u vCPUs, %" PRIu64 "M; wanted %u, %" PRIu64 "M", row->what, l.cpus,
-			 l.mem / M, row->cpus, row->mem / M);
+	if (l.cpus != row->cpus || l.mem != row->mem || l.max_mem != row->max_mem)
+		fail_msg("%s: %u vCPUs, %" PRIu64 "M, max %" PRIu64 "M; wanted %u, %" PRIu64
+			 "M, max %" PRIu64 "M", row->what, l.cpus, l.mem / M, l.max_mem / M,
+			 row->cpus, row->mem / M, row->max_mem / M);
+	region = l.max_mem ? l.max_mem - l.mem : 0;
 	if (row->affinity)
 		assert_string_equal(l.affinity, row->affinity);
 	else
@@ -376,12 +384,12 @@ static void check_run_row(const struct run_row *row)
 	else
 		assert_null(l.guest.cpuset_cpus);
 	assert_true(l.guest.has_mem_max == r.has_mem_max && l.guest.mem_max == r.mem_max);
-	/* hull's: the RAM, all of it the container's, plus hull's overhead for it. */
-	hs = (struct ctr_shape){ .vcpus = l.cpus, .max_vcpus = l.cpus, .region = l.mem,
+	/* hull's: the RAM, all of it the container's, plus hull's overhead for it and the region. */
+	hs = (struct ctr_shape){ .vcpus = l.cpus, .max_vcpus = l.cpus, .region = l.mem + region,
 				 .plugged = l.mem };
 	over = ctr_limits_overhead(&hs, 5 * M);
-	assert_int_equal(over, CTR_HULL_MEM + l.cpus * CTR_VCPU_MEM + 5 * M +
-				       2 * (l.mem / CTR_PT_DIV));
+	assert_int_equal(over, CTR_HULL_MEM + l.cpus * CTR_VCPU_MEM + 5 * M + l.mem / CTR_PT_DIV +
+				       (l.mem + region) / CTR_PT_DIV);
 	assert_int_equal(l.host.has_mem_max, r.has_mem_max);
 	if (r.has_mem_max)
 		assert_int_equal(l.host.mem_max, l.mem + over);
@@ -424,6 +432,35 @@ static void test_run_refused(void **state)
 	make(&(struct res){ .mem = 2ull << 40 }, &r);
 	assert_int_equal(ctr_limits_run(&r, &in, false, true, 0, &l, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "above hull's maximum"));
+	/* --max-memory not above the RAM. */
+	make(&(struct res){ .mem = 1 * G }, &r);
+	in.max_mem = 1 * G;
+	assert_int_equal(ctr_limits_run(&r, &in, false, false, 0, &l, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "max memory 1073741824 bytes: not above the VM's RAM of "
+				 "1073741824 bytes");
+	ctr_run_limits_free(&l);
+}
+
+/* --max-memory wins over the default region, rounded up to a block; with no limit too. */
+static void test_run_max_mem(void **state)
+{
+	struct ctr_shape_in in = host();
+	struct ctr_run_limits l;
+	struct ctr_resources r;
+	char err[256] = "";
+
+	(void)state;
+	make(&(struct res){ .mem = 256 * M }, &r);
+	in.max_mem = 300 * M;
+	assert_int_equal(ctr_limits_run(&r, &in, false, false, 0, &l, err, sizeof(err)), 0);
+	assert_int_equal(l.mem, 256 * M);
+	assert_int_equal(l.max_mem, 384 * M);
+	ctr_run_limits_free(&l);
+	make(&(struct res){ 0 }, &r);
+	in.max_mem = 2 * G;
+	assert_int_equal(ctr_limits_run(&r, &in, false, false, 0, &l, err, sizeof(err)), 0);
+	assert_int_equal(l.mem, 512 * M);
+	assert_int_equal(l.max_mem, 2 * G);
 	ctr_run_limits_free(&l);
 }
 
@@ -597,6 +634,79 @@ static void test_update_vcpus(void **state)
 	ctr_update_free(&u);
 }
 
+/*
+ * Memory with a hotplug region (256M of RAM, 768M above it): the limit's bytes above the RAM,
+ * in blocks, asked to be plugged; below the RAM none; the host's memory.max follows up at once,
+ * and down (host_mem_max) only once the guest has unplugged; past the region refused.
+ */
+static void test_update_plug(void **state)
+{
+	static const struct {
+		const char *json;
+		uint64_t now, want; /* plugged */
+	} prows[] = {
+		{ "{\"memory\":{\"limit\":805306368}}", 0, 512 * M },          /* 768M */
+		{ "{\"memory\":{\"limit\":1073741824}}", 0, 768 * M },         /* the region's end */
+		{ "{\"memory\":{\"limit\":314572800}}", 0, 128 * M },          /* 300M: a block */
+		{ "{\"memory\":{\"limit\":268435456}}", 512 * M, 0 },          /* the RAM */
+		{ "{\"memory\":{\"limit\":67108864}}", 512 * M, 0 },           /* below it */
+		{ "{\"memory\":{\"limit\":-1}}", 256 * M, 256 * M },           /* no limit: as now */
+		{ "{\"pids\":{\"limit\":9}}", 0, 0 },                         /* the same limit */
+	};
+	struct ctr_vm_now v = vm_now();
+	struct ctr_resources cur, upd;
+	struct ctr_update u;
+	struct ctr_shape hs = { .vcpus = 2, .max_vcpus = 2, .region = 1 * G };
+	char err[256] = "";
+	unsigned int i;
+
+	(void)state;
+	v.region = 768 * M;
+	make(&(struct res){ .mem = 256 * M }, &cur);
+	for (i = 0; i < ARRAY_SIZE(prows); i++) {
+		v.plugged = prows[i].now;
+		upd_of(prows[i].json, &upd);
+		if (ctr_limits_update(&cur, &upd, &v, &u, err, sizeof(err)))
+			fail_msg("%s: refused: %s", prows[i].json, err);
+		ctr_resources_free(&upd);
+		if (u.plug[0] != prows[i].now || u.plug[1] != prows[i].want)
+			fail_msg("%s: %" PRIu64 "M -> %" PRIu64 "M, want %" PRIu64 "M",
+				 prows[i].json, u.plug[0] / M, u.plug[1] / M, prows[i].want / M);
+		/* The host: the RAM and what is plugged, plus the overhead with the region. */
+		hs.plugged = 256 * M + u.plug[1];
+		if (u.want.mem_max != UINT64_MAX)
+			assert_int_equal(u.host_mem_max,
+					 hs.plugged + ctr_limits_overhead(&hs, v.devices_mem));
+		if (u.plug[1] < u.plug[0])
+			assert_int_equal(u.host[1].mem_max, u.host[0].mem_max);
+		else
+			assert_int_equal(u.host[1].mem_max, u.host_mem_max);
+		ctr_update_free(&u);
+	}
+	/* Past the region; a RAM not in blocks (300M) rounds the part above it up. */
+	upd_of("{\"memory\":{\"limit\":1073741825}}", &upd);
+	assert_int_equal(ctr_limits_update(&cur, &upd, &v, &u, err, sizeof(err)), -EINVAL);
+	ctr_resources_free(&upd);
+	assert_string_equal(err, "memory limit 1073741825 bytes: above what the VM can reach, its "
+				 "RAM of 268435456 bytes and a hotplug region of 805306368 bytes "
+				 "(--max-memory when it starts)");
+	v.mem = 300 * M;
+	upd_of("{\"memory\":{\"limit\":1048576000}}", &upd); /* 1000M: 700M above, 6 blocks */
+	assert_int_equal(ctr_limits_update(&cur, &upd, &v, &u, err, sizeof(err)), 0);
+	ctr_resources_free(&upd);
+	assert_int_equal(u.plug[1], 768 * M);
+	ctr_update_free(&u);
+	upd_of("{\"memory\":{\"limit\":1119879168}}", &upd); /* 1068M: the region's end */
+	assert_int_equal(ctr_limits_update(&cur, &upd, &v, &u, err, sizeof(err)), 0);
+	ctr_resources_free(&upd);
+	assert_int_equal(u.plug[1], 768 * M);
+	ctr_update_free(&u);
+	upd_of("{\"memory\":{\"limit\":1120927744}}", &upd); /* 1069M: past 300M + 768M */
+	assert_int_equal(ctr_limits_update(&cur, &upd, &v, &u, err, sizeof(err)), -EINVAL);
+	ctr_resources_free(&upd);
+	ctr_resources_free(&cur);
+}
+
 /* Everything checked before any level is written: each refusal says why, and names both sizes. */
 static void test_update_refused(void **state)
 {
@@ -604,7 +714,8 @@ static void test_update_refused(void **state)
 		const char *json, *want;
 	} refused[] = {
 		{ "{\"memory\":{\"limit\":1073741824}}",
-		  "memory limit 1073741824 bytes: above the VM's RAM of 268435456 bytes" },
+		  "memory limit 1073741824 bytes: above what the VM can reach, its RAM of 268435456 "
+		  "bytes and a hotplug region of 0 bytes" },
 		{ "{\"memory\":{\"reservation\":536870912}}",
 		  "memory reservation 536870912 bytes: above the VM's RAM of 268435456" },
 		{ "{\"cpu\":{\"cpus\":\"9\"}}", "CPU 9 is not one hull may run on (0-7)" },
@@ -700,6 +811,7 @@ int main(void)
 		cmocka_unit_test(test_overhead),     cmocka_unit_test(test_host),
 		cmocka_unit_test(test_pinning),	     cmocka_unit_test(test_run_table),
 		cmocka_unit_test(test_run_refused),  cmocka_unit_test(test_run_bundle),
+		cmocka_unit_test(test_run_max_mem),  cmocka_unit_test(test_update_plug),
 		cmocka_unit_test(test_update_plan),  cmocka_unit_test(test_update_refused),
 		cmocka_unit_test(test_levels_rollback), cmocka_unit_test(test_update_vcpus),
 	};
