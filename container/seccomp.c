@@ -223,7 +223,8 @@ static int read_arg(struct compile *k, struct json_object *a, const char *at,
 	return 0;
 }
 
-static void skip(struct compile *k, const char *name)
+/* A syscall name libseccomp does not know: counted, and quoted in the warning (up to 8). */
+static void note_unknown(struct compile *k, const char *name)
 {
 	size_t used = strlen(k->skipped);
 
@@ -250,7 +251,7 @@ static int add_rules(struct compile *k, size_t sys, size_t at, uint32_t act, con
 				"each, or a comparison each where runc splits them)", SECCOMP_RULES_MAX);
 	nr = seccomp_syscall_resolve_name(name);
 	if (nr == __NR_SCMP_ERROR) {
-		skip(k, name);
+		note_unknown(k, name);
 		return 0;
 	}
 	for (i = 0; i < nrules; i++) {
