@@ -433,7 +433,15 @@ static void stdin_close(struct agent *a, struct gproc *g)
 	struct termios t;
 
 	/* A pipe's end of file is the stdin stream's SHUTDOWN; a tty's is its VEOF character. */
-	if (!g->terminal || g->to_pty_len == GI_RELAY_BUF)
+	if (!g->terminal)
+		return;
+	/*
+	 * Input the tty stream already brought goes first: STDIN_CLOSE comes on the agent's
+	 * connection, the input on the stream's, and the VEOF must not overtake it (cat would see
+	 * its end before its line). Input still in flight on the stream can overtake it yet.
+	 */
+	relay_pump(a, g);
+	if (g->to_pty_len == GI_RELAY_BUF)
 		return;
 	g->to_pty[g->to_pty_len++] = tcgetattr(g->master, &t) ? 4 : t.c_cc[VEOF];
 	relay_pump(a, g);
