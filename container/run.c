@@ -153,16 +153,7 @@ static void on_progress(void *opaque)
 	maybe_finish(opaque);
 }
 
-static void on_input_end(void *opaque)
-{
-	struct ctr_run *r = opaque;
-	int ret = ctr_agent_stdin_close(&r->agent, 0, NULL);
-
-	if (ret)
-		log_debug("container: STDIN_CLOSE: %s", strerror(-ret));
-}
-
-static const struct ctr_stdio_ops stdio_ops = { on_progress, on_input_end };
+static const struct ctr_stdio_ops stdio_ops = { on_progress };
 
 /* --- hull create's VMM: the control socket's container commands ---------------------------- */
 
@@ -244,15 +235,7 @@ static void exec_on_progress(void *opaque)
 	exec_maybe_finish(opaque);
 }
 
-static void exec_on_input_end(void *opaque)
-{
-	struct ctr_exec *e = opaque;
-
-	if (ctr_agent_stdin_close(&e->r->agent, e->id, NULL))
-		log_debug("container: exec %u: STDIN_CLOSE could not be sent", e->id);
-}
-
-static const struct ctr_stdio_ops exec_stdio_ops = { exec_on_progress, exec_on_input_end };
+static const struct ctr_stdio_ops exec_stdio_ops = { exec_on_progress };
 
 /*
  * The exec'ing client hung up (a relay killed by SIGKILL, say, as a shim kills an exec's pid):

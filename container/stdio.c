@@ -86,11 +86,6 @@ static void settle(struct ctr_pipe *p)
 		p->done = true;
 		progress(s);
 	}
-	if (p->stream == CTR_TTY && p->br.in_eof && !p->eof_told) {
-		p->eof_told = true;
-		if (s->ops->input_end)
-			s->ops->input_end(s->opaque);
-	}
 	rearm(p);
 }
 

@@ -17,7 +17,8 @@
  * (end of input: SHUTDOWN SEND, the process reads end of file), the stdout and stderr streams
  * out to hull's fd 1 and fd 2, kept apart. With a terminal (--tty, process.terminal) one tty
  * stream carries both ways: hull's stdin in (raw mode on a host terminal, put back on every
- * way out), the pty's output to fd 1.
+ * way out; end of input: SHUTDOWN SEND, hull-init writes the pty's VEOF after the input the
+ * stream carried), the pty's output to fd 1.
  *
  * Bytes are never buffered in hull beyond the vsock endpoint's own credit (256 KiB per
  * stream): a reader that stops leaves the process blocked in the guest, a guest that stops
@@ -32,8 +33,6 @@ struct ctr_stdio;
 struct ctr_stdio_ops {
 	/* Output moved, or a stream ended: the owner's drain deadline starts again. */
 	void (*progress)(void *opaque);
-	/* With a terminal: hull's input ended. The owner sends STDIN_CLOSE (the pty gets VEOF). */
-	void (*input_end)(void *opaque);
 };
 
 /* One stream: a bridge between hull's descriptors and its connection. */
@@ -46,7 +45,6 @@ struct ctr_pipe {
 	bool expected, attached;
 	bool done;		    /* its output ended (or it was reset or closed) */
 	bool in_unpolled;	    /* in_fd is a regular file or /dev/null: pumped, not polled */
-	bool eof_told;
 };
 
 struct ctr_stdio {

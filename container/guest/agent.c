@@ -30,6 +30,7 @@ struct gproc {
 	int status;
 	int master, sock;
 	bool master_eof, sock_eof, sock_dead, master_reg, sock_reg;
+	bool veof_due, veof_done; /* the end of input is owed to the pty, or was written once */
 	uint8_t *to_sock, *to_pty; /* GI_RELAY_BUF each */
 	size_t to_sock_len, to_pty_len;
 	int64_t deadline; /* ms, CLOCK_MONOTONIC: give up draining the tty output */
@@ -158,7 +159,7 @@ static void relay_interest(struct agent *a, struct gproc *g)
 	if (!g->master_eof) {
 		if (g->to_sock_len < GI_RELAY_BUF)
 			m |= EPOLLIN;
-		if (g->to_pty_len)
+		if (g->to_pty_len || (g->veof_due && !g->veof_done))
 			m |= EPOLLOUT;
 	}
 	if (!g->sock_dead) {
@@ -202,9 +203,16 @@ static void relay_pump(struct agent *a, struct gproc *g)
 		if (n > 0)
 			g->to_pty_len += (size_t)n;
 		else if (n == 0)
-			g->sock_eof = true;
+			g->sock_eof = g->veof_due = true; /* hull's input ended (SHUTDOWN SEND) */
 		else if (errno != EAGAIN && errno != EINTR)
 			g->sock_dead = true;
+	}
+	/* A tty's end of input is its VEOF character, after every byte of input before it. */
+	if (g->veof_due && !g->veof_done && g->to_pty_len < GI_RELAY_BUF) {
+		struct termios t;
+
+		g->to_pty[g->to_pty_len++] = tcgetattr(g->master, &t) ? 4 : t.c_cc[VEOF];
+		g->veof_done = true;
 	}
 	if (!g->master_eof && g->to_pty_len) {
 		n = write(g->master, g->to_pty, g->to_pty_len);
@@ -430,20 +438,15 @@ fail:
 
 static void stdin_close(struct agent *a, struct gproc *g)
 {
-	struct termios t;
-
-	/* A pipe's end of file is the stdin stream's SHUTDOWN; a tty's is its VEOF character. */
+	/*
+	 * A pipe's end of file is the stdin stream's SHUTDOWN; a tty's is its VEOF character,
+	 * written once, whether this or the tty stream's SHUTDOWN (how hull ends a tty's input:
+	 * in-band, after the input it carried) comes first. Input the stream brought goes first.
+	 */
 	if (!g->terminal)
 		return;
-	/*
-	 * Input the tty stream already brought goes first: STDIN_CLOSE comes on the agent's
-	 * connection, the input on the stream's, and the VEOF must not overtake it (cat would see
-	 * its end before its line). Input still in flight on the stream can overtake it yet.
-	 */
 	relay_pump(a, g);
-	if (g->to_pty_len == GI_RELAY_BUF)
-		return;
-	g->to_pty[g->to_pty_len++] = tcgetattr(g->master, &t) ? 4 : t.c_cc[VEOF];
+	g->veof_due = true;
 	relay_pump(a, g);
 }
 

@@ -450,8 +450,8 @@ def test_hull_init_signals_update_privileged(hull, project_bzimage, hull_init_bi
     guest's devices and a writable /sys, and has every
     capability; SIGNAL reaches one process (a shell's trap sees SIGTERM) or all of them
     (SIGKILL through cgroup.kill, the container's process included); UPDATE rewrites the
-    container's cgroup; STDIN_CLOSE ends a tty's input with VEOF; requests that make no sense
-    get ERROR."""
+    container's cgroup; the tty stream's SHUTDOWN, or STDIN_CLOSE, ends a tty's input with VEOF;
+    requests that make no sense get ERROR."""
     main = process(["sh", "-c", "while :; do sleep 1; done"], env=["PATH=/bin"])
     filt = seccomp_deny_mkdir()
     seccomp_field = struct.pack("<HI", 15, len(filt)) + filt
@@ -507,17 +507,35 @@ def test_hull_init_signals_update_privileged(hull, project_bzimage, hull_init_bi
         t, f = a.answer(5)
         assert t == ERROR and b"cpuset.cpus" in f[3][0], f
 
-        # A tty: STDIN_CLOSE is VEOF, so cat sees the end of its input.
+        # A tty: the stream's SHUTDOWN SEND (how hull ends a tty's input) is VEOF after the
+        # input it carried, so cat sees its line, then the end of its input.
         a.send(frame(EXEC, u32(1, 6), u32(2, 3), lst(3, *process(
             ["cat"], env=["PATH=/bin"], terminal=True))))
         tty = accept_streams(stream_l, 1)[(3, TTY)]
         assert a.answer(6)[0] == OK
         tty.sendall(b"typed\n")
-        a.send(frame(STDIN_CLOSE, u32(1, 7), u32(2, 3)))
-        assert a.answer(7)[0] == OK
+        tty.shutdown(socket.SHUT_WR)
         out = read_all(tty)
         assert a.exited(3) == (0, 0), out
         assert out.count(b"typed") == 2, out  # the echo and cat's copy
+
+        # STDIN_CLOSE is a tty's VEOF too, once the pty has the input (its echo came back).
+        a.send(frame(EXEC, u32(1, 7), u32(2, 6), lst(3, *process(
+            ["cat"], env=["PATH=/bin"], terminal=True))))
+        tty = accept_streams(stream_l, 1)[(6, TTY)]
+        assert a.answer(7)[0] == OK
+        tty.sendall(b"again\n")
+        tty.settimeout(60)
+        seen = b""
+        while b"again" not in seen:
+            chunk = tty.recv(4096)
+            assert chunk, seen
+            seen += chunk
+        a.send(frame(STDIN_CLOSE, u32(1, 16), u32(2, 6)))
+        assert a.answer(16)[0] == OK
+        out = seen + read_all(tty)
+        assert a.exited(6) == (0, 0), out
+        assert out.count(b"again") == 2, out
 
         # SIGNAL one process: a trap sees SIGTERM; a process without a tty has no window size.
         a.send(frame(EXEC, u32(1, 8), u32(2, 4), lst(3, *process(
