@@ -33,6 +33,7 @@
 #define FADT_F_RESET_REG_SUP	(1u << 10)
 #define FADT_F_HW_REDUCED	(1u << 20)
 #define IAPC_VGA_NOT_PRESENT	(1u << 2)
+#define IAPC_CMOS_RTC_NOT_PRESENT (1u << 5)	/* FADT revision 5 and later */
 
 #define GAS_SYSTEM_IO		1
 #define GAS_ACCESS_BYTE		1
@@ -59,8 +60,6 @@
 
 #define COM1_PORT	0x3f8
 #define COM1_IRQ	4
-#define RTC_PORT	0x70
-#define RTC_IRQ		8
 
 static void put16(uint8_t *p, uint16_t v)
 {
@@ -150,11 +149,14 @@ static void build_fadt(uint8_t *t, const struct acpi_config *cfg, uint64_t dsdt_
 		put32(t + FADT_DSDT, (uint32_t)dsdt_gpa);
 	put16(t + FADT_SCI_INT, SCI_IRQ);
 	/*
-	 * The CMOS RTC stays announced (hull emulates one); the 8042 flag
-	 * stays clear so Linux does not probe a keyboard controller that
-	 * exists only to reset the VM.
+	 * No CMOS RTC is announced: Linux then registers no rtc_cmos, whose
+	 * probe and hctosys cost a guest about 130 port exits per boot; its
+	 * wall clock comes from kvmclock. hull still answers at ports
+	 * 0x70/0x71, for a kernel without kvmclock that reads the time there
+	 * directly. The 8042 flag stays clear so Linux does not probe a
+	 * keyboard controller that exists only to reset the VM.
 	 */
-	put16(t + FADT_IAPC_BOOT_ARCH, IAPC_VGA_NOT_PRESENT);
+	put16(t + FADT_IAPC_BOOT_ARCH, IAPC_VGA_NOT_PRESENT | IAPC_CMOS_RTC_NOT_PRESENT);
 	put32(t + FADT_FLAGS, FADT_F_HW_REDUCED | FADT_F_RESET_REG_SUP |
 				      FADT_F_PWR_BUTTON | FADT_F_SLP_BUTTON);
 	gas_io8(t + FADT_RESET_REG, (uint16_t)(cfg->pm_port + 2));
@@ -240,8 +242,9 @@ static void legacy_dev(struct aml *a, const char *name, const char *eisaid, int 
 
 /*
  * On a hardware-reduced platform Linux installs no legacy PIC, so ISA
- * IRQs get no descriptors unless a device's _CRS names them: COM1 and
- * the RTC are listed so that 8250 and rtc_cmos get working interrupts.
+ * IRQs get no descriptors unless a device's _CRS names them: COM1 is
+ * listed so that 8250 gets a working interrupt. The RTC is not (see the
+ * FADT): a PNP0B00 device would bind rtc_cmos whatever the FADT says.
  */
 static int build_dsdt_body(struct aml *a, const struct acpi_config *cfg)
 {
@@ -268,7 +271,6 @@ static int build_dsdt_body(struct aml *a, const struct acpi_config *cfg)
 		aml_end(a);
 	}
 	legacy_dev(a, "COM1", "PNP0501", 0, COM1_PORT, 8, COM1_IRQ);
-	legacy_dev(a, "RTC_", "PNP0B00", -1, RTC_PORT, 2, RTC_IRQ);
 	aml_end(a);
 	/* Linux registers ACPI poweroff only when \_S5_ exists. */
 	aml_name(a, "_S5_");
