@@ -152,8 +152,8 @@ static void build_fadt(uint8_t *t, const struct acpi_config *cfg, uint64_t dsdt_
 	 * No CMOS RTC is announced: Linux then registers no rtc_cmos, whose
 	 * probe and hctosys cost a guest about 130 port exits per boot; its
 	 * wall clock comes from kvmclock. hull still answers at ports
-	 * 0x70/0x71, for a kernel without kvmclock that reads the time there
-	 * directly. The 8042 flag stays clear so Linux does not probe a
+	 * 0x70/0x71, for a kernel booted without ACPI, which finds the clock
+	 * there as on any PC. The 8042 flag stays clear so Linux does not probe a
 	 * keyboard controller that exists only to reset the VM.
 	 */
 	put16(t + FADT_IAPC_BOOT_ARCH, IAPC_VGA_NOT_PRESENT | IAPC_CMOS_RTC_NOT_PRESENT);
