@@ -39,13 +39,15 @@ static const char usage_ctl[] =
 	"  memory   ask the guest to have SIZE (bytes or K/M/G/T suffix) in all: its --memory\n"
 	"           and 128M blocks of the --max-memory region, which it plugs or unplugs\n"
 	"           (a guest that cannot free blocks keeps them: state's \"hotplug\" says)\n"
-	"  update   change hull's host limits live: --cpu-affinity re-pins the vCPUs\n"
+	"  update   change hull's limits live: --cpu-affinity re-pins the vCPUs\n"
 	"           (vCPU i on the i-th CPU of LIST, hull's other threads on all of it);\n"
+	"           with --max-memory, --memory is the guest's size: what is above its RAM\n"
+	"           is plugged or unplugged in 128M blocks (as 'memory' does, rounded up);\n"
 	"           with 'hull vm --cgroup', the cgroup's cpu.max (quota and period in us,\n"
 	"           -1: no quota), cpu.weight (from runc's shares), memory.max (the guest\n"
-	"           memory hull may hold, at most its RAM, plus hull's overhead; -1: none)\n"
-	"           and pids.max (-1: none). Every limit is checked before any is written;\n"
-	"           one refused sets back those written before it\n"
+	"           memory hull may hold plus hull's overhead; lowered once an unplug is\n"
+	"           done; -1: none) and pids.max (-1: none). Every limit is checked before\n"
+	"           any is written; one refused sets back those written before it\n"
 	"Exit status: 0; 1 for an error reply or when PATH cannot be reached; 2 for bad usage.\n";
 
 /* Connect with a timeout on each send and receive: the fd, or -errno (logged). */

@@ -91,12 +91,6 @@ struct ctr_run {
 	struct ctr_update upd;
 	struct ctr_level levels[3];
 	unsigned int nlevels;
-	/* memory unplugged by an update: polled until the guest has done it (settle_timer) */
-	struct loop_timer settle_timer;
-	unsigned int settle_polls;    /* left */
-	uint64_t settle_from;	      /* plugged before the update */
-	uint64_t settle_held;	      /* the host cgroup's memory.max until then */
-	struct ctr_resources settle_host; /* the host cgroup's memory.max once it has */
 	bool updating;		 /* the guest's answer is awaited (update_fd waits for it) */
 	uint32_t update_seq;	 /* UPDATE's seq ... */
 	bool update_late;	 /* ... sent to a paused guest: answered already, an error logged */
@@ -438,63 +432,6 @@ static int rt_start(struct ctr_run *r, int client_fd, char **line, size_t *len)
 
 /* --- update: every level rewritten, or none ------------------------------------------------ */
 
-/* The hotplug region's bytes plugged now (0: no virtio-mem device). */
-static uint64_t plugged_now(struct ctr_run *r)
-{
-	struct virtio_dev *d = vm_hotplug_dev(r->vm);
-	struct vmem_status st;
-
-	return d && !vmem_status(d, &st) ? st.plugged : 0;
-}
-
-/* A level: the hotplug region's plugged bytes asked of the guest (values: a uint64_t). */
-static int level_plug(void *opaque, const void *values, char *err, size_t errlen)
-{
-	struct virtio_dev *d = vm_hotplug_dev(opaque);
-	uint64_t size = *(const uint64_t *)values;
-	int ret = d ? vmem_request(d, size) : (size ? -ENODEV : 0);
-
-	if (ret)
-		snprintf(err, errlen, "%" PRIu64 " MiB plugged: %s", size >> 20, strerror(-ret));
-	return ret;
-}
-
-/*
- * An update's unplug, polled: once the guest has given the blocks back the host cgroup's
- * memory.max falls to the new size (ctr_update's host_mem_max); blocks still plugged after
- * CTR_SETTLE_POLLS polls are busy in the guest: logged, the host's limit left.
- */
-static void on_settle(struct loop *l, struct loop_timer *t)
-{
-	struct ctr_run *r = t->opaque;
-	struct virtio_dev *d = vm_hotplug_dev(r->vm);
-	struct vmem_status st;
-	char err[256];
-
-	(void)l;
-	if (!d || vmem_status(d, &st)) {
-		r->settle_polls = 0;
-		return;
-	}
-	if (st.plugged > st.requested && --r->settle_polls) {
-		loop_timer_arm(&r->vm->loop, &r->settle_timer, CTR_SETTLE_MS * NS_PER_MS, 0);
-		return;
-	}
-	r->settle_polls = 0;
-	if (st.plugged > st.requested) {
-		log_msg("container: update: memory: %" PRIu64 " MiB unplugged of %" PRIu64
-			" asked, %" PRIu64 " MiB busy in the guest (still plugged; the host cgroup's "
-			"memory.max left)", (r->settle_from - st.plugged) >> 20,
-			(r->settle_from - st.requested) >> 20, (st.plugged - st.requested) >> 20);
-		return;
-	}
-	log_msg("container: update: memory: %" PRIu64 " MiB unplugged, %" PRIu64 " MiB plugged",
-		(r->settle_from - st.plugged) >> 20, st.plugged >> 20);
-	if (r->settle_host.has_mem_max && vm_host_has_cgroup(r->vm) &&
-	    vm_level_cgroup(r->vm, &r->settle_host, err, sizeof(err)))
-		log_msg("container: update: the host cgroup's memory.max: %s", err);
-}
-
 /* The update is done: its plan becomes the container's resources (ok), or is dropped. */
 static void update_end(struct ctr_run *r, bool ok)
 {
@@ -502,15 +439,9 @@ static void update_end(struct ctr_run *r, bool ok)
 		log_msg("container: update: memory: %" PRIu64 " MiB more asked to be plugged (%" PRIu64
 			" MiB in all; %" PRIu64 " plugged now)",
 			(r->upd.plug[1] - r->upd.plug[0]) >> 20, r->upd.plug[1] >> 20,
-			plugged_now(r) >> 20);
-	if (ok && r->upd.plug[1] < r->upd.plug[0]) {
-		r->settle_from = plugged_now(r);
-		r->settle_host = (struct ctr_resources){ .has_mem_max = true,
-							 .mem_max = r->upd.host_mem_max };
-		r->settle_held = r->upd.host[1].mem_max;
-		r->settle_polls = CTR_SETTLE_POLLS;
-		loop_timer_arm(&r->vm->loop, &r->settle_timer, CTR_SETTLE_MS * NS_PER_MS, 0);
-	}
+			vm_plugged_now(r->vm) >> 20);
+	if (ok && r->upd.plug[1] < r->upd.plug[0])
+		vm_settle_begin(r->vm, r->upd.host[1].mem_max, r->upd.host_mem_max);
 	if (ok) {
 		r->online = r->upd.vcpus[1];
 		ctr_resources_free(&r->b.resources);
@@ -598,6 +529,7 @@ static int rt_update(struct ctr_run *r, const struct ctl_request *req, int clien
 	struct vmem_status st;
 	struct ctr_resources upd;
 	char err[768];
+	uint64_t held;
 	int ret;
 
 	if (r->exited)
@@ -615,7 +547,7 @@ static int rt_update(struct ctr_run *r, const struct ctl_request *req, int clien
 	ctr_resources_free(&upd);
 	if (ret)
 		return reply_error(line, len, "update: %s", err);
-	if (r->settle_polls) {
+	if (vm_settling(vm, &held)) {
 		/*
 		 * An earlier shrink is still being unplugged: its poll lowers the host's memory.max,
 		 * which stays as it is meanwhile; a new memory limit waits for it.
@@ -626,16 +558,16 @@ static int rt_update(struct ctr_run *r, const struct ctl_request *req, int clien
 			ctr_update_free(&r->upd);
 			return reply_error(line, len, "update: memory: an earlier shrink is still "
 					   "being unplugged (for up to %d s): try again",
-					   CTR_SETTLE_MS * CTR_SETTLE_POLLS / 1000);
+					   VM_SETTLE_MS * VM_SETTLE_POLLS / 1000);
 		}
-		r->upd.host[0].mem_max = r->upd.host[1].mem_max = r->settle_held;
+		r->upd.host[0].mem_max = r->upd.host[1].mem_max = held;
 	}
 	r->nlevels = 0;
 	if (vm_host_has_cgroup(vm))
 		r->levels[r->nlevels++] = (struct ctr_level){ "the host cgroup", vm_level_cgroup, vm,
 							      { &r->upd.host[0], &r->upd.host[1] } };
 	if (r->upd.plug[0] != r->upd.plug[1])
-		r->levels[r->nlevels++] = (struct ctr_level){ "the hotplugged memory", level_plug, vm,
+		r->levels[r->nlevels++] = (struct ctr_level){ "the hotplugged memory", vm_level_plug, vm,
 							      { &r->upd.plug[0], &r->upd.plug[1] } };
 	if (r->upd.pinned)
 		r->levels[r->nlevels++] = (struct ctr_level){ "the vCPU pinning", vm_level_pin, vm,
@@ -927,7 +859,6 @@ static int agent_stage_init(struct vm *vm)
 	loop_timer_init(&r->hello_timer, on_hello_timeout, r);
 	loop_timer_init(&r->drain_timer, on_drain_timeout, r);
 	loop_timer_init(&r->update_timer, on_update_timeout, r);
-	loop_timer_init(&r->settle_timer, on_settle, r);
 	ret = ctr_stdio_init(&r->stdio, &vm->loop, &r->agent, r->tty, &stdio_ops, r);
 	if (ret)
 		goto fail;
@@ -971,7 +902,7 @@ static void agent_stage_exit(struct vm *vm)
 	loop_timer_cancel(&vm->loop, &r->hello_timer);
 	loop_timer_cancel(&vm->loop, &r->drain_timer);
 	loop_timer_cancel(&vm->loop, &r->update_timer);
-	loop_timer_cancel(&vm->loop, &r->settle_timer);
+	loop_timer_cancel(&vm->loop, &vm->settle.timer);
 	if (r->winch_fd >= 0) {
 		loop_del(&vm->loop, &r->winch_h);
 		close(r->winch_fd);

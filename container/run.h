@@ -11,12 +11,6 @@
 #define CTR_DRAIN_MS 5000	/* after the process exited, its output may pause this long */
 #define CTR_SIGINT_TWICE_MS 1000 /* a second SIGINT within this ends the VM */
 
-/*
- * An update's unplug polled every CTR_SETTLE_MS, at most CTR_SETTLE_POLLS times (a minute: the
- * guest's driver retries busy blocks with a growing pause), before the host's limit falls.
- */
-#define CTR_SETTLE_MS 500
-#define CTR_SETTLE_POLLS 120
 #define CTR_UPDATE_TIMEOUT_MS 20000 /* the guest's answer to an update (the runtime's verb waits 30 s) */
 #define CTR_EXECS_MAX 16 /* exec'd processes of one container VM at once (3 streams each) */
 

@@ -1,6 +1,7 @@
 /* host: hull's place on the host — its CPUs (vCPUs pinned, every other thread confined), its cgroup. */
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include "lib/cpuset.h"
 #include "lib/file.h"
 #include "lib/log.h"
+#include "virtio/mem/mem.h"
 #include "vmm/vm.h"
 
 #define CHILDREN_MAX 4096 /* bytes of one thread's /proc/.../children list */
@@ -340,30 +342,129 @@ int vm_level_pin(void *vm, const void *values, char *err, size_t errlen)
 	return ret;
 }
 
-/*
- * A standalone VM's cgroup is its only level: memory.max the limit (not the whole RAM) plus
- * the overhead, and pids.max too (a container's is the guest's: the plan has it there).
- */
-static void own_limits(struct ctr_resources *host, const struct ctr_resources *guest,
-		       const struct ctr_resources *r, uint64_t ram)
+int vm_level_plug(void *vm, const void *values, char *err, size_t errlen)
 {
-	if (r->has_mem_max && r->mem_max != UINT64_MAX && host->mem_max != UINT64_MAX)
-		host->mem_max = host->mem_max - ram + r->mem_max;
-	host->has_pids_max = guest->has_pids_max;
-	host->pids_max = guest->pids_max;
+	struct virtio_dev *d = vm_hotplug_dev(vm);
+	uint64_t size = *(const uint64_t *)values;
+	int ret = d ? vmem_request(d, size) : (size ? -ENODEV : 0);
+
+	if (ret)
+		snprintf(err, errlen, "%" PRIu64 " MiB plugged: %s", size >> 20, strerror(-ret));
+	return ret;
+}
+
+uint64_t vm_plugged_now(const struct vm *vm)
+{
+	struct virtio_dev *d = vm_hotplug_dev(vm);
+	struct vmem_status st;
+
+	return d && !vmem_status(d, &st) ? st.plugged : 0;
+}
+
+/* --- an update's unplug, polled ------------------------------------------------------------ */
+
+static void on_settle(struct loop *l, struct loop_timer *t)
+{
+	struct vm *vm = t->opaque;
+	struct vm_settle *s = &vm->settle;
+	struct virtio_dev *d = vm_hotplug_dev(vm);
+	struct ctr_resources host = { .has_mem_max = true, .mem_max = s->target };
+	struct vmem_status st;
+	char err[256];
+
+	(void)l;
+	if (!d || vmem_status(d, &st)) {
+		s->polls = 0;
+		return;
+	}
+	if (st.plugged > st.requested && --s->polls) {
+		loop_timer_arm(&vm->loop, &s->timer, VM_SETTLE_MS * 1000000ull, 0);
+		return;
+	}
+	s->polls = 0;
+	if (st.plugged > st.requested) {
+		log_msg("update: memory: %" PRIu64 " MiB unplugged of %" PRIu64 " asked, %" PRIu64
+			" MiB busy in the guest (still plugged; the host cgroup's memory.max left)",
+			(s->from - st.plugged) >> 20, (s->from - st.requested) >> 20,
+			(st.plugged - st.requested) >> 20);
+		return;
+	}
+	log_msg("update: memory: %" PRIu64 " MiB unplugged, %" PRIu64 " MiB plugged",
+		(s->from - st.plugged) >> 20, st.plugged >> 20);
+	if (vm_host_has_cgroup(vm) && vm_level_cgroup(vm, &host, err, sizeof(err)))
+		log_msg("update: the host cgroup's memory.max: %s", err);
+}
+
+void vm_settle_begin(struct vm *vm, uint64_t held, uint64_t target)
+{
+	struct vm_settle *s = &vm->settle;
+
+	loop_timer_cancel(&vm->loop, &s->timer);
+	loop_timer_init(&s->timer, on_settle, vm);
+	s->from = vm_plugged_now(vm);
+	s->held = held;
+	s->target = target;
+	s->polls = VM_SETTLE_POLLS;
+	loop_timer_arm(&vm->loop, &s->timer, VM_SETTLE_MS * 1000000ull, 0);
+}
+
+bool vm_settling(const struct vm *vm, uint64_t *held)
+{
+	*held = vm->settle.held;
+	return vm->settle.polls != 0;
+}
+
+/* --- a standalone VM's update, continued ------------------------------------------------------ */
+
+/*
+ * A standalone VM's memory.max for a limit below its RAM: the limit (not the whole RAM) plus
+ * the overhead. At or above the RAM it is the guest's size, RAM plus plugged, as computed.
+ */
+static uint64_t own_mem_max(uint64_t host_max, const struct ctr_resources *r, uint64_t ram)
+{
+	if (r->has_mem_max && r->mem_max < ram && host_max != UINT64_MAX)
+		return host_max - ram + r->mem_max;
+	return host_max;
+}
+
+/*
+ * A standalone VM's cgroup and the memory it may hold: its memory.max as own_mem_max says,
+ * held where it was while an unplug is under way (the guest still has the blocks), and
+ * pids.max too (a container's is the guest's: the plan has it there).
+ */
+static void own_limits(struct ctr_update *u, const struct ctr_resources *cur, uint64_t ram)
+{
+	unsigned int i;
+
+	for (i = 0; i < 2; i++) {
+		u->host[i].has_pids_max = u->guest[i].has_pids_max;
+		u->host[i].pids_max = u->guest[i].pids_max;
+	}
+	u->host[0].mem_max = own_mem_max(u->host[0].mem_max, cur, ram);
+	if (u->plug[1] >= u->plug[0]) {
+		u->host[1].mem_max = own_mem_max(u->host[1].mem_max, &u->want, ram);
+		return;
+	}
+	u->host_mem_max = own_mem_max(u->host_mem_max, &u->want, ram);
+	u->host[1].mem_max = !u->host[0].has_mem_max ? UINT64_MAX
+			     : u->host[0].mem_max > u->host_mem_max ? u->host[0].mem_max
+								     : u->host_mem_max;
 }
 
 int vm_host_update(struct vm *vm, const char *json, char *err, size_t errlen)
 {
 	struct vm_host_cg *h = vm->prep ? vm->prep->cgroup : NULL;
+	struct virtio_dev *hp = vm_hotplug_dev(vm);
 	struct ctr_vm_now now = { .host_cpus = vm->prep ? vm->prep->host_cpus : vm->affinity,
 				  .vcpus = vm->ncpus, .max_vcpus = vm->ncpus, .mem = vm->cfg->mem,
 				  .devices_mem = config_devices_mem(vm->cfg) };
 	struct ctr_resources upd, cur = { 0 };
 	char list[CPUSET_LIST_MAX], why[512];
-	struct ctr_level lv[2];
+	struct vmem_status st;
+	struct ctr_level lv[3];
 	struct ctr_update u;
 	unsigned int n = 0;
+	uint64_t held;
 	bool pinned;
 	int ret;
 
@@ -373,12 +474,17 @@ int vm_host_update(struct vm *vm, const char *json, char *err, size_t errlen)
 		return ret;
 	}
 	if (!h && (upd.has_cpu_quota || upd.has_cpu_period || upd.has_cpu_weight ||
-		   upd.has_mem_max || upd.has_swap_max || upd.has_mem_low || upd.has_pids_max ||
-		   upd.cpuset_mems)) {
+		   (upd.has_mem_max && !hp) || upd.has_swap_max || upd.has_mem_low ||
+		   upd.has_pids_max || upd.cpuset_mems)) {
 		snprintf(err, errlen, "update: cpu quota, period and shares, memory, cpu.mems and "
-			 "pids limits are the host cgroup's: this VM has none (hull vm --cgroup)");
+			 "pids limits are the host cgroup's: this VM has none (hull vm --cgroup)%s",
+			 hp ? "" : "; a memory limit resizes a VM with --max-memory");
 		ret = -EINVAL;
 		goto out;
+	}
+	if (hp && !vmem_status(hp, &st)) {
+		now.region = st.region;
+		now.plugged = st.requested;
 	}
 	ret = h ? ctr_resources_copy(&cur, &h->cur) : 0;
 	pthread_mutex_lock(&vm->vcpu_lock);
@@ -399,22 +505,46 @@ int vm_host_update(struct vm *vm, const char *json, char *err, size_t errlen)
 		snprintf(err, errlen, "update: %s", why);
 		goto out;
 	}
-	own_limits(&u.host[0], &u.guest[0], &cur, now.mem);
-	own_limits(&u.host[1], &u.guest[1], &u.want, now.mem);
+	own_limits(&u, &cur, now.mem);
+	if (vm_settling(vm, &held)) {
+		/* An earlier shrink is still being unplugged: its poll lowers memory.max. */
+		if (u.plug[0] != u.plug[1] || u.want.has_mem_max != cur.has_mem_max ||
+		    u.want.mem_max != cur.mem_max) {
+			snprintf(err, errlen, "update: memory: an earlier shrink is still being "
+				 "unplugged (for up to %d s): try again",
+				 VM_SETTLE_MS * VM_SETTLE_POLLS / 1000);
+			ret = -EBUSY;
+			goto done;
+		}
+		u.host[0].mem_max = u.host[1].mem_max = held;
+	}
 	if (h)
 		lv[n++] = (struct ctr_level){ "the host cgroup", vm_level_cgroup, vm,
 					      { &u.host[0], &u.host[1] } };
+	if (u.plug[0] != u.plug[1])
+		lv[n++] = (struct ctr_level){ "the hotplugged memory", vm_level_plug, vm,
+					      { &u.plug[0], &u.plug[1] } };
 	if (u.pinned)
 		lv[n++] = (struct ctr_level){ "the vCPU pinning", vm_level_pin, vm,
 					      { &u.pin[0], &u.pin[1] } };
 	ret = ctr_levels_set(lv, n, why, sizeof(why));
 	if (ret) {
 		snprintf(err, errlen, "update: %s", why);
-	} else if (h) {
+		goto done;
+	}
+	if (u.plug[1] != u.plug[0])
+		log_msg("update: memory: %" PRIu64 " MiB %s (%" PRIu64 " MiB asked to be plugged "
+			"in all)", (u.plug[1] > u.plug[0] ? u.plug[1] - u.plug[0]
+							  : u.plug[0] - u.plug[1]) >> 20,
+			u.plug[1] > u.plug[0] ? "more to plug" : "to unplug", u.plug[1] >> 20);
+	if (u.plug[1] < u.plug[0])
+		vm_settle_begin(vm, u.host[1].mem_max, u.host_mem_max);
+	if (h) {
 		ctr_resources_free(&h->cur);
 		h->cur = u.want;
 		u.want = (struct ctr_resources){ 0 };
 	}
+done:
 	ctr_update_free(&u);
 out:
 	ctr_resources_free(&cur);

@@ -214,14 +214,49 @@ int vm_level_cgroup(void *vm, const void *values, char *err, size_t errlen);
 /* The VM's virtio-mem device (a hotplug region: --max-memory), or NULL (vmm/api.c). */
 struct virtio_dev *vm_hotplug_dev(const struct vm *vm);
 int vm_level_pin(void *vm, const void *values, char *err, size_t errlen);
+/*
+ * The level of the hotplug region's plugged bytes asked of the guest (values a uint64_t;
+ * vmem_request): -ENODEV for a size above 0 when the VM has no virtio-mem device.
+ */
+int vm_level_plug(void *vm, const void *values, char *err, size_t errlen);
 bool vm_host_has_cgroup(const struct vm *vm);
+/* The hotplug region's bytes plugged now (0: no virtio-mem device). */
+uint64_t vm_plugged_now(const struct vm *vm);
+
+/*
+ * An update's unplug, polled every VM_SETTLE_MS, at most VM_SETTLE_POLLS times (a minute: the
+ * guest's driver retries busy blocks with a growing pause), before the host's limit falls.
+ */
+#define VM_SETTLE_MS 500
+#define VM_SETTLE_POLLS 120
+
+struct vm_settle {
+	struct loop_timer timer;
+	unsigned int polls;   /* left; 0: no unplug is being waited for */
+	uint64_t from;        /* plugged when it began */
+	uint64_t held;        /* the host cgroup's memory.max until the guest has unplugged ... */
+	uint64_t target;      /* ... and once it has */
+};
+
+/*
+ * After an update that unplugs (its levels written): poll until the guest has given the blocks
+ * back, then write target as the host cgroup's memory.max (when hull has a cgroup); blocks
+ * still plugged after VM_SETTLE_POLLS polls are busy in the guest: logged, held left. held is
+ * what memory.max stays meanwhile. Loop thread.
+ */
+void vm_settle_begin(struct vm *vm, uint64_t held, uint64_t target);
+/* An unplug is being waited for (vm_settle_begin): its held memory.max in *held. */
+bool vm_settling(const struct vm *vm, uint64_t *held);
 /*
  * A standalone VM's update (hull ctl PATH update): linux.resources JSON text (the fields
- * given; ctr_oci_resources) applied to the host levels it has: cpu.cpus re-pins the vCPUs
- * (and the cgroup's cpuset.cpus); with --cgroup, cpu quota, period and shares, memory.max =
- * the memory limit (at most the guest's RAM) plus hull's overhead, memory.low, swap and
- * pids.max. Checked first (ctr_limits_update), written in order, set back on a refusal
- * (ctr_levels_set). 0, or -errno with the reason in err.
+ * given; ctr_oci_resources) applied to the levels it has: cpu.cpus re-pins the vCPUs (and the
+ * cgroup's cpuset.cpus); with --max-memory the memory limit is the guest's size, RAM plus the
+ * hotplug region's blocks it asks the guest to plug or unplug (the part above the RAM, rounded
+ * up to 128 MiB; at most the region); with --cgroup, cpu quota, period and shares, memory.max
+ * = the guest's memory (the limit when below the RAM, else RAM plus plugged) plus hull's
+ * overhead, lowered after an unplug only once the guest has done it (vm_settle_begin),
+ * memory.low, swap and pids.max. Checked first (ctr_limits_update), written in order, set back
+ * on a refusal (ctr_levels_set). 0, or -errno with the reason in err.
  */
 int vm_host_update(struct vm *vm, const char *json, char *err, size_t errlen);
 
@@ -295,6 +330,7 @@ struct vm {
 	struct loop loop;
 	struct console console;
 	struct control *control;           /* --api-sock, or NULL */
+	struct vm_settle settle;           /* an update's unplug being waited for (host.c) */
 	void *mode;                        /* a mode's own state for its stages (vm_create_from) */
 	/*
 	 * A mode's say on the signals that stop the VM, before they do: true when it took signo

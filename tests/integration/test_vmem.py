@@ -3,6 +3,8 @@ memory grows and shrinks by plugging and unplugging 128 MiB blocks of its hotplu
 MemTotal rises by what was plugged, and an unplug gives the memory back to the host."""
 
 import json
+import os
+import pathlib
 import subprocess
 import time
 
@@ -184,6 +186,102 @@ def test_vmem_balloon_reports_hotplug(hull, hull_bin, busybox_initrd, project_bz
     assert hotplug_state(hull_bin, sock, h)["plugged"] == GIB
     rc, out, err = ctl(hull_bin, sock, "balloon")
     assert rc == 0 and json.loads(out)["reported"] >= 0.8 * GIB, (rc, out, err)
+    h.send("done\n")
+    h.expect(r"HULL-INIT: done status=0\n", 60)
+    assert h.wait(60) == 0, h.describe()
+
+
+@pytest.mark.lab
+def test_ctl_update_resizes_standalone_vm(hull, hull_bin, busybox_initrd, project_bzimage,
+                                          rundir):
+    """`hull ctl PATH update --memory` on `hull vm --memory 512M --max-memory 2G --cgroup`: the
+    limit is the guest's size. 1G plugs 512 MiB (MemTotal up by it) and raises the cgroup's
+    memory.max to RAM + plugged + overhead; 700M asks for 256 MiB (700M - 512M rounded up to a
+    block) and memory.max falls only once the guest has unplugged; 256M unplugs everything and
+    memory.max is the limit plus the overhead. A limit past RAM + region is refused, naming the sizes, with nothing changed.
+    Without --cgroup the same flag only resizes the guest; without --max-memory it is refused."""
+    from test_cgroup import cgroup_v2_root
+    cgroup_v2_root()
+    name = f"hull-vmem-update-{os.getpid()}"
+    cg = pathlib.Path("/sys/fs/cgroup") / name
+    sock = rundir / "api.sock"
+    h = hull("--kernel", project_bzimage, "--initrd", busybox_initrd, "--memory", "512M",
+             "--max-memory", "2G", "--cgroup", f"/{name}", "--api-sock", sock,
+             "--cmdline", guest_cmdline("vmem"))
+    m = h.expect(r"HULL-VMEM boot total=(\d+) cmdline=(.*)\n", 120)
+    boot_total = int(m.group(1)) * 1024
+    g = Guest(h)
+
+    def mem_max():
+        return int((cg / "memory.max").read_text())
+
+    def update(size):
+        return ctl(hull_bin, sock, "update", "--memory", size)
+
+    # Refused: past RAM + region; nothing changes.
+    at_boot = mem_max()
+    rc, out, err = update("3G")
+    assert rc == 1 and str(3 * GIB) in out and str(BOOT) in out and str(REGION) in out, (rc, out)
+    assert mem_max() == at_boot and hotplug_state(hull_bin, sock, h)["requested"] == 0
+
+    # Grow: 1G is the RAM and 512 MiB plugged.
+    rc, out, err = update("1G")
+    assert (rc, out) == (0, '{"ok":true}\n'), (rc, out, err)
+    st, _ = poll(lambda: (s := hotplug_state(hull_bin, sock, h))["plugged"] == 512 * MIB and s,
+                 300)
+    assert st and st["requested"] == 512 * MIB, hotplug_state(hull_bin, sock, h)
+    assert g.total_becomes(boot_total + 512 * MIB, 120) is not None, h.describe()
+    grown = mem_max()
+    overhead = grown - GIB
+    print(f"update 1G: memory.max {at_boot >> 20} -> {grown >> 20} MiB "
+          f"(overhead {overhead / MIB:.1f} MiB)")
+    assert 8 * MIB <= overhead <= 64 * MIB, overhead
+
+    # Shrink to 700M: 256 MiB stay plugged; memory.max held until the unplug is done.
+    rc, out, err = update("700M")
+    assert (rc, out) == (0, '{"ok":true}\n'), (rc, out, err)
+    held = mem_max()
+    assert held >= grown - 1 * MIB, (held, grown)  # not lowered before the guest unplugged
+    settled, _ = poll(lambda: hotplug_state(hull_bin, sock, h)["plugged"] == 256 * MIB, 300)
+    assert settled, hotplug_state(hull_bin, sock, h)
+    lowered, _ = poll(lambda: mem_max() < held and mem_max(), 30)
+    assert lowered and abs(lowered - (BOOT + 256 * MIB + overhead)) <= 2 * MIB, (lowered, held)
+    assert g.total_becomes(boot_total + 256 * MIB, 120) is not None, h.describe()
+
+    # Below the RAM: nothing plugged; memory.max the limit plus the overhead.
+    rc, out, err = update("256M")
+    assert (rc, out) == (0, '{"ok":true}\n'), (rc, out, err)
+    st, _ = poll(lambda: (s := hotplug_state(hull_bin, sock, h))["plugged"] == 0 and s, 300)
+    assert st and st["requested"] == 0, hotplug_state(hull_bin, sock, h)
+    low, _ = poll(lambda: (v := mem_max()) < lowered and v, 30)
+    assert low and abs(low - (256 * MIB + overhead)) <= 2 * MIB, (low, overhead)
+    assert g.total_becomes(boot_total, 120) is not None, h.describe()
+
+    h.send("done\n")
+    h.expect(r"HULL-INIT: done status=0\n", 60)
+    assert h.wait(60) == 0, h.describe()
+    assert "256 MiB unplugged, 256 MiB plugged" in h.stderr, h.stderr
+    assert "256 MiB unplugged, 0 MiB plugged" in h.stderr, h.stderr
+
+    # Without --cgroup: the guest is resized all the same; without --max-memory: refused.
+    h = hull("--kernel", project_bzimage, "--initrd", busybox_initrd, "--memory", "512M",
+             "--max-memory", "1G", "--api-sock", sock, "--cmdline", guest_cmdline("vmem"))
+    h.expect(r"HULL-VMEM boot total=(\d+) cmdline=(.*)\n", 120)
+    rc, out, err = update("640M")
+    assert (rc, out) == (0, '{"ok":true}\n'), (rc, out, err)
+    st, _ = poll(lambda: (s := hotplug_state(hull_bin, sock, h))["plugged"] == 128 * MIB and s,
+                 300)
+    assert st, hotplug_state(hull_bin, sock, h)
+    rc, out, err = ctl(hull_bin, sock, "update", "--pids-limit", "10")
+    assert rc == 1 and "hull vm --cgroup" in out, (rc, out)
+    h.send("done\n")
+    h.expect(r"HULL-INIT: done status=0\n", 60)
+    assert h.wait(60) == 0, h.describe()
+    h = hull("--kernel", project_bzimage, "--initrd", busybox_initrd, "--memory", "512M",
+             "--api-sock", sock, "--cmdline", guest_cmdline("vmem"))
+    h.expect(r"HULL-VMEM boot total=(\d+) cmdline=(.*)\n", 120)
+    rc, out, err = update("640M")
+    assert rc == 1 and "--max-memory" in out, (rc, out)
     h.send("done\n")
     h.expect(r"HULL-INIT: done status=0\n", 60)
     assert h.wait(60) == 0, h.describe()
