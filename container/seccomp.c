@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -23,8 +24,13 @@
 
 /* Rules in all (a name each, or one per comparison where runc splits them): bounds the work. */
 #define SECCOMP_RULES_MAX CTR_SECCOMP_MAX_INSNS
-/* How long libseccomp may take over one profile (real ones take milliseconds). */
+/*
+ * How long libseccomp may take over one profile: CPU seconds (real ones take milliseconds), so
+ * a busy host does not make a good profile fail; and a wall-clock bound, for a child that gets
+ * no CPU at all.
+ */
 #define SECCOMP_COMPILE_SECONDS 3
+#define SECCOMP_COMPILE_WALL_SECONDS 60
 /* Entries of linux.seccomp.architectures (libseccomp knows about 20). */
 #define SECCOMP_ARCHS_MAX 32
 /* The names of skipped syscalls quoted in the warning. */
@@ -527,6 +533,10 @@ int oci_seccomp(struct oci_ctx *c, struct json_object *v, void **prog, size_t *l
 		goto out;
 	}
 	if (pid == 0) {
+		struct rlimit cpu = { SECCOMP_COMPILE_SECONDS, SECCOMP_COMPILE_SECONDS };
+
+		/* At the (equal) hard limit the kernel sends SIGKILL, whatever the signal mask. */
+		setrlimit(RLIMIT_CPU, &cpu);
 		close(p[0]);
 		c->err[0] = '\0';
 		r.ret = build(&k, &buf, len);
@@ -539,7 +549,7 @@ int oci_seccomp(struct oci_ctx *c, struct json_object *v, void **prog, size_t *l
 	}
 	close(p[1]);
 	clock_gettime(CLOCK_MONOTONIC, &end);
-	end.tv_sec += SECCOMP_COMPILE_SECONDS;
+	end.tv_sec += SECCOMP_COMPILE_WALL_SECONDS;
 	ret = read_all(p[0], &r, sizeof(r), &end);
 	if (!ret && r.errlen >= c->errlen)
 		ret = -EPROTO;
@@ -558,10 +568,13 @@ int oci_seccomp(struct oci_ctx *c, struct json_object *v, void **prog, size_t *l
 		kill(pid, SIGKILL);
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
+	/* The end of the pipe, the child killed at its CPU limit: its time ran out. */
+	if (ret == -EPIPE && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL)
+		ret = -ETIMEDOUT;
 	if (ret == -ETIMEDOUT)
 		ret = oci_fail(c, -ETIMEDOUT, "linux.seccomp: libseccomp did not compile it within "
-			       "%d s (a rule set its rule merging never ends on)",
-			       SECCOMP_COMPILE_SECONDS);
+			       "%d s of CPU time (%d s in all; a rule set its rule merging never ends "
+			       "on)", SECCOMP_COMPILE_SECONDS, SECCOMP_COMPILE_WALL_SECONDS);
 	else if (ret)
 		ret = oci_fail(c, ret, "linux.seccomp: the compiling process: %s", strerror(-ret));
 	else if ((ret = r.ret) < 0 && !c->err[0])

@@ -347,7 +347,7 @@ static void test_libseccomp_hang(void **state)
 		"\"SCMP_ACT_ERRNO\", \"args\": [{\"index\": 0, \"value\": 1, \"op\": \"SCMP_CMP_NE\"}, "
 		"{\"index\": 2, \"value\": 4096, \"op\": \"SCMP_CMP_GE\"}, {\"index\": 3, \"value\": "
 		"9, \"op\": \"SCMP_CMP_GT\"}]}]}", -ETIMEDOUT,
-		"linux.seccomp: libseccomp did not compile it within 3 s");
+		"linux.seccomp: libseccomp did not compile it within 3 s of CPU time");
 }
 
 /* The reader: a bundle's linux.seccomp is compiled with it, its errors are the bundle's. */
