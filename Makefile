@@ -166,7 +166,8 @@ $(HULL_INIT): $(GUEST_SRCS) $(HULL_INIT_CODEC) container/guest/guest.h container
 $(HULL_INIT_BLOB): container/guest/blob.S $(HULL_INIT)
 	@mkdir -p $(dir $@)
 	@echo "  AS      $<"
-	$(Q)$(CC) -c -DHULL_INIT_PATH='"$(HULL_INIT)"' -o $@ $<
+	$(Q)id=$$(sha256sum $(HULL_INIT)) && id=$${id%% *} && \
+		$(CC) -c -DHULL_INIT_PATH='"$(HULL_INIT)"' -DHULL_INIT_ID="\"$$id\"" -o $@ $<
 
 # Test guests: tiny programs that run without a Linux kernel (tests/guests/).
 TINY_GUEST := $(O)/guests/tiny-pvh.elf
