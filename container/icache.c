@@ -328,6 +328,11 @@ int ctr_icache_get(const char *dir, const char *init_id, const char *moddir,
 
 	*how = CTR_ICACHE_MEMORY;
 	snprintf(file, filelen, "%s", "");
+	if (!m->n) {
+		/* hull-init alone is copied from hull's own image: a file would save nothing. */
+		log_debug("container: initramfs: no modules, nothing to cache");
+		goto build;
+	}
 	ret = ctr_icache_key(init_id, moddir, m, &key, &keylen);
 	if (ret) {
 		/* A module that cannot be stat'ed cannot be read either: the build says which. */

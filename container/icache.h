@@ -69,7 +69,8 @@ enum ctr_icache_how {
 /*
  * The fixed part of the image for moddir's modules m into c (boot_cpio_init'ed, empty): from
  * dir's file when a good one is there, else built with ctr_initramfs_fixed and written there
- * (replacing a bad one). A directory that cannot be made, opened or written, or that is not
+ * (replacing a bad one). Without modules (the project kernel) it is built in memory: there is
+ * nothing to unpack, and hull-init is in hull's own image. A directory that cannot be made, opened or written, or that is not
  * hull's user's (or root's) alone, is no error: the image is built in memory. extra: the bytes
  * expected after it (the spec). dir NULL: no cache. 0 with *how (and the file in file, or ""), or -errno with the
  * reason in err when the image cannot be built.

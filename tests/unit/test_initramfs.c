@@ -835,6 +835,8 @@ static void test_cache_unwritable(void **state)
 	char d[512], file[512];
 	enum ctr_icache_how how;
 	struct cpio c;
+	uint32_t mode;
+	size_t len;
 
 	(void)state;
 	/* HULL_CACHE a file: the directory cannot be made. */
@@ -849,6 +851,19 @@ static void test_cache_unwritable(void **state)
 	assert_int_equal(how, CTR_ICACHE_MEMORY);
 	expect_image(&c);
 	boot_cpio_free(&c);
+	/* No modules (the project kernel): nothing to cache, no directory made. */
+	{
+		struct ctr_modules none = { 0 };
+
+		boot_cpio_init(&c);
+		assert_int_equal(ctr_icache_get(cdir, hull_init_id, "", &none, 0, &c, &how, file,
+						sizeof(file), err, sizeof(err)), 0);
+		assert_int_equal(how, CTR_ICACHE_MEMORY);
+		assert_int_equal(access(cdir, F_OK), -1);
+		assert_non_null(cpio_find(&c, "init", &mode, &len));
+		assert_null(cpio_find(&c, "hull/modules", &mode, &len));
+		boot_cpio_free(&c);
+	}
 	/* A directory others may write: neither read nor written. */
 	assert_int_equal(get_image(cdir, &c, &how, file, sizeof(file)), 0);
 	assert_int_equal(how, CTR_ICACHE_STORED);
