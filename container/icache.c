@@ -164,7 +164,8 @@ int ctr_icache_store(int dirfd, const char *key, size_t keylen, const struct cpi
 {
 	struct hdr h = { .version = CTR_ICACHE_VERSION, .keylen = (uint32_t)keylen,
 			 .payload = c->len, .next_ino = c->next_ino };
-	struct iovec iov[3] = { { &h, sizeof(h) }, { (void *)(uintptr_t)key, keylen }, { c->buf, c->len } };
+	struct iovec iov[3] = { { &h, sizeof(h) }, { (void *)(uintptr_t)key, keylen },
+				{ c->buf, c->len } };
 	size_t total = sizeof(h) + keylen + c->len;
 	struct timespec now;
 	char tmp[64];

@@ -17,7 +17,10 @@
 #define CTR_ICACHE_NAME_LEN 23	  /* "ir-" + 16 hex digits + ".img" */
 /* The key: a few lines per module (paths at most 4096 bytes), so this is never reached. */
 #define CTR_ICACHE_KEY_MAX (CTR_MODULES_MAX * 8448u + 8192u)
-/* The fixed part: hull-init and CTR_MODULES_MAX modules of CTR_MODULE_MAX bytes, headers. */
+/*
+ * The fixed part: the headers of its entries (each with a name up to 4096 bytes and padding),
+ * CTR_MODULES_MAX modules of CTR_MODULE_MAX bytes, and hull-init, counted as one more of those.
+ */
 #define CTR_ICACHE_ENTRY_MAX (110u + 4096u + 8u)
 #define CTR_ICACHE_PAYLOAD_MAX                                                                   \
 	((uint64_t)(CTR_MODULES_MAX + 6) * CTR_ICACHE_ENTRY_MAX +                                \
@@ -38,11 +41,12 @@ int ctr_icache_key(const char *init_id, const char *moddir, const struct ctr_mod
 void ctr_icache_name(const char *key, size_t len, char out[CTR_ICACHE_NAME_LEN + 1]);
 
 /*
- * The fixed part for key from the directory dir into c (boot_cpio_init'ed, empty), with room
+ * The fixed part for key from the directory dirfd into c (boot_cpio_init'ed, empty), with room
  * for extra more bytes; its next inode number restored. 0; -ENOENT when there is none; -EINVAL
  * for a file that is not a good one: shorter or longer than its header says, another magic,
- * version or key, a payload past CTR_ICACHE_PAYLOAD_MAX, not a regular file, not owned by hull's
- * user or root, writable by others; -errno when it cannot be read. c is untouched on error.
+ * version or key, a payload past CTR_ICACHE_PAYLOAD_MAX, not a regular file (a symlink is not
+ * followed), not owned by hull's user or root, writable by its group or others; -errno when
+ * it cannot be read. c is untouched on error.
  */
 int ctr_icache_load(int dirfd, const char *key, size_t keylen, size_t extra, struct cpio *c);
 /*
@@ -70,10 +74,11 @@ enum ctr_icache_how {
  * The fixed part of the image for moddir's modules m into c (boot_cpio_init'ed, empty): from
  * dir's file when a good one is there, else built with ctr_initramfs_fixed and written there
  * (replacing a bad one). Without modules (the project kernel) it is built in memory: there is
- * nothing to unpack, and hull-init is in hull's own image. A directory that cannot be made, opened or written, or that is not
- * hull's user's (or root's) alone, is no error: the image is built in memory. extra: the bytes
- * expected after it (the spec). dir NULL: no cache. 0 with *how (and the file in file, or ""), or -errno with the
- * reason in err when the image cannot be built.
+ * nothing to unpack, and hull-init is in hull's own image. A directory that cannot be made,
+ * opened or written, or that is not hull's user's (or root's) alone, is no error: the image is
+ * built in memory (a debug message says why); so with dir NULL. extra: the bytes expected after
+ * it (the spec). 0 with *how (and the file in file, or ""), or -errno with the reason in err
+ * when the image cannot be built.
  */
 int ctr_icache_get(const char *dir, const char *init_id, const char *moddir,
 		   const struct ctr_modules *m, size_t extra, struct cpio *c,

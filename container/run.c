@@ -1316,10 +1316,11 @@ static int initramfs(struct ctr_run *r, const struct vm_config *cfg, struct vm_p
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	ret = vm_prep_initramfs(cfg, p, r->image.buf, r->image.len, "the container's initramfs");
-	log_debug("container: initramfs of %zu KiB (%u modules) in %.1f ms, %s%s", r->image.len >> 10,
-		  m.n, (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6,
-		  how == CTR_ICACHE_HIT ? "from cache " : how == CTR_ICACHE_STORED ?
-		  "built and cached as " : "built in memory", file);
+	log_debug("container: initramfs of %zu KiB (%u modules) in %.1f ms, %s%s",
+		  r->image.len >> 10, m.n,
+		  (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6,
+		  how == CTR_ICACHE_HIT ? "from cache " :
+		  how == CTR_ICACHE_STORED ? "built and cached as " : "built in memory", file);
 out:
 	free(spec);
 	ctr_modules_free(&m);

@@ -1,4 +1,4 @@
-/* Unit tests for container mode's initramfs: releases, modules.dep, module files, the image, its cache. */
+/* Unit tests for container mode's initramfs: releases, modules.dep, modules, image, cache. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
