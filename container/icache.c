@@ -334,18 +334,18 @@ int ctr_icache_get(const char *dir, const char *init_id, const char *moddir,
 		log_debug("container: initramfs: no modules, nothing to cache");
 		goto build;
 	}
+	if (!dir) {
+		log_debug("container: initramfs: no cache directory (HULL_CACHE too long)");
+		goto build;
+	}
 	ret = ctr_icache_key(init_id, moddir, m, &key, &keylen);
 	if (ret) {
 		/* A module that cannot be stat'ed cannot be read either: the build says which. */
 		log_debug("container: initramfs: no cache key: %s", strerror(-ret));
 		goto build;
 	}
-	dfd = dir ? open_dir(dir, &why) : -ENAMETOOLONG;
+	dfd = open_dir(dir, &why);
 	if (dfd < 0) {
-		if (!dir) {
-			log_debug("container: initramfs: no cache: HULL_CACHE too long");
-			goto build;
-		}
 		log_debug("container: initramfs: cache %s: %s", dir, why);
 		goto build;
 	}
