@@ -46,7 +46,8 @@ VMM_SRCS := vmm/config.c vmm/vm.c vmm/load.c vmm/vcpu.c vmm/exit.c vmm/census.c 
 	vmm/ctlproto.c vmm/control.c vmm/api.c vmm/devices.c vmm/validate.c vmm/host.c
 CTR_SRCS := container/tlv.c container/proto.c container/oci_json.c container/oci.c \
 	container/oci_mounts.c container/oci_linux.c container/runspec.c container/plan.c container/points.c \
-	container/initramfs.c container/agent.c container/stdio.c container/console.c container/run.c \
+	container/initramfs.c container/icache.c container/agent.c container/stdio.c \
+	container/console.c container/run.c \
 	container/limits.c container/cgroup.c container/state.c container/signame.c \
 	container/netns.c container/hooks.c container/seccomp.c
 CLI_SRCS := cli/cli.c cli/run.c cli/ctl.c cli/rtparse.c cli/runtime.c cli/rtvmm.c
@@ -166,7 +167,8 @@ $(HULL_INIT): $(GUEST_SRCS) $(HULL_INIT_CODEC) container/guest/guest.h container
 $(HULL_INIT_BLOB): container/guest/blob.S $(HULL_INIT)
 	@mkdir -p $(dir $@)
 	@echo "  AS      $<"
-	$(Q)$(CC) -c -DHULL_INIT_PATH='"$(HULL_INIT)"' -o $@ $<
+	$(Q)id=$$(sha256sum $(HULL_INIT)) && id=$${id%% *} && \
+		$(CC) -c -DHULL_INIT_PATH='"$(HULL_INIT)"' -DHULL_INIT_ID="\"$$id\"" -o $@ $<
 
 # Test guests: tiny programs that run without a Linux kernel (tests/guests/).
 TINY_GUEST := $(O)/guests/tiny-pvh.elf

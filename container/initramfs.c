@@ -483,8 +483,12 @@ int ctr_module_read(const char *path, uint8_t **out, size_t *len, char *err, siz
 
 /* --- the image ---------------------------------------------------------------------- */
 
-int ctr_initramfs_build(const uint8_t *spec, size_t speclen, const char *moddir,
-			const struct ctr_modules *m, struct cpio *c, char *err, size_t errlen)
+/*
+ * What depends only on hull-init and the modules comes first, so that icache.c can keep it; the
+ * spec and the trailer follow it in the same archive.
+ */
+int ctr_initramfs_fixed(const char *moddir, const struct ctr_modules *m, struct cpio *c,
+			char *err, size_t errlen)
 {
 	char path[4096], file[sizeof(CTR_MODULES_DIR) + CTR_MODULE_NAME_MAX + 2];
 	unsigned int i;
@@ -497,7 +501,6 @@ int ctr_initramfs_build(const uint8_t *spec, size_t speclen, const char *moddir,
 	boot_cpio_dir(c, "sys", 0555);
 	boot_cpio_dir(c, "hull", 0700);
 	boot_cpio_file(c, "init", 0755, hull_init_start, (size_t)(hull_init_end - hull_init_start));
-	boot_cpio_file(c, CTR_SPEC_PATH, 0600, spec, speclen);
 	if (m->n)
 		boot_cpio_dir(c, CTR_MODULES_DIR, 0700);
 	for (i = 0; i < m->n && !c->error; i++) {
@@ -513,8 +516,26 @@ int ctr_initramfs_build(const uint8_t *spec, size_t speclen, const char *moddir,
 		boot_cpio_file(c, file, 0600, data, len);
 		free(data);
 	}
+	if (c->error)
+		snprintf(err, errlen, "the initramfs: %s", strerror(-c->error));
+	return c->error;
+}
+
+int ctr_initramfs_finish(struct cpio *c, const uint8_t *spec, size_t speclen, char *err,
+			 size_t errlen)
+{
+	int ret;
+
+	boot_cpio_file(c, CTR_SPEC_PATH, 0600, spec, speclen);
 	ret = boot_cpio_finish(c);
 	if (ret)
 		snprintf(err, errlen, "the initramfs: %s", strerror(-ret));
 	return ret;
+}
+
+int ctr_initramfs_build(const uint8_t *spec, size_t speclen, const char *moddir,
+			const struct ctr_modules *m, struct cpio *c, char *err, size_t errlen)
+{
+	return ctr_initramfs_fixed(moddir, m, c, err, errlen) ?:
+	       ctr_initramfs_finish(c, spec, speclen, err, errlen);
 }

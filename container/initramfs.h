@@ -65,10 +65,17 @@ void ctr_modules_free(struct ctr_modules *m);
 int ctr_module_read(const char *path, uint8_t **out, size_t *len, char *err, size_t errlen);
 
 /*
- * The container's initramfs into c (boot_cpio_init'ed): /dev, /proc, /sys and /hull, /init
- * (hull-init, embedded in hull), /hull/spec (spec, already encoded), and each of m's modules
- * unpacked as /hull/modules/FILE, read from moddir. 0 or -errno with the reason in err.
+ * The part of a container's initramfs that depends only on hull-init and the modules, into c
+ * (boot_cpio_init'ed), without the trailer: /dev, /proc, /sys and /hull, /init (hull-init,
+ * embedded in hull), and each of m's modules unpacked as /hull/modules/FILE, read from moddir.
+ * 0 or -errno with the reason in err. icache.h keeps it in a file.
  */
+int ctr_initramfs_fixed(const char *moddir, const struct ctr_modules *m, struct cpio *c,
+			char *err, size_t errlen);
+/* The per-start rest after the fixed part: /hull/spec (spec, already encoded), the trailer. */
+int ctr_initramfs_finish(struct cpio *c, const uint8_t *spec, size_t speclen, char *err,
+			 size_t errlen);
+/* The whole image in memory: ctr_initramfs_fixed, then ctr_initramfs_finish. */
 int ctr_initramfs_build(const uint8_t *spec, size_t speclen, const char *moddir,
 			const struct ctr_modules *m, struct cpio *c, char *err, size_t errlen);
 

@@ -13,11 +13,14 @@
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "container/agent.h"
 #include "container/cgroup.h"
 #include "container/console.h"
+#include "container/icache.h"
+#include "container/initbin.h"
 #include "container/initramfs.h"
 #include "container/limits.h"
 #include "container/netns.h"
@@ -1189,11 +1192,15 @@ static int initramfs(struct ctr_run *r, const struct vm_config *cfg, struct vm_p
 {
 	struct ctr_modules m;
 	char moddir[sizeof(CTR_MODULES_BASE) + CTR_RELEASE_MAX + 2] = "", err[512];
+	char dir[4096], file[4096 + CTR_ICACHE_NAME_LEN + 2];
+	enum ctr_icache_how how = CTR_ICACHE_MEMORY;
+	struct timespec t0, t1;
 	uint8_t *spec = NULL;
 	unsigned int i;
 	size_t len;
 	int ret;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	ret = modules(r, cfg, p, &m, moddir, sizeof(moddir));
 	if (ret)
 		return ret;
@@ -1210,14 +1217,24 @@ static int initramfs(struct ctr_run *r, const struct vm_config *cfg, struct vm_p
 		log_msg("container: its spec: %s", ret == -E2BIG ? "too large" : strerror(-ret));
 		goto out;
 	}
+	/* What depends only on hull-init and the modules comes from the cache; the spec follows. */
 	boot_cpio_init(&r->image);
-	ret = ctr_initramfs_build(spec, len, moddir, &m, &r->image, err, sizeof(err));
+	ret = ctr_icache_dir(getenv("HULL_CACHE"), dir, sizeof(dir));
+	ret = ctr_icache_get(ret ? NULL : dir, hull_init_id, moddir, &m, len + 512, &r->image,
+			     &how, file, sizeof(file), err, sizeof(err));
+	if (!ret)
+		ret = ctr_initramfs_finish(&r->image, spec, len, err, sizeof(err));
 	if (ret) {
 		log_msg("container: initramfs: %s", err);
 		goto out;
 	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
 	ret = vm_prep_initramfs(cfg, p, r->image.buf, r->image.len, "the container's initramfs");
-	log_debug("container: initramfs of %zu KiB (%u modules)", r->image.len >> 10, m.n);
+	log_debug("container: initramfs of %zu KiB (%u modules) in %.1f ms, %s%s",
+		  r->image.len >> 10, m.n,
+		  (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6,
+		  how == CTR_ICACHE_HIT ? "from cache " :
+		  how == CTR_ICACHE_STORED ? "built and cached as " : "built in memory", file);
 out:
 	free(spec);
 	ctr_modules_free(&m);

@@ -6,8 +6,9 @@ a container writes to its root) and from the Debian image (mounted read-only on 
 and check what the issue asks: exit codes and signals, a missing command, env, cwd, user and
 groups, hostname, a read-only root, tmpfs, file and sub-directory bind mounts both ways, stdin,
 64 MiB of stdout with stderr kept apart, a tty under a real pty, signals forwarded, a privileged
-container with a host loop device passed in, two kernels, four containers at once, and a guest
-that never says HELLO or whose hull-init gives up. The host tests check that bad input is
+container with a host loop device passed in, two kernels, the initramfs built once and then
+read from its cache, four containers at once, and a guest that never says HELLO or whose
+hull-init gives up. The host tests check that bad input is
 refused with exit 2 and one line, before /dev/kvm is opened.
 """
 
@@ -436,6 +437,32 @@ def test_kernels(hull_bin, kernels, rootfs, kernel):
         assert lines[0] == kernels["cloud"].name.removeprefix("vmlinuz-"), out
     assert lines[1] == "hull", out
     assert re.fullmatch(r"pid \d+", lines[2]) and lines[2] != "pid 1", out
+
+
+@lab
+def test_initramfs_cached(hull_bin, kernels, rootfs, scratch_dir):
+    """Issue 16: with Debian's cloud kernel (its drivers are modules in the initramfs), what
+    depends only on hull and the kernel's modules is built once: the first start writes one
+    file in $HULL_CACHE/initramfs, the second boots from that file, untouched."""
+    cache = scratch_dir / "cache" / "initramfs"
+    env = {"HULL_CACHE": str(cache.parent), "HULL_DEBUG": "1"}
+    release = kernels["cloud"].name.removeprefix("vmlinuz-")
+    rc, out, err = sh(hull_bin, rootfs, "uname -r", "--kernel", kernels["cloud"], env=env)
+    assert rc == 0, describe(rc, out, err)
+    assert out.splitlines()[0] == release, out
+    files = sorted(cache.iterdir())
+    assert len(files) == 1, files
+    first = files[0].stat()
+    assert f"built and cached as {files[0]}" in err, err
+    rc, out, err = sh(hull_bin, rootfs, "uname -r; echo second", "--kernel", kernels["cloud"],
+                      env=env)
+    assert rc == 0, describe(rc, out, err)
+    assert out.splitlines() == [release, "second"], out
+    assert sorted(cache.iterdir()) == files
+    st = files[0].stat()
+    assert (st.st_ino, st.st_mtime_ns, st.st_size) == (first.st_ino, first.st_mtime_ns,
+                                                       first.st_size)
+    assert f"from cache {files[0]}" in err, err
 
 
 @lab

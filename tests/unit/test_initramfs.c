@@ -1,4 +1,4 @@
-/* Unit tests for container mode's initramfs: kernel releases, modules.dep, module files, the image. */
+/* Unit tests for container mode's initramfs: releases, modules.dep, modules, image, cache. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -11,10 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zstd.h>
 
+#include "container/icache.h"
 #include "container/initbin.h"
 #include "container/initramfs.h"
 #include "container/proto.h"
@@ -417,6 +419,524 @@ static void test_image(void **state)
 	free(b);
 }
 
+/* ---- the cache of the fixed part (icache.c) ---- */
+
+struct entry {
+	char name[256];
+	uint32_t ino, mode;
+	const uint8_t *data;
+	size_t len;
+};
+
+/* Every entry of a whole newc archive, checked to end with its trailer exactly at its end. */
+static unsigned int cpio_entries(const uint8_t *buf, size_t len, struct entry *e, unsigned int max)
+{
+	size_t off = 0;
+	unsigned int n = 0;
+
+	for (;;) {
+		char f[9];
+		unsigned long v[13];
+		unsigned int i;
+
+		assert_true(off + 110 <= len);
+		assert_memory_equal(buf + off, "070701", 6);
+		for (i = 0; i < 13; i++) {
+			memcpy(f, buf + off + 6 + 8 * i, 8);
+			f[8] = '\0';
+			v[i] = strtoul(f, NULL, 16);
+		}
+		assert_true(v[11] >= 2 && v[11] <= sizeof(e->name));
+		assert_true(off + 110 + v[11] <= len);
+		assert_int_equal(buf[off + 110 + v[11] - 1], 0);
+		assert_true(n < max);
+		memcpy(e[n].name, buf + off + 110, v[11]);
+		e[n].ino = (uint32_t)v[0];
+		e[n].mode = (uint32_t)v[1];
+		off += (110 + v[11] + 3) & ~3UL;
+		assert_true(off + v[6] <= len);
+		e[n].data = buf + off;
+		e[n].len = v[6];
+		off += (v[6] + 3) & ~3UL;
+		if (!strcmp(e[n++].name, "TRAILER!!!"))
+			break;
+	}
+	assert_int_equal(off, len);
+	return n;
+}
+
+static const char cache_dep[] = "kernel/a/fuse.ko:\n"
+				"kernel/a/virtiofs.ko.xz: kernel/a/fuse.ko\n";
+static const char *const cache_wanted[] = { "virtiofs" };
+static const uint8_t cache_spec[] = { 1, 0, 4, 0, 0, 0, 1, 0, 0, 0, 9 };
+static char cdir[128];
+static uint8_t *mod_a, *mod_b;
+
+static int cache_setup(void **state)
+{
+	assert_int_equal(tree_setup(state), 0);
+	mod_a = pattern(5000, 3);
+	mod_b = pattern(9000, 4);
+	put_file("modules.dep", cache_dep, sizeof(cache_dep) - 1);
+	put_file("kernel/a/fuse.ko", mod_a, 5000);
+	put_xz("kernel/a/virtiofs.ko.xz", mod_b, 9000);
+	assert_int_equal(ctr_modules_resolve(dir, cache_wanted, 1, &mods, err, sizeof(err)), 0);
+	assert_int_equal(mods.n, 2);
+	snprintf(cdir, sizeof(cdir), "%s/cache/initramfs", dir);
+	return 0;
+}
+
+static int cache_teardown(void **state)
+{
+	free(mod_a);
+	free(mod_b);
+	return tree_teardown(state);
+}
+
+static char *key_of(const char *id, size_t *len)
+{
+	char *k;
+
+	assert_int_equal(ctr_icache_key(id, dir, &mods, &k, len), 0);
+	return k;
+}
+
+static bool same_key(const char *a, size_t alen, const char *b, size_t blen)
+{
+	return alen == blen && !memcmp(a, b, alen);
+}
+
+static void set_mtime(const char *rel, time_t sec, long nsec)
+{
+	struct timespec ts[2] = { { sec, nsec }, { sec, nsec } };
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+}
+
+static void test_cache_key(void **state)
+{
+	char *k0, *k1, name0[CTR_ICACHE_NAME_LEN + 1], name1[CTR_ICACHE_NAME_LEN + 1], path[512];
+	size_t l0, l1;
+	uint8_t *c = pattern(5001, 3);
+
+	(void)state;
+	set_mtime("kernel/a/fuse.ko", 1000000000, 5);
+	k0 = key_of("a1", &l0);
+	k1 = key_of("a1", &l1);
+	assert_true(same_key(k0, l0, k1, l1));
+	ctr_icache_name(k0, l0, name0);
+	assert_int_equal(strlen(name0), CTR_ICACHE_NAME_LEN);
+	assert_memory_equal(name0, "ir-", 3);
+	free(k1);
+	/* Another hull-init. */
+	k1 = key_of("a2", &l1);
+	assert_false(same_key(k0, l0, k1, l1));
+	ctr_icache_name(k1, l1, name1);
+	assert_string_not_equal(name0, name1);
+	free(k1);
+	/* A module's mtime, by a nanosecond. */
+	set_mtime("kernel/a/fuse.ko", 1000000000, 6);
+	k1 = key_of("a1", &l1);
+	assert_false(same_key(k0, l0, k1, l1));
+	free(k1);
+	/* Its size, with the old mtime put back (the inode is the same: O_TRUNC). */
+	put_file("kernel/a/fuse.ko", c, 5001);
+	set_mtime("kernel/a/fuse.ko", 1000000000, 5);
+	k1 = key_of("a1", &l1);
+	assert_false(same_key(k0, l0, k1, l1));
+	free(k1);
+	/* Another module directory. */
+	assert_int_equal(ctr_icache_key("a1", "/lib/modules/x", &mods, &k1, &l1), -ENOENT);
+	/* No identity, a module gone. */
+	assert_int_equal(ctr_icache_key("", dir, &mods, &k1, &l1), -EINVAL);
+	assert_null(k1);
+	snprintf(path, sizeof(path), "%s/kernel/a/fuse.ko", dir);
+	unlink(path);
+	assert_int_equal(ctr_icache_key("a1", dir, &mods, &k1, &l1), -ENOENT);
+	free(k0);
+	free(c);
+	/* The directory: HULL_CACHE's, or the default when it is unset or empty. */
+	assert_int_equal(ctr_icache_dir(NULL, path, sizeof(path)), 0);
+	assert_string_equal(path, "/var/cache/hull/initramfs");
+	assert_int_equal(ctr_icache_dir("", path, sizeof(path)), 0);
+	assert_string_equal(path, "/var/cache/hull/initramfs");
+	assert_int_equal(ctr_icache_dir("/x/y", path, sizeof(path)), 0);
+	assert_string_equal(path, "/x/y/initramfs");
+	assert_int_equal(ctr_icache_dir("/x/y", path, 10), -ENAMETOOLONG);
+}
+
+/* The image through ctr_icache_get, finished: 0 with how, the file's name in file. */
+static int get_image(const char *d, struct cpio *c, enum ctr_icache_how *how, char *file,
+		     size_t filelen)
+{
+	int ret;
+
+	boot_cpio_init(c);
+	ret = ctr_icache_get(d, hull_init_id, dir, &mods, sizeof(cache_spec), c, how, file,
+			     filelen, err, sizeof(err));
+	return ret ?: ctr_initramfs_finish(c, cache_spec, sizeof(cache_spec), err, sizeof(err));
+}
+
+/* The image today's builder made, entry by entry: the same names, modes and contents. */
+static void expect_image(const struct cpio *c)
+{
+	static const struct { const char *name; uint32_t mode; } want[] = {
+		{ "dev", S_IFDIR | 0755 }, { "proc", S_IFDIR | 0555 }, { "sys", S_IFDIR | 0555 },
+		{ "hull", S_IFDIR | 0700 }, { "init", S_IFREG | 0755 },
+		{ "hull/spec", S_IFREG | 0600 }, { "hull/modules", S_IFDIR | 0700 },
+		{ "hull/modules/fuse.ko", S_IFREG | 0600 },
+		{ "hull/modules/virtiofs.ko", S_IFREG | 0600 }, { "TRAILER!!!", 0 },
+	};
+	struct entry e[16];
+	unsigned int n = cpio_entries(c->buf, c->len, e, 16), i, j;
+
+	assert_int_equal(n, 10);
+	for (i = 0; i < 10; i++) {
+		for (j = 0; j < n && strcmp(e[j].name, want[i].name); j++)
+			;
+		assert_true(j < n);
+		assert_int_equal(e[j].mode, want[i].mode);
+		/* Unique inode numbers: the unpacker links none of them. */
+		for (unsigned int k = 0; k < n; k++)
+			assert_true(k == j || e[k].ino != e[j].ino);
+	}
+	assert_string_equal(e[n - 1].name, "TRAILER!!!");
+	for (i = 0; i < n; i++) {
+		if (!strcmp(e[i].name, "init")) {
+			assert_int_equal(e[i].len, (size_t)(hull_init_end - hull_init_start));
+			assert_memory_equal(e[i].data, hull_init_start, e[i].len);
+		} else if (!strcmp(e[i].name, "hull/spec")) {
+			assert_int_equal(e[i].len, sizeof(cache_spec));
+			assert_memory_equal(e[i].data, cache_spec, e[i].len);
+		} else if (!strcmp(e[i].name, "hull/modules/fuse.ko")) {
+			assert_int_equal(e[i].len, 5000);
+			assert_memory_equal(e[i].data, mod_a, e[i].len);
+		} else if (!strcmp(e[i].name, "hull/modules/virtiofs.ko")) {
+			assert_int_equal(e[i].len, 9000);
+			assert_memory_equal(e[i].data, mod_b, e[i].len);
+		} else {
+			assert_int_equal(e[i].len, 0);
+		}
+	}
+}
+
+static unsigned int count_files(const char *d)
+{
+	DIR *dd = opendir(d);
+	struct dirent *de;
+	unsigned int n = 0;
+
+	assert_non_null(dd);
+	while ((de = readdir(dd)))
+		n += de->d_name[0] != '.';
+	closedir(dd);
+	return n;
+}
+
+static void test_cache_round_trip(void **state)
+{
+	char file[512], file2[512];
+	enum ctr_icache_how how;
+	struct stat st0, st1;
+	struct cpio mem, c1, c2;
+
+	(void)state;
+	boot_cpio_init(&mem);
+	assert_int_equal(ctr_initramfs_build(cache_spec, sizeof(cache_spec), dir, &mods, &mem, err,
+					     sizeof(err)), 0);
+	expect_image(&mem);
+	/* The first start builds and writes it, the second reads it, both the same image. */
+	assert_int_equal(get_image(cdir, &c1, &how, file, sizeof(file)), 0);
+	assert_int_equal(how, CTR_ICACHE_STORED);
+	assert_int_equal(strncmp(file, cdir, strlen(cdir)), 0);
+	assert_int_equal(stat(file, &st0), 0);
+	assert_int_equal(get_image(cdir, &c2, &how, file2, sizeof(file2)), 0);
+	assert_int_equal(how, CTR_ICACHE_HIT);
+	assert_string_equal(file, file2);
+	assert_int_equal(stat(file, &st1), 0);
+	assert_int_equal(st0.st_ino, st1.st_ino);
+	assert_int_equal(st0.st_mtim.tv_nsec, st1.st_mtim.tv_nsec);
+	assert_int_equal(count_files(cdir), 1);
+	assert_int_equal(c1.len, mem.len);
+	assert_memory_equal(c1.buf, mem.buf, mem.len);
+	assert_int_equal(c2.len, mem.len);
+	assert_memory_equal(c2.buf, mem.buf, mem.len);
+	expect_image(&c2);
+	boot_cpio_free(&mem);
+	boot_cpio_free(&c1);
+	boot_cpio_free(&c2);
+}
+
+/* The cache file's header, as icache.c writes it. */
+struct hdr {
+	char magic[8];
+	uint32_t version, keylen;
+	uint64_t payload;
+	uint32_t next_ino, zero;
+};
+
+/* Spoil the cache file with f, then see it refused and rebuilt into a good one. */
+static void spoil(const char *file, void (*f)(const char *path, struct hdr *h))
+{
+	char *key, again[512];
+	enum ctr_icache_how how;
+	struct stat st;
+	struct hdr h;
+	struct cpio c;
+	size_t keylen;
+	int fd, dfd;
+
+	fd = open(file, O_RDWR | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &h, sizeof(h), 0), sizeof(h));
+	f(file, &h);
+	assert_int_equal(pwrite(fd, &h, sizeof(h), 0), sizeof(h));
+	close(fd);
+	key = key_of(hull_init_id, &keylen);
+	dfd = open(cdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(dfd >= 0);
+	boot_cpio_init(&c);
+	assert_int_equal(ctr_icache_load(dfd, key, keylen, 0, &c), -EINVAL);
+	assert_null(c.buf);
+	/* ctr_icache_get rebuilds and replaces it. */
+	assert_int_equal(get_image(cdir, &c, &how, again, sizeof(again)), 0);
+	assert_int_equal(how, CTR_ICACHE_STORED);
+	assert_string_equal(again, file);
+	expect_image(&c);
+	boot_cpio_free(&c);
+	assert_int_equal(ctr_icache_load(dfd, key, keylen, 0, &c), 0);
+	boot_cpio_free(&c);
+	assert_int_equal(lstat(file, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	close(dfd);
+	free(key);
+}
+
+static void bad_magic(const char *path, struct hdr *h)
+{
+	(void)path;
+	h->magic[0] ^= 1;
+}
+
+static void bad_version(const char *path, struct hdr *h)
+{
+	(void)path;
+	h->version++;
+}
+
+static void bad_length(const char *path, struct hdr *h)
+{
+	(void)path;
+	h->payload--;
+}
+
+static void huge_length(const char *path, struct hdr *h)
+{
+	(void)path;
+	h->payload = ~0ull;
+}
+
+static void bad_ino(const char *path, struct hdr *h)
+{
+	(void)path;
+	h->next_ino = 0;
+}
+
+static void cut_short(const char *path, struct hdr *h)
+{
+	struct stat st;
+
+	(void)h;
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(truncate(path, st.st_size - 1), 0);
+}
+
+static void grown(const char *path, struct hdr *h)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+
+	(void)h;
+	assert_int_equal(write(fd, "x", 1), 1);
+	close(fd);
+}
+
+/* The same length of key with one byte changed: the name is right, the key is not. */
+static void other_key(const char *path, struct hdr *h)
+{
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	char b;
+
+	(void)h;
+	assert_int_equal(pread(fd, &b, 1, sizeof(*h) + 5), 1);
+	b ^= 0x20;
+	assert_int_equal(pwrite(fd, &b, 1, sizeof(*h) + 5), 1);
+	close(fd);
+}
+
+static void spoilt_payload(const char *path, struct hdr *h)
+{
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+
+	assert_int_equal(pwrite(fd, "x", 1, (off_t)(sizeof(*h) + h->keylen)), 1);
+	close(fd);
+}
+
+static void writable(const char *path, struct hdr *h)
+{
+	(void)h;
+	assert_int_equal(chmod(path, 0666), 0);
+}
+
+/* A symlink to a good file elsewhere: never followed. */
+static void symlinked(const char *path, struct hdr *h)
+{
+	char away[512];
+
+	(void)h;
+	snprintf(away, sizeof(away), "%s/away", dir);
+	assert_int_equal(rename(path, away), 0);
+	assert_int_equal(symlink(away, path), 0);
+}
+
+static void test_cache_bad_files(void **state)
+{
+	static void (*const spoilers[])(const char *, struct hdr *) = {
+		bad_magic, bad_version, bad_length, huge_length, bad_ino, cut_short, grown,
+		other_key, spoilt_payload, writable, symlinked,
+	};
+	char file[512];
+	enum ctr_icache_how how;
+	struct cpio c;
+	unsigned int i;
+
+	(void)state;
+	assert_int_equal(get_image(cdir, &c, &how, file, sizeof(file)), 0);
+	assert_int_equal(how, CTR_ICACHE_STORED);
+	boot_cpio_free(&c);
+	for (i = 0; i < sizeof(spoilers) / sizeof(spoilers[0]); i++)
+		spoil(file, spoilers[i]);
+	/* An empty file, a directory in its place. */
+	assert_int_equal(truncate(file, 0), 0);
+	assert_int_equal(get_image(cdir, &c, &how, file, sizeof(file)), 0);
+	assert_int_equal(how, CTR_ICACHE_STORED);
+	boot_cpio_free(&c);
+	assert_int_equal(unlink(file), 0);
+	assert_int_equal(mkdir(file, 0700), 0);
+	assert_int_equal(get_image(cdir, &c, &how, file, sizeof(file)), 0);
+	assert_int_equal(how, CTR_ICACHE_MEMORY);
+	expect_image(&c);
+	boot_cpio_free(&c);
+}
+
+static void test_cache_unwritable(void **state)
+{
+	char d[512], file[512];
+	enum ctr_icache_how how;
+	struct cpio c;
+	uint32_t mode;
+	size_t len;
+
+	(void)state;
+	/* HULL_CACHE a file: the directory cannot be made. */
+	snprintf(d, sizeof(d), "%s/modules.dep/initramfs", dir);
+	assert_int_equal(get_image(d, &c, &how, file, sizeof(file)), 0);
+	assert_int_equal(how, CTR_ICACHE_MEMORY);
+	assert_string_equal(file, "");
+	expect_image(&c);
+	boot_cpio_free(&c);
+	/* No directory given (HULL_CACHE too long). */
+	assert_int_equal(get_image(NULL, &c, &how, file, sizeof(file)), 0);
+	assert_int_equal(how, CTR_ICACHE_MEMORY);
+	expect_image(&c);
+	boot_cpio_free(&c);
+	/* No modules (the project kernel): nothing to cache, no directory made. */
+	{
+		struct ctr_modules none = { 0 };
+
+		boot_cpio_init(&c);
+		assert_int_equal(ctr_icache_get(cdir, hull_init_id, "", &none, 0, &c, &how, file,
+						sizeof(file), err, sizeof(err)), 0);
+		assert_int_equal(how, CTR_ICACHE_MEMORY);
+		assert_int_equal(access(cdir, F_OK), -1);
+		assert_non_null(cpio_find(&c, "init", &mode, &len));
+		assert_null(cpio_find(&c, "hull/modules", &mode, &len));
+		boot_cpio_free(&c);
+	}
+	/* A directory others may write: neither read nor written. */
+	assert_int_equal(get_image(cdir, &c, &how, file, sizeof(file)), 0);
+	assert_int_equal(how, CTR_ICACHE_STORED);
+	boot_cpio_free(&c);
+	assert_int_equal(chmod(cdir, 0777), 0);
+	assert_int_equal(get_image(cdir, &c, &how, file, sizeof(file)), 0);
+	assert_int_equal(how, CTR_ICACHE_MEMORY);
+	expect_image(&c);
+	boot_cpio_free(&c);
+	assert_int_equal(count_files(cdir), 1);
+	assert_int_equal(chmod(cdir, 0755), 0);
+}
+
+static void test_cache_trim(void **state)
+{
+	char path[512], name[64], file[512];
+	enum ctr_icache_how how;
+	struct cpio c;
+	unsigned int i;
+	int dfd;
+
+	(void)state;
+	assert_int_equal(get_image(cdir, &c, &how, file, sizeof(file)), 0);
+	boot_cpio_free(&c);
+	/* Twelve older entries, a temporary file left long ago, a fresh one, another file. */
+	for (i = 0; i < 12; i++) {
+		struct timespec ts[2] = { { 1000000 + i, 0 }, { 1000000 + i, 0 } };
+
+		snprintf(name, sizeof(name), "ir-%016x.img", i);
+		snprintf(path, sizeof(path), "%s/%s", cdir, name);
+		assert_int_equal(close(open(path, O_WRONLY | O_CREAT, 0644)), 0);
+		assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+	}
+	snprintf(path, sizeof(path), "%s/.tmp-1-old", cdir);
+	assert_int_equal(close(open(path, O_WRONLY | O_CREAT, 0644)), 0);
+	{
+		struct timespec ts[2] = { { 1000, 0 }, { 1000, 0 } };
+
+		assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+	}
+	snprintf(path, sizeof(path), "%s/.tmp-2-new", cdir);
+	assert_int_equal(close(open(path, O_WRONLY | O_CREAT, 0644)), 0);
+	snprintf(path, sizeof(path), "%s/README", cdir);
+	assert_int_equal(close(open(path, O_WRONLY | O_CREAT, 0644)), 0);
+	dfd = open(cdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(dfd >= 0);
+	ctr_icache_trim(dfd, CTR_ICACHE_KEEP);
+	close(dfd);
+	/* The 8 newest: the real one and ir-...4 to ir-...b. */
+	assert_int_equal(access(file, F_OK), 0);
+	for (i = 0; i < 12; i++) {
+		snprintf(path, sizeof(path), "%s/ir-%016x.img", cdir, i);
+		assert_int_equal(access(path, F_OK) == 0, i >= 12 - (CTR_ICACHE_KEEP - 1));
+	}
+	snprintf(path, sizeof(path), "%s/.tmp-1-old", cdir);
+	assert_int_equal(access(path, F_OK), -1);
+	snprintf(path, sizeof(path), "%s/.tmp-2-new", cdir);
+	assert_int_equal(access(path, F_OK), 0);
+	snprintf(path, sizeof(path), "%s/README", cdir);
+	assert_int_equal(access(path, F_OK), 0);
+	/* A new entry written trims too: still 8 of them. */
+	unlink(file);
+	for (i = 12; i < 14; i++) {
+		snprintf(path, sizeof(path), "%s/ir-%016x.img", cdir, i);
+		assert_int_equal(close(open(path, O_WRONLY | O_CREAT, 0644)), 0);
+	}
+	assert_int_equal(get_image(cdir, &c, &how, file, sizeof(file)), 0);
+	assert_int_equal(how, CTR_ICACHE_STORED);
+	boot_cpio_free(&c);
+	assert_int_equal(count_files(cdir), CTR_ICACHE_KEEP + 1); /* and README */
+	assert_int_equal(access(file, F_OK), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -427,6 +947,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_module_files, tree_setup, tree_teardown),
 		cmocka_unit_test_setup_teardown(test_module_bomb, tree_setup, tree_teardown),
 		cmocka_unit_test_setup_teardown(test_image, tree_setup, tree_teardown),
+		cmocka_unit_test_setup_teardown(test_cache_key, cache_setup, cache_teardown),
+		cmocka_unit_test_setup_teardown(test_cache_round_trip, cache_setup, cache_teardown),
+		cmocka_unit_test_setup_teardown(test_cache_bad_files, cache_setup, cache_teardown),
+		cmocka_unit_test_setup_teardown(test_cache_unwritable, cache_setup, cache_teardown),
+		cmocka_unit_test_setup_teardown(test_cache_trim, cache_setup, cache_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
