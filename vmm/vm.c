@@ -166,15 +166,19 @@ static int hotplug_init(struct vm *vm)
 {
 	uint64_t size = config_hotplug_size(vm->cfg);
 	uint64_t gpa = arch_hotplug_base(vm->cfg->mem, VMEM_BLOCK_SIZE);
+	unsigned int nblocks = (unsigned int)(size / VMEM_BLOCK_SIZE);
 	struct kvm_userspace_memory_region region;
 	int ret;
 
 	if (!size)
 		return 0;
 	/* Huge pages: taken from the pool at each plug, not reserved now (gmem_hp_map_huge). */
-	ret = (vm->cfg->hugepages ? gmem_hp_map_huge : gmem_hp_map)(
-		&vm->hotplug, "hull-guest-hotplug", gpa, VMEM_BLOCK_SIZE,
-		(unsigned int)(size / VMEM_BLOCK_SIZE));
+	if (vm->cfg->hugepages)
+		ret = gmem_hp_map_huge(&vm->hotplug, "hull-guest-hotplug", gpa, VMEM_BLOCK_SIZE,
+				       nblocks);
+	else
+		ret = gmem_hp_map(&vm->hotplug, "hull-guest-hotplug", gpa, VMEM_BLOCK_SIZE,
+				  nblocks);
 	if (ret) {
 		log_msg("guest memory: cannot map a hotplug region of %" PRIu64 " MiB: %s",
 			size >> 20, strerror(-ret));

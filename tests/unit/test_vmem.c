@@ -719,7 +719,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_device),     T(test_plug_unplug), T(test_hostile_ranges), T(test_memory),
 		T(test_release),
-		T(test_region_shapes), T(test_region_huge), T(test_queue),   T(test_queue_budget),   T(test_settings),
+		T(test_region_shapes), T(test_region_huge), T(test_queue), T(test_queue_budget),
+		T(test_settings),
 		T(test_e820),
 	};
 
