@@ -248,10 +248,10 @@ int gmem_huge_pool_read(const char *dir, struct gmem_huge_pool *p)
 
 uint64_t gmem_huge_available(const struct gmem_huge_pool *p)
 {
-	uint64_t free = p->free > p->resv ? p->free - p->resv : 0;
+	uint64_t unpromised = p->free > p->resv ? p->free - p->resv : 0;
 	uint64_t room = p->overcommit > p->surplus ? p->overcommit - p->surplus : 0;
 
-	return free + room < free ? UINT64_MAX : free + room;
+	return unpromised + room < unpromised ? UINT64_MAX : unpromised + room;
 }
 
 uint64_t gmem_huge_pages(uint64_t bytes)
