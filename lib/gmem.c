@@ -2,9 +2,16 @@
 #include "lib/gmem.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/memfd.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+
+#include "lib/file.h"
+#include "lib/parse.h"
 
 static bool overlaps(uint64_t a, uint64_t asize, uint64_t b, uint64_t bsize)
 {
@@ -210,10 +217,98 @@ uint64_t gmem_end(const struct gmem *m)
 	return m->n ? m->r[m->n - 1].gpa + m->r[m->n - 1].size : 0;
 }
 
+/* --- huge pages -------------------------------------------------------------------------- */
+
+/* One count of the pool: a decimal number and a newline. */
+static int pool_count(const char *dir, const char *name, uint64_t *out)
+{
+	char path[256], *text;
+	size_t len;
+	int ret;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path))
+		return -ENAMETOOLONG;
+	ret = file_read_text(path, 64, &text, &len);
+	if (ret)
+		return ret;
+	if (len && text[len - 1] == '\n')
+		text[len - 1] = '\0';
+	ret = parse_uint(text, 0, UINT64_MAX, out) ? -EINVAL : 0;
+	free(text);
+	return ret;
+}
+
+int gmem_huge_pool_read(const char *dir, struct gmem_huge_pool *p)
+{
+	return pool_count(dir, "free_hugepages", &p->free) ?:
+	       pool_count(dir, "resv_hugepages", &p->resv) ?:
+	       pool_count(dir, "nr_overcommit_hugepages", &p->overcommit) ?:
+	       pool_count(dir, "surplus_hugepages", &p->surplus);
+}
+
+uint64_t gmem_huge_available(const struct gmem_huge_pool *p)
+{
+	uint64_t unpromised = p->free > p->resv ? p->free - p->resv : 0;
+	uint64_t room = p->overcommit > p->surplus ? p->overcommit - p->surplus : 0;
+
+	return unpromised + room < unpromised ? UINT64_MAX : unpromised + room;
+}
+
+uint64_t gmem_huge_pages(uint64_t bytes)
+{
+	return bytes / GMEM_HUGE_PAGE + (bytes % GMEM_HUGE_PAGE != 0);
+}
+
 /* --- the hotplug region ------------------------------------------------------------------ */
 
-int gmem_hp_map(struct gmem_hp *hp, const char *name, uint64_t gpa, uint64_t block,
-		unsigned int nblocks)
+/*
+ * Hull's view of huge-page blocks [off, off+len) when unplugged: anonymous memory in place of
+ * the memfd's pages, so that a stale pointer's write lands somewhere and not in a hole, where
+ * a hugetlb fault with the pool dry would be a SIGBUS.
+ */
+static int huge_stand_in(struct gmem_hp *hp, uint64_t off, uint64_t len)
+{
+	void *p = mmap(hp->host + off, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+
+	return p == MAP_FAILED ? -errno : 0;
+}
+
+/* Unplugged huge-page blocks [off, off+len): the stand-in in hull's view, the pages freed. */
+static int huge_release(struct gmem_hp *hp, uint64_t off, uint64_t len)
+{
+	int ret = huge_stand_in(hp, off, len);
+
+	if (fallocate(hp->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
+		      (off_t)len) < 0 && !ret)
+		ret = -errno;
+	return ret;
+}
+
+/* Huge-page blocks [off, off+len) about to be plugged: their pages allocated and in hull's view. */
+static int huge_acquire(struct gmem_hp *hp, uint64_t off, uint64_t len)
+{
+	void *p;
+	int ret;
+
+	/* Allocated now, so the guest and hull never fault on a page the pool cannot give. */
+	if (fallocate(hp->fd, 0, (off_t)off, (off_t)len) < 0) {
+		ret = errno == ENOSPC || errno == ENOMEM ? -ENOSPC : -errno;
+		/* The pages it got before the pool ran dry go back. */
+		huge_release(hp, off, len);
+		return ret;
+	}
+	p = mmap(hp->host + off, len, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_NORESERVE | MAP_FIXED, hp->fd, (off_t)off);
+	if (p != MAP_FAILED)
+		return 0;
+	ret = -errno;
+	huge_release(hp, off, len);
+	return ret;
+}
+
+static int hp_map(struct gmem_hp *hp, const char *name, uint64_t gpa, uint64_t block,
+		  unsigned int nblocks, bool huge)
 {
 	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), size;
 	void *guest, *host;
@@ -221,13 +316,14 @@ int gmem_hp_map(struct gmem_hp *hp, const char *name, uint64_t gpa, uint64_t blo
 
 	memset(hp, 0, sizeof(*hp));
 	if (!nblocks || nblocks > GMEM_HP_MAX_BLOCKS || block < page || (block & (block - 1)) ||
-	    block > (uint64_t)INT64_MAX / nblocks || (gpa & (block - 1)))
+	    block > (uint64_t)INT64_MAX / nblocks || (gpa & (block - 1)) ||
+	    (huge && block % GMEM_HUGE_PAGE))
 		return -EINVAL;
 	size = block * nblocks;
 	if (gpa + size < gpa)
 		return -EINVAL;
 	/* Shared memory, so two views reach the same pages; only pages touched take memory. */
-	fd = memfd_create(name, MFD_CLOEXEC);
+	fd = memfd_create(name, MFD_CLOEXEC | (huge ? MFD_HUGETLB | MFD_HUGE_2MB : 0));
 	if (fd < 0)
 		return -errno;
 	if (ftruncate(fd, (off_t)size) < 0) {
@@ -239,6 +335,7 @@ int gmem_hp_map(struct gmem_hp *hp, const char *name, uint64_t gpa, uint64_t blo
 		ret = -errno;
 		goto out;
 	}
+	/* Huge pages: an address the memfd can be mapped at again, block by block, at plug. */
 	host = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
 	if (host == MAP_FAILED) {
 		ret = -errno;
@@ -246,12 +343,32 @@ int gmem_hp_map(struct gmem_hp *hp, const char *name, uint64_t gpa, uint64_t blo
 		goto out;
 	}
 	*hp = (struct gmem_hp){ .gpa = gpa, .size = size, .block = block, .nblocks = nblocks,
-				.guest = guest, .host = host };
-	ret = 0;
+				.guest = guest, .host = host, .huge = huge, .fd = -1 };
+	if (!huge) {
+		ret = 0;
+		goto out;
+	}
+	hp->fd = fd;
+	ret = huge_stand_in(hp, 0, size);
+	if (ret)
+		gmem_hp_unmap(hp);
+	return ret;
 out:
 	/* The mappings keep the memory; the descriptor is not needed again. */
 	close(fd);
 	return ret;
+}
+
+int gmem_hp_map(struct gmem_hp *hp, const char *name, uint64_t gpa, uint64_t block,
+		unsigned int nblocks)
+{
+	return hp_map(hp, name, gpa, block, nblocks, false);
+}
+
+int gmem_hp_map_huge(struct gmem_hp *hp, const char *name, uint64_t gpa, uint64_t block,
+		     unsigned int nblocks)
+{
+	return hp_map(hp, name, gpa, block, nblocks, true);
 }
 
 void gmem_hp_unmap(struct gmem_hp *hp)
@@ -260,6 +377,8 @@ void gmem_hp_unmap(struct gmem_hp *hp)
 		munmap(hp->guest, hp->size);
 		munmap(hp->host, hp->size);
 	}
+	if (hp->huge && hp->fd >= 0)
+		close(hp->fd);
 	memset(hp, 0, sizeof(*hp));
 }
 
@@ -338,6 +457,7 @@ static unsigned int next_run(const struct gmem_hp *hp, unsigned int *i, unsigned
 int gmem_hp_plug(struct gmem_hp *hp, unsigned int first, unsigned int n)
 {
 	unsigned int i = first, end, run;
+	int ret;
 
 	if (first > hp->nblocks || n > hp->nblocks - first)
 		return -EINVAL;
@@ -345,8 +465,15 @@ int gmem_hp_plug(struct gmem_hp *hp, unsigned int first, unsigned int n)
 	while ((run = next_run(hp, &i, end, true))) {
 		uint64_t off = (uint64_t)i * hp->block, len = (uint64_t)run * hp->block;
 
-		if (mprotect(hp->guest + off, len, PROT_READ | PROT_WRITE) < 0)
-			return -errno;
+		ret = hp->huge ? huge_acquire(hp, off, len) : 0;
+		if (ret)
+			return ret;
+		if (mprotect(hp->guest + off, len, PROT_READ | PROT_WRITE) < 0) {
+			ret = -errno;
+			if (hp->huge)
+				huge_release(hp, off, len);
+			return ret;
+		}
 		set_bits(hp, i, run, true);
 		hp->nplugged += run;
 		i += run;
@@ -357,7 +484,7 @@ int gmem_hp_plug(struct gmem_hp *hp, unsigned int first, unsigned int n)
 int gmem_hp_unplug(struct gmem_hp *hp, unsigned int first, unsigned int n)
 {
 	unsigned int i = first, end, run;
-	int ret = 0;
+	int ret = 0, err;
 
 	if (first > hp->nblocks || n > hp->nblocks - first)
 		return -EINVAL;
@@ -370,8 +497,12 @@ int gmem_hp_unplug(struct gmem_hp *hp, unsigned int first, unsigned int n)
 		hp->nplugged -= run;
 		if (mprotect(hp->guest + off, len, PROT_NONE) < 0 && !ret)
 			ret = -errno;
-		if (madvise(hp->host + off, len, MADV_REMOVE) < 0 && !ret)
+		if (hp->huge) {
+			err = huge_release(hp, off, len);
+			ret = ret ?: err;
+		} else if (madvise(hp->host + off, len, MADV_REMOVE) < 0 && !ret) {
 			ret = -errno;
+		}
 		i += run;
 	}
 	return ret;

@@ -83,6 +83,31 @@ uint64_t gmem_total(const struct gmem *m);
 uint64_t gmem_end(const struct gmem *m);
 
 /*
+ * ---- Huge pages ------------------------------------------------------------------------
+ *
+ * Guest memory in the host's 2 MiB hugetlb pages comes from a pool the host's administrator
+ * reserves (/proc/sys/vm/nr_hugepages); a mapping made without MAP_NORESERVE takes its pages'
+ * reservation at mmap time, so a pool too small fails there, not with a SIGBUS at first touch.
+ */
+#define GMEM_HUGE_PAGE (2ULL << 20)
+#define GMEM_HUGE_SYSFS "/sys/kernel/mm/hugepages/hugepages-2048kB"
+
+/* The pool's counts, in pages, as its sysfs directory gives them. */
+struct gmem_huge_pool {
+	uint64_t free;       /* free_hugepages: not in use (reserved ones included) */
+	uint64_t resv;       /* resv_hugepages: promised to mappings already made */
+	uint64_t overcommit; /* nr_overcommit_hugepages: surplus pages the pool may grow by */
+	uint64_t surplus;    /* surplus_hugepages: surplus pages it has now */
+};
+
+/* Read the pool's counts from dir (GMEM_HUGE_SYSFS; tests give their own): 0 or -errno. */
+int gmem_huge_pool_read(const char *dir, struct gmem_huge_pool *p);
+/* Pages a new mapping can still reserve: free less reserved, plus the overcommit room left. */
+uint64_t gmem_huge_available(const struct gmem_huge_pool *p);
+/* Huge pages that bytes take (rounded up). */
+uint64_t gmem_huge_pages(uint64_t bytes);
+
+/*
  * ---- The hotplug region (virtio-mem) ---------------------------------------------------
  *
  * Memory above RAM in blocks that are plugged (the guest's to use) or not.
@@ -97,7 +122,8 @@ uint64_t gmem_end(const struct gmem *m);
  *    a pointer a device took before the guest unplugged the block (a ring,
  *    a buffer in flight) stays harmless: it writes to memory nobody maps for
  *    the guest, at most what that device has in flight, instead of faulting.
- * Unplugging releases a block's memory to the host (MADV_REMOVE).
+ * Unplugging releases a block's memory to the host (MADV_REMOVE; a region in huge pages:
+ * gmem_hp_map_huge below).
  */
 #define GMEM_HP_MAX_BLOCKS 8192 /* 1 TiB of 128 MiB blocks */
 
@@ -109,6 +135,8 @@ struct gmem_hp {
 	unsigned int nplugged; /* blocks plugged now */
 	uint8_t *guest;        /* the view for KVM's memory slot */
 	uint8_t *host;         /* hull's view */
+	bool huge;             /* gmem_hp_map_huge's: huge pages, allocated at plug */
+	int fd;                /* huge: the hugetlb memfd (plug allocates, unplug punches) */
 	/* Bit i: block i plugged. Written by plug/unplug, read atomically by gmem_ptr(). */
 	uint64_t plugged[GMEM_HP_MAX_BLOCKS / 64];
 };
@@ -121,6 +149,16 @@ struct gmem_hp {
  */
 int gmem_hp_map(struct gmem_hp *hp, const char *name, uint64_t gpa, uint64_t block,
 		unsigned int nblocks);
+/*
+ * The same in the host's 2 MiB huge pages (block a multiple of GMEM_HUGE_PAGE): a hugetlb
+ * memfd mapped without a reservation, so the region costs nothing until plugged. Plugging
+ * allocates the blocks' pages (fallocate: -ENOSPC, nothing plugged, when the host's pool has
+ * too few free), so the guest never meets a missing page; unplugging punches them out of the
+ * memfd, back to the pool. Unplugged blocks of hull's view are anonymous memory instead
+ * (a device's stale pointer writes there, never into a hole, which could SIGBUS).
+ */
+int gmem_hp_map_huge(struct gmem_hp *hp, const char *name, uint64_t gpa, uint64_t block,
+		     unsigned int nblocks);
 void gmem_hp_unmap(struct gmem_hp *hp);
 
 /*

@@ -46,11 +46,13 @@ const struct config_setting config_settings[] = {
 	  "vCPUs made, cpus-255 (default: --cpus); the guest boots\n"
 	  "with --cpus online (maxcpus=), an update onlines more\n",
 	  CONFIG_COUNT, FIELD(max_cpus) },
-	{ "memory", "memory", "SIZE",
+	{ "memory", "memory", "SIZE[,hugepages=on]",
 	  "guest RAM: bytes or K/M/G/T suffix, multiple of 4K,\n"
 	  "32M-1T (default 512M; above 3G, RAM continues above\n"
-	  "4 GiB)\n",
-	  CONFIG_SIZE, FIELD(mem) },
+	  "4 GiB); hugepages=on: in the host's 2 MiB hugetlb\n"
+	  "pages (SIZE a multiple of 2M, reserved at start from\n"
+	  "/proc/sys/vm/nr_hugepages; no --balloon)\n",
+	  CONFIG_MEMORY, FIELD(mem) },
 	{ "max-memory", "max_memory", "SIZE",
 	  "memory the guest may grow to: above --memory, a\n"
 	  "hotplug region of the difference (rounded up to 128M)\n"
@@ -308,6 +310,47 @@ static void *field(struct vm_config *c, const struct config_setting *s)
 	return (char *)c + s->offset;
 }
 
+static int set_memory_item(void *obj, const char *key, const char *value, char *err,
+			   size_t errlen)
+{
+	if (!strcmp(key, "hugepages"))
+		return parse_set_bool(key, value, obj, err, errlen);
+	snprintf(err, errlen, "unknown setting '%s' (hugepages)", key);
+	return -EINVAL;
+}
+
+/* "SIZE[,hugepages=on|off]": both set, or neither; a SIZE alone means hugepages=off. */
+static int apply_memory(struct vm_config *c, const char *value, char *err, size_t errlen)
+{
+	static const char *const keys[] = { "hugepages" };
+	const char *comma = strchr(value, ',');
+	char *size = strndup(value, comma ? (size_t)(comma - value) : strlen(value)), why[160];
+	bool huge = false;
+	uint64_t v;
+	int ret;
+
+	if (!size)
+		return -ENOMEM;
+	ret = parse_size(size, &v);
+	free(size);
+	if (ret) {
+		snprintf(err, errlen, "'%s': %s", value,
+			 ret == -ERANGE ? "too large" : "not a size (use e.g. 512M, 4G)");
+		return -EINVAL;
+	}
+	if (comma) {
+		ret = parse_spec(comma + 1, keys, 1, "SIZE,hugepages=on", set_memory_item, &huge,
+				 why, sizeof(why));
+		if (ret == -EINVAL)
+			snprintf(err, errlen, "'%s': %s", value, why);
+		if (ret)
+			return ret;
+	}
+	c->mem = v;
+	c->hugepages = huge;
+	return 0;
+}
+
 int config_apply(struct vm_config *c, const struct config_setting *s, const char *value,
 		 char *err, size_t errlen)
 {
@@ -344,6 +387,8 @@ int config_apply(struct vm_config *c, const struct config_setting *s, const char
 		}
 		*(uint64_t *)field(c, s) = v;
 		return 0;
+	case CONFIG_MEMORY:
+		return apply_memory(c, value, err, errlen);
 	case CONFIG_FLAG:
 		if (parse_bool(value, &b)) {
 			snprintf(err, errlen, "'%s': not on/off", value);
@@ -514,14 +559,16 @@ static int json_setting(struct vm_config *c, const struct config_setting *s,
 		[CONFIG_COUNT] = "an integer",
 		[CONFIG_SIZE] = "a size string or an integer",
 		[CONFIG_FLAG] = "true or false",
+		[CONFIG_MEMORY] = "a size string or an integer",
 	};
 	enum config_type t = s->type;
+	bool size = t == CONFIG_SIZE || t == CONFIG_MEMORY;
 	char why[200];
 	const char *v;
 	int ret;
 
-	v = json_value(val, t == CONFIG_PATH || t == CONFIG_STRING || t == CONFIG_SIZE,
-		       t == CONFIG_FLAG, t == CONFIG_COUNT || t == CONFIG_SIZE, "on");
+	v = json_value(val, t == CONFIG_PATH || t == CONFIG_STRING || size, t == CONFIG_FLAG,
+		       t == CONFIG_COUNT || size, "on");
 	if (!v) {
 		snprintf(err, errlen, "%s: expected %s", s->json, want[t]);
 		return -EINVAL;
@@ -659,6 +706,16 @@ int config_validate(const struct vm_config *c, char *err, size_t errlen)
 	}
 	if (c->mem & 0xfff) {
 		snprintf(err, errlen, "memory %" PRIu64 " bytes: not a multiple of 4K", c->mem);
+		return -EINVAL;
+	}
+	if (c->hugepages && c->mem % CONFIG_HUGE_PAGE) {
+		snprintf(err, errlen, "memory %" PRIu64 " bytes: hugepages=on needs a multiple of "
+			 "2M (the huge page size)", c->mem);
+		return -EINVAL;
+	}
+	if (c->hugepages && config_count(c, &vballoon_kind)) {
+		snprintf(err, errlen, "balloon: not with memory hugepages=on (the balloon gives "
+			 "back 4 KiB pages; a huge page goes back to the host only whole)");
 		return -EINVAL;
 	}
 	if (c->max_mem && c->max_mem <= c->mem) {

@@ -14,6 +14,7 @@ struct ctr_resources;
 #define CONFIG_DEFAULT_MEM (512ULL << 20)
 #define CONFIG_MIN_MEM (32ULL << 20)
 #define CONFIG_MAX_MEM (1ULL << 40) /* keeps every guest address below 2^43 */
+#define CONFIG_HUGE_PAGE (2ULL << 20) /* hugepages=on: RAM in huge pages of this size */
 #define CONFIG_MAX_CPUS 255         /* xAPIC ids; KVM's own limit is checked at VM creation */
 #define CONFIG_INITRD_NONE "none"
 /*
@@ -36,6 +37,7 @@ struct vm_config {
 	unsigned int cpus;
 	unsigned int max_cpus; /* vCPUs made (0: cpus); those above cpus boot offline (maxcpus=) */
 	uint64_t mem;
+	bool hugepages;   /* RAM (and the hotplug region) in 2 MiB hugetlb pages (--memory's) */
 	uint64_t max_mem; /* 0: none; else mem plus the hotplug region (virtio-mem) */
 	bool boot_timer;
 	bool stats; /* --stats: the census on stderr at the end */
@@ -61,6 +63,8 @@ enum config_type {
 	CONFIG_COUNT,  /* a decimal number (JSON: an integer) */
 	CONFIG_SIZE,   /* bytes or with a K/M/G/T suffix (JSON: a string or an integer) */
 	CONFIG_FLAG,   /* a flag without value sets it (JSON: true or false) */
+	/* The RAM setting: a CONFIG_SIZE, then ",hugepages=on|off" (the same in JSON's string) */
+	CONFIG_MEMORY,
 };
 
 struct config_setting {
@@ -149,8 +153,9 @@ int config_set(struct vm_config *c, const char *name, const char *value, char *e
 uint64_t config_devices_mem(const struct vm_config *c);
 
 /*
- * Check what does not need the host: cpus, memory size and alignment, max-memory (0, or above
- * memory and at most CONFIG_MAX_MEM), the CPU list, devices that clash (a share's tag, a tap or
+ * Check what does not need the host: cpus, memory size and alignment (CONFIG_HUGE_PAGE with
+ * hugepages=on, which the balloon cannot go with), max-memory (0, or above memory and at most
+ * CONFIG_MAX_MEM), the CPU list, devices that clash (a share's tag, a tap or
  * a MAC used twice), and that every device finds a virtio slot (the reason names the first one
  * that does not).
  */

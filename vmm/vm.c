@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <linux/mman.h>
 #include <linux/prctl.h>
 #include <sched.h>
 #include <signal.h>
@@ -129,12 +130,21 @@ static void kvm_exit(struct vm *vm)
  */
 #define RAM_ALIGN (2ull << 20)
 
-static void *map_ram(uint64_t size)
+static void *map_ram(uint64_t size, bool huge)
 {
-	uint8_t *p = mmap(NULL, size + RAM_ALIGN, PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	uint8_t *p;
 	uintptr_t start, head;
 
+	/*
+	 * hugepages=on: hugetlb pages, 2 MiB-aligned by the kernel. Without MAP_NORESERVE the
+	 * whole size is reserved from the host's pool here, so a pool too small fails now
+	 * (ENOMEM) rather than with a SIGBUS at the guest's first touch of a page it lacks.
+	 */
+	if (huge)
+		return mmap(NULL, size, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_HUGE_2MB, -1, 0);
+	p = mmap(NULL, size + RAM_ALIGN, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
 		return p;
 	start = ((uintptr_t)p + RAM_ALIGN - 1) & ~(uintptr_t)(RAM_ALIGN - 1);
@@ -156,13 +166,19 @@ static int hotplug_init(struct vm *vm)
 {
 	uint64_t size = config_hotplug_size(vm->cfg);
 	uint64_t gpa = arch_hotplug_base(vm->cfg->mem, VMEM_BLOCK_SIZE);
+	unsigned int nblocks = (unsigned int)(size / VMEM_BLOCK_SIZE);
 	struct kvm_userspace_memory_region region;
 	int ret;
 
 	if (!size)
 		return 0;
-	ret = gmem_hp_map(&vm->hotplug, "hull-guest-hotplug", gpa, VMEM_BLOCK_SIZE,
-			  (unsigned int)(size / VMEM_BLOCK_SIZE));
+	/* Huge pages: taken from the pool at each plug, not reserved now (gmem_hp_map_huge). */
+	if (vm->cfg->hugepages)
+		ret = gmem_hp_map_huge(&vm->hotplug, "hull-guest-hotplug", gpa, VMEM_BLOCK_SIZE,
+				       nblocks);
+	else
+		ret = gmem_hp_map(&vm->hotplug, "hull-guest-hotplug", gpa, VMEM_BLOCK_SIZE,
+				  nblocks);
 	if (ret) {
 		log_msg("guest memory: cannot map a hotplug region of %" PRIu64 " MiB: %s",
 			size >> 20, strerror(-ret));
@@ -189,25 +205,66 @@ fail:
 	return ret;
 }
 
+/*
+ * hugepages=on: are there huge pages enough in the host's pool for the RAM? -ENOMEM with a
+ * message that says how many it needs and has (also after an mmap that found the pool
+ * shorter than this said: another process reserved them in between).
+ */
+static int huge_pool_check(uint64_t ram)
+{
+	uint64_t need = gmem_huge_pages(ram), have;
+	struct gmem_huge_pool pool;
+	int ret;
+
+	ret = gmem_huge_pool_read(GMEM_HUGE_SYSFS, &pool);
+	if (ret) {
+		log_msg("guest memory: hugepages=on: cannot read the host's pool of 2 MiB pages "
+			"(%s): %s", GMEM_HUGE_SYSFS, strerror(-ret));
+		return ret;
+	}
+	have = gmem_huge_available(&pool);
+	if (have >= need)
+		return 0;
+	log_msg("guest memory: hugepages=on needs %" PRIu64 " free 2 MiB huge pages for %" PRIu64
+		" MiB of RAM, the host has %" PRIu64 " (%" PRIu64 " free, %" PRIu64 " of them "
+		"reserved): raise /proc/sys/vm/nr_hugepages by %" PRIu64, need, ram >> 20, have,
+		pool.free, pool.resv, need - have);
+	return -ENOMEM;
+}
+
 static int memory_init(struct vm *vm)
 {
 	struct arch_ram_range ranges[ARCH_MAX_RAM_RANGES];
 	unsigned int i, n = arch_ram_layout(vm->cfg->mem, ranges);
+	bool huge = vm->cfg->hugepages;
 	int ret;
 
+	if (huge) {
+		ret = huge_pool_check(vm->cfg->mem);
+		if (ret)
+			return ret;
+	}
 	for (i = 0; i < n; i++) {
 		struct kvm_userspace_memory_region region;
-		void *host = map_ram(ranges[i].size);
+		void *host = map_ram(ranges[i].size, huge);
 
 		if (host == MAP_FAILED) {
 			ret = -errno;
-			log_msg("guest memory: cannot map %" PRIu64 " MiB: %s", ranges[i].size >> 20,
-				strerror(errno));
+			if (huge && ret == -ENOMEM && huge_pool_check(vm->cfg->mem))
+				return ret;
+			log_msg("guest memory: cannot map %" PRIu64 " MiB%s: %s",
+				ranges[i].size >> 20, huge ? " in huge pages" : "", strerror(-ret));
 			return ret;
 		}
 		vm->ram[i] = host;
 		vm->ram_size[i] = ranges[i].size;
 		vm->nram = i + 1;
+		/*
+		 * Private huge pages a forked child (passt, a hook) shared until its exec would
+		 * need pool pages for hull's writes meanwhile (copy on write): keep them out.
+		 */
+		if (huge && madvise(host, ranges[i].size, MADV_DONTFORK) < 0)
+			log_debug("guest memory: MADV_DONTFORK: %s", strerror(errno));
 		/* Named, so tools (and the boot benchmark) can tell guest RAM from hull's own. */
 		prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, (unsigned long)host, ranges[i].size,
 		      (unsigned long)"hull-guest-ram");
@@ -217,7 +274,7 @@ static int memory_init(struct vm *vm)
 		 * virtualization), and where the host's THP mode is "madvise" (or its defrag is)
 		 * this is what gets them. A host with THP off refuses: 4 KiB pages, slower only.
 		 */
-		if (madvise(host, ranges[i].size, MADV_HUGEPAGE) < 0)
+		if (!huge && madvise(host, ranges[i].size, MADV_HUGEPAGE) < 0)
 			log_debug("guest memory: MADV_HUGEPAGE: %s", strerror(errno));
 		region = (struct kvm_userspace_memory_region){
 			.slot = i,

@@ -321,6 +321,34 @@ def direct_dir():
         pytest.fail(f"cannot set up an ext4 directory on a loop device: {e}", pytrace=False)
 
 
+HUGE_POOL = Path("/sys/kernel/mm/hugepages/hugepages-2048kB")
+
+
+def huge_available():
+    """2 MiB pages a new mapping can reserve: free less those reserved already."""
+    return (int((HUGE_POOL / "free_hugepages").read_text()) -
+            int((HUGE_POOL / "resv_hugepages").read_text()))
+
+
+@pytest.fixture
+def huge_pool():
+    """Factory (the lab, root): huge_pool(n) sizes the host's pool of 2 MiB pages so that
+    exactly n are free for new mappings (those in use by others kept); the old size comes back
+    at teardown."""
+    nr = HUGE_POOL / "nr_hugepages"
+    old = int(nr.read_text())
+
+    def make(n):
+        want = int(nr.read_text()) - huge_available() + n
+        nr.write_text(f"{want}\n")
+        if huge_available() != n:
+            pytest.fail(f"cannot make {n} huge pages free (pool {nr.read_text().strip()}, "
+                        f"{huge_available()} available)", pytrace=False)
+
+    yield make
+    nr.write_text(f"{old}\n")
+
+
 @pytest.fixture(scope="session")
 def net_initrd(tmp_path_factory):
     """The virtio-blk tests' initramfs (project kernel: virtio-net and vsock built in) with the

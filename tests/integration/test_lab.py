@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import huge_available
 from harness import guest_cmdline
 
 pytestmark = pytest.mark.lab
@@ -266,3 +267,55 @@ def test_guest_ram_huge_pages(hull, busybox_initrd, project_bzimage):
     else:
         # At least one: how many depends on the host's free huge pages, not on hull.
         assert huge >= 2048, f"{huge} KiB of {rss} KiB in huge pages"
+
+
+def smaps_mappings(pid):
+    """Every mapping of /proc/PID/smaps: (start, end, name, {field: kB})."""
+    maps = []
+    with open(f"/proc/{pid}/smaps") as smaps:
+        for line in smaps:
+            words = line.split()
+            if "-" in words[0] and len(words) >= 5:
+                lo, hi = (int(x, 16) for x in words[0].split("-"))
+                maps.append((lo, hi, " ".join(words[5:]), {}))
+            elif words[0].endswith(":") and len(words) >= 2 and words[1].isdigit():
+                maps[-1][3][words[0][:-1]] = int(words[1])
+    return maps
+
+
+def test_guest_ram_hugetlb(hull, huge_pool, busybox_initrd, project_bzimage):
+    """--memory 256M,hugepages=on with 140 huge pages free: the guest runs, hull's RAM mapping
+    is hugetlb (2048 kB kernel pages), all 128 of its pages reserved from the pool at start
+    (what the guest touched in use, the rest reserved), and all back when hull exits."""
+    huge_pool(140)
+    h = hull("--kernel", project_bzimage, "--initrd", busybox_initrd,
+             "--memory", "256M,hugepages=on", "--cmdline", guest_cmdline("echo"))
+    h.expect(r"HULL-READY", 60)
+    ram = [m for m in smaps_mappings(h.proc.pid) if m[1] - m[0] == 256 * MiB]
+    left = huge_available()
+    h.send("done\n")
+    assert h.wait(30) == 0, h.describe()
+    assert "HULL-GOT: done" in h.stdout, h.describe()
+    assert len(ram) == 1, ram
+    lo, _, name, fields = ram[0]
+    print(f"hugetlb RAM: {name} {fields.get('Private_Hugetlb')} kB in use at the guest's init")
+    assert fields["KernelPageSize"] == 2048, fields
+    assert lo % (2 * MiB) == 0, hex(lo)
+    assert fields["Private_Hugetlb"] >= 2048, fields
+    assert left == 140 - 128, left
+    assert huge_available() == 140
+
+
+def test_guest_ram_hugetlb_pool_short(hull, huge_pool, busybox_initrd, project_bzimage):
+    """With 100 huge pages free, --memory 256M,hugepages=on (128 pages) fails at start with a
+    message that says how many it needs and has; nothing of the guest runs."""
+    huge_pool(100)
+    h = hull("--kernel", project_bzimage, "--initrd", busybox_initrd,
+             "--memory", "256M,hugepages=on", "--cmdline", guest_cmdline("echo"))
+    rc = h.wait(30)
+    assert rc != 0, h.describe()
+    assert ("hugepages=on needs 128 free 2 MiB huge pages for 256 MiB of RAM, the host has 100"
+            in h.stderr), h.describe()
+    assert "raise /proc/sys/vm/nr_hugepages by 28" in h.stderr, h.describe()
+    assert "HULL-" not in h.stdout, h.describe()
+    assert huge_available() == 100

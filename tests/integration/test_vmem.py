@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from conftest import huge_available
 from harness import guest_cmdline, rss_bytes
 from test_control import StandIn, rundir  # noqa: F401 (a fixture)
 
@@ -282,6 +283,52 @@ def test_ctl_update_resizes_standalone_vm(hull, hull_bin, busybox_initrd, projec
     h.expect(r"HULL-VMEM boot total=(\d+) cmdline=(.*)\n", 120)
     rc, out, err = update("640M")
     assert rc == 1 and "--max-memory" in out, (rc, out)
+    h.send("done\n")
+    h.expect(r"HULL-INIT: done status=0\n", 60)
+    assert h.wait(60) == 0, h.describe()
+
+
+@pytest.mark.lab
+def test_vmem_hugepages(hull, hull_bin, huge_pool, busybox_initrd, project_bzimage, rundir):
+    """--memory 512M,hugepages=on --max-memory 1G with the RAM's 256 huge pages free and one
+    block's 64 more: the hotplug region takes none at start; plugging 128 MiB takes its 64 and
+    the guest's MemTotal rises by 128 MiB; a second block the pool cannot give is refused (the
+    guest is told to retry; hull says why) and nothing else changes; unplugging gives the 64
+    back to the pool."""
+    huge_pool(256 + 64)
+    sock = rundir / "api.sock"
+    h = hull("--kernel", project_bzimage, "--initrd", busybox_initrd,
+             "--memory", "512M,hugepages=on", "--max-memory", "1G", "--api-sock", sock,
+             "--cmdline", guest_cmdline("vmem"))
+    m = h.expect(r"HULL-VMEM boot total=(\d+) cmdline=(.*)\n", 120)
+    boot_total = int(m.group(1)) * 1024
+    g = Guest(h)
+    assert huge_available() == 64, "the hotplug region reserved huge pages at start"
+    assert hotplug_state(hull_bin, sock, h) == {"region": 512 * MIB, "plugged": 0,
+                                                "requested": 0}
+
+    rc, out, err = ctl(hull_bin, sock, "memory", "640M")
+    assert (rc, out) == (0, '{"ok":true}\n'), (rc, out, err)
+    st, _ = poll(lambda: hotplug_state(hull_bin, sock, h)["plugged"] == 128 * MIB, 300)
+    assert st, f"not plugged: {hotplug_state(hull_bin, sock, h)}\n{h.describe()}"
+    assert g.total_becomes(boot_total + 128 * MIB, 120) is not None, h.describe()
+    assert huge_available() == 0
+
+    # One block more than the pool has: refused, logged, nothing plugged or lost.
+    rc, out, err = ctl(hull_bin, sock, "memory", "768M")
+    assert (rc, out) == (0, '{"ok":true}\n'), (rc, out, err)
+    said, _ = poll(lambda: "too few free 2 MiB pages in the host's pool" in h.stderr or
+                   h._pump(0.2), 120)
+    assert said, h.describe()
+    assert hotplug_state(hull_bin, sock, h)["plugged"] == 128 * MIB
+    assert g.ask("mem")[0] == boot_total + 128 * MIB
+
+    rc, out, err = ctl(hull_bin, sock, "memory", "512M")
+    assert (rc, out) == (0, '{"ok":true}\n'), (rc, out, err)
+    st, _ = poll(lambda: hotplug_state(hull_bin, sock, h)["plugged"] == 0, 300)
+    assert st, f"not unplugged: {hotplug_state(hull_bin, sock, h)}\n{h.describe()}"
+    assert g.total_becomes(boot_total, 120) is not None, h.describe()
+    assert huge_available() == 64
     h.send("done\n")
     h.expect(r"HULL-INIT: done status=0\n", 60)
     assert h.wait(60) == 0, h.describe()

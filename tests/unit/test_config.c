@@ -168,6 +168,94 @@ static void test_json_memory_forms(void **state)
 	assert_int_equal(c.mem, 128ULL << 20);
 }
 
+/* --memory SIZE[,hugepages=on|off]: a SIZE alone is as before (and turns huge pages off). */
+static void test_memory_hugepages(void **state)
+{
+	static const struct {
+		const char *value, *why;
+	} bad[] = {
+		{ "256M,hugepages=maybe", "hugepages 'maybe': not on/off" },
+		{ "256M,huge=on", "unknown setting 'huge' (hugepages)" },
+		{ "256M,hugepages", "expected key=value" },
+		{ "256M,", "expected key=value" },
+		{ "256M,hugepages=on,hugepages=off", "hugepages: given twice" },
+		{ ",hugepages=on", "not a size" },
+		{ "lots,hugepages=on", "not a size" },
+		{ "", "not a size" },
+	};
+	unsigned int i;
+
+	(void)state;
+	assert_false(c.hugepages);
+	assert_int_equal(config_set(&c, "memory", "256M,hugepages=on", err, sizeof(err)), 0);
+	assert_int_equal(c.mem, 256ULL << 20);
+	assert_true(c.hugepages);
+	assert_int_equal(config_validate(&c, err, sizeof(err)), 0);
+	assert_int_equal(config_set(&c, "memory", "1G,hugepages=off", err, sizeof(err)), 0);
+	assert_int_equal(c.mem, 1ULL << 30);
+	assert_false(c.hugepages);
+	assert_int_equal(config_set(&c, "memory", "512M,hugepages=yes", err, sizeof(err)), 0);
+	assert_true(c.hugepages);
+	assert_int_equal(config_set(&c, "memory", "384M", err, sizeof(err)), 0);
+	assert_int_equal(c.mem, 384ULL << 20);
+	assert_false(c.hugepages);
+
+	/* A bad value names the option and the value, and changes neither field. */
+	assert_int_equal(config_set(&c, "memory", "256M,hugepages=on", err, sizeof(err)), 0);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		if (config_set(&c, "memory", bad[i].value, err, sizeof(err)) != -EINVAL)
+			fail_msg("memory '%s': accepted", bad[i].value);
+		assert_err_has("memory");
+		assert_err_has(bad[i].why);
+		assert_int_equal(c.mem, 256ULL << 20);
+		assert_true(c.hugepages);
+	}
+
+	/* The config file's "memory" takes the same string. */
+	assert_int_equal(load("{\"memory\": \"64M,hugepages=off\"}"), 0);
+	assert_int_equal(c.mem, 64ULL << 20);
+	assert_false(c.hugepages);
+	assert_int_equal(load("{\"memory\": \"128M,hugepages=on\"}"), 0);
+	assert_int_equal(c.mem, 128ULL << 20);
+	assert_true(c.hugepages);
+	assert_int_equal(load("{\"memory\": 268435456}"), 0);
+	assert_false(c.hugepages);
+	assert_int_equal(load("{\"memory\": \"128M,pages=on\"}"), -EINVAL);
+	assert_err_has("memory '128M,pages=on': unknown setting 'pages'");
+}
+
+/* hugepages=on: a whole number of 2 MiB pages, and no balloon (it frees 4 KiB pages). */
+static void test_validate_hugepages(void **state)
+{
+	(void)state;
+	assert_int_equal(config_set(&c, "memory", "255M,hugepages=on", err, sizeof(err)), 0);
+	assert_int_equal(config_validate(&c, err, sizeof(err)), -EINVAL);
+	assert_err_has("memory 267386880 bytes: hugepages=on needs a multiple of 2M");
+	c.mem = (256ULL << 20) + 4096;
+	assert_int_equal(config_validate(&c, err, sizeof(err)), -EINVAL);
+	assert_err_has("multiple of 2M");
+	c.mem = 258ULL << 20;
+	assert_int_equal(config_validate(&c, err, sizeof(err)), 0);
+	/* The same sizes without huge pages are fine: 4K multiples. */
+	c.hugepages = false;
+	c.mem = (256ULL << 20) + 4096;
+	assert_int_equal(config_validate(&c, err, sizeof(err)), 0);
+
+	c.mem = 256ULL << 20;
+	assert_int_equal(config_set(&c, "balloon", "on", err, sizeof(err)), 0);
+	assert_int_equal(config_validate(&c, err, sizeof(err)), 0);
+	c.hugepages = true;
+	assert_int_equal(config_validate(&c, err, sizeof(err)), -EINVAL);
+	assert_err_has("balloon: not with memory hugepages=on");
+	assert_int_equal(config_set(&c, "balloon", "off", err, sizeof(err)), 0);
+	assert_int_equal(config_validate(&c, err, sizeof(err)), 0);
+
+	/* The hotplug region goes with it: its 128 MiB blocks are whole huge pages. */
+	c.max_mem = 1ULL << 30;
+	assert_int_equal(config_validate(&c, err, sizeof(err)), 0);
+}
+
 static void test_json_wrong_types(void **state)
 {
 	static const struct {
@@ -1175,6 +1263,8 @@ int main(void)
 		T(test_json_full),
 		T(test_json_partial_keeps_others),
 		T(test_json_memory_forms),
+		T(test_memory_hugepages),
+		T(test_validate_hugepages),
 		T(test_json_wrong_types),
 		T(test_json_negative_cpus),
 		T(test_json_unknown_field),

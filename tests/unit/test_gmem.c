@@ -6,6 +6,8 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -269,6 +271,95 @@ static void test_release_adjacent(void **state)
 	munmap(p, PAGES * PG);
 }
 
+/* What a new mapping can still reserve: free less others' reservations, plus overcommit room. */
+static void test_huge_available(void **state)
+{
+	static const struct {
+		struct gmem_huge_pool pool;
+		uint64_t want;
+	} cases[] = {
+		{ { .free = 0 }, 0 },
+		{ { .free = 128 }, 128 },
+		{ { .free = 128, .resv = 100 }, 28 },
+		{ { .free = 128, .resv = 128 }, 0 },
+		/* Counts read at different moments may disagree: never below 0. */
+		{ { .free = 10, .resv = 20 }, 0 },
+		{ { .free = 10, .resv = 4, .overcommit = 16, .surplus = 6 }, 16 },
+		{ { .free = 10, .overcommit = 4, .surplus = 9 }, 10 },
+		{ { .free = UINT64_MAX, .overcommit = UINT64_MAX }, UINT64_MAX },
+	};
+	unsigned int i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (gmem_huge_available(&cases[i].pool) != cases[i].want)
+			fail_msg("case %u: %llu, not %llu", i,
+				 (unsigned long long)gmem_huge_available(&cases[i].pool),
+				 (unsigned long long)cases[i].want);
+	assert_int_equal(gmem_huge_pages(0), 0);
+	assert_int_equal(gmem_huge_pages(1), 1);
+	assert_int_equal(gmem_huge_pages(GMEM_HUGE_PAGE), 1);
+	assert_int_equal(gmem_huge_pages(GMEM_HUGE_PAGE + 4096), 2);
+	assert_int_equal(gmem_huge_pages(256ULL << 20), 128);
+	assert_int_equal(gmem_huge_pages(UINT64_MAX), (UINT64_MAX >> 21) + 1);
+}
+
+static void put(const char *dir, const char *name, const char *text)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void rm_pool(const char *dir)
+{
+	static const char *const names[] = { "free_hugepages", "resv_hugepages",
+					     "nr_overcommit_hugepages", "surplus_hugepages" };
+	char path[256];
+	unsigned int i;
+
+	for (i = 0; i < 4; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		unlink(path);
+	}
+	rmdir(dir);
+}
+
+/* The pool's sysfs files, one decimal count each; anything else is refused. */
+static void test_huge_pool_read(void **state)
+{
+	char dir[] = "/tmp/test_gmem_pool.XXXXXX";
+	struct gmem_huge_pool p;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(gmem_huge_pool_read(dir, &p), -ENOENT);
+	put(dir, "free_hugepages", "100\n");
+	put(dir, "resv_hugepages", "30\n");
+	put(dir, "nr_overcommit_hugepages", "0\n");
+	assert_int_equal(gmem_huge_pool_read(dir, &p), -ENOENT);
+	put(dir, "surplus_hugepages", "0\n");
+	assert_int_equal(gmem_huge_pool_read(dir, &p), 0);
+	assert_true(p.free == 100 && p.resv == 30 && p.overcommit == 0 && p.surplus == 0);
+	assert_int_equal(gmem_huge_available(&p), 70);
+	put(dir, "resv_hugepages", "lots\n");
+	assert_int_equal(gmem_huge_pool_read(dir, &p), -EINVAL);
+	put(dir, "resv_hugepages", "");
+	assert_int_equal(gmem_huge_pool_read(dir, &p), -EINVAL);
+	put(dir, "resv_hugepages", "-1\n");
+	assert_int_equal(gmem_huge_pool_read(dir, &p), -EINVAL);
+	put(dir, "resv_hugepages", "1\n2\n");
+	assert_int_equal(gmem_huge_pool_read(dir, &p), -EINVAL);
+	put(dir, "resv_hugepages", "99999999999999999999999999\n");
+	assert_int_equal(gmem_huge_pool_read(dir, &p), -EINVAL);
+	rm_pool(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -283,6 +374,8 @@ int main(void)
 		cmocka_unit_test(test_release_shared),
 		cmocka_unit_test(test_release_refuses),
 		cmocka_unit_test(test_release_adjacent),
+		cmocka_unit_test(test_huge_available),
+		cmocka_unit_test(test_huge_pool_read),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

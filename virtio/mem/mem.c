@@ -23,7 +23,9 @@ static void host_failed(struct vmem *m, const char *what, unsigned int first, un
 	if (m->failure_logged)
 		return;
 	m->failure_logged = true;
-	log_msg("%s: %s blocks %u-%u: %s", m->dev.name, what, first, first + n - 1, strerror(-err));
+	log_msg("%s: %s blocks %u-%u: %s%s", m->dev.name, what, first, first + n - 1, strerror(-err),
+		err == -ENOSPC && m->hp->huge ? " (too few free 2 MiB pages in the host's pool: "
+						"/proc/sys/vm/nr_hugepages)" : "");
 }
 
 /* PLUG (on) or UNPLUG of nb blocks from addr. */
