@@ -199,8 +199,9 @@ def test_ctl_update_resizes_standalone_vm(hull, hull_bin, busybox_initrd, projec
     limit is the guest's size. 1G plugs 512 MiB (MemTotal up by it) and raises the cgroup's
     memory.max to RAM + plugged + overhead; 700M asks for 256 MiB (700M - 512M rounded up to a
     block) and memory.max falls only once the guest has unplugged; 256M unplugs everything and
-    memory.max is the limit plus the overhead. A limit past RAM + region is refused, naming the sizes, with nothing changed.
-    Without --cgroup the same flag only resizes the guest; without --max-memory it is refused."""
+    memory.max is the limit plus the overhead. A limit past RAM + region is refused, naming the
+    sizes, with nothing changed. Without --cgroup the same flag only resizes the guest; without
+    --max-memory it is refused."""
     from test_cgroup import cgroup_v2_root
     cgroup_v2_root()
     name = f"hull-vmem-update-{os.getpid()}"
