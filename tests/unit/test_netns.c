@@ -1,4 +1,4 @@
-/* Unit tests for container/netns: /proc/net/route's default gateway, joining a namespace (private ones, root needed). */
+/* Unit tests for container/netns: /proc/net/route's default gateway, joining a namespace, adopting its interface late (private ones, root needed). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -187,6 +187,120 @@ static void test_only_loopback(void **state)
 	assert_int_equal(if_nametoindex(CTR_NETNS_TAP), 0);
 }
 
+static uint32_t mtu_of(const char *name)
+{
+	struct ifreq ifr = { 0 };
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	assert_true(s >= 0);
+	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
+	ioctl_ok(s, SIOCGIFMTU, &ifr);
+	close(s);
+	return (uint32_t)ifr.ifr_mtu;
+}
+
+/* An IPv4 address on interface name, up (as docker's veth has, or one hull must not take). */
+static void give_addr(const char *name, const char *addr)
+{
+	struct ifreq ifr = { 0 };
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	assert_true(s >= 0);
+	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
+	set_inet(&ifr.ifr_addr, addr);
+	ioctl_ok(s, SIOCSIFADDR, &ifr);
+	close(s);
+}
+
+static void test_prepare_then_adopt(void **state)
+{
+	struct ctr_netif nif;
+	char err[512] = "";
+	bool found = true;
+
+	(void)state;
+	/* The VMM's own namespace at create: the TAP and the bridge, the TAP its only port. */
+	assert_int_equal(unshare(CLONE_NEWNET), 0);
+	assert_int_equal(ctr_netns_prepare(err, sizeof(err)), 0);
+	assert_int_not_equal(if_nametoindex(CTR_NETNS_BRIDGE), 0);
+	assert_int_not_equal(if_nametoindex(CTR_NETNS_TAP), 0);
+	assert_true(bridge_has(CTR_NETNS_TAP));
+	/* Nothing wired by start (docker's --network none): nothing found, nothing changed;
+	 * hull's own interfaces are never taken, even with an address. */
+	give_addr(CTR_NETNS_BRIDGE, "10.98.0.9");
+	assert_int_equal(ctr_netns_adopt(&nif, &found, err, sizeof(err)), 0);
+	assert_false(found);
+	assert_null(nif.name);
+	assert_int_equal(nif.naddrs, 0);
+	assert_int_equal(inet_addrs(CTR_NETNS_BRIDGE), 1);
+	/* docker's prestart hook moved its veth in: taken as ctr_netns_join takes it. */
+	fake_veth();
+	assert_int_equal(ctr_netns_adopt(&nif, &found, err, sizeof(err)), 0);
+	assert_true(found);
+	assert_string_equal(nif.name, CTR_NETNS_GUEST_IF);
+	assert_int_equal(nif.naddrs, 1);
+	assert_string_equal(nif.addrs[0], "10.99.0.5/24");
+	assert_non_null(nif.gateway);
+	assert_string_equal(nif.gateway, "10.99.0.1");
+	assert_int_equal(nif.mtu, 1400);
+	assert_int_equal(inet_addrs("vethtest"), 0);
+	assert_true(bridge_has("vethtest"));
+	assert_true(bridge_has(CTR_NETNS_TAP));
+	assert_int_equal(mtu_of(CTR_NETNS_TAP), 1400);
+	ctr_netif_free(&nif);
+	assert_null(nif.name);
+}
+
+static void test_adopt_second_interface(void **state)
+{
+	struct ctr_netif nif;
+	char err[512] = "";
+	bool found = false;
+	struct ifreq ifr = { 0 };
+	int tun;
+
+	(void)state;
+	/* Two interfaces with IPv4 addresses: the first one's (made first), as ctr_netns_join
+	 * takes it; the other is left alone. */
+	assert_int_equal(unshare(CLONE_NEWNET), 0);
+	assert_int_equal(ctr_netns_prepare(err, sizeof(err)), 0);
+	fake_veth();
+	tun = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+	assert_true(tun >= 0);
+	snprintf(ifr.ifr_name, IFNAMSIZ, "vethother");
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+	ioctl_ok(tun, TUNSETIFF, &ifr);
+	ioctl_ok(tun, TUNSETPERSIST, (void *)1);
+	close(tun);
+	give_addr("vethother", "10.97.0.3");
+	assert_int_equal(ctr_netns_adopt(&nif, &found, err, sizeof(err)), 0);
+	assert_true(found);
+	assert_int_equal(nif.naddrs, 1);
+	assert_string_equal(nif.addrs[0], "10.99.0.5/24");
+	assert_int_equal(inet_addrs("vethtest"), 0);
+	assert_int_equal(inet_addrs("vethother"), 1);
+	assert_true(bridge_has("vethtest"));
+	assert_false(bridge_has("vethother"));
+	ctr_netif_free(&nif);
+}
+
+static void test_adopt_without_bridge(void **state)
+{
+	struct ctr_netif nif;
+	char err[512] = "";
+	bool found = true;
+
+	(void)state;
+	/* No ctr_netns_prepare first: the failure names what is missing and the cause. */
+	assert_int_equal(unshare(CLONE_NEWNET), 0);
+	fake_veth();
+	assert_int_equal(ctr_netns_adopt(&nif, &found, err, sizeof(err)), -ENODEV);
+	assert_false(found);
+	assert_non_null(strstr(err, CTR_NETNS_TAP));
+	assert_non_null(strstr(err, "No such device"));
+	ctr_netif_free(&nif);
+}
+
 static void test_bad_path(void **state)
 {
 	struct ctr_netif nif;
@@ -211,6 +325,9 @@ int main(void)
 		cmocka_unit_test(test_join),
 		cmocka_unit_test(test_only_loopback),
 		cmocka_unit_test(test_bad_path),
+		cmocka_unit_test(test_prepare_then_adopt),
+		cmocka_unit_test(test_adopt_second_interface),
+		cmocka_unit_test(test_adopt_without_bridge),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
