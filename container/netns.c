@@ -252,11 +252,32 @@ static int make_ports(int s, char *err, size_t errlen)
 	return make_tap(err, errlen) ?: make_bridge(s, err, errlen);
 }
 
+/*
+ * The interface found in the caller's namespace handed to the guest (the TAP and the bridge
+ * made first when make): what ctr_netns_join and ctr_netns_adopt share.
+ */
+static int take(bool make, struct ctr_netif *nif, bool *found, char *err, size_t errlen)
+{
+	char ifname[IFNAMSIZ];
+	int s, ret;
+
+	ret = find_interface(ifname, nif, err, errlen);
+	if (ret || !ifname[0])
+		return ret;
+	s = inet_socket(err, errlen);
+	if (s < 0)
+		return s;
+	ret = (make ? make_ports(s, err, errlen) : 0) ?: adopt(ifname, nif, s, err, errlen);
+	if (!ret)
+		*found = true;
+	close(s);
+	return ret;
+}
+
 int ctr_netns_join(const char *path, struct ctr_netif *nif, bool *found, char *err,
 		   size_t errlen)
 {
-	char ifname[IFNAMSIZ];
-	int fd, s = -1, ret;
+	int fd, ret;
 
 	*found = false;
 	*nif = (struct ctr_netif){ 0 };
@@ -267,17 +288,7 @@ int ctr_netns_join(const char *path, struct ctr_netif *nif, bool *found, char *e
 	close(fd);
 	if (ret)
 		return parse_fail(err, errlen, ret, "joining it: %s", strerror(-ret));
-	ret = find_interface(ifname, nif, err, errlen);
-	if (ret || !ifname[0])
-		return ret;
-	s = inet_socket(err, errlen);
-	if (s < 0)
-		return s;
-	ret = make_ports(s, err, errlen) ?: adopt(ifname, nif, s, err, errlen);
-	if (!ret)
-		*found = true;
-	close(s);
-	return ret;
+	return take(true, nif, found, err, errlen);
 }
 
 int ctr_netns_prepare(char *err, size_t errlen)
@@ -293,20 +304,7 @@ int ctr_netns_prepare(char *err, size_t errlen)
 
 int ctr_netns_adopt(struct ctr_netif *nif, bool *found, char *err, size_t errlen)
 {
-	char ifname[IFNAMSIZ];
-	int s, ret;
-
 	*found = false;
 	*nif = (struct ctr_netif){ 0 };
-	ret = find_interface(ifname, nif, err, errlen);
-	if (ret || !ifname[0])
-		return ret;
-	s = inet_socket(err, errlen);
-	if (s < 0)
-		return s;
-	ret = adopt(ifname, nif, s, err, errlen);
-	if (!ret)
-		*found = true;
-	close(s);
-	return ret;
+	return take(false, nif, found, err, errlen);
 }

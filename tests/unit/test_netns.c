@@ -76,19 +76,27 @@ static void set_inet(struct sockaddr *sa, const char *addr)
 
 /* A stand-in for netavark's veth: a persistent TAP "vethtest", 10.99.0.5/24, MTU 1400, up,
  * with the default route through 10.99.0.1. */
-static void fake_veth(void)
+static void persistent_tap(const char *name, struct ifreq *ifr)
 {
-	struct ifreq ifr = { 0 };
-	struct rtentry rt = { 0 };
 	int tun = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
-	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 
-	assert_true(tun >= 0 && s >= 0);
-	snprintf(ifr.ifr_name, IFNAMSIZ, "vethtest");
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
-	ioctl_ok(tun, TUNSETIFF, &ifr);
+	assert_true(tun >= 0);
+	memset(ifr, 0, sizeof(*ifr));
+	snprintf(ifr->ifr_name, IFNAMSIZ, "%s", name);
+	ifr->ifr_flags = IFF_TAP | IFF_NO_PI;
+	ioctl_ok(tun, TUNSETIFF, ifr);
 	ioctl_ok(tun, TUNSETPERSIST, (void *)1);
 	close(tun);
+}
+
+static void fake_veth(void)
+{
+	struct ifreq ifr;
+	struct rtentry rt = { 0 };
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	assert_true(s >= 0);
+	persistent_tap("vethtest", &ifr);
 	set_inet(&ifr.ifr_addr, "10.99.0.5");
 	ioctl_ok(s, SIOCSIFADDR, &ifr);
 	set_inet(&ifr.ifr_addr, "255.255.255.0");
@@ -256,8 +264,7 @@ static void test_adopt_second_interface(void **state)
 	struct ctr_netif nif;
 	char err[512] = "";
 	bool found = false;
-	struct ifreq ifr = { 0 };
-	int tun;
+	struct ifreq ifr;
 
 	(void)state;
 	/* Two interfaces with IPv4 addresses: the first one's (made first), as ctr_netns_join
@@ -265,13 +272,7 @@ static void test_adopt_second_interface(void **state)
 	assert_int_equal(unshare(CLONE_NEWNET), 0);
 	assert_int_equal(ctr_netns_prepare(err, sizeof(err)), 0);
 	fake_veth();
-	tun = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
-	assert_true(tun >= 0);
-	snprintf(ifr.ifr_name, IFNAMSIZ, "vethother");
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
-	ioctl_ok(tun, TUNSETIFF, &ifr);
-	ioctl_ok(tun, TUNSETPERSIST, (void *)1);
-	close(tun);
+	persistent_tap("vethother", &ifr);
 	give_addr("vethother", "10.97.0.3");
 	assert_int_equal(ctr_netns_adopt(&nif, &found, err, sizeof(err)), 0);
 	assert_true(found);
