@@ -5,7 +5,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
+#include <linux/if_bridge.h>
+#include <linux/if_link.h>
 #include <linux/if_tun.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <linux/sockios.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -167,6 +171,63 @@ static int make_tap(char *err, size_t errlen)
 	return ret;
 }
 
+/*
+ * Port ifname learns no addresses (IFLA_BRPORT_LEARNING 0, one RTM_SETLINK; the legacy bridge
+ * ioctls have no such flag). What arrives there is from the network, never the guest: a host
+ * side in hairpin mode (docker's bridge with --userland-proxy=false) sends the guest's own
+ * broadcasts back, and a port that learned the guest's MAC from them would swallow the answers
+ * meant for it. With one other port (the TAP) nothing needs to be learned there.
+ */
+static int no_learning(const char *ifname, char *err, size_t errlen)
+{
+	struct {
+		struct nlmsghdr nh;
+		struct ifinfomsg ifi;
+		struct nlattr protinfo, learning;
+		uint8_t off, pad[3];
+	} req = { 0 };
+	struct {
+		struct nlmsghdr nh;
+		struct nlmsgerr e;
+	} ack;
+	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+	ssize_t n;
+	int s, ret;
+
+	req.nh.nlmsg_len = sizeof(req);
+	req.nh.nlmsg_type = RTM_SETLINK;
+	req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	req.nh.nlmsg_seq = 1;
+	req.ifi.ifi_family = AF_BRIDGE;
+	req.ifi.ifi_index = (int)if_nametoindex(ifname);
+	if (!req.ifi.ifi_index)
+		return parse_fail(err, errlen, -errno, "%s: %s", ifname, strerror(errno));
+	req.protinfo.nla_type = IFLA_PROTINFO | NLA_F_NESTED;
+	req.protinfo.nla_len = (uint16_t)(2 * sizeof(struct nlattr) + 4);
+	req.learning.nla_type = IFLA_BRPORT_LEARNING;
+	req.learning.nla_len = (uint16_t)(sizeof(struct nlattr) + 1);
+	s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (s < 0)
+		return parse_fail(err, errlen, -errno, "netlink: %s", strerror(errno));
+	ret = sendto(s, &req, sizeof(req), 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0 ?
+		      -errno : 0;
+	if (!ret) {
+		/* The kernel answers at once: an ack (error 0) or the error. */
+		n = recv(s, &ack, sizeof(ack), 0);
+		if (n < 0)
+			ret = -errno;
+		else if ((size_t)n < sizeof(ack) || ack.nh.nlmsg_type != NLMSG_ERROR)
+			ret = -EPROTO;
+		else
+			ret = ack.e.error;
+	}
+	close(s);
+	if (ret)
+		return parse_fail(err, errlen, ret, "%s: learning off on the bridge: %s", ifname,
+				  strerror(-ret));
+	return 0;
+}
+
 /* ifname a port of the bridge (whose MTU follows its ports'), up. */
 static int add_port(const char *ifname, int s, char *err, size_t errlen)
 {
@@ -222,7 +283,7 @@ static int clear_addrs(const char *ifname, unsigned int naddrs, int s, char *err
 /*
  * The interface ifname handed to the guest, the TAP and the bridge made already: its MTU and
  * default gateway into nif (its addresses are there), its addresses removed, the TAP given its
- * MTU and the interface made a port of the bridge.
+ * MTU and the interface made a port of the bridge that learns nothing.
  */
 static int adopt(const char *ifname, struct ctr_netif *nif, int s, char *err, size_t errlen)
 {
@@ -243,7 +304,7 @@ static int adopt(const char *ifname, struct ctr_netif *nif, int s, char *err, si
 	ifr.ifr_mtu = (int)nif->mtu;
 	return clear_addrs(ifname, nif->naddrs, s, err, errlen) ?:
 	       ifr_call(s, SIOCSIFMTU, &ifr, CTR_NETNS_TAP, "MTU", err, errlen) ?:
-	       add_port(ifname, s, err, errlen);
+	       add_port(ifname, s, err, errlen) ?: no_learning(ifname, err, errlen);
 }
 
 /* The TAP and the bridge, in the namespace the caller is in. */

@@ -128,22 +128,48 @@ static unsigned int inet_addrs(const char *name)
 	return n;
 }
 
-/* Whether interface name is a port of CTR_NETNS_BRIDGE: its brif/ entry in a sysfs mounted
- * here, in a mount namespace of the test's own (/sys shows the namespace that mounted it). */
-static bool bridge_has(const char *name)
+/* The first line of the sysfs file rel (below class/net/) into buf, "" when there is none: a
+ * sysfs mounted here, in a mount namespace of the test's own (/sys shows the namespace that
+ * mounted it). */
+static void sysfs_net(const char *rel, char *buf, size_t len)
 {
-	char dir[] = "/tmp/test_netns.XXXXXX", path[128];
-	bool has;
+	char dir[] = "/tmp/test_netns.XXXXXX", path[160];
+	FILE *f;
 
 	assert_int_equal(unshare(CLONE_NEWNS), 0);
 	assert_int_equal(mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL), 0);
 	assert_non_null(mkdtemp(dir));
 	assert_int_equal(mount("sysfs", dir, "sysfs", 0, NULL), 0);
-	snprintf(path, sizeof(path), "%s/class/net/%s/brif/%s", dir, CTR_NETNS_BRIDGE, name);
-	has = access(path, F_OK) == 0;
+	snprintf(path, sizeof(path), "%s/class/net/%s", dir, rel);
+	buf[0] = '\0';
+	f = fopen(path, "re");
+	if (f && fgets(buf, (int)len, f))
+		buf[strcspn(buf, "\n")] = '\0';
+	if (f)
+		fclose(f);
 	umount(dir);
 	rmdir(dir);
-	return has;
+}
+
+/* Whether interface name is a port of CTR_NETNS_BRIDGE (its brif/ entry, a symlink). */
+static bool bridge_has(const char *name)
+{
+	char rel[64], buf[8];
+
+	snprintf(rel, sizeof(rel), "%s/brport/bridge/ifindex", name);
+	sysfs_net(rel, buf, sizeof(buf));
+	return buf[0] && (unsigned int)atoi(buf) == if_nametoindex(CTR_NETNS_BRIDGE);
+}
+
+/* Whether port name learns addresses (brport/learning). */
+static bool learns(const char *name)
+{
+	char rel[64], buf[8];
+
+	snprintf(rel, sizeof(rel), "%s/brport/learning", name);
+	sysfs_net(rel, buf, sizeof(buf));
+	assert_true(buf[0]);
+	return strcmp(buf, "0") != 0;
 }
 
 static void test_join(void **state)
@@ -170,6 +196,9 @@ static void test_join(void **state)
 	assert_int_not_equal(if_nametoindex(CTR_NETNS_TAP), 0);
 	assert_true(bridge_has("vethtest"));
 	assert_true(bridge_has(CTR_NETNS_TAP));
+	/* The guest's MAC is learned on the TAP only (a hairpin host side sends it back). */
+	assert_false(learns("vethtest"));
+	assert_true(learns(CTR_NETNS_TAP));
 	/* Freed as the spec it goes into frees it. */
 	spec.netifs = calloc(1, sizeof(nif));
 	assert_non_null(spec.netifs);
@@ -185,7 +214,7 @@ static void test_only_loopback(void **state)
 	bool found = true;
 
 	(void)state;
-	/* A container without a network (podman --network none): only lo; nothing is made. */
+	/* A namespace path with only lo (a container without a network): nothing is made. */
 	assert_int_equal(unshare(CLONE_NEWNET), 0);
 	assert_int_equal(ctr_netns_join("/proc/self/ns/net", &nif, &found, err, sizeof(err)), 0);
 	assert_false(found);
@@ -255,6 +284,7 @@ static void test_prepare_then_adopt(void **state)
 	assert_true(bridge_has("vethtest"));
 	assert_true(bridge_has(CTR_NETNS_TAP));
 	assert_int_equal(mtu_of(CTR_NETNS_TAP), 1400);
+	assert_false(learns("vethtest"));
 	ctr_netif_free(&nif);
 	assert_null(nif.name);
 }
