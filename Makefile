@@ -71,7 +71,7 @@ GUEST_LOGIC_SRCS := container/guest/values.c container/guest/path.c container/gu
 	container/guest/plan.c
 GUEST_SRCS := $(GUEST_LOGIC_SRCS) container/guest/util.c container/guest/rootfs.c \
 	container/guest/cgroup.c container/guest/proc.c container/guest/agent.c \
-	container/guest/init.c
+	container/guest/net.c container/guest/init.c
 GUEST_SAN_OBJS := $(GUEST_LOGIC_SRCS:%.c=$(O)/san/%.o)
 GUEST_VG_OBJS := $(GUEST_LOGIC_SRCS:%.c=$(O)/vg/%.o)
 # Named as targets, so that the test rules below may have them built (by the pattern rules).

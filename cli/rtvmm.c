@@ -511,13 +511,16 @@ static void vmm_main(const struct rt_cmd *c, int dirfd, int ready_fd, const char
 	if (log_open(c->g.log ? c->g.log : path, c->g.log_json ? LOG_JSON : LOG_TEXT))
 		log_open(NULL, LOG_TEXT);
 	/*
-	 * No network namespace path: the VM gets no network device, and the VMM a network
-	 * namespace of its own, empty. The state's pid is what hooks take the container's
-	 * namespace from (docker's prestart hook wires its bridge into /proc/PID/ns/net): never
-	 * the host's.
+	 * No network namespace path: the VMM gets a network namespace of its own, and the VM a
+	 * network device bridged there (container/netns.h). The state's pid is what hooks take
+	 * the container's namespace from (docker's prestart hook wires its bridge into
+	 * /proc/PID/ns/net): never the host's. start hands what they put there to the guest.
 	 */
 	if (own_netns && unshare(CLONE_NEWNET))
-		log_debug("create %s: a network namespace of its own: %s", c->id, strerror(errno));
+		log_debug("create %s: a network namespace of its own: %s (the VM gets no network "
+			  "device)", c->id, strerror(errno));
+	else
+		rt.own_netns = own_netns;
 	if (c->console_socket) {
 		if (console_pty(c->console_socket, &slave))
 			_exit(1);

@@ -188,10 +188,12 @@ static int request(struct ctr_agent *a, struct ctr_msg_fields *m, uint32_t *seq)
 	return flush(a);
 }
 
-int ctr_agent_start(struct ctr_agent *a, uint32_t *seq)
+int ctr_agent_start(struct ctr_agent *a, const struct ctr_netif *nif, uint32_t *seq)
 {
-	struct ctr_msg_fields m = { .type = CTR_MSG_START };
+	struct ctr_msg_fields m = { .type = CTR_MSG_START, .has_netif = nif != NULL };
 
+	if (nif)
+		m.netif = *nif;
 	return request(a, &m, seq);
 }
 

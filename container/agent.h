@@ -127,7 +127,8 @@ void ctr_agent_writable(struct ctr_agent *a);
  * connected, -ENOBUFS when CTR_AGENT_OUT_MAX bytes wait already, -E2BIG/-EINVAL when the
  * message does not encode, another -errno when the transport failed.
  */
-int ctr_agent_start(struct ctr_agent *a, uint32_t *seq);
+/* START: nif (NULL: none) is the interface hull-init configures first (docker's, at start). */
+int ctr_agent_start(struct ctr_agent *a, const struct ctr_netif *nif, uint32_t *seq);
 int ctr_agent_exec(struct ctr_agent *a, uint32_t id, const struct ctr_process *p,
 		   uint32_t *seq);
 int ctr_agent_signal(struct ctr_agent *a, uint32_t id, uint32_t sig, bool all, uint32_t *seq);

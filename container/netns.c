@@ -1,11 +1,15 @@
-/* netns: the network namespace config.json names (podman's netavark makes one), joined by the VMM and bridged to the guest. */
+/* netns: the container's network namespace (config.json's path, or the VMM's own that docker wires), its interface bridged to the guest. */
 #include "container/netns.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
+#include <linux/if_bridge.h>
+#include <linux/if_link.h>
 #include <linux/if_tun.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <linux/sockios.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -49,6 +53,12 @@ static int prefix_len(const struct sockaddr *mask)
 	return __builtin_popcount(m);
 }
 
+/* hull's own interfaces in the namespace: never the one to adopt. */
+static bool hulls(const char *name)
+{
+	return !strcmp(name, CTR_NETNS_TAP) || !strcmp(name, CTR_NETNS_BRIDGE);
+}
+
 /* The first non-loopback interface with IPv4 addresses: its name and addresses into nif. */
 static int find_interface(char *ifname, struct ctr_netif *nif, char *err, size_t errlen)
 {
@@ -61,7 +71,8 @@ static int find_interface(char *ifname, struct ctr_netif *nif, char *err, size_t
 	ifname[0] = '\0';
 	for (i = all; i; i = i->ifa_next) {
 		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET ||
-		    (i->ifa_flags & IFF_LOOPBACK) || strlen(i->ifa_name) >= IFNAMSIZ)
+		    (i->ifa_flags & IFF_LOOPBACK) || strlen(i->ifa_name) >= IFNAMSIZ ||
+		    hulls(i->ifa_name))
 			continue;
 		if (!ifname[0])
 			snprintf(ifname, IFNAMSIZ, "%s", i->ifa_name);
@@ -143,7 +154,7 @@ static int set_up(int s, const char *name, char *err, size_t errlen)
 }
 
 /* A persistent TAP with hull's tap backend's flags (it opens it again by name). */
-static int make_tap(uint32_t mtu, int s, char *err, size_t errlen)
+static int make_tap(char *err, size_t errlen)
 {
 	struct ifreq ifr = { 0 };
 	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC), ret;
@@ -157,36 +168,94 @@ static int make_tap(uint32_t mtu, int s, char *err, size_t errlen)
 		ret = parse_fail(err, errlen, -errno, "%s: TUNSETPERSIST: %s", CTR_NETNS_TAP,
 				 strerror(errno));
 	close(fd);
-	if (ret)
-		return ret;
-	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", CTR_NETNS_TAP);
-	ifr.ifr_mtu = (int)mtu;
-	return ifr_call(s, SIOCSIFMTU, &ifr, CTR_NETNS_TAP, "MTU", err, errlen);
+	return ret;
 }
 
-static int bridge(const char *ifname, int s, char *err, size_t errlen)
+/*
+ * Port ifname learns no addresses (IFLA_BRPORT_LEARNING 0, one RTM_SETLINK; the legacy bridge
+ * ioctls have no such flag). What arrives there is from the network, never the guest: a host
+ * side in hairpin mode (docker's bridge with --userland-proxy=false) sends the guest's own
+ * broadcasts back, and a port that learned the guest's MAC from them would swallow the answers
+ * meant for it. With one other port (the TAP) nothing needs to be learned there.
+ */
+static int no_learning(const char *ifname, char *err, size_t errlen)
 {
-	const char *ports[2] = { ifname, CTR_NETNS_TAP };
-	struct ifreq ifr;
-	unsigned int i;
+	struct {
+		struct nlmsghdr nh;
+		struct ifinfomsg ifi;
+		struct nlattr protinfo, learning;
+		uint8_t off, pad[3];
+	} req = { 0 };
+	struct {
+		struct nlmsghdr nh;
+		struct nlmsgerr e;
+	} ack;
+	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+	ssize_t n;
+	int s, ret;
+
+	req.nh.nlmsg_len = sizeof(req);
+	req.nh.nlmsg_type = RTM_SETLINK;
+	req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	req.nh.nlmsg_seq = 1;
+	req.ifi.ifi_family = AF_BRIDGE;
+	req.ifi.ifi_index = (int)if_nametoindex(ifname);
+	if (!req.ifi.ifi_index)
+		return parse_fail(err, errlen, -errno, "%s: %s", ifname, strerror(errno));
+	req.protinfo.nla_type = IFLA_PROTINFO | NLA_F_NESTED;
+	req.protinfo.nla_len = (uint16_t)(2 * sizeof(struct nlattr) + 4);
+	req.learning.nla_type = IFLA_BRPORT_LEARNING;
+	req.learning.nla_len = (uint16_t)(sizeof(struct nlattr) + 1);
+	s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (s < 0)
+		return parse_fail(err, errlen, -errno, "netlink: %s", strerror(errno));
+	ret = sendto(s, &req, sizeof(req), 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0 ?
+		      -errno : 0;
+	if (!ret) {
+		/* The kernel answers at once: an ack (error 0) or the error. */
+		n = recv(s, &ack, sizeof(ack), 0);
+		if (n < 0)
+			ret = -errno;
+		else if ((size_t)n < sizeof(ack) || ack.nh.nlmsg_type != NLMSG_ERROR)
+			ret = -EPROTO;
+		else
+			ret = ack.e.error;
+	}
+	close(s);
+	if (ret)
+		return parse_fail(err, errlen, ret, "%s: learning off on the bridge: %s", ifname,
+				  strerror(-ret));
+	return 0;
+}
+
+/* ifname a port of the bridge (whose MTU follows its ports'), up. */
+static int add_port(const char *ifname, int s, char *err, size_t errlen)
+{
+	struct ifreq ifr = { 0 };
 	int ret;
 
+	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", CTR_NETNS_BRIDGE);
+	ifr.ifr_ifindex = (int)if_nametoindex(ifname);
+	if (!ifr.ifr_ifindex)
+		return parse_fail(err, errlen, -errno, "%s: %s", ifname, strerror(errno));
+	ret = ifr_call(s, SIOCBRADDIF, &ifr, CTR_NETNS_BRIDGE, ifname, err, errlen);
+	return ret ?: set_up(s, ifname, err, errlen);
+}
+
+/* The bridge, with the TAP as its first port, up. */
+static int make_bridge(int s, char *err, size_t errlen)
+{
 	if (ioctl(s, SIOCBRADDBR, CTR_NETNS_BRIDGE))
 		return parse_fail(err, errlen, -errno, "bridge %s: %s (is the bridge module "
 				  "there?)", CTR_NETNS_BRIDGE, strerror(errno));
-	for (i = 0; i < 2; i++) {
-		memset(&ifr, 0, sizeof(ifr));
-		snprintf(ifr.ifr_name, IFNAMSIZ, "%s", CTR_NETNS_BRIDGE);
-		ifr.ifr_ifindex = (int)if_nametoindex(ports[i]);
-		if (!ifr.ifr_ifindex)
-			return parse_fail(err, errlen, -errno, "%s: %s", ports[i], strerror(errno));
-		ret = ifr_call(s, SIOCBRADDIF, &ifr, CTR_NETNS_BRIDGE, ports[i], err, errlen);
-		if (ret)
-			return ret;
-	}
-	return set_up(s, CTR_NETNS_TAP, err, errlen) ?: set_up(s, ifname, err, errlen) ?:
-	       set_up(s, CTR_NETNS_BRIDGE, err, errlen);
+	return add_port(CTR_NETNS_TAP, s, err, errlen) ?: set_up(s, CTR_NETNS_BRIDGE, err, errlen);
+}
+
+static int inet_socket(char *err, size_t errlen)
+{
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	return s >= 0 ? s : parse_fail(err, errlen, -errno, "socket: %s", strerror(errno));
 }
 
 /* The interface's IPv4 addresses removed (setting 0.0.0.0 deletes the primary one and its
@@ -211,12 +280,65 @@ static int clear_addrs(const char *ifname, unsigned int naddrs, int s, char *err
 	return 0;
 }
 
+/*
+ * The interface ifname handed to the guest, the TAP and the bridge made already: its MTU and
+ * default gateway into nif (its addresses are there), its addresses removed, the TAP given its
+ * MTU and the interface made a port of the bridge that learns nothing.
+ */
+static int adopt(const char *ifname, struct ctr_netif *nif, int s, char *err, size_t errlen)
+{
+	struct ifreq ifr = { 0 };
+	int ret;
+
+	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", ifname);
+	ret = ifr_call(s, SIOCGIFMTU, &ifr, ifname, "MTU", err, errlen) ?:
+	      read_gateway(ifname, nif, err, errlen);
+	if (ret)
+		return ret;
+	nif->mtu = (uint32_t)ifr.ifr_mtu;
+	nif->name = strdup(CTR_NETNS_GUEST_IF);
+	if (!nif->name)
+		return parse_fail(err, errlen, -ENOMEM, "%s", strerror(ENOMEM));
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", CTR_NETNS_TAP);
+	ifr.ifr_mtu = (int)nif->mtu;
+	return clear_addrs(ifname, nif->naddrs, s, err, errlen) ?:
+	       ifr_call(s, SIOCSIFMTU, &ifr, CTR_NETNS_TAP, "MTU", err, errlen) ?:
+	       add_port(ifname, s, err, errlen) ?: no_learning(ifname, err, errlen);
+}
+
+/* The TAP and the bridge, in the namespace the caller is in. */
+static int make_ports(int s, char *err, size_t errlen)
+{
+	return make_tap(err, errlen) ?: make_bridge(s, err, errlen);
+}
+
+/*
+ * The interface found in the caller's namespace handed to the guest (the TAP and the bridge
+ * made first when make): what ctr_netns_join and ctr_netns_adopt share.
+ */
+static int take(bool make, struct ctr_netif *nif, bool *found, char *err, size_t errlen)
+{
+	char ifname[IFNAMSIZ];
+	int s, ret;
+
+	ret = find_interface(ifname, nif, err, errlen);
+	if (ret || !ifname[0])
+		return ret;
+	s = inet_socket(err, errlen);
+	if (s < 0)
+		return s;
+	ret = (make ? make_ports(s, err, errlen) : 0) ?: adopt(ifname, nif, s, err, errlen);
+	if (!ret)
+		*found = true;
+	close(s);
+	return ret;
+}
+
 int ctr_netns_join(const char *path, struct ctr_netif *nif, bool *found, char *err,
 		   size_t errlen)
 {
-	char ifname[IFNAMSIZ];
-	struct ifreq ifr = { 0 };
-	int fd, s = -1, ret;
+	int fd, ret;
 
 	*found = false;
 	*nif = (struct ctr_netif){ 0 };
@@ -227,31 +349,23 @@ int ctr_netns_join(const char *path, struct ctr_netif *nif, bool *found, char *e
 	close(fd);
 	if (ret)
 		return parse_fail(err, errlen, ret, "joining it: %s", strerror(-ret));
-	ret = find_interface(ifname, nif, err, errlen);
-	if (ret || !ifname[0])
-		goto out;
-	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (s < 0) {
-		ret = parse_fail(err, errlen, -errno, "socket: %s", strerror(errno));
-		goto out;
-	}
-	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", ifname);
-	ret = ifr_call(s, SIOCGIFMTU, &ifr, ifname, "MTU", err, errlen) ?:
-	      read_gateway(ifname, nif, err, errlen);
-	if (ret)
-		goto out;
-	nif->mtu = (uint32_t)ifr.ifr_mtu;
-	nif->name = strdup(CTR_NETNS_GUEST_IF);
-	if (!nif->name) {
-		ret = parse_fail(err, errlen, -ENOMEM, "%s", strerror(ENOMEM));
-		goto out;
-	}
-	ret = clear_addrs(ifname, nif->naddrs, s, err, errlen) ?:
-	      make_tap(nif->mtu, s, err, errlen) ?: bridge(ifname, s, err, errlen);
-	if (!ret)
-		*found = true;
-out:
-	if (s >= 0)
-		close(s);
+	return take(true, nif, found, err, errlen);
+}
+
+int ctr_netns_prepare(char *err, size_t errlen)
+{
+	int s = inet_socket(err, errlen), ret;
+
+	if (s < 0)
+		return s;
+	ret = make_ports(s, err, errlen);
+	close(s);
 	return ret;
+}
+
+int ctr_netns_adopt(struct ctr_netif *nif, bool *found, char *err, size_t errlen)
+{
+	*found = false;
+	*nif = (struct ctr_netif){ 0 };
+	return take(false, nif, found, err, errlen);
 }

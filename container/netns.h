@@ -1,4 +1,4 @@
-/* netns: the network namespace config.json names (podman's netavark makes one), joined by the VMM and bridged to the guest. */
+/* netns: the container's network namespace (config.json's path, or the VMM's own that docker wires), its interface bridged to the guest. */
 #ifndef HULL_CONTAINER_NETNS_H
 #define HULL_CONTAINER_NETNS_H
 
@@ -34,5 +34,22 @@ int ctr_netns_gateway(const char *route, const char *ifname, char *gw, size_t gw
  */
 int ctr_netns_join(const char *path, struct ctr_netif *nif, bool *found, char *err,
 		   size_t errlen);
+
+/*
+ * The VMM's own network namespace (config.json names one without a path, and the prestart
+ * hooks wire it later: docker's libnetwork-setkey moves a veth in): the TAP and the bridge
+ * made now, in the namespace the caller is in, so that the VM boots with its network device
+ * (the guest's eth0, left down). 0, or -errno with the cause in err.
+ */
+int ctr_netns_prepare(char *err, size_t errlen);
+
+/*
+ * After ctr_netns_prepare, once the hooks have run (at start): the interface found as
+ * ctr_netns_join finds it (not hull's own TAP and bridge) taken as ctr_netns_join takes it,
+ * into nif, and made the bridge's second port. *found is false, nif empty and nothing
+ * changed when there is none (docker's --network none). 0, or -errno with the cause in err
+ * (nif then holds what was read: ctr_spec_free's netif freeing frees it).
+ */
+int ctr_netns_adopt(struct ctr_netif *nif, bool *found, char *err, size_t errlen);
 
 #endif

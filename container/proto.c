@@ -336,7 +336,9 @@ static const struct fdesc hello_f[] = {
 	{ 4, K_STR, F_REQ, M(release), 0, 0, 0, NULL },
 	{ 5, K_U32, F_REQ, M(version), 0, 0, 0, NULL },
 };
-static const struct fdesc start_f[] = { SEQ };
+static const struct fdesc start_f[] = {
+	SEQ, { 2, K_STRUCT, F_HAS, M(netif), M(has_netif), 0, 0, &netif_d },
+};
 static const struct fdesc exec_f[] = {
 	SEQ, ID(1), { 3, K_STRUCT, F_REQ | F_HAS, M(process), M(has_process), 0, 0, &process_d },
 };
@@ -840,6 +842,11 @@ void ctr_resources_free(struct ctr_resources *r)
 	free_struct(&resources_d, r);
 }
 
+void ctr_netif_free(struct ctr_netif *n)
+{
+	free_struct(&netif_d, n);
+}
+
 int ctr_msg_encode(const struct ctr_msg_fields *m, uint8_t **out, size_t *len)
 {
 	const struct sdesc *d = msg_desc(m->type);
@@ -920,5 +927,6 @@ void ctr_msg_free(struct ctr_msg_fields *m)
 	free(m->message);
 	ctr_process_free(&m->process);
 	ctr_resources_free(&m->resources);
+	ctr_netif_free(&m->netif);
 	memset(m, 0, sizeof(*m));
 }

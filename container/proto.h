@@ -195,6 +195,7 @@ void ctr_resources_free(struct ctr_resources *r);
 /* Deep copies, through the codec: 0, or the error encoding src would give (dst then zero). */
 int ctr_process_copy(struct ctr_process *dst, const struct ctr_process *src);
 int ctr_resources_copy(struct ctr_resources *dst, const struct ctr_resources *src);
+void ctr_netif_free(struct ctr_netif *n);
 /* Absolute with no ".." component: what the spec's paths must be (hull-init joins them to a root). */
 bool ctr_path_ok(const char *p);
 
@@ -222,6 +223,8 @@ struct ctr_msg_fields {
 	bool has_process;
 	struct ctr_resources resources; /* UPDATE */
 	bool has_resources;
+	struct ctr_netif netif; /* START: the interface hull adopted at start (docker's veth) */
+	bool has_netif;
 };
 
 /*

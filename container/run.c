@@ -86,6 +86,7 @@ struct ctr_run {
 	uint64_t last_int; /* when the last SIGINT was forwarded */
 	/* hull create's VMM (args->rt) */
 	bool start_sent; /* the control socket's start sent START */
+	bool late_net;	 /* the VMM's own namespace: its interface is adopted at start */
 	int start_fd;	 /* the start client's connection, answered when START is */
 	struct ctr_exec *execs[CTR_EXECS_MAX];
 	/* an update (the control socket's update): its plan, levels, and the client waiting */
@@ -413,15 +414,54 @@ static int rt_kill(struct ctr_run *r, const struct ctl_request *req, char **line
 	return 0;
 }
 
+/*
+ * The interface the hooks put in the VMM's own namespace by now (docker's veth), adopted for
+ * START to carry (found false: none, eth0 stays down). A failure ends the container, as a
+ * START hull-init refuses does.
+ */
+static int adopt_netns(struct ctr_run *r, struct ctr_netif *nif, bool *found, char **line,
+		       size_t *len)
+{
+	char err[512], why[600];
+	int ret;
+
+	*found = false;
+	*nif = (struct ctr_netif){ 0 };
+	if (!r->late_net)
+		return 0;
+	ret = ctr_netns_adopt(nif, found, err, sizeof(err));
+	if (!ret) {
+		if (*found)
+			log_debug("network namespace /proc/%d/ns/net: the guest's %s has %s%s, MTU %u",
+				  (int)getpid(), CTR_NETNS_GUEST_IF,
+				  nif->naddrs ? nif->addrs[0] : "no address",
+				  nif->gateway ? " and a gateway" : "", nif->mtu);
+		return 0;
+	}
+	ctr_netif_free(nif);
+	snprintf(why, sizeof(why), "network namespace /proc/%d/ns/net: %s", (int)getpid(), err);
+	log_msg("container: %s", why);
+	r->reported = true;
+	stop(r, VM_EXIT_ERROR);
+	return reply_error(line, len, "start: %s", why);
+}
+
 static int rt_start(struct ctr_run *r, int client_fd, char **line, size_t *len)
 {
+	struct ctr_netif nif;
+	bool found;
 	int ret;
 
 	if (r->exited)
 		return reply_error(line, len, "cannot start a container that has stopped");
 	if (r->start_sent)
 		return reply_error(line, len, "cannot start an already running container");
-	ret = ctr_agent_start(&r->agent, &r->start_seq);
+	ret = adopt_netns(r, &nif, &found, line, len);
+	if (ret)
+		return ret;
+	r->late_net = false; /* adopted once, whatever START does */
+	ret = ctr_agent_start(&r->agent, found ? &nif : NULL, &r->start_seq);
+	ctr_netif_free(&nif);
 	if (ret)
 		return reply_error(line, len, "start: %s", strerror(-ret));
 	r->start_sent = true;
@@ -702,7 +742,7 @@ static void on_hello(struct ctr_agent *a, void *opaque, const struct ctr_msg_fie
 		}
 		return;
 	}
-	ret = ctr_agent_start(a, &r->start_seq);
+	ret = ctr_agent_start(a, NULL, &r->start_seq);
 	if (ret) {
 		snprintf(why, sizeof(why), "container: START: %s", strerror(-ret));
 		fail(r, why);
@@ -1019,19 +1059,43 @@ nomem:
 	return -ENOMEM;
 }
 
+/* The VM's network device: the TAP made in the namespace (container/netns.h). */
+static int add_tap(struct vm_config *cfg)
+{
+	struct vnet_config *nc = calloc(1, sizeof(*nc));
+
+	if (!nc || !(nc->tap = strdup(CTR_NETNS_TAP))) {
+		free(nc);
+		log_msg("container: %s", strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	nc->backend = VNET_TAP;
+	return add_device(cfg, &vnet_kind, nc);
+}
+
 /*
  * A network namespace path in config.json (podman's netavark, CNI): the VMM joins it for good
  * and its interface becomes the guest's eth0 (container/netns.h), through a TAP hull opens
- * as `--net tap=` does. Without a path the VM has no network device.
+ * as `--net tap=` does. Without a path, hull create's VMM is in a namespace of its own: the
+ * TAP and the bridge are made there now, and the interface the hooks put there is adopted at
+ * start (rt_start). hull run's VM has no network device.
  */
 static int join_netns(struct ctr_run *r, struct vm_config *cfg)
 {
 	const struct ctr_netif *nif;
-	struct vnet_config *nc;
 	char err[512];
 	bool found;
 	int ret;
 
+	if (!r->b.netns && r->args->rt && r->args->rt->own_netns) {
+		ret = ctr_netns_prepare(err, sizeof(err));
+		if (ret) {
+			log_msg("network namespace /proc/%d/ns/net: %s", (int)getpid(), err);
+			return ret;
+		}
+		r->late_net = true;
+		return add_tap(cfg);
+	}
 	if (!r->b.netns)
 		return 0;
 	r->spec.netifs = calloc(1, sizeof(*r->spec.netifs));
@@ -1049,17 +1113,11 @@ static int join_netns(struct ctr_run *r, struct vm_config *cfg)
 		r->spec.netifs = NULL;
 		return 0;
 	}
-	nc = calloc(1, sizeof(*nc));
-	if (!nc || !(nc->tap = strdup(CTR_NETNS_TAP))) {
-		free(nc);
-		goto nomem;
-	}
-	nc->backend = VNET_TAP;
 	nif = r->spec.netifs;
 	log_debug("network namespace %s: the guest's %s has %s%s, MTU %u", r->b.netns,
 		  CTR_NETNS_GUEST_IF, nif->naddrs ? nif->addrs[0] : "no address",
 		  nif->gateway ? " and a gateway" : "", nif->mtu);
-	return add_device(cfg, &vnet_kind, nc);
+	return add_tap(cfg);
 nomem:
 	log_msg("network namespace %s: %s", r->b.netns, strerror(ENOMEM));
 	return -ENOMEM;

@@ -23,6 +23,7 @@ struct ctr_rt {
 	int signal;   /* out: the container's process was killed by this signal (0: it exited) */
 	int code;     /* out: its exit code (signal 0) */
 	bool ended;   /* out: its process ended (signal and code are its) */
+	bool own_netns; /* in: the VMM is in a network namespace of its own (no path given) */
 };
 
 /* `hull run`'s own flags (the VM's settings are in the vm_config next to them). */

@@ -463,6 +463,12 @@ static void request(struct agent *a, const struct ctr_msg_fields *m)
 			reply_err(a, m->seq, EBUSY, "the container's process was started already");
 			return;
 		}
+		/* The interface hull adopted at start (docker's): up before the process. */
+		r = m->has_netif ? gi_net_config(&m->netif, err, sizeof(err)) : 0;
+		if (r) {
+			reply_err(a, m->seq, -r, "%s", err);
+			return;
+		}
 		spawn(a, m->seq, 0, &a->spec->process);
 		a->started = live(a, 0) != NULL;
 		return;

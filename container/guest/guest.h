@@ -179,6 +179,13 @@ int gi_write_all(int fd, const void *buf, size_t len);
 /* Write s into the file dirfd/path (O_WRONLY, no creation): 0 or -errno. */
 int gi_write_file(int dirfd, const char *path, const char *s);
 
+/*
+ * net.c: interface n (its name the guest's) given its MTU, its IPv4 addresses (the first on
+ * the interface, the others on aliases NAME:N), up, and the default route through its
+ * gateway. 0, or -errno with err naming the interface, the step and the cause.
+ */
+int gi_net_config(const struct ctr_netif *n, char *err, size_t errlen);
+
 /* rootfs.c: mount the root, run the plan, switch into the new root. */
 int gi_rootfs_setup(const struct ctr_spec *s, char *err, size_t errlen);
 

@@ -1,10 +1,7 @@
 /* init: hull-init's main — the guest's PID 1 in container mode: spec, modules, setup, then the agent. */
 #include <errno.h>
 #include <fcntl.h>
-#include <arpa/inet.h>
 #include <net/if.h>
-#include <net/route.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,85 +137,15 @@ static void loopback_up(void)
 	close(fd);
 }
 
-static void ifr_call(int fd, unsigned long req, struct ifreq *ifr, const char *what)
-{
-	if (ioctl(fd, req, ifr))
-		gi_fatal("network %s: %s: %s", ifr->ifr_name, what, strerror(errno));
-}
-
-static void set_inet(struct ifreq *ifr, uint32_t addr)
-{
-	struct sockaddr_in *sin = (struct sockaddr_in *)&ifr->ifr_addr;
-
-	memset(sin, 0, sizeof(*sin));
-	sin->sin_family = AF_INET;
-	sin->sin_addr.s_addr = addr;
-}
-
-/*
- * The spec's interfaces (a network namespace's, carried by hull): MTU, IPv4 addresses (the
- * first on the interface, the others on aliases NAME:N), up, and the default route through
- * the gateway.
- */
+/* The spec's interfaces (a network namespace's, carried by hull), after lo. */
 static void net_setup(const struct ctr_spec *s)
 {
-	const struct ctr_netif *n;
-	struct sockaddr_in *gw;
-	struct rtentry rt;
-	struct ifreq ifr;
-	uint32_t addr, mask;
-	unsigned int i, j;
-	int fd;
+	char err[256];
+	unsigned int i;
 
-	if (!s->nnetifs)
-		return;
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		gi_fatal("network: socket: %s", strerror(errno));
-	for (i = 0; i < s->nnetifs; i++) {
-		n = &s->netifs[i];
-		memset(&ifr, 0, sizeof(ifr));
-		snprintf(ifr.ifr_name, IFNAMSIZ, "%s", n->name);
-		if (n->mtu) {
-			ifr.ifr_mtu = (int)n->mtu;
-			ifr_call(fd, SIOCSIFMTU, &ifr, "MTU");
-		}
-		for (j = 0; j < n->naddrs; j++) {
-			if (gi_parse_cidr(n->addrs[j], &addr, &mask))
-				gi_fatal("network %s: address %s: not ADDRESS/PREFIX", n->name,
-					 n->addrs[j]);
-			memset(&ifr, 0, sizeof(ifr));
-			if (snprintf(ifr.ifr_name, IFNAMSIZ, j ? "%s:%u" : "%s", n->name, j) >=
-			    IFNAMSIZ)
-				gi_fatal("network %s: no alias name for address %s", n->name,
-					 n->addrs[j]);
-			set_inet(&ifr, addr);
-			ifr_call(fd, SIOCSIFADDR, &ifr, n->addrs[j]);
-			set_inet(&ifr, mask);
-			ifr_call(fd, SIOCSIFNETMASK, &ifr, n->addrs[j]);
-		}
-		memset(&ifr, 0, sizeof(ifr));
-		snprintf(ifr.ifr_name, IFNAMSIZ, "%s", n->name);
-		ifr_call(fd, SIOCGIFFLAGS, &ifr, "flags");
-		ifr.ifr_flags |= IFF_UP;
-		ifr_call(fd, SIOCSIFFLAGS, &ifr, "up");
-		if (!n->gateway)
-			continue;
-		memset(&rt, 0, sizeof(rt));
-		gw = (struct sockaddr_in *)&rt.rt_gateway;
-		((struct sockaddr_in *)&rt.rt_dst)->sin_family = AF_INET;
-		((struct sockaddr_in *)&rt.rt_genmask)->sin_family = AF_INET;
-		gw->sin_family = AF_INET;
-		if (inet_pton(AF_INET, n->gateway, &gw->sin_addr) != 1)
-			gi_fatal("network %s: gateway %s: not an IPv4 address", n->name,
-				 n->gateway);
-		rt.rt_flags = RTF_UP | RTF_GATEWAY;
-		rt.rt_dev = ifr.ifr_name;
-		if (ioctl(fd, SIOCADDRT, &rt))
-			gi_fatal("network %s: default route via %s: %s", n->name, n->gateway,
-				 strerror(errno));
-	}
-	close(fd);
+	for (i = 0; i < s->nnetifs; i++)
+		if (gi_net_config(&s->netifs[i], err, sizeof(err)))
+			gi_fatal("%s", err);
 }
 
 static void hello_info(struct gi_hello *h)

@@ -104,6 +104,9 @@ def frames():
     return {
         "hello": frame(1, u32(2, 2) + u64(3, 512 << 20) + s(4, "6.1.0-28-cloud-amd64") + u32(5, 1)),
         "start": frame(2, u32(1, 1)),
+        "start_netif": frame(2, u32(1, 1) + lst(2, s(1, "eth0"), s(3, "10.78.0.2/24"),
+                                                 s(3, "10.78.1.2/16"), s(4, "10.78.0.1"),
+                                                 u32(5, 1500))),
         "exec": frame(3, u32(1, 2) + u32(2, 1) + lst(3, process(True))),
         "signal": frame(4, u32(1, 3) + u32(2, 0) + u32(3, 15) + boolean(4, True)),
         "exited": frame(5, u32(2, 0) + u32(3, 1) + u32(4, 9)),

@@ -403,7 +403,8 @@ def dumped_handler(engine, name):
 
 class Dockerd(Engine):
     """dockerd on private sockets, data and exec roots (its own managed containerd under the
-    exec root), no iptables and no default bridge (the tests run with --network none), the
+    exec root), no iptables and no default bridge (the tests run with --network none, or on a
+    user-defined bridge network: the bridge itself, without NAT), the
     runtime under test added as RUNTIME_NAME; the docker CLI is pointed at it by DOCKER_HOST."""
 
     name = "dockerd"

@@ -16,8 +16,9 @@ them against Debian's runc, which checks the tests and the setups themselves:
         /usr/bin/python3 -m pytest -v --color=no -m lab tests/integration/test_clients.py
 
 (lab.sh passes HULL_* variables in, so exporting it before lab.sh works too.) The containers run
-without a network (--network none) except in the networking test, which uses podman's default
-network (a bridge made by netavark) and a TCP server on the host side of that bridge.
+without a network (--network none) except in the networking tests, which use podman's default
+network (a bridge made by netavark), a podman network and a docker bridge network of their own,
+and a TCP server on the host side of the bridge.
 """
 
 import json
@@ -260,48 +261,65 @@ def test_podman_rm_force(podman):
 
 # --- networking through podman's default network ---------------------------------------------
 
+class LineServer:
+    """A TCP server on the host bound to addr (a bridge's host-side address): it accepts one
+    connection, reads a line (got["line"], the peer's address got["peer"]) and answers
+    "from-host"."""
+
+    def __init__(self, addr):
+        self.got = {}
+        self.srv = socket.socket()
+        self.srv.bind((addr, 0))
+        self.srv.listen(1)
+        self.srv.settimeout(300)
+        self.port = self.srv.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        try:
+            c, addr = self.srv.accept()
+            with c:
+                c.settimeout(120)
+                data = b""
+                while not data.endswith(b"\n"):
+                    chunk = c.recv(100)
+                    if not chunk:
+                        break
+                    data += chunk
+                self.got["line"], self.got["peer"] = data, addr[0]
+                c.sendall(b"from-host\n")
+        except OSError as e:
+            self.got["error"] = e
+
+    def wait(self):
+        self.thread.join(60)
+        return self.got
+
+    def close(self):
+        self.srv.close()
+
+
 @lab
 def test_podman_default_network_reaches_host(podman):
     """A container on podman's default network (bridge podman0, made by netavark) connects to
     a TCP server bound to the bridge's host-side address and trades a line with it."""
     keeper = podman("run", "-d", IMAGE, "sleep", "600").stdout.strip()
-    srv = socket.socket()
+    srv = None
     try:
         gw = clients.podman_gateway(podman)
-        srv.bind((gw, 0))  # the bridge exists once a container is on it
-        srv.listen(1)
-        srv.settimeout(300)
-        port = srv.getsockname()[1]
-        got = {}
-
-        def serve():
-            try:
-                c, addr = srv.accept()
-                with c:
-                    c.settimeout(120)
-                    data = b""
-                    while not data.endswith(b"\n"):
-                        chunk = c.recv(100)
-                        if not chunk:
-                            break
-                        data += chunk
-                    got["line"], got["peer"] = data, addr[0]
-                    c.sendall(b"from-host\n")
-            except OSError as e:
-                got["error"] = e
-
-        th = threading.Thread(target=serve, daemon=True)
-        th.start()
+        srv = LineServer(gw)  # the bridge exists once a container is on it
         p = podman("exec", keeper, "sh", "-c",
-                   f"ip route; echo from-container | nc -w 30 {gw} {port}")
-        th.join(60)
+                   f"ip route; echo from-container | nc -w 30 {gw} {srv.port}")
+        got = srv.wait()
         assert got.get("line") == b"from-container\n", (got, describe(p))
         assert "from-host" in p.stdout, describe(p)
         assert re.search(rf"^default via {re.escape(gw)} ", p.stdout, re.M), describe(p)
         addr = podman("inspect", "-f", "{{.NetworkSettings.IPAddress}}", keeper).stdout.strip()
         assert got["peer"] == addr, (got, addr)
     finally:
-        srv.close()
+        if srv:
+            srv.close()
         podman("rm", "-f", "-t", "0", keeper, check=False)
 
 
@@ -309,7 +327,9 @@ def test_podman_default_network_reaches_host(podman):
 def test_podman_network_shape(podman):
     """A podman network of its own (netavark: another subnet, MTU 1400): the container's eth0
     has the address podman gives it, with its prefix, the network's MTU and the default route
-    through the network's gateway; with --network none the container has only lo."""
+    through the network's gateway; with --network none (a namespace without a path: the VM's
+    eth0 is there for what a hook could wire before start) it has no address but lo's and
+    only lo is up."""
     net = "hull-mtu"
     podman("network", "create", "--subnet", "10.77.0.0/24", "--opt", "mtu=1400", net)
     cid = None
@@ -324,8 +344,10 @@ def test_podman_network_shape(podman):
         assert lines[0] == "1400", describe(p)
         assert re.search(rf"inet {re.escape(addr)}/24 ", p.stdout), describe(p)
         assert re.search(r"^default via 10\.77\.0\.1 dev eth0", p.stdout, re.M), describe(p)
-        p = podman(*RUN, "--rm", IMAGE, "ls", "/sys/class/net")
-        assert p.stdout.split() == ["lo"], describe(p)
+        p = podman(*RUN, "--rm", IMAGE, "sh", "-c",
+                   "ip -4 addr; cat /sys/class/net/*/operstate")
+        assert re.findall(r"inet (\S+)", p.stdout) == ["127.0.0.1/8"], describe(p)
+        assert "up" not in p.stdout.split(), describe(p)
     finally:
         if cid:
             podman("rm", "-f", "-t", "0", cid, check=False)
@@ -447,6 +469,46 @@ def test_containerd_cri_runtime_handler(runtime, image_archive):
 def drun(docker, *args, check=True):
     return docker("run", "--runtime", docker.RUNTIME_NAME, "--network", "none", *args,
                   check=check)
+
+
+@lab
+def test_docker_bridge_network(docker):
+    """A docker user-defined bridge network (dockerd runs with --bridge=none and
+    --iptables=false: the bridge itself, no NAT). docker's prestart hook (libnetwork-setkey)
+    moves a veth into the namespace of the state's pid, the VMM's own, at create; at start hull
+    hands it to the guest: eth0 has the address docker gives the container, with its prefix,
+    and the default route through the network's gateway, and the container trades a line with
+    a TCP server on the gateway's address on the host. With --network none, eth0 stays down."""
+    net = "hull-br"
+    gw = "10.78.0.1"  # given: docker 20.10's inspect shows no gateway it chose itself
+    docker("network", "create", "--subnet", "10.78.0.0/24", "--gateway", gw, net)
+    cid = srv = None
+    try:
+        cid = docker("run", "--runtime", docker.RUNTIME_NAME, "-d", "--network", net, IMAGE,
+                     "sleep", "600").stdout.strip()
+        fmt = f"{{{{with index .NetworkSettings.Networks \"{net}\"}}}}" \
+              "{{.IPAddress}}/{{.IPPrefixLen}}{{end}}"
+        addr = docker("inspect", "-f", fmt, cid).stdout.strip()
+        assert addr.startswith("10.78.0.") and addr.endswith("/24"), addr
+        srv = LineServer(gw)  # bound where docker put the gateway: the host's bridge
+        p = docker("exec", cid, "sh", "-c", "ip -4 addr show eth0; ip route; "
+                   f"echo from-container | nc -w 30 {gw} {srv.port}")
+        got = srv.wait()
+        assert re.search(rf"inet {re.escape(addr)} ", p.stdout), describe(p)
+        assert re.search(rf"^default via {re.escape(gw)} dev eth0", p.stdout, re.M), describe(p)
+        assert got.get("line") == b"from-container\n", (got, describe(p))
+        assert "from-host" in p.stdout, describe(p)
+        assert got["peer"] == addr.split("/")[0], (got, addr)
+        # No network: the VM's eth0 is there (the VMM cannot know before start), down.
+        p = drun(docker, "--rm", IMAGE, "sh", "-c", "ip -4 addr; cat /sys/class/net/*/operstate")
+        assert re.findall(r"inet (\S+)", p.stdout) == ["127.0.0.1/8"], describe(p)
+        assert "up" not in p.stdout.split(), describe(p)
+    finally:
+        if srv:
+            srv.close()
+        if cid:
+            docker("rm", "-f", cid, check=False)
+        docker("network", "rm", net, check=False)
 
 
 @lab

@@ -230,7 +230,7 @@ static void test_requests(void **state)
 	uint32_t seq;
 
 	(void)state;
-	assert_int_equal(ctr_agent_start(&t.a, &seq), 0);
+	assert_int_equal(ctr_agent_start(&t.a, NULL, &seq), 0);
 	assert_int_equal(seq, 1);
 	assert_int_equal(ctr_agent_exec(&t.a, 1, &p, &seq), 0);
 	assert_int_equal(seq, 2);
@@ -268,11 +268,11 @@ static void test_requests(void **state)
 	assert_int_equal(sent_off, t.sent_len);
 	/* A request that does not encode is refused and takes no seq. */
 	assert_int_equal(ctr_agent_signal(&t.a, 0, 0, false, &seq), -EINVAL);
-	assert_int_equal(ctr_agent_start(&t.a, &seq), 0);
+	assert_int_equal(ctr_agent_start(&t.a, NULL, &seq), 0);
 	assert_int_equal(seq, 7);
 	/* Not connected. */
 	t.a.send = NULL;
-	assert_int_equal(ctr_agent_start(&t.a, &seq), -ENOTCONN);
+	assert_int_equal(ctr_agent_start(&t.a, NULL, &seq), -ENOTCONN);
 	sent_off = 0;
 }
 
@@ -311,7 +311,7 @@ static void test_back_pressure(void **state)
 	}
 	/* A transport that failed: the error comes back. */
 	t.fail = -EPIPE;
-	assert_int_equal(ctr_agent_start(&t.a, &seq), -EPIPE);
+	assert_int_equal(ctr_agent_start(&t.a, NULL, &seq), -EPIPE);
 	sent_off = 0;
 }
 

@@ -1,4 +1,4 @@
-/* Unit tests for container/netns: /proc/net/route's default gateway, joining a namespace (private ones, root needed). */
+/* Unit tests for container/netns: /proc/net/route's default gateway, joining a namespace, adopting its interface late (private ones, root needed). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -76,19 +76,27 @@ static void set_inet(struct sockaddr *sa, const char *addr)
 
 /* A stand-in for netavark's veth: a persistent TAP "vethtest", 10.99.0.5/24, MTU 1400, up,
  * with the default route through 10.99.0.1. */
-static void fake_veth(void)
+static void persistent_tap(const char *name, struct ifreq *ifr)
 {
-	struct ifreq ifr = { 0 };
-	struct rtentry rt = { 0 };
 	int tun = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
-	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 
-	assert_true(tun >= 0 && s >= 0);
-	snprintf(ifr.ifr_name, IFNAMSIZ, "vethtest");
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
-	ioctl_ok(tun, TUNSETIFF, &ifr);
+	assert_true(tun >= 0);
+	memset(ifr, 0, sizeof(*ifr));
+	snprintf(ifr->ifr_name, IFNAMSIZ, "%s", name);
+	ifr->ifr_flags = IFF_TAP | IFF_NO_PI;
+	ioctl_ok(tun, TUNSETIFF, ifr);
 	ioctl_ok(tun, TUNSETPERSIST, (void *)1);
 	close(tun);
+}
+
+static void fake_veth(void)
+{
+	struct ifreq ifr;
+	struct rtentry rt = { 0 };
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	assert_true(s >= 0);
+	persistent_tap("vethtest", &ifr);
 	set_inet(&ifr.ifr_addr, "10.99.0.5");
 	ioctl_ok(s, SIOCSIFADDR, &ifr);
 	set_inet(&ifr.ifr_addr, "255.255.255.0");
@@ -120,22 +128,48 @@ static unsigned int inet_addrs(const char *name)
 	return n;
 }
 
-/* Whether interface name is a port of CTR_NETNS_BRIDGE: its brif/ entry in a sysfs mounted
- * here, in a mount namespace of the test's own (/sys shows the namespace that mounted it). */
-static bool bridge_has(const char *name)
+/* The first line of the sysfs file rel (below class/net/) into buf, "" when there is none: a
+ * sysfs mounted here, in a mount namespace of the test's own (/sys shows the namespace that
+ * mounted it). */
+static void sysfs_net(const char *rel, char *buf, size_t len)
 {
-	char dir[] = "/tmp/test_netns.XXXXXX", path[128];
-	bool has;
+	char dir[] = "/tmp/test_netns.XXXXXX", path[160];
+	FILE *f;
 
 	assert_int_equal(unshare(CLONE_NEWNS), 0);
 	assert_int_equal(mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL), 0);
 	assert_non_null(mkdtemp(dir));
 	assert_int_equal(mount("sysfs", dir, "sysfs", 0, NULL), 0);
-	snprintf(path, sizeof(path), "%s/class/net/%s/brif/%s", dir, CTR_NETNS_BRIDGE, name);
-	has = access(path, F_OK) == 0;
+	snprintf(path, sizeof(path), "%s/class/net/%s", dir, rel);
+	buf[0] = '\0';
+	f = fopen(path, "re");
+	if (f && fgets(buf, (int)len, f))
+		buf[strcspn(buf, "\n")] = '\0';
+	if (f)
+		fclose(f);
 	umount(dir);
 	rmdir(dir);
-	return has;
+}
+
+/* Whether interface name is a port of CTR_NETNS_BRIDGE (its brif/ entry, a symlink). */
+static bool bridge_has(const char *name)
+{
+	char rel[64], buf[8];
+
+	snprintf(rel, sizeof(rel), "%s/brport/bridge/ifindex", name);
+	sysfs_net(rel, buf, sizeof(buf));
+	return buf[0] && (unsigned int)atoi(buf) == if_nametoindex(CTR_NETNS_BRIDGE);
+}
+
+/* Whether port name learns addresses (brport/learning). */
+static bool learns(const char *name)
+{
+	char rel[64], buf[8];
+
+	snprintf(rel, sizeof(rel), "%s/brport/learning", name);
+	sysfs_net(rel, buf, sizeof(buf));
+	assert_true(buf[0]);
+	return strcmp(buf, "0") != 0;
 }
 
 static void test_join(void **state)
@@ -162,6 +196,9 @@ static void test_join(void **state)
 	assert_int_not_equal(if_nametoindex(CTR_NETNS_TAP), 0);
 	assert_true(bridge_has("vethtest"));
 	assert_true(bridge_has(CTR_NETNS_TAP));
+	/* The guest's MAC is learned on the TAP only (a hairpin host side sends it back). */
+	assert_false(learns("vethtest"));
+	assert_true(learns(CTR_NETNS_TAP));
 	/* Freed as the spec it goes into frees it. */
 	spec.netifs = calloc(1, sizeof(nif));
 	assert_non_null(spec.netifs);
@@ -177,7 +214,7 @@ static void test_only_loopback(void **state)
 	bool found = true;
 
 	(void)state;
-	/* A container without a network (podman --network none): only lo; nothing is made. */
+	/* A namespace path with only lo (a container without a network): nothing is made. */
 	assert_int_equal(unshare(CLONE_NEWNET), 0);
 	assert_int_equal(ctr_netns_join("/proc/self/ns/net", &nif, &found, err, sizeof(err)), 0);
 	assert_false(found);
@@ -185,6 +222,114 @@ static void test_only_loopback(void **state)
 	assert_null(nif.name);
 	assert_int_equal(if_nametoindex(CTR_NETNS_BRIDGE), 0);
 	assert_int_equal(if_nametoindex(CTR_NETNS_TAP), 0);
+}
+
+static uint32_t mtu_of(const char *name)
+{
+	struct ifreq ifr = { 0 };
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	assert_true(s >= 0);
+	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
+	ioctl_ok(s, SIOCGIFMTU, &ifr);
+	close(s);
+	return (uint32_t)ifr.ifr_mtu;
+}
+
+/* An IPv4 address on interface name, up (as docker's veth has, or one hull must not take). */
+static void give_addr(const char *name, const char *addr)
+{
+	struct ifreq ifr = { 0 };
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	assert_true(s >= 0);
+	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
+	set_inet(&ifr.ifr_addr, addr);
+	ioctl_ok(s, SIOCSIFADDR, &ifr);
+	close(s);
+}
+
+static void test_prepare_then_adopt(void **state)
+{
+	struct ctr_netif nif;
+	char err[512] = "";
+	bool found = true;
+
+	(void)state;
+	/* The VMM's own namespace at create: the TAP and the bridge, the TAP its only port. */
+	assert_int_equal(unshare(CLONE_NEWNET), 0);
+	assert_int_equal(ctr_netns_prepare(err, sizeof(err)), 0);
+	assert_int_not_equal(if_nametoindex(CTR_NETNS_BRIDGE), 0);
+	assert_int_not_equal(if_nametoindex(CTR_NETNS_TAP), 0);
+	assert_true(bridge_has(CTR_NETNS_TAP));
+	/* Nothing wired by start (docker's --network none): nothing found, nothing changed;
+	 * hull's own interfaces are never taken, even with an address. */
+	give_addr(CTR_NETNS_BRIDGE, "10.98.0.9");
+	assert_int_equal(ctr_netns_adopt(&nif, &found, err, sizeof(err)), 0);
+	assert_false(found);
+	assert_null(nif.name);
+	assert_int_equal(nif.naddrs, 0);
+	assert_int_equal(inet_addrs(CTR_NETNS_BRIDGE), 1);
+	/* docker's prestart hook moved its veth in: taken as ctr_netns_join takes it. */
+	fake_veth();
+	assert_int_equal(ctr_netns_adopt(&nif, &found, err, sizeof(err)), 0);
+	assert_true(found);
+	assert_string_equal(nif.name, CTR_NETNS_GUEST_IF);
+	assert_int_equal(nif.naddrs, 1);
+	assert_string_equal(nif.addrs[0], "10.99.0.5/24");
+	assert_non_null(nif.gateway);
+	assert_string_equal(nif.gateway, "10.99.0.1");
+	assert_int_equal(nif.mtu, 1400);
+	assert_int_equal(inet_addrs("vethtest"), 0);
+	assert_true(bridge_has("vethtest"));
+	assert_true(bridge_has(CTR_NETNS_TAP));
+	assert_int_equal(mtu_of(CTR_NETNS_TAP), 1400);
+	assert_false(learns("vethtest"));
+	ctr_netif_free(&nif);
+	assert_null(nif.name);
+}
+
+static void test_adopt_second_interface(void **state)
+{
+	struct ctr_netif nif;
+	char err[512] = "";
+	bool found = false;
+	struct ifreq ifr;
+
+	(void)state;
+	/* Two interfaces with IPv4 addresses: the first one's (made first), as ctr_netns_join
+	 * takes it; the other is left alone. */
+	assert_int_equal(unshare(CLONE_NEWNET), 0);
+	assert_int_equal(ctr_netns_prepare(err, sizeof(err)), 0);
+	fake_veth();
+	persistent_tap("vethother", &ifr);
+	give_addr("vethother", "10.97.0.3");
+	assert_int_equal(ctr_netns_adopt(&nif, &found, err, sizeof(err)), 0);
+	assert_true(found);
+	assert_int_equal(nif.naddrs, 1);
+	assert_string_equal(nif.addrs[0], "10.99.0.5/24");
+	assert_int_equal(inet_addrs("vethtest"), 0);
+	assert_int_equal(inet_addrs("vethother"), 1);
+	assert_true(bridge_has("vethtest"));
+	assert_false(bridge_has("vethother"));
+	ctr_netif_free(&nif);
+}
+
+static void test_adopt_without_bridge(void **state)
+{
+	struct ctr_netif nif;
+	char err[512] = "";
+	bool found = true;
+
+	(void)state;
+	/* No ctr_netns_prepare first: the failure names what is missing and the cause. */
+	assert_int_equal(unshare(CLONE_NEWNET), 0);
+	fake_veth();
+	assert_int_equal(ctr_netns_adopt(&nif, &found, err, sizeof(err)), -ENODEV);
+	assert_false(found);
+	assert_non_null(strstr(err, CTR_NETNS_TAP));
+	assert_non_null(strstr(err, "No such device"));
+	ctr_netif_free(&nif);
 }
 
 static void test_bad_path(void **state)
@@ -211,6 +356,9 @@ int main(void)
 		cmocka_unit_test(test_join),
 		cmocka_unit_test(test_only_loopback),
 		cmocka_unit_test(test_bad_path),
+		cmocka_unit_test(test_prepare_then_adopt),
+		cmocka_unit_test(test_adopt_second_interface),
+		cmocka_unit_test(test_adopt_without_bridge),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -732,6 +732,29 @@ static void test_messages(void **state)
 	assert_true(b.has_seq);
 	assert_int_equal(b.seq, 7);
 	ctr_msg_free(&b);
+	/* START with the interface hull adopted at start (docker's veth), as the spec has one. */
+	m = (struct ctr_msg_fields){ .type = CTR_MSG_START, .seq = 7, .has_netif = true };
+	m.netif = (struct ctr_netif){ .name = dup_s("eth0"), .gateway = dup_s("10.78.0.1"),
+				      .mtu = 1450, .naddrs = 2 };
+	m.netif.addrs = calloc(2, sizeof(char *));
+	assert_non_null(m.netif.addrs);
+	m.netif.addrs[0] = dup_s("10.78.0.2/24");
+	m.netif.addrs[1] = dup_s("10.78.1.2/16");
+	msg_round_trip(&m, &b);
+	assert_true(b.has_netif);
+	assert_string_equal(b.netif.name, "eth0");
+	assert_int_equal(b.netif.naddrs, 2);
+	assert_string_equal(b.netif.addrs[1], "10.78.1.2/16");
+	assert_string_equal(b.netif.gateway, "10.78.0.1");
+	assert_int_equal(b.netif.mtu, 1450);
+	assert_null(b.netif.mac);
+	ctr_msg_free(&m);
+	ctr_msg_free(&b);
+	m = (struct ctr_msg_fields){ .type = CTR_MSG_START, .seq = 7 };
+	msg_round_trip(&m, &b);
+	assert_false(b.has_netif);
+	assert_null(b.netif.name);
+	ctr_msg_free(&b);
 
 	m = (struct ctr_msg_fields){ .type = CTR_MSG_EXEC, .seq = 8, .id = 3, .has_process = true };
 	full_process(&m.process);
@@ -834,6 +857,7 @@ static void test_message_encode_refused(void **state)
 		{ .type = CTR_MSG_EXITED, .kind = 1, .code = 65 },
 		{ .type = CTR_MSG_WINSIZE, .rows = 65536 },
 		{ .type = CTR_MSG_STREAM, .stream = 4 },
+		{ .type = CTR_MSG_START, .has_netif = true }, /* an interface without a name */
 	};
 	uint8_t *out;
 	size_t len, i;
@@ -955,6 +979,24 @@ static void test_message_malformed(void **state)
 	assert_false(m.has_process);
 	assert_null(m.process.args);
 	ctr_msg_free(&m);
+	/* START's interface without a name, or a name that is a path: refused, nothing leaked. */
+	tlv_w_init(&w, 256);
+	tlv_put_u32(&w, 1, 10);
+	tlv_begin(&w, 2);
+	tlv_put_str(&w, CTR_NET_ADDR, "10.78.0.2/24");
+	tlv_end(&w);
+	assert_int_equal(decode_raw(CTR_MSG_START, &w, &m), -EINVAL);
+	assert_int_equal(m.seq, 10);
+	assert_false(m.has_netif);
+	tlv_w_init(&w, 256);
+	tlv_put_u32(&w, 1, 11);
+	tlv_begin(&w, 2);
+	tlv_put_str(&w, CTR_NET_NAME, "../eth0");
+	tlv_put_str(&w, CTR_NET_GATEWAY, "10.78.0.1");
+	tlv_end(&w);
+	assert_int_equal(decode_raw(CTR_MSG_START, &w, &m), -EINVAL);
+	assert_int_equal(m.seq, 11);
+	assert_null(m.netif.gateway);
 	/* A truncated payload. */
 	tlv_w_init(&w, 64);
 	tlv_put_u32(&w, 1, 5);
