@@ -363,6 +363,17 @@ int ctr_netns_prepare(char *err, size_t errlen)
 	return ret;
 }
 
+int ctr_netns_find(bool *found, char *err, size_t errlen)
+{
+	struct ctr_netif nif = { 0 };
+	char ifname[IFNAMSIZ];
+	int ret = find_interface(ifname, &nif, err, errlen);
+
+	*found = !ret && ifname[0];
+	ctr_netif_free(&nif);
+	return ret;
+}
+
 int ctr_netns_adopt(struct ctr_netif *nif, bool *found, char *err, size_t errlen)
 {
 	*found = false;

@@ -52,4 +52,11 @@ int ctr_netns_prepare(char *err, size_t errlen);
  */
 int ctr_netns_adopt(struct ctr_netif *nif, bool *found, char *err, size_t errlen);
 
+/*
+ * Whether the namespace hull is in has an interface ctr_netns_adopt would take (*found),
+ * changing nothing: for a VM whose TAP and bridge could not be made. 0, or -errno with the
+ * cause in err.
+ */
+int ctr_netns_find(bool *found, char *err, size_t errlen);
+
 #endif

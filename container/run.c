@@ -87,6 +87,7 @@ struct ctr_run {
 	/* hull create's VMM (args->rt) */
 	bool start_sent; /* the control socket's start sent START */
 	bool late_net;	 /* the VMM's own namespace: its interface is adopted at start */
+	char *late_net_err; /* ... unless its TAP and bridge could not be made: why (malloc'd) */
 	int start_fd;	 /* the start client's connection, answered when START is */
 	struct ctr_exec *execs[CTR_EXECS_MAX];
 	/* an update (the control socket's update): its plan, levels, and the client waiting */
@@ -429,7 +430,18 @@ static int adopt_netns(struct ctr_run *r, struct ctr_netif *nif, bool *found, ch
 	*nif = (struct ctr_netif){ 0 };
 	if (!r->late_net)
 		return 0;
-	ret = ctr_netns_adopt(nif, found, err, sizeof(err));
+	if (r->late_net_err) {
+		/* No device to give it: an interface there fails the start, with both causes. */
+		ret = ctr_netns_find(found, err, sizeof(err));
+		if (!ret && *found) {
+			ret = -ENODEV;
+			snprintf(err, sizeof(err), "an interface was put there, but the VM has no "
+				 "network device for it: its TAP and bridge could not be made at create "
+				 "(%s)", r->late_net_err);
+		}
+	} else {
+		ret = ctr_netns_adopt(nif, found, err, sizeof(err));
+	}
 	if (!ret) {
 		if (*found)
 			log_debug("network namespace /proc/%d/ns/net: the guest's %s has %s%s, MTU %u",
@@ -1088,13 +1100,18 @@ static int join_netns(struct ctr_run *r, struct vm_config *cfg)
 	int ret;
 
 	if (!r->b.netns && r->args->rt && r->args->rt->own_netns) {
-		ret = ctr_netns_prepare(err, sizeof(err));
-		if (ret) {
-			log_msg("network namespace /proc/%d/ns/net: %s", (int)getpid(), err);
-			return ret;
-		}
 		r->late_net = true;
-		return add_tap(cfg);
+		ret = ctr_netns_prepare(err, sizeof(err));
+		if (!ret)
+			return add_tap(cfg);
+		/*
+		 * Most containers get no interface there (--network none): they run without a
+		 * network device; one the hooks do wire fails the start, saying why (rt_start).
+		 */
+		log_msg("network namespace /proc/%d/ns/net: %s: the VM has no network device",
+			(int)getpid(), err);
+		r->late_net_err = strdup(err);
+		return r->late_net_err ? 0 : -ENOMEM;
 	}
 	if (!r->b.netns)
 		return 0;
@@ -1369,6 +1386,7 @@ static void release(struct ctr_run *r)
 	ctr_run_limits_free(&r->limits);
 	ctr_spec_free(&r->spec);
 	ctr_bundle_free(&r->b);
+	free(r->late_net_err);
 	free(r);
 }
 

@@ -18,8 +18,11 @@ mem=4096
 timeout=1800
 share=$(cd "$here/../.." && pwd)
 
-# Modules L1 loads (with their dependencies, in modprobe's order).
-lab_modules=(virtio_pci 9pnet_virtio 9p overlay virtio_blk ext4 kvm-amd tun vhost_vsock vhost_net)
+# Modules L1 loads (with their dependencies, in modprobe's order). bridge too: a host's kernel
+# loads it when a bridge is asked for (SIOCBRADDBR: hull create), L1's does not load modules by
+# itself (SIOCBRADDBR fails there with ENOPKG, while modprobe bridge works).
+lab_modules=(virtio_pci 9pnet_virtio 9p overlay virtio_blk ext4 kvm-amd tun vhost_vsock vhost_net
+	bridge)
 
 usage() {
 	echo "usage: $prog [--smp N] [--mem MiB] [--timeout SEC] [--share DIR] -- CMD [ARGS...]" >&2

@@ -332,6 +332,23 @@ static void test_adopt_without_bridge(void **state)
 	ctr_netif_free(&nif);
 }
 
+/* The check for a VM whose TAP and bridge could not be made: whether there is one, no change. */
+static void test_find(void **state)
+{
+	char err[512] = "";
+	bool found = true;
+
+	(void)state;
+	assert_int_equal(unshare(CLONE_NEWNET), 0);
+	assert_int_equal(ctr_netns_find(&found, err, sizeof(err)), 0);
+	assert_false(found); /* only loopback */
+	fake_veth();
+	assert_int_equal(ctr_netns_find(&found, err, sizeof(err)), 0);
+	assert_true(found);
+	assert_int_equal(inet_addrs("vethtest"), 1); /* its address left where it was */
+	assert_int_equal(if_nametoindex(CTR_NETNS_BRIDGE), 0);
+}
+
 static void test_bad_path(void **state)
 {
 	struct ctr_netif nif;
@@ -359,6 +376,7 @@ int main(void)
 		cmocka_unit_test(test_prepare_then_adopt),
 		cmocka_unit_test(test_adopt_second_interface),
 		cmocka_unit_test(test_adopt_without_bridge),
+		cmocka_unit_test(test_find),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
