@@ -8,6 +8,15 @@
 #define CTR_SECCOMP_MAX_INSNS 4096
 
 /*
+ * How many CPU seconds libseccomp may take over one profile (real ones take milliseconds; CPU
+ * time, so a busy host does not make a good profile fail). The Valgrind build raises it: there
+ * every instruction costs some 50 times more, and a large profile must still compile.
+ */
+#ifndef SECCOMP_COMPILE_SECONDS
+#define SECCOMP_COMPILE_SECONDS 3
+#endif
+
+/*
  * Compile a linux.seccomp object (JSON text, len bytes) as runc does: defaultAction (and
  * defaultErrnoRet), architectures, flags, syscalls[] with names, action, errnoRet and args.
  * A syscall name libseccomp does not know is skipped (one warning, as runc); anything else it
