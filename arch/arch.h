@@ -44,21 +44,22 @@ uint64_t arch_hotplug_base(uint64_t ram_size, uint64_t align);
 uint64_t arch_initrd_ram_end(const struct gmem *mem);
 
 /*
- * Load a kernel image (the whole file, img[0..len)) into guest memory m in
- * any format the architecture boots (x86_64: bzImage, ELF vmlinux with or
- * without the PVH entry note), recognised by content. Needs no VM. 0, -ENOEXEC for an
- * unknown format or a malformed image, -ENOMEM when the kernel does not fit;
- * msg (may be NULL) receives a short reason on error (see boot_fail()).
+ * Load a kernel image (in memory, or a file read piece by piece: its headers into hull, the
+ * rest straight into guest memory) into guest memory m in any format the architecture boots
+ * (x86_64: bzImage, ELF vmlinux with or without the PVH entry note), recognised by content.
+ * Needs no VM. 0, -ENOEXEC for an unknown format or a malformed image, -ENOMEM when the kernel
+ * does not fit, -EIO/-errno when the file cannot be read (or shrank); msg (may be NULL)
+ * receives a short reason on error (see boot_fail()).
  */
-int arch_load_kernel(const struct gmem *m, const uint8_t *img, size_t len,
-		     struct boot_image *out, const char **msg);
+int arch_load_kernel(const struct gmem *m, const struct boot_src *img, struct boot_image *out,
+		     const char **msg);
 /*
  * Everything arch_load_kernel() checks, and the out it fills, without writing
  * to m: for the check before /dev/kvm is touched. m describes the guest's RAM;
  * its host pointers are never dereferenced (a PROT_NONE reservation will do).
  */
-int arch_check_kernel(const struct gmem *m, const uint8_t *img, size_t len,
-		      struct boot_image *out, const char **msg);
+int arch_check_kernel(const struct gmem *m, const struct boot_src *img, struct boot_image *out,
+		      const char **msg);
 
 /*
  * After KVM_CREATE_VM on vm_fd (kvm_fd is /dev/kvm), before memory:

@@ -30,6 +30,24 @@ struct boot_image {
 };
 
 /*
+ * A kernel image as the loaders read it: bytes in memory (buf, len), or a file (buf NULL, fd,
+ * len its size) read piece by piece with pread, so that nothing but the headers passes through
+ * hull on the way: each segment is read straight into guest memory.
+ */
+struct boot_src {
+	const uint8_t *buf;
+	int fd;
+	uint64_t len;
+};
+
+/*
+ * n bytes at off of the image into dst: 0, -ENOEXEC (msg as boot_fail()) when [off, off + n)
+ * is not inside len, or -EIO/-errno when the file cannot be read or holds fewer bytes than its
+ * size said (it shrank since).
+ */
+int boot_src_read(const struct boot_src *s, uint64_t off, void *dst, size_t n, const char **msg);
+
+/*
  * Load an ELF64 little-endian executable for machine (an EM_ value) into
  * guest memory m by its PT_LOAD segments, every one at or above min_addr and
  * inside RAM. The entry point is e_entry, or *entry when entry is not NULL
@@ -38,27 +56,35 @@ struct boot_image {
  * arch part are the caller's. Nothing reaches m unless the whole image is
  * valid. Returns 0, -ENOEXEC for a malformed image (truncated, segments
  * outside the file, overlapping or wrapping segments), -ENOMEM when it does
- * not fit in guest RAM. msg (may be NULL) receives a short reason on error;
+ * not fit in guest RAM, -EIO/-errno when a file cannot be read in full (after
+ * part of it reached m). msg (may be NULL) receives a short reason on error;
  * a formatted one lives in per-thread storage until the next failure.
  * Without copy, everything is checked and out filled but nothing is written
  * to m (whose host pointers may then be a PROT_NONE reservation): the check
  * before /dev/kvm is touched.
  */
-int boot_load_elf(const struct gmem *m, const uint8_t *img, size_t len, uint64_t min_addr,
+int boot_load_elf(const struct gmem *m, const struct boot_src *img, uint64_t min_addr,
 		  uint16_t machine, const uint64_t *entry, bool copy, struct boot_image *out,
 		  const char **msg);
 
-/* Does img start like an ELF image? (Its headers are checked by the functions above and below.) */
-bool boot_is_elf(const uint8_t *img, size_t len);
+/*
+ * Does the image start like an ELF image? (Its headers are checked by the functions above and
+ * below.) 1, 0, or -errno when it cannot be read.
+ */
+int boot_is_elf(const struct boot_src *img, const char **msg);
+
+/* The largest PT_NOTE segment read (Linux's are a few hundred bytes). */
+#define BOOT_NOTES_MAX (64 * 1024)
 
 /*
  * Walk every note of an ELF64 image's PT_NOTE segments and report the last
  * one called name (compared with its NUL, as ELF stores it) of type type:
- * 1 with *desc and *desc_len pointing into img, 0 when there is none, or
- * -ENOEXEC (msg as above) for a malformed header or note.
+ * 1 with its descriptor's length in *desc_len and its first bytes (at most cap) copied to
+ * desc, 0 when there is none, or -ENOEXEC (msg as above) for a malformed header or note, or a
+ * note segment larger than BOOT_NOTES_MAX.
  */
-int boot_elf_note(const uint8_t *img, size_t len, const char *name, uint32_t type,
-		  const uint8_t **desc, uint32_t *desc_len, const char **msg);
+int boot_elf_note(const struct boot_src *img, const char *name, uint32_t type, void *desc,
+		  size_t cap, uint32_t *desc_len, const char **msg);
 
 /*
  * For the loaders (here and in arch/): point *msg (when msg is not NULL) at a

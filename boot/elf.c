@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /*
@@ -14,13 +15,13 @@
 #define MAX_PHDRS 64
 
 /* [off, off+size) lies inside a file of len bytes, with no wrap. */
-static int in_file(uint64_t off, uint64_t size, size_t len)
+static int in_file(uint64_t off, uint64_t size, uint64_t len)
 {
 	return off <= len && size <= len - off;
 }
 
 /* The identification and the program header table: what walking the image needs. */
-static int check_ident(const Elf64_Ehdr *eh, size_t len, const char **msg)
+static int check_ident(const Elf64_Ehdr *eh, uint64_t len, const char **msg)
 {
 	if (eh->e_ident[EI_CLASS] != ELFCLASS64 || eh->e_ident[EI_DATA] != ELFDATA2LSB)
 		return boot_fail(msg, -ENOEXEC, "ELF: not a little-endian ELF64 image");
@@ -32,31 +33,40 @@ static int check_ident(const Elf64_Ehdr *eh, size_t len, const char **msg)
 	return 0;
 }
 
-/* Copy out the header and the program headers of a checked image. */
-static int read_headers(const uint8_t *img, size_t len, Elf64_Ehdr *eh, Elf64_Phdr ph[MAX_PHDRS],
+/* Read the header and the program headers of a checked image. */
+static int read_headers(const struct boot_src *img, Elf64_Ehdr *eh, Elf64_Phdr ph[MAX_PHDRS],
 			const char **msg)
 {
 	int err;
 
-	if (!img || len < sizeof(*eh))
+	if (img->len < sizeof(*eh))
 		return boot_fail(msg, -ENOEXEC, "ELF: truncated header");
-	memcpy(eh, img, sizeof(*eh));
-	if (memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0)
-		return boot_fail(msg, -ENOEXEC, "ELF: bad magic");
-	err = check_ident(eh, len, msg);
+	err = boot_src_read(img, 0, eh, sizeof(*eh), msg);
 	if (err)
 		return err;
-	memcpy(ph, img + eh->e_phoff, (size_t)eh->e_phnum * sizeof(ph[0]));
-	return 0;
+	if (memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0)
+		return boot_fail(msg, -ENOEXEC, "ELF: bad magic");
+	err = check_ident(eh, img->len, msg);
+	if (err)
+		return err;
+	return boot_src_read(img, eh->e_phoff, ph, (size_t)eh->e_phnum * sizeof(ph[0]), msg);
 }
 
-bool boot_is_elf(const uint8_t *img, size_t len)
+int boot_is_elf(const struct boot_src *img, const char **msg)
 {
-	return img && len >= SELFMAG && memcmp(img, ELFMAG, SELFMAG) == 0;
+	uint8_t magic[SELFMAG];
+	int err;
+
+	if (img->len < SELFMAG)
+		return 0;
+	err = boot_src_read(img, 0, magic, sizeof(magic), msg);
+	if (err)
+		return err;
+	return memcmp(magic, ELFMAG, SELFMAG) == 0;
 }
 
 /* A PT_LOAD segment that can be copied: inside the file, RAM, and above min_addr. */
-static int check_load(const struct gmem *m, const Elf64_Phdr *p, size_t len, uint64_t min_addr,
+static int check_load(const struct gmem *m, const Elf64_Phdr *p, uint64_t len, uint64_t min_addr,
 		      const char **msg)
 {
 	if (p->p_filesz > p->p_memsz)
@@ -88,7 +98,8 @@ struct note_query {
 	const char *name;
 	uint32_t namesz; /* with the NUL */
 	uint32_t type;
-	const uint8_t *desc;
+	uint8_t *desc; /* the caller's, cap bytes */
+	size_t cap;
 	uint32_t desc_len;
 	bool found;
 };
@@ -112,7 +123,7 @@ static int scan_notes(const uint8_t *p, uint64_t n, struct note_query *q, const 
 			return boot_fail(msg, -ENOEXEC, "ELF: truncated note");
 		if (nh.n_namesz == q->namesz && memcmp(p + off, q->name, q->namesz) == 0 &&
 		    nh.n_type == q->type) {
-			q->desc = p + off + name_sz;
+			memcpy(q->desc, p + off + name_sz, nh.n_descsz < q->cap ? nh.n_descsz : q->cap);
 			q->desc_len = nh.n_descsz;
 			q->found = true;
 		}
@@ -124,35 +135,45 @@ static int scan_notes(const uint8_t *p, uint64_t n, struct note_query *q, const 
 	return 0;
 }
 
-int boot_elf_note(const uint8_t *img, size_t len, const char *name, uint32_t type,
-		  const uint8_t **desc, uint32_t *desc_len, const char **msg)
+int boot_elf_note(const struct boot_src *img, const char *name, uint32_t type, void *desc,
+		  size_t cap, uint32_t *desc_len, const char **msg)
 {
-	struct note_query q = { .name = name, .namesz = (uint32_t)strlen(name) + 1, .type = type };
+	struct note_query q = { .name = name, .namesz = (uint32_t)strlen(name) + 1, .type = type,
+				.desc = desc, .cap = cap };
 	Elf64_Phdr ph[MAX_PHDRS];
+	uint8_t *notes = NULL;
 	Elf64_Ehdr eh;
 	unsigned int i;
 	int err;
 
-	err = read_headers(img, len, &eh, ph, msg);
+	err = read_headers(img, &eh, ph, msg);
 	if (err)
 		return err;
 	for (i = 0; i < eh.e_phnum; i++) {
 		if (ph[i].p_type != PT_NOTE)
 			continue;
-		if (!in_file(ph[i].p_offset, ph[i].p_filesz, len))
+		if (!in_file(ph[i].p_offset, ph[i].p_filesz, img->len))
 			return boot_fail(msg, -ENOEXEC, "ELF: note segment outside the file");
-		err = scan_notes(img + ph[i].p_offset, ph[i].p_filesz, &q, msg);
+		if (ph[i].p_filesz > BOOT_NOTES_MAX)
+			return boot_fail(msg, -ENOEXEC, "ELF: note segment of %llu bytes (at most %u)",
+					 (unsigned long long)ph[i].p_filesz, BOOT_NOTES_MAX);
+		if (!notes && !(notes = malloc(BOOT_NOTES_MAX)))
+			return boot_fail(msg, -ENOMEM, "%s", strerror(ENOMEM));
+		err = boot_src_read(img, ph[i].p_offset, notes, ph[i].p_filesz, msg);
+		if (!err)
+			err = scan_notes(notes, ph[i].p_filesz, &q, msg);
 		if (err)
-			return err;
+			goto out;
 	}
-	if (!q.found)
-		return 0;
-	*desc = q.desc;
-	*desc_len = q.desc_len;
-	return 1;
+	err = q.found;
+	if (q.found)
+		*desc_len = q.desc_len;
+out:
+	free(notes);
+	return err;
 }
 
-int boot_load_elf(const struct gmem *m, const uint8_t *img, size_t len, uint64_t min_addr,
+int boot_load_elf(const struct gmem *m, const struct boot_src *img, uint64_t min_addr,
 		  uint16_t machine, const uint64_t *entry_override, bool copy,
 		  struct boot_image *out, const char **msg)
 {
@@ -163,7 +184,7 @@ int boot_load_elf(const struct gmem *m, const uint8_t *img, size_t len, uint64_t
 	int err, entry_ok = 0;
 	uint8_t *dst;
 
-	err = read_headers(img, len, &eh, ph, msg);
+	err = read_headers(img, &eh, ph, msg);
 	if (err)
 		return err;
 	if (eh.e_machine != machine)
@@ -176,7 +197,7 @@ int boot_load_elf(const struct gmem *m, const uint8_t *img, size_t len, uint64_t
 	for (i = 0; i < eh.e_phnum; i++) {
 		if (ph[i].p_type != PT_LOAD || ph[i].p_memsz == 0)
 			continue;
-		err = check_load(m, &ph[i], len, min_addr, msg);
+		err = check_load(m, &ph[i], img->len, min_addr, msg);
 		if (err)
 			return err;
 		for (j = 0; j < i; j++) {
@@ -208,7 +229,9 @@ int boot_load_elf(const struct gmem *m, const uint8_t *img, size_t len, uint64_t
 		if (!dst) /* checked above; kept so no path writes through NULL */
 			return boot_fail(msg, -ENOMEM, "ELF: segment left guest memory");
 		if (copy) {
-			memcpy(dst, img + ph[i].p_offset, ph[i].p_filesz);
+			err = boot_src_read(img, ph[i].p_offset, dst, ph[i].p_filesz, msg);
+			if (err)
+				return err;
 			memset(dst + ph[i].p_filesz, 0, ph[i].p_memsz - ph[i].p_filesz);
 		}
 		if (ph[i].p_paddr < lo)

@@ -1,6 +1,7 @@
 /* initramfs: what a container's guest boots from — hull-init, its spec, the kernel's modules. */
 #include "container/initramfs.h"
 
+#include <elf.h>
 #include <errno.h>
 #include <lzma.h>
 #include <stdio.h>
@@ -38,32 +39,67 @@ static int take_release(const uint8_t *p, size_t avail, char *out, size_t outlen
 	return 0;
 }
 
-int ctr_kernel_release(const uint8_t *img, size_t len, char *out, size_t outlen)
+/* The ELF scan's window: a banner starting in its first SCAN_CHUNK bytes has its release in it. */
+#define SCAN_CHUNK (1U << 20)
+#define SCAN_OVERLAP (sizeof(BANNER) - 1 + CTR_RELEASE_MAX + 1)
+
+/* An ELF vmlinux carries linux_banner as it was formatted at build time: the first one. */
+static int elf_release(const struct boot_src *img, char *out, size_t outlen)
 {
-	const uint8_t *p, *end = img + len;
-	size_t off;
+	uint8_t *buf = malloc(SCAN_CHUNK + SCAN_OVERLAP);
+	const uint8_t *p, *end;
+	uint64_t at;
+	size_t n, off;
+	int ret = -ENOENT;
+
+	if (!buf)
+		return -ENOMEM;
+	for (at = 0; at < img->len; at += SCAN_CHUNK) {
+		n = img->len - at < SCAN_CHUNK + SCAN_OVERLAP ? (size_t)(img->len - at) :
+								 SCAN_CHUNK + SCAN_OVERLAP;
+		ret = boot_src_read(img, at, buf, n, NULL);
+		if (ret)
+			break;
+		ret = -ENOENT;
+		end = buf + (n < SCAN_CHUNK ? n : SCAN_CHUNK);
+		for (p = buf; p < end; p++) {
+			p = memmem(p, n - (size_t)(p - buf), BANNER, sizeof(BANNER) - 1);
+			if (!p || p >= end)
+				break;
+			off = (size_t)(p - buf) + sizeof(BANNER) - 1;
+			if (off < n && buf[off] >= '0' && buf[off] <= '9') {
+				ret = take_release(buf + off, n - off, out, outlen);
+				goto out;
+			}
+		}
+	}
+out:
+	free(buf);
+	return ret;
+}
+
+int ctr_kernel_release(const struct boot_src *img, char *out, size_t outlen)
+{
+	uint8_t head[BZ_VERSION + 2], rel[CTR_RELEASE_MAX + 1];
+	uint64_t off;
 	int ret;
 
-	if (len >= BZ_VERSION + 2 && !memcmp(img + BZ_HDRS, "HdrS", 4) && !boot_is_elf(img, len)) {
-		off = (size_t)(img[BZ_VERSION] | img[BZ_VERSION + 1] << 8);
+	if (img->len >= sizeof(head) && !boot_src_read(img, 0, head, sizeof(head), NULL) &&
+	    !memcmp(head + BZ_HDRS, "HdrS", 4) && memcmp(head, ELFMAG, SELFMAG)) {
+		off = (uint64_t)(head[BZ_VERSION] | head[BZ_VERSION + 1] << 8);
 		if (!off)
 			return -ENOENT;
 		off += 0x200;
-		if (off >= len)
+		if (off >= img->len)
 			return -ENOENT;
-		ret = take_release(img + off, len - off, out, outlen);
+		ret = boot_src_read(img, off, rel, img->len - off < sizeof(rel) ?
+				    (size_t)(img->len - off) : sizeof(rel), NULL);
+		if (!ret)
+			ret = take_release(rel, img->len - off < sizeof(rel) ?
+					   (size_t)(img->len - off) : sizeof(rel), out, outlen);
 		return ret == -EINVAL ? -ENOENT : ret;
 	}
-	/* An ELF vmlinux carries linux_banner as it was formatted at build time. */
-	for (p = img; p < end; p++) {
-		p = memmem(p, (size_t)(end - p), BANNER, sizeof(BANNER) - 1);
-		if (!p)
-			break;
-		off = (size_t)(p - img) + sizeof(BANNER) - 1;
-		if (off < len && img[off] >= '0' && img[off] <= '9')
-			return take_release(img + off, len - off, out, outlen);
-	}
-	return -ENOENT;
+	return elf_release(img, out, outlen);
 }
 
 /* --- modules.dep and modules.builtin --------------------------------------------------- */

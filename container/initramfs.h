@@ -17,11 +17,12 @@
 
 /*
  * The kernel release of a kernel image: a bzImage's, from its setup header's kernel_version
- * string; an ELF vmlinux's, from its "Linux version RELEASE " banner. 0 with the release in
- * out (printable, no '/', not "." or ".."), -ENOENT when the image has none, -ENAMETOOLONG
- * past outlen or CTR_RELEASE_MAX.
+ * string; an ELF vmlinux's, from its first "Linux version RELEASE " banner (the file read in
+ * 1 MiB windows). 0 with the release in out (printable, no '/', not "." or ".."), -ENOENT when
+ * the image has none, -ENAMETOOLONG past outlen or CTR_RELEASE_MAX, -errno when it cannot be
+ * read.
  */
-int ctr_kernel_release(const uint8_t *img, size_t len, char *out, size_t outlen);
+int ctr_kernel_release(const struct boot_src *img, char *out, size_t outlen);
 
 /* A module to load, in load order. */
 struct ctr_module {

@@ -1245,7 +1245,7 @@ static int modules(struct ctr_run *r, const struct vm_config *cfg, const struct 
 	int ret;
 
 	*m = (struct ctr_modules){ 0 };
-	ret = ctr_kernel_release(p->kernel, p->kernel_len, release, sizeof(release));
+	ret = ctr_kernel_release(&p->kernel, release, sizeof(release));
 	if (ret) {
 		log_debug("kernel %s: no release found in it: its drivers are taken as built in",
 			  p->kernel_path);

@@ -11,12 +11,8 @@
 #include <unistd.h>
 
 #include "arch/arch.h"
-#include "lib/file.h"
 #include "lib/log.h"
 #include "vmm/vm.h"
-
-/* Largest kernel image hull reads (a bzImage is ~10 MiB; an unstripped vmlinux can be ~500). */
-#define KERNEL_FILE_MAX (1ULL << 30)
 
 /* "virtio_mmio.device=4K@0xfe101000:5": one slot's second window, for kernels that look there. */
 #define VIRTIO_CMDLINE_ITEM 48
@@ -218,6 +214,30 @@ static int open_initrd(const struct vm_config *cfg, struct vm_prep *p)
 	return 0;
 }
 
+/*
+ * The kernel file, opened: the loaders read its headers and then its payload straight into
+ * guest memory (no copy of the image passes through hull's heap).
+ */
+static int open_kernel(const char *path, struct boot_src *k)
+{
+	struct stat st;
+	int ret;
+
+	k->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (k->fd < 0 || fstat(k->fd, &st) < 0) {
+		ret = -errno;
+		log_msg("kernel %s: %s", path, strerror(-ret));
+		return ret;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		log_msg("kernel %s: %s", path, S_ISDIR(st.st_mode) ? strerror(EISDIR) :
+			"not a regular file");
+		return -EINVAL;
+	}
+	k->len = (uint64_t)st.st_size;
+	return 0;
+}
+
 int vm_check_kernel(const struct vm_config *cfg, struct vm_prep *p)
 {
 	const char *path = p->kernel_path, *msg = NULL;
@@ -232,16 +252,13 @@ int vm_check_kernel(const struct vm_config *cfg, struct vm_prep *p)
 		if (ret)
 			return ret;
 	}
-	ret = file_read_all(path, KERNEL_FILE_MAX, &p->kernel, &p->kernel_len);
-	if (ret) {
-		log_msg("kernel %s: %s", path, ret == -EFBIG ? "larger than the 1 GiB limit" :
-			file_strerror(ret));
+	ret = open_kernel(path, &p->kernel);
+	if (ret)
 		return ret;
-	}
 	ret = layout_init(&l, cfg->mem);
 	if (ret)
 		goto out;
-	ret = arch_check_kernel(&l.mem, p->kernel, p->kernel_len, &p->boot, &msg);
+	ret = arch_check_kernel(&l.mem, &p->kernel, &p->boot, &msg);
 	if (ret) {
 		log_msg("kernel %s: %s", path, msg ? msg : strerror(-ret));
 		goto out;
@@ -271,10 +288,9 @@ int vm_load_kernel(struct vm *vm)
 	uint8_t *dst;
 	int ret;
 
-	ret = arch_load_kernel(&vm->mem, p->kernel, p->kernel_len,
-			       &vm->boot, &msg);
-	free(p->kernel);
-	p->kernel = NULL;
+	ret = arch_load_kernel(&vm->mem, &p->kernel, &vm->boot, &msg);
+	close(p->kernel.fd); /* in guest memory now, or failed */
+	p->kernel.fd = -1;
 	if (ret) {
 		log_msg("kernel %s: %s", p->kernel_path, msg ? msg : strerror(-ret));
 		return ret;
@@ -316,8 +332,9 @@ done:
 
 void vm_prep_free_boot(struct vm_prep *p)
 {
-	free(p->kernel);
-	p->kernel = NULL;
+	if (p->kernel.fd >= 0)
+		close(p->kernel.fd);
+	p->kernel.fd = -1;
 	if (p->initrd_fd >= 0)
 		close(p->initrd_fd);
 	p->initrd_fd = -1;

@@ -9,7 +9,7 @@ int vm_prepare(const struct vm_config *cfg, struct vm_prep *p)
 	unsigned int i;
 	int ret;
 
-	*p = (struct vm_prep){ .initrd_fd = -1 };
+	*p = (struct vm_prep){ .initrd_fd = -1, .kernel.fd = -1 };
 	ret = config_validate(cfg, err, sizeof(err));
 	if (ret) {
 		log_msg("%s", err);

@@ -139,8 +139,7 @@ struct vm_host_cg;
 
 struct vm_prep {
 	char kernel_path[PATH_MAX];
-	uint8_t *kernel;         /* the image, read once */
-	size_t kernel_len;
+	struct boot_src kernel;  /* the image: its file, open (fd -1 when none) */
 	struct boot_image boot;  /* what checking it found: its kind, extent and limits */
 	int initrd_fd;           /* the --initrd file, or -1 */
 	struct cpio demo;        /* the built-in demo initramfs, when it is the initrd */

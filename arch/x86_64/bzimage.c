@@ -16,6 +16,7 @@
 #define PROTO_MIN    0x020c	/* 2.12: xloadflags says whether the 64-bit entry exists */
 #define ENTRY64_OFF  0x200	/* 64-bit entry, from the start of the protected-mode kernel */
 #define SECTOR       512
+#define HDR_END_MAX  (JUMP_LEN_OFF + 1 + 255) /* the jump's byte is at most 255 */
 
 /* Defaults the boot protocol gives for headers without these fields (or with 0 in them). */
 #define DEFAULT_INITRD_MAX  0x37ffffffU
@@ -88,18 +89,25 @@ static int no_room(const char **msg, uint64_t bytes, uint64_t at)
 		    (unsigned long long)bytes, (unsigned long long)at);
 }
 
-int x86_bzimage(const struct gmem *m, const uint8_t *img, size_t len, uint64_t min_addr, bool copy,
+int x86_bzimage(const struct gmem *m, const struct boot_src *src, uint64_t min_addr, bool copy,
 		struct boot_image *out, const char **msg)
 {
+	/* The first sector and the longest header its jump can announce: all that is parsed. */
+	uint8_t img[HDR_END_MAX];
 	struct setup_header h;
-	size_t hdr_end, hdr_len, setup_len, payload;
+	size_t hdr_end, hdr_len, setup_len, payload, len;
 	uint64_t load = 0, run, init_size, lo, hi;
 	uint16_t version;
 	uint8_t *dst;
 	int err;
 
-	if (!img || len < FIELD_END(version))
+	if (src->len < FIELD_END(version))
 		return boot_fail(msg, -ENOEXEC, "bzImage: truncated setup header");
+	/* Past SIZE_MAX it cannot fit in guest memory: the size check below says so. */
+	len = src->len > SIZE_MAX ? SIZE_MAX : (size_t)src->len;
+	err = boot_src_read(src, 0, img, len < sizeof(img) ? len : sizeof(img), msg);
+	if (err)
+		return err;
 	memset(&h, 0, sizeof(h));
 	memcpy(&h, img + HDR_OFF, FIELD_END(version) - HDR_OFF);
 	if (le16toh(h.boot_flag) != BOOT_FLAG || le32toh(h.header) != HDR_MAGIC)
@@ -156,8 +164,12 @@ int x86_bzimage(const struct gmem *m, const uint8_t *img, size_t len, uint64_t m
 			hi = run + init_size;
 	}
 
-	if (copy)
-		memcpy(dst, img + setup_len, payload);
+	/* Straight from the file into guest memory. */
+	if (copy) {
+		err = boot_src_read(src, setup_len, dst, payload, msg);
+		if (err)
+			return err;
+	}
 
 	memset(out, 0, sizeof(*out));
 	out->arch_kind = X86_BOOT_BZIMAGE;
@@ -178,5 +190,7 @@ int x86_bzimage(const struct gmem *m, const uint8_t *img, size_t len, uint64_t m
 int x86_load_bzimage(const struct gmem *m, const uint8_t *img, size_t len, uint64_t min_addr,
 		     struct boot_image *out, const char **msg)
 {
-	return x86_bzimage(m, img, len, min_addr, true, out, msg);
+	struct boot_src src = { .buf = img, .fd = -1, .len = img ? len : 0 };
+
+	return x86_bzimage(m, &src, min_addr, true, out, msg);
 }

@@ -23,21 +23,31 @@
 #define PVH_INITRD_MAX   0xffffffffU
 #define ELF_CMDLINE_SIZE 2047U
 
-static int is_bzimage(const uint8_t *img, size_t len)
+/* 1, 0, or -errno when the image cannot be read. */
+static int is_bzimage(const struct boot_src *img, const char **msg)
 {
-	return len >= BZ_MAGIC_OFF + 4 && img[BZ_SIG_OFF] == 0x55 && img[BZ_SIG_OFF + 1] == 0xaa &&
-	       memcmp(img + BZ_MAGIC_OFF, "HdrS", 4) == 0;
+	uint8_t head[BZ_MAGIC_OFF + 4];
+	int err;
+
+	if (img->len < sizeof(head))
+		return 0;
+	err = boot_src_read(img, 0, head, sizeof(head), msg);
+	if (err)
+		return err;
+	return head[BZ_SIG_OFF] == 0x55 && head[BZ_SIG_OFF + 1] == 0xaa &&
+	       memcmp(head + BZ_MAGIC_OFF, "HdrS", 4) == 0;
 }
 
 /* Xen's PHYS32_ENTRY note: a 32-bit entry in flat protected mode, as 4 or 8 bytes. */
-static int pvh_entry(const uint8_t *img, size_t len, uint64_t *entry, const char **msg)
+static int pvh_entry(const struct boot_src *img, uint64_t *entry, const char **msg)
 {
-	const uint8_t *desc;
+	uint8_t desc[8];
 	uint32_t desc_len, v32;
 	uint64_t val;
 	int found;
 
-	found = boot_elf_note(img, len, "Xen", XEN_ELFNOTE_PHYS32_ENTRY, &desc, &desc_len, msg);
+	found = boot_elf_note(img, "Xen", XEN_ELFNOTE_PHYS32_ENTRY, desc, sizeof(desc), &desc_len,
+			      msg);
 	if (found <= 0)
 		return found;
 	if (desc_len == 4) {
@@ -55,16 +65,16 @@ static int pvh_entry(const uint8_t *img, size_t len, uint64_t *entry, const char
 	return 1;
 }
 
-int x86_elf(const struct gmem *m, const uint8_t *img, size_t len, uint64_t min_addr, bool copy,
+int x86_elf(const struct gmem *m, const struct boot_src *img, uint64_t min_addr, bool copy,
 	    struct boot_image *out, const char **msg)
 {
 	uint64_t entry = 0;
 	int pvh, err;
 
-	pvh = pvh_entry(img, len, &entry, msg);
+	pvh = pvh_entry(img, &entry, msg);
 	if (pvh < 0)
 		return pvh;
-	err = boot_load_elf(m, img, len, min_addr, EM_X86_64, pvh ? &entry : NULL, copy, out, msg);
+	err = boot_load_elf(m, img, min_addr, EM_X86_64, pvh ? &entry : NULL, copy, out, msg);
 	if (err)
 		return err;
 	out->arch_kind = pvh ? X86_BOOT_PVH : X86_BOOT_ELF;
@@ -73,39 +83,53 @@ int x86_elf(const struct gmem *m, const uint8_t *img, size_t len, uint64_t min_a
 	return 0;
 }
 
+/* An image in memory, as the tests and the fuzzer give it. */
+static struct boot_src mem_src(const uint8_t *img, size_t len)
+{
+	return (struct boot_src){ .buf = img, .fd = -1, .len = img ? len : 0 };
+}
+
 int x86_load_elf(const struct gmem *m, const uint8_t *img, size_t len, uint64_t min_addr,
 		 struct boot_image *out, const char **msg)
 {
-	return x86_elf(m, img, len, min_addr, true, out, msg);
+	struct boot_src src = mem_src(img, len);
+
+	return x86_elf(m, &src, min_addr, true, out, msg);
 }
 
 /* Either format, recognised by content; with copy false nothing reaches m. */
-static int load(const struct gmem *m, const uint8_t *img, size_t len, uint64_t min_addr,
-		bool copy, struct boot_image *out, const char **msg)
+static int load(const struct gmem *m, const struct boot_src *img, uint64_t min_addr, bool copy,
+		struct boot_image *out, const char **msg)
 {
-	if (img && boot_is_elf(img, len))
-		return x86_elf(m, img, len, min_addr, copy, out, msg);
-	if (img && is_bzimage(img, len))
-		return x86_bzimage(m, img, len, min_addr, copy, out, msg);
-	if (msg)
+	int ret = boot_is_elf(img, msg);
+
+	if (ret > 0)
+		return x86_elf(m, img, min_addr, copy, out, msg);
+	if (!ret)
+		ret = is_bzimage(img, msg);
+	if (ret > 0)
+		return x86_bzimage(m, img, min_addr, copy, out, msg);
+	if (!ret && msg)
 		*msg = "not an ELF or bzImage kernel";
-	return -ENOEXEC;
+	return ret ? ret : -ENOEXEC;
 }
 
 int x86_load_kernel(const struct gmem *m, const uint8_t *img, size_t len, uint64_t min_addr,
 		    struct boot_image *out, const char **msg)
 {
-	return load(m, img, len, min_addr, true, out, msg);
+	struct boot_src src = mem_src(img, len);
+
+	return load(m, &src, min_addr, true, out, msg);
 }
 
-int arch_load_kernel(const struct gmem *m, const uint8_t *img, size_t len,
-		     struct boot_image *out, const char **msg)
+int arch_load_kernel(const struct gmem *m, const struct boot_src *img, struct boot_image *out,
+		     const char **msg)
 {
-	return load(m, img, len, LAYOUT_HIMEM, true, out, msg);
+	return load(m, img, LAYOUT_HIMEM, true, out, msg);
 }
 
-int arch_check_kernel(const struct gmem *m, const uint8_t *img, size_t len,
-		      struct boot_image *out, const char **msg)
+int arch_check_kernel(const struct gmem *m, const struct boot_src *img, struct boot_image *out,
+		      const char **msg)
 {
-	return load(m, img, len, LAYOUT_HIMEM, false, out, msg);
+	return load(m, img, LAYOUT_HIMEM, false, out, msg);
 }

@@ -50,10 +50,14 @@ int x86_load_bzimage(const struct gmem *m, const uint8_t *img, size_t len, uint6
 		     struct boot_image *out, const char **msg);
 int x86_load_elf(const struct gmem *m, const uint8_t *img, size_t len, uint64_t min_addr,
 		 struct boot_image *out, const char **msg);
-/* The two formats with the choice arch_check_kernel() makes: copy false writes nothing to m. */
-int x86_bzimage(const struct gmem *m, const uint8_t *img, size_t len, uint64_t min_addr, bool copy,
+/*
+ * The two formats with the choice arch_check_kernel() makes: copy false writes nothing to m.
+ * The image is read piece by piece (a file by pread): its headers into hull, its payload or
+ * segments straight into guest memory.
+ */
+int x86_bzimage(const struct gmem *m, const struct boot_src *img, uint64_t min_addr, bool copy,
 		struct boot_image *out, const char **msg);
-int x86_elf(const struct gmem *m, const uint8_t *img, size_t len, uint64_t min_addr, bool copy,
+int x86_elf(const struct gmem *m, const struct boot_src *img, uint64_t min_addr, bool copy,
 	    struct boot_image *out, const char **msg);
 
 /* --- CPUID ------------------------------------------------------------------------ */

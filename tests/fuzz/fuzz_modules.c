@@ -24,7 +24,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	unsigned int n = 0, i, j;
 	size_t head, deplen;
 
-	if (ctr_kernel_release(data, size, rel, sizeof(rel)) == 0 &&
+	struct boot_src img = { .buf = data, .fd = -1, .len = size };
+
+	if (ctr_kernel_release(&img, rel, sizeof(rel)) == 0 &&
 	    (!rel[0] || strchr(rel, '/') || strlen(rel) > CTR_RELEASE_MAX))
 		abort();
 	head = nl ? (size_t)(nl - text) + 1 : size;

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "arch/x86_64/x86.h"
 
@@ -102,6 +104,31 @@ static void test_valid(void **state)
 	/* The decompressor runs from pref_address, so init_size counts from 16 MiB. */
 	assert_int_equal(bi.load_start, MIB);
 	assert_int_equal(bi.load_end, 20 * MIB);
+	free(img);
+}
+
+/* From a file: the payload read straight into guest memory; a file that shrank is an error. */
+static void test_from_file(void **state)
+{
+	struct boot_src src = { .fd = memfd_create("bzImage", MFD_CLOEXEC), .len = IMG_LEN };
+	uint8_t *img = make_image();
+	struct boot_image bi;
+	const char *msg = NULL;
+
+	(void)state;
+	assert_true(src.fd >= 0);
+	assert_int_equal(pwrite(src.fd, img, IMG_LEN, 0), IMG_LEN);
+	assert_int_equal(arch_check_kernel(&mem, &src, &bi, &msg), 0);
+	assert_int_equal(ram[MIB], 0); /* a check writes nothing */
+	assert_int_equal(arch_load_kernel(&mem, &src, &bi, &msg), 0);
+	assert_int_equal(bi.arch_kind, X86_BOOT_BZIMAGE);
+	assert_int_equal(bi.entry, MIB + 0x200);
+	assert_memory_equal(ram + MIB, img + SETUP_LEN, PAYLOAD);
+	assert_memory_equal(bi.arch_data, img + 0x1f1, bi.arch_data_len);
+	src.len = IMG_LEN + 4096;
+	assert_int_equal(arch_load_kernel(&mem, &src, &bi, &msg), -EIO);
+	assert_non_null(strstr(msg, "the file shrank while it was read"));
+	close(src.fd);
 	free(img);
 }
 
@@ -382,6 +409,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_valid, clear_ram),
+		cmocka_unit_test_setup(test_from_file, clear_ram),
 		cmocka_unit_test_setup(test_defaults_and_long_header, clear_ram),
 		cmocka_unit_test_setup(test_old_protocol, clear_ram),
 		cmocka_unit_test_setup(test_not_64bit, clear_ram),

@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "arch/x86_64/x86.h"
 
@@ -154,6 +156,44 @@ static void test_pvh(void **state)
 		assert_int_equal(bi.initrd_addr_max, 0xffffffff);
 		assert_int_equal(ram[MIB], 0xaa);
 	}
+}
+
+/* An image in a file: the same load by pread; a note segment too large is refused. */
+static void test_pvh_from_file(void **state)
+{
+	struct boot_src src = { .fd = memfd_create("vmlinux", MFD_CLOEXEC) };
+	struct boot_image bi;
+	const char *msg = NULL;
+	struct img im;
+
+	(void)state;
+	assert_true(src.fd >= 0);
+	make(&im);
+	add_pvh(&im, MIB + 0x40, 8);
+	assert_int_equal(pwrite(src.fd, im.b, im.len, 0), (ssize_t)im.len);
+	src.len = im.len;
+	assert_int_equal(arch_check_kernel(&mem, &src, &bi, &msg), 0);
+	assert_int_equal(ram[MIB], 0); /* a check writes nothing */
+	assert_int_equal(arch_load_kernel(&mem, &src, &bi, &msg), 0);
+	assert_int_equal(bi.arch_kind, X86_BOOT_PVH);
+	assert_int_equal(bi.entry, MIB + 0x40);
+	assert_memory_equal(ram + MIB, im.b + 0x1000, 0x100);
+	/* The file is shorter than its size said (it shrank): an error, named. */
+	src.len = IMG_CAP * 2;
+	im.ph[0].p_offset = IMG_CAP + 0x10;
+	assert_int_equal(pwrite(src.fd, im.b, im.len, 0), (ssize_t)im.len);
+	assert_int_equal(arch_load_kernel(&mem, &src, &bi, &msg), -EIO);
+	assert_non_null(strstr(msg, "shrank"));
+	/* A note segment past BOOT_NOTES_MAX is not read. */
+	make(&im);
+	add_pvh(&im, MIB + 0x40, 8);
+	im.ph[2].p_filesz = BOOT_NOTES_MAX + 1;
+	src.len = NOTE_OFF + BOOT_NOTES_MAX + 1;
+	assert_int_equal(ftruncate(src.fd, (off_t)src.len), 0);
+	assert_int_equal(pwrite(src.fd, im.b, im.len, 0), (ssize_t)im.len);
+	assert_int_equal(arch_check_kernel(&mem, &src, &bi, &msg), -ENOEXEC);
+	assert_non_null(strstr(msg, "note segment of 65537 bytes"));
+	close(src.fd);
 }
 
 static void expect_fail(struct img *im, uint64_t min_addr, int err, const char *needle)
@@ -365,6 +405,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_valid, clear_ram),
 		cmocka_unit_test_setup(test_pvh, clear_ram),
+		cmocka_unit_test_setup(test_pvh_from_file, clear_ram),
 		cmocka_unit_test_setup(test_bad_pvh_notes, clear_ram),
 		cmocka_unit_test_setup(test_unpadded_last_note, clear_ram),
 		cmocka_unit_test_setup(test_every_prefix, clear_ram),

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zstd.h>
@@ -25,6 +26,14 @@ static char err[512];
 
 /* ---- kernel releases ---- */
 
+/* The release of an image in memory. */
+static int release_of(const uint8_t *img, size_t len, char *out, size_t outlen)
+{
+	struct boot_src src = { .buf = img, .fd = -1, .len = len };
+
+	return ctr_kernel_release(&src, out, outlen);
+}
+
 static void test_release_bzimage(void **state)
 {
 	static uint8_t img[0x4000];
@@ -36,18 +45,18 @@ static void test_release_bzimage(void **state)
 	img[0x20e] = 0x00; /* the string at 0x1000 - 0x200 + 0x200 */
 	img[0x20f] = 0x0e;
 	memcpy(img + 0x1000, v, sizeof(v));
-	assert_int_equal(ctr_kernel_release(img, sizeof(img), out, sizeof(out)), 0);
+	assert_int_equal(release_of(img, sizeof(img), out, sizeof(out)), 0);
 	assert_string_equal(out, "6.1.0-57-cloud-amd64");
 	/* Too small a buffer, an offset past the image, no string, a '/' in it. */
-	assert_int_equal(ctr_kernel_release(img, sizeof(img), out, 8), -ENAMETOOLONG);
-	assert_int_equal(ctr_kernel_release(img, 0x1000, out, sizeof(out)), -ENOENT);
+	assert_int_equal(release_of(img, sizeof(img), out, 8), -ENAMETOOLONG);
+	assert_int_equal(release_of(img, 0x1000, out, sizeof(out)), -ENOENT);
 	img[0x20e] = img[0x20f] = 0;
-	assert_int_equal(ctr_kernel_release(img, sizeof(img), out, sizeof(out)), -ENOENT);
+	assert_int_equal(release_of(img, sizeof(img), out, sizeof(out)), -ENOENT);
 	img[0x20f] = 0x0e;
 	memcpy(img + 0x1000, "../etc x", 9);
-	assert_int_equal(ctr_kernel_release(img, sizeof(img), out, sizeof(out)), -ENOENT);
+	assert_int_equal(release_of(img, sizeof(img), out, sizeof(out)), -ENOENT);
 	memset(img + 0x1000, 'a', 200);
-	assert_int_equal(ctr_kernel_release(img, sizeof(img), out, sizeof(out)), -ENAMETOOLONG);
+	assert_int_equal(release_of(img, sizeof(img), out, sizeof(out)), -ENAMETOOLONG);
 }
 
 static void test_release_elf(void **state)
@@ -62,14 +71,45 @@ static void test_release_elf(void **state)
 	memcpy(img, "\x7f" "ELF\x02\x01\x01", 7);
 	memcpy(img + 1024, body, sizeof(body));
 	/* The banner's format strings are passed over: the first one followed by a digit. */
-	assert_int_equal(ctr_kernel_release(img, sizeof(img), out, sizeof(out)), 0);
+	assert_int_equal(release_of(img, sizeof(img), out, sizeof(out)), 0);
 	assert_string_equal(out, "6.1.192");
 	/* Cut right after the prefix, or no banner at all. */
-	assert_int_equal(ctr_kernel_release(img, 1024 + (size_t)(last - body) + 14, out,
+	assert_int_equal(release_of(img, 1024 + (size_t)(last - body) + 14, out,
 					    sizeof(out)), -ENOENT);
 	memset(img + 1024, 'x', sizeof(body));
-	assert_int_equal(ctr_kernel_release(img, sizeof(img), out, sizeof(out)), -ENOENT);
-	assert_int_equal(ctr_kernel_release(img, 0, out, sizeof(out)), -ENOENT);
+	assert_int_equal(release_of(img, sizeof(img), out, sizeof(out)), -ENOENT);
+	assert_int_equal(release_of(img, 0, out, sizeof(out)), -ENOENT);
+}
+
+/*
+ * A vmlinux is read from its file in 1 MiB windows: a banner across a window's end, and one
+ * past the first window, are found; a file that shrank is an error.
+ */
+static void test_release_elf_file(void **state)
+{
+	static const char banner[] = "Linux version 6.1.192-hull (hull@hull) #1 SMP";
+	const size_t at[] = { (1 << 20) - 8, (3 << 20) + 100, (1 << 20) - 20 };
+	char out[CTR_RELEASE_MAX + 1];
+	struct boot_src src = { .fd = memfd_create("vmlinux", MFD_CLOEXEC) };
+	unsigned int i;
+
+	(void)state;
+	assert_true(src.fd >= 0);
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(ftruncate(src.fd, 0), 0);
+		assert_int_equal(pwrite(src.fd, "\x7f" "ELF\x02\x01\x01", 7, 0), 7);
+		assert_int_equal(pwrite(src.fd, banner, sizeof(banner), (off_t)at[i]),
+				 (ssize_t)sizeof(banner));
+		src.len = (uint64_t)at[i] + sizeof(banner) + 4096;
+		assert_int_equal(ftruncate(src.fd, (off_t)src.len), 0);
+		out[0] = '\0';
+		assert_int_equal(ctr_kernel_release(&src, out, sizeof(out)), 0);
+		assert_string_equal(out, "6.1.192-hull");
+	}
+	/* Its size said more than it holds now. */
+	assert_int_equal(ftruncate(src.fd, (off_t)at[2]), 0);
+	assert_int_equal(ctr_kernel_release(&src, out, sizeof(out)), -EIO);
+	close(src.fd);
 }
 
 /* ---- modules.dep ---- */
@@ -942,6 +982,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_release_bzimage),
 		cmocka_unit_test(test_release_elf),
+		cmocka_unit_test(test_release_elf_file),
 		cmocka_unit_test_teardown(test_modules_order, mods_teardown),
 		cmocka_unit_test_teardown(test_modules_refused, mods_teardown),
 		cmocka_unit_test_setup_teardown(test_module_files, tree_setup, tree_teardown),

@@ -236,7 +236,7 @@ static void test_slots_run_out(void **state)
 static void test_create_devices(void **state)
 {
 	struct vm_config cfg = { 0 };
-	struct vm_prep prep = { .initrd_fd = -1 };
+	struct vm_prep prep = { .initrd_fd = -1, .kernel.fd = -1 };
 	unsigned int i;
 
 	(void)state;
