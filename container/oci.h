@@ -65,6 +65,7 @@ struct ctr_bundle {
 	char *seccomp;	    /* linux.seccomp, as compact JSON text */
 	void *seccomp_prog; /* ... compiled: struct sock_filter[] for hull-init (container/seccomp.h) */
 	size_t seccomp_len; /* its bytes */
+	unsigned int seccomp_flags; /* SECCOMP_FILTER_FLAG_* its load takes */
 	char *hooks;	    /* hooks, as compact JSON text */
 	struct ctr_annotation *annotations;
 	unsigned int nannotations;

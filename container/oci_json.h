@@ -44,6 +44,7 @@ struct ctr_bundle;
 int oci_mounts(struct oci_ctx *c, struct json_object *v, struct ctr_bundle *b);
 int oci_linux(struct oci_ctx *c, struct json_object *v, struct ctr_bundle *b);
 /* linux.seccomp compiled (container/seccomp.c): *prog malloc'd, *len bytes. */
-int oci_seccomp(struct oci_ctx *c, struct json_object *v, void **prog, size_t *len);
+int oci_seccomp(struct oci_ctx *c, struct json_object *v, void **prog, size_t *len,
+		unsigned int *flags);
 
 #endif

@@ -418,6 +418,6 @@ int oci_linux(struct oci_ctx *c, struct json_object *l, struct ctr_bundle *b)
 	if ((v = oci_get(l, "seccomp")))
 		return oci_object(c, v, "linux.seccomp") ?:
 		       oci_text(c, v, "linux.seccomp", &b->seccomp) ?:
-		       oci_seccomp(c, v, &b->seccomp_prog, &b->seccomp_len);
+		       oci_seccomp(c, v, &b->seccomp_prog, &b->seccomp_len, &b->seccomp_flags);
 	return 0;
 }

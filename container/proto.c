@@ -204,6 +204,8 @@ static int spec_check(const void *obj)
 	if (s->seccomp && (!s->seccomp_len || s->seccomp_len % 8 ||
 			   s->seccomp_len / 8 > CTR_SECCOMP_MAX))
 		return -EINVAL;
+	if (s->seccomp_flags & ~CTR_SECCOMP_FLAGS || (s->seccomp_flags && !s->seccomp))
+		return -EINVAL;
 	return 0;
 }
 
@@ -322,6 +324,7 @@ static const struct fdesc spec_f[] = {
 	{ CTR_SPEC_SECCOMP, K_BYTES, 0, S(seccomp), S(seccomp_len), 0, 0, NULL },
 	{ CTR_SPEC_NETIF, K_STRUCTV, 0, S(netifs), S(nnetifs), 0, 0, &netif_d },
 	{ CTR_SPEC_DOMAINNAME, K_STR, 0, S(domainname), 0, 0, 0, NULL },
+	{ CTR_SPEC_SECCOMP_FLAGS, K_U32, 0, S(seccomp_flags), 0, 0, 0, NULL },
 };
 static const struct sdesc spec_d = { spec_f, sizeof(spec_f) / sizeof(spec_f[0]),
 				     sizeof(struct ctr_spec), spec_check };

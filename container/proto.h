@@ -26,6 +26,8 @@
 #define CTR_UPDATE_CPUS_MAX 255 /* UPDATE's online vCPUs: at most the VM's (CONFIG_MAX_CPUS) */
 #define CTR_HELLO_TIMEOUT_MS 60000 /* default; HULL_AGENT_TIMEOUT_MS overrides */
 #define CTR_SPEC_PATH "/hull/spec"
+/* The seccomp(2) flags a spec's filter may be loaded with: SECCOMP_FILTER_FLAG_LOG, _SPEC_ALLOW. */
+#define CTR_SECCOMP_FLAGS (2u | 4u)
 #define CTR_MODULES_DIR "/hull/modules"
 
 enum ctr_msg {
@@ -61,7 +63,7 @@ enum ctr_spec_tag {
 	CTR_SPEC_VER = 1, CTR_SPEC_HOSTNAME, CTR_SPEC_ROOT, CTR_SPEC_PROCESS, CTR_SPEC_MOUNT,
 	CTR_SPEC_SYSCTL, CTR_SPEC_MASKED, CTR_SPEC_READONLY, CTR_SPEC_DEVICE, CTR_SPEC_PRIVILEGED,
 	CTR_SPEC_MOUNTS_TAG, CTR_SPEC_RESOURCES, CTR_SPEC_MODULE, CTR_SPEC_CGROUP, CTR_SPEC_SECCOMP,
-	CTR_SPEC_NETIF, CTR_SPEC_DOMAINNAME,
+	CTR_SPEC_NETIF, CTR_SPEC_DOMAINNAME, CTR_SPEC_SECCOMP_FLAGS,
 };
 enum { CTR_ROOT_TAG = 1, CTR_ROOT_RO };
 enum {
@@ -161,6 +163,7 @@ struct ctr_spec {
 	char *cgroup; /* path inside the guest's cgroup2 mount; NULL: "/hull" */
 	void *seccomp; /* struct sock_filter[], seccomp_len bytes */
 	size_t seccomp_len;
+	uint32_t seccomp_flags; /* SECCOMP_FILTER_FLAG_* of its load: CTR_SECCOMP_FLAGS at most */
 	struct ctr_netif *netifs;
 	unsigned int nnetifs;
 };
@@ -179,7 +182,8 @@ struct ctr_spec {
  * and mode <= 07777; a bind mount's source a plain name and mounts_tag set;
  * propagation one of the four kinds (| MS_REC); hostname and domainname at
  * most 64 bytes; modules plain file names; cpusets of digits, ',' and '-';
- * seccomp a whole number of 8-byte instructions, at most 4096; interface
+ * seccomp a whole number of 8-byte instructions, at most 4096, its flags
+ * within CTR_SECCOMP_FLAGS and only with a program; interface
  * names 1..15 bytes.
  */
 int ctr_spec_encode(const struct ctr_spec *s, uint8_t **out, size_t *len);

@@ -1168,6 +1168,7 @@ static int load(struct ctr_run *r, const struct ctr_run_args *a)
 	/* The compiled seccomp filter goes to hull-init with the spec (every process loads it). */
 	r->spec.seccomp = r->b.seccomp_prog;
 	r->spec.seccomp_len = r->b.seccomp_len;
+	r->spec.seccomp_flags = r->b.seccomp_flags;
 	r->b.seccomp_prog = NULL;
 	return 0;
 }

@@ -96,6 +96,7 @@ struct compile {
 	struct rule *rules;
 	unsigned int counted, nrules, cap, nskipped; /* counted: unknown names too */
 	char skipped[SKIPPED_TEXT];
+	unsigned int flags; /* SECCOMP_FILTER_FLAG_* for the load */
 };
 
 static int string_of(struct oci_ctx *c, struct json_object *v, const char *where, const char **out)
@@ -165,23 +166,39 @@ static int read_archs(struct compile *k, struct json_object *v)
 }
 
 /*
- * TSYNC synchronises the filter over the process's threads: the process is single-threaded
- * when hull-init loads it, so it changes nothing. The others would change how the kernel
- * runs the filter and are not carried to the guest.
+ * The flags runc passes to seccomp(2) as hull-init does: LOG (the kernel logs every action but
+ * ALLOW) and SPEC_ALLOW (no speculative store bypass mitigation forced on the process) go with
+ * the program to the guest. TSYNC synchronises the filter over the process's threads: the
+ * process is single-threaded when hull-init loads it, so it changes nothing. Any other
+ * (NEW_LISTENER, WAIT_KILLABLE_RECV: a listener, which hull has not) is refused.
  */
+static const struct {
+	const char *name;
+	unsigned int flag;
+} filter_flags[] = {
+	{ "SECCOMP_FILTER_FLAG_TSYNC", 0 },
+	{ "SECCOMP_FILTER_FLAG_LOG", SECCOMP_FILTER_FLAG_LOG },
+	{ "SECCOMP_FILTER_FLAG_SPEC_ALLOW", SECCOMP_FILTER_FLAG_SPEC_ALLOW },
+};
+
 static int read_flags(struct compile *k, struct json_object *v)
 {
 	const char *name = "";
 	char at[64];
-	size_t i, n;
+	size_t i, j, n;
 	int ret;
 
 	ret = oci_array(k->c, v, "linux.seccomp.flags", &n);
 	for (i = 0; !ret && i < n; i++) {
 		snprintf(at, sizeof(at), "linux.seccomp.flags[%zu]", i);
 		ret = string_of(k->c, json_object_array_get_idx(v, i), at, &name);
-		if (!ret && strcmp(name, "SECCOMP_FILTER_FLAG_TSYNC"))
+		for (j = 0; !ret && j < sizeof(filter_flags) / sizeof(filter_flags[0]); j++)
+			if (!strcmp(name, filter_flags[j].name))
+				break;
+		if (!ret && j == sizeof(filter_flags) / sizeof(filter_flags[0]))
 			ret = oci_fail(k->c, -EINVAL, "%s: flag %.64s is not supported", at, name);
+		if (!ret)
+			k->flags |= filter_flags[j].flag;
 	}
 	return ret;
 }
@@ -501,7 +518,8 @@ static int read_all(int fd, void *buf, size_t len, const struct timespec *end)
  * and a profile is the user's input. The child writes its answer on a pipe (read as it comes,
  * against the same deadline) and exits.
  */
-int oci_seccomp(struct oci_ctx *c, struct json_object *v, void **prog, size_t *len)
+int oci_seccomp(struct oci_ctx *c, struct json_object *v, void **prog, size_t *len,
+		unsigned int *load_flags)
 {
 	struct compile k = { .c = c };
 	const struct scmp_version *sv;
@@ -581,6 +599,7 @@ int oci_seccomp(struct oci_ctx *c, struct json_object *v, void **prog, size_t *l
 	}
 	*prog = buf;
 	*len = r.len;
+	*load_flags = k.flags;
 	if (k.nskipped) {
 		sv = seccomp_version();
 		log_msg("warning: linux.seccomp: syscalls libseccomp %u.%u.%u does not know, "
@@ -606,7 +625,9 @@ struct json_object *ctr_seccomp_features(void)
 	static const char *const known[] = { "SECCOMP_FILTER_FLAG_TSYNC",
 					     "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
 					     "SECCOMP_FILTER_FLAG_LOG", NULL };
-	static const char *const supported[] = { "SECCOMP_FILTER_FLAG_TSYNC", NULL };
+	static const char *const supported[] = { "SECCOMP_FILTER_FLAG_TSYNC",
+						 "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+						 "SECCOMP_FILTER_FLAG_LOG", NULL };
 	struct json_object *o = json_object_new_object();
 
 	if (!o)
@@ -620,8 +641,8 @@ struct json_object *ctr_seccomp_features(void)
 	return o;
 }
 
-int ctr_seccomp_compile(const char *text, size_t len, void **prog, size_t *prog_len, char *err,
-			size_t errlen)
+int ctr_seccomp_compile(const char *text, size_t len, void **prog, size_t *prog_len,
+			unsigned int *flags, char *err, size_t errlen)
 {
 	struct oci_ctx c = { .err = err, .errlen = errlen };
 	struct json_object *root;
@@ -630,7 +651,7 @@ int ctr_seccomp_compile(const char *text, size_t len, void **prog, size_t *prog_
 	ret = json_parse_strict(text, len, CTR_CONFIG_MAX, &root, err, errlen);
 	if (ret)
 		return ret;
-	ret = oci_seccomp(&c, root, prog, prog_len);
+	ret = oci_seccomp(&c, root, prog, prog_len, flags);
 	json_object_put(root);
 	return ret;
 }

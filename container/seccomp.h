@@ -22,10 +22,11 @@
  * A syscall name libseccomp does not know is skipped (one warning, as runc); anything else it
  * cannot honour is an error naming the field. On success *prog is a malloc'd
  * struct sock_filter[] of *len bytes (a whole number of instructions, at most
- * CTR_SECCOMP_MAX_INSNS). 0, or -errno with the message in err.
+ * CTR_SECCOMP_MAX_INSNS) and *flags the SECCOMP_FILTER_FLAG_* bits its load takes (LOG,
+ * SPEC_ALLOW). 0, or -errno with the message in err.
  */
-int ctr_seccomp_compile(const char *text, size_t len, void **prog, size_t *prog_len, char *err,
-			size_t errlen);
+int ctr_seccomp_compile(const char *text, size_t len, void **prog, size_t *prog_len,
+			unsigned int *flags, char *err, size_t errlen);
 
 /*
  * runc's `features` object for seccomp: enabled, the actions, operators and architectures

@@ -393,8 +393,7 @@ static void spawn(struct agent *a, uint32_t seq, uint32_t id, const struct ctr_p
 			}
 		}
 	}
-	pid = gi_proc_spawn(p, &io, a->cg, a->spec->seccomp, a->spec->seccomp_len, err,
-			    sizeof(err));
+	pid = gi_proc_spawn(p, &io, a->cg, a->spec, err, sizeof(err));
 	if (pid < 0) {
 		r = pid;
 		goto fail;

@@ -221,10 +221,11 @@ struct gi_stdio {
  * Fork the process p with stdio, in the container's cgroup cg. Returns the
  * pid once the child is about to exec (its failed exec is then an exit
  * status: gi_exec_status()), or -errno when its setup failed (err says
- * which step). seccomp/seccomp_len: the spec's filter, or NULL.
+ * which step). The spec's seccomp filter (none when spec->seccomp is NULL) is loaded with
+ * its flags.
  */
 pid_t gi_proc_spawn(const struct ctr_process *p, const struct gi_stdio *io,
-		    const struct gi_cgroup *cg, const void *seccomp, size_t seccomp_len, char *err,
+		    const struct gi_cgroup *cg, const struct ctr_spec *spec, char *err,
 		    size_t errlen);
 
 /* agent.c: serve hull until the connection drops; returns when it has. */

@@ -104,18 +104,24 @@ static int identity(const struct ctr_process *p, unsigned int last_cap, struct c
 	return 0;
 }
 
-static int load_seccomp(const void *prog, size_t len)
+_Static_assert(CTR_SECCOMP_FLAGS == (SECCOMP_FILTER_FLAG_LOG | SECCOMP_FILTER_FLAG_SPEC_ALLOW),
+	       "the spec's seccomp flags are seccomp(2)'s");
+
+/* The spec's filter with the flags config.json asked for (LOG, SPEC_ALLOW). */
+static int load_seccomp(const struct ctr_spec *s)
 {
 	struct sock_fprog f = {
-		.len = (unsigned short)(len / sizeof(struct sock_filter)),
-		.filter = (struct sock_filter *)(uintptr_t)prog,
+		.len = (unsigned short)(s->seccomp_len / sizeof(struct sock_filter)),
+		.filter = (struct sock_filter *)(uintptr_t)s->seccomp,
 	};
 
-	if (!len || len % sizeof(struct sock_filter) || len / sizeof(struct sock_filter) > BPF_MAXINSNS) {
+	if (!s->seccomp_len || s->seccomp_len % sizeof(struct sock_filter) ||
+	    s->seccomp_len / sizeof(struct sock_filter) > BPF_MAXINSNS ||
+	    s->seccomp_flags & ~CTR_SECCOMP_FLAGS) {
 		errno = EINVAL;
 		return -1;
 	}
-	return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &f);
+	return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, s->seccomp_flags, &f);
 }
 
 static char **nul_terminated(char **v, unsigned int n)
@@ -137,7 +143,7 @@ static char **nul_terminated(char **v, unsigned int n)
 /* In the child: everything up to the exec. Setup failures go through the pipe; exec's to stderr. */
 static void __attribute__((noreturn))
 child(const struct ctr_process *p, const struct gi_stdio *io, const struct gi_cgroup *cg,
-      const void *seccomp, size_t seccomp_len, unsigned int last_cap, int pipe_wr)
+      const struct ctr_spec *spec, unsigned int last_cap, int pipe_wr)
 {
 	struct child_err ce = { 0, "" };
 	struct exec_ctx x;
@@ -184,7 +190,7 @@ child(const struct ctr_process *p, const struct gi_stdio *io, const struct gi_cg
 	/* As runc: chdir before the uid change (root can), again after it when that failed. */
 	cwd_done = !p->cwd || !chdir(p->cwd);
 	/* Without no_new_privs a filter needs CAP_SYS_ADMIN: load it while the child has it. */
-	if (seccomp && !p->no_new_privs && load_seccomp(seccomp, seccomp_len))
+	if (spec->seccomp && !p->no_new_privs && load_seccomp(spec))
 		FAIL("seccomp filter");
 	if (identity(p, last_cap, &ce))
 		goto fail;
@@ -192,7 +198,7 @@ child(const struct ctr_process *p, const struct gi_stdio *io, const struct gi_cg
 		FAIL("chdir %s", p->cwd);
 	if (p->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
 		FAIL("no_new_privs");
-	if (seccomp && p->no_new_privs && load_seccomp(seccomp, seccomp_len))
+	if (spec->seccomp && p->no_new_privs && load_seccomp(spec))
 		FAIL("seccomp filter");
 	x.argv = nul_terminated(p->args, p->nargs);
 	x.envp = nul_terminated(p->env, p->nenv);
@@ -224,7 +230,7 @@ static unsigned int cap_last_cap(void)
 }
 
 pid_t gi_proc_spawn(const struct ctr_process *p, const struct gi_stdio *io,
-		    const struct gi_cgroup *cg, const void *seccomp, size_t seccomp_len, char *err,
+		    const struct gi_cgroup *cg, const struct ctr_spec *spec, char *err,
 		    size_t errlen)
 {
 	unsigned int last_cap = cap_last_cap();
@@ -245,7 +251,7 @@ pid_t gi_proc_spawn(const struct ctr_process *p, const struct gi_stdio *io,
 	pid = fork();
 	if (pid == 0) {
 		close(fds[0]);
-		child(p, io, cg, seccomp, seccomp_len, last_cap, fds[1]);
+		child(p, io, cg, spec, last_cap, fds[1]);
 	}
 	r = -errno;
 	close(fds[1]);

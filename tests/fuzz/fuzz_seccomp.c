@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "container/proto.h"
 #include "container/seccomp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -28,15 +29,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char err[512] = "";
 	void *prog = NULL;
+	unsigned int flags = 0;
 	size_t len = 0;
 	int ret;
 
-	ret = ctr_seccomp_compile((const char *)data, size, &prog, &len, err, sizeof(err));
+	ret = ctr_seccomp_compile((const char *)data, size, &prog, &len, &flags, err, sizeof(err));
 	/* Every refusal says why. */
 	if (ret && (ret > 0 || !err[0] || prog))
 		abort();
 	if (!ret) {
-		if (!prog || !len || len % sizeof(struct sock_filter))
+		if (!prog || !len || len % sizeof(struct sock_filter) ||
+		    flags & ~(unsigned int)CTR_SECCOMP_FLAGS)
 			abort();
 		check(prog, len / sizeof(struct sock_filter));
 	}

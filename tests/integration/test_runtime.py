@@ -481,11 +481,15 @@ def test_run(hull_bin, tmp_path, lab_bundle):
 @lab
 def test_seccomp(hull_bin, tmp_path, lab_bundle, subreaper):
     """linux.seccomp compiled on the host and loaded by hull-init: the container's process and
-    an exec'd one (with and without noNewPrivileges) get EPERM from mkdir, other calls work."""
+    an exec'd one (with and without noNewPrivileges) get EPERM from mkdir, other calls work.
+    The profile's flags (LOG, SPEC_ALLOW; TSYNC changes nothing) go to the guest's seccomp(2),
+    which refuses flags it does not know: a load that failed would be the start's error."""
     root = tmp_path / "root"
+    flags = ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG",
+             "SECCOMP_FILTER_FLAG_SPEC_ALLOW"]
     b = lab_bundle(["/bin/sh", "-c", "mkdir /tmp/x; echo main-rc=$?; touch /tmp/f && "
                     "echo main-ok; grep Seccomp: /proc/self/status; exec sleep 1000"],
-                   linux={"seccomp": DENY_MKDIR})
+                   linux={"seccomp": dict(DENY_MKDIR, flags=flags)})
     pid, out, err = create(hull_bin, root, b, "s1", tmp_path)
     assert rt(hull_bin, root, "start", "s1").returncode == 0
     script = "mkdir /tmp/y; echo exec-rc=$?; ls /tmp >/dev/null && echo exec-ok"

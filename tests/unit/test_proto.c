@@ -122,6 +122,7 @@ static void full_spec(struct ctr_spec *s)
 	assert_non_null(s->seccomp);
 	memset(s->seccomp, 0xa5, 16);
 	s->seccomp_len = 16;
+	s->seccomp_flags = CTR_SECCOMP_FLAGS;
 	s->netifs = calloc(1, sizeof(*s->netifs));
 	assert_non_null(s->netifs);
 	s->netifs[0] = (struct ctr_netif){ .name = dup_s("eth0"), .mac = dup_s("02:00:00:00:00:01"),
@@ -211,6 +212,7 @@ static void test_spec_round_trip(void **state)
 	assert_string_equal(t.cgroup, "/hull/c1");
 	assert_int_equal(t.seccomp_len, 16);
 	assert_memory_equal(t.seccomp, s.seccomp, 16);
+	assert_int_equal(t.seccomp_flags, CTR_SECCOMP_FLAGS);
 	assert_int_equal(t.nnetifs, 1);
 	assert_int_equal(t.netifs[0].naddrs, 2);
 	assert_int_equal(t.netifs[0].mtu, 1500);
@@ -312,6 +314,10 @@ static void test_spec_checks(void **state)
 	REFUSED(s.seccomp_len = 7);
 	REFUSED(s.seccomp_len = 0);
 	REFUSED((free(s.seccomp), s.seccomp = calloc(4097, 8), s.seccomp_len = 4097 * 8));
+	/* seccomp(2)'s other flags (TSYNC, NEW_LISTENER...), and flags without a program. */
+	REFUSED(s.seccomp_flags = 1);
+	REFUSED(s.seccomp_flags = 8);
+	REFUSED((free(s.seccomp), s.seccomp = NULL, s.seccomp_len = 0));
 	REFUSED((free(s.resources.cpuset_cpus), s.resources.cpuset_cpus = dup_s("0\n1")));
 	REFUSED((free(s.netifs[0].name), s.netifs[0].name = dup_s("a-very-long-name")));
 	REFUSED((free(s.root_tag), s.root_tag = dup_s("")));

@@ -89,9 +89,12 @@ static uint32_t run(const struct sock_filter *f, size_t n, const struct seccomp_
 	return 0;
 }
 
+#define DEF "{\"defaultAction\": \"SCMP_ACT_ALLOW\""
+
 struct prog {
 	struct sock_filter *f;
 	size_t n;
+	unsigned int flags; /* what the load takes */
 };
 
 static struct prog compile_ok(const char *json)
@@ -100,10 +103,12 @@ static struct prog compile_ok(const char *json)
 	char err[512] = "";
 	void *buf = NULL;
 	size_t len = 0;
-	int ret = ctr_seccomp_compile(json, strlen(json), &buf, &len, err, sizeof(err));
+	unsigned int flags = 99;
+	int ret = ctr_seccomp_compile(json, strlen(json), &buf, &len, &flags, err, sizeof(err));
 
 	if (ret)
 		fail_msg("%d %s: %.200s", ret, err, json);
+	p.flags = flags;
 	assert_true(len && len % sizeof(struct sock_filter) == 0);
 	assert_true(len / sizeof(struct sock_filter) <= CTR_SECCOMP_MAX_INSNS);
 	p.f = buf;
@@ -148,6 +153,40 @@ static void test_deny_mkdir(void **state)
 	assert_int_equal(call(&p, AUDIT_ARCH_AARCH64, 34, 0, 0) & SECCOMP_RET_ACTION_FULL,
 			 SECCOMP_RET_KILL_THREAD);
 	free(p.f);
+}
+
+/*
+ * linux.seccomp.flags as runc passes them to seccomp(2): LOG and SPEC_ALLOW reach the load,
+ * TSYNC changes nothing (one thread), none is none; the program is the same either way.
+ */
+static void test_flags(void **state)
+{
+	static const struct {
+		const char *flags;
+		unsigned int want;
+	} cases[] = {
+		{ "", 0 },
+		{ ", \"flags\": []", 0 },
+		{ ", \"flags\": [\"SECCOMP_FILTER_FLAG_TSYNC\"]", 0 },
+		{ ", \"flags\": [\"SECCOMP_FILTER_FLAG_LOG\"]", SECCOMP_FILTER_FLAG_LOG },
+		{ ", \"flags\": [\"SECCOMP_FILTER_FLAG_SPEC_ALLOW\"]", SECCOMP_FILTER_FLAG_SPEC_ALLOW },
+		{ ", \"flags\": [\"SECCOMP_FILTER_FLAG_LOG\", \"SECCOMP_FILTER_FLAG_TSYNC\", "
+		  "\"SECCOMP_FILTER_FLAG_SPEC_ALLOW\", \"SECCOMP_FILTER_FLAG_LOG\"]",
+		  SECCOMP_FILTER_FLAG_LOG | SECCOMP_FILTER_FLAG_SPEC_ALLOW },
+	};
+	char json[512];
+	struct prog p;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(json, sizeof(json), DEF "%s, \"syscalls\": [{\"names\": [\"mkdir\"], "
+			 "\"action\": \"SCMP_ACT_ERRNO\"}]}", cases[i].flags);
+		p = compile_ok(json);
+		assert_int_equal(p.flags, cases[i].want);
+		assert_int_equal(call(&p, X86_64, __NR_mkdir, 0, 0), ERRNO(EPERM));
+		free(p.f);
+	}
 }
 
 static void test_actions_and_errno(void **state)
@@ -237,14 +276,14 @@ static void refused(const char *json, int err, const char *what)
 	char msg[512] = "";
 	void *buf = (void *)1;
 	size_t len = 7;
-	int ret = ctr_seccomp_compile(json, strlen(json), &buf, &len, msg, sizeof(msg));
+	unsigned int flags = 0;
+	int ret = ctr_seccomp_compile(json, strlen(json), &buf, &len, &flags, msg, sizeof(msg));
 
 	if (ret != err || !strstr(msg, what))
 		fail_msg("%d \"%s\", wanted %d \"%s\": %.200s", ret, msg, err, what, json);
 	assert_ptr_equal(buf, (void *)1); /* untouched */
 }
 
-#define DEF "{\"defaultAction\": \"SCMP_ACT_ALLOW\""
 
 static void test_refused(void **state)
 {
@@ -265,8 +304,12 @@ static void test_refused(void **state)
 	refused(DEF ", \"architectures\": [\"x86_64\"]}", -EINVAL, "unknown architecture x86_64");
 	refused(DEF ", \"architectures\": \"SCMP_ARCH_X86\"}", -EINVAL,
 		"linux.seccomp.architectures: expected an array");
-	refused(DEF ", \"flags\": [\"SECCOMP_FILTER_FLAG_LOG\"]}", -EINVAL,
-		"linux.seccomp.flags[0]: flag SECCOMP_FILTER_FLAG_LOG is not supported");
+	refused(DEF ", \"flags\": [\"SECCOMP_FILTER_FLAG_TSYNC\", "
+		"\"SECCOMP_FILTER_FLAG_NEW_LISTENER\"]}", -EINVAL,
+		"linux.seccomp.flags[1]: flag SECCOMP_FILTER_FLAG_NEW_LISTENER is not supported");
+	refused(DEF ", \"flags\": [\"SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV\"]}", -EINVAL,
+		"linux.seccomp.flags[0]: flag SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV is not");
+	refused(DEF ", \"flags\": [2]}", -EINVAL, "linux.seccomp.flags[0]: expected a string");
 	refused(DEF ", \"listenerPath\": \"/run/agent.sock\"}", -EINVAL, "a listener");
 	refused(DEF ", \"syscalls\": [{\"names\": [\"mkdir\"]}]}", -EINVAL,
 		"linux.seccomp.syscalls[0].action: expected a string");
@@ -371,6 +414,12 @@ static void test_bundle(void **state)
 	assert_int_equal(run(b.seccomp_prog, b.seccomp_len / 8,
 			     &(struct seccomp_data){ .nr = __NR_mkdir, .arch = X86_64 }),
 			 ERRNO(EPERM));
+	assert_int_equal(b.seccomp_flags, 0);
+	ctr_bundle_free(&b);
+	snprintf(text, sizeof(text), "%s%s}}", head, DEF ", \"flags\": "
+		 "[\"SECCOMP_FILTER_FLAG_SPEC_ALLOW\"]}");
+	assert_int_equal(ctr_oci_parse(text, strlen(text), NULL, NULL, &b, err, sizeof(err)), 0);
+	assert_int_equal(b.seccomp_flags, SECCOMP_FILTER_FLAG_SPEC_ALLOW);
 	ctr_bundle_free(&b);
 	snprintf(text, sizeof(text), "%s%s}}", head, "{\"defaultAction\": \"SCMP_ACT_PANIC\"}");
 	assert_int_equal(ctr_oci_parse(text, strlen(text), NULL, NULL, &b, err, sizeof(err)),
@@ -382,6 +431,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_deny_mkdir),
+		cmocka_unit_test(test_flags),
 		cmocka_unit_test(test_actions_and_errno),
 		cmocka_unit_test(test_args),
 		cmocka_unit_test(test_refused),
