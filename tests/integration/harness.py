@@ -144,15 +144,41 @@ class Hull:
                 pass
         return self.rc
 
+    # How long a SIGKILLed hull may take to die: its vCPUs leave KVM_RUN at their next exit.
+    KILL_WAIT = 60
+
     def kill(self):
+        """SIGKILL hull and reap it. One that does not die is stuck in the kernel: that is a
+        failure with where each thread sleeps (/proc), never a test run that waits for ever."""
         if self.proc.poll() is None:
             self.proc.kill()
-        self.proc.wait()
+        try:
+            self.proc.wait(self.KILL_WAIT)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"hull (pid {self.proc.pid}) still alive {self.KILL_WAIT} s after "
+                        f"SIGKILL:\n{kernel_stacks(self.proc.pid)}\n{self.describe()}",
+                        pytrace=False)
 
     def describe(self):
         return (f"command: {' '.join(self.args)}\nexit status: {self.proc.poll()}\n"
                 f"--- stderr ---\n{self.stderr[-4000:]}\n--- console (last 6000 chars) ---\n"
                 f"{self.stdout[-6000:]}")
+
+
+def kernel_stacks(pid):
+    """Each thread of pid: its name, state and kernel stack (what keeps it from dying)."""
+    lines = []
+    for task in sorted(Path(f"/proc/{pid}/task").glob("*")):
+        def read(name):
+            try:
+                return (task / name).read_text().strip()
+            except OSError as e:
+                return f"({e.strerror})"
+        state = re.search(r"^State:\s*(.*)$", read("status"), re.M)
+        lines.append(f"thread {task.name} {read('comm')}: {state.group(1) if state else '?'}, "
+                     f"wchan {read('wchan')}")
+        lines += ["    " + line for line in read("stack").splitlines()]
+    return "\n".join(lines) or f"(no /proc/{pid}/task)"
 
 
 # --- QEMU in hull's place --------------------------------------------------------------------
