@@ -24,8 +24,6 @@
 
 /* Rules in all (a name each, or one per comparison where runc splits them): bounds the work. */
 #define SECCOMP_RULES_MAX CTR_SECCOMP_MAX_INSNS
-/* A wall-clock bound on libseccomp's child too, for a child that gets no CPU at all. */
-#define SECCOMP_COMPILE_WALL_SECONDS 60
 /* Entries of linux.seccomp.architectures (libseccomp knows about 20). */
 #define SECCOMP_ARCHS_MAX 32
 /* The names of skipped syscalls quoted in the warning. */

@@ -9,11 +9,16 @@
 
 /*
  * How many CPU seconds libseccomp may take over one profile (real ones take milliseconds; CPU
- * time, so a busy host does not make a good profile fail). The Valgrind build raises it: there
- * every instruction costs some 50 times more, and a large profile must still compile.
+ * time, so a busy host does not make a good profile fail). The Valgrind build raises both
+ * bounds: there every instruction costs some 50 times more, and under Valgrind in the lab's
+ * emulated L1 some 30 times more again, and a large profile must still compile.
  */
 #ifndef SECCOMP_COMPILE_SECONDS
 #define SECCOMP_COMPILE_SECONDS 3
+#endif
+/* A wall-clock bound on libseccomp's child too, for a child that gets no CPU at all. */
+#ifndef SECCOMP_COMPILE_WALL_SECONDS
+#define SECCOMP_COMPILE_WALL_SECONDS 60
 #endif
 
 /*
