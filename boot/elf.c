@@ -153,13 +153,14 @@ int boot_elf_note(const struct boot_src *img, const char *name, uint32_t type, v
 		if (ph[i].p_type != PT_NOTE)
 			continue;
 		if (!in_file(ph[i].p_offset, ph[i].p_filesz, img->len))
-			return boot_fail(msg, -ENOEXEC, "ELF: note segment outside the file");
-		if (ph[i].p_filesz > BOOT_NOTES_MAX)
-			return boot_fail(msg, -ENOEXEC, "ELF: note segment of %llu bytes (at most %u)",
-					 (unsigned long long)ph[i].p_filesz, BOOT_NOTES_MAX);
-		if (!notes && !(notes = malloc(BOOT_NOTES_MAX)))
-			return boot_fail(msg, -ENOMEM, "%s", strerror(ENOMEM));
-		err = boot_src_read(img, ph[i].p_offset, notes, ph[i].p_filesz, msg);
+			err = boot_fail(msg, -ENOEXEC, "ELF: note segment outside the file");
+		else if (ph[i].p_filesz > BOOT_NOTES_MAX)
+			err = boot_fail(msg, -ENOEXEC, "ELF: note segment of %llu bytes (at most %u)",
+					(unsigned long long)ph[i].p_filesz, BOOT_NOTES_MAX);
+		else if (!notes && !(notes = malloc(BOOT_NOTES_MAX)))
+			err = boot_fail(msg, -ENOMEM, "%s", strerror(ENOMEM));
+		if (!err)
+			err = boot_src_read(img, ph[i].p_offset, notes, ph[i].p_filesz, msg);
 		if (!err)
 			err = scan_notes(notes, ph[i].p_filesz, &q, msg);
 		if (err)

@@ -193,6 +193,16 @@ static void test_pvh_from_file(void **state)
 	assert_int_equal(pwrite(src.fd, im.b, im.len, 0), (ssize_t)im.len);
 	assert_int_equal(arch_check_kernel(&mem, &src, &bi, &msg), -ENOEXEC);
 	assert_non_null(strstr(msg, "note segment of 65537 bytes"));
+	/* A good note segment read, then a bad one: refused, and nothing leaks (ASan). */
+	make(&im);
+	add_pvh(&im, MIB + 0x40, 8);
+	im.ph[3] = (Elf64_Phdr){ .p_type = PT_NOTE, .p_offset = IMG_CAP * 4, .p_filesz = 16 };
+	im.eh->e_phnum = 4;
+	src.len = im.len;
+	assert_int_equal(ftruncate(src.fd, (off_t)src.len), 0);
+	assert_int_equal(pwrite(src.fd, im.b, im.len, 0), (ssize_t)im.len);
+	assert_int_equal(arch_check_kernel(&mem, &src, &bi, &msg), -ENOEXEC);
+	assert_non_null(strstr(msg, "note segment outside the file"));
 	close(src.fd);
 }
 
