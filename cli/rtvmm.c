@@ -486,11 +486,11 @@ static int console_pty(const char *socket_path, int *slave)
 }
 
 /* The VMM: the child of create, its own session; never returns. */
-static void vmm_main(const struct rt_cmd *c, int dirfd, int ready_fd, const char *bundle,
+static void vmm_main(const struct rt_cmd *c, int dirfd, int ready_fd, struct ctr_bundle *b,
 		     bool own_netns)
 {
 	struct ctr_rt rt = { .ready_fd = ready_fd };
-	struct ctr_run_args a = { .bundle = bundle, .id = c->id, .rt = &rt };
+	struct ctr_run_args a = { .bundle = b->dir, .loaded = b, .id = c->id, .rt = &rt };
 	struct vm_config cfg;
 	struct vm_epoch epoch;
 	char path[64];
@@ -745,7 +745,7 @@ static int create(struct rt_cmd *c, pid_t *vmm)
 	if (pid == 0) {
 		close(p[0]);
 		close(lockfd); /* the lock is create's until it returns */
-		vmm_main(c, dirfd, p[1], b.dir, !b.netns);
+		vmm_main(c, dirfd, p[1], &b, !b.netns);
 	}
 	close(p[1]);
 	p[1] = -1;

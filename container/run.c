@@ -1146,7 +1146,11 @@ static int load(struct ctr_run *r, const struct ctr_run_args *a)
 	char err[768];
 	int ret;
 
-	if (a->bundle) {
+	if (a->loaded) {
+		/* hull create read and checked it (its seccomp profile compiled) a moment ago. */
+		r->b = *a->loaded;
+		memset(a->loaded, 0, sizeof(*a->loaded));
+	} else if (a->bundle) {
 		ret = ctr_oci_load(a->bundle, &r->b, err, sizeof(err));
 		if (ret) {
 			log_msg("bundle %s: %s", a->bundle, err);

@@ -30,6 +30,7 @@ struct ctr_rt {
 struct ctr_run_args {
 	struct ctr_run_opts opts;	/* the container without a bundle: --rootfs and the rest */
 	const char *bundle;		/* --bundle DIR: its config.json instead */
+	struct ctr_bundle *loaded;	/* that bundle already read (hull create's): taken over */
 	const char *id;			/* the container's id with --bundle (for messages) */
 	const char *console_log;	/* --console-log FILE */
 	struct ctr_rt *rt;		/* hull create's VMM; NULL for hull run */
