@@ -73,7 +73,7 @@ def test_update_every_level(hull_bin, tmp_path, lab_bundle, subreaper):  # noqa:
     host's cgroup files and state.json; refused updates (memory above the VM's RAM, a CPU hull
     may not use; a swap limit the guest's cgroup has no file for, after the host's levels were
     written) say why and leave every level and state.json as they were;
-    a fork bomb stops at pids.max; a process past memory.max is OOM-killed (SIGKILL: 137) and
+    a fork bomb stops at pids.max; a process past the limit is OOM-killed (SIGKILL: 137) and
     the container goes on; -1 clears a limit at both levels."""
     cgroup_v2_root()
     name = f"hull-update-{os.getpid()}"
@@ -157,9 +157,13 @@ def test_update_every_level(hull_bin, tmp_path, lab_bundle, subreaper):  # noqa:
         assert m and int(m.group(1)) <= 20 and "done" in p.stdout, p
         assert "bomb=0" not in p.stdout, p  # the shell's fork failed: it did not fork 60
 
-        # Past memory.max (128M): dd's 200M buffer is OOM-killed in the guest, exit 137.
-        p = rt(hull_bin, root, "exec", "u1", "/bin/dd", "if=/dev/zero", "of=/dev/null",
-               "bs=200M", "count=1")
+        # Past the limit (128M): the guest is that size now (its balloon holds the rest of the
+        # RAM, and MemTotal fell with it), so before the cgroup's memory.max the guest itself
+        # runs out: dd's buffer of 95% of MemTotal (one the kernel's overcommit check lets it
+        # map) is OOM-killed in the guest, exit 137.
+        p = rt(hull_bin, root, "exec", "u1", "/bin/sh", "-c",
+               "m=$(sed -n 's/^MemTotal: *\\([0-9]*\\) kB/\\1/p' /proc/meminfo); "
+               "exec /bin/dd if=/dev/zero of=/dev/null bs=$((m * 95 / 100))k count=1")
         print(f"oom: exit {p.returncode} {p.stderr.strip()[-200:]!r}")
         # hull exec ends as its process did: killed by SIGKILL (a shell's 137).
         assert p.returncode == -9, p
