@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "arch/arch.h"
 #include "container/agent.h"
 #include "container/cgroup.h"
 #include "container/console.h"
@@ -32,7 +33,6 @@
 #include "lib/log.h"
 #include "lib/parse.h"
 #include "lib/util.h"
-#include "arch/arch.h"
 #include "virtio/balloon/balloon.h"
 #include "virtio/blk/blk.h"
 #include "virtio/fs/fs.h"
@@ -633,8 +633,8 @@ static int rt_update(struct ctr_run *r, const struct ctl_request *req, int clien
 		    r->upd.want.mem_max != r->b.resources.mem_max) {
 			ctr_update_free(&r->upd);
 			return reply_error(line, len, "update: memory: an earlier shrink is still "
-					   "being unplugged (for up to %d s): try again",
-					   VM_SETTLE_MS * VM_SETTLE_POLLS / 1000);
+					   "being unplugged or ballooned (for up to %d s): try again",
+					   2 * VM_SETTLE_MS * VM_SETTLE_POLLS / 1000);
 		}
 		r->upd.host[0].mem_max = r->upd.host[1].mem_max = held;
 	}

@@ -454,7 +454,7 @@ static void on_settle(struct loop *l, struct loop_timer *t)
 	if (!b || s->from != st.plugged)
 		log_msg("update: memory: %" PRIu64 " MiB unplugged, %" PRIu64 " MiB plugged",
 			MIB(s->from - st.plugged), MIB(st.plugged));
-	if (b)
+	if (b && s->planned + s->busy)
 		log_msg("update: memory: the balloon holds %" PRIu64 " MiB", MIB(bi.actual));
 	target = s->target == UINT64_MAX ? s->target : s->target + s->busy / CTR_PT_DIV;
 	if (vm_host_has_cgroup(vm) &&
