@@ -11,6 +11,7 @@ test_repin_while_running, on the unit host's CPUs): the lab's L1 has one CPU, so
 cpuset is "0". The rollback order when a level refuses after others were written is
 unit-tested with fake levels (test_limits)."""
 
+import contextlib
 import json
 import os
 import pathlib
@@ -208,6 +209,27 @@ def wait_for(what, cond, timeout=180):
         time.sleep(2)
 
 
+@contextlib.contextmanager
+def memory_container(hull_bin, tmp_path, lab_bundle, name, limit, cid):  # noqa: F811
+    """A container of `sleep 1000` with a memory limit and the cgroupsPath /name, created and
+    started: (its host cgroup, the runtime's root, the VMM's pid); killed, waited for and
+    deleted after, its cgroup then gone."""
+    cgroup_v2_root()
+    cg = CG_ROOT / name
+    root = tmp_path / "root"
+    b = lab_bundle(["/bin/sleep", "1000"])
+    with_limits(b, name, {"memory": {"limit": limit}})
+    pid, _, err = create(hull_bin, root, b, cid, tmp_path)
+    try:
+        assert rt(hull_bin, root, "start", cid).returncode == 0
+        yield cg, root, pid
+    finally:
+        rt(hull_bin, root, "kill", cid, "KILL")
+        wait_status(pid)
+        rt(hull_bin, root, "delete", cid)
+    assert not cg.exists()
+
+
 @lab
 def test_update_memory_grow_shrink(hull_bin, tmp_path, lab_bundle, subreaper):  # noqa: F811
     """A container with a 256M limit boots with 256M of RAM and a hotplug region (virtio-mem,
@@ -215,15 +237,8 @@ def test_update_memory_grow_shrink(hull_bin, tmp_path, lab_bundle, subreaper):  
     guest rises by it, the guest's cgroup memory.max is 768M and the host's follows; the
     container fills and frees memory; update --memory 256m unplugs it: MemTotal falls back,
     hull's RSS drops by at least 80% of the 512M removed and the host's memory.max with it."""
-    cgroup_v2_root()
-    name = f"hull-update-mem-{os.getpid()}"
-    cg = CG_ROOT / name
-    root = tmp_path / "root"
-    b = lab_bundle(["/bin/sleep", "1000"])
-    with_limits(b, name, {"memory": {"limit": 256 * MIB}})
-    pid, _, err = create(hull_bin, root, b, "m1", tmp_path)
-    try:
-        assert rt(hull_bin, root, "start", "m1").returncode == 0
+    with memory_container(hull_bin, tmp_path, lab_bundle, f"hull-update-mem-{os.getpid()}",
+                          256 * MIB, "m1") as (cg, root, pid):
         before = mem_total(hull_bin, root, "m1")
         host_before = int(host_files(cg, "memory.max")[0])
         print(f"MemTotal {before >> 20} MiB, host memory.max {host_before}")
@@ -267,11 +282,7 @@ def test_update_memory_grow_shrink(hull_bin, tmp_path, lab_bundle, subreaper):  
         print("runtime log: " + " | ".join(x for x in log.splitlines() if "memory" in x))
         assert "512 MiB more asked to be plugged" in log, log
         assert "512 MiB unplugged, 0 MiB plugged" in log, log
-    finally:
-        rt(hull_bin, root, "kill", "m1", "KILL")
-        wait_status(pid)
-        rt(hull_bin, root, "delete", "m1")
-    assert not cg.exists()
+
 
 
 def balloon_of(hull_bin, root, cid):
@@ -291,15 +302,8 @@ def test_update_memory_balloon(hull_bin, tmp_path, lab_bundle, subreaper):  # no
     and the host's memory.max falls by 256M once the balloon holds it. update --memory 768m:
     the balloon is emptied first, then 256M plugged (MemTotal up), the host's limit up by it.
     A limit below the guest's floor of 128M is refused, naming it, and changes nothing."""
-    cgroup_v2_root()
-    name = f"hull-update-bal-{os.getpid()}"
-    cg = CG_ROOT / name
-    root = tmp_path / "root"
-    b = lab_bundle(["/bin/sleep", "1000"])
-    with_limits(b, name, {"memory": {"limit": 512 * MIB}})
-    pid, _, err = create(hull_bin, root, b, "b1", tmp_path)
-    try:
-        assert rt(hull_bin, root, "start", "b1").returncode == 0
+    with memory_container(hull_bin, tmp_path, lab_bundle, f"hull-update-bal-{os.getpid()}",
+                          512 * MIB, "b1") as (cg, root, pid):
         bal = balloon_of(hull_bin, root, "b1")
         print(f"balloon at boot: {bal}")
         assert bal["target"] == 0 and bal["actual"] == 0, bal
@@ -355,11 +359,7 @@ def test_update_memory_balloon(hull_bin, tmp_path, lab_bundle, subreaper):  # no
         assert "the balloon holds 256 MiB" in log, log
         assert "the balloon deflated to 0 MiB (from 256)" in log, log
         assert "256 MiB more asked to be plugged" in log, log
-    finally:
-        rt(hull_bin, root, "kill", "b1", "KILL")
-        wait_status(pid)
-        rt(hull_bin, root, "delete", "b1")
-    assert not cg.exists()
+
 
 
 @lab
