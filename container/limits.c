@@ -558,9 +558,9 @@ int ctr_limits_update(const struct ctr_resources *cur, const struct ctr_resource
 	if (vm->balloon && upd->has_mem_max && upd->mem_max < CTR_GUEST_MIN &&
 	    !(cur->has_mem_max && cur->mem_max == upd->mem_max)) {
 		snprintf(err, errlen,
-			 "memory limit %" PRIu64 " bytes: below the %llu MiB a container's VM keeps "
-			 "for its kernel, hull-init and the container (the balloon takes the rest of "
-			 "its RAM)", upd->mem_max, CTR_GUEST_MIN >> 20);
+			 "memory limit %" PRIu64 " bytes: below the %llu MiB a container's VM "
+			 "keeps for its kernel, hull-init and the container (the balloon takes the "
+			 "rest of its RAM)", upd->mem_max, CTR_GUEST_MIN >> 20);
 		ret = -EINVAL;
 		goto fail;
 	}

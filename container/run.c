@@ -605,7 +605,7 @@ static int rt_update(struct ctr_run *r, const struct ctl_request *req, int clien
 	struct vmem_status st;
 	struct ctr_resources upd;
 	char err[768];
-	uint64_t held, plugged;
+	uint64_t held, plugged, over;
 	int ret;
 
 	if (r->exited)
@@ -633,7 +633,8 @@ static int rt_update(struct ctr_run *r, const struct ctl_request *req, int clien
 		    r->upd.want.mem_max != r->b.resources.mem_max) {
 			ctr_update_free(&r->upd);
 			return reply_error(line, len, "update: memory: an earlier shrink is still "
-					   "being unplugged or ballooned (for up to %d s): try again",
+					   "being unplugged or ballooned (for up to %d s): try "
+					   "again",
 					   2 * VM_SETTLE_MS * VM_SETTLE_POLLS / 1000);
 		}
 		r->upd.host[0].mem_max = r->upd.host[1].mem_max = held;
@@ -646,11 +647,10 @@ static int rt_update(struct ctr_run *r, const struct ctl_request *req, int clien
 	plugged = vm_plugged_now(vm);
 	r->bal[0] = r->ballooned + vm->settle.busy;
 	r->bal[1] = r->upd.balloon[1] + vm->settle.busy;
-	if (r->upd.plug[0] != r->upd.plug[1] || r->upd.balloon[0] != r->upd.balloon[1])
-		r->bal[1] = r->upd.balloon[1] +
-			    (plugged <= r->upd.plug[1] ? 0
-			     : vm->settle.busy < plugged - r->upd.plug[1] ? vm->settle.busy
-									 : plugged - r->upd.plug[1]);
+	if (r->upd.plug[0] != r->upd.plug[1] || r->upd.balloon[0] != r->upd.balloon[1]) {
+		over = plugged > r->upd.plug[1] ? plugged - r->upd.plug[1] : 0;
+		r->bal[1] = r->upd.balloon[1] + (vm->settle.busy < over ? vm->settle.busy : over);
+	}
 	r->nlevels = 0;
 	if (vm_host_has_cgroup(vm))
 		r->levels[r->nlevels++] = (struct ctr_level){ "the host cgroup", vm_level_cgroup, vm,

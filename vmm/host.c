@@ -369,7 +369,8 @@ int vm_level_balloon(void *vm, const void *values, char *err, size_t errlen)
 	int ret = b ? vballoon_set_target(b, size) : (size ? -ENODEV : 0);
 
 	if (ret)
-		snprintf(err, errlen, "a target of %" PRIu64 " MiB: %s", size >> 20, strerror(-ret));
+		snprintf(err, errlen, "a target of %" PRIu64 " MiB: %s", size >> 20,
+			 strerror(-ret));
 	return ret;
 }
 
@@ -393,7 +394,8 @@ static bool fall_back(struct vm *vm, const struct vmem_status *st, struct vballo
 	if (want == s->planned + s->busy)
 		return false;
 	if (vballoon_set_target(b, want)) {
-		log_msg("update: memory: the balloon refused a target of %" PRIu64 " MiB", MIB(want));
+		log_msg("update: memory: the balloon refused a target of %" PRIu64 " MiB",
+			MIB(want));
 		return false;
 	}
 	s->busy = want - s->planned;
@@ -440,8 +442,9 @@ static void on_settle(struct loop *l, struct loop_timer *t)
 	}
 	s->polls = 0;
 	if (filling) {
-		log_msg("update: memory: the balloon holds %" PRIu64 " MiB of the %" PRIu64 " asked "
-			"(the host cgroup's memory.max left)", MIB(bi.actual), MIB(s->planned + s->busy));
+		log_msg("update: memory: the balloon holds %" PRIu64 " MiB of the %" PRIu64
+			" asked (the host cgroup's memory.max left)", MIB(bi.actual),
+			MIB(s->planned + s->busy));
 		return;
 	}
 	if (unplugging && !b) {

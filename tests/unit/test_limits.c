@@ -730,7 +730,7 @@ static void test_update_balloon(void **state)
 		{ 256 * M, 256 * M, 0, "{\"memory\":{\"limit\":536870912}}", 0, 0 }, /* the RAM */
 		{ 256 * M, 256 * M, 0, "{\"memory\":{\"limit\":-1}}", 0, 0 },
 		{ 256 * M, 256 * M, 0, "{\"pids\":{\"limit\":9}}", 0, 256 * M },
-		/* A limit below the floor the VM was made with: refused only when an update sets it. */
+		/* A limit below the floor the VM was made with: refused only when set anew. */
 		{ 64 * M, 0, 0, "{\"pids\":{\"limit\":9}}", 0, 0 },
 		{ 300 * M, 0, 0, "{\"cpu\":{\"shares\":512}}", 0, 0 }, /* no limit set: as now */
 		{ 64 * M, 0, 0, "{\"memory\":{\"limit\":67108864}}", 0, 384 * M },
@@ -782,9 +782,9 @@ static void test_update_balloon(void **state)
 	upd_of("{\"memory\":{\"limit\":134213632}}", &upd); /* the floor less a page */
 	assert_int_equal(ctr_limits_update(&cur, &upd, &v, &u, err, sizeof(err)), -EINVAL);
 	ctr_resources_free(&upd);
-	assert_string_equal(err, "memory limit 134213632 bytes: below the 128 MiB a container's VM "
-				 "keeps for its kernel, hull-init and the container (the balloon takes "
-				 "the rest of its RAM)");
+	assert_string_equal(err, "memory limit 134213632 bytes: below the 128 MiB a "
+				 "container's VM keeps for its kernel, hull-init and the container "
+				 "(the balloon takes the rest of its RAM)");
 
 	/* Without a balloon (a standalone VM, hugepages=on): as before, nothing below the RAM. */
 	v.balloon = false;
@@ -814,7 +814,7 @@ static void test_busy_balloon(void **state)
 		{ 384 * M, 512 * M, 128 * M, 0, 512 * M },       /* the floor: RAM + busy - 128M */
 		{ 300 * M, 256 * M, 384 * M, 0, 512 * M },       /* capped by the floor */
 		{ 100 * M, 128 * M, 128 * M, 0, 128 * M },       /* capped below the busy size */
-		{ 200 * M, 200 * M, 0, 0, 200 * M },             /* past the cap already: as it is */
+		{ 200 * M, 200 * M, 0, 0, 200 * M },             /* past the cap already */
 		{ 0, 96 * M, 128 * M, 0, 96 * M },               /* a guest below the floor's RAM */
 	};
 	unsigned int i;
