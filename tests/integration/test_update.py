@@ -209,6 +209,16 @@ def wait_for(what, cond, timeout=180):
         time.sleep(2)
 
 
+def touch_and_free(hull_bin, root, cid, pid, size):
+    """The container fills a buffer of size ("600M") and frees it (dd): hull's RSS after."""
+    p = exec_settled(hull_bin, root, cid, "/bin/dd", "if=/dev/zero", "of=/dev/null",
+                     f"bs={size}", "count=1")
+    assert p.returncode == 0, p
+    got = rss(pid)
+    print(f"hull RSS after the guest filled and freed {size}: {got >> 20} MiB")
+    return got
+
+
 @contextlib.contextmanager
 def memory_container(hull_bin, tmp_path, lab_bundle, name, limit, cid):  # noqa: F811
     """A container of `sleep 1000` with a memory limit and the cgroupsPath /name, created and
@@ -257,11 +267,7 @@ def test_update_memory_grow_shrink(hull_bin, tmp_path, lab_bundle, subreaper):  
         assert host_grown == host_before + 512 * MIB + MIB, (host_before, host_grown)
 
         # Filled and freed: a 600M buffer (movable, plugged memory first), gone with dd.
-        p = exec_settled(hull_bin, root, "m1", "/bin/dd", "if=/dev/zero", "of=/dev/null",
-                         "bs=600M", "count=1")
-        assert p.returncode == 0, p
-        full = rss(pid)
-        print(f"hull RSS after the guest filled and freed 600M: {full >> 20} MiB")
+        full = touch_and_free(hull_bin, root, "m1", pid, "600M")
 
         p = rt(hull_bin, root, "update", "--memory", "256m", "m1")
         assert p.returncode == 0, p.stderr
@@ -311,11 +317,7 @@ def test_update_memory_balloon(hull_bin, tmp_path, lab_bundle, subreaper):  # no
         host_before = int(host_files(cg, "memory.max")[0])
         print(f"MemTotal {before >> 20} MiB, host memory.max {host_before}")
 
-        p = exec_settled(hull_bin, root, "b1", "/bin/dd", "if=/dev/zero", "of=/dev/null",
-                         "bs=350M", "count=1")
-        assert p.returncode == 0, p
-        full = rss(pid)
-        print(f"hull RSS after the guest touched and freed 350M: {full >> 20} MiB")
+        full = touch_and_free(hull_bin, root, "b1", pid, "350M")
 
         p = rt(hull_bin, root, "update", "--memory", "256m", "b1")
         assert p.returncode == 0, p.stderr
