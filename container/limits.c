@@ -475,6 +475,36 @@ static uint64_t update_plug(const struct ctr_resources *w, const struct ctr_vm_n
 	return w->mem_max > vm->mem ? round_up(w->mem_max - vm->mem, CTR_MEM_BLOCK) : 0;
 }
 
+/*
+ * The balloon's target for w: the RAM less the limit (in the balloon's pages, at least
+ * CTR_GUEST_MIN left), 0 at or above the RAM, without a limit, or without a balloon.
+ */
+static uint64_t update_balloon(const struct ctr_resources *w, const struct ctr_vm_now *vm)
+{
+	uint64_t keep;
+
+	if (!vm->balloon || !w->has_mem_max || w->mem_max == UINT64_MAX)
+		return 0;
+	keep = round_up(w->mem_max, CTR_BALLOON_PAGE);
+	if (keep < CTR_GUEST_MIN)
+		keep = CTR_GUEST_MIN; /* a limit below it the VM was made with: the guest has RAM */
+	return keep < vm->mem ? vm->mem - keep : 0;
+}
+
+uint64_t ctr_limits_busy_balloon(uint64_t balloon, uint64_t ram, uint64_t plugged,
+				 uint64_t requested)
+{
+	uint64_t most = ram + plugged > CTR_GUEST_MIN ? ram + plugged - CTR_GUEST_MIN : 0, want;
+
+	if (plugged <= requested)
+		return balloon;
+	most -= most % CTR_BALLOON_PAGE;
+	want = balloon + (plugged - requested);
+	if (want > most)
+		want = most > balloon ? most : balloon;
+	return want;
+}
+
 /* One side of the host and guest levels and the pinning, from its full resources f. */
 static int update_side(const struct ctr_resources *f, bool pin, const struct ctr_vm_now *vm,
 		       unsigned int side, struct ctr_update *u)
@@ -490,6 +520,9 @@ static int update_side(const struct ctr_resources *f, bool pin, const struct ctr
 	/* No limit stays none, no reservation none: ctr_limits_host adds the overhead to both. */
 	if (f->has_mem_max && f->mem_max == UINT64_MAX)
 		u->host[side].mem_max = UINT64_MAX;
+	/* The balloon's pages are the host's again (update_balloon keeps the guest some RAM). */
+	else if (f->has_mem_max)
+		u->host[side].mem_max -= u->balloon[side];
 	if (f->has_mem_low && !f->mem_low)
 		u->host[side].mem_low = 0;
 	ret = ctr_limits_guest(f, &gs, &u->guest[side]);
@@ -521,6 +554,16 @@ int ctr_limits_update(const struct ctr_resources *cur, const struct ctr_resource
 	ret = update_check(&u->want, vm, err, errlen);
 	if (ret)
 		goto fail;
+	/* The floor the balloon keeps: a limit below it that the update sets is refused. */
+	if (vm->balloon && upd->has_mem_max && upd->mem_max < CTR_GUEST_MIN &&
+	    !(cur->has_mem_max && cur->mem_max == upd->mem_max)) {
+		snprintf(err, errlen,
+			 "memory limit %" PRIu64 " bytes: below the %llu MiB a container's VM "
+			 "keeps for its kernel, hull-init and the container (the balloon takes the "
+			 "rest of its RAM)", upd->mem_max, CTR_GUEST_MIN >> 20);
+		ret = -EINVAL;
+		goto fail;
+	}
 	ret = cpuset_format(&vm->host_cpus, cpus, sizeof(cpus));
 	if (!ret)
 		ret = fill(cur, &u->want, cpus, &full[0]);
@@ -532,6 +575,9 @@ int ctr_limits_update(const struct ctr_resources *cur, const struct ctr_resource
 	u->vcpus[1] = update_vcpus(&u->want, vm);
 	u->plug[0] = vm->plugged;
 	u->plug[1] = update_plug(&u->want, vm);
+	u->balloon[0] = vm->balloon ? vm->ballooned : 0;
+	/* A limit the update sets resizes the balloon (the VM boots with it empty). */
+	u->balloon[1] = upd->has_mem_max ? update_balloon(&u->want, vm) : u->balloon[0];
 	u->pinned = cur->cpuset_cpus || u->want.cpuset_cpus;
 	ret = update_side(&full[0], cur->cpuset_cpus != NULL, vm, 0, u);
 	if (!ret)
@@ -539,11 +585,12 @@ int ctr_limits_update(const struct ctr_resources *cur, const struct ctr_resource
 	if (ret)
 		goto fail;
 	/*
-	 * A shrink: the host's limit falls once the guest has unplugged (until then hull holds
-	 * the memory); an unplug the guest cannot finish leaves it where it was.
+	 * A shrink: the host's limit falls once the guest has unplugged and filled its balloon
+	 * (until then hull holds the memory); one the guest cannot finish leaves it where it was.
 	 */
 	u->host_mem_max = u->host[1].mem_max;
-	if (u->plug[1] < u->plug[0] && u->host[0].mem_max > u->host[1].mem_max)
+	if ((u->plug[1] < u->plug[0] || u->balloon[1] > u->balloon[0]) &&
+	    u->host[0].mem_max > u->host[1].mem_max)
 		u->host[1].mem_max = u->host[0].mem_max;
 	ctr_resources_free(&full[0]);
 	ctr_resources_free(&full[1]);

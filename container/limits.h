@@ -20,6 +20,14 @@
 #define CTR_GUEST_BASE (128ull << 20) /* boot RAM the guest keeps for itself with a memory limit */
 #define CTR_MEMMAP_DIV 64             /* Linux's struct page: 64 bytes per 4 KiB page */
 #define CTR_MEM_GROWTH 4              /* default region: the limit times this, for updates */
+/*
+ * The least a container VM's balloon leaves the guest (an update's limit below the RAM): a
+ * block, the smallest RAM hull run boots a container with (a limit is rounded up to it), so
+ * a guest of this size is one known to run its kernel, hull-init and a small container; a
+ * limit below it is refused by an update that sets it.
+ */
+#define CTR_GUEST_MIN CTR_MEM_BLOCK
+#define CTR_BALLOON_PAGE 4096ull      /* the balloon's page: its target is in these */
 
 /*
  * hull's own memory beyond guest RAM (README, "Host constraints": the formula and the lab's
@@ -161,6 +169,8 @@ struct ctr_vm_now {
 	uint64_t region;        /* its hotplug region (virtio-mem), 0: none */
 	uint64_t plugged;       /* of the region, the bytes asked to be plugged now */
 	uint64_t devices_mem;   /* its devices' host memory (config_devices_mem) */
+	bool balloon;           /* a balloon an update fills (a container VM's) ... */
+	uint64_t ballooned;     /* ... with this target now (the plan's: no busy blocks') */
 };
 
 /* The pinning one level holds: vCPU i on the (i mod n)-th CPU of set, or (!pin) none pinned. */
@@ -183,6 +193,7 @@ struct ctr_update {
 	bool pinned;                   /* ... when either side has a cpuset (else left alone) */
 	unsigned int vcpus[2];         /* online vCPUs (hull-init on- or offlines the rest) */
 	uint64_t plug[2];              /* of the hotplug region, the bytes asked to be plugged */
+	uint64_t balloon[2];           /* the balloon's target (vm->balloon: else 0) */
 	uint64_t host_mem_max;         /* the host cgroup's memory.max once an unplug is done */
 };
 
@@ -193,15 +204,32 @@ struct ctr_update {
  * in err for a period outside CTR_PERIOD_MIN..CTR_PERIOD_MAX us, a quota below CTR_PERIOD_MIN,
  * a cpuset that is no CPU list or names a CPU hull may not use, a mems list that is no list, a
  * memory limit above the VM's RAM (growing past it needs virtio-mem: both sizes named), a
- * reservation above it. The vCPUs online after it (vcpus[1]) as ctr_limits_shape() has them
- * for want, within the vCPUs made (vm->max_vcpus: --max-cpus), as now without a quota or a
- * cpuset; the guest's cpuset is 0-N for them. The host cgroup's memory.max is the VM's RAM plus the overhead
- * (ctr_limits_run's), whatever lower limit the guest enforces. 0 with u filled
- * (ctr_update_free it), -EINVAL, or -ENOMEM.
+ * reservation above it, and with a balloon (vm->balloon) a memory limit below CTR_GUEST_MIN
+ * that upd sets and cur does not have. The vCPUs online after it (vcpus[1]) as
+ * ctr_limits_shape() has them for want, within the vCPUs made (vm->max_vcpus: --max-cpus), as
+ * now without a quota or a cpuset; the guest's cpuset is 0-N for them. Memory: the guest's
+ * size is the limit: its part above the RAM plugged (plug[1], in blocks), and with a balloon
+ * its shortfall below the RAM in the balloon (balloon[1]: the RAM less the limit rounded up to
+ * CTR_BALLOON_PAGE; 0 at or above the RAM and without a limit; as now when upd sets none).
+ * The host cgroup's memory.max is the VM's RAM plus what is plugged, less what is in the
+ * balloon, plus the overhead (ctr_limits_run's); without a balloon whatever lower limit the
+ * guest enforces. A shrink
+ * (less plugged, or more in the balloon) leaves host[1].mem_max at host[0]'s, host_mem_max
+ * being the lower one to write once the guest has given the memory (vm_settle_begin). 0 with
+ * u filled (ctr_update_free it), -EINVAL, or -ENOMEM.
  */
 int ctr_limits_update(const struct ctr_resources *cur, const struct ctr_resources *upd,
 		      const struct ctr_vm_now *vm, struct ctr_update *u, char *err, size_t errlen);
 void ctr_update_free(struct ctr_update *u);
+
+/*
+ * An unplug that ended with blocks still plugged (busy in the guest): the balloon's target
+ * that takes their size instead, balloon (its target now) plus plugged less requested, at
+ * most what leaves the guest CTR_GUEST_MIN of its RAM and plugged memory (a multiple of
+ * CTR_BALLOON_PAGE as every size here is); balloon when nothing is busy.
+ */
+uint64_t ctr_limits_busy_balloon(uint64_t balloon, uint64_t ram, uint64_t plugged,
+				 uint64_t requested);
 
 /*
  * One level an update rewrites: set(opaque, values) writes values there (0, or -errno with the

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "arch/arch.h"
 #include "container/agent.h"
 #include "container/cgroup.h"
 #include "container/console.h"
@@ -32,6 +33,7 @@
 #include "lib/log.h"
 #include "lib/parse.h"
 #include "lib/util.h"
+#include "virtio/balloon/balloon.h"
 #include "virtio/blk/blk.h"
 #include "virtio/fs/fs.h"
 #include "virtio/mem/mem.h"
@@ -94,7 +96,9 @@ struct ctr_run {
 	cpu_set_t host_cpus;	 /* the CPUs hull may use, before any pinning */
 	unsigned int online;	 /* vCPUs online in the guest (of vm->ncpus made) */
 	struct ctr_update upd;
-	struct ctr_level levels[3];
+	uint64_t ballooned;	 /* the balloon's target as updates planned it (upd.balloon) */
+	uint64_t bal[2];	 /* the balloon level's: that plus what stands for busy blocks */
+	struct ctr_level levels[4];
 	unsigned int nlevels;
 	bool updating;		 /* the guest's answer is awaited (update_fd waits for it) */
 	uint32_t update_seq;	 /* UPDATE's seq ... */
@@ -490,13 +494,29 @@ static int rt_start(struct ctr_run *r, int client_fd, char **line, size_t *len)
 /* The update is done: its plan becomes the container's resources (ok), or is dropped. */
 static void update_end(struct ctr_run *r, bool ok)
 {
-	if (ok && r->upd.plug[1] > r->upd.plug[0])
+	const struct ctr_update *u = &r->upd;
+
+	if (ok && u->balloon[1] < u->balloon[0])
+		log_msg("container: update: memory: the balloon deflated to %" PRIu64 " MiB (from %"
+			PRIu64 ")", r->bal[1] >> 20, r->bal[0] >> 20);
+	if (ok && u->plug[1] > u->plug[0])
 		log_msg("container: update: memory: %" PRIu64 " MiB more asked to be plugged (%" PRIu64
-			" MiB in all; %" PRIu64 " plugged now)",
-			(r->upd.plug[1] - r->upd.plug[0]) >> 20, r->upd.plug[1] >> 20,
-			vm_plugged_now(r->vm) >> 20);
-	if (ok && r->upd.plug[1] < r->upd.plug[0])
-		vm_settle_begin(r->vm, r->upd.host[1].mem_max, r->upd.host_mem_max);
+			" MiB in all; %" PRIu64 " plugged now)", (u->plug[1] - u->plug[0]) >> 20,
+			u->plug[1] >> 20, vm_plugged_now(r->vm) >> 20);
+	if (ok && u->plug[1] < u->plug[0])
+		log_msg("container: update: memory: %" PRIu64 " MiB asked to be unplugged (%" PRIu64
+			" MiB plugged in all)", (u->plug[0] - u->plug[1]) >> 20, u->plug[1] >> 20);
+	if (ok && u->balloon[1] > u->balloon[0])
+		log_msg("container: update: memory: the balloon asked to hold %" PRIu64 " MiB (%"
+			PRIu64 " before): the guest's RAM of %" PRIu64 " MiB less the limit",
+			r->bal[1] >> 20, r->bal[0] >> 20, r->vm->cfg->mem >> 20);
+	if (ok) {
+		r->vm->settle.busy = r->bal[1] - u->balloon[1];
+		r->ballooned = u->balloon[1];
+	}
+	if (ok && (u->plug[1] < u->plug[0] || u->balloon[1] > u->balloon[0]))
+		vm_settle_begin(r->vm, u->host[1].mem_max, u->host_mem_max,
+				vm_balloon(r->vm) != NULL, u->balloon[1]);
 	if (ok) {
 		r->online = r->upd.vcpus[1];
 		ctr_resources_free(&r->b.resources);
@@ -580,11 +600,12 @@ static int rt_update(struct ctr_run *r, const struct ctl_request *req, int clien
 	struct virtio_dev *hp = vm_hotplug_dev(vm);
 	struct ctr_vm_now now = { .host_cpus = r->host_cpus, .vcpus = r->online,
 				  .max_vcpus = vm->ncpus, .mem = vm->cfg->mem,
-				  .devices_mem = config_devices_mem(vm->cfg) };
+				  .devices_mem = config_devices_mem(vm->cfg),
+				  .balloon = vm_balloon(vm) != NULL, .ballooned = r->ballooned };
 	struct vmem_status st;
 	struct ctr_resources upd;
 	char err[768];
-	uint64_t held;
+	uint64_t held, plugged, over;
 	int ret;
 
 	if (r->exited)
@@ -612,15 +633,32 @@ static int rt_update(struct ctr_run *r, const struct ctl_request *req, int clien
 		    r->upd.want.mem_max != r->b.resources.mem_max) {
 			ctr_update_free(&r->upd);
 			return reply_error(line, len, "update: memory: an earlier shrink is still "
-					   "being unplugged (for up to %d s): try again",
-					   VM_SETTLE_MS * VM_SETTLE_POLLS / 1000);
+					   "being unplugged or ballooned (for up to %d s): try "
+					   "again",
+					   2 * VM_SETTLE_MS * VM_SETTLE_POLLS / 1000);
 		}
 		r->upd.host[0].mem_max = r->upd.host[1].mem_max = held;
+	}
+	/*
+	 * The balloon's part for blocks an earlier unplug left busy stays while they are plugged
+	 * past what this update asks (the host's limits count neither); a memory change drops
+	 * it once they are not.
+	 */
+	plugged = vm_plugged_now(vm);
+	r->bal[0] = r->ballooned + vm->settle.busy;
+	r->bal[1] = r->upd.balloon[1] + vm->settle.busy;
+	if (r->upd.plug[0] != r->upd.plug[1] || r->upd.balloon[0] != r->upd.balloon[1]) {
+		over = plugged > r->upd.plug[1] ? plugged - r->upd.plug[1] : 0;
+		r->bal[1] = r->upd.balloon[1] + (vm->settle.busy < over ? vm->settle.busy : over);
 	}
 	r->nlevels = 0;
 	if (vm_host_has_cgroup(vm))
 		r->levels[r->nlevels++] = (struct ctr_level){ "the host cgroup", vm_level_cgroup, vm,
 							      { &r->upd.host[0], &r->upd.host[1] } };
+	/* Before a plug: a guest growing deflates first. */
+	if (r->bal[0] != r->bal[1])
+		r->levels[r->nlevels++] = (struct ctr_level){ "the balloon", vm_level_balloon, vm,
+							      { &r->bal[0], &r->bal[1] } };
 	if (r->upd.plug[0] != r->upd.plug[1])
 		r->levels[r->nlevels++] = (struct ctr_level){ "the hotplugged memory", vm_level_plug, vm,
 							      { &r->upd.plug[0], &r->upd.plug[1] } };
@@ -1071,6 +1109,33 @@ nomem:
 	return -ENOMEM;
 }
 
+/*
+ * The balloon an update fills when the memory limit falls below the RAM (rt_update), which
+ * also hands the host what the guest frees (free page reporting): without deflate-on-OOM, as
+ * the host's memory.max falls by what it holds (struct vballoon_config). None with
+ * hugepages=on (the balloon cannot go with it), one given already (--balloon on), or when
+ * it would take the last virtio slot (virtio-mem's, which comes after the list).
+ */
+static int add_balloon(struct vm_config *cfg)
+{
+	struct vballoon_config *bc;
+
+	if (config_count(cfg, &vballoon_kind))
+		return 0;
+	if (cfg->hugepages || config_ndevs(cfg) + 2 > arch_virtio_slots()) {
+		log_debug("container: no balloon (%s): an update shrinks the VM to its RAM at most",
+			  cfg->hugepages ? "hugepages=on" : "no virtio slot left");
+		return 0;
+	}
+	bc = calloc(1, sizeof(*bc));
+	if (!bc) {
+		log_msg("container: %s", strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	bc->no_deflate_on_oom = true;
+	return add_device(cfg, &vballoon_kind, bc);
+}
+
 /* The VM's network device: the TAP made in the namespace (container/netns.h). */
 static int add_tap(struct vm_config *cfg)
 {
@@ -1244,7 +1309,7 @@ static int apply_limits(struct ctr_run *r, struct vm_config *cfg, const struct c
 static int modules(struct ctr_run *r, const struct vm_config *cfg, const struct vm_prep *p,
 		   struct ctr_modules *m, char *moddir, size_t dirlen)
 {
-	const char *wanted[5] = { "virtio_mmio", "vmw_vsock_virtio_transport", "virtiofs" };
+	const char *wanted[6] = { "virtio_mmio", "vmw_vsock_virtio_transport", "virtiofs" };
 	unsigned int n = 3;
 	char release[CTR_RELEASE_MAX + 1], err[512];
 	int ret;
@@ -1260,6 +1325,8 @@ static int modules(struct ctr_run *r, const struct vm_config *cfg, const struct 
 		wanted[n++] = "virtio_blk";
 	if (config_count(cfg, &vnet_kind))
 		wanted[n++] = "virtio_net";
+	if (config_count(cfg, &vballoon_kind))
+		wanted[n++] = "virtio_balloon";
 	snprintf(moddir, dirlen, "%s/%s", CTR_MODULES_BASE, release);
 	ret = ctr_modules_resolve(moddir, wanted, n, m, err, sizeof(err));
 	if (ret)
@@ -1339,6 +1406,8 @@ static int prepare(struct ctr_run *r, struct vm_config *cfg, const struct ctr_ru
 	if (ret)
 		return ret;
 	ret = join_netns(r, cfg);
+	if (!ret)
+		ret = add_balloon(cfg);
 	if (ret)
 		return ret;
 	ret = apply_limits(r, cfg, a);

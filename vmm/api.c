@@ -46,6 +46,16 @@ struct virtio_dev *vm_hotplug_dev(const struct vm *vm)
 	return NULL;
 }
 
+struct vballoon *vm_balloon(const struct vm *vm)
+{
+	struct vballoon *b = NULL;
+	unsigned int i;
+
+	for (i = 0; i < vm->ndevs && !b; i++)
+		b = vballoon_of(vm->devs[i].dev);
+	return b;
+}
+
 static char *api_state(void *opaque, size_t *len)
 {
 	struct vm *vm = opaque;
@@ -127,13 +137,11 @@ static char *api_balloon(void *opaque, const struct ctl_request *req, size_t *le
 {
 	struct vm *vm = opaque;
 	struct ctl_stat stats[VBALLOON_TAGS];
-	struct vballoon *b = NULL;
+	struct vballoon *b = vm_balloon(vm);
 	struct vballoon_info info;
 	struct ctl_balloon rep;
 	unsigned int i, n = 0;
 
-	for (i = 0; i < vm->ndevs && !b; i++)
-		b = vballoon_of(vm->devs[i].dev);
 	if (!b)
 		return balloon_error(len, "balloon: the VM has no balloon (hull vm --balloon on)");
 	if (req->has_target) {

@@ -14,6 +14,7 @@
 #include "lib/cpuset.h"
 #include "lib/file.h"
 #include "lib/log.h"
+#include "virtio/balloon/balloon.h"
 #include "virtio/mem/mem.h"
 #include "vmm/vm.h"
 
@@ -361,41 +362,112 @@ uint64_t vm_plugged_now(const struct vm *vm)
 	return d && !vmem_status(d, &st) ? st.plugged : 0;
 }
 
-/* --- an update's unplug, polled ------------------------------------------------------------ */
+int vm_level_balloon(void *vm, const void *values, char *err, size_t errlen)
+{
+	struct vballoon *b = vm_balloon(vm);
+	uint64_t size = *(const uint64_t *)values;
+	int ret = b ? vballoon_set_target(b, size) : (size ? -ENODEV : 0);
+
+	if (ret)
+		snprintf(err, errlen, "a target of %" PRIu64 " MiB: %s", size >> 20,
+			 strerror(-ret));
+	return ret;
+}
+
+/* --- an update's unplug and balloon, polled -------------------------------------------------- */
+
+#define MIB(v) ((v) >> 20)
+
+/*
+ * The unplug is over (done, or blocks busy) and the balloon holds its planned target: the
+ * balloon takes the busy blocks' size (ctr_limits_busy_balloon). True when it has more to hold
+ * than it had: the poll goes on for it.
+ */
+static bool fall_back(struct vm *vm, const struct vmem_status *st, struct vballoon *b,
+		      const struct vballoon_info *bi)
+{
+	struct vm_settle *s = &vm->settle;
+	uint64_t want = ctr_limits_busy_balloon(s->planned, vm->cfg->mem, st->plugged,
+						st->requested);
+
+	s->fell = true;
+	if (want == s->planned + s->busy)
+		return false;
+	if (vballoon_set_target(b, want)) {
+		log_msg("update: memory: the balloon refused a target of %" PRIu64 " MiB",
+			MIB(want));
+		return false;
+	}
+	s->busy = want - s->planned;
+	if (st->plugged > st->requested)
+		log_msg("update: memory: %" PRIu64 " MiB of %" PRIu64 " asked unplugged, %" PRIu64
+			" MiB busy in the guest (still plugged): the balloon inflated to %" PRIu64
+			" MiB instead", MIB(s->from - st->plugged), MIB(s->from - st->requested),
+			MIB(st->plugged - st->requested), MIB(want));
+	else
+		log_msg("update: memory: the busy blocks were unplugged: the balloon's target back "
+			"to %" PRIu64 " MiB", MIB(want));
+	return want > bi->actual;
+}
 
 static void on_settle(struct loop *l, struct loop_timer *t)
 {
 	struct vm *vm = t->opaque;
 	struct vm_settle *s = &vm->settle;
 	struct virtio_dev *d = vm_hotplug_dev(vm);
-	struct ctr_resources host = { .has_mem_max = true, .mem_max = s->target };
-	struct vmem_status st;
+	struct vballoon *b = s->own_balloon ? vm_balloon(vm) : NULL;
+	struct vmem_status st = { 0 };
+	struct vballoon_info bi = { 0 };
+	bool unplugging, filling;
+	uint64_t target;
 	char err[256];
 
 	(void)l;
-	if (!d || vmem_status(d, &st)) {
+	if (d && vmem_status(d, &st)) {
 		s->polls = 0;
 		return;
 	}
-	if (st.plugged > st.requested && --s->polls) {
+	if (b)
+		vballoon_query(b, &bi);
+	unplugging = st.plugged > st.requested;
+	filling = b && bi.actual < s->planned + s->busy;
+	if (((unplugging && !s->fell) || filling) && --s->polls) {
+		loop_timer_arm(&vm->loop, &s->timer, VM_SETTLE_MS * 1000000ull, 0);
+		return;
+	}
+	if (b && !s->fell && !filling && fall_back(vm, &st, b, &bi)) {
+		s->polls = VM_SETTLE_POLLS;
 		loop_timer_arm(&vm->loop, &s->timer, VM_SETTLE_MS * 1000000ull, 0);
 		return;
 	}
 	s->polls = 0;
-	if (st.plugged > st.requested) {
-		log_msg("update: memory: %" PRIu64 " MiB unplugged of %" PRIu64 " asked, %" PRIu64
-			" MiB busy in the guest (still plugged; the host cgroup's memory.max left)",
-			(s->from - st.plugged) >> 20, (s->from - st.requested) >> 20,
-			(st.plugged - st.requested) >> 20);
+	if (filling) {
+		log_msg("update: memory: the balloon holds %" PRIu64 " MiB of the %" PRIu64
+			" asked (the host cgroup's memory.max left)", MIB(bi.actual),
+			MIB(s->planned + s->busy));
 		return;
 	}
-	log_msg("update: memory: %" PRIu64 " MiB unplugged, %" PRIu64 " MiB plugged",
-		(s->from - st.plugged) >> 20, st.plugged >> 20);
-	if (vm_host_has_cgroup(vm) && vm_level_cgroup(vm, &host, err, sizeof(err)))
+	if (unplugging && !b) {
+		log_msg("update: memory: %" PRIu64 " MiB unplugged of %" PRIu64 " asked, %" PRIu64
+			" MiB busy in the guest (still plugged; the host cgroup's memory.max left)",
+			MIB(s->from - st.plugged), MIB(s->from - st.requested),
+			MIB(st.plugged - st.requested));
+		return;
+	}
+	if (!b || s->from != st.plugged)
+		log_msg("update: memory: %" PRIu64 " MiB unplugged, %" PRIu64 " MiB plugged",
+			MIB(s->from - st.plugged), MIB(st.plugged));
+	if (b && s->planned + s->busy)
+		log_msg("update: memory: the balloon holds %" PRIu64 " MiB", MIB(bi.actual));
+	target = s->target == UINT64_MAX ? s->target : s->target + s->busy / CTR_PT_DIV;
+	if (vm_host_has_cgroup(vm) &&
+	    vm_level_cgroup(vm, &(struct ctr_resources){ .has_mem_max = true, .mem_max = target },
+			    err, sizeof(err)))
 		log_msg("update: the host cgroup's memory.max: %s", err);
 }
 
-void vm_settle_begin(struct vm *vm, uint64_t held, uint64_t target)
+void vm_settle_begin(struct vm *vm, uint64_t held, uint64_t target, bool own_balloon,
+		     uint64_t planned)
 {
 	struct vm_settle *s = &vm->settle;
 
@@ -404,6 +476,9 @@ void vm_settle_begin(struct vm *vm, uint64_t held, uint64_t target)
 	s->from = vm_plugged_now(vm);
 	s->held = held;
 	s->target = target;
+	s->own_balloon = own_balloon;
+	s->planned = planned;
+	s->fell = false;
 	s->polls = VM_SETTLE_POLLS;
 	loop_timer_arm(&vm->loop, &s->timer, VM_SETTLE_MS * 1000000ull, 0);
 }
@@ -538,7 +613,7 @@ int vm_host_update(struct vm *vm, const char *json, char *err, size_t errlen)
 							  : u.plug[0] - u.plug[1]) >> 20,
 			u.plug[1] > u.plug[0] ? "more to plug" : "to unplug", u.plug[1] >> 20);
 	if (u.plug[1] < u.plug[0])
-		vm_settle_begin(vm, u.host[1].mem_max, u.host_mem_max);
+		vm_settle_begin(vm, u.host[1].mem_max, u.host_mem_max, false, 0);
 	if (h) {
 		ctr_resources_free(&h->cur);
 		h->cur = u.want;

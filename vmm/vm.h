@@ -212,6 +212,14 @@ int vm_host_cgroup_set(struct vm *vm, const struct ctr_resources *r, char *err, 
 int vm_level_cgroup(void *vm, const void *values, char *err, size_t errlen);
 /* The VM's virtio-mem device (a hotplug region: --max-memory), or NULL (vmm/api.c). */
 struct virtio_dev *vm_hotplug_dev(const struct vm *vm);
+/* The VM's balloon (--balloon on, a container VM's), or NULL (vmm/api.c). */
+struct vballoon;
+struct vballoon *vm_balloon(const struct vm *vm);
+/*
+ * The level of the balloon's target (values a uint64_t of bytes, vballoon_set_target):
+ * -ENODEV for a target above 0 when the VM has no balloon.
+ */
+int vm_level_balloon(void *vm, const void *values, char *err, size_t errlen);
 int vm_level_pin(void *vm, const void *values, char *err, size_t errlen);
 /*
  * The level of the hotplug region's plugged bytes asked of the guest (values a uint64_t;
@@ -223,8 +231,9 @@ bool vm_host_has_cgroup(const struct vm *vm);
 uint64_t vm_plugged_now(const struct vm *vm);
 
 /*
- * An update's unplug, polled every VM_SETTLE_MS, at most VM_SETTLE_POLLS times (a minute: the
- * guest's driver retries busy blocks with a growing pause), before the host's limit falls.
+ * An update's unplug and balloon inflation, polled every VM_SETTLE_MS, at most VM_SETTLE_POLLS
+ * times (a minute: the guest's driver retries busy blocks with a growing pause), before the
+ * host's limit falls; as long again for the balloon to take busy blocks' size.
  */
 #define VM_SETTLE_MS 500
 #define VM_SETTLE_POLLS 120
@@ -235,15 +244,24 @@ struct vm_settle {
 	uint64_t from;        /* plugged when it began */
 	uint64_t held;        /* the host cgroup's memory.max until the guest has unplugged ... */
 	uint64_t target;      /* ... and once it has */
+	bool own_balloon;     /* the balloon is the updates' (a container VM's) ... */
+	uint64_t planned;     /* ... its target as planned (ctr_update's balloon[1]) ... */
+	uint64_t busy;        /* ... and more than that, for busy blocks (set by the caller too) */
+	bool fell;            /* the busy blocks were given to the balloon: it is waited for */
 };
 
 /*
- * After an update that unplugs (its levels written): poll until the guest has given the blocks
- * back, then write target as the host cgroup's memory.max (when hull has a cgroup); blocks
- * still plugged after VM_SETTLE_POLLS polls are busy in the guest: logged, held left. held is
- * what memory.max stays meanwhile. Loop thread.
+ * After an update that unplugs or fills the balloon (its levels written): poll until the guest
+ * has given the blocks back and, with own_balloon, holds planned + vm->settle.busy in its
+ * balloon (vballoon_query's actual), then write target as the host cgroup's memory.max (when
+ * hull has a cgroup). Blocks still plugged after VM_SETTLE_POLLS polls are busy in the guest:
+ * with own_balloon the balloon's target becomes ctr_limits_busy_balloon()'s (busy: what it
+ * adds), polled as long again, and target plus busy / CTR_PT_DIV (hull's page tables for the
+ * busy blocks) is written once it holds that; without, or when the guest does not fill the
+ * balloon, logged, held left. held is what memory.max stays meanwhile. Loop thread.
  */
-void vm_settle_begin(struct vm *vm, uint64_t held, uint64_t target);
+void vm_settle_begin(struct vm *vm, uint64_t held, uint64_t target, bool own_balloon,
+		     uint64_t planned);
 /* An unplug is being waited for (vm_settle_begin): its held memory.max in *held. */
 bool vm_settling(const struct vm *vm, uint64_t *held);
 /*

@@ -11,6 +11,7 @@ test_repin_while_running, on the unit host's CPUs): the lab's L1 has one CPU, so
 cpuset is "0". The rollback order when a level refuses after others were written is
 unit-tested with fake levels (test_limits)."""
 
+import contextlib
 import json
 import os
 import pathlib
@@ -73,7 +74,7 @@ def test_update_every_level(hull_bin, tmp_path, lab_bundle, subreaper):  # noqa:
     host's cgroup files and state.json; refused updates (memory above the VM's RAM, a CPU hull
     may not use; a swap limit the guest's cgroup has no file for, after the host's levels were
     written) say why and leave every level and state.json as they were;
-    a fork bomb stops at pids.max; a process past memory.max is OOM-killed (SIGKILL: 137) and
+    a fork bomb stops at pids.max; a process past the limit is OOM-killed (SIGKILL: 137) and
     the container goes on; -1 clears a limit at both levels."""
     cgroup_v2_root()
     name = f"hull-update-{os.getpid()}"
@@ -99,8 +100,11 @@ def test_update_every_level(hull_bin, tmp_path, lab_bundle, subreaper):  # noqa:
         got = guest_files(hull_bin, root, "u1", *files)
         print(f"guest cgroup after update: {got}")
         assert got == ["50000 200000", "20", str(128 * MIB)], got
-        # The host: the CPU limit rewritten; memory.max stays the VM's RAM + overhead (the
-        # guest enforces the lower limit); no pids.max there (the processes are the guest's).
+        # The host: the CPU limit rewritten; memory.max falls by the 128M of the RAM the
+        # balloon takes (once it holds them); no pids.max there (the processes are the guest's).
+        host_mem = str(int(host_mem) - 128 * MIB)
+        assert wait_for("host limit", lambda: host_files(cg, "memory.max")[0] == host_mem,
+                        60), (host_mem, host_files(cg, "memory.max"))
         got = host_files(cg, "cpu.max", "pids.max", "memory.max")
         print(f"host cgroup after update: {got}")
         assert got == ["50000 200000", "max", host_mem], got
@@ -154,9 +158,13 @@ def test_update_every_level(hull_bin, tmp_path, lab_bundle, subreaper):  # noqa:
         assert m and int(m.group(1)) <= 20 and "done" in p.stdout, p
         assert "bomb=0" not in p.stdout, p  # the shell's fork failed: it did not fork 60
 
-        # Past memory.max (128M): dd's 200M buffer is OOM-killed in the guest, exit 137.
-        p = rt(hull_bin, root, "exec", "u1", "/bin/dd", "if=/dev/zero", "of=/dev/null",
-               "bs=200M", "count=1")
+        # Past the limit (128M): the guest is that size now (its balloon holds the rest of the
+        # RAM, and MemTotal fell with it), so before the cgroup's memory.max the guest itself
+        # runs out: dd's buffer of 95% of MemTotal (one the kernel's overcommit check lets it
+        # map) is OOM-killed in the guest, exit 137.
+        p = rt(hull_bin, root, "exec", "u1", "/bin/sh", "-c",
+               "m=$(sed -n 's/^MemTotal: *\\([0-9]*\\) kB/\\1/p' /proc/meminfo); "
+               "exec /bin/dd if=/dev/zero of=/dev/null bs=$((m * 95 / 100))k count=1")
         print(f"oom: exit {p.returncode} {p.stderr.strip()[-200:]!r}")
         # hull exec ends as its process did: killed by SIGKILL (a shell's 137).
         assert p.returncode == -9, p
@@ -201,6 +209,37 @@ def wait_for(what, cond, timeout=180):
         time.sleep(2)
 
 
+def touch_and_free(hull_bin, root, cid, pid, size):
+    """The container fills a buffer of size ("600M") and frees it (dd): hull's RSS after."""
+    p = exec_settled(hull_bin, root, cid, "/bin/dd", "if=/dev/zero", "of=/dev/null",
+                     f"bs={size}", "count=1")
+    assert p.returncode == 0, p
+    got = rss(pid)
+    print(f"hull RSS after the guest filled and freed {size}: {got >> 20} MiB")
+    return got
+
+
+@contextlib.contextmanager
+def memory_container(hull_bin, tmp_path, lab_bundle, name, limit, cid):  # noqa: F811
+    """A container of `sleep 1000` with a memory limit and the cgroupsPath /name, created and
+    started: (its host cgroup, the runtime's root, the VMM's pid); killed, waited for and
+    deleted after, its cgroup then gone."""
+    cgroup_v2_root()
+    cg = CG_ROOT / name
+    root = tmp_path / "root"
+    b = lab_bundle(["/bin/sleep", "1000"])
+    with_limits(b, name, {"memory": {"limit": limit}})
+    pid, _, err = create(hull_bin, root, b, cid, tmp_path)
+    try:
+        assert rt(hull_bin, root, "start", cid).returncode == 0
+        yield cg, root, pid
+    finally:
+        rt(hull_bin, root, "kill", cid, "KILL")
+        wait_status(pid)
+        rt(hull_bin, root, "delete", cid)
+    assert not cg.exists()
+
+
 @lab
 def test_update_memory_grow_shrink(hull_bin, tmp_path, lab_bundle, subreaper):  # noqa: F811
     """A container with a 256M limit boots with 256M of RAM and a hotplug region (virtio-mem,
@@ -208,15 +247,8 @@ def test_update_memory_grow_shrink(hull_bin, tmp_path, lab_bundle, subreaper):  
     guest rises by it, the guest's cgroup memory.max is 768M and the host's follows; the
     container fills and frees memory; update --memory 256m unplugs it: MemTotal falls back,
     hull's RSS drops by at least 80% of the 512M removed and the host's memory.max with it."""
-    cgroup_v2_root()
-    name = f"hull-update-mem-{os.getpid()}"
-    cg = CG_ROOT / name
-    root = tmp_path / "root"
-    b = lab_bundle(["/bin/sleep", "1000"])
-    with_limits(b, name, {"memory": {"limit": 256 * MIB}})
-    pid, _, err = create(hull_bin, root, b, "m1", tmp_path)
-    try:
-        assert rt(hull_bin, root, "start", "m1").returncode == 0
+    with memory_container(hull_bin, tmp_path, lab_bundle, f"hull-update-mem-{os.getpid()}",
+                          256 * MIB, "m1") as (cg, root, pid):
         before = mem_total(hull_bin, root, "m1")
         host_before = int(host_files(cg, "memory.max")[0])
         print(f"MemTotal {before >> 20} MiB, host memory.max {host_before}")
@@ -235,11 +267,7 @@ def test_update_memory_grow_shrink(hull_bin, tmp_path, lab_bundle, subreaper):  
         assert host_grown == host_before + 512 * MIB + MIB, (host_before, host_grown)
 
         # Filled and freed: a 600M buffer (movable, plugged memory first), gone with dd.
-        p = exec_settled(hull_bin, root, "m1", "/bin/dd", "if=/dev/zero", "of=/dev/null",
-                         "bs=600M", "count=1")
-        assert p.returncode == 0, p
-        full = rss(pid)
-        print(f"hull RSS after the guest filled and freed 600M: {full >> 20} MiB")
+        full = touch_and_free(hull_bin, root, "m1", pid, "600M")
 
         p = rt(hull_bin, root, "update", "--memory", "256m", "m1")
         assert p.returncode == 0, p.stderr
@@ -260,11 +288,80 @@ def test_update_memory_grow_shrink(hull_bin, tmp_path, lab_bundle, subreaper):  
         print("runtime log: " + " | ".join(x for x in log.splitlines() if "memory" in x))
         assert "512 MiB more asked to be plugged" in log, log
         assert "512 MiB unplugged, 0 MiB plugged" in log, log
-    finally:
-        rt(hull_bin, root, "kill", "m1", "KILL")
-        wait_status(pid)
-        rt(hull_bin, root, "delete", "m1")
-    assert not cg.exists()
+
+
+
+def balloon_of(hull_bin, root, cid):
+    """`hull ctl <root>/<id>/ctl.sock balloon`: the container VM's balloon (a dict)."""
+    p = subprocess.run([hull_bin, "ctl", str(root / cid / "ctl.sock"), "balloon"],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p
+    return json.loads(p.stdout)
+
+
+@lab
+def test_update_memory_balloon(hull_bin, tmp_path, lab_bundle, subreaper):  # noqa: F811
+    """A container with a 512M limit boots with 512M of RAM, a hotplug region and a balloon
+    (empty). The guest touches and frees 350M; update --memory 256m: nothing is plugged to
+    unplug, so the balloon takes the RAM's other 256M (`hull ctl <root>/<id>/ctl.sock balloon`
+    says so), hull's RSS falls to about the 256M left, the guest's cgroup memory.max is 256M
+    and the host's memory.max falls by 256M once the balloon holds it. update --memory 768m:
+    the balloon is emptied first, then 256M plugged (MemTotal up), the host's limit up by it.
+    A limit below the guest's floor of 128M is refused, naming it, and changes nothing."""
+    with memory_container(hull_bin, tmp_path, lab_bundle, f"hull-update-bal-{os.getpid()}",
+                          512 * MIB, "b1") as (cg, root, pid):
+        bal = balloon_of(hull_bin, root, "b1")
+        print(f"balloon at boot: {bal}")
+        assert bal["target"] == 0 and bal["actual"] == 0, bal
+        before = mem_total(hull_bin, root, "b1")
+        host_before = int(host_files(cg, "memory.max")[0])
+        print(f"MemTotal {before >> 20} MiB, host memory.max {host_before}")
+
+        full = touch_and_free(hull_bin, root, "b1", pid, "350M")
+
+        p = rt(hull_bin, root, "update", "--memory", "256m", "b1")
+        assert p.returncode == 0, p.stderr
+        assert guest_files(hull_bin, root, "b1", "memory.max") == [str(256 * MIB)]
+        filled = wait_for("ballooned", lambda: (lambda x: x if x["actual"] >= 256 * MIB else
+                                                None)(balloon_of(hull_bin, root, "b1")))
+        bal = balloon_of(hull_bin, root, "b1")
+        print(f"balloon after the shrink: {bal}")
+        assert filled and bal["target"] == 256 * MIB and bal["actual"] == 256 * MIB, bal
+        # The host's limit falls by what the balloon holds once it holds it (polled 0.5 s).
+        assert wait_for("host limit", lambda: int(host_files(cg, "memory.max")[0]) ==
+                        host_before - 256 * MIB, 30), (host_before, host_files(cg, "memory.max"))
+        low = rss(pid)
+        print(f"hull RSS after the shrink: {low >> 20} MiB (was {full >> 20})")
+        # What the guest may still hold: the 256M left it, and hull's own (its text, heap,
+        # page tables, the guest's kernel tables for its region: 64M is ample).
+        assert low <= (256 + 64) * MIB, (full, low)
+
+        # Below the floor: refused, nothing changed.
+        p = rt(hull_bin, root, "update", "--memory", "64m", "b1")
+        print(f"refused: {p.stderr.strip()!r}")
+        assert p.returncode != 0 and "below the 128 MiB" in p.stderr, p.stderr
+        assert guest_files(hull_bin, root, "b1", "memory.max") == [str(256 * MIB)]
+        assert balloon_of(hull_bin, root, "b1")["target"] == 256 * MIB
+
+        p = rt(hull_bin, root, "update", "--memory", "768m", "b1")
+        assert p.returncode == 0, p.stderr
+        bal = balloon_of(hull_bin, root, "b1")
+        assert bal["target"] == 0, bal
+        grown = wait_for("plugged", lambda: (lambda t: t if t - before >= 250 * MIB else 0)(
+            mem_total(hull_bin, root, "b1")))
+        assert grown and grown - before <= 256 * MIB, (before, grown)
+        emptied = wait_for("deflated", lambda: balloon_of(hull_bin, root, "b1")["actual"] == 0)
+        assert emptied, balloon_of(hull_bin, root, "b1")
+        assert guest_files(hull_bin, root, "b1", "memory.max") == [str(768 * MIB)]
+        # 256M more, and hull's page tables for it (1/512 of it).
+        assert int(host_files(cg, "memory.max")[0]) == host_before + 256 * MIB + MIB // 2
+        log = (root / "b1" / "vmm.log").read_text()
+        print("runtime log: " + " | ".join(x for x in log.splitlines() if "memory" in x))
+        assert "the balloon asked to hold 256 MiB (0 before)" in log, log
+        assert "the balloon holds 256 MiB" in log, log
+        assert "the balloon deflated to 0 MiB (from 256)" in log, log
+        assert "256 MiB more asked to be plugged" in log, log
+
 
 
 @lab

@@ -714,6 +714,26 @@ static void test_kind(void **state)
 	assert_null(vballoon_of(NULL));
 }
 
+/*
+ * The kind's settings (a container VM's): without deflate-on-OOM the guest cannot take back by
+ * itself what the host's memory.max no longer counts; stats and reporting stay. No settings
+ * (--balloon on): all three.
+ */
+static void test_kind_no_deflate_on_oom(void **state)
+{
+	struct vballoon_config c = { .no_deflate_on_oom = true };
+	struct virtio_dev *d;
+
+	(void)state;
+	assert_int_equal(vballoon_kind.create(&c, NULL, 0, &e.v.host, &d), 0);
+	assert_int_equal(d->host_features & (F_STATS | F_OOM | F_REPORT), F_STATS | F_REPORT);
+	vballoon_destroy(vballoon_of(d));
+	assert_int_equal(vballoon_kind.create(NULL, NULL, 0, &e.v.host, &d), 0);
+	assert_int_equal(d->host_features & (F_STATS | F_OOM | F_REPORT),
+			 F_STATS | F_OOM | F_REPORT);
+	vballoon_destroy(vballoon_of(d));
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -721,7 +741,7 @@ int main(void)
 		T(test_device),		 T(test_roles),		 T(test_inflate_releases),
 		T(test_inflate_hostile), T(test_inflate_budget), T(test_broken_ring),
 		T(test_report),		 T(test_stats),		 T(test_stats_before_driver_ok),
-		T(test_stats_timer),	 T(test_kind),
+		T(test_stats_timer),	 T(test_kind),		 T(test_kind_no_deflate_on_oom),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -707,6 +707,129 @@ static void test_update_plug(void **state)
 	ctr_resources_free(&cur);
 }
 
+/*
+ * A container VM's balloon (512M of RAM, 1536M above it): the guest's size is the limit, the
+ * part below the RAM in the balloon (in 4 KiB pages), the part above plugged; the host's
+ * memory.max counts the balloon: RAM + plugged - ballooned + overhead, held where it was until
+ * a shrink is done, raised at once for a growth.
+ */
+static void test_update_balloon(void **state)
+{
+	static const struct {
+		uint64_t cur, ballooned, plugged; /* the limit now; the balloon's, the region's */
+		const char *json;
+		uint64_t plug, balloon;
+	} brows[] = {
+		{ 512 * M, 0, 0, "{\"memory\":{\"limit\":268435456}}", 0, 256 * M },
+		{ 512 * M, 0, 0, "{\"memory\":{\"limit\":134217728}}", 0, 384 * M }, /* the floor */
+		/* 300000000: 73243 pages of 4 KiB kept, the rest of the RAM in the balloon */
+		{ 512 * M, 0, 0, "{\"memory\":{\"limit\":300000000}}", 0, 512 * M - 73243 * 4096 },
+		{ 1024 * M, 0, 512 * M, "{\"memory\":{\"limit\":268435456}}", 0, 256 * M },
+		{ 256 * M, 256 * M, 0, "{\"memory\":{\"limit\":805306368}}", 256 * M, 0 },
+		{ 256 * M, 256 * M, 0, "{\"memory\":{\"limit\":402653184}}", 0, 128 * M },
+		{ 256 * M, 256 * M, 0, "{\"memory\":{\"limit\":536870912}}", 0, 0 }, /* the RAM */
+		{ 256 * M, 256 * M, 0, "{\"memory\":{\"limit\":-1}}", 0, 0 },
+		{ 256 * M, 256 * M, 0, "{\"pids\":{\"limit\":9}}", 0, 256 * M },
+		/* A limit below the floor the VM was made with: refused only when set anew. */
+		{ 64 * M, 0, 0, "{\"pids\":{\"limit\":9}}", 0, 0 },
+		{ 300 * M, 0, 0, "{\"cpu\":{\"shares\":512}}", 0, 0 }, /* no limit set: as now */
+		{ 64 * M, 0, 0, "{\"memory\":{\"limit\":67108864}}", 0, 384 * M },
+	};
+	struct ctr_vm_now v = vm_now();
+	struct ctr_shape hs = { .vcpus = 2, .max_vcpus = 2, .region = 2 * G };
+	struct ctr_resources cur, upd;
+	struct ctr_update u;
+	char err[256] = "";
+	unsigned int i;
+
+	(void)state;
+	v.mem = 512 * M;
+	v.region = 1536 * M;
+	v.balloon = true;
+	for (i = 0; i < ARRAY_SIZE(brows); i++) {
+		make(&(struct res){ .mem = brows[i].cur }, &cur);
+		v.ballooned = brows[i].ballooned;
+		v.plugged = brows[i].plugged;
+		upd_of(brows[i].json, &upd);
+		if (ctr_limits_update(&cur, &upd, &v, &u, err, sizeof(err)))
+			fail_msg("%s: refused: %s", brows[i].json, err);
+		ctr_resources_free(&upd);
+		if (u.plug[1] != brows[i].plug || u.balloon[1] != brows[i].balloon ||
+		    u.balloon[0] != brows[i].ballooned)
+			fail_msg("%s: plugged %" PRIu64 "M, balloon %" PRIu64 " -> %" PRIu64
+				 ", want %" PRIu64 "M and %" PRIu64, brows[i].json, u.plug[1] / M,
+				 u.balloon[0], u.balloon[1], brows[i].plug / M, brows[i].balloon);
+		hs.plugged = 512 * M + u.plug[1];
+		if (u.want.mem_max != UINT64_MAX)
+			assert_int_equal(u.host_mem_max, 512 * M + u.plug[1] - u.balloon[1] +
+					 ctr_limits_overhead(&hs, v.devices_mem));
+		else
+			assert_int_equal(u.host[1].mem_max, UINT64_MAX);
+		/* A shrink holds the host's limit; anything else writes it at once. */
+		if (u.plug[1] < u.plug[0] || u.balloon[1] > u.balloon[0])
+			assert_int_equal(u.host[1].mem_max, u.host[0].mem_max);
+		else
+			assert_int_equal(u.host[1].mem_max, u.host_mem_max);
+		if (u.balloon[1] > u.balloon[0])
+			assert_true(u.host_mem_max < u.host[0].mem_max);
+		ctr_update_free(&u);
+		ctr_resources_free(&cur);
+	}
+
+	/* The floor: a limit below it refused, naming it; nothing planned. */
+	make(&(struct res){ .mem = 512 * M }, &cur);
+	v.ballooned = v.plugged = 0;
+	upd_of("{\"memory\":{\"limit\":134213632}}", &upd); /* the floor less a page */
+	assert_int_equal(ctr_limits_update(&cur, &upd, &v, &u, err, sizeof(err)), -EINVAL);
+	ctr_resources_free(&upd);
+	assert_string_equal(err, "memory limit 134213632 bytes: below the 128 MiB a "
+				 "container's VM keeps for its kernel, hull-init and the container "
+				 "(the balloon takes the rest of its RAM)");
+
+	/* Without a balloon (a standalone VM, hugepages=on): as before, nothing below the RAM. */
+	v.balloon = false;
+	upd_of("{\"memory\":{\"limit\":67108864}}", &upd);
+	assert_int_equal(ctr_limits_update(&cur, &upd, &v, &u, err, sizeof(err)), 0);
+	ctr_resources_free(&upd);
+	assert_true(u.balloon[0] == 0 && u.balloon[1] == 0 && u.plug[1] == 0);
+	assert_int_equal(u.host[1].mem_max, u.host[0].mem_max);
+	assert_int_equal(u.host_mem_max, u.host[0].mem_max);
+	ctr_update_free(&u);
+	ctr_resources_free(&cur);
+}
+
+/*
+ * An unplug that ended with blocks busy: the balloon takes their size on top of its target,
+ * never past what leaves the guest CTR_GUEST_MIN; nothing busy leaves it as it is.
+ */
+static void test_busy_balloon(void **state)
+{
+	static const struct {
+		uint64_t balloon, ram, plugged, requested, want;
+	} xrows[] = {
+		{ 0, 512 * M, 384 * M, 128 * M, 256 * M },       /* 256M busy above the limit */
+		{ 128 * M, 512 * M, 256 * M, 0, 384 * M },       /* below the RAM: all of it busy */
+		{ 256 * M, 512 * M, 128 * M, 128 * M, 256 * M }, /* nothing busy */
+		{ 256 * M, 512 * M, 0, 0, 256 * M },
+		{ 384 * M, 512 * M, 128 * M, 0, 512 * M },       /* the floor: RAM + busy - 128M */
+		{ 300 * M, 256 * M, 384 * M, 0, 512 * M },       /* capped by the floor */
+		{ 100 * M, 128 * M, 128 * M, 0, 128 * M },       /* capped below the busy size */
+		{ 200 * M, 200 * M, 0, 0, 200 * M },             /* past the cap already */
+		{ 0, 96 * M, 128 * M, 0, 96 * M },               /* a guest below the floor's RAM */
+	};
+	unsigned int i;
+	uint64_t got;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(xrows); i++) {
+		got = ctr_limits_busy_balloon(xrows[i].balloon, xrows[i].ram, xrows[i].plugged,
+					      xrows[i].requested);
+		if (got != xrows[i].want)
+			fail_msg("row %u: %" PRIu64 "M, want %" PRIu64 "M", i, got / M,
+				 xrows[i].want / M);
+	}
+}
+
 /* Everything checked before any level is written: each refusal says why, and names both sizes. */
 static void test_update_refused(void **state)
 {
@@ -814,6 +937,7 @@ int main(void)
 		cmocka_unit_test(test_run_max_mem),  cmocka_unit_test(test_update_plug),
 		cmocka_unit_test(test_update_plan),  cmocka_unit_test(test_update_refused),
 		cmocka_unit_test(test_levels_rollback), cmocka_unit_test(test_update_vcpus),
+		cmocka_unit_test(test_update_balloon), cmocka_unit_test(test_busy_balloon),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -225,7 +225,10 @@ int vballoon_create(const struct virtio_host *host, const struct vballoon_params
 	if (!b)
 		return -ENOMEM;
 	ret = virtio_dev_init(&b->dev, &vballoon_ops, "virtio-balloon", VBALLOON_QUEUES,
-			      VBALLOON_QUEUE_MAX, FEATURES, sizeof(struct virtio_balloon_config));
+			      VBALLOON_QUEUE_MAX,
+			      FEATURES & ~(p && p->no_deflate_on_oom ?
+						   1ULL << VIRTIO_BALLOON_F_DEFLATE_ON_OOM : 0),
+			      sizeof(struct virtio_balloon_config));
 	if (ret) {
 		free(b);
 		return ret;

@@ -31,6 +31,17 @@ struct vballoon;
  */
 struct vballoon_params {
 	uint64_t (*now_ns)(void); /* the statistics' clock in ns; NULL: loop_now_ns */
+	bool no_deflate_on_oom;	  /* F_DEFLATE_ON_OOM not offered (a container VM's: below) */
+};
+
+/*
+ * The kind's settings when a caller adds one itself (config_add; the CLI and JSON add none): a
+ * container VM's balloon holds the part of its RAM above the memory limit, and the host's
+ * memory.max falls by it, so a guest must not take it back by itself under memory pressure:
+ * the OOM killer in the guest acts instead, as at a limit (container/run.c).
+ */
+struct vballoon_config {
+	bool no_deflate_on_oom;
 };
 
 /* The device, not attached (virtio_mmio_attach); p may be NULL. 0 or -errno; *out on success. */

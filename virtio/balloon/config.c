@@ -5,23 +5,30 @@
 #include "lib/log.h"
 #include "virtio/balloon/balloon.h"
 
-/* Nothing to open before /dev/kvm, no settings: on or off. */
+/* Nothing to open before /dev/kvm; settings (struct vballoon_config) only from a caller. */
 static int vballoon_build(const void *cfg, void *res, unsigned int index,
 			  const struct virtio_host *host, struct virtio_dev **out)
 {
+	const struct vballoon_config *c = cfg;
+	struct vballoon_params p = { .no_deflate_on_oom = c && c->no_deflate_on_oom };
 	struct vballoon *b;
 	int ret;
 
-	(void)cfg;
 	(void)res;
 	(void)index;
-	ret = vballoon_create(host, NULL, &b);
+	ret = vballoon_create(host, &p, &b);
 	if (ret) {
 		log_msg("balloon: %s", strerror(-ret));
 		return ret;
 	}
 	*out = vballoon_dev(b);
 	return 0;
+}
+
+/* Nothing in it to free (the entry itself is the config's). */
+static void vballoon_config_free(void *cfg)
+{
+	(void)cfg;
 }
 
 static void vballoon_describe(const void *cfg, unsigned int index, char *buf, size_t len)
@@ -45,4 +52,5 @@ const struct virtio_kind vballoon_kind = {
 		"(default off)\n",
 	.describe = vballoon_describe,
 	.create = vballoon_build,
+	.free = vballoon_config_free,
 };
