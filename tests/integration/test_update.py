@@ -220,15 +220,21 @@ def touch_and_free(hull_bin, root, cid, pid, size):
 
 
 @contextlib.contextmanager
-def memory_container(hull_bin, tmp_path, lab_bundle, name, limit, cid):  # noqa: F811
+def memory_container(hull_bin, tmp_path, lab_bundle, name, limit, cid,  # noqa: F811
+                     sysfs=False):
     """A container of `sleep 1000` with a memory limit and the cgroupsPath /name, created and
     started: (its host cgroup, the runtime's root, the VMM's pid); killed, waited for and
-    deleted after, its cgroup then gone."""
+    deleted after, its cgroup then gone. sysfs: the guest's /sys mounted in it, writable."""
     cgroup_v2_root()
     cg = CG_ROOT / name
     root = tmp_path / "root"
     b = lab_bundle(["/bin/sleep", "1000"])
     with_limits(b, name, {"memory": {"limit": limit}})
+    if sysfs:
+        cfg = json.loads((b / "config.json").read_text())
+        cfg["mounts"].insert(0, {"destination": "/sys", "type": "sysfs", "source": "sysfs",
+                                 "options": ["rw", "nosuid", "nodev", "noexec"]})
+        (b / "config.json").write_text(json.dumps(cfg))
     pid, _, err = create(hull_bin, root, b, cid, tmp_path)
     try:
         assert rt(hull_bin, root, "start", cid).returncode == 0
@@ -297,6 +303,46 @@ def balloon_of(hull_bin, root, cid):
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p
     return json.loads(p.stdout)
+
+
+@lab
+def test_update_memory_busy_blocks(hull_bin, tmp_path, lab_bundle, subreaper):  # noqa: F811
+    """Plugged blocks the guest does not give back: a container with a 256M limit grows to
+    768M (512M plugged) and fills and frees it; its virtio-mem driver is then unbound (the
+    device reset leaves the blocks plugged, and nothing in the guest unplugs them any more).
+    update --memory 256m asks for the 512M back in vain: after the settle poll's minute hull
+    falls back to the balloon, which takes the busy blocks' 512M, so the guest is 256M again
+    and hull's RSS falls; the runtime's log says which blocks were busy and what the balloon
+    took instead."""
+    with memory_container(hull_bin, tmp_path, lab_bundle, f"hull-update-busy-{os.getpid()}",
+                          256 * MIB, "k1", sysfs=True) as (cg, root, pid):
+        before = mem_total(hull_bin, root, "k1")
+        p = rt(hull_bin, root, "update", "--memory", "768m", "k1")
+        assert p.returncode == 0, p.stderr
+        grown = wait_for("plugged", lambda: (lambda t: t if t - before >= 500 * MIB else 0)(
+            mem_total(hull_bin, root, "k1")))
+        assert grown, (before, mem_total(hull_bin, root, "k1"))
+        full = touch_and_free(hull_bin, root, "k1", pid, "600M")
+        drv = "/sys/bus/virtio/drivers/virtio_mem"
+        p = exec_settled(hull_bin, root, "k1", "/bin/sh", "-c",
+                         f"for d in {drv}/virtio*; do echo ${{d##*/}} > {drv}/unbind; done; "
+                         f"ls {drv}")
+        assert p.returncode == 0 and "virtio" not in p.stdout, p
+        p = rt(hull_bin, root, "update", "--memory", "256m", "k1")
+        assert p.returncode == 0, p.stderr
+        # The minute of the settle poll, then the balloon's inflation.
+        bal = wait_for("ballooned", lambda: (lambda x: x if x["actual"] >= 512 * MIB else None)(
+            balloon_of(hull_bin, root, "k1")), 240)
+        assert bal and bal["target"] == 512 * MIB, balloon_of(hull_bin, root, "k1")
+        low = rss(pid)
+        print(f"hull RSS: {full >> 20} MiB after the guest freed 600M, {low >> 20} MiB once "
+              f"the balloon took the busy blocks")
+        assert full - low >= 0.8 * 512 * MIB, (full, low)
+        assert guest_files(hull_bin, root, "k1", "memory.max") == [str(256 * MIB)]
+        log = (root / "k1" / "vmm.log").read_text()
+        print("runtime log: " + " | ".join(x for x in log.splitlines() if "memory" in x))
+        assert "MiB busy in the guest (still plugged): the balloon inflated to 512 MiB" in log, \
+            log
 
 
 @lab
