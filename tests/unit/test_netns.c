@@ -351,7 +351,9 @@ static void test_join_ipv6_only(void **state)
 	struct ctr_netif nif;
 	char err[512] = "";
 	bool found = false;
+	const char *names[] = { "vethlocal", "vethtest" };
 	struct ifreq ifr;
+	unsigned int i;
 	int s;
 
 	(void)state;
@@ -360,16 +362,14 @@ static void test_join_ipv6_only(void **state)
 	assert_int_equal(unshare(CLONE_NEWNET), 0);
 	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	assert_true(s >= 0);
-	persistent_tap("vethlocal", &ifr);
-	ioctl_ok(s, SIOCGIFFLAGS, &ifr);
-	ifr.ifr_flags |= IFF_UP;
-	ioctl_ok(s, SIOCSIFFLAGS, &ifr);
-	give_addr6("vethlocal", "fe80::7", 64);
-	persistent_tap("vethtest", &ifr);
-	ioctl_ok(s, SIOCGIFFLAGS, &ifr);
-	ifr.ifr_flags |= IFF_UP;
-	ioctl_ok(s, SIOCSIFFLAGS, &ifr);
+	for (i = 0; i < 2; i++) {
+		persistent_tap(names[i], &ifr);
+		ioctl_ok(s, SIOCGIFFLAGS, &ifr);
+		ifr.ifr_flags |= IFF_UP;
+		ioctl_ok(s, SIOCSIFFLAGS, &ifr);
+	}
 	close(s);
+	give_addr6("vethlocal", "fe80::7", 64);
 	fake_veth6();
 	assert_int_equal(ctr_netns_join("/proc/self/ns/net", &nif, &found, err, sizeof(err)), 0);
 	assert_true(found);
