@@ -374,11 +374,13 @@ static int clear_addrs6(const char *ifname, const struct ctr_netif *nif, char *e
 	for (i = 0; i < nif->naddrs6 && !ret; i++) {
 		memset(&r, 0, sizeof(r));
 		r.ifr6_ifindex = (int)if_nametoindex(ifname);
-		if (ctr_inet6_prefix(nif->addrs6[i], r.ifr6_addr.s6_addr, &prefix))
+		if (ctr_inet6_prefix(nif->addrs6[i], r.ifr6_addr.s6_addr, &prefix)) {
 			ret = parse_fail(err, errlen, -EINVAL, "%s: address %s: not IPv6",
 					 ifname, nif->addrs6[i]);
+			break;
+		}
 		r.ifr6_prefixlen = prefix;
-		if (!ret && ioctl(s, SIOCDIFADDR, &r))
+		if (ioctl(s, SIOCDIFADDR, &r))
 			ret = parse_fail(err, errlen, -errno, "%s: removing its address %s: %s",
 					 ifname, nif->addrs6[i], strerror(errno));
 	}
