@@ -8,6 +8,7 @@
 #include <linux/if_bridge.h>
 #include <linux/if_link.h>
 #include <linux/if_tun.h>
+#include <linux/ipv6.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <linux/sockios.h>
@@ -46,11 +47,60 @@ int ctr_netns_gateway(const char *route, const char *ifname, char *gw, size_t gw
 	return -ENOENT;
 }
 
+/* 32 hex digits, as /proc/net/ipv6_route prints an address, into a. */
+static bool hex128(const char *hex, struct in6_addr *a)
+{
+	unsigned int i, b;
+
+	if (strlen(hex) != 32 || strspn(hex, "0123456789abcdefABCDEF") != 32)
+		return false;
+	for (i = 0; i < 16; i++) {
+		sscanf(hex + 2 * i, "%2x", &b);
+		a->s6_addr[i] = (uint8_t)b;
+	}
+	return true;
+}
+
+int ctr_netns_gateway6(const char *route, const char *ifname, char *gw, size_t gwlen)
+{
+	char dst[33], via[33], name[IFNAMSIZ + 1];
+	unsigned int plen, flags;
+	struct in6_addr d, a;
+	const char *line;
+	int n;
+
+	for (line = route; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
+		/* Destination Plen Source Plen NextHop Metric RefCnt Use Flags Iface */
+		n = sscanf(line, "%32s %x %*32s %*x %32s %*x %*x %*x %x %16s", dst, &plen, via,
+			   &flags, name);
+		if (n != 5 || !hex128(dst, &d) || !hex128(via, &a))
+			return -EINVAL;
+		/* RTF_UP 0x1, RTF_GATEWAY 0x2: a default route through a gateway. */
+		if (strcmp(name, ifname) || plen || !IN6_IS_ADDR_UNSPECIFIED(&d) || (flags & 3) != 3)
+			continue;
+		return inet_ntop(AF_INET6, &a, gw, (socklen_t)gwlen) ? 0 : -ENOSPC;
+	}
+	return -ENOENT;
+}
+
+/* A netmask's prefix length: its bits set (IPv4 or IPv6). */
 static int prefix_len(const struct sockaddr *mask)
 {
-	uint32_t m = mask ? ntohl(((const struct sockaddr_in *)mask)->sin_addr.s_addr) : 0;
+	const uint8_t *b;
+	int n = 0, i, len;
 
-	return __builtin_popcount(m);
+	if (!mask)
+		return 0;
+	if (mask->sa_family == AF_INET6) {
+		b = ((const struct sockaddr_in6 *)mask)->sin6_addr.s6_addr;
+		len = 16;
+	} else {
+		b = (const uint8_t *)&((const struct sockaddr_in *)mask)->sin_addr;
+		len = 4;
+	}
+	for (i = 0; i < len; i++)
+		n += __builtin_popcount(b[i]);
+	return n;
 }
 
 /* hull's own interfaces in the namespace: never the one to adopt. */
@@ -59,61 +109,89 @@ static bool hulls(const char *name)
 	return !strcmp(name, CTR_NETNS_TAP) || !strcmp(name, CTR_NETNS_BRIDGE);
 }
 
-/* The first non-loopback interface with IPv4 addresses: its name and addresses into nif. */
+/*
+ * An address of the guest's: IPv4, or IPv6 that is not link-local (the interface's own, made
+ * from its MAC: the guest makes its own from its own), loopback or multicast.
+ */
+static bool guests(const struct sockaddr *sa)
+{
+	const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+
+	if (sa->sa_family == AF_INET)
+		return true;
+	return sa->sa_family == AF_INET6 && !IN6_IS_ADDR_LINKLOCAL(a) &&
+	       !IN6_IS_ADDR_LOOPBACK(a) && !IN6_IS_ADDR_MULTICAST(a) &&
+	       !IN6_IS_ADDR_UNSPECIFIED(a);
+}
+
+/* ifa's address as "ADDR/PREFIX" appended to nif's IPv4 or IPv6 ones. */
+static int add_addr(const struct ifaddrs *ifa, struct ctr_netif *nif, char *err, size_t errlen)
+{
+	bool v6 = ifa->ifa_addr->sa_family == AF_INET6;
+	char ***v = v6 ? &nif->addrs6 : &nif->addrs;
+	unsigned int *n = v6 ? &nif->naddrs6 : &nif->naddrs;
+	char addr[INET6_ADDRSTRLEN], text[INET6_ADDRSTRLEN + 12];
+	const void *a = v6 ? (const void *)&((struct sockaddr_in6 *)ifa->ifa_addr)->sin6_addr
+			   : (const void *)&((struct sockaddr_in *)ifa->ifa_addr)->sin_addr;
+
+	if (*n == CTR_NETNS_ADDRS_MAX)
+		return parse_fail(err, errlen, -E2BIG, "%s: more than %d %s addresses",
+				  ifa->ifa_name, CTR_NETNS_ADDRS_MAX, v6 ? "IPv6" : "IPv4");
+	inet_ntop(ifa->ifa_addr->sa_family, a, addr, sizeof(addr));
+	snprintf(text, sizeof(text), "%s/%d", addr, prefix_len(ifa->ifa_netmask));
+	if ((!*v && !(*v = calloc(CTR_NETNS_ADDRS_MAX, sizeof(char *)))) ||
+	    !((*v)[*n] = strdup(text)))
+		return parse_fail(err, errlen, -ENOMEM, "%s", strerror(ENOMEM));
+	(*n)++;
+	return 0;
+}
+
+/*
+ * The first non-loopback interface with an IPv4 address or a global IPv6 one: its name and
+ * those addresses into nif.
+ */
 static int find_interface(char *ifname, struct ctr_netif *nif, char *err, size_t errlen)
 {
 	struct ifaddrs *all, *i;
-	char addr[INET_ADDRSTRLEN], text[INET_ADDRSTRLEN + 4];
 	int ret = 0;
 
 	if (getifaddrs(&all))
 		return parse_fail(err, errlen, -errno, "its interfaces: %s", strerror(errno));
 	ifname[0] = '\0';
-	for (i = all; i; i = i->ifa_next) {
-		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET ||
-		    (i->ifa_flags & IFF_LOOPBACK) || strlen(i->ifa_name) >= IFNAMSIZ ||
-		    hulls(i->ifa_name))
+	for (i = all; i && !ret; i = i->ifa_next) {
+		if (!i->ifa_addr || !guests(i->ifa_addr) || (i->ifa_flags & IFF_LOOPBACK) ||
+		    strlen(i->ifa_name) >= IFNAMSIZ || hulls(i->ifa_name))
 			continue;
 		if (!ifname[0])
 			snprintf(ifname, IFNAMSIZ, "%s", i->ifa_name);
 		else if (strcmp(ifname, i->ifa_name))
 			continue; /* one interface: the first one's */
-		if (nif->naddrs == CTR_NETNS_ADDRS_MAX) {
-			ret = parse_fail(err, errlen, -E2BIG, "%s: more than %d IPv4 addresses",
-					 ifname, CTR_NETNS_ADDRS_MAX);
-			break;
-		}
-		inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, addr,
-			  sizeof(addr));
-		snprintf(text, sizeof(text), "%s/%d", addr, prefix_len(i->ifa_netmask));
-		if (!nif->addrs && !(nif->addrs = calloc(CTR_NETNS_ADDRS_MAX, sizeof(char *)))) {
-			ret = -ENOMEM;
-			break;
-		}
-		if (!(nif->addrs[nif->naddrs] = strdup(text))) {
-			ret = -ENOMEM;
-			break;
-		}
-		nif->naddrs++;
+		ret = add_addr(i, nif, err, errlen);
 	}
 	freeifaddrs(all);
-	if (ret == -ENOMEM)
-		parse_fail(err, errlen, ret, "%s", strerror(ENOMEM));
 	return ret;
 }
 
-static int read_gateway(const char *ifname, struct ctr_netif *nif, char *err, size_t errlen)
+/*
+ * The default gateway through ifname that parse finds in the route file at path into *gw
+ * (left NULL when there is none). A missing file is no route: /proc/net/ipv6_route is not
+ * there when the host has no IPv6.
+ */
+static int read_gateway(const char *path, int (*parse)(const char *, const char *, char *,
+						       size_t),
+			const char *ifname, char **gw, char *err, size_t errlen)
 {
-	char *text = malloc(CTR_NETNS_ROUTE_MAX), gw[INET_ADDRSTRLEN];
+	char *text = malloc(CTR_NETNS_ROUTE_MAX), via[INET6_ADDRSTRLEN];
 	size_t len = 0;
 	ssize_t n;
 	int fd, ret;
 
 	if (!text)
 		return parse_fail(err, errlen, -ENOMEM, "%s", strerror(ENOMEM));
-	fd = open("/proc/net/route", O_RDONLY | O_CLOEXEC);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		ret = parse_fail(err, errlen, -errno, "/proc/net/route: %s", strerror(errno));
+		ret = errno == ENOENT ? 0 : parse_fail(err, errlen, -errno, "%s: %s", path,
+							strerror(errno));
 		goto out;
 	}
 	while (len < CTR_NETNS_ROUTE_MAX - 1 &&
@@ -121,12 +199,12 @@ static int read_gateway(const char *ifname, struct ctr_netif *nif, char *err, si
 		len += (size_t)n;
 	close(fd);
 	text[len] = '\0';
-	ret = ctr_netns_gateway(text, ifname, gw, sizeof(gw));
+	ret = parse(text, ifname, via, sizeof(via));
 	if (ret == -ENOENT) {
 		ret = 0; /* no default route: the guest gets none */
 	} else if (ret) {
-		parse_fail(err, errlen, ret, "/proc/net/route: %s", strerror(-ret));
-	} else if (!(nif->gateway = strdup(gw))) {
+		parse_fail(err, errlen, ret, "%s: %s", path, strerror(-ret));
+	} else if (!(*gw = strdup(via))) {
 		ret = parse_fail(err, errlen, -ENOMEM, "%s", strerror(ENOMEM));
 	}
 out:
@@ -280,9 +358,39 @@ static int clear_addrs(const char *ifname, unsigned int naddrs, int s, char *err
 	return 0;
 }
 
+/* The interface's IPv6 addresses (nif's) removed, one by one. */
+static int clear_addrs6(const char *ifname, const struct ctr_netif *nif, char *err,
+			size_t errlen)
+{
+	struct in6_ifreq r;
+	unsigned int i, prefix;
+	int s, ret = 0;
+
+	if (!nif->naddrs6)
+		return 0;
+	s = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return parse_fail(err, errlen, -errno, "IPv6 socket: %s", strerror(errno));
+	for (i = 0; i < nif->naddrs6 && !ret; i++) {
+		memset(&r, 0, sizeof(r));
+		r.ifr6_ifindex = (int)if_nametoindex(ifname);
+		if (ctr_inet6_prefix(nif->addrs6[i], r.ifr6_addr.s6_addr, &prefix)) {
+			ret = parse_fail(err, errlen, -EINVAL, "%s: address %s: not IPv6",
+					 ifname, nif->addrs6[i]);
+			break;
+		}
+		r.ifr6_prefixlen = prefix;
+		if (ioctl(s, SIOCDIFADDR, &r))
+			ret = parse_fail(err, errlen, -errno, "%s: removing its address %s: %s",
+					 ifname, nif->addrs6[i], strerror(errno));
+	}
+	close(s);
+	return ret;
+}
+
 /*
  * The interface ifname handed to the guest, the TAP and the bridge made already: its MTU and
- * default gateway into nif (its addresses are there), its addresses removed, the TAP given its
+ * default gateways into nif (its addresses are there), its addresses removed, the TAP given its
  * MTU and the interface made a port of the bridge that learns nothing.
  */
 static int adopt(const char *ifname, struct ctr_netif *nif, int s, char *err, size_t errlen)
@@ -292,7 +400,10 @@ static int adopt(const char *ifname, struct ctr_netif *nif, int s, char *err, si
 
 	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", ifname);
 	ret = ifr_call(s, SIOCGIFMTU, &ifr, ifname, "MTU", err, errlen) ?:
-	      read_gateway(ifname, nif, err, errlen);
+	      read_gateway("/proc/net/route", ctr_netns_gateway, ifname, &nif->gateway, err,
+			   errlen) ?:
+	      read_gateway("/proc/net/ipv6_route", ctr_netns_gateway6, ifname, &nif->gateway6,
+			   err, errlen);
 	if (ret)
 		return ret;
 	nif->mtu = (uint32_t)ifr.ifr_mtu;
@@ -303,6 +414,7 @@ static int adopt(const char *ifname, struct ctr_netif *nif, int s, char *err, si
 	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", CTR_NETNS_TAP);
 	ifr.ifr_mtu = (int)nif->mtu;
 	return clear_addrs(ifname, nif->naddrs, s, err, errlen) ?:
+	       clear_addrs6(ifname, nif, err, errlen) ?:
 	       ifr_call(s, SIOCSIFMTU, &ifr, CTR_NETNS_TAP, "MTU", err, errlen) ?:
 	       add_port(ifname, s, err, errlen) ?: no_learning(ifname, err, errlen);
 }

@@ -10,8 +10,8 @@
 #define CTR_NETNS_TAP "hulltap0"    /* the VM's TAP, made in the namespace */
 #define CTR_NETNS_BRIDGE "hullbr0"  /* joins it to the namespace's interface */
 #define CTR_NETNS_GUEST_IF "eth0"   /* the guest's name for the first virtio-net device */
-#define CTR_NETNS_ADDRS_MAX 16	    /* IPv4 addresses taken from the interface */
-#define CTR_NETNS_ROUTE_MAX (64 << 10) /* /proc/net/route read at most */
+#define CTR_NETNS_ADDRS_MAX 16	    /* IPv4 addresses taken from the interface, and IPv6 ones */
+#define CTR_NETNS_ROUTE_MAX (64 << 10) /* /proc/net/route, /proc/net/ipv6_route read at most */
 
 /*
  * The gateway of the default route through interface ifname in route, the text of
@@ -22,10 +22,21 @@
 int ctr_netns_gateway(const char *route, const char *ifname, char *gw, size_t gwlen);
 
 /*
+ * The same for IPv6: the gateway of the first default route (::/0, RTF_UP and RTF_GATEWAY)
+ * through ifname in route, the text of /proc/net/ipv6_route (no header; destination, its
+ * prefix length, source, its prefix length, next hop, metric, refcount, use, flags, device:
+ * addresses as 32 hex digits, the rest hex), as IPv6 text in gw. 0, -ENOENT when there is
+ * none, -EINVAL for a line that does not parse, -ENOSPC when gw is too small.
+ */
+int ctr_netns_gateway6(const char *route, const char *ifname, char *gw, size_t gwlen);
+
+/*
  * Join the network namespace at path for good (the calling process, before it has threads)
  * and hand its interface to the guest: the first interface other than loopback with an IPv4
- * address (a veth, as netavark and CNI make). Its addresses, MTU and default gateway are read
- * into nif (the guest's CTR_NETNS_GUEST_IF), its addresses removed from it, and a persistent
+ * address or a global IPv6 one (a veth, as netavark and CNI make). Its IPv4 and global IPv6
+ * addresses (never link-local ones: each interface has its own), MTU and default gateways (IPv4
+ * and IPv6) are read into nif (the guest's CTR_NETNS_GUEST_IF), those addresses removed from it,
+ * and a persistent
  * TAP (CTR_NETNS_TAP, the flags hull's tap backend opens it with) and that interface are made
  * ports of a new bridge (CTR_NETNS_BRIDGE): the guest's frames leave the namespace through
  * the interface, with the guest's own MAC. All of it goes with the namespace. *found is

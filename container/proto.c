@@ -1,6 +1,7 @@
 /* proto: the agent protocol's frames and messages, and the container spec's encoding (PROTOCOL.md). */
 #include "container/proto.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -169,11 +170,37 @@ static int resources_check(const void *obj)
 	return cpuset(r->cpuset_cpus) && cpuset(r->cpuset_mems) ? 0 : -EINVAL;
 }
 
+int ctr_inet6_prefix(const char *text, uint8_t addr[16], unsigned int *prefix)
+{
+	const char *slash = strchr(text, '/');
+	char a[INET6_ADDRSTRLEN];
+	size_t len, digits;
+
+	if (!slash || (len = (size_t)(slash - text)) >= sizeof(a))
+		return -EINVAL;
+	memcpy(a, text, len);
+	a[len] = '\0';
+	digits = strspn(slash + 1, "0123456789");
+	if (!digits || digits > 3 || slash[1 + digits] || inet_pton(AF_INET6, a, addr) != 1)
+		return -EINVAL;
+	*prefix = (unsigned int)atoi(slash + 1);
+	return *prefix <= 128 ? 0 : -EINVAL;
+}
+
 static int netif_check(const void *obj)
 {
 	const struct ctr_netif *n = obj;
+	unsigned int i, prefix;
+	uint8_t a[16];
 
-	return plain_name(n->name) && strlen(n->name) <= 15 ? 0 : -EINVAL;
+	if (!plain_name(n->name) || strlen(n->name) > 15)
+		return -EINVAL;
+	for (i = 0; i < n->naddrs6; i++)
+		if (ctr_inet6_prefix(n->addrs6[i], a, &prefix))
+			return -EINVAL;
+	if (n->gateway6 && inet_pton(AF_INET6, n->gateway6, a) != 1)
+		return -EINVAL;
+	return 0;
 }
 
 #define CTR_HOSTNAME_MAX 64 /* the kernel's HOST_NAME_MAX and domain name limit */
@@ -295,8 +322,10 @@ static const struct fdesc netif_f[] = {
 	{ CTR_NET_ADDR, K_STRV, 0, N(addrs), N(naddrs), 0, 0, NULL },
 	{ CTR_NET_GATEWAY, K_STR, 0, N(gateway), 0, 0, 0, NULL },
 	{ CTR_NET_MTU, K_U32, F_NZ, N(mtu), 0, 0, 0, NULL },
+	{ CTR_NET_ADDR6, K_STRV, 0, N(addrs6), N(naddrs6), 0, 0, NULL },
+	{ CTR_NET_GATEWAY6, K_STR, 0, N(gateway6), 0, 0, 0, NULL },
 };
-static const struct sdesc netif_d = { netif_f, 5, sizeof(struct ctr_netif), netif_check };
+static const struct sdesc netif_d = { netif_f, 7, sizeof(struct ctr_netif), netif_check };
 
 /* The root list's fields live in struct ctr_spec itself. */
 #define S(f) offsetof(struct ctr_spec, f)

@@ -81,7 +81,10 @@ enum {
 	CTR_RES_CPU_QUOTA = 1, CTR_RES_CPU_PERIOD, CTR_RES_CPU_WEIGHT, CTR_RES_CPUS, CTR_RES_MEMS,
 	CTR_RES_MEM_MAX, CTR_RES_SWAP_MAX, CTR_RES_MEM_LOW, CTR_RES_PIDS_MAX,
 };
-enum { CTR_NET_NAME = 1, CTR_NET_MAC, CTR_NET_ADDR, CTR_NET_GATEWAY, CTR_NET_MTU };
+enum {
+	CTR_NET_NAME = 1, CTR_NET_MAC, CTR_NET_ADDR, CTR_NET_GATEWAY, CTR_NET_MTU, CTR_NET_ADDR6,
+	CTR_NET_GATEWAY6,
+};
 
 struct ctr_rlimit {
 	uint32_t resource; /* RLIMIT_* */
@@ -140,6 +143,9 @@ struct ctr_netif {
 	char **addrs; /* "ADDR/PREFIX" */
 	unsigned int naddrs;
 	uint32_t mtu;
+	char **addrs6; /* IPv6 "ADDR/PREFIX", the prefix 0..128 */
+	unsigned int naddrs6;
+	char *gateway6; /* IPv6 address of the default route's gateway */
 };
 
 struct ctr_spec {
@@ -184,7 +190,8 @@ struct ctr_spec {
  * most 64 bytes; modules plain file names; cpusets of digits, ',' and '-';
  * seccomp a whole number of 8-byte instructions, at most 4096, its flags
  * within CTR_SECCOMP_FLAGS and only with a program; interface
- * names 1..15 bytes.
+ * names 1..15 bytes, IPv6 addresses ctr_inet6_prefix's "ADDR/PREFIX" and an IPv6
+ * gateway IPv6 text.
  */
 int ctr_spec_encode(const struct ctr_spec *s, uint8_t **out, size_t *len);
 int ctr_spec_decode(const void *p, size_t len, struct ctr_spec *s);
@@ -200,6 +207,11 @@ void ctr_resources_free(struct ctr_resources *r);
 int ctr_process_copy(struct ctr_process *dst, const struct ctr_process *src);
 int ctr_resources_copy(struct ctr_resources *dst, const struct ctr_resources *src);
 void ctr_netif_free(struct ctr_netif *n);
+/*
+ * An IPv6 "ADDR/PREFIX" (inet_pton's text, a decimal prefix 0..128) into addr (network order)
+ * and *prefix: 0, or -EINVAL.
+ */
+int ctr_inet6_prefix(const char *text, uint8_t addr[16], unsigned int *prefix);
 /* Absolute with no ".." component: what the spec's paths must be (hull-init joins them to a root). */
 bool ctr_path_ok(const char *p);
 

@@ -54,6 +54,19 @@ int gi_sysctl_path(const char *kv, char *path, size_t n, const char **value);
  */
 int gi_parse_cidr(const char *text, uint32_t *addr, uint32_t *mask);
 
+/*
+ * rtnetlink requests for an interface's IPv6 configuration, built in buf (GI_NL_MSG_MAX
+ * bytes), asking for an ack; each returns its length. gi_nl_addr6: RTM_NEWADDR of addr/prefix
+ * on interface ifindex with IFA_F_NODAD (usable at once: duplicate address detection would
+ * keep it tentative for a second or two after the process started; the address is the one
+ * the engine gave the container). gi_nl_route6: RTM_NEWROUTE of the default route (::/0,
+ * main table) via gw through ifindex.
+ */
+#define GI_NL_MSG_MAX 128
+size_t gi_nl_addr6(void *buf, uint32_t seq, int ifindex, const uint8_t addr[16],
+		   unsigned int prefix);
+size_t gi_nl_route6(void *buf, uint32_t seq, int ifindex, const uint8_t gw[16]);
+
 /* One cgroup v2 interface file and what to write into it. */
 struct gi_cgval {
 	const char *file;

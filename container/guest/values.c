@@ -1,8 +1,11 @@
-/* values: hull-init's pure checks and conversions — paths, sysctl keys, cgroup file values. */
+/* values: hull-init's pure checks and conversions — paths, sysctl keys, cgroup file values, netlink requests. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <linux/if_addr.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -53,6 +56,62 @@ int gi_parse_cidr(const char *text, uint32_t *addr, uint32_t *mask)
 	*addr = a.s_addr;
 	*mask = n ? htonl(~0u << (32 - n)) : 0;
 	return 0;
+}
+
+/* A request's header in buf, zeroed with room for its body. */
+static struct nlmsghdr *nl_start(void *buf, uint16_t type, uint32_t seq, size_t body)
+{
+	struct nlmsghdr *nh = buf;
+
+	memset(buf, 0, GI_NL_MSG_MAX);
+	nh->nlmsg_len = (uint32_t)NLMSG_LENGTH(body);
+	nh->nlmsg_type = type;
+	nh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
+	nh->nlmsg_seq = seq;
+	return nh;
+}
+
+/* An attribute appended to the request (the callers' fit in GI_NL_MSG_MAX). */
+static void nl_attr(struct nlmsghdr *nh, uint16_t type, const void *data, size_t len)
+{
+	struct rtattr *rta = (struct rtattr *)(void *)((char *)nh + NLMSG_ALIGN(nh->nlmsg_len));
+
+	rta->rta_type = type;
+	rta->rta_len = (uint16_t)RTA_LENGTH(len);
+	memcpy(RTA_DATA(rta), data, len);
+	nh->nlmsg_len = (uint32_t)(NLMSG_ALIGN(nh->nlmsg_len) + RTA_ALIGN(rta->rta_len));
+}
+
+size_t gi_nl_addr6(void *buf, uint32_t seq, int ifindex, const uint8_t addr[16],
+		   unsigned int prefix)
+{
+	struct nlmsghdr *nh = nl_start(buf, RTM_NEWADDR, seq, sizeof(struct ifaddrmsg));
+	struct ifaddrmsg *ifa = NLMSG_DATA(nh);
+
+	ifa->ifa_family = AF_INET6;
+	ifa->ifa_prefixlen = (uint8_t)prefix;
+	ifa->ifa_flags = IFA_F_NODAD;
+	ifa->ifa_scope = RT_SCOPE_UNIVERSE;
+	ifa->ifa_index = (uint32_t)ifindex;
+	nl_attr(nh, IFA_LOCAL, addr, 16);
+	nl_attr(nh, IFA_ADDRESS, addr, 16);
+	return nh->nlmsg_len;
+}
+
+size_t gi_nl_route6(void *buf, uint32_t seq, int ifindex, const uint8_t gw[16])
+{
+	struct nlmsghdr *nh = nl_start(buf, RTM_NEWROUTE, seq, sizeof(struct rtmsg));
+	struct rtmsg *rtm = NLMSG_DATA(nh);
+	uint32_t oif = (uint32_t)ifindex;
+
+	rtm->rtm_family = AF_INET6;
+	rtm->rtm_table = RT_TABLE_MAIN;
+	rtm->rtm_protocol = RTPROT_BOOT;
+	rtm->rtm_scope = RT_SCOPE_UNIVERSE;
+	rtm->rtm_type = RTN_UNICAST;
+	nl_attr(nh, RTA_GATEWAY, gw, 16);
+	nl_attr(nh, RTA_OIF, &oif, sizeof(oif));
+	return nh->nlmsg_len;
 }
 
 bool gi_name_ok(const char *name)

@@ -25,6 +25,7 @@ import json
 import os
 import re
 import socket
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -268,7 +269,7 @@ class LineServer:
 
     def __init__(self, addr):
         self.got = {}
-        self.srv = socket.socket()
+        self.srv = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET)
         self.srv.bind((addr, 0))
         self.srv.listen(1)
         self.srv.settimeout(300)
@@ -351,6 +352,56 @@ def test_podman_network_shape(podman):
     finally:
         if cid:
             podman("rm", "-f", "-t", "0", cid, check=False)
+        podman("network", "rm", "-f", net, check=False)
+
+
+@lab
+def test_podman_ipv6_network(podman, cloud_kernel, tmp_path):
+    """A dual-stack podman network (netavark: an IPv4 and an IPv6 subnet): with a guest kernel
+    that has IPv6 (Debian's cloud kernel, HULL_KERNEL through a wrapper podman runs as the
+    runtime), the container's eth0 has the IPv6 address podman gives it with its prefix, the
+    IPv6 default route goes through the network's IPv6 gateway, and a TCP exchange with a host
+    server reached at that gateway address works (its peer is the container's IPv6 address).
+    With the project kernel (no CONFIG_IPV6) the container does not start, and hull says why:
+    never a container that silently has IPv4 only."""
+    net = "hull-v6"
+    podman("network", "create", "--ipv6", "--subnet", "10.76.0.0/24", "--subnet", "fd77::/64",
+           net)
+    wrapper = tmp_path / "hull-cloud"
+    wrapper.write_text(f"#!/bin/sh\nHULL_KERNEL={cloud_kernel} exec {podman.runtime} \"$@\"\n")
+    wrapper.chmod(0o755)
+    srv = None
+    try:
+        subnets = json.loads(podman("network", "inspect", net).stdout)[0]["subnets"]
+        gw6 = next(n["gateway"] for n in subnets if ":" in n["subnet"])
+        assert gw6 == "fd77::1", subnets
+        srv = LineServer("::")  # the gateway's address appears with the bridge, at the run
+        p = clients.run(["podman", "--runtime", wrapper, "run", "--rm", "--network", net, IMAGE,
+                         "sh", "-c", f"uname -r; ip -6 addr show eth0; ip -6 route; "
+                         f"echo from-container | nc -w 30 {gw6} {srv.port}"],
+                        podman.env, check=False)
+        got = srv.wait()
+        assert p.returncode == 0, describe(p)
+        if podman.runtime.name != "runc":
+            assert p.stdout.split()[0] == cloud_kernel.name.removeprefix("vmlinuz-"), describe(p)
+        m = re.search(r"inet6 (fd77:\S+)/64 scope global", p.stdout)
+        assert m, describe(p)
+        assert re.search(r"^default via fd77::1 dev eth0", p.stdout, re.M), describe(p)
+        assert got.get("line") == b"from-container\n", (got, describe(p))
+        assert "from-host" in p.stdout, describe(p)
+        assert got["peer"] == m.group(1), (got, m.group(1))
+        if podman.runtime.name != "runc":
+            # The error quotes the VM's console, which need not be UTF-8.
+            p = subprocess.run(podman.argv("run", "--rm", "--network", net, IMAGE, "true"),
+                               env=podman.env, capture_output=True, timeout=clients.CMD_TIMEOUT,
+                               stdin=subprocess.DEVNULL)
+            out = (p.stdout + p.stderr).decode(errors="replace")
+            assert p.returncode != 0, out
+            assert "the guest kernel has no IPv6: cannot configure fd77:" in out, out
+            assert "use a kernel with CONFIG_IPV6" in out, out
+    finally:
+        if srv:
+            srv.close()
         podman("network", "rm", "-f", net, check=False)
 
 

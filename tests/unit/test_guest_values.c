@@ -8,6 +8,9 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
+#include <linux/if_addr.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <string.h>
 
 #include "container/guest/guest.h"
@@ -171,6 +174,69 @@ static void test_cidr(void **state)
 	assert_int_equal(gi_parse_cidr("/8", &addr, &mask), -EINVAL);
 }
 
+/* The attribute of type in the request's attributes (from first, to the request's end). */
+static const struct rtattr *attr(const struct nlmsghdr *nh, const void *first, uint16_t type)
+{
+	const struct rtattr *rta = first;
+	int left = (int)nh->nlmsg_len - (int)((const char *)first - (const char *)nh);
+
+	for (; RTA_OK(rta, left); rta = RTA_NEXT(rta, left))
+		if (rta->rta_type == type)
+			return rta;
+	return NULL;
+}
+
+static void test_netlink6(void **state)
+{
+	uint8_t buf[GI_NL_MSG_MAX] __attribute__((aligned(4))), a[16], gw[16];
+	const struct nlmsghdr *nh = (const void *)buf;
+	const struct ifaddrmsg *ifa;
+	const struct rtmsg *rtm;
+	const struct rtattr *rta;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(inet_pton(AF_INET6, "fd77::5", a), 1);
+	len = gi_nl_addr6(buf, 3, 7, a, 64);
+	assert_int_equal(len, nh->nlmsg_len);
+	assert_true(len <= sizeof(buf));
+	assert_int_equal(nh->nlmsg_type, RTM_NEWADDR);
+	assert_int_equal(nh->nlmsg_seq, 3);
+	assert_int_equal(nh->nlmsg_flags, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL);
+	ifa = NLMSG_DATA(nh);
+	assert_int_equal(ifa->ifa_family, AF_INET6);
+	assert_int_equal(ifa->ifa_prefixlen, 64);
+	assert_int_equal(ifa->ifa_flags, IFA_F_NODAD); /* usable at once */
+	assert_int_equal(ifa->ifa_index, 7);
+	rta = attr(nh, IFA_RTA(ifa), IFA_LOCAL);
+	assert_non_null(rta);
+	assert_int_equal(RTA_PAYLOAD(rta), 16);
+	assert_memory_equal(RTA_DATA(rta), a, 16);
+	rta = attr(nh, IFA_RTA(ifa), IFA_ADDRESS);
+	assert_non_null(rta);
+	assert_memory_equal(RTA_DATA(rta), a, 16);
+
+	assert_int_equal(inet_pton(AF_INET6, "fd77::1", gw), 1);
+	len = gi_nl_route6(buf, 4, 7, gw);
+	assert_int_equal(len, nh->nlmsg_len);
+	assert_true(len <= sizeof(buf));
+	assert_int_equal(nh->nlmsg_type, RTM_NEWROUTE);
+	assert_int_equal(nh->nlmsg_seq, 4);
+	rtm = NLMSG_DATA(nh);
+	assert_int_equal(rtm->rtm_family, AF_INET6);
+	assert_int_equal(rtm->rtm_dst_len, 0); /* ::/0 */
+	assert_int_equal(rtm->rtm_table, RT_TABLE_MAIN);
+	assert_int_equal(rtm->rtm_type, RTN_UNICAST);
+	assert_int_equal(rtm->rtm_scope, RT_SCOPE_UNIVERSE);
+	assert_null(attr(nh, RTM_RTA(rtm), RTA_DST));
+	rta = attr(nh, RTM_RTA(rtm), RTA_GATEWAY);
+	assert_non_null(rta);
+	assert_memory_equal(RTA_DATA(rta), gw, 16);
+	rta = attr(nh, RTM_RTA(rtm), RTA_OIF);
+	assert_non_null(rta);
+	assert_int_equal(*(const uint32_t *)RTA_DATA(rta), 7);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -179,6 +245,7 @@ int main(void)
 		cmocka_unit_test(test_sysctl),
 		cmocka_unit_test(test_cgroup_values),
 		cmocka_unit_test(test_cidr),
+		cmocka_unit_test(test_netlink6),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

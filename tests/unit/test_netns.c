@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <ifaddrs.h>
 #include <linux/if_tun.h>
+#include <linux/ipv6.h>
 #include <net/if.h>
 #include <net/route.h>
 #include <netinet/in.h>
@@ -55,6 +56,64 @@ static void test_gateway(void **state)
 	assert_int_equal(ctr_netns_gateway(HDR
 		"eth0\t00000000\t0100580A\t0003\t0\t0\t0\t00000000\t0\t0\t0\n", "eth0", gw, 4),
 		-ENOSPC);
+}
+
+/* /proc/net/ipv6_route as the kernel prints it (no header; %8s pads the device name). */
+#define R6_ZERO "00000000000000000000000000000000"
+
+static void test_gateway6(void **state)
+{
+	char gw[INET6_ADDRSTRLEN];
+
+	(void)state;
+	/* netavark's namespace: the subnet's route, the default one through fd77::1, the local
+	 * and multicast routes, the unreachable default route on lo. */
+	assert_int_equal(ctr_netns_gateway6(
+		"fd770000000000000000000000000000 40 " R6_ZERO " 00 " R6_ZERO
+		" 00000100 00000001 00000000 00000001     eth0\n"
+		R6_ZERO " 00 " R6_ZERO " 00 fd770000000000000000000000000001"
+		" 00000400 00000001 00000000 00000003     eth0\n"
+		"fd770000000000000000000000000005 80 " R6_ZERO " 00 " R6_ZERO
+		" 00000000 00000002 00000000 80200001     eth0\n"
+		"ff000000000000000000000000000000 08 " R6_ZERO " 00 " R6_ZERO
+		" 00000100 00000001 00000000 00000001     eth0\n"
+		R6_ZERO " 00 " R6_ZERO " 00 " R6_ZERO
+		" ffffffff 00000001 00000000 00200200       lo\n", "eth0", gw, sizeof(gw)), 0);
+	assert_string_equal(gw, "fd77::1");
+	/* A link-local gateway (a router's advertisement), on a line without a newline. */
+	assert_int_equal(ctr_netns_gateway6(
+		R6_ZERO " 00 " R6_ZERO " 00 fe80000000000000020000fffe000001"
+		" 00000400 00000001 00000000 00450003     eth0", "eth0", gw, sizeof(gw)), 0);
+	assert_string_equal(gw, "fe80::200:ff:fe00:1");
+	/* Another interface's, one without RTF_GATEWAY, one that is down, one that is not ::/0
+	 * (a destination, or a prefix length): none. */
+	assert_int_equal(ctr_netns_gateway6(
+		R6_ZERO " 00 " R6_ZERO " 00 fd770000000000000000000000000001"
+		" 00000400 00000001 00000000 00000003     eth1\n"
+		R6_ZERO " 00 " R6_ZERO " 00 fd770000000000000000000000000001"
+		" 00000400 00000001 00000000 00000001     eth0\n"
+		R6_ZERO " 00 " R6_ZERO " 00 fd770000000000000000000000000001"
+		" 00000400 00000001 00000000 00000002     eth0\n"
+		"20010db8000000000000000000000000 00 " R6_ZERO " 00 fd770000000000000000000000000001"
+		" 00000400 00000001 00000000 00000003     eth0\n"
+		R6_ZERO " 40 " R6_ZERO " 00 fd770000000000000000000000000001"
+		" 00000400 00000001 00000000 00000003     eth0\n", "eth0", gw, sizeof(gw)),
+		-ENOENT);
+	assert_int_equal(ctr_netns_gateway6("", "eth0", gw, sizeof(gw)), -ENOENT);
+	/* Lines that do not parse: short, an address not 32 hex digits. */
+	assert_int_equal(ctr_netns_gateway6("eth0 garbage\n", "eth0", gw, sizeof(gw)), -EINVAL);
+	assert_int_equal(ctr_netns_gateway6(
+		R6_ZERO " 00 " R6_ZERO " 00 fd77000000000000000000000000000g"
+		" 00000400 00000001 00000000 00000003     eth0\n", "eth0", gw, sizeof(gw)),
+		-EINVAL);
+	assert_int_equal(ctr_netns_gateway6(
+		R6_ZERO " 00 " R6_ZERO " 00 fd77"
+		" 00000400 00000001 00000000 00000003     eth0\n", "eth0", gw, sizeof(gw)),
+		-EINVAL);
+	/* gw too small for the address. */
+	assert_int_equal(ctr_netns_gateway6(
+		R6_ZERO " 00 " R6_ZERO " 00 fd770000000000000000000000000001"
+		" 00000400 00000001 00000000 00000003     eth0\n", "eth0", gw, 4), -ENOSPC);
 }
 
 static void ioctl_ok(int fd, unsigned long req, void *arg)
@@ -115,17 +174,55 @@ static void fake_veth(void)
 	close(s);
 }
 
-static unsigned int inet_addrs(const char *name)
+/* An IPv6 address on interface name (ioctl, as the kernel's own tools did). */
+static void give_addr6(const char *name, const char *addr, unsigned int prefix)
+{
+	struct in6_ifreq r = { .ifr6_prefixlen = prefix };
+	int s = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	assert_true(s >= 0);
+	r.ifr6_ifindex = (int)if_nametoindex(name);
+	assert_int_equal(inet_pton(AF_INET6, addr, &r.ifr6_addr), 1);
+	ioctl_ok(s, SIOCSIFADDR, &r);
+	close(s);
+}
+
+/* The fake veth dual-stack: fd77::5/64, fd78::5/112 and a link-local address (its own, never
+ * the guest's), the IPv6 default route through fd77::1. */
+static void fake_veth6(void)
+{
+	struct in6_rtmsg rt = { .rtmsg_flags = RTF_UP | RTF_GATEWAY, .rtmsg_metric = 1 };
+	int s = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	assert_true(s >= 0);
+	give_addr6("vethtest", "fe80::5", 64);
+	give_addr6("vethtest", "fd77::5", 64);
+	give_addr6("vethtest", "fd78::5", 112);
+	rt.rtmsg_ifindex = (int)if_nametoindex("vethtest");
+	assert_int_equal(inet_pton(AF_INET6, "fd77::1", &rt.rtmsg_gateway), 1);
+	ioctl_ok(s, SIOCADDRT, &rt);
+	close(s);
+}
+
+/* How many addresses of family (AF_INET, or AF_INET6 that are not link-local) name has. */
+static unsigned int addrs_of(const char *name, int family)
 {
 	struct ifaddrs *all, *i;
 	unsigned int n = 0;
 
 	assert_int_equal(getifaddrs(&all), 0);
 	for (i = all; i; i = i->ifa_next)
-		if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET && !strcmp(i->ifa_name, name))
+		if (i->ifa_addr && i->ifa_addr->sa_family == family && !strcmp(i->ifa_name, name) &&
+		    (family != AF_INET6 || !IN6_IS_ADDR_LINKLOCAL(
+				&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr)))
 			n++;
 	freeifaddrs(all);
 	return n;
+}
+
+static unsigned int inet_addrs(const char *name)
+{
+	return addrs_of(name, AF_INET);
 }
 
 /* The first line of the sysfs file rel (below class/net/) into buf, "" when there is none: a
@@ -190,6 +287,8 @@ static void test_join(void **state)
 	assert_non_null(nif.gateway);
 	assert_string_equal(nif.gateway, "10.99.0.1");
 	assert_int_equal(nif.mtu, 1400);
+	assert_int_equal(nif.naddrs6, 0); /* IPv4 only */
+	assert_null(nif.gateway6);
 	/* The address is the guest's now; the TAP and the interface are the bridge's ports. */
 	assert_int_equal(inet_addrs("vethtest"), 0);
 	assert_int_not_equal(if_nametoindex(CTR_NETNS_BRIDGE), 0);
@@ -205,6 +304,83 @@ static void test_join(void **state)
 	spec.netifs[0] = nif;
 	spec.nnetifs = 1;
 	ctr_spec_free(&spec);
+}
+
+/* Whether nif carries IPv6 address text (getifaddrs's order is the kernel's). */
+static bool has(const struct ctr_netif *nif, const char *text)
+{
+	unsigned int i;
+
+	for (i = 0; i < nif->naddrs6; i++)
+		if (!strcmp(nif->addrs6[i], text))
+			return true;
+	return false;
+}
+
+static void test_join_dual_stack(void **state)
+{
+	struct ctr_netif nif;
+	char err[512] = "";
+	bool found = false;
+
+	(void)state;
+	/* netavark's namespace on a network with an IPv6 subnet: the global IPv6 addresses and
+	 * the IPv6 default gateway go to the guest too, the link-local address stays. */
+	assert_int_equal(unshare(CLONE_NEWNET), 0);
+	fake_veth();
+	fake_veth6();
+	assert_int_equal(ctr_netns_join("/proc/self/ns/net", &nif, &found, err, sizeof(err)), 0);
+	assert_true(found);
+	assert_int_equal(nif.naddrs, 1);
+	assert_string_equal(nif.addrs[0], "10.99.0.5/24");
+	assert_string_equal(nif.gateway, "10.99.0.1");
+	assert_int_equal(nif.naddrs6, 2);
+	assert_true(has(&nif, "fd77::5/64"));
+	assert_true(has(&nif, "fd78::5/112"));
+	assert_non_null(nif.gateway6);
+	assert_string_equal(nif.gateway6, "fd77::1");
+	/* The guest's addresses are gone from the interface, its own link-local one is not. */
+	assert_int_equal(inet_addrs("vethtest"), 0);
+	assert_int_equal(addrs_of("vethtest", AF_INET6), 0);
+	assert_true(bridge_has("vethtest"));
+	ctr_netif_free(&nif);
+}
+
+static void test_join_ipv6_only(void **state)
+{
+	struct ctr_netif nif;
+	char err[512] = "";
+	bool found = false;
+	const char *names[] = { "vethlocal", "vethtest" };
+	struct ifreq ifr;
+	unsigned int i;
+	int s;
+
+	(void)state;
+	/* An interface with IPv6 addresses only (and one with a link-local address only, made
+	 * first, which is not it): taken, with no IPv4 address and no IPv4 gateway. */
+	assert_int_equal(unshare(CLONE_NEWNET), 0);
+	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	assert_true(s >= 0);
+	for (i = 0; i < 2; i++) {
+		persistent_tap(names[i], &ifr);
+		ioctl_ok(s, SIOCGIFFLAGS, &ifr);
+		ifr.ifr_flags |= IFF_UP;
+		ioctl_ok(s, SIOCSIFFLAGS, &ifr);
+	}
+	close(s);
+	give_addr6("vethlocal", "fe80::7", 64);
+	fake_veth6();
+	assert_int_equal(ctr_netns_join("/proc/self/ns/net", &nif, &found, err, sizeof(err)), 0);
+	assert_true(found);
+	assert_int_equal(nif.naddrs, 0);
+	assert_null(nif.gateway);
+	assert_int_equal(nif.naddrs6, 2);
+	assert_string_equal(nif.gateway6, "fd77::1");
+	assert_int_equal(addrs_of("vethtest", AF_INET6), 0);
+	assert_true(bridge_has("vethtest"));
+	assert_false(bridge_has("vethlocal"));
+	ctr_netif_free(&nif);
 }
 
 static void test_only_loopback(void **state)
@@ -370,7 +546,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_gateway),
+		cmocka_unit_test(test_gateway6),
 		cmocka_unit_test(test_join),
+		cmocka_unit_test(test_join_dual_stack),
+		cmocka_unit_test(test_join_ipv6_only),
 		cmocka_unit_test(test_only_loopback),
 		cmocka_unit_test(test_bad_path),
 		cmocka_unit_test(test_prepare_then_adopt),

@@ -128,7 +128,9 @@ static void full_spec(struct ctr_spec *s)
 	s->netifs[0] = (struct ctr_netif){ .name = dup_s("eth0"), .mac = dup_s("02:00:00:00:00:01"),
 					   .gateway = dup_s("10.0.0.1"),
 					   .addrs = strv(2, "10.0.0.2/24", "fd00::2/64"),
-					   .naddrs = 2, .mtu = 1500 };
+					   .naddrs = 2, .mtu = 1500,
+					   .addrs6 = strv(2, "fd77::5/64", "2001:db8::1:2/128"),
+					   .naddrs6 = 2, .gateway6 = dup_s("fe80::1") };
 	s->nnetifs = 1;
 }
 
@@ -216,6 +218,10 @@ static void test_spec_round_trip(void **state)
 	assert_int_equal(t.nnetifs, 1);
 	assert_int_equal(t.netifs[0].naddrs, 2);
 	assert_int_equal(t.netifs[0].mtu, 1500);
+	assert_int_equal(t.netifs[0].naddrs6, 2);
+	assert_string_equal(t.netifs[0].addrs6[0], "fd77::5/64");
+	assert_string_equal(t.netifs[0].addrs6[1], "2001:db8::1:2/128");
+	assert_string_equal(t.netifs[0].gateway6, "fe80::1");
 	ctr_spec_free(&s);
 	ctr_spec_free(&t);
 	ctr_spec_free(&t); /* twice is fine: free leaves it zeroed */
@@ -320,6 +326,22 @@ static void test_spec_checks(void **state)
 	REFUSED((free(s.seccomp), s.seccomp = NULL, s.seccomp_len = 0));
 	REFUSED((free(s.resources.cpuset_cpus), s.resources.cpuset_cpus = dup_s("0\n1")));
 	REFUSED((free(s.netifs[0].name), s.netifs[0].name = dup_s("a-very-long-name")));
+	/* IPv6 addresses: not IPv6 text, no prefix, a prefix out of 0..128 or not decimal. */
+#define BAD_ADDR6(text) REFUSED((free(s.netifs[0].addrs6[1]), s.netifs[0].addrs6[1] = dup_s(text)))
+	BAD_ADDR6("10.0.0.2/24");
+	BAD_ADDR6("fd77::5");
+	BAD_ADDR6("fd77::5/");
+	BAD_ADDR6("fd77::5/129");
+	BAD_ADDR6("fd77::5/0129");
+	BAD_ADDR6("fd77::5/64 ");
+	BAD_ADDR6("fd77::5/+64");
+	BAD_ADDR6("fd77:::5/64");
+	BAD_ADDR6("/64");
+	BAD_ADDR6("fd77:0000:0000:0000:0000:0000:0000:0000:0005/64");
+#undef BAD_ADDR6
+	REFUSED((free(s.netifs[0].gateway6), s.netifs[0].gateway6 = dup_s("10.0.0.1")));
+	REFUSED((free(s.netifs[0].gateway6), s.netifs[0].gateway6 = dup_s("fe80::1/64")));
+	REFUSED((free(s.netifs[0].gateway6), s.netifs[0].gateway6 = dup_s("")));
 	REFUSED((free(s.root_tag), s.root_tag = dup_s("")));
 	REFUSED((free(s.root_tag), s.root_tag = NULL));
 	REFUSED((free(s.process.args[1]), s.process.args[1] = NULL));
@@ -754,6 +776,23 @@ static void test_messages(void **state)
 	assert_string_equal(b.netif.gateway, "10.78.0.1");
 	assert_int_equal(b.netif.mtu, 1450);
 	assert_null(b.netif.mac);
+	assert_int_equal(b.netif.naddrs6, 0);
+	assert_null(b.netif.gateway6);
+	ctr_msg_free(&m);
+	ctr_msg_free(&b);
+	/* And its IPv6 addresses (a prefix of 0 and of 128 included) and IPv6 gateway. */
+	m = (struct ctr_msg_fields){ .type = CTR_MSG_START, .seq = 7, .has_netif = true };
+	m.netif = (struct ctr_netif){ .name = dup_s("eth0"), .gateway6 = dup_s("fd78::1"),
+				      .addrs6 = strv(3, "fd78::2/64", "::/0", "fd78::9/128"),
+				      .naddrs6 = 3 };
+	msg_round_trip(&m, &b);
+	assert_true(b.has_netif);
+	assert_int_equal(b.netif.naddrs, 0);
+	assert_int_equal(b.netif.naddrs6, 3);
+	assert_string_equal(b.netif.addrs6[0], "fd78::2/64");
+	assert_string_equal(b.netif.addrs6[1], "::/0");
+	assert_string_equal(b.netif.addrs6[2], "fd78::9/128");
+	assert_string_equal(b.netif.gateway6, "fd78::1");
 	ctr_msg_free(&m);
 	ctr_msg_free(&b);
 	m = (struct ctr_msg_fields){ .type = CTR_MSG_START, .seq = 7 };
@@ -1003,6 +1042,26 @@ static void test_message_malformed(void **state)
 	assert_int_equal(decode_raw(CTR_MSG_START, &w, &m), -EINVAL);
 	assert_int_equal(m.seq, 11);
 	assert_null(m.netif.gateway);
+	/* An IPv6 address out of range, or an IPv6 gateway that is not IPv6: refused. */
+	tlv_w_init(&w, 256);
+	tlv_put_u32(&w, 1, 12);
+	tlv_begin(&w, 2);
+	tlv_put_str(&w, CTR_NET_NAME, "eth0");
+	tlv_put_str(&w, CTR_NET_ADDR6, "fd78::2/200");
+	tlv_end(&w);
+	assert_int_equal(decode_raw(CTR_MSG_START, &w, &m), -EINVAL);
+	assert_int_equal(m.seq, 12);
+	assert_false(m.has_netif);
+	assert_null(m.netif.addrs6);
+	tlv_w_init(&w, 256);
+	tlv_put_u32(&w, 1, 13);
+	tlv_begin(&w, 2);
+	tlv_put_str(&w, CTR_NET_NAME, "eth0");
+	tlv_put_str(&w, CTR_NET_GATEWAY6, "10.78.0.1");
+	tlv_end(&w);
+	assert_int_equal(decode_raw(CTR_MSG_START, &w, &m), -EINVAL);
+	assert_int_equal(m.seq, 13);
+	assert_null(m.netif.gateway6);
 	/* A truncated payload. */
 	tlv_w_init(&w, 64);
 	tlv_put_u32(&w, 1, 5);
