@@ -177,13 +177,19 @@ static void fake_veth(void)
 /* An IPv6 address on interface name (ioctl, as the kernel's own tools did). */
 static void give_addr6(const char *name, const char *addr, unsigned int prefix)
 {
-	struct in6_ifreq r = { .ifr6_prefixlen = prefix };
+	/* As large as a struct ifreq, zeroed: Valgrind reads SIOCSIFADDR's argument as one. */
+	union {
+		struct in6_ifreq r6;
+		struct ifreq r;
+	} u;
 	int s = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 
 	assert_true(s >= 0);
-	r.ifr6_ifindex = (int)if_nametoindex(name);
-	assert_int_equal(inet_pton(AF_INET6, addr, &r.ifr6_addr), 1);
-	ioctl_ok(s, SIOCSIFADDR, &r);
+	memset(&u, 0, sizeof(u));
+	u.r6.ifr6_prefixlen = prefix;
+	u.r6.ifr6_ifindex = (int)if_nametoindex(name);
+	assert_int_equal(inet_pton(AF_INET6, addr, &u.r6.ifr6_addr), 1);
+	ioctl_ok(s, SIOCSIFADDR, &u.r6);
 	close(s);
 }
 
@@ -191,16 +197,23 @@ static void give_addr6(const char *name, const char *addr, unsigned int prefix)
  * the guest's), the IPv6 default route through fd77::1. */
 static void fake_veth6(void)
 {
-	struct in6_rtmsg rt = { .rtmsg_flags = RTF_UP | RTF_GATEWAY, .rtmsg_metric = 1 };
+	/* As large as a struct rtentry, zeroed: Valgrind reads SIOCADDRT's argument as one. */
+	union {
+		struct in6_rtmsg rt6;
+		struct rtentry rt;
+	} u;
 	int s = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 
 	assert_true(s >= 0);
 	give_addr6("vethtest", "fe80::5", 64);
 	give_addr6("vethtest", "fd77::5", 64);
 	give_addr6("vethtest", "fd78::5", 112);
-	rt.rtmsg_ifindex = (int)if_nametoindex("vethtest");
-	assert_int_equal(inet_pton(AF_INET6, "fd77::1", &rt.rtmsg_gateway), 1);
-	ioctl_ok(s, SIOCADDRT, &rt);
+	memset(&u, 0, sizeof(u));
+	u.rt6.rtmsg_flags = RTF_UP | RTF_GATEWAY;
+	u.rt6.rtmsg_metric = 1;
+	u.rt6.rtmsg_ifindex = (int)if_nametoindex("vethtest");
+	assert_int_equal(inet_pton(AF_INET6, "fd77::1", &u.rt6.rtmsg_gateway), 1);
+	ioctl_ok(s, SIOCADDRT, &u.rt6);
 	close(s);
 }
 
