@@ -319,3 +319,36 @@ def test_guest_ram_hugetlb_pool_short(hull, huge_pool, busybox_initrd, project_b
     assert "raise /proc/sys/vm/nr_hugepages by 28" in h.stderr, h.describe()
     assert "HULL-" not in h.stdout, h.describe()
     assert huge_available() == 100
+
+
+@pytest.fixture
+def thp_always():
+    """Transparent huge pages on for every anonymous mapping ("always", Debian's default) for
+    the test, whatever the host has; put back after."""
+    knob = Path("/sys/kernel/mm/transparent_hugepage/enabled")
+    old = re.search(r"\[(\w+)\]", knob.read_text()).group(1)
+    knob.write_text("always\n")
+    yield
+    knob.write_text(f"{old}\n")
+
+
+def test_own_memory_no_huge_pages(hull, thp_always, busybox_initrd, project_bzimage):
+    """With THP "always", none of hull's own memory (outside guest RAM) is in huge pages, and
+    with two vCPUs it stays small. A vCPU thread's default 8 MiB stack used to get a 2 MiB
+    huge page at its first touch: 2 MiB resident per vCPU."""
+    h = hull("--kernel", project_bzimage, "--initrd", busybox_initrd, "--memory", "256M",
+             "--cpus", "2", "--cmdline", guest_cmdline("echo"))
+    h.expect(r"HULL-READY", 60)
+    maps = smaps_mappings(h.proc.pid)
+    h.send("done\n")
+    assert h.wait(30) == 0, h.describe()
+    own = [m for m in maps if m[1] - m[0] != 256 * MiB]
+    assert len(own) < len(maps), "no guest-RAM mapping"
+    huge = [(hex(lo), name, f["AnonHugePages"]) for lo, _, name, f in own
+            if f.get("AnonHugePages")]
+    rss = sum(f["Rss"] for _, _, _, f in own)
+    print(f"hull's own resident memory with 2 vCPUs: {rss} KiB")
+    assert not huge, huge
+    # The two vCPU threads' stacks below 2 MiB each: what makes a huge page impossible there.
+    stacks = [hi - lo for lo, hi, name, _ in own if not name and MiB // 2 <= hi - lo < 2 * MiB]
+    assert len(stacks) >= 2, [(hex(lo), hi - lo, name) for lo, hi, name, _ in own]
