@@ -15,12 +15,17 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wformat-security -Wstrict-pro
 	-Wnull-dereference
 HARDEN := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fstack-clash-protection -fcf-protection \
 	-fPIE -fno-strict-aliasing
-LDHARDEN := -pie -Wl,-z,relro,-z,now -Wl,-z,noexecstack
+# hull itself is static-pie: still position independent (ASLR), with no dynamic loader and no
+# relocations of six shared libraries at start, and only the library code it uses resident
+# (0.6 MiB less RSS per VM, measured in README's Performance). The unit tests and fuzz targets
+# link the same libraries dynamically (the sanitizers need it).
+LDHARDEN := -static-pie -Wl,-z,relro,-z,now -Wl,-z,noexecstack
 BASEFLAGS := -std=gnu11 -D_GNU_SOURCE -g -I. -MMD -MP $(WARN) $(shell pkg-config --cflags $(PKGS))
 CFLAGS := $(BASEFLAGS) -O2 $(HARDEN)
 SANFLAGS := $(BASEFLAGS) -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
 	-fno-sanitize-recover=all
 LIBS := $(shell pkg-config --libs $(PKGS)) -lpthread
+STATIC_LIBS := -Wl,--start-group $(shell pkg-config --static --libs $(PKGS)) -lpthread -Wl,--end-group
 
 # --- sources, by layer and subsystem (explicit lists; see ARCHITECTURE.md for the layers) ---
 LIB_SRCS := lib/gmem.c lib/bus.c lib/log.c lib/parse.c lib/file.c lib/fdbudget.c lib/loop.c \
@@ -126,7 +131,7 @@ all: hull
 
 hull: $(MAIN_OBJS) $(HULL_OBJS) $(DEMO_BLOB) $(HULL_INIT_BLOB)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(LDHARDEN) -o $@ $^ $(LIBS)
+	$(Q)$(CC) $(LDHARDEN) -o $@ $^ $(STATIC_LIBS)
 
 $(O)/%.o: %.c
 	@mkdir -p $(dir $@)
