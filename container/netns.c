@@ -231,17 +231,30 @@ static int set_up(int s, const char *name, char *err, size_t errlen)
 	return ret ?: ifr_call(s, SIOCSIFFLAGS, &ifr, name, "up", err, errlen);
 }
 
-/* A persistent TAP with hull's tap backend's flags (it opens it again by name). */
+/*
+ * A persistent TAP with hull's tap backend's flags (it opens it again by name). One in use
+ * is another VM's: one VM per container, and a namespace's network goes to one VM.
+ */
 static int make_tap(char *err, size_t errlen)
 {
 	struct ifreq ifr = { 0 };
-	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC), ret;
+	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC), ret = 0;
 
 	if (fd < 0)
 		return parse_fail(err, errlen, -errno, "/dev/net/tun: %s", strerror(errno));
 	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", CTR_NETNS_TAP);
 	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
-	ret = ifr_call(fd, TUNSETIFF, &ifr, CTR_NETNS_TAP, "TUNSETIFF", err, errlen);
+	if (ioctl(fd, TUNSETIFF, &ifr)) {
+		int e = errno;
+
+		ret = e == EBUSY ? parse_fail(err, errlen, -EBUSY, "%s is in use: another hull VM "
+					      "has this namespace's network (hull gives each "
+					      "container its own VM, so containers sharing a "
+					      "network namespace, as a pod's do, cannot all have "
+					      "it)", CTR_NETNS_TAP)
+				 : parse_fail(err, errlen, -e, "%s: TUNSETIFF: %s", CTR_NETNS_TAP,
+					      strerror(e));
+	}
 	if (!ret && ioctl(fd, TUNSETPERSIST, 1))
 		ret = parse_fail(err, errlen, -errno, "%s: TUNSETPERSIST: %s", CTR_NETNS_TAP,
 				 strerror(errno));
@@ -435,8 +448,14 @@ static int take(bool make, struct ctr_netif *nif, bool *found, char *err, size_t
 	int s, ret;
 
 	ret = find_interface(ifname, nif, err, errlen);
-	if (ret || !ifname[0])
+	if (ret)
 		return ret;
+	/*
+	 * None to take. Where hull's TAP is, a VM took it before: still running, making the TAP
+	 * again fails saying so; ended, its guest had the address and the namespace has none.
+	 */
+	if (!ifname[0])
+		return make && if_nametoindex(CTR_NETNS_TAP) ? make_tap(err, errlen) : 0;
 	s = inet_socket(err, errlen);
 	if (s < 0)
 		return s;
@@ -447,21 +466,25 @@ static int take(bool make, struct ctr_netif *nif, bool *found, char *err, size_t
 	return ret;
 }
 
-int ctr_netns_join(const char *path, struct ctr_netif *nif, bool *found, char *err,
-		   size_t errlen)
+int ctr_netns_enter(const char *path, char *err, size_t errlen)
 {
-	int fd, ret;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), ret;
 
-	*found = false;
-	*nif = (struct ctr_netif){ 0 };
-	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return parse_fail(err, errlen, -errno, "%s", strerror(errno));
 	ret = setns(fd, CLONE_NEWNET) ? -errno : 0;
 	close(fd);
 	if (ret)
 		return parse_fail(err, errlen, ret, "joining it: %s", strerror(-ret));
-	return take(true, nif, found, err, errlen);
+	return 0;
+}
+
+int ctr_netns_join(const char *path, struct ctr_netif *nif, bool *found, char *err,
+		   size_t errlen)
+{
+	*found = false;
+	*nif = (struct ctr_netif){ 0 };
+	return ctr_netns_enter(path, err, errlen) ?: take(true, nif, found, err, errlen);
 }
 
 int ctr_netns_prepare(char *err, size_t errlen)

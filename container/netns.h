@@ -31,6 +31,12 @@ int ctr_netns_gateway(const char *route, const char *ifname, char *gw, size_t gw
 int ctr_netns_gateway6(const char *route, const char *ifname, char *gw, size_t gwlen);
 
 /*
+ * Join the network namespace at path for good (the calling process, before it has threads),
+ * touching nothing in it: a pod's sandbox VM, which leaves the namespace's network to the
+ * pod's container. 0, or -errno with the cause in err.
+ */
+int ctr_netns_enter(const char *path, char *err, size_t errlen);
+/*
  * Join the network namespace at path for good (the calling process, before it has threads)
  * and hand its interface to the guest: the first interface other than loopback with an IPv4
  * address or a global IPv6 one (a veth, as netavark and CNI make). Its IPv4 and global IPv6
@@ -41,7 +47,8 @@ int ctr_netns_gateway6(const char *route, const char *ifname, char *gw, size_t g
  * ports of a new bridge (CTR_NETNS_BRIDGE): the guest's frames leave the namespace through
  * the interface, with the guest's own MAC. All of it goes with the namespace. *found is
  * false, and nothing made, when the namespace has no such interface (only loopback: a
- * container without a network). 0, or -errno with the cause in err.
+ * container without a network). Where hull's TAP is there and in use, another VM has the
+ * namespace's network: -EBUSY, saying so. 0, or -errno with the cause in err.
  */
 int ctr_netns_join(const char *path, struct ctr_netif *nif, bool *found, char *err,
 		   size_t errlen);

@@ -319,6 +319,42 @@ static void test_join(void **state)
 	ctr_spec_free(&spec);
 }
 
+/*
+ * A second container joining a namespace whose TAP another VM holds (a pod's app container
+ * beside its pause container) is refused, saying why; once that VM let go it may join.
+ */
+static void test_join_in_use(void **state)
+{
+	struct ifreq ifr = { 0 };
+	struct ctr_netif nif;
+	char err[512] = "";
+	bool found = false;
+	int vm;
+
+	(void)state;
+	assert_int_equal(unshare(CLONE_NEWNET), 0);
+	fake_veth();
+	assert_int_equal(ctr_netns_join("/proc/self/ns/net", &nif, &found, err, sizeof(err)), 0);
+	assert_true(found);
+	ctr_netif_free(&nif);
+	/* The first VM's tap backend holds it, with the flags it was made with. */
+	vm = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+	assert_true(vm >= 0);
+	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", CTR_NETNS_TAP);
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+	ioctl_ok(vm, TUNSETIFF, &ifr);
+	found = true;
+	assert_int_equal(ctr_netns_join("/proc/self/ns/net", &nif, &found, err, sizeof(err)),
+			 -EBUSY);
+	assert_false(found);
+	assert_non_null(strstr(err, CTR_NETNS_TAP " is in use: another hull VM has this "
+				    "namespace's network"));
+	close(vm);
+	/* Let go: the TAP is made again; the address went to the first guest, so none now. */
+	assert_int_equal(ctr_netns_join("/proc/self/ns/net", &nif, &found, err, sizeof(err)), 0);
+	assert_false(found);
+}
+
 /* Whether nif carries IPv6 address text (getifaddrs's order is the kernel's). */
 static bool has(const struct ctr_netif *nif, const char *text)
 {
@@ -561,6 +597,7 @@ int main(void)
 		cmocka_unit_test(test_gateway),
 		cmocka_unit_test(test_gateway6),
 		cmocka_unit_test(test_join),
+		cmocka_unit_test(test_join_in_use),
 		cmocka_unit_test(test_join_dual_stack),
 		cmocka_unit_test(test_join_ipv6_only),
 		cmocka_unit_test(test_only_loopback),
