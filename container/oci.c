@@ -13,6 +13,7 @@
 #include "container/oci_json.h"
 #include "lib/file.h"
 #include "lib/json.h"
+#include "lib/util.h"
 
 /* Bit N is capability N (linux/capability.h); runc's names. */
 static const char *const cap_names[CTR_NCAPS] = {
@@ -536,6 +537,20 @@ void ctr_bmount_free(struct ctr_bmount *m)
 	free(m->source);
 	free(m->data);
 	memset(m, 0, sizeof(*m));
+}
+
+bool ctr_pod_sandbox(const struct ctr_bundle *b)
+{
+	static const char *const keys[] = { "io.kubernetes.cri.container-type",
+					     "io.kubernetes.cri-o.ContainerType" };
+	unsigned int i, k;
+
+	for (i = 0; i < b->nannotations; i++)
+		for (k = 0; k < ARRAY_SIZE(keys); k++)
+			if (!strcmp(b->annotations[i].key, keys[k]) &&
+			    !strcmp(b->annotations[i].value, "sandbox"))
+				return true;
+	return false;
 }
 
 void ctr_bundle_free(struct ctr_bundle *b)

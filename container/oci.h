@@ -72,6 +72,13 @@ struct ctr_bundle {
 };
 
 /*
+ * Whether the bundle is a Kubernetes pod's sandbox (its "pause" container), as the CRI
+ * runtimes mark it: annotation io.kubernetes.cri.container-type (containerd) or
+ * io.kubernetes.cri-o.ContainerType (CRI-O) set to "sandbox".
+ */
+bool ctr_pod_sandbox(const struct ctr_bundle *b);
+
+/*
  * Read config.json text for the bundle in dir (absolute or relative to the
  * working directory; root.path and relative bind sources are relative to it).
  * Host block devices (linux.devices of type b) are looked up below dev_dir

@@ -1153,7 +1153,7 @@ static int add_tap(struct vm_config *cfg)
 /*
  * A network namespace path in config.json (podman's netavark, CNI): the VMM joins it for good
  * and its interface becomes the guest's eth0 (container/netns.h), through a TAP hull opens
- * as `--net tap=` does. Without a path, hull create's VMM is in a namespace of its own: the
+ * as `--net tap=` does; a pod's sandbox joins it and leaves the interface alone. Without a path, hull create's VMM is in a namespace of its own: the
  * TAP and the bridge are made there now, and the interface the hooks put there is adopted at
  * start (rt_start). hull run's VM has no network device.
  */
@@ -1180,6 +1180,19 @@ static int join_netns(struct ctr_run *r, struct vm_config *cfg)
 	}
 	if (!r->b.netns)
 		return 0;
+	if (ctr_pod_sandbox(&r->b)) {
+		/*
+		 * A pod's sandbox (its pause process) needs no network, and one VM can have the
+		 * namespace's: the pod's container, which joins it next, gets it.
+		 */
+		ret = ctr_netns_enter(r->b.netns, err, sizeof(err));
+		if (ret)
+			log_msg("network namespace %s: %s", r->b.netns, err);
+		else
+			log_debug("network namespace %s: a pod's sandbox: its network is left to the "
+				  "pod's container", r->b.netns);
+		return ret;
+	}
 	r->spec.netifs = calloc(1, sizeof(*r->spec.netifs));
 	if (!r->spec.netifs)
 		goto nomem;

@@ -356,6 +356,51 @@ def test_podman_network_shape(podman):
 
 
 @lab
+def test_podman_pod_network(podman):
+    """Two containers in one network namespace, as a pod's (podman's --network container:ID:
+    the second joins the first's namespace). Marked as a pod's sandbox (containerd's CRI
+    annotation), the first leaves the namespace's network alone (under hull its VM has only
+    lo's address), and the second, the pod's container, gets the address and the default route
+    (as under runc, where both share them). Not marked, the first takes the network and under
+    hull a second container in its namespace is refused, saying why."""
+    net = "hull-pod"
+    podman("network", "create", "--subnet", "10.75.0.0/24", net)
+    sandbox = first = None
+    hull = podman.runtime.name != "runc"
+    try:
+        sandbox = podman("run", "-d", "--network", net, "--annotation",
+                         "io.kubernetes.cri.container-type=sandbox", IMAGE,
+                         "sleep", "600").stdout.strip()
+        addr = podman("inspect", "-f", f"{{{{(index .NetworkSettings.Networks \"{net}\")"
+                      f".IPAddress}}}}", sandbox).stdout.strip()
+        assert addr.startswith("10.75.0."), addr
+        p = podman("exec", sandbox, "ip", "-4", "addr")
+        if hull:
+            assert re.findall(r"inet (\S+)", p.stdout) == ["127.0.0.1/8"], describe(p)
+        p = podman("run", "--rm", "--network", f"container:{sandbox}", IMAGE, "sh", "-c",
+                   "ip -4 addr show eth0; ip route")
+        assert re.search(rf"inet {re.escape(addr)}/24 ", p.stdout), describe(p)
+        assert re.search(r"^default via 10\.75\.0\.1 dev eth0", p.stdout, re.M), describe(p)
+
+        first = podman("run", "-d", "--network", net, IMAGE, "sleep", "600").stdout.strip()
+        p = subprocess.run(podman.argv("run", "--rm", "--network", f"container:{first}", IMAGE,
+                                       "true"),
+                           env=podman.env, capture_output=True, text=True,
+                           timeout=clients.CMD_TIMEOUT, stdin=subprocess.DEVNULL)
+        if hull:
+            assert p.returncode != 0, describe(p)
+            assert ("hulltap0 is in use: another hull VM has this namespace's network"
+                    in p.stdout + p.stderr), describe(p)
+        else:
+            assert p.returncode == 0, describe(p)
+    finally:
+        for cid in (sandbox, first):
+            if cid:
+                podman("rm", "-f", "-t", "0", cid, check=False)
+        podman("network", "rm", "-f", net, check=False)
+
+
+@lab
 def test_podman_ipv6_network(podman, cloud_kernel, tmp_path):
     """A dual-stack podman network (netavark: an IPv4 and an IPv6 subnet): with a guest kernel
     that has IPv6 (Debian's cloud kernel, HULL_KERNEL through a wrapper podman runs as the

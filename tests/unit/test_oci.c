@@ -259,6 +259,7 @@ static void test_full(void **state)
 	assert_int_equal(b.nannotations, 2);
 	assert_string_equal(b.annotations[0].key, "io.kubernetes.cri.container-type");
 	assert_string_equal(b.annotations[1].value, "");
+	assert_false(ctr_pod_sandbox(&b)); /* a pod's container, not its sandbox */
 	assert_string_equal(b.netns, "/var/run/netns/x");
 
 	assert_int_equal(b.ndevices, 5);
@@ -817,9 +818,36 @@ static void test_process_alone(void **state)
 	assert_int_equal(process_alone("{"), -EINVAL);
 }
 
+/* Whether a bundle with annotations "other": "x" and key: value is a pod's sandbox. */
+static bool marked(const char *key, const char *value)
+{
+	char k[64], v[32], ok[] = "other", ov[] = "x";
+	struct ctr_annotation a[2] = { { ok, ov }, { k, v } };
+	struct ctr_bundle b = { .annotations = a, .nannotations = 2 };
+
+	snprintf(k, sizeof(k), "%s", key);
+	snprintf(v, sizeof(v), "%s", value);
+	return ctr_pod_sandbox(&b);
+}
+
+/* A pod's sandbox as containerd and CRI-O mark it; anything else is not one. */
+static void test_pod_sandbox(void **state)
+{
+	struct ctr_bundle none = { 0 };
+
+	(void)state;
+	assert_true(marked("io.kubernetes.cri.container-type", "sandbox"));
+	assert_true(marked("io.kubernetes.cri-o.ContainerType", "sandbox"));
+	assert_false(marked("io.kubernetes.cri.container-type", "container"));
+	assert_false(marked("io.kubernetes.cri-o.ContainerType", "Sandbox"));
+	assert_false(marked("sandbox", "sandbox"));
+	assert_false(ctr_pod_sandbox(&none));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_pod_sandbox),
 		cmocka_unit_test(test_process_alone),
 		cmocka_unit_test(test_minimal),	       cmocka_unit_test(test_full),
 		cmocka_unit_test(test_errors_top),     cmocka_unit_test(test_errors_process),
