@@ -124,26 +124,34 @@ static bool guests(const struct sockaddr *sa)
 	       !IN6_IS_ADDR_UNSPECIFIED(a);
 }
 
-/* ifa's address as "ADDR/PREFIX" appended to nif's IPv4 or IPv6 ones. */
-static int add_addr(const struct ifaddrs *ifa, struct ctr_netif *nif, char *err, size_t errlen)
+/* "ADDR/PREFIX" text appended to nif's IPv4 or IPv6 addresses; what names where they are from. */
+static int push_addr(struct ctr_netif *nif, bool v6, const char *text, const char *what,
+		     char *err, size_t errlen)
 {
-	bool v6 = ifa->ifa_addr->sa_family == AF_INET6;
 	char ***v = v6 ? &nif->addrs6 : &nif->addrs;
 	unsigned int *n = v6 ? &nif->naddrs6 : &nif->naddrs;
-	char addr[INET6_ADDRSTRLEN], text[INET6_ADDRSTRLEN + 12];
-	const void *a = v6 ? (const void *)&((struct sockaddr_in6 *)ifa->ifa_addr)->sin6_addr
-			   : (const void *)&((struct sockaddr_in *)ifa->ifa_addr)->sin_addr;
 
 	if (*n == CTR_NETNS_ADDRS_MAX)
-		return parse_fail(err, errlen, -E2BIG, "%s: more than %d %s addresses",
-				  ifa->ifa_name, CTR_NETNS_ADDRS_MAX, v6 ? "IPv6" : "IPv4");
-	inet_ntop(ifa->ifa_addr->sa_family, a, addr, sizeof(addr));
-	snprintf(text, sizeof(text), "%s/%d", addr, prefix_len(ifa->ifa_netmask));
+		return parse_fail(err, errlen, -E2BIG, "%s: more than %d %s addresses", what,
+				  CTR_NETNS_ADDRS_MAX, v6 ? "IPv6" : "IPv4");
 	if ((!*v && !(*v = calloc(CTR_NETNS_ADDRS_MAX, sizeof(char *)))) ||
 	    !((*v)[*n] = strdup(text)))
 		return parse_fail(err, errlen, -ENOMEM, "%s", strerror(ENOMEM));
 	(*n)++;
 	return 0;
+}
+
+/* ifa's address as "ADDR/PREFIX" appended to nif's IPv4 or IPv6 ones. */
+static int add_addr(const struct ifaddrs *ifa, struct ctr_netif *nif, char *err, size_t errlen)
+{
+	bool v6 = ifa->ifa_addr->sa_family == AF_INET6;
+	char addr[INET6_ADDRSTRLEN], text[INET6_ADDRSTRLEN + 12];
+	const void *a = v6 ? (const void *)&((struct sockaddr_in6 *)ifa->ifa_addr)->sin6_addr
+			   : (const void *)&((struct sockaddr_in *)ifa->ifa_addr)->sin_addr;
+
+	inet_ntop(ifa->ifa_addr->sa_family, a, addr, sizeof(addr));
+	snprintf(text, sizeof(text), "%s/%d", addr, prefix_len(ifa->ifa_netmask));
+	return push_addr(nif, v6, text, ifa->ifa_name, err, errlen);
 }
 
 /*
@@ -263,6 +271,38 @@ static int make_tap(char *err, size_t errlen)
 }
 
 /*
+ * One rtnetlink request of len bytes and the kernel's one answer into reply (cap bytes,
+ * *got of them): 0, the error an NLMSG_ERROR carries (0 for an ack), or -errno.
+ */
+static int rtnl(const void *req, size_t len, void *reply, size_t cap, size_t *got)
+{
+	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+	const struct nlmsghdr *nh = reply;
+	ssize_t n;
+	int s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE), ret;
+
+	*got = 0;
+	if (s < 0)
+		return -errno;
+	ret = sendto(s, req, len, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0 ? -errno : 0;
+	if (!ret) {
+		/* The kernel answers at once, in one message. */
+		n = recv(s, reply, cap, 0);
+		if (n < 0)
+			ret = -errno;
+		else if ((size_t)n < sizeof(*nh) || nh->nlmsg_len > (size_t)n)
+			ret = -EPROTO;
+		else if (nh->nlmsg_type == NLMSG_ERROR)
+			ret = nh->nlmsg_len < NLMSG_LENGTH(sizeof(struct nlmsgerr)) ?
+				      -EPROTO :
+				      ((const struct nlmsgerr *)NLMSG_DATA(nh))->error;
+		*got = n < 0 ? 0 : (size_t)n;
+	}
+	close(s);
+	return ret;
+}
+
+/*
  * Port ifname learns no addresses (IFLA_BRPORT_LEARNING 0, one RTM_SETLINK; the legacy bridge
  * ioctls have no such flag). What arrives there is from the network, never the guest: a host
  * side in hairpin mode (docker's bridge with --userland-proxy=false) sends the guest's own
@@ -281,9 +321,8 @@ static int no_learning(const char *ifname, char *err, size_t errlen)
 		struct nlmsghdr nh;
 		struct nlmsgerr e;
 	} ack;
-	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
-	ssize_t n;
-	int s, ret;
+	size_t got;
+	int ret;
 
 	req.nh.nlmsg_len = sizeof(req);
 	req.nh.nlmsg_type = RTM_SETLINK;
@@ -297,22 +336,7 @@ static int no_learning(const char *ifname, char *err, size_t errlen)
 	req.protinfo.nla_len = (uint16_t)(2 * sizeof(struct nlattr) + 4);
 	req.learning.nla_type = IFLA_BRPORT_LEARNING;
 	req.learning.nla_len = (uint16_t)(sizeof(struct nlattr) + 1);
-	s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-	if (s < 0)
-		return parse_fail(err, errlen, -errno, "netlink: %s", strerror(errno));
-	ret = sendto(s, &req, sizeof(req), 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0 ?
-		      -errno : 0;
-	if (!ret) {
-		/* The kernel answers at once: an ack (error 0) or the error. */
-		n = recv(s, &ack, sizeof(ack), 0);
-		if (n < 0)
-			ret = -errno;
-		else if ((size_t)n < sizeof(ack) || ack.nh.nlmsg_type != NLMSG_ERROR)
-			ret = -EPROTO;
-		else
-			ret = ack.e.error;
-	}
-	close(s);
+	ret = rtnl(&req, sizeof(req), &ack, sizeof(ack), &got);
 	if (ret)
 		return parse_fail(err, errlen, ret, "%s: learning off on the bridge: %s", ifname,
 				  strerror(-ret));
@@ -432,6 +456,211 @@ static int adopt(const char *ifname, struct ctr_netif *nif, int s, char *err, si
 	       add_port(ifname, s, err, errlen) ?: no_learning(ifname, err, errlen);
 }
 
+/*
+ * What a guest took from the namespace, kept on the bridge as its alias (IFLA_IFALIAS, at most
+ * ALIAS_MAX - 1 bytes): "hull-netif mtu=1500 gw=10.88.0.1 a=10.88.0.5/16 a6=fd00::5/64 ...".
+ * The addresses went into that guest; a VM started in the namespace after it ended (a pod's
+ * container restarted) reads them back from here. Set by whoever may configure the
+ * namespace's links (its engine, hull), never by a guest.
+ */
+#define RECORD "hull-netif"
+#define ALIAS_MAX 256 /* IFALIASZ, of linux/if.h (which clashes with net/if.h) */
+
+static int append(char *buf, size_t cap, size_t *off, const char *key, const char *value)
+{
+	int n = snprintf(buf + *off, cap - *off, " %s=%s", key, value);
+
+	if (n < 0 || (size_t)n >= cap - *off)
+		return -ENOSPC;
+	*off += (size_t)n;
+	return 0;
+}
+
+/* The bridge's alias set to text ("" clears it). */
+static int set_alias(const char *text, char *err, size_t errlen)
+{
+	struct {
+		struct nlmsghdr nh;
+		struct ifinfomsg ifi;
+		struct rtattr rta;
+		char alias[ALIAS_MAX];
+	} req = { 0 };
+	struct {
+		struct nlmsghdr nh;
+		struct nlmsgerr e;
+	} ack;
+	size_t got, n = strlen(text) + 1;
+	int ret;
+
+	if (n > sizeof(req.alias))
+		return parse_fail(err, errlen, -ENOSPC, "bridge %s: alias too long",
+				  CTR_NETNS_BRIDGE);
+	req.nh.nlmsg_len = (uint32_t)NLMSG_LENGTH(sizeof(req.ifi) + RTA_LENGTH(n));
+	req.nh.nlmsg_type = RTM_SETLINK;
+	req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	req.nh.nlmsg_seq = 1;
+	req.ifi.ifi_family = AF_UNSPEC;
+	req.ifi.ifi_index = (int)if_nametoindex(CTR_NETNS_BRIDGE);
+	if (!req.ifi.ifi_index)
+		return parse_fail(err, errlen, -errno, "%s: %s", CTR_NETNS_BRIDGE, strerror(errno));
+	req.rta.rta_type = IFLA_IFALIAS;
+	req.rta.rta_len = (unsigned short)RTA_LENGTH(n);
+	memcpy(req.alias, text, n);
+	ret = rtnl(&req, req.nh.nlmsg_len, &ack, sizeof(ack), &got);
+	if (ret)
+		return parse_fail(err, errlen, ret, "bridge %s: setting its alias: %s",
+				  CTR_NETNS_BRIDGE, strerror(-ret));
+	return 0;
+}
+
+/*
+ * nif's addresses, gateways and MTU recorded on the bridge. One that does not fit in an alias
+ * (many IPv6 addresses) is not recorded: the record is cleared, and a later VM of the
+ * namespace finds no network, as before there was a record.
+ */
+static int record(const struct ctr_netif *nif, char *err, size_t errlen)
+{
+	char text[ALIAS_MAX], mtu[16];
+	size_t off;
+	unsigned int i;
+	int ret;
+
+	off = (size_t)snprintf(text, sizeof(text), "%s", RECORD);
+	snprintf(mtu, sizeof(mtu), "%u", nif->mtu);
+	ret = append(text, sizeof(text), &off, "mtu", mtu);
+	if (!ret && nif->gateway)
+		ret = append(text, sizeof(text), &off, "gw", nif->gateway);
+	if (!ret && nif->gateway6)
+		ret = append(text, sizeof(text), &off, "gw6", nif->gateway6);
+	for (i = 0; !ret && i < nif->naddrs; i++)
+		ret = append(text, sizeof(text), &off, "a", nif->addrs[i]);
+	for (i = 0; !ret && i < nif->naddrs6; i++)
+		ret = append(text, sizeof(text), &off, "a6", nif->addrs6[i]);
+	return set_alias(ret ? "" : text, err, errlen);
+}
+
+/* Whether text is "ADDR/PREFIX" of the family v6 says. */
+static bool cidr(const char *text, bool v6)
+{
+	char addr[INET6_ADDRSTRLEN], *end;
+	const char *slash = strchr(text, '/');
+	uint8_t bin[16];
+	unsigned long prefix;
+
+	if (!slash || (size_t)(slash - text) >= sizeof(addr))
+		return false;
+	memcpy(addr, text, (size_t)(slash - text));
+	addr[slash - text] = '\0';
+	errno = 0;
+	prefix = strtoul(slash + 1, &end, 10);
+	return inet_pton(v6 ? AF_INET6 : AF_INET, addr, bin) == 1 && slash[1] && !*end &&
+	       !errno && prefix <= (v6 ? 128 : 32);
+}
+
+/* Whether text is an address of the family v6 says. */
+static bool address(const char *text, bool v6)
+{
+	uint8_t bin[16];
+
+	return inet_pton(v6 ? AF_INET6 : AF_INET, text, bin) == 1;
+}
+
+/* One "key=value" of a record into nif. */
+static int recall_field(char *field, struct ctr_netif *nif, char *err, size_t errlen)
+{
+	char *value = strchr(field, '='), *end;
+	unsigned long mtu;
+
+	if (!value)
+		goto bad;
+	*value++ = '\0';
+	if (!strcmp(field, "mtu")) {
+		errno = 0;
+		mtu = strtoul(value, &end, 10);
+		if (!*value || *end || errno || mtu < 68 || mtu > 65535)
+			goto bad;
+		nif->mtu = (uint32_t)mtu;
+		return 0;
+	}
+	if (!strcmp(field, "a") || !strcmp(field, "a6")) {
+		if (!cidr(value, field[1] == '6'))
+			goto bad;
+		return push_addr(nif, field[1] == '6', value, "bridge " CTR_NETNS_BRIDGE "'s record",
+				 err, errlen);
+	}
+	if (!strcmp(field, "gw") || !strcmp(field, "gw6")) {
+		char **gw = field[2] == '6' ? &nif->gateway6 : &nif->gateway;
+
+		if (*gw || !address(value, field[2] == '6'))
+			goto bad;
+		*gw = strdup(value);
+		return *gw ? 0 : parse_fail(err, errlen, -ENOMEM, "%s", strerror(ENOMEM));
+	}
+bad:
+	return parse_fail(err, errlen, -EINVAL, "bridge %s's record: bad field '%.40s'",
+			  CTR_NETNS_BRIDGE, field);
+}
+
+/*
+ * The record a VM of this namespace left on the bridge, read into nif: 1 when there is one, 0
+ * when there is none, or -errno with the cause in err.
+ */
+static int recall(struct ctr_netif *nif, char *err, size_t errlen)
+{
+	struct {
+		struct nlmsghdr nh;
+		struct ifinfomsg ifi;
+	} req = { 0 };
+	union {
+		struct nlmsghdr nh;
+		char buf[16384];
+	} reply;
+	char text[ALIAS_MAX], *field, *save;
+	const struct ifinfomsg *ifi;
+	struct rtattr *rta;
+	size_t got;
+	int left, ret;
+
+	req.nh.nlmsg_len = sizeof(req);
+	req.nh.nlmsg_type = RTM_GETLINK;
+	req.nh.nlmsg_flags = NLM_F_REQUEST;
+	req.nh.nlmsg_seq = 1;
+	req.ifi.ifi_family = AF_UNSPEC;
+	req.ifi.ifi_index = (int)if_nametoindex(CTR_NETNS_BRIDGE);
+	if (!req.ifi.ifi_index)
+		return 0; /* no bridge, no record */
+	ret = rtnl(&req, sizeof(req), &reply, sizeof(reply), &got);
+	if (!ret && (reply.nh.nlmsg_type != RTM_NEWLINK ||
+		     reply.nh.nlmsg_len < NLMSG_LENGTH(sizeof(*ifi))))
+		ret = -EPROTO;
+	if (ret)
+		return parse_fail(err, errlen, ret, "bridge %s: %s", CTR_NETNS_BRIDGE,
+				  strerror(-ret));
+	ifi = NLMSG_DATA(&reply.nh);
+	text[0] = '\0';
+	left = (int)(reply.nh.nlmsg_len - NLMSG_LENGTH(sizeof(*ifi)));
+	for (rta = IFLA_RTA(ifi); RTA_OK(rta, left); rta = RTA_NEXT(rta, left)) {
+		size_t n = RTA_PAYLOAD(rta);
+
+		if (rta->rta_type != IFLA_IFALIAS)
+			continue;
+		n = n < sizeof(text) ? n : sizeof(text) - 1;
+		memcpy(text, RTA_DATA(rta), n);
+		text[n] = '\0';
+	}
+	field = strtok_r(text, " ", &save);
+	if (!field || strcmp(field, RECORD))
+		return 0;
+	while ((field = strtok_r(NULL, " ", &save)))
+		if ((ret = recall_field(field, nif, err, errlen)))
+			return ret;
+	if (!nif->mtu || (!nif->naddrs && !nif->naddrs6))
+		return parse_fail(err, errlen, -EINVAL, "bridge %s's record: no MTU or no address",
+				  CTR_NETNS_BRIDGE);
+	nif->name = strdup(CTR_NETNS_GUEST_IF);
+	return nif->name ? 1 : parse_fail(err, errlen, -ENOMEM, "%s", strerror(ENOMEM));
+}
+
 /* The TAP and the bridge, in the namespace the caller is in. */
 static int make_ports(int s, char *err, size_t errlen)
 {
@@ -452,14 +681,21 @@ static int take(bool make, struct ctr_netif *nif, bool *found, char *err, size_t
 		return ret;
 	/*
 	 * None to take. Where hull's TAP is, a VM took it before: still running, making the TAP
-	 * again fails saying so; ended, its guest had the address and the namespace has none.
+	 * again fails saying so; ended, what its guest had is on the bridge's record, and the
+	 * bridge, its ports and the TAP are there for this VM.
 	 */
-	if (!ifname[0])
-		return make && if_nametoindex(CTR_NETNS_TAP) ? make_tap(err, errlen) : 0;
+	if (!ifname[0]) {
+		if (!make || !if_nametoindex(CTR_NETNS_TAP))
+			return 0;
+		ret = make_tap(err, errlen) ?: recall(nif, err, errlen);
+		*found = ret > 0;
+		return ret < 0 ? ret : 0;
+	}
 	s = inet_socket(err, errlen);
 	if (s < 0)
 		return s;
-	ret = (make ? make_ports(s, err, errlen) : 0) ?: adopt(ifname, nif, s, err, errlen);
+	ret = (make ? make_ports(s, err, errlen) : 0) ?: adopt(ifname, nif, s, err, errlen) ?:
+	      record(nif, err, errlen);
 	if (!ret)
 		*found = true;
 	close(s);

@@ -47,8 +47,10 @@ int ctr_netns_enter(const char *path, char *err, size_t errlen);
  * ports of a new bridge (CTR_NETNS_BRIDGE): the guest's frames leave the namespace through
  * the interface, with the guest's own MAC. All of it goes with the namespace. *found is
  * false, and nothing made, when the namespace has no such interface (only loopback: a
- * container without a network). Where hull's TAP is there and in use, another VM has the
- * namespace's network: -EBUSY, saying so. 0, or -errno with the cause in err.
+ * container without a network). What was taken is recorded on the bridge (its alias): where
+ * hull's TAP is there already, a VM took the interface before; in use, that VM has the
+ * namespace's network (-EBUSY, saying so); free, the record is read into nif (*found; none:
+ * no network). 0, or -errno with the cause in err.
  */
 int ctr_netns_join(const char *path, struct ctr_netif *nif, bool *found, char *err,
 		   size_t errlen);

@@ -238,10 +238,10 @@ static unsigned int inet_addrs(const char *name)
 	return addrs_of(name, AF_INET);
 }
 
-/* The first line of the sysfs file rel (below class/net/) into buf, "" when there is none: a
- * sysfs mounted here, in a mount namespace of the test's own (/sys shows the namespace that
- * mounted it). */
-static void sysfs_net(const char *rel, char *buf, size_t len)
+/* The first line of the sysfs file rel (below class/net/) into buf, "" when there is none, or
+ * with write, write written to it first: a sysfs mounted here, in a mount namespace of the
+ * test's own (/sys shows the namespace that mounted it). */
+static void sysfs_io(const char *rel, char *buf, size_t len, const char *write)
 {
 	char dir[] = "/tmp/test_netns.XXXXXX", path[160];
 	FILE *f;
@@ -251,6 +251,12 @@ static void sysfs_net(const char *rel, char *buf, size_t len)
 	assert_non_null(mkdtemp(dir));
 	assert_int_equal(mount("sysfs", dir, "sysfs", 0, NULL), 0);
 	snprintf(path, sizeof(path), "%s/class/net/%s", dir, rel);
+	if (write) {
+		f = fopen(path, "we");
+		assert_non_null(f);
+		assert_true(fputs(write, f) >= 0);
+		assert_int_equal(fclose(f), 0);
+	}
 	buf[0] = '\0';
 	f = fopen(path, "re");
 	if (f && fgets(buf, (int)len, f))
@@ -259,6 +265,11 @@ static void sysfs_net(const char *rel, char *buf, size_t len)
 		fclose(f);
 	umount(dir);
 	rmdir(dir);
+}
+
+static void sysfs_net(const char *rel, char *buf, size_t len)
+{
+	sysfs_io(rel, buf, len, NULL);
 }
 
 /* Whether interface name is a port of CTR_NETNS_BRIDGE (its brif/ entry, a symlink). */
@@ -350,7 +361,80 @@ static void test_join_in_use(void **state)
 	assert_non_null(strstr(err, CTR_NETNS_TAP " is in use: another hull VM has this "
 				    "namespace's network"));
 	close(vm);
-	/* Let go: the TAP is made again; the address went to the first guest, so none now. */
+	/* Let go (a pod's container restarted): what the first guest had, from the record. */
+	assert_int_equal(ctr_netns_join("/proc/self/ns/net", &nif, &found, err, sizeof(err)), 0);
+	assert_true(found);
+	assert_string_equal(nif.name, CTR_NETNS_GUEST_IF);
+	assert_int_equal(nif.naddrs, 1);
+	assert_string_equal(nif.addrs[0], "10.99.0.5/24");
+	assert_string_equal(nif.gateway, "10.99.0.1");
+	assert_int_equal(nif.mtu, 1400);
+	assert_int_equal(nif.naddrs6, 0);
+	assert_null(nif.gateway6);
+	ctr_netif_free(&nif);
+}
+
+/*
+ * The record on the bridge's alias: what a join took, read back by the next join; a bad one
+ * refused naming the field; another alias, or none, is no record.
+ */
+static void test_record(void **state)
+{
+	char alias[300], err[512] = "";
+	struct ctr_netif nif;
+	bool found = false;
+
+	(void)state;
+	assert_int_equal(unshare(CLONE_NEWNET), 0);
+	fake_veth();
+	assert_int_equal(ctr_netns_join("/proc/self/ns/net", &nif, &found, err, sizeof(err)), 0);
+	ctr_netif_free(&nif);
+	sysfs_net(CTR_NETNS_BRIDGE "/ifalias", alias, sizeof(alias));
+	assert_string_equal(alias, "hull-netif mtu=1400 gw=10.99.0.1 a=10.99.0.5/24");
+
+	sysfs_io(CTR_NETNS_BRIDGE "/ifalias", alias, sizeof(alias),
+		 "hull-netif mtu=9000 gw6=fd77::1 a6=fd77::5/64 a=10.1.0.2/16 a=10.2.0.2/8\n");
+	assert_int_equal(ctr_netns_join("/proc/self/ns/net", &nif, &found, err, sizeof(err)), 0);
+	assert_true(found);
+	assert_int_equal(nif.mtu, 9000);
+	assert_null(nif.gateway);
+	assert_string_equal(nif.gateway6, "fd77::1");
+	assert_int_equal(nif.naddrs, 2);
+	assert_string_equal(nif.addrs[1], "10.2.0.2/8");
+	assert_int_equal(nif.naddrs6, 1);
+	assert_string_equal(nif.addrs6[0], "fd77::5/64");
+	ctr_netif_free(&nif);
+
+	static const char *const bad[] = {
+		"hull-netif mtu=1400 a=10.99.0.300/24", "hull-netif mtu=1400 a=10.99.0.5/33",
+		"hull-netif mtu=1400 a6=10.99.0.5/24",	"hull-netif mtu=1400 a=10.99.0.5",
+		"hull-netif mtu=1400 a=10.99.0.5/",	"hull-netif mtu=12 a=10.99.0.5/24",
+		"hull-netif mtu=x a=10.99.0.5/24",	"hull-netif gw=10.0.0.1 gw=10.0.0.2 mtu=1400",
+		"hull-netif mtu=1400 gw=fd77::1 a=10.99.0.5/24", "hull-netif mtu=1400 other=1",
+		"hull-netif mtu=1400 a",
+	};
+	for (unsigned int i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		sysfs_io(CTR_NETNS_BRIDGE "/ifalias", alias, sizeof(alias), bad[i]);
+		found = true;
+		if (ctr_netns_join("/proc/self/ns/net", &nif, &found, err, sizeof(err)) != -EINVAL) {
+			fprintf(stderr, "record '%s' was not refused\n", bad[i]);
+			fail();
+		}
+		assert_false(found);
+		assert_non_null(strstr(err, "hullbr0's record: bad field"));
+		ctr_netif_free(&nif);
+	}
+	/* Fields but no address: refused too. */
+	sysfs_io(CTR_NETNS_BRIDGE "/ifalias", alias, sizeof(alias), "hull-netif mtu=1400");
+	assert_int_equal(ctr_netns_join("/proc/self/ns/net", &nif, &found, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "no MTU or no address"));
+	ctr_netif_free(&nif);
+	/* Someone else's alias, and none: no record, no network. */
+	sysfs_io(CTR_NETNS_BRIDGE "/ifalias", alias, sizeof(alias), "hull-netifs mtu=1400");
+	assert_int_equal(ctr_netns_join("/proc/self/ns/net", &nif, &found, err, sizeof(err)), 0);
+	assert_false(found);
+	sysfs_io(CTR_NETNS_BRIDGE "/ifalias", alias, sizeof(alias), "\n");
 	assert_int_equal(ctr_netns_join("/proc/self/ns/net", &nif, &found, err, sizeof(err)), 0);
 	assert_false(found);
 }
@@ -598,6 +682,7 @@ int main(void)
 		cmocka_unit_test(test_gateway6),
 		cmocka_unit_test(test_join),
 		cmocka_unit_test(test_join_in_use),
+		cmocka_unit_test(test_record),
 		cmocka_unit_test(test_join_dual_stack),
 		cmocka_unit_test(test_join_ipv6_only),
 		cmocka_unit_test(test_only_loopback),
