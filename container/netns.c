@@ -271,17 +271,17 @@ static int make_tap(char *err, size_t errlen)
 }
 
 /*
- * One rtnetlink request of len bytes and the kernel's one answer into reply (cap bytes,
- * *got of them): 0, the error an NLMSG_ERROR carries (0 for an ack), or -errno.
+ * One rtnetlink request of len bytes and the kernel's one answer into reply (cap bytes): 0, the
+ * error an NLMSG_ERROR carries (0 for an ack), or -errno. An answer other than an error is
+ * whole (its nlmsg_len within what arrived); an error's copy of the request may be cut off.
  */
-static int rtnl(const void *req, size_t len, void *reply, size_t cap, size_t *got)
+static int rtnl(const void *req, size_t len, void *reply, size_t cap)
 {
 	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
 	const struct nlmsghdr *nh = reply;
 	ssize_t n;
 	int s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE), ret;
 
-	*got = 0;
 	if (s < 0)
 		return -errno;
 	ret = sendto(s, req, len, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0 ? -errno : 0;
@@ -290,13 +290,12 @@ static int rtnl(const void *req, size_t len, void *reply, size_t cap, size_t *go
 		n = recv(s, reply, cap, 0);
 		if (n < 0)
 			ret = -errno;
-		else if ((size_t)n < sizeof(*nh) || nh->nlmsg_len > (size_t)n)
+		else if ((size_t)n < NLMSG_LENGTH(sizeof(int)))
 			ret = -EPROTO;
 		else if (nh->nlmsg_type == NLMSG_ERROR)
-			ret = nh->nlmsg_len < NLMSG_LENGTH(sizeof(struct nlmsgerr)) ?
-				      -EPROTO :
-				      ((const struct nlmsgerr *)NLMSG_DATA(nh))->error;
-		*got = n < 0 ? 0 : (size_t)n;
+			ret = ((const struct nlmsgerr *)NLMSG_DATA(nh))->error;
+		else if (nh->nlmsg_len > (size_t)n)
+			ret = -EPROTO;
 	}
 	close(s);
 	return ret;
@@ -321,7 +320,6 @@ static int no_learning(const char *ifname, char *err, size_t errlen)
 		struct nlmsghdr nh;
 		struct nlmsgerr e;
 	} ack;
-	size_t got;
 	int ret;
 
 	req.nh.nlmsg_len = sizeof(req);
@@ -336,7 +334,7 @@ static int no_learning(const char *ifname, char *err, size_t errlen)
 	req.protinfo.nla_len = (uint16_t)(2 * sizeof(struct nlattr) + 4);
 	req.learning.nla_type = IFLA_BRPORT_LEARNING;
 	req.learning.nla_len = (uint16_t)(sizeof(struct nlattr) + 1);
-	ret = rtnl(&req, sizeof(req), &ack, sizeof(ack), &got);
+	ret = rtnl(&req, sizeof(req), &ack, sizeof(ack));
 	if (ret)
 		return parse_fail(err, errlen, ret, "%s: learning off on the bridge: %s", ifname,
 				  strerror(-ret));
@@ -489,7 +487,7 @@ static int set_alias(const char *text, char *err, size_t errlen)
 		struct nlmsghdr nh;
 		struct nlmsgerr e;
 	} ack;
-	size_t got, n = strlen(text) + 1;
+	size_t n = strlen(text) + 1;
 	int ret;
 
 	if (n > sizeof(req.alias))
@@ -506,7 +504,7 @@ static int set_alias(const char *text, char *err, size_t errlen)
 	req.rta.rta_type = IFLA_IFALIAS;
 	req.rta.rta_len = (unsigned short)RTA_LENGTH(n);
 	memcpy(req.alias, text, n);
-	ret = rtnl(&req, req.nh.nlmsg_len, &ack, sizeof(ack), &got);
+	ret = rtnl(&req, req.nh.nlmsg_len, &ack, sizeof(ack));
 	if (ret)
 		return parse_fail(err, errlen, ret, "bridge %s: setting its alias: %s",
 				  CTR_NETNS_BRIDGE, strerror(-ret));
@@ -618,7 +616,6 @@ static int recall(struct ctr_netif *nif, char *err, size_t errlen)
 	char text[ALIAS_MAX], *field, *save;
 	const struct ifinfomsg *ifi;
 	struct rtattr *rta;
-	size_t got;
 	int left, ret;
 
 	req.nh.nlmsg_len = sizeof(req);
@@ -629,7 +626,7 @@ static int recall(struct ctr_netif *nif, char *err, size_t errlen)
 	req.ifi.ifi_index = (int)if_nametoindex(CTR_NETNS_BRIDGE);
 	if (!req.ifi.ifi_index)
 		return 0; /* no bridge, no record */
-	ret = rtnl(&req, sizeof(req), &reply, sizeof(reply), &got);
+	ret = rtnl(&req, sizeof(req), &reply, sizeof(reply));
 	if (!ret && (reply.nh.nlmsg_type != RTM_NEWLINK ||
 		     reply.nh.nlmsg_len < NLMSG_LENGTH(sizeof(*ifi))))
 		ret = -EPROTO;

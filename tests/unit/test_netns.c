@@ -479,6 +479,31 @@ static void test_join_dual_stack(void **state)
 	ctr_netif_free(&nif);
 }
 
+/* More than an alias holds (7 long IPv6 addresses): no record, and a later VM no network. */
+static void test_record_too_long(void **state)
+{
+	char alias[300], err[512] = "", addr[64];
+	struct ctr_netif nif;
+	bool found = false;
+	unsigned int i;
+
+	(void)state;
+	assert_int_equal(unshare(CLONE_NEWNET), 0);
+	fake_veth();
+	for (i = 0; i < 7; i++) {
+		snprintf(addr, sizeof(addr), "fd77:1111:2222:3333:4444:5555:6666:%x", 0x7000 + i);
+		give_addr6("vethtest", addr, 128);
+	}
+	assert_int_equal(ctr_netns_join("/proc/self/ns/net", &nif, &found, err, sizeof(err)), 0);
+	assert_true(found);
+	assert_int_equal(nif.naddrs6, 7);
+	ctr_netif_free(&nif);
+	sysfs_net(CTR_NETNS_BRIDGE "/ifalias", alias, sizeof(alias));
+	assert_string_equal(alias, "");
+	assert_int_equal(ctr_netns_join("/proc/self/ns/net", &nif, &found, err, sizeof(err)), 0);
+	assert_false(found);
+}
+
 static void test_join_ipv6_only(void **state)
 {
 	struct ctr_netif nif;
@@ -683,6 +708,7 @@ int main(void)
 		cmocka_unit_test(test_join),
 		cmocka_unit_test(test_join_in_use),
 		cmocka_unit_test(test_record),
+		cmocka_unit_test(test_record_too_long),
 		cmocka_unit_test(test_join_dual_stack),
 		cmocka_unit_test(test_join_ipv6_only),
 		cmocka_unit_test(test_only_loopback),
