@@ -302,6 +302,25 @@ static int rtnl(const void *req, size_t len, void *reply, size_t cap)
 }
 
 /*
+ * An rtnetlink request about link ifname: its header (len bytes in all, NLM_F_REQUEST and
+ * flags) and ifinfomsg (family, the link's index). 0, or -errno when there is no such link.
+ */
+static int link_req(struct nlmsghdr *nh, struct ifinfomsg *ifi, size_t len, uint16_t type,
+		    uint16_t flags, unsigned char family, const char *ifname, char *err,
+		    size_t errlen)
+{
+	nh->nlmsg_len = (uint32_t)len;
+	nh->nlmsg_type = type;
+	nh->nlmsg_flags = (uint16_t)(NLM_F_REQUEST | flags);
+	nh->nlmsg_seq = 1;
+	ifi->ifi_family = family;
+	ifi->ifi_index = (int)if_nametoindex(ifname);
+	if (!ifi->ifi_index)
+		return parse_fail(err, errlen, -errno, "%s: %s", ifname, strerror(errno));
+	return 0;
+}
+
+/*
  * Port ifname learns no addresses (IFLA_BRPORT_LEARNING 0, one RTM_SETLINK; the legacy bridge
  * ioctls have no such flag). What arrives there is from the network, never the guest: a host
  * side in hairpin mode (docker's bridge with --userland-proxy=false) sends the guest's own
@@ -322,14 +341,10 @@ static int no_learning(const char *ifname, char *err, size_t errlen)
 	} ack;
 	int ret;
 
-	req.nh.nlmsg_len = sizeof(req);
-	req.nh.nlmsg_type = RTM_SETLINK;
-	req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-	req.nh.nlmsg_seq = 1;
-	req.ifi.ifi_family = AF_BRIDGE;
-	req.ifi.ifi_index = (int)if_nametoindex(ifname);
-	if (!req.ifi.ifi_index)
-		return parse_fail(err, errlen, -errno, "%s: %s", ifname, strerror(errno));
+	ret = link_req(&req.nh, &req.ifi, sizeof(req), RTM_SETLINK, NLM_F_ACK, AF_BRIDGE, ifname,
+		       err, errlen);
+	if (ret)
+		return ret;
 	req.protinfo.nla_type = IFLA_PROTINFO | NLA_F_NESTED;
 	req.protinfo.nla_len = (uint16_t)(2 * sizeof(struct nlattr) + 4);
 	req.learning.nla_type = IFLA_BRPORT_LEARNING;
@@ -493,14 +508,10 @@ static int set_alias(const char *text, char *err, size_t errlen)
 	if (n > sizeof(req.alias))
 		return parse_fail(err, errlen, -ENOSPC, "bridge %s: alias too long",
 				  CTR_NETNS_BRIDGE);
-	req.nh.nlmsg_len = (uint32_t)NLMSG_LENGTH(sizeof(req.ifi) + RTA_LENGTH(n));
-	req.nh.nlmsg_type = RTM_SETLINK;
-	req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-	req.nh.nlmsg_seq = 1;
-	req.ifi.ifi_family = AF_UNSPEC;
-	req.ifi.ifi_index = (int)if_nametoindex(CTR_NETNS_BRIDGE);
-	if (!req.ifi.ifi_index)
-		return parse_fail(err, errlen, -errno, "%s: %s", CTR_NETNS_BRIDGE, strerror(errno));
+	ret = link_req(&req.nh, &req.ifi, NLMSG_LENGTH(sizeof(req.ifi) + RTA_LENGTH(n)),
+		       RTM_SETLINK, NLM_F_ACK, AF_UNSPEC, CTR_NETNS_BRIDGE, err, errlen);
+	if (ret)
+		return ret;
 	req.rta.rta_type = IFLA_IFALIAS;
 	req.rta.rta_len = (unsigned short)RTA_LENGTH(n);
 	memcpy(req.alias, text, n);
@@ -618,15 +629,11 @@ static int recall(struct ctr_netif *nif, char *err, size_t errlen)
 	struct rtattr *rta;
 	int left, ret;
 
-	req.nh.nlmsg_len = sizeof(req);
-	req.nh.nlmsg_type = RTM_GETLINK;
-	req.nh.nlmsg_flags = NLM_F_REQUEST;
-	req.nh.nlmsg_seq = 1;
-	req.ifi.ifi_family = AF_UNSPEC;
-	req.ifi.ifi_index = (int)if_nametoindex(CTR_NETNS_BRIDGE);
-	if (!req.ifi.ifi_index)
+	if (!if_nametoindex(CTR_NETNS_BRIDGE))
 		return 0; /* no bridge, no record */
-	ret = rtnl(&req, sizeof(req), &reply, sizeof(reply));
+	ret = link_req(&req.nh, &req.ifi, sizeof(req), RTM_GETLINK, 0, AF_UNSPEC,
+		       CTR_NETNS_BRIDGE, err, errlen) ?:
+	      rtnl(&req, sizeof(req), &reply, sizeof(reply));
 	if (!ret && (reply.nh.nlmsg_type != RTM_NEWLINK ||
 		     reply.nh.nlmsg_len < NLMSG_LENGTH(sizeof(*ifi))))
 		ret = -EPROTO;
