@@ -17,7 +17,7 @@ HARDEN := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fstack-clash-protection 
 	-fPIE -fno-strict-aliasing
 # hull itself is static-pie: still position independent (ASLR), with no dynamic loader and no
 # relocations of six shared libraries at start, and only the library code it uses resident
-# (0.6 MiB less RSS per VM, measured in README's Performance). The unit tests and fuzz targets
+# (0.6 MiB less RSS per VM, measured in README's Benchmarks). The unit tests and fuzz targets
 # link the same libraries dynamically (the sanitizers need it).
 LDHARDEN := -static-pie -Wl,-z,relro,-z,now -Wl,-z,noexecstack
 BASEFLAGS := -std=gnu11 -D_GNU_SOURCE -g -I. -MMD -MP $(WARN) $(shell pkg-config --cflags $(PKGS))

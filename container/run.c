@@ -1153,9 +1153,10 @@ static int add_tap(struct vm_config *cfg)
 /*
  * A network namespace path in config.json (podman's netavark, CNI): the VMM joins it for good
  * and its interface becomes the guest's eth0 (container/netns.h), through a TAP hull opens
- * as `--net tap=` does; a pod's sandbox joins it and leaves the interface alone. Without a path, hull create's VMM is in a namespace of its own: the
- * TAP and the bridge are made there now, and the interface the hooks put there is adopted at
- * start (rt_start). hull run's VM has no network device.
+ * as `--net tap=` does; a pod's sandbox joins it and leaves the interface alone. Without a
+ * path, hull create's VMM is in a namespace of its own: the TAP and the bridge are made there
+ * now, and the interface the hooks put there is adopted at start (rt_start). hull run's VM
+ * has no network device.
  */
 static int join_netns(struct ctr_run *r, struct vm_config *cfg)
 {
