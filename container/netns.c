@@ -577,12 +577,13 @@ static bool address(const char *text, bool v6)
 /* One "key=value" of a record into nif. */
 static int recall_field(char *field, struct ctr_netif *nif, char *err, size_t errlen)
 {
-	char *value = strchr(field, '='), *end;
+	char *eq = strchr(field, '='), *value, *end;
 	unsigned long mtu;
 
-	if (!value)
+	if (!eq)
 		goto bad;
-	*value++ = '\0';
+	*eq = '\0';
+	value = eq + 1;
 	if (!strcmp(field, "mtu")) {
 		errno = 0;
 		mtu = strtoul(value, &end, 10);
@@ -606,7 +607,9 @@ static int recall_field(char *field, struct ctr_netif *nif, char *err, size_t er
 		return *gw ? 0 : parse_fail(err, errlen, -ENOMEM, "%s", strerror(ENOMEM));
 	}
 bad:
-	return parse_fail(err, errlen, -EINVAL, "bridge %s's record: bad field '%.40s'",
+	if (eq)
+		*eq = '='; /* the whole field in the message */
+	return parse_fail(err, errlen, -EINVAL, "bridge %s's record: bad field '%.60s'",
 			  CTR_NETNS_BRIDGE, field);
 }
 

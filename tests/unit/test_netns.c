@@ -424,6 +424,12 @@ static void test_record(void **state)
 		assert_non_null(strstr(err, "hullbr0's record: bad field"));
 		ctr_netif_free(&nif);
 	}
+	/* The message quotes the field whole. */
+	sysfs_io(CTR_NETNS_BRIDGE "/ifalias", alias, sizeof(alias), bad[0]);
+	assert_int_equal(ctr_netns_join("/proc/self/ns/net", &nif, &found, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "bad field 'a=10.99.0.300/24'"));
+	ctr_netif_free(&nif);
 	/* Fields but no address: refused too. */
 	sysfs_io(CTR_NETNS_BRIDGE "/ifalias", alias, sizeof(alias), "hull-netif mtu=1400");
 	assert_int_equal(ctr_netns_join("/proc/self/ns/net", &nif, &found, err, sizeof(err)),
