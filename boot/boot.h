@@ -87,6 +87,23 @@ int boot_elf_note(const struct boot_src *img, const char *name, uint32_t type, v
 		  size_t cap, uint32_t *desc_len, const char **msg);
 
 /*
+ * The largest section header table and section name table boot_elf_section() reads (a vmlinux
+ * has about 40 sections and a few hundred bytes of their names).
+ */
+#define BOOT_SECTIONS_MAX      4096
+#define BOOT_SECTION_NAMES_MAX (64 * 1024)
+
+/*
+ * Find an ELF64 image's section called name by its section header table: 1 with the section's
+ * bytes in the file at [*off, *off + *size), 0 when the image has no such section with bytes in
+ * the file (no section header table, none of that name, or SHT_NOBITS), or -ENOEXEC (msg as
+ * above) for a malformed header, section header table or name table, or a section that
+ * reaches past the file.
+ */
+int boot_elf_section(const struct boot_src *img, const char *name, uint64_t *off, uint64_t *size,
+		     const char **msg);
+
+/*
  * For the loaders (here and in arch/): point *msg (when msg is not NULL) at a
  * formatted reason, kept per thread until the next failure, and return err.
  */

@@ -247,3 +247,72 @@ int boot_load_elf(const struct gmem *m, const struct boot_src *img, uint64_t min
 	out->load_end = hi;
 	return 0;
 }
+
+int boot_elf_section(const struct boot_src *img, const char *name, uint64_t *off, uint64_t *size,
+		     const char **msg)
+{
+	size_t want = strlen(name) + 1;
+	Elf64_Shdr *sh = NULL;
+	char *names = NULL;
+	uint64_t nlen;
+	Elf64_Ehdr eh;
+	unsigned int i;
+	int err;
+
+	if (img->len < sizeof(eh))
+		return boot_fail(msg, -ENOEXEC, "ELF: truncated header");
+	err = boot_src_read(img, 0, &eh, sizeof(eh), msg);
+	if (err)
+		return err;
+	if (memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+	    eh.e_ident[EI_DATA] != ELFDATA2LSB)
+		return boot_fail(msg, -ENOEXEC, "ELF: not a little-endian ELF64 image");
+	/* No table, or one counted past e_shnum (extended numbering): nothing to look in. */
+	if (!eh.e_shoff || !eh.e_shnum || eh.e_shstrndx == SHN_UNDEF ||
+	    eh.e_shstrndx >= SHN_LORESERVE)
+		return 0;
+	if (eh.e_shentsize != sizeof(Elf64_Shdr) || eh.e_shnum > BOOT_SECTIONS_MAX ||
+	    eh.e_shstrndx >= eh.e_shnum ||
+	    !in_file(eh.e_shoff, (uint64_t)eh.e_shnum * sizeof(Elf64_Shdr), img->len))
+		return boot_fail(msg, -ENOEXEC,
+				 "ELF: bad section header table (%u entries of %u bytes)",
+				 eh.e_shnum, eh.e_shentsize);
+	sh = malloc((size_t)eh.e_shnum * sizeof(*sh));
+	if (!sh)
+		return -ENOMEM;
+	err = boot_src_read(img, eh.e_shoff, sh, (size_t)eh.e_shnum * sizeof(*sh), msg);
+	if (err)
+		goto out;
+	nlen = sh[eh.e_shstrndx].sh_size;
+	if (sh[eh.e_shstrndx].sh_type != SHT_STRTAB || nlen > BOOT_SECTION_NAMES_MAX ||
+	    !in_file(sh[eh.e_shstrndx].sh_offset, nlen, img->len)) {
+		err = boot_fail(msg, -ENOEXEC, "ELF: bad section name table");
+		goto out;
+	}
+	names = malloc(nlen ? (size_t)nlen : 1);
+	err = names ? boot_src_read(img, sh[eh.e_shstrndx].sh_offset, names, (size_t)nlen, msg) :
+		      -ENOMEM;
+	if (err)
+		goto out;
+	for (i = 0; i < eh.e_shnum; i++) {
+		/* The name and its NUL must lie in the table: one cut by its end is no match. */
+		if (sh[i].sh_name >= nlen || nlen - sh[i].sh_name < want ||
+		    memcmp(names + sh[i].sh_name, name, want) != 0)
+			continue;
+		if (sh[i].sh_type == SHT_NOBITS)
+			break; /* no bytes in the file */
+		if (!in_file(sh[i].sh_offset, sh[i].sh_size, img->len)) {
+			err = boot_fail(msg, -ENOEXEC, "ELF: section %s outside the file", name);
+			goto out;
+		}
+		*off = sh[i].sh_offset;
+		*size = sh[i].sh_size;
+		err = 1;
+		goto out;
+	}
+	err = 0;
+out:
+	free(names);
+	free(sh);
+	return err;
+}

@@ -43,37 +43,56 @@ static int take_release(const uint8_t *p, size_t avail, char *out, size_t outlen
 #define SCAN_CHUNK (1U << 20)
 #define SCAN_OVERLAP (sizeof(BANNER) - 1 + CTR_RELEASE_MAX + 1)
 
-/* An ELF vmlinux carries linux_banner as it was formatted at build time: the first one. */
-static int elf_release(const struct boot_src *img, char *out, size_t outlen)
+/*
+ * The release of the first banner starting in [from, to) of the image (to at most its length;
+ * the release may run past to), read in windows of buf's SCAN_CHUNK + SCAN_OVERLAP bytes.
+ */
+static int scan_release(const struct boot_src *img, uint64_t from, uint64_t to, uint8_t *buf,
+			char *out, size_t outlen)
 {
-	uint8_t *buf = malloc(SCAN_CHUNK + SCAN_OVERLAP);
 	const uint8_t *p, *end;
-	uint64_t at;
+	uint64_t at, starts;
 	size_t n, off;
-	int ret = -ENOENT;
+	int ret;
 
-	if (!buf)
-		return -ENOMEM;
-	for (at = 0; at < img->len; at += SCAN_CHUNK) {
-		n = img->len - at < SCAN_CHUNK + SCAN_OVERLAP ? (size_t)(img->len - at) :
-								 SCAN_CHUNK + SCAN_OVERLAP;
+	for (at = from; at < to; at += SCAN_CHUNK) {
+		starts = to - at < SCAN_CHUNK ? to - at : SCAN_CHUNK;
+		n = img->len - at < starts + SCAN_OVERLAP ? (size_t)(img->len - at) :
+							    (size_t)starts + SCAN_OVERLAP;
 		ret = boot_src_read(img, at, buf, n, NULL);
 		if (ret)
-			break;
-		ret = -ENOENT;
-		end = buf + (n < SCAN_CHUNK ? n : SCAN_CHUNK);
+			return ret;
+		end = buf + starts;
 		for (p = buf; p < end; p++) {
 			p = memmem(p, n - (size_t)(p - buf), BANNER, sizeof(BANNER) - 1);
 			if (!p || p >= end)
 				break;
 			off = (size_t)(p - buf) + sizeof(BANNER) - 1;
-			if (off < n && buf[off] >= '0' && buf[off] <= '9') {
-				ret = take_release(buf + off, n - off, out, outlen);
-				goto out;
-			}
+			if (off < n && buf[off] >= '0' && buf[off] <= '9')
+				return take_release(buf + off, n - off, out, outlen);
 		}
 	}
-out:
+	return -ENOENT;
+}
+
+/*
+ * An ELF vmlinux carries linux_banner as it was formatted at build time: the first one. It is
+ * in .rodata, which starts about 12 MiB into the project's vmlinux and is about 1 MiB long:
+ * with a section header table only that section is read, else (or when it holds none) the
+ * whole image.
+ */
+static int elf_release(const struct boot_src *img, char *out, size_t outlen)
+{
+	uint8_t *buf = malloc(SCAN_CHUNK + SCAN_OVERLAP);
+	uint64_t off, size;
+	int ret = -ENOENT;
+
+	if (!buf)
+		return -ENOMEM;
+	if (boot_elf_section(img, ".rodata", &off, &size, NULL) == 1)
+		ret = scan_release(img, off, off + size, buf, out, outlen);
+	if (ret == -ENOENT)
+		ret = scan_release(img, 0, img->len, buf, out, outlen);
 	free(buf);
 	return ret;
 }

@@ -410,6 +410,123 @@ static void test_empty_segments_ignored(void **state)
 	assert_int_equal(bi.load_start, MIB);
 }
 
+/* Section headers at SH_OFF: null, .text (the first segment's bytes), .bss, .shstrtab. */
+#define SH_OFF	  0x1400
+#define NAMES_OFF 0x1600
+
+static const char sh_names[] = "\0.text\0.bss\0.shstrtab\0.rodata.x";
+
+static Elf64_Shdr *add_sections(struct img *im)
+{
+	Elf64_Shdr *sh = (Elf64_Shdr *)(im->b + SH_OFF);
+
+	memset(sh, 0, 4 * sizeof(*sh));
+	sh[1] = (Elf64_Shdr){ .sh_name = 1, .sh_type = SHT_PROGBITS, .sh_offset = 0x1000,
+			      .sh_size = 0x100 };
+	sh[2] = (Elf64_Shdr){ .sh_name = 7, .sh_type = SHT_NOBITS, .sh_offset = 0x1100,
+			      .sh_size = 0x2000 };
+	sh[3] = (Elf64_Shdr){ .sh_name = 12, .sh_type = SHT_STRTAB, .sh_offset = NAMES_OFF,
+			      .sh_size = sizeof(sh_names) };
+	memcpy(im->b + NAMES_OFF, sh_names, sizeof(sh_names));
+	im->eh->e_shoff = SH_OFF;
+	im->eh->e_shentsize = sizeof(Elf64_Shdr);
+	im->eh->e_shnum = 4;
+	im->eh->e_shstrndx = 3;
+	im->len = NAMES_OFF + sizeof(sh_names);
+	return sh;
+}
+
+static int section(const struct img *im, const char *name, uint64_t *off, uint64_t *size)
+{
+	struct boot_src src = { .buf = im->b, .fd = -1, .len = im->len };
+
+	*off = *size = 0;
+	return boot_elf_section(&src, name, off, size, NULL);
+}
+
+static void test_sections(void **state)
+{
+	struct img im;
+	Elf64_Shdr *sh;
+	uint64_t off, size;
+
+	(void)state;
+	make(&im);
+	assert_int_equal(section(&im, ".text", &off, &size), 0); /* no table */
+	sh = add_sections(&im);
+	assert_int_equal(section(&im, ".text", &off, &size), 1);
+	assert_int_equal(off, 0x1000);
+	assert_int_equal(size, 0x100);
+	/* NOBITS has no bytes in the file; a name is matched whole, NUL included. */
+	assert_int_equal(section(&im, ".bss", &off, &size), 0);
+	assert_int_equal(section(&im, ".rodata", &off, &size), 0);
+	assert_int_equal(section(&im, ".tex", &off, &size), 0);
+	/* ".rodata.x" is the table's last bytes: cut before its NUL, it is no name at all. */
+	sh[1].sh_name = 22;
+	assert_int_equal(section(&im, ".rodata.x", &off, &size), 1);
+	sh[3].sh_size--;
+	assert_int_equal(section(&im, ".rodata.x", &off, &size), 0);
+	sh[3].sh_size++;
+	sh[1].sh_name = 1000;
+	assert_int_equal(section(&im, ".text", &off, &size), 0);
+	sh[1].sh_name = 1;
+
+	/* Malformed: the section, the table, the name table; extended numbering is no table. */
+	sh[1].sh_size = im.len;
+	assert_int_equal(section(&im, ".text", &off, &size), -ENOEXEC);
+	sh[1].sh_size = 0x100;
+	im.eh->e_shentsize = 32;
+	assert_int_equal(section(&im, ".text", &off, &size), -ENOEXEC);
+	im.eh->e_shentsize = sizeof(Elf64_Shdr);
+	im.eh->e_shstrndx = 4;
+	assert_int_equal(section(&im, ".text", &off, &size), -ENOEXEC);
+	im.eh->e_shstrndx = SHN_XINDEX;
+	assert_int_equal(section(&im, ".text", &off, &size), 0);
+	im.eh->e_shstrndx = 3;
+	im.eh->e_shoff = im.len - sizeof(Elf64_Shdr);
+	assert_int_equal(section(&im, ".text", &off, &size), -ENOEXEC);
+	im.eh->e_shoff = SH_OFF;
+	im.eh->e_shnum = BOOT_SECTIONS_MAX + 1;
+	assert_int_equal(section(&im, ".text", &off, &size), -ENOEXEC);
+	im.eh->e_shnum = 4;
+	sh[3].sh_type = SHT_PROGBITS;
+	assert_int_equal(section(&im, ".text", &off, &size), -ENOEXEC);
+	sh[3].sh_type = SHT_STRTAB;
+	sh[3].sh_size = BOOT_SECTION_NAMES_MAX + 1;
+	assert_int_equal(section(&im, ".text", &off, &size), -ENOEXEC);
+	sh[3].sh_size = 0x10000;
+	assert_int_equal(section(&im, ".text", &off, &size), -ENOEXEC);
+	sh[3].sh_size = sizeof(sh_names);
+	im.eh->e_ident[EI_CLASS] = ELFCLASS32;
+	assert_int_equal(section(&im, ".text", &off, &size), -ENOEXEC);
+	im.eh->e_ident[EI_CLASS] = ELFCLASS64;
+	assert_int_equal(section(&im, ".text", &off, &size), 1);
+}
+
+/* Every prefix of an image with a section table: found only whole, never read past the end. */
+static void test_sections_every_prefix(void **state)
+{
+	struct img im;
+	uint64_t off, size;
+	size_t n, full;
+	int ret;
+
+	(void)state;
+	make(&im);
+	add_sections(&im);
+	full = im.len;
+	for (n = 0; n <= full; n++) {
+		uint8_t *p = malloc(n ? n : 1);
+		struct boot_src src = { .buf = p, .fd = -1, .len = n };
+
+		assert_non_null(p);
+		memcpy(p, im.b, n);
+		ret = boot_elf_section(&src, ".text", &off, &size, NULL);
+		assert_int_equal(ret, n == full ? 1 : -ENOEXEC);
+		free(p);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -422,6 +539,8 @@ int main(void)
 		cmocka_unit_test_setup(test_header_checks, clear_ram),
 		cmocka_unit_test_setup(test_segment_checks, clear_ram),
 		cmocka_unit_test_setup(test_empty_segments_ignored, clear_ram),
+		cmocka_unit_test(test_sections),
+		cmocka_unit_test(test_sections_every_prefix),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -5,6 +5,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <lzma.h>
@@ -110,6 +111,47 @@ static void test_release_elf_file(void **state)
 	assert_int_equal(ftruncate(src.fd, (off_t)at[2]), 0);
 	assert_int_equal(ctr_kernel_release(&src, out, sizeof(out)), -EIO);
 	close(src.fd);
+}
+
+/*
+ * With a section header table only .rodata is scanned first: a banner there wins over an
+ * earlier one elsewhere, which is found when .rodata has none or the table is malformed.
+ */
+static void test_release_elf_rodata(void **state)
+{
+	static const char decoy[] = "Linux version 9.9.9-decoy (x) #1";
+	static const char banner[] = "Linux version 6.1.192-hull (hull@hull) #1 SMP";
+	static const char names[] = "\0.rodata\0.shstrtab";
+	static uint8_t img[0x3000];
+	Elf64_Ehdr *eh = (Elf64_Ehdr *)img;
+	Elf64_Shdr *sh = (Elf64_Shdr *)(img + 0x2000);
+	char out[CTR_RELEASE_MAX + 1];
+
+	(void)state;
+	memcpy(eh->e_ident, ELFMAG, SELFMAG);
+	eh->e_ident[EI_CLASS] = ELFCLASS64;
+	eh->e_ident[EI_DATA] = ELFDATA2LSB;
+	eh->e_shoff = 0x2000;
+	eh->e_shentsize = sizeof(Elf64_Shdr);
+	eh->e_shnum = 3;
+	eh->e_shstrndx = 2;
+	sh[1] = (Elf64_Shdr){ .sh_name = 1, .sh_type = SHT_PROGBITS, .sh_offset = 0x1000,
+			      .sh_size = 0x800 };
+	sh[2] = (Elf64_Shdr){ .sh_name = 9, .sh_type = SHT_STRTAB, .sh_offset = 0x2800,
+			      .sh_size = sizeof(names) };
+	memcpy(img + 0x2800, names, sizeof(names));
+	memcpy(img + 0x400, decoy, sizeof(decoy));
+	/* The banner starts at .rodata's last byte: the release past the section's end is read. */
+	memcpy(img + 0x17ff, banner, sizeof(banner));
+	assert_int_equal(release_of(img, sizeof(img), out, sizeof(out)), 0);
+	assert_string_equal(out, "6.1.192-hull");
+	sh[1].sh_size = 0x7ff;
+	assert_int_equal(release_of(img, sizeof(img), out, sizeof(out)), 0);
+	assert_string_equal(out, "9.9.9-decoy");
+	sh[1].sh_size = 0x800;
+	sh[2].sh_type = SHT_PROGBITS;
+	assert_int_equal(release_of(img, sizeof(img), out, sizeof(out)), 0);
+	assert_string_equal(out, "9.9.9-decoy");
 }
 
 /* ---- modules.dep ---- */
@@ -983,6 +1025,7 @@ int main(void)
 		cmocka_unit_test(test_release_bzimage),
 		cmocka_unit_test(test_release_elf),
 		cmocka_unit_test(test_release_elf_file),
+		cmocka_unit_test(test_release_elf_rodata),
 		cmocka_unit_test_teardown(test_modules_order, mods_teardown),
 		cmocka_unit_test_teardown(test_modules_refused, mods_teardown),
 		cmocka_unit_test_setup_teardown(test_module_files, tree_setup, tree_teardown),
