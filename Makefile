@@ -51,7 +51,7 @@ VMM_SRCS := vmm/config.c vmm/vm.c vmm/load.c vmm/vcpu.c vmm/exit.c vmm/census.c 
 	vmm/ctlproto.c vmm/control.c vmm/api.c vmm/devices.c vmm/validate.c vmm/host.c
 CTR_SRCS := container/tlv.c container/proto.c container/oci_json.c container/oci.c \
 	container/oci_mounts.c container/oci_linux.c container/runspec.c container/plan.c container/points.c \
-	container/initramfs.c container/icache.c container/agent.c container/stdio.c \
+	container/initramfs.c container/fcache.c container/icache.c container/agent.c container/stdio.c \
 	container/console.c container/run.c \
 	container/limits.c container/cgroup.c container/state.c container/signame.c \
 	container/netns.c container/hooks.c container/seccomp.c

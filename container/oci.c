@@ -1,5 +1,7 @@
 /* oci: config.json's top level, root and process read into a struct ctr_bundle; names of capabilities and rlimits. */
+#include "container/fcache.h"
 #include "container/oci.h"
+#include "container/seccomp.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -457,10 +459,12 @@ static int read_root_object(struct oci_ctx *c, struct json_object *root, struct 
 	return read_carried(c, root, b);
 }
 
-int ctr_oci_parse(const char *text, size_t len, const char *dir, const char *dev_dir,
-		  struct ctr_bundle *b, char *err, size_t errlen)
+/* ctr_oci_parse, compiled seccomp profiles kept in seccomp_cache (a directory) when not NULL. */
+static int parse_bundle(const char *text, size_t len, const char *dir, const char *dev_dir,
+			const char *seccomp_cache, struct ctr_bundle *b, char *err, size_t errlen)
 {
-	struct oci_ctx c = { .dev_dir = dev_dir ? dev_dir : "/dev", .err = err, .errlen = errlen };
+	struct oci_ctx c = { .dev_dir = dev_dir ? dev_dir : "/dev", .err = err, .errlen = errlen,
+			     .seccomp_cache = seccomp_cache };
 	struct json_object *root;
 	int ret;
 
@@ -486,6 +490,12 @@ out:
 	return ret;
 }
 
+int ctr_oci_parse(const char *text, size_t len, const char *dir, const char *dev_dir,
+		  struct ctr_bundle *b, char *err, size_t errlen)
+{
+	return parse_bundle(text, len, dir, dev_dir, NULL, b, err, errlen);
+}
+
 int ctr_oci_process(const char *text, size_t len, struct ctr_process *p, char *err,
 		    size_t errlen)
 {
@@ -508,12 +518,14 @@ int ctr_oci_process(const char *text, size_t len, struct ctr_process *p, char *e
 
 int ctr_oci_load(const char *dir, struct ctr_bundle *b, char *err, size_t errlen)
 {
-	char *path, why[512];
+	char *path, why[512], cache[4096];
 	uint8_t *text;
 	size_t len;
 	int ret;
 
 	memset(b, 0, sizeof(*b));
+	if (ctr_fcache_dir(getenv("HULL_CACHE"), CTR_SECCOMP_CACHE_SUBDIR, cache, sizeof(cache)))
+		cache[0] = '\0'; /* HULL_CACHE too long: nothing kept */
 	if (asprintf(&path, "%s/config.json", dir) < 0)
 		return -ENOMEM;
 	ret = file_read_all(path, CTR_CONFIG_MAX, &text, &len);
@@ -523,7 +535,8 @@ int ctr_oci_load(const char *dir, struct ctr_bundle *b, char *err, size_t errlen
 			 ret == -EFBIG ? "too large (limit 4 MiB)" : file_strerror(ret));
 		return ret;
 	}
-	ret = ctr_oci_parse((const char *)text, len, dir, NULL, b, why, sizeof(why));
+	ret = parse_bundle((const char *)text, len, dir, NULL, cache[0] ? cache : NULL, b, why,
+			   sizeof(why));
 	free(text);
 	if (ret)
 		snprintf(err, errlen, "config.json: %s", why);

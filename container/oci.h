@@ -105,7 +105,11 @@ int ctr_oci_process(const char *text, size_t len, struct ctr_process *p, char *e
  */
 int ctr_oci_resources(const char *text, size_t len, struct ctr_resources *r, char *err,
 		      size_t errlen);
-/* dir/config.json read and parsed; err starts "config.json: ". */
+/*
+ * dir/config.json read and parsed; err starts "config.json: ". Its seccomp profile, compiled,
+ * is kept in $HULL_CACHE/seccomp (default /var/cache/hull/seccomp) for the next container
+ * with the same profile; ctr_oci_parse keeps nothing.
+ */
 int ctr_oci_load(const char *dir, struct ctr_bundle *b, char *err, size_t errlen);
 /* Safe on a zeroed or freed bundle. */
 void ctr_bundle_free(struct ctr_bundle *b);

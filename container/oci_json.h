@@ -14,6 +14,7 @@ struct oci_ctx {
 	char *err;
 	size_t errlen;
 	bool update; /* an update's resources: -1 clears a limit (UINT64_MAX, "max") */
+	const char *seccomp_cache; /* where compiled profiles are kept (ctr_oci_load's), or NULL */
 };
 
 /* Write "where: why" style messages into c->err; returns ret. */

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "container/fcache.h"
 #include "container/oci.h"
 #include "container/oci_json.h"
 #include "container/seccomp.h"
@@ -511,6 +512,89 @@ static int read_all(int fd, void *buf, size_t len, const struct timespec *end)
 }
 
 /*
+ * Compiled programs are kept in files (ctr_oci_load's runs: create, hull run), since a
+ * profile as engines pass it takes libseccomp some 20 ms to compile (podman's default, three
+ * architectures) and containers of one engine share it: the key is hull's build (its
+ * compiler, libseccomp linked in) and the profile's JSON text. The program does not depend on
+ * the host (API level 3, set in build()).
+ */
+static const struct ctr_fcache_kind cache_kind = {
+	.magic = "HULLSECC",
+	.prefix = "sc",
+	.version = 1,
+	.payload_max = CTR_SECCOMP_MAX_INSNS * 8,
+	.key_max = CTR_CONFIG_MAX + 512,
+	.keep = CTR_SECCOMP_CACHE_KEEP,
+};
+
+/* The key for profile v: a malloc'd text, or NULL (then nothing is kept; debug log: why). */
+static char *cache_key(struct json_object *v, size_t *len)
+{
+	const struct scmp_version *sv = seccomp_version();
+	char id[129], *key = NULL;
+	const char *text;
+	int ret;
+
+	ret = ctr_fcache_build_id(id, sizeof(id));
+	if (ret) {
+		log_debug("linux.seccomp: not cached: hull's build id: %s", strerror(-ret));
+		return NULL;
+	}
+	text = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
+	ret = text ? asprintf(&key, "hull seccomp %u\nbuild %s\nlibseccomp %u.%u.%u\n"
+			      "profile %zu:%s", cache_kind.version, id, sv->major, sv->minor,
+			      sv->micro, strlen(text), text) : -1;
+	if (ret < 0)
+		return NULL;
+	*len = (size_t)ret;
+	return key;
+}
+
+/* The program kept for key in dir: 0 with it, else -errno (-ENOENT: none kept yet). */
+static int cache_load(const char *dir, const char *key, size_t keylen, void **prog,
+		      size_t *len)
+{
+	const char *why = NULL;
+	uint8_t *buf;
+	uint32_t aux;
+	int fd, ret;
+
+	fd = ctr_fcache_open_dir(dir, &why);
+	if (fd < 0) {
+		log_debug("linux.seccomp: cache %s: %s", dir, why);
+		return fd;
+	}
+	ret = ctr_fcache_load(fd, &cache_kind, key, keylen, 0, &buf, len, &aux);
+	close(fd);
+	if (!ret && (!*len || *len % 8 || aux != *len / 8)) {
+		free(buf);
+		ret = -EINVAL;
+	}
+	if (ret == -EINVAL)
+		log_debug("linux.seccomp: cache %s: a file for this profile is not a good one: "
+			  "compiled again", dir);
+	if (!ret)
+		*prog = buf;
+	return ret;
+}
+
+static void cache_store(const char *dir, const char *key, size_t keylen, const void *prog,
+			size_t len)
+{
+	char name[CTR_FCACHE_NAME_LEN + 1];
+	const char *why = NULL;
+	int fd, ret;
+
+	fd = ctr_fcache_open_dir(dir, &why);
+	if (fd < 0)
+		return; /* cache_load said why */
+	ret = ctr_fcache_store(fd, &cache_kind, key, keylen, prog, len, (uint32_t)(len / 8), name);
+	close(fd);
+	if (ret)
+		log_debug("linux.seccomp: cache %s: cannot write: %s", dir, strerror(-ret));
+}
+
+/*
  * libseccomp runs in a child with a deadline: some rule sets send 2.5's rule merging into a
  * loop that does not end (two multi-argument rules for one syscall, found by fuzz_seccomp),
  * and a profile is the user's input. The child writes its answer on a pipe (read as it comes,
@@ -524,12 +608,19 @@ int oci_seccomp(struct oci_ctx *c, struct json_object *v, void **prog, size_t *l
 	struct timespec end;
 	struct reply r = { 0, 0, 0 };
 	void *buf = NULL;
+	char *key = NULL;
+	size_t keylen = 0;
 	int p[2] = { -1, -1 }, ret, st;
 	pid_t pid;
 
 	ret = parse(c, v, &k);
 	if (ret)
 		goto out;
+	key = c->seccomp_cache ? cache_key(v, &keylen) : NULL;
+	if (key && !cache_load(c->seccomp_cache, key, keylen, &buf, len)) {
+		r.len = (uint32_t)*len;
+		goto compiled;
+	}
 	if (pipe2(p, O_CLOEXEC | O_NONBLOCK)) {
 		ret = oci_fail(c, -errno, "linux.seccomp: pipe: %s", strerror(errno));
 		goto out;
@@ -595,6 +686,9 @@ int oci_seccomp(struct oci_ctx *c, struct json_object *v, void **prog, size_t *l
 		ret = ret < 0 ? ret : -EPROTO;
 		goto out;
 	}
+	if (key)
+		cache_store(c->seccomp_cache, key, keylen, buf, r.len);
+compiled:
 	*prog = buf;
 	*len = r.len;
 	*load_flags = k.flags;
@@ -605,6 +699,7 @@ int oci_seccomp(struct oci_ctx *c, struct json_object *v, void **prog, size_t *l
 			k.nskipped, k.skipped, k.nskipped > 8 ? ", ..." : "");
 	}
 out:
+	free(key);
 	free(k.rules);
 	return ret;
 }

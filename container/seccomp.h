@@ -21,6 +21,10 @@
 #define SECCOMP_COMPILE_WALL_SECONDS 60
 #endif
 
+/* Compiled profiles kept in $HULL_CACHE/seccomp, the newest by mtime (a host runs a few). */
+#define CTR_SECCOMP_CACHE_KEEP 16
+#define CTR_SECCOMP_CACHE_SUBDIR "seccomp"
+
 /*
  * Compile a linux.seccomp object (JSON text, len bytes) as runc does: defaultAction (and
  * defaultErrnoRet), architectures, flags, syscalls[] with names, action, errnoRet and args.

@@ -5,6 +5,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
@@ -12,8 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <unistd.h>
 
+#include "container/fcache.h"
 #include "container/oci.h"
 #include "container/seccomp.h"
 
@@ -427,6 +431,156 @@ static void test_bundle(void **state)
 	assert_non_null(strstr(err, "linux.seccomp.defaultAction: unknown action SCMP_ACT_PANIC"));
 }
 
+/* The files under dir/seccomp, and the one such file's path in one (when there is one). */
+static unsigned int cache_files(const char *dir, char *one, size_t len)
+{
+	char sub[512];
+	struct dirent *e;
+	unsigned int n = 0;
+	DIR *d;
+
+	snprintf(sub, sizeof(sub), "%s/seccomp", dir);
+	d = opendir(sub);
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		assert_int_equal(strlen(e->d_name), CTR_FCACHE_NAME_LEN);
+		assert_memory_equal(e->d_name, "sc-", 3);
+		snprintf(one, len, "%s/%s", sub, e->d_name);
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* What mkdir gets from the program of the bundle in dir, read by ctr_oci_load. */
+static uint32_t mkdir_by_load(const char *dir)
+{
+	char err[512] = "";
+	struct ctr_bundle b;
+	uint32_t r;
+
+	assert_int_equal(ctr_oci_load(dir, &b, err, sizeof(err)), 0);
+	assert_non_null(b.seccomp_prog);
+	r = run(b.seccomp_prog, b.seccomp_len / 8,
+		&(struct seccomp_data){ .nr = __NR_mkdir, .arch = X86_64 });
+	ctr_bundle_free(&b);
+	return r;
+}
+
+static void write_config(const char *dir, const char *syscall)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/config.json", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "{\"ociVersion\": \"1.0.2\", \"root\": {\"path\": \"/\"}, \"process\": "
+		"{\"args\": [\"sh\"], \"cwd\": \"/\", \"user\": {\"uid\": 0, \"gid\": 0}}, "
+		"\"linux\": {\"seccomp\": %s, \"syscalls\": [{\"names\": [\"%s\"], "
+		"\"action\": \"SCMP_ACT_ERRNO\"}]}}}", DEF, syscall);
+	assert_int_equal(fclose(f), 0);
+}
+
+/*
+ * ctr_oci_load keeps compiled programs in $HULL_CACHE/seccomp and reads them back for the same
+ * profile (a program changed in the file is what the next load gets); a file that is not a
+ * good one, or that others may write, is compiled again and replaced; another profile gets a
+ * file of its own; a cache that cannot be used is no error; ctr_oci_parse keeps nothing.
+ */
+static void test_cache(void **state)
+{
+	char top[] = "/tmp/hull-sccache-XXXXXX", cache[256], file[512], other[512], text[1024];
+	char err[512] = "";
+	struct sock_filter f;
+	struct ctr_bundle b;
+	struct stat st;
+	uint8_t *img;
+	size_t i, n;
+	FILE *fp;
+
+	(void)state;
+	assert_non_null(mkdtemp(top));
+	snprintf(cache, sizeof(cache), "%s/cache", top);
+	assert_int_equal(setenv("HULL_CACHE", cache, 1), 0);
+	write_config(top, "mkdir");
+	assert_int_equal(mkdir_by_load(top), ERRNO(EPERM));
+	assert_int_equal(cache_files(cache, file, sizeof(file)), 1);
+	assert_int_equal(mkdir_by_load(top), ERRNO(EPERM));
+	assert_int_equal(cache_files(cache, file, sizeof(file)), 1);
+
+	/* The program is the file's last bytes: its EPERM made EACCES there is read back. */
+	assert_int_equal(stat(file, &st), 0);
+	n = (size_t)st.st_size;
+	img = malloc(n);
+	assert_non_null(img);
+	fp = fopen(file, "r+");
+	assert_non_null(fp);
+	assert_int_equal(fread(img, 1, n, fp), n);
+	for (i = n % 8; i + 8 <= n; i += 8) {
+		memcpy(&f, img + i, sizeof(f));
+		if (f.code == (BPF_RET | BPF_K) && f.k == ERRNO(EPERM)) {
+			f.k = ERRNO(EACCES);
+			memcpy(img + i, &f, sizeof(f));
+		}
+	}
+	assert_int_equal(fseek(fp, 0, SEEK_SET), 0);
+	assert_int_equal(fwrite(img, 1, n, fp), n);
+	assert_int_equal(fclose(fp), 0);
+	assert_int_equal(mkdir_by_load(top), ERRNO(EACCES));
+	/* Writable by others: not trusted, compiled again, the file replaced. */
+	assert_int_equal(chmod(file, 0666), 0);
+	assert_int_equal(mkdir_by_load(top), ERRNO(EPERM));
+	assert_int_equal(stat(file, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0644);
+	/* Cut short: the same. */
+	assert_int_equal(truncate(file, 40), 0);
+	assert_int_equal(mkdir_by_load(top), ERRNO(EPERM));
+	assert_int_equal(stat(file, &st), 0);
+	assert_int_equal((size_t)st.st_size, n);
+	free(img);
+
+	/* Another profile, another file; the first one stays. */
+	write_config(top, "rmdir");
+	assert_int_equal(mkdir_by_load(top), 0x7fff0000u); /* SCMP_ACT_ALLOW */
+	assert_int_equal(cache_files(cache, other, sizeof(other)), 2);
+	/* ctr_oci_parse keeps nothing. */
+	snprintf(text, sizeof(text), "{\"ociVersion\": \"1.0.2\", \"root\": {\"path\": "
+		 "\"/\"}, \"process\": {\"args\": [\"sh\"], \"cwd\": \"/\", \"user\": "
+		 "{\"uid\": 0, \"gid\": 0}}, \"linux\": {\"seccomp\": %s}}}", DEF);
+	assert_int_equal(ctr_oci_parse(text, strlen(text), NULL, NULL, &b, err, sizeof(err)), 0);
+	ctr_bundle_free(&b);
+	assert_int_equal(cache_files(cache, other, sizeof(other)), 2);
+	/* A cache that is a file: compiled, no error. */
+	snprintf(file, sizeof(file), "%s/plain", top);
+	fp = fopen(file, "w");
+	assert_non_null(fp);
+	assert_int_equal(fclose(fp), 0);
+	assert_int_equal(setenv("HULL_CACHE", file, 1), 0);
+	assert_int_equal(mkdir_by_load(top), 0x7fff0000u);
+	unsetenv("HULL_CACHE");
+
+	snprintf(text, sizeof(text), "rm -rf '%s'", top);
+	assert_int_equal(system(text), 0);
+}
+
+/* hull's build id, by which kept programs are keyed: lowercase hex; too small a buffer says so. */
+static void test_build_id(void **state)
+{
+	char id[129], small[8];
+	size_t i;
+
+	(void)state;
+	assert_int_equal(ctr_fcache_build_id(id, sizeof(id)), 0);
+	assert_true(strlen(id) >= 16 && strlen(id) % 2 == 0);
+	for (i = 0; id[i]; i++)
+		assert_non_null(strchr("0123456789abcdef", id[i]));
+	assert_int_equal(ctr_fcache_build_id(small, sizeof(small)), -ENAMETOOLONG);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -438,6 +592,8 @@ int main(void)
 		cmocka_unit_test(test_bounds),
 		cmocka_unit_test(test_libseccomp_hang),
 		cmocka_unit_test(test_bundle),
+		cmocka_unit_test(test_cache),
+		cmocka_unit_test(test_build_id),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
