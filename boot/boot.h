@@ -137,6 +137,11 @@ struct cpio {
 
 /* Start an empty archive. Cannot fail; the buffer grows on demand. */
 void boot_cpio_init(struct cpio *c);
+/*
+ * Room for n more bytes in one allocation, for an archive whose size is known about: 0, or
+ * -ENOMEM (then also the archive's error).
+ */
+int boot_cpio_reserve(struct cpio *c, size_t n);
 /* Add a directory, a regular file, or a symlink; mode is the permission bits. */
 int boot_cpio_dir(struct cpio *c, const char *path, uint32_t mode);
 int boot_cpio_file(struct cpio *c, const char *path, uint32_t mode, const void *data, size_t len);

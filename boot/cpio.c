@@ -130,6 +130,16 @@ void boot_cpio_init(struct cpio *c)
 	c->next_ino = 1;
 }
 
+int boot_cpio_reserve(struct cpio *c, size_t n)
+{
+	int err;
+
+	if (c->error)
+		return c->error;
+	err = reserve(c, n);
+	return err ? set_error(c, err) : 0;
+}
+
 int boot_cpio_dir(struct cpio *c, const char *path, uint32_t mode)
 {
 	return add(c, path, S_IFDIR, mode, 2, NULL, 0);

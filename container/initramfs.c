@@ -39,8 +39,11 @@ static int take_release(const uint8_t *p, size_t avail, char *out, size_t outlen
 	return 0;
 }
 
-/* The ELF scan's window: a banner starting in its first SCAN_CHUNK bytes has its release in it. */
-#define SCAN_CHUNK (1U << 20)
+/*
+ * The ELF scan's window: a banner starting in its first SCAN_CHUNK bytes has its release in it.
+ * 64 KiB, reused: a buffer the size of .rodata would be page faults for nothing.
+ */
+#define SCAN_CHUNK (64U << 10)
 #define SCAN_OVERLAP (sizeof(BANNER) - 1 + CTR_RELEASE_MAX + 1)
 
 /*
@@ -551,6 +554,8 @@ int ctr_initramfs_fixed(const char *moddir, const struct ctr_modules *m, struct 
 	size_t len;
 	int ret;
 
+	/* hull-init and a page of headers (and the spec, after) in one buffer, copied once. */
+	boot_cpio_reserve(c, (size_t)(hull_init_end - hull_init_start) + 4096);
 	boot_cpio_dir(c, "dev", 0755);
 	boot_cpio_dir(c, "proc", 0555);
 	boot_cpio_dir(c, "sys", 0555);

@@ -17,11 +17,11 @@
 
 /*
  * The kernel release of a kernel image: a bzImage's, from its setup header's kernel_version
- * string; an ELF vmlinux's, from its first "Linux version RELEASE " banner (read in 1 MiB
+ * string; an ELF vmlinux's, from its first "Linux version RELEASE " banner (read in 64 KiB
  * windows: the .rodata section when a section header table names one, else, or when it has
- * none, the whole file). 0 with the release in out (printable, no '/', not "." or ".."), -ENOENT when
- * the image has none, -ENAMETOOLONG past outlen or CTR_RELEASE_MAX, -errno when it cannot be
- * read.
+ * none, the whole file). 0 with the release in out (printable, no '/', not "." or ".."),
+ * -ENOENT when the image has none, -ENAMETOOLONG past outlen or CTR_RELEASE_MAX, -errno when
+ * it cannot be read.
  */
 int ctr_kernel_release(const struct boot_src *img, char *out, size_t outlen);
 

@@ -1,6 +1,7 @@
 /* Unit tests for the newc cpio writer: parse the archive back, and let GNU cpio list it. */
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
@@ -182,6 +183,28 @@ static void test_growth(void **state)
 	boot_cpio_free(&c);
 }
 
+/* A reserve is one allocation the entries then fit in; one that cannot be had is the error. */
+static void test_reserve(void **state)
+{
+	static uint8_t blob[100000];
+	struct cpio c;
+	uint8_t *buf;
+
+	(void)state;
+	boot_cpio_init(&c);
+	assert_int_equal(boot_cpio_reserve(&c, sizeof(blob) + 4096), 0);
+	assert_true(c.cap >= sizeof(blob) + 4096);
+	buf = c.buf;
+	assert_int_equal(boot_cpio_dir(&c, "dev", 0755), 0);
+	assert_int_equal(boot_cpio_file(&c, "init", 0755, blob, sizeof(blob)), 0);
+	assert_int_equal(boot_cpio_finish(&c), 0);
+	assert_ptr_equal(c.buf, buf);
+	assert_int_equal(boot_cpio_reserve(&c, SIZE_MAX), -ENOMEM);
+	assert_int_equal(c.error, -ENOMEM);
+	assert_int_equal(boot_cpio_dir(&c, "x", 0755), -ENOMEM);
+	boot_cpio_free(&c);
+}
+
 static void test_errors_stick(void **state)
 {
 	static char longpath[4100];
@@ -231,6 +254,7 @@ int main(void)
 		cmocka_unit_test(test_parse_back),
 		cmocka_unit_test(test_gnu_cpio_lists_it),
 		cmocka_unit_test(test_growth),
+		cmocka_unit_test(test_reserve),
 		cmocka_unit_test(test_errors_stick),
 	};
 

@@ -83,8 +83,8 @@ static void test_release_elf(void **state)
 }
 
 /*
- * A vmlinux is read from its file in 1 MiB windows: a banner across a window's end, and one
- * past the first window, are found; a file that shrank is an error.
+ * A vmlinux is read from its file in 64 KiB windows: a banner across a window's end, and one
+ * megabytes past the first window, are found; a file that shrank is an error.
  */
 static void test_release_elf_file(void **state)
 {
