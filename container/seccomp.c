@@ -554,6 +554,7 @@ static char *cache_key(struct json_object *v, size_t *len)
 static int cache_load(const char *dir, const char *key, size_t keylen, void **prog,
 		      size_t *len)
 {
+	char name[CTR_FCACHE_NAME_LEN + 1];
 	const char *why = NULL;
 	uint8_t *buf;
 	uint32_t aux;
@@ -570,11 +571,13 @@ static int cache_load(const char *dir, const char *key, size_t keylen, void **pr
 		free(buf);
 		ret = -EINVAL;
 	}
+	ctr_fcache_name(&cache_kind, key, keylen, name);
 	if (ret == -EINVAL)
-		log_debug("linux.seccomp: cache %s: a file for this profile is not a good one: "
-			  "compiled again", dir);
-	if (!ret)
+		log_debug("linux.seccomp: cache %s/%s: not a good file: compiled again", dir, name);
+	if (!ret) {
+		log_debug("linux.seccomp: the program compiled before, from %s/%s", dir, name);
 		*prog = buf;
+	}
 	return ret;
 }
 
@@ -592,6 +595,8 @@ static void cache_store(const char *dir, const char *key, size_t keylen, const v
 	close(fd);
 	if (ret)
 		log_debug("linux.seccomp: cache %s: cannot write: %s", dir, strerror(-ret));
+	else
+		log_debug("linux.seccomp: compiled, kept as %s/%s", dir, name);
 }
 
 /*

@@ -16,6 +16,7 @@ import json
 import os
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -479,11 +480,15 @@ def test_run(hull_bin, tmp_path, lab_bundle):
 
 
 @lab
-def test_seccomp(hull_bin, tmp_path, lab_bundle, subreaper):
+def test_seccomp(hull_bin, tmp_path, lab_bundle, subreaper, monkeypatch):
     """linux.seccomp compiled on the host and loaded by hull-init: the container's process and
     an exec'd one (with and without noNewPrivileges) get EPERM from mkdir, other calls work.
     The profile's flags (LOG, SPEC_ALLOW; TSYNC changes nothing) go to the guest's seccomp(2),
-    which refuses flags it does not know: a load that failed would be the start's error."""
+    which refuses flags it does not know: a load that failed would be the start's error. The
+    program is kept in $HULL_CACHE/seccomp: a second container with the profile gets it from
+    there, and it holds there too."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("HULL_CACHE", str(cache))
     root = tmp_path / "root"
     flags = ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG",
              "SECCOMP_FILTER_FLAG_SPEC_ALLOW"]
@@ -514,6 +519,22 @@ def test_seccomp(hull_bin, tmp_path, lab_bundle, subreaper):
         (out.read_text(), err.read_text())
     assert "Operation not permitted" in err.read_text(), err.read_text()
     assert rt(hull_bin, root, "delete", "s1").returncode == 0
+
+    kept = list((cache / "seccomp").iterdir())
+    assert len(kept) == 1 and kept[0].name.startswith("sc-"), kept
+    monkeypatch.setenv("HULL_DEBUG", "1")
+    pid, out, err = create(hull_bin, root, b, "s2", tmp_path)
+    assert f"the program compiled before, from {kept[0]}" in err.read_text(), err.read_text()
+    assert err.read_text().count("does not know") == 1, err.read_text()
+    assert rt(hull_bin, root, "start", "s2").returncode == 0
+    end = time.monotonic() + BOOT_TIMEOUT
+    while "Seccomp:" not in out.read_text() and time.monotonic() < end:
+        time.sleep(0.1)
+    assert rt(hull_bin, root, "kill", "s2", "KILL").returncode == 0
+    wait_status(pid)
+    assert out.read_text().splitlines() == ["main-rc=1", "main-ok", "Seccomp:\t2"], \
+        (out.read_text(), err.read_text())
+    assert rt(hull_bin, root, "delete", "s2").returncode == 0
 
 
 def recv_master(sock, timeout=BOOT_TIMEOUT):
