@@ -7,7 +7,7 @@ V ?= 0
 Q := $(if $(filter 1,$(V)),,@)
 CC := gcc
 CLANG := clang
-PKGS := liburing libseccomp json-c liblzma libzstd
+PKGS := liburing libseccomp json-c liblzma libzstd zlib liblz4
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wformat-security -Wstrict-prototypes \
 	-Wmissing-prototypes -Wmissing-declarations -Wpointer-arith -Wvla -Wwrite-strings -Wundef \
@@ -29,7 +29,7 @@ STATIC_LIBS := -Wl,--start-group $(shell pkg-config --static --libs $(PKGS)) -lp
 
 # --- sources, by layer and subsystem (explicit lists; see ARCHITECTURE.md for the layers) ---
 LIB_SRCS := lib/gmem.c lib/bus.c lib/log.c lib/parse.c lib/file.c lib/fdbudget.c lib/loop.c \
-	lib/usock.c lib/json.c lib/iov.c lib/cpuset.c
+	lib/usock.c lib/json.c lib/iov.c lib/cpuset.c lib/fcache.c lib/unpack.c
 # The architecture's files (arch/$(ARCH)/), chosen here rather than by #ifdef.
 ARCH_SRCS := $(addprefix arch/$(ARCH)/,machine.c vcpu.c boot.c kernel.c bzimage.c cpuid.c \
 	regs.c e820.c zeropage.c pvh.c acpi.c aml.c)
@@ -51,7 +51,7 @@ VMM_SRCS := vmm/config.c vmm/vm.c vmm/load.c vmm/vcpu.c vmm/exit.c vmm/census.c 
 	vmm/ctlproto.c vmm/control.c vmm/api.c vmm/devices.c vmm/validate.c vmm/host.c
 CTR_SRCS := container/tlv.c container/proto.c container/oci_json.c container/oci.c \
 	container/oci_mounts.c container/oci_linux.c container/runspec.c container/plan.c container/points.c \
-	container/initramfs.c container/fcache.c container/icache.c container/agent.c container/stdio.c \
+	container/initramfs.c container/icache.c container/agent.c container/stdio.c \
 	container/console.c container/run.c \
 	container/limits.c container/cgroup.c container/state.c container/signame.c \
 	container/netns.c container/hooks.c container/seccomp.c
@@ -97,7 +97,7 @@ UNIT_TESTS := gmem bus parse iov config cli log registry exit serial rtc i8042 e
 	fs_entries vfs vsock net fdbudget tlv proto json oci runspec points initramfs agent ctr_console \
 	guest_plan guest_caps guest_values \
 	guest_path loop control vcpu cpuset limits cgroup file state runtime_cli census vmem netns \
-	hooks seccomp
+	hooks seccomp unpack
 UNIT_BINS := $(UNIT_TESTS:%=$(O)/san/tests/unit/test_%)
 
 # --- fuzz targets (libFuzzer): tests/fuzz/fuzz_NAME.c ---

@@ -8,12 +8,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "container/fcache.h"
+#include "lib/fcache.h"
 #include "lib/log.h"
 
 #define NEWC "070701"
 
-static const struct ctr_fcache_kind kind = {
+static const struct fcache_kind kind = {
 	.magic = "HULLIRFS",
 	.prefix = "ir",
 	.version = CTR_ICACHE_VERSION,
@@ -24,7 +24,7 @@ static const struct ctr_fcache_kind kind = {
 
 int ctr_icache_dir(const char *env, char *out, size_t outlen)
 {
-	return ctr_fcache_dir(env, CTR_ICACHE_SUBDIR, out, outlen);
+	return fcache_dir(env, CTR_ICACHE_SUBDIR, out, outlen);
 }
 
 /* Length-prefixed, so that no name can pass for another's. */
@@ -74,7 +74,7 @@ int ctr_icache_key(const char *init_id, const char *moddir, const struct ctr_mod
 
 void ctr_icache_name(const char *key, size_t len, char out[CTR_ICACHE_NAME_LEN + 1])
 {
-	ctr_fcache_name(&kind, key, len, out);
+	fcache_name(&kind, key, len, out);
 }
 
 int ctr_icache_load(int dirfd, const char *key, size_t keylen, size_t extra, struct cpio *c)
@@ -84,7 +84,7 @@ int ctr_icache_load(int dirfd, const char *key, size_t keylen, size_t extra, str
 	size_t len;
 	int ret;
 
-	ret = ctr_fcache_load(dirfd, &kind, key, keylen, extra, &buf, &len, &next_ino);
+	ret = fcache_load(dirfd, &kind, key, keylen, extra, &buf, &len, &next_ino);
 	if (ret)
 		return ret;
 	if (len < 110 || memcmp(buf, NEWC, sizeof(NEWC) - 1) || !next_ino ||
@@ -105,12 +105,12 @@ int ctr_icache_store(int dirfd, const char *key, size_t keylen, const struct cpi
 {
 	if (c->error)
 		return -EINVAL;
-	return ctr_fcache_store(dirfd, &kind, key, keylen, c->buf, c->len, c->next_ino, name);
+	return fcache_store(dirfd, &kind, key, keylen, c->buf, c->len, c->next_ino, name);
 }
 
 void ctr_icache_trim(int dirfd, unsigned int keep)
 {
-	ctr_fcache_trim(dirfd, &kind, keep);
+	fcache_trim(dirfd, &kind, keep);
 }
 
 int ctr_icache_get(const char *dir, const char *init_id, const char *moddir,
@@ -140,7 +140,7 @@ int ctr_icache_get(const char *dir, const char *init_id, const char *moddir,
 		log_debug("container: initramfs: no cache key: %s", strerror(-ret));
 		goto build;
 	}
-	dfd = ctr_fcache_open_dir(dir, &why);
+	dfd = fcache_open_dir(dir, &why);
 	if (dfd < 0) {
 		log_debug("container: initramfs: cache %s: %s", dir, why);
 		goto build;

@@ -7,13 +7,13 @@
 #include <stdint.h>
 
 #include "boot/boot.h"
-#include "container/fcache.h"
+#include "lib/fcache.h"
 #include "container/initramfs.h"
 
 #define CTR_ICACHE_VERSION 1	  /* of the file and of the fixed part's layout: bump on change */
 #define CTR_ICACHE_SUBDIR "initramfs"
 #define CTR_ICACHE_KEEP 8	  /* files kept in the directory: the newest, by mtime */
-#define CTR_ICACHE_NAME_LEN CTR_FCACHE_NAME_LEN /* "ir-" + 16 hex digits + ".img" */
+#define CTR_ICACHE_NAME_LEN FCACHE_NAME_LEN /* "ir-" + 16 hex digits + ".img" */
 /* The key: a few lines per module (paths at most 4096 bytes), so this is never reached. */
 #define CTR_ICACHE_KEY_MAX (CTR_MODULES_MAX * 8448u + 8192u)
 /*
@@ -25,7 +25,7 @@
 	((uint64_t)(CTR_MODULES_MAX + 6) * CTR_ICACHE_ENTRY_MAX +                                \
 	 (uint64_t)CTR_MODULES_MAX * CTR_MODULE_MAX + (uint64_t)CTR_MODULE_MAX)
 
-/* $HULL_CACHE/initramfs (env: HULL_CACHE's value, NULL or "" for CTR_FCACHE_DEFAULT). */
+/* $HULL_CACHE/initramfs (env: HULL_CACHE's value, NULL or "" for FCACHE_DEFAULT). */
 int ctr_icache_dir(const char *env, char *out, size_t outlen);
 
 /*
@@ -58,7 +58,7 @@ int ctr_icache_store(int dirfd, const char *key, size_t keylen, const struct cpi
 		     char name[CTR_ICACHE_NAME_LEN + 1]);
 /*
  * At most keep of dirfd's initramfs files, the newest by mtime; temporary files older than
- * CTR_FCACHE_TMP_AGE seconds removed. Memory and work bounded by keep and the directory's size.
+ * FCACHE_TMP_AGE seconds removed. Memory and work bounded by keep and the directory's size.
  */
 void ctr_icache_trim(int dirfd, unsigned int keep);
 

@@ -3,16 +3,15 @@
 
 #include <elf.h>
 #include <errno.h>
-#include <lzma.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <zstd.h>
 
 #include "container/initbin.h"
 #include "container/proto.h"
 #include "lib/file.h"
+#include "lib/unpack.h"
 
 /* --- the kernel's release ---------------------------------------------------------- */
 
@@ -456,50 +455,6 @@ static bool ends_with(const char *s, const char *suffix)
 	return has_suffix(s, strlen(s), suffix);
 }
 
-static int unxz(const uint8_t *in, size_t len, uint8_t *out, size_t cap, size_t *got)
-{
-	lzma_stream s = LZMA_STREAM_INIT;
-	lzma_ret r;
-
-	/* The memory limit bounds the decoder's dictionary: a hostile header cannot ask more. */
-	if (lzma_stream_decoder(&s, 256u << 20, 0) != LZMA_OK)
-		return -ENOMEM;
-	s.next_in = in;
-	s.avail_in = len;
-	s.next_out = out;
-	s.avail_out = cap;
-	r = lzma_code(&s, LZMA_FINISH);
-	*got = cap - s.avail_out;
-	lzma_end(&s);
-	if (r == LZMA_STREAM_END)
-		return 0;
-	return r == LZMA_BUF_ERROR && !s.avail_out ? -EFBIG : -EINVAL;
-}
-
-static int unzstd(const uint8_t *in, size_t len, uint8_t *out, size_t cap, size_t *got)
-{
-	ZSTD_DStream *d = ZSTD_createDStream();
-	ZSTD_inBuffer ib = { in, len, 0 };
-	ZSTD_outBuffer ob = { out, cap, 0 };
-	size_t r = 1;
-
-	if (!d)
-		return -ENOMEM;
-	/* Bounded by cap: a frame that wants more than that stops with the buffer full. */
-	while (r && ob.pos < ob.size) {
-		r = ZSTD_decompressStream(d, &ob, &ib);
-		if (ZSTD_isError(r) || (r && ib.pos == ib.size && ob.pos < ob.size))
-			break;
-	}
-	ZSTD_freeDStream(d);
-	*got = ob.pos;
-	if (ZSTD_isError(r))
-		return -EINVAL;
-	if (!r)
-		return 0;
-	return ob.pos == ob.size ? -EFBIG : -EINVAL;
-}
-
 int ctr_module_read(const char *path, uint8_t **out, size_t *len, char *err, size_t errlen)
 {
 	bool xz = ends_with(path, ".ko.xz"), zst = ends_with(path, ".ko.zst");
@@ -525,7 +480,8 @@ int ctr_module_read(const char *path, uint8_t **out, size_t *len, char *err, siz
 		return 0;
 	}
 	buf = malloc(CTR_MODULE_MAX);
-	ret = buf ? (xz ? unxz : unzstd)(raw, rawlen, buf, CTR_MODULE_MAX, &got) : -ENOMEM;
+	ret = buf ? unpack(xz ? UNPACK_XZ : UNPACK_ZSTD, raw, rawlen, buf, CTR_MODULE_MAX, &got) :
+	      -ENOMEM;
 	free(raw);
 	if (ret) {
 		snprintf(err, errlen, "module %s: %s", path,

@@ -1,5 +1,5 @@
 /* oci: config.json's top level, root and process read into a struct ctr_bundle; names of capabilities and rlimits. */
-#include "container/fcache.h"
+#include "lib/fcache.h"
 #include "container/oci.h"
 #include "container/seccomp.h"
 
@@ -524,7 +524,7 @@ int ctr_oci_load(const char *dir, struct ctr_bundle *b, char *err, size_t errlen
 	int ret;
 
 	memset(b, 0, sizeof(*b));
-	if (ctr_fcache_dir(getenv("HULL_CACHE"), CTR_SECCOMP_CACHE_SUBDIR, cache, sizeof(cache)))
+	if (fcache_dir(getenv("HULL_CACHE"), CTR_SECCOMP_CACHE_SUBDIR, cache, sizeof(cache)))
 		cache[0] = '\0'; /* HULL_CACHE too long: nothing kept */
 	if (asprintf(&path, "%s/config.json", dir) < 0)
 		return -ENOMEM;

@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "container/fcache.h"
+#include "lib/fcache.h"
 #include "container/oci.h"
 #include "container/oci_json.h"
 #include "container/seccomp.h"
@@ -518,7 +518,7 @@ static int read_all(int fd, void *buf, size_t len, const struct timespec *end)
  * compiler, libseccomp linked in) and the profile's JSON text. The program does not depend on
  * the host (API level 3, set in build()).
  */
-static const struct ctr_fcache_kind cache_kind = {
+static const struct fcache_kind cache_kind = {
 	.magic = "HULLSECC",
 	.prefix = "sc",
 	.version = 1,
@@ -535,7 +535,7 @@ static char *cache_key(struct json_object *v, size_t *len)
 	const char *text;
 	int ret;
 
-	ret = ctr_fcache_build_id(id, sizeof(id));
+	ret = fcache_build_id(id, sizeof(id));
 	if (ret) {
 		log_debug("linux.seccomp: not cached: hull's build id: %s", strerror(-ret));
 		return NULL;
@@ -554,24 +554,24 @@ static char *cache_key(struct json_object *v, size_t *len)
 static int cache_load(const char *dir, const char *key, size_t keylen, void **prog,
 		      size_t *len)
 {
-	char name[CTR_FCACHE_NAME_LEN + 1];
+	char name[FCACHE_NAME_LEN + 1];
 	const char *why = NULL;
 	uint8_t *buf;
 	uint32_t aux;
 	int fd, ret;
 
-	fd = ctr_fcache_open_dir(dir, &why);
+	fd = fcache_open_dir(dir, &why);
 	if (fd < 0) {
 		log_debug("linux.seccomp: cache %s: %s", dir, why);
 		return fd;
 	}
-	ret = ctr_fcache_load(fd, &cache_kind, key, keylen, 0, &buf, len, &aux);
+	ret = fcache_load(fd, &cache_kind, key, keylen, 0, &buf, len, &aux);
 	close(fd);
 	if (!ret && (!*len || *len % 8 || aux != *len / 8)) {
 		free(buf);
 		ret = -EINVAL;
 	}
-	ctr_fcache_name(&cache_kind, key, keylen, name);
+	fcache_name(&cache_kind, key, keylen, name);
 	if (ret == -EINVAL)
 		log_debug("linux.seccomp: cache %s/%s: not a good file: compiled again", dir, name);
 	if (!ret) {
@@ -584,14 +584,14 @@ static int cache_load(const char *dir, const char *key, size_t keylen, void **pr
 static void cache_store(const char *dir, const char *key, size_t keylen, const void *prog,
 			size_t len)
 {
-	char name[CTR_FCACHE_NAME_LEN + 1];
+	char name[FCACHE_NAME_LEN + 1];
 	const char *why = NULL;
 	int fd, ret;
 
-	fd = ctr_fcache_open_dir(dir, &why);
+	fd = fcache_open_dir(dir, &why);
 	if (fd < 0)
 		return; /* cache_load said why */
-	ret = ctr_fcache_store(fd, &cache_kind, key, keylen, prog, len, (uint32_t)(len / 8), name);
+	ret = fcache_store(fd, &cache_kind, key, keylen, prog, len, (uint32_t)(len / 8), name);
 	close(fd);
 	if (ret)
 		log_debug("linux.seccomp: cache %s: cannot write: %s", dir, strerror(-ret));

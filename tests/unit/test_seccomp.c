@@ -17,7 +17,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "container/fcache.h"
+#include "lib/fcache.h"
 #include "container/oci.h"
 #include "container/seccomp.h"
 
@@ -446,7 +446,7 @@ static unsigned int cache_files(const char *dir, char *one, size_t len)
 	while ((e = readdir(d))) {
 		if (e->d_name[0] == '.')
 			continue;
-		assert_int_equal(strlen(e->d_name), CTR_FCACHE_NAME_LEN);
+		assert_int_equal(strlen(e->d_name), FCACHE_NAME_LEN);
 		assert_memory_equal(e->d_name, "sc-", 3);
 		snprintf(one, len, "%s/%s", sub, e->d_name);
 		n++;
@@ -574,11 +574,11 @@ static void test_build_id(void **state)
 	size_t i;
 
 	(void)state;
-	assert_int_equal(ctr_fcache_build_id(id, sizeof(id)), 0);
+	assert_int_equal(fcache_build_id(id, sizeof(id)), 0);
 	assert_true(strlen(id) >= 16 && strlen(id) % 2 == 0);
 	for (i = 0; id[i]; i++)
 		assert_non_null(strchr("0123456789abcdef", id[i]));
-	assert_int_equal(ctr_fcache_build_id(small, sizeof(small)), -ENAMETOOLONG);
+	assert_int_equal(fcache_build_id(small, sizeof(small)), -ENAMETOOLONG);
 }
 
 int main(void)

@@ -1,5 +1,5 @@
 /* fcache: hull's cache files, each a header, its key (compared whole) and a payload. */
-#include "container/fcache.h"
+#include "lib/fcache.h"
 
 #include <dirent.h>
 #include <elf.h>
@@ -27,24 +27,24 @@ struct hdr {
 	uint32_t zero;
 };
 
-int ctr_fcache_dir(const char *env, const char *sub, char *out, size_t outlen)
+int fcache_dir(const char *env, const char *sub, char *out, size_t outlen)
 {
-	const char *base = env && *env ? env : CTR_FCACHE_DEFAULT;
+	const char *base = env && *env ? env : FCACHE_DEFAULT;
 
 	if ((size_t)snprintf(out, outlen, "%s/%s", base, sub) >= outlen)
 		return -ENAMETOOLONG;
 	return 0;
 }
 
-void ctr_fcache_name(const struct ctr_fcache_kind *k, const char *key, size_t len,
-		     char out[CTR_FCACHE_NAME_LEN + 1])
+void fcache_name(const struct fcache_kind *k, const char *key, size_t len,
+		     char out[FCACHE_NAME_LEN + 1])
 {
 	uint64_t h = 14695981039346656037ull; /* FNV-1a: the header holds the whole key */
 	size_t i;
 
 	for (i = 0; i < len; i++)
 		h = (h ^ (unsigned char)key[i]) * 1099511628211ull;
-	snprintf(out, CTR_FCACHE_NAME_LEN + 1, "%.2s-%016llx.img", k->prefix,
+	snprintf(out, FCACHE_NAME_LEN + 1, "%.2s-%016llx.img", k->prefix,
 		 (unsigned long long)h);
 }
 
@@ -64,56 +64,79 @@ static int read_at(int fd, void *buf, size_t n, off_t off)
 	return (size_t)got == n ? 0 : -EINVAL;
 }
 
-int ctr_fcache_load(int dirfd, const struct ctr_fcache_kind *k, const char *key, size_t keylen,
-		    size_t extra, uint8_t **payload, size_t *len, uint32_t *aux)
+int fcache_open(int dirfd, const struct fcache_kind *k, const char *key, size_t keylen,
+		uint64_t *off, uint64_t *len, uint32_t *aux)
 {
-	char name[CTR_FCACHE_NAME_LEN + 1], *kbuf = NULL;
-	uint8_t *buf = NULL;
+	char name[FCACHE_NAME_LEN + 1], kbuf[4096];
 	struct stat st;
 	struct hdr h;
+	size_t done, n;
 	int fd, ret;
 
-	ctr_fcache_name(k, key, keylen, name);
+	fcache_name(k, key, keylen, name);
 	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0)
 		return errno == ELOOP ? -EINVAL : -errno;
 	if (fstat(fd, &st)) {
 		ret = -errno;
-		goto out;
+		goto fail;
 	}
 	ret = S_ISREG(st.st_mode) && trusted(&st) ? read_at(fd, &h, sizeof(h), 0) : -EINVAL;
 	if (ret)
-		goto out;
+		goto fail;
 	if (memcmp(h.magic, k->magic, sizeof(h.magic)) || h.version != k->version ||
-	    h.keylen != keylen || keylen > k->key_max || h.payload > k->payload_max ||
-	    h.payload > SIZE_MAX - extra - 1 || h.zero ||
+	    h.keylen != keylen || keylen > k->key_max || h.payload > k->payload_max || h.zero ||
 	    (uint64_t)st.st_size != sizeof(h) + keylen + h.payload) {
 		ret = -EINVAL;
-		goto out;
+		goto fail;
 	}
-	kbuf = malloc(keylen ? keylen : 1);
-	buf = malloc((size_t)h.payload + extra + 1);
-	ret = kbuf && buf ? read_at(fd, kbuf, keylen, sizeof(h)) : -ENOMEM;
-	if (!ret && memcmp(kbuf, key, keylen))
-		ret = -EINVAL;
-	if (!ret)
-		ret = read_at(fd, buf, (size_t)h.payload, (off_t)(sizeof(h) + keylen));
-	if (ret)
-		goto out;
-	*payload = buf;
-	*len = (size_t)h.payload;
+	/* The key compared a piece at a time: no allocation for it, whatever its length. */
+	for (done = 0; done < keylen; done += n) {
+		n = keylen - done < sizeof(kbuf) ? keylen - done : sizeof(kbuf);
+		ret = read_at(fd, kbuf, n, (off_t)(sizeof(h) + done));
+		if (!ret && memcmp(kbuf, key + done, n))
+			ret = -EINVAL;
+		if (ret)
+			goto fail;
+	}
+	*off = sizeof(h) + keylen;
+	*len = h.payload;
 	*aux = h.aux;
-	buf = NULL;
-out:
-	free(kbuf);
-	free(buf);
+	return fd;
+fail:
 	close(fd);
 	return ret;
 }
 
-int ctr_fcache_store(int dirfd, const struct ctr_fcache_kind *k, const char *key, size_t keylen,
+int fcache_load(int dirfd, const struct fcache_kind *k, const char *key, size_t keylen,
+		size_t extra, uint8_t **payload, size_t *len, uint32_t *aux)
+{
+	uint64_t off, plen;
+	uint8_t *buf;
+	int fd, ret;
+
+	fd = fcache_open(dirfd, k, key, keylen, &off, &plen, aux);
+	if (fd < 0)
+		return fd;
+	if (plen > SIZE_MAX - extra - 1) {
+		close(fd);
+		return -EINVAL;
+	}
+	buf = malloc((size_t)plen + extra + 1);
+	ret = buf ? read_at(fd, buf, (size_t)plen, (off_t)off) : -ENOMEM;
+	close(fd);
+	if (ret) {
+		free(buf);
+		return ret;
+	}
+	*payload = buf;
+	*len = (size_t)plen;
+	return 0;
+}
+
+int fcache_store(int dirfd, const struct fcache_kind *k, const char *key, size_t keylen,
 		     const void *payload, size_t len, uint32_t aux,
-		     char name[CTR_FCACHE_NAME_LEN + 1])
+		     char name[FCACHE_NAME_LEN + 1])
 {
 	struct hdr h = { .version = k->version, .keylen = (uint32_t)keylen, .payload = len,
 			 .aux = aux };
@@ -128,7 +151,7 @@ int ctr_fcache_store(int dirfd, const struct ctr_fcache_kind *k, const char *key
 	if (keylen > k->key_max || len > k->payload_max)
 		return -EINVAL;
 	memcpy(h.magic, k->magic, sizeof(h.magic));
-	ctr_fcache_name(k, key, keylen, name);
+	fcache_name(k, key, keylen, name);
 	clock_gettime(CLOCK_REALTIME, &now);
 	snprintf(tmp, sizeof(tmp), TMP_PREFIX "%d-%lx", (int)getpid(),
 		 (unsigned long)now.tv_nsec ^ (unsigned long)now.tv_sec);
@@ -151,16 +174,16 @@ int ctr_fcache_store(int dirfd, const struct ctr_fcache_kind *k, const char *key
 		unlinkat(dirfd, tmp, 0);
 		return ret;
 	}
-	ctr_fcache_trim(dirfd, k, k->keep);
+	fcache_trim(dirfd, k, k->keep);
 	return 0;
 }
 
 /* PREFIX "-" + 16 lowercase hex digits + ".img". */
-static bool is_entry(const struct ctr_fcache_kind *k, const char *s)
+static bool is_entry(const struct fcache_kind *k, const char *s)
 {
 	size_t i;
 
-	if (strlen(s) != CTR_FCACHE_NAME_LEN || strncmp(s, k->prefix, 2) || s[2] != '-' ||
+	if (strlen(s) != FCACHE_NAME_LEN || strncmp(s, k->prefix, 2) || s[2] != '-' ||
 	    strcmp(s + 19, ".img"))
 		return false;
 	for (i = 3; i < 19; i++)
@@ -170,7 +193,7 @@ static bool is_entry(const struct ctr_fcache_kind *k, const char *s)
 }
 
 struct kept {
-	char name[CTR_FCACHE_NAME_LEN + 1];
+	char name[FCACHE_NAME_LEN + 1];
 	struct timespec mtime;
 };
 
@@ -179,9 +202,9 @@ static bool older(const struct timespec *a, const struct timespec *b)
 	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
 }
 
-void ctr_fcache_trim(int dirfd, const struct ctr_fcache_kind *kind, unsigned int keep)
+void fcache_trim(int dirfd, const struct fcache_kind *kind, unsigned int keep)
 {
-	struct kept k[CTR_FCACHE_KEEP_MAX];
+	struct kept k[FCACHE_KEEP_MAX];
 	unsigned int n = 0, i, old;
 	struct timespec now;
 	struct dirent *e;
@@ -189,8 +212,8 @@ void ctr_fcache_trim(int dirfd, const struct ctr_fcache_kind *kind, unsigned int
 	DIR *d;
 	int fd;
 
-	if (keep > CTR_FCACHE_KEEP_MAX)
-		keep = CTR_FCACHE_KEEP_MAX;
+	if (keep > FCACHE_KEEP_MAX)
+		keep = FCACHE_KEEP_MAX;
 	fd = dup(dirfd);
 	d = fd >= 0 ? fdopendir(fd) : NULL;
 	if (!d) {
@@ -204,7 +227,7 @@ void ctr_fcache_trim(int dirfd, const struct ctr_fcache_kind *kind, unsigned int
 		if (fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode))
 			continue;
 		if (!strncmp(e->d_name, TMP_PREFIX, sizeof(TMP_PREFIX) - 1)) {
-			if (st.st_mtim.tv_sec + CTR_FCACHE_TMP_AGE < now.tv_sec)
+			if (st.st_mtim.tv_sec + FCACHE_TMP_AGE < now.tv_sec)
 				unlinkat(dirfd, e->d_name, 0);
 			continue;
 		}
@@ -246,7 +269,7 @@ static int make_dir(const char *dir)
 	return 0;
 }
 
-int ctr_fcache_open_dir(const char *dir, const char **why)
+int fcache_open_dir(const char *dir, const char **why)
 {
 	struct stat st;
 	int fd, ret;
@@ -315,7 +338,7 @@ static int find_build_id(struct dl_phdr_info *info, size_t size, void *data)
 	return 1; /* only the executable */
 }
 
-int ctr_fcache_build_id(char *out, size_t outlen)
+int fcache_build_id(char *out, size_t outlen)
 {
 	struct build_id b = { out, outlen, -ENOENT };
 

@@ -1,21 +1,21 @@
 /* fcache: hull's cache files: a header, the key (compared whole) and a payload, trusted dirs. */
-#ifndef HULL_CONTAINER_FCACHE_H
-#define HULL_CONTAINER_FCACHE_H
+#ifndef HULL_LIB_FCACHE_H
+#define HULL_LIB_FCACHE_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#define CTR_FCACHE_NAME_LEN 23	/* PREFIX "-" + 16 hex digits + ".img", PREFIX two letters */
-#define CTR_FCACHE_TMP_AGE 600	/* s: a temporary file this old was left by a hull that died */
-#define CTR_FCACHE_KEEP_MAX 64u /* a kind's keep at most (ctr_fcache_trim's table: on the stack) */
+#define FCACHE_NAME_LEN 23	/* PREFIX "-" + 16 hex digits + ".img", PREFIX two letters */
+#define FCACHE_TMP_AGE 600	/* s: a temporary file this old was left by a hull that died */
+#define FCACHE_KEEP_MAX 64u /* a kind's keep at most (fcache_trim's table: on the stack) */
 
-#define CTR_FCACHE_DEFAULT "/var/cache/hull" /* HULL_CACHE when it is unset or empty */
+#define FCACHE_DEFAULT "/var/cache/hull" /* HULL_CACHE when it is unset or empty */
 
-/* $HULL_CACHE/sub (env: HULL_CACHE's value, NULL or "" for CTR_FCACHE_DEFAULT); -ENAMETOOLONG. */
-int ctr_fcache_dir(const char *env, const char *sub, char *out, size_t outlen);
+/* $HULL_CACHE/sub (env: HULL_CACHE's value, NULL or "" for FCACHE_DEFAULT); -ENAMETOOLONG. */
+int fcache_dir(const char *env, const char *sub, char *out, size_t outlen);
 
 /* What one cache keeps: its files' magic, name prefix, format version and bounds. */
-struct ctr_fcache_kind {
+struct fcache_kind {
 	const char *magic;    /* 8 bytes */
 	const char *prefix;   /* two lowercase letters: "ir" */
 	uint32_t version;     /* of the file and of its payload's layout */
@@ -28,11 +28,11 @@ struct ctr_fcache_kind {
  * dir (made if missing, with its parent, as mkdir -p would for the last two) opened, when it
  * is hull's user's or root's and nobody else may write it: the fd, or -errno with *why.
  */
-int ctr_fcache_open_dir(const char *dir, const char **why);
+int fcache_open_dir(const char *dir, const char **why);
 
 /* The file name of a key: PREFIX-HEX.img, HEX a 64-bit hash of the key (the file holds it all). */
-void ctr_fcache_name(const struct ctr_fcache_kind *k, const char *key, size_t len,
-		     char out[CTR_FCACHE_NAME_LEN + 1]);
+void fcache_name(const struct fcache_kind *k, const char *key, size_t len,
+		     char out[FCACHE_NAME_LEN + 1]);
 
 /*
  * The payload kept for key in dirfd: a malloc'd buffer with room for extra more bytes in
@@ -42,8 +42,16 @@ void ctr_fcache_name(const struct ctr_fcache_kind *k, const char *key, size_t le
  * symlink is not followed), not owned by hull's user or root, writable by its group or
  * others; -errno when it cannot be read. Nothing is returned on error.
  */
-int ctr_fcache_load(int dirfd, const struct ctr_fcache_kind *k, const char *key, size_t keylen,
+int fcache_load(int dirfd, const struct fcache_kind *k, const char *key, size_t keylen,
 		    size_t extra, uint8_t **payload, size_t *len, uint32_t *aux);
+
+/*
+ * The file kept for key in dirfd, checked as fcache_load checks it, opened: its fd (the caller
+ * closes it), the payload's offset and length in the file in *off and *len, the aux word in
+ * *aux. -ENOENT, -EINVAL or -errno as fcache_load. For payloads read in place, not copied.
+ */
+int fcache_open(int dirfd, const struct fcache_kind *k, const char *key, size_t keylen,
+		uint64_t *off, uint64_t *len, uint32_t *aux);
 
 /*
  * payload (len bytes) and aux as the file for key in dirfd, written to a temporary file,
@@ -51,21 +59,21 @@ int ctr_fcache_load(int dirfd, const struct ctr_fcache_kind *k, const char *key,
  * the directory trimmed to the kind's keep. 0 with the name in name, or -errno (a short write:
  * -ENOSPC; a key or payload past the kind's bounds: -EINVAL); nothing is left behind on error.
  */
-int ctr_fcache_store(int dirfd, const struct ctr_fcache_kind *k, const char *key, size_t keylen,
+int fcache_store(int dirfd, const struct fcache_kind *k, const char *key, size_t keylen,
 		     const void *payload, size_t len, uint32_t aux,
-		     char name[CTR_FCACHE_NAME_LEN + 1]);
+		     char name[FCACHE_NAME_LEN + 1]);
 
 /*
  * At most keep of dirfd's files of the kind, the newest by mtime; temporary files older than
- * CTR_FCACHE_TMP_AGE seconds removed. Memory and work bounded by keep and the directory's size.
+ * FCACHE_TMP_AGE seconds removed. Memory and work bounded by keep and the directory's size.
  */
-void ctr_fcache_trim(int dirfd, const struct ctr_fcache_kind *k, unsigned int keep);
+void fcache_trim(int dirfd, const struct fcache_kind *k, unsigned int keep);
 
 /*
  * The running hull's build id (the linker's NT_GNU_BUILD_ID note of the executable), as
  * lowercase hex: what tells one build of hull from another, for keys of what hull computed.
  * 0, or -ENOENT when the executable has none, -ENAMETOOLONG when out is too small.
  */
-int ctr_fcache_build_id(char *out, size_t outlen);
+int fcache_build_id(char *out, size_t outlen);
 
 #endif
