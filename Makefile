@@ -47,7 +47,7 @@ VSOCK_SRCS := virtio/vsock/config.c virtio/vsock/conn.c virtio/vsock/packet.c \
 	virtio/vsock/vsock.c virtio/vsock/endpoint.c virtio/vsock/bridge.c virtio/vsock/uds.c
 VNET_SRCS := virtio/net/config.c virtio/net/hdr.c virtio/net/net.c virtio/net/queues.c \
 	virtio/net/tap.c virtio/net/passt.c
-VMM_SRCS := vmm/config.c vmm/vm.c vmm/load.c vmm/vcpu.c vmm/exit.c vmm/census.c vmm/console.c vmm/stages.c \
+VMM_SRCS := vmm/config.c vmm/vm.c vmm/load.c vmm/kunpack.c vmm/vcpu.c vmm/exit.c vmm/census.c vmm/console.c vmm/stages.c \
 	vmm/ctlproto.c vmm/control.c vmm/api.c vmm/devices.c vmm/validate.c vmm/host.c
 CTR_SRCS := container/tlv.c container/proto.c container/oci_json.c container/oci.c \
 	container/oci_mounts.c container/oci_linux.c container/runspec.c container/plan.c container/points.c \
@@ -97,7 +97,7 @@ UNIT_TESTS := gmem bus parse iov config cli log registry exit serial rtc i8042 e
 	fs_entries vfs vsock net fdbudget tlv proto json oci runspec points initramfs agent ctr_console \
 	guest_plan guest_caps guest_values \
 	guest_path loop control vcpu cpuset limits cgroup file state runtime_cli census vmem netns \
-	hooks seccomp unpack
+	hooks seccomp unpack kunpack
 UNIT_BINS := $(UNIT_TESTS:%=$(O)/san/tests/unit/test_%)
 
 # --- fuzz targets (libFuzzer): tests/fuzz/fuzz_NAME.c ---

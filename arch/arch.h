@@ -62,6 +62,13 @@ int arch_check_kernel(const struct gmem *m, const struct boot_src *img, struct b
 		      const char **msg);
 
 /*
+ * The payload of the kernel bi describes (as arch_check_kernel() found it in an image of
+ * img_len bytes), when it is one that unpacks itself at boot (x86_64: a bzImage): 1 with *out;
+ * 0 when it is not (an ELF); -ENOEXEC when its header places the payload outside the image.
+ */
+int arch_kernel_payload(const struct boot_image *bi, uint64_t img_len, struct boot_payload *out);
+
+/*
  * After KVM_CREATE_VM on vm_fd (kvm_fd is /dev/kvm), before memory:
  * interrupt controllers, timers, VM-wide KVM state for a VM of ncpus vCPUs.
  * 0 with *out set (freed with arch_vm_destroy), or -errno, logged.

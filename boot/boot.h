@@ -30,13 +30,25 @@ struct boot_image {
 };
 
 /*
+ * A compressed kernel's payload, as its format's header places it (x86: a bzImage's
+ * payload_offset and payload_length): what its own decompressor unpacks at boot.
+ */
+struct boot_payload {
+	uint64_t off;	  /* in the image */
+	uint64_t len;
+	bool relocatable; /* it may move itself at boot, and so place itself at random (KASLR) */
+};
+
+/*
  * A kernel image as the loaders read it: bytes in memory (buf, len), or a file (buf NULL, fd,
  * len its size) read piece by piece with pread, so that nothing but the headers passes through
- * hull on the way: each segment is read straight into guest memory.
+ * hull on the way: each segment is read straight into guest memory. A file's image may start
+ * at base (a cache file's payload, after its header); offsets are the image's.
  */
 struct boot_src {
 	const uint8_t *buf;
 	int fd;
+	uint64_t base;
 	uint64_t len;
 };
 
@@ -116,6 +128,12 @@ int boot_fail(const char **msg, int err, const char *fmt, ...) __attribute__((fo
  */
 int boot_place_initrd(uint64_t floor, uint64_t ram_end, uint64_t limit, uint64_t len,
 		      uint64_t *addr);
+
+/*
+ * Whether line holds word as an option of its own (between spaces, tabs or newlines), as a
+ * kernel's boolean options are found.
+ */
+bool boot_cmdline_has(const char *line, const char *word);
 
 /*
  * Build the kernel command line: base (may be NULL or empty), then each of

@@ -2,6 +2,7 @@
 #include "boot/boot.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 /* Append s (with a separating space unless out is empty); -E2BIG past max. */
@@ -44,4 +45,18 @@ int boot_cmdline_build(char *out, size_t cap, size_t max_len, const char *base,
 	}
 	out[pos] = '\0';
 	return 0;
+}
+
+bool boot_cmdline_has(const char *line, const char *word)
+{
+	size_t n = strlen(word), len;
+
+	while (line && *line) {
+		line += strspn(line, " \t\n");
+		len = strcspn(line, " \t\n");
+		if (len == n && n && !memcmp(line, word, n))
+			return true;
+		line += len;
+	}
+	return false;
 }

@@ -40,7 +40,7 @@ int boot_src_read(const struct boot_src *s, uint64_t off, void *dst, size_t n, c
 		return 0;
 	}
 	while (got < n) {
-		r = pread(s->fd, to + got, n - got, (off_t)(off + got));
+		r = pread(s->fd, to + got, n - got, (off_t)(s->base + off + got));
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)

@@ -30,6 +30,13 @@ const struct config_setting config_settings[] = {
 	  "(default: $HULL_KERNEL, else build/guest/vmlinux beside\n"
 	  "hull)\n",
 	  CONFIG_PATH, FIELD(kernel) },
+	{ "kernel-packed", "kernel_packed", NULL,
+	  "boot a bzImage as it is, to be unpacked by its own\n"
+	  "decompressor in the guest (default: hull unpacks one\n"
+	  "that is not relocatable, or has nokaslr on its command\n"
+	  "line, on the host once, keeps it in $HULL_CACHE/vmlinux\n"
+	  "and boots what it holds)\n",
+	  CONFIG_FLAG, FIELD(kernel_packed) },
 	{ "initrd", "initrd", "PATH",
 	  "initramfs image; 'none' for none (default: none, but\n"
 	  "hull's built-in demo initramfs when the kernel is the\n"

@@ -39,6 +39,7 @@ struct vm_config {
 	uint64_t mem;
 	bool hugepages;   /* RAM (and the hotplug region) in 2 MiB hugetlb pages (--memory's) */
 	uint64_t max_mem; /* 0: none; else mem plus the hotplug region (virtio-mem) */
+	bool kernel_packed; /* --kernel-packed: a bzImage unpacks itself in the guest */
 	bool boot_timer;
 	bool stats; /* --stats: the census on stderr at the end */
 	char *api_sock; /* the control socket's path, or NULL */

@@ -263,6 +263,8 @@ int vm_check_kernel(const struct vm_config *cfg, struct vm_prep *p)
 		log_msg("kernel %s: %s", path, msg ? msg : strerror(-ret));
 		goto out;
 	}
+	if (!cfg->kernel_packed)
+		vm_unpack_kernel(cfg, p, &l.mem);
 	ret = open_initrd(cfg, p);
 	if (ret || !p->initrd_len)
 		goto cmdline;

@@ -442,6 +442,21 @@ int vm_load_kernel(struct vm *vm);
  * the initrd opened and placed below the kernel's limit, the command line's length checked.
  */
 int vm_check_kernel(const struct vm_config *cfg, struct vm_prep *p);
+#define VM_KERNEL_CACHE_SUBDIR "vmlinux" /* under $HULL_CACHE */
+#define VM_KERNEL_CACHE_KEEP 4		/* unpacked kernels kept, the newest */
+
+/*
+ * A kernel that unpacks itself at boot (a bzImage) unpacked on the host instead, once, and
+ * kept in $HULL_CACHE/vmlinux: p->kernel and p->boot then are the unpacked kernel (an ELF, its
+ * PVH entry used when it has one), checked against m. Left as it is, with a debug line saying
+ * why, when that cannot be done or would change what the guest gets: a relocatable kernel
+ * without nokaslr on its command line (only its own decompressor randomises where it runs),
+ * a payload in another format than gzip, xz, zstd or lz4, a cache hull cannot use, a kernel not
+ * unpacked yet while hull is in its --cgroup (whose memory.max has no room for unpacking it).
+ * Never fails.
+ */
+void vm_unpack_kernel(const struct vm_config *cfg, struct vm_prep *p, const struct gmem *m);
+
 /* Free what it read and close what it opened (vm_prep_free does it too). */
 void vm_prep_free_boot(struct vm_prep *p);
 

@@ -194,3 +194,25 @@ int x86_load_bzimage(const struct gmem *m, const uint8_t *img, size_t len, uint6
 
 	return x86_bzimage(m, &src, min_addr, true, out, msg);
 }
+
+/* Where the payload starts is counted from the protected-mode kernel, past the setup sectors. */
+int x86_bzimage_payload(const struct boot_image *bi, uint64_t img_len, struct boot_payload *out)
+{
+	struct setup_header h;
+	uint64_t setup_len, off, len;
+
+	if (bi->arch_kind != X86_BOOT_BZIMAGE || bi->arch_data_len < FIELD_END(payload_length) -
+	    HDR_OFF)
+		return 0;
+	memset(&h, 0, sizeof(h));
+	memcpy(&h, bi->arch_data, bi->arch_data_len < sizeof(h) ? bi->arch_data_len : sizeof(h));
+	setup_len = ((uint64_t)(h.setup_sects ? h.setup_sects : 4) + 1) * SECTOR;
+	off = setup_len + le32toh(h.payload_offset);
+	len = le32toh(h.payload_length);
+	if (!len || off > img_len || len > img_len - off)
+		return -ENOEXEC;
+	out->off = off;
+	out->len = len;
+	out->relocatable = h.relocatable_kernel;
+	return 1;
+}

@@ -133,3 +133,8 @@ int arch_check_kernel(const struct gmem *m, const struct boot_src *img, struct b
 {
 	return load(m, img, LAYOUT_HIMEM, false, out, msg);
 }
+
+int arch_kernel_payload(const struct boot_image *bi, uint64_t img_len, struct boot_payload *out)
+{
+	return x86_bzimage_payload(bi, img_len, out);
+}

@@ -59,6 +59,8 @@ int x86_bzimage(const struct gmem *m, const struct boot_src *img, uint64_t min_a
 		struct boot_image *out, const char **msg);
 int x86_elf(const struct gmem *m, const struct boot_src *img, uint64_t min_addr, bool copy,
 	    struct boot_image *out, const char **msg);
+/* arch_kernel_payload() for a bzImage x86_bzimage() checked. */
+int x86_bzimage_payload(const struct boot_image *bi, uint64_t img_len, struct boot_payload *out);
 
 /* --- CPUID ------------------------------------------------------------------------ */
 

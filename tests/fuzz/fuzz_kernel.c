@@ -1,44 +1,80 @@
-/* fuzz_kernel: any bytes at all, loaded as the kernel image a user named, must fail cleanly. */
+/*
+ * fuzz_kernel: any bytes at all, loaded as the kernel image a user named, must fail cleanly;
+ * so must a bzImage's payload, unpacked as hull unpacks it on the host, and loaded in turn.
+ */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 
 #include "arch/x86_64/x86.h"
+#include "lib/unpack.h"
 
 #define RAM_SIZE (16ULL << 20)
 #define MIN_ADDR (1ULL << 20)
+#define UNPACKED_MAX (1u << 20) /* per input: the decoders' work is bounded by it */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* data loaded as a kernel: 0, or 1 when it was a bzImage (bi then holds its header). */
+static int load(const struct gmem *mem, const uint8_t *data, size_t size, struct boot_image *bi)
 {
-	/* One RAM for the whole run: a fresh 16 MiB per input would dominate the time. */
-	static struct gmem mem;
-	static uint8_t *ram;
-	struct boot_image bi;
 	const char *msg = NULL;
 	int ret;
 
-	if (!ram) {
-		ram = calloc(1, RAM_SIZE);
-		if (!ram || gmem_add(&mem, 0, RAM_SIZE, ram))
-			abort();
-	}
-	ret = x86_load_kernel(&mem, data, size, MIN_ADDR, &bi, &msg);
+	ret = x86_load_kernel(mem, data, size, MIN_ADDR, bi, &msg);
 	if (ret) {
 		if ((ret != -ENOEXEC && ret != -ENOMEM) || !msg)
 			abort();
 		return 0;
 	}
 	/* What the arch code will trust: everything inside RAM, above min_addr. */
-	if (bi.load_start < MIN_ADDR || bi.load_end > RAM_SIZE || bi.load_start >= bi.load_end)
+	if (bi->load_start < MIN_ADDR || bi->load_end > RAM_SIZE || bi->load_start >= bi->load_end)
 		abort();
-	if (bi.entry < bi.load_start || bi.entry >= bi.load_end)
+	if (bi->entry < bi->load_start || bi->entry >= bi->load_end)
 		abort();
-	if (bi.arch_data_len > X86_SETUP_HEADER_MAX ||
-	    (bi.arch_kind != X86_BOOT_BZIMAGE && bi.arch_data_len))
+	if (bi->arch_data_len > X86_SETUP_HEADER_MAX ||
+	    (bi->arch_kind != X86_BOOT_BZIMAGE && bi->arch_data_len))
 		abort();
-	if (bi.arch_kind == X86_BOOT_PVH && bi.entry > UINT32_MAX)
+	if (bi->arch_kind == X86_BOOT_PVH && bi->entry > UINT32_MAX)
 		abort();
+	return bi->arch_kind == X86_BOOT_BZIMAGE;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	/* One RAM for the whole run: a fresh 16 MiB per input would dominate the time. */
+	static struct gmem mem;
+	static uint8_t *ram, *out;
+	struct boot_payload pl;
+	struct boot_image bi;
+	enum unpack_format f;
+	size_t got;
+	int ret;
+
+	if (!ram) {
+		ram = calloc(1, RAM_SIZE);
+		out = malloc(UNPACKED_MAX);
+		if (!ram || !out || gmem_add(&mem, 0, RAM_SIZE, ram))
+			abort();
+	}
+	if (!load(&mem, data, size, &bi))
+		return 0;
+	ret = arch_kernel_payload(&bi, size, &pl);
+	if (ret <= 0) {
+		if (ret && ret != -ENOEXEC)
+			abort();
+		return 0;
+	}
+	if (pl.off > size || pl.len > size - pl.off || !pl.len)
+		abort();
+	f = unpack_detect(data + pl.off, (size_t)pl.len);
+	ret = unpack(f, data + pl.off, (size_t)pl.len, out, UNPACKED_MAX, &got);
+	if (ret && ret != -EINVAL && ret != -EFBIG && ret != -ENOMEM)
+		abort();
+	if (got > UNPACKED_MAX)
+		abort();
+	/* What hull would boot instead: loaded, it must fail cleanly or be sound. */
+	if (!ret)
+		load(&mem, out, got, &bi);
 	return 0;
 }

@@ -26,6 +26,44 @@ def test_boot_to_userspace(boot, kernels, which):
         assert m.group(1).endswith("-cloud-amd64"), h.describe()
 
 
+def test_bzimage_unpacked_on_host(boot, project_bzimage, tmp_path, monkeypatch):
+    """The project bzImage (gzip, not relocatable) is unpacked by hull on the host once, kept in
+    $HULL_CACHE/vmlinux, and booted from there (PVH entry): the first boot unpacks it, the second
+    takes it from the cache file, --kernel-packed leaves it to its own decompressor. The guest
+    runs the same kernel (its release) every way; the cache holds one file."""
+    monkeypatch.setenv("HULL_CACHE", str(tmp_path))
+    monkeypatch.setenv("HULL_DEBUG", "1")
+    seen = []
+    for args, said in [((), "unpacked (gzip, "), ((), "unpacked before, taken from"),
+                       (("--kernel-packed",), None)]:
+        h = boot(project_bzimage, "hello", args=args)
+        lines = [ln for ln in h.stderr.splitlines() if f"kernel {project_bzimage}:" in ln]
+        if said:
+            assert any(said in ln for ln in lines), h.describe()
+        else:
+            assert not lines, h.describe()
+        m = re.search(r"HULL-HELLO: userspace reached, kernel (\S+)$", h.stdout, re.M)
+        assert m, h.describe()
+        seen.append(m.group(1))
+    assert len(set(seen)) == 1, seen
+    assert len(list((tmp_path / "vmlinux").glob("kn-*.img"))) == 1
+
+
+def test_stock_kernel_left_packed(boot, cloud_kernel, tmp_path, monkeypatch):
+    """Debian's cloud kernel is relocatable with KASLR: hull leaves it to its own decompressor
+    (which randomises where it runs) and says why; with nokaslr it unpacks it (lz4) and boots."""
+    monkeypatch.setenv("HULL_CACHE", str(tmp_path))
+    monkeypatch.setenv("HULL_DEBUG", "1")
+    h = boot(cloud_kernel, "hello")
+    assert "left to unpack itself in the guest: it is relocatable" in h.stderr, h.describe()
+    assert not (tmp_path / "vmlinux").exists() or \
+        not list((tmp_path / "vmlinux").glob("kn-*.img")), h.describe()
+    h = boot(cloud_kernel, "hello", extra="nokaslr", timeout=120)
+    assert f"kernel {cloud_kernel}: unpacked (lz4, " in h.stderr, h.describe()
+    assert re.search(r"HULL-HELLO: userspace reached, kernel \S+-cloud-amd64$", h.stdout, re.M), \
+        h.describe()
+
+
 @pytest.mark.parametrize("which,cpus", [("bzimage", 1), ("bzimage", 2), ("bzimage", 4),
                                         ("cloud", 2)])
 def test_cpu_count(boot, kernels, which, cpus):

@@ -30,6 +30,22 @@ static void test_joins(void **state)
 	assert_string_equal(out, "");
 }
 
+static void test_has(void **state)
+{
+	(void)state;
+	assert_true(boot_cmdline_has("nokaslr", "nokaslr"));
+	assert_true(boot_cmdline_has("console=ttyS0 nokaslr quiet", "nokaslr"));
+	assert_true(boot_cmdline_has("quiet\tnokaslr\n", "nokaslr"));
+	assert_true(boot_cmdline_has("  nokaslr", "nokaslr"));
+	assert_false(boot_cmdline_has("nokaslr=1", "nokaslr"));
+	assert_false(boot_cmdline_has("xnokaslr", "nokaslr"));
+	assert_false(boot_cmdline_has("nokasl", "nokaslr"));
+	assert_false(boot_cmdline_has("foo.nokaslr", "nokaslr"));
+	assert_false(boot_cmdline_has("", "nokaslr"));
+	assert_false(boot_cmdline_has(NULL, "nokaslr"));
+	assert_false(boot_cmdline_has("a b", ""));
+}
+
 static void test_max_len(void **state)
 {
 	const char *const extra[] = { "bb" };
@@ -136,6 +152,7 @@ int main(void)
 		cmocka_unit_test(test_joins),
 		cmocka_unit_test(test_max_len),
 		cmocka_unit_test(test_cap),
+		cmocka_unit_test(test_has),
 		cmocka_unit_test(test_kernel_sized),
 		cmocka_unit_test(test_vm_maxcpus),
 	};
