@@ -20,14 +20,14 @@
 #include "lib/log.h"
 #include "vmm/vm.h"
 
-#define MIB	  (1ULL << 20)
-#define SETUP_LEN (5 * 512) /* setup_sects = 4 */
-#define STUB_LEN  0x400	    /* the protected-mode kernel's "decompressor", before the payload */
-#define ELF_LEN	  0x1100
-#define SEG_OFF	  0x1000
-#define SEG_LEN	  0x100
-#define KERN_AT	  (16 * MIB)
-#define RAM_SIZE  (64 * MIB)
+#define MIB         (1ULL << 20)
+#define SETUP_LEN   (5 * 512) /* setup_sects = 4 */
+#define PM_CODE_LEN 0x400 /* the protected-mode kernel's "decompressor", before the payload */
+#define ELF_LEN     0x1100
+#define SEG_OFF     0x1000
+#define SEG_LEN     0x100
+#define KERN_AT     (16 * MIB)
+#define RAM_SIZE    (64 * MIB)
 
 static char top[64], cache[128], kpath[192];
 
@@ -104,7 +104,7 @@ static size_t gzip(const uint8_t *in, size_t len, uint8_t *out, size_t cap)
 /* A bzImage at kpath whose payload is payload (len bytes). */
 static void write_bzimage(const uint8_t *payload, size_t len, int relocatable)
 {
-	size_t total = SETUP_LEN + STUB_LEN + len;
+	size_t total = SETUP_LEN + PM_CODE_LEN + len;
 	uint8_t *img = calloc(1, total);
 	struct setup_header h;
 	FILE *f;
@@ -124,11 +124,11 @@ static void write_bzimage(const uint8_t *payload, size_t len, int relocatable)
 	h.cmdline_size = 2047;
 	h.pref_address = KERN_AT;
 	h.init_size = 4 * MIB;
-	h.payload_offset = STUB_LEN;
+	h.payload_offset = PM_CODE_LEN;
 	h.payload_length = (uint32_t)len;
 	memcpy(img + 0x1f1, &h, sizeof(h));
-	memset(img + SETUP_LEN, 0x90, STUB_LEN);
-	memcpy(img + SETUP_LEN + STUB_LEN, payload, len);
+	memset(img + SETUP_LEN, 0x90, PM_CODE_LEN);
+	memcpy(img + SETUP_LEN + PM_CODE_LEN, payload, len);
 	f = fopen(kpath, "w");
 	assert_non_null(f);
 	assert_int_equal(fwrite(img, 1, total, f), total);
