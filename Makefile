@@ -31,7 +31,7 @@ STATIC_LIBS := -Wl,--start-group $(shell pkg-config --static --libs $(PKGS)) -lp
 LIB_SRCS := lib/gmem.c lib/bus.c lib/log.c lib/parse.c lib/file.c lib/fdbudget.c lib/loop.c \
 	lib/usock.c lib/json.c lib/iov.c lib/cpuset.c lib/fcache.c lib/unpack.c
 # The architecture's files (arch/$(ARCH)/), chosen here rather than by #ifdef.
-ARCH_SRCS := $(addprefix arch/$(ARCH)/,machine.c vcpu.c boot.c kernel.c bzimage.c cpuid.c \
+ARCH_SRCS := $(addprefix arch/$(ARCH)/,machine.c vcpu.c boot.c kernel.c bzimage.c kaslr.c cpuid.c \
 	regs.c e820.c zeropage.c pvh.c acpi.c aml.c)
 BOOT_SRCS := boot/elf.c boot/loader.c boot/initrd.c boot/cmdline.c boot/cpio.c boot/demo.c
 DEV_SRCS := devices/serial.c devices/i8042.c devices/rtc.c devices/boot_timer.c devices/acpi_pm.c \

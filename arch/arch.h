@@ -2,6 +2,7 @@
 #ifndef HULL_ARCH_ARCH_H
 #define HULL_ARCH_ARCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -67,6 +68,43 @@ int arch_check_kernel(const struct gmem *m, const struct boot_src *img, struct b
  * 0 when it is not (an ELF); -ENOEXEC when its header places the payload outside the image.
  */
 int arch_kernel_payload(const struct boot_image *bi, uint64_t img_len, struct boot_payload *out);
+
+/*
+ * A kernel hull places at random as its own decompressor would have (x86_64: KASLR, the
+ * physical place and the virtual offset), for an unpacked image that carries what moving it
+ * takes (x86_64: the relocation table appended to the ELF). Filled by arch_kaslr_plan(); the
+ * place is chosen at every boot by arch_kaslr_load().
+ */
+struct arch_kaslr {
+	bool on;
+	uint64_t entry;		  /* the image's own entry, where it is linked */
+	uint64_t base;		  /* where it is linked (x86_64: LOAD_PHYSICAL_ADDR) */
+	uint64_t span;		  /* bytes from base it may use before it reads its memory map */
+	uint64_t align;		  /* both offsets are multiples of this */
+	uint64_t relocs_off;	  /* the relocation table in the image */
+	uint64_t relocs_len;
+	struct boot_image packed; /* the packed kernel's own: its header and limits */
+	uint64_t phys, virt;	  /* the last arch_kaslr_load()'s choice: where, and the offset */
+};
+
+/*
+ * Does the unpacked image img (checked: elf is what arch_check_kernel() found) of the packed
+ * kernel packed carry what randomising it takes? 1 with *k (k->on) and *out, the boot image
+ * the first pass places the rest by (the kernel where it is linked, with its span); 0 when it
+ * carries none (it cannot be moved: boot it as it is); -ENOEXEC (why) when what it carries is
+ * malformed or out of bounds, -ENOMEM (why) when the kernel's span does not fit m.
+ */
+int arch_kaslr_plan(const struct gmem *m, const struct boot_src *img,
+		    const struct boot_image *packed, const struct boot_image *elf,
+		    struct arch_kaslr *k, struct boot_image *out, const char **why);
+/*
+ * Load img at a place chosen at random (getrandom) among those in m's RAM clear of [avoid,
+ * avoid + avoid_len) (the initrd), with a random virtual offset, apply its relocations and fill
+ * out to enter it as its decompressor would. k->phys and k->virt say what was chosen. 0, or
+ * -errno as arch_load_kernel() (msg).
+ */
+int arch_kaslr_load(const struct gmem *m, const struct boot_src *img, struct arch_kaslr *k,
+		    uint64_t avoid, uint64_t avoid_len, struct boot_image *out, const char **msg);
 
 /*
  * After KVM_CREATE_VM on vm_fd (kvm_fd is /dev/kvm), before memory:

@@ -80,6 +80,21 @@ int boot_load_elf(const struct gmem *m, const struct boot_src *img, uint64_t min
 		  const char **msg);
 
 /*
+ * boot_load_elf() with every segment shift bytes above its p_paddr (a kernel moved as a whole,
+ * its entry and extent in out moved with it).
+ */
+int boot_load_elf_at(const struct gmem *m, const struct boot_src *img, uint64_t shift,
+		     uint64_t min_addr, uint16_t machine, const uint64_t *entry, bool copy,
+		     struct boot_image *out, const char **msg);
+
+/*
+ * Where an ELF64 image's own bytes end in its file: past its headers, its program and section
+ * header tables, every segment's and every section's bytes. What follows is not the ELF's (a
+ * kernel's relocation table, appended). 0 with *end, or -ENOEXEC (msg) for a malformed table.
+ */
+int boot_elf_end(const struct boot_src *img, uint64_t *end, const char **msg);
+
+/*
  * Does the image start like an ELF image? (Its headers are checked by the functions above and
  * below.) 1, 0, or -errno when it cannot be read.
  */

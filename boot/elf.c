@@ -65,26 +65,29 @@ int boot_is_elf(const struct boot_src *img, const char **msg)
 	return memcmp(magic, ELFMAG, SELFMAG) == 0;
 }
 
-/* A PT_LOAD segment that can be copied: inside the file, RAM, and above min_addr. */
+/* A PT_LOAD segment that can be copied shift bytes above its p_paddr: inside the file, RAM, and
+ * above min_addr. */
 static int check_load(const struct gmem *m, const Elf64_Phdr *p, uint64_t len, uint64_t min_addr,
-		      const char **msg)
+		      uint64_t shift, const char **msg)
 {
+	uint64_t at = p->p_paddr + shift;
+
 	if (p->p_filesz > p->p_memsz)
 		return boot_fail(msg, -ENOEXEC, "ELF: segment at 0x%llx has p_filesz > p_memsz",
 			    (unsigned long long)p->p_paddr);
 	if (!in_file(p->p_offset, p->p_filesz, len))
 		return boot_fail(msg, -ENOEXEC, "ELF: segment at 0x%llx extends past the file",
 			    (unsigned long long)p->p_paddr);
-	if (p->p_memsz > UINT64_MAX - p->p_paddr)
+	if (p->p_paddr > UINT64_MAX - shift || p->p_memsz > UINT64_MAX - at)
 		return boot_fail(msg, -ENOEXEC, "ELF: segment at 0x%llx wraps the address space",
 			    (unsigned long long)p->p_paddr);
-	if (p->p_paddr < min_addr)
+	if (at < min_addr)
 		return boot_fail(msg, -ENOEXEC, "ELF: segment at 0x%llx is below 0x%llx",
-			    (unsigned long long)p->p_paddr, (unsigned long long)min_addr);
-	if (!gmem_ptr(m, p->p_paddr, p->p_memsz))
+			    (unsigned long long)at, (unsigned long long)min_addr);
+	if (!gmem_ptr(m, at, p->p_memsz))
 		return boot_fail(msg, -ENOMEM,
 			    "kernel does not fit in guest memory (needs %llu bytes at 0x%llx)",
-			    (unsigned long long)p->p_memsz, (unsigned long long)p->p_paddr);
+			    (unsigned long long)p->p_memsz, (unsigned long long)at);
 	return 0;
 }
 
@@ -178,6 +181,13 @@ int boot_load_elf(const struct gmem *m, const struct boot_src *img, uint64_t min
 		  uint16_t machine, const uint64_t *entry_override, bool copy,
 		  struct boot_image *out, const char **msg)
 {
+	return boot_load_elf_at(m, img, 0, min_addr, machine, entry_override, copy, out, msg);
+}
+
+int boot_load_elf_at(const struct gmem *m, const struct boot_src *img, uint64_t shift,
+		     uint64_t min_addr, uint16_t machine, const uint64_t *entry_override, bool copy,
+		     struct boot_image *out, const char **msg)
+{
 	Elf64_Phdr ph[MAX_PHDRS];
 	Elf64_Ehdr eh;
 	uint64_t entry, lo = UINT64_MAX, hi = 0;
@@ -198,7 +208,7 @@ int boot_load_elf(const struct gmem *m, const struct boot_src *img, uint64_t min
 	for (i = 0; i < eh.e_phnum; i++) {
 		if (ph[i].p_type != PT_LOAD || ph[i].p_memsz == 0)
 			continue;
-		err = check_load(m, &ph[i], img->len, min_addr, msg);
+		err = check_load(m, &ph[i], img->len, min_addr, shift, msg);
 		if (err)
 			return err;
 		for (j = 0; j < i; j++) {
@@ -226,7 +236,7 @@ int boot_load_elf(const struct gmem *m, const struct boot_src *img, uint64_t min
 	for (i = 0; i < eh.e_phnum; i++) {
 		if (ph[i].p_type != PT_LOAD || ph[i].p_memsz == 0)
 			continue;
-		dst = gmem_ptr(m, ph[i].p_paddr, ph[i].p_memsz);
+		dst = gmem_ptr(m, ph[i].p_paddr + shift, ph[i].p_memsz);
 		if (!dst) /* checked above; kept so no path writes through NULL */
 			return boot_fail(msg, -ENOMEM, "ELF: segment left guest memory");
 		if (copy) {
@@ -241,10 +251,56 @@ int boot_load_elf(const struct gmem *m, const struct boot_src *img, uint64_t min
 			hi = ph[i].p_paddr + ph[i].p_memsz;
 	}
 
+	/* Every segment moved by shift without wrapping (check_load), so do these. */
 	memset(out, 0, sizeof(*out));
-	out->entry = entry;
-	out->load_start = lo;
-	out->load_end = hi;
+	out->entry = entry + shift;
+	out->load_start = lo + shift;
+	out->load_end = hi + shift;
+	return 0;
+}
+
+int boot_elf_end(const struct boot_src *img, uint64_t *end, const char **msg)
+{
+	Elf64_Phdr ph[MAX_PHDRS];
+	Elf64_Shdr *sh = NULL;
+	Elf64_Ehdr eh;
+	uint64_t e;
+	unsigned int i;
+	int err;
+
+	err = read_headers(img, &eh, ph, msg);
+	if (err)
+		return err;
+	e = eh.e_phoff + (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr); /* in the file: checked */
+	for (i = 0; i < eh.e_phnum; i++) {
+		if (!in_file(ph[i].p_offset, ph[i].p_filesz, img->len))
+			return boot_fail(msg, -ENOEXEC, "ELF: segment outside the file");
+		if (ph[i].p_offset + ph[i].p_filesz > e)
+			e = ph[i].p_offset + ph[i].p_filesz;
+	}
+	if (eh.e_shoff && eh.e_shnum) {
+		if (eh.e_shentsize != sizeof(Elf64_Shdr) || eh.e_shnum > BOOT_SECTIONS_MAX ||
+		    !in_file(eh.e_shoff, (uint64_t)eh.e_shnum * sizeof(Elf64_Shdr), img->len))
+			return boot_fail(msg, -ENOEXEC, "ELF: bad section header table");
+		sh = malloc((size_t)eh.e_shnum * sizeof(*sh));
+		if (!sh)
+			return -ENOMEM;
+		err = boot_src_read(img, eh.e_shoff, sh, (size_t)eh.e_shnum * sizeof(*sh), msg);
+		if (eh.e_shoff + (uint64_t)eh.e_shnum * sizeof(Elf64_Shdr) > e)
+			e = eh.e_shoff + (uint64_t)eh.e_shnum * sizeof(Elf64_Shdr);
+		for (i = 0; !err && i < eh.e_shnum; i++) {
+			if (sh[i].sh_type == SHT_NOBITS || sh[i].sh_type == SHT_NULL)
+				continue;
+			if (!in_file(sh[i].sh_offset, sh[i].sh_size, img->len))
+				err = boot_fail(msg, -ENOEXEC, "ELF: section %u outside the file", i);
+			else if (sh[i].sh_offset + sh[i].sh_size > e)
+				e = sh[i].sh_offset + sh[i].sh_size;
+		}
+		free(sh);
+		if (err)
+			return err;
+	}
+	*end = e;
 	return 0;
 }
 

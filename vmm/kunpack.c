@@ -143,12 +143,14 @@ static int open_unpacked(int dfd, const char *key, size_t keylen, const struct g
 	return ret ? -ENOEXEC : 0;
 }
 
-/* Why a kernel is left for its own decompressor, or NULL when hull may unpack it. */
+/*
+ * Why a kernel is left for its own decompressor, or NULL when hull may unpack it; *kaslr when it
+ * would place itself at random (relocatable, without nokaslr), which hull then does for it.
+ */
 static const char *left_packed(const struct vm_config *cfg, const struct vm_prep *p,
-			       const struct boot_payload *pl, enum unpack_format *f)
+			       const struct boot_payload *pl, enum unpack_format *f, bool *kaslr)
 {
 	uint8_t magic[8] = { 0 };
-	bool nokaslr;
 
 	if (pl->len > PACKED_MAX)
 		return "its payload is over 256 MiB";
@@ -158,12 +160,10 @@ static const char *left_packed(const struct vm_config *cfg, const struct vm_prep
 	*f = unpack_detect(magic, pl->len < sizeof(magic) ? (size_t)pl->len : sizeof(magic));
 	if (*f == UNPACK_NONE)
 		return "its payload is compressed in a format hull does not read (gzip, xz, zstd, lz4)";
-	if (!pl->relocatable)
-		return NULL;
 	/* What hull appends to the line never holds it: the user's line, or the default. */
-	nokaslr = boot_cmdline_has(cfg->cmdline ? cfg->cmdline : arch_default_cmdline(), "nokaslr");
-	return nokaslr ? NULL : "it is relocatable, so it may place itself at random (KASLR), "
-				"which only its own decompressor does (nokaslr lets hull unpack it)";
+	*kaslr = pl->relocatable &&
+		 !boot_cmdline_has(cfg->cmdline ? cfg->cmdline : arch_default_cmdline(), "nokaslr");
+	return NULL;
 }
 
 void vm_unpack_kernel(const struct vm_config *cfg, struct vm_prep *p, const struct gmem *m)
@@ -172,15 +172,16 @@ void vm_unpack_kernel(const struct vm_config *cfg, struct vm_prep *p, const stru
 	char dir[PATH_MAX], key[KEY_MAX];
 	enum unpack_format f = UNPACK_NONE;
 	struct boot_payload pl;
-	struct boot_image bi;
+	struct boot_image bi, kbi;
 	struct boot_src src;
 	struct timespec t0;
 	size_t keylen = 0, got = 0;
 	int dfd = -1, ret;
+	bool kaslr = false;
 
 	if (arch_kernel_payload(&p->boot, p->kernel.len, &pl) <= 0)
 		return; /* not a packed kernel, or a bad header the guest's own boot will meet */
-	why = left_packed(cfg, p, &pl, &f);
+	why = left_packed(cfg, p, &pl, &f, &kaslr);
 	if (why)
 		goto packed;
 	ret = make_key(p, &pl, key, &keylen);
@@ -219,6 +220,20 @@ void vm_unpack_kernel(const struct vm_config *cfg, struct vm_prep *p, const stru
 		  unpack_name(f), got, ms_since(&t0), dir);
 unpacked:
 	close(dfd);
+	dfd = -1;
+	if (kaslr) {
+		ret = arch_kaslr_plan(m, &src, &p->boot, &bi, &p->kaslr, &kbi, &why);
+		if (ret < 0) {
+			close(src.fd);
+			p->kaslr.on = false;
+			goto packed;
+		}
+		if (ret > 0) {
+			bi = kbi;
+			log_debug("kernel %s: placed at random by hull at every boot (KASLR, %" PRIu64
+				  " bytes of relocations)", path, p->kaslr.relocs_len);
+		}
+	}
 	close(p->kernel.fd);
 	p->kernel = src;
 	p->boot = bi;

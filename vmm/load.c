@@ -290,20 +290,29 @@ int vm_load_kernel(struct vm *vm)
 	uint8_t *dst;
 	int ret;
 
-	ret = arch_load_kernel(&vm->mem, &p->kernel, &vm->boot, &msg);
+	/* The same memory shape as the check's, so the same place, by the kernel as checked. */
+	if (p->initrd_len) {
+		ret = place_initrd(&vm->mem, &p->boot, vm->cfg->mem >> 20, "initrd", p->initrd_len,
+				   &vm->initrd_gpa);
+		if (ret)
+			return ret;
+	}
+	if (p->kaslr.on)
+		ret = arch_kaslr_load(&vm->mem, &p->kernel, &p->kaslr, vm->initrd_gpa,
+				      p->initrd_len, &vm->boot, &msg);
+	else
+		ret = arch_load_kernel(&vm->mem, &p->kernel, &vm->boot, &msg);
 	close(p->kernel.fd); /* in guest memory now, or failed */
 	p->kernel.fd = -1;
 	if (ret) {
 		log_msg("kernel %s: %s", p->kernel_path, msg ? msg : strerror(-ret));
 		return ret;
 	}
+	if (p->kaslr.on)
+		log_debug("kernel %s: at 0x%" PRIx64 ", virtual offset 0x%" PRIx64 " (KASLR by hull)",
+			  p->kernel_path, p->kaslr.phys, p->kaslr.virt - p->kaslr.base);
 	if (!p->initrd_len)
 		return 0;
-	/* The same memory shape as the check's, so the same place. */
-	ret = place_initrd(&vm->mem, &vm->boot, vm->cfg->mem >> 20, "initrd", p->initrd_len,
-			   &vm->initrd_gpa);
-	if (ret)
-		return ret;
 	vm->initrd_len = p->initrd_len;
 	dst = gmem_ptr(&vm->mem, vm->initrd_gpa, vm->initrd_len);
 	if (!dst)

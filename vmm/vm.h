@@ -141,6 +141,7 @@ struct vm_prep {
 	char kernel_path[PATH_MAX];
 	struct boot_src kernel;  /* the image: its file, open (fd -1 when none) */
 	struct boot_image boot;  /* what checking it found: its kind, extent and limits */
+	struct arch_kaslr kaslr; /* on: hull places the (unpacked) kernel at random at load */
 	int initrd_fd;           /* the --initrd file, or -1 */
 	struct cpio demo;        /* the built-in demo initramfs, when it is the initrd */
 	bool has_demo;

@@ -13,6 +13,10 @@ SCRIPTS = {
     "cpuinfo": 'echo "HULL-CPUS: $(grep -c ^processor /proc/cpuinfo)"\n',
     "meminfo": 'echo "HULL-MEMTOTAL: $(sed -n "s/^MemTotal: *\\([0-9]*\\) kB/\\1/p" /proc/meminfo)"\n',
     "cmdline": 'echo "HULL-CMDLINE: $(cat /proc/cmdline)"\n',
+    # Where the kernel runs: its virtual _text, and where its code is in physical memory.
+    "kaslr": ('echo "HULL-TEXT: $(grep -m1 \' _text$\' /proc/kallsyms | cut -d\' \' -f1)"\n'
+              'echo "HULL-CODE: $(grep -m1 \'Kernel code\' /proc/iomem | tr -d \' \' | '
+              'cut -d- -f1)"\n'),
     # A line typed on hull's stdin reaches the guest's console and comes back.
     "echo": 'echo "HULL-READY"\nread -r line\necho "HULL-GOT: $line"\n',
     "poweroff": 'echo "HULL-BYE: poweroff"\npoweroff -f\nsleep 600\n',

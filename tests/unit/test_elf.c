@@ -527,6 +527,64 @@ static void test_sections_every_prefix(void **state)
 	}
 }
 
+/* Where the ELF's own bytes end: what follows (a kernel's relocation table) is not its. */
+static void test_elf_end(void **state)
+{
+	struct img im;
+	struct boot_src src = { .buf = NULL, .fd = -1 };
+	uint64_t end = 0;
+	Elf64_Shdr *sh;
+
+	(void)state;
+	make(&im);
+	src.buf = im.b;
+	src.len = im.len + 12; /* appended bytes are no part of it */
+	assert_int_equal(boot_elf_end(&src, &end, NULL), 0);
+	assert_int_equal(end, 0x1180); /* its last segment's end */
+	sh = add_sections(&im);
+	src.len = im.len + 12;
+	assert_int_equal(boot_elf_end(&src, &end, NULL), 0);
+	assert_int_equal(end, im.len); /* the name table, after the section headers */
+	sh[2].sh_size = 0x100000; /* NOBITS: no bytes in the file, whatever its size */
+	assert_int_equal(boot_elf_end(&src, &end, NULL), 0);
+	assert_int_equal(end, im.len);
+	sh[1].sh_size = src.len; /* a section past the file */
+	assert_int_equal(boot_elf_end(&src, &end, NULL), -ENOEXEC);
+	sh[1].sh_size = 0x100;
+	im.eh->e_shnum = BOOT_SECTIONS_MAX + 1;
+	assert_int_equal(boot_elf_end(&src, &end, NULL), -ENOEXEC);
+	im.eh->e_shnum = 4;
+	im.ph[1].p_filesz = src.len; /* a segment past the file */
+	assert_int_equal(boot_elf_end(&src, &end, NULL), -ENOEXEC);
+}
+
+/* Moved as a whole: every segment, the entry and the extent shift; RAM and wrap still checked. */
+static void test_load_moved(void **state)
+{
+	struct img im;
+	struct boot_src src = { .buf = NULL, .fd = -1 };
+	struct boot_image bi;
+	const char *msg = NULL;
+
+	(void)state;
+	make(&im);
+	src.buf = im.b;
+	src.len = im.len;
+	assert_int_equal(boot_load_elf_at(&mem, &src, 8 * MIB, MIB, EM_X86_64, NULL, true, &bi,
+					  &msg), 0);
+	assert_int_equal(bi.entry, 9 * MIB + 0x10);
+	assert_int_equal(bi.load_start, 9 * MIB);
+	assert_int_equal(bi.load_end, 10 * MIB + 0x80);
+	assert_int_equal(ram[9 * MIB], 0xaa);
+	assert_int_equal(ram[10 * MIB], 0xbb);
+	assert_int_equal(ram[MIB], 0);
+	assert_int_equal(boot_load_elf_at(&mem, &src, RAM_SIZE - 2 * MIB, MIB, EM_X86_64, NULL,
+					  true, &bi, &msg), -ENOMEM);
+	assert_int_equal(boot_load_elf_at(&mem, &src, UINT64_MAX - MIB, MIB, EM_X86_64, NULL,
+					  true, &bi, &msg), -ENOEXEC);
+	assert_non_null(strstr(msg, "wraps"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -541,6 +599,8 @@ int main(void)
 		cmocka_unit_test_setup(test_empty_segments_ignored, clear_ram),
 		cmocka_unit_test(test_sections),
 		cmocka_unit_test(test_sections_every_prefix),
+		cmocka_unit_test(test_elf_end),
+		cmocka_unit_test_setup(test_load_moved, clear_ram),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

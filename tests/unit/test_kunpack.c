@@ -256,17 +256,205 @@ static void test_unpacked_and_kept(void **state)
 	assert_int_equal(cached(NULL, 0), 2);
 }
 
-/* Only with nokaslr does a relocatable kernel leave its own decompressor out. */
-static void test_kaslr(void **state)
+/* Relocatable without a relocation table (no RANDOMIZE_BASE): it never moves, booted as it is. */
+static void test_relocatable_unmoved(void **state)
 {
+	struct vm_prep p;
+
 	(void)state;
 	clear_cache();
 	write_kernel(0xaa, 1);
-	assert_int_equal(check_once(NULL, false), X86_BOOT_BZIMAGE);
-	assert_int_equal(check_once("console=ttyS0 nokaslr=0", false), X86_BOOT_BZIMAGE);
-	assert_int_equal(cached(NULL, 0), 0);
+	assert_int_equal(check(&p, NULL, false), X86_BOOT_PVH);
+	assert_false(p.kaslr.on);
+	vm_prep_free_boot(&p);
 	assert_int_equal(check_once("console=ttyS0 nokaslr", false), X86_BOOT_PVH);
 	assert_int_equal(cached(NULL, 0), 1);
+}
+
+/* Values the relocations move, at these offsets in the segment (linked at KERN_AT). */
+#define R64_OFF	 0x10
+#define R32_OFF	 0x20
+#define RNEG_OFF 0x30
+#define V64	 0xffffffff81000040ULL
+#define V32	 0x81000080U
+#define VNEG	 0x00001000U
+#define VIRT(off) ((uint32_t)(0x81000000U + (off))) /* the kernel's address of a byte, low half */
+
+/* A relocatable kernel with its relocation table (words, n of them) after its ELF. */
+static void write_reloc_kernel(const uint32_t *words, size_t n, size_t extra)
+{
+	size_t len = ELF_LEN + n * 4 + extra;
+	uint8_t *elf = calloc(1, len), *gz = malloc(len + 512);
+	uint64_t v64 = V64;
+	uint32_t v32 = V32, vneg = VNEG;
+
+	assert_non_null(elf);
+	assert_non_null(gz);
+	make_elf(elf, 0xaa);
+	memcpy(elf + SEG_OFF + R64_OFF, &v64, 8);
+	memcpy(elf + SEG_OFF + R32_OFF, &v32, 4);
+	memcpy(elf + SEG_OFF + RNEG_OFF, &vneg, 4);
+	memcpy(elf + ELF_LEN, words, n * 4);
+	write_bzimage(gz, gzip(elf, len, gz, len + 512), 1);
+	free(gz);
+	free(elf);
+}
+
+static const uint32_t good_relocs[] = { 0, VIRT(R64_OFF), 0, VIRT(RNEG_OFF), 0, VIRT(R32_OFF) };
+
+/*
+ * With its table and without nokaslr, hull places it: at every load a place in RAM clear of
+ * the initrd and a virtual offset, chosen at random, with every value moved by the offset and
+ * the zero page told (KASLR_FLAG), as its decompressor would have done.
+ */
+static void test_kaslr_by_hull(void **state)
+{
+	const uint64_t avoid = 48 * MIB, avoid_len = 4 * MIB;
+	uint8_t *ram = calloc(1, RAM_SIZE);
+	struct setup_header h;
+	struct gmem mem = { 0 };
+	struct boot_image bi;
+	const char *msg = NULL;
+	uint64_t first_phys = 0, first_virt = 0, v64, delta, off;
+	bool phys_moved = false, virt_moved = false;
+	uint32_t v32, vneg;
+	struct vm_prep p;
+	int i;
+
+	(void)state;
+	clear_cache();
+	assert_non_null(ram);
+	assert_int_equal(gmem_add(&mem, 0, RAM_SIZE, ram), 0);
+	write_reloc_kernel(good_relocs, 6, 0);
+	assert_int_equal(check(&p, NULL, false), X86_BOOT_BZIMAGE);
+	assert_true(p.kaslr.on);
+	assert_int_equal(p.kaslr.relocs_len, sizeof(good_relocs));
+	/* The first pass places the rest above it where it is linked, init_size long. */
+	assert_int_equal(p.boot.load_start, KERN_AT);
+	assert_int_equal(p.boot.load_end, KERN_AT + 4 * MIB);
+	memcpy(&h, p.boot.arch_data, sizeof(h));
+	assert_true(h.loadflags & KASLR_FLAG);
+	assert_int_equal(h.kernel_alignment, 0x200000);
+
+	for (i = 0; i < 64; i++) {
+		memset(ram, 0, RAM_SIZE);
+		assert_int_equal(arch_kaslr_load(&mem, &p.kernel, &p.kaslr, avoid, avoid_len, &bi,
+						 &msg), 0);
+		off = p.kaslr.phys;
+		assert_int_equal(off % (2 * MIB), 0);
+		assert_true(off >= KERN_AT && off + 4 * MIB <= RAM_SIZE);
+		assert_true(off + 4 * MIB <= avoid || off >= avoid + avoid_len);
+		assert_int_equal(bi.arch_kind, X86_BOOT_BZIMAGE);
+		assert_int_equal(bi.entry, off); /* e_entry, moved with the kernel */
+		assert_int_equal(bi.load_start, off);
+		memcpy(&h, bi.arch_data, sizeof(h));
+		assert_true(h.loadflags & KASLR_FLAG);
+		delta = p.kaslr.virt - KERN_AT;
+		assert_int_equal(delta % (2 * MIB), 0);
+		assert_true(p.kaslr.virt + 4 * MIB <= (1ULL << 30));
+		assert_int_equal(ram[off], 0xaa);
+		memcpy(&v64, ram + off + R64_OFF, 8);
+		memcpy(&v32, ram + off + R32_OFF, 4);
+		memcpy(&vneg, ram + off + RNEG_OFF, 4);
+		assert_int_equal(v64, V64 + delta);
+		assert_int_equal(v32, (uint32_t)(V32 + delta));
+		assert_int_equal(vneg, (uint32_t)(VNEG - delta));
+		if (i == 0) {
+			first_phys = off;
+			first_virt = p.kaslr.virt;
+		}
+		phys_moved |= off != first_phys;
+		virt_moved |= p.kaslr.virt != first_virt;
+	}
+	/* 22 places and 490 offsets: 64 loads all alike would be chance of 2^-280. */
+	assert_true(phys_moved);
+	assert_true(virt_moved);
+
+	/* No room clear of the initrd: a clear error, nothing loaded. */
+	assert_int_equal(arch_kaslr_load(&mem, &p.kernel, &p.kaslr, KERN_AT, RAM_SIZE - KERN_AT,
+					 &bi, &msg), -ENOMEM);
+	vm_prep_free_boot(&p);
+	free(ram);
+
+	/* nokaslr: as it is linked, through its PVH entry. */
+	assert_int_equal(check(&p, "console=ttyS0 nokaslr", false), X86_BOOT_PVH);
+	assert_false(p.kaslr.on);
+	vm_prep_free_boot(&p);
+}
+
+/*
+ * A table longer than the pieces hull reads it in (4096 words): every entry counts, each of
+ * the many naming one value moves it once more.
+ */
+static void test_kaslr_long_table(void **state)
+{
+	const size_t n64 = 5000, n32 = 3000, n = n64 + n32 + 4;
+	uint32_t *words = calloc(n, 4);
+	uint8_t *ram = calloc(1, RAM_SIZE);
+	struct gmem mem = { 0 };
+	struct boot_image bi;
+	const char *msg = NULL;
+	uint64_t v64, delta;
+	uint32_t v32, vneg;
+	struct vm_prep p;
+	size_t i;
+
+	(void)state;
+	clear_cache();
+	assert_non_null(words);
+	assert_non_null(ram);
+	assert_int_equal(gmem_add(&mem, 0, RAM_SIZE, ram), 0);
+	for (i = 0; i < n64; i++)
+		words[1 + i] = VIRT(R64_OFF);
+	words[n64 + 2] = VIRT(RNEG_OFF);
+	for (i = 0; i < n32; i++)
+		words[n64 + 4 + i] = VIRT(R32_OFF);
+	write_reloc_kernel(words, n, 0);
+	assert_int_equal(check(&p, NULL, false), X86_BOOT_BZIMAGE);
+	assert_true(p.kaslr.on);
+	do
+		assert_int_equal(arch_kaslr_load(&mem, &p.kernel, &p.kaslr, 0, 0, &bi, &msg), 0);
+	while (p.kaslr.virt == KERN_AT); /* an offset of 0 moves nothing: 1 in 490 */
+	delta = p.kaslr.virt - KERN_AT;
+	memcpy(&v64, ram + p.kaslr.phys + R64_OFF, 8);
+	memcpy(&v32, ram + p.kaslr.phys + R32_OFF, 4);
+	memcpy(&vneg, ram + p.kaslr.phys + RNEG_OFF, 4);
+	assert_int_equal(v64, V64 + n64 * delta);
+	assert_int_equal(v32, (uint32_t)(V32 + n32 * delta));
+	assert_int_equal(vneg, (uint32_t)(VNEG - delta));
+	vm_prep_free_boot(&p);
+	free(ram);
+	free(words);
+}
+
+/* A table that is malformed or points outside the kernel: left to its own decompressor. */
+static void test_kaslr_bad_table(void **state)
+{
+	const uint32_t outside[] = { 0, VIRT(R64_OFF), 0, 0x90000000U, 0, VIRT(R32_OFF) };
+	const uint32_t past_end[] = { 0, VIRT(0x1ffc), 0, 0, VIRT(R32_OFF) };
+	const uint32_t below[] = { 0, 0, 0, 0x80ff0000U };
+	const uint32_t two_lists[] = { 0, VIRT(RNEG_OFF), 0, VIRT(R32_OFF) };
+	const uint32_t extra_words[] = { VIRT(R32_OFF), 0, 0, 0, VIRT(R32_OFF) };
+	struct vm_prep p;
+
+	(void)state;
+	clear_cache();
+	write_reloc_kernel(outside, 6, 0);
+	assert_int_equal(check(&p, NULL, false), X86_BOOT_BZIMAGE);
+	assert_false(p.kaslr.on);
+	vm_prep_free_boot(&p);
+	write_reloc_kernel(past_end, 5, 0); /* a 64-bit value's last byte past the segment */
+	assert_int_equal(check_once(NULL, false), X86_BOOT_BZIMAGE);
+	write_reloc_kernel(below, 4, 0);
+	assert_int_equal(check_once(NULL, false), X86_BOOT_BZIMAGE);
+	write_reloc_kernel(two_lists, 4, 0);
+	assert_int_equal(check_once(NULL, false), X86_BOOT_BZIMAGE);
+	write_reloc_kernel(extra_words, 5, 0);
+	assert_int_equal(check_once(NULL, false), X86_BOOT_BZIMAGE);
+	write_reloc_kernel(good_relocs, 6, 3); /* not whole words */
+	assert_int_equal(check_once(NULL, false), X86_BOOT_BZIMAGE);
+	/* The same tables with nokaslr are never read. */
+	assert_int_equal(check_once("nokaslr", false), X86_BOOT_PVH);
 }
 
 static void test_packed_flag(void **state)
@@ -364,7 +552,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_unpacked_and_kept),
-		cmocka_unit_test(test_kaslr),
+		cmocka_unit_test(test_relocatable_unmoved),
+		cmocka_unit_test(test_kaslr_by_hull),
+		cmocka_unit_test(test_kaslr_long_table),
+		cmocka_unit_test(test_kaslr_bad_table),
 		cmocka_unit_test(test_packed_flag),
 		cmocka_unit_test(test_left_packed),
 		cmocka_unit_test(test_untrusted_cache),
