@@ -149,6 +149,8 @@ int boot_place_initrd(uint64_t floor, uint64_t ram_end, uint64_t limit, uint64_t
  * kernel's boolean options are found.
  */
 bool boot_cmdline_has(const char *line, const char *word);
+/* Whether line holds the option key, alone or as key=VALUE (any value). */
+bool boot_cmdline_param(const char *line, const char *key);
 
 /*
  * Build the kernel command line: base (may be NULL or empty), then each of

@@ -47,6 +47,20 @@ int boot_cmdline_build(char *out, size_t cap, size_t max_len, const char *base,
 	return 0;
 }
 
+bool boot_cmdline_param(const char *line, const char *key)
+{
+	size_t n = strlen(key), len;
+
+	while (line && *line) {
+		line += strspn(line, " \t\n");
+		len = strcspn(line, " \t\n");
+		if (n && len >= n && !memcmp(line, key, n) && (len == n || line[n] == '='))
+			return true;
+		line += len;
+	}
+	return false;
+}
+
 bool boot_cmdline_has(const char *line, const char *word)
 {
 	size_t n = strlen(word), len;

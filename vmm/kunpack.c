@@ -150,6 +150,7 @@ static int open_unpacked(int dfd, const char *key, size_t keylen, const struct g
 static const char *left_packed(const struct vm_config *cfg, const struct vm_prep *p,
 			       const struct boot_payload *pl, enum unpack_format *f, bool *kaslr)
 {
+	const char *line = cfg->cmdline ? cfg->cmdline : arch_default_cmdline();
 	uint8_t magic[8] = { 0 };
 
 	if (pl->len > PACKED_MAX)
@@ -160,9 +161,13 @@ static const char *left_packed(const struct vm_config *cfg, const struct vm_prep
 	*f = unpack_detect(magic, pl->len < sizeof(magic) ? (size_t)pl->len : sizeof(magic));
 	if (*f == UNPACK_NONE)
 		return "its payload is compressed in a format hull does not read (gzip, xz, zstd, lz4)";
-	/* What hull appends to the line never holds it: the user's line, or the default. */
-	*kaslr = pl->relocatable &&
-		 !boot_cmdline_has(cfg->cmdline ? cfg->cmdline : arch_default_cmdline(), "nokaslr");
+	/* What hull appends to the line never holds these: the user's line, or the default. */
+	*kaslr = pl->relocatable && !boot_cmdline_has(line, "nokaslr");
+	/* Its decompressor keeps clear of memory these withhold; hull does not read them. */
+	if (*kaslr && (boot_cmdline_param(line, "mem") || boot_cmdline_param(line, "memmap") ||
+		       boot_cmdline_param(line, "hugepages")))
+		return "it places itself at random, and its command line withholds memory from "
+		       "it (mem=, memmap=, hugepages=), which only its own decompressor heeds then";
 	return NULL;
 }
 

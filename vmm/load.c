@@ -24,21 +24,6 @@
 #define HOTPLUG_KEY "memhp_default_state"
 #define HOTPLUG_ONLINE HOTPLUG_KEY "=online_movable"
 
-/* A parameter key=... (or key alone) among line's space-separated words. */
-static bool has_param(const char *line, const char *key)
-{
-	size_t k = strlen(key), n;
-
-	while (*line) {
-		line += strspn(line, " \t");
-		n = strcspn(line, " \t");
-		if (n >= k && !strncmp(line, key, k) && (n == k || line[k] == '='))
-			return true;
-		line += n;
-	}
-	return false;
-}
-
 int vm_cmdline(const struct vm_config *cfg, unsigned int ndevs, size_t max, char **out)
 {
 	const char *base = cfg->cmdline ? cfg->cmdline : arch_default_cmdline();
@@ -53,10 +38,10 @@ int vm_cmdline(const struct vm_config *cfg, unsigned int ndevs, size_t max, char
 	if (!items || !extra || !line)
 		goto out;
 	/* A user's own choice of state stands. */
-	if (config_hotplug_size(cfg) && !has_param(base, HOTPLUG_KEY))
+	if (config_hotplug_size(cfg) && !boot_cmdline_param(base, HOTPLUG_KEY))
 		extra[n++] = HOTPLUG_ONLINE;
 	/* --max-cpus: the rest boot offline, unless the user's own line says how many. */
-	if (cfg->max_cpus > cfg->cpus && !has_param(base, "maxcpus")) {
+	if (cfg->max_cpus > cfg->cpus && !boot_cmdline_param(base, "maxcpus")) {
 		snprintf(maxcpus, sizeof(maxcpus), "maxcpus=%u", cfg->cpus);
 		extra[n++] = maxcpus;
 	}

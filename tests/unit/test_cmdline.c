@@ -46,6 +46,20 @@ static void test_has(void **state)
 	assert_false(boot_cmdline_has("a b", ""));
 }
 
+static void test_param(void **state)
+{
+	(void)state;
+	assert_true(boot_cmdline_param("mem=512M", "mem"));
+	assert_true(boot_cmdline_param("console=ttyS0 mem quiet", "mem"));
+	assert_true(boot_cmdline_param("quiet\tmemmap=1G$4G\n", "memmap"));
+	assert_false(boot_cmdline_param("memmap=1G$4G", "mem"));
+	assert_false(boot_cmdline_param("xmem=1", "mem"));
+	assert_false(boot_cmdline_param("me=1", "mem"));
+	assert_false(boot_cmdline_param("", "mem"));
+	assert_false(boot_cmdline_param(NULL, "mem"));
+	assert_false(boot_cmdline_param("a=b", ""));
+}
+
 static void test_max_len(void **state)
 {
 	const char *const extra[] = { "bb" };
@@ -153,6 +167,7 @@ int main(void)
 		cmocka_unit_test(test_max_len),
 		cmocka_unit_test(test_cap),
 		cmocka_unit_test(test_has),
+		cmocka_unit_test(test_param),
 		cmocka_unit_test(test_kernel_sized),
 		cmocka_unit_test(test_vm_maxcpus),
 	};

@@ -376,6 +376,14 @@ static void test_kaslr_by_hull(void **state)
 	vm_prep_free_boot(&p);
 	free(ram);
 
+	/* Memory withheld on its command line: left to its decompressor, which heeds it. */
+	assert_int_equal(check(&p, "console=ttyS0 mem=32M", false), X86_BOOT_BZIMAGE);
+	assert_false(p.kaslr.on);
+	vm_prep_free_boot(&p);
+	assert_int_equal(check_once("console=ttyS0 memmap=4M$20M", false), X86_BOOT_BZIMAGE);
+	assert_int_equal(check_once("console=ttyS0 hugepages=4", false), X86_BOOT_BZIMAGE);
+	assert_int_equal(check_once("console=ttyS0 nokaslr mem=32M", false), X86_BOOT_PVH);
+
 	/* nokaslr: as it is linked, through its PVH entry. */
 	assert_int_equal(check(&p, "console=ttyS0 nokaslr", false), X86_BOOT_PVH);
 	assert_false(p.kaslr.on);
