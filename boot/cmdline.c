@@ -47,30 +47,28 @@ int boot_cmdline_build(char *out, size_t cap, size_t max_len, const char *base,
 	return 0;
 }
 
-bool boot_cmdline_param(const char *line, const char *key)
+/* key as an option of its own among line's words, or (with_value) as key=VALUE too. */
+static bool find_option(const char *line, const char *key, bool with_value)
 {
 	size_t n = strlen(key), len;
 
 	while (line && *line) {
 		line += strspn(line, " \t\n");
 		len = strcspn(line, " \t\n");
-		if (n && len >= n && !memcmp(line, key, n) && (len == n || line[n] == '='))
+		if (n && len >= n && !memcmp(line, key, n) &&
+		    (len == n || (with_value && line[n] == '=')))
 			return true;
 		line += len;
 	}
 	return false;
 }
 
+bool boot_cmdline_param(const char *line, const char *key)
+{
+	return find_option(line, key, true);
+}
+
 bool boot_cmdline_has(const char *line, const char *word)
 {
-	size_t n = strlen(word), len;
-
-	while (line && *line) {
-		line += strspn(line, " \t\n");
-		len = strcspn(line, " \t\n");
-		if (len == n && n && !memcmp(line, word, n))
-			return true;
-		line += len;
-	}
-	return false;
+	return find_option(line, word, false);
 }
