@@ -142,6 +142,15 @@ def cloud_kernel():
 
 
 @pytest.fixture(scope="session")
+def generic_kernel():
+    """Debian's generic kernel (the lab boots its own L1 with it): xz, 66 MB unpacked."""
+    found = sorted(k for k in Path("/boot").glob("vmlinuz-*-amd64") if "-cloud-" not in k.name)
+    if not found:
+        pytest.fail("no /boot/vmlinuz-*-amd64: apt-get install linux-image-amd64", pytrace=False)
+    return found[-1]
+
+
+@pytest.fixture(scope="session")
 def kernels(project_bzimage, project_vmlinux, cloud_kernel):
     return {"bzimage": project_bzimage, "vmlinux": project_vmlinux, "cloud": cloud_kernel}
 
