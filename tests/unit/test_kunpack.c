@@ -30,6 +30,8 @@
 #define RAM_SIZE    (64 * MIB)
 
 static char top[64], cache[128], kpath[192];
+/* What the next kernels written say: their header's pref_address, their ELF's e_entry. */
+static uint64_t hdr_pref = KERN_AT, elf_entry = KERN_AT;
 
 static int setup(void **state)
 {
@@ -68,7 +70,7 @@ static void make_elf(uint8_t *b, uint8_t fill)
 	eh->e_type = ET_EXEC;
 	eh->e_machine = EM_X86_64;
 	eh->e_version = EV_CURRENT;
-	eh->e_entry = KERN_AT;
+	eh->e_entry = elf_entry;
 	eh->e_phoff = sizeof(*eh);
 	eh->e_ehsize = sizeof(*eh);
 	eh->e_phentsize = sizeof(*ph);
@@ -122,7 +124,7 @@ static void write_bzimage(const uint8_t *payload, size_t len, int relocatable)
 	h.relocatable_kernel = (uint8_t)relocatable;
 	h.xloadflags = XLF_KERNEL_64;
 	h.cmdline_size = 2047;
-	h.pref_address = KERN_AT;
+	h.pref_address = hdr_pref;
 	h.init_size = 4 * MIB;
 	h.payload_offset = PM_CODE_LEN;
 	h.payload_length = (uint32_t)len;
@@ -461,6 +463,15 @@ static void test_kaslr_bad_table(void **state)
 	assert_int_equal(check_once(NULL, false), X86_BOOT_BZIMAGE);
 	write_reloc_kernel(good_relocs, 6, 3); /* not whole words */
 	assert_int_equal(check_once(NULL, false), X86_BOOT_BZIMAGE);
+	/* Linked elsewhere than its header says; its own entry outside it (PVH's is inside). */
+	hdr_pref = 2 * KERN_AT;
+	write_reloc_kernel(good_relocs, 6, 0);
+	assert_int_equal(check_once(NULL, false), X86_BOOT_BZIMAGE);
+	hdr_pref = KERN_AT;
+	elf_entry = KERN_AT + 0x4000;
+	write_reloc_kernel(good_relocs, 6, 0);
+	assert_int_equal(check_once(NULL, false), X86_BOOT_BZIMAGE);
+	elf_entry = KERN_AT;
 	/* The same tables with nokaslr are never read. */
 	assert_int_equal(check_once("nokaslr", false), X86_BOOT_PVH);
 }
