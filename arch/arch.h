@@ -85,6 +85,8 @@ struct arch_kaslr {
 	uint64_t relocs_len;
 	struct boot_image packed; /* the packed kernel's own: its header and limits */
 	uint64_t phys, virt;	  /* the last arch_kaslr_load()'s choice: where, and the offset */
+	const uint64_t *rnd;	  /* two numbers to choose by instead of getrandom's (a fuzzer's,
+				     to be reproducible); NULL (as arch_kaslr_plan() leaves it) */
 };
 
 /*
@@ -98,7 +100,7 @@ int arch_kaslr_plan(const struct gmem *m, const struct boot_src *img,
 		    const struct boot_image *packed, const struct boot_image *elf,
 		    struct arch_kaslr *k, struct boot_image *out, const char **why);
 /*
- * Load img at a place chosen at random (getrandom) among those in m's RAM clear of [avoid,
+ * Load img at a place chosen at random (getrandom, or k->rnd) among those in m's RAM clear of [avoid,
  * avoid + avoid_len) (the initrd), with a random virtual offset, apply its relocations and fill
  * out to enter it as its decompressor would. k->phys and k->virt say what was chosen. 0, or
  * -errno as arch_load_kernel() (msg).

@@ -204,11 +204,17 @@ int arch_kaslr_load(const struct gmem *m, const struct boot_src *img, struct arc
 	if (!n)
 		return boot_fail(msg, -ENOMEM, "kernel does not fit in guest memory clear of the "
 				 "initrd (needs %llu bytes)", (unsigned long long)k->span);
-	do
-		got = getrandom(rnd, sizeof(rnd), 0);
-	while (got < 0 && errno == EINTR);
-	if (got != (ssize_t)sizeof(rnd))
-		return boot_fail(msg, got < 0 ? -errno : -EIO, "no random numbers (getrandom)");
+	if (k->rnd) {
+		rnd[0] = k->rnd[0];
+		rnd[1] = k->rnd[1];
+	} else {
+		do
+			got = getrandom(rnd, sizeof(rnd), 0);
+		while (got < 0 && errno == EINTR);
+		if (got != (ssize_t)sizeof(rnd))
+			return boot_fail(msg, got < 0 ? -errno : -EIO,
+					 "no random numbers (getrandom)");
+	}
 	pick = rnd[0] % n;
 	for (at = k->base;; at += k->align) {
 		if (clear_of(at, k->span, avoid, avoid_len) && !pick--)

@@ -49,6 +49,7 @@ static void kaslr(const struct gmem *mem, const uint8_t *img, size_t len,
 	struct boot_image planned, bi;
 	struct arch_kaslr k;
 	const char *msg = NULL;
+	uint64_t rnd[2];
 	int ret;
 
 	ret = arch_kaslr_plan(mem, &src, packed, elf, &k, &planned, &msg);
@@ -59,6 +60,10 @@ static void kaslr(const struct gmem *mem, const uint8_t *img, size_t len,
 	if (!k.on || planned.load_start != k.base || planned.load_end > RAM_SIZE ||
 	    k.relocs_off + k.relocs_len != len || k.align & (k.align - 1))
 		abort();
+	/* Chosen by the input's last bytes, not by getrandom, so that a run can be repeated. */
+	rnd[0] = img[len - 1] * 0x9e3779b97f4a7c15ull;
+	rnd[1] = img[len - 2] * 0x9e3779b97f4a7c15ull;
+	k.rnd = rnd;
 	/* An initrd in the middle of RAM, as the first pass would have placed one. */
 	ret = arch_kaslr_load(mem, &src, &k, RAM_SIZE / 2, RAM_SIZE / 8, &bi, &msg);
 	if (ret) {

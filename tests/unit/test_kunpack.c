@@ -372,6 +372,18 @@ static void test_kaslr_by_hull(void **state)
 	assert_true(phys_moved);
 	assert_true(virt_moved);
 
+	/* Numbers given instead of getrandom's (a fuzzer's): the n-th place and offset. */
+	for (i = 0; i < 4; i++) {
+		const uint64_t rnd[2] = { (uint64_t)i / 2, (uint64_t)i / 2 };
+
+		p.kaslr.rnd = rnd;
+		assert_int_equal(arch_kaslr_load(&mem, &p.kernel, &p.kaslr, avoid, avoid_len, &bi,
+						 &msg), 0);
+		assert_int_equal(p.kaslr.phys, KERN_AT + (uint64_t)(i / 2) * 2 * MIB);
+		assert_int_equal(p.kaslr.virt, KERN_AT + (uint64_t)(i / 2) * 2 * MIB);
+	}
+	p.kaslr.rnd = NULL;
+
 	/* No room clear of the initrd: a clear error, nothing loaded. */
 	assert_int_equal(arch_kaslr_load(&mem, &p.kernel, &p.kaslr, KERN_AT, RAM_SIZE - KERN_AT,
 					 &bi, &msg), -ENOMEM);
