@@ -178,15 +178,11 @@ int arch_boot_setup(struct arch_vm *avm, const struct arch_boot *b);
 
 /*
  * Per-vCPU state before the first KVM_RUN on vcpu_fd (vCPU index): CPUID,
- * MSRs and LAPIC. 0 or -errno.
+ * MSRs, FPU, and registers at the kernel's entry (the boot vCPU). 0 or
+ * -errno.
  */
-int arch_vcpu_setup(struct arch_vm *avm, int vcpu_fd, unsigned int index);
-
-/*
- * The boot vCPU's FPU and registers at the kernel's entry, as img (loaded)
- * says; after arch_vcpu_setup. 0 or -errno.
- */
-int arch_vcpu_boot(int vcpu_fd, const struct boot_image *img);
+int arch_vcpu_setup(struct arch_vm *avm, int vcpu_fd, unsigned int index,
+		    const struct boot_image *img);
 
 /* Registers of a stopped vCPU, as one line for an error message. */
 void arch_vcpu_dump(int vcpu_fd, char *buf, size_t len);

@@ -1027,10 +1027,9 @@ static const struct stage ctr_stage_console = { "console", console_stage_init,
 
 /* `hull vm`'s stages with the agent after the devices and a console of container mode's. */
 static const struct stage *const ctr_stages[] = {
-	&vm_stage_kvm,	   &vm_stage_memory, &vm_stage_kernel, &vm_stage_loop,
-	&vm_stage_control, &vm_stage_devices, &vm_stage_virtio, &ctr_stage_agent,
-	&vm_stage_vcpus,   &vm_stage_loaded,  &vm_stage_boot,   &ctr_stage_console,
-	&vm_stage_fds,
+	&vm_stage_kvm,	  &vm_stage_memory, &vm_stage_loop,	 &vm_stage_control,
+	&vm_stage_devices, &vm_stage_virtio, &ctr_stage_agent,	 &vm_stage_kernel,
+	&vm_stage_boot,	  &vm_stage_vcpus,  &ctr_stage_console, &vm_stage_fds,
 };
 
 /* --- the first pass: everything checked before /dev/kvm ------------------------------------ */

@@ -25,9 +25,7 @@ void stages_unwind(const struct stage *const *stages, unsigned int done, struct 
  * (container mode) composes its own table from these and its own, e.g. a
  * cgroup placement first and an agent listener after the devices; each
  * stage needs the ones before it in this list that it uses (every stage
- * needs "kvm"; devices need "memory" and "loop"; "loaded" needs "kernel" and
- * "vcpus", and nothing between those two may read guest memory or what the
- * kernel's loading sets: it runs on a thread of its own meanwhile).
+ * needs "kvm"; devices need "memory" and "loop").
  */
 extern const struct stage vm_stage_kvm;      /* /dev/kvm, the VM, arch's VM-wide setup */
 extern const struct stage vm_stage_memory;   /* guest RAM, registered with KVM and gmem */
@@ -35,10 +33,9 @@ extern const struct stage vm_stage_loop;     /* the event loop and the signals i
 extern const struct stage vm_stage_control;  /* the control socket (--api-sock), if any */
 extern const struct stage vm_stage_devices;  /* the legacy devices: UART, i8042, RTC, ... */
 extern const struct stage vm_stage_virtio;   /* the virtio devices */
-extern const struct stage vm_stage_kernel;   /* kernel and initrd read in, on a thread */
-extern const struct stage vm_stage_vcpus;    /* vCPU fds and their state (threads: vm_start) */
-extern const struct stage vm_stage_loaded;   /* the read done; the boot vCPU at the entry */
+extern const struct stage vm_stage_kernel;   /* kernel and initrd in guest memory */
 extern const struct stage vm_stage_boot;     /* command line, boot structures */
+extern const struct stage vm_stage_vcpus;    /* vCPU fds and registers (threads: vm_start) */
 extern const struct stage vm_stage_console;  /* stdin/stdout to the UART */
 extern const struct stage vm_stage_fds;      /* the guest's descriptor budget, sized last */
 

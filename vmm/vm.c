@@ -437,7 +437,7 @@ static int vcpus_init(struct vm *vm)
 			log_msg("vcpu %u: KVM_CREATE_VCPU: %s", i, strerror(-ret));
 			return ret;
 		}
-		ret = arch_vcpu_setup(vm->arch, vm->vcpus[i].fd, i);
+		ret = arch_vcpu_setup(vm->arch, vm->vcpus[i].fd, i, &vm->boot);
 		if (ret) {
 			log_msg("vcpu %u: setup: %s", i, strerror(-ret));
 			return ret;
@@ -454,80 +454,6 @@ static void vcpus_exit(struct vm *vm)
 		vcpu_destroy(&vm->vcpus[i]);
 	free(vm->vcpus);
 	vm->vcpus = NULL;
-}
-
-/* --- stages: kernel, read on a thread of its own; loaded ------------------------------------ */
-
-/*
- * The kernel and initrd are read into guest memory (vm_load_kernel: tens of MB for a stock
- * kernel) on a thread of their own while the stages after "kernel" make the event loop, the
- * devices and the vCPUs, none of which reads what it writes; "loaded" waits for it before the
- * boot vCPU's registers and the boot structures, which need where the kernel went. With one
- * CPU this only reorders the work. Without a thread (pthread_create failed) "kernel" loads it.
- */
-#define LOADER_STACK (256u << 10)
-
-static void *loader_thread(void *arg)
-{
-	struct vm *vm = arg;
-
-	pthread_setname_np(pthread_self(), "hull-load");
-	vm->load_ret = vm_load_kernel(vm);
-	return NULL;
-}
-
-static int kernel_init(struct vm *vm)
-{
-	sigset_t all, old;
-	pthread_attr_t attr;
-	int ret = pthread_attr_init(&attr);
-
-	if (!ret) {
-		ret = pthread_attr_setstacksize(&attr, LOADER_STACK);
-		if (!ret) {
-			/* Signals are the event loop's (signalfd, blocked later): none for it. */
-			sigfillset(&all);
-			pthread_sigmask(SIG_SETMASK, &all, &old);
-			ret = pthread_create(&vm->loader, &attr, loader_thread, vm);
-			pthread_sigmask(SIG_SETMASK, &old, NULL);
-		}
-		pthread_attr_destroy(&attr);
-	}
-	if (!ret) {
-		vm->loading = true;
-		return 0;
-	}
-	log_debug("kernel: read without a thread of its own: %s", strerror(ret));
-	return vm_load_kernel(vm);
-}
-
-/* The loader's result, once it is done: 0, or -errno (it logged the cause). */
-static int kernel_wait(struct vm *vm)
-{
-	if (!vm->loading)
-		return 0;
-	pthread_join(vm->loader, NULL);
-	vm->loading = false;
-	return vm->load_ret;
-}
-
-/* A later stage failed while the loader ran: it finishes before guest memory goes. */
-static void kernel_exit(struct vm *vm)
-{
-	kernel_wait(vm);
-}
-
-static int loaded_init(struct vm *vm)
-{
-	int ret = kernel_wait(vm);
-
-	if (ret)
-		return ret;
-	/* Only the boot vCPU starts at the kernel; the others wait for INIT/SIPI in the LAPIC. */
-	ret = arch_vcpu_boot(vm->vcpus[0].fd, &vm->boot);
-	if (ret)
-		log_msg("vcpu 0: registers at the kernel's entry: %s", strerror(-ret));
-	return ret;
 }
 
 /* --- stages: event loop and signals; console --------------------------------------------- */
@@ -677,17 +603,16 @@ const struct stage vm_stage_memory = { "memory", memory_init, memory_exit };
 const struct stage vm_stage_loop = { "loop", loop_stage_init, loop_stage_exit };
 const struct stage vm_stage_devices = { "devices", devices_init, devices_exit };
 const struct stage vm_stage_virtio = { "virtio", virtio_init, virtio_exit };
-const struct stage vm_stage_kernel = { "kernel", kernel_init, kernel_exit };
-const struct stage vm_stage_loaded = { "loaded", loaded_init, NULL };
+const struct stage vm_stage_kernel = { "kernel", vm_load_kernel, NULL };
 const struct stage vm_stage_boot = { "boot", boot_init, boot_exit };
 const struct stage vm_stage_vcpus = { "vcpus", vcpus_init, vcpus_exit };
 const struct stage vm_stage_console = { "console", console_stage_init, console_stage_exit };
 const struct stage vm_stage_fds = { "fds", fds_init, NULL };
 
 const struct stage *const vm_stages[] = {
-	&vm_stage_kvm,	   &vm_stage_memory, &vm_stage_kernel, &vm_stage_loop,
-	&vm_stage_control, &vm_stage_devices, &vm_stage_virtio, &vm_stage_vcpus,
-	&vm_stage_loaded,  &vm_stage_boot,   &vm_stage_console, &vm_stage_fds,
+	&vm_stage_kvm, &vm_stage_memory, &vm_stage_loop, &vm_stage_control, &vm_stage_devices,
+	&vm_stage_virtio, &vm_stage_kernel, &vm_stage_boot, &vm_stage_vcpus, &vm_stage_console,
+	&vm_stage_fds,
 };
 const unsigned int vm_nstages = ARRAY_SIZE(vm_stages);
 

@@ -376,9 +376,6 @@ struct vm {
 	struct boot_image boot;
 	uint64_t initrd_gpa, initrd_len;
 	char *cmdline;
-	pthread_t loader; /* reads the kernel and initrd in (stage "kernel") ... */
-	bool loading;     /* ... until "loaded" joins it */
-	int load_ret;     /* its result */
 };
 
 /*

@@ -102,7 +102,7 @@ static int setup_lapic(int fd)
 	return ioctl(fd, KVM_SET_LAPIC, &lapic) < 0 ? -errno : 0;
 }
 
-int arch_vcpu_boot(int fd, const struct boot_image *img)
+static int setup_boot_regs(int fd, const struct boot_image *img)
 {
 	struct kvm_sregs sregs;
 	struct kvm_regs regs;
@@ -130,7 +130,8 @@ int arch_vcpu_boot(int fd, const struct boot_image *img)
 	return 0;
 }
 
-int arch_vcpu_setup(struct arch_vm *avm, int vcpu_fd, unsigned int index)
+int arch_vcpu_setup(struct arch_vm *avm, int vcpu_fd, unsigned int index,
+		    const struct boot_image *img)
 {
 	int ret = setup_cpuid(avm, vcpu_fd, index);
 
@@ -138,6 +139,9 @@ int arch_vcpu_setup(struct arch_vm *avm, int vcpu_fd, unsigned int index)
 		ret = setup_msrs(vcpu_fd, index);
 	if (!ret)
 		ret = setup_lapic(vcpu_fd);
+	/* Only the boot vCPU starts at the kernel; the others wait for INIT/SIPI in the LAPIC. */
+	if (!ret && index == 0)
+		ret = setup_boot_regs(vcpu_fd, img);
 	return ret;
 }
 
