@@ -100,9 +100,9 @@ int arch_kaslr_plan(const struct gmem *m, const struct boot_src *img,
 		    const struct boot_image *packed, const struct boot_image *elf,
 		    struct arch_kaslr *k, struct boot_image *out, const char **why);
 /*
- * Load img at a place chosen at random (getrandom, or k->rnd) among those in m's RAM clear of [avoid,
- * avoid + avoid_len) (the initrd), with a random virtual offset, apply its relocations and fill
- * out to enter it as its decompressor would. k->phys and k->virt say what was chosen. 0, or
+ * Load img at a place chosen at random (getrandom, or k->rnd) among those in m's RAM clear of
+ * [avoid, avoid + avoid_len) (the initrd), with a random virtual offset, apply its relocations
+ * and fill out to enter it as its decompressor would. k->phys and k->virt say what was chosen. 0, or
  * -errno as arch_load_kernel() (msg).
  */
 int arch_kaslr_load(const struct gmem *m, const struct boot_src *img, struct arch_kaslr *k,
